@@ -1,0 +1,45 @@
+//! `git lanes doctor [--fix]`.
+
+use clap::Args;
+
+use crate::cli::context::Ctx;
+use crate::cli::error::{CliResult, Exit};
+use crate::doctor;
+
+/// Find what needs repair and print the plan; --fix applies exactly that plan
+///
+/// Finds duplicate issue ids (parallel branches create them) and shows how each would be
+/// renumbered.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Apply the repair plan
+    #[arg(long)]
+    pub fix: bool,
+}
+
+pub fn run(args: DoctorArgs, ctx: &Ctx) -> CliResult {
+    let (_repo, ws) = ctx.workspace()?;
+    let plan = doctor::Plan { actions: doctor::renumber_plan(&ws), notes: vec![] };
+    let ui = &ctx.ui;
+    if args.fix {
+        doctor::apply(&ws, &plan.actions)?;
+    }
+    if ui.json {
+        ui.json(serde_json::json!({ "applied": args.fix, "actions": plan.actions, "notes": plan.notes }))?;
+    } else {
+        for a in &plan.actions {
+            ui.out(format!("{} {a}", if args.fix { ui.green("fixed:") } else { ui.yellow("plan:") }))?;
+        }
+        for n in &plan.notes {
+            ui.out(format!("{} {}: {}", ui.dim("note:"), n.subject, n.message))?;
+        }
+        if plan.actions.is_empty() {
+            ui.info("nothing to repair");
+        } else if !args.fix {
+            ui.info("run `git lanes doctor --fix` to apply this plan");
+        } else {
+            ui.info("run `git lanes sync` to update the catalog");
+        }
+    }
+    Ok(if plan.actions.is_empty() || args.fix { Exit::Success } else { Exit::CheckFailed })
+}

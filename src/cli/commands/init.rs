@@ -1,0 +1,86 @@
+//! `git lanes init`.
+
+use clap::Args;
+
+use crate::cli::context::Ctx;
+use crate::cli::error::{CliError, CliResult, Exit};
+use crate::config::Config;
+use crate::scaffold::{self, InitOptions};
+
+/// Scaffold lanes in this repository: catalog, lane folders, agent specs, LogBook, .gitignore
+///
+/// Asks on a terminal; with --yes (or without a terminal) uses the flags and defaults.
+/// Never overwrites an existing file.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Lanes to create, as NAME or NAME=description (default: E and M)
+    #[arg(long = "lane", value_name = "NAME[=DESCRIPTION]")]
+    pub lanes: Vec<String>,
+    /// Do not ask; use the flags and defaults
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Also write a commented lanes.yaml with every setting
+    #[arg(long)]
+    pub config: bool,
+    /// Catalog title
+    #[arg(long, default_value = "Issue Catalog")]
+    pub title: String,
+}
+
+pub fn run(args: InitArgs, ctx: &Ctx) -> CliResult {
+    let repo = ctx.repo()?;
+    let config = Config::load(&repo.root, &ctx.overrides())?;
+    let mut lanes: Vec<(String, String)> = args
+        .lanes
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((n, d)) => (n.trim().to_string(), d.trim().to_string()),
+            None => (l.trim().to_string(), format!("Lane {l} issues")),
+        })
+        .collect();
+    let mut write_config = args.config;
+    if !args.yes && ctx.ui.interactive && !ctx.ui.json {
+        let theme = dialoguer::theme::SimpleTheme;
+        if lanes.is_empty() {
+            let answer: String = dialoguer::Input::with_theme(&theme)
+                .with_prompt("Lanes (comma-separated names)")
+                .default("E,M".into())
+                .interact_text()
+                .map_err(|e| CliError::new(1, format!("prompt failed: {e}")))?;
+            for name in answer.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let desc: String = dialoguer::Input::with_theme(&theme)
+                    .with_prompt(format!("Description of lane {name}"))
+                    .default(format!("Lane {name} issues"))
+                    .interact_text()
+                    .map_err(|e| CliError::new(1, format!("prompt failed: {e}")))?;
+                lanes.push((name.to_string(), desc));
+            }
+        }
+        if !write_config {
+            write_config = dialoguer::Confirm::with_theme(&theme)
+                .with_prompt("Write a commented lanes.yaml?")
+                .default(false)
+                .interact()
+                .map_err(|e| CliError::new(1, format!("prompt failed: {e}")))?;
+        }
+    }
+    if lanes.is_empty() {
+        lanes = vec![("E".into(), "Lane E issues".into()), ("M".into(), "Lane M issues".into())];
+    }
+    let outcomes = scaffold::init(&repo.root, &config, &InitOptions { lanes, catalog_title: args.title, write_config })?;
+    let ui = &ctx.ui;
+    if ui.json {
+        ui.json(serde_json::json!({ "files": outcomes }))?;
+    } else {
+        for o in &outcomes {
+            let what = match o.what {
+                "created" => ui.green("created "),
+                "appended" => ui.green("appended"),
+                _ => ui.dim("kept    "),
+            };
+            ui.out(format!("{what} {}", o.path.display()))?;
+        }
+        ui.info("next: `git lanes new <LANE> <title>` to add an issue, `git lanes status` to see the catalog");
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,49 @@
+//! One file per subcommand; this file holds the enum and the one exhaustive dispatch.
+
+mod completions;
+mod doctor;
+mod init;
+mod man;
+mod new;
+mod reset;
+mod signal;
+mod status;
+mod sync;
+mod validate;
+
+use clap::Subcommand;
+
+use crate::cli::context::Ctx;
+use crate::cli::error::CliResult;
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(init::InitArgs),
+    Status(status::StatusArgs),
+    New(new::NewArgs),
+    Validate(validate::ValidateArgs),
+    Doctor(doctor::DoctorArgs),
+    Sync(sync::SyncArgs),
+    Reset(reset::ResetArgs),
+    Signal(signal::SignalArgs),
+    Completions(completions::CompletionsArgs),
+    #[command(hide = true)]
+    Man(man::ManArgs),
+}
+
+/// Run one subcommand.
+pub fn run(command: Command, ctx: &Ctx) -> CliResult {
+    match command {
+        Command::Init(a) => init::run(a, ctx),
+        Command::Status(a) => status::run(a, ctx),
+        Command::New(a) => new::run(a, ctx),
+        Command::Validate(a) => validate::run(a, ctx),
+        Command::Doctor(a) => doctor::run(a, ctx),
+        Command::Sync(a) => sync::run(a, ctx),
+        Command::Reset(a) => reset::run(a, ctx),
+        Command::Signal(a) => signal::run(a, ctx),
+        Command::Completions(a) => completions::run(a, ctx),
+        Command::Man(a) => man::run(a, ctx),
+    }
+}

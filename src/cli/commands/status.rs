@@ -1,0 +1,88 @@
+//! `git lanes status`.
+
+use clap::Args;
+use serde_json::json;
+
+use crate::catalog::Counts;
+use crate::cli::context::Ctx;
+use crate::cli::error::{CliResult, Exit};
+use crate::state::RunState;
+
+/// Show catalog totals, per-lane progress, the last run and live signals
+#[derive(Debug, Args)]
+pub struct StatusArgs {}
+
+pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
+    let (repo, ws) = ctx.workspace()?;
+    let cat_lanes = match ctx.catalog(&ws)? {
+        Some(Ok(c)) => c.lanes(),
+        _ => vec![],
+    };
+    let lanes = ws.lanes(&cat_lanes);
+    let counts = Counts::of(&ws.issues, &lanes);
+    let state = RunState::load(&ws.root, &ws.config.state).unwrap_or(None);
+    let signal_dir = ws.root.join(&ws.config.signals);
+    let signals: Vec<_> = lanes.iter().map(|l| crate::signal::read(&signal_dir, l)).filter(|s| s.status.is_some() || s.done).collect();
+    let lock = crate::lock::holder(&repo.lanes_dir());
+    let ui = &ctx.ui;
+    if ui.json {
+        let per_lane: Vec<_> = lanes
+            .iter()
+            .map(|l| {
+                let t = counts.per_lane.get(l).copied().unwrap_or_default();
+                json!({ "lane": l, "total": t.total, "resolved": t.closed, "open": t.open, "has_spec": ws.specs.contains_key(l) })
+            })
+            .collect();
+        ui.json(json!({
+            "catalog": ws.config.catalog,
+            "total": counts.total.total,
+            "resolved": counts.total.closed,
+            "open": counts.total.open,
+            "percent": counts.total.percent(),
+            "lanes": per_lane,
+            "problems": ws.problems.len(),
+            "last_run": state.as_ref().map(|s| json!({ "run_id": s.run_id, "status": s.status, "started": s.started, "finished": s.finished })),
+            "running_pid": lock,
+            "signals": signals,
+        }))?;
+        return Ok(Exit::Success);
+    }
+    let t = counts.total;
+    ui.out(format!(
+        "{}: {} issues, {} resolved, {} open ({}%)",
+        ui.bold(ws.config.catalog.display()),
+        t.total,
+        ui.green(t.closed),
+        if t.open > 0 { ui.yellow(t.open) } else { t.open.to_string() },
+        t.percent()
+    ))?;
+    ui.out(format!("{:<12} {:>6} {:>9} {:>6}  spec", "lane", "open", "resolved", "total"))?;
+    for l in &lanes {
+        let c = counts.per_lane.get(l).copied().unwrap_or_default();
+        let spec = if ws.specs.contains_key(l) { "yes" } else { "-" };
+        ui.out(format!("{l:<12} {:>6} {:>9} {:>6}  {spec}", c.open, c.closed, c.total))?;
+    }
+    if !ws.problems.is_empty() {
+        ui.out(format!("{} {} file(s) have problems; run `git lanes validate`", ui.yellow("warning:"), ws.problems.len()))?;
+    }
+    match &state {
+        Some(s) if s.run_id.is_some() => {
+            let fixed = s.progress.total_fixed;
+            ui.out(format!(
+                "last run: {} {} ({} lanes, {fixed} resolved){}",
+                s.run_id.as_deref().unwrap_or("?"),
+                s.status,
+                s.lanes.len(),
+                s.report.as_ref().map(|r| format!(", report {r}")).unwrap_or_default()
+            ))?;
+        }
+        _ => ui.out("last run: none")?,
+    }
+    if let Some(pid) = &lock {
+        ui.out(format!("{} a run is in progress (pid {pid})", ui.yellow("running:")))?;
+    }
+    for s in &signals {
+        ui.out(format!("  {} {}{}", s.lane, s.status.as_deref().unwrap_or("-"), if s.done { "  (done)" } else { "" }))?;
+    }
+    Ok(Exit::Success)
+}

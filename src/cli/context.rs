@@ -1,0 +1,60 @@
+//! What every command needs: the global flags, the output handle, and lazily the repository,
+//! its configuration and its loaded workspace.
+
+use std::path::PathBuf;
+
+use crate::catalog::Catalog;
+use crate::cli::GlobalArgs;
+use crate::cli::error::CliError;
+use crate::cli::ui::Ui;
+use crate::config::{Config, Overrides};
+use crate::error::Problem;
+use crate::repo::Repo;
+use crate::workspace::Workspace;
+
+/// Per-invocation context.
+pub struct Ctx {
+    pub global: GlobalArgs,
+    pub ui: Ui,
+}
+
+impl Ctx {
+    pub fn new(global: GlobalArgs, ui: Ui) -> Ctx {
+        Ctx { global, ui }
+    }
+
+    /// Open the repository (`--repo`, else git's environment and the current directory).
+    pub fn repo(&self) -> Result<Repo, CliError> {
+        Ok(Repo::open(self.global.repo.as_deref())?)
+    }
+
+    pub fn overrides(&self) -> Overrides {
+        Overrides { catalog: self.global.catalog.clone(), issues: self.global.issues.clone() }
+    }
+
+    /// Repository, configuration and loaded workspace.
+    pub fn workspace(&self) -> Result<(Repo, Workspace), CliError> {
+        let repo = self.repo()?;
+        let config = Config::load(&repo.root, &self.overrides())?;
+        let ws = Workspace::load(&repo.root, config)?;
+        Ok((repo, ws))
+    }
+
+    /// Read and parse the catalog; `Ok(None)` when the file does not exist.
+    pub fn catalog(&self, ws: &Workspace) -> Result<Option<Result<Catalog, Problem>>, CliError> {
+        let path: PathBuf = ws.config.catalog.clone();
+        match crate::fsutil::read_optional(&ws.root.join(&path))? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(Catalog::parse(&path, bytes))),
+        }
+    }
+
+    /// The catalog, which must exist and parse.
+    pub fn require_catalog(&self, ws: &Workspace) -> Result<Catalog, CliError> {
+        match self.catalog(ws)? {
+            Some(r) => Ok(r?),
+            None => Err(CliError::new(1, format!("no catalog at {}", ws.config.catalog.display()))
+                .hint("run `git lanes init` to create one, or pass `--catalog <path>`")),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! git-lanes: run many AI coding agents on one repository in parallel lanes, verify every claimed
+//! fix with the issue's own checks, and integrate the lanes safely.
+//!
+//! The library holds the domain; it never prints. Start with [`workspace::Workspace`] (issues,
+//! specs, lanes), [`catalog::Catalog`] (the generated tables) and [`issue::Issue`]. The command
+//! line lives in [`cli`].
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod catalog;
+pub mod config;
+pub mod doctor;
+pub mod error;
+pub mod frontmatter;
+pub mod fsutil;
+pub mod gitcli;
+pub mod issue;
+pub mod lock;
+pub mod markdown;
+pub mod names;
+pub mod process;
+pub mod redact;
+pub mod repo;
+pub mod rewrite;
+pub mod safety;
+pub mod scaffold;
+pub mod signal;
+pub mod spec;
+pub mod state;
+pub mod text;
+pub mod validate;
+pub mod worker;
+pub mod workspace;
+
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+pub mod cli;
+
+pub use error::{Error, Problem, Result};

@@ -1,0 +1,109 @@
+//! Lane names and issue ids: validation (before any path is built from them) and natural order.
+
+use std::cmp::Ordering;
+
+/// Why a lane name or issue id was refused.
+pub fn check_lane(name: &str) -> Result<(), String> {
+    check_name(name, "lane name", false)
+}
+
+/// Issue ids follow the lane rule with `-` and `.` allowed inside (`E-01`, `X-001`, `SAMPLE-01`).
+pub fn check_id(id: &str) -> Result<(), String> {
+    check_name(id, "issue id", true)
+}
+
+fn check_name(s: &str, what: &str, is_id: bool) -> Result<(), String> {
+    if s.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if s.len() > 32 && !is_id || s.len() > 64 {
+        return Err(format!("{what} `{s}` is too long (at most {} characters)", if is_id { 64 } else { 32 }));
+    }
+    let first = s.chars().next().unwrap_or(' ');
+    if !first.is_ascii_alphabetic() {
+        return Err(format!("{what} `{s}` must start with a letter"));
+    }
+    if let Some(bad) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || is_id && *c == '.')) {
+        return Err(format!("{what} `{s}` contains `{bad}`; only letters, digits, `_` and `-` are allowed"));
+    }
+    if is_id && (s.ends_with('.') || s.contains("..")) {
+        return Err(format!("{what} `{s}` is not a valid id"));
+    }
+    Ok(())
+}
+
+/// Natural ordering: digit runs compare by value, so `E-2` < `E-10`.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let na = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let nb = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let da = trim_zeros(&a[..na]);
+                let db = trim_zeros(&b[..nb]);
+                let ord = da.len().cmp(&db.len()).then_with(|| da.cmp(db)).then_with(|| na.cmp(&nb));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[na..];
+                b = &b[nb..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let z = d.iter().take_while(|c| **c == b'0').count();
+    &d[z.min(d.len().saturating_sub(1))..]
+}
+
+/// The number at the end of an id (`E-07` → 7, width 2), used to number the next issue.
+pub fn trailing_number(id: &str) -> Option<(u64, usize)> {
+    let digits: String = id.chars().rev().take_while(|c| c.is_ascii_digit()).collect();
+    if digits.is_empty() {
+        return None;
+    }
+    let digits: String = digits.chars().rev().collect();
+    digits.parse().ok().map(|n| (n, digits.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_names_that_escape() {
+        for bad in ["", "../x", "a/b", "1E", "E F", ".hidden", "x\0"] {
+            assert!(check_lane(bad).is_err(), "{bad:?} accepted");
+            assert!(check_id(bad).is_err(), "{bad:?} accepted as id");
+        }
+        assert!(check_id("E-..").is_err());
+        for good in ["E", "Lane_2", "M-x"] {
+            assert!(check_lane(good).is_ok());
+        }
+        for good in ["E-01", "X-001", "SAMPLE-01"] {
+            assert!(check_id(good).is_ok());
+        }
+        assert!(check_lane(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec!["E-10", "E-2", "E-01", "D-5", "E-1"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["D-5", "E-1", "E-01", "E-2", "E-10"]);
+        assert_eq!(trailing_number("E-07"), Some((7, 2)));
+        assert_eq!(trailing_number("E"), None);
+    }
+}

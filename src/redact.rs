@@ -1,0 +1,223 @@
+//! Secret detection and redaction for output kept in evidence, logs and reports.
+//!
+//! [`redact`] replaces secret-like strings with [`REDACTED`]; [`find_secret`] names the first kind
+//! of secret on a line (the verdict's Security dimension runs it over added lines). Both use the
+//! same table, `PATTERNS`, compiled once. For `NAME=value` / `NAME: value` only the value is
+//! replaced, and only when `NAME` *ends* with a secret word (`DB_PASSWORD=…` yes,
+//! `password_policy: …` and `max_tokens: …` no) and the value is a literal, not a reference such
+//! as `$TOKEN`, `${{ secrets.X }}` or `env::var(…)`.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+/// What a secret is replaced with.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// One kind of secret.
+struct Pattern {
+    /// Name reported by [`find_secret`].
+    kind: &'static str,
+    re: Regex,
+    /// Whether a match really is a secret (filters look-alikes the regex cannot).
+    is_secret: fn(&Captures<'_>) -> bool,
+}
+
+/// Every pattern, most specific first (so `sk-ant-…` is reported as Anthropic, not OpenAI).
+static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
+    let p = |kind, re: &str, is_secret| Pattern { kind, re: Regex::new(re).expect("secret pattern compiles"), is_secret };
+    vec![
+        p(
+            "private key",
+            r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)",
+            always,
+        ),
+        p("AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", always),
+        p("GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})", always),
+        p("Anthropic API key", r"\bsk-ant-[A-Za-z0-9_-]{20,}", always),
+        p("OpenAI API key", r"\bsk-[A-Za-z0-9_-]{20,}", has_digit),
+        p("Slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", always),
+        p("JSON web token", r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", always),
+        p("bearer token", r"(?i)\b(?P<key>bearer\s+)(?P<value>[A-Za-z0-9._~+/-]{16,}=*)", always),
+        p("password in URL", r"(?P<key>[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<value>[^/\s@]+)@", is_literal_value),
+        p(
+            "secret assignment",
+            concat!(
+                r#"(?i)(?P<key>\b[a-z0-9_.-]*(?:token|secret|password|passwd|api_key|apikey|api-key|access_key)"#,
+                r#"["']?\s*[:=]\s*)"#,
+                r#"(?:"(?P<dq>[^"\n]+)"|'(?P<sq>[^'\n]+)'|(?P<value>[^\s"'`,;]+))"#,
+            ),
+            is_literal_value,
+        ),
+    ]
+});
+
+fn always(_: &Captures<'_>) -> bool {
+    true
+}
+
+fn has_digit(caps: &Captures<'_>) -> bool {
+    caps[0].bytes().any(|b| b.is_ascii_digit())
+}
+
+/// The value of an assignment, if it is a literal rather than a reference or an expression.
+fn is_literal_value(caps: &Captures<'_>) -> bool {
+    let Some(value) = secret_value(caps) else {
+        return false;
+    };
+    let value = value.as_str();
+    // An earlier pattern may already have replaced it (`https://x-access-token:[REDACTED]@…`).
+    !(value.starts_with(['$', '<', '{', '%', '('])
+        || value.starts_with(REDACTED)
+        || value.contains(['(', ')'])
+        || value.chars().all(|c| c == '*' || c == 'x' || c == 'X'))
+}
+
+fn secret_value<'h>(caps: &Captures<'h>) -> Option<regex::Match<'h>> {
+    caps.name("value").or_else(|| caps.name("dq")).or_else(|| caps.name("sq"))
+}
+
+/// `text` with every secret-like string replaced by [`REDACTED`]; borrowed when nothing matched.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(text);
+    for pattern in PATTERNS.iter() {
+        if !pattern.re.is_match(&out) {
+            continue;
+        }
+        let replaced = pattern
+            .re
+            .replace_all(&out, |caps: &Captures<'_>| {
+                if !(pattern.is_secret)(caps) {
+                    return caps[0].to_string();
+                }
+                match secret_value(caps) {
+                    // Keep the key (and quotes): only the value is secret.
+                    Some(value) => {
+                        let whole = caps.get(0).expect("group 0 always matches");
+                        let text = whole.as_str();
+                        let (start, end) = (value.start() - whole.start(), value.end() - whole.start());
+                        format!("{}{REDACTED}{}", &text[..start], &text[end..])
+                    }
+                    None => REDACTED.to_string(),
+                }
+            })
+            .into_owned();
+        // Every match may have been a look-alike; stay borrowed then.
+        if replaced != *out {
+            out = Cow::Owned(replaced);
+        }
+    }
+    out
+}
+
+/// The kind of the first secret found on `line` (e.g. `"GitHub token"`), if any.
+pub fn find_secret(line: &str) -> Option<&'static str> {
+    PATTERNS.iter().find_map(|pattern| pattern.re.captures_iter(line).any(|caps| (pattern.is_secret)(&caps)).then_some(pattern.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn redacts(input: &str, expected: &str, kind: &str) {
+        assert_eq!(redact(input), expected, "redact({input:?})");
+        assert_eq!(find_secret(input), Some(kind), "find_secret({input:?})");
+    }
+
+    #[track_caller]
+    fn untouched(input: &str) {
+        assert!(matches!(redact(input), Cow::Borrowed(s) if s == input), "redact changed {input:?} to {:?}", redact(input));
+        assert_eq!(find_secret(input), None, "find_secret({input:?})");
+    }
+
+    #[test]
+    fn aws_access_key_id() {
+        redacts("key AKIAIOSFODNN7EXAMPLE here", "key [REDACTED] here", "AWS access key id");
+    }
+
+    #[test]
+    fn github_tokens() {
+        redacts("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "[REDACTED]", "GitHub token");
+        redacts(
+            "url https://x-access-token:ghs_ABCDEFGHIJKLMNOPQRSTUV12@github.com",
+            "url https://x-access-token:[REDACTED]@github.com",
+            "GitHub token",
+        );
+        redacts("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "[REDACTED]", "GitHub token");
+    }
+
+    #[test]
+    fn openai_and_anthropic_keys() {
+        redacts("sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx-yz", "[REDACTED]", "Anthropic API key");
+        redacts("using sk-proj-4f9aB2cD3eF4gH5iJ6kL7mN8 now", "using [REDACTED] now", "OpenAI API key");
+    }
+
+    #[test]
+    fn slack_tokens() {
+        redacts("xoxb-1234567890-abcdefghij", "[REDACTED]", "Slack token");
+    }
+
+    #[test]
+    fn private_key_blocks() {
+        let text = "before\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----\nafter";
+        assert_eq!(redact(text), "before\n[REDACTED]\nafter");
+        assert_eq!(find_secret("-----BEGIN OPENSSH PRIVATE KEY-----"), Some("private key"));
+        // A block cut off by output truncation is redacted to the end.
+        assert_eq!(redact("x\n-----BEGIN PRIVATE KEY-----\nMIIE"), "x\n[REDACTED]");
+    }
+
+    #[test]
+    fn jwt() {
+        redacts(
+            "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "token [REDACTED]",
+            "JSON web token",
+        );
+    }
+
+    #[test]
+    fn bearer_and_url_passwords() {
+        redacts("Authorization: Bearer abcdef0123456789abcdef", "Authorization: Bearer [REDACTED]", "bearer token");
+        redacts("postgres://app:hunter2@db:5432/x", "postgres://app:[REDACTED]@db:5432/x", "password in URL");
+    }
+
+    #[test]
+    fn assignments_redact_only_the_value() {
+        let kind = "secret assignment";
+        redacts("DB_PASSWORD=hunter2", "DB_PASSWORD=[REDACTED]", kind);
+        redacts("export API_KEY='abc 123'", "export API_KEY='[REDACTED]'", kind);
+        redacts("client_secret: s3cr3t", "client_secret: [REDACTED]", kind);
+        redacts(r#""apiKey": "abc123","#, r#""apiKey": "[REDACTED]","#, kind);
+        redacts("--password=pw1 --user=me", "--password=[REDACTED] --user=me", kind);
+        redacts("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG", "AWS_SECRET_ACCESS_KEY=[REDACTED]", kind);
+        redacts("Token = 42", "Token = [REDACTED]", kind);
+        assert_eq!(redact("a: 1\nGITHUB_TOKEN=abc\nb: 2"), "a: 1\nGITHUB_TOKEN=[REDACTED]\nb: 2");
+    }
+
+    #[test]
+    fn ordinary_text_is_left_alone() {
+        untouched(r#"grep -q "data_retention:" file && echo PASS"#);
+        untouched("password_policy: strict");
+        untouched("max_tokens: 4096");
+        untouched("secrets: inherit");
+        untouched("TOKEN_FILE=/run/token");
+        untouched("GITHUB_TOKEN=$GITHUB_TOKEN");
+        untouched("token: ${{ secrets.GITHUB_TOKEN }}");
+        untouched(r#"let api_key = env::var("API_KEY")?;"#);
+        untouched("password: ********");
+        untouched("password=");
+        untouched("the task-runner-for-everything-in-the-world is done");
+        untouched("sk-learn-is-a-common-misspelling-of-it");
+        untouched("https://github.com/owner/repo.git");
+        untouched("fix: rotate the access token before expiry");
+        untouched("ok 3 passed; 0 failed");
+    }
+
+    #[test]
+    fn non_secret_text_is_borrowed() {
+        assert!(matches!(redact("hello"), Cow::Borrowed("hello")));
+    }
+}

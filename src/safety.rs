@@ -1,0 +1,166 @@
+//! Findings about verification commands themselves: they are untrusted code written by agents
+//! (SPEC §2.7). A command that deletes outside the worktree, reaches the network or uses `sudo`
+//! is flagged by `validate` and never run by a dry run.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// What kind of danger a command shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    DeletesOutsideWorktree,
+    Network,
+    Sudo,
+}
+
+/// One finding about one command.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub message: String,
+}
+
+static URL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(https?|ftp|ssh)://|/dev/(tcp|udp)/").expect("valid regex"));
+
+const NETWORK_TOOLS: &[&str] =
+    &["curl", "wget", "nc", "ncat", "netcat", "ssh", "scp", "sftp", "rsync", "telnet", "ftp", "ping", "dig", "nslookup"];
+const DELETERS: &[&str] = &["rm", "rmdir", "shred", "unlink", "mv", "truncate"];
+
+/// Inspect one command.
+pub fn inspect(command: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut push = |kind, message: String| {
+        if !out.iter().any(|f: &Finding| f.kind == kind) {
+            out.push(Finding { kind, message });
+        }
+    };
+    for words in simple_commands(command) {
+        let mut words: Vec<&str> = words.iter().map(String::as_str).skip_while(|w| w.contains('=') && !w.starts_with('-')).collect();
+        while matches!(words.first(), Some(&("sudo" | "doas" | "env" | "exec" | "nohup" | "time" | "command"))) {
+            if matches!(words[0], "sudo" | "doas") {
+                push(FindingKind::Sudo, format!("uses `{}` (runs with raised privileges)", words[0]));
+            }
+            words.remove(0);
+        }
+        let Some(&cmd) = words.first() else { continue };
+        let cmd = cmd.rsplit('/').next().unwrap_or(cmd);
+        let args = &words[1..];
+        if cmd == "su" {
+            push(FindingKind::Sudo, "uses `su` (runs with raised privileges)".into());
+        }
+        let git_net = cmd == "git"
+            && args
+                .iter()
+                .find(|a| !a.starts_with('-'))
+                .is_some_and(|a| matches!(*a, "push" | "fetch" | "pull" | "clone" | "ls-remote" | "submodule"));
+        let pkg_net = matches!(cmd, "npm" | "pnpm" | "yarn" | "pip" | "pip3" | "cargo" | "gem" | "go")
+            && args.first().is_some_and(|a| matches!(*a, "install" | "i" | "add" | "publish" | "get" | "update"));
+        if NETWORK_TOOLS.contains(&cmd) || git_net || pkg_net {
+            push(FindingKind::Network, format!("reaches the network (`{cmd}`)"));
+        }
+        let deletes = DELETERS.contains(&cmd) || (cmd == "find" && args.contains(&"-delete"));
+        if deletes && let Some(target) = args.iter().filter(|a| !a.starts_with('-')).find(|a| escapes_worktree(a)) {
+            push(FindingKind::DeletesOutsideWorktree, format!("deletes or moves `{target}`, outside the worktree"));
+        }
+    }
+    if let Some(m) = URL.find(command) {
+        push(FindingKind::Network, format!("reaches the network (`{}`)", m.as_str()));
+    }
+    out
+}
+
+/// Split a shell line into simple commands (on `;`, `&&`, `||`, `|`, `&`, parentheses, backticks
+/// and `$(`), each as a list of words with quotes removed. Good enough to find the command word;
+/// not a shell parser.
+fn simple_commands(line: &str) -> Vec<Vec<String>> {
+    let mut cmds = vec![Vec::new()];
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars().peekable();
+    let flush = |word: &mut String, cmds: &mut Vec<Vec<String>>| {
+        if !word.is_empty() {
+            cmds.last_mut().expect("one command").push(std::mem::take(word));
+        }
+    };
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), '\\') => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+            }
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '\\') => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+            }
+            (None, ' ' | '\t') => flush(&mut word, &mut cmds),
+            (None, ';' | '|' | '&' | '(' | ')' | '`' | '\n') => {
+                flush(&mut word, &mut cmds);
+                cmds.push(Vec::new());
+            }
+            (None, '$') if chars.peek() == Some(&'(') => {
+                chars.next();
+                flush(&mut word, &mut cmds);
+                cmds.push(Vec::new());
+            }
+            (None, c) => word.push(c),
+        }
+    }
+    flush(&mut word, &mut cmds);
+    cmds.retain(|c| !c.is_empty());
+    cmds
+}
+
+/// Whether a path argument points outside the current directory tree.
+fn escapes_worktree(arg: &&str) -> bool {
+    let a = *arg;
+    a.starts_with('/')
+        || a.starts_with('~')
+        || a.starts_with("$HOME")
+        || a.starts_with("${HOME}")
+        || a == ".."
+        || a.starts_with("../")
+        || a.contains("/../")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(c: &str) -> Vec<FindingKind> {
+        inspect(c).into_iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn flags_dangerous_commands() {
+        assert_eq!(kinds("rm -rf / && echo PASS"), [FindingKind::DeletesOutsideWorktree]);
+        assert_eq!(kinds("test -f x && rm -f ../other/file"), [FindingKind::DeletesOutsideWorktree]);
+        assert_eq!(kinds("rm -rf ~/.ssh"), [FindingKind::DeletesOutsideWorktree]);
+        assert_eq!(kinds("find /tmp -name x -delete"), [FindingKind::DeletesOutsideWorktree]);
+        assert_eq!(kinds("curl -s https://example.com | grep ok"), [FindingKind::Network]);
+        assert_eq!(kinds("git push origin main"), [FindingKind::Network]);
+        assert_eq!(kinds("sudo ls"), [FindingKind::Sudo]);
+        assert_eq!(kinds("X=1 sudo rm -rf /etc/x"), [FindingKind::Sudo, FindingKind::DeletesOutsideWorktree]);
+        assert_eq!(kinds("echo $(wget -qO- x)"), [FindingKind::Network]);
+        assert_eq!(kinds("cat /dev/tcp/1.2.3.4/80"), [FindingKind::Network]);
+    }
+
+    #[test]
+    fn leaves_ordinary_checks_alone() {
+        for c in [
+            "grep -q \"data_retention:\" examples/minimal_demo/config/guidelines.yaml && echo \"PASS\" || echo \"FAIL\"",
+            "test -f config/settings.yaml && echo PASS || echo FAIL",
+            "rm -f build/tmp.txt && test ! -e build/tmp.txt",
+            "git ls-files --error-unmatch src/support/README.md",
+            "grep -c curl docs/tools.md",
+        ] {
+            assert!(inspect(c).is_empty(), "{c}: {:?}", inspect(c));
+        }
+    }
+}

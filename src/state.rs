@@ -1,0 +1,172 @@
+//! The run state file (`LogBook/issue-fixing/orchestrator-state.yaml`): the seed's keys
+//! (`run_id`, `started`, `status`, `lanes:` with `status`/`issues_fixed`/`issue_ids`,
+//! `progress:`) plus what resume and the report need. Rewritten atomically at every change.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Problem, Result};
+use crate::fsutil;
+
+/// The whole state file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunState {
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub started: Option<String>,
+    /// `idle`, `running`, `interrupted`, `complete`, `needs_attention`.
+    #[serde(default = "idle")]
+    pub status: String,
+    #[serde(default)]
+    pub lanes: BTreeMap<String, LaneState>,
+    #[serde(default)]
+    pub progress: Progress,
+    /// Extensions below: absent in seed files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestrator_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<IntegrationState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+}
+
+fn idle() -> String {
+    "idle".into()
+}
+
+/// The seed's `progress:` block.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Progress {
+    #[serde(default)]
+    pub total_lanes: usize,
+    #[serde(default)]
+    pub completed_lanes: usize,
+    #[serde(default)]
+    pub total_fixed: usize,
+}
+
+/// One lane's state during and after a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LaneState {
+    /// `pending`, `running`, `done`, `failed`, `timed_out`, `interrupted`, `skipped`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub issues_fixed: usize,
+    #[serde(default)]
+    pub issue_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_latency_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// An issue a lane claimed and the judge refused.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Rejection {
+    pub id: String,
+    pub reason: String,
+}
+
+/// Where integration ended.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IntegrationState {
+    pub policy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub merged: Vec<String>,
+    #[serde(default)]
+    pub backed_out: Vec<Rejection>,
+    #[serde(default)]
+    pub fast_forwarded: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+impl RunState {
+    /// Read the state file; `None` when it does not exist.
+    pub fn load(root: &Path, rel: &Path) -> Result<Option<RunState>> {
+        let Some(bytes) = fsutil::read_optional(&root.join(rel))? else { return Ok(None) };
+        let text = crate::text::decode(rel, bytes)?.text;
+        if text.trim().is_empty() {
+            return Ok(Some(RunState::default()));
+        }
+        let st = serde_saphyr::from_str::<RunState>(&text).map_err(|e| {
+            let line = e.location().map(|l| l.line() as usize).unwrap_or(0);
+            Problem::new(rel, line, format!("invalid state file: {}", e.to_string().lines().next().unwrap_or("")))
+                .with_hint("`git lanes reset` writes a fresh state file")
+        })?;
+        Ok(Some(st))
+    }
+
+    /// Write atomically.
+    pub fn save(&self, root: &Path, rel: &Path) -> Result<()> {
+        let mut yaml = String::from("# git-lanes run state (seed schema, extended). Rewritten at every state change.\n");
+        yaml += &serde_saphyr::to_string(self).map_err(|e| Problem::new(rel, 0, format!("could not serialise the run state: {e}")))?;
+        fsutil::write_atomic(&root.join(rel), yaml.as_bytes())
+    }
+
+    /// Recompute `progress:` from the lanes.
+    pub fn update_progress(&mut self) {
+        self.progress.total_lanes = self.lanes.len();
+        self.progress.completed_lanes = self.lanes.values().filter(|l| matches!(l.status.as_str(), "done" | "completed")).count();
+        self.progress.total_fixed = self.lanes.values().map(|l| l.issues_fixed).sum();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_seed_state_and_round_trips() {
+        let d = tempfile::tempdir().unwrap();
+        let seed = "run_id: \"2025-01-04-0915\"\nstarted: \"2025-01-04T09:15:00\"\nstatus: complete\nlanes:\n  E:\n    status: completed\n    issues_fixed: 12\n    issue_ids: [E-01, E-02]\nprogress:\n  total_lanes: 21\n  completed_lanes: 21\n  total_fixed: 1030\ncomplexity_notes:\n  - lane: Z\n";
+        std::fs::write(d.path().join("s.yaml"), seed).unwrap();
+        let st = RunState::load(d.path(), Path::new("s.yaml")).unwrap().unwrap();
+        assert_eq!(st.run_id.as_deref(), Some("2025-01-04-0915"));
+        assert_eq!(st.lanes["E"].issue_ids, ["E-01", "E-02"]);
+        st.save(d.path(), Path::new("t.yaml")).unwrap();
+        let again = RunState::load(d.path(), Path::new("t.yaml")).unwrap().unwrap();
+        assert_eq!(again.lanes["E"].issues_fixed, 12);
+        assert!(RunState::load(d.path(), Path::new("missing.yaml")).unwrap().is_none());
+    }
+}

@@ -1,0 +1,190 @@
+//! `validate`: every problem in the issue files, specs and catalog at once — parse errors,
+//! misplaced files, duplicate and unknown ids, dependency cycles, a stale catalog, and checks
+//! that are missing or dangerous.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::catalog::Catalog;
+use crate::error::Problem;
+use crate::issue::{Issue, Status};
+use crate::safety;
+use crate::workspace::Workspace;
+
+/// Errors fail `validate` (exit 4); warnings are reported only.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub errors: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+    pub issues_checked: usize,
+}
+
+/// Validate the workspace and (when given) the catalog as loaded.
+pub fn validate(ws: &Workspace, catalog: Option<&Result<Catalog, Problem>>) -> Report {
+    let mut r = Report { errors: ws.problems.clone(), issues_checked: ws.issues.len(), ..Report::default() };
+    r.errors.extend(duplicate_ids(&ws.issues));
+    let ids: HashMap<&str, &Issue> = ws.issues.iter().map(|i| (i.id(), i)).collect();
+    for i in &ws.issues {
+        for (key, list) in [("depends_on", &i.meta.depends_on), ("blocks", &i.meta.blocks), ("related", &i.meta.related)] {
+            for dep in list {
+                if !ids.contains_key(dep.as_str()) {
+                    r.errors.push(Problem::new(
+                        &i.path,
+                        i.key_line(key).unwrap_or(0),
+                        format!("`{key}` names `{dep}`, which is not an issue"),
+                    ));
+                } else if dep == i.id() && key != "related" {
+                    r.errors.push(Problem::new(&i.path, i.key_line(key).unwrap_or(0), format!("`{key}` names the issue itself")));
+                }
+            }
+        }
+        for dep in &i.meta.depends_on {
+            if let Some(other) = ids.get(dep.as_str())
+                && !other.meta.blocks.is_empty()
+                && !other.meta.blocks.iter().any(|b| b == i.id())
+            {
+                r.warnings.push(Problem::new(
+                    &i.path,
+                    i.key_line("depends_on").unwrap_or(0),
+                    format!("depends on {dep}, but {dep}'s `blocks` does not list {}", i.id()),
+                ));
+            }
+        }
+        for b in &i.meta.blocks {
+            if let Some(other) = ids.get(b.as_str())
+                && !other.meta.depends_on.iter().any(|d| d == i.id())
+            {
+                r.warnings.push(Problem::new(
+                    &i.path,
+                    i.key_line("blocks").unwrap_or(0),
+                    format!("blocks {b}, but {b}'s `depends_on` does not list {}", i.id()),
+                ));
+            }
+        }
+        if let Some(pinned) = &ws.config.lanes
+            && !pinned.iter().any(|l| l == i.lane())
+        {
+            r.errors.push(Problem::new(
+                &i.path,
+                i.key_line("lane").unwrap_or(0),
+                format!("lane `{}` is not in lanes.yaml `lanes:`", i.lane()),
+            ));
+        }
+        let checks = i.checks();
+        if checks.is_empty() && i.status() == Status::Open {
+            r.warnings.push(
+                Problem::new(
+                    &i.path,
+                    i.title_line,
+                    "no verification commands: the issue is UNVERIFIABLE and can never be resolved by a run",
+                )
+                .with_hint("add a ```bash block under `## Verification Commands`"),
+            );
+        }
+        for c in &checks {
+            for f in safety::inspect(&c.command) {
+                r.errors.push(
+                    Problem::new(&i.path, c.line, format!("verification command {}", f.message))
+                        .with_hint("checks must only inspect the worktree; rewrite the command"),
+                );
+            }
+        }
+    }
+    r.errors.extend(cycles(&ws.issues));
+    match catalog {
+        Some(Err(p)) => r.errors.push(p.clone()),
+        Some(Ok(cat)) => {
+            let synced = cat.sync(ws, "");
+            for d in synced.differences {
+                r.errors.push(
+                    Problem::new(&cat.path, d.line, format!("catalog is out of date ({}): {}", d.region, d.message))
+                        .with_hint("run `git lanes sync`"),
+                );
+            }
+        }
+        None => {}
+    }
+    for lane in ws.lanes(&[]) {
+        if !ws.specs.contains_key(&lane) && ws.lane_issues(&lane).any(|i| i.status() == Status::Open) {
+            r.warnings.push(Problem::new(
+                ws.config.fixer_specs.join(format!("IF-Lane-{lane}.md")),
+                0,
+                format!("lane {lane} has open issues but no fixer spec; workers get only the work order"),
+            ));
+        }
+    }
+    r
+}
+
+/// Two files with the same id: one error per extra file, naming the others.
+pub fn duplicate_ids(issues: &[Issue]) -> Vec<Problem> {
+    let mut by_id: BTreeMap<&str, Vec<&Issue>> = BTreeMap::new();
+    for i in issues {
+        by_id.entry(i.id()).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for (id, group) in by_id.into_iter().filter(|(_, g)| g.len() > 1) {
+        for i in &group[1..] {
+            out.push(
+                Problem::new(
+                    &i.path,
+                    i.key_line("issue_id").unwrap_or(0),
+                    format!("duplicate issue id {id} (also in {})", group[0].path.display()),
+                )
+                .with_hint("run `git lanes doctor` to see a renumbering plan, `git lanes doctor --fix` to apply it"),
+            );
+        }
+    }
+    out
+}
+
+/// Dependency cycles through `depends_on`, each reported once.
+fn cycles(issues: &[Issue]) -> Vec<Problem> {
+    let by_id: HashMap<&str, &Issue> = issues.iter().map(|i| (i.id(), i)).collect();
+    let mut state: HashMap<&str, u8> = HashMap::new(); // 1 = on stack, 2 = done
+    let mut seen_cycles: HashSet<Vec<String>> = HashSet::new();
+    let mut out = Vec::new();
+    for start in issues {
+        if state.contains_key(start.id()) {
+            continue;
+        }
+        // Iterative DFS: (id, next child index).
+        let mut stack: Vec<(&str, usize)> = vec![(start.id(), 0)];
+        state.insert(start.id(), 1);
+        while let Some((id, idx)) = stack.last().copied() {
+            let deps = by_id.get(id).map(|i| i.meta.depends_on.as_slice()).unwrap_or(&[]);
+            if idx >= deps.len() {
+                state.insert(id, 2);
+                stack.pop();
+                continue;
+            }
+            stack.last_mut().expect("non-empty").1 += 1;
+            let Some((&dep, _)) = by_id.get_key_value(deps[idx].as_str()) else { continue };
+            match state.get(dep) {
+                Some(1) => {
+                    let pos = stack.iter().position(|(s, _)| *s == dep).unwrap_or(0);
+                    let mut cycle: Vec<String> = stack[pos..].iter().map(|(s, _)| s.to_string()).collect();
+                    let mut key = cycle.clone();
+                    key.sort();
+                    if seen_cycles.insert(key) {
+                        let first = by_id[dep];
+                        cycle.push(dep.to_string());
+                        out.push(
+                            Problem::new(
+                                &first.path,
+                                first.key_line("depends_on").unwrap_or(0),
+                                format!("dependency cycle: {}", cycle.join(" → ")),
+                            )
+                            .with_hint("remove one of these `depends_on` entries"),
+                        );
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    state.insert(dep, 1);
+                    stack.push((dep, 0));
+                }
+            }
+        }
+    }
+    out
+}

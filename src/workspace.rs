@@ -1,0 +1,205 @@
+//! Loading a repository's issues, agent specs and lanes in one pass (issue files are read and
+//! parsed in parallel). Problems in individual files are collected, not fatal, so `validate` can
+//! list them all; commands that write refuse to go on while any exist.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::error::{Error, Problem, Result};
+use crate::issue::Issue;
+use crate::names;
+use crate::spec::{self, AgentSpec};
+
+/// Everything git-lanes knows about the repository's issues.
+#[derive(Debug)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub config: Config,
+    /// Parsed issues, ordered by lane then natural id.
+    pub issues: Vec<Issue>,
+    /// Fixer specs by lane.
+    pub specs: BTreeMap<String, AgentSpec>,
+    /// Problems found while loading (unparseable files, misplaced issues, bad names).
+    pub problems: Vec<Problem>,
+    /// Lane folders under the issues directory (even empty ones).
+    pub lane_dirs: BTreeSet<String>,
+}
+
+impl Workspace {
+    /// Load issues and specs under `root` with `config`.
+    pub fn load(root: &Path, config: Config) -> Result<Workspace> {
+        let mut problems = Vec::new();
+        let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
+        let parsed: Vec<_> = files
+            .par_iter()
+            .map(|(lane_dir, rel)| {
+                let bytes = crate::fsutil::read(&root.join(rel))?;
+                Ok((lane_dir, Issue::parse(rel, bytes)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut issues = Vec::with_capacity(parsed.len());
+        for (lane_dir, r) in parsed {
+            match r {
+                Ok(issue) => {
+                    if let Some(p) = layout_problem(&issue, lane_dir) {
+                        problems.push(p);
+                    }
+                    issues.push(issue);
+                }
+                Err(p) => problems.push(p),
+            }
+        }
+        issues.sort_by(|a, b| names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id())));
+        let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
+        Ok(Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs })
+    }
+
+    /// The lanes: `lanes.yaml`'s list if pinned, else the union of spec files, issue folders,
+    /// lanes named by issues, and `extra` (e.g. the catalog's lane sections), in natural order.
+    pub fn lanes(&self, extra: &[String]) -> Vec<String> {
+        if let Some(pinned) = &self.config.lanes {
+            return pinned.clone();
+        }
+        let mut set: BTreeSet<&str> = self.specs.keys().map(String::as_str).collect();
+        set.extend(self.lane_dirs.iter().map(String::as_str));
+        set.extend(self.issues.iter().map(|i| i.lane()));
+        set.extend(extra.iter().map(String::as_str));
+        let mut v: Vec<String> = set.into_iter().filter(|l| names::check_lane(l).is_ok()).map(str::to_string).collect();
+        v.sort_by(|a, b| names::natural_cmp(a, b));
+        v
+    }
+
+    /// Issues of one lane, in natural id order.
+    pub fn lane_issues<'a>(&'a self, lane: &'a str) -> impl Iterator<Item = &'a Issue> + 'a {
+        self.issues.iter().filter(move |i| i.lane() == lane)
+    }
+
+    /// Look an issue up by id.
+    pub fn issue(&self, id: &str) -> Option<&Issue> {
+        self.issues.iter().find(|i| i.id() == id)
+    }
+
+    /// Map from id to issue (the first one when ids are duplicated).
+    pub fn by_id(&self) -> HashMap<&str, &Issue> {
+        let mut m = HashMap::with_capacity(self.issues.len());
+        for i in &self.issues {
+            m.entry(i.id()).or_insert(i);
+        }
+        m
+    }
+
+    /// Fail with every loading problem, for commands that must not write on bad input.
+    pub fn ensure_clean(&self) -> Result<()> {
+        if self.problems.is_empty() { Ok(()) } else { Err(Error::from(self.problems.clone())) }
+    }
+
+    /// The description of a lane from its spec (for catalog headings).
+    pub fn lane_title(&self, lane: &str) -> Option<String> {
+        self.specs.get(lane).and_then(AgentSpec::lane_title)
+    }
+}
+
+/// `(lane folder, relative path)` of every `*.md` under `issues/<LANE>/`, and the lane folders.
+fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Result<(Vec<(String, PathBuf)>, BTreeSet<String>)> {
+    let dir = root.join(issues);
+    let mut files = Vec::new();
+    let mut lanes = BTreeSet::new();
+    let rd = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((files, lanes)),
+        Err(e) => return Err(Error::io("read directory", &dir, e)),
+    };
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io("read directory", &dir, e))?;
+        if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let rel_dir = issues.join(&name);
+        if let Err(m) = names::check_lane(&name) {
+            problems.push(Problem::new(&rel_dir, 0, m).with_hint("rename the folder to a lane name such as `E` or `Data_2`"));
+            continue;
+        }
+        lanes.insert(name.clone());
+        let sub = root.join(&rel_dir);
+        for f in std::fs::read_dir(&sub).map_err(|e| Error::io("read directory", &sub, e))? {
+            let f = f.map_err(|e| Error::io("read directory", &sub, e))?;
+            let fname = f.file_name().to_string_lossy().into_owned();
+            let Some(stem) = fname.strip_suffix(".md") else { continue };
+            if fname.starts_with('.') || !f.file_type().map(|t| t.is_file()).unwrap_or(false) {
+                continue;
+            }
+            let rel = rel_dir.join(&fname);
+            if let Err(m) = names::check_id(stem) {
+                problems
+                    .push(Problem::new(&rel, 0, format!("file name: {m}")).with_hint("name issue files after their id, e.g. `E-01.md`"));
+                continue;
+            }
+            files.push((name.clone(), rel));
+        }
+    }
+    Ok((files, lanes))
+}
+
+/// The id must equal the file name and the lane the folder (SPEC §1).
+fn layout_problem(issue: &Issue, lane_dir: &str) -> Option<Problem> {
+    let stem = issue.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Err(m) = names::check_id(issue.id()) {
+        return Some(Problem::new(&issue.path, issue.key_line("issue_id").unwrap_or(0), m));
+    }
+    if issue.id() != stem {
+        return Some(
+            Problem::new(
+                &issue.path,
+                issue.key_line("issue_id").unwrap_or(0),
+                format!("issue_id `{}` does not match the file name `{stem}.md`", issue.id()),
+            )
+            .with_hint(format!("rename the file to `{}.md` or fix `issue_id`", issue.id())),
+        );
+    }
+    if issue.lane() != lane_dir {
+        return Some(
+            Problem::new(
+                &issue.path,
+                issue.key_line("lane").unwrap_or(0),
+                format!("lane `{}` does not match the folder `{lane_dir}`", issue.lane()),
+            )
+            .with_hint(format!("move the file to the `{}` folder or fix `lane`", issue.lane())),
+        );
+    }
+    None
+}
+
+fn load_specs(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -> Result<BTreeMap<String, AgentSpec>> {
+    let mut specs = BTreeMap::new();
+    let abs = root.join(dir);
+    let rd = match std::fs::read_dir(&abs) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(specs),
+        Err(e) => return Err(Error::io("read directory", &abs, e)),
+    };
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io("read directory", &abs, e))?;
+        let fname = entry.file_name().to_string_lossy().into_owned();
+        let Some(lane) = spec::lane_of_file(&fname) else { continue };
+        let rel = dir.join(&fname);
+        if let Err(m) = names::check_lane(lane) {
+            problems.push(Problem::new(&rel, 0, m));
+            continue;
+        }
+        let bytes = crate::fsutil::read(&entry.path())?;
+        match AgentSpec::parse(&rel, lane, bytes) {
+            Ok(s) => {
+                specs.insert(lane.to_string(), s);
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    Ok(specs)
+}
