@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod config;
 pub mod doctor;
 pub mod error;
+pub mod evidence;
 pub mod frontmatter;
 pub mod fsutil;
 pub mod gitcli;
