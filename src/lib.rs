@@ -11,6 +11,7 @@ pub mod config;
 pub mod doctor;
 pub mod error;
 pub mod evidence;
+pub mod follow;
 pub mod frontmatter;
 pub mod fsutil;
 pub mod gitcli;
@@ -21,6 +22,7 @@ pub mod names;
 pub mod process;
 pub mod redact;
 pub mod repo;
+pub mod report;
 pub mod rewrite;
 pub mod safety;
 pub mod scaffold;
@@ -31,6 +33,7 @@ pub mod text;
 pub mod validate;
 pub mod worker;
 pub mod workspace;
+pub mod worktree;
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod cli;

@@ -1,0 +1,219 @@
+//! Step 6: collect and judge a finished lane.
+//!
+//! Whatever the worker left uncommitted is committed on its lane branch first (work is never
+//! lost). A lane that did not finish (failed, timed out, interrupted) stops there: its work waits
+//! for a human. A finished lane's assigned issues are each verified **with the checks of the
+//! issue file as it was when the run started** — a worker that edits its own checks cannot make
+//! them pass — and judged; APPROVED issues are marked RESOLVED on the lane branch (byte-minimal
+//! rewrite + Resolution section + evidence), REJECTED ones stay (or are set back to) OPEN.
+//! Lanes are judged in parallel (each has its own worktree); events are emitted afterwards.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Run, RunEvent};
+use crate::config::Config;
+use crate::error::Result;
+use crate::issue::{Issue, Status};
+use crate::plan::LanePlan;
+use crate::rewrite::{Edit, Resolution};
+use crate::verdict::{self, CheckOutcome, JudgeInput};
+use crate::verify::{self, VerifyOptions};
+use crate::worktree;
+
+/// One issue's judgement.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub id: String,
+    pub approved: bool,
+    pub reason: String,
+    pub verdict_yaml: Option<String>,
+}
+
+/// What collecting a lane produced.
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    pub lane: String,
+    pub committed_leftovers: bool,
+    pub tip: Option<String>,
+    pub judgements: Vec<Judgement>,
+    pub error: Option<String>,
+}
+
+struct LaneInput<'a> {
+    lane: &'a str,
+    plan: &'a LanePlan,
+    worktree: &'a Path,
+    judge: bool,
+    duration: Option<Duration>,
+}
+
+/// Collect every lane that ended (in parallel), then record the results in the run state.
+pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
+    let inputs: Vec<LaneInput<'_>> = r
+        .lanes
+        .iter()
+        .filter_map(|(lane, lr)| {
+            let st = r.state.lanes.get(lane)?.status.as_str();
+            (st != "collected").then_some(LaneInput { lane, plan: &lr.plan, worktree: &lr.worktree, judge: st == "done", duration: lr.duration })
+        })
+        .collect();
+    let cx = Cx { ws: &r.ws, config: &r.ws.config, base: &r.base, run_id: &r.run_id, opts: VerifyOptions::from_config(&r.ws.config, false) };
+    let results: Vec<Collected> = std::thread::scope(|s| {
+        let handles: Vec<_> = inputs.iter().map(|i| s.spawn(|| collect_lane(&cx, i))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Collected { error: Some("collecting the lane panicked".into()), ..Collected::default() })).collect()
+    });
+    for c in &results {
+        for j in &c.judgements {
+            r.emit(RunEvent::Judged { lane: c.lane.clone(), id: j.id.clone(), approved: j.approved, reason: j.reason.clone() });
+            if let Some(y) = &j.verdict_yaml {
+                crate::fsutil::write_atomic(&r.dir.join(&c.lane).join(format!("{}.verdict.yaml", j.id)), y.as_bytes())?;
+            }
+        }
+        let ls = r.state.lanes.entry(c.lane.clone()).or_default();
+        ls.tip = c.tip.clone();
+        ls.resolved = c.judgements.iter().filter(|j| j.approved).map(|j| j.id.clone()).collect();
+        ls.issues_fixed = ls.resolved.len();
+        ls.rejected = c.judgements.iter().filter(|j| !j.approved).map(|j| crate::state::Rejection { id: j.id.clone(), reason: j.reason.clone() }).collect();
+        if c.committed_leftovers {
+            ls.warnings.push("the worker left uncommitted changes; git-lanes committed them on the lane branch".into());
+        }
+        if let Some(e) = &c.error {
+            ls.warnings.push(format!("collecting failed: {e}"));
+        }
+        if let Some(tip) = &c.tip {
+            worktree::archive(r.repo, &r.run_id, &c.lane, tip)?;
+        }
+    }
+    r.save()?;
+    Ok(results)
+}
+
+struct Cx<'a> {
+    ws: &'a crate::workspace::Workspace,
+    config: &'a Config,
+    base: &'a str,
+    run_id: &'a str,
+    opts: VerifyOptions,
+}
+
+fn collect_lane(cx: &Cx<'_>, input: &LaneInput<'_>) -> Collected {
+    let mut out = Collected { lane: input.lane.to_string(), ..Collected::default() };
+    if let Err(e) = collect_inner(cx, input, &mut out) {
+        out.error = Some(e.to_string());
+    }
+    out.tip = worktree::head(input.worktree).ok();
+    out
+}
+
+fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Result<()> {
+    let excludes = signal_excludes(cx.config);
+    out.committed_leftovers =
+        worktree::commit_leftovers(input.worktree, &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane), &excludes)?;
+    if !input.judge {
+        return Ok(());
+    }
+    let git = git2::Repository::open(input.worktree).map_err(|e| crate::error::Error::git("could not open the lane worktree", e))?;
+    let base = git2::Oid::from_str(cx.base).map_err(|e| crate::error::Error::git("bad base commit", e))?;
+    let tip = git.head().ok().and_then(|h| h.target()).unwrap_or(base);
+    let changed = verdict::changed_files(&git, base, tip)?;
+    let siblings: Vec<&Issue> = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).collect();
+    let other_lane_files: Vec<PathBuf> = cx.ws.issues.iter().filter(|i| i.lane() != input.lane).map(|i| i.path.clone()).collect();
+    let time_box = crate::workorder::lane_time_box(&siblings);
+    let logbook = logbook_dir(cx.config);
+    let now = chrono::Local::now().to_rfc3339();
+    let tree = verify::TreeState { commit: Some(tip.to_string()), dirty: false };
+    let mut resolved = Vec::new();
+    let mut reopened = Vec::new();
+    for assigned in &input.plan.issues {
+        let Some(issue) = cx.ws.issue(&assigned.id) else { continue };
+        let result = verify::verify_issue(issue, input.worktree, &cx.opts);
+        let checks: Vec<CheckOutcome> = result.checks.iter().map(|c| CheckOutcome { command: c.check.command.clone(), passed: c.passed }).collect();
+        let deps: Vec<(String, Option<Status>)> = issue.meta.depends_on.iter().map(|d| (d.clone(), cx.ws.issue(d).map(|i| i.status()))).collect();
+        let v = verdict::judge(&JudgeInput {
+            issue,
+            lane: input.lane,
+            siblings: &siblings,
+            changed: &changed,
+            checks: &checks,
+            dependencies: &deps,
+            duration: input.duration,
+            time_box: Some(time_box),
+            other_lane_issue_files: &other_lane_files,
+            catalog: &cx.config.catalog,
+            logbook: &logbook,
+            now: &now,
+        });
+        let reason = if v.approved() {
+            format!("{}/{} checks passed; {}", result.passed_checks(), result.checks.len(), v.recommendation)
+        } else if result.checks.is_empty() {
+            "UNVERIFIABLE: the issue has no verification commands".to_string()
+        } else {
+            v.recommendation.clone()
+        };
+        let current = current_issue(input.worktree, issue);
+        if v.approved() {
+            let files: Vec<String> = changed.iter().map(|c| c.path.clone()).filter(|p| Path::new(p) != issue.path).collect();
+            let mut e = Edit::new(&current);
+            e.set_status(Status::Resolved)
+                .set_key("date_verified", &crate::scaffold::today())
+                .set_key("verification_confidence", &result.confidence().to_string())
+                .add_resolution(&Resolution {
+                    date: crate::scaffold::today(),
+                    fixed_by: format!("lane {} (git-lanes run {})", input.lane, cx.run_id),
+                    files_changed: files,
+                    verification: format!("{}/{} checks passed (git-lanes verify)", result.passed_checks(), result.checks.len()),
+                });
+            e.write(input.worktree, &current)?;
+            let ev = verify::to_evidence(&result, issue, &tree, &chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
+            let mut ev = ev;
+            ev.run_id = Some(cx.run_id.to_string());
+            crate::evidence::write(input.worktree, &cx.config.evidence, &ev, &chrono::Local::now().format("%Y%m%d_%H%M%S").to_string())?;
+            resolved.push(issue.id().to_string());
+        } else if current.status() != Status::Open {
+            // The worker marked it RESOLVED (or WONTFIX) itself: that claim is not accepted.
+            let mut e = Edit::new(&current);
+            e.set_status(Status::Open);
+            e.write(input.worktree, &current)?;
+            reopened.push(issue.id().to_string());
+        }
+        out.judgements.push(Judgement { id: issue.id().to_string(), approved: v.approved(), reason, verdict_yaml: v.to_yaml().ok() });
+    }
+    if !resolved.is_empty() || !reopened.is_empty() {
+        let mut msg = format!("lanes: run {}: lane {}:", cx.run_id, input.lane);
+        if !resolved.is_empty() {
+            msg += &format!(" resolve {} (verified)", resolved.join(", "));
+        }
+        if !reopened.is_empty() {
+            msg += &format!("{} keep {} OPEN (not verified)", if resolved.is_empty() { "" } else { ";" }, reopened.join(", "));
+        }
+        git_add_all(input.worktree, &excludes)?;
+        worktree::commit(input.worktree, &msg)?;
+    }
+    Ok(())
+}
+
+fn git_add_all(worktree: &Path, excludes: &[PathBuf]) -> Result<()> {
+    let mut args: Vec<String> = vec!["add".into(), "-A".into(), "--".into(), ".".into()];
+    args.extend(excludes.iter().map(|e| format!(":(exclude){}", e.display())));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    crate::gitcli::git(worktree, &argv).map(|_| ())
+}
+
+/// The issue file as it is in the lane worktree now (the worker may have edited it); the
+/// run-start version when it is gone or no longer parses.
+fn current_issue(worktree: &Path, original: &Issue) -> Issue {
+    std::fs::read(worktree.join(&original.path)).ok().and_then(|b| Issue::parse(&original.path, b).ok()).unwrap_or_else(|| original.clone())
+}
+
+/// Signal folders (fixing and hunting) never go into a commit.
+pub(super) fn signal_excludes(config: &Config) -> Vec<PathBuf> {
+    let fix = config.signals.clone();
+    let hunt = PathBuf::from(fix.to_string_lossy().replace("issue-fixing", "issue-hunting"));
+    vec![fix, hunt]
+}
+
+/// The LogBook folder: the first component of the state path (`LogBook`).
+pub(super) fn logbook_dir(config: &Config) -> PathBuf {
+    config.state.components().next().map(|c| PathBuf::from(c.as_os_str())).unwrap_or_else(|| PathBuf::from("LogBook"))
+}

@@ -1,0 +1,362 @@
+//! Steps 3–5: lane worktrees, workers, and following them to an end.
+//!
+//! # Design note: the coordinator
+//! One thread owns every lane's state. Its inputs are hints on one channel — notify events from
+//! the signal folders — plus a 100 ms tick. On each wake-up it rescans the signal files of running
+//! lanes (events are hints, files are the truth), polls each worker with a non-blocking wait, and
+//! applies the rules: `.done` + exited ⇒ done; `.done` + still running after `done_grace` ⇒ group
+//! ended, done (agent CLIs are known to hang after finishing); exit without `.done` or non-zero ⇒
+//! failed; past the lane timeout ⇒ group killed, timed out; status unchanged for `stall_after` ⇒
+//! a warning. Ctrl-C once forwards SIGINT to every lane group, stops scheduling and saves state;
+//! twice kills the groups.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::{LaneRun, Run, RunEvent};
+use crate::error::{Error, Result};
+use crate::follow::{Change, LaneFollow, SignalWatcher};
+use crate::plan::LanePlan;
+use crate::process::{self, Ending, EnvPolicy, OutputTarget, ProcessSpec, Running};
+use crate::worker::{self, WorkerContext};
+use crate::workorder::{self, WorkOrder};
+use crate::{signal, worktree};
+
+const TICK: Duration = Duration::from_millis(100);
+
+/// Step 3: branch, worktree, setup and work order for each lane (one at a time).
+pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()> {
+    let by_id = r.ws.by_id();
+    let now = chrono::Local::now().to_rfc3339();
+    let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
+    let mut prepared = Vec::new();
+    for p in plans {
+        let lane = p.lane.clone();
+        let branch = worktree::lane_branch(&r.ws.config, &r.run_id, &lane);
+        let path = wt_root.join(&lane);
+        let files = r.dir.join(&lane);
+        crate::fsutil::create_dir_all(&files)?;
+        let log = files.join("worker.log");
+        if !path.exists() {
+            if r.repo.git.find_branch(&branch, git2::BranchType::Local).is_ok() {
+                worktree::add_existing(&r.repo.root, &path, &branch)?;
+            } else {
+                worktree::add(&r.repo.root, &path, &branch, &r.base)?;
+                worktree::setup(&r.repo.root, &path, &r.ws.config.setup, &log)?;
+            }
+        }
+        let spec = r.ws.specs.get(&lane);
+        let cx = workorder::Context { run_id: &r.run_id, created_at: &now, config: &r.ws.config, spec, issues: &by_id };
+        let order = WorkOrder::build(&p, &cx)?;
+        let yaml = order.to_yaml()?;
+        crate::fsutil::write_atomic(&files.join("work-order.yaml"), yaml.as_bytes())?;
+        let prompt = workorder::prompt(spec.map(|s| s.body.as_str()).unwrap_or(""), &yaml);
+        crate::fsutil::write_atomic(&files.join("prompt.md"), prompt.as_bytes())?;
+        let worker = r.opts.worker.clone().or_else(|| spec.and_then(|s| s.worker.clone())).or_else(|| r.ws.config.worker.clone()).ok_or_else(|| {
+            Error::usage(
+                format!("no worker for lane {lane}"),
+                Some("pass `--worker claude` (or codex, aider, gemini, or a command line), or set `worker:` in lanes.yaml or the lane's spec".into()),
+            )
+        })?;
+        prepared.push((p, branch, path, files, worker));
+    }
+    for (p, branch, path, files, worker) in prepared {
+        let lane = p.lane.clone();
+        let ls = r.lane_state(&lane);
+        ls.branch = Some(branch.clone());
+        ls.worktree = Some(path.display().to_string());
+        ls.worker = Some(worker.clone());
+        r.emit(RunEvent::WorktreeReady { lane: lane.clone(), path: path.clone() });
+        r.lanes.insert(lane, LaneRun { plan: p, branch, worktree: path, files, worker, duration: None });
+    }
+    r.save()
+}
+
+/// A lane being followed.
+struct Active {
+    lane: String,
+    child: Option<Running>,
+    /// A worker from an earlier orchestrator (after a crash), followed by pid only.
+    foreign_pid: Option<u32>,
+    follow: LaneFollow,
+    started: Instant,
+    timeout: Duration,
+    ended_by_us: bool,
+}
+
+/// Steps 4–5: start workers (at most `max_parallel` at once) and follow every lane to an end.
+/// Returns whether the run was interrupted.
+pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
+    let main_signals = r.repo.root.join(&r.ws.config.signals);
+    crate::fsutil::create_dir_all(&main_signals)?;
+    let mut queue: VecDeque<String> = VecDeque::new();
+    let mut active: BTreeMap<String, Active> = BTreeMap::new();
+    for (lane, lr) in &r.lanes {
+        let ls = r.state.lanes.get(lane).cloned().unwrap_or_default();
+        match ls.status.as_str() {
+            "done" | "failed" | "timed_out" | "collected" => continue,
+            "running" => {
+                // Resume: a worker from a dead orchestrator may still be alive.
+                if let Some(pid) = ls.worker_pid.filter(|p| pid_alive(*p)) {
+                    let dirs = vec![main_signals.clone(), lr.worktree.join(&r.ws.config.signals)];
+                    active.insert(lane.clone(), Active {
+                        lane: lane.clone(),
+                        child: None,
+                        foreign_pid: Some(pid),
+                        follow: LaneFollow::new(lane, dirs),
+                        started: Instant::now(),
+                        timeout: lane_timeout(r, lane),
+                        ended_by_us: false,
+                    });
+                    continue;
+                }
+                queue.push_back(lane.clone());
+            }
+            _ => queue.push_back(lane.clone()),
+        }
+    }
+    let max_parallel = r.opts.max_parallel.or(r.ws.config.max_parallel).unwrap_or(usize::MAX).max(1);
+    let (tx, rx) = mpsc::channel::<()>();
+    let mut dirs = vec![main_signals.clone()];
+    dirs.extend(r.lanes.values().map(|l| l.worktree.join(&r.ws.config.signals)));
+    let mut watcher = SignalWatcher::new(dirs, tx, || ());
+    if let Some(why) = &watcher.degraded {
+        r.emit(RunEvent::Note(format!("signal events unavailable: {why}")));
+    }
+    let done_grace = r.opts.done_grace.unwrap_or(r.ws.config.done_grace);
+    let stall_after = r.opts.stall_after.unwrap_or(r.ws.config.stall_after);
+    let mut interrupts_seen = 0;
+    let mut interrupted = false;
+    loop {
+        // Start lanes while there is room (not after Ctrl-C).
+        while !interrupted && active.len() < max_parallel {
+            let Some(lane) = queue.pop_front() else { break };
+            // A stale `.done` from an earlier run must not end the new worker at once.
+            let _ = crate::fsutil::remove_file_if_exists(&signal::paths(&main_signals, &lane).1);
+            match start_worker(r, &lane, &main_signals) {
+                Ok(a) => {
+                    active.insert(lane, a);
+                }
+                Err(e) => {
+                    let ls = r.lane_state(&lane);
+                    ls.status = "failed".into();
+                    ls.exit = Some(format!("could not start: {e}"));
+                    r.emit(RunEvent::LaneEnded { lane, state: "failed".into(), detail: format!("could not start the worker: {e}") });
+                }
+            }
+            r.save()?;
+        }
+        if active.is_empty() && (queue.is_empty() || interrupted) {
+            break;
+        }
+        let _ = rx.recv_timeout(TICK);
+        while rx.try_recv().is_ok() {}
+        watcher.rewatch();
+        let presses = r.interrupts.load(Ordering::SeqCst);
+        if presses > interrupts_seen {
+            interrupts_seen = presses;
+            interrupted = true;
+            r.emit(RunEvent::Interrupted { count: presses });
+            for a in active.values_mut() {
+                if let Some(c) = &a.child {
+                    let sig = if presses >= 2 { libc::SIGKILL } else { libc::SIGINT };
+                    let _ = c.signal_group(sig);
+                }
+            }
+            r.state.status = "interrupted".into();
+        }
+        let mut ended = Vec::new();
+        for a in active.values_mut() {
+            for ch in a.follow.rescan() {
+                match ch {
+                    Change::Status(text) => {
+                        r.state.lanes.entry(a.lane.clone()).or_default().last_status = Some(text.clone());
+                        (r.observer)(&RunEvent::LaneStatus { lane: a.lane.clone(), text });
+                    }
+                    Change::Done { latency } => {
+                        let ms = latency.map(|d| d.as_secs_f64() * 1000.0);
+                        r.state.lanes.entry(a.lane.clone()).or_default().signal_latency_ms = ms;
+                        (r.observer)(&RunEvent::LaneDone { lane: a.lane.clone(), latency_ms: ms });
+                    }
+                }
+            }
+            if let Some(outcome) = poll_lane(a, done_grace, presses) {
+                ended.push((a.lane.clone(), outcome));
+            } else if a.follow.stalled(stall_after) {
+                (r.observer)(&RunEvent::LaneStalled { lane: a.lane.clone(), for_secs: stall_after.as_secs() });
+                r.state.lanes.entry(a.lane.clone()).or_default().warnings.push(format!("stalled: status unchanged for {}s", stall_after.as_secs()));
+            }
+        }
+        for (lane, (state, detail)) in ended {
+            let a = active.remove(&lane).expect("ended lane is active");
+            let took = a.started.elapsed();
+            if let Some(lr) = r.lanes.get_mut(&lane) {
+                lr.duration = Some(took);
+            }
+            let usage = usage_of(r, &lane);
+            let ls = r.lane_state(&lane);
+            ls.status = state.clone();
+            ls.exit = Some(detail.clone());
+            ls.completed_at = Some(chrono::Local::now().to_rfc3339());
+            if let Some(u) = usage {
+                ls.cost_usd = u.cost_usd;
+                ls.turns = u.turns;
+            }
+            r.emit(RunEvent::LaneEnded { lane, state, detail });
+            r.save()?;
+        }
+        if !interrupted {
+            continue;
+        }
+        if presses >= 2 {
+            for a in active.values_mut() {
+                if let Some(c) = a.child.as_mut() {
+                    c.terminate(Duration::ZERO);
+                }
+            }
+        }
+    }
+    if interrupted {
+        for (lane, ls) in r.state.lanes.iter_mut() {
+            if ls.status == "running" || ls.status == "pending" {
+                ls.status = "interrupted".into();
+                ls.warnings.push(format!("lane {lane} was interrupted; `git lanes run --resume` restarts it"));
+            }
+        }
+        r.state.status = "interrupted".into();
+    }
+    r.save()?;
+    Ok(interrupted)
+}
+
+/// Start a lane's worker through the process module.
+fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> Result<Active> {
+    let lr = r.lanes.get(lane).expect("lane prepared").clone();
+    let prompt = lr.files.join("prompt.md");
+    let order = lr.files.join("work-order.yaml");
+    let spec = r.ws.specs.get(lane);
+    let model = r.opts.model.clone().or_else(|| spec.and_then(|s| s.model.clone())).or_else(|| r.ws.config.model.clone());
+    let ctx = WorkerContext { prompt_file: &prompt, work_order_file: &order, model: model.as_deref(), max_turns: r.opts.max_turns, max_budget_usd: r.opts.max_budget_usd, lane };
+    let cmd = worker::resolve_worker(&lr.worker, &ctx).map_err(|e| Error::usage(e.to_string(), None))?;
+    let index = r.lanes.keys().position(|l| l == lane).unwrap_or(0) as u32;
+    let port_base = u32::from(r.ws.config.port_base) + index * u32::from(r.ws.config.port_span);
+    let mut env: Vec<(OsString, OsString)> = ctx.env().into_iter().map(|(k, v)| (OsString::from(k), v)).collect();
+    let ids: Vec<String> = lr.plan.issues.iter().map(|a| a.id.clone()).collect();
+    env.push(("LANES_RUN_ID".into(), r.run_id.clone().into()));
+    env.push(("LANES_SIGNAL_DIR".into(), main_signals.as_os_str().to_owned()));
+    env.push(("LANES_ISSUES".into(), ids.join(",").into()));
+    env.push(("LANES_PORT_BASE".into(), port_base.to_string().into()));
+    env.push(("LANES_PORT_SPAN".into(), r.ws.config.port_span.to_string().into()));
+    env.push(("LANES_WORKTREE".into(), lr.worktree.as_os_str().to_owned()));
+    // `git lanes signal …` must work from the worker: put this binary's folder first on PATH.
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        let mut path = OsString::from(dir);
+        if let Some(old) = std::env::var_os("PATH") {
+            path.push(":");
+            path.push(old);
+        }
+        env.push(("PATH".into(), path));
+    }
+    let timeout = lane_timeout(r, lane);
+    let argv = cmd.argv();
+    let spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
+        .with_env(EnvPolicy::Inherit(env))
+        .with_output(OutputTarget::File(lr.files.join("worker.log")))
+        .with_timeout(timeout);
+    let child = process::spawn(&spec)?;
+    let pid = child.pid();
+    let ls = r.lane_state(lane);
+    ls.status = "running".into();
+    ls.worker_pid = Some(pid);
+    ls.started_at = Some(chrono::Local::now().to_rfc3339());
+    r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids });
+    let dirs = vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)];
+    Ok(Active { lane: lane.to_string(), child: Some(child), foreign_pid: None, follow: LaneFollow::new(lane, dirs), started: Instant::now(), timeout, ended_by_us: false })
+}
+
+fn lane_timeout(r: &Run<'_>, lane: &str) -> Duration {
+    r.opts
+        .timeout
+        .or_else(|| r.ws.specs.get(lane).and_then(|s| s.timeout.as_deref()).and_then(crate::config::parse_duration))
+        .unwrap_or(r.ws.config.lane_timeout)
+}
+
+/// Decide whether a lane has ended: `(state, detail)`.
+fn poll_lane(a: &mut Active, done_grace: Duration, presses: usize) -> Option<(String, String)> {
+    let done = a.follow.done;
+    if let Some(pid) = a.foreign_pid {
+        if pid_alive(pid) {
+            if done && a.follow.done_seen.is_some_and(|t| t.elapsed() >= done_grace) {
+                kill_group(pid);
+                return Some(("done".into(), "worker from the earlier run ended after .done grace".into()));
+            }
+            return None;
+        }
+        return Some(if done { ("done".into(), "worker from the earlier run finished".into()) } else { ("failed".into(), "worker from the earlier run exited without .done".into()) });
+    }
+    let child = a.child.as_mut()?;
+    if let Some(ending) = child.try_wait() {
+        return Some(classify(ending, done, a.ended_by_us, presses));
+    }
+    if done && a.follow.done_seen.is_some_and(|t| t.elapsed() >= done_grace) {
+        a.ended_by_us = true;
+        let ending = child.terminate(Duration::from_secs(2));
+        return Some(("done".into(), format!("worker still running {}s after .done; its process group was ended ({ending})", done_grace.as_secs())));
+    }
+    if a.started.elapsed() >= a.timeout {
+        a.ended_by_us = true;
+        let ending = child.terminate(Duration::from_secs(2));
+        return Some(("timed_out".into(), format!("no .done within {}s; process group killed ({ending})", a.timeout.as_secs())));
+    }
+    None
+}
+
+fn classify(ending: Ending, done: bool, ended_by_us: bool, presses: usize) -> (String, String) {
+    match ending {
+        Ending::TimedOut { after } => ("timed_out".into(), format!("no .done within {}s; process group killed", after.as_secs())),
+        _ if presses > 0 && !done => ("interrupted".into(), format!("stopped by Ctrl-C ({ending})")),
+        Ending::Exited(0) if done => ("done".into(), "exit 0".into()),
+        _ if done && ended_by_us => ("done".into(), ending.to_string()),
+        Ending::Exited(0) => ("failed".into(), "worker exited 0 without writing .done".into()),
+        _ if done => ("failed".into(), format!("worker wrote .done but ended with {ending}")),
+        _ => ("failed".into(), format!("worker ended with {ending} without writing .done")),
+    }
+}
+
+/// Cost and turns from the tail of the worker's log, for presets that report them.
+fn usage_of(r: &Run<'_>, lane: &str) -> Option<worker::WorkerUsage> {
+    let lr = r.lanes.get(lane)?;
+    let preset = lr.worker.trim().parse::<worker::Preset>().unwrap_or(worker::Preset::Script);
+    let bytes = std::fs::read(lr.files.join("worker.log")).ok()?;
+    let tail = &bytes[bytes.len().saturating_sub(256 * 1024)..];
+    worker::parse_usage(preset, &String::from_utf8_lossy(tail))
+}
+
+#[allow(unsafe_code)]
+fn pid_alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+#[allow(unsafe_code)]
+fn kill_group(pid: u32) {
+    // SAFETY: signals the process group led by a worker we started in an earlier run.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGTERM);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+}
+
+/// The folder a lane's worker log, work order and prompt live in.
+pub fn lane_files(dir: &std::path::Path, lane: &str) -> PathBuf {
+    dir.join(lane)
+}

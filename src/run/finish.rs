@@ -1,0 +1,253 @@
+//! Steps 6–8 in order: collect every lane, integrate, then commit the catalog, report and state
+//! and tidy up — archiving every tip before a branch or worktree is removed.
+
+use std::path::Path;
+
+use super::collect::{self, signal_excludes};
+use super::integrate::{self, Candidate};
+use super::{Run, RunEvent, RunSummary};
+use crate::catalog::Catalog;
+use crate::config::IntegrationPolicy;
+use crate::error::Result;
+use crate::issue::Status;
+use crate::report::{self, IssueLine};
+use crate::state::{IntegrationState, Rejection};
+use crate::workspace::Workspace;
+use crate::{gitcli, signal, worktree};
+
+pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary> {
+    let collected = collect::collect_all(r)?;
+    let mut human: Vec<String> = Vec::new();
+    for (lane, ls) in &r.state.lanes {
+        match ls.status.as_str() {
+            "failed" | "timed_out" => human.push(format!(
+                "lane {lane} {}: {}; its work is on `{}` (`git lanes run --resume` restarts it, `git lanes integrate {}` takes it as it stands)",
+                ls.status.replace('_', " "),
+                ls.exit.as_deref().unwrap_or("?"),
+                ls.branch.as_deref().unwrap_or("?"),
+                r.run_id
+            )),
+            "interrupted" => human.push(format!("lane {lane} was interrupted; `git lanes run --resume` continues it")),
+            _ => {}
+        }
+        for rej in &ls.rejected {
+            human.push(format!("{} was not resolved: {}", rej.id, rej.reason));
+        }
+    }
+    for c in &collected {
+        if let Some(e) = &c.error {
+            human.push(format!("lane {}: collecting failed: {e}", c.lane));
+        }
+    }
+    if interrupted {
+        r.state.status = "interrupted".into();
+        r.save()?;
+        return Ok(summary(r, vec![], human, None, None, None, true));
+    }
+    let policy = r.opts.policy.unwrap_or(r.ws.config.integration);
+    let candidates: Vec<Candidate> = r
+        .lanes
+        .iter()
+        .filter_map(|(lane, lr)| {
+            let ls = r.state.lanes.get(lane)?;
+            (ls.status == "done").then(|| Candidate { lane: lane.clone(), branch: lr.branch.clone(), tip: ls.tip.clone().unwrap_or_default(), resolved: ls.resolved.clone() })
+        })
+        .collect();
+    for c in candidates.iter().filter(|c| c.resolved.is_empty()) {
+        human.push(format!("lane {} resolved nothing; its branch `{}` is kept for review", c.lane, c.branch));
+    }
+    let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
+    let mut merge_command = None;
+    let mut commit = None;
+    let mut resolved: Vec<String> = Vec::new();
+    let report_rel = r.ws.config.runs.join(format!("{}.md", r.run_id));
+    if r.opts.no_integrate || policy == IntegrationPolicy::Branches {
+        for c in &candidates {
+            if r.opts.push {
+                if let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &c.branch]) {
+                    human.push(format!("could not push `{}`: {e}", c.branch));
+                }
+            }
+        }
+        human.push(format!(
+            "lane branches were left for review (policy {}): {}",
+            if r.opts.no_integrate { "--no-integrate" } else { "branches" },
+            candidates.iter().map(|c| c.branch.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+        r.state.status = "complete".into();
+        r.state.finished = Some(chrono::Local::now().to_rfc3339());
+        let lines = issue_lines(r, &[]);
+        let text = report::render(&r.state, &lines, &human, &crate::scaffold::now_stamp());
+        let path = r.dir.join("report.md");
+        crate::fsutil::write_atomic(&path, text.as_bytes())?;
+        r.state.report = Some(path.display().to_string());
+        r.save()?;
+        clear_signals(r);
+        return Ok(summary(r, vec![], human, Some(path), None, None, false));
+    }
+    let mut on_step = |lane: &str, backed: Option<&str>| {
+        let e = match backed {
+            None => RunEvent::Merged { lane: lane.to_string() },
+            Some(reason) => RunEvent::BackedOut { lane: lane.to_string(), reason: reason.to_string() },
+        };
+        (r.observer)(&e);
+    };
+    let int = integrate::integrate(r.repo, &r.ws, &r.run_id, &r.base, &wt_root, &candidates, policy, &mut on_step)?;
+    for (lane, reason) in &int.backed_out {
+        human.push(format!("lane {lane} was backed out of the integration: {reason}; its branch is kept"));
+        if let Some(ls) = r.state.lanes.get_mut(lane) {
+            ls.merge = Some(format!("backed out: {reason}"));
+        }
+    }
+    for lane in &int.merged {
+        if let Some(ls) = r.state.lanes.get_mut(lane) {
+            ls.merge = Some("merged".into());
+        }
+    }
+    for (a, b) in &int.conflicting_pairs {
+        r.emit(RunEvent::Note(format!("lanes {a} and {b} conflict when merged")));
+    }
+    resolved.extend(int.resolved.iter().cloned());
+    r.state.integration = Some(IntegrationState {
+        policy: format!("{policy:?}").to_lowercase(),
+        branch: Some(int.branch.clone()),
+        merged: int.merged.clone(),
+        backed_out: int.backed_out.iter().map(|(l, why)| Rejection { id: l.clone(), reason: why.clone() }).collect(),
+        fast_forwarded: false,
+        commit: None,
+    });
+    // Finish in the integration worktree: catalog, report, state, verdicts; one commit.
+    let iw = int.worktree.clone();
+    let iws = Workspace::load(&iw, r.ws.config.clone())?;
+    if let Some(bytes) = crate::fsutil::read_optional(&iw.join(&r.ws.config.catalog))? {
+        let cat = Catalog::parse(&r.ws.config.catalog, bytes)?;
+        let synced = cat.sync(&iws, &crate::scaffold::now_stamp());
+        if synced.changed {
+            crate::fsutil::write_atomic(&iw.join(&r.ws.config.catalog), &synced.bytes)?;
+        }
+    }
+    let open = iws.issues.iter().filter(|i| i.status() == Status::Open).count();
+    for (lane, _) in r.lanes.clone() {
+        for entry in std::fs::read_dir(r.dir.join(&lane)).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".verdict.yaml") {
+                let to = iw.join(&r.ws.config.runs).join(&r.run_id).join(&name);
+                crate::fsutil::write_atomic(&to, &crate::fsutil::read(&entry.path())?)?;
+            }
+        }
+    }
+    let ff_possible = !r.opts.no_commit;
+    r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
+    r.state.finished = Some(chrono::Local::now().to_rfc3339());
+    r.state.report = Some(report_rel.display().to_string());
+    let lines = issue_lines(r, &int.resolved);
+    let text = report::render(&r.state, &lines, &human, &crate::scaffold::now_stamp());
+    crate::fsutil::write_atomic(&iw.join(&report_rel), text.as_bytes())?;
+    r.state.save(&iw, &r.ws.config.state)?;
+    if r.opts.no_commit {
+        human.push(format!("--no-commit: the catalog, report and state are written but not committed in {}", iw.display()));
+    } else {
+        let mut args: Vec<String> = vec!["add".into(), "-A".into(), "--".into(), ".".into()];
+        args.extend(signal_excludes(&r.ws.config).iter().map(|e| format!(":(exclude){}", e.display())));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        gitcli::git(&iw, &argv)?;
+        worktree::commit(&iw, &format!("lanes: run {}: {} resolved, {} open", r.run_id, resolved.len(), open))?;
+        let tip = worktree::head(&iw)?;
+        worktree::archive(r.repo, &r.run_id, "integration", &tip)?;
+        commit = Some(tip.clone());
+        if let Some(i) = r.state.integration.as_mut() {
+            i.commit = Some(tip.clone());
+        }
+    }
+    // Move the user's branch, only by fast-forward and only if HEAD has not moved.
+    let mut fast_forwarded = false;
+    if ff_possible && let Some(tip) = &commit {
+        fast_forwarded = integrate::fast_forward(r.repo, &r.run_id, &r.base, r.state.base_branch.as_deref(), tip)?;
+        if !fast_forwarded {
+            let cmd = format!("git merge {}", int.branch);
+            human.push(format!("your branch moved during the run (or could not be fast-forwarded): the result is on `{}`; run `{cmd}`", int.branch));
+            merge_command = Some(cmd);
+        }
+    }
+    if let Some(i) = r.state.integration.as_mut() {
+        i.fast_forwarded = fast_forwarded;
+    }
+    if r.opts.push && fast_forwarded {
+        if let Some(b) = r.state.base_branch.clone()
+            && let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &b])
+        {
+            human.push(format!("could not push `{b}`: {e}"));
+        }
+    }
+    // Tidy: merged lanes' worktrees and branches go (their tips are archived); the rest stay.
+    for lane in &int.merged {
+        if let Some(lr) = r.lanes.get(lane) {
+            if worktree::remove(&r.repo.root, &lr.worktree)? {
+                worktree::delete_branch(r.repo, &lr.branch)?;
+            } else {
+                human.push(format!("the worktree of lane {lane} holds uncommitted changes and was kept: {}", lr.worktree.display()));
+            }
+        }
+    }
+    if fast_forwarded && worktree::remove(&r.repo.root, &iw)? {
+        worktree::delete_branch(r.repo, &int.branch)?;
+    }
+    if !human.is_empty() {
+        r.state.status = "needs_attention".into();
+    }
+    r.save()?;
+    clear_signals(r);
+    Ok(summary(r, resolved, human, Some(report_rel), commit, merge_command, false))
+}
+
+/// The per-issue lines of the report.
+fn issue_lines(r: &Run<'_>, integrated: &[String]) -> Vec<IssueLine> {
+    let mut out = Vec::new();
+    let backed: Vec<String> = r.state.integration.as_ref().map(|i| i.backed_out.iter().map(|b| b.id.clone()).collect()).unwrap_or_default();
+    for (lane, lr) in &r.lanes {
+        let ls = r.state.lanes.get(lane).cloned().unwrap_or_default();
+        for a in &lr.plan.issues {
+            let (result, detail) = if ls.resolved.contains(&a.id) {
+                if backed.contains(lane) {
+                    ("OPEN".to_string(), "verified on the lane branch, but the lane was backed out of the integration".to_string())
+                } else if integrated.is_empty() || integrated.contains(&a.id) {
+                    ("RESOLVED".to_string(), format!("verified; {} complexity", a.complexity))
+                } else {
+                    ("OPEN".to_string(), "verified on the lane branch; not integrated".to_string())
+                }
+            } else if let Some(rej) = ls.rejected.iter().find(|x| x.id == a.id) {
+                ("REJECTED".to_string(), rej.reason.clone())
+            } else {
+                ("OPEN".to_string(), format!("lane {}", ls.status.replace('_', " ")))
+            };
+            out.push(IssueLine { id: a.id.clone(), lane: lane.clone(), result, detail });
+        }
+        for b in &lr.plan.blocked {
+            out.push(IssueLine { id: b.id.clone(), lane: lane.clone(), result: "BLOCKED".into(), detail: format!("waits on {}", b.waiting_on.join(", ")) });
+        }
+    }
+    out
+}
+
+fn clear_signals(r: &Run<'_>) {
+    let dir = r.repo.root.join(&r.ws.config.signals);
+    for lane in r.lanes.keys() {
+        let (s, d) = signal::paths(&dir, lane);
+        let _ = crate::fsutil::remove_file_if_exists(&s);
+        let _ = crate::fsutil::remove_file_if_exists(&d);
+    }
+}
+
+fn summary(
+    r: &Run<'_>,
+    resolved: Vec<String>,
+    needs_human: Vec<String>,
+    report: Option<std::path::PathBuf>,
+    commit: Option<String>,
+    merge_command: Option<String>,
+    interrupted: bool,
+) -> RunSummary {
+    let open = r.ws.issues.iter().filter(|i| i.status() == Status::Open).count().saturating_sub(resolved.len());
+    RunSummary { run_id: r.run_id.clone(), resolved, open, needs_human, report, commit, merge_command, interrupted }
+}
+

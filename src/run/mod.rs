@@ -1,0 +1,284 @@
+//! `git lanes run`: the main job (SPEC §4). Start reading at [`run`].
+//!
+//! # Design note: the order of a run
+//! 1. **Preflight** (`preflight`): lock, refuse a dirty main worktree, validate everything —
+//!    bad input stops the run before anything exists.
+//! 2. **Plan**: one work order per lane; idle lanes are reported and skipped.
+//! 3. **Worktrees**: one branch + worktree per lane, created one at a time.
+//! 4–5. **Workers and follow** (`coordinator.rs`): one coordinator owns lane state; signal-file
+//!    events, worker exits, timers and Ctrl-C are inputs to it; every lane ends done, failed or
+//!    timed out.
+//! 6. **Collect and judge** (`collect.rs`): leftovers committed; checks run; verdicts decide.
+//! 7. **Integrate** (`integrate.rs`): lane by lane into an integration branch, re-checking.
+//! 8. **Finish**: catalog, report and state committed; the user's branch fast-forwarded only if
+//!    HEAD did not move; archive refs before anything is removed.
+//!
+//! The live state is kept in `<common git dir>/lanes/runs/<RUN_ID>/state.yaml` (rewritten at every
+//! change, seen from every worktree, never a tracked file, so it cannot block the final
+//! fast-forward); the LogBook's `orchestrator-state.yaml` gets the final state in the run commit.
+
+mod collect;
+mod coordinator;
+mod finish;
+pub mod integrate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use crate::catalog::Catalog;
+use crate::config::IntegrationPolicy;
+use crate::error::{Error, Result};
+use crate::plan::{LanePlan, PlanOptions};
+use crate::repo::Repo;
+use crate::state::{LaneState, RunState};
+use crate::workspace::Workspace;
+
+/// What the user asked for, merged with `lanes.yaml` by the CLI.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Lanes to run (empty: all with ready issues).
+    pub lanes: Vec<String>,
+    pub max_parallel: Option<usize>,
+    pub max_issues: Option<usize>,
+    /// Worker command line or preset (overrides specs and lanes.yaml).
+    pub worker: Option<String>,
+    pub model: Option<String>,
+    pub max_turns: Option<u32>,
+    pub max_budget_usd: Option<f64>,
+    pub timeout: Option<Duration>,
+    pub done_grace: Option<Duration>,
+    pub stall_after: Option<Duration>,
+    pub policy: Option<IntegrationPolicy>,
+    pub no_commit: bool,
+    pub no_integrate: bool,
+    pub push: bool,
+    /// Use this run id instead of a timestamp (tests, CI matrices).
+    pub run_id: Option<String>,
+}
+
+/// What happened, for the display (human lines, progress bars, JSON); the runner never prints.
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    Started { run_id: String, lanes: Vec<String> },
+    Skipped { lane: String, reason: String },
+    WorktreeReady { lane: String, path: PathBuf },
+    LaneStarted { lane: String, pid: u32, issues: Vec<String> },
+    LaneStatus { lane: String, text: String },
+    LaneDone { lane: String, latency_ms: Option<f64> },
+    LaneStalled { lane: String, for_secs: u64 },
+    LaneEnded { lane: String, state: String, detail: String },
+    Judged { lane: String, id: String, approved: bool, reason: String },
+    Merged { lane: String },
+    BackedOut { lane: String, reason: String },
+    Interrupted { count: usize },
+    Note(String),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub resolved: Vec<String>,
+    pub open: usize,
+    pub needs_human: Vec<String>,
+    pub report: Option<PathBuf>,
+    pub commit: Option<String>,
+    /// The command to merge the result when the user's branch could not be fast-forwarded.
+    pub merge_command: Option<String>,
+    pub interrupted: bool,
+}
+
+/// Everything the phases share.
+pub(crate) struct Run<'a> {
+    pub repo: &'a Repo,
+    pub ws: Workspace,
+    pub catalog: Option<Catalog>,
+    pub opts: RunOptions,
+    pub run_id: String,
+    pub base: String,
+    pub dir: PathBuf,
+    pub state: RunState,
+    pub lanes: BTreeMap<String, LaneRun>,
+    pub observer: &'a mut dyn FnMut(&RunEvent),
+    pub interrupts: Arc<AtomicUsize>,
+}
+
+/// One lane's run-time facts (what is not in the serialisable [`LaneState`]).
+#[derive(Debug, Clone)]
+pub(crate) struct LaneRun {
+    pub plan: LanePlan,
+    pub branch: String,
+    pub worktree: PathBuf,
+    pub files: PathBuf,
+    pub worker: String,
+    pub duration: Option<Duration>,
+}
+
+impl Run<'_> {
+    pub(crate) fn emit(&mut self, e: RunEvent) {
+        (self.observer)(&e);
+    }
+
+    pub(crate) fn lane_state(&mut self, lane: &str) -> &mut LaneState {
+        self.state.lanes.entry(lane.to_string()).or_default()
+    }
+
+    /// Persist the live state atomically.
+    pub(crate) fn save(&mut self) -> Result<()> {
+        self.state.update_progress();
+        let rel = self.dir.join("state.yaml");
+        self.state.save(Path::new("/"), &rel)
+    }
+}
+
+/// A run id: `YYYYmmdd-HHMMSS`, with `-2`, `-3`… when taken.
+fn new_run_id(repo: &Repo) -> String {
+    let base = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    let runs = repo.lanes_dir().join("runs");
+    let mut id = base.clone();
+    let mut n = 2;
+    while runs.join(&id).exists() {
+        id = format!("{base}-{n}");
+        n += 1;
+    }
+    id
+}
+
+/// Run the main job. `observer` sees every event; `interrupts` counts Ctrl-C presses.
+pub fn run(repo: &Repo, ws: Workspace, opts: RunOptions, observer: &mut dyn FnMut(&RunEvent), interrupts: Arc<AtomicUsize>) -> Result<RunSummary> {
+    let run_id = match &opts.run_id {
+        Some(id) => {
+            crate::names::check_lane(&id.replace('.', "-")).map_err(|m| Error::usage(format!("run id: {m}"), None))?;
+            id.clone()
+        }
+        None => new_run_id(repo),
+    };
+    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
+    let catalog = preflight(repo, &ws, &opts)?;
+    let plans = crate::plan::plan(&ws, catalog.as_ref(), &PlanOptions { lanes: opts.lanes.clone(), max_issues: opts.max_issues })?;
+    let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
+    let dir = repo.lanes_dir().join("runs").join(&run_id);
+    crate::fsutil::create_dir_all(&dir)?;
+    let mut state = RunState {
+        run_id: Some(run_id.clone()),
+        started: Some(chrono::Local::now().to_rfc3339()),
+        status: "running".into(),
+        base_commit: Some(base.clone()),
+        base_branch: repo.head_branch(),
+        orchestrator_pid: Some(std::process::id()),
+        ..RunState::default()
+    };
+    let mut r = Run { repo, ws, catalog, opts, run_id: run_id.clone(), base, dir, state: RunState::default(), lanes: BTreeMap::new(), observer, interrupts };
+    let mut active = Vec::new();
+    for p in plans {
+        if p.is_idle() {
+            let why = if p.blocked.is_empty() { "no open issues".to_string() } else { format!("{} blocked issue(s), none ready", p.blocked.len()) };
+            (r.observer)(&RunEvent::Skipped { lane: p.lane.clone(), reason: why });
+            continue;
+        }
+        active.push(p);
+    }
+    for p in &active {
+        state.lanes.insert(p.lane.clone(), LaneState { status: "pending".into(), issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(), ..LaneState::default() });
+    }
+    r.state = state;
+    r.emit(RunEvent::Started { run_id: run_id.clone(), lanes: active.iter().map(|p| p.lane.clone()).collect() });
+    r.save()?;
+    coordinator::prepare_lanes(&mut r, active)?;
+    let interrupted = coordinator::follow(&mut r)?;
+    finish::complete(&mut r, interrupted)
+}
+
+/// Continue an interrupted run from its live state.
+pub fn resume(repo: &Repo, ws: Workspace, opts: RunOptions, observer: &mut dyn FnMut(&RunEvent), interrupts: Arc<AtomicUsize>) -> Result<RunSummary> {
+    let (run_id, state) = latest_unfinished(repo)?.ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
+    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
+    let catalog = match crate::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
+        Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
+        None => None,
+    };
+    let base = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
+    let plans = crate::plan::plan(&ws, catalog.as_ref(), &PlanOptions { lanes: state.lanes.keys().cloned().collect(), max_issues: opts.max_issues })?;
+    let dir = repo.lanes_dir().join("runs").join(&run_id);
+    let mut r = Run { repo, ws, catalog, opts, run_id: run_id.clone(), base, dir, state, lanes: BTreeMap::new(), observer, interrupts };
+    r.state.status = "running".into();
+    r.state.orchestrator_pid = Some(std::process::id());
+    r.emit(RunEvent::Note(format!("resuming run {run_id}")));
+    // Keep each lane's original assignment: the plan is recomputed only for its shape.
+    let mut active = Vec::new();
+    for mut p in plans {
+        let Some(ls) = r.state.lanes.get(&p.lane) else { continue };
+        p.issues.retain(|a| ls.issue_ids.contains(&a.id));
+        for id in &ls.issue_ids {
+            if !p.issues.iter().any(|a| &a.id == id)
+                && let Some(issue) = r.ws.issue(id)
+            {
+                let (complexity, reason) = crate::plan::complexity(issue);
+                p.issues.push(crate::plan::Assigned { id: id.clone(), title: issue.title.clone(), complexity, reason });
+            }
+        }
+        active.push(p);
+    }
+    coordinator::prepare_lanes(&mut r, active)?;
+    let interrupted = coordinator::follow(&mut r)?;
+    finish::complete(&mut r, interrupted)
+}
+
+/// The newest run whose live state is not finished.
+pub fn latest_unfinished(repo: &Repo) -> Result<Option<(String, RunState)>> {
+    let runs = repo.lanes_dir().join("runs");
+    let mut ids: Vec<String> = std::fs::read_dir(&runs).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    ids.sort_by(|a, b| crate::names::natural_cmp(b, a));
+    for id in ids {
+        if let Some(st) = RunState::load(Path::new("/"), &runs.join(&id).join("state.yaml"))?
+            && matches!(st.status.as_str(), "running" | "interrupted")
+        {
+            return Ok(Some((id, st)));
+        }
+    }
+    Ok(None)
+}
+
+/// The live state of a run by id (or the newest run).
+pub fn live_state(repo: &Repo, run_id: Option<&str>) -> Result<Option<(String, RunState)>> {
+    let runs = repo.lanes_dir().join("runs");
+    let id = match run_id {
+        Some(id) => id.to_string(),
+        None => {
+            let mut ids: Vec<String> = std::fs::read_dir(&runs).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            ids.sort_by(|a, b| crate::names::natural_cmp(a, b));
+            match ids.pop() {
+                Some(id) => id,
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok(RunState::load(Path::new("/"), &runs.join(&id).join("state.yaml"))?.map(|s| (id, s)))
+}
+
+/// Step 1: refuse a dirty main worktree when the run will commit or merge; validate input.
+fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Catalog>> {
+    let will_touch_main = !opts.no_commit && !opts.no_integrate && opts.policy.unwrap_or(ws.config.integration) != IntegrationPolicy::Branches;
+    if will_touch_main {
+        let dirty = repo.dirty_tracked_files()?;
+        if !dirty.is_empty() {
+            return Err(Error::Conflict {
+                message: format!("the main worktree has uncommitted changes to tracked files: {}", dirty.join(", ")),
+                hint: Some("commit or stash them yourself (git-lanes never does), or run with `--no-commit` or `--policy branches`".into()),
+            });
+        }
+    }
+    ws.ensure_clean()?;
+    let catalog = match crate::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
+        Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
+        None => None,
+    };
+    let report = crate::validate::validate(ws, None);
+    if !report.errors.is_empty() {
+        return Err(Error::from(report.errors));
+    }
+    Ok(catalog)
+}

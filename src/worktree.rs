@@ -1,0 +1,157 @@
+//! Lane branches and worktrees: creating them (with the user's `git worktree add`, one at a time
+//! — parallel adds race on `.git/worktrees`), preparing them (`setup:`), committing what a worker
+//! left behind, archiving tips under `refs/lanes/archive/<RUN_ID>/<LANE>`, and removing them only
+//! once their work is kept elsewhere.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, SetupConfig};
+use crate::error::{Error, Result};
+use crate::gitcli::{git, git_env};
+use crate::process::{self, OutputTarget, ProcessSpec};
+use crate::repo::Repo;
+
+/// `lanes/<RUN_ID>/<LANE>` (prefix configurable).
+pub fn lane_branch(config: &Config, run_id: &str, lane: &str) -> String {
+    format!("{}/{run_id}/{lane}", config.branch_prefix)
+}
+
+/// `refs/lanes/archive/<RUN_ID>/<LANE>`.
+pub fn archive_ref(run_id: &str, lane: &str) -> String {
+    format!("refs/lanes/archive/{run_id}/{lane}")
+}
+
+/// Where a run's worktrees live: `<common git dir>/lanes/worktrees/<RUN_ID>` unless configured.
+pub fn worktrees_dir(repo: &Repo, config: &Config, run_id: &str) -> PathBuf {
+    match &config.worktree_dir {
+        Some(d) if d.is_absolute() => d.join(run_id),
+        Some(d) => repo.root.join(d).join(run_id),
+        None => repo.lanes_dir().join("worktrees").join(run_id),
+    }
+}
+
+/// Create `branch` at `base` and check it out in a new worktree at `path`.
+pub fn add(repo_root: &Path, path: &Path, branch: &str, base: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        crate::fsutil::create_dir_all(parent)?;
+    }
+    let p = path.to_string_lossy();
+    git(repo_root, &["worktree", "add", "--quiet", "-b", branch, &p, base]).map(|_| ())
+}
+
+/// Re-attach an existing branch in a new worktree (resume, when the worktree was lost).
+pub fn add_existing(repo_root: &Path, path: &Path, branch: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        crate::fsutil::create_dir_all(parent)?;
+    }
+    let p = path.to_string_lossy();
+    git(repo_root, &["worktree", "add", "--quiet", &p, branch]).map(|_| ())
+}
+
+/// Copy `setup.copy` files from the main worktree and run `setup.run` commands in `worktree`.
+pub fn setup(main_root: &Path, worktree: &Path, setup: &SetupConfig, log: &Path) -> Result<()> {
+    for rel in &setup.copy {
+        let from = main_root.join(rel);
+        if !from.exists() {
+            continue;
+        }
+        let to = worktree.join(rel);
+        if let Some(parent) = to.parent() {
+            crate::fsutil::create_dir_all(parent)?;
+        }
+        std::fs::copy(&from, &to).map_err(|e| Error::io("copy", &from, e))?;
+    }
+    for cmd in &setup.run {
+        let spec = ProcessSpec::shell(cmd, worktree)
+            .with_output(OutputTarget::File(log.to_path_buf()))
+            .with_timeout(std::time::Duration::from_secs(1800));
+        let done = process::run(&spec)?;
+        if !done.ending.success() {
+            return Err(Error::Conflict {
+                message: format!("setup command `{cmd}` failed in {} ({})", worktree.display(), done.ending),
+                hint: Some(format!("see {}", log.display())),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Commit everything a worker left uncommitted in `worktree` (signal files excluded), without
+/// running the user's commit hooks (work is never lost to a failing hook). Returns whether a
+/// commit was made.
+pub fn commit_leftovers(worktree: &Path, message: &str, exclude: &[PathBuf]) -> Result<bool> {
+    let mut args: Vec<String> = vec!["add".into(), "-A".into(), "--".into(), ".".into()];
+    for e in exclude {
+        args.push(format!(":(exclude){}", e.display()));
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    git(worktree, &argv)?;
+    let staged = git(worktree, &["diff", "--cached", "--name-only"])?;
+    if staged.trim().is_empty() {
+        return Ok(false);
+    }
+    commit(worktree, message)?;
+    Ok(true)
+}
+
+/// `git commit --no-verify -m message` with git-lanes as the committer when none is configured.
+pub fn commit(worktree: &Path, message: &str) -> Result<()> {
+    let has_ident = git(worktree, &["var", "GIT_COMMITTER_IDENT"]).is_ok();
+    let env: &[(&str, &str)] = if has_ident {
+        &[]
+    } else {
+        &[
+            ("GIT_AUTHOR_NAME", "git-lanes"),
+            ("GIT_AUTHOR_EMAIL", "git-lanes@localhost"),
+            ("GIT_COMMITTER_NAME", "git-lanes"),
+            ("GIT_COMMITTER_EMAIL", "git-lanes@localhost"),
+        ]
+    };
+    git_env(worktree, &["commit", "--quiet", "--no-verify", "-m", message], env).map(|_| ())
+}
+
+/// The commit a worktree's HEAD points at.
+pub fn head(worktree: &Path) -> Result<String> {
+    git(worktree, &["rev-parse", "HEAD"])
+}
+
+/// Point `refs/lanes/archive/<RUN_ID>/<LANE>` at `commit` (kept whatever happens to the branch).
+pub fn archive(repo: &Repo, run_id: &str, lane: &str, commit: &str) -> Result<()> {
+    let oid = git2::Oid::from_str(commit).map_err(|e| Error::git(format!("bad commit id {commit}"), e))?;
+    repo.git
+        .reference(&archive_ref(run_id, lane), oid, true, &format!("git-lanes: archive lane {lane} of run {run_id}"))
+        .map_err(|e| Error::git(format!("could not write {}", archive_ref(run_id, lane)), e))?;
+    Ok(())
+}
+
+/// Whether a worktree has uncommitted changes (tracked or untracked, ignored files aside).
+pub fn is_dirty(worktree: &Path) -> Result<bool> {
+    Ok(!git(worktree, &["status", "--porcelain", "--untracked-files=normal"])?.trim().is_empty())
+}
+
+/// Remove a worktree that holds no uncommitted work. A dirty worktree is kept (returns false).
+pub fn remove(repo_root: &Path, worktree: &Path) -> Result<bool> {
+    if !worktree.exists() {
+        let _ = git(repo_root, &["worktree", "prune"]);
+        return Ok(true);
+    }
+    if is_dirty(worktree)? {
+        return Ok(false);
+    }
+    let p = worktree.to_string_lossy();
+    git(repo_root, &["worktree", "remove", "--force", &p])?;
+    Ok(true)
+}
+
+/// Delete a local branch (its tip must already be archived or merged).
+pub fn delete_branch(repo: &Repo, branch: &str) -> Result<()> {
+    match repo.git.find_branch(branch, git2::BranchType::Local) {
+        Ok(mut b) => b.delete().map_err(|e| Error::git(format!("could not delete branch {branch}"), e)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Whether `commit` is contained in (an ancestor of, or equal to) `target`.
+pub fn is_merged(repo: &Repo, commit: git2::Oid, target: git2::Oid) -> bool {
+    commit == target || repo.git.graph_descendant_of(target, commit).unwrap_or(false)
+}
