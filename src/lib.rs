@@ -29,6 +29,7 @@ pub mod spec;
 pub mod state;
 pub mod text;
 pub mod validate;
+pub mod verify;
 pub mod worker;
 pub mod workspace;
 
