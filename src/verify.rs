@@ -324,7 +324,8 @@ pub fn to_evidence(verdict: &IssueVerdict, issue: &Issue, tree: &TreeState, time
         .enumerate()
         .map(|(n, c)| CheckRecord {
             name: c.check.name.clone().unwrap_or_else(|| format!("check_{}", n + 1)),
-            command: c.check.command.clone(),
+            // A literal secret in the issue file is not copied into the evidence either.
+            command: crate::redact::redact(&c.check.command).into_owned(),
             expected: 0,
             actual: c.exit_code().unwrap_or(-1),
             passed: c.passed,

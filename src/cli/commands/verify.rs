@@ -14,7 +14,7 @@
 //!   that decided: `not_run`, `ended`, `says_fail`, `says_pass` or `exit_code`), `not_run` (why
 //!   it was not started, else null), `ending` (`exit 0`, `timed out after 30s`, `killed by signal 9`; null when not run),
 //!   `exit_code` (null unless it exited), `duration_ms`, `output` (capped, redacted) and
-//!   `dropped_bytes`.
+//!   `dropped_bytes`. Secret-like strings are redacted in commands and output alike.
 
 use clap::Args;
 use serde_json::{Value, json};
@@ -23,6 +23,7 @@ use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::ui::Ui;
 use crate::evidence;
+use crate::redact::redact;
 use crate::issue::{Issue, Status};
 use crate::rewrite::Edit;
 use crate::verify::{self, CheckResult, IssueVerdict, Outcome, TreeState, VerifyOptions};
@@ -205,7 +206,7 @@ fn issue_json(r: &Recorded<'_>) -> Value {
 fn check_json(c: &CheckResult) -> Value {
     json!({
         "name": c.check.name,
-        "command": c.check.command,
+        "command": redact(&c.check.command),
         "line": c.check.line,
         "passed": c.passed,
         "reason": c.reason.code(),
@@ -229,7 +230,7 @@ fn print_issue(ui: &Ui, r: &Recorded<'_>) -> std::io::Result<()> {
             None if !c.passed => detail = format!("{detail}, {}", failure_note(c)),
             None => {}
         }
-        ui.out(format!("  {mark} {} {}", shorten(c.check.label(), 72), ui.dim(format!("({detail})"))))?;
+        ui.out(format!("  {mark} {} {}", shorten(&redact(c.check.label()), 72), ui.dim(format!("({detail})"))))?;
         if !c.passed && c.ending.is_some() {
             for line in tail_lines(&c.output, 3) {
                 ui.out(format!("    {} {}", ui.dim("│"), shorten(line, 100)))?;
