@@ -66,11 +66,15 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn time_rounds(rounds: usize, mut f: impl FnMut()) -> Duration {
     f(); // warm-up (page cache, binary)
-    median((0..rounds).map(|_| {
-        let t0 = Instant::now();
-        f();
-        t0.elapsed()
-    }).collect())
+    median(
+        (0..rounds)
+            .map(|_| {
+                let t0 = Instant::now();
+                f();
+                t0.elapsed()
+            })
+            .collect(),
+    )
 }
 
 fn main() {

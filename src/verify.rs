@@ -41,7 +41,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::evidence::{self, CheckRecord, Evidence};
 use crate::issue::{Check, Issue, Status};
-use crate::process::{self, EnvPolicy, Ending, ProcessSpec};
+use crate::process::{self, Ending, EnvPolicy, ProcessSpec};
 use crate::repo::Repo;
 use crate::safety;
 
@@ -423,11 +423,7 @@ pub fn evidence_state(root: &Path, evidence_dir: &Path, issue: &Issue) -> Eviden
 /// RESOLVED issues whose latest evidence is missing, failing or stale, in workspace order.
 pub fn unbacked_resolved<'a>(root: &Path, evidence_dir: &Path, issues: &'a [Issue]) -> Vec<(&'a Issue, EvidenceState)> {
     let resolved: Vec<&Issue> = issues.iter().filter(|i| i.status() == Status::Resolved).collect();
-    resolved
-        .par_iter()
-        .map(|i| (*i, evidence_state(root, evidence_dir, i)))
-        .filter(|(_, s)| !s.is_fresh())
-        .collect()
+    resolved.par_iter().map(|i| (*i, evidence_state(root, evidence_dir, i))).filter(|(_, s)| !s.is_fresh()).collect()
 }
 
 #[cfg(test)]

@@ -23,8 +23,8 @@ use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::ui::Ui;
 use crate::evidence;
-use crate::redact::redact;
 use crate::issue::{Issue, Status};
+use crate::redact::redact;
 use crate::rewrite::Edit;
 use crate::verify::{self, CheckResult, IssueVerdict, Outcome, TreeState, VerifyOptions};
 
@@ -124,10 +124,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> CliResult {
             print_issue(ui, r)?;
         }
         let s = summary(&verdicts);
-        let line = format!(
-            "{} issue(s): {} passed, {} failed, {} unverifiable",
-            s["total"], s["passed"], s["failed"], s["unverifiable"]
-        );
+        let line = format!("{} issue(s): {} passed, {} failed, {} unverifiable", s["total"], s["passed"], s["failed"], s["unverifiable"]);
         ui.info(if all_passed { ui.green(line) } else { ui.red(line) });
     }
     Ok(if all_passed { Exit::Success } else { Exit::CheckFailed })
