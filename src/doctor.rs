@@ -108,6 +108,18 @@ pub fn apply(ws: &Workspace, actions: &[Action]) -> Result<()> {
     Ok(())
 }
 
+/// A note for each RESOLVED issue whose latest evidence is missing, failing or stale (SPEC §2.1:
+/// stale evidence counts as missing). Cheap: one evidence file per resolved issue.
+pub fn evidence_notes(ws: &Workspace) -> Vec<Note> {
+    crate::verify::unbacked_resolved(&ws.root, &ws.config.evidence, &ws.issues)
+        .into_iter()
+        .map(|(issue, state)| Note {
+            subject: issue.id().to_string(),
+            message: format!("RESOLVED but {state}; run `git lanes verify {}`", issue.id()),
+        })
+        .collect()
+}
+
 /// Replace `Issue <old>:` in the title line with the new id.
 fn retitle(text: &str, old: &str, new: &str, issue: &Issue) -> String {
     let Some(h) = issue.outline.headings.first() else { return text.to_string() };

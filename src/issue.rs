@@ -95,6 +95,8 @@ struct RawMeta {
     time_box: Option<Scalar>,
     date_verified: Option<Scalar>,
     verification_confidence: Option<Scalar>,
+    verification_pattern: Option<Scalar>,
+    verification_depth: Option<Scalar>,
 }
 
 /// A YAML scalar of any type, kept as text.
@@ -135,6 +137,8 @@ pub struct Meta {
     pub time_box: Option<String>,
     pub date_verified: Option<String>,
     pub verification_confidence: Option<String>,
+    pub verification_pattern: Option<String>,
+    pub verification_depth: Option<String>,
 }
 
 /// One verification command.
@@ -242,6 +246,8 @@ impl Issue {
             time_box: opt(&raw.time_box),
             date_verified: opt(&raw.date_verified),
             verification_confidence: opt(&raw.verification_confidence),
+            verification_pattern: opt(&raw.verification_pattern),
+            verification_depth: opt(&raw.verification_depth),
         };
         Ok(Issue { path: path.to_path_buf(), meta, title, title_line, text, bom, split, outline })
     }

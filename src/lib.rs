@@ -31,6 +31,7 @@ pub mod spec;
 pub mod state;
 pub mod text;
 pub mod validate;
+pub mod verify;
 pub mod worker;
 pub mod workspace;
 pub mod worktree;

@@ -9,7 +9,8 @@ use crate::doctor;
 /// Find what needs repair and print the plan; --fix applies exactly that plan
 ///
 /// Finds duplicate issue ids (parallel branches create them) and shows how each would be
-/// renumbered.
+/// renumbered. Notes RESOLVED issues whose latest verification evidence is missing, failing or
+/// stale (an affected path changed since); those have no automatic repair.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Apply the repair plan
@@ -19,7 +20,7 @@ pub struct DoctorArgs {
 
 pub fn run(args: DoctorArgs, ctx: &Ctx) -> CliResult {
     let (_repo, ws) = ctx.workspace()?;
-    let plan = doctor::Plan { actions: doctor::renumber_plan(&ws), notes: vec![] };
+    let plan = doctor::Plan { actions: doctor::renumber_plan(&ws), notes: doctor::evidence_notes(&ws) };
     let ui = &ctx.ui;
     if args.fix {
         doctor::apply(&ws, &plan.actions)?;

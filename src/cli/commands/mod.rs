@@ -10,6 +10,7 @@ mod signal;
 mod status;
 mod sync;
 mod validate;
+mod verify;
 
 use clap::Subcommand;
 
@@ -25,6 +26,7 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     Doctor(doctor::DoctorArgs),
     Sync(sync::SyncArgs),
+    Verify(verify::VerifyArgs),
     Reset(reset::ResetArgs),
     Signal(signal::SignalArgs),
     Completions(completions::CompletionsArgs),
@@ -41,6 +43,7 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Validate(a) => validate::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
         Command::Sync(a) => sync::run(a, ctx),
+        Command::Verify(a) => verify::run(a, ctx),
         Command::Reset(a) => reset::run(a, ctx),
         Command::Signal(a) => signal::run(a, ctx),
         Command::Completions(a) => completions::run(a, ctx),

@@ -1,4 +1,8 @@
 //! `git lanes status`.
+//!
+//! JSON `stale_evidence`: `count` and `issues`, the RESOLVED issues whose latest evidence no longer
+//! backs them, each with `id`, `lane`, `state` (`missing`, `failing` or `stale`), `evidence` (the
+//! evidence file; absent when missing) and `paths` (the affected paths changed since; stale only).
 
 use clap::Args;
 use serde_json::json;
@@ -24,6 +28,8 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
     let signal_dir = ws.root.join(&ws.config.signals);
     let signals: Vec<_> = lanes.iter().map(|l| crate::signal::read(&signal_dir, l)).filter(|s| s.status.is_some() || s.done).collect();
     let lock = crate::lock::holder(&repo.lanes_dir());
+    // Resolved issues whose latest evidence no longer backs them (missing, failing or stale).
+    let unbacked = crate::verify::unbacked_resolved(&ws.root, &ws.config.evidence, &ws.issues);
     let ui = &ctx.ui;
     if ui.json {
         let per_lane: Vec<_> = lanes
@@ -44,6 +50,17 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
             "last_run": state.as_ref().map(|s| json!({ "run_id": s.run_id, "status": s.status, "started": s.started, "finished": s.finished })),
             "running_pid": lock,
             "signals": signals,
+            "stale_evidence": {
+                "count": unbacked.len(),
+                "issues": unbacked.iter().map(|(i, st)| {
+                    let mut v = serde_json::to_value(st).unwrap_or_default();
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert("id".into(), i.id().into());
+                        m.insert("lane".into(), i.lane().into());
+                    }
+                    v
+                }).collect::<Vec<_>>(),
+            },
         }))?;
         return Ok(Exit::Success);
     }
@@ -64,6 +81,15 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
     }
     if !ws.problems.is_empty() {
         ui.out(format!("{} {} file(s) have problems; run `git lanes validate`", ui.yellow("warning:"), ws.problems.len()))?;
+    }
+    if !unbacked.is_empty() {
+        let list: Vec<String> = unbacked.iter().map(|(i, st)| format!("{} ({})", i.id(), st.label())).collect();
+        ui.out(format!(
+            "{} {} resolved issue(s) without fresh evidence: {}; run `git lanes verify <ID>…`",
+            ui.yellow("evidence:"),
+            unbacked.len(),
+            list.join(", ")
+        ))?;
     }
     match &state {
         Some(s) if s.run_id.is_some() => {
