@@ -18,6 +18,7 @@ pub mod issue;
 pub mod lock;
 pub mod markdown;
 pub mod names;
+pub mod plan;
 pub mod process;
 pub mod redact;
 pub mod repo;
@@ -29,7 +30,9 @@ pub mod spec;
 pub mod state;
 pub mod text;
 pub mod validate;
+pub mod verdict;
 pub mod worker;
+pub mod workorder;
 pub mod workspace;
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
