@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod config;
 pub mod doctor;
+pub mod dryrun;
 pub mod error;
 pub mod evidence;
 pub mod frontmatter;

@@ -27,7 +27,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::config::iso_duration;
-use crate::error::{Error, Problem, Result};
+use crate::error::{Error, Result};
 use crate::issue::{Issue, Status};
 
 /// A file a lane changed, with the lines it added (none for deletions and binary files).
@@ -190,7 +190,7 @@ impl Verdict {
     }
 
     pub fn to_yaml(&self) -> Result<String> {
-        serde_saphyr::to_string(self).map_err(|e| Error::from(Problem::new("verdict", 0, format!("could not write the verdict as YAML: {e}"))))
+        crate::workorder::to_yaml(self, "verdict")
     }
 }
 

@@ -240,14 +240,22 @@ impl WorkOrder {
 
     /// The YAML the worker reads (`LANES_WORK_ORDER`).
     pub fn to_yaml(&self) -> Result<String> {
-        serde_saphyr::to_string(self)
-            .map_err(|e| Error::from(Problem::new("work order", 0, format!("could not write the work order as YAML: {e}"))))
+        to_yaml(self, "work order")
     }
 
     /// The assigned issue ids, in order (`LANES_ISSUES`).
     pub fn issue_ids(&self) -> Vec<&str> {
         self.issues.iter().map(|i| i.id.as_str()).collect()
     }
+}
+
+/// Serialise `value` as YAML the way git-lanes writes documents for people and workers: long
+/// one-line strings (commands) stay on one line instead of being folded with `>-`, so a command can
+/// be copied as it is.
+pub fn to_yaml<T: Serialize>(value: &T, what: &str) -> Result<String> {
+    let options = serde_saphyr::SerializerOptions { prefer_block_scalars: false, ..Default::default() };
+    serde_saphyr::to_string_with_options(value, options)
+        .map_err(|e| Error::from(Problem::new(what, 0, format!("could not write the {what} as YAML: {e}"))))
 }
 
 /// What no lane may do. git-lanes itself marks issues RESOLVED after verifying them.

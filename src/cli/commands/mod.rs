@@ -5,7 +5,9 @@ mod doctor;
 mod init;
 mod man;
 mod new;
+mod plan;
 mod reset;
+mod run;
 mod signal;
 mod status;
 mod sync;
@@ -25,6 +27,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     Doctor(doctor::DoctorArgs),
     Sync(sync::SyncArgs),
+    Plan(plan::PlanArgs),
+    Run(run::RunArgs),
     Reset(reset::ResetArgs),
     Signal(signal::SignalArgs),
     Completions(completions::CompletionsArgs),
@@ -41,6 +45,8 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Validate(a) => validate::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
         Command::Sync(a) => sync::run(a, ctx),
+        Command::Plan(a) => plan::run(a, ctx),
+        Command::Run(a) => run::run(a, ctx),
         Command::Reset(a) => reset::run(a, ctx),
         Command::Signal(a) => signal::run(a, ctx),
         Command::Completions(a) => completions::run(a, ctx),
