@@ -137,8 +137,25 @@ pub fn duplicate_ids(issues: &[Issue]) -> Vec<Problem> {
     out
 }
 
-/// Dependency cycles through `depends_on`, each reported once.
-fn cycles(issues: &[Issue]) -> Vec<Problem> {
+/// Dependency cycles through `depends_on`, each reported once, as problems.
+pub fn cycles(issues: &[Issue]) -> Vec<Problem> {
+    let by_id: HashMap<&str, &Issue> = issues.iter().map(|i| (i.id(), i)).collect();
+    dependency_cycles(issues)
+        .into_iter()
+        .map(|mut cycle| {
+            let first = by_id[cycle[0].as_str()];
+            cycle.push(cycle[0].clone());
+            Problem::new(&first.path, first.key_line("depends_on").unwrap_or(0), format!("dependency cycle: {}", cycle.join(" → ")))
+                .with_hint("remove one of these `depends_on` entries")
+        })
+        .collect()
+}
+
+/// Dependency cycles through `depends_on` (ids in dependency order, first id not repeated), each
+/// reported once. Used by `validate` and by `plan`, which blocks the issues on them.
+///
+/// An iterative depth-first search, so a long dependency chain cannot overflow the stack.
+pub fn dependency_cycles(issues: &[Issue]) -> Vec<Vec<String>> {
     let by_id: HashMap<&str, &Issue> = issues.iter().map(|i| (i.id(), i)).collect();
     let mut state: HashMap<&str, u8> = HashMap::new(); // 1 = on stack, 2 = done
     let mut seen_cycles: HashSet<Vec<String>> = HashSet::new();
@@ -162,20 +179,11 @@ fn cycles(issues: &[Issue]) -> Vec<Problem> {
             match state.get(dep) {
                 Some(1) => {
                     let pos = stack.iter().position(|(s, _)| *s == dep).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[pos..].iter().map(|(s, _)| s.to_string()).collect();
+                    let cycle: Vec<String> = stack[pos..].iter().map(|(s, _)| s.to_string()).collect();
                     let mut key = cycle.clone();
                     key.sort();
                     if seen_cycles.insert(key) {
-                        let first = by_id[dep];
-                        cycle.push(dep.to_string());
-                        out.push(
-                            Problem::new(
-                                &first.path,
-                                first.key_line("depends_on").unwrap_or(0),
-                                format!("dependency cycle: {}", cycle.join(" → ")),
-                            )
-                            .with_hint("remove one of these `depends_on` entries"),
-                        );
+                        out.push(cycle);
                     }
                 }
                 Some(_) => {}

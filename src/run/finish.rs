@@ -1,7 +1,6 @@
 //! Steps 6–8 in order: collect every lane, integrate, then commit the catalog, report and state
 //! and tidy up — archiving every tip before a branch or worktree is removed.
 
-use std::path::Path;
 
 use super::collect::{self, signal_excludes};
 use super::integrate::{self, Candidate};

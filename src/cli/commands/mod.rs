@@ -5,7 +5,9 @@ mod doctor;
 mod init;
 mod man;
 mod new;
+mod plan;
 mod reset;
+mod run;
 mod signal;
 mod status;
 mod sync;
@@ -27,6 +29,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     Sync(sync::SyncArgs),
     Verify(verify::VerifyArgs),
+    Plan(plan::PlanArgs),
+    Run(run::RunArgs),
     Reset(reset::ResetArgs),
     Signal(signal::SignalArgs),
     Completions(completions::CompletionsArgs),
@@ -44,6 +48,8 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Doctor(a) => doctor::run(a, ctx),
         Command::Sync(a) => sync::run(a, ctx),
         Command::Verify(a) => verify::run(a, ctx),
+        Command::Plan(a) => plan::run(a, ctx),
+        Command::Run(a) => run::run(a, ctx),
         Command::Reset(a) => reset::run(a, ctx),
         Command::Signal(a) => signal::run(a, ctx),
         Command::Completions(a) => completions::run(a, ctx),

@@ -1,0 +1,115 @@
+//! `git lanes plan`: which issues each lane would work on in a run, in which order, and why the
+//! others wait.
+//!
+//! # JSON contract (`--json`, schema_version 1)
+//!
+//! ```text
+//! {
+//!   "schema_version": 1,
+//!   "lanes": [                      // every lane (or those given with --lane), idle ones too
+//!     {
+//!       "lane": "E",
+//!       "max_issues": 5,            // the budget that applied
+//!       "issues": [                 // assigned, in work order
+//!         { "id": "E-01", "title": "…", "complexity": "LOW|MEDIUM|HIGH|EXTREME", "reason": "2 affected paths" }
+//!       ],
+//!       "blocked": [                // OPEN issues whose depends_on are not all closed
+//!         { "id": "E-03", "waiting_on": ["E-01"], "reason": "waiting on dependencies|dependency cycle" }
+//!       ],
+//!       "deferred": [               // ready but left for a later run
+//!         { "id": "E-07", "reason": "over budget (max 5)" }
+//!       ]
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! `git lanes run --dry-run --json` prints the same document with `run_id` at the top and, in each
+//! lane, `work_order` (the work order YAML's content as an object, `null` for an idle lane) and
+//! `verdict_preview`: `[{ "id", "unverifiable", "checks": [{ "label", "command",
+//! "currently_passing": true|false|null, "findings": [{ "kind", "message" }], "note" }] }]` —
+//! `false`: the check fails on HEAD (the issue reproduces), `true`: it passes already (suspicious),
+//! `null`: not run (a finding, or no commit). Fields may be added; none are removed or renamed
+//! without a new `schema_version`.
+
+use clap::Args;
+
+use crate::catalog::Catalog;
+use crate::cli::context::Ctx;
+use crate::cli::error::{CliError, CliResult, Exit};
+use crate::cli::ui::Ui;
+use crate::plan::{LanePlan, PlanOptions};
+use crate::workspace::Workspace;
+
+/// Show the work each lane would get in a run: issues in order, and why others wait
+///
+/// Lanes take their OPEN issues in catalog order, skip those whose dependencies are not closed
+/// (blocked), and stop at the issue budget or where complexity ends the batch (deferred).
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Plan only this lane (repeatable)
+    #[arg(long = "lane", value_name = "LANE")]
+    pub lanes: Vec<String>,
+    /// Issues per lane (overrides the agent spec and lanes.yaml; default 5)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_issues: Option<u64>,
+}
+
+pub fn run(args: PlanArgs, ctx: &Ctx) -> CliResult {
+    let (_repo, ws) = ctx.workspace()?;
+    let catalog = load_inputs(ctx, &ws)?;
+    let opts = PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) };
+    let plans = crate::plan::plan(&ws, catalog.as_ref(), &opts)?;
+    let ui = &ctx.ui;
+    if ui.json {
+        ui.json(serde_json::json!({ "lanes": plans }))?;
+        return Ok(Exit::Success);
+    }
+    for p in &plans {
+        print_lane(ui, p)?;
+    }
+    summary(ui, &plans);
+    Ok(Exit::Success)
+}
+
+/// Refuse bad input (unparseable files, duplicate ids) and read the catalog if there is one.
+pub(super) fn load_inputs(ctx: &Ctx, ws: &Workspace) -> Result<Option<Catalog>, CliError> {
+    ws.ensure_clean()?;
+    let dups = crate::validate::duplicate_ids(&ws.issues);
+    if !dups.is_empty() {
+        return Err(crate::error::Error::from(dups).into());
+    }
+    Ok(match ctx.catalog(ws)? {
+        Some(r) => Some(r?),
+        None => None,
+    })
+}
+
+/// `Lane E (2 of max 5)`, the assigned issues with complexity, then blocked and deferred ones.
+pub(super) fn print_lane(ui: &Ui, p: &LanePlan) -> std::io::Result<()> {
+    if p.is_idle() {
+        ui.out(format!("{} {}", ui.bold(format!("Lane {}", p.lane)), ui.dim("nothing ready")))?;
+    } else {
+        ui.out(format!("{} ({} of max {})", ui.bold(format!("Lane {}", p.lane)), p.issues.len(), p.max_issues))?;
+    }
+    for a in &p.issues {
+        ui.out(format!("  {:<10} {:<8} {}  {}", a.id, a.complexity.as_str(), a.title, ui.dim(format!("({})", a.reason))))?;
+    }
+    for b in &p.blocked {
+        ui.out(format!("  {:<10} {:<8} waiting on {} ({})", b.id, ui.yellow("BLOCKED"), b.waiting_on.join(", "), b.reason))?;
+    }
+    if let Some(first) = p.deferred.first() {
+        let ids: Vec<&str> = p.deferred.iter().take(5).map(|d| d.id.as_str()).collect();
+        let more = if p.deferred.len() > 5 { format!(" and {} more", p.deferred.len() - 5) } else { String::new() };
+        ui.out(ui.dim(format!("  deferred: {}{more} — {}", ids.join(", "), first.reason)))?;
+    }
+    Ok(())
+}
+
+/// One line on stderr: how many lanes have work.
+pub(super) fn summary(ui: &Ui, plans: &[LanePlan]) {
+    let busy = plans.iter().filter(|p| !p.is_idle()).count();
+    let issues: usize = plans.iter().map(|p| p.issues.len()).sum();
+    let blocked: usize = plans.iter().map(|p| p.blocked.len()).sum();
+    ui.info(format!("{busy} of {} lane(s) have work: {issues} issue(s) assigned, {blocked} blocked", plans.len()));
+}

@@ -1,0 +1,88 @@
+//! `git lanes run`. This build has `--dry-run` only: plan, work orders and a verdict preview,
+//! writing nothing. The JSON contract of `run --dry-run --json` is documented in `plan.rs`.
+
+use clap::Args;
+
+use crate::cli::context::Ctx;
+use crate::cli::error::{CliError, CliResult, Exit};
+use crate::cli::ui::Ui;
+use crate::dryrun::{DryRunOptions, LanePreview};
+use crate::plan::PlanOptions;
+
+/// Run every lane's worker in its own worktree, verify the fixes and integrate them
+///
+/// With --dry-run: print each lane's work order and a verdict preview (which checks a run would
+/// use, which fail on HEAD now, which are flagged as dangerous and not run); nothing is written.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Plan and preview only: run the checks in a throwaway export of HEAD, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run only this lane (repeatable)
+    #[arg(long = "lane", value_name = "LANE")]
+    pub lanes: Vec<String>,
+    /// Issues per lane (overrides the agent spec and lanes.yaml; default 5)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_issues: Option<u64>,
+    /// With --dry-run: print each lane's work order YAML
+    #[arg(long, requires = "dry_run")]
+    pub show_work_order: bool,
+}
+
+pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
+    if !args.dry_run {
+        return Err(CliError::usage("run without --dry-run is not available in this build").hint("use `git lanes run --dry-run`"));
+    }
+    let (repo, ws) = ctx.workspace()?;
+    let catalog = super::plan::load_inputs(ctx, &ws)?;
+    let now = chrono::Utc::now();
+    let opts = DryRunOptions {
+        plan: PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) },
+        run_id: chrono::Local::now().format("%Y%m%d-%H%M%S").to_string(),
+        created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let lanes = crate::dryrun::dry_run(&repo.git, &ws, catalog.as_ref(), &opts)?;
+    let ui = &ctx.ui;
+    if ui.json {
+        ui.json(serde_json::json!({ "run_id": opts.run_id, "dry_run": true, "lanes": lanes }))?;
+        return Ok(Exit::Success);
+    }
+    for l in &lanes {
+        print_preview(ui, l, args.show_work_order)?;
+    }
+    let plans: Vec<_> = lanes.iter().map(|l| l.plan.clone()).collect();
+    super::plan::summary(ui, &plans);
+    ui.info(ui.dim("dry run: nothing was written"));
+    Ok(Exit::Success)
+}
+
+fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), CliError> {
+    super::plan::print_lane(ui, &l.plan)?;
+    if let Some(wo) = &l.work_order {
+        ui.out(ui.dim(format!("  work order {} (time box {})", wo.work_order.id, wo.work_order.time_box)))?;
+    }
+    for i in &l.verdict_preview {
+        if i.unverifiable {
+            ui.out(format!("  {} {}: no verification commands (UNVERIFIABLE: a run cannot resolve it)", ui.yellow("⚠"), i.id))?;
+            continue;
+        }
+        ui.out(format!("  {} checks:", i.id))?;
+        for c in &i.checks {
+            let line = match c.currently_passing {
+                Some(true) => format!("{} {}  {}", ui.yellow("✓"), c.command, ui.dim("currently passing: suspicious, nothing to fix?")),
+                Some(false) => format!("{} {}  {}", ui.green("✗"), c.command, ui.dim("currently failing: the issue reproduces")),
+                None => {
+                    let why: Vec<&str> = c.findings.iter().map(|f| f.message.as_str()).collect();
+                    let why = if why.is_empty() { c.note.clone() } else { format!("not run: {}", why.join("; ")) };
+                    format!("{} {}  {}", ui.red("⚠"), c.command, why)
+                }
+            };
+            ui.out(format!("    {line}"))?;
+        }
+    }
+    if show_work_order && let Some(wo) = &l.work_order {
+        ui.out(format!("  --- work order {} ---", wo.work_order.id))?;
+        ui.out(wo.to_yaml()?.trim_end())?;
+    }
+    Ok(())
+}

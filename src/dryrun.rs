@@ -1,0 +1,244 @@
+//! `run --dry-run`: steps 1–2 of a run (plan and work orders) plus a verdict preview, writing
+//! nothing (SPEC §4). Start at [`dry_run`].
+//!
+//! # Design note: writing nothing
+//!
+//! The repository is only read: git2 reads HEAD's tree object by object (no index refresh, no
+//! lock, no ref), and the working tree is read for the issue files. The checks of the assigned
+//! issues run in a throwaway export of HEAD in a temporary directory **outside** the repository
+//! (refused if `TMPDIR` points inside it), with a scrubbed environment and the verify timeout, and
+//! the export is deleted afterwards. One export serves every lane; checks are expected to inspect,
+//! not to write. A check that [`crate::safety::inspect`] flags (deletes outside the worktree,
+//! reaches the network, uses `sudo`) is shown with its findings and never run.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::plan::{self, LanePlan, PlanOptions};
+use crate::process::{self, EnvPolicy, Ending, Finished, ProcessSpec};
+use crate::safety::{self, Finding};
+use crate::workorder::{self, WorkOrder};
+use crate::workspace::Workspace;
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct DryRunOptions {
+    pub plan: PlanOptions,
+    /// The run id the work orders are named after.
+    pub run_id: String,
+    /// RFC 3339 timestamp for the work orders.
+    pub created_at: String,
+}
+
+/// One check as a run would see it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckPreview {
+    pub label: String,
+    pub command: String,
+    /// `Some(false)`: fails on HEAD (the issue reproduces); `Some(true)`: passes already
+    /// (suspicious: nothing to fix); `None`: not run (see `findings` and `note`).
+    pub currently_passing: Option<bool>,
+    pub findings: Vec<Finding>,
+    /// How it ended (`exit 0`, `timed out after 30s`) or why it was not run.
+    pub note: String,
+}
+
+/// The verdict preview of one assigned issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuePreview {
+    pub id: String,
+    /// No checks: a run could never resolve it.
+    pub unverifiable: bool,
+    pub checks: Vec<CheckPreview>,
+}
+
+/// One lane's dry run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LanePreview {
+    #[serde(flatten)]
+    pub plan: LanePlan,
+    /// `None` when nothing is ready (the lane would be skipped).
+    pub work_order: Option<WorkOrder>,
+    pub verdict_preview: Vec<IssuePreview>,
+}
+
+/// Plan every lane, build its work order and preview its checks on HEAD.
+pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog>, opts: &DryRunOptions) -> Result<Vec<LanePreview>> {
+    let plans = plan::plan(ws, catalog, &opts.plan)?;
+    let by_id = ws.by_id();
+    let mut lanes = Vec::with_capacity(plans.len());
+    for p in plans {
+        let work_order = if p.is_idle() {
+            None
+        } else {
+            let cx = workorder::Context {
+                run_id: &opts.run_id,
+                created_at: &opts.created_at,
+                config: &ws.config,
+                spec: ws.specs.get(&p.lane),
+                issues: &by_id,
+            };
+            Some(WorkOrder::build(&p, &cx)?)
+        };
+        let verdict_preview = p
+            .issues
+            .iter()
+            .map(|a| {
+                let checks: Vec<CheckPreview> = by_id
+                    .get(a.id.as_str())
+                    .map(|i| i.checks())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| {
+                        let findings = safety::inspect(&c.command);
+                        let note = if findings.is_empty() { String::new() } else { "not run: flagged as dangerous".into() };
+                        CheckPreview { label: c.label().to_string(), command: c.command, currently_passing: None, findings, note }
+                    })
+                    .collect();
+                IssuePreview { id: a.id.clone(), unverifiable: checks.is_empty(), checks }
+            })
+            .collect();
+        lanes.push(LanePreview { plan: p, work_order, verdict_preview });
+    }
+    run_checks(repo, ws, &mut lanes)?;
+    Ok(lanes)
+}
+
+/// Run every unflagged check in one export of HEAD.
+fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]) -> Result<()> {
+    let mut todo: Vec<&mut CheckPreview> =
+        lanes.iter_mut().flat_map(|l| l.verdict_preview.iter_mut()).flat_map(|i| i.checks.iter_mut()).filter(|c| c.findings.is_empty()).collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let Some(tree) = repo.head().ok().and_then(|h| h.peel_to_tree().ok()) else {
+        for c in todo {
+            c.note = "not run: HEAD has no commit to run it on".into();
+        }
+        return Ok(());
+    };
+    let dir = tempfile::Builder::new().prefix("git-lanes-dry-run-").tempdir().map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
+    let export = dir.path().canonicalize().map_err(|e| Error::io("resolve", dir.path(), e))?;
+    let root = ws.root.canonicalize().unwrap_or_else(|_| ws.root.clone());
+    let git_dir = repo.commondir().canonicalize().unwrap_or_else(|_| repo.commondir().to_path_buf());
+    if export.starts_with(&root) || export.starts_with(&git_dir) {
+        return Err(Error::usage(
+            format!("the temporary directory {} is inside the repository; a dry run must not write there", export.display()),
+            Some("set TMPDIR to a directory outside the repository".into()),
+        ));
+    }
+    export_tree(repo, &tree, &export)?;
+    let config = &ws.config;
+    todo.par_iter_mut().for_each(|c| {
+        let (passing, note) = run_check(&c.command, &export, config);
+        c.currently_passing = passing;
+        c.note = note;
+    });
+    Ok(())
+}
+
+fn run_check(command: &str, dir: &Path, config: &Config) -> (Option<bool>, String) {
+    let spec = ProcessSpec::shell(command, dir)
+        .with_env(EnvPolicy::Clear(process::scrubbed_env(&config.verify_env)))
+        .with_timeout(config.verify_timeout);
+    match process::run(&spec) {
+        Ok(f) => (Some(check_passes(&f)), f.ending.to_string()),
+        Err(e) => (None, format!("not run: {e}")),
+    }
+}
+
+// same rule as verify::run_check; merged later
+/// A check passes when it exits 0 and its output does not contain the word `FAIL`; where the
+/// output contains `FAIL` or `PASS`, that word decides (`FAIL` first); a timeout or a signal fails.
+fn check_passes(f: &Finished) -> bool {
+    let Ending::Exited(code) = f.ending else { return false };
+    let text = &f.output.text;
+    if has_word(text, "FAIL") {
+        false
+    } else if has_word(text, "PASS") {
+        true
+    } else {
+        code == 0
+    }
+}
+
+/// `word` as a whole word (not inside `FAILED` or `PASSWORD`).
+fn has_word(text: &str, word: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(word).any(|(i, _)| !is_word(text[..i].chars().next_back()) && !is_word(text[i + word.len()..].chars().next()))
+}
+
+/// Write `tree` under `dest` (blobs as files with their mode, symlinks as symlinks, submodules as
+/// empty folders). Reads objects only.
+fn export_tree(repo: &git2::Repository, tree: &git2::Tree<'_>, dest: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut failure: Option<Error> = None;
+    let walk = tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+        let Some(name) = entry.name() else { return git2::TreeWalkResult::Skip };
+        let path = dest.join(parent).join(name);
+        let r: Result<()> = (|| {
+            match entry.kind() {
+                Some(git2::ObjectType::Tree) | Some(git2::ObjectType::Commit) => {
+                    std::fs::create_dir_all(&path).map_err(|e| Error::io("create", &path, e))?;
+                }
+                Some(git2::ObjectType::Blob) => {
+                    let blob = repo.find_blob(entry.id()).map_err(|e| Error::git(format!("could not read {}", path.display()), e))?;
+                    if entry.filemode() == 0o120000 {
+                        let target = String::from_utf8_lossy(blob.content()).into_owned();
+                        std::os::unix::fs::symlink(target, &path).map_err(|e| Error::io("create symlink", &path, e))?;
+                    } else {
+                        std::fs::write(&path, blob.content()).map_err(|e| Error::io("write", &path, e))?;
+                        if entry.filemode() == 0o100755 {
+                            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                                .map_err(|e| Error::io("set permissions of", &path, e))?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        })();
+        match r {
+            Ok(()) => git2::TreeWalkResult::Ok,
+            Err(e) => {
+                failure = Some(e);
+                git2::TreeWalkResult::Abort
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    walk.map_err(|e| Error::git("could not export HEAD", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::process::Captured;
+
+    fn finished(ending: Ending, text: &str) -> Finished {
+        Finished { ending, output: Captured { text: text.into(), dropped_bytes: 0 }, duration: Duration::ZERO }
+    }
+
+    #[test]
+    fn pass_fail_rule() {
+        assert!(check_passes(&finished(Ending::Exited(0), "")));
+        assert!(!check_passes(&finished(Ending::Exited(1), "")));
+        assert!(check_passes(&finished(Ending::Exited(0), "PASS\n")));
+        assert!(!check_passes(&finished(Ending::Exited(0), "FAIL\n")));
+        assert!(check_passes(&finished(Ending::Exited(1), "PASS\n")), "the word decides");
+        assert!(!check_passes(&finished(Ending::Exited(0), "PASS then FAIL")));
+        assert!(check_passes(&finished(Ending::Exited(0), "FAILED=0 PASSWORD ok")), "whole words only");
+        assert!(!check_passes(&finished(Ending::TimedOut { after: Duration::from_secs(1) }, "PASS")));
+        assert!(!check_passes(&finished(Ending::Signaled(9), "PASS")));
+    }
+}
