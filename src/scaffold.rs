@@ -233,6 +233,11 @@ pub fn now_stamp() -> String {
     chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// Local time, RFC 3339 to the second (`2026-01-07T18:37:18+01:00`), for state and events.
+pub fn now_rfc3339() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
 /// Today's date, `2026-01-07`.
 pub fn today() -> String {
     chrono::Local::now().format("%Y-%m-%d").to_string()

@@ -55,13 +55,23 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
         .iter()
         .filter_map(|(lane, lr)| {
             let st = r.state.lanes.get(lane)?.status.as_str();
-            (st != "collected").then_some(LaneInput { lane, plan: &lr.plan, worktree: &lr.worktree, judge: st == "done", duration: lr.duration })
+            (st != "collected").then_some(LaneInput {
+                lane,
+                plan: &lr.plan,
+                worktree: &lr.worktree,
+                judge: st == "done",
+                duration: lr.duration,
+            })
         })
         .collect();
-    let cx = Cx { ws: &r.ws, config: &r.ws.config, base: &r.base, run_id: &r.run_id, opts: VerifyOptions::from_config(&r.ws.config, false) };
+    let cx =
+        Cx { ws: &r.ws, config: &r.ws.config, base: &r.base, run_id: &r.run_id, opts: VerifyOptions::from_config(&r.ws.config, false) };
     let results: Vec<Collected> = std::thread::scope(|s| {
         let handles: Vec<_> = inputs.iter().map(|i| s.spawn(|| collect_lane(&cx, i))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Collected { error: Some("collecting the lane panicked".into()), ..Collected::default() })).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Collected { error: Some("collecting the lane panicked".into()), ..Collected::default() }))
+            .collect()
     });
     for c in &results {
         for j in &c.judgements {
@@ -74,7 +84,12 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
         ls.tip = c.tip.clone();
         ls.resolved = c.judgements.iter().filter(|j| j.approved).map(|j| j.id.clone()).collect();
         ls.issues_fixed = ls.resolved.len();
-        ls.rejected = c.judgements.iter().filter(|j| !j.approved).map(|j| crate::state::Rejection { id: j.id.clone(), reason: j.reason.clone() }).collect();
+        ls.rejected = c
+            .judgements
+            .iter()
+            .filter(|j| !j.approved)
+            .map(|j| crate::state::Rejection { id: j.id.clone(), reason: j.reason.clone() })
+            .collect();
         if c.committed_leftovers {
             ls.warnings.push("the worker left uncommitted changes; git-lanes committed them on the lane branch".into());
         }
@@ -108,8 +123,11 @@ fn collect_lane(cx: &Cx<'_>, input: &LaneInput<'_>) -> Collected {
 
 fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Result<()> {
     let excludes = signal_excludes(cx.config);
-    out.committed_leftovers =
-        worktree::commit_leftovers(input.worktree, &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane), &excludes)?;
+    out.committed_leftovers = worktree::commit_leftovers(
+        input.worktree,
+        &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane),
+        &excludes,
+    )?;
     if !input.judge {
         return Ok(());
     }
@@ -121,15 +139,17 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
     let other_lane_files: Vec<PathBuf> = cx.ws.issues.iter().filter(|i| i.lane() != input.lane).map(|i| i.path.clone()).collect();
     let time_box = crate::workorder::lane_time_box(&siblings);
     let logbook = logbook_dir(cx.config);
-    let now = chrono::Local::now().to_rfc3339();
+    let now = crate::scaffold::now_rfc3339();
     let tree = verify::TreeState { commit: Some(tip.to_string()), dirty: false };
     let mut resolved = Vec::new();
     let mut reopened = Vec::new();
     for assigned in &input.plan.issues {
         let Some(issue) = cx.ws.issue(&assigned.id) else { continue };
         let result = verify::verify_issue(issue, input.worktree, &cx.opts);
-        let checks: Vec<CheckOutcome> = result.checks.iter().map(|c| CheckOutcome { command: c.check.command.clone(), passed: c.passed }).collect();
-        let deps: Vec<(String, Option<Status>)> = issue.meta.depends_on.iter().map(|d| (d.clone(), cx.ws.issue(d).map(|i| i.status()))).collect();
+        let checks: Vec<CheckOutcome> =
+            result.checks.iter().map(|c| CheckOutcome { command: c.check.command.clone(), passed: c.passed }).collect();
+        let deps: Vec<(String, Option<Status>)> =
+            issue.meta.depends_on.iter().map(|d| (d.clone(), cx.ws.issue(d).map(|i| i.status()))).collect();
         let v = verdict::judge(&JudgeInput {
             issue,
             lane: input.lane,
@@ -153,7 +173,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         };
         let current = current_issue(input.worktree, issue);
         if v.approved() {
-            let files: Vec<String> = changed.iter().map(|c| c.path.clone()).filter(|p| Path::new(p) != issue.path).collect();
+            let files = files_for(issue, &changed);
             let mut e = Edit::new(&current);
             e.set_status(Status::Resolved)
                 .set_key("date_verified", &crate::scaffold::today())
@@ -191,6 +211,23 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         worktree::commit(input.worktree, &msg)?;
     }
     Ok(())
+}
+
+/// The files a fix changed for one issue: those inside its affected paths, or every file the
+/// lane changed (its issue file aside) when none is.
+fn files_for(issue: &Issue, changed: &[verdict::ChangedFile]) -> Vec<String> {
+    let all: Vec<String> = changed.iter().map(|c| c.path.clone()).filter(|p| Path::new(p) != issue.path).collect();
+    let inside: Vec<String> = all
+        .iter()
+        .filter(|p| {
+            issue.meta.affected_paths.iter().any(|a| {
+                let a = a.trim_end_matches('/');
+                p.as_str() == a || p.starts_with(&format!("{a}/"))
+            })
+        })
+        .cloned()
+        .collect();
+    if inside.is_empty() { all } else { inside }
 }
 
 fn git_add_all(worktree: &Path, excludes: &[PathBuf]) -> Result<()> {

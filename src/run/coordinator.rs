@@ -12,7 +12,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -31,7 +30,7 @@ const TICK: Duration = Duration::from_millis(100);
 /// Step 3: branch, worktree, setup and work order for each lane (one at a time).
 pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()> {
     let by_id = r.ws.by_id();
-    let now = chrono::Local::now().to_rfc3339();
+    let now = crate::scaffold::now_rfc3339();
     let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
     let mut prepared = Vec::new();
     for p in plans {
@@ -103,15 +102,18 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                 // Resume: a worker from a dead orchestrator may still be alive.
                 if let Some(pid) = ls.worker_pid.filter(|p| pid_alive(*p)) {
                     let dirs = vec![main_signals.clone(), lr.worktree.join(&r.ws.config.signals)];
-                    active.insert(lane.clone(), Active {
-                        lane: lane.clone(),
-                        child: None,
-                        foreign_pid: Some(pid),
-                        follow: LaneFollow::new(lane, dirs),
-                        started: Instant::now(),
-                        timeout: lane_timeout(r, lane),
-                        ended_by_us: false,
-                    });
+                    active.insert(
+                        lane.clone(),
+                        Active {
+                            lane: lane.clone(),
+                            child: None,
+                            foreign_pid: Some(pid),
+                            follow: LaneFollow::new(lane, dirs),
+                            started: Instant::now(),
+                            timeout: lane_timeout(r, lane),
+                            ended_by_us: false,
+                        },
+                    );
                     continue;
                 }
                 queue.push_back(lane.clone());
@@ -188,7 +190,12 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                 ended.push((a.lane.clone(), outcome));
             } else if a.follow.stalled(stall_after) {
                 (r.observer)(&RunEvent::LaneStalled { lane: a.lane.clone(), for_secs: stall_after.as_secs() });
-                r.state.lanes.entry(a.lane.clone()).or_default().warnings.push(format!("stalled: status unchanged for {}s", stall_after.as_secs()));
+                r.state
+                    .lanes
+                    .entry(a.lane.clone())
+                    .or_default()
+                    .warnings
+                    .push(format!("stalled: status unchanged for {}s", stall_after.as_secs()));
             }
         }
         for (lane, (state, detail)) in ended {
@@ -201,7 +208,7 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
             let ls = r.lane_state(&lane);
             ls.status = state.clone();
             ls.exit = Some(detail.clone());
-            ls.completed_at = Some(chrono::Local::now().to_rfc3339());
+            ls.completed_at = Some(crate::scaffold::now_rfc3339());
             if let Some(u) = usage {
                 ls.cost_usd = u.cost_usd;
                 ls.turns = u.turns;
@@ -240,7 +247,14 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
     let order = lr.files.join("work-order.yaml");
     let spec = r.ws.specs.get(lane);
     let model = r.opts.model.clone().or_else(|| spec.and_then(|s| s.model.clone())).or_else(|| r.ws.config.model.clone());
-    let ctx = WorkerContext { prompt_file: &prompt, work_order_file: &order, model: model.as_deref(), max_turns: r.opts.max_turns, max_budget_usd: r.opts.max_budget_usd, lane };
+    let ctx = WorkerContext {
+        prompt_file: &prompt,
+        work_order_file: &order,
+        model: model.as_deref(),
+        max_turns: r.opts.max_turns,
+        max_budget_usd: r.opts.max_budget_usd,
+        lane,
+    };
     let cmd = worker::resolve_worker(&lr.worker, &ctx).map_err(|e| Error::usage(e.to_string(), None))?;
     let index = r.lanes.keys().position(|l| l == lane).unwrap_or(0) as u32;
     let port_base = u32::from(r.ws.config.port_base) + index * u32::from(r.ws.config.port_span);
@@ -274,10 +288,18 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
     let ls = r.lane_state(lane);
     ls.status = "running".into();
     ls.worker_pid = Some(pid);
-    ls.started_at = Some(chrono::Local::now().to_rfc3339());
+    ls.started_at = Some(crate::scaffold::now_rfc3339());
     r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids });
     let dirs = vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)];
-    Ok(Active { lane: lane.to_string(), child: Some(child), foreign_pid: None, follow: LaneFollow::new(lane, dirs), started: Instant::now(), timeout, ended_by_us: false })
+    Ok(Active {
+        lane: lane.to_string(),
+        child: Some(child),
+        foreign_pid: None,
+        follow: LaneFollow::new(lane, dirs),
+        started: Instant::now(),
+        timeout,
+        ended_by_us: false,
+    })
 }
 
 fn lane_timeout(r: &Run<'_>, lane: &str) -> Duration {
@@ -298,7 +320,11 @@ fn poll_lane(a: &mut Active, done_grace: Duration, presses: usize) -> Option<(St
             }
             return None;
         }
-        return Some(if done { ("done".into(), "worker from the earlier run finished".into()) } else { ("failed".into(), "worker from the earlier run exited without .done".into()) });
+        return Some(if done {
+            ("done".into(), "worker from the earlier run finished".into())
+        } else {
+            ("failed".into(), "worker from the earlier run exited without .done".into())
+        });
     }
     let child = a.child.as_mut()?;
     if let Some(ending) = child.try_wait() {
@@ -307,7 +333,10 @@ fn poll_lane(a: &mut Active, done_grace: Duration, presses: usize) -> Option<(St
     if done && a.follow.done_seen.is_some_and(|t| t.elapsed() >= done_grace) {
         a.ended_by_us = true;
         let ending = child.terminate(Duration::from_secs(2));
-        return Some(("done".into(), format!("worker still running {}s after .done; its process group was ended ({ending})", done_grace.as_secs())));
+        return Some((
+            "done".into(),
+            format!("worker still running {}s after .done; its process group was ended ({ending})", done_grace.as_secs()),
+        ));
     }
     if a.started.elapsed() >= a.timeout {
         a.ended_by_us = true;
@@ -354,9 +383,4 @@ fn kill_group(pid: u32) {
     unsafe {
         libc::kill(-(pid as i32), libc::SIGKILL);
     }
-}
-
-/// The folder a lane's worker log, work order and prompt live in.
-pub fn lane_files(dir: &std::path::Path, lane: &str) -> PathBuf {
-    dir.join(lane)
 }

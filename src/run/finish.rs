@@ -1,7 +1,6 @@
 //! Steps 6–8 in order: collect every lane, integrate, then commit the catalog, report and state
 //! and tidy up — archiving every tip before a branch or worktree is removed.
 
-
 use super::collect::{self, signal_excludes};
 use super::integrate::{self, Candidate};
 use super::{Run, RunEvent, RunSummary};
@@ -49,7 +48,12 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         .iter()
         .filter_map(|(lane, lr)| {
             let ls = r.state.lanes.get(lane)?;
-            (ls.status == "done").then(|| Candidate { lane: lane.clone(), branch: lr.branch.clone(), tip: ls.tip.clone().unwrap_or_default(), resolved: ls.resolved.clone() })
+            (ls.status == "done").then(|| Candidate {
+                lane: lane.clone(),
+                branch: lr.branch.clone(),
+                tip: ls.tip.clone().unwrap_or_default(),
+                resolved: ls.resolved.clone(),
+            })
         })
         .collect();
     for c in candidates.iter().filter(|c| c.resolved.is_empty()) {
@@ -74,7 +78,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
             candidates.iter().map(|c| c.branch.as_str()).collect::<Vec<_>>().join(", ")
         ));
         r.state.status = "complete".into();
-        r.state.finished = Some(chrono::Local::now().to_rfc3339());
+        r.state.finished = Some(crate::scaffold::now_rfc3339());
         let lines = issue_lines(r, &[]);
         let text = report::render(&r.state, &lines, &human, &crate::scaffold::now_stamp());
         let path = r.dir.join("report.md");
@@ -136,8 +140,12 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         }
     }
     let ff_possible = !r.opts.no_commit;
+    // The report is written before the fast-forward: say what will happen (HEAD unmoved ⇒ yes).
+    if let Some(i) = r.state.integration.as_mut() {
+        i.fast_forwarded = ff_possible && r.repo.reopen()?.head_commit().map(|o| o.to_string()).as_deref() == Some(r.base.as_str());
+    }
     r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
-    r.state.finished = Some(chrono::Local::now().to_rfc3339());
+    r.state.finished = Some(crate::scaffold::now_rfc3339());
     r.state.report = Some(report_rel.display().to_string());
     let lines = issue_lines(r, &int.resolved);
     let text = report::render(&r.state, &lines, &human, &crate::scaffold::now_stamp());
@@ -164,7 +172,10 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         fast_forwarded = integrate::fast_forward(r.repo, &r.run_id, &r.base, r.state.base_branch.as_deref(), tip)?;
         if !fast_forwarded {
             let cmd = format!("git merge {}", int.branch);
-            human.push(format!("your branch moved during the run (or could not be fast-forwarded): the result is on `{}`; run `{cmd}`", int.branch));
+            human.push(format!(
+                "your branch moved during the run (or could not be fast-forwarded): the result is on `{}`; run `{cmd}`",
+                int.branch
+            ));
             merge_command = Some(cmd);
         }
     }
@@ -222,7 +233,12 @@ fn issue_lines(r: &Run<'_>, integrated: &[String]) -> Vec<IssueLine> {
             out.push(IssueLine { id: a.id.clone(), lane: lane.clone(), result, detail });
         }
         for b in &lr.plan.blocked {
-            out.push(IssueLine { id: b.id.clone(), lane: lane.clone(), result: "BLOCKED".into(), detail: format!("waits on {}", b.waiting_on.join(", ")) });
+            out.push(IssueLine {
+                id: b.id.clone(),
+                lane: lane.clone(),
+                result: "BLOCKED".into(),
+                detail: format!("waits on {}", b.waiting_on.join(", ")),
+            });
         }
     }
     out
@@ -249,4 +265,3 @@ fn summary(
     let open = r.ws.issues.iter().filter(|i| i.status() == Status::Open).count().saturating_sub(resolved.len());
     RunSummary { run_id: r.run_id.clone(), resolved, open, needs_human, report, commit, merge_command, interrupted }
 }
-

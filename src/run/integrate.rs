@@ -84,7 +84,12 @@ pub fn integrate(
             worktree::add(&repo.root, &path, &branch, base)?;
         }
     }
-    let mut out = Integrated { branch: branch.clone(), worktree: path.clone(), conflicting_pairs: conflicting_pairs(repo, lanes), ..Integrated::default() };
+    let mut out = Integrated {
+        branch: branch.clone(),
+        worktree: path.clone(),
+        conflicting_pairs: conflicting_pairs(repo, lanes),
+        ..Integrated::default()
+    };
     let opts = VerifyOptions::from_config(&ws.config, false);
     for c in lanes {
         if c.resolved.is_empty() {
@@ -92,16 +97,33 @@ pub fn integrate(
         }
         let before = worktree::head(&path)?;
         let merged = match policy {
-            IntegrationPolicy::Squash => git(&path, &["merge", "--squash", &c.branch])
-                .and_then(|_| worktree::commit(&path, &format!("lanes: run {run_id}: lane {} (squashed): {}", c.lane, c.resolved.join(", ")))),
-            _ => git(&path, &["merge", "--no-ff", "--no-edit", "-m", &format!("lanes: run {run_id}: merge lane {}", c.lane), &c.branch]).map(|_| ()),
+            IntegrationPolicy::Squash => git(&path, &["merge", "--squash", &c.branch]).and_then(|_| {
+                worktree::commit(&path, &format!("lanes: run {run_id}: lane {} (squashed): {}", c.lane, c.resolved.join(", ")))
+            }),
+            _ => git(&path, &["merge", "--no-ff", "--no-edit", "-m", &format!("lanes: run {run_id}: merge lane {}", c.lane), &c.branch])
+                .map(|_| ()),
         };
         if let Err(e) = merged {
             let _ = git(&path, &["merge", "--abort"]);
             git(&path, &["reset", "--hard", "--quiet", &before])?;
-            let with: Vec<&str> =
-                out.conflicting_pairs.iter().filter_map(|(a, b)| if a == &c.lane { Some(b.as_str()) } else if b == &c.lane { Some(a.as_str()) } else { None }).collect();
-            let reason = if with.is_empty() { format!("merge failed: {}", first_line(&e.to_string())) } else { format!("conflicts with lane {}", with.join(", ")) };
+            let with: Vec<&str> = out
+                .conflicting_pairs
+                .iter()
+                .filter_map(|(a, b)| {
+                    if a == &c.lane {
+                        Some(b.as_str())
+                    } else if b == &c.lane {
+                        Some(a.as_str())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let reason = if with.is_empty() {
+                format!("merge failed: {}", first_line(&e.to_string()))
+            } else {
+                format!("conflicts with lane {}", with.join(", "))
+            };
             on_step(&c.lane, Some(&reason));
             out.backed_out.push((c.lane.clone(), reason));
             continue;
@@ -119,7 +141,10 @@ pub fn integrate(
             let reason = if !others.is_empty() {
                 format!("its merge breaks the checks of {}", others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
             } else {
-                format!("its own checks fail once merged with the others ({})", own.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "its own checks fail once merged with the others ({})",
+                    own.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )
             };
             on_step(&c.lane, Some(&reason));
             out.backed_out.push((c.lane.clone(), reason));

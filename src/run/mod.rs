@@ -95,7 +95,6 @@ pub struct RunSummary {
 pub(crate) struct Run<'a> {
     pub repo: &'a Repo,
     pub ws: Workspace,
-    pub catalog: Option<Catalog>,
     pub opts: RunOptions,
     pub run_id: String,
     pub base: String,
@@ -148,7 +147,13 @@ fn new_run_id(repo: &Repo) -> String {
 }
 
 /// Run the main job. `observer` sees every event; `interrupts` counts Ctrl-C presses.
-pub fn run(repo: &Repo, ws: Workspace, opts: RunOptions, observer: &mut dyn FnMut(&RunEvent), interrupts: Arc<AtomicUsize>) -> Result<RunSummary> {
+pub fn run(
+    repo: &Repo,
+    ws: Workspace,
+    opts: RunOptions,
+    observer: &mut dyn FnMut(&RunEvent),
+    interrupts: Arc<AtomicUsize>,
+) -> Result<RunSummary> {
     let run_id = match &opts.run_id {
         Some(id) => {
             crate::names::check_lane(&id.replace('.', "-")).map_err(|m| Error::usage(format!("run id: {m}"), None))?;
@@ -164,25 +169,33 @@ pub fn run(repo: &Repo, ws: Workspace, opts: RunOptions, observer: &mut dyn FnMu
     crate::fsutil::create_dir_all(&dir)?;
     let mut state = RunState {
         run_id: Some(run_id.clone()),
-        started: Some(chrono::Local::now().to_rfc3339()),
+        started: Some(crate::scaffold::now_rfc3339()),
         status: "running".into(),
         base_commit: Some(base.clone()),
         base_branch: repo.head_branch(),
         orchestrator_pid: Some(std::process::id()),
         ..RunState::default()
     };
-    let mut r = Run { repo, ws, catalog, opts, run_id: run_id.clone(), base, dir, state: RunState::default(), lanes: BTreeMap::new(), observer, interrupts };
+    let mut r =
+        Run { repo, ws, opts, run_id: run_id.clone(), base, dir, state: RunState::default(), lanes: BTreeMap::new(), observer, interrupts };
     let mut active = Vec::new();
     for p in plans {
         if p.is_idle() {
-            let why = if p.blocked.is_empty() { "no open issues".to_string() } else { format!("{} blocked issue(s), none ready", p.blocked.len()) };
+            let why = if p.blocked.is_empty() {
+                "no open issues".to_string()
+            } else {
+                format!("{} blocked issue(s), none ready", p.blocked.len())
+            };
             (r.observer)(&RunEvent::Skipped { lane: p.lane.clone(), reason: why });
             continue;
         }
         active.push(p);
     }
     for p in &active {
-        state.lanes.insert(p.lane.clone(), LaneState { status: "pending".into(), issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(), ..LaneState::default() });
+        state.lanes.insert(
+            p.lane.clone(),
+            LaneState { status: "pending".into(), issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(), ..LaneState::default() },
+        );
     }
     r.state = state;
     r.emit(RunEvent::Started { run_id: run_id.clone(), lanes: active.iter().map(|p| p.lane.clone()).collect() });
@@ -193,17 +206,28 @@ pub fn run(repo: &Repo, ws: Workspace, opts: RunOptions, observer: &mut dyn FnMu
 }
 
 /// Continue an interrupted run from its live state.
-pub fn resume(repo: &Repo, ws: Workspace, opts: RunOptions, observer: &mut dyn FnMut(&RunEvent), interrupts: Arc<AtomicUsize>) -> Result<RunSummary> {
-    let (run_id, state) = latest_unfinished(repo)?.ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
+pub fn resume(
+    repo: &Repo,
+    ws: Workspace,
+    opts: RunOptions,
+    observer: &mut dyn FnMut(&RunEvent),
+    interrupts: Arc<AtomicUsize>,
+) -> Result<RunSummary> {
+    let (run_id, state) = latest_unfinished(repo)?
+        .ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
     let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let catalog = match crate::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
         None => None,
     };
     let base = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
-    let plans = crate::plan::plan(&ws, catalog.as_ref(), &PlanOptions { lanes: state.lanes.keys().cloned().collect(), max_issues: opts.max_issues })?;
+    let plans = crate::plan::plan(
+        &ws,
+        catalog.as_ref(),
+        &PlanOptions { lanes: state.lanes.keys().cloned().collect(), max_issues: opts.max_issues },
+    )?;
     let dir = repo.lanes_dir().join("runs").join(&run_id);
-    let mut r = Run { repo, ws, catalog, opts, run_id: run_id.clone(), base, dir, state, lanes: BTreeMap::new(), observer, interrupts };
+    let mut r = Run { repo, ws, opts, run_id: run_id.clone(), base, dir, state, lanes: BTreeMap::new(), observer, interrupts };
     r.state.status = "running".into();
     r.state.orchestrator_pid = Some(std::process::id());
     r.emit(RunEvent::Note(format!("resuming run {run_id}")));
@@ -230,7 +254,8 @@ pub fn resume(repo: &Repo, ws: Workspace, opts: RunOptions, observer: &mut dyn F
 /// The newest run whose live state is not finished.
 pub fn latest_unfinished(repo: &Repo) -> Result<Option<(String, RunState)>> {
     let runs = repo.lanes_dir().join("runs");
-    let mut ids: Vec<String> = std::fs::read_dir(&runs).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut ids: Vec<String> =
+        std::fs::read_dir(&runs).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     ids.sort_by(|a, b| crate::names::natural_cmp(b, a));
     for id in ids {
         if let Some(st) = RunState::load(Path::new("/"), &runs.join(&id).join("state.yaml"))?
@@ -248,7 +273,8 @@ pub fn live_state(repo: &Repo, run_id: Option<&str>) -> Result<Option<(String, R
     let id = match run_id {
         Some(id) => id.to_string(),
         None => {
-            let mut ids: Vec<String> = std::fs::read_dir(&runs).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            let mut ids: Vec<String> =
+                std::fs::read_dir(&runs).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
             ids.sort_by(|a, b| crate::names::natural_cmp(a, b));
             match ids.pop() {
                 Some(id) => id,
@@ -261,7 +287,8 @@ pub fn live_state(repo: &Repo, run_id: Option<&str>) -> Result<Option<(String, R
 
 /// Step 1: refuse a dirty main worktree when the run will commit or merge; validate input.
 fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Catalog>> {
-    let will_touch_main = !opts.no_commit && !opts.no_integrate && opts.policy.unwrap_or(ws.config.integration) != IntegrationPolicy::Branches;
+    let will_touch_main =
+        !opts.no_commit && !opts.no_integrate && opts.policy.unwrap_or(ws.config.integration) != IntegrationPolicy::Branches;
     if will_touch_main {
         let dirty = repo.dirty_tracked_files()?;
         if !dirty.is_empty() {

@@ -8,6 +8,7 @@ mod new;
 mod plan;
 mod reset;
 mod run;
+mod run_live;
 mod signal;
 mod status;
 mod sync;

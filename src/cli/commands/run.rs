@@ -1,5 +1,6 @@
-//! `git lanes run`. This build has `--dry-run` only: plan, work orders and a verdict preview,
-//! writing nothing. The JSON contract of `run --dry-run --json` is documented in `plan.rs`.
+//! `git lanes run`: the main job (the engine is `crate::run`), `--resume`, and `--dry-run` (plan,
+//! work orders and a verdict preview, writing nothing; its JSON contract is documented in
+//! `plan.rs`).
 
 use clap::Args;
 
@@ -27,11 +28,57 @@ pub struct RunArgs {
     /// With --dry-run: print each lane's work order YAML
     #[arg(long, requires = "dry_run")]
     pub show_work_order: bool,
+    /// Continue the newest interrupted run (after Ctrl-C, a crash or SIGKILL)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub resume: bool,
+    /// Worker: a preset (script, claude, codex, aider, gemini) or a shell command line
+    #[arg(long, value_name = "CMD")]
+    pub worker: Option<String>,
+    /// Model passed to preset workers (overrides the agent spec)
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Turn limit passed to presets that accept one
+    #[arg(long, value_name = "N")]
+    pub max_turns: Option<u32>,
+    /// Per-lane dollar budget passed to presets that accept one
+    #[arg(long, value_name = "USD")]
+    pub max_budget_usd: Option<f64>,
+    /// At most this many workers at once (default: all lanes)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_parallel: Option<u64>,
+    /// Per-lane time limit (e.g. 30m, 1h, PT45M)
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// How long a worker may keep running after writing .done before it is ended
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub done_grace: Option<std::time::Duration>,
+    /// Warn when a lane's status has not changed for this long
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub stall_after: Option<std::time::Duration>,
+    /// How finished lanes are integrated
+    #[arg(long, value_name = "POLICY", value_parser = ["merge", "branches", "squash"])]
+    pub policy: Option<String>,
+    /// Leave the catalog, report and state uncommitted in the integration worktree
+    #[arg(long)]
+    pub no_commit: bool,
+    /// Run the lanes only: keep their branches, integrate elsewhere (`git lanes integrate`)
+    #[arg(long)]
+    pub no_integrate: bool,
+    /// Push the result (or, with --no-integrate / --policy branches, the lane branches)
+    #[arg(long)]
+    pub push: bool,
+    /// Use this run id instead of the current time
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration (e.g. 30s, 10m, 1h, PT30M)"))
 }
 
 pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
     if !args.dry_run {
-        return Err(CliError::usage("run without --dry-run is not available in this build").hint("use `git lanes run --dry-run`"));
+        return super::run_live::run(args, ctx);
     }
     let (repo, ws) = ctx.workspace()?;
     let catalog = super::plan::load_inputs(ctx, &ws)?;

@@ -1,0 +1,97 @@
+//! The live part of `git lanes run` (and `--resume`): resolve flags into options, install the
+//! Ctrl-C protocol, show progress, print the summary, pick the exit code.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::cli::context::Ctx;
+use crate::cli::error::{CliError, CliResult, Exit};
+use crate::cli::progress::LaneDisplay;
+use crate::config::IntegrationPolicy;
+use crate::run::{self, RunOptions, RunSummary};
+
+use super::run::RunArgs;
+
+pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
+    let (repo, ws) = ctx.workspace()?;
+    let opts = RunOptions {
+        lanes: args.lanes,
+        max_parallel: args.max_parallel.map(|n| n as usize),
+        max_issues: args.max_issues.map(|n| n as usize),
+        worker: args.worker,
+        model: args.model,
+        max_turns: args.max_turns,
+        max_budget_usd: args.max_budget_usd,
+        timeout: args.timeout,
+        done_grace: args.done_grace,
+        stall_after: args.stall_after,
+        policy: args.policy.as_deref().map(|p| p.parse::<IntegrationPolicy>()).transpose().map_err(CliError::usage)?,
+        no_commit: args.no_commit,
+        no_integrate: args.no_integrate,
+        push: args.push,
+        run_id: args.run_id,
+    };
+    let interrupts = install_ctrl_c();
+    let mut display = LaneDisplay::new(&ctx.ui);
+    let mut observer = |e: &run::RunEvent| display.event(e);
+    let result = if args.resume {
+        run::resume(&repo, ws, opts, &mut observer, interrupts)
+    } else {
+        run::run(&repo, ws, opts, &mut observer, interrupts)
+    };
+    display.finish();
+    print_summary(ctx, &result?)
+}
+
+/// Ctrl-C protocol: each press is counted; the coordinator stops on the first and kills on the
+/// second; a third press while git-lanes is busy elsewhere (e.g. running checks) exits at once.
+pub fn install_ctrl_c() -> Arc<AtomicUsize> {
+    let presses = Arc::new(AtomicUsize::new(0));
+    let p = presses.clone();
+    let _ = ctrlc::set_handler(move || {
+        if p.fetch_add(1, Ordering::SeqCst) >= 2 {
+            std::process::exit(130);
+        }
+    });
+    presses
+}
+
+/// Print the run's summary; exit 0 when all went well, 3 when a human is needed, 130 when
+/// interrupted.
+pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
+    let ui = &ctx.ui;
+    if ui.json {
+        ui.json(serde_json::json!({
+            "run_id": s.run_id,
+            "resolved": s.resolved,
+            "open": s.open,
+            "needs_human": s.needs_human,
+            "report": s.report,
+            "commit": s.commit,
+            "merge_command": s.merge_command,
+            "interrupted": s.interrupted,
+        }))?;
+    } else {
+        ui.out(format!(
+            "run {}: {} resolved, {} open{}",
+            s.run_id,
+            ui.green(s.resolved.len()),
+            s.open,
+            s.commit.as_ref().map(|c| format!(" — committed {}", &c[..c.len().min(10)])).unwrap_or_default()
+        ))?;
+        if let Some(r) = &s.report {
+            ui.out(format!("report: {}", r.display()))?;
+        }
+        for h in &s.needs_human {
+            ui.out(format!("{} {h}", ui.yellow("needs a human:")))?;
+        }
+        if let Some(c) = &s.merge_command {
+            ui.out(format!("to take the result: {c}"))?;
+        }
+    }
+    if s.interrupted {
+        return Err(CliError::new(130, format!("run {} was interrupted; its state is saved", s.run_id))
+            .hint("`git lanes run --resume` continues it"));
+    }
+    Ok(if s.needs_human.is_empty() { Exit::Success } else { Exit::NeedsHuman })
+}

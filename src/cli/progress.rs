@@ -1,0 +1,113 @@
+//! Live lane display for `run`, `watch` and `demo`: one line per lane on a terminal (indicatif),
+//! plain timestamped lines otherwise (CI, pipes, `-q` keeps only warnings).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::ui::Ui;
+use crate::run::RunEvent;
+
+/// Renders run events.
+pub struct LaneDisplay {
+    ui: Ui,
+    multi: Option<MultiProgress>,
+    bars: BTreeMap<String, ProgressBar>,
+}
+
+impl LaneDisplay {
+    pub fn new(ui: &Ui) -> LaneDisplay {
+        let live = ui.interactive && !ui.json && !ui.quiet;
+        let multi = live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
+        LaneDisplay { ui: ui.clone(), multi, bars: BTreeMap::new() }
+    }
+
+    fn bar(&mut self, lane: &str) -> Option<&ProgressBar> {
+        let multi = self.multi.as_ref()?;
+        if !self.bars.contains_key(lane) {
+            let style = ProgressStyle::with_template("{spinner} {prefix:<8} {elapsed:>4} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let pb = multi.add(ProgressBar::new_spinner().with_style(style).with_prefix(lane.to_string()));
+            pb.enable_steady_tick(Duration::from_millis(120));
+            self.bars.insert(lane.to_string(), pb);
+        }
+        self.bars.get(lane)
+    }
+
+    fn line(&self, text: String) {
+        if self.ui.json {
+            return;
+        }
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(text);
+            }
+            None if !self.ui.quiet => eprintln!("{} {text}", self.ui.dim(chrono::Local::now().format("%H:%M:%S"))),
+            None => {}
+        }
+    }
+
+    /// Show one event.
+    pub fn event(&mut self, e: &RunEvent) {
+        let ui = self.ui.clone();
+        match e {
+            RunEvent::Started { run_id, lanes } => {
+                self.line(format!("run {} — {} lane(s): {}", ui.bold(run_id), lanes.len(), lanes.join(", ")))
+            }
+            RunEvent::Skipped { lane, reason } => self.line(format!("lane {lane}: skipped ({reason})")),
+            RunEvent::WorktreeReady { .. } => {}
+            RunEvent::LaneStarted { lane, pid, issues } => {
+                let msg = format!("started (pid {pid}): {}", issues.join(", "));
+                match self.bar(lane) {
+                    Some(b) => b.set_message(msg),
+                    None => self.line(format!("lane {lane}: {msg}")),
+                }
+            }
+            RunEvent::LaneStatus { lane, text } => match self.bar(lane) {
+                Some(b) => b.set_message(text.clone()),
+                None => self.line(format!("lane {lane}: {text}")),
+            },
+            RunEvent::LaneDone { lane, latency_ms } => {
+                let l = latency_ms.map(|ms| format!(" (seen after {ms:.1} ms)")).unwrap_or_default();
+                match self.bar(lane) {
+                    Some(b) => b.set_message(format!("done{l}")),
+                    None => self.line(format!("lane {lane}: .done{l}")),
+                }
+            }
+            RunEvent::LaneStalled { lane, for_secs } => {
+                self.line(format!("{} lane {lane}: status unchanged for {for_secs}s", ui.yellow("stalled:")))
+            }
+            RunEvent::LaneEnded { lane, state, detail } => {
+                let tag = match state.as_str() {
+                    "done" => ui.green("done"),
+                    "timed_out" => ui.red("timed out"),
+                    _ => ui.red(state.replace('_', " ")),
+                };
+                if let Some(b) = self.bars.remove(lane) {
+                    b.finish_and_clear();
+                }
+                self.line(format!("lane {lane}: {tag} — {detail}"));
+            }
+            RunEvent::Judged { lane, id, approved, reason } => {
+                let tag = if *approved { ui.green("RESOLVED") } else { ui.red("REJECTED") };
+                self.line(format!("lane {lane}: {id} {tag} — {reason}"));
+            }
+            RunEvent::Merged { lane } => self.line(format!("lane {lane}: merged into the integration branch")),
+            RunEvent::BackedOut { lane, reason } => self.line(format!("{} lane {lane}: {reason}", ui.yellow("backed out:"))),
+            RunEvent::Interrupted { count } => {
+                let what =
+                    if *count >= 2 { "killing every lane's processes" } else { "stopping: lanes get SIGINT; press Ctrl-C again to kill" };
+                self.line(format!("{} {what}", ui.yellow("interrupted:")));
+            }
+            RunEvent::Note(n) => self.line(format!("{} {n}", ui.dim("note:"))),
+        }
+    }
+
+    /// Clear any live lines.
+    pub fn finish(&mut self) {
+        for (_, b) in std::mem::take(&mut self.bars) {
+            b.finish_and_clear();
+        }
+    }
+}
