@@ -66,10 +66,10 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     let report_rel = r.ws.config.runs.join(format!("{}.md", r.run_id));
     if r.opts.no_integrate || policy == IntegrationPolicy::Branches {
         for c in &candidates {
-            if r.opts.push {
-                if let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &c.branch]) {
-                    human.push(format!("could not push `{}`: {e}", c.branch));
-                }
+            if r.opts.push
+                && let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &c.branch])
+            {
+                human.push(format!("could not push `{}`: {e}", c.branch));
             }
         }
         human.push(format!(
@@ -182,12 +182,12 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     if let Some(i) = r.state.integration.as_mut() {
         i.fast_forwarded = fast_forwarded;
     }
-    if r.opts.push && fast_forwarded {
-        if let Some(b) = r.state.base_branch.clone()
-            && let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &b])
-        {
-            human.push(format!("could not push `{b}`: {e}"));
-        }
+    if r.opts.push
+        && fast_forwarded
+        && let Some(b) = r.state.base_branch.clone()
+        && let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &b])
+    {
+        human.push(format!("could not push `{b}`: {e}"));
     }
     // Tidy: merged lanes' worktrees and branches go (their tips are archived); the rest stay.
     for lane in &int.merged {

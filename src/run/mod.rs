@@ -5,9 +5,9 @@
 //!    bad input stops the run before anything exists.
 //! 2. **Plan**: one work order per lane; idle lanes are reported and skipped.
 //! 3. **Worktrees**: one branch + worktree per lane, created one at a time.
-//! 4–5. **Workers and follow** (`coordinator.rs`): one coordinator owns lane state; signal-file
-//!    events, worker exits, timers and Ctrl-C are inputs to it; every lane ends done, failed or
-//!    timed out.
+//! 4. **Workers and follow** (`coordinator.rs`, steps 4–5): one coordinator owns lane state;
+//!    signal-file events, worker exits, timers and Ctrl-C are inputs to it; every lane ends done,
+//!    failed or timed out.
 //! 6. **Collect and judge** (`collect.rs`): leftovers committed; checks run; verdicts decide.
 //! 7. **Integrate** (`integrate.rs`): lane by lane into an integration branch, re-checking.
 //! 8. **Finish**: catalog, report and state committed; the user's branch fast-forwarded only if

@@ -1,11 +1,14 @@
 //! One file per subcommand; this file holds the enum and the one exhaustive dispatch.
 
+mod clean;
 mod completions;
+mod demo;
 mod doctor;
 mod init;
 mod man;
 mod new;
 mod plan;
+mod report;
 mod reset;
 mod run;
 mod run_live;
@@ -14,6 +17,7 @@ mod status;
 mod sync;
 mod validate;
 mod verify;
+mod watch;
 
 use clap::Subcommand;
 
@@ -32,6 +36,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Plan(plan::PlanArgs),
     Run(run::RunArgs),
+    Watch(watch::WatchArgs),
+    Report(report::ReportArgs),
+    Clean(clean::CleanArgs),
+    Demo(demo::DemoArgs),
     Reset(reset::ResetArgs),
     Signal(signal::SignalArgs),
     Completions(completions::CompletionsArgs),
@@ -51,6 +59,10 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Verify(a) => verify::run(a, ctx),
         Command::Plan(a) => plan::run(a, ctx),
         Command::Run(a) => run::run(a, ctx),
+        Command::Watch(a) => watch::run(a, ctx),
+        Command::Report(a) => report::run(a, ctx),
+        Command::Clean(a) => clean::run(a, ctx),
+        Command::Demo(a) => demo::run(a, ctx),
         Command::Reset(a) => reset::run(a, ctx),
         Command::Signal(a) => signal::run(a, ctx),
         Command::Completions(a) => completions::run(a, ctx),

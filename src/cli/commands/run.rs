@@ -72,7 +72,7 @@ pub struct RunArgs {
     pub run_id: Option<String>,
 }
 
-fn duration(s: &str) -> Result<std::time::Duration, String> {
+pub(super) fn duration(s: &str) -> Result<std::time::Duration, String> {
     crate::config::parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration (e.g. 30s, 10m, 1h, PT30M)"))
 }
 

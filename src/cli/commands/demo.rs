@@ -1,0 +1,75 @@
+//! `git lanes demo`: the whole pipeline on the embedded example, for real.
+
+use clap::Args;
+
+use crate::cli::context::Ctx;
+use crate::cli::error::{CliError, CliResult};
+use crate::cli::progress::LaneDisplay;
+use crate::gitcli::git;
+use crate::repo::Repo;
+use crate::run::{self, RunOptions};
+
+/// Build a throwaway repository from the embedded example and run the whole pipeline on it
+///
+/// Lanes E and M with five issues; an example worker fixes them in parallel worktrees; git-lanes
+/// verifies each fix, integrates the lanes, commits the report and prints it. The repository is
+/// kept so you can look around (`git log`, `git lanes status`).
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to build the repository (default: a new temporary folder)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+pub fn run(args: DemoArgs, ctx: &Ctx) -> CliResult {
+    let root = match args.dir {
+        Some(d) => {
+            if d.exists() && std::fs::read_dir(&d).map(|mut r| r.next().is_some()).unwrap_or(true) {
+                return Err(
+                    CliError::usage(format!("{} exists and is not empty", d.display())).hint("pass a new folder, or leave out --dir")
+                );
+            }
+            crate::fsutil::create_dir_all(&d)?;
+            d
+        }
+        None => tempfile::Builder::new()
+            .prefix("git-lanes-demo-")
+            .tempdir()
+            .map_err(|e| CliError::new(1, format!("could not create a temporary folder: {e}")))?
+            .keep(),
+    };
+    let root = root.canonicalize().unwrap_or(root);
+    let ui = &ctx.ui;
+    ui.info(format!("building the example repository in {}", root.display()));
+    crate::example::write(&root)?;
+    let init = || -> crate::Result<()> {
+        git(&root, &["init", "--quiet", "-b", "main"])?;
+        git(&root, &["config", "user.name", "git-lanes demo"])?;
+        git(&root, &["config", "user.email", "demo@git-lanes.invalid"])?;
+        git(&root, &["add", "-A"])?;
+        git(&root, &["commit", "--quiet", "--no-verify", "-m", "example repository: two lanes, five issues"])?;
+        Ok(())
+    };
+    init()?;
+    let repo = Repo::open(Some(&root))?;
+    let config = crate::config::Config::load(&repo.root, &Default::default())?;
+    let ws = crate::workspace::Workspace::load(&repo.root, config)?;
+    let interrupts = super::run_live::install_ctrl_c();
+    let mut display = LaneDisplay::new(ui);
+    let mut observer = |e: &run::RunEvent| display.event(e);
+    let summary = run::run(&repo, ws, RunOptions::default(), &mut observer, interrupts);
+    display.finish();
+    let summary = summary?;
+    if !ui.json
+        && let Some(rel) = &summary.report
+    {
+        let path = if rel.is_absolute() { rel.clone() } else { root.join(rel) };
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            ui.out(text.trim_end())?;
+            ui.out("")?;
+        }
+    }
+    let exit = super::run_live::print_summary(ctx, &summary)?;
+    ui.info(format!("explore it: cd {} && git log --oneline && git lanes status", root.display()));
+    Ok(exit)
+}

@@ -1,0 +1,107 @@
+//! `git lanes watch`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::cli::context::Ctx;
+use crate::cli::error::{CliError, CliResult, Exit};
+use crate::cli::progress::LaneDisplay;
+use crate::follow::{Change, LaneFollow, SignalWatcher};
+use crate::run::RunEvent;
+
+/// Follow lanes' signal files live, whoever started the workers
+///
+/// For workers started by something else (an AI orchestrator's subagents, CI jobs writing to a
+/// shared folder): shows each lane's status and exits 0 once every expected lane has its .done
+/// file, or 3 when --timeout passes first.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Lanes to wait for (default: a running run's lanes, else lanes.yaml's, else every lane with a spec)
+    #[arg(long = "lane", value_name = "LANE")]
+    pub lanes: Vec<String>,
+    /// Give up after this long (e.g. 30m); exit 3
+    #[arg(long, value_name = "DURATION", value_parser = super::run::duration)]
+    pub timeout: Option<Duration>,
+    /// The signal folder (default: the configured one, e.g. LogBook/issue-fixing/signals)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
+    let (repo, ws) = ctx.workspace()?;
+    let dir = args.dir.map(|d| if d.is_absolute() { d } else { repo.root.join(d) }).unwrap_or_else(|| repo.root.join(&ws.config.signals));
+    let mut lanes = args.lanes;
+    if lanes.is_empty()
+        && crate::lock::holder(&repo.lanes_dir()).is_some()
+        && let Ok(Some((_, st))) = crate::run::live_state(&repo, None)
+    {
+        lanes = st.lanes.keys().cloned().collect();
+    }
+    if lanes.is_empty() {
+        lanes = ws.config.lanes.clone().unwrap_or_else(|| ws.specs.keys().cloned().collect());
+    }
+    if lanes.is_empty() {
+        lanes = crate::signal::lanes_with_signals(&dir);
+    }
+    if lanes.is_empty() {
+        return Err(CliError::usage("no lanes to watch").hint("pass `--lane <LANE>` (repeatable)"));
+    }
+    for l in &lanes {
+        crate::names::check_lane(l).map_err(CliError::usage)?;
+    }
+    let (tx, rx) = mpsc::channel::<()>();
+    let mut watcher = SignalWatcher::new(vec![dir.clone()], tx, || ());
+    let mut follows: BTreeMap<String, LaneFollow> = lanes.iter().map(|l| (l.clone(), LaneFollow::new(l, vec![dir.clone()]))).collect();
+    let mut display = LaneDisplay::new(&ctx.ui);
+    display.event(&RunEvent::Note(format!("watching {} for lane(s) {}", dir.display(), lanes.join(", "))));
+    if let Some(why) = &watcher.degraded {
+        display.event(&RunEvent::Note(format!("signal events unavailable: {why}")));
+    }
+    let start = Instant::now();
+    let mut timed_out = false;
+    loop {
+        for f in follows.values_mut() {
+            for ch in f.rescan() {
+                match ch {
+                    Change::Status(text) => display.event(&RunEvent::LaneStatus { lane: f.lane.clone(), text }),
+                    Change::Done { latency } => display.event(&RunEvent::LaneEnded {
+                        lane: f.lane.clone(),
+                        state: "done".into(),
+                        detail: latency
+                            .map(|d| format!("seen {:.1} ms after it was written", d.as_secs_f64() * 1000.0))
+                            .unwrap_or_default(),
+                    }),
+                }
+            }
+        }
+        if follows.values().all(|f| f.done) {
+            break;
+        }
+        if args.timeout.is_some_and(|t| start.elapsed() >= t) {
+            timed_out = true;
+            break;
+        }
+        let _ = rx.recv_timeout(Duration::from_millis(100));
+        while rx.try_recv().is_ok() {}
+        watcher.rewatch();
+    }
+    display.finish();
+    let pending: Vec<&str> = follows.values().filter(|f| !f.done).map(|f| f.lane.as_str()).collect();
+    let ui = &ctx.ui;
+    if ui.json {
+        let lanes: Vec<_> = follows
+            .values()
+            .map(|f| serde_json::json!({ "lane": f.lane, "status": f.status, "done": f.done, "latency_ms": f.latency.map(|d| d.as_secs_f64() * 1000.0) }))
+            .collect();
+        ui.json(serde_json::json!({ "lanes": lanes, "timed_out": timed_out }))?;
+    } else if timed_out {
+        ui.out(format!("timed out; not done: {}", pending.join(", ")))?;
+    } else {
+        ui.out(format!("all {} lane(s) done", follows.len()))?;
+    }
+    Ok(if timed_out { Exit::NeedsHuman } else { Exit::Success })
+}
