@@ -7,6 +7,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod catalog;
+pub mod check;
 pub mod config;
 pub mod doctor;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod evidence;
 pub mod frontmatter;
 pub mod fsutil;
 pub mod gitcli;
+pub mod hook;
 pub mod issue;
 pub mod lock;
 pub mod markdown;

@@ -1,7 +1,9 @@
 //! One file per subcommand; this file holds the enum and the one exhaustive dispatch.
 
+mod check;
 mod completions;
 mod doctor;
+mod hooks;
 mod init;
 mod man;
 mod new;
@@ -25,6 +27,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     Doctor(doctor::DoctorArgs),
     Sync(sync::SyncArgs),
+    Check(check::CheckArgs),
+    Hooks(hooks::HooksArgs),
     Reset(reset::ResetArgs),
     Signal(signal::SignalArgs),
     Completions(completions::CompletionsArgs),
@@ -41,6 +45,8 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Validate(a) => validate::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
         Command::Sync(a) => sync::run(a, ctx),
+        Command::Check(a) => check::run(a, ctx),
+        Command::Hooks(a) => hooks::run(a, ctx),
         Command::Reset(a) => reset::run(a, ctx),
         Command::Signal(a) => signal::run(a, ctx),
         Command::Completions(a) => completions::run(a, ctx),
