@@ -205,7 +205,10 @@ pub fn check(repo: &Repo, overrides: &Overrides, target: &Target) -> Result<Outc
 /// `A..B`, `A...B` or `A` (meaning `A..HEAD`) → `(A, B)`.
 fn resolve_range(git: &Repository, spec: &str) -> Result<(Oid, Oid)> {
     let bad = |e: git2::Error| {
-        Error::usage(format!("could not resolve range `{spec}`: {}", e.message()), Some("pass `--range <from>..<to>`, e.g. `origin/main..HEAD`".into()))
+        Error::usage(
+            format!("could not resolve range `{spec}`: {}", e.message()),
+            Some("pass `--range <from>..<to>`, e.g. `origin/main..HEAD`".into()),
+        )
     };
     let rs = git.revparse(spec).map_err(bad)?;
     let peel = |o: Option<&git2::Object>| -> Result<Option<Oid>> {
@@ -412,7 +415,8 @@ fn check_one(
 
     // 5. Stub markers in the lines that resolve an issue.
     for issue in &resolving {
-        let paths: Vec<String> = issue.meta.affected_paths.iter().map(|p| p.trim_end_matches('/').to_string()).filter(|p| !p.is_empty()).collect();
+        let paths: Vec<String> =
+            issue.meta.affected_paths.iter().map(|p| p.trim_end_matches('/').to_string()).filter(|p| !p.is_empty()).collect();
         if paths.is_empty() {
             continue;
         }
@@ -545,19 +549,25 @@ fn changed_paths(git: &Repository, base: Option<&Tree>, snap: &Snapshot, dirs: &
     let diff = diff_to(git, base, snap, &mut opts)?;
     Ok(diff
         .deltas()
-        .filter(|d| !matches!(d.status(), Delta::Deleted | Delta::Unmodified | Delta::Ignored | Delta::Untracked))
+        .filter(|d| !matches!(d.status(), Delta::Deleted | Delta::Unmodified | Delta::Ignored))
         .filter_map(|d| {
             let new = d.new_file().path()?.to_path_buf();
-            let old = (d.status() != Delta::Added).then(|| d.old_file().path().map(Path::to_path_buf)).flatten();
+            let added = matches!(d.status(), Delta::Added | Delta::Untracked);
+            let old = (!added).then(|| d.old_file().path().map(Path::to_path_buf)).flatten();
             Some((new, old))
         })
         .collect())
 }
 
+/// The diff from `base` to `snap`; for the working tree, untracked files count as added (a new
+/// issue file need not be staged to be checked).
 fn diff_to<'r>(git: &'r Repository, base: Option<&Tree<'r>>, snap: &Snapshot<'r>, opts: &mut DiffOptions) -> Result<git2::Diff<'r>> {
     match snap {
         Snapshot::Tree(_, tree) => git.diff_tree_to_tree(base, Some(tree), Some(opts)),
-        Snapshot::WorkTree => git.diff_tree_to_workdir_with_index(base, Some(opts)),
+        Snapshot::WorkTree => {
+            opts.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
+            git.diff_tree_to_workdir_with_index(base, Some(opts))
+        }
     }
     .map_err(|e| Error::git("could not compute the pushed changes", e))
 }
@@ -595,9 +605,9 @@ fn evidence_problem(repo: &Repo, snap: &Snapshot, config: &Config, issue: &Issue
         Snapshot::WorkTree => std::fs::read_dir(repo.root.join(&dir))
             .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default(),
-        Snapshot::Tree(_, tree) => subtree(&repo.git, tree, &dir)
-            .map(|t| t.iter().filter_map(|e| e.name().map(str::to_string)).collect())
-            .unwrap_or_default(),
+        Snapshot::Tree(_, tree) => {
+            subtree(&repo.git, tree, &dir).map(|t| t.iter().filter_map(|e| e.name().map(str::to_string)).collect()).unwrap_or_default()
+        }
     };
     let mut names: Vec<String> = names
         .into_iter()
@@ -697,9 +707,8 @@ fn run_reports(repo: &Repo, snap: &Snapshot, runs: &Path) -> Vec<(PathBuf, Strin
     out
 }
 
-/// Whether a run report resolved `id`: some line holds both `RESOLVED` and `id` as whole words
-/// (a word is a run of `[A-Za-z0-9_-]`), e.g. `| E-01 | RESOLVED | … |` or `- **Resolved:** …`
-/// does **not** count unless the upper-case word is present.
+/// Whether a run report resolved `id`: some line holds both the upper-case word `RESOLVED` and
+/// `id` as whole words (a word is a run of `[A-Za-z0-9_-]`), as in `| E-01 | RESOLVED | … |`.
 pub fn report_resolves(text: &str, id: &str) -> bool {
     text.lines().any(|line| {
         let words: Vec<&str> = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).collect();

@@ -377,6 +377,11 @@ fn range_and_working_tree_checks_with_json() {
     assert_eq!(v["failures"][0]["path"], "issues/E/E-01.md:7");
     assert!(v["failures"][0]["fix"].as_str().unwrap().contains("git lanes verify E-01"));
     assert_eq!(v["checked"][0]["resolving"], serde_json::json!(["E-01"]));
+    // An untracked issue file born RESOLVED is seen by the working-tree check.
+    env.write_issue("E-03", "RESOLVED", "Born resolved");
+    let o = env.lanes(&["check"]);
+    assert!(o.text.contains("E-03 becomes RESOLVED"), "{}", o.text);
+    std::fs::remove_file(env.repo.join("issues/E/E-03.md")).unwrap();
     // Before the resolution, the range is clean.
     env.lanes(&["check", "--range", "HEAD~1..HEAD~1"]).assert_ok();
 }

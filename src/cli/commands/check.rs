@@ -65,8 +65,14 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> CliResult {
         if outcome.ok() {
             ui.info(ui.green(format!("git lanes check: {what}: ok ({issues} issue files{resolving})")));
         } else {
-            eprintln!("{}", ui.red(format!("git lanes check: {what}: {} failure(s) ({issues} issue files{resolving})", outcome.failures.len())));
-            eprintln!("  {} fix the lines above, commit, and push again (`git push --no-verify` skips this check, CI runs it anyway)", ui.dim("hint:"));
+            eprintln!(
+                "{}",
+                ui.red(format!("git lanes check: {what}: {} failure(s) ({issues} issue files{resolving})", outcome.failures.len()))
+            );
+            eprintln!(
+                "  {} fix the lines above, commit, and push again (`git push --no-verify` skips this check, CI runs it anyway)",
+                ui.dim("hint:")
+            );
         }
     }
     Ok(if outcome.ok() { Exit::Success } else { Exit::CheckFailed })

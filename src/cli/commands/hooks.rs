@@ -43,8 +43,10 @@ pub fn run(args: HooksArgs, ctx: &Ctx) -> CliResult {
             Action::Installed { path } => format!("installed {}", path.display()),
             Action::Updated { path } => format!("updated {} to this version's hook", path.display()),
             Action::AlreadyInstalled { path } => format!("{} is already installed; nothing to do", path.display()),
-            Action::Chained { from, to } => format!("kept the existing hook as {} (it runs first; `uninstall` puts it back)", to.display())
-                + &format!(" — was {}", from.display()),
+            Action::Chained { from, to } => {
+                format!("kept the existing hook as {} (it runs first; `uninstall` puts it back)", to.display())
+                    + &format!(" — was {}", from.display())
+            }
             Action::Removed { path } => format!("removed {}", path.display()),
             Action::Restored { from, to } => format!("restored {} from {}", to.display(), from.display()),
             Action::NotOurs { path } => format!("{} is not git-lanes' hook; left alone", path.display()),
