@@ -33,6 +33,24 @@
 //!
 //! Each failure is a [`Failure`]: a path (with `:line` when known), what is wrong, and the fix.
 //!
+//! The same check runs in CI, because a hook can be skipped with `git push --no-verify`
+//! (GitHub Actions):
+//!
+//! ```yaml
+//! name: lanes
+//! on: [push, pull_request]
+//! jobs:
+//!   check:
+//!     runs-on: ubuntu-latest
+//!     steps:
+//!       - uses: actions/checkout@v4
+//!         with:
+//!           fetch-depth: 0            # origin/main and the merge base must be present
+//!       - uses: dtolnay/rust-toolchain@stable
+//!       - run: cargo install git-lanes --locked
+//!       - run: git lanes check --range origin/main..HEAD
+//! ```
+//!
 //! Design note on speed (SPEC §6): the catalog comparison needs every issue's status, so every
 //! issue blob at the tip is read and parsed; blobs are read and parsed in parallel, one
 //! `git2::Repository` per worker thread (it is `Send`, not `Sync`). Everything else is limited
