@@ -159,9 +159,14 @@ impl Config {
 
     /// Load `lanes.yaml` from `root` (if present) over the defaults, then apply `overrides`.
     pub fn load(root: &Path, overrides: &Overrides) -> Result<Config> {
+        Config::from_bytes(fsutil::read_optional(&root.join(CONFIG_FILE))?, overrides)
+    }
+
+    /// Like [`Config::load`] from the bytes of `lanes.yaml` (`None` when there is none), e.g. as
+    /// committed in a tree that `check` reads.
+    pub fn from_bytes(file: Option<Vec<u8>>, overrides: &Overrides) -> Result<Config> {
         let mut c = Config::defaults();
-        let path = root.join(CONFIG_FILE);
-        if let Some(bytes) = fsutil::read_optional(&path)? {
+        if let Some(bytes) = file {
             let text = crate::text::decode(Path::new(CONFIG_FILE), bytes)?.text;
             let file: FileConfig = if text.trim().is_empty() {
                 FileConfig::default()

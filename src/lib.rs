@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod clean;
+pub mod check;
 pub mod config;
 pub mod doctor;
 pub mod dryrun;
@@ -18,6 +19,7 @@ pub mod follow;
 pub mod frontmatter;
 pub mod fsutil;
 pub mod gitcli;
+pub mod hook;
 pub mod issue;
 pub mod lock;
 pub mod markdown;

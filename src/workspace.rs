@@ -37,24 +37,61 @@ impl Workspace {
             .par_iter()
             .map(|(lane_dir, rel)| {
                 let bytes = crate::fsutil::read(&root.join(rel))?;
-                Ok((lane_dir, Issue::parse(rel, bytes)))
+                Ok((lane_dir.as_str(), Issue::parse(rel, bytes)))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut issues = Vec::with_capacity(parsed.len());
-        for (lane_dir, r) in parsed {
-            match r {
-                Ok(issue) => {
-                    if let Some(p) = layout_problem(&issue, lane_dir) {
-                        problems.push(p);
-                    }
-                    issues.push(issue);
-                }
-                Err(p) => problems.push(p),
-            }
-        }
-        issues.sort_by(|a, b| names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id())));
+        let issues = collect_issues(parsed, &mut problems);
         let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
         Ok(Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs })
+    }
+
+    /// Build a workspace from files already in memory (e.g. read from a commit's tree by
+    /// `check`): `issue_files` are `(path relative to the root, bytes)` of the files under
+    /// `config.issues`, `spec_files` those under `config.fixer_specs`. Files that are not issue or
+    /// spec files by name are ignored, exactly as when loading from disk.
+    pub fn from_files(root: &Path, config: Config, issue_files: Vec<(PathBuf, Vec<u8>)>, spec_files: Vec<(PathBuf, Vec<u8>)>) -> Workspace {
+        let mut problems = Vec::new();
+        let mut lane_dirs = BTreeSet::new();
+        let mut bad_dirs = BTreeSet::new();
+        let mut files = Vec::with_capacity(issue_files.len());
+        for (rel, bytes) in issue_files {
+            let Ok(inner) = rel.strip_prefix(&config.issues) else { continue };
+            let mut parts = inner.iter();
+            let (Some(dir), Some(fname), None) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let (dir, fname) = (dir.to_string_lossy().into_owned(), fname.to_string_lossy().into_owned());
+            if dir.starts_with('.') {
+                continue;
+            }
+            if !lane_dirs.contains(&dir) {
+                if bad_dirs.contains(&dir) {
+                    continue;
+                }
+                if let Err(p) = check_lane_dir(&config.issues.join(&dir), &dir) {
+                    problems.push(p);
+                    bad_dirs.insert(dir);
+                    continue;
+                }
+                lane_dirs.insert(dir.clone());
+            }
+            match issue_file_stem(&fname).map(|stem| check_issue_name(&rel, stem)) {
+                None => {}
+                Some(Err(p)) => problems.push(p),
+                Some(Ok(())) => files.push((dir, rel, bytes)),
+            }
+        }
+        let parsed: Vec<_> = files.into_par_iter().map(|(dir, rel, bytes)| (dir, Issue::parse(&rel, bytes))).collect();
+        let issues = collect_issues(parsed, &mut problems);
+        let mut specs = BTreeMap::new();
+        for (rel, bytes) in spec_files {
+            let Some(fname) = rel.file_name().map(|f| f.to_string_lossy().into_owned()) else { continue };
+            if rel.parent() != Some(config.fixer_specs.as_path()) {
+                continue;
+            }
+            if let Some((lane, spec)) = parse_spec(&rel, &fname, bytes, &mut problems) {
+                specs.insert(lane, spec);
+            }
+        }
+        Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs }
     }
 
     /// The lanes: `lanes.yaml`'s list if pinned, else the union of spec files, issue folders,
@@ -122,8 +159,8 @@ fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Resul
             continue;
         }
         let rel_dir = issues.join(&name);
-        if let Err(m) = names::check_lane(&name) {
-            problems.push(Problem::new(&rel_dir, 0, m).with_hint("rename the folder to a lane name such as `E` or `Data_2`"));
+        if let Err(p) = check_lane_dir(&rel_dir, &name) {
+            problems.push(p);
             continue;
         }
         lanes.insert(name.clone());
@@ -131,20 +168,70 @@ fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Resul
         for f in std::fs::read_dir(&sub).map_err(|e| Error::io("read directory", &sub, e))? {
             let f = f.map_err(|e| Error::io("read directory", &sub, e))?;
             let fname = f.file_name().to_string_lossy().into_owned();
-            let Some(stem) = fname.strip_suffix(".md") else { continue };
-            if fname.starts_with('.') || !f.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            let Some(stem) = issue_file_stem(&fname) else { continue };
+            if !f.file_type().map(|t| t.is_file()).unwrap_or(false) {
                 continue;
             }
             let rel = rel_dir.join(&fname);
-            if let Err(m) = names::check_id(stem) {
-                problems
-                    .push(Problem::new(&rel, 0, format!("file name: {m}")).with_hint("name issue files after their id, e.g. `E-01.md`"));
+            if let Err(p) = check_issue_name(&rel, stem) {
+                problems.push(p);
                 continue;
             }
             files.push((name.clone(), rel));
         }
     }
     Ok((files, lanes))
+}
+
+/// Keep the parsed issues, collecting parse and layout problems; sort by lane then natural id.
+fn collect_issues<D: AsRef<str>>(parsed: Vec<(D, std::result::Result<Issue, Problem>)>, problems: &mut Vec<Problem>) -> Vec<Issue> {
+    let mut issues = Vec::with_capacity(parsed.len());
+    for (lane_dir, r) in parsed {
+        match r {
+            Ok(issue) => {
+                if let Some(p) = layout_problem(&issue, lane_dir.as_ref()) {
+                    problems.push(p);
+                }
+                issues.push(issue);
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    issues.sort_by(|a, b| names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id())));
+    issues
+}
+
+/// A lane folder's name must be a lane name.
+fn check_lane_dir(rel_dir: &Path, name: &str) -> std::result::Result<(), Problem> {
+    names::check_lane(name).map_err(|m| Problem::new(rel_dir, 0, m).with_hint("rename the folder to a lane name such as `E` or `Data_2`"))
+}
+
+/// `E-01.md` → `E-01`; hidden and non-markdown files are not issue files.
+fn issue_file_stem(fname: &str) -> Option<&str> {
+    if fname.starts_with('.') { None } else { fname.strip_suffix(".md") }
+}
+
+/// An issue file's name must be an id.
+fn check_issue_name(rel: &Path, stem: &str) -> std::result::Result<(), Problem> {
+    names::check_id(stem)
+        .map_err(|m| Problem::new(rel, 0, format!("file name: {m}")).with_hint("name issue files after their id, e.g. `E-01.md`"))
+}
+
+/// Parse one spec file named `fname` (`IF-Lane-E.md`); `None` when it is not a spec file or is
+/// broken (the problem is collected).
+fn parse_spec(rel: &Path, fname: &str, bytes: Vec<u8>, problems: &mut Vec<Problem>) -> Option<(String, AgentSpec)> {
+    let lane = spec::lane_of_file(fname)?;
+    if let Err(m) = names::check_lane(lane) {
+        problems.push(Problem::new(rel, 0, m));
+        return None;
+    }
+    match AgentSpec::parse(rel, lane, bytes) {
+        Ok(s) => Some((lane.to_string(), s)),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    }
 }
 
 /// The id must equal the file name and the lane the folder (SPEC §1).
@@ -187,18 +274,13 @@ fn load_specs(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -> Result<BT
     for entry in rd {
         let entry = entry.map_err(|e| Error::io("read directory", &abs, e))?;
         let fname = entry.file_name().to_string_lossy().into_owned();
-        let Some(lane) = spec::lane_of_file(&fname) else { continue };
-        let rel = dir.join(&fname);
-        if let Err(m) = names::check_lane(lane) {
-            problems.push(Problem::new(&rel, 0, m));
+        if spec::lane_of_file(&fname).is_none() {
             continue;
         }
+        let rel = dir.join(&fname);
         let bytes = crate::fsutil::read(&entry.path())?;
-        match AgentSpec::parse(&rel, lane, bytes) {
-            Ok(s) => {
-                specs.insert(lane.to_string(), s);
-            }
-            Err(p) => problems.push(p),
+        if let Some((lane, s)) = parse_spec(&rel, &fname, bytes, problems) {
+            specs.insert(lane, s);
         }
     }
     Ok(specs)

@@ -1,9 +1,11 @@
 //! One file per subcommand; this file holds the enum and the one exhaustive dispatch.
 
 mod clean;
+mod check;
 mod completions;
 mod demo;
 mod doctor;
+mod hooks;
 mod init;
 mod man;
 mod new;
@@ -40,6 +42,8 @@ pub enum Command {
     Report(report::ReportArgs),
     Clean(clean::CleanArgs),
     Demo(demo::DemoArgs),
+    Check(check::CheckArgs),
+    Hooks(hooks::HooksArgs),
     Reset(reset::ResetArgs),
     Signal(signal::SignalArgs),
     Completions(completions::CompletionsArgs),
@@ -63,6 +67,8 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Report(a) => report::run(a, ctx),
         Command::Clean(a) => clean::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),
+        Command::Check(a) => check::run(a, ctx),
+        Command::Hooks(a) => hooks::run(a, ctx),
         Command::Reset(a) => reset::run(a, ctx),
         Command::Signal(a) => signal::run(a, ctx),
         Command::Completions(a) => completions::run(a, ctx),
