@@ -21,7 +21,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::plan::{self, LanePlan, PlanOptions};
-use crate::process::{self, EnvPolicy, Ending, Finished, ProcessSpec};
+use crate::process::{self, Ending, EnvPolicy, Finished, ProcessSpec};
 use crate::safety::{self, Finding};
 use crate::workorder::{self, WorkOrder};
 use crate::workspace::Workspace;
@@ -112,8 +112,12 @@ pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog
 
 /// Run every unflagged check in one export of HEAD.
 fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]) -> Result<()> {
-    let mut todo: Vec<&mut CheckPreview> =
-        lanes.iter_mut().flat_map(|l| l.verdict_preview.iter_mut()).flat_map(|i| i.checks.iter_mut()).filter(|c| c.findings.is_empty()).collect();
+    let mut todo: Vec<&mut CheckPreview> = lanes
+        .iter_mut()
+        .flat_map(|l| l.verdict_preview.iter_mut())
+        .flat_map(|i| i.checks.iter_mut())
+        .filter(|c| c.findings.is_empty())
+        .collect();
     if todo.is_empty() {
         return Ok(());
     }

@@ -182,10 +182,7 @@ pub fn plan(ws: &Workspace, catalog: Option<&Catalog>, opts: &PlanOptions) -> Re
     Ok(lanes
         .into_iter()
         .map(|lane| {
-            let max = opts
-                .max_issues
-                .or_else(|| ws.specs.get(&lane).and_then(|s| s.max_issues))
-                .unwrap_or(ws.config.max_issues);
+            let max = opts.max_issues.or_else(|| ws.specs.get(&lane).and_then(|s| s.max_issues)).unwrap_or(ws.config.max_issues);
             let queue = queue(ws, catalog, &lane, &by_id);
             select(lane, max, &queue, &by_id, &on_cycle)
         })
@@ -217,13 +214,8 @@ fn select(lane: String, max: usize, queue: &[&Issue], by_id: &HashMap<&str, &Iss
     // After a HIGH issue: the batch size at which it ends.
     let mut high_limit: Option<(usize, String)> = None;
     for issue in queue {
-        let waiting_on: Vec<String> = issue
-            .meta
-            .depends_on
-            .iter()
-            .filter(|d| by_id.get(d.as_str()).is_none_or(|dep| !dep.status().is_closed()))
-            .cloned()
-            .collect();
+        let waiting_on: Vec<String> =
+            issue.meta.depends_on.iter().filter(|d| by_id.get(d.as_str()).is_none_or(|dep| !dep.status().is_closed())).cloned().collect();
         if !waiting_on.is_empty() {
             let reason = if on_cycle.contains(issue.id()) { "dependency cycle" } else { "waiting on dependencies" };
             p.blocked.push(Blocked { id: issue.id().to_string(), waiting_on, reason: reason.into() });
@@ -339,8 +331,9 @@ pub(crate) mod tests {
         // Spec beats lanes.yaml, the flag beats the spec.
         let mut w = ws(five);
         w.config.max_issues = 4;
-        let spec = crate::spec::AgentSpec::parse(Path::new("IF-Lane-E.md"), "E", b"---\nname: IF-Lane-E\nmax_issues: 3\n---\nbody\n".to_vec())
-            .unwrap();
+        let spec =
+            crate::spec::AgentSpec::parse(Path::new("IF-Lane-E.md"), "E", b"---\nname: IF-Lane-E\nmax_issues: 3\n---\nbody\n".to_vec())
+                .unwrap();
         let opts = |m| PlanOptions { lanes: vec![], max_issues: m };
         assert_eq!(plan(&w, None, &opts(None)).unwrap()[0].issues.len(), 4);
         w.specs.insert("E".into(), spec);
@@ -350,10 +343,8 @@ pub(crate) mod tests {
 
     #[test]
     fn closed_issues_are_skipped_and_natural_order_applies() {
-        let p = plan_of(
-            vec![issue("E-10", 1, "OPEN", &[], ""), issue("E-2", 1, "OPEN", &[], ""), issue("E-1", 1, "RESOLVED", &[], "")],
-            None,
-        );
+        let p =
+            plan_of(vec![issue("E-10", 1, "OPEN", &[], ""), issue("E-2", 1, "OPEN", &[], ""), issue("E-1", 1, "RESOLVED", &[], "")], None);
         assert_eq!(ids(&p), ["E-2", "E-10"]);
     }
 

@@ -298,8 +298,11 @@ fn spec_fit(input: &JudgeInput<'_>) -> DimensionResult {
             false,
         );
     }
-    let feedback =
-        if total == 0 { "the lane changed no files".to_string() } else { format!("all {total} changed file(s) are within the affected paths") };
+    let feedback = if total == 0 {
+        "the lane changed no files".to_string()
+    } else {
+        format!("all {total} changed file(s) are within the affected paths")
+    };
     let evidence = input.changed.iter().map(|f| ev("file_check", format!("{} changed", f.path))).collect();
     result(Dimension::SpecFit, true, 1.0, feedback, evidence, false)
 }
@@ -320,7 +323,8 @@ fn verification(input: &JudgeInput<'_>) -> DimensionResult {
     let mut evidence = vec![ev("command_check", format!("{passed}/{n} verification commands successful"))];
     evidence.extend(input.checks.iter().map(|c| ev("command_check", format!("{}: {}", if c.passed { "PASS" } else { "FAIL" }, c.command))));
     let ok = passed == n;
-    let feedback = if ok { "All verification commands passed".into() } else { format!("{} of {n} verification commands failed", n - passed) };
+    let feedback =
+        if ok { "All verification commands passed".into() } else { format!("{} of {n} verification commands failed", n - passed) };
     result(Dimension::Verification, ok, passed as f64 / n as f64, feedback, evidence, true)
 }
 
@@ -337,10 +341,8 @@ fn dependencies(input: &JudgeInput<'_>) -> DimensionResult {
         );
     }
     let open: Vec<&(String, Option<Status>)> = deps.iter().filter(|(_, s)| !s.is_some_and(Status::is_closed)).collect();
-    let evidence = deps
-        .iter()
-        .map(|(id, s)| ev("dependency_check", format!("{id}: {}", s.map(Status::as_str).unwrap_or("unknown issue"))))
-        .collect();
+    let evidence =
+        deps.iter().map(|(id, s)| ev("dependency_check", format!("{id}: {}", s.map(Status::as_str).unwrap_or("unknown issue")))).collect();
     let ok = open.is_empty();
     let feedback = if ok {
         format!("all {} dependencies are closed", deps.len())
@@ -367,7 +369,8 @@ fn effort(input: &JudgeInput<'_>) -> DimensionResult {
 /// Stub markers in added lines: `TODO`, `FIXME` (whole words), `todo!()`, `unimplemented!()`,
 /// `NotImplementedError`, `pass  # placeholder`.
 static STUB: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bTODO\b|\bFIXME\b|\btodo!\s*\(|\bunimplemented!\s*\(|\bNotImplementedError\b|\bpass\s+#\s*placeholder").expect("valid regex")
+    Regex::new(r"\bTODO\b|\bFIXME\b|\btodo!\s*\(|\bunimplemented!\s*\(|\bNotImplementedError\b|\bpass\s+#\s*placeholder")
+        .expect("valid regex")
 });
 
 fn security(input: &JudgeInput<'_>) -> DimensionResult {
@@ -582,10 +585,6 @@ mod tests {
         let base = commit(&[("a.txt", "one\n"), ("gone.txt", "x\n"), ("src/k.rs", "fn a() {}\n")], None);
         let tip = commit(&[("a.txt", "one\ntwo\n"), ("src/k.rs", "fn a() {}\nfn b() { todo!() }\n")], Some(base));
         let files = changed_files(&repo, base, tip).unwrap();
-        assert_eq!(
-            files,
-            [file("a.txt", &["two"]), file("gone.txt", &[]), file("src/k.rs", &["fn b() { todo!() }"])],
-            "{files:?}"
-        );
+        assert_eq!(files, [file("a.txt", &["two"]), file("gone.txt", &[]), file("src/k.rs", &["fn b() { todo!() }"])], "{files:?}");
     }
 }

@@ -275,8 +275,14 @@ fn prohibited(config: &Config, lane: &str) -> Vec<Prohibited> {
             action: format!("Edit anything under {logbook}/ except writing your own signal files"),
             reason: "Run state, reports and evidence are written by git-lanes".into(),
         },
-        Prohibited { action: "Mark an issue RESOLVED yourself".into(), reason: "git-lanes resolves an issue only after its verification commands pass".into() },
-        Prohibited { action: "Push, fetch, or move branches other than your lane branch".into(), reason: "Integration is done by git-lanes".into() },
+        Prohibited {
+            action: "Mark an issue RESOLVED yourself".into(),
+            reason: "git-lanes resolves an issue only after its verification commands pass".into(),
+        },
+        Prohibited {
+            action: "Push, fetch, or move branches other than your lane branch".into(),
+            reason: "Integration is done by git-lanes".into(),
+        },
     ]
 }
 
@@ -333,7 +339,9 @@ mod tests {
         assert_eq!(crit["verification_method"], "test -f src/E-1/f0.rs && echo PASS || echo FAIL");
         assert_eq!(v["metadata"]["created_at"], "2026-01-07T10:00:00Z");
         assert_eq!(v["issues"][0]["complexity"], "LOW");
-        assert!(v["work_order"]["prohibited_actions"].as_array().unwrap().iter().any(|a| a["action"].as_str().unwrap().contains("RESOLVED")));
+        assert!(
+            v["work_order"]["prohibited_actions"].as_array().unwrap().iter().any(|a| a["action"].as_str().unwrap().contains("RESOLVED"))
+        );
         let pr = prompt("# Spec\n\nDo things.\n", &yaml);
         assert!(pr.starts_with("# Spec\n\nDo things.\n\n## Work Order\n\n```yaml\nwork_order:"), "{pr}");
         assert!(pr.ends_with("```\n"));
