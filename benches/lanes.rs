@@ -14,8 +14,8 @@ use support::*;
 
 fn main() {
     let (issues, runs) = if smoke() { (1_000, 1) } else { (10_000, 9) };
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = generate(&tmp.path().join("repo"), &Shape { issues, lanes: 20, resolved_pct: 30, stale: 0 });
+    let (_tmp, dir) = workdir();
+    let repo = generate(&dir, &Shape { issues, lanes: 20, resolved_pct: 30, stale: 0 });
     let bin = binary();
     let grep = measure(&repo, Path::new("grep"), &["-rl", "status", "issues/"], runs, Some(0), &|| {});
     println!("git-lanes catalog benchmark: {issues} issues in 20 lanes, median of {runs} runs");

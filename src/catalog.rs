@@ -175,7 +175,9 @@ impl Catalog {
             let label = format!("lane {}", region.lane);
             match &region.rows {
                 Some(rows) => {
-                    lane_differences(&mut differences, rows, &region.ids, &new, &label);
+                    if rows.lines != new {
+                        lane_differences(&mut differences, rows, &region.ids, &new, &label);
+                    }
                     push_rows(&mut edits, &mut Vec::new(), rows, &new, &label, eol);
                 }
                 None => {
@@ -416,9 +418,11 @@ fn push_rows(edits: &mut Vec<(Range<usize>, String)>, diffs: &mut Vec<Difference
 /// Explain a lane table's differences per issue rather than per line.
 fn lane_differences(diffs: &mut Vec<Difference>, rows: &Rows, old_ids: &[String], new: &[String], label: &str) {
     let new_ids: Vec<String> = new.iter().filter_map(|r| first_cell(r)).collect();
+    let position: std::collections::HashMap<&str, usize> = new_ids.iter().enumerate().map(|(k, id)| (id.as_str(), k)).collect();
+    let old_set: HashSet<&str> = old_ids.iter().map(String::as_str).collect();
     for (k, id) in old_ids.iter().enumerate() {
         let line = rows.first_line + k;
-        match new_ids.iter().position(|n| n == id) {
+        match position.get(id.as_str()).copied() {
             None => diffs.push(Difference {
                 line,
                 region: label.into(),
@@ -432,7 +436,7 @@ fn lane_differences(diffs: &mut Vec<Difference>, rows: &Rows, old_ids: &[String]
             _ => {}
         }
     }
-    for id in new_ids.iter().filter(|n| !old_ids.contains(n)) {
+    for id in new_ids.iter().filter(|n| !old_set.contains(n.as_str())) {
         diffs.push(Difference {
             line: rows.first_line + rows.lines.len(),
             region: label.into(),
@@ -453,7 +457,8 @@ fn open_issues_by_lane(issues: &[Issue]) -> BTreeMap<&str, Vec<&Issue>> {
 /// Rows for a lane's open issues: the existing queue order first, then new ids in natural order
 /// (`open` is already in natural order).
 fn lane_rows(queue: &[String], open: &[&Issue]) -> Vec<String> {
-    let mut ordered: Vec<&Issue> = queue.iter().filter_map(|id| open.iter().find(|i| i.id() == id).copied()).collect();
+    let by_id: std::collections::HashMap<&str, &Issue> = open.iter().map(|i| (i.id(), *i)).collect();
+    let mut ordered: Vec<&Issue> = queue.iter().filter_map(|id| by_id.get(id.as_str()).copied()).collect();
     let mut seen: HashSet<&str> = ordered.iter().map(|i| i.id()).collect();
     for i in open {
         if seen.insert(i.id()) {

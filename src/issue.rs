@@ -74,7 +74,7 @@ impl OneOrMany {
 }
 
 /// The frontmatter keys git-lanes reads. Unknown keys are allowed and never touched.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 struct RawMeta {
     issue_id: Option<Scalar>,
     lane: Option<Scalar>,
@@ -186,7 +186,10 @@ impl Issue {
             Problem::new(path, 1, "no YAML frontmatter (a first line `---`, the keys, then a line `---`)")
                 .with_hint("see `git lanes new` for the issue template")
         })?;
-        let raw: RawMeta = frontmatter::parse(path, &text, &split)?;
+        let raw: RawMeta = match fast_raw_meta(&text[split.yaml_start..split.yaml_end]) {
+            Some(raw) => raw,
+            None => frontmatter::parse(path, &text, &split)?,
+        };
         let key_line = |key: &str| key_line(&text, &split, key);
         let required = |v: &Option<Scalar>, key: &str| -> Result<String, Problem> {
             match v {
@@ -322,6 +325,53 @@ impl Issue {
     }
 }
 
+/// The frontmatter read by the fast path (`fastyaml`), or `None` when it needs the full parser.
+/// Field types mirror what serde would accept; anything that would need a conversion or an error
+/// message goes to the full parser.
+fn fast_raw_meta(yaml: &str) -> Option<RawMeta> {
+    use crate::fastyaml::Value;
+    let mut m = RawMeta::default();
+    for (key, value) in crate::fastyaml::parse(yaml)? {
+        let scalar = |v: Value| -> Option<Option<Scalar>> {
+            match v {
+                Value::Null => Some(None),
+                Value::Int(n) => Some(Some(Scalar::Int(n))),
+                Value::Bool(b) => Some(Some(Scalar::Bool(b))),
+                Value::Str(s) => Some(Some(Scalar::Str(s))),
+                Value::List(_) => None,
+            }
+        };
+        let list = |v: Value| -> Option<OneOrMany> {
+            match v {
+                Value::Null => Some(OneOrMany::None),
+                Value::Str(s) => Some(OneOrMany::One(s)),
+                Value::List(v) => Some(OneOrMany::Many(v)),
+                Value::Int(_) | Value::Bool(_) => None,
+            }
+        };
+        match key {
+            "issue_id" => m.issue_id = scalar(value)?,
+            "lane" => m.lane = scalar(value)?,
+            "severity" => m.severity = scalar(value)?,
+            "severity_level" => m.severity_level = scalar(value)?,
+            "type_tags" => m.type_tags = list(value)?,
+            "status" => m.status = scalar(value)?,
+            "category" => m.category = scalar(value)?,
+            "affected_paths" => m.affected_paths = list(value)?,
+            "depends_on" => m.depends_on = list(value)?,
+            "blocks" => m.blocks = list(value)?,
+            "related" => m.related = list(value)?,
+            "time_box" => m.time_box = scalar(value)?,
+            "date_verified" => m.date_verified = scalar(value)?,
+            "verification_confidence" => m.verification_confidence = scalar(value)?,
+            "verification_pattern" => m.verification_pattern = scalar(value)?,
+            "verification_depth" => m.verification_depth = scalar(value)?,
+            _ => {}
+        }
+    }
+    Some(m)
+}
+
 /// The file line of a top-level frontmatter key.
 fn key_line(text: &str, split: &Split, key: &str) -> Option<usize> {
     let (start, _) = frontmatter::value_span(text, split, key)?;
@@ -429,6 +479,41 @@ mod tests {
         assert!(parse("# no frontmatter\n").unwrap_err().message.contains("frontmatter"));
         let e = parse("---\nissue_id: E-01\nlane: [E\nstatus: OPEN\n---\n").unwrap_err();
         assert!(e.line >= 3, "{e:?}");
+    }
+
+    /// The fast path must read exactly what serde-saphyr reads, wherever it answers at all.
+    #[test]
+    fn fast_frontmatter_agrees_with_the_full_parser() {
+        let mut docs: Vec<String> = vec![
+            SEED.to_string(),
+            include_str!("../tests/fixtures/seed/demo_issue.md").into(),
+            include_str!("../tests/fixtures/seed/sample-issue.md").into(),
+        ];
+        for (_, text) in crate::example::FILES.iter().filter(|(p, _)| p.contains("/issues/")) {
+            docs.push(text.to_string());
+        }
+        for extra in [
+            "issue_id: E-01\nlane: E\nstatus: OPEN\nseverity: 10\ntype_tags: [a, \"b c\", 'd''e']\n",
+            "issue_id: 'E-01'\nlane: \"E\"\nstatus: RESOLVED # done\naffected_paths:\n- a/b.md\n- \"c d/\"\ndepends_on: ~\nblocks: []\n",
+            "issue_id: E-01\nlane: E\nstatus: OPEN\ntype_tags: single\nrelated: null\ntime_box: PT30M\nunknown_key: whatever\n",
+            "issue_id: \"E\\\\01\"\nlane: E\nstatus: OPEN\ncategory: \"C \\\"quoted\\\"\"\n",
+            "issue_id: E-01\r\nlane: E\r\nstatus: OPEN\r\ntype_tags:\r\n  - x\r\n",
+            "# only a comment\nissue_id: E-01\n\nlane: E\nstatus: OPEN\nseverity: 0\n",
+            "issue_id: E-01\nlane: E\nstatus: OPEN\nuser_approval_required: false\ncategory: True\n",
+        ] {
+            docs.push(format!("---\n{extra}---\n# T\n"));
+        }
+        let mut fast_used = 0;
+        for doc in &docs {
+            let split = frontmatter::split(doc).expect("frontmatter");
+            let yaml = &doc[split.yaml_start..split.yaml_end];
+            let full: RawMeta = frontmatter::parse(Path::new("x.md"), doc, &split).expect("full parse");
+            if let Some(fast) = fast_raw_meta(yaml) {
+                fast_used += 1;
+                assert_eq!(fast, full, "fast and full parse differ on:\n{yaml}");
+            }
+        }
+        assert!(fast_used == docs.len(), "the fast path should cover these documents ({fast_used}/{})", docs.len());
     }
 
     #[test]

@@ -7,14 +7,15 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod catalog;
-pub mod clean;
 pub mod check;
+pub mod clean;
 pub mod config;
 pub mod doctor;
 pub mod dryrun;
 pub mod error;
 pub mod evidence;
 pub mod example;
+pub mod fastyaml;
 pub mod follow;
 pub mod frontmatter;
 pub mod fsutil;

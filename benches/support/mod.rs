@@ -197,6 +197,23 @@ pub fn ms(d: &Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// A folder for the generated repository: `LANES_BENCH_KEEP=<dir>` keeps it there (for
+/// profiling), otherwise a temporary folder removed at the end.
+pub fn workdir() -> (Option<tempfile::TempDir>, PathBuf) {
+    match std::env::var_os("LANES_BENCH_KEEP") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            let _ = std::fs::remove_dir_all(&d);
+            (None, d)
+        }
+        None => {
+            let t = tempfile::tempdir().unwrap();
+            let p = t.path().join("repo");
+            (Some(t), p)
+        }
+    }
+}
+
 /// Smoke mode (CI): small repo, one run.
 pub fn smoke() -> bool {
     std::env::var_os("LANES_BENCH_SMOKE").is_some()

@@ -1,7 +1,7 @@
 //! One file per subcommand; this file holds the enum and the one exhaustive dispatch.
 
-mod clean;
 mod check;
+mod clean;
 mod completions;
 mod demo;
 mod doctor;

