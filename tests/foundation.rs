@@ -343,6 +343,7 @@ fn malformed_issue_files_get_a_path_line_error_no_panic_and_sync_writes_nothing(
     r.set_status("issues/E/E-01.md", "OPEN", "RESOLVED"); // so a sync would have something to write
     let catalog = r.fingerprint(CATALOG);
     for (what, bytes, line, words) in malformed() {
+
         r.write_bytes("issues/E/E-02.md", &bytes);
         let at = if line == 0 { "issues/E/E-02.md: ".to_string() } else { format!("issues/E/E-02.md:{line}: ") };
         for args in [&["sync"][..], &["sync", "--check"], &["status"], &["validate"], &["doctor"], &["new", "E", "x", "--no-sync"]] {
@@ -354,6 +355,8 @@ fn malformed_issue_files_get_a_path_line_error_no_panic_and_sync_writes_nothing(
                 "sync" => {
                     assert_eq!(code, Some(1), "{what} {args:?}: {o}{e}");
                     assert!(e.contains(&at) && e.contains(words), "{what} {args:?}: expected `{at}` / `{words}` in:\n{e}");
+                    // No second, YAML-relative position contradicting the file line.
+                    assert!(!e.contains(" column "), "{what} {args:?}: {e}");
                 }
                 "validate" => {
                     assert_eq!(code, Some(4), "{what} {args:?}: {o}{e}");
