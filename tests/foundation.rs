@@ -343,7 +343,6 @@ fn malformed_issue_files_get_a_path_line_error_no_panic_and_sync_writes_nothing(
     r.set_status("issues/E/E-01.md", "OPEN", "RESOLVED"); // so a sync would have something to write
     let catalog = r.fingerprint(CATALOG);
     for (what, bytes, line, words) in malformed() {
-
         r.write_bytes("issues/E/E-02.md", &bytes);
         let at = if line == 0 { "issues/E/E-02.md: ".to_string() } else { format!("issues/E/E-02.md:{line}: ") };
         for args in [&["sync"][..], &["sync", "--check"], &["status"], &["validate"], &["doctor"], &["new", "E", "x", "--no-sync"]] {
@@ -420,7 +419,10 @@ fn duplicate_ids_are_caught_by_validate_explained_by_doctor_and_fixed_by_doctor_
     r.issue("E-03", "E", "OPEN", "", "true\n");
     // The same id in another lane's folder (two branches both created an E-02).
     r.write("issues/M/E-02.md", &issue_text("E-02", "M", "OPEN", "", "true\n"));
-    run(r.cmd().arg("sync"), 1);
+    let catalog = r.fingerprint(CATALOG);
+    let (_, err) = run(r.cmd().arg("sync"), 1);
+    assert!(err.contains("duplicate issue id E-02") && err.contains("git lanes doctor"), "{err}");
+    assert_eq!(r.fingerprint(CATALOG), catalog, "sync wrote a catalog with a duplicate id");
 
     let (out, _) = run(r.cmd().arg("validate"), 4);
     assert!(out.contains("duplicate issue id E-02"), "{out}");
@@ -676,13 +678,7 @@ fn the_repository_is_found_from_a_subdirectory_a_worktree_git_dir_and_repo_flag(
     assert!(!r.read(CATALOG).contains("| E-03 |"), "sync in the worktree wrote the main catalog");
     assert_status_totals(&json_of(r.cmd().args(["status", "--json"]), 0), 3, 1, 2);
     // GIT_DIR + GIT_WORK_TREE, started outside.
-    let doc = json_of(
-        r.cmd_in(&r.outside())
-            .env("GIT_DIR", r.path(".git"))
-            .env("GIT_WORK_TREE", r.root())
-            .args(["status", "--json"]),
-        0,
-    );
+    let doc = json_of(r.cmd_in(&r.outside()).env("GIT_DIR", r.path(".git")).env("GIT_WORK_TREE", r.root()).args(["status", "--json"]), 0);
     assert_status_totals(&doc, 3, 1, 2);
     // --repo, started outside (also pointing into a subdirectory).
     assert_status_totals(&json_of(r.cmd_in(&r.outside()).arg("--repo").arg(r.root()).args(["status", "--json"]), 0), 3, 1, 2);
@@ -868,7 +864,8 @@ fn a_closed_stdout_exits_0_without_a_panic() {
 #[test]
 fn usage_errors_exit_2() {
     let r = TestRepo::new();
-    for args in [&["frobnicate"][..], &["sync", "--bogus"], &["new", "E"], &["new", "E", "t", "--severity", "11"], &["completions", "tcsh"], &[]]
+    for args in
+        [&["frobnicate"][..], &["sync", "--bogus"], &["new", "E"], &["new", "E", "t", "--severity", "11"], &["completions", "tcsh"], &[]]
     {
         let (out, err) = run(r.cmd().args(args), 2);
         assert!(out.is_empty(), "{args:?}: {out}");

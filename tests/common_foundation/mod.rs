@@ -250,9 +250,7 @@ pub fn is_generated_line(line: &str) -> bool {
     };
     let num = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
     let summary = cells.len() == 4 && cells[..3].iter().all(|c| num(c)) && cells[3].starts_with('[');
-    let progress = cells.len() == 5
-        && cells[1..4].iter().all(|c| num(c))
-        && ["🔴", "🟡", "✅"].iter().any(|m| cells[4].starts_with(m));
+    let progress = cells.len() == 5 && cells[1..4].iter().all(|c| num(c)) && ["🔴", "🟡", "✅"].iter().any(|m| cells[4].starts_with(m));
     let lane = cells.len() == 5 && cells[0].contains('-') && cells[4] == "OPEN";
     summary || progress || lane
 }
