@@ -53,7 +53,13 @@ pub fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str, split: &Sp
 
 fn first_line(s: &str) -> String {
     let l = s.lines().next().unwrap_or(s);
-    // serde-saphyr appends its own "at line X column Y"; we print our own file position.
+    // serde-saphyr writes its own position, relative to the YAML, as "at line X column Y" or as a
+    // leading "error: line X column Y: "; we print the file position instead.
+    let l = l.strip_prefix("error: ").unwrap_or(l);
+    let l = match l.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((pos, rest)) if pos.split_whitespace().count() == 3 && pos.contains(" column ") => rest,
+        _ => l,
+    };
     match l.find(" at line ") {
         Some(i) => l[..i].to_string(),
         None => l.to_string(),

@@ -122,12 +122,18 @@ pub struct IntegrationState {
 }
 
 impl RunState {
+    /// The state before any run: `status: idle`, nothing else (what `reset` writes). The derived
+    /// `Default` leaves `status` empty, which no reader knows.
+    pub fn fresh() -> RunState {
+        RunState { status: idle(), ..RunState::default() }
+    }
+
     /// Read the state file; `None` when it does not exist.
     pub fn load(root: &Path, rel: &Path) -> Result<Option<RunState>> {
         let Some(bytes) = fsutil::read_optional(&root.join(rel))? else { return Ok(None) };
         let text = crate::text::decode(rel, bytes)?.text;
         if text.trim().is_empty() {
-            return Ok(Some(RunState::default()));
+            return Ok(Some(RunState::fresh()));
         }
         let st = serde_saphyr::from_str::<RunState>(&text).map_err(|e| {
             let line = e.location().map(|l| l.line() as usize).unwrap_or(0);

@@ -128,9 +128,12 @@ impl Workspace {
         m
     }
 
-    /// Fail with every loading problem, for commands that must not write on bad input.
+    /// Fail with every loading problem and every duplicate id (SPEC §2.2: an error everywhere),
+    /// for commands that must not write on bad input.
     pub fn ensure_clean(&self) -> Result<()> {
-        if self.problems.is_empty() { Ok(()) } else { Err(Error::from(self.problems.clone())) }
+        let mut problems = self.problems.clone();
+        problems.extend(crate::validate::duplicate_ids(&self.issues));
+        if problems.is_empty() { Ok(()) } else { Err(Error::from(problems)) }
     }
 
     /// The description of a lane from its spec (for catalog headings).

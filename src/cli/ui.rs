@@ -51,7 +51,8 @@ impl Ui {
             *map = with;
         }
         let mut o = io::stdout().lock();
-        serde_json::to_writer_pretty(&mut o, &value).map_err(io::Error::other)?;
+        // `From` keeps the io::ErrorKind (a closed pipe must stay BrokenPipe to exit quietly).
+        serde_json::to_writer_pretty(&mut o, &value).map_err(io::Error::from)?;
         o.write_all(b"\n")
     }
 

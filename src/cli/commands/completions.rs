@@ -1,5 +1,7 @@
 //! `git lanes completions <shell>`.
 
+use std::io::Write;
+
 use clap::{Args, CommandFactory};
 
 use crate::cli::Cli;
@@ -15,6 +17,9 @@ pub struct CompletionsArgs {
 
 pub fn run(args: CompletionsArgs, _ctx: &Ctx) -> CliResult {
     let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "git-lanes", &mut std::io::stdout());
+    // Render into memory first: clap_complete panics when its writer fails (a closed pipe).
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "git-lanes", &mut buf);
+    std::io::stdout().write_all(&buf)?;
     Ok(Exit::Success)
 }

@@ -45,7 +45,7 @@ pub fn run(args: NewArgs, ctx: &Ctx) -> CliResult {
     };
     let (id, path) = scaffold::new_issue(&ws, &n)?;
     let mut synced = false;
-    if !args.no_sync && ws.problems.is_empty() {
+    if !args.no_sync && ws.ensure_clean().is_ok() {
         // Reload so the new file is part of the catalog.
         let ws = crate::workspace::Workspace::load(&ws.root, ws.config.clone())?;
         if let Some(Ok(cat)) = ctx.catalog(&ws)? {

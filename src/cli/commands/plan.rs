@@ -75,10 +75,6 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> CliResult {
 /// Refuse bad input (unparseable files, duplicate ids) and read the catalog if there is one.
 pub(super) fn load_inputs(ctx: &Ctx, ws: &Workspace) -> Result<Option<Catalog>, CliError> {
     ws.ensure_clean()?;
-    let dups = crate::validate::duplicate_ids(&ws.issues);
-    if !dups.is_empty() {
-        return Err(crate::error::Error::from(dups).into());
-    }
     Ok(match ctx.catalog(ws)? {
         Some(r) => Some(r?),
         None => None,

@@ -21,7 +21,7 @@ pub fn run(_args: ResetArgs, ctx: &Ctx) -> CliResult {
             .hint("wait for it, or stop it with Ctrl-C; `git lanes status` shows it"));
     }
     let removed = crate::signal::clear(&repo.root.join(&config.signals))?;
-    let state = RunState::default();
+    let state = RunState::fresh();
     state.save(&repo.root, &config.state)?;
     let ui = &ctx.ui;
     if ui.json {
