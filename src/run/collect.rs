@@ -172,7 +172,10 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
             v.recommendation.clone()
         };
         let current = current_issue(input.worktree, issue);
-        if v.approved() {
+        let already_recorded = current.status() == Status::Resolved && current.has_resolution() && crate::evidence::latest(input.worktree, &cx.config.evidence, input.lane, issue.id()).is_some();
+        // Already judged and recorded where the lane ran (`git lanes integrate`): verified again
+        // here, nothing more to write.
+        if v.approved() && !already_recorded {
             let files = files_for(issue, &changed);
             let mut e = Edit::new(&current);
             e.set_status(Status::Resolved)
@@ -190,7 +193,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
             ev.run_id = Some(cx.run_id.to_string());
             crate::evidence::write(input.worktree, &cx.config.evidence, &ev, &chrono::Local::now().format("%Y%m%d_%H%M%S").to_string())?;
             resolved.push(issue.id().to_string());
-        } else if current.status() != Status::Open {
+        } else if !v.approved() && current.status() != Status::Open {
             // The worker marked it RESOLVED (or WONTFIX) itself: that claim is not accepted.
             let mut e = Edit::new(&current);
             e.set_status(Status::Open);

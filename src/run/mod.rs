@@ -21,6 +21,9 @@ mod collect;
 mod coordinator;
 mod finish;
 pub mod integrate;
+mod remote;
+
+pub use remote::integrate_run;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

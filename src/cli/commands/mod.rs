@@ -7,6 +7,7 @@ mod demo;
 mod doctor;
 mod hooks;
 mod init;
+mod integrate;
 mod man;
 mod new;
 mod plan;
@@ -38,6 +39,7 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Plan(plan::PlanArgs),
     Run(run::RunArgs),
+    Integrate(integrate::IntegrateArgs),
     Watch(watch::WatchArgs),
     Report(report::ReportArgs),
     Clean(clean::CleanArgs),
@@ -63,6 +65,7 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Verify(a) => verify::run(a, ctx),
         Command::Plan(a) => plan::run(a, ctx),
         Command::Run(a) => run::run(a, ctx),
+        Command::Integrate(a) => integrate::run(a, ctx),
         Command::Watch(a) => watch::run(a, ctx),
         Command::Report(a) => report::run(a, ctx),
         Command::Clean(a) => clean::run(a, ctx),
