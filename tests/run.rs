@@ -308,12 +308,38 @@ fn an_orchestrator_killed_mid_run_is_finished_by_resume_after_its_workers_ended(
     }
     let out = r.cmd().args(["run", "--resume", "--done-grace", "1s"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lane E: done — worker from the earlier run finished (.done written) before the run was resumed"), "{stderr}");
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
     assert_archived(&r, "R1", &["E", "M"]);
     r.assert_nothing_lost("R1", &["E", "M"]);
+    // A worker that finished (`.done`, exited) while no orchestrator watched is not run again.
+    for lane in ["E", "M"] {
+        assert_eq!(r.worker_commits(lane).len(), 2, "lane {lane} was run again");
+    }
     // Nothing left to resume.
     r.cmd().args(["run", "--resume"]).assert().code(2);
+}
+
+#[test]
+fn resume_times_out_a_worker_left_running_by_the_killed_orchestrator() {
+    let r = RunRepo::standard();
+    let mut child = r.run_child("R1", &[("E", "never")], &[]);
+    assert!(r.wait_for_marker("pid-E", Duration::from_secs(30)), "worker E never started");
+    kill9(child.id());
+    let _ = child.wait();
+    let sleeper = r.worker_pid("E").unwrap();
+    assert!(process_alive(sleeper));
+    let mut resume = r.cmd_child(&["run", "--resume", "--timeout", "2s", "--done-grace", "1s"]);
+    let out = common_run::wait_with_deadline(&mut resume, Duration::from_secs(30));
+    let out = out.expect("`run --resume` must not wait forever for a worker of the killed orchestrator");
+    out.expect_code(3);
+    assert_eq!(lane_status(&final_state(&r), "E"), "timed_out");
+    assert!(wait_until(Duration::from_secs(3), || !process_alive(sleeper)), "the worker's sleep {sleeper} is still running");
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    assert_archived(&r, "R1", &["E", "M"]);
 }
 
 #[test]

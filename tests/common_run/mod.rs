@@ -305,6 +305,15 @@ impl RunRepo {
         c.spawn().expect("git-lanes starts")
     }
 
+    /// The binary with `args`, started as a child (output piped).
+    pub fn cmd_child(&self, args: &[&str]) -> std::process::Child {
+        #[allow(clippy::disallowed_methods)] // a child the test can wait for with a deadline
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
+        c.current_dir(&self.root).env_clear().envs(self.isolated_env()).args(args);
+        c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        c.spawn().expect("git-lanes starts")
+    }
+
     /// The file at `rel` on HEAD.
     pub fn show(&self, rev: &str, rel: &str) -> String {
         self.git(&["show", &format!("{rev}:{rel}")])
@@ -408,6 +417,41 @@ impl RunOutput {
     pub fn expect_code(&self, code: i32) -> &Self {
         assert_eq!(self.code, Some(code), "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
         self
+    }
+}
+
+/// Wait for `child` at most `within`; kill it (and return `None`) when it takes longer.
+pub fn wait_with_deadline(child: &mut std::process::Child, within: Duration) -> Option<RunOutput> {
+    use std::io::Read;
+    let started = Instant::now();
+    // Drain the pipes on threads so a chatty child cannot block on a full pipe.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = so.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = se.read_to_string(&mut s);
+        s
+    });
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(RunOutput {
+                code: status.code(),
+                stdout: t_out.join().unwrap(),
+                stderr: t_err.join().unwrap(),
+                took: started.elapsed(),
+            });
+        }
+        if started.elapsed() >= within {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
