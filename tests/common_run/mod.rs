@@ -499,7 +499,12 @@ pub fn process_alive(pid: u32) -> bool {
 
 /// Send SIGKILL to a process (the orchestrator) by pid.
 pub fn kill9(pid: u32) {
+    signal(pid, "KILL");
+}
+
+/// Send a signal (`KILL`, `INT`, …) to a process by pid.
+pub fn signal(pid: u32, name: &str) {
     #[allow(clippy::disallowed_methods)] // tests may use the std API to signal a process
-    let st = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill runs");
-    assert!(st.success(), "kill -9 {pid}");
+    let st = std::process::Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status().expect("kill runs");
+    assert!(st.success(), "kill -{name} {pid}");
 }
