@@ -333,7 +333,10 @@ fn resume_times_out_a_worker_left_running_by_the_killed_orchestrator() {
     assert!(process_alive(sleeper));
     let mut resume = r.cmd_child(&["run", "--resume", "--timeout", "2s", "--done-grace", "1s"]);
     let out = common_run::wait_with_deadline(&mut resume, Duration::from_secs(30));
-    let out = out.expect("`run --resume` must not wait forever for a worker of the killed orchestrator");
+    let Some(out) = out else {
+        common_run::signal(sleeper, "KILL"); // leave no stray process behind
+        panic!("`run --resume` must not wait forever for a worker of the killed orchestrator");
+    };
     out.expect_code(3);
     assert_eq!(lane_status(&final_state(&r), "E"), "timed_out");
     assert!(wait_until(Duration::from_secs(3), || !process_alive(sleeper)), "the worker's sleep {sleeper} is still running");
