@@ -94,14 +94,15 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
     crate::fsutil::create_dir_all(&main_signals)?;
     let mut queue: VecDeque<String> = VecDeque::new();
     let mut active: BTreeMap<String, Active> = BTreeMap::new();
+    let mut finished_unwatched: Vec<String> = Vec::new();
     for (lane, lr) in &r.lanes {
         let ls = r.state.lanes.get(lane).cloned().unwrap_or_default();
         match ls.status.as_str() {
             "done" | "failed" | "timed_out" | "collected" => continue,
             "running" => {
                 // Resume: a worker from a dead orchestrator may still be alive.
+                let dirs = vec![main_signals.clone(), lr.worktree.join(&r.ws.config.signals)];
                 if let Some(pid) = ls.worker_pid.filter(|p| pid_alive(*p)) {
-                    let dirs = vec![main_signals.clone(), lr.worktree.join(&r.ws.config.signals)];
                     active.insert(
                         lane.clone(),
                         Active {
@@ -116,10 +117,26 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                     );
                     continue;
                 }
+                // Its worker finished (`.done` written, process gone) while nobody watched: the
+                // lane is done; running the worker again would redo (and re-bill) its work.
+                let mut f = LaneFollow::new(lane, dirs);
+                f.rescan();
+                if f.done {
+                    finished_unwatched.push(lane.clone());
+                    continue;
+                }
                 queue.push_back(lane.clone());
             }
             _ => queue.push_back(lane.clone()),
         }
+    }
+    for lane in finished_unwatched {
+        let ls = r.lane_state(&lane);
+        ls.status = "done".into();
+        ls.exit = Some("worker from the earlier run finished (.done written) before the run was resumed".into());
+        ls.completed_at = Some(crate::scaffold::now_rfc3339());
+        let detail = ls.exit.clone().unwrap_or_default();
+        r.emit(RunEvent::LaneEnded { lane, state: "done".into(), detail });
     }
     let max_parallel = r.opts.max_parallel.or(r.ws.config.max_parallel).unwrap_or(usize::MAX).max(1);
     let (tx, rx) = mpsc::channel::<()>();
@@ -137,8 +154,12 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
         // Start lanes while there is room (not after Ctrl-C).
         while !interrupted && active.len() < max_parallel {
             let Some(lane) = queue.pop_front() else { break };
-            // A stale `.done` from an earlier run must not end the new worker at once.
+            // A stale `.done` from an earlier run (in either folder) must not end the new worker
+            // at once.
             let _ = crate::fsutil::remove_file_if_exists(&signal::paths(&main_signals, &lane).1);
+            if let Some(lr) = r.lanes.get(&lane) {
+                let _ = crate::fsutil::remove_file_if_exists(&signal::paths(&lr.worktree.join(&r.ws.config.signals), &lane).1);
+            }
             match start_worker(r, &lane, &main_signals) {
                 Ok(a) => {
                     active.insert(lane, a);
@@ -318,6 +339,15 @@ fn poll_lane(a: &mut Active, done_grace: Duration, presses: usize) -> Option<(St
                 kill_group(pid);
                 return Some(("done".into(), "worker from the earlier run ended after .done grace".into()));
             }
+            // The timeout counts from the resume: the run never waits forever, not even for a
+            // worker it did not start.
+            if a.started.elapsed() >= a.timeout {
+                kill_group(pid);
+                return Some((
+                    "timed_out".into(),
+                    format!("worker from the earlier run: no .done within {}s of the resume; process group killed", a.timeout.as_secs()),
+                ));
+            }
             return None;
         }
         return Some(if done {
@@ -367,10 +397,19 @@ fn usage_of(r: &Run<'_>, lane: &str) -> Option<worker::WorkerUsage> {
     worker::parse_usage(preset, &String::from_utf8_lossy(tail))
 }
 
+/// Whether a worker of an earlier orchestrator still runs. A zombie does not: once its parent
+/// (the killed orchestrator) is gone it waits only for init to reap it, which may take a while.
 #[allow(unsafe_code)]
 fn pid_alive(pid: u32) -> bool {
     // SAFETY: kill with signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid as i32, 0) == 0 }
+    if unsafe { libc::kill(pid as i32, 0) } != 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) STATE …`: comm may hold spaces and parentheses, so read after the last ')'.
+        Ok(stat) => !matches!(stat.rsplit(')').next().and_then(|s| s.split_whitespace().next()), Some("Z" | "X")),
+        Err(_) => true,
+    }
 }
 
 #[allow(unsafe_code)]

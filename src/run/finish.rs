@@ -72,15 +72,20 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
                 human.push(format!("could not push `{}`: {e}", c.branch));
             }
         }
-        human.push(format!(
+        // Leaving the branches is what was asked for (e.g. one CI job per lane), not something
+        // that needs a human: it is said in the report and as a note, and does not make exit 3.
+        let left = format!(
             "lane branches were left for review (policy {}): {}",
             if r.opts.no_integrate { "--no-integrate" } else { "branches" },
             candidates.iter().map(|c| c.branch.as_str()).collect::<Vec<_>>().join(", ")
-        ));
-        r.state.status = "complete".into();
+        );
+        r.emit(RunEvent::Note(left.clone()));
+        r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
         r.state.finished = Some(crate::scaffold::now_rfc3339());
         let lines = issue_lines(r, &[]);
-        let text = report::render(&r.state, &lines, &human, &crate::scaffold::now_stamp());
+        let mut listed = human.clone();
+        listed.push(left);
+        let text = report::render(&r.state, &lines, &listed, &crate::scaffold::now_stamp());
         let path = r.dir.join("report.md");
         crate::fsutil::write_atomic(&path, text.as_bytes())?;
         r.state.report = Some(path.display().to_string());

@@ -1,0 +1,510 @@
+//! Hermetic repositories and a scriptable fake worker for the `git lanes run` end-to-end tests.
+//!
+//! A [`RunRepo`] is a temporary git repository with two lanes, `E` and `M`, a catalog kept in sync
+//! by `git lanes sync`, and `fake-worker.sh` committed at its root (`lanes.yaml`:
+//! `worker: sh fake-worker.sh`). The worker's behaviour is chosen per lane with the environment
+//! variable `FAKE_MODE_<LANE>` given to `git-lanes` (workers inherit it); see [`WORKER`] for the
+//! modes. The worker leaves what the test needs to look at — commit ids, pids, "started"
+//! markers — in `FAKE_DIR`, a folder outside the repository, and waits for `FAKE_DIR/gate` in
+//! the `gate` mode.
+//!
+//! The binary runs with a cleared environment: no system or global git config, a fixed author
+//! and date, `HOME` inside the temp dir, `NO_COLOR`.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// The fake worker. Each issue `<ID>` of lane `<L>` is fixed by appending `fixed-<ID>` to
+/// `src/<L>.txt` (its only affected path); its check greps for that token.
+///
+/// Modes (`FAKE_MODE_<LANE>`, default `fix`):
+/// - `fix`: fix, commit, `COMPLETE`, `.done`, exit 0.
+/// - `claim`: mark its issues RESOLVED in their files without fixing anything, commit, `.done`.
+/// - `crash`: fix, commit, exit 1 without `.done`.
+/// - `hang`: fix, commit, `.done`, then sleep 600 (pid in `FAKE_DIR/pid-<L>`).
+/// - `never`: sleep 600 without ever writing `.done` (pid in `FAKE_DIR/pid-<L>`).
+/// - `garbage`: garbage and CRLF status lines, fix, commit, delete the signal folder, then write
+///   `.done` in the worktree-relative `LogBook/issue-fixing/signals/` only.
+/// - `nocommit`: fix, `.done`, no commit.
+/// - `trespass_issue` / `trespass_catalog`: fix and commit, plus a commit that edits the other
+///   lane's issue file / the catalog.
+/// - `conflict`: fix and rewrite `shared.txt` with the lane's name, commit.
+/// - `break`: fix and delete the `keepme` line of `shared.txt`, commit.
+/// - `gate`: commit a `wip` line, touch `FAKE_DIR/started-<L>`, wait (up to 60 s) for
+///   `FAKE_DIR/gate`, then fix as `fix` does.
+///
+/// Every commit's id is appended to `FAKE_DIR/commits-<L>`.
+pub const WORKER: &str = r#"#!/bin/sh
+# Scriptable fake worker for tests/run.rs; behaviour per lane from $FAKE_MODE_<LANE>.
+set -u
+lane="$LANES_LANE"
+eval "mode=\${FAKE_MODE_$lane:-fix}"
+out="$FAKE_DIR"
+sig() { echo "$1" > "$LANES_SIGNAL_DIR/$lane.status"; }
+done_() { touch "$LANES_SIGNAL_DIR/$lane.done"; }
+fix() { for id in $(echo "$LANES_ISSUES" | tr ',' ' '); do echo "fixed-$id" >> "src/$lane.txt"; done; }
+commit() { git add -A . && git commit -q -m "$1" && git rev-parse HEAD >> "$out/commits-$lane"; }
+other() { if [ "$lane" = E ]; then echo M; else echo E; fi; }
+sig "STARTING: $mode"
+case "$mode" in
+  fix) fix; commit "lane $lane: fix"; sig "COMPLETE: fixed"; done_ ;;
+  claim)
+    for id in $(echo "$LANES_ISSUES" | tr ',' ' '); do
+      sed -i 's/^status: "OPEN"/status: "RESOLVED"/; s/^- \*\*Status:\*\* OPEN/- **Status:** RESOLVED/' "issues/$lane/$id.md"
+    done
+    commit "lane $lane: claim"; done_ ;;
+  crash) fix; commit "lane $lane: half done"; echo "boom" >&2; exit 1 ;;
+  hang) fix; commit "lane $lane: fix"; done_; sleep 600 & echo $! > "$out/pid-$lane"; wait ;;
+  never) sig "WORKING: forever"; sleep 600 & echo $! > "$out/pid-$lane"; wait ;;
+  garbage)
+    printf 'WORKING: one\r\n' > "$LANES_SIGNAL_DIR/$lane.status"
+    printf '\377\376 garbage \000\001\r\nmore\r\n' > "$LANES_SIGNAL_DIR/$lane.status"
+    printf 'FROBNICATING: unknown keyword' > "$LANES_SIGNAL_DIR/$lane.status"
+    : > "$LANES_SIGNAL_DIR/$lane.status"
+    fix; commit "lane $lane: fix"
+    rm -rf "$LANES_SIGNAL_DIR"
+    mkdir -p LogBook/issue-fixing/signals
+    printf 'COMPLETE: done\r\n' > "LogBook/issue-fixing/signals/$lane.status"
+    printf '\r\n' > "LogBook/issue-fixing/signals/$lane.done"
+    exit 0 ;;
+  nocommit) fix; sig "COMPLETE: not committed"; done_ ;;
+  trespass_issue) fix; commit "lane $lane: fix"; o=$(other); echo "edited by lane $lane" >> "issues/$o/$o-01.md"; commit "lane $lane: trespass"; done_ ;;
+  trespass_catalog) fix; commit "lane $lane: fix"; echo "edited by lane $lane" >> SAF_ISSUE_CATALOG.md; commit "lane $lane: trespass"; done_ ;;
+  conflict) fix; echo "rewritten by lane $lane" > shared.txt; commit "lane $lane: fix + shared"; done_ ;;
+  break) fix; sed -i '/keepme/d' shared.txt; commit "lane $lane: fix + drop keepme"; done_ ;;
+  gate)
+    echo "wip-$lane" >> "src/$lane.txt"; commit "lane $lane: wip"
+    touch "$out/started-$lane"
+    n=0; while [ ! -e "$out/gate" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    fix; commit "lane $lane: fix"; sig "COMPLETE: fixed"; done_ ;;
+  *) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
+"#;
+
+const CATALOG: &str = "# Test Issue Catalog
+
+> **Last Updated:** 2026-01-01 00:00:00
+
+## Summary
+
+| Total | Resolved | Open | Progress |
+|-------|----------|------|----------|
+| 0 | 0 | 0 | [░░░░░░░░░░░░░░░░░░░░] 0% |
+
+## Progress by Lane
+
+| Lane | Total | Resolved | Open | % |
+|------|-------|----------|------|---|
+| E | 0 | 0 | 0 | 🔴 0% |
+
+---
+
+## Open Issues by Lane
+
+### Lane E - Customer Services
+
+| ID | Title | Severity | Type Tags | Status |
+|----|-------|----------|-----------|--------|
+<!-- LANE_E_ISSUES -->
+
+### Lane M - Schema Drift
+
+| ID | Title | Severity | Type Tags | Status |
+|----|-------|----------|-----------|--------|
+<!-- LANE_M_ISSUES -->
+
+---
+
+## Notes
+
+Prose that sync must keep.
+";
+
+/// The check of a standard issue: its token is in its lane's file.
+pub fn token_check(id: &str) -> String {
+    let lane = id.split('-').next().unwrap();
+    format!("grep -q fixed-{id} src/{lane}.txt && echo \"PASS\" || echo \"FAIL\"\n")
+}
+
+/// A temporary repository prepared for `git lanes run`.
+pub struct RunRepo {
+    dir: TempDir,
+    root: PathBuf,
+    home: PathBuf,
+    fake: PathBuf,
+}
+
+impl RunRepo {
+    /// The standard repository: lanes E and M with one issue each (`E-01`, `M-01`).
+    pub fn standard() -> RunRepo {
+        let r = RunRepo::bare();
+        r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+        r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+        r.finish_setup("");
+        r
+    }
+
+    /// Base files and the worker, no issues yet, nothing committed but the first commit.
+    pub fn bare() -> RunRepo {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = dir.path().canonicalize().unwrap();
+        let root = base.join("repo");
+        let home = base.join("home");
+        let fake = base.join("fake");
+        for d in [&root, &home, &fake] {
+            fs::create_dir_all(d).unwrap();
+        }
+        let r = RunRepo { dir, root, home, fake };
+        r.git(&["init", "-q", "-b", "main"]);
+        r.write("README.md", "# test repo\n");
+        r.git(&["add", "-A"]);
+        r.git(&["commit", "-q", "-m", "init"]);
+        r.write(
+            ".gitignore",
+            "/LogBook/issue-fixing/signals/*.status\n/LogBook/issue-fixing/signals/*.done\n/LogBook/issue-hunting/signals/*.status\n/LogBook/issue-hunting/signals/*.done\n",
+        );
+        r.write("src/E.txt", "E base\n");
+        r.write("src/M.txt", "M base\n");
+        r.write("shared.txt", "keepme\nshared base\n");
+        r.write("fake-worker.sh", WORKER);
+        r.write(crate_catalog(), CATALOG);
+        r
+    }
+
+    /// Write `lanes.yaml` (`worker:` plus `extra`), sync the catalog and commit everything.
+    pub fn finish_setup(&self, extra: &str) {
+        self.write("lanes.yaml", &format!("worker: sh fake-worker.sh\n{extra}"));
+        self.cmd().arg("sync").assert().success();
+        self.cmd().args(["sync", "--check"]).assert().code(0);
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", "lanes E and M"]);
+    }
+
+    /// Write `issues/<LANE>/<ID>.md` (status OPEN) with these checks (lines of the bash block).
+    pub fn issue(&self, id: &str, affected: &[&str], checks: &str) {
+        let lane = id.split('-').next().unwrap();
+        let paths: Vec<String> = affected.iter().map(|p| format!("\"{p}\"")).collect();
+        let text = format!(
+            "---\nissue_id: \"{id}\"\nlane: \"{lane}\"\nseverity: 5\nseverity_level: \"MEDIUM\"\ntype_tags: [\"test\"]\nstatus: \"OPEN\"\naffected_paths: [{}]\n# a comment that must survive\ndepends_on: []\n---\n\n# [LANE {lane}] Issue {id}: Test issue {id}\n\n## Problem Description\n\nThe token is missing.\n\n## Verification Commands\n\n```bash\n# Check 1: the token is there\n{checks}```\n\n- **Status:** OPEN\n",
+            paths.join(", ")
+        );
+        self.write(&format!("issues/{lane}/{id}.md"), &text);
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder the fake worker writes its markers to.
+    pub fn fake_dir(&self) -> &Path {
+        &self.fake
+    }
+
+    /// A folder outside the repository.
+    pub fn outside(&self) -> PathBuf {
+        self.dir.path().canonicalize().unwrap()
+    }
+
+    pub fn isolated_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())),
+            ("HOME", self.home.display().to_string()),
+            ("TMPDIR", self.outside().display().to_string()),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+            ("GIT_AUTHOR_NAME", "Test".into()),
+            ("GIT_AUTHOR_EMAIL", "test@example.com".into()),
+            ("GIT_COMMITTER_NAME", "Test".into()),
+            ("GIT_COMMITTER_EMAIL", "test@example.com".into()),
+            ("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z".into()),
+            ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z".into()),
+            ("NO_COLOR", "1".into()),
+            ("FAKE_DIR", self.fake.display().to_string()),
+        ]
+    }
+
+    /// Run git in the main worktree; panics on failure.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = self.git_output(args);
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Whether a git command succeeds.
+    pub fn git_ok(&self, args: &[&str]) -> bool {
+        self.git_output(args).status.success()
+    }
+
+    fn git_output(&self, args: &[&str]) -> std::process::Output {
+        #[allow(clippy::disallowed_methods)] // test setup, not product code
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&self.root)
+            .env_clear()
+            .envs(self.isolated_env())
+            .output()
+            .expect("git runs");
+        out
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.root.join(rel)).unwrap()
+    }
+
+    /// The binary, in the repository, with the isolated environment only.
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut c = assert_cmd::Command::cargo_bin("git-lanes").expect("binary built");
+        c.current_dir(&self.root).env_clear().envs(self.isolated_env());
+        c
+    }
+
+    /// `git lanes run --run-id <id> <args>` with `FAKE_MODE_*` (`--done-grace 1s` and `--timeout 60s`
+    /// unless `args` has them).
+    pub fn run(&self, run_id: &str, modes: &[(&str, &str)], args: &[&str]) -> RunOutput {
+        let mut c = self.cmd();
+        c.args(["run", "--run-id", run_id]);
+        for (flag, default) in [("--done-grace", "1s"), ("--timeout", "60s")] {
+            if !args.contains(&flag) {
+                c.args([flag, default]);
+            }
+        }
+        c.args(args);
+        for (lane, mode) in modes {
+            c.env(format!("FAKE_MODE_{lane}"), mode);
+        }
+        let started = Instant::now();
+        let out = c.output().expect("git-lanes runs");
+        RunOutput {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            took: started.elapsed(),
+        }
+    }
+
+    /// The same command as [`RunRepo::run`], as a `std::process::Command` to start as a child.
+    pub fn run_child(&self, run_id: &str, modes: &[(&str, &str)], args: &[&str]) -> std::process::Child {
+        #[allow(clippy::disallowed_methods)] // the test must be able to SIGKILL the orchestrator
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
+        c.current_dir(&self.root).env_clear().envs(self.isolated_env());
+        c.args(["run", "--run-id", run_id, "--done-grace", "1s", "--timeout", "60s"]).args(args);
+        for (lane, mode) in modes {
+            c.env(format!("FAKE_MODE_{lane}"), mode);
+        }
+        c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        c.spawn().expect("git-lanes starts")
+    }
+
+    /// The binary with `args`, started as a child (output piped).
+    pub fn cmd_child(&self, args: &[&str]) -> std::process::Child {
+        #[allow(clippy::disallowed_methods)] // a child the test can wait for with a deadline
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
+        c.current_dir(&self.root).env_clear().envs(self.isolated_env()).args(args);
+        c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        c.spawn().expect("git-lanes starts")
+    }
+
+    /// The file at `rel` on HEAD.
+    pub fn show(&self, rev: &str, rel: &str) -> String {
+        self.git(&["show", &format!("{rev}:{rel}")])
+    }
+
+    /// `status:` of an issue's frontmatter on HEAD.
+    pub fn status_on_head(&self, id: &str) -> String {
+        let lane = id.split('-').next().unwrap();
+        let text = self.show("HEAD", &format!("issues/{lane}/{id}.md"));
+        frontmatter_status(&text)
+    }
+
+    /// The committed report of a run on HEAD.
+    pub fn report_on_head(&self, run_id: &str) -> String {
+        self.show("HEAD", &format!("LogBook/issue-fixing/runs/{run_id}.md"))
+    }
+
+    /// `git lanes report <run_id>` output (exit 0).
+    pub fn report_cmd(&self, run_id: &str) -> String {
+        let out = self.cmd().args(["report", run_id]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "report: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Whether a ref exists.
+    pub fn has_ref(&self, name: &str) -> bool {
+        self.git_ok(&["rev-parse", "--verify", "--quiet", name])
+    }
+
+    /// Local branches under `lanes/`.
+    pub fn lane_branches(&self) -> Vec<String> {
+        self.git(&["for-each-ref", "--format=%(refname:short)", "refs/heads/lanes/"]).lines().map(str::to_string).collect()
+    }
+
+    /// `<common git dir>/lanes/worktrees/<run_id>/<lane>`.
+    pub fn worktree(&self, run_id: &str, lane: &str) -> PathBuf {
+        self.root.join(".git/lanes/worktrees").join(run_id).join(lane)
+    }
+
+    /// The main worktree's fixing signal folder.
+    pub fn signals(&self) -> PathBuf {
+        self.root.join("LogBook/issue-fixing/signals")
+    }
+
+    /// Commits the fake worker of `lane` recorded.
+    pub fn worker_commits(&self, lane: &str) -> Vec<String> {
+        fs::read_to_string(self.fake.join(format!("commits-{lane}"))).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default()
+    }
+
+    /// Every commit the fake worker of each lane made is reachable from HEAD, its lane branch or
+    /// its archive ref: nothing was lost.
+    pub fn assert_nothing_lost(&self, run_id: &str, lanes: &[&str]) {
+        for lane in lanes {
+            let commits = self.worker_commits(lane);
+            assert!(!commits.is_empty(), "lane {lane}: the fake worker recorded no commit");
+            let tips: Vec<String> =
+                ["HEAD".to_string(), format!("refs/heads/lanes/{run_id}/{lane}"), format!("refs/lanes/archive/{run_id}/{lane}")]
+                    .into_iter()
+                    .filter(|r| self.has_ref(r))
+                    .collect();
+            for c in &commits {
+                assert!(
+                    tips.iter().any(|t| self.git_ok(&["merge-base", "--is-ancestor", c, t])),
+                    "lane {lane}: commit {c} is reachable from none of {tips:?}"
+                );
+            }
+        }
+    }
+
+    /// The pid the fake worker of `lane` wrote (its `sleep`).
+    pub fn worker_pid(&self, lane: &str) -> Option<u32> {
+        fs::read_to_string(self.fake.join(format!("pid-{lane}"))).ok().and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Wait until `FAKE_DIR/<name>` exists.
+    pub fn wait_for_marker(&self, name: &str, within: Duration) -> bool {
+        wait_until(within, || self.fake.join(name).exists())
+    }
+
+    /// Let `gate`-mode workers go on.
+    pub fn open_gate(&self) {
+        fs::write(self.fake.join("gate"), "go\n").unwrap();
+    }
+}
+
+fn crate_catalog() -> &'static str {
+    "SAF_ISSUE_CATALOG.md"
+}
+
+/// The output of a finished run.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: Duration,
+}
+
+impl RunOutput {
+    /// Assert the exit code, showing the output when it differs.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// Wait for `child` at most `within`; kill it (and return `None`) when it takes longer.
+pub fn wait_with_deadline(child: &mut std::process::Child, within: Duration) -> Option<RunOutput> {
+    use std::io::Read;
+    let started = Instant::now();
+    // Drain the pipes on threads so a chatty child cannot block on a full pipe.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = so.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = se.read_to_string(&mut s);
+        s
+    });
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(RunOutput {
+                code: status.code(),
+                stdout: t_out.join().unwrap(),
+                stderr: t_err.join().unwrap(),
+                took: started.elapsed(),
+            });
+        }
+        if started.elapsed() >= within {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `status:` value of a frontmatter, unquoted.
+pub fn frontmatter_status(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("status:"))
+        .map(|v| v.trim().trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no status in\n{text}"))
+}
+
+/// The `Result` cell of an issue's row in a report's `| ID | Result | Lane | Detail |` table.
+pub fn report_result(report: &str, id: &str) -> Option<String> {
+    report.lines().find_map(|l| {
+        let cells: Vec<&str> = l.trim().trim_matches('|').split('|').map(str::trim).collect();
+        (cells.len() >= 2 && cells[0] == id).then(|| cells[1].to_string())
+    })
+}
+
+/// Poll `f` every 50 ms until it holds or `within` passes.
+pub fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if start.elapsed() >= within {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether a process is alive (a zombie counts as gone).
+pub fn process_alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // `pid (comm) STATE ...`; comm may hold spaces, so look after the last ')'.
+            let state = stat.rsplit(')').next().and_then(|s| s.split_whitespace().next()).unwrap_or("");
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}
+
+/// Send SIGKILL to a process (the orchestrator) by pid.
+pub fn kill9(pid: u32) {
+    signal(pid, "KILL");
+}
+
+/// Send a signal (`KILL`, `INT`, …) to a process by pid.
+pub fn signal(pid: u32, name: &str) {
+    #[allow(clippy::disallowed_methods)] // tests may use the std API to signal a process
+    let st = std::process::Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status().expect("kill runs");
+    assert!(st.success(), "kill -{name} {pid}");
+}

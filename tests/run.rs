@@ -1,0 +1,538 @@
+//! End-to-end tests of `git lanes run` (and `watch`, `report`, `clean`, `demo`) against real
+//! temporary git repositories with a scriptable fake worker (`tests/common_run`): every way a
+//! worker or the orchestrator can misbehave that SPEC §7 lists, each checked on the exit code,
+//! the report, the issue statuses on HEAD, the refs, and that no lane commit is lost.
+#![allow(clippy::disallowed_methods)] // the tests start and kill processes with the std API
+
+mod common_run;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common_run::{RunRepo, kill9, process_alive, report_result, token_check, wait_until};
+use git_lanes::state::RunState;
+
+/// The final state committed with the run (in the main worktree after the fast-forward).
+fn final_state(r: &RunRepo) -> RunState {
+    RunState::load(r.root(), Path::new("LogBook/issue-fixing/orchestrator-state.yaml")).unwrap().expect("state committed")
+}
+
+/// The live state of a run in the common git dir.
+fn live_state(r: &RunRepo, run_id: &str) -> RunState {
+    RunState::load(r.root(), &Path::new(".git/lanes/runs").join(run_id).join("state.yaml")).unwrap().expect("live state")
+}
+
+fn lane_status(st: &RunState, lane: &str) -> String {
+    st.lanes.get(lane).map(|l| l.status.clone()).unwrap_or_else(|| panic!("no lane {lane} in the state"))
+}
+
+fn assert_archived(r: &RunRepo, run_id: &str, lanes: &[&str]) {
+    for lane in lanes {
+        assert!(r.has_ref(&format!("refs/lanes/archive/{run_id}/{lane}")), "no archive ref for lane {lane}");
+    }
+}
+
+#[test]
+fn a_worker_that_fixes_gets_its_issues_resolved_merged_and_tidied() {
+    let r = RunRepo::standard();
+    let base = r.git(&["rev-parse", "HEAD"]);
+    let out = r.run("R1", &[], &[]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("run R1: 2 resolved, 0 open"), "{}", out.stdout);
+    for id in ["E-01", "M-01"] {
+        let lane = &id[..1];
+        let text = r.show("HEAD", &format!("issues/{lane}/{id}.md"));
+        assert!(text.contains("status: \"RESOLVED\""), "{text}");
+        assert!(text.contains("- **Status:** RESOLVED"), "{text}");
+        assert!(text.contains("## Resolution"), "{text}");
+        assert!(text.contains("# a comment that must survive"), "{text}");
+        assert!(r.show("HEAD", &format!("src/{lane}.txt")).contains(&format!("fixed-{id}")));
+        let evidence = r.git(&["ls-tree", "-r", "--name-only", "HEAD", &format!("LogBook/verification/evidence/{lane}/")]);
+        assert!(evidence.lines().any(|l| l.contains(&format!("/{id}_")) && l.ends_with(".json")), "no evidence for {id}: {evidence}");
+    }
+    let report = r.report_on_head("R1");
+    assert_eq!(report_result(&report, "E-01").as_deref(), Some("RESOLVED"), "{report}");
+    assert_eq!(report_result(&report, "M-01").as_deref(), Some("RESOLVED"), "{report}");
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+    // The user's branch was fast-forwarded from the base, one run commit on top.
+    assert!(r.git_ok(&["merge-base", "--is-ancestor", base.trim(), "HEAD"]));
+    assert!(r.git(&["log", "-1", "--format=%s"]).starts_with("lanes: run R1: 2 resolved, 0 open"));
+    assert_eq!(r.git(&["status", "--porcelain", "--untracked-files=no"]), "");
+    // Merged lanes: branches and worktrees gone, tips archived; signals cleared.
+    assert!(r.lane_branches().is_empty(), "{:?}", r.lane_branches());
+    assert_archived(&r, "R1", &["E", "M"]);
+    assert!(!r.worktree("R1", "E").exists() && !r.worktree("R1", "M").exists());
+    assert!(!r.worktree("R1", "integration").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(r.signals()).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(leftovers.is_empty(), "signals left: {leftovers:?}");
+    assert_eq!(r.git(&["ls-files", "LogBook/issue-fixing/signals"]), "");
+    let st = final_state(&r);
+    assert_eq!(lane_status(&st, "E"), "done");
+    assert!(st.lanes["E"].signal_latency_ms.is_some());
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn a_worker_that_marks_resolved_without_fixing_is_rejected_and_stays_open() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "claim")], &[]);
+    out.expect_code(3);
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    assert!(r.show("HEAD", "issues/E/E-01.md").contains("- **Status:** OPEN"));
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    let report = r.report_on_head("R1");
+    assert_eq!(report_result(&report, "E-01").as_deref(), Some("REJECTED"), "{report}");
+    assert_eq!(report_result(&report, "M-01").as_deref(), Some("RESOLVED"), "{report}");
+    assert!(out.stdout.contains("E-01 was not resolved"), "{}", out.stdout);
+    // The rejected lane is kept for review; its claim was set back to OPEN on the branch.
+    assert!(r.has_ref("refs/heads/lanes/R1/E"));
+    assert_eq!(common_run::frontmatter_status(&r.show("lanes/R1/E", "issues/E/E-01.md")), "OPEN");
+    assert_archived(&r, "R1", &["E", "M"]);
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn a_worker_that_crashes_without_done_fails_its_lane_and_keeps_its_branch() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "crash")], &[]);
+    out.expect_code(3);
+    let st = final_state(&r);
+    assert_eq!(lane_status(&st, "E"), "failed");
+    assert_eq!(lane_status(&st, "M"), "done");
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    let report = r.report_on_head("R1");
+    assert_eq!(report_result(&report, "E-01").as_deref(), Some("OPEN"), "{report}");
+    assert!(out.stdout.contains("lane E failed"), "{}", out.stdout);
+    // Its branch is kept with its commits (and archived); the crash's half-done work is not on HEAD.
+    assert!(r.has_ref("refs/heads/lanes/R1/E"));
+    for c in r.worker_commits("E") {
+        assert!(r.git_ok(&["merge-base", "--is-ancestor", &c, "lanes/R1/E"]));
+        assert!(!r.git_ok(&["merge-base", "--is-ancestor", &c, "HEAD"]));
+    }
+    assert_archived(&r, "R1", &["E", "M"]);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn a_worker_that_hangs_after_done_is_ended_after_the_grace_and_its_fix_accepted() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "hang")], &["--done-grace", "1s"]);
+    out.expect_code(0);
+    assert!(out.took < Duration::from_secs(20), "took {:?}", out.took);
+    let st = final_state(&r);
+    assert_eq!(lane_status(&st, "E"), "done");
+    assert!(st.lanes["E"].exit.as_deref().unwrap_or("").contains("after .done"), "{:?}", st.lanes["E"].exit);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(report_result(&r.report_on_head("R1"), "E-01").as_deref(), Some("RESOLVED"));
+    let pid = r.worker_pid("E").expect("the hanging worker wrote its pid");
+    assert!(wait_until(Duration::from_secs(3), || !process_alive(pid)), "the worker's sleep {pid} is still running");
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn a_worker_that_never_writes_done_times_out_and_its_group_is_killed() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "never")], &["--timeout", "2s"]);
+    out.expect_code(3);
+    assert!(out.took < Duration::from_secs(20), "took {:?}", out.took);
+    let st = final_state(&r);
+    assert_eq!(lane_status(&st, "E"), "timed_out");
+    assert_eq!(lane_status(&st, "M"), "done");
+    assert!(out.stdout.contains("lane E timed out"), "{}", out.stdout);
+    let pid = r.worker_pid("E").expect("the sleeping worker wrote its pid");
+    assert!(wait_until(Duration::from_secs(3), || !process_alive(pid)), "the worker's sleep {pid} is still running");
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    assert_eq!(report_result(&r.report_on_head("R1"), "E-01").as_deref(), Some("OPEN"));
+    assert!(r.has_ref("refs/heads/lanes/R1/E"));
+    assert_archived(&r, "R1", &["E", "M"]);
+}
+
+#[test]
+fn garbage_signals_and_a_deleted_signal_folder_do_not_stop_the_run() {
+    let r = RunRepo::standard();
+    // One lane only: the worker deletes the shared signal folder, which would also hide the
+    // signals of a concurrent lane.
+    let out = r.run("R1", &[("E", "garbage")], &["--lane", "E"]);
+    out.expect_code(0);
+    assert!(out.took < Duration::from_secs(20), "took {:?}", out.took);
+    assert_eq!(lane_status(&final_state(&r), "E"), "done");
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "OPEN");
+    assert_eq!(report_result(&r.report_on_head("R1"), "E-01").as_deref(), Some("RESOLVED"));
+    // The worktree-relative signals it wrote were never committed.
+    assert_eq!(r.git(&["ls-tree", "-r", "--name-only", "HEAD", "LogBook/issue-fixing/signals/"]), "");
+    r.assert_nothing_lost("R1", &["E"]);
+}
+
+#[test]
+fn a_worker_that_forgets_to_commit_has_its_work_committed_and_accepted() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "nocommit")], &[]);
+    out.expect_code(0);
+    assert!(r.worker_commits("E").is_empty());
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert!(r.show("HEAD", "src/E.txt").contains("fixed-E-01"));
+    let log = r.git(&["log", "--format=%s", "refs/lanes/archive/R1/E"]);
+    assert!(log.contains("lanes: run R1: lane E: work left uncommitted by the worker"), "{log}");
+    assert!(final_state(&r).lanes["E"].warnings.iter().any(|w| w.contains("uncommitted")));
+    r.assert_nothing_lost("R1", &["M"]);
+}
+
+#[test]
+fn a_worker_that_edits_another_lanes_issue_or_the_catalog_is_rejected() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "trespass_issue"), ("M", "trespass_catalog")], &[]);
+    out.expect_code(3);
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    assert_eq!(r.status_on_head("M-01"), "OPEN");
+    let report = r.report_on_head("R1");
+    assert_eq!(report_result(&report, "E-01").as_deref(), Some("REJECTED"), "{report}");
+    assert_eq!(report_result(&report, "M-01").as_deref(), Some("REJECTED"), "{report}");
+    let verdict = r.show("HEAD", "LogBook/issue-fixing/runs/R1/E-01.verdict.yaml");
+    assert!(verdict.contains("SpecFit"), "{verdict}");
+    // Nothing of theirs reached HEAD; their branches wait for a human.
+    assert!(!r.show("HEAD", "issues/M/M-01.md").contains("edited by lane E"));
+    assert!(!r.show("HEAD", "SAF_ISSUE_CATALOG.md").contains("edited by lane M"));
+    assert!(!r.show("HEAD", "src/E.txt").contains("fixed-E-01"));
+    assert!(r.has_ref("refs/heads/lanes/R1/E") && r.has_ref("refs/heads/lanes/R1/M"));
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn two_lanes_that_conflict_back_out_the_second_and_keep_its_branch() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "conflict"), ("M", "conflict")], &[]);
+    out.expect_code(3);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "OPEN");
+    assert_eq!(r.show("HEAD", "shared.txt"), "rewritten by lane E\n");
+    let report = r.report_on_head("R1");
+    assert_eq!(report_result(&report, "E-01").as_deref(), Some("RESOLVED"), "{report}");
+    assert_eq!(report_result(&report, "M-01").as_deref(), Some("OPEN"), "{report}");
+    assert!(report.contains("backed out"), "{report}");
+    assert!(out.stdout.contains("lane M was backed out of the integration: conflicts with lane E"), "{}", out.stdout);
+    let st = final_state(&r);
+    assert_eq!(st.integration.as_ref().unwrap().merged, ["E"]);
+    assert!(r.has_ref("refs/heads/lanes/R1/M"));
+    assert!(!r.has_ref("refs/heads/lanes/R1/E"));
+    assert_archived(&r, "R1", &["E", "M"]);
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn a_lane_whose_merge_breaks_another_lanes_check_is_backed_out() {
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &format!("{}grep -q keepme shared.txt && echo PASS || echo FAIL\n", token_check("E-01")));
+    r.issue("M-01", &["src/M.txt", "shared.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    let out = r.run("R1", &[("M", "break")], &[]);
+    out.expect_code(3);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "OPEN");
+    assert!(r.show("HEAD", "shared.txt").contains("keepme"));
+    assert!(out.stdout.contains("lane M was backed out of the integration: its merge breaks the checks of E-01"), "{}", out.stdout);
+    let report = r.report_on_head("R1");
+    assert_eq!(report_result(&report, "E-01").as_deref(), Some("RESOLVED"), "{report}");
+    assert_eq!(report_result(&report, "M-01").as_deref(), Some("OPEN"), "{report}");
+    assert!(r.has_ref("refs/heads/lanes/R1/M"));
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+/// Start a run of gate-mode workers as a child and wait until both workers are in.
+fn start_gated(r: &RunRepo, run_id: &str) -> std::process::Child {
+    let child = r.run_child(run_id, &[("E", "gate"), ("M", "gate")], &[]);
+    for lane in ["E", "M"] {
+        assert!(r.wait_for_marker(&format!("started-{lane}"), Duration::from_secs(30)), "worker {lane} never started");
+    }
+    child
+}
+
+#[test]
+fn an_orchestrator_killed_mid_run_is_finished_by_resume_while_its_workers_still_run() {
+    let r = RunRepo::standard();
+    let mut child = start_gated(&r, "R1");
+    kill9(child.id());
+    let _ = child.wait();
+    assert_eq!(lane_status(&live_state(&r, "R1"), "E"), "running");
+    // The orphaned workers go on once the gate opens, while `--resume` follows them by pid.
+    let opener = {
+        let fake = r.fake_dir().to_path_buf();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            std::fs::write(fake.join("gate"), "go\n").unwrap();
+        })
+    };
+    let out = r.cmd().args(["run", "--resume", "--done-grace", "1s"]).output().unwrap();
+    opener.join().unwrap();
+    let out = common_run::RunOutput {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: Duration::ZERO,
+    };
+    out.expect_code(0);
+    assert!(out.stderr.contains("resuming run R1"), "{}", out.stderr);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    assert_eq!(report_result(&r.report_on_head("R1"), "E-01").as_deref(), Some("RESOLVED"));
+    assert_eq!(live_state(&r, "R1").status, "complete");
+    assert_archived(&r, "R1", &["E", "M"]);
+    // Both commits of each worker (wip before the kill, fix after) are on HEAD.
+    for lane in ["E", "M"] {
+        assert_eq!(r.worker_commits(lane).len(), 2, "lane {lane}");
+    }
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn an_orchestrator_killed_mid_run_is_finished_by_resume_after_its_workers_ended() {
+    let r = RunRepo::standard();
+    let mut child = start_gated(&r, "R1");
+    kill9(child.id());
+    let _ = child.wait();
+    r.open_gate();
+    for lane in ["E", "M"] {
+        let done = r.signals().join(format!("{lane}.done"));
+        assert!(wait_until(Duration::from_secs(20), || done.exists()), "worker {lane} never finished");
+    }
+    // Let the orphans exit.
+    let st = live_state(&r, "R1");
+    for lane in ["E", "M"] {
+        let pid = st.lanes[lane].worker_pid.expect("worker pid recorded");
+        assert!(wait_until(Duration::from_secs(10), || !process_alive(pid)), "worker {lane} ({pid}) still running");
+    }
+    let out = r.cmd().args(["run", "--resume", "--done-grace", "1s"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lane E: done — worker from the earlier run finished (.done written) before the run was resumed"), "{stderr}");
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    assert_archived(&r, "R1", &["E", "M"]);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+    // A worker that finished (`.done`, exited) while no orchestrator watched is not run again.
+    for lane in ["E", "M"] {
+        assert_eq!(r.worker_commits(lane).len(), 2, "lane {lane} was run again");
+    }
+    // Nothing left to resume.
+    r.cmd().args(["run", "--resume"]).assert().code(2);
+}
+
+#[test]
+fn resume_times_out_a_worker_left_running_by_the_killed_orchestrator() {
+    let r = RunRepo::standard();
+    let mut child = r.run_child("R1", &[("E", "never")], &[]);
+    assert!(r.wait_for_marker("pid-E", Duration::from_secs(30)), "worker E never started");
+    kill9(child.id());
+    let _ = child.wait();
+    let sleeper = r.worker_pid("E").unwrap();
+    assert!(process_alive(sleeper));
+    let mut resume = r.cmd_child(&["run", "--resume", "--timeout", "2s", "--done-grace", "1s"]);
+    let out = common_run::wait_with_deadline(&mut resume, Duration::from_secs(30));
+    let Some(out) = out else {
+        common_run::signal(sleeper, "KILL"); // leave no stray process behind
+        panic!("`run --resume` must not wait forever for a worker of the killed orchestrator");
+    };
+    out.expect_code(3);
+    assert_eq!(lane_status(&final_state(&r), "E"), "timed_out");
+    assert!(wait_until(Duration::from_secs(3), || !process_alive(sleeper)), "the worker's sleep {sleeper} is still running");
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    assert_archived(&r, "R1", &["E", "M"]);
+}
+
+#[test]
+fn ctrl_c_stops_the_workers_saves_the_state_and_resume_finishes() {
+    let r = RunRepo::standard();
+    let mut child = start_gated(&r, "R1");
+    common_run::signal(child.id(), "INT");
+    let out = common_run::wait_with_deadline(&mut child, Duration::from_secs(20)).expect("Ctrl-C ends the run");
+    out.expect_code(130);
+    assert!(out.stderr.contains("--resume"), "{}", out.stderr);
+    let st = live_state(&r, "R1");
+    assert_eq!(st.status, "interrupted");
+    assert_eq!(lane_status(&st, "E"), "interrupted");
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    assert!(r.lane_branches().contains(&"lanes/R1/E".to_string()), "{:?}", r.lane_branches());
+    r.open_gate();
+    let out = r.cmd().args(["run", "--resume", "--done-grace", "1s"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    assert_archived(&r, "R1", &["E", "M"]);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn no_integrate_leaves_verified_lane_branches_and_exits_zero() {
+    let r = RunRepo::standard();
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let out = r.run("R1", &[], &["--no-integrate"]);
+    // Leaving the branches is what was asked for (a CI matrix job per lane), not a failure.
+    out.expect_code(0);
+    assert!(out.stderr.contains("lanes/R1/E"), "{}", out.stderr);
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head, "--no-integrate must not move the user's branch");
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    for (lane, id) in [("E", "E-01"), ("M", "M-01")] {
+        let branch = format!("lanes/R1/{lane}");
+        assert!(r.has_ref(&format!("refs/heads/{branch}")));
+        assert_eq!(common_run::frontmatter_status(&r.show(&branch, &format!("issues/{lane}/{id}.md"))), "RESOLVED");
+    }
+    assert_archived(&r, "R1", &["E", "M"]);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+#[ignore = "engine gap: a finished run (needs_attention) cannot be resumed, although its report says `git lanes run --resume` restarts a failed lane (SPEC §4.6)"]
+fn resume_restarts_a_lane_whose_worker_crashed() {
+    let r = RunRepo::standard();
+    r.run("R1", &[("E", "crash")], &[]).expect_code(3);
+    let out = r.cmd().args(["run", "--resume", "--done-grace", "1s"]).env("FAKE_MODE_E", "fix").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn a_second_run_is_refused_while_the_first_holds_the_lock() {
+    let r = RunRepo::standard();
+    let mut child = start_gated(&r, "R1");
+    let second = r.run("R2", &[], &[]);
+    r.open_gate();
+    second.expect_code(1);
+    assert!(second.stderr.contains(&format!("pid {}", child.id())), "{}", second.stderr);
+    assert!(second.stderr.contains("R1"), "{}", second.stderr);
+    assert!(!r.lane_branches().iter().any(|b| b.starts_with("lanes/R2/")));
+    assert!(!r.root().join(".git/lanes/runs/R2").exists());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn a_dirty_main_worktree_is_refused_before_anything_is_created() {
+    let r = RunRepo::standard();
+    let dirty = "# test repo\nlocal edit, not committed\n\r\n\u{0}";
+    r.write("README.md", dirty);
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let out = r.run("R1", &[], &[]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("README.md"), "{}", out.stderr);
+    assert_eq!(std::fs::read(r.root().join("README.md")).unwrap(), dirty.as_bytes());
+    assert!(r.lane_branches().is_empty(), "{:?}", r.lane_branches());
+    assert!(!r.root().join(".git/lanes/worktrees").exists());
+    assert!(!r.root().join(".git/lanes/runs/R1").exists());
+    assert!(r.worker_commits("E").is_empty() && r.worker_commits("M").is_empty());
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(r.git(&["for-each-ref", "refs/lanes/"]), "");
+}
+
+#[test]
+fn head_moved_during_the_run_leaves_the_integration_branch_and_the_merge_command() {
+    let r = RunRepo::standard();
+    let child = start_gated(&r, "R1");
+    r.write("other.txt", "committed by the user during the run\n");
+    r.git(&["add", "other.txt"]);
+    r.git(&["commit", "-q", "-m", "user work during the run"]);
+    let moved = r.git(&["rev-parse", "HEAD"]);
+    r.open_gate();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("git merge lanes/R1/integration"), "{stdout}");
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), moved, "the user's branch must not move");
+    assert!(r.has_ref("refs/heads/lanes/R1/integration"));
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    assert_eq!(common_run::frontmatter_status(&r.show("lanes/R1/integration", "issues/E/E-01.md")), "RESOLVED");
+    assert_eq!(report_result(&r.show("lanes/R1/integration", "LogBook/issue-fixing/runs/R1.md"), "M-01").as_deref(), Some("RESOLVED"));
+    r.assert_nothing_lost("R1", &["E", "M"]);
+    // The printed command takes the result.
+    r.git(&["merge", "-q", "--no-edit", "lanes/R1/integration"]);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.read("other.txt"), "committed by the user during the run\n");
+}
+
+#[test]
+fn a_verification_command_that_hangs_is_cut_off_and_its_issue_rejected() {
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], "sleep 600; echo PASS\n");
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("verify:\n  timeout: 1s\n");
+    let out = r.run("R1", &[], &[]);
+    out.expect_code(3);
+    assert!(out.took < Duration::from_secs(30), "took {:?}", out.took);
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    let report = r.report_on_head("R1");
+    assert_eq!(report_result(&report, "E-01").as_deref(), Some("REJECTED"), "{report}");
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn watch_exits_once_done_appears_and_three_on_timeout() {
+    let r = RunRepo::standard();
+    let signals = r.signals();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::create_dir_all(&signals).unwrap();
+        std::fs::write(signals.join("E.status"), "COMPLETE: from the test\r\n").unwrap();
+        std::fs::write(signals.join("E.done"), "").unwrap();
+    });
+    let started = std::time::Instant::now();
+    r.cmd().args(["watch", "--lane", "E", "--timeout", "5s"]).assert().code(0);
+    writer.join().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    std::fs::remove_file(r.signals().join("E.done")).unwrap();
+    let started = std::time::Instant::now();
+    r.cmd().args(["watch", "--lane", "E", "--timeout", "1s"]).assert().code(3);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+#[test]
+fn report_prints_the_last_report() {
+    let r = RunRepo::standard();
+    r.run("R1", &[], &[]).expect_code(0);
+    let by_id = r.report_cmd("R1");
+    assert_eq!(report_result(&by_id, "E-01").as_deref(), Some("RESOLVED"), "{by_id}");
+    let newest = r.cmd().arg("report").output().unwrap();
+    assert_eq!(newest.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&newest.stdout), by_id);
+    assert_eq!(by_id.trim_end(), r.report_on_head("R1").trim_end());
+    r.cmd().args(["report", "NOPE"]).assert().code(1);
+}
+
+#[test]
+fn clean_keeps_unmerged_lanes_unless_forced_and_keeps_archive_refs() {
+    let r = RunRepo::standard();
+    r.run("R1", &[("E", "crash")], &[]).expect_code(3);
+    assert!(r.has_ref("refs/heads/lanes/R1/E"));
+    assert!(r.worktree("R1", "E").exists());
+    r.cmd().arg("clean").assert().code(0);
+    assert!(r.has_ref("refs/heads/lanes/R1/E"), "clean removed an unmerged lane");
+    assert!(r.worktree("R1", "E").exists());
+    r.cmd().args(["clean", "--force"]).assert().code(0);
+    assert!(!r.has_ref("refs/heads/lanes/R1/E"));
+    assert!(!r.worktree("R1", "E").exists());
+    assert_archived(&r, "R1", &["E", "M"]);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn demo_builds_the_example_and_resolves_its_issues() {
+    let r = RunRepo::bare();
+    let dir = r.outside().join("demo");
+    let out = r.cmd().args(["demo", "--dir"]).arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let resolved: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| ") && l.contains(" | RESOLVED | ")).collect();
+    assert_eq!(resolved.len(), 4, "{stdout}");
+    assert!(stdout.contains(": 4 resolved, 1 open"), "{stdout}");
+    let demo = dir.canonicalize().unwrap();
+    assert_eq!(common_run::report_result(&stdout, "E-03").as_deref(), Some("BLOCKED"), "{stdout}");
+    assert!(demo.join(".git").exists());
+}
