@@ -49,7 +49,9 @@ fn make_repo(dir: &Path, lanes: usize, files: usize) {
     for l in 0..lanes {
         let lane = format!("L{l:03}");
         let id = format!("{lane}-01");
-        catalog += &format!("\n### Lane {lane} - bench\n\n| ID | Title | Severity | Type Tags | Status |\n|----|-------|----------|-----------|--------|\n<!-- LANE_{lane}_ISSUES -->\n");
+        catalog += &format!(
+            "\n### Lane {lane} - bench\n\n| ID | Title | Severity | Type Tags | Status |\n|----|-------|----------|-----------|--------|\n<!-- LANE_{lane}_ISSUES -->\n"
+        );
         let p = dir.join("issues").join(&lane);
         std::fs::create_dir_all(&p).unwrap();
         std::fs::write(
@@ -143,7 +145,8 @@ fn timed_run(dir: &Path, sleep: &str, window: (Duration, Duration)) -> Sampled {
 
 fn latencies(dir: &Path) -> Vec<f64> {
     let state = std::fs::read_to_string(dir.join("LogBook/issue-fixing/orchestrator-state.yaml")).unwrap_or_default();
-    let mut v: Vec<f64> = state.lines().filter_map(|l| l.trim().strip_prefix("signal_latency_ms:")).filter_map(|x| x.trim().parse().ok()).collect();
+    let mut v: Vec<f64> =
+        state.lines().filter_map(|l| l.trim().strip_prefix("signal_latency_ms:")).filter_map(|x| x.trim().parse().ok()).collect();
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v
 }
@@ -167,7 +170,12 @@ fn main() {
     println!("{:<40} {:>9.1} ms", format!("floor: {lanes} x git worktree add"), ms(&floor_wt));
     row(&format!("whole run ({lanes} lanes)"), &s.wall, &floor, "<= worktree adds + 1 s + 1.5 s (ratio <= 1.0)");
     let lat = latencies(&dir);
-    println!("{:<40} p50 {:>6.1} ms   p99 {:>6.1} ms   (target p50 <= 10, p99 <= 50; seed polls every 30-45 s)", "signal latency (.done -> seen)", pct(&lat, 0.5), pct(&lat, 0.99));
+    println!(
+        "{:<40} p50 {:>6.1} ms   p99 {:>6.1} ms   (target p50 <= 10, p99 <= 50; seed polls every 30-45 s)",
+        "signal latency (.done -> seen)",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
+    );
     // CPU while waiting: workers sleep 6 s; sample the orchestrator between 2.5 s and 5.5 s.
     let dir2 = tmp.path().join("repo-wait");
     make_repo(&dir2, lanes, 200);
@@ -176,5 +184,10 @@ fn main() {
     let dir3 = tmp.path().join("repo-100");
     make_repo(&dir3, big, 200);
     let m = timed_run(&dir3, "2", (Duration::ZERO, Duration::ZERO));
-    println!("{:<40} {:>9.1} MB   (target <= 50 MB; {big} lanes, run took {:.1} s)", "orchestrator peak RSS", m.max_rss_kb as f64 / 1024.0, m.wall.as_secs_f64());
+    println!(
+        "{:<40} {:>9.1} MB   (target <= 50 MB; {big} lanes, run took {:.1} s)",
+        "orchestrator peak RSS",
+        m.max_rss_kb as f64 / 1024.0,
+        m.wall.as_secs_f64()
+    );
 }

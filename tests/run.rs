@@ -387,14 +387,28 @@ fn no_integrate_leaves_verified_lane_branches_and_exits_zero() {
 }
 
 #[test]
-#[ignore = "engine gap: a finished run (needs_attention) cannot be resumed, although its report says `git lanes run --resume` restarts a failed lane (SPEC §4.6)"]
 fn resume_restarts_a_lane_whose_worker_crashed() {
     let r = RunRepo::standard();
     r.run("R1", &[("E", "crash")], &[]).expect_code(3);
     let out = r.cmd().args(["run", "--resume", "--done-grace", "1s"]).env("FAKE_MODE_E", "fix").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    assert!(r.root().join("LogBook/issue-fixing/runs/R1.2.md").exists(), "the continuation has a report of its own");
+    assert!(r.root().join("LogBook/issue-fixing/runs/R1.md").exists(), "the first pass's report is kept");
     r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn integrate_takes_lanes_that_ran_elsewhere_and_verifies_them_again() {
+    let r = RunRepo::standard();
+    // One lane per "machine": each run leaves its branch without integrating.
+    r.run("X1", &[], &["--lane", "E", "--no-integrate"]).expect_code(0);
+    r.run("X1", &[], &["--lane", "M", "--no-integrate"]).expect_code(0);
+    let out = r.cmd().args(["integrate", "X1", "--no-fetch"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert!(r.root().join("LogBook/issue-fixing/runs/X1.md").exists());
 }
 
 #[test]

@@ -65,7 +65,7 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
         })
         .collect();
     let cx =
-        Cx { ws: &r.ws, config: &r.ws.config, base: &r.base, run_id: &r.run_id, opts: VerifyOptions::from_config(&r.ws.config, false) };
+        Cx { ws: &r.ws, config: &r.ws.config, base: &r.fork, run_id: &r.run_id, opts: VerifyOptions::from_config(&r.ws.config, false) };
     let results: Vec<Collected> = std::thread::scope(|s| {
         let handles: Vec<_> = inputs.iter().map(|i| s.spawn(|| collect_lane(&cx, i))).collect();
         handles
@@ -134,7 +134,12 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
     let git = git2::Repository::open(input.worktree).map_err(|e| crate::error::Error::git("could not open the lane worktree", e))?;
     let base = git2::Oid::from_str(cx.base).map_err(|e| crate::error::Error::git("bad base commit", e))?;
     let tip = git.head().ok().and_then(|h| h.target()).unwrap_or(base);
-    let changed = verdict::changed_files(&git, base, tip)?;
+    let mut changed = verdict::changed_files(&git, base, tip)?;
+    // Evidence of this lane's own issues is written by the judge (here, or where the lane ran),
+    // not by the worker: it does not count against SpecFit.
+    let own_evidence: Vec<PathBuf> =
+        input.plan.issues.iter().map(|a| cx.config.evidence.join(input.lane).join(format!("{}_", a.id))).collect();
+    changed.retain(|c| !own_evidence.iter().any(|prefix| c.path.starts_with(&*prefix.to_string_lossy())));
     let siblings: Vec<&Issue> = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).collect();
     let other_lane_files: Vec<PathBuf> = cx.ws.issues.iter().filter(|i| i.lane() != input.lane).map(|i| i.path.clone()).collect();
     let time_box = crate::workorder::lane_time_box(&siblings);
@@ -172,7 +177,9 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
             v.recommendation.clone()
         };
         let current = current_issue(input.worktree, issue);
-        let already_recorded = current.status() == Status::Resolved && current.has_resolution() && crate::evidence::latest(input.worktree, &cx.config.evidence, input.lane, issue.id()).is_some();
+        let already_recorded = current.status() == Status::Resolved
+            && current.has_resolution()
+            && crate::evidence::latest(input.worktree, &cx.config.evidence, input.lane, issue.id()).is_some();
         // Already judged and recorded where the lane ran (`git lanes integrate`): verified again
         // here, nothing more to write.
         if v.approved() && !already_recorded {

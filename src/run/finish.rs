@@ -19,7 +19,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     for (lane, ls) in &r.state.lanes {
         match ls.status.as_str() {
             "failed" | "timed_out" => human.push(format!(
-                "lane {lane} {}: {}; its work is on `{}` (`git lanes run --resume` restarts it, `git lanes integrate {}` takes it as it stands)",
+                "lane {lane} {}: {}; its work is on `{}` (`git lanes run --resume` restarts it; `git lanes integrate {} --no-fetch` verifies it and takes it as it stands)",
                 ls.status.replace('_', " "),
                 ls.exit.as_deref().unwrap_or("?"),
                 ls.branch.as_deref().unwrap_or("?"),
@@ -63,7 +63,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     let mut merge_command = None;
     let mut commit = None;
     let mut resolved: Vec<String> = Vec::new();
-    let report_rel = r.ws.config.runs.join(format!("{}.md", r.run_id));
+    let report_rel = r.ws.config.runs.join(format!("{}.md", r.label));
     if r.opts.no_integrate || policy == IntegrationPolicy::Branches {
         for c in &candidates {
             if r.opts.push
@@ -100,7 +100,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         };
         (r.observer)(&e);
     };
-    let int = integrate::integrate(r.repo, &r.ws, &r.run_id, &r.base, &wt_root, &candidates, policy, &mut on_step)?;
+    let int = integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, &candidates, policy, &mut on_step)?;
     for (lane, reason) in &int.backed_out {
         human.push(format!("lane {lane} was backed out of the integration: {reason}; its branch is kept"));
         if let Some(ls) = r.state.lanes.get_mut(lane) {
@@ -139,7 +139,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         for entry in std::fs::read_dir(r.dir.join(&lane)).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(".verdict.yaml") {
-                let to = iw.join(&r.ws.config.runs).join(&r.run_id).join(&name);
+                let to = iw.join(&r.ws.config.runs).join(&r.label).join(&name);
                 crate::fsutil::write_atomic(&to, &crate::fsutil::read(&entry.path())?)?;
             }
         }
@@ -163,9 +163,9 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         args.extend(signal_excludes(&r.ws.config).iter().map(|e| format!(":(exclude){}", e.display())));
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         gitcli::git(&iw, &argv)?;
-        worktree::commit(&iw, &format!("lanes: run {}: {} resolved, {} open", r.run_id, resolved.len(), open))?;
+        worktree::commit(&iw, &format!("lanes: run {}: {} resolved, {} open", r.label, resolved.len(), open))?;
         let tip = worktree::head(&iw)?;
-        worktree::archive(r.repo, &r.run_id, "integration", &tip)?;
+        worktree::archive(r.repo, &r.label, "integration", &tip)?;
         commit = Some(tip.clone());
         if let Some(i) = r.state.integration.as_mut() {
             i.commit = Some(tip.clone());
@@ -174,7 +174,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     // Move the user's branch, only by fast-forward and only if HEAD has not moved.
     let mut fast_forwarded = false;
     if ff_possible && let Some(tip) = &commit {
-        fast_forwarded = integrate::fast_forward(r.repo, &r.run_id, &r.base, r.state.base_branch.as_deref(), tip)?;
+        fast_forwarded = integrate::fast_forward(r.repo, &r.label, &r.base, r.state.base_branch.as_deref(), tip)?;
         if !fast_forwarded {
             let cmd = format!("git merge {}", int.branch);
             human.push(format!(

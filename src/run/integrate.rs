@@ -77,7 +77,7 @@ pub fn integrate(
     on_step: &mut dyn FnMut(&str, Option<&str>),
 ) -> Result<Integrated> {
     let branch = format!("{}/{run_id}/integration", ws.config.branch_prefix);
-    let path = wt_root.join("integration");
+    let path = wt_root.join(format!("integration-{run_id}"));
     if !path.exists() {
         if repo.git.find_branch(&branch, git2::BranchType::Local).is_ok() {
             worktree::add_existing(&repo.root, &path, &branch)?;

@@ -100,7 +100,15 @@ pub(crate) struct Run<'a> {
     pub ws: Workspace,
     pub opts: RunOptions,
     pub run_id: String,
+    /// Where the integration branch starts and what the user's branch must still be to be
+    /// fast-forwarded.
     pub base: String,
+    /// What lanes forked from: the judge diffs `fork..lane tip` (differs from `base` when a
+    /// finished run is continued on top of its own result, or lanes ran elsewhere).
+    pub fork: String,
+    /// Names this pass's report, integration branch and run commit: the run id, or
+    /// `<RUN_ID>.2`, … when a finished run is continued.
+    pub label: String,
     pub dir: PathBuf,
     pub state: RunState,
     pub lanes: BTreeMap<String, LaneRun>,
@@ -179,8 +187,20 @@ pub fn run(
         orchestrator_pid: Some(std::process::id()),
         ..RunState::default()
     };
-    let mut r =
-        Run { repo, ws, opts, run_id: run_id.clone(), base, dir, state: RunState::default(), lanes: BTreeMap::new(), observer, interrupts };
+    let mut r = Run {
+        repo,
+        ws,
+        opts,
+        run_id: run_id.clone(),
+        fork: base.clone(),
+        base,
+        label: run_id.clone(),
+        dir,
+        state: RunState::default(),
+        lanes: BTreeMap::new(),
+        observer,
+        interrupts,
+    };
     let mut active = Vec::new();
     for p in plans {
         if p.is_idle() {
@@ -223,14 +243,35 @@ pub fn resume(
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
         None => None,
     };
-    let base = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
+    let mut state = state;
+    let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
+    let mut base = fork.clone();
+    let mut label = run_id.clone();
+    if finished(&state) {
+        // A finished run with lanes that failed: restart just those, on top of its result.
+        state.lanes.retain(|_, l| restartable(l));
+        for l in state.lanes.values_mut() {
+            l.status = "pending".into();
+            l.warnings.clear();
+            l.exit = None;
+        }
+        base = repo.head_commit().map(|o| o.to_string()).unwrap_or(base);
+        state.base_commit = Some(base.clone());
+        state.base_branch = repo.head_branch();
+        state.integration = None;
+        let mut n = 2;
+        while ws.root.join(&ws.config.runs).join(format!("{run_id}.{n}.md")).exists() {
+            n += 1;
+        }
+        label = format!("{run_id}.{n}");
+    }
     let plans = crate::plan::plan(
         &ws,
         catalog.as_ref(),
         &PlanOptions { lanes: state.lanes.keys().cloned().collect(), max_issues: opts.max_issues },
     )?;
     let dir = repo.lanes_dir().join("runs").join(&run_id);
-    let mut r = Run { repo, ws, opts, run_id: run_id.clone(), base, dir, state, lanes: BTreeMap::new(), observer, interrupts };
+    let mut r = Run { repo, ws, opts, run_id: run_id.clone(), base, fork, label, dir, state, lanes: BTreeMap::new(), observer, interrupts };
     r.state.status = "running".into();
     r.state.orchestrator_pid = Some(std::process::id());
     r.emit(RunEvent::Note(format!("resuming run {run_id}")));
@@ -254,7 +295,17 @@ pub fn resume(
     finish::complete(&mut r, interrupted)
 }
 
-/// The newest run whose live state is not finished.
+fn finished(st: &RunState) -> bool {
+    matches!(st.status.as_str(), "complete" | "needs_attention")
+}
+
+/// A lane of a finished run that `--resume` starts again.
+fn restartable(l: &LaneState) -> bool {
+    matches!(l.status.as_str(), "failed" | "timed_out" | "interrupted")
+}
+
+/// The newest run that `--resume` can continue: interrupted or crashed, or finished with lanes
+/// that failed or timed out.
 pub fn latest_unfinished(repo: &Repo) -> Result<Option<(String, RunState)>> {
     let runs = repo.lanes_dir().join("runs");
     let mut ids: Vec<String> =
@@ -262,7 +313,7 @@ pub fn latest_unfinished(repo: &Repo) -> Result<Option<(String, RunState)>> {
     ids.sort_by(|a, b| crate::names::natural_cmp(b, a));
     for id in ids {
         if let Some(st) = RunState::load(Path::new("/"), &runs.join(&id).join("state.yaml"))?
-            && matches!(st.status.as_str(), "running" | "interrupted")
+            && (matches!(st.status.as_str(), "running" | "interrupted") || finished(&st) && st.lanes.values().any(restartable))
         {
             return Ok(Some((id, st)));
         }

@@ -35,7 +35,12 @@ pub fn integrate_run(
     if let Some(remote) = remote {
         let spec = format!("+refs/heads/{prefix}*:refs/lanes/incoming/{run_id}/*");
         git(&repo.root, &["fetch", "--quiet", remote, &spec])?;
-        for r in repo.git.references_glob(&format!("refs/lanes/incoming/{run_id}/*")).map_err(|e| Error::git("could not list fetched lanes", e))?.flatten() {
+        for r in repo
+            .git
+            .references_glob(&format!("refs/lanes/incoming/{run_id}/*"))
+            .map_err(|e| Error::git("could not list fetched lanes", e))?
+            .flatten()
+        {
             let (Some(name), Some(oid)) = (r.name().map(str::to_string), r.target()) else { continue };
             let lane = name.rsplit('/').next().unwrap_or_default().to_string();
             if lane == "integration" {
@@ -60,11 +65,14 @@ pub fn integrate_run(
     if tips.is_empty() {
         return Err(Error::usage(
             format!("no lane branches `{prefix}*` found"),
-            Some(format!("push them from where the lanes ran (`git lanes run --lane X --no-integrate --push --run-id {run_id}`), then fetch with `--remote origin`")),
+            Some(format!(
+                "push them from where the lanes ran (`git lanes run --lane X --no-integrate --push --run-id {run_id}`), then fetch with `--remote origin`"
+            )),
         ));
     }
     let head = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", None))?;
-    // The base: where the lanes forked from this branch.
+    // Where the lanes forked from this branch (the judge diffs from there); the integration
+    // itself starts at HEAD.
     let mut base = head;
     for tip in tips.values() {
         base = repo.git.merge_base(base, *tip).map_err(|e| Error::git("a lane branch shares no history with HEAD", e))?;
@@ -113,9 +121,21 @@ pub fn integrate_run(
             },
         );
         let plan = LanePlan { lane: lane.clone(), max_issues: issues.len(), issues, blocked: vec![], deferred: vec![] };
-        lanes.insert(lane.clone(), LaneRun { plan, branch, worktree: path, files: dir.join(lane), worker: "elsewhere".into(), duration: None });
+        lanes.insert(
+            lane.clone(),
+            LaneRun { plan, branch, worktree: path, files: dir.join(lane), worker: "elsewhere".into(), duration: None },
+        );
     }
-    let mut r = Run { repo, ws, opts, run_id: run_id.to_string(), base: base.to_string(), dir, state, lanes, observer, interrupts };
+    let fork = base.to_string();
+    let base = head.to_string();
+    let mut label = run_id.to_string();
+    let mut n = 2;
+    while ws.root.join(&ws.config.runs).join(format!("{label}.md")).exists() {
+        label = format!("{run_id}.{n}");
+        n += 1;
+    }
+    state.base_commit = Some(base.clone());
+    let mut r = Run { repo, ws, opts, run_id: run_id.to_string(), base, fork, label, dir, state, lanes, observer, interrupts };
     r.emit(RunEvent::Started { run_id: run_id.to_string(), lanes: tips.keys().cloned().collect() });
     r.save()?;
     finish::complete(&mut r, false)
