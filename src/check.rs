@@ -728,10 +728,7 @@ fn run_reports(repo: &Repo, snap: &Snapshot, runs: &Path) -> Vec<(PathBuf, Strin
 /// Whether a run report resolved `id`: some line holds both the upper-case word `RESOLVED` and
 /// `id` as whole words (a word is a run of `[A-Za-z0-9_-]`), as in `| E-01 | RESOLVED | … |`.
 pub fn report_resolves(text: &str, id: &str) -> bool {
-    text.lines().any(|line| {
-        let words: Vec<&str> = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).collect();
-        words.contains(&"RESOLVED") && words.contains(&id)
-    })
+    crate::report::resolved_ids(text).iter().any(|r| r == id)
 }
 
 #[cfg(test)]

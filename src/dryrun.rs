@@ -21,7 +21,6 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::plan::{self, LanePlan, PlanOptions};
-use crate::process::{self, Ending, EnvPolicy, Finished, ProcessSpec};
 use crate::safety::{self, Finding};
 use crate::workorder::{self, WorkOrder};
 use crate::workspace::Workspace;
@@ -147,35 +146,16 @@ fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]
     Ok(())
 }
 
+/// Run one check in the export with the judge's own rule (`verify::run_check`): scrubbed
+/// environment, the verify timeout, PASS/FAIL words. `None`: it could not be run.
 fn run_check(command: &str, dir: &Path, config: &Config) -> (Option<bool>, String) {
-    let spec = ProcessSpec::shell(command, dir)
-        .with_env(EnvPolicy::Clear(process::scrubbed_env(&config.verify_env)))
-        .with_timeout(config.verify_timeout);
-    match process::run(&spec) {
-        Ok(f) => (Some(check_passes(&f)), f.ending.to_string()),
-        Err(e) => (None, format!("not run: {e}")),
+    let check = crate::issue::Check { name: None, command: command.to_string(), line: 0 };
+    // Flagged checks never reach here; `allow_dangerous` only stops a second refusal.
+    let r = crate::verify::run_check(&check, dir, &crate::verify::VerifyOptions::from_config(config, true));
+    match &r.reason {
+        crate::verify::Reason::NotRun { why } => (None, format!("not run: {why}")),
+        _ => (Some(r.passed), r.ending.map(|e| e.to_string()).unwrap_or_default()),
     }
-}
-
-// same rule as verify::run_check; merged later
-/// A check passes when it exits 0 and its output does not contain the word `FAIL`; where the
-/// output contains `FAIL` or `PASS`, that word decides (`FAIL` first); a timeout or a signal fails.
-fn check_passes(f: &Finished) -> bool {
-    let Ending::Exited(code) = f.ending else { return false };
-    let text = &f.output.text;
-    if has_word(text, "FAIL") {
-        false
-    } else if has_word(text, "PASS") {
-        true
-    } else {
-        code == 0
-    }
-}
-
-/// `word` as a whole word (not inside `FAILED` or `PASSWORD`).
-fn has_word(text: &str, word: &str) -> bool {
-    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    text.match_indices(word).any(|(i, _)| !is_word(text[..i].chars().next_back()) && !is_word(text[i + word.len()..].chars().next()))
 }
 
 /// Write `tree` under `dest` (blobs as files with their mode, symlinks as symlinks, submodules as
@@ -224,25 +204,15 @@ fn export_tree(repo: &git2::Repository, tree: &git2::Tree<'_>, dest: &Path) -> R
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::process::Captured;
 
-    fn finished(ending: Ending, text: &str) -> Finished {
-        Finished { ending, output: Captured { text: text.into(), dropped_bytes: 0 }, duration: Duration::ZERO }
-    }
-
+    /// The dry run judges with the run's own rule (the rule itself is tested in `verify`).
     #[test]
-    fn pass_fail_rule() {
-        assert!(check_passes(&finished(Ending::Exited(0), "")));
-        assert!(!check_passes(&finished(Ending::Exited(1), "")));
-        assert!(check_passes(&finished(Ending::Exited(0), "PASS\n")));
-        assert!(!check_passes(&finished(Ending::Exited(0), "FAIL\n")));
-        assert!(check_passes(&finished(Ending::Exited(1), "PASS\n")), "the word decides");
-        assert!(!check_passes(&finished(Ending::Exited(0), "PASS then FAIL")));
-        assert!(check_passes(&finished(Ending::Exited(0), "FAILED=0 PASSWORD ok")), "whole words only");
-        assert!(!check_passes(&finished(Ending::TimedOut { after: Duration::from_secs(1) }, "PASS")));
-        assert!(!check_passes(&finished(Ending::Signaled(9), "PASS")));
+    fn previews_use_the_judges_rule() {
+        let d = tempfile::tempdir().unwrap();
+        let config = Config::defaults();
+        assert_eq!(run_check("echo FAIL", d.path(), &config).0, Some(false));
+        assert_eq!(run_check("echo PASS; exit 1", d.path(), &config).0, Some(true));
+        assert_eq!(run_check("true", d.path(), &config).0, Some(true));
     }
 }
