@@ -1,4 +1,5 @@
-//! Catalog benchmark (SPEC §6): `sync --check`, `sync`, `validate` and `status` on a generated
+//! Catalog benchmark (SPEC §6): `sync --check`, `sync`, `validate`, `status`, `plan` and `check`
+//! (full, from git objects, and `--pre-push` for a push touching 3 issues) on a generated
 //! repository of 10,000 issues in 20 lanes, each printed beside the floor measured in the same
 //! run: `grep -rl status issues/` over the same files (the bare cost of reading them).
 //!
@@ -41,6 +42,25 @@ fn main() {
     let sync = measure(&repo, &bin, &["sync"], runs, Some(0), &flip);
     row("sync (writes the catalog)", &sync.median, &grep.median, "<= 2x + one write");
     std::fs::write(&issue, original).unwrap();
+    run_ok(&repo, &["sync"]);
+    let plan = measure(&repo, &bin, &["plan"], runs, Some(0), &|| {});
+    row("plan", &plan.median, &grep.median, "<= 3x");
+    let check = measure(&repo, &bin, &["check"], runs, Some(0), &|| {});
+    row("check (working tree, full)", &check.median, &grep.median, "<= 3x");
+    // A push of one commit that retitles 3 issues (and syncs the catalog).
+    let base = git_out(&repo, &["rev-parse", "HEAD"]);
+    for lane in ["A", "J", "T"] {
+        let p = repo.join(format!("issues/{lane}/{lane}-007.md"));
+        let t = std::fs::read_to_string(&p).unwrap().replacen(&format!("{lane}-007: "), &format!("{lane}-007: Retitled "), 1);
+        std::fs::write(&p, t).unwrap();
+    }
+    run_ok(&repo, &["sync"]);
+    git_out(&repo, &["commit", "-qam", "retitle three issues"]);
+    let tip = git_out(&repo, &["rev-parse", "HEAD"]);
+    let input = repo.join(".git/pre-push-input");
+    std::fs::write(&input, format!("refs/heads/main {tip} refs/heads/main {base}\n")).unwrap();
+    let pre_push = measure_stdin(&repo, &bin, &["check", "--pre-push"], runs, &input);
+    row("check --pre-push (3 issues)", &pre_push.median, &grep.median, "<= 3x");
     let rss_mb = sync.max_rss_kb as f64 / 1024.0;
     println!("{:<32} {:>9.1} MB   (target < 50 MB)", "peak RSS of any git-lanes run", rss_mb);
     println!("seed's Python sync on such a repo (SPEC §6): ~230 ms check, ~670 ms write; 10x faster means <= 23 / 67 ms");

@@ -99,8 +99,16 @@ pub fn generate(dir: &Path, shape: &Shape) -> PathBuf {
         let sev = 1 + rng.below(10);
         let title: Vec<&str> = (0..3 + rng.below(6)).map(|_| WORDS[rng.below(WORDS.len() as u64) as usize]).collect();
         let path = format!("src/{}/{}.txt", lane.to_lowercase(), WORDS[rng.below(WORDS.len() as u64) as usize]);
+        // 1-12 affected paths (so plans see every complexity) and, now and then, a dependency.
+        let more: Vec<String> = (0..rng.below(12)).map(|k| format!("\"src/{}/m{k}.rs\"", lane.to_lowercase())).collect();
+        let paths = std::iter::once(format!("\"{path}\"")).chain(more).collect::<Vec<_>>().join(", ");
+        let deps = if num > 1 && rng.below(5) == 0 {
+            format!("[\"{lane}-{:0width$}\"]", num - 1, width = per_lane.to_string().len().max(2))
+        } else {
+            "[]".into()
+        };
         let text = format!(
-            "---\nissue_id: \"{id}\"\nlane: \"{lane}\"\nseverity: {sev}\nseverity_level: \"{lvl}\"\ntype_tags: [\"{t1}\", \"{t2}\"]\nstatus: \"{st}\"\n---\n\n# [LANE {lane}] Issue {id}: {title}\n\n## Problem Description\n\nThe {w} is not handled when the {w2} changes; generated for benchmarks.\n\n## Evidence\n\n- File: `{path}`\n\n## affected_paths\n  - {path}\n\n## Fix Requirements\n\nHandle the {w} change.\n\n## Verification Commands\n\n```bash\ngrep -q \"{w}\" {path} && echo \"PASS\" || echo \"FAIL\"\n```\n\n- **Status:** {st}\n",
+            "---\nissue_id: \"{id}\"\nlane: \"{lane}\"\nseverity: {sev}\nseverity_level: \"{lvl}\"\ntype_tags: [\"{t1}\", \"{t2}\"]\nstatus: \"{st}\"\naffected_paths: [{paths}]\ndepends_on: {deps}\n---\n\n# [LANE {lane}] Issue {id}: {title}\n\n## Problem Description\n\nThe {w} is not handled when the {w2} changes; generated for benchmarks.\n\n## Evidence\n\n- File: `{path}`\n\n## affected_paths\n  - {path}\n\n## Fix Requirements\n\nHandle the {w} change.\n\n## Verification Commands\n\n```bash\ngrep -q \"{w}\" {path} && echo \"PASS\" || echo \"FAIL\"\n```\n\n- **Status:** {st}\n",
             lvl = ["LOW", "MEDIUM", "HIGH"][(sev as usize - 1) / 4],
             t1 = WORDS[rng.below(20) as usize],
             t2 = WORDS[rng.below(20) as usize],
@@ -217,4 +225,42 @@ pub fn workdir() -> (Option<tempfile::TempDir>, PathBuf) {
 /// Smoke mode (CI): small repo, one run.
 pub fn smoke() -> bool {
     std::env::var_os("LANES_BENCH_SMOKE").is_some()
+}
+
+/// `git <args>` in `dir` (bench identity); returns trimmed stdout.
+pub fn git_out(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.invalid")
+        .env("GIT_COMMITTER_NAME", "bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.invalid")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Like [`measure`] with `stdin` fed from a file; the command must succeed.
+pub fn measure_stdin(dir: &Path, program: &Path, args: &[&str], runs: usize, stdin: &Path) -> Measure {
+    let mut times = Vec::new();
+    for i in 0..=runs {
+        let start = Instant::now();
+        let st = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .stdin(std::fs::File::open(stdin).unwrap())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        let took = start.elapsed();
+        assert!(st.success(), "{} {args:?}", program.display());
+        if i > 0 {
+            times.push(took);
+        }
+    }
+    times.sort();
+    Measure { median: times[times.len() / 2], max_rss_kb: children_max_rss_kb() }
 }
