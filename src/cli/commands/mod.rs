@@ -1,6 +1,7 @@
 //! One file per subcommand; this file holds the enum and the one exhaustive dispatch.
 
 mod check;
+mod ci_template;
 mod clean;
 mod completions;
 mod demo;
@@ -43,6 +44,7 @@ pub enum Command {
     Watch(watch::WatchArgs),
     Report(report::ReportArgs),
     Clean(clean::CleanArgs),
+    CiTemplate(ci_template::CiTemplateArgs),
     Demo(demo::DemoArgs),
     Check(check::CheckArgs),
     Hooks(hooks::HooksArgs),
@@ -69,6 +71,7 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Watch(a) => watch::run(a, ctx),
         Command::Report(a) => report::run(a, ctx),
         Command::Clean(a) => clean::run(a, ctx),
+        Command::CiTemplate(a) => ci_template::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),
         Command::Check(a) => check::run(a, ctx),
         Command::Hooks(a) => hooks::run(a, ctx),
