@@ -22,22 +22,6 @@ echo "COMPLETE" > "$LANES_SIGNAL_DIR/$LANES_LANE.status"
 touch "$LANES_SIGNAL_DIR/$LANES_LANE.done"
 "#;
 
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.invalid")
-        .env("GIT_COMMITTER_NAME", "bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.invalid")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "git {args:?}");
-}
-
 /// A repository with `files` filler files and `lanes` lanes of one issue each.
 fn make_repo(dir: &Path, lanes: usize, files: usize) {
     std::fs::create_dir_all(dir.join("src")).unwrap();
@@ -63,22 +47,22 @@ fn make_repo(dir: &Path, lanes: usize, files: usize) {
     std::fs::write(dir.join("SAF_ISSUE_CATALOG.md"), catalog).unwrap();
     std::fs::write(dir.join("worker.sh"), WORKER).unwrap();
     std::fs::write(dir.join(".gitignore"), "/LogBook/issue-fixing/signals/*.status\n/LogBook/issue-fixing/signals/*.done\n").unwrap();
-    git(dir, &["init", "-q", "-b", "main"]);
+    git_out(dir, &["init", "-q", "-b", "main"]);
     run_ok(dir, &["sync"]);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "bench repo"]);
+    git_out(dir, &["add", "-A"]);
+    git_out(dir, &["commit", "-q", "-m", "bench repo"]);
 }
 
 /// 32 × `git worktree add` (then removed): the floor for worktree setup.
 fn worktree_floor(dir: &Path, lanes: usize) -> Duration {
     let start = Instant::now();
     for l in 0..lanes {
-        git(dir, &["worktree", "add", "-q", "-b", &format!("floor/{l}"), &format!(".git/floor/{l}"), "HEAD"]);
+        git_out(dir, &["worktree", "add", "-q", "-b", &format!("floor/{l}"), &format!(".git/floor/{l}"), "HEAD"]);
     }
     let took = start.elapsed();
     for l in 0..lanes {
-        git(dir, &["worktree", "remove", "--force", &format!(".git/floor/{l}")]);
-        git(dir, &["branch", "-q", "-D", &format!("floor/{l}")]);
+        git_out(dir, &["worktree", "remove", "--force", &format!(".git/floor/{l}")]);
+        git_out(dir, &["branch", "-q", "-D", &format!("floor/{l}")]);
     }
     took
 }

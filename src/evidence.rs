@@ -96,15 +96,7 @@ pub fn path_hash(root: &Path, rel: &str) -> Option<String> {
     }
     let mut files = Vec::new();
     walk(&p, &p, &mut files);
-    files.sort();
-    let mut h = Sha256::new();
-    for (rel, hash) in files {
-        h.update(rel.as_bytes());
-        h.update([0]);
-        h.update(hash.as_bytes());
-        h.update(b"\n");
-    }
-    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Some(dir_hash(files))
 }
 
 /// Directory hash from `(relative path, sha256)` pairs (used by `check` on git trees).

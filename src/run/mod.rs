@@ -157,6 +157,31 @@ fn new_run_id(repo: &Repo) -> String {
     id
 }
 
+/// The state of a run that starts now from `base`.
+pub(crate) fn begin_state(repo: &Repo, run_id: &str, base: &str) -> RunState {
+    RunState {
+        run_id: Some(run_id.to_string()),
+        started: Some(crate::scaffold::now_rfc3339()),
+        status: "running".into(),
+        base_commit: Some(base.to_string()),
+        base_branch: repo.head_branch(),
+        orchestrator_pid: Some(std::process::id()),
+        ..RunState::default()
+    }
+}
+
+/// Ids of the runs with a folder under `<common>/lanes/runs`, oldest first (ids sort by time).
+fn run_ids(repo: &Repo) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(repo.lanes_dir().join("runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort_by(|a, b| crate::names::natural_cmp(a, b));
+    ids
+}
+
 /// Run the main job. `observer` sees every event; `interrupts` counts Ctrl-C presses.
 pub fn run(
     repo: &Repo,
@@ -178,15 +203,7 @@ pub fn run(
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let dir = repo.lanes_dir().join("runs").join(&run_id);
     crate::fsutil::create_dir_all(&dir)?;
-    let mut state = RunState {
-        run_id: Some(run_id.clone()),
-        started: Some(crate::scaffold::now_rfc3339()),
-        status: "running".into(),
-        base_commit: Some(base.clone()),
-        base_branch: repo.head_branch(),
-        orchestrator_pid: Some(std::process::id()),
-        ..RunState::default()
-    };
+    let mut state = begin_state(repo, &run_id, &base);
     let mut r = Run {
         repo,
         ws,
@@ -308,10 +325,7 @@ fn restartable(l: &LaneState) -> bool {
 /// that failed or timed out.
 pub fn latest_unfinished(repo: &Repo) -> Result<Option<(String, RunState)>> {
     let runs = repo.lanes_dir().join("runs");
-    let mut ids: Vec<String> =
-        std::fs::read_dir(&runs).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    ids.sort_by(|a, b| crate::names::natural_cmp(b, a));
-    for id in ids {
+    for id in run_ids(repo).into_iter().rev() {
         if let Some(st) = RunState::load(Path::new("/"), &runs.join(&id).join("state.yaml"))?
             && (matches!(st.status.as_str(), "running" | "interrupted") || finished(&st) && st.lanes.values().any(restartable))
         {
@@ -326,15 +340,10 @@ pub fn live_state(repo: &Repo, run_id: Option<&str>) -> Result<Option<(String, R
     let runs = repo.lanes_dir().join("runs");
     let id = match run_id {
         Some(id) => id.to_string(),
-        None => {
-            let mut ids: Vec<String> =
-                std::fs::read_dir(&runs).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-            ids.sort_by(|a, b| crate::names::natural_cmp(a, b));
-            match ids.pop() {
-                Some(id) => id,
-                None => return Ok(None),
-            }
-        }
+        None => match run_ids(repo).pop() {
+            Some(id) => id,
+            None => return Ok(None),
+        },
     };
     Ok(RunState::load(Path::new("/"), &runs.join(&id).join("state.yaml"))?.map(|s| (id, s)))
 }

@@ -15,7 +15,7 @@ use crate::gitcli::git;
 use crate::issue::{Issue, Status};
 use crate::plan::{Assigned, LanePlan};
 use crate::repo::Repo;
-use crate::state::{LaneState, RunState};
+use crate::state::LaneState;
 use crate::workspace::Workspace;
 use crate::worktree;
 
@@ -80,15 +80,7 @@ pub fn integrate_run(
     let dir = repo.lanes_dir().join("runs").join(run_id);
     crate::fsutil::create_dir_all(&dir)?;
     let wt_root = worktree::worktrees_dir(repo, &ws.config, run_id);
-    let mut state = RunState {
-        run_id: Some(run_id.to_string()),
-        started: Some(crate::scaffold::now_rfc3339()),
-        status: "running".into(),
-        base_commit: Some(base.to_string()),
-        base_branch: repo.head_branch(),
-        orchestrator_pid: Some(std::process::id()),
-        ..RunState::default()
-    };
+    let mut state = super::begin_state(repo, run_id, &base.to_string());
     let mut lanes = BTreeMap::new();
     for (lane, tip) in &tips {
         let branch = format!("{prefix}{lane}");
