@@ -4,6 +4,7 @@
 //! the report, the issue statuses on HEAD, the refs, and that no lane commit is lost.
 #![allow(clippy::disallowed_methods)] // the tests start and kill processes with the std API
 
+mod common;
 mod common_run;
 
 use std::path::Path;

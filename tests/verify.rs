@@ -1,11 +1,11 @@
 //! End-to-end tests of `git lanes verify` (and the stale-evidence reports of `status` and
 //! `doctor`) against real temporary git repositories, with real check processes.
 
-mod common_verify;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use common_verify::{TestRepo, json_of};
+use common::{TestRepo, json_of};
 use serde_json::Value;
 
 const TOKEN: &str = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
@@ -17,7 +17,7 @@ fn checks_passed(doc: &Value, issue: usize) -> Vec<bool> {
 #[test]
 fn pass_and_fail_words_decide_then_the_exit_code() {
     let r = TestRepo::new();
-    r.issue(
+    r.issue_with_paths(
         "E-01",
         "E",
         "OPEN",
@@ -46,7 +46,7 @@ fn pass_and_fail_words_decide_then_the_exit_code() {
 #[test]
 fn exit_zero_with_fail_printed_fails_the_issue_with_exit_4() {
     let r = TestRepo::new();
-    r.issue("E-01", "E", "OPEN", &[], "test -f missing.txt && echo \"PASS\" || echo \"FAIL\"\n");
+    r.issue_with_paths("E-01", "E", "OPEN", &[], "test -f missing.txt && echo \"PASS\" || echo \"FAIL\"\n");
     let out = r.cmd().args(["verify", "E-01"]).assert().code(4).get_output().stdout.clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("✗ test -f missing.txt"), "{out}");
@@ -61,7 +61,7 @@ fn exit_zero_with_fail_printed_fails_the_issue_with_exit_4() {
 #[test]
 fn no_checks_is_unverifiable_and_exits_4() {
     let r = TestRepo::new();
-    r.issue("E-01", "E", "RESOLVED", &[], "# nothing to run here\n");
+    r.issue_with_paths("E-01", "E", "RESOLVED", &[], "# nothing to run here\n");
     let doc = json_of(r.cmd().args(["verify", "E-01", "--json"]), 4);
     assert_eq!(doc["issues"][0]["outcome"], "UNVERIFIABLE");
     assert_eq!(doc["issues"][0]["total_checks"], 0);
@@ -75,7 +75,7 @@ fn no_checks_is_unverifiable_and_exits_4() {
 fn secrets_in_the_environment_never_reach_a_check_or_the_evidence() {
     let r = TestRepo::new();
     r.write("lanes.yaml", "verify:\n  env: [LANES_TEST_ALLOWED]\n");
-    r.issue("E-01", "E", "OPEN", &[], "env; echo PASS\n");
+    r.issue_with_paths("E-01", "E", "OPEN", &[], "env; echo PASS\n");
     let out = r
         .cmd()
         .args(["verify", "E-01", "--json"])
@@ -106,7 +106,7 @@ fn secrets_in_the_environment_never_reach_a_check_or_the_evidence() {
 #[test]
 fn secrets_printed_by_a_check_are_redacted_in_evidence_and_output() {
     let r = TestRepo::new();
-    r.issue("E-01", "E", "OPEN", &[], &format!("echo \"token={TOKEN}\"; echo 'DB_PASSWORD=hunter2'; echo PASS\n"));
+    r.issue_with_paths("E-01", "E", "OPEN", &[], &format!("echo \"token={TOKEN}\"; echo 'DB_PASSWORD=hunter2'; echo PASS\n"));
     let out = r.cmd().args(["verify", "E-01", "--json"]).assert().code(0).get_output().stdout.clone();
     let stdout = String::from_utf8(out).unwrap();
     assert!(!stdout.contains(TOKEN) && !stdout.contains("hunter2"), "{stdout}");
@@ -133,7 +133,7 @@ fn gone(pid: &str) -> bool {
 fn hanging_check_is_killed_at_the_timeout_with_its_grandchild() {
     let r = TestRepo::new();
     r.write("lanes.yaml", "verify: {timeout: 1s}\n");
-    r.issue("E-01", "E", "OPEN", &[], "sleep 100 & echo $! > bg.pid; sleep 100\n");
+    r.issue_with_paths("E-01", "E", "OPEN", &[], "sleep 100 & echo $! > bg.pid; sleep 100\n");
     let t0 = Instant::now();
     let doc = json_of(r.cmd().args(["verify", "E-01", "--json"]), 4);
     let took = t0.elapsed();
@@ -156,7 +156,7 @@ fn hanging_check_is_killed_at_the_timeout_with_its_grandchild() {
 #[test]
 fn a_check_printing_100_mb_leaves_bounded_evidence() {
     let r = TestRepo::new();
-    r.issue("E-01", "E", "OPEN", &[], "head -c 110000000 /dev/zero | tr '\\0' a; echo; echo PASS\n");
+    r.issue_with_paths("E-01", "E", "OPEN", &[], "head -c 110000000 /dev/zero | tr '\\0' a; echo; echo PASS\n");
     let doc = json_of(r.cmd().args(["verify", "E-01", "--json"]), 0);
     let c = &doc["issues"][0]["checks"][0];
     assert!(c["dropped_bytes"].as_u64().unwrap() > 100_000_000);
@@ -169,11 +169,11 @@ fn a_check_printing_100_mb_leaves_bounded_evidence() {
 #[test]
 fn update_changes_only_date_verified_and_confidence() {
     let r = TestRepo::new();
-    r.issue("E-01", "E", "RESOLVED", &["README.md"], "test -f README.md && echo PASS || echo FAIL\n");
+    r.issue_with_paths("E-01", "E", "RESOLVED", &["README.md"], "test -f README.md && echo PASS || echo FAIL\n");
     // A hand-written frontmatter with a comment, quoting styles and an existing date.
     let original = "---\n# written by hand\nissue_id: 'E-02'\nlane: E   # lane E\nstatus: OPEN\ndate_verified: '2025-01-01'\ntype_tags: [a, b]\n---\n\n# [LANE E] Issue E-02: Two\n\n## Verification Commands\n\n```bash\ntrue\n```\n";
     r.write("issues/E/E-02.md", original);
-    r.issue("E-03", "E", "OPEN", &[], "false\n");
+    r.issue_with_paths("E-03", "E", "OPEN", &[], "false\n");
     let before_01 = r.read("issues/E/E-01.md");
     let before_03 = r.read("issues/E/E-03.md");
     let doc = json_of(r.cmd().args(["verify", "--all", "--update", "--json"]), 4);
@@ -201,8 +201,8 @@ fn update_changes_only_date_verified_and_confidence() {
 fn stale_evidence_is_reported_by_status_and_doctor() {
     let r = TestRepo::new();
     r.write("src/app.txt", "v1\n");
-    r.issue("E-01", "E", "RESOLVED", &["src/app.txt"], "grep -q v1 src/app.txt && echo PASS || echo FAIL\n");
-    r.issue("E-02", "E", "OPEN", &["src/app.txt"], "true\n");
+    r.issue_with_paths("E-01", "E", "RESOLVED", &["src/app.txt"], "grep -q v1 src/app.txt && echo PASS || echo FAIL\n");
+    r.issue_with_paths("E-02", "E", "OPEN", &["src/app.txt"], "true\n");
     r.commit_all("issues");
 
     let status = json_of(r.cmd().args(["status", "--json"]), 0);
@@ -237,7 +237,7 @@ fn stale_evidence_is_reported_by_status_and_doctor() {
 #[test]
 fn evidence_records_commit_dirty_and_path_hashes() {
     let r = TestRepo::new();
-    r.issue("E-01", "E", "OPEN", &["README.md"], "# Check 1: readme\ntest -f README.md && echo PASS || echo FAIL\n");
+    r.issue_with_paths("E-01", "E", "OPEN", &["README.md"], "# Check 1: readme\ntest -f README.md && echo PASS || echo FAIL\n");
     r.commit_all("issue");
     let head = r.git(&["rev-parse", "HEAD"]).trim().to_string();
     json_of(r.cmd().args(["verify", "E-01", "--json"]), 0);
@@ -263,7 +263,7 @@ fn evidence_records_commit_dirty_and_path_hashes() {
 #[test]
 fn no_evidence_writes_nothing() {
     let r = TestRepo::new();
-    r.issue("E-01", "E", "OPEN", &[], "true\n");
+    r.issue_with_paths("E-01", "E", "OPEN", &[], "true\n");
     let doc = json_of(r.cmd().args(["verify", "E-01", "--no-evidence", "--json"]), 0);
     assert_eq!(doc["issues"][0]["evidence"], Value::Null);
     assert!(r.evidence_files().is_empty());
@@ -274,7 +274,7 @@ fn parallel_jobs_give_the_same_results() {
     let r = TestRepo::new();
     for n in 1..=12 {
         let check = if n % 3 == 0 { "test -f nope && echo PASS || echo FAIL\n" } else { "sleep 0.1; test -f README.md && echo PASS\n" };
-        r.issue(&format!("E-{n:02}"), if n % 2 == 0 { "E" } else { "M" }, "OPEN", &[], check);
+        r.issue_with_paths(&format!("E-{n:02}"), if n % 2 == 0 { "E" } else { "M" }, "OPEN", &[], check);
     }
     let strip = |doc: &Value| -> Vec<(String, String, Vec<bool>, Vec<String>)> {
         doc["issues"]
@@ -304,7 +304,7 @@ fn checks_passed_of(issue: &Value) -> Vec<bool> {
 #[test]
 fn unknown_ids_and_lanes_are_usage_errors() {
     let r = TestRepo::new();
-    r.issue("E-01", "E", "OPEN", &[], "true\n");
+    r.issue_with_paths("E-01", "E", "OPEN", &[], "true\n");
     let err = r.cmd().args(["verify", "E-01", "e-99"]).assert().code(2).get_output().stderr.clone();
     let err = String::from_utf8(err).unwrap();
     assert!(err.contains("unknown issue id(s): e-99"), "{err}");
@@ -324,7 +324,7 @@ fn dangerous_checks_run_only_when_allowed() {
     let r = TestRepo::new();
     let victim = r.outside().join("victim.txt");
     std::fs::write(&victim, "keep me").unwrap();
-    r.issue("E-01", "E", "OPEN", &[], &format!("rm -f '{}' && echo PASS\n", victim.display()));
+    r.issue_with_paths("E-01", "E", "OPEN", &[], &format!("rm -f '{}' && echo PASS\n", victim.display()));
     let doc = json_of(r.cmd().args(["verify", "E-01", "--json"]), 4);
     let c = &doc["issues"][0]["checks"][0];
     assert_eq!(c["reason"], "not_run");
@@ -338,7 +338,7 @@ fn dangerous_checks_run_only_when_allowed() {
 fn checks_run_in_the_repository_root_from_a_subdirectory() {
     let r = TestRepo::new();
     r.write("sub/dir/file.txt", "x");
-    r.issue("E-01", "E", "OPEN", &[], "test -f README.md && test -d sub && echo PASS || echo FAIL\n");
+    r.issue_with_paths("E-01", "E", "OPEN", &[], "test -f README.md && test -d sub && echo PASS || echo FAIL\n");
     let mut cmd = r.cmd();
     cmd.current_dir(r.root().join("sub/dir")).args(["verify", "E-01", "--no-evidence"]);
     cmd.assert().code(0);
@@ -347,8 +347,8 @@ fn checks_run_in_the_repository_root_from_a_subdirectory() {
 #[test]
 fn wontfix_issues_are_skipped_by_all_but_not_by_id() {
     let r = TestRepo::new();
-    r.issue("E-01", "E", "OPEN", &[], "true\n");
-    r.issue("E-02", "E", "WONTFIX", &[], "false\n");
+    r.issue_with_paths("E-01", "E", "OPEN", &[], "true\n");
+    r.issue_with_paths("E-02", "E", "WONTFIX", &[], "false\n");
     let doc = json_of(r.cmd().args(["verify", "--all", "--no-evidence", "--json"]), 0);
     assert_eq!(doc["summary"]["total"], 1);
     json_of(r.cmd().args(["verify", "E-02", "--no-evidence", "--json"]), 4);

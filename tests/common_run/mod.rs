@@ -210,21 +210,10 @@ impl RunRepo {
     }
 
     pub fn isolated_env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())),
-            ("HOME", self.home.display().to_string()),
-            ("TMPDIR", self.outside().display().to_string()),
-            ("GIT_CONFIG_NOSYSTEM", "1".into()),
-            ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
-            ("GIT_AUTHOR_NAME", "Test".into()),
-            ("GIT_AUTHOR_EMAIL", "test@example.com".into()),
-            ("GIT_COMMITTER_NAME", "Test".into()),
-            ("GIT_COMMITTER_EMAIL", "test@example.com".into()),
-            ("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z".into()),
-            ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z".into()),
-            ("NO_COLOR", "1".into()),
-            ("FAKE_DIR", self.fake.display().to_string()),
-        ]
+        let mut v = crate::common::hermetic_env(&self.home);
+        v.push(("TMPDIR", self.outside().display().to_string()));
+        v.push(("FAKE_DIR", self.fake.display().to_string()));
+        v
     }
 
     /// Run git in the main worktree; panics on failure.

@@ -1,4 +1,4 @@
-//! Hermetic temporary repositories for the foundation end-to-end tests (`tests/foundation.rs`):
+//! Hermetic temporary repositories for the end-to-end tests (`tests/foundation.rs`, `tests/verify.rs`):
 //! git with no system or user configuration, a fixed author and date, `HOME` inside the temp dir,
 //! and the binary run with a cleared environment. Also the byte-level helpers those tests share:
 //! file fingerprints (bytes, mtime, inode) and a line diff.
@@ -10,6 +10,24 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use tempfile::TempDir;
+
+/// The environment every test process gets (after `env_clear`): no system or user git
+/// configuration, a fixed author, committer and date, `HOME` in the test's folder, no colour.
+pub fn hermetic_env(home: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())),
+        ("HOME", home.display().to_string()),
+        ("GIT_CONFIG_NOSYSTEM", "1".into()),
+        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+        ("GIT_AUTHOR_NAME", "Test".into()),
+        ("GIT_AUTHOR_EMAIL", "test@example.com".into()),
+        ("GIT_COMMITTER_NAME", "Test".into()),
+        ("GIT_COMMITTER_EMAIL", "test@example.com".into()),
+        ("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z".into()),
+        ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z".into()),
+        ("NO_COLOR", "1".into()),
+    ]
+}
 
 /// A temporary git repository with one commit (`README.md`).
 pub struct TestRepo {
@@ -43,22 +61,11 @@ impl TestRepo {
     }
 
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())),
-            ("HOME", self.home.display().to_string()),
-            ("GIT_CONFIG_NOSYSTEM", "1".into()),
-            ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
-            // Repository discovery never climbs out of the temp dir.
-            ("GIT_CEILING_DIRECTORIES", self.dir.path().parent().unwrap().display().to_string()),
-            ("GIT_AUTHOR_NAME", "Test".into()),
-            ("GIT_AUTHOR_EMAIL", "test@example.com".into()),
-            ("GIT_COMMITTER_NAME", "Test".into()),
-            ("GIT_COMMITTER_EMAIL", "test@example.com".into()),
-            ("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z".into()),
-            ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z".into()),
-            ("NO_COLOR", "1".into()),
-            ("TZ", "UTC".into()),
-        ]
+        let mut v = hermetic_env(&self.home);
+        // Repository discovery never climbs out of the temp dir.
+        v.push(("GIT_CEILING_DIRECTORIES", self.dir.path().parent().unwrap().display().to_string()));
+        v.push(("TZ", "UTC".into()));
+        v
     }
 
     /// Run git in `dir` (relative to the root); panics on failure.
@@ -129,6 +136,30 @@ impl TestRepo {
         let from = format!("status: \"{from}\"");
         assert!(t.contains(&from), "{rel} has no `{from}`");
         self.write(rel, &t.replacen(&from, &format!("status: \"{to}\""), 1));
+    }
+
+    /// Write `issues/<lane>/<id>.md` with these affected paths and checks (the bash block's lines).
+    pub fn issue_with_paths(&self, id: &str, lane: &str, status: &str, affected: &[&str], checks: &str) {
+        let paths: Vec<String> = affected.iter().map(|p| format!("\"{p}\"")).collect();
+        let text = format!(
+            "---\nissue_id: \"{id}\"\nlane: \"{lane}\"\nseverity: 5\nstatus: \"{status}\"\naffected_paths: [{}]\n---\n\n# [LANE {lane}] Issue {id}: Test issue {id}\n\n## Verification Commands\n\n```bash\n{checks}```\n\n- **Status:** {status}\n",
+            paths.join(", ")
+        );
+        self.write(&format!("issues/{lane}/{id}.md"), &text);
+    }
+
+    /// Every evidence file, relative to the repository root, sorted.
+    pub fn evidence_files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let base = self.root.join("LogBook/verification/evidence");
+        let Ok(lanes) = fs::read_dir(&base) else { return out };
+        for lane in lanes.flatten() {
+            for f in fs::read_dir(lane.path()).unwrap().flatten() {
+                out.push(f.path().strip_prefix(&self.root).unwrap().to_path_buf());
+            }
+        }
+        out.sort();
+        out
     }
 
     /// The binary, in the repository, with the isolated environment only.
