@@ -551,3 +551,34 @@ fn demo_builds_the_example_and_resolves_its_issues() {
     assert_eq!(common_run::report_result(&stdout, "E-03").as_deref(), Some("BLOCKED"), "{stdout}");
     assert!(demo.join(".git").exists());
 }
+
+#[test]
+fn squash_policy_makes_one_commit_per_lane_and_push_reaches_the_remote() {
+    let r = RunRepo::standard();
+    let remote = r.outside().join("remote.git");
+    r.git(&["init", "-q", "--bare", &remote.display().to_string()]);
+    r.git(&["remote", "add", "origin", &remote.display().to_string()]);
+    r.git(&["push", "-q", "origin", "main"]);
+    r.run("R1", &[], &["--policy", "squash", "--push"]).expect_code(0);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    let subjects = r.git(&["log", "--format=%s", "-4"]);
+    assert!(subjects.contains("lane E (squashed): E-01"), "{subjects}");
+    assert!(subjects.contains("lane M (squashed): M-01"), "{subjects}");
+    assert!(!subjects.contains("merge lane"), "squash makes no merge commits: {subjects}");
+    let remote_main = r.git(&["--git-dir", &remote.display().to_string(), "rev-parse", "main"]);
+    assert_eq!(remote_main.trim(), r.git(&["rev-parse", "HEAD"]).trim(), "--push moved the remote's main");
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn branches_policy_leaves_verified_lanes_for_review_and_keeps_main() {
+    let r = RunRepo::standard();
+    let head = r.git(&["rev-parse", "HEAD"]);
+    r.run("R1", &[], &["--policy", "branches"]).expect_code(0);
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head);
+    for lane in ["E", "M"] {
+        assert!(r.has_ref(&format!("refs/heads/lanes/R1/{lane}")), "lane {lane}'s branch is left for review");
+    }
+    assert!(r.report_cmd("R1").contains("| E-01 |"), "the report is kept with the run");
+}
