@@ -132,3 +132,30 @@ fn retitle(text: &str, old: &str, new: &str, issue: &Issue) -> String {
         _ => text.to_string(),
     }
 }
+
+/// Notes about what runs left behind: lane branches and worktrees of finished runs (cleaned by
+/// `git lanes clean`, which archives every tip first) and runs that `run --resume` can continue.
+pub fn run_notes(repo: &crate::repo::Repo, config: &crate::config::Config) -> crate::error::Result<Vec<Note>> {
+    let mut notes = Vec::new();
+    for a in crate::clean::plan(repo, config, false)? {
+        let what = if a.merged { "merged" } else { "not merged" };
+        notes.push(Note {
+            subject: a.branch.clone(),
+            message: format!(
+                "left by run {} ({what}{}); `git lanes clean{}` removes it, keeping its tip under refs/lanes/archive/",
+                a.run_id,
+                a.worktree.as_ref().map(|w| format!(", worktree {}", w.display())).unwrap_or_default(),
+                if a.action == "keep" { " --force" } else { "" }
+            ),
+        });
+    }
+    if crate::lock::holder(&repo.lanes_dir()).is_none()
+        && let Some((id, st)) = crate::run::latest_unfinished(repo)?
+    {
+        notes.push(Note {
+            subject: format!("run {id}"),
+            message: format!("is {} and can be continued with `git lanes run --resume`", st.status.replace('_', " ")),
+        });
+    }
+    Ok(notes)
+}

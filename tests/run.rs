@@ -114,6 +114,11 @@ fn a_worker_that_crashes_without_done_fails_its_lane_and_keeps_its_branch() {
     }
     assert_archived(&r, "R1", &["E", "M"]);
     r.assert_nothing_lost("R1", &["E", "M"]);
+    // doctor points at what the run left and how to continue it.
+    let doctor = r.cmd().arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(text.contains("lanes/R1/E") && text.contains("git lanes clean --force"), "{text}");
+    assert!(text.contains("git lanes run --resume"), "{text}");
 }
 
 #[test]

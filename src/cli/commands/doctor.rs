@@ -10,7 +10,8 @@ use crate::doctor;
 ///
 /// Finds duplicate issue ids (parallel branches create them) and shows how each would be
 /// renumbered. Notes RESOLVED issues whose latest verification evidence is missing, failing or
-/// stale (an affected path changed since); those have no automatic repair.
+/// stale (an affected path changed since), lane branches and worktrees left by finished runs, and
+/// runs that `run --resume` can continue; those have no automatic repair here.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Apply the repair plan
@@ -19,8 +20,10 @@ pub struct DoctorArgs {
 }
 
 pub fn run(args: DoctorArgs, ctx: &Ctx) -> CliResult {
-    let (_repo, ws) = ctx.workspace()?;
-    let plan = doctor::Plan { actions: doctor::renumber_plan(&ws), notes: doctor::evidence_notes(&ws) };
+    let (repo, ws) = ctx.workspace()?;
+    let mut notes = doctor::evidence_notes(&ws);
+    notes.extend(doctor::run_notes(&repo, &ws.config)?);
+    let plan = doctor::Plan { actions: doctor::renumber_plan(&ws), notes };
     let ui = &ctx.ui;
     if args.fix {
         doctor::apply(&ws, &plan.actions)?;
