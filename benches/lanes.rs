@@ -61,6 +61,14 @@ fn main() {
     std::fs::write(&input, format!("refs/heads/main {tip} refs/heads/main {base}\n")).unwrap();
     let pre_push = measure_stdin(&repo, &bin, &["check", "--pre-push"], runs, &input);
     row("check --pre-push (3 issues)", &pre_push.median, &grep.median, "<= 3x");
+    // A push that touches no issue file (code only): the catalog and issue checks are skipped.
+    std::fs::write(repo.join("src.txt"), "code\n").unwrap();
+    git_out(&repo, &["add", "src.txt"]);
+    git_out(&repo, &["commit", "-qm", "code only"]);
+    let code_tip = git_out(&repo, &["rev-parse", "HEAD"]);
+    std::fs::write(&input, format!("refs/heads/main {code_tip} refs/heads/main {tip}\n")).unwrap();
+    let code_only = measure_stdin(&repo, &bin, &["check", "--pre-push"], runs, &input);
+    row("check --pre-push (code only)", &code_only.median, &grep.median, "far below a full check");
     let rss_mb = sync.max_rss_kb as f64 / 1024.0;
     println!("{:<32} {:>9.1} MB   (target < 50 MB)", "peak RSS of any git-lanes run", rss_mb);
     println!("seed's Python sync on such a repo (SPEC §6): ~230 ms check, ~670 ms write; 10x faster means <= 23 / 67 ms");

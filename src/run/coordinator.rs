@@ -194,6 +194,13 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
         }
         let mut ended = Vec::new();
         for a in active.values_mut() {
+            // Whether the worker has exited is read *before* its signal files: a worker writes
+            // `.done` and then exits, so an exit seen here comes with a `.done` the rescan sees.
+            let exited = match (&mut a.child, a.foreign_pid) {
+                (Some(c), _) => c.try_wait(),
+                (None, Some(pid)) if !pid_alive(pid) => Some(Ending::Unknown),
+                _ => None,
+            };
             for ch in a.follow.rescan() {
                 match ch {
                     Change::Status(text) => {
@@ -207,7 +214,7 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                     }
                 }
             }
-            if let Some(outcome) = poll_lane(a, done_grace, presses) {
+            if let Some(outcome) = poll_lane(a, exited, done_grace, presses) {
                 ended.push((a.lane.clone(), outcome));
             } else if a.follow.stalled(stall_after) {
                 (r.observer)(&RunEvent::LaneStalled { lane: a.lane.clone(), for_secs: stall_after.as_secs() });
@@ -331,10 +338,10 @@ fn lane_timeout(r: &Run<'_>, lane: &str) -> Duration {
 }
 
 /// Decide whether a lane has ended: `(state, detail)`.
-fn poll_lane(a: &mut Active, done_grace: Duration, presses: usize) -> Option<(String, String)> {
+fn poll_lane(a: &mut Active, exited: Option<Ending>, done_grace: Duration, presses: usize) -> Option<(String, String)> {
     let done = a.follow.done;
     if let Some(pid) = a.foreign_pid {
-        if pid_alive(pid) {
+        if exited.is_none() {
             if done && a.follow.done_seen.is_some_and(|t| t.elapsed() >= done_grace) {
                 kill_group(pid);
                 return Some(("done".into(), "worker from the earlier run ended after .done grace".into()));
@@ -356,10 +363,10 @@ fn poll_lane(a: &mut Active, done_grace: Duration, presses: usize) -> Option<(St
             ("failed".into(), "worker from the earlier run exited without .done".into())
         });
     }
-    let child = a.child.as_mut()?;
-    if let Some(ending) = child.try_wait() {
+    if let Some(ending) = exited {
         return Some(classify(ending, done, a.ended_by_us, presses));
     }
+    let child = a.child.as_mut()?;
     if done && a.follow.done_seen.is_some_and(|t| t.elapsed() >= done_grace) {
         a.ended_by_us = true;
         let ending = child.terminate(Duration::from_secs(2));
