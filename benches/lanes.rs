@@ -18,6 +18,9 @@ fn main() {
     let (_tmp, dir) = workdir();
     let repo = generate(&dir, &Shape { issues, lanes: 20, resolved_pct: 30, stale: 0 });
     let bin = binary();
+    // Ids are zero-padded to the width of the per-lane count (`A-001` for 500 a lane).
+    let width = (issues / 20).to_string().len().max(2);
+    let id = |lane: &str, n: usize| format!("{lane}-{n:0width$}");
     let grep = measure(&repo, Path::new("grep"), &["-rl", "status", "issues/"], runs, Some(0), &|| {});
     println!("git-lanes catalog benchmark: {issues} issues in 20 lanes, median of {runs} runs");
     println!("{:<32} {:>9.1} ms", "floor: grep -rl status issues/", ms(&grep.median));
@@ -28,7 +31,7 @@ fn main() {
     let status = measure(&repo, &bin, &["status"], runs, Some(0), &|| {});
     row("status", &status.median, &grep.median, "<= 2x");
     // A stale catalog: flip one issue before every timed `sync` so each run really writes.
-    let issue = repo.join("issues/A/A-001.md");
+    let issue = repo.join(format!("issues/A/{}.md", id("A", 1)));
     let original = std::fs::read_to_string(&issue).unwrap();
     let flip = || {
         let now = std::fs::read_to_string(&issue).unwrap();
@@ -50,8 +53,9 @@ fn main() {
     // A push of one commit that retitles 3 issues (and syncs the catalog).
     let base = git_out(&repo, &["rev-parse", "HEAD"]);
     for lane in ["A", "J", "T"] {
-        let p = repo.join(format!("issues/{lane}/{lane}-007.md"));
-        let t = std::fs::read_to_string(&p).unwrap().replacen(&format!("{lane}-007: "), &format!("{lane}-007: Retitled "), 1);
+        let i = id(lane, 7);
+        let p = repo.join(format!("issues/{lane}/{i}.md"));
+        let t = std::fs::read_to_string(&p).unwrap().replacen(&format!("{i}: "), &format!("{i}: Retitled "), 1);
         std::fs::write(&p, t).unwrap();
     }
     run_ok(&repo, &["sync"]);
