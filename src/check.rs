@@ -72,9 +72,6 @@ use crate::repo::Repo;
 use crate::validate::duplicate_ids;
 use crate::workspace::Workspace;
 
-/// Stub markers refused in the lines that resolve an issue (SPEC §2.5, §5).
-pub const STUB_MARKERS: &[&str] = &["TODO", "FIXME", "todo!()", "unimplemented!()", "NotImplementedError", "pass  # placeholder"];
-
 /// What to check.
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -601,7 +598,7 @@ fn diff_to<'r>(git: &'r Repository, base: Option<&Tree<'r>>, snap: &Snapshot<'r>
 }
 
 /// `(path, line, marker)` of stub markers in lines added from `base` to `snap` under `paths`.
-fn added_stubs(git: &Repository, base: Option<&Tree>, snap: &Snapshot, paths: &[String]) -> Result<Vec<(String, u32, &'static str)>> {
+fn added_stubs(git: &Repository, base: Option<&Tree>, snap: &Snapshot, paths: &[String]) -> Result<Vec<(String, u32, String)>> {
     let mut opts = pathspec_opts(paths);
     opts.context_lines(0);
     let diff = diff_to(git, base, snap, &mut opts)?;
@@ -613,9 +610,9 @@ fn added_stubs(git: &Repository, base: Option<&Tree>, snap: &Snapshot, paths: &[
         Some(&mut |delta, _hunk, line| {
             if line.origin() == '+' {
                 let text = String::from_utf8_lossy(line.content());
-                if let Some(m) = STUB_MARKERS.iter().find(|m| text.contains(**m)) {
+                if let Some(m) = crate::verdict::stub_marker(&text) {
                     let path = delta.new_file().path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-                    hits.push((path, line.new_lineno().unwrap_or(0), *m));
+                    hits.push((path, line.new_lineno().unwrap_or(0), m.to_string()));
                 }
             }
             true

@@ -373,6 +373,11 @@ static STUB: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// The stub marker in `line`, if any (the verdict's Security dimension and the pre-push gate).
+pub fn stub_marker(line: &str) -> Option<&str> {
+    STUB.find(line).map(|m| m.as_str())
+}
+
 fn security(input: &JudgeInput<'_>) -> DimensionResult {
     let mut evidence = Vec::new();
     for f in input.changed {
@@ -380,8 +385,8 @@ fn security(input: &JudgeInput<'_>) -> DimensionResult {
             if let Some(kind) = crate::redact::find_secret(line) {
                 evidence.push(ev("security_scan", format!("{}: added line {} holds a {kind}", f.path, n + 1)));
             }
-            if let Some(m) = STUB.find(line) {
-                evidence.push(ev("security_scan", format!("{}: added line {} holds stub marker `{}`", f.path, n + 1, m.as_str())));
+            if let Some(m) = stub_marker(line) {
+                evidence.push(ev("security_scan", format!("{}: added line {} holds stub marker `{m}`", f.path, n + 1)));
             }
         }
     }
