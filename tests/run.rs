@@ -587,3 +587,16 @@ fn branches_policy_leaves_verified_lanes_for_review_and_keeps_main() {
     }
     assert!(r.report_cmd("R1").contains("| E-01 |"), "the report is kept with the run");
 }
+
+#[test]
+fn a_run_with_nothing_ready_creates_and_commits_nothing() {
+    let r = RunRepo::standard();
+    r.run("R1", &[], &[]).expect_code(0);
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let out = r.run("R2", &[], &[]);
+    out.expect_code(0);
+    assert!(out.stderr.contains("nothing to do"), "{}", out.stderr);
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head, "no commit");
+    assert!(!r.lane_branches().iter().any(|b| b.starts_with("lanes/R2/")));
+    assert!(!r.root().join(".git/lanes/runs/R2").exists());
+}

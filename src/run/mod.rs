@@ -231,6 +231,22 @@ pub fn run(
         }
         active.push(p);
     }
+    if active.is_empty() {
+        // Nothing is ready: no worktree, no commit, no report; the run leaves no trace.
+        let _ = std::fs::remove_dir_all(&r.dir);
+        r.emit(RunEvent::Note("no lane has an issue ready; nothing to do".into()));
+        let open = r.ws.issues.iter().filter(|i| i.status() == crate::issue::Status::Open).count();
+        return Ok(RunSummary {
+            run_id,
+            resolved: vec![],
+            open,
+            needs_human: vec![],
+            report: None,
+            commit: None,
+            merge_command: None,
+            interrupted: false,
+        });
+    }
     for p in &active {
         state.lanes.insert(
             p.lane.clone(),
