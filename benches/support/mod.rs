@@ -121,21 +121,7 @@ pub fn generate(dir: &Path, shape: &Shape) -> PathBuf {
         std::fs::write(&p, text).unwrap();
         written.push(p);
     }
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "bench")
-            .env("GIT_AUTHOR_EMAIL", "bench@example.invalid")
-            .env("GIT_COMMITTER_NAME", "bench")
-            .env("GIT_COMMITTER_EMAIL", "bench@example.invalid")
-            .stdout(Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?} failed");
-    };
-    git(&["init", "-q", "-b", "main"]);
+    git_out(dir, &["init", "-q", "-b", "main"]);
     run_ok(dir, &["sync"]);
     for p in written.iter().take(shape.stale) {
         let t = std::fs::read_to_string(p).unwrap();
@@ -146,8 +132,8 @@ pub fn generate(dir: &Path, shape: &Shape) -> PathBuf {
         };
         std::fs::write(p, flipped).unwrap();
     }
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "generated"]);
+    git_out(dir, &["add", "-A"]);
+    git_out(dir, &["commit", "-q", "-m", "generated"]);
     dir.to_path_buf()
 }
 
