@@ -4,7 +4,9 @@
 //! Policy `merge` (default): every pair of finished lanes is first merged **in memory** (git2,
 //! no checkout) to learn which lanes conflict, for the report. Then the lanes are merged one by
 //! one, in lane order, into `lanes/<RUN_ID>/integration` in its own worktree; after each merge
-//! the checks of every issue resolved so far (this lane's included) run again in that worktree.
+//! the checks of every issue resolved so far (this lane's included) run again in that worktree
+//! (optimistically first: all lanes merged, all checks run once; only when something fails is the
+//! lane-by-lane pass made, so the culprit is found).
 //! A lane that conflicts, or whose merge makes any of those checks fail, is backed out (the
 //! integration branch is reset to before its merge), its branch is kept, the reason is recorded,
 //! and the others go on. Only lanes that resolved at least one issue are merged: a lane whose
@@ -92,49 +94,58 @@ pub fn integrate(
         ..Integrated::default()
     };
     let opts = VerifyOptions::from_config(&ws.config, false);
-    for c in lanes {
-        if c.resolved.is_empty() {
-            continue;
+    let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let failing_checks = |ids: &[String]| -> Vec<String> {
+        let issues: Vec<&Issue> = ids.iter().filter_map(|id| ws.issue(id)).collect();
+        verify::verify_many(&issues, &path, &opts, jobs)
+            .into_iter()
+            .filter(|v| v.outcome != verify::Outcome::Passed)
+            .map(|v| v.id)
+            .collect()
+    };
+    let offered: Vec<&Candidate> = lanes.iter().filter(|c| !c.resolved.is_empty()).collect();
+    let start = worktree::head(&path)?;
+
+    // Pass 1, optimistic: merge every lane (a conflicting one is backed out at once), then run
+    // the checks of everything once. When they all pass, that is the result — the common case,
+    // and it costs one round of checks instead of one per lane.
+    let mut merged: Vec<&Candidate> = Vec::new();
+    let mut conflicts: Vec<(String, String)> = Vec::new();
+    for c in &offered {
+        match merge_lane(&path, c, policy, run_id, &out.conflicting_pairs)? {
+            None => merged.push(c),
+            Some(reason) => conflicts.push((c.lane.clone(), reason)),
         }
+    }
+    let all: Vec<String> = merged.iter().flat_map(|c| c.resolved.iter().cloned()).collect();
+    if failing_checks(&all).is_empty() {
+        for c in &offered {
+            match conflicts.iter().find(|(l, _)| l == &c.lane) {
+                Some((lane, reason)) => {
+                    on_step(lane, Some(reason));
+                    out.backed_out.push((lane.clone(), reason.clone()));
+                }
+                None => on_step(&c.lane, None),
+            }
+        }
+        out.merged = merged.iter().map(|c| c.lane.clone()).collect();
+        out.resolved = all;
+        return Ok(out);
+    }
+
+    // Pass 2: some merge broke a check. Start again, lane by lane, re-checking everything
+    // resolved so far after each merge, so the lane that breaks something is the one backed out.
+    git(&path, &["reset", "--hard", "--quiet", &start])?;
+    for c in offered {
         let before = worktree::head(&path)?;
-        let merged = match policy {
-            IntegrationPolicy::Squash => git(&path, &["merge", "--squash", &c.branch]).and_then(|_| {
-                worktree::commit(&path, &format!("lanes: run {run_id}: lane {} (squashed): {}", c.lane, c.resolved.join(", ")))
-            }),
-            _ => git(&path, &["merge", "--no-ff", "--no-edit", "-m", &format!("lanes: run {run_id}: merge lane {}", c.lane), &c.branch])
-                .map(|_| ()),
-        };
-        if let Err(e) = merged {
-            let _ = git(&path, &["merge", "--abort"]);
-            git(&path, &["reset", "--hard", "--quiet", &before])?;
-            let with: Vec<&str> = out
-                .conflicting_pairs
-                .iter()
-                .filter_map(|(a, b)| {
-                    if a == &c.lane {
-                        Some(b.as_str())
-                    } else if b == &c.lane {
-                        Some(a.as_str())
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            let reason = if with.is_empty() {
-                format!("merge failed: {}", first_line(&e.to_string()))
-            } else {
-                format!("conflicts with lane {}", with.join(", "))
-            };
+        if let Some(reason) = merge_lane(&path, c, policy, run_id, &out.conflicting_pairs)? {
             on_step(&c.lane, Some(&reason));
             out.backed_out.push((c.lane.clone(), reason));
             continue;
         }
-        // Re-run the checks of everything resolved so far, this lane's included.
         let mut ids: Vec<String> = out.resolved.clone();
         ids.extend(c.resolved.iter().cloned());
-        let issues: Vec<&Issue> = ids.iter().filter_map(|id| ws.issue(id)).collect();
-        let results = verify::verify_many(&issues, &path, &opts, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
-        let failing: Vec<String> = results.iter().filter(|v| v.outcome != verify::Outcome::Passed).map(|v| v.id.clone()).collect();
+        let failing = failing_checks(&ids);
         if !failing.is_empty() {
             git(&path, &["reset", "--hard", "--quiet", &before])?;
             let own: Vec<&String> = failing.iter().filter(|f| c.resolved.contains(f)).collect();
@@ -156,6 +167,38 @@ pub fn integrate(
         out.resolved.extend(c.resolved.iter().cloned());
     }
     Ok(out)
+}
+
+/// Merge one lane into the integration worktree at `path`; `Some(reason)` when it could not be
+/// merged (the merge is aborted and the worktree is back where it was).
+fn merge_lane(path: &Path, c: &Candidate, policy: IntegrationPolicy, run_id: &str, pairs: &[(String, String)]) -> Result<Option<String>> {
+    let before = worktree::head(path)?;
+    let merged = match policy {
+        IntegrationPolicy::Squash => git(path, &["merge", "--squash", &c.branch])
+            .and_then(|_| worktree::commit(path, &format!("lanes: run {run_id}: lane {} (squashed): {}", c.lane, c.resolved.join(", ")))),
+        _ => git(path, &["merge", "--no-ff", "--no-edit", "-m", &format!("lanes: run {run_id}: merge lane {}", c.lane), &c.branch])
+            .map(|_| ()),
+    };
+    let Err(e) = merged else { return Ok(None) };
+    let _ = git(path, &["merge", "--abort"]);
+    git(path, &["reset", "--hard", "--quiet", &before])?;
+    let with: Vec<&str> = pairs
+        .iter()
+        .filter_map(|(a, b)| {
+            if a == &c.lane {
+                Some(b.as_str())
+            } else if b == &c.lane {
+                Some(a.as_str())
+            } else {
+                None
+            }
+        })
+        .collect();
+    Ok(Some(if with.is_empty() {
+        format!("merge failed: {}", first_line(&e.to_string()))
+    } else {
+        format!("conflicts with lane {}", with.join(", "))
+    }))
 }
 
 fn first_line(s: &str) -> String {
