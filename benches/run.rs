@@ -15,6 +15,7 @@ use support::*;
 
 const WORKER: &str = r#"#!/bin/sh
 # Benchmark worker: wait, fix the one assigned issue, commit, signal.
+mkdir -p "$BENCH_MARKERS" && touch "$BENCH_MARKERS/$LANES_LANE"
 sleep "${BENCH_SLEEP:-1}"
 for id in $(echo "$LANES_ISSUES" | tr ',' ' '); do echo "fixed $id" >> "fix/$id.txt"; done
 git add -A && git commit -q -m "fix $LANES_ISSUES"
@@ -87,45 +88,57 @@ fn proc_rss_kb(pid: u32) -> Option<u64> {
     s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn timed_run(dir: &Path, sleep: &str, window: (Duration, Duration)) -> Sampled {
+/// Run the benchmark workers in `dir`. When `cpu_window` is set, the orchestrator's CPU is
+/// sampled over that long once every worker has started (all are then asleep: pure waiting).
+fn timed_run(dir: &Path, sleep: &str, lanes: usize, cpu_window: Option<Duration>) -> Sampled {
+    let markers = dir.join(".git/bench-markers");
+    let log = dir.join(".git/bench-run.log");
     let start = Instant::now();
     let mut child = Command::new(binary())
         .args(["run", "--worker", "sh worker.sh", "--done-grace", "2s", "--run-id", "bench"])
         .current_dir(dir)
         .env("BENCH_SLEEP", sleep)
+        .env("BENCH_MARKERS", &markers)
         .env("GIT_AUTHOR_NAME", "bench")
         .env("GIT_AUTHOR_EMAIL", "bench@example.invalid")
         .env("GIT_COMMITTER_NAME", "bench")
         .env("GIT_COMMITTER_EMAIL", "bench@example.invalid")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let pid = child.id();
-    let (mut t0, mut t1): (Option<(Instant, u64)>, Option<(Instant, u64)>) = (None, None);
+    let mut window: Option<(Instant, u64)> = None;
+    let mut cpu_wait_pct = f64::NAN;
     let mut max_rss = 0;
     loop {
         if let Some(st) = child.try_wait().unwrap() {
-            assert_eq!(st.code(), Some(0), "the run must resolve every issue");
+            if st.code() != Some(0) {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(15).collect();
+                panic!(
+                    "the run must resolve every issue ({st:?}); its last lines:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
             break;
         }
         max_rss = max_rss.max(proc_rss_kb(pid).unwrap_or(0));
-        let e = start.elapsed();
-        if t0.is_none() && e >= window.0 {
-            t0 = proc_cpu_ticks(pid).map(|c| (Instant::now(), c));
-        }
-        if t1.is_none() && e >= window.1 {
-            t1 = proc_cpu_ticks(pid).map(|c| (Instant::now(), c));
+        if let Some(len) = cpu_window {
+            let started = std::fs::read_dir(&markers).map(|d| d.count()).unwrap_or(0);
+            match window {
+                None if started >= lanes => window = proc_cpu_ticks(pid).map(|c| (Instant::now(), c)),
+                Some((t0, c0)) if t0.elapsed() >= len && cpu_wait_pct.is_nan() => {
+                    if let Some(c1) = proc_cpu_ticks(pid) {
+                        cpu_wait_pct = (c1 - c0) as f64 / 100.0 / t0.elapsed().as_secs_f64() * 100.0; // USER_HZ = 100
+                    }
+                }
+                _ => {}
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let wall = start.elapsed();
-    let ticks_per_sec = 100.0; // USER_HZ on Linux
-    let cpu_wait_pct = match (t0, t1) {
-        (Some((a, ca)), Some((b, cb))) => (cb - ca) as f64 / ticks_per_sec / (b - a).as_secs_f64() * 100.0,
-        _ => f64::NAN,
-    };
-    Sampled { wall, cpu_wait_pct, max_rss_kb: max_rss }
+    Sampled { wall: start.elapsed(), cpu_wait_pct, max_rss_kb: max_rss }
 }
 
 fn latencies(dir: &Path) -> Vec<f64> {
@@ -149,7 +162,7 @@ fn main() {
     let dir = tmp.path().join("repo");
     make_repo(&dir, lanes, 2_000);
     let floor_wt = worktree_floor(&dir, lanes);
-    let s = timed_run(&dir, "1", (Duration::from_millis(100), Duration::from_millis(100)));
+    let s = timed_run(&dir, "1", lanes, None);
     let floor = floor_wt + Duration::from_millis(2_500);
     println!("git-lanes run benchmark: {lanes} lanes, 2,000-file repo, workers sleep 1 s then fix one issue");
     println!("{:<40} {:>9.1} ms", format!("floor: {lanes} x git worktree add"), ms(&floor_wt));
@@ -161,14 +174,15 @@ fn main() {
         pct(&lat, 0.5),
         pct(&lat, 0.99)
     );
-    // CPU while waiting: workers sleep 6 s; sample the orchestrator between 2.5 s and 5.5 s.
+    // CPU while waiting: once every worker has started, sample the orchestrator for 3 s while
+    // they sleep 5 s.
     let dir2 = tmp.path().join("repo-wait");
     make_repo(&dir2, lanes, 200);
-    let w = timed_run(&dir2, "6", (Duration::from_millis(2_500), Duration::from_millis(5_500)));
+    let w = timed_run(&dir2, "5", lanes, Some(Duration::from_secs(3)));
     println!("{:<40} {:>9.2} %    (target <= 1 % of a core)", "orchestrator CPU while waiting", w.cpu_wait_pct);
     let dir3 = tmp.path().join("repo-100");
     make_repo(&dir3, big, 200);
-    let m = timed_run(&dir3, "2", (Duration::ZERO, Duration::ZERO));
+    let m = timed_run(&dir3, "2", big, None);
     println!(
         "{:<40} {:>9.1} MB   (target <= 50 MB; {big} lanes, run took {:.1} s)",
         "orchestrator peak RSS",
