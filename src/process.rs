@@ -43,8 +43,11 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_CAP_EACH_END: usize = 32 * 1024;
 /// Time between SIGTERM and SIGKILL when a spec does not say otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(2);
-/// How long the output reader may lag behind the reaped child before its output is taken as is.
-pub const READER_GRACE: Duration = Duration::from_millis(200);
+/// How long the output reader may lag behind the reaped child before its output is taken as is
+/// (only a process that escaped the group can hold the pipe that long; a busy machine can delay
+/// the reader by much more than a few hundred milliseconds, and losing `git rev-parse`'s answer
+/// to that was seen with 100 lanes).
+pub const READER_GRACE: Duration = Duration::from_secs(3);
 
 /// Environment variables a scrubbed environment keeps (besides `LANES_*` and the allow list).
 const SCRUB_KEEP: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER"];

@@ -112,7 +112,14 @@ pub fn commit(worktree: &Path, message: &str) -> Result<()> {
 
 /// The commit a worktree's HEAD points at.
 pub fn head(worktree: &Path) -> Result<String> {
-    git(worktree, &["rev-parse", "HEAD"])
+    let sha = git(worktree, &["rev-parse", "HEAD"])?;
+    if git2::Oid::from_str(&sha).is_err() {
+        return Err(Error::Conflict {
+            message: format!("`git rev-parse HEAD` in {} gave `{sha}`, not a commit id", worktree.display()),
+            hint: None,
+        });
+    }
+    Ok(sha)
 }
 
 /// Point `refs/lanes/archive/<RUN_ID>/<LANE>` at `commit` (kept whatever happens to the branch).

@@ -9,6 +9,8 @@
 //! Lanes are judged in parallel (each has its own worktree); events are emitted afterwards.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::{Run, RunEvent};
@@ -66,13 +68,32 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
         .collect();
     let cx =
         Cx { ws: &r.ws, config: &r.ws.config, base: &r.fork, run_id: &r.run_id, opts: VerifyOptions::from_config(&r.ws.config, false) };
-    let results: Vec<Collected> = std::thread::scope(|s| {
-        let handles: Vec<_> = inputs.iter().map(|i| s.spawn(|| collect_lane(&cx, i))).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Collected { error: Some("collecting the lane panicked".into()), ..Collected::default() }))
-            .collect()
+    // A bounded pool: lanes are judged in parallel, but a hundred lanes must not start a hundred
+    // `git` and check processes at once.
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Collected>>> = inputs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..inputs.len().min(8) {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(input) = inputs.get(k) else { break };
+                    *slots[k].lock().unwrap_or_else(|e| e.into_inner()) = Some(collect_lane(&cx, input));
+                }
+            });
+        }
     });
+    let results: Vec<Collected> = slots
+        .into_iter()
+        .zip(&inputs)
+        .map(|(slot, input)| {
+            slot.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| Collected {
+                lane: input.lane.to_string(),
+                error: Some("collecting the lane panicked".into()),
+                ..Collected::default()
+            })
+        })
+        .collect();
     for c in &results {
         for j in &c.judgements {
             r.emit(RunEvent::Judged { lane: c.lane.clone(), id: j.id.clone(), approved: j.approved, reason: j.reason.clone() });
