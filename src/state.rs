@@ -37,6 +37,9 @@ pub struct RunState {
     pub integration: Option<IntegrationState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<String>,
+    /// How long creating the lane worktrees took (the part of a run bound by the file system).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree_setup_ms: Option<u64>,
 }
 
 fn idle() -> String {

@@ -32,6 +32,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
     let by_id = r.ws.by_id();
     let now = crate::scaffold::now_rfc3339();
     let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
+    let setup_started = Instant::now();
     let mut prepared = Vec::new();
     for p in plans {
         let lane = p.lane.clone();
@@ -63,6 +64,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
         })?;
         prepared.push((p, branch, path, files, worker));
     }
+    r.state.worktree_setup_ms = Some(setup_started.elapsed().as_millis() as u64);
     for (p, branch, path, files, worker) in prepared {
         let lane = p.lane.clone();
         let ls = r.lane_state(&lane);
