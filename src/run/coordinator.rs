@@ -34,6 +34,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
     let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
     let setup_started = Instant::now();
     let mut prepared = Vec::new();
+    let mut fresh = Vec::new();
     for p in plans {
         let lane = p.lane.clone();
         let branch = worktree::lane_branch(&r.ws.config, &r.run_id, &lane);
@@ -45,8 +46,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
             if r.repo.git.find_branch(&branch, git2::BranchType::Local).is_ok() {
                 worktree::add_existing(&r.repo.root, &path, &branch)?;
             } else {
-                worktree::add(&r.repo.root, &path, &branch, &r.base)?;
-                worktree::setup(&r.repo.root, &path, &r.ws.config.setup, &log)?;
+                fresh.push(worktree::NewWorktree { path: path.clone(), branch: branch.clone(), base: r.base.clone(), log: log.clone() });
             }
         }
         let spec = r.ws.specs.get(&lane);
@@ -64,6 +64,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
         })?;
         prepared.push((p, branch, path, files, worker));
     }
+    worktree::add_many(&r.repo.root, &fresh, &r.ws.config.setup)?;
     r.state.worktree_setup_ms = Some(setup_started.elapsed().as_millis() as u64);
     for (p, branch, path, files, worker) in prepared {
         let lane = p.lane.clone();
