@@ -201,6 +201,34 @@ pub fn remove(repo_root: &Path, worktree: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// Remove many worktrees that hold no uncommitted work: the folders are deleted in parallel (the
+/// slow part), then `git worktree prune` drops their records once — parallel `git worktree
+/// remove` calls race on `.git/worktrees`. A dirty worktree is kept; its entry says `false`.
+pub fn remove_many(repo_root: &Path, worktrees: &[&Path]) -> Vec<Result<bool>> {
+    let results: Vec<Result<bool>> = std::thread::scope(|s| {
+        let handles: Vec<_> = worktrees
+            .iter()
+            .map(|w| {
+                s.spawn(move || -> Result<bool> {
+                    if !w.exists() {
+                        return Ok(true);
+                    }
+                    if is_dirty(w)? {
+                        return Ok(false);
+                    }
+                    std::fs::remove_dir_all(w).map_err(|e| Error::io("remove", w, e))?;
+                    Ok(true)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(Ok(false))).collect()
+    });
+    if let Err(e) = git(repo_root, &["worktree", "prune"]) {
+        return results.into_iter().map(|r| r.and(Err(Error::Conflict { message: e.to_string(), hint: None }))).collect();
+    }
+    results
+}
+
 /// Delete a local branch (its tip must already be archived or merged).
 pub fn delete_branch(repo: &Repo, branch: &str) -> Result<()> {
     match repo.git.find_branch(branch, git2::BranchType::Local) {

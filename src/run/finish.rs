@@ -195,13 +195,10 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         human.push(format!("could not push `{b}`: {e}"));
     }
     // Tidy: merged lanes' worktrees and branches go (their tips are archived); the rest stay.
-    // Worktrees are removed in parallel (each is its own folder and `.git/worktrees` entry).
+    // Worktrees are removed in parallel (see `worktree::remove_many`).
     let merged: Vec<(&String, &super::LaneRun)> = int.merged.iter().filter_map(|l| r.lanes.get(l).map(|lr| (l, lr))).collect();
-    let root = &r.repo.root;
-    let removed: Vec<Result<bool>> = std::thread::scope(|s| {
-        let handles: Vec<_> = merged.iter().map(|(_, lr)| s.spawn(move || worktree::remove(root, &lr.worktree))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or(Ok(false))).collect()
-    });
+    let paths: Vec<&std::path::Path> = merged.iter().map(|(_, lr)| lr.worktree.as_path()).collect();
+    let removed = worktree::remove_many(&r.repo.root, &paths);
     for ((lane, lr), gone) in merged.iter().zip(removed) {
         if gone? {
             worktree::delete_branch(r.repo, &lr.branch)?;
