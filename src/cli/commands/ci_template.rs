@@ -73,12 +73,7 @@ jobs:
       matrix:
         lane: [{lanes}]
     steps:
-      - uses: actions/checkout@v4
-        with:
-          fetch-depth: 0
-      - run: cargo install --locked git-lanes
-      - run: git config user.name "git-lanes" && git config user.email "git-lanes@users.noreply.github.com"
-      - run: git lanes run --lane "${{{{ matrix.lane }}}}" --no-integrate --push --run-id "gh-${{{{ github.run_id }}}}" --worker {worker}
+{setup}      - run: git lanes run --lane "${{{{ matrix.lane }}}}" --no-integrate --push --run-id "gh-${{{{ github.run_id }}}}" --worker {worker}
         env:
           ANTHROPIC_API_KEY: ${{{{ secrets.ANTHROPIC_API_KEY }}}}
   integrate:
@@ -86,16 +81,21 @@ jobs:
     if: always()
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
+{setup}      - run: git lanes integrate "gh-${{{{ github.run_id }}}}" --push
+"#,
+        lanes = quoted_list(lanes),
+        setup = GITHUB_SETUP_STEPS,
+    )
+}
+
+/// The steps both GitHub jobs start with: full history (lane branches and the merge base), git-lanes, a
+/// committer identity.
+const GITHUB_SETUP_STEPS: &str = r#"      - uses: actions/checkout@v4
         with:
           fetch-depth: 0
       - run: cargo install --locked git-lanes
       - run: git config user.name "git-lanes" && git config user.email "git-lanes@users.noreply.github.com"
-      - run: git lanes integrate "gh-${{{{ github.run_id }}}}" --push
-"#,
-        lanes = quoted_list(lanes)
-    )
-}
+"#;
 
 fn gitlab(lanes: &[String], worker: &str) -> String {
     let worker = crate::worker::shell_quote(worker);
@@ -183,5 +183,6 @@ mod tests {
             assert!(!v.is_null());
             assert!(text.contains("Data_2") && text.contains("--no-integrate --push"), "{text}");
         }
+        assert_eq!(github(&lanes, "claude").matches("fetch-depth: 0").count(), 2, "both GitHub jobs fetch the full history");
     }
 }
