@@ -83,7 +83,7 @@ pub fn apply(repo: &Repo, config: &Config, actions: &[Action]) -> Result<()> {
         if let Some(w) = &a.worktree
             && worktree::is_dirty(w)?
         {
-            let excludes = vec![config.signals.clone()];
+            let excludes = crate::run::keep_out(config, &[]);
             worktree::commit_leftovers(
                 w,
                 &format!("lanes: clean: uncommitted work left in lane {} of run {}", a.lane, a.run_id),

@@ -35,6 +35,7 @@ pub mod run;
 pub mod safety;
 pub mod scaffold;
 pub mod signal;
+pub mod snapshot;
 pub mod spec;
 pub mod state;
 pub mod text;

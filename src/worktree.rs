@@ -127,22 +127,12 @@ pub fn setup(main_root: &Path, worktree: &Path, setup: &SetupConfig, log: &Path)
     Ok(())
 }
 
-/// Commit everything a worker left uncommitted in `worktree` (signal files excluded), without
-/// running the user's commit hooks (work is never lost to a failing hook). Returns whether a
-/// commit was made.
-pub fn commit_leftovers(worktree: &Path, message: &str, exclude: &[PathBuf]) -> Result<bool> {
-    let mut args: Vec<String> = vec!["add".into(), "-A".into(), "--".into(), ".".into()];
-    for e in exclude {
-        args.push(format!(":(exclude){}", e.display()));
-    }
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    git(worktree, &argv)?;
-    let staged = git(worktree, &["diff", "--cached", "--name-only"])?;
-    if staged.trim().is_empty() {
-        return Ok(false);
-    }
-    commit(worktree, message)?;
-    Ok(true)
+/// Commit everything a worker left uncommitted in `worktree` — nothing ignored, nothing
+/// `keep_out` names (signal files, an agent's droppings) — built in memory (see
+/// [`crate::snapshot`]), without running the user's commit hooks (work is never lost to a failing
+/// hook). Returns whether a commit was made.
+pub fn commit_leftovers(worktree: &Path, message: &str, keep_out: &crate::snapshot::KeepOut) -> Result<bool> {
+    Ok(crate::snapshot::commit_worktree(worktree, message, keep_out)?.is_some())
 }
 
 /// `git commit --no-verify -m message` with git-lanes as the committer when none is configured.

@@ -48,6 +48,8 @@ struct LaneInput<'a> {
     worktree: &'a Path,
     judge: bool,
     duration: Option<Duration>,
+    /// Extra paths/globs the lane's worker drops (kept out of the lane commit).
+    keep_out: &'a [String],
 }
 
 /// Collect every lane that ended (in parallel), then record the results in the run state.
@@ -63,6 +65,7 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
                 worktree: &lr.worktree,
                 judge: st == "done",
                 duration: lr.duration,
+                keep_out: &lr.keep_out,
             })
         })
         .collect();
@@ -143,11 +146,11 @@ fn collect_lane(cx: &Cx<'_>, input: &LaneInput<'_>) -> Collected {
 }
 
 fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Result<()> {
-    let excludes = signal_excludes(cx.config);
+    let keep_out = super::keep_out(cx.config, input.keep_out);
     out.committed_leftovers = worktree::commit_leftovers(
         input.worktree,
         &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane),
-        &excludes,
+        &keep_out,
     )?;
     if !input.judge {
         return Ok(());
@@ -169,9 +172,15 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
     let tree = verify::TreeState { commit: Some(tip.to_string()), dirty: false };
     let mut resolved = Vec::new();
     let mut reopened = Vec::new();
+    // Files git-lanes writes here (issue files, evidence): the only ones the judge's commit takes.
+    let mut written: Vec<PathBuf> = Vec::new();
+    // The worker's tree is committed; whatever the checks write is undone after each issue's
+    // checks, so no dropping reaches the lane commit, the run commit or a tracked file.
+    let droppings = crate::snapshot::Droppings::before(input.worktree)?;
     for assigned in &input.plan.issues {
         let Some(issue) = cx.ws.issue(&assigned.id) else { continue };
         let result = verify::verify_issue(issue, input.worktree, &cx.opts);
+        droppings.restore(input.worktree, true)?;
         let checks: Vec<CheckOutcome> =
             result.checks.iter().map(|c| CheckOutcome { command: c.check.command.clone(), passed: c.passed }).collect();
         let deps: Vec<(String, Option<Status>)> =
@@ -216,16 +225,23 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
                     verification: format!("{}/{} checks passed (git-lanes verify)", result.passed_checks(), result.checks.len()),
                 });
             e.write(input.worktree, &current)?;
+            written.push(current.path.clone());
             let ev = verify::to_evidence(&result, issue, &tree, &chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
             let mut ev = ev;
             ev.run_id = Some(cx.run_id.to_string());
-            crate::evidence::write(input.worktree, &cx.config.evidence, &ev, &chrono::Local::now().format("%Y%m%d_%H%M%S").to_string())?;
+            written.push(crate::evidence::write(
+                input.worktree,
+                &cx.config.evidence,
+                &ev,
+                &chrono::Local::now().format("%Y%m%d_%H%M%S").to_string(),
+            )?);
             resolved.push(issue.id().to_string());
         } else if !v.approved() && current.status() != Status::Open {
             // The worker marked it RESOLVED (or WONTFIX) itself: that claim is not accepted.
             let mut e = Edit::new(&current);
             e.set_status(Status::Open);
             e.write(input.worktree, &current)?;
+            written.push(current.path.clone());
             reopened.push(issue.id().to_string());
         }
         out.judgements.push(Judgement { id: issue.id().to_string(), approved: v.approved(), reason, verdict_yaml: v.to_yaml().ok() });
@@ -238,8 +254,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         if !reopened.is_empty() {
             msg += &format!("{} keep {} OPEN (not verified)", if resolved.is_empty() { "" } else { ";" }, reopened.join(", "));
         }
-        git_add_all(input.worktree, &excludes)?;
-        worktree::commit(input.worktree, &msg)?;
+        crate::snapshot::commit_paths(input.worktree, &msg, &written)?;
     }
     Ok(())
 }
@@ -261,24 +276,10 @@ fn files_for(issue: &Issue, changed: &[verdict::ChangedFile]) -> Vec<String> {
     if inside.is_empty() { all } else { inside }
 }
 
-fn git_add_all(worktree: &Path, excludes: &[PathBuf]) -> Result<()> {
-    let mut args: Vec<String> = vec!["add".into(), "-A".into(), "--".into(), ".".into()];
-    args.extend(excludes.iter().map(|e| format!(":(exclude){}", e.display())));
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    crate::gitcli::git(worktree, &argv).map(|_| ())
-}
-
 /// The issue file as it is in the lane worktree now (the worker may have edited it); the
 /// run-start version when it is gone or no longer parses.
 fn current_issue(worktree: &Path, original: &Issue) -> Issue {
     std::fs::read(worktree.join(&original.path)).ok().and_then(|b| Issue::parse(&original.path, b).ok()).unwrap_or_else(|| original.clone())
-}
-
-/// Signal folders (fixing and hunting) never go into a commit.
-pub(super) fn signal_excludes(config: &Config) -> Vec<PathBuf> {
-    let fix = config.signals.clone();
-    let hunt = PathBuf::from(fix.to_string_lossy().replace("issue-fixing", "issue-hunting"));
-    vec![fix, hunt]
 }
 
 /// The LogBook folder: the first component of the state path (`LogBook`).

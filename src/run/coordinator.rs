@@ -73,7 +73,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
         ls.worktree = Some(path.display().to_string());
         ls.worker = Some(worker.clone());
         r.emit(RunEvent::WorktreeReady { lane: lane.clone(), path: path.clone() });
-        r.lanes.insert(lane, LaneRun { plan: p, branch, worktree: path, files, worker, duration: None });
+        r.lanes.insert(lane, LaneRun { plan: p, branch, worktree: path, files, worker, duration: None, keep_out: Vec::new() });
     }
     r.save()
 }

@@ -1,7 +1,7 @@
 //! Steps 6–8 in order: collect every lane, integrate, then commit the catalog, report and state
 //! and tidy up — archiving every tip before a branch or worktree is removed.
 
-use super::collect::{self, signal_excludes};
+use super::collect;
 use super::integrate::{self, Candidate};
 use super::{Run, RunEvent, RunSummary};
 use crate::catalog::Catalog;
@@ -159,11 +159,11 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     if r.opts.no_commit {
         human.push(format!("--no-commit: the catalog, report and state are written but not committed in {}", iw.display()));
     } else {
-        let mut args: Vec<String> = vec!["add".into(), "-A".into(), "--".into(), ".".into()];
-        args.extend(signal_excludes(&r.ws.config).iter().map(|e| format!(":(exclude){}", e.display())));
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        gitcli::git(&iw, &argv)?;
-        worktree::commit(&iw, &format!("lanes: run {}: {} resolved, {} open", r.label, resolved.len(), open))?;
+        crate::snapshot::commit_worktree(
+            &iw,
+            &format!("lanes: run {}: {} resolved, {} open", r.label, resolved.len(), open),
+            &super::keep_out(&r.ws.config, &[]),
+        )?;
         let tip = worktree::head(&iw)?;
         worktree::archive(r.repo, &r.label, "integration", &tip)?;
         commit = Some(tip.clone());

@@ -95,13 +95,17 @@ pub fn integrate(
     };
     let opts = VerifyOptions::from_config(&ws.config, false);
     let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let failing_checks = |ids: &[String]| -> Vec<String> {
+    let failing_checks = |ids: &[String]| -> Result<Vec<String>> {
         let issues: Vec<&Issue> = ids.iter().filter_map(|id| ws.issue(id)).collect();
-        verify::verify_many(&issues, &path, &opts, jobs)
+        // What the checks write never reaches the integration commit.
+        let droppings = crate::snapshot::Droppings::before(&path)?;
+        let failing = verify::verify_many(&issues, &path, &opts, jobs)
             .into_iter()
             .filter(|v| v.outcome != verify::Outcome::Passed)
             .map(|v| v.id)
-            .collect()
+            .collect::<Vec<String>>();
+        droppings.restore(&path, true)?;
+        Ok(failing)
     };
     let offered: Vec<&Candidate> = lanes.iter().filter(|c| !c.resolved.is_empty()).collect();
     let start = worktree::head(&path)?;
@@ -118,7 +122,7 @@ pub fn integrate(
         }
     }
     let all: Vec<String> = merged.iter().flat_map(|c| c.resolved.iter().cloned()).collect();
-    if failing_checks(&all).is_empty() {
+    if failing_checks(&all)?.is_empty() {
         for c in &offered {
             match conflicts.iter().find(|(l, _)| l == &c.lane) {
                 Some((lane, reason)) => {
@@ -145,7 +149,7 @@ pub fn integrate(
         }
         let mut ids: Vec<String> = out.resolved.clone();
         ids.extend(c.resolved.iter().cloned());
-        let failing = failing_checks(&ids);
+        let failing = failing_checks(&ids)?;
         if !failing.is_empty() {
             git(&path, &["reset", "--hard", "--quiet", &before])?;
             let own: Vec<&String> = failing.iter().filter(|f| c.resolved.contains(f)).collect();

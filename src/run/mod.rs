@@ -125,6 +125,9 @@ pub(crate) struct LaneRun {
     pub files: PathBuf,
     pub worker: String,
     pub duration: Option<Duration>,
+    /// Paths and globs the lane's worker leaves behind that never belong in a commit (an agent
+    /// preset's own files), on top of the signal folders; see [`keep_out`].
+    pub keep_out: Vec<String>,
 }
 
 impl Run<'_> {
@@ -142,6 +145,16 @@ impl Run<'_> {
         let rel = self.dir.join("state.yaml");
         self.state.save(Path::new("/"), &rel)
     }
+}
+
+/// What never goes into a lane or run commit: the signal folders (fixing and hunting) and
+/// `extra` (paths or globs, e.g. an agent preset's dropping files; see [`crate::snapshot::KeepOut`]).
+pub fn keep_out(config: &crate::config::Config, extra: &[String]) -> crate::snapshot::KeepOut {
+    let fix = config.signals.to_string_lossy().into_owned();
+    let hunt = fix.replace("issue-fixing", "issue-hunting");
+    let mut k = crate::snapshot::KeepOut::new([fix, hunt]);
+    k.extend(extra);
+    k
 }
 
 /// A run id: `YYYYmmdd-HHMMSS`, with `-2`, `-3`… when taken.

@@ -115,7 +115,15 @@ pub fn integrate_run(
         let plan = LanePlan { lane: lane.clone(), max_issues: issues.len(), issues, blocked: vec![], deferred: vec![] };
         lanes.insert(
             lane.clone(),
-            LaneRun { plan, branch, worktree: path, files: dir.join(lane), worker: "elsewhere".into(), duration: None },
+            LaneRun {
+                plan,
+                branch,
+                worktree: path,
+                files: dir.join(lane),
+                worker: "elsewhere".into(),
+                duration: None,
+                keep_out: Vec::new(),
+            },
         );
     }
     let fork = base.to_string();

