@@ -10,8 +10,12 @@
 //!
 //! # Design note: waiting, killing, and pid reuse
 //!
-//! Each child has a dedicated *waiter thread* blocked in `waitid(WEXITED | WNOWAIT)`; waiting
-//! therefore costs no CPU, and callers wait on a channel (`recv_timeout`). When the group leader
+//! A blocking [`run`] (checks, git porcelain) starts no thread at all on Linux: the calling
+//! thread waits in one `poll(2)` on the capture pipe and a pidfd of the child (see `inline`).
+//! Bare program names (`sh`, `git`) are looked up in `PATH` once per process, not per child.
+//!
+//! A [`spawn`]ed child has a dedicated *waiter thread* blocked in `waitid(WEXITED | WNOWAIT)`;
+//! waiting therefore costs no CPU, and callers wait on a channel (`recv_timeout`). When the group leader
 //! exits it stays a zombie (WNOWAIT) while the waiter, holding the `reaped` lock, SIGKILLs whatever
 //! is left in its group (background jobs a check forgot) and only then reaps it. Every other group
 //! signal ([`Running::signal_group`], timeouts, [`Running::terminate`]) takes the same lock and is
@@ -302,7 +306,14 @@ pub enum ProcessError {
 /// When the child cannot be started; see [`ProcessError`]. A non-zero exit, a signal or a
 /// timeout is a [`Finished::ending`], not an error.
 pub fn run(spec: &ProcessSpec) -> Result<Finished, ProcessError> {
-    Ok(spawn(spec)?.finish())
+    #[cfg(target_os = "linux")]
+    {
+        inline::run(spec)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Ok(spawn(spec)?.finish())
+    }
 }
 
 /// Starts `spec` and returns at once; see [`Running`].
@@ -311,6 +322,19 @@ pub fn run(spec: &ProcessSpec) -> Result<Finished, ProcessError> {
 /// When the working directory is missing, the log file cannot be opened, the program cannot be
 /// started, or a pipe or helper thread cannot be created.
 pub fn spawn(spec: &ProcessSpec) -> Result<Running, ProcessError> {
+    let (mut cmd, pipe_reader) = command(spec)?;
+    let child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: spec.program_name(), cwd: spec.cwd.clone(), source })?;
+    let started = Instant::now();
+    // The command holds our copies of the pipe's write end; without dropping them the reader
+    // would never see end of file.
+    drop(cmd);
+    Running::watch(child, started, spec, pipe_reader)
+}
+
+/// The one place a [`Command`] is built from a spec: own process group, null stdin, the
+/// environment policy, and output routed as asked (both streams into one pipe when captured; the
+/// pipe's read end is returned).
+fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>), ProcessError> {
     let program = spec.program_name();
     let setup_err = |source| ProcessError::Setup { program: program.clone(), cwd: spec.cwd.clone(), source };
     if !spec.cwd.is_dir() {
@@ -318,7 +342,9 @@ pub fn spawn(spec: &ProcessSpec) -> Result<Running, ProcessError> {
     }
 
     #[allow(clippy::disallowed_methods)] // this module is the one place that spawns
-    let mut cmd = Command::new(&spec.program);
+    let mut cmd = Command::new(resolved_program(spec));
+    // argv[0] stays what the spec says, so `ps` and the child's `$0` look as before.
+    cmd.arg0(&spec.program);
     cmd.args(&spec.args).current_dir(&spec.cwd).stdin(Stdio::null()).process_group(0);
     match &spec.env {
         EnvPolicy::Inherit(extra) => {
@@ -348,48 +374,61 @@ pub fn spawn(spec: &ProcessSpec) -> Result<Running, ProcessError> {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
         }
     }
+    Ok((cmd, pipe_reader))
+}
 
-    let child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: program.clone(), cwd: spec.cwd.clone(), source })?;
-    let started = Instant::now();
-    // The command holds our copies of the pipe's write end; without dropping them the reader
-    // would never see end of file.
-    drop(cmd);
-    let pid = child.id();
-
-    let reaped = Arc::new(Mutex::new(false));
-    let (exit_tx, exit_rx) = mpsc::channel();
-    let waiter = {
-        let reaped = Arc::clone(&reaped);
-        move || {
-            let msg = watch_child(child, &reaped);
-            let _ = exit_tx.send(msg);
+/// The program to exec: a bare name (`sh`, `git`) is looked up in `PATH` once per process and the
+/// absolute path reused, so a check costs no `PATH` search. Only when the child would search the
+/// same `PATH` as this process (its environment does not set another one); otherwise the name is
+/// left to the OS.
+fn resolved_program(spec: &ProcessSpec) -> OsString {
+    let name = &spec.program;
+    if name.as_encoded_bytes().contains(&b'/') || name.is_empty() {
+        return name.clone();
+    }
+    let parent_path = std::env::var_os("PATH");
+    let child_path = match &spec.env {
+        EnvPolicy::Inherit(extra) => {
+            extra.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| Some(v.clone())).unwrap_or(parent_path.clone())
         }
+        EnvPolicy::Clear(vars) => vars.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
     };
-    if let Err(source) = thread::Builder::new().name(format!("wait-{pid}")).spawn(waiter) {
-        // The closure (and the Child in it) is gone; stop and reap the child by hand.
-        kill_group(pid, libc::SIGKILL);
-        reap_blocking(pid);
-        return Err(setup_err(source));
+    if child_path.is_none() || child_path != parent_path {
+        return name.clone();
     }
-
-    let mut running =
-        Running { pid, started, timeout: spec.timeout, grace: spec.grace, exit_rx, reaped, ending: None, ended_at: None, capture: None };
-    if let (Some(reader), OutputTarget::Capture { cap_each_end }) = (pipe_reader, &spec.output) {
-        let buf = Arc::new(Mutex::new(CaptureBuf::new(*cap_each_end)));
-        let (done_tx, done_rx) = mpsc::channel();
-        let thread_buf = Arc::clone(&buf);
-        let spawned = thread::Builder::new().name(format!("output-{pid}")).spawn(move || {
-            read_into(reader, &thread_buf);
-            let _ = done_tx.send(());
-        });
-        if let Err(source) = spawned {
-            // Dropping `running` kills the group; its waiter thread reaps it.
-            drop(running);
-            return Err(setup_err(source));
+    static FOUND: Mutex<Vec<(OsString, OsString, PathBuf)>> = Mutex::new(Vec::new());
+    let path = parent_path.unwrap_or_default();
+    let mut found = lock(&FOUND);
+    if let Some((_, _, p)) = found.iter().find(|(n, pa, _)| n == name && *pa == path) {
+        return p.clone().into_os_string();
+    }
+    match search_path(name, &path) {
+        Some(p) => {
+            found.push((name.clone(), path, p.clone()));
+            p.into_os_string()
         }
-        running.capture = Some(CaptureHandle { buf, done_rx });
+        None => name.clone(),
     }
-    Ok(running)
+}
+
+/// What `execvp` would run for `name`: the first executable regular file in `path`'s entries.
+/// `None` when an empty (current directory) entry or a relative entry comes first, or nothing is
+/// found; the OS then does its own search and reports its own error.
+fn search_path(name: &OsString, path: &OsString) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    for dir in std::env::split_paths(path) {
+        if !dir.is_absolute() {
+            return None;
+        }
+        let candidate = dir.join(name);
+        if let Ok(meta) = std::fs::metadata(&candidate)
+            && meta.is_file()
+            && meta.permissions().mode() & 0o111 != 0
+        {
+            return Some(candidate);
+        }
+    }
+    None
 }
 
 /// A started child and its process group.
@@ -424,6 +463,56 @@ struct CaptureHandle {
 type Exit = (Ending, Instant);
 
 impl Running {
+    /// Hands a started child to a waiter thread (and its capture pipe, if any, to a reader
+    /// thread).
+    fn watch(child: Child, started: Instant, spec: &ProcessSpec, pipe_reader: Option<io::PipeReader>) -> Result<Running, ProcessError> {
+        let setup_err = |source| ProcessError::Setup { program: spec.program_name(), cwd: spec.cwd.clone(), source };
+        let pid = child.id();
+        let reaped = Arc::new(Mutex::new(false));
+        let (exit_tx, exit_rx) = mpsc::channel();
+        let waiter = {
+            let reaped = Arc::clone(&reaped);
+            move || {
+                let msg = watch_child(child, &reaped);
+                let _ = exit_tx.send(msg);
+            }
+        };
+        if let Err(source) = thread::Builder::new().name(format!("wait-{pid}")).spawn(waiter) {
+            // The closure (and the Child in it) is gone; stop and reap the child by hand.
+            kill_group(pid, libc::SIGKILL);
+            reap_blocking(pid);
+            return Err(setup_err(source));
+        }
+
+        let mut running = Running {
+            pid,
+            started,
+            timeout: spec.timeout,
+            grace: spec.grace,
+            exit_rx,
+            reaped,
+            ending: None,
+            ended_at: None,
+            capture: None,
+        };
+        if let (Some(reader), OutputTarget::Capture { cap_each_end }) = (pipe_reader, &spec.output) {
+            let buf = Arc::new(Mutex::new(CaptureBuf::new(*cap_each_end)));
+            let (done_tx, done_rx) = mpsc::channel();
+            let thread_buf = Arc::clone(&buf);
+            let spawned = thread::Builder::new().name(format!("output-{pid}")).spawn(move || {
+                read_into(reader, &thread_buf);
+                let _ = done_tx.send(());
+            });
+            if let Err(source) = spawned {
+                // Dropping `running` kills the group; its waiter thread reaps it.
+                drop(running);
+                return Err(setup_err(source));
+            }
+            running.capture = Some(CaptureHandle { buf, done_rx });
+        }
+        Ok(running)
+    }
+
     /// The child's pid, which is also its process group id.
     pub fn pid(&self) -> u32 {
         self.pid
@@ -693,6 +782,148 @@ fn read_into(mut reader: impl Read, buf: &Mutex<CaptureBuf>) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return,
         }
+    }
+}
+
+/// Blocking runs without helper threads (Linux): the calling thread waits in one `poll(2)` on
+/// the capture pipe and a pidfd of the child, so a check costs no reader or waiter thread.
+///
+/// The same rules as the threaded path hold: the group is signalled only while its leader is
+/// unreaped (here trivially, since this thread alone reaps it), leftovers in the group are
+/// SIGKILLed when the leader exits, and an escaped process holding the pipe is given
+/// [`READER_GRACE`] after the leader is reaped, then abandoned.
+#[cfg(target_os = "linux")]
+mod inline {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    use super::*;
+
+    pub(super) fn run(spec: &ProcessSpec) -> Result<Finished, ProcessError> {
+        let program = spec.program_name();
+        let (mut cmd, pipe) = command(spec)?;
+        let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: program.clone(), cwd: spec.cwd.clone(), source })?;
+        let started = Instant::now();
+        // Our copies of the pipe's write end must go, or the read end never sees end of file.
+        drop(cmd);
+        let pid = child.id();
+        let Some(pidfd) = pidfd_open(pid) else {
+            // Kernel without pidfds (before 5.3): the threaded path, for this child.
+            return Ok(Running::watch(child, started, spec, pipe)?.finish());
+        };
+        let cap = match spec.output {
+            OutputTarget::Capture { cap_each_end } => cap_each_end,
+            _ => 0,
+        };
+        let mut buf = CaptureBuf::new(cap);
+        let mut pipe: Option<io::PipeReader> = pipe;
+        let mut chunk = vec![0u8; if pipe.is_some() { 64 * 1024 } else { 0 }];
+        let deadline = spec.timeout.map(|t| started + t);
+        let mut timed_out = false;
+        // When the group gets SIGKILL after SIGTERM (timeout).
+        let mut kill_at: Option<Instant> = None;
+        let mut leader: Option<(Ending, Instant)> = None;
+        loop {
+            if leader.is_some() && pipe.is_none() {
+                break;
+            }
+            let now = Instant::now();
+            let wake = match leader {
+                Some((_, ended)) => Some(ended + READER_GRACE),
+                None => kill_at.or(if timed_out { None } else { deadline }),
+            };
+            if let Some(w) = wake
+                && w <= now
+            {
+                if leader.is_some() {
+                    // Only an escaped process can hold the pipe this long: take what we have.
+                    pipe = None;
+                    continue;
+                }
+                if timed_out {
+                    kill_group(pid, libc::SIGKILL);
+                    kill_at = None;
+                } else {
+                    timed_out = true;
+                    kill_group(pid, libc::SIGTERM);
+                    kill_at = Some(now + spec.grace);
+                }
+                continue;
+            }
+            let mut fds = Vec::with_capacity(2);
+            if let Some(p) = &pipe {
+                fds.push(libc::pollfd { fd: p.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            }
+            if leader.is_none() {
+                fds.push(libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            }
+            let timeout_ms = wake.map_or(-1, |w| {
+                let d = w.saturating_duration_since(now);
+                // Round up so a wake-up never comes early and spins.
+                i32::try_from(d.as_millis() + 1).unwrap_or(i32::MAX)
+            });
+            // SAFETY: `fds` is a valid, writable array of `fds.len()` pollfd structs.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+            if rc < 0 {
+                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // poll itself failed (should not happen): fall back to blocking steps.
+                drain_blocking(pipe.take(), &mut buf, &mut chunk);
+                leader = Some(reap(&mut child, pid));
+                continue;
+            }
+            for fd in &fds {
+                if fd.revents == 0 {
+                    continue;
+                }
+                if fd.fd == pidfd.as_raw_fd() {
+                    leader = Some(reap(&mut child, pid));
+                } else if let Some(p) = pipe.as_mut() {
+                    match p.read(&mut chunk) {
+                        Ok(0) => pipe = None,
+                        Ok(n) => buf.push(&chunk[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => pipe = None,
+                    }
+                }
+            }
+        }
+        let (mut ending, ended_at) = leader.unwrap_or((Ending::Unknown, Instant::now()));
+        if timed_out {
+            ending = Ending::TimedOut { after: spec.timeout.unwrap_or_default() };
+        }
+        let output = if matches!(spec.output, OutputTarget::Capture { .. }) { buf.to_captured() } else { Captured::default() };
+        Ok(Finished { ending, output, duration: ended_at - started })
+    }
+
+    /// The leader has exited: kill what it left in its group while its zombie pins the pgid,
+    /// then reap it.
+    fn reap(child: &mut Child, pid: u32) -> (Ending, Instant) {
+        let is_zombie = wait_exited_nowait(pid);
+        let ended_at = Instant::now();
+        if is_zombie {
+            kill_group(pid, libc::SIGKILL);
+        }
+        (child.wait().map_or(Ending::Unknown, Ending::from_status), ended_at)
+    }
+
+    fn drain_blocking(pipe: Option<io::PipeReader>, buf: &mut CaptureBuf, chunk: &mut [u8]) {
+        let Some(mut p) = pipe else { return };
+        loop {
+            match p.read(chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.push(&chunk[..n]),
+            }
+        }
+    }
+
+    fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+        let pid = libc::pid_t::try_from(pid).ok()?;
+        // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+        // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+        Some(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 }
 
@@ -966,6 +1197,51 @@ mod tests {
     fn missing_cwd_is_an_error() {
         let err = run(&ProcessSpec::shell("true", Path::new("/no/such/dir"))).unwrap_err();
         assert_eq!(err.to_string(), "could not start `sh`: working directory /no/such/dir does not exist");
+    }
+
+    #[test]
+    fn bare_program_names_are_resolved_once_against_the_same_path() {
+        let spec = sh("true");
+        let resolved = PathBuf::from(resolved_program(&spec));
+        assert!(resolved.is_absolute() && resolved.ends_with("sh"), "{}", resolved.display());
+        assert_eq!(PathBuf::from(resolved_program(&spec)), resolved, "second lookup answers the same");
+        // A child with its own PATH searches it itself.
+        let own = sh("true").with_env(EnvPolicy::Inherit(vec![("PATH".into(), "/nowhere".into())]));
+        assert_eq!(resolved_program(&own), "sh");
+        let none = sh("true").with_env(EnvPolicy::Clear(vec![]));
+        assert_eq!(resolved_program(&none), "sh");
+        let same = sh("true").with_env(EnvPolicy::Clear(scrubbed_env(&[])));
+        assert_eq!(PathBuf::from(resolved_program(&same)), resolved);
+        assert_eq!(resolved_program(&ProcessSpec::new("/bin/echo", ["x"], std::env::temp_dir())), "/bin/echo");
+        // A relative or empty PATH entry first: left to the OS, which searches the current dir.
+        assert_eq!(search_path(&"sh".into(), &"rel:/bin:/usr/bin".into()), None);
+        assert_eq!(search_path(&"sh".into(), &":/bin:/usr/bin".into()), None);
+        assert_eq!(search_path(&"no-such-program-here".into(), &"/bin:/usr/bin".into()), None);
+    }
+
+    #[test]
+    fn resolved_programs_keep_their_typed_name_as_argv0() {
+        let done = run(&sh("echo $0")).unwrap();
+        assert_eq!(done.output.text, "sh\n");
+        let done =
+            run(&ProcessSpec::new("sh", ["-c", "echo $0"], std::env::temp_dir()).with_env(EnvPolicy::Clear(scrubbed_env(&[])))).unwrap();
+        assert_eq!(done.output.text, "sh\n");
+    }
+
+    #[test]
+    fn blocking_run_times_out_with_output_and_file_targets() {
+        let dir = tmpdir("inline-timeout");
+        let log = dir.join("log");
+        let spec = sh("echo before; sleep 30").with_timeout(Duration::from_millis(200)).with_output(OutputTarget::File(log.clone()));
+        let done = run(&spec).unwrap();
+        assert_eq!(done.ending, Ending::TimedOut { after: Duration::from_millis(200) });
+        assert_eq!(fs::read_to_string(&log).unwrap(), "before\n");
+        let done = run(&sh("echo kept; sleep 30").with_timeout(Duration::from_millis(200))).unwrap();
+        assert!(matches!(done.ending, Ending::TimedOut { .. }));
+        assert_eq!(done.output.text, "kept\n");
+        let done = run(&sh("echo gone").with_output(OutputTarget::Null)).unwrap();
+        assert!(done.ending.success());
+        assert_eq!(done.output, Captured::default());
     }
 
     #[test]
