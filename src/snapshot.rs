@@ -164,6 +164,27 @@ pub fn commit_paths(worktree: &Path, message: &str, paths: &[PathBuf]) -> Result
     commit_index(&repo, worktree, message)
 }
 
+/// Fold what changed in `worktree` (as [`commit_worktree`] would take it) into HEAD's commit,
+/// keeping its message, author and parents. Returns the new commit; `None` when HEAD's tree
+/// already holds it.
+pub fn amend_head(worktree: &Path, keep_out: &KeepOut) -> Result<Option<git2::Oid>> {
+    let repo = open(worktree)?;
+    let changed = changed_paths(&repo, worktree)?;
+    let (keep, kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    stage(&repo, worktree, &keep, &kept_out)?;
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err("could not read HEAD", worktree))?;
+    let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;
+    let tree_id = index.write_tree().map_err(git_err("could not write a tree", worktree))?;
+    if head.tree_id() == tree_id {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id).map_err(git_err("could not read the new tree", worktree))?;
+    let (_, committer) = signatures(&repo)?;
+    let oid =
+        head.amend(Some("HEAD"), None, Some(&committer), None, None, Some(&tree)).map_err(git_err("could not amend HEAD", worktree))?;
+    Ok(Some(oid))
+}
+
 fn slash(p: &Path) -> String {
     p.to_string_lossy().replace('\\', "/")
 }

@@ -87,3 +87,72 @@ fn droppings_of_checks_never_reach_a_commit_or_a_tracked_file() {
     assert_eq!(r.read("shared.txt"), "keepme\nthe user's own edit\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("restored: shared.txt"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn an_uncommitted_setup_is_refused_before_any_lock_branch_worktree_or_commit() {
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    // A new issue and an edited one, not committed.
+    r.issue("E-02", &["src/E.txt"], &token_check("E-02"));
+    r.write("issues/M/M-01.md", &r.read("issues/M/M-01.md").replace("The token is missing.", "The token is still missing."));
+    r.cmd().arg("sync").assert().success();
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let refs = r.git(&["for-each-ref"]);
+    let out = r.run("R1", &[], &[]);
+    assert!(out.code.is_some_and(|c| c != 0), "{}{}", out.stdout, out.stderr);
+    for f in ["issues/E/E-02.md", "issues/M/M-01.md", "SAF_ISSUE_CATALOG.md"] {
+        assert!(out.stderr.contains(f), "{f} not named: {}", out.stderr);
+    }
+    assert!(out.stderr.contains("hint: git add ") && out.stderr.contains("git commit"), "{}", out.stderr);
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(r.git(&["for-each-ref"]), refs, "a ref was made");
+    assert!(r.lane_branches().is_empty());
+    assert!(!r.root().join(".git/lanes/worktrees/R1").exists());
+    assert!(!r.root().join(".git/lanes/runs/R1").exists());
+    assert!(!r.root().join(".git/lanes/lock").exists(), "the run lock was made");
+    // Committed, the same set-up runs and every number agrees.
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "more issues"]);
+    let out = r.cmd().args(["--json", "run", "--run-id", "R2", "--done-grace", "1s", "--timeout", "60s"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["resolved"].as_array().unwrap().len(), 3, "{json}");
+    assert_resolved(&r, &["E-01", "E-02", "M-01"]);
+    assert_eq!(json["open"], 0, "{json}");
+    assert_eq!(json["fast_forwarded"], true, "{json}");
+    assert_eq!(json["integrated"], serde_json::json!(["E", "M"]), "{json}");
+    assert!(r.git(&["log", "-1", "--format=%s"]).starts_with("lanes: run R2: 3 resolved, 0 open"));
+    let report = r.report_on_head("R2");
+    assert!(report.contains("- **Fast-forwarded:** yes"), "{report}");
+}
+
+#[test]
+fn a_fast_forward_git_refuses_is_reported_as_not_done_everywhere() {
+    let r = RunRepo::standard();
+    // HEAD stays put, but an untracked file of the user's is in the way of the lane's new file:
+    // `git merge --ff-only` refuses, and nothing may claim the branch moved.
+    r.write(".agent-notes.md", "the user's own notes\n");
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let out = r
+        .cmd()
+        .args(["--json", "run", "--run-id", "R1", "--done-grace", "1s", "--timeout", "60s"])
+        .env("FAKE_MODE_E", "litter")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["fast_forwarded"], false, "{json}");
+    assert_eq!(json["merge_command"], "git merge lanes/R1/integration", "{json}");
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(r.read(".agent-notes.md"), "the user's own notes\n");
+    let report = r.show("lanes/R1/integration", "LogBook/issue-fixing/runs/R1.md");
+    assert!(report.contains("- **Fast-forwarded:** no"), "{report}");
+    assert!(!report.contains("Nothing."), "{report}");
+    assert!(report.contains("git merge lanes/R1/integration"), "{report}");
+    let state = r.show("lanes/R1/integration", "LogBook/issue-fixing/orchestrator-state.yaml");
+    assert!(state.contains("fast_forwarded: false"), "{state}");
+    assert!(r.has_ref("refs/lanes/archive/R1/integration"));
+    assert_eq!(r.git(&["rev-parse", "refs/lanes/archive/R1/integration"]), r.git(&["rev-parse", "lanes/R1/integration"]));
+}

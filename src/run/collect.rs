@@ -176,11 +176,21 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
     let mut written: Vec<PathBuf> = Vec::new();
     // The worker's tree is committed; whatever the checks write is undone after each issue's
     // checks, so no dropping reaches the lane commit, the run commit or a tracked file.
+    // All checks run before anything is written, so undoing their droppings cannot undo a
+    // judgement's own edits.
     let droppings = crate::snapshot::Droppings::before(input.worktree)?;
-    for assigned in &input.plan.issues {
-        let Some(issue) = cx.ws.issue(&assigned.id) else { continue };
-        let result = verify::verify_issue(issue, input.worktree, &cx.opts);
-        droppings.restore(input.worktree, true)?;
+    let results: Vec<(&Issue, verify::IssueVerdict)> = input
+        .plan
+        .issues
+        .iter()
+        .filter_map(|a| cx.ws.issue(&a.id))
+        .map(|issue| {
+            let result = verify::verify_issue(issue, input.worktree, &cx.opts);
+            (issue, result)
+        })
+        .collect();
+    droppings.restore(input.worktree, true)?;
+    for (issue, result) in results {
         let checks: Vec<CheckOutcome> =
             result.checks.iter().map(|c| CheckOutcome { command: c.check.command.clone(), passed: c.passed }).collect();
         let deps: Vec<(String, Option<Status>)> =

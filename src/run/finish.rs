@@ -153,17 +153,13 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     r.state.finished = Some(crate::scaffold::now_rfc3339());
     r.state.report = Some(report_rel.display().to_string());
     let lines = issue_lines(r, &int.resolved);
-    let text = report::render(&r.state, &lines, &human, &crate::scaffold::now_stamp());
-    crate::fsutil::write_atomic(&iw.join(&report_rel), text.as_bytes())?;
-    r.state.save(&iw, &r.ws.config.state)?;
+    write_report(r, &iw, &report_rel, &lines, &human)?;
+    let message = format!("lanes: run {}: {} resolved, {} open", r.label, resolved.len(), open);
+    let keep_out = super::keep_out(&r.ws.config, &[]);
     if r.opts.no_commit {
         human.push(format!("--no-commit: the catalog, report and state are written but not committed in {}", iw.display()));
     } else {
-        crate::snapshot::commit_worktree(
-            &iw,
-            &format!("lanes: run {}: {} resolved, {} open", r.label, resolved.len(), open),
-            &super::keep_out(&r.ws.config, &[]),
-        )?;
+        crate::snapshot::commit_worktree(&iw, &message, &keep_out)?;
         let tip = worktree::head(&iw)?;
         worktree::archive(r.repo, &r.label, "integration", &tip)?;
         commit = Some(tip.clone());
@@ -173,8 +169,8 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     }
     // Move the user's branch, only by fast-forward and only if HEAD has not moved.
     let mut fast_forwarded = false;
-    if ff_possible && let Some(tip) = &commit {
-        fast_forwarded = integrate::fast_forward(r.repo, &r.label, &r.base, r.state.base_branch.as_deref(), tip)?;
+    if ff_possible && let Some(tip) = commit.clone() {
+        fast_forwarded = integrate::fast_forward(r.repo, &r.label, &r.base, r.state.base_branch.as_deref(), &tip)?;
         if !fast_forwarded {
             let cmd = format!("git merge {}", int.branch);
             human.push(format!(
@@ -182,6 +178,21 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
                 int.branch
             ));
             merge_command = Some(cmd);
+            // The committed report said what was expected; say what happened instead (the run
+            // commit is not on any branch of the user's yet, so it is amended).
+            if let Some(i) = r.state.integration.as_mut() {
+                i.fast_forwarded = false;
+            }
+            r.state.status = "needs_attention".into();
+            write_report(r, &iw, &report_rel, &lines, &human)?;
+            if let Some(amended) = crate::snapshot::amend_head(&iw, &keep_out)? {
+                let amended = amended.to_string();
+                worktree::archive(r.repo, &r.label, "integration", &amended)?;
+                if let Some(i) = r.state.integration.as_mut() {
+                    i.commit = Some(amended.clone());
+                }
+                commit = Some(amended);
+            }
         }
     }
     if let Some(i) = r.state.integration.as_mut() {
@@ -214,10 +225,22 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     }
     r.save()?;
     clear_signals(r);
-    Ok(summary(r, resolved, human, Some(report_rel), commit, merge_command, false))
+    let mut out = summary(r, resolved, human, Some(report_rel), commit, merge_command, false);
+    // The same count as the run commit's message: the issues OPEN in the integrated result.
+    out.open = open;
+    out.integrated = int.merged.clone();
+    out.fast_forwarded = fast_forwarded;
+    Ok(out)
 }
 
 /// The per-issue lines of the report.
+/// The report and the committed state, in the integration worktree.
+fn write_report(r: &Run<'_>, iw: &std::path::Path, report_rel: &std::path::Path, lines: &[IssueLine], human: &[String]) -> Result<()> {
+    let text = report::render(&r.state, lines, human, &crate::scaffold::now_stamp());
+    crate::fsutil::write_atomic(&iw.join(report_rel), text.as_bytes())?;
+    r.state.save(iw, &r.ws.config.state)
+}
+
 fn issue_lines(r: &Run<'_>, integrated: &[String]) -> Vec<IssueLine> {
     let mut out = Vec::new();
     let backed: Vec<String> = r.state.integration.as_ref().map(|i| i.backed_out.iter().map(|b| b.id.clone()).collect()).unwrap_or_default();
@@ -270,5 +293,16 @@ fn summary(
     interrupted: bool,
 ) -> RunSummary {
     let open = r.ws.issues.iter().filter(|i| i.status() == Status::Open).count().saturating_sub(resolved.len());
-    RunSummary { run_id: r.run_id.clone(), resolved, open, needs_human, report, commit, merge_command, interrupted }
+    RunSummary {
+        run_id: r.run_id.clone(),
+        resolved,
+        open,
+        needs_human,
+        report,
+        commit,
+        merge_command,
+        interrupted,
+        integrated: vec![],
+        fast_forwarded: false,
+    }
 }

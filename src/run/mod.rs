@@ -92,6 +92,10 @@ pub struct RunSummary {
     /// The command to merge the result when the user's branch could not be fast-forwarded.
     pub merge_command: Option<String>,
     pub interrupted: bool,
+    /// Lanes merged into the integration result.
+    pub integrated: Vec<String>,
+    /// Whether the user's branch was moved (fast-forwarded) to the result.
+    pub fast_forwarded: bool,
 }
 
 /// Everything the phases share.
@@ -210,6 +214,9 @@ pub fn run(
         }
         None => new_run_id(repo),
     };
+    // Before anything exists (no lock, branch, worktree or commit): lanes start from HEAD, so
+    // a set-up that is not committed yet cannot be run.
+    refuse_uncommitted_setup(repo, &ws)?;
     let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let catalog = preflight(repo, &ws, &opts)?;
     let plans = crate::plan::plan(&ws, catalog.as_ref(), &PlanOptions { lanes: opts.lanes.clone(), max_issues: opts.max_issues })?;
@@ -258,6 +265,8 @@ pub fn run(
             commit: None,
             merge_command: None,
             interrupted: false,
+            integrated: vec![],
+            fast_forwarded: false,
         });
     }
     for p in &active {
@@ -375,6 +384,52 @@ pub fn live_state(repo: &Repo, run_id: Option<&str>) -> Result<Option<(String, R
         },
     };
     Ok(RunState::load(Path::new("/"), &runs.join(&id).join("state.yaml"))?.map(|s| (id, s)))
+}
+
+/// The set-up files (`lanes.yaml`, catalog, issue files, fixer and hunter specs) that are
+/// untracked, or differ from HEAD (staged or not), ignored files aside.
+pub fn uncommitted_setup(repo: &Repo, ws: &Workspace) -> Result<Vec<String>> {
+    let c = &ws.config;
+    let rel = |p: &Path| -> String {
+        let abs = ws.root.join(p);
+        abs.strip_prefix(&repo.root).unwrap_or(p).to_string_lossy().replace('\\', "/")
+    };
+    let files = [Path::new(crate::config::CONFIG_FILE), c.catalog.as_path()].map(rel);
+    let dirs = [c.issues.as_path(), c.fixer_specs.as_path(), c.hunter_specs.as_path()].map(rel);
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true);
+    for f in &files {
+        opts.pathspec(f);
+    }
+    for d in &dirs {
+        opts.pathspec(format!("{}/", d.trim_end_matches('/')));
+    }
+    opts.disable_pathspec_match(false);
+    let statuses = repo.git.statuses(Some(&mut opts)).map_err(|e| Error::git("could not read the status of the set-up files", e))?;
+    let mut out: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.status() != git2::Status::CURRENT && !s.status().contains(git2::Status::IGNORED))
+        .filter_map(|s| s.path().map(str::to_string))
+        .filter(|p| files.contains(p) || dirs.iter().any(|d| p.starts_with(&format!("{}/", d.trim_end_matches('/')))))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+fn refuse_uncommitted_setup(repo: &Repo, ws: &Workspace) -> Result<()> {
+    let files = uncommitted_setup(repo, ws)?;
+    if files.is_empty() {
+        return Ok(());
+    }
+    let quoted: Vec<String> = files.iter().map(|f| if f.contains([' ', '\'', '"']) { format!("'{f}'") } else { f.clone() }).collect();
+    Err(Error::Conflict {
+        message: format!(
+            "the set-up is not committed: {} (lanes start from HEAD, where {} missing or different)",
+            files.join(", "),
+            if files.len() == 1 { "it is" } else { "they are" }
+        ),
+        hint: Some(format!("git add {} && git commit -m \"lanes set-up\"", quoted.join(" "))),
+    })
 }
 
 /// Step 1: refuse a dirty main worktree when the run will commit or merge; validate input.

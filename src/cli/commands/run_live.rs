@@ -70,6 +70,8 @@ pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
             "commit": s.commit,
             "merge_command": s.merge_command,
             "interrupted": s.interrupted,
+            "integrated": s.integrated,
+            "fast_forwarded": s.fast_forwarded,
         }))?;
     } else {
         ui.out(format!(
@@ -81,6 +83,13 @@ pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
         ))?;
         if let Some(r) = &s.report {
             ui.out(format!("report: {}", r.display()))?;
+        }
+        if s.commit.is_some() {
+            ui.out(if s.fast_forwarded {
+                "your branch was fast-forwarded to the result".to_string()
+            } else {
+                "your branch was not moved".to_string()
+            })?;
         }
         for h in &s.needs_human {
             ui.out(format!("{} {h}", ui.yellow("needs a human:")))?;
