@@ -639,7 +639,7 @@ fn evidence_problem(repo: &Repo, snap: &Snapshot, config: &Config, issue: &Issue
         .filter(|n| n.starts_with(&prefix) && n.ends_with(".json") && n[prefix.len()..].starts_with(|c: char| c.is_ascii_digit()))
         .collect();
     names.sort_by(|a, b| crate::names::natural_cmp(a, b));
-    let Some(name) = names.pop() else { return Some(format!("no evidence under {}", dir.display())) };
+    let Some(name) = names.pop() else { return Some(format!("no evidence for {} under {}", issue.id(), dir.display())) };
     let rel = dir.join(&name);
     let bytes = match snap {
         Snapshot::WorkTree => std::fs::read(repo.root.join(&rel)).ok(),

@@ -53,7 +53,21 @@ pub fn plan(repo: &Repo, config: &Config, force: bool) -> Result<Vec<Action>> {
         let Some(tip) = branch.get().target() else { continue };
         let merged = head.is_some_and(|h| worktree::is_merged(repo, tip, h));
         let wt = worktree::worktrees_dir(repo, config, run_id).join(lane);
-        let wt = wt.exists().then_some(wt);
+        // A lane branch may also be checked out elsewhere (a worktree the user added by hand, or
+        // the worktree we run in); git refuses to delete a branch that is checked out.
+        let wt = if wt.exists() { Some(wt) } else { checked_out_in(repo, &name) };
+        if wt.as_deref().is_some_and(|w| same_dir(w, &repo.root)) {
+            out.push(Action {
+                run_id: run_id.to_string(),
+                lane: lane.to_string(),
+                branch: name.clone(),
+                worktree: None,
+                merged,
+                action: "keep".into(),
+                reason: format!("it is checked out here, in {} (`git switch` to another branch first)", repo.root.display()),
+            });
+            continue;
+        }
         let dirty = wt.as_ref().is_some_and(|w| worktree::is_dirty(w).unwrap_or(true));
         let (action, reason) = match (merged, dirty, force) {
             (true, false, _) => ("remove", "merged into HEAD; tip archived".to_string()),
@@ -75,6 +89,27 @@ pub fn plan(repo: &Repo, config: &Config, force: bool) -> Result<Vec<Action>> {
         });
     }
     Ok(out)
+}
+
+/// The worktree (linked or main) that has `branch` checked out, if any.
+fn checked_out_in(repo: &Repo, branch: &str) -> Option<PathBuf> {
+    let full = format!("refs/heads/{branch}");
+    let head_of = |path: &std::path::Path| {
+        git2::Repository::open(path).ok().and_then(|r| r.find_reference("HEAD").ok().and_then(|h| h.symbolic_target().map(str::to_string)))
+    };
+    if repo.head_branch().as_deref() == Some(branch) {
+        return Some(repo.root.clone());
+    }
+    let names = repo.git.worktrees().ok()?;
+    names.iter().flatten().find_map(|n| {
+        let wt = repo.git.find_worktree(n).ok()?;
+        let path = wt.path().to_path_buf();
+        (head_of(&path).as_deref() == Some(full.as_str())).then_some(path)
+    })
+}
+
+fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(x, y)| x == y)
 }
 
 /// Apply the `remove` actions.

@@ -32,6 +32,7 @@ pub mod repo;
 pub mod report;
 pub mod rewrite;
 pub mod run;
+pub mod runs;
 pub mod safety;
 pub mod scaffold;
 pub mod signal;

@@ -12,6 +12,28 @@ pub fn check_id(id: &str) -> Result<(), String> {
     check_name(id, "issue id", true)
 }
 
+/// Run ids are `YYYYmmdd-HHMMSS` (with `-2`… when taken), a continued run's `<RUN_ID>.2`, or
+/// whatever `--run-id` gave: 1–64 letters, digits, `_`, `-` or `.`, starting with a letter or
+/// digit, never `..` — they name folders and refs, so nothing that could escape is accepted.
+pub fn check_run_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("run id is empty".into());
+    }
+    if id.len() > 64 {
+        return Err(format!("run id `{id}` is too long (at most 64 characters)"));
+    }
+    if !id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(format!("run id `{id}` must start with a letter or a digit"));
+    }
+    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
+        return Err(format!("run id `{id}` contains `{bad}`; only letters, digits, `_`, `-` and `.` are allowed"));
+    }
+    if id.contains("..") || id.ends_with('.') || id.ends_with(".lock") {
+        return Err(format!("run id `{id}` is not a valid id"));
+    }
+    Ok(())
+}
+
 fn check_name(s: &str, what: &str, is_id: bool) -> Result<(), String> {
     if s.is_empty() {
         return Err(format!("{what} is empty"));
@@ -30,6 +52,34 @@ fn check_name(s: &str, what: &str, is_id: bool) -> Result<(), String> {
         return Err(format!("{what} `{s}` is not a valid id"));
     }
     Ok(())
+}
+
+/// The candidate closest to `name` (for "did you mean"): same name in another case, or within
+/// an edit distance of a third of its length (at least 1).
+pub fn closest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&name.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(cur) };
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Natural ordering: digit runs compare by value, so `E-2` < `E-10`.
@@ -96,6 +146,26 @@ mod tests {
             assert!(check_id(good).is_ok());
         }
         assert!(check_lane(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn run_ids_are_not_lane_names() {
+        for good in ["20261129-232417", "20261129-232417-2", "20261129-232417.2", "ci-42"] {
+            assert!(check_run_id(good).is_ok(), "{good} refused");
+        }
+        for bad in ["", "../x", "a/b", ".x", "x..y", "x.", "a b", "x.lock", &"1".repeat(65)] {
+            assert!(check_run_id(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn did_you_mean() {
+        let lanes = vec!["core".to_string(), "docs".to_string(), "web-ui".to_string()];
+        assert_eq!(closest("cor", &lanes), Some("core"));
+        assert_eq!(closest("CORE", &lanes), Some("core"));
+        assert_eq!(closest("webui", &lanes), Some("web-ui"));
+        assert_eq!(closest("web", &lanes), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

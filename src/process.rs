@@ -431,6 +431,25 @@ fn search_path(name: &OsString, path: &OsString) -> Option<PathBuf> {
     None
 }
 
+/// Runs `program args…` in the foreground and waits for it: the terminal's stdin, stdout and
+/// stderr, git-lanes' own process group (so a pager or an editor can use the terminal and Ctrl-C
+/// reaches it), the inherited environment plus `env`. For what the person at the terminal
+/// drives — `git diff` through their pager, `$EDITOR` — never for workers or checks. Returns the
+/// exit code (`None` when a signal ended it).
+///
+/// # Errors
+/// When the working directory is missing or the program cannot be started.
+pub fn run_foreground(program: &str, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Result<Option<i32>, ProcessError> {
+    if !cwd.is_dir() {
+        return Err(ProcessError::MissingCwd { program: program.to_string(), cwd: cwd.to_path_buf() });
+    }
+    #[allow(clippy::disallowed_methods)] // this module is the one place that spawns
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(cwd).envs(env.iter().map(|(k, v)| (k, v)));
+    let status = cmd.status().map_err(|source| ProcessError::Spawn { program: program.to_string(), cwd: cwd.to_path_buf(), source })?;
+    Ok(status.code())
+}
+
 /// A started child and its process group.
 ///
 /// Owned by one thread (it is `Send`). Only [`Running::wait`], [`Running::wait_timeout`] and

@@ -37,7 +37,7 @@ pub fn render(state: &RunState, issues: &[IssueLine], human: &[String], generate
     let mut s = String::new();
     let _ = writeln!(s, "# Run Report {run_id}\n");
     let _ = writeln!(s, "> **Generated:** {generated}");
-    let _ = writeln!(s, "> **Status:** {}", state.status);
+    let _ = writeln!(s, "> **Status:** {}", crate::state::status_words(&state.status));
     if let Some(base) = &state.base_commit {
         let _ = writeln!(s, "> **Base:** {}{}", short(base), state.base_branch.as_ref().map(|b| format!(" ({b})")).unwrap_or_default());
     }
@@ -52,7 +52,7 @@ pub fn render(state: &RunState, issues: &[IssueLine], human: &[String], generate
     let _ = writeln!(s, "\n## Results by Lane\n");
     for (lane, l) in &state.lanes {
         let _ = writeln!(s, "### Lane {lane}\n");
-        let _ = writeln!(s, "- **Status:** {}", l.status);
+        let _ = writeln!(s, "- **Status:** {}", crate::state::status_words(&l.status));
         let _ = writeln!(s, "- **Issues assigned:** {}", if l.issue_ids.is_empty() { "none".into() } else { l.issue_ids.join(", ") });
         let _ = writeln!(s, "- **Issues fixed:** {}", l.issues_fixed);
         if !l.resolved.is_empty() {

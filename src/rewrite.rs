@@ -91,6 +91,25 @@ impl Edit {
         self
     }
 
+    /// Append one dated line under `## Resolution` (added when missing): `- **<label>:** <text>`
+    /// — how `wontfix` and `reopen` leave their trace next to the fixes.
+    pub fn add_resolution_note(&mut self, label: &str, text: &str) -> &mut Self {
+        let eol = crate::text::line_ending(&self.text);
+        let mut s = String::new();
+        if !self.text.ends_with('\n') {
+            s.push_str(eol);
+        }
+        if !self.text.lines().any(|l| l.trim_end() == "## Resolution") {
+            s.push_str(eol);
+            s.push_str("## Resolution");
+            s.push_str(eol);
+        }
+        s.push_str(eol);
+        s.push_str(&format!("- **{label}:** {}{eol}", text.replace(['\r', '\n'], " ")));
+        self.text.push_str(&s);
+        self
+    }
+
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -189,6 +208,22 @@ mod tests {
             e.text(),
             "---\nissue_id: X-001\nlane: X\nstatus: RESOLVED # c\n---\n# T\n```\n- **Status:** OPEN\n```\n- **Status:** RESOLVED\n"
         );
+    }
+
+    #[test]
+    fn a_resolution_note_appends_only() {
+        let before = include_str!("../tests/fixtures/seed/minimal_demo/issues/E/E-01.md");
+        let mut e = Edit::new(&issue(before));
+        e.set_status(Status::Wontfix).add_resolution_note("Won't fix", "2026-11-25 — out of scope");
+        let after = e.text();
+        assert!(after.ends_with("\n## Resolution\n\n- **Won't fix:** 2026-11-25 — out of scope\n"), "{after}");
+        assert_eq!(issue(after).status(), Status::Wontfix);
+        let mut e = Edit::new(&issue(after));
+        e.set_status(Status::Open).add_resolution_note("Reopened", "2026-11-26");
+        let again = e.text();
+        assert_eq!(again.matches("## Resolution").count(), 1);
+        assert!(again.ends_with("out of scope\n\n- **Reopened:** 2026-11-26\n"), "{again}");
+        assert_eq!(issue(again).status(), Status::Open);
     }
 
     #[test]

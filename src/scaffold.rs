@@ -172,6 +172,8 @@ pub struct NewIssue {
     pub tags: Vec<String>,
     pub affected_paths: Vec<String>,
     pub depends_on: Vec<String>,
+    /// Verification commands, one per line of the `bash` block.
+    pub checks: Vec<String>,
 }
 
 /// Severity level from a 1–10 severity.
@@ -191,10 +193,15 @@ pub fn issue_text(id: &str, n: &NewIssue, today: &str) -> String {
         if v.is_empty() { "[]".to_string() } else { format!("[{}]", v.iter().map(|s| yaml_quote(s)).collect::<Vec<_>>().join(", ")) }
     };
     let level = severity_level(n.severity);
+    // A blank line first, so the template's comment does not become the first check's name.
+    let mut checks: String = n.checks.iter().filter(|c| !c.trim().is_empty()).map(|c| format!("{}\n", c.trim())).collect();
+    if !checks.is_empty() {
+        checks.insert(0, '\n');
+    }
     let paths_section =
         if n.affected_paths.is_empty() { String::new() } else { n.affected_paths.iter().map(|p| format!("  - {p}\n")).collect() };
     format!(
-        "---\nissue_id: \"{id}\"\nlane: \"{lane}\"\nseverity: {sev}\nseverity_level: \"{level}\"\ntype_tags: {tags}\nstatus: \"OPEN\"\naffected_paths: {paths}\ndepends_on: {deps}\nblocks: []\nrelated: []\ntime_box: \"PT30M\"\n---\n\n# [LANE {lane}] Issue {id}: {title}\n\n- Date Discovered: {today}\n\n## Problem Description\n\nWhat is wrong, where, and how it shows.\n\n## Evidence\n\nThe command output or file excerpt that proves it.\n\n## affected_paths\n{paths_section}\n## Fix Requirements\n\n- [ ] What a correct fix must do.\n\n## Verification Commands\n\n```bash\n# One check per line: it passes when it exits 0 and prints no FAIL.\n# An issue without checks is UNVERIFIABLE and is never resolved by a run.\n```\n\n- **Status:** OPEN\n",
+        "---\nissue_id: \"{id}\"\nlane: \"{lane}\"\nseverity: {sev}\nseverity_level: \"{level}\"\ntype_tags: {tags}\nstatus: \"OPEN\"\naffected_paths: {paths}\ndepends_on: {deps}\nblocks: []\nrelated: []\ntime_box: \"PT30M\"\n---\n\n# [LANE {lane}] Issue {id}: {title}\n\n- Date Discovered: {today}\n\n## Problem Description\n\nWhat is wrong, where, and how it shows.\n\n## Evidence\n\nThe command output or file excerpt that proves it.\n\n## affected_paths\n{paths_section}\n## Fix Requirements\n\n- [ ] What a correct fix must do.\n\n## Verification Commands\n\n```bash\n# One check per line: it passes when it exits 0 and prints no FAIL.\n# An issue without checks is UNVERIFIABLE and is never resolved by a run.\n{checks}```\n\n- **Status:** OPEN\n",
         lane = n.lane,
         sev = n.severity,
         tags = list(&n.tags),

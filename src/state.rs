@@ -124,6 +124,11 @@ pub struct IntegrationState {
     pub commit: Option<String>,
 }
 
+/// A state word for people: `needs_attention` → `needs attention`, `timed_out` → `timed out`.
+pub fn status_words(status: &str) -> String {
+    status.replace('_', " ")
+}
+
 impl RunState {
     /// The state before any run: `status: idle`, nothing else (what `reset` writes). The derived
     /// `Default` leaves `status` empty, which no reader knows.

@@ -7,6 +7,11 @@ use std::path::Path;
 
 use crate::error::Problem;
 
+/// `1 lane`, `2 lanes`: a count with its noun, for messages (`plural(n, "lane")`).
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 /// Files larger than this are refused rather than parsed (issue files are a few KiB).
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 

@@ -40,6 +40,26 @@ impl Ctx {
         Ok((repo, ws))
     }
 
+    /// Like [`Ctx::workspace`], for commands that need a git-lanes set-up: outside one (no
+    /// catalog, no `lanes.yaml`, no lane) they stop with "run `git lanes init`" and exit 1
+    /// instead of reporting on a catalog that does not exist.
+    pub fn setup_workspace(&self) -> Result<(Repo, Workspace), CliError> {
+        let (repo, ws) = self.workspace()?;
+        let has_catalog = ws.root.join(&ws.config.catalog).exists();
+        if !has_catalog && !ws.config.from_file && ws.lanes(&[]).is_empty() {
+            return Err(CliError::new(
+                1,
+                format!(
+                    "no git-lanes set-up in {}: no catalog ({}), no lanes.yaml, no lane",
+                    ws.root.display(),
+                    ws.config.catalog.display()
+                ),
+            )
+            .hint("run `git lanes init` to set this repository up (or pass `--catalog <path>` / `--repo <path>`)"));
+        }
+        Ok((repo, ws))
+    }
+
     /// Read and parse the catalog; `Ok(None)` when the file does not exist.
     pub fn catalog(&self, ws: &Workspace) -> Result<Option<Result<Catalog, Problem>>, CliError> {
         let path: PathBuf = ws.config.catalog.clone();

@@ -53,7 +53,7 @@ impl LaneDisplay {
         let ui = self.ui.clone();
         match e {
             RunEvent::Started { run_id, lanes } => {
-                self.line(format!("run {} — {} lane(s): {}", ui.bold(run_id), lanes.len(), lanes.join(", ")))
+                self.line(format!("run {} — {}: {}", ui.bold(run_id), crate::text::plural(lanes.len(), "lane"), lanes.join(", ")))
             }
             RunEvent::Skipped { lane, reason } => self.line(format!("lane {lane}: skipped ({reason})")),
             RunEvent::WorktreeReady { .. } => {}

@@ -209,7 +209,7 @@ pub fn run(
 ) -> Result<RunSummary> {
     let run_id = match &opts.run_id {
         Some(id) => {
-            crate::names::check_lane(&id.replace('.', "-")).map_err(|m| Error::usage(format!("run id: {m}"), None))?;
+            crate::names::check_run_id(id).map_err(|m| Error::usage(m, None))?;
             id.clone()
         }
         None => new_run_id(repo),

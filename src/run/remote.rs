@@ -29,7 +29,7 @@ pub fn integrate_run(
     observer: &mut dyn FnMut(&RunEvent),
     interrupts: Arc<AtomicUsize>,
 ) -> Result<RunSummary> {
-    crate::names::check_lane(&run_id.replace('.', "-")).map_err(|m| Error::usage(format!("run id: {m}"), None))?;
+    crate::names::check_run_id(run_id).map_err(|m| Error::usage(m, None))?;
     let _lock = crate::lock::acquire(&repo.lanes_dir(), run_id)?;
     let prefix = format!("{}/{run_id}/", ws.config.branch_prefix);
     if let Some(remote) = remote {

@@ -39,7 +39,9 @@ use tempfile::TempDir;
 /// - `gate`: commit a `wip` line, touch `FAKE_DIR/started-<L>`, wait (up to 60 s) for
 ///   `FAKE_DIR/gate`, then fix as `fix` does.
 ///
-/// Every commit's id is appended to `FAKE_DIR/commits-<L>`.
+/// Every commit's id is appended to `FAKE_DIR/commits-<L>`. The worker prints a first line
+/// `fake worker: lane <L>, mode <M>, issues <IDS>` (and `gate: waiting` / `gate: open` in the
+/// `gate` mode) to its log.
 pub const WORKER: &str = r#"#!/bin/sh
 # Scriptable fake worker for tests/run.rs; behaviour per lane from $FAKE_MODE_<LANE>.
 set -u
@@ -52,6 +54,7 @@ fix() { for id in $(echo "$LANES_ISSUES" | tr ',' ' '); do echo "fixed-$id" >> "
 commit() { git add -A . && git commit -q -m "$1" && git rev-parse HEAD >> "$out/commits-$lane"; }
 other() { if [ "$lane" = E ]; then echo M; else echo E; fi; }
 sig "STARTING: $mode"
+echo "fake worker: lane $lane, mode $mode, issues $LANES_ISSUES"
 case "$mode" in
   fix) fix; commit "lane $lane: fix"; sig "COMPLETE: fixed"; done_ ;;
   claim)
@@ -83,8 +86,10 @@ case "$mode" in
   break) fix; sed -i '/keepme/d' shared.txt; commit "lane $lane: fix + drop keepme"; done_ ;;
   gate)
     echo "wip-$lane" >> "src/$lane.txt"; commit "lane $lane: wip"
+    echo "gate: waiting"
     touch "$out/started-$lane"
     n=0; while [ ! -e "$out/gate" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    echo "gate: open"
     fix; commit "lane $lane: fix"; sig "COMPLETE: fixed"; done_ ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

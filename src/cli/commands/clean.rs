@@ -30,7 +30,8 @@ pub fn run(args: CleanArgs, ctx: &Ctx) -> CliResult {
     if ui.json {
         ui.json(serde_json::json!({ "dry_run": args.dry_run, "actions": actions }))?;
     } else {
-        for a in &actions {
+        // The list is what clean did, for people: `-q` silences it (errors still print).
+        for a in actions.iter().filter(|_| !ui.quiet) {
             ui.out(format!("{} {a}", if args.dry_run { ui.yellow("would") } else { ui.green("done:") }))?;
         }
         if actions.is_empty() {

@@ -38,16 +38,28 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> CliResult {
             None => (l.trim().to_string(), format!("Lane {l} issues")),
         })
         .collect();
+    // A repository that already has lanes (specs, issue folders, catalog sections, lanes.yaml)
+    // keeps exactly those: init adopts them and never adds lanes nobody asked for.
+    let existing = existing_lanes(&repo.root, &config, ctx);
     let mut write_config = args.config;
     if !args.yes && ctx.ui.interactive && !ctx.ui.json {
         let theme = dialoguer::theme::SimpleTheme;
         if lanes.is_empty() {
+            let default = if existing.is_empty() {
+                "E,M".to_string()
+            } else {
+                existing.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(",")
+            };
             let answer: String = dialoguer::Input::with_theme(&theme)
                 .with_prompt("Lanes (comma-separated names)")
-                .default("E,M".into())
+                .default(default)
                 .interact_text()
                 .map_err(|e| CliError::new(1, format!("prompt failed: {e}")))?;
             for name in answer.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if let Some(known) = existing.iter().find(|(n, _)| n == name) {
+                    lanes.push(known.clone());
+                    continue;
+                }
                 let desc: String = dialoguer::Input::with_theme(&theme)
                     .with_prompt(format!("Description of lane {name}"))
                     .default(format!("Lane {name} issues"))
@@ -64,10 +76,15 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> CliResult {
                 .map_err(|e| CliError::new(1, format!("prompt failed: {e}")))?;
         }
     }
+    let adopted = lanes.is_empty() && !existing.is_empty();
     if lanes.is_empty() {
-        lanes = vec![("E".into(), "Lane E issues".into()), ("M".into(), "Lane M issues".into())];
+        lanes = if existing.is_empty() {
+            vec![("E".into(), "Lane E issues".into()), ("M".into(), "Lane M issues".into())]
+        } else {
+            existing.clone()
+        };
     }
-    let outcomes = scaffold::init(&repo.root, &config, &InitOptions { lanes, catalog_title: args.title, write_config })?;
+    let outcomes = scaffold::init(&repo.root, &config, &InitOptions { lanes: lanes.clone(), catalog_title: args.title, write_config })?;
     let ui = &ctx.ui;
     if ui.json {
         ui.json(serde_json::json!({ "files": outcomes }))?;
@@ -80,7 +97,28 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> CliResult {
             };
             ui.out(format!("{what} {}", o.path.display()))?;
         }
+        if adopted {
+            let names: Vec<&str> = lanes.iter().map(|(n, _)| n.as_str()).collect();
+            ui.info(format!("kept the existing lanes: {} (add one with `git lanes init --lane NAME`)", names.join(", ")));
+        }
         ui.info("next: `git lanes new <LANE> <title>` to add an issue, `git lanes status` to see the catalog");
     }
     Ok(Exit::Success)
+}
+
+/// The lanes the repository already has, with their descriptions (from their specs, else
+/// `Lane X issues`). Unreadable files do not stop `init`: they only hide what they hold.
+fn existing_lanes(root: &std::path::Path, config: &Config, ctx: &Ctx) -> Vec<(String, String)> {
+    let Ok(ws) = crate::workspace::Workspace::load(root, config.clone()) else { return vec![] };
+    let cat_lanes = match ctx.catalog(&ws) {
+        Ok(Some(Ok(c))) => c.lanes(),
+        _ => vec![],
+    };
+    ws.lanes(&cat_lanes)
+        .into_iter()
+        .map(|l| {
+            let desc = ws.lane_title(&l).unwrap_or_else(|| format!("Lane {l} issues"));
+            (l, desc)
+        })
+        .collect()
 }

@@ -5,23 +5,28 @@ mod ci_template;
 mod clean;
 mod completions;
 mod demo;
+mod diff;
 mod doctor;
 mod hooks;
 mod init;
 mod integrate;
+mod logs;
 mod man;
 mod new;
 mod plan;
+mod reopen;
 mod report;
 mod reset;
 mod run;
 mod run_live;
+mod runs;
 mod signal;
 mod status;
 mod sync;
 mod validate;
 mod verify;
 mod watch;
+mod wontfix;
 
 use clap::Subcommand;
 
@@ -34,6 +39,8 @@ pub enum Command {
     Init(init::InitArgs),
     Status(status::StatusArgs),
     New(new::NewArgs),
+    Wontfix(wontfix::WontfixArgs),
+    Reopen(reopen::ReopenArgs),
     Validate(validate::ValidateArgs),
     Doctor(doctor::DoctorArgs),
     Sync(sync::SyncArgs),
@@ -42,7 +49,10 @@ pub enum Command {
     Run(run::RunArgs),
     Integrate(integrate::IntegrateArgs),
     Watch(watch::WatchArgs),
+    Runs(runs::RunsArgs),
     Report(report::ReportArgs),
+    Logs(logs::LogsArgs),
+    Diff(diff::DiffArgs),
     Clean(clean::CleanArgs),
     CiTemplate(ci_template::CiTemplateArgs),
     Demo(demo::DemoArgs),
@@ -51,7 +61,6 @@ pub enum Command {
     Reset(reset::ResetArgs),
     Signal(signal::SignalArgs),
     Completions(completions::CompletionsArgs),
-    #[command(hide = true)]
     Man(man::ManArgs),
 }
 
@@ -61,6 +70,8 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Init(a) => init::run(a, ctx),
         Command::Status(a) => status::run(a, ctx),
         Command::New(a) => new::run(a, ctx),
+        Command::Wontfix(a) => wontfix::run(a, ctx),
+        Command::Reopen(a) => reopen::run(a, ctx),
         Command::Validate(a) => validate::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
         Command::Sync(a) => sync::run(a, ctx),
@@ -69,7 +80,10 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Run(a) => run::run(a, ctx),
         Command::Integrate(a) => integrate::run(a, ctx),
         Command::Watch(a) => watch::run(a, ctx),
+        Command::Runs(a) => runs::run(a, ctx),
         Command::Report(a) => report::run(a, ctx),
+        Command::Logs(a) => logs::run(a, ctx),
+        Command::Diff(a) => diff::run(a, ctx),
         Command::Clean(a) => clean::run(a, ctx),
         Command::CiTemplate(a) => ci_template::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),

@@ -56,7 +56,7 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs, ctx: &Ctx) -> CliResult {
-    let (_repo, ws) = ctx.workspace()?;
+    let (_repo, ws) = ctx.setup_workspace()?;
     let catalog = load_inputs(ctx, &ws)?;
     let opts = PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) };
     let plans = crate::plan::plan(&ws, catalog.as_ref(), &opts)?;
@@ -89,10 +89,23 @@ pub(super) fn print_lane(ui: &Ui, p: &LanePlan) -> std::io::Result<()> {
         ui.out(format!("{} ({} of max {})", ui.bold(format!("Lane {}", p.lane)), p.issues.len(), p.max_issues))?;
     }
     for a in &p.issues {
-        ui.out(format!("  {:<10} {:<8} {}  {}", a.id, a.complexity.as_str(), a.title, ui.dim(format!("({})", a.reason))))?;
+        ui.out(format!(
+            "  {:<10} {:<18} {}  {}",
+            a.id,
+            format!("{} complexity", a.complexity.as_str()),
+            a.title,
+            ui.dim(format!("({})", a.reason))
+        ))?;
     }
     for b in &p.blocked {
-        ui.out(format!("  {:<10} {:<8} waiting on {} ({})", b.id, ui.yellow("BLOCKED"), b.waiting_on.join(", "), b.reason))?;
+        let why = if b.reason == "dependency cycle" { " (on a dependency cycle)" } else { "" };
+        ui.out(format!(
+            "  {:<10} {} until {} {} resolved{why}",
+            b.id,
+            ui.yellow("BLOCKED"),
+            b.waiting_on.join(", "),
+            if b.waiting_on.len() == 1 { "is" } else { "are" }
+        ))?;
     }
     if let Some(first) = p.deferred.first() {
         let ids: Vec<&str> = p.deferred.iter().take(5).map(|d| d.id.as_str()).collect();
@@ -107,5 +120,10 @@ pub(super) fn summary(ui: &Ui, plans: &[LanePlan]) {
     let busy = plans.iter().filter(|p| !p.is_idle()).count();
     let issues: usize = plans.iter().map(|p| p.issues.len()).sum();
     let blocked: usize = plans.iter().map(|p| p.blocked.len()).sum();
-    ui.info(format!("{busy} of {} lane(s) have work: {issues} issue(s) assigned, {blocked} blocked", plans.len()));
+    let total = crate::text::plural(plans.len(), "lane");
+    ui.info(format!(
+        "{busy} of {total} {} work: {} assigned, {blocked} blocked",
+        if busy == 1 { "has" } else { "have" },
+        crate::text::plural(issues, "issue")
+    ));
 }

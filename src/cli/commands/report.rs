@@ -1,6 +1,8 @@
-//! `git lanes report [RUN_ID]`.
-
-use std::path::PathBuf;
+//! `git lanes report [RUN_ID]`: a run's report, wherever it is kept (committed on the branch,
+//! under `refs/lanes/runs/<RUN_ID>`, or in the live folder).
+//!
+//! JSON: `{ "run_id", "source": { "kind", "path", "reference"? }, "resolved": [..], "markdown" }`
+//! (`path` is also given at the top level, as before).
 
 use clap::Args;
 
@@ -10,49 +12,47 @@ use crate::cli::error::{CliError, CliResult, Exit};
 /// Print a run's report (default: the newest)
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The run id (e.g. 20261125-213011)
+    /// The run id (e.g. 20261125-213011; `git lanes runs` lists them)
     pub run_id: Option<String>,
 }
 
 pub fn run(args: ReportArgs, ctx: &Ctx) -> CliResult {
-    let (repo, ws) = ctx.workspace()?;
-    let runs_dir = ws.root.join(&ws.config.runs);
-    let committed = |id: &str| runs_dir.join(format!("{id}.md"));
-    let live = |id: &str| repo.lanes_dir().join("runs").join(id).join("report.md");
-    let path: PathBuf = match &args.run_id {
+    let (repo, ws) = ctx.setup_workspace()?;
+    let id = match args.run_id {
         Some(id) => {
-            crate::names::check_lane(&id.replace('.', "-")).map_err(CliError::usage)?;
-            [committed(id), live(id)].into_iter().find(|p| p.exists()).ok_or_else(|| {
-                CliError::new(1, format!("no report for run {id}"))
-                    .hint("`git lanes report` without an id prints the newest; `git lanes status` names the last run")
-            })?
+            crate::names::check_run_id(&id).map_err(|m| CliError::usage(m).hint("`git lanes runs` lists the run ids"))?;
+            id
         }
-        None => {
-            let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(&runs_dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    n.strip_suffix(".md").map(|id| (id.to_string(), e.path()))
-                })
-                .collect();
-            for e in std::fs::read_dir(repo.lanes_dir().join("runs")).into_iter().flatten().flatten() {
-                let id = e.file_name().to_string_lossy().into_owned();
-                if live(&id).exists() && !found.iter().any(|(f, _)| f == &id) {
-                    found.push((id.clone(), live(&id)));
-                }
-            }
-            found.sort_by(|a, b| crate::names::natural_cmp(&a.0, &b.0));
-            found.pop().map(|(_, p)| p).ok_or_else(|| CliError::new(1, "no run reports yet").hint("start a run with `git lanes run`"))?
-        }
+        None => crate::runs::list(&repo, &ws.config)?
+            .into_iter()
+            .rev()
+            .find(|r| r.report.is_some())
+            .map(|r| r.id)
+            .ok_or_else(|| CliError::new(1, "no run reports yet").hint("start a run with `git lanes run`"))?,
     };
-    let text = String::from_utf8_lossy(&crate::fsutil::read(&path)?).into_owned();
+    let (source, text) = crate::runs::find_report(&repo, &ws.config, &id)?.ok_or_else(|| {
+        CliError::new(1, format!("run {id} has no report"))
+            .hint("`git lanes runs` lists the runs and where their reports are; `git lanes report` prints the newest")
+    })?;
     let ui = &ctx.ui;
     if ui.json {
-        ui.json(serde_json::json!({ "path": path, "resolved": crate::report::resolved_ids(&text), "markdown": text }))?;
+        let path = match &source {
+            crate::runs::ReportSource::Committed { path }
+            | crate::runs::ReportSource::Live { path }
+            | crate::runs::ReportSource::Ref { path, .. } => path.clone(),
+        };
+        ui.json(serde_json::json!({
+            "run_id": id,
+            "path": path,
+            "source": source,
+            "resolved": crate::report::resolved_ids(&text),
+            "markdown": text,
+        }))?;
     } else {
         ui.out(text.trim_end())?;
+        if !matches!(source, crate::runs::ReportSource::Committed { .. }) {
+            ui.info(ui.dim(format!("(from {source})")));
+        }
     }
     Ok(Exit::Success)
 }

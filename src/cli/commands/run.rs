@@ -32,6 +32,7 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "dry_run")]
     pub resume: bool,
     /// Worker: a preset (script, claude, codex, aider, gemini) or a shell command line
+    /// [default: the lane spec's `worker:`, else lanes.yaml's]
     #[arg(long, value_name = "CMD")]
     pub worker: Option<String>,
     /// Model passed to preset workers (overrides the agent spec)
@@ -43,19 +44,21 @@ pub struct RunArgs {
     /// Per-lane dollar budget passed to presets that accept one
     #[arg(long, value_name = "USD")]
     pub max_budget_usd: Option<f64>,
-    /// At most this many workers at once (default: all lanes)
+    /// At most this many workers at once [default: lanes.yaml's, else all lanes]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_parallel: Option<u64>,
-    /// Per-lane time limit (e.g. 30m, 1h, PT45M)
+    /// Per-lane time limit (e.g. 30m, 1h, PT45M) [default: the spec's `timeout:`, else
+    /// lanes.yaml's, else 1h]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<std::time::Duration>,
-    /// How long a worker may keep running after writing .done before it is ended
+    /// How long a worker may keep running after writing .done before it is ended [default:
+    /// lanes.yaml's, else 30s]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub done_grace: Option<std::time::Duration>,
-    /// Warn when a lane's status has not changed for this long
+    /// Warn when a lane's status has not changed for this long [default: lanes.yaml's, else 10m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub stall_after: Option<std::time::Duration>,
-    /// How finished lanes are integrated
+    /// How finished lanes are integrated [default: lanes.yaml's `integration:`, else merge]
     #[arg(long, value_name = "POLICY", value_parser = ["merge", "branches", "squash"])]
     pub policy: Option<String>,
     /// Leave the catalog, report and state uncommitted in the integration worktree
@@ -80,7 +83,7 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
     if !args.dry_run {
         return super::run_live::run(args, ctx);
     }
-    let (repo, ws) = ctx.workspace()?;
+    let (repo, ws) = ctx.setup_workspace()?;
     let catalog = super::plan::load_inputs(ctx, &ws)?;
     let now = chrono::Utc::now();
     let opts = DryRunOptions {

@@ -13,7 +13,7 @@ use crate::run::{self, RunOptions, RunSummary};
 use super::run::RunArgs;
 
 pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
-    let (repo, ws) = ctx.workspace()?;
+    let (repo, ws) = ctx.setup_workspace()?;
     let opts = RunOptions {
         lanes: args.lanes,
         max_parallel: args.max_parallel.map(|n| n as usize),

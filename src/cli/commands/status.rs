@@ -17,7 +17,7 @@ use crate::state::RunState;
 pub struct StatusArgs {}
 
 pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
-    let (repo, ws) = ctx.workspace()?;
+    let (repo, ws) = ctx.setup_workspace()?;
     let cat_lanes = match ctx.catalog(&ws)? {
         Some(Ok(c)) => c.lanes(),
         _ => vec![],
@@ -95,10 +95,10 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
         Some(s) if s.run_id.is_some() => {
             let fixed = s.progress.total_fixed;
             ui.out(format!(
-                "last run: {} {} ({} lanes, {fixed} resolved){}",
+                "last run: {} {} ({}, {fixed} resolved){}",
                 s.run_id.as_deref().unwrap_or("?"),
-                s.status,
-                s.lanes.len(),
+                crate::state::status_words(&s.status),
+                crate::text::plural(s.lanes.len(), "lane"),
                 s.report.as_ref().map(|r| format!(", report {r}")).unwrap_or_default()
             ))?;
         }

@@ -72,7 +72,7 @@ struct Recorded<'a> {
 }
 
 pub fn run(args: VerifyArgs, ctx: &Ctx) -> CliResult {
-    let (repo, ws) = ctx.workspace()?;
+    let (repo, ws) = ctx.setup_workspace()?;
     let ui = &ctx.ui;
     let selected = select(&args, &ws)?;
     if !ws.problems.is_empty() {

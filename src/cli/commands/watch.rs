@@ -57,7 +57,12 @@ pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
     let mut watcher = SignalWatcher::new(vec![dir.clone()], tx, || ());
     let mut follows: BTreeMap<String, LaneFollow> = lanes.iter().map(|l| (l.clone(), LaneFollow::new(l, vec![dir.clone()]))).collect();
     let mut display = LaneDisplay::new(&ctx.ui);
-    display.event(&RunEvent::Note(format!("watching {} for lane(s) {}", dir.display(), lanes.join(", "))));
+    display.event(&RunEvent::Note(format!(
+        "watching {} for {} {}",
+        dir.display(),
+        if lanes.len() == 1 { "lane" } else { "lanes" },
+        lanes.join(", ")
+    )));
     if let Some(why) = &watcher.degraded {
         display.event(&RunEvent::Note(format!("signal events unavailable: {why}")));
     }
@@ -101,7 +106,7 @@ pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
     } else if timed_out {
         ui.out(format!("timed out; not done: {}", pending.join(", ")))?;
     } else {
-        ui.out(format!("all {} lane(s) done", follows.len()))?;
+        ui.out(if follows.len() == 1 { "the lane is done".to_string() } else { format!("all {} lanes done", follows.len()) })?;
     }
     Ok(if timed_out { Exit::NeedsHuman } else { Exit::Success })
 }
