@@ -549,7 +549,8 @@ fn init_yes_scaffolds_and_never_overwrites() {
     let spec = "---\nname: mine\n---\nmy own spec, not a template\n";
     r.write(".claude/agents/issue-fixers/IF-Lane-E.md", spec);
     r.write(".gitignore", "target/\n*.log");
-    let (out, _) = run(r.cmd().args(["init", "--yes"]), 0);
+    // A spec for E alone would make init adopt just lane E: ask for both lanes.
+    let (out, _) = run(r.cmd().args(["init", "--yes", "--lane", "E", "--lane", "M"]), 0);
     for f in INIT_FILES {
         assert!(r.exists(f), "{f} missing; init said:\n{out}");
     }

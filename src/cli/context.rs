@@ -41,12 +41,13 @@ impl Ctx {
     }
 
     /// Like [`Ctx::workspace`], for commands that need a git-lanes set-up: outside one (no
-    /// catalog, no `lanes.yaml`, no lane) they stop with "run `git lanes init`" and exit 1
+    /// catalog, no `lanes.yaml`, no lane, no run state) they stop with "run `git lanes init`" and exit 1
     /// instead of reporting on a catalog that does not exist.
     pub fn setup_workspace(&self) -> Result<(Repo, Workspace), CliError> {
         let (repo, ws) = self.workspace()?;
         let has_catalog = ws.root.join(&ws.config.catalog).exists();
-        if !has_catalog && !ws.config.from_file && ws.lanes(&[]).is_empty() {
+        let has_state = ws.root.join(&ws.config.state).exists();
+        if !has_catalog && !has_state && !ws.config.from_file && ws.lanes(&[]).is_empty() {
             return Err(CliError::new(
                 1,
                 format!(

@@ -46,8 +46,8 @@ pub struct NewArgs {
 }
 
 pub fn run(args: NewArgs, ctx: &Ctx) -> CliResult {
-    let (repo, ws) = ctx.setup_workspace()?;
     crate::names::check_lane(&args.lane).map_err(CliError::usage)?;
+    let (repo, ws) = ctx.setup_workspace()?;
     let cat_lanes = match ctx.catalog(&ws)? {
         Some(Ok(c)) => c.lanes(),
         _ => vec![],
