@@ -126,17 +126,7 @@ fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]
         }
         return Ok(());
     };
-    let dir = tempfile::Builder::new().prefix("git-lanes-dry-run-").tempdir().map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
-    let export = dir.path().canonicalize().map_err(|e| Error::io("resolve", dir.path(), e))?;
-    let root = ws.root.canonicalize().unwrap_or_else(|_| ws.root.clone());
-    let git_dir = repo.commondir().canonicalize().unwrap_or_else(|_| repo.commondir().to_path_buf());
-    if export.starts_with(&root) || export.starts_with(&git_dir) {
-        return Err(Error::usage(
-            format!("the temporary directory {} is inside the repository; a dry run must not write there", export.display()),
-            Some("set TMPDIR to a directory outside the repository".into()),
-        ));
-    }
-    export_tree(repo, &tree, &export)?;
+    let (_dir, export) = export_outside(repo, &ws.root, &tree)?;
     let config = &ws.config;
     todo.par_iter_mut().for_each(|c| {
         let (passing, note) = run_check(&c.command, &export, config);
@@ -144,6 +134,28 @@ fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]
         c.note = note;
     });
     Ok(())
+}
+
+/// Export `tree` into a new temporary directory **outside** the repository (refused when
+/// `TMPDIR` points inside it); returns the directory (deleted when dropped) and its resolved path.
+/// The hunt's findings judge runs its checks in such an export of the run's base commit too.
+pub(crate) fn export_outside(
+    repo: &git2::Repository,
+    root: &Path,
+    tree: &git2::Tree<'_>,
+) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+    let dir = tempfile::Builder::new().prefix("git-lanes-export-").tempdir().map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
+    let export = dir.path().canonicalize().map_err(|e| Error::io("resolve", dir.path(), e))?;
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let git_dir = repo.commondir().canonicalize().unwrap_or_else(|_| repo.commondir().to_path_buf());
+    if export.starts_with(&root) || export.starts_with(&git_dir) {
+        return Err(Error::usage(
+            format!("the temporary directory {} is inside the repository; git-lanes must not write there", export.display()),
+            Some("set TMPDIR to a directory outside the repository".into()),
+        ));
+    }
+    export_tree(repo, tree, &export)?;
+    Ok((dir, export))
 }
 
 /// Run one check in the export with the judge's own rule (`verify::run_check`): scrubbed

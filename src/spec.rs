@@ -22,6 +22,8 @@ pub struct AgentSpec {
     pub worker: Option<String>,
     pub max_issues: Option<usize>,
     pub timeout: Option<String>,
+    /// The paths the lane covers (`paths:`), a hunter's scope; empty when not given.
+    pub paths: Vec<String>,
     /// The prompt: everything after the frontmatter.
     pub body: String,
 }
@@ -37,6 +39,8 @@ struct RawSpec {
     worker: Option<String>,
     max_issues: Option<usize>,
     timeout: Option<String>,
+    #[serde(default)]
+    paths: crate::issue::OneOrMany,
 }
 
 /// The lane a spec file name belongs to: `IF-Lane-E.md` → `E` (prefix `IF-Lane-`).
@@ -61,7 +65,9 @@ impl AgentSpec {
         Ok(AgentSpec {
             path: path.to_path_buf(),
             lane: lane.to_string(),
-            name: raw.name.unwrap_or_else(|| format!("IF-Lane-{lane}")),
+            name: raw
+                .name
+                .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| format!("IF-Lane-{lane}"))),
             description: raw.description,
             model: raw.model,
             color: raw.color,
@@ -69,6 +75,7 @@ impl AgentSpec {
             worker: raw.worker,
             max_issues: raw.max_issues,
             timeout: raw.timeout,
+            paths: raw.paths.to_vec(),
             body,
         })
     }

@@ -25,6 +25,9 @@ pub struct RunState {
     #[serde(default)]
     pub progress: Progress,
     /// Extensions below: absent in seed files.
+    /// `hunt_issues` for a hunt; absent (`fix_issue`) for a fixing run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

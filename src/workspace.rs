@@ -266,7 +266,8 @@ fn layout_problem(issue: &Issue, lane_dir: &str) -> Option<Problem> {
     None
 }
 
-fn load_specs(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -> Result<BTreeMap<String, AgentSpec>> {
+/// The agent specs in `dir` (fixer or hunter specs) by lane; broken ones become problems.
+pub(crate) fn load_specs(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -> Result<BTreeMap<String, AgentSpec>> {
     let mut specs = BTreeMap::new();
     let abs = root.join(dir);
     let rd = match std::fs::read_dir(&abs) {

@@ -50,9 +50,13 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
             }
         }
         let spec = r.ws.specs.get(&lane);
-        let cx = workorder::Context { run_id: &r.run_id, created_at: &now, config: &r.ws.config, spec, issues: &by_id };
-        let order = WorkOrder::build(&p, &cx)?;
-        let yaml = order.to_yaml()?;
+        let yaml = match r.work_orders.get(&lane) {
+            Some(y) => y.clone(),
+            None => {
+                let cx = workorder::Context { run_id: &r.run_id, created_at: &now, config: &r.ws.config, spec, issues: &by_id };
+                WorkOrder::build(&p, &cx)?.to_yaml()?
+            }
+        };
         crate::fsutil::write_atomic(&files.join("work-order.yaml"), yaml.as_bytes())?;
         let prompt = workorder::prompt(spec.map(|s| s.body.as_str()).unwrap_or(""), &yaml);
         crate::fsutil::write_atomic(&files.join("prompt.md"), prompt.as_bytes())?;
@@ -292,6 +296,7 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
     let mut env: Vec<(OsString, OsString)> = ctx.env().into_iter().map(|(k, v)| (OsString::from(k), v)).collect();
     let ids: Vec<String> = lr.plan.issues.iter().map(|a| a.id.clone()).collect();
     env.push(("LANES_RUN_ID".into(), r.run_id.clone().into()));
+    env.push(("LANES_TASK".into(), r.task.into()));
     env.push(("LANES_SIGNAL_DIR".into(), main_signals.as_os_str().to_owned()));
     env.push(("LANES_ISSUES".into(), ids.join(",").into()));
     env.push(("LANES_PORT_BASE".into(), port_base.to_string().into()));

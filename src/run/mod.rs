@@ -20,9 +20,11 @@
 mod collect;
 mod coordinator;
 mod finish;
+pub mod hunt;
 pub mod integrate;
 mod remote;
 
+pub use hunt::{HuntOptions, HuntSummary, hunt, hunt_resume};
 pub use remote::integrate_run;
 
 use std::collections::BTreeMap;
@@ -118,7 +120,17 @@ pub(crate) struct Run<'a> {
     pub lanes: BTreeMap<String, LaneRun>,
     pub observer: &'a mut dyn FnMut(&RunEvent),
     pub interrupts: Arc<AtomicUsize>,
+    /// The job: `fix_issue` (`run`) or `hunt_issues` (`hunt`); workers see it as `LANES_TASK`.
+    pub task: &'static str,
+    /// Work-order YAML per lane made by the mode (hunting); a lane without one gets the fixing
+    /// work order built from its plan.
+    pub work_orders: BTreeMap<String, String>,
 }
+
+/// The task of a fixing run (work orders' `task_type`, `LANES_TASK`).
+pub const TASK_FIX: &str = "fix_issue";
+/// The task of a hunting run.
+pub const TASK_HUNT: &str = "hunt_issues";
 
 /// One lane's run-time facts (what is not in the serialisable [`LaneState`]).
 #[derive(Debug, Clone)]
@@ -174,6 +186,17 @@ fn new_run_id(repo: &Repo) -> String {
     id
 }
 
+/// The run id asked for (checked by `names::check_run_id`), or a new timestamp id.
+pub(crate) fn choose_run_id(repo: &Repo, asked: Option<&str>) -> Result<String> {
+    match asked {
+        Some(id) => {
+            crate::names::check_run_id(id).map_err(|m| Error::usage(m, None))?;
+            Ok(id.to_string())
+        }
+        None => Ok(new_run_id(repo)),
+    }
+}
+
 /// The state of a run that starts now from `base`.
 pub(crate) fn begin_state(repo: &Repo, run_id: &str, base: &str) -> RunState {
     RunState {
@@ -207,13 +230,7 @@ pub fn run(
     observer: &mut dyn FnMut(&RunEvent),
     interrupts: Arc<AtomicUsize>,
 ) -> Result<RunSummary> {
-    let run_id = match &opts.run_id {
-        Some(id) => {
-            crate::names::check_run_id(id).map_err(|m| Error::usage(m, None))?;
-            id.clone()
-        }
-        None => new_run_id(repo),
-    };
+    let run_id = choose_run_id(repo, opts.run_id.as_deref())?;
     // Before anything exists (no lock, branch, worktree or commit): lanes start from HEAD, so
     // a set-up that is not committed yet cannot be run.
     refuse_uncommitted_setup(repo, &ws)?;
@@ -237,6 +254,8 @@ pub fn run(
         lanes: BTreeMap::new(),
         observer,
         interrupts,
+        task: TASK_FIX,
+        work_orders: BTreeMap::new(),
     };
     let mut active = Vec::new();
     for p in plans {
@@ -291,7 +310,7 @@ pub fn resume(
     observer: &mut dyn FnMut(&RunEvent),
     interrupts: Arc<AtomicUsize>,
 ) -> Result<RunSummary> {
-    let (run_id, state) = latest_unfinished(repo)?
+    let (run_id, state) = latest_resumable(repo, TASK_FIX)?
         .ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
     let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let catalog = match crate::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
@@ -326,7 +345,22 @@ pub fn resume(
         &PlanOptions { lanes: state.lanes.keys().cloned().collect(), max_issues: opts.max_issues },
     )?;
     let dir = repo.lanes_dir().join("runs").join(&run_id);
-    let mut r = Run { repo, ws, opts, run_id: run_id.clone(), base, fork, label, dir, state, lanes: BTreeMap::new(), observer, interrupts };
+    let mut r = Run {
+        repo,
+        ws,
+        opts,
+        run_id: run_id.clone(),
+        base,
+        fork,
+        label,
+        dir,
+        state,
+        lanes: BTreeMap::new(),
+        observer,
+        interrupts,
+        task: TASK_FIX,
+        work_orders: BTreeMap::new(),
+    };
     r.state.status = "running".into();
     r.state.orchestrator_pid = Some(std::process::id());
     r.emit(RunEvent::Note(format!("resuming run {run_id}")));
@@ -359,13 +393,24 @@ fn restartable(l: &LaneState) -> bool {
     matches!(l.status.as_str(), "failed" | "timed_out" | "interrupted")
 }
 
-/// The newest run that `--resume` can continue: interrupted or crashed, or finished with lanes
-/// that failed or timed out.
+/// The newest run (fixing or hunting) that `--resume` can continue: interrupted or crashed, or
+/// finished with lanes that failed or timed out.
 pub fn latest_unfinished(repo: &Repo) -> Result<Option<(String, RunState)>> {
+    latest_matching(repo, |_| true)
+}
+
+/// Like [`latest_unfinished`], for runs of one task (`fix_issue`, `hunt_issues`): `run --resume`
+/// never continues a hunt, nor `hunt --resume` a run.
+pub(crate) fn latest_resumable(repo: &Repo, task: &str) -> Result<Option<(String, RunState)>> {
+    latest_matching(repo, |st| st.task.as_deref().unwrap_or(TASK_FIX) == task)
+}
+
+fn latest_matching(repo: &Repo, of_task: impl Fn(&RunState) -> bool) -> Result<Option<(String, RunState)>> {
     let runs = repo.lanes_dir().join("runs");
     for id in run_ids(repo).into_iter().rev() {
         if let Some(st) = RunState::load(Path::new("/"), &runs.join(&id).join("state.yaml"))?
             && (matches!(st.status.as_str(), "running" | "interrupted") || finished(&st) && st.lanes.values().any(restartable))
+            && of_task(&st)
         {
             return Ok(Some((id, st)));
         }

@@ -135,7 +135,22 @@ pub fn integrate_run(
         n += 1;
     }
     state.base_commit = Some(base.clone());
-    let mut r = Run { repo, ws, opts, run_id: run_id.to_string(), base, fork, label, dir, state, lanes, observer, interrupts };
+    let mut r = Run {
+        repo,
+        ws,
+        opts,
+        run_id: run_id.to_string(),
+        base,
+        fork,
+        label,
+        dir,
+        state,
+        lanes,
+        observer,
+        interrupts,
+        task: super::TASK_FIX,
+        work_orders: BTreeMap::new(),
+    };
     r.emit(RunEvent::Started { run_id: run_id.to_string(), lanes: tips.keys().cloned().collect() });
     r.save()?;
     finish::complete(&mut r, false)

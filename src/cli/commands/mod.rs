@@ -8,6 +8,7 @@ mod demo;
 mod diff;
 mod doctor;
 mod hooks;
+mod hunt;
 mod init;
 mod integrate;
 mod logs;
@@ -47,6 +48,7 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Plan(plan::PlanArgs),
     Run(run::RunArgs),
+    Hunt(hunt::HuntArgs),
     Integrate(integrate::IntegrateArgs),
     Watch(watch::WatchArgs),
     Runs(runs::RunsArgs),
@@ -78,6 +80,7 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Verify(a) => verify::run(a, ctx),
         Command::Plan(a) => plan::run(a, ctx),
         Command::Run(a) => run::run(a, ctx),
+        Command::Hunt(a) => hunt::run(a, ctx),
         Command::Integrate(a) => integrate::run(a, ctx),
         Command::Watch(a) => watch::run(a, ctx),
         Command::Runs(a) => runs::run(a, ctx),

@@ -1,0 +1,568 @@
+//! `git lanes hunt`: hunters find new issues on the run engine, and only findings that reproduce
+//! are kept (SPEC §3, issue 13). Start at [`hunt`].
+//!
+//! # Design note: a hunt is a run in another mode
+//! The lock, preflight, lane branches and worktrees, workers and presets, signal following,
+//! timeouts, Ctrl-C, live state and `--resume` are the run engine's (`coordinator.rs`); a hunt
+//! changes only what is mode-specific:
+//! - hunter specs (`.claude/agents/issue-hunters/IH-Lane-<X>.md`) take the fixer specs' place,
+//!   and the hunting signal folder, state file and reports (`LogBook/issue-hunting/`) the fixing
+//!   ones (a copy of the configuration with those paths, [`hunting_config`]);
+//! - each lane gets a `hunt_issues` work order (`order.rs`) instead of an issue batch;
+//! - instead of verdicts on fixes, the findings judge (`judge.rs`) looks at what each hunter
+//!   committed on its branch: only new issue files of its lane whose checks all FAIL on the base
+//!   commit (in a clean export of it) and that repeat no known issue are accepted; everything
+//!   else is dropped and listed;
+//! - instead of merging lane branches, the accepted files alone are committed on top of the
+//!   user's branch in one commit `lanes: hunt <RUN_ID>: N new issue(s)`, renumbered to each
+//!   lane's next free ids (`land.rs`), with the catalog synced, the report
+//!   `LogBook/issue-hunting/runs/<RUN_ID>.md` and the seed-shaped state; the user's branch is
+//!   fast-forwarded only if it did not move meanwhile. The hunters' branches are archived under
+//!   `refs/lanes/archive/<RUN_ID>/<LANE>` before they are removed, so dropped work has a way back.
+
+pub mod judge;
+pub mod land;
+pub mod order;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use serde::Serialize;
+
+use self::judge::{Dropped, JudgeContext, Rejected};
+use self::land::{Landed, ReportInput};
+use self::order::HuntOrder;
+use super::{Run, RunEvent, RunOptions, TASK_HUNT, coordinator};
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::plan::LanePlan;
+use crate::repo::Repo;
+use crate::spec::AgentSpec;
+use crate::state::{IntegrationState, LaneState};
+use crate::verify::VerifyOptions;
+use crate::workspace::Workspace;
+use crate::{fsutil, gitcli, signal, worktree};
+
+/// What the user asked for: the run options that apply to a hunt, and `--max-findings`.
+#[derive(Debug, Clone, Default)]
+pub struct HuntOptions {
+    pub run: RunOptions,
+    /// Findings accepted per lane at most (default: the hunter spec's `max_issues`, else
+    /// `lanes.yaml` `max_issues`, else 5 — the seed hunters' quota).
+    pub max_findings: Option<usize>,
+}
+
+/// How a hunt ended (`hunt --json` prints it; fields are the contract).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HuntSummary {
+    pub run_id: String,
+    pub lanes: Vec<String>,
+    /// Accepted findings with their final ids, in commit order.
+    pub accepted: Vec<Landed>,
+    pub rejected: Vec<Rejected>,
+    pub dropped: Vec<Dropped>,
+    pub needs_human: Vec<String>,
+    pub report: Option<PathBuf>,
+    pub commit: Option<String>,
+    /// The command to take the result when the user's branch could not be fast-forwarded.
+    pub merge_command: Option<String>,
+    pub interrupted: bool,
+}
+
+/// One lane of `hunt --dry-run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HuntPreview {
+    pub lane: String,
+    pub hunter_spec: Option<PathBuf>,
+    pub worker: Option<String>,
+    pub max_findings: usize,
+    pub work_order: HuntOrder,
+}
+
+/// The configuration of a hunt: the fixing paths' `issue-fixing` becomes `issue-hunting`
+/// (signals, state, reports), everything else stays.
+pub fn hunting_config(c: &Config) -> Config {
+    let hunt = |p: &Path| PathBuf::from(p.to_string_lossy().replace("issue-fixing", "issue-hunting"));
+    let mut h = c.clone();
+    h.signals = hunt(&c.signals);
+    h.state = hunt(&c.state);
+    h.runs = hunt(&c.runs);
+    h
+}
+
+/// The workspace a hunt runs with (hunter specs, hunting paths) and the fixer specs.
+fn hunting_workspace(mut ws: Workspace) -> Result<(Workspace, BTreeMap<String, AgentSpec>)> {
+    let mut problems = Vec::new();
+    let hunters = crate::workspace::load_specs(&ws.root, &ws.config.hunter_specs, &mut problems)?;
+    if !problems.is_empty() {
+        return Err(Error::from(problems));
+    }
+    let fixers = std::mem::replace(&mut ws.specs, hunters);
+    ws.config = hunting_config(&ws.config);
+    Ok((ws, fixers))
+}
+
+/// The lanes to hunt: `--lane` (any valid name, also a lane with no issues yet), else
+/// `lanes.yaml`'s pinned list, else every lane with a hunter spec.
+fn lanes_to_hunt(ws: &Workspace, asked: &[String]) -> Result<Vec<String>> {
+    let mut lanes: Vec<String> = Vec::new();
+    let from: Vec<String> = if !asked.is_empty() {
+        asked.to_vec()
+    } else if let Some(pinned) = &ws.config.lanes {
+        pinned.clone()
+    } else {
+        ws.specs.keys().cloned().collect()
+    };
+    for l in from {
+        crate::names::check_lane(&l).map_err(|m| Error::usage(format!("lane `{l}`: {m}"), None))?;
+        if !lanes.contains(&l) {
+            lanes.push(l);
+        }
+    }
+    if lanes.is_empty() {
+        return Err(Error::usage(
+            format!("no lane has a hunter spec in {}", ws.config.hunter_specs.display()),
+            Some("`git lanes init --lane E` writes one (IH-Lane-E.md), or name the lanes: `git lanes hunt --lane E`".into()),
+        ));
+    }
+    lanes.sort_by(|a, b| crate::names::natural_cmp(a, b));
+    Ok(lanes)
+}
+
+/// Each lane's `--max-findings` quota.
+fn quotas(ws: &Workspace, lanes: &[String], asked: Option<usize>) -> BTreeMap<String, usize> {
+    lanes
+        .iter()
+        .map(|l| (l.clone(), asked.or_else(|| ws.specs.get(l).and_then(|s| s.max_issues)).unwrap_or(ws.config.max_issues).max(1)))
+        .collect()
+}
+
+/// The work order of every lane.
+fn work_orders(
+    ws: &Workspace,
+    fixers: &BTreeMap<String, AgentSpec>,
+    lanes: &[String],
+    run_id: &str,
+    quotas: &BTreeMap<String, usize>,
+    opts: &RunOptions,
+) -> BTreeMap<String, HuntOrder> {
+    let created_at = crate::scaffold::now_rfc3339();
+    let taken: std::collections::HashSet<String> = ws.issues.iter().map(|i| i.id().to_string()).collect();
+    lanes
+        .iter()
+        .map(|lane| {
+            let (after, width) = order::numbering(lane, taken.iter().cloned());
+            let (next_id, _) = order::next_free_id(lane, &taken, after, width);
+            let spec = ws.specs.get(lane);
+            let time_box = opts
+                .timeout
+                .or_else(|| spec.and_then(|s| s.timeout.as_deref()).and_then(crate::config::parse_duration))
+                .unwrap_or(ws.config.lane_timeout);
+            let cx = order::Context {
+                run_id,
+                created_at: &created_at,
+                config: &ws.config,
+                hunter: spec,
+                fixer: fixers.get(lane),
+                issues: &ws.issues,
+                max_findings: quotas[lane],
+                next_id,
+                time_box,
+            };
+            (lane.clone(), order::build(lane, &cx))
+        })
+        .collect()
+}
+
+/// A plan with no issues: a hunting lane is never idle.
+fn hunt_plan(lane: &str, quota: usize) -> LanePlan {
+    LanePlan { lane: lane.to_string(), max_issues: quota, issues: vec![], blocked: vec![], deferred: vec![] }
+}
+
+/// `hunt --dry-run`: the lanes, workers and work orders a hunt would use. Reads only.
+pub fn preview(ws: Workspace, opts: &HuntOptions) -> Result<Vec<HuntPreview>> {
+    ws.ensure_clean()?;
+    let (ws, fixers) = hunting_workspace(ws)?;
+    let lanes = lanes_to_hunt(&ws, &opts.run.lanes)?;
+    let quotas = quotas(&ws, &lanes, opts.max_findings);
+    let run_id = opts.run.run_id.clone().unwrap_or_else(|| chrono::Local::now().format("%Y%m%d-%H%M%S").to_string());
+    let mut orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
+    Ok(lanes
+        .iter()
+        .map(|lane| {
+            let spec = ws.specs.get(lane);
+            HuntPreview {
+                lane: lane.clone(),
+                hunter_spec: spec.map(|s| s.path.clone()),
+                worker: opts.run.worker.clone().or_else(|| spec.and_then(|s| s.worker.clone())).or_else(|| ws.config.worker.clone()),
+                max_findings: quotas[lane],
+                work_order: orders.remove(lane).expect("an order per lane"),
+            }
+        })
+        .collect())
+}
+
+/// Run a hunt. `observer` sees every event; `interrupts` counts Ctrl-C presses.
+pub fn hunt(
+    repo: &Repo,
+    ws: Workspace,
+    opts: HuntOptions,
+    observer: &mut dyn FnMut(&RunEvent),
+    interrupts: Arc<AtomicUsize>,
+) -> Result<HuntSummary> {
+    let run_id = super::choose_run_id(repo, opts.run.run_id.as_deref())?;
+    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
+    super::preflight(repo, &ws, &opts.run)?;
+    let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
+    let (ws, fixers) = hunting_workspace(ws)?;
+    let lanes = lanes_to_hunt(&ws, &opts.run.lanes)?;
+    let quotas = quotas(&ws, &lanes, opts.max_findings);
+    let orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
+    let yaml = orders.iter().map(|(l, o)| Ok((l.clone(), o.to_yaml()?))).collect::<Result<BTreeMap<_, _>>>()?;
+    let dir = repo.lanes_dir().join("runs").join(&run_id);
+    fsutil::create_dir_all(&dir)?;
+    let mut state = super::begin_state(repo, &run_id, &base);
+    state.task = Some(TASK_HUNT.into());
+    for lane in &lanes {
+        state.lanes.insert(lane.clone(), LaneState { status: "pending".into(), ..LaneState::default() });
+    }
+    let mut r = Run {
+        repo,
+        ws,
+        opts: opts.run.clone(),
+        run_id: run_id.clone(),
+        fork: base.clone(),
+        base,
+        label: run_id.clone(),
+        dir,
+        state,
+        lanes: BTreeMap::new(),
+        observer,
+        interrupts,
+        task: TASK_HUNT,
+        work_orders: yaml,
+    };
+    r.emit(RunEvent::Started { run_id, lanes: lanes.clone() });
+    r.save()?;
+    coordinator::prepare_lanes(&mut r, lanes.iter().map(|l| hunt_plan(l, quotas[l])).collect())?;
+    let interrupted = coordinator::follow(&mut r)?;
+    finish(&mut r, interrupted, &quotas)
+}
+
+/// Continue the newest interrupted hunt (or restart the lanes of a finished one that failed,
+/// judging them against the code as it is now).
+pub fn hunt_resume(
+    repo: &Repo,
+    ws: Workspace,
+    opts: HuntOptions,
+    observer: &mut dyn FnMut(&RunEvent),
+    interrupts: Arc<AtomicUsize>,
+) -> Result<HuntSummary> {
+    let (run_id, mut state) = super::latest_resumable(repo, TASK_HUNT)?
+        .ok_or_else(|| Error::usage("there is no interrupted hunt to resume", Some("start one with `git lanes hunt`".into())))?;
+    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
+    let (ws, fixers) = hunting_workspace(ws)?;
+    let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the hunt's state has no base commit", None))?;
+    let mut base = fork.clone();
+    let mut label = run_id.clone();
+    if super::finished(&state) {
+        state.lanes.retain(|_, l| super::restartable(l));
+        for l in state.lanes.values_mut() {
+            l.status = "pending".into();
+            l.warnings.clear();
+            l.exit = None;
+        }
+        base = repo.head_commit().map(|o| o.to_string()).unwrap_or(base);
+        state.base_commit = Some(base.clone());
+        state.base_branch = repo.head_branch();
+        state.integration = None;
+        let mut n = 2;
+        while ws.root.join(&ws.config.runs).join(format!("{run_id}.{n}.md")).exists()
+            || repo.lanes_dir().join("runs").join(format!("{run_id}.{n}")).exists()
+        {
+            n += 1;
+        }
+        label = format!("{run_id}.{n}");
+    }
+    let lanes: Vec<String> = state.lanes.keys().cloned().collect();
+    let quotas = quotas(&ws, &lanes, opts.max_findings);
+    let orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
+    let yaml = orders.iter().map(|(l, o)| Ok((l.clone(), o.to_yaml()?))).collect::<Result<BTreeMap<_, _>>>()?;
+    state.status = "running".into();
+    state.orchestrator_pid = Some(std::process::id());
+    let dir = repo.lanes_dir().join("runs").join(&run_id);
+    let mut r = Run {
+        repo,
+        ws,
+        opts: opts.run.clone(),
+        run_id: run_id.clone(),
+        base,
+        fork,
+        label,
+        dir,
+        state,
+        lanes: BTreeMap::new(),
+        observer,
+        interrupts,
+        task: TASK_HUNT,
+        work_orders: yaml,
+    };
+    r.emit(RunEvent::Note(format!("resuming hunt {run_id}")));
+    coordinator::prepare_lanes(&mut r, lanes.iter().map(|l| hunt_plan(l, quotas[l])).collect())?;
+    let interrupted = coordinator::follow(&mut r)?;
+    finish(&mut r, interrupted, &quotas)
+}
+
+/// After the hunters: leftovers committed and archived, findings judged and landed, tidy-up.
+fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) -> Result<HuntSummary> {
+    let fix_signals = PathBuf::from(r.ws.config.signals.to_string_lossy().replace("issue-hunting", "issue-fixing"));
+    let excludes = vec![fix_signals, r.ws.config.signals.clone()];
+    let mut human: Vec<String> = Vec::new();
+    let lanes: Vec<String> = r.lanes.keys().cloned().collect();
+    for lane in &lanes {
+        let lr = r.lanes[lane].clone();
+        let status = r.state.lanes.get(lane).map(|l| l.status.clone()).unwrap_or_default();
+        if status == "pending" {
+            continue;
+        }
+        let msg = format!("lanes: hunt {}: lane {lane}: work left uncommitted by the hunter", r.run_id);
+        match worktree::commit_leftovers(&lr.worktree, &msg, &excludes) {
+            Ok(true) => {
+                r.lane_state(lane).warnings.push("the hunter left uncommitted changes; git-lanes committed them on the lane branch".into())
+            }
+            Ok(false) => {}
+            Err(e) => human.push(format!("lane {lane}: could not commit what the hunter left: {e}")),
+        }
+        if let Ok(tip) = worktree::head(&lr.worktree) {
+            worktree::archive(r.repo, &r.run_id, lane, &tip)?;
+            r.lane_state(lane).tip = Some(tip);
+        }
+        let ls = r.lane_state(lane).clone();
+        match status.as_str() {
+            "failed" | "timed_out" => human.push(format!(
+                "lane {lane} {}: {}; its findings were not judged; its work is on `{}` (`git lanes hunt --resume` restarts it)",
+                status.replace('_', " "),
+                ls.exit.as_deref().unwrap_or("?"),
+                lr.branch
+            )),
+            "interrupted" => human.push(format!("lane {lane} was interrupted; `git lanes hunt --resume` continues it")),
+            _ => {}
+        }
+    }
+    let mut summary = HuntSummary { run_id: r.run_id.clone(), lanes: lanes.clone(), ..HuntSummary::default() };
+    if interrupted {
+        r.state.status = "interrupted".into();
+        r.save()?;
+        summary.needs_human = human;
+        summary.interrupted = true;
+        return Ok(summary);
+    }
+
+    // Judge what the finished hunters committed.
+    let mut candidates = Vec::new();
+    let mut dropped = Vec::new();
+    for (lane, ls) in &r.state.lanes {
+        let Some(tip) = ls.tip.as_deref().filter(|_| ls.status == "done") else { continue };
+        let (c, d) = judge::lane_changes(&r.repo.git, &r.fork, tip, lane, &r.ws.config)?;
+        candidates.extend(c);
+        dropped.extend(d);
+    }
+    let (accepted, rejected) = if candidates.is_empty() {
+        (vec![], vec![])
+    } else {
+        let oid = git2::Oid::from_str(&r.base).map_err(|e| Error::git("bad base commit", e))?;
+        let tree = r.repo.git.find_commit(oid).and_then(|c| c.tree()).map_err(|e| Error::git("could not read the base commit", e))?;
+        let (_tmp, export) = crate::dryrun::export_outside(&r.repo.git, &r.repo.root, &tree)?;
+        let verify = VerifyOptions::from_config(&r.ws.config, false);
+        let short = &r.base[..r.base.len().min(10)];
+        let cx = JudgeContext { existing: &r.ws.issues, export: &export, verify: &verify, base_label: short, quotas };
+        judge::judge(candidates, &cx)
+    };
+    for a in &accepted {
+        let reason = format!("reproduces: {} check(s) fail on the base commit", a.reproduced.len());
+        r.emit(RunEvent::Judged { lane: a.lane.clone(), id: a.path.clone(), approved: true, reason });
+    }
+    for x in &rejected {
+        r.emit(RunEvent::Judged { lane: x.lane.clone(), id: x.path.clone(), approved: false, reason: x.reason.clone() });
+    }
+    for d in &dropped {
+        r.emit(RunEvent::Note(format!("lane {}: dropped {} `{}`: {}", d.lane, d.change, d.path, d.why)));
+    }
+    for (lane, ls) in r.state.lanes.iter_mut() {
+        ls.rejected = rejected
+            .iter()
+            .filter(|x| &x.lane == lane)
+            .map(|x| crate::state::Rejection { id: x.path.clone(), reason: x.reason.clone() })
+            .collect();
+    }
+
+    // Land the accepted findings.
+    let mut landed: Vec<Landed> = Vec::new();
+    if accepted.is_empty() {
+        r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
+        r.state.finished = Some(crate::scaffold::now_rfc3339());
+        let text = land::render(&ReportInput {
+            label: &r.label,
+            state: &r.state,
+            landed: &[],
+            rejected: &rejected,
+            dropped: &dropped,
+            human: &human,
+            generated: &crate::scaffold::now_stamp(),
+        });
+        let path = r.dir.join(format!("{}.md", r.label));
+        fsutil::write_atomic(&path, text.as_bytes())?;
+        r.state.report = Some(path.display().to_string());
+        r.emit(RunEvent::Note(format!("no finding was accepted: nothing to commit (report: {})", path.display())));
+        summary.report = Some(path);
+    } else {
+        let out = land_findings(r, &accepted, &rejected, &dropped, &mut human)?;
+        landed = out.landed;
+        summary.report = Some(out.report);
+        summary.commit = Some(out.commit);
+        summary.merge_command = out.merge_command;
+    }
+    for (lane, ls) in r.state.lanes.iter_mut() {
+        ls.issue_ids = landed.iter().filter(|l| &l.lane == lane).map(|l| l.id.clone()).collect();
+        ls.issue_ids.sort_by(|a, b| crate::names::natural_cmp(a, b));
+        ls.issues_fixed = 0;
+    }
+
+    // Tidy: finished hunters' worktrees and branches go (their tips are archived).
+    let finished: Vec<(String, super::LaneRun)> = r
+        .lanes
+        .iter()
+        .filter(|(l, _)| r.state.lanes.get(*l).is_some_and(|s| s.status == "done"))
+        .map(|(l, lr)| (l.clone(), lr.clone()))
+        .collect();
+    let paths: Vec<&Path> = finished.iter().map(|(_, lr)| lr.worktree.as_path()).collect();
+    for ((lane, lr), gone) in finished.iter().zip(worktree::remove_many(&r.repo.root, &paths)) {
+        if gone? {
+            worktree::delete_branch(r.repo, &lr.branch)?;
+        } else {
+            human.push(format!("the worktree of lane {lane} holds uncommitted changes and was kept: {}", lr.worktree.display()));
+        }
+    }
+    let dir = r.repo.root.join(&r.ws.config.signals);
+    for lane in &lanes {
+        let (s, d) = signal::paths(&dir, lane);
+        let _ = fsutil::remove_file_if_exists(&s);
+        let _ = fsutil::remove_file_if_exists(&d);
+    }
+    if !human.is_empty() {
+        r.state.status = "needs_attention".into();
+    }
+    r.save()?;
+    summary.accepted = landed;
+    summary.rejected = rejected;
+    summary.dropped = dropped;
+    summary.needs_human = human;
+    Ok(summary)
+}
+
+struct LandOutcome {
+    landed: Vec<Landed>,
+    report: PathBuf,
+    commit: String,
+    merge_command: Option<String>,
+}
+
+/// Commit the accepted findings (renumbered), the synced catalog, the report and the seed state
+/// on top of the user's branch as it is now, in an integration worktree; fast-forward the branch
+/// when it did not move.
+fn land_findings(
+    r: &mut Run<'_>,
+    accepted: &[judge::Accepted],
+    rejected: &[Rejected],
+    dropped: &[Dropped],
+    human: &mut Vec<String>,
+) -> Result<LandOutcome> {
+    let config = r.ws.config.clone();
+    let fresh = r.repo.reopen()?;
+    let target = fresh.head_commit().map(|o| o.to_string()).unwrap_or_else(|| r.base.clone());
+    let branch = worktree::lane_branch(&config, &r.label, "integration");
+    let iw = worktree::worktrees_dir(r.repo, &config, &r.label).join("integration");
+    if iw.exists() {
+        worktree::remove(&r.repo.root, &iw)?;
+    }
+    if r.repo.git.find_branch(&branch, git2::BranchType::Local).is_ok() {
+        worktree::delete_branch(r.repo, &branch)?;
+    }
+    worktree::add(&r.repo.root, &iw, &branch, &target)?;
+    let iws = Workspace::load(&iw, config.clone())?;
+    let taken = land::taken_ids(&iws.issues, &iw.join(&config.issues));
+    let numbered = land::renumber(accepted, &config.issues, &taken);
+    let mut paths: Vec<String> = Vec::new();
+    for (l, bytes) in &numbered {
+        if !fsutil::create_new(&land::landed_path(&iw, l), bytes)? {
+            return Err(Error::Conflict {
+                message: format!("{} already exists on the integration branch", l.path),
+                hint: Some("run `git lanes doctor`".into()),
+            });
+        }
+        paths.push(l.path.clone());
+    }
+    let landed: Vec<Landed> = numbered.into_iter().map(|(l, _)| l).collect();
+    for l in &landed {
+        r.emit(RunEvent::Note(format!("lane {}: `{}` filed as {}", l.lane, l.from, l.id)));
+    }
+    let iws = Workspace::load(&iw, config.clone())?;
+    if let Some(bytes) = fsutil::read_optional(&iw.join(&config.catalog))? {
+        let cat = Catalog::parse(&config.catalog, bytes)?;
+        let synced = cat.sync(&iws, &crate::scaffold::now_stamp());
+        if synced.changed {
+            fsutil::write_atomic(&iw.join(&config.catalog), &synced.bytes)?;
+        }
+        paths.push(config.catalog.to_string_lossy().into_owned());
+    }
+    r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
+    r.state.finished = Some(crate::scaffold::now_rfc3339());
+    let report_rel = config.runs.join(format!("{}.md", r.label));
+    r.state.report = Some(report_rel.display().to_string());
+    let input = ReportInput {
+        label: &r.label,
+        state: &r.state,
+        landed: &landed,
+        rejected,
+        dropped,
+        human,
+        generated: &crate::scaffold::now_stamp(),
+    };
+    fsutil::write_atomic(&iw.join(&report_rel), land::render(&input).as_bytes())?;
+    let batch = r.opts.max_parallel.or(config.max_parallel).unwrap_or(r.state.lanes.len());
+    let seed = land::seed_state(&input, true, batch, &report_rel);
+    fsutil::write_atomic(&iw.join(&config.state), land::seed_state_yaml(&seed)?.as_bytes())?;
+    paths.push(report_rel.to_string_lossy().into_owned());
+    paths.push(config.state.to_string_lossy().into_owned());
+    let mut args: Vec<&str> = vec!["add", "--"];
+    args.extend(paths.iter().map(String::as_str));
+    gitcli::git(&iw, &args)?;
+    worktree::commit(&iw, &format!("lanes: hunt {}: {} new issue(s)", r.label, landed.len()))?;
+    let commit = worktree::head(&iw)?;
+    worktree::archive(r.repo, &r.label, "integration", &commit)?;
+    let ff = super::integrate::fast_forward(r.repo, &r.label, &target, r.state.base_branch.as_deref(), &commit)?;
+    let mut merge_command = None;
+    if ff {
+        if worktree::remove(&r.repo.root, &iw)? {
+            worktree::delete_branch(r.repo, &branch)?;
+        }
+    } else {
+        let cmd = format!("git merge {branch}");
+        human.push(format!(
+            "your branch moved during the hunt (or could not be fast-forwarded): the findings are on `{branch}`; run `{cmd}`"
+        ));
+        merge_command = Some(cmd);
+    }
+    r.state.integration = Some(IntegrationState {
+        policy: "hunt".into(),
+        branch: Some(branch),
+        merged: vec![],
+        backed_out: vec![],
+        fast_forwarded: ff,
+        commit: Some(commit.clone()),
+    });
+    Ok(LandOutcome { landed, report: report_rel, commit, merge_command })
+}

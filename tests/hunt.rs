@@ -1,0 +1,371 @@
+//! End-to-end tests of `git lanes hunt` against real temporary git repositories with a
+//! scriptable fake hunter: only findings that reproduce on the base commit are committed, under
+//! the lane's next free ids; everything else is rejected or dropped with its reason; a dry run
+//! writes nothing; and a following `git lanes run` resolves what was hunted.
+#![allow(clippy::disallowed_methods)] // the tests start processes with the std API
+
+mod common;
+mod common_run;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use common_run::{RunRepo, frontmatter_status, wait_with_deadline};
+
+/// A fake agent for both tasks (`LANES_TASK`). Hunting, it files the findings named in
+/// `FAKE_HUNT_<LANE>` (space-separated), commits and signals:
+/// - `good`: `<L>-02`, a check that fails on the base (token `hunted-good-<L>` missing);
+/// - `passing`: `<L>-03`, whose check already passes;
+/// - `duplicate`: `<L>-04`, with the check of the existing `<L>-01`;
+/// - `taken`: rewrites `<L>-01.md` (a taken id) with a different, reproducing finding;
+/// - `malformed`: `<L>-05.md` without frontmatter;
+/// - `code`: edits `src/<L>.txt`;
+/// - `dangerous`: `<L>-06`, a check that reaches the network;
+/// - `catalog`: edits the catalog;
+/// - `deps`: `<L>-07` and `<L>-08`, the second depending on the first;
+/// - `nocommit`: `<L>-09`, a good finding left uncommitted;
+/// - `gate`: wait for `FAKE_DIR/gate` (after touching `FAKE_DIR/started-<L>`), then `good`.
+///
+/// Fixing, it applies each issue's `- fix-token: <token> <file>` line (or appends
+/// `fixed-<ID>` to `src/<L>.txt`), commits and signals.
+const HUNTER: &str = r#"#!/bin/sh
+set -u
+lane="$LANES_LANE"
+sig() { echo "$1" > "$LANES_SIGNAL_DIR/$lane.status"; }
+finding() { # file id title check deps token
+cat > "issues/$lane/$1" <<EOF
+---
+issue_id: "$2"
+lane: "$lane"
+severity: 6
+severity_level: "MEDIUM"
+type_tags: ["hunted"]
+status: "OPEN"
+affected_paths: ["src/$lane.txt"]
+depends_on: [$5]
+blocks: []
+---
+
+# [LANE $lane] Issue $2: $3
+
+## Problem Description
+
+Found by the fake hunter.
+
+## Evidence
+
+- The check below fails on the base commit.
+
+## Fix Requirements
+
+- fix-token: $6 src/$lane.txt
+
+## Verification Commands
+
+\`\`\`bash
+# Check 1: $3
+$4
+\`\`\`
+
+- **Status:** OPEN
+EOF
+}
+tok() { echo "grep -q $1 src/$lane.txt && echo \"PASS\" || echo \"FAIL\""; }
+if [ "${LANES_TASK:-}" = fix_issue ]; then
+  for id in $(echo "$LANES_ISSUES" | tr ',' ' '); do
+    t=$(sed -n 's/^- fix-token: //p' "issues/$lane/$id.md" | head -1)
+    if [ -n "$t" ]; then set -- $t; echo "$1" >> "$2"; else echo "fixed-$id" >> "src/$lane.txt"; fi
+  done
+  git add -A . && git commit -q -m "lane $lane: fix"
+  sig "COMPLETE: fixed"; touch "$LANES_SIGNAL_DIR/$lane.done"; exit 0
+fi
+sig "STARTING: hunting"
+mkdir -p "issues/$lane"
+eval "kinds=\${FAKE_HUNT_$lane:-good}"
+commit=yes
+for k in $kinds; do
+  case "$k" in
+    good) finding "$lane-02.md" "$lane-02" "Hunted good problem in $lane" "$(tok hunted-good-$lane)" "" "hunted-good-$lane" ;;
+    passing) finding "$lane-03.md" "$lane-03" "Already fine in $lane" "grep -q \"$lane base\" src/$lane.txt && echo \"PASS\" || echo \"FAIL\"" "" "x" ;;
+    duplicate) finding "$lane-04.md" "$lane-04" "The same thing said again" "$(tok fixed-$lane-01)" "" "fixed-$lane-01" ;;
+    taken) finding "$lane-01.md" "$lane-01" "Hunted problem filed under a taken id" "$(tok hunted-taken-$lane)" "" "hunted-taken-$lane" ;;
+    malformed) printf 'this is not an issue file\n' > "issues/$lane/$lane-05.md" ;;
+    code) echo "hunter edit" >> "src/$lane.txt" ;;
+    dangerous) finding "$lane-06.md" "$lane-06" "Needs the network" "curl -s http://example.invalid/ | grep -q x && echo PASS || echo FAIL" "" "x" ;;
+    catalog) echo "edited by the hunter" >> SAF_ISSUE_CATALOG.md ;;
+    deps)
+      finding "$lane-07.md" "$lane-07" "First of two related problems" "$(tok dep-a-$lane)" "" "dep-a-$lane"
+      finding "$lane-08.md" "$lane-08" "Second problem, after the first" "$(tok dep-b-$lane)" "\"$lane-07\"" "dep-b-$lane" ;;
+    nocommit) finding "$lane-09.md" "$lane-09" "Left uncommitted by the hunter" "$(tok hunted-loose-$lane)" "" "hunted-loose-$lane"; commit=no ;;
+    gate)
+      touch "$FAKE_DIR/started-$lane"
+      n=0; while [ ! -e "$FAKE_DIR/gate" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+      finding "$lane-02.md" "$lane-02" "Hunted good problem in $lane" "$(tok hunted-good-$lane)" "" "hunted-good-$lane" ;;
+    *) echo "unknown finding kind $k" >&2; exit 2 ;;
+  esac
+done
+if [ "$commit" = yes ]; then git add -A . && git commit -q -m "lane $lane hunting"; fi
+sig "COMPLETE: hunted"
+touch "$LANES_SIGNAL_DIR/$lane.done"
+"#;
+
+const HUNTER_SPEC: &str = "---\nname: IH-Lane-{L}\ndescription: Hunts for lane {L} problems (max 5 per run)\nmodel: haiku\nworker: sh fake-hunter.sh\n---\n\n# Issue Hunter: Lane {L}\n\nFile new, reproducible problems only.\n";
+
+/// The standard two-lane repository plus the fake hunter and hunter specs for E and M.
+fn repo() -> RunRepo {
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &common_run::token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &common_run::token_check("M-01"));
+    r.write("fake-hunter.sh", HUNTER);
+    for lane in ["E", "M"] {
+        r.write(&format!(".claude/agents/issue-hunters/IH-Lane-{lane}.md"), &HUNTER_SPEC.replace("{L}", lane));
+    }
+    r.finish_setup("");
+    r
+}
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn expect(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+fn hunt(r: &RunRepo, run_id: &str, kinds: &[(&str, &str)], args: &[&str]) -> Out {
+    let mut c = r.cmd();
+    c.args(["hunt", "--run-id", run_id, "--done-grace", "1s", "--timeout", "60s"]).args(args);
+    for (lane, k) in kinds {
+        c.env(format!("FAKE_HUNT_{lane}"), k);
+    }
+    let o = c.output().expect("git-lanes runs");
+    Out {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn issue_files_on_head(r: &RunRepo) -> Vec<String> {
+    r.git(&["ls-tree", "-r", "--name-only", "HEAD", "issues/"]).lines().map(str::to_string).collect()
+}
+
+fn title_of(text: &str) -> String {
+    text.lines().find(|l| l.starts_with("# [LANE")).unwrap_or("").to_string()
+}
+
+#[test]
+fn only_reproducing_new_findings_are_committed_renumbered_and_the_rest_is_reported() {
+    let r = repo();
+    let base = r.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let out = hunt(&r, "H1", &[("E", "good passing duplicate taken malformed code"), ("M", "good dangerous catalog")], &[]);
+    out.expect(0);
+    assert!(out.stdout.contains("hunt H1: 3 new issue(s)"), "{}", out.stdout);
+    // Exactly the good findings and the one filed under a taken id, which was renumbered; the
+    // original E-01 is untouched.
+    assert_eq!(
+        issue_files_on_head(&r),
+        ["issues/E/E-01.md", "issues/E/E-02.md", "issues/E/E-03.md", "issues/M/M-01.md", "issues/M/M-02.md"]
+    );
+    assert_eq!(r.show("HEAD", "issues/E/E-01.md"), r.show(&base, "issues/E/E-01.md"));
+    let e02 = r.show("HEAD", "issues/E/E-02.md");
+    assert!(title_of(&e02).contains("Issue E-02: Hunted good problem in E"), "{e02}");
+    let e03 = r.show("HEAD", "issues/E/E-03.md");
+    assert!(e03.contains("issue_id: \"E-03\""), "{e03}");
+    assert!(title_of(&e03).contains("Issue E-03: Hunted problem filed under a taken id"), "{e03}");
+    assert!(r.show("HEAD", "issues/M/M-02.md").contains("Hunted good problem in M"));
+    // The code and catalog edits are not committed.
+    assert_eq!(r.show("HEAD", "src/E.txt"), "E base\n");
+    assert!(!r.show("HEAD", "SAF_ISSUE_CATALOG.md").contains("edited by the hunter"));
+    // One commit on top of the base, with the promised message.
+    assert_eq!(r.git(&["rev-parse", "HEAD~1"]).trim(), base);
+    assert_eq!(r.git(&["log", "-1", "--format=%s"]).trim(), "lanes: hunt H1: 3 new issue(s)");
+    assert_eq!(r.git(&["status", "--porcelain", "--untracked-files=no"]), "");
+    // The report names every rejected finding with its reason, and the dropped changes.
+    let report = r.show("HEAD", "LogBook/issue-hunting/runs/H1.md");
+    for (file, why) in [
+        ("issues/E/E-03.md", "does not reproduce"),
+        ("issues/E/E-04.md", "duplicate of E-01"),
+        ("issues/E/E-05.md", "not a valid issue file"),
+        ("issues/M/M-06.md", "network"),
+    ] {
+        let line = report
+            .lines()
+            .find(|l| l.contains(&format!("`{file}`")) && l.contains("|"))
+            .unwrap_or_else(|| panic!("{file} not in\n{report}"));
+        assert!(line.contains(why), "{file}: {line}");
+    }
+    assert!(report.contains("Already fine in E") && report.contains("The same thing said again"), "{report}");
+    assert!(report.lines().any(|l| l.contains("`src/E.txt`") && l.contains("does not change the code")), "{report}");
+    assert!(report.lines().any(|l| l.contains("`SAF_ISSUE_CATALOG.md`") && l.contains("catalog")), "{report}");
+    assert!(report.lines().any(|l| l.starts_with("| E-03 ") && l.contains("`issues/E/E-01.md` (E-01)")), "{report}");
+    // The seed-shaped state.
+    let state: serde_json::Value =
+        serde_saphyr::from_str(&r.show("HEAD", "LogBook/issue-hunting/orchestrator-state.yaml")).expect("state parses");
+    assert_eq!(state["run_id"], "H1");
+    assert_eq!(state["status"], "complete");
+    assert_eq!(state["lanes"]["E"]["status"], "completed");
+    assert_eq!(state["lanes"]["E"]["issues"], 2);
+    assert_eq!(state["lanes"]["E"]["issue_ids"], serde_json::json!(["E-02", "E-03"]));
+    assert_eq!(state["lanes"]["E"]["committed"], true);
+    assert_eq!(state["progress"]["total_issues"], 3);
+    // The catalog lists the new issues; validate and sync --check are clean.
+    let catalog = r.show("HEAD", "SAF_ISSUE_CATALOG.md");
+    assert!(catalog.contains("| E-03 | Hunted problem filed under a taken id |"), "{catalog}");
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+    r.cmd().arg("validate").assert().code(0);
+    // Hunters' branches and worktrees are gone, their tips archived; signals cleared.
+    assert!(r.lane_branches().is_empty(), "{:?}", r.lane_branches());
+    for lane in ["E", "M"] {
+        assert!(r.has_ref(&format!("refs/lanes/archive/H1/{lane}")));
+        assert!(!r.worktree("H1", lane).exists());
+    }
+    // The dropped code edit has a way back.
+    assert!(r.show("refs/lanes/archive/H1/E", "src/E.txt").contains("hunter edit"));
+    let signals = r.root().join("LogBook/issue-hunting/signals");
+    let left: Vec<_> = std::fs::read_dir(&signals).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_following_run_resolves_the_hunted_issues() {
+    let r = repo();
+    hunt(&r, "H1", &[("E", "good taken"), ("M", "good")], &[]).expect(0);
+    let out = r.run("R1", &[], &["--worker", "sh fake-hunter.sh"]);
+    out.expect_code(0);
+    for id in ["E-01", "E-02", "E-03", "M-01", "M-02"] {
+        assert_eq!(r.status_on_head(id), "RESOLVED", "{id}\n{}\n{}", out.stdout, out.stderr);
+    }
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+}
+
+#[test]
+fn a_dry_run_writes_nothing() {
+    let r = repo();
+    let before = snapshot(r.root());
+    let out = hunt(&r, "H1", &[], &["--dry-run", "--show-work-order"]);
+    out.expect(0);
+    assert!(out.stdout.contains("task_type: hunt_issues"), "{}", out.stdout);
+    assert!(out.stdout.contains("new ids from E-02"), "{}", out.stdout);
+    let json = r.cmd().args(["hunt", "--dry-run", "--json"]).output().unwrap();
+    assert_eq!(json.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["lanes"][0]["work_order"]["work_order"]["task_type"], "hunt_issues");
+    assert_eq!(v["lanes"][1]["lane"], "M");
+    assert_eq!(snapshot(r.root()), before, "a dry run changed files");
+}
+
+#[test]
+fn findings_get_free_ids_when_the_branch_took_theirs_meanwhile() {
+    // A hunter files M-02 while the user's branch gains M-02 and M-03 meanwhile: its finding
+    // (which reproduces) becomes M-04.
+    let r = repo();
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
+    c.current_dir(r.root()).env_clear().envs(r.isolated_env()).env("FAKE_HUNT_M", "gate");
+    c.args(["hunt", "--run-id", "H2", "--lane", "M", "--done-grace", "1s", "--timeout", "60s"]);
+    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    assert!(r.wait_for_marker("started-M", Duration::from_secs(30)), "the hunter did not start");
+    r.issue("M-02", &["src/M.txt"], &common_run::token_check("M-02"));
+    r.issue("M-03", &["src/M.txt"], &common_run::token_check("M-03"));
+    r.cmd().arg("sync").assert().success();
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "meanwhile: M-02 and M-03"]);
+    r.open_gate();
+    let out = wait_with_deadline(&mut child, Duration::from_secs(60)).expect("hunt ends");
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let m04 = r.show("HEAD", "issues/M/M-04.md");
+    assert!(m04.contains("issue_id: \"M-04\"") && m04.contains("Hunted good problem in M"), "{m04}");
+    assert!(r.show("HEAD", "issues/M/M-02.md").contains("Test issue M-02"), "the meanwhile M-02 was overwritten");
+    assert_eq!(r.git(&["log", "-1", "--format=%s"]).trim(), "lanes: hunt H2: 1 new issue(s)");
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+    r.cmd().arg("validate").assert().code(0);
+}
+
+#[test]
+fn a_hunters_own_dependencies_follow_its_findings_and_leftovers_are_judged() {
+    let r = repo();
+    r.issue("E-02", &["src/E.txt"], &common_run::token_check("E-02"));
+    r.issue("E-07", &["src/E.txt"], &common_run::token_check("E-07"));
+    r.cmd().arg("sync").assert().success();
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "E-02 and E-07"]);
+    let out = hunt(&r, "H1", &[("E", "deps nocommit")], &["--lane", "E", "--json"]);
+    out.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let ids: BTreeMap<String, String> = v["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["from"].as_str().unwrap().to_string(), a["id"].as_str().unwrap().to_string()))
+        .collect();
+    // E-07 is taken (renumbered past E-07); E-08 is in sequence and kept; E-09 was left
+    // uncommitted by the hunter, committed by git-lanes, and judged like the others.
+    assert_eq!(ids["issues/E/E-07.md"], "E-10", "{ids:?}");
+    assert_eq!(ids["issues/E/E-08.md"], "E-08", "{ids:?}");
+    assert_eq!(ids["issues/E/E-09.md"], "E-09", "{ids:?}");
+    let second = r.show("HEAD", "issues/E/E-08.md");
+    assert!(second.contains("depends_on: [\"E-10\"]"), "{second}");
+    assert!(r.show("HEAD", "issues/E/E-07.md").contains("Test issue E-07"));
+    assert_eq!(frontmatter_status(&r.show("HEAD", "issues/E/E-10.md")), "OPEN");
+    r.cmd().arg("validate").assert().code(0);
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+}
+
+#[test]
+fn a_hunt_that_finds_nothing_commits_nothing_and_max_findings_caps_a_lane() {
+    let r = repo();
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let out = hunt(&r, "H1", &[("E", "passing duplicate")], &["--lane", "E"]);
+    out.expect(0);
+    assert!(out.stdout.contains("hunt H1: 0 new issue(s), 2 finding(s) rejected"), "{}", out.stdout);
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head, "nothing accepted, nothing committed");
+    let report = std::fs::read_to_string(r.root().join(".git/lanes/runs/H1/H1.md")).unwrap();
+    assert!(report.contains("does not reproduce") && report.contains("duplicate of E-01"), "{report}");
+
+    let out = hunt(&r, "H2", &[("E", "good deps")], &["--lane", "E", "--max-findings", "2"]);
+    out.expect(0);
+    assert!(out.stdout.contains("hunt H2: 2 new issue(s)"), "{}", out.stdout);
+    assert!(out.stdout.contains("over the lane's limit of 2"), "{}", out.stdout);
+}
+
+#[test]
+fn bad_lane_names_are_refused_and_a_new_lane_can_be_hunted() {
+    let r = repo();
+    let out = hunt(&r, "H1", &[], &["--lane", "../x"]);
+    assert_ne!(out.code, Some(0));
+    let out = hunt(&r, "H1", &[], &["--lane", "Z", "--worker", "sh fake-hunter.sh"]);
+    // A new lane without issues can be hunted: its hunter's Z-02 becomes Z-01, the lane's first id.
+    out.expect(0);
+    assert!(issue_files_on_head(&r).contains(&"issues/Z/Z-01.md".to_string()), "{}", out.stdout);
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+}
+
+/// Every file under `root` (the `.git` folder included) with its bytes.
+fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = if t.is_symlink() {
+                    std::fs::read_link(&p).unwrap().to_string_lossy().into_owned().into_bytes()
+                } else {
+                    std::fs::read(&p).unwrap()
+                };
+                out.insert(p.strip_prefix(root).unwrap().display().to_string(), bytes);
+            }
+        }
+    }
+    out
+}
