@@ -214,6 +214,7 @@ pub fn hunt(
     interrupts: Arc<AtomicUsize>,
 ) -> Result<HuntSummary> {
     let run_id = super::choose_run_id(repo, opts.run.run_id.as_deref())?;
+    super::refuse_uncommitted_setup(repo, &ws)?;
     let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
     super::preflight(repo, &ws, &opts.run)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
@@ -318,8 +319,8 @@ pub fn hunt_resume(
 
 /// After the hunters: leftovers committed and archived, findings judged and landed, tidy-up.
 fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) -> Result<HuntSummary> {
-    let fix_signals = PathBuf::from(r.ws.config.signals.to_string_lossy().replace("issue-hunting", "issue-fixing"));
-    let excludes = vec![fix_signals, r.ws.config.signals.clone()];
+    let hunt_signals = r.ws.config.signals.to_string_lossy().into_owned();
+    let fix_signals = hunt_signals.replace("issue-hunting", "issue-fixing");
     let mut human: Vec<String> = Vec::new();
     let lanes: Vec<String> = r.lanes.keys().cloned().collect();
     for lane in &lanes {
@@ -329,7 +330,10 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
             continue;
         }
         let msg = format!("lanes: hunt {}: lane {lane}: work left uncommitted by the hunter", r.run_id);
-        match worktree::commit_leftovers(&lr.worktree, &msg, &excludes) {
+        // Signal folders (both) and the preset's own files never go into a commit.
+        let mut keep_out = crate::snapshot::KeepOut::new([fix_signals.clone(), hunt_signals.clone()]);
+        keep_out.extend(&lr.keep_out);
+        match worktree::commit_leftovers(&lr.worktree, &msg, &keep_out) {
             Ok(true) => {
                 r.lane_state(lane).warnings.push("the hunter left uncommitted changes; git-lanes committed them on the lane branch".into())
             }
