@@ -100,7 +100,7 @@ pub fn apply(ws: &Workspace, actions: &[Action]) -> Result<()> {
                     bytes.extend_from_slice(b"\xEF\xBB\xBF");
                 }
                 bytes.extend_from_slice(text.as_bytes());
-                crate::fsutil::write_atomic(&ws.root.join(new_path), &bytes)?;
+                crate::fsutil::write_under(&ws.root, new_path, &bytes)?;
                 crate::fsutil::remove_file_if_exists(&ws.root.join(path))?;
             }
         }

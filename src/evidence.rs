@@ -158,7 +158,7 @@ pub fn write(root: &Path, evidence_dir: &Path, ev: &Evidence, stamp: &str) -> Re
         n += 1;
     }
     let json = serde_json::to_string_pretty(ev).map_err(|e| Error::usage(format!("could not serialise evidence: {e}"), None))?;
-    fsutil::write_atomic(&root.join(&rel), format!("{json}\n").as_bytes())?;
+    fsutil::write_under(root, &rel, format!("{json}\n").as_bytes())?;
     Ok(rel)
 }
 

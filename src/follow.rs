@@ -76,7 +76,11 @@ fn advice(e: &notify::Error) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Status(String),
-    Done { latency: Option<Duration> },
+    Done {
+        latency: Option<Duration>,
+    },
+    /// A signal file that is not a regular file, or too large (said once per problem).
+    Warning(String),
 }
 
 /// The followed signals of one lane: its files may be in several folders (the run's absolute
@@ -91,6 +95,8 @@ pub struct LaneFollow {
     pub done_seen: Option<Instant>,
     pub latency: Option<Duration>,
     pub stall_warned: bool,
+    /// Signal-file problems already reported.
+    pub warned: Vec<String>,
 }
 
 impl LaneFollow {
@@ -104,6 +110,7 @@ impl LaneFollow {
             done_seen: None,
             latency: None,
             stall_warned: false,
+            warned: Vec::new(),
         }
     }
 
@@ -114,15 +121,22 @@ impl LaneFollow {
         let mut done_mtime: Option<SystemTime> = None;
         for d in &self.dirs {
             let (status_path, done_path) = signal::paths(d, &self.lane);
-            if let Ok(meta) = std::fs::metadata(&status_path)
-                && let Some(text) = std::fs::read(&status_path).ok().and_then(|b| signal::clean_status(&b))
+            let (bytes, problem) = signal::read_file(&status_path);
+            if let Some(p) = problem.map(|p| p.to_string())
+                && !self.warned.contains(&p)
+            {
+                self.warned.push(p.clone());
+                out.push(Change::Warning(p));
+            }
+            if let Ok(meta) = std::fs::symlink_metadata(&status_path)
+                && let Some(text) = bytes.and_then(|b| signal::clean_status(&b))
             {
                 let m = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
                 if newest.as_ref().is_none_or(|(t, _)| m > *t) {
                     newest = Some((m, text));
                 }
             }
-            if let Ok(meta) = std::fs::metadata(&done_path) {
+            if let Ok(meta) = std::fs::symlink_metadata(&done_path) {
                 let m = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
                 done_mtime = Some(done_mtime.map_or(m, |d| d.min(m)));
             }

@@ -36,6 +36,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Write `bytes` atomically to `root/rel`, never through a symlink: `rel` must be relative and
+/// stay under `root` (no `..`), and no component of it under `root` — folders or the file itself
+/// — may be a symlink (a lane that turned `issues/M` into a link to a folder outside the
+/// repository must not have git-lanes write there). Parent folders are created.
+pub fn write_under(root: &Path, rel: &Path, bytes: &[u8]) -> Result<()> {
+    let target = root.join(rel);
+    check_no_symlink(root, rel)?;
+    write_atomic(&target, bytes)
+}
+
+/// Refuse `rel` when it is absolute, climbs with `..`, or has a symlink as any component under
+/// `root` (checked with `symlink_metadata`, which never follows).
+pub fn check_no_symlink(root: &Path, rel: &Path) -> Result<()> {
+    use std::path::Component;
+    let refuse =
+        |why: &str| Error::io("refuse to write", &root.join(rel), std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()));
+    let mut at = root.to_path_buf();
+    for c in rel.components() {
+        match c {
+            Component::Normal(n) => at.push(n),
+            Component::CurDir => continue,
+            _ => return Err(refuse("the path leaves the repository")),
+        }
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(refuse(&format!("`{}` is a symlink; git-lanes never writes through one", at.display())));
+            }
+            Ok(_) => {}
+            Err(_) => break, // the rest does not exist yet: created as real folders
+        }
+    }
+    Ok(())
+}
+
 /// Create a file only if it does not exist yet; returns false (and writes nothing) otherwise.
 pub fn create_new(path: &Path, bytes: &[u8]) -> Result<bool> {
     if let Some(dir) = path.parent() {
@@ -78,6 +112,22 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(dir.path().join("a")).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn writes_never_follow_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("issues")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("issues/M")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("f"), dir.path().join("link")).unwrap();
+        for rel in ["issues/M/M-01.md", "link", "../x", "/etc/x"] {
+            let e = write_under(dir.path(), Path::new(rel), b"status: RESOLVED").unwrap_err();
+            assert!(e.to_string().contains("refuse to write"), "{rel}: {e}");
+        }
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        write_under(dir.path(), Path::new("issues/E/E-01.md"), b"ok").unwrap();
+        assert_eq!(std::fs::read(dir.path().join("issues/E/E-01.md")).unwrap(), b"ok");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod follow;
 pub mod frontmatter;
 pub mod fsutil;
 pub mod gitcli;
+pub mod guard;
 pub mod hook;
 pub mod issue;
 pub mod lock;

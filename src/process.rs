@@ -164,6 +164,17 @@ impl ProcessSpec {
     }
 }
 
+/// Make this process non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`): same-user processes can then no
+/// longer read its `/proc/<pid>/environ` or memory, nor ptrace it. Children are not affected (the
+/// flag is reset on `exec`). Best effort: a failure leaves the process as it was.
+pub fn harden_self() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with PR_SET_DUMPABLE takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
 /// The parent's environment reduced to what an untrusted command may see.
 ///
 /// Keeps `PATH`, `HOME`, `LANG`, `LC_ALL`, `TERM`, `TMPDIR`, `USER`, every `LANES_*`, and the

@@ -6,9 +6,19 @@
 //! replaced, and only when `NAME` *ends* with a secret word (`DB_PASSWORD=…` yes,
 //! `password_policy: …` and `max_tokens: …` no) and the value is a literal, not a reference such
 //! as `$TOKEN`, `${{ secrets.X }}` or `env::var(…)`.
+//!
+//! # Secrets by value
+//! Shapes are not enough: a check can print `$AWS_SECRET_ACCESS_KEY` bare, or reversed. So the
+//! *values* of this process's environment variables whose names mark them secret
+//! ([`is_secret_name`]: `TOKEN`, `KEY`, `SECRET`, `PASSWORD`, `CREDENTIAL`, `AUTH`, …; values of
+//! at least [`MIN_VALUE_LEN`] characters that are not paths on disk) are collected once, with
+//! their reversals, into [`SecretValues`], and [`redact`] replaces them first, wherever git-lanes
+//! prints or writes. [`contains_secret_value`] tells whether a text carries one (a lane whose
+//! commits do is refused).
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::borrow::Cow;
+use std::ffi::OsString;
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
@@ -79,9 +89,103 @@ fn secret_value<'h>(caps: &Captures<'h>) -> Option<regex::Match<'h>> {
     caps.name("value").or_else(|| caps.name("dq")).or_else(|| caps.name("sq"))
 }
 
-/// `text` with every secret-like string replaced by [`REDACTED`]; borrowed when nothing matched.
+/// Values shorter than this are not treated as secrets by value (too many false matches).
+pub const MIN_VALUE_LEN: usize = 8;
+
+/// Words that mark an environment variable's name as secret (matched in the upper-cased name).
+const SECRET_NAME_WORDS: &[&str] =
+    &["TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "PASS", "CREDENTIAL", "AUTH", "PRIVATE", "COOKIE", "SESSION", "PAT"];
+
+/// Whether an environment variable's name marks its value as secret (`GITHUB_TOKEN`,
+/// `AWS_SECRET_ACCESS_KEY`, `DB_PASSWORD`, `NPM_AUTH`…). `PAT` must be a whole word (`GH_PAT`, not `PATH`).
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_NAME_WORDS
+        .iter()
+        .any(|w| if *w == "PAT" { upper.split(|c: char| !c.is_ascii_alphanumeric()).any(|part| part == "PAT") } else { upper.contains(w) })
+}
+
+/// The secret values to redact, longest first, compiled into one expression.
+#[derive(Debug, Default)]
+pub struct SecretValues {
+    values: Vec<String>,
+    re: Option<Regex>,
+}
+
+impl SecretValues {
+    /// From `(name, value)` pairs: values of secret-named variables (and of any variable whose
+    /// value has a well-known token shape), with their reversals; paths that exist are skipped
+    /// (`SSH_AUTH_SOCK`, `GIT_ASKPASS` name a file, not a secret).
+    pub fn from_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> SecretValues {
+        let mut values: Vec<String> = Vec::new();
+        for (name, value) in vars {
+            let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else { continue };
+            let value = value.trim();
+            if value.chars().count() < MIN_VALUE_LEN || value.contains('\n') {
+                continue;
+            }
+            let shaped = PATTERNS.iter().take(7).any(|p| p.re.is_match(value));
+            if !(is_secret_name(name) || shaped) || (value.starts_with('/') && std::path::Path::new(value).exists()) {
+                continue;
+            }
+            values.push(value.to_string());
+            values.push(value.chars().rev().collect());
+        }
+        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        values.dedup();
+        let re =
+            (!values.is_empty()).then(|| Regex::new(&values.iter().map(|v| regex::escape(v)).collect::<Vec<_>>().join("|")).ok()).flatten();
+        SecretValues { values, re }
+    }
+
+    /// Whether no value is known.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Whether `text` holds any of the values.
+    pub fn found_in(&self, text: &str) -> bool {
+        self.re.as_ref().is_some_and(|re| re.is_match(text))
+    }
+
+    /// `text` with every value replaced by [`REDACTED`].
+    pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match &self.re {
+            Some(re) => re.replace_all(text, REDACTED),
+            None => Cow::Borrowed(text),
+        }
+    }
+}
+
+/// This process's secret values, read from the environment once (at the first use; the CLI
+/// touches it at start-up, before anything could change the environment).
+static VALUES: LazyLock<SecretValues> = LazyLock::new(|| SecretValues::from_vars(std::env::vars_os()));
+
+/// Collect the secret values now (called once at start-up).
+pub fn init() {
+    LazyLock::force(&VALUES);
+}
+
+/// Whether this process has any secret value to look for.
+pub fn has_secret_values() -> bool {
+    !VALUES.is_empty()
+}
+
+/// Whether `text` carries the value of one of this process's secret environment variables.
+pub fn contains_secret_value(text: &str) -> bool {
+    VALUES.found_in(text)
+}
+
+/// `text` with only the secret *values* replaced (for machine output such as JSON, where the
+/// shape patterns are not needed and values are already quoted).
+pub fn redact_values(text: &str) -> Cow<'_, str> {
+    VALUES.redact(text)
+}
+
+/// `text` with every secret value and every secret-like string replaced by [`REDACTED`];
+/// borrowed when nothing matched.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    let mut out = Cow::Borrowed(text);
+    let mut out = VALUES.redact(text);
     for pattern in PATTERNS.iter() {
         if !pattern.re.is_match(&out) {
             continue;
@@ -114,6 +218,9 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 
 /// The kind of the first secret found on `line` (e.g. `"GitHub token"`), if any.
 pub fn find_secret(line: &str) -> Option<&'static str> {
+    if VALUES.found_in(line) {
+        return Some("value of a secret environment variable");
+    }
     PATTERNS.iter().find_map(|pattern| pattern.re.captures_iter(line).any(|caps| (pattern.is_secret)(&caps)).then_some(pattern.kind))
 }
 
@@ -214,6 +321,37 @@ mod tests {
         untouched("https://github.com/owner/repo.git");
         untouched("fix: rotate the access token before expiry");
         untouched("ok 3 passed; 0 failed");
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> SecretValues {
+        SecretValues::from_vars(pairs.iter().map(|(n, v)| (OsString::from(n), OsString::from(v))))
+    }
+
+    #[test]
+    fn secret_names() {
+        for n in ["GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "NPM_AUTH", "GH_PAT", "my_api_key", "CREDENTIALS"] {
+            assert!(is_secret_name(n), "{n}");
+        }
+        for n in ["PATH", "HOME", "LANG", "EDITOR", "PWD", "SHELL"] {
+            assert!(!is_secret_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn values_of_secret_variables_are_redacted_also_reversed() {
+        let v = vars(&[
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIK7MDENGbPxRfiCY"),
+            ("MY_VAR", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+            ("EDITOR", "vimvimvimvim"),
+            ("SHORT_TOKEN", "abc"),
+            ("SSH_AUTH_SOCK", "/"),
+        ]);
+        let printed = "AWS_SECRET_ACCESS_KEY wJalrXUtnFEMIK7MDENGbPxRfiCY\nrev: 9876543210zyxwvutsrqponmlkjihgfedcba_phg\nvimvimvimvim abc";
+        let out = v.redact(printed);
+        assert_eq!(out, "AWS_SECRET_ACCESS_KEY [REDACTED]\nrev: [REDACTED]\nvimvimvimvim abc");
+        assert!(v.found_in("x wJalrXUtnFEMIK7MDENGbPxRfiCY y"));
+        assert!(!v.found_in("nothing here"));
+        assert!(vars(&[("PATH", "/usr/bin:/bin")]).is_empty());
     }
 
     #[test]

@@ -126,7 +126,7 @@ impl Edit {
 
     /// Write atomically to `root/issue.path`.
     pub fn write(&self, root: &Path, issue: &Issue) -> Result<()> {
-        crate::fsutil::write_atomic(&root.join(&issue.path), &self.finish())
+        crate::fsutil::write_under(root, &issue.path, &self.finish())
     }
 }
 

@@ -102,6 +102,10 @@ pub struct LaneState {
     pub merge: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Why the lane as a whole was refused (a symlink out of the repository, a secret value in
+    /// its commits): a refused lane is neither judged nor integrated; its branch is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
 }
 
 /// An issue a lane claimed and the judge refused.
@@ -154,11 +158,25 @@ impl RunState {
         Ok(Some(st))
     }
 
-    /// Write atomically.
+    /// Write atomically. The free texts (status lines, warnings, reasons) are written with every
+    /// secret redacted: a worker's status line may quote `$GITHUB_TOKEN`.
     pub fn save(&self, root: &Path, rel: &Path) -> Result<()> {
+        let mut clean = self.clone();
+        let r = |s: &mut String| *s = crate::redact::redact(s).into_owned();
+        for l in clean.lanes.values_mut() {
+            l.last_status.as_mut().map(r);
+            l.exit.as_mut().map(r);
+            l.merge.as_mut().map(r);
+            l.warnings.iter_mut().for_each(r);
+            l.refused.iter_mut().for_each(r);
+            l.rejected.iter_mut().for_each(|x| r(&mut x.reason));
+        }
+        if let Some(i) = clean.integration.as_mut() {
+            i.backed_out.iter_mut().for_each(|x| r(&mut x.reason));
+        }
         let mut yaml = String::from("# git-lanes run state (seed schema, extended). Rewritten at every state change.\n");
-        yaml += &serde_saphyr::to_string(self).map_err(|e| Problem::new(rel, 0, format!("could not serialise the run state: {e}")))?;
-        fsutil::write_atomic(&root.join(rel), yaml.as_bytes())
+        yaml += &serde_saphyr::to_string(&clean).map_err(|e| Problem::new(rel, 0, format!("could not serialise the run state: {e}")))?;
+        if rel.is_absolute() { fsutil::write_atomic(rel, yaml.as_bytes()) } else { fsutil::write_under(root, rel, yaml.as_bytes()) }
     }
 
     /// Recompute `progress:` from the lanes.

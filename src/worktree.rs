@@ -148,7 +148,9 @@ pub fn commit(worktree: &Path, message: &str) -> Result<()> {
             ("GIT_COMMITTER_EMAIL", "git-lanes@localhost"),
         ]
     };
-    git_env(worktree, &["commit", "--quiet", "--no-verify", "-m", message], env).map(|_| ())
+    // A message git-lanes writes never carries a secret value (it may quote a worker's status).
+    let message = crate::redact::redact(message);
+    git_env(worktree, &["commit", "--quiet", "--no-verify", "-m", &message], env).map(|_| ())
 }
 
 /// The commit a worktree's HEAD points at.

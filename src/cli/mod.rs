@@ -68,6 +68,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // Secret values are read before anything else runs, and the process is made non-dumpable so
+    // that same-user processes (a check, a worker) cannot read its environment or memory.
+    crate::redact::init();
+    crate::process::harden_self();
     let ui = Ui::new(cli.global.json, cli.global.quiet, cli.global.color);
     let ctx = Ctx::new(cli.global.clone(), ui.clone());
     match commands::run(cli.command, &ctx) {
@@ -86,17 +90,18 @@ fn report_error(ui: &Ui, e: &CliError) {
             "schema_version": ui::SCHEMA_VERSION,
             "error": { "message": e.message, "exit_code": e.code, "problems": e.problems, "hints": e.hints },
         });
-        eprintln!("{doc}");
+        eprintln!("{}", crate::redact::redact_values(&doc.to_string()));
         return;
     }
+    let r = |s: &str| crate::redact::redact(s).into_owned();
     if e.problems.len() > 1 {
         for p in &e.problems {
-            eprintln!("{}", ui.problem_lines(p, "error"));
+            eprintln!("{}", r(&ui.problem_lines(p, "error")));
         }
     }
-    eprintln!("{} {}", ui.red("error:"), e.message);
+    eprintln!("{} {}", ui.red("error:"), r(&e.message));
     for h in &e.hints {
-        eprintln!("  {} {h}", ui.dim("hint:"));
+        eprintln!("  {} {}", ui.dim("hint:"), r(h));
     }
 }
 

@@ -39,11 +39,12 @@ impl LaneDisplay {
         if self.ui.json {
             return;
         }
+        let text = crate::redact::redact(&text).into_owned();
         match &self.multi {
             Some(m) => {
                 let _ = m.println(text);
             }
-            None if !self.ui.quiet => eprintln!("{} {text}", self.ui.dim(chrono::Local::now().format("%H:%M:%S"))),
+            None if !self.ui.quiet => eprintln!("{} {}", self.ui.dim(chrono::Local::now().format("%H:%M:%S")), text),
             None => {}
         }
     }

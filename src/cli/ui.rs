@@ -38,7 +38,7 @@ impl Ui {
     /// A line of data on stdout.
     pub fn out(&self, line: impl AsRef<str>) -> io::Result<()> {
         let mut o = io::stdout().lock();
-        o.write_all(line.as_ref().as_bytes())?;
+        o.write_all(crate::redact::redact(line.as_ref()).as_bytes())?;
         o.write_all(b"\n")
     }
 
@@ -50,23 +50,24 @@ impl Ui {
             with.extend(std::mem::take(map));
             *map = with;
         }
+        let text = serde_json::to_string_pretty(&value).map_err(io::Error::from)?;
         let mut o = io::stdout().lock();
-        // `From` keeps the io::ErrorKind (a closed pipe must stay BrokenPipe to exit quietly).
-        serde_json::to_writer_pretty(&mut o, &value).map_err(io::Error::from)?;
+        // Secret values are replaced inside the JSON strings (a value never spans a quote).
+        o.write_all(crate::redact::redact_values(&text).as_bytes())?;
         o.write_all(b"\n")
     }
 
     /// A status line for people on stderr (silenced by `-q`).
     pub fn info(&self, line: impl AsRef<str>) {
         if !self.quiet && !self.json {
-            eprintln!("{}", line.as_ref());
+            eprintln!("{}", crate::redact::redact(line.as_ref()));
         }
     }
 
     /// A warning on stderr (shown even with `-q`, but not in JSON mode).
     pub fn warn(&self, line: impl AsRef<str>) {
         if !self.json {
-            eprintln!("{} {}", self.yellow("warning:"), line.as_ref());
+            eprintln!("{} {}", self.yellow("warning:"), crate::redact::redact(line.as_ref()));
         }
     }
 

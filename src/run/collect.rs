@@ -40,6 +40,10 @@ pub struct Collected {
     pub tip: Option<String>,
     pub judgements: Vec<Judgement>,
     pub error: Option<String>,
+    /// Issue-file edits the guard reverted on the lane branch (see [`crate::guard`]).
+    pub reverts: Vec<String>,
+    /// Why the lane is refused as a whole (neither judged nor integrated).
+    pub refused: Vec<String>,
 }
 
 struct LaneInput<'a> {
@@ -114,6 +118,10 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
             .filter(|j| !j.approved)
             .map(|j| crate::state::Rejection { id: j.id.clone(), reason: j.reason.clone() })
             .collect();
+        for rv in &c.reverts {
+            ls.warnings.push(format!("issue file edit reverted: {rv}"));
+        }
+        ls.refused = c.refused.clone();
         if c.committed_leftovers {
             ls.warnings.push("the worker left uncommitted changes; git-lanes committed them on the lane branch".into());
         }
@@ -147,16 +155,67 @@ fn collect_lane(cx: &Cx<'_>, input: &LaneInput<'_>) -> Collected {
 
 fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Result<()> {
     let keep_out = super::keep_out(cx.config, input.keep_out);
+    let secret_files = uncommitted_files_with_secrets(input.worktree)?;
+    if !secret_files.is_empty() {
+        // Committing them would store the secret in the repository's objects: they stay
+        // uncommitted in the kept worktree, for a human.
+        out.refused.push(format!(
+            "the worker left files carrying the value of a secret environment variable: {} (left uncommitted in its worktree)",
+            secret_files.join(", ")
+        ));
+        return Ok(());
+    }
     out.committed_leftovers = worktree::commit_leftovers(
         input.worktree,
         &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane),
         &keep_out,
     )?;
+    let git = git2::Repository::open(input.worktree).map_err(|e| crate::error::Error::git("could not open the lane worktree", e))?;
+    let base = git2::Oid::from_str(cx.base).map_err(|e| crate::error::Error::git("bad base commit", e))?;
+    let tip = git.head().ok().and_then(|h| h.target()).unwrap_or(base);
+    // What judges the lane is not the lane's to change; nothing is written through its symlinks.
+    let inspection = crate::guard::inspect_lane(&git, base, tip, &cx.config.issues)?;
+    if !inspection.refusals.is_empty() {
+        out.refused = inspection.refusals;
+        if input.judge {
+            let reason = format!("the lane was refused: {}", out.refused.join("; "));
+            for a in &input.plan.issues {
+                out.judgements.push(Judgement { id: a.id.clone(), approved: false, reason: reason.clone(), verdict_yaml: None });
+            }
+        }
+        return Ok(());
+    }
+    if !inspection.reverts.is_empty() {
+        let mut paths = Vec::new();
+        for rv in &inspection.reverts {
+            match &rv.bytes {
+                Some(b) => crate::fsutil::write_under(input.worktree, &rv.path, b)?,
+                None => {
+                    crate::fsutil::check_no_symlink(input.worktree, &rv.path)?;
+                    crate::fsutil::remove_file_if_exists(&input.worktree.join(&rv.path))?;
+                }
+            }
+            paths.push(rv.path.display().to_string());
+            out.reverts.push(rv.to_string());
+        }
+        let mut args: Vec<&str> = vec!["add", "-A", "--"];
+        args.extend(paths.iter().map(String::as_str));
+        crate::gitcli::git(input.worktree, &args)?;
+        let ids: Vec<&str> = inspection.reverts.iter().map(|r| r.id.as_str()).collect();
+        worktree::commit(
+            input.worktree,
+            &format!(
+                "lanes: run {}: lane {}: restore issue files a lane may not change ({})\n\n{}",
+                cx.run_id,
+                input.lane,
+                ids.join(", "),
+                out.reverts.join("\n")
+            ),
+        )?;
+    }
     if !input.judge {
         return Ok(());
     }
-    let git = git2::Repository::open(input.worktree).map_err(|e| crate::error::Error::git("could not open the lane worktree", e))?;
-    let base = git2::Oid::from_str(cx.base).map_err(|e| crate::error::Error::git("bad base commit", e))?;
     let tip = git.head().ok().and_then(|h| h.target()).unwrap_or(base);
     let mut changed = verdict::changed_files(&git, base, tip)?;
     // Evidence of this lane's own issues is written by the judge (here, or where the lane ran),
@@ -284,6 +343,30 @@ fn files_for(issue: &Issue, changed: &[verdict::ChangedFile]) -> Vec<String> {
         .cloned()
         .collect();
     if inside.is_empty() { all } else { inside }
+}
+
+/// Uncommitted files (modified or untracked, signal files aside) of a worktree that carry the
+/// value of a secret environment variable. Only regular files of at most 16 MiB are read.
+fn uncommitted_files_with_secrets(worktree: &Path) -> Result<Vec<String>> {
+    if !crate::redact::has_secret_values() {
+        return Ok(Vec::new());
+    }
+    let listed = crate::gitcli::git(worktree, &["ls-files", "-z", "--modified", "--others", "--exclude-standard"])?;
+    let mut out = Vec::new();
+    for rel in listed.split('\0').filter(|s| !s.is_empty()) {
+        let p = worktree.join(rel);
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        if !meta.is_file() || meta.len() > 16 << 20 {
+            continue;
+        }
+        if let Ok(bytes) = std::fs::read(&p)
+            && crate::redact::contains_secret_value(&String::from_utf8_lossy(&bytes))
+        {
+            out.push(rel.to_string());
+        }
+    }
+    out.dedup();
+    Ok(out)
 }
 
 /// The issue file as it is in the lane worktree now (the worker may have edited it); the

@@ -219,6 +219,10 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                         r.state.lanes.entry(a.lane.clone()).or_default().signal_latency_ms = ms;
                         (r.observer)(&RunEvent::LaneDone { lane: a.lane.clone(), latency_ms: ms });
                     }
+                    Change::Warning(text) => {
+                        r.state.lanes.entry(a.lane.clone()).or_default().warnings.push(text.clone());
+                        (r.observer)(&RunEvent::Note(format!("lane {}: {text}", a.lane)));
+                    }
                 }
             }
             if let Some(outcome) = poll_lane(a, exited, done_grace, presses) {

@@ -36,6 +36,16 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         if let Some(e) = &c.error {
             human.push(format!("lane {}: collecting failed: {e}", c.lane));
         }
+        for rv in &c.reverts {
+            human.push(format!("lane {}: issue file edit reverted: {rv}", c.lane));
+        }
+        if !c.refused.is_empty() {
+            human.push(format!(
+                "lane {} was refused ({}); it is neither judged nor integrated, its branch is kept",
+                c.lane,
+                c.refused.join("; ")
+            ));
+        }
     }
     if interrupted {
         r.state.status = "interrupted".into();
@@ -48,7 +58,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         .iter()
         .filter_map(|(lane, lr)| {
             let ls = r.state.lanes.get(lane)?;
-            (ls.status == "done").then(|| Candidate {
+            (ls.status == "done" && ls.refused.is_empty()).then(|| Candidate {
                 lane: lane.clone(),
                 branch: lr.branch.clone(),
                 tip: ls.tip.clone().unwrap_or_default(),
@@ -131,7 +141,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         let cat = Catalog::parse(&r.ws.config.catalog, bytes)?;
         let synced = cat.sync(&iws, &crate::scaffold::now_stamp());
         if synced.changed {
-            crate::fsutil::write_atomic(&iw.join(&r.ws.config.catalog), &synced.bytes)?;
+            crate::fsutil::write_under(&iw, &r.ws.config.catalog, &synced.bytes)?;
         }
     }
     let open = iws.issues.iter().filter(|i| i.status() == Status::Open).count();
@@ -139,8 +149,8 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         for entry in std::fs::read_dir(r.dir.join(&lane)).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(".verdict.yaml") {
-                let to = iw.join(&r.ws.config.runs).join(&r.label).join(&name);
-                crate::fsutil::write_atomic(&to, &crate::fsutil::read(&entry.path())?)?;
+                let to = r.ws.config.runs.join(&r.label).join(&name);
+                crate::fsutil::write_under(&iw, &to, &crate::fsutil::read(&entry.path())?)?;
             }
         }
     }
@@ -237,7 +247,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
 /// The report and the committed state, in the integration worktree.
 fn write_report(r: &Run<'_>, iw: &std::path::Path, report_rel: &std::path::Path, lines: &[IssueLine], human: &[String]) -> Result<()> {
     let text = report::render(&r.state, lines, human, &crate::scaffold::now_stamp());
-    crate::fsutil::write_atomic(&iw.join(report_rel), text.as_bytes())?;
+    crate::fsutil::write_under(iw, report_rel, text.as_bytes())?;
     r.state.save(iw, &r.ws.config.state)
 }
 

@@ -124,7 +124,7 @@ pub(super) fn sync_catalog(ctx: &Ctx, ws: &Workspace) -> Result<bool, CliError> 
         Some(Ok(cat)) => {
             let s = cat.sync(&ws, &scaffold::now_stamp());
             if s.changed {
-                crate::fsutil::write_atomic(&ws.root.join(&ws.config.catalog), &s.bytes)?;
+                crate::fsutil::write_under(&ws.root, &ws.config.catalog, &s.bytes)?;
             }
             Ok(s.changed)
         }

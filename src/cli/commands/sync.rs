@@ -46,7 +46,7 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> CliResult {
         }
         return Ok(Exit::CheckFailed);
     }
-    crate::fsutil::write_atomic(&ws.root.join(&ws.config.catalog), &synced.bytes)?;
+    crate::fsutil::write_under(&ws.root, &ws.config.catalog, &synced.bytes)?;
     ui.info(format!("updated {path} ({} change(s))", synced.differences.len()));
     Ok(Exit::Success)
 }

@@ -80,6 +80,7 @@ pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
                             .map(|d| format!("seen {:.1} ms after it was written", d.as_secs_f64() * 1000.0))
                             .unwrap_or_default(),
                     }),
+                    Change::Warning(text) => display.event(&RunEvent::Note(format!("lane {}: {text}", f.lane))),
                 }
             }
         }

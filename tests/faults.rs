@@ -1,0 +1,233 @@
+//! The fault suite (issue 16): hostile workers, hostile checks, secrets in the environment and
+//! hard kills. After each case it asserts what git-lanes promises: nothing outside the
+//! repository changed, no secret value is in any object of `.git`, every issue file survives,
+//! and no check is weakened on the user's branch.
+#![allow(clippy::disallowed_methods)] // the tests start and kill processes with the std API
+
+mod common;
+mod common_run;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common_run::{RunRepo, token_check};
+
+/// A hostile worker, chosen per lane with `HOSTILE_<LANE>` (default: a fair fix). Every mode
+/// first fixes the lane's issues the way the standard fake worker does (`fixed-<ID>` appended
+/// to `src/<LANE>.txt`), so a lane has something to merge, then misbehaves.
+const HOSTILE: &str = r#"#!/bin/sh
+set -u
+lane="$LANES_LANE"
+eval "mode=\${HOSTILE_$lane:-fix}"
+sig() { echo "$1" > "$LANES_SIGNAL_DIR/$lane.status"; }
+fix() { for id in $(echo "$LANES_ISSUES" | tr ',' ' '); do echo "fixed-$id" >> "src/$lane.txt"; done; }
+commit() { git add -A . && git commit -q -m "$1"; }
+first() { echo "$LANES_ISSUES" | cut -d, -f1; }
+second() { echo "$LANES_ISSUES" | cut -d, -f2; }
+sig "STARTING: $mode"
+case "$mode" in
+  fix) fix; commit "fix" ;;
+  weaken)
+    # Fix the first issue only, and replace the second's check by `echo PASS`.
+    id=$(first); echo "fixed-$id" >> "src/$lane.txt"
+    s=$(second); sed -i "s/^grep -q fixed-$s .*/echo PASS/" "issues/$lane/$s.md"
+    commit "fix one, weaken the other" ;;
+  delete) id=$(first); echo "fixed-$id" >> "src/$lane.txt"; git rm -q "issues/$lane/$(second).md"; commit "fix one, delete the other" ;;
+  symlink_dir)
+    fix; git rm -q -r "issues/M"; ln -s "$OUTSIDE" issues/M; commit "issues/M is now a link" ;;
+  symlink_file) fix; ln -s "$OUTSIDE/secret.txt" leak.txt; commit "link out" ;;
+  secret_status) fix; commit "fix"; sig "WORKING: token is $GITHUB_TOKEN" ;;
+  secret_commit) fix; git add -A . && git commit -q -m "fix (used $GITHUB_TOKEN)" ;;
+  secret_file) fix; commit "fix"; echo "$GITHUB_TOKEN" > notes.txt ;;
+  fifo) fix; commit "fix"; rm -f "$LANES_SIGNAL_DIR/$lane.status"; mkfifo "$LANES_SIGNAL_DIR/$lane.status" ;;
+  huge) fix; commit "fix"; head -c 50000000 /dev/zero | tr '\0' 'x' > "$LANES_SIGNAL_DIR/$lane.status" ;;
+  push) fix; commit "fix"; git push -q --force origin HEAD:main 2>/dev/null; git tag -f hostile-tag; git push -q origin hostile-tag 2>/dev/null; true ;;
+  *) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
+touch "$LANES_SIGNAL_DIR/$lane.done"
+"#;
+
+/// The value planted in the environment of git-lanes (and so of its workers).
+const TOKEN: &str = "ghp_Zq8HostileTestTokenValue0123456789ab";
+const AWS: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYHOSTILEKEY";
+
+struct Case {
+    r: RunRepo,
+    outside: PathBuf,
+    outside_before: Vec<(PathBuf, Vec<u8>)>,
+}
+
+impl Case {
+    /// Lane E with E-01 and E-02, lane M with M-01; a folder outside the repository with a file.
+    fn new(extra_setup: &str) -> Case {
+        let r = RunRepo::bare();
+        r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+        r.issue("E-02", &["src/E.txt"], &token_check("E-02"));
+        r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+        fs::write(r.fake_dir().join("hostile.sh"), HOSTILE).unwrap();
+        r.finish_setup(extra_setup);
+        let outside = r.outside().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("secret.txt"), "outside the repository\n").unwrap();
+        fs::write(outside.join("M-01.md"), "not an issue of this repository\n").unwrap();
+        let outside_before = snapshot(&outside);
+        Case { r, outside, outside_before }
+    }
+
+    fn run(&self, run_id: &str, modes: &[(&str, &str)], args: &[&str]) -> common_run::RunOutput {
+        let mut c = self.r.cmd();
+        let worker = format!("sh {}", self.r.fake_dir().join("hostile.sh").display());
+        c.args(["run", "--run-id", run_id, "--done-grace", "1s", "--timeout", "60s", "--worker", &worker]).args(args);
+        c.env("OUTSIDE", &self.outside).env("GITHUB_TOKEN", TOKEN).env("AWS_SECRET_ACCESS_KEY", AWS);
+        for (lane, mode) in modes {
+            c.env(format!("HOSTILE_{lane}"), mode);
+        }
+        let out = c.output().expect("git-lanes runs");
+        common_run::RunOutput {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            took: std::time::Duration::ZERO,
+        }
+    }
+
+    /// The promises that hold after every case.
+    fn assert_promises(&self, printed: &common_run::RunOutput) {
+        self.assert_promises_but(printed, true);
+    }
+
+    /// The same; `objects: false` when the worker itself committed a secret (git-lanes cannot
+    /// unmake a worker's object, only refuse the lane): then only the user's branch is searched.
+    fn assert_promises_but(&self, printed: &common_run::RunOutput, objects: bool) {
+        assert_eq!(snapshot(&self.outside), self.outside_before, "something outside the repository changed");
+        for secret in [TOKEN, AWS] {
+            let rev: String = secret.chars().rev().collect();
+            for s in [secret, rev.as_str()] {
+                assert!(
+                    !printed.stdout.contains(s) && !printed.stderr.contains(s),
+                    "a secret was printed:\n{}\n{}",
+                    printed.stdout,
+                    printed.stderr
+                );
+                if objects {
+                    assert!(!objects_contain(self.r.root(), s), "a secret value is stored in an object of .git");
+                }
+                let history = self.r.git(&["log", "-p", "--format=%H %B", "HEAD"]);
+                assert!(!history.contains(s), "a secret value reached the user's branch");
+                // (The worktrees are the workers' own: a file a worker wrote stays there for a human.)
+                assert!(!files_contain(&self.r.root().join(".git/lanes/runs"), s), "a secret value is in git-lanes' run files");
+            }
+        }
+        for id in ["E-01", "E-02", "M-01"] {
+            let lane = &id[..1];
+            let text = self.r.show("HEAD", &format!("issues/{lane}/{id}.md"));
+            assert!(text.contains(&format!("grep -q fixed-{id} src/{lane}.txt")), "the check of {id} was changed on the branch:\n{text}");
+        }
+        assert!(self.r.git(&["ls-tree", "-r", "HEAD"]).lines().all(|l| !l.starts_with("120000")), "a symlink reached the user's branch");
+    }
+}
+
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out: Vec<(PathBuf, Vec<u8>)> =
+        fs::read_dir(dir).unwrap().flatten().map(|e| (e.path(), fs::read(e.path()).unwrap_or_default())).collect();
+    out.sort();
+    out
+}
+
+/// Whether any object in the repository's object database holds `needle`.
+fn objects_contain(root: &Path, needle: &str) -> bool {
+    let out = std::process::Command::new("git")
+        .args(["cat-file", "--batch-all-objects", "--batch", "--unordered"])
+        .current_dir(root)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git cat-file runs");
+    // Loose objects are compressed: cat-file prints their content.
+    String::from_utf8_lossy(&out.stdout).contains(needle)
+}
+
+fn files_contain(dir: &Path, needle: &str) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else { return false };
+    entries.flatten().any(|e| {
+        let p = e.path();
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => files_contain(&p, needle),
+            Ok(m) if m.is_file() => fs::read(&p).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle)),
+            _ => false,
+        }
+    })
+}
+
+#[test]
+fn a_weakened_check_is_never_merged_and_a_later_run_cannot_resolve_with_it() {
+    let c = Case::new("");
+    let out = c.run("W1", &[("E", "weaken")], &[]);
+    out.expect_code(3);
+    c.assert_promises(&out);
+    assert_eq!(c.r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(c.r.status_on_head("E-02"), "OPEN");
+    assert!(out.stdout.contains("E-02") && out.stdout.contains("reverted"), "{}", out.stdout);
+    // A do-nothing worker next time: E-02's real check still fails.
+    let again = c.run("W2", &[("E", "fix")], &["--lane", "E"]);
+    c.assert_promises(&again);
+    let text = c.r.show("HEAD", "issues/E/E-02.md");
+    assert!(text.contains("grep -q fixed-E-02"), "{text}");
+}
+
+#[test]
+fn a_deleted_issue_file_is_restored() {
+    let c = Case::new("");
+    let out = c.run("D1", &[("E", "delete")], &[]);
+    c.assert_promises(&out);
+    assert_eq!(c.r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(c.r.status_on_head("E-02"), "OPEN");
+    assert!(out.stdout.contains("deleted it"), "{}", out.stdout);
+    c.r.cmd().args(["sync", "--check"]).assert().code(0);
+}
+
+#[test]
+fn a_lane_that_links_out_of_the_repository_is_refused() {
+    for mode in ["symlink_dir", "symlink_file"] {
+        let c = Case::new("");
+        let out = c.run("S1", &[("E", mode)], &[]);
+        out.expect_code(3);
+        c.assert_promises(&out);
+        assert!(out.stdout.contains("lane E was refused"), "{mode}: {}", out.stdout);
+        assert_eq!(c.r.status_on_head("E-01"), "OPEN", "{mode}");
+        // The other lane is not held back.
+        assert_eq!(c.r.status_on_head("M-01"), "RESOLVED", "{mode}");
+        assert!(c.r.has_ref("refs/heads/lanes/S1/E"), "{mode}: the refused lane's branch is kept");
+    }
+}
+
+#[test]
+fn secrets_by_value_are_redacted_and_a_lane_carrying_one_is_refused() {
+    let c = Case::new("");
+    let out = c.run("K1", &[("E", "secret_status"), ("M", "secret_commit")], &[]);
+    c.assert_promises_but(&out, false);
+    assert_eq!(c.r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(c.r.status_on_head("M-01"), "OPEN");
+    assert!(out.stdout.contains("lane M was refused"), "{}", out.stdout);
+    let c = Case::new("");
+    let out = c.run("K2", &[("E", "secret_status")], &[]);
+    c.assert_promises(&out);
+    let c = Case::new("");
+    let out = c.run("K3", &[("E", "secret_file")], &[]);
+    c.assert_promises(&out);
+    assert!(out.stdout.contains("left files carrying the value of a secret"), "{}", out.stdout);
+}
+
+#[test]
+fn fifo_and_huge_status_files_neither_block_nor_bloat() {
+    let c = Case::new("");
+    let out = c.run("F1", &[("E", "fifo"), ("M", "huge")], &[]);
+    c.assert_promises(&out);
+    assert_eq!(c.r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(c.r.status_on_head("M-01"), "RESOLVED");
+    // A FIFO left in the main signal folder: `status` reads it without blocking.
+    fs::create_dir_all(c.r.signals()).unwrap();
+    let fifo = c.r.signals().join("E.status");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let status = c.r.cmd().arg("status").timeout(std::time::Duration::from_secs(60)).output().unwrap();
+    assert!(status.status.code().is_some(), "status was killed: it blocked on the FIFO");
+}
