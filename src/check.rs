@@ -454,6 +454,22 @@ fn check_one(
         }
     }
 
+    // 6. Nothing that judges an issue is weakened: no issue file deleted, no check changed on an
+    // issue that is RESOLVED in what is pushed.
+    if let (Snapshot::Tree(_, tree), Some(bt), false) = (snap, &base_tree, untouched) {
+        for (path, message) in crate::guard::weakened_issue_files(git, bt, tree, &ws.config.issues) {
+            failures.push(Failure::new(
+                path.display().to_string(),
+                message,
+                format!(
+                    "restore it (`git checkout {} -- {}`) in a new commit",
+                    base.map(|b| b.to_string()[..10].to_string()).unwrap_or_default(),
+                    path.display()
+                ),
+            ));
+        }
+    }
+
     let checked = Checked {
         tip: tip_name(snap),
         reference,

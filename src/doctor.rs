@@ -16,6 +16,9 @@ use crate::workspace::Workspace;
 pub enum Action {
     /// Give a duplicated issue a fresh id: rename the file, rewrite `issue_id` and the title's id.
     Renumber { path: PathBuf, old_id: String, new_id: String, new_path: PathBuf, kept: PathBuf },
+    /// Drop git's records of worktrees whose folder is gone (`git worktree prune`): a run killed
+    /// at the wrong moment leaves them, and they block `run --resume`.
+    PruneWorktrees { missing: Vec<PathBuf> },
 }
 
 impl std::fmt::Display for Action {
@@ -24,6 +27,12 @@ impl std::fmt::Display for Action {
             Action::Renumber { path, old_id, new_id, new_path, kept } => {
                 write!(f, "renumber {old_id} in {} to {new_id} ({}); {} keeps {old_id}", path.display(), new_path.display(), kept.display())
             }
+            Action::PruneWorktrees { missing } => write!(
+                f,
+                "prune {} registered worktree(s) whose folder is missing: {}",
+                missing.len(),
+                missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
 }
@@ -42,10 +51,12 @@ pub struct Plan {
     pub notes: Vec<Note>,
 }
 
-/// Build the renumbering plan for duplicate ids: in each group the first file (natural path
-/// order) keeps the id; each other gets the next free number of its id's prefix, in the same
+/// Build the renumbering plan for duplicate ids. In each group the genuine file keeps the id:
+/// a file in its own lane's folder before a misplaced copy (`issues/E/M-05.md`), a tracked file
+/// before an untracked one (`is_tracked`), the older before the newer (modification time), then
+/// natural path order. Each other file gets the next free number of its id's prefix, in the same
 /// folder, with the same zero padding.
-pub fn renumber_plan(ws: &Workspace) -> Vec<Action> {
+pub fn renumber_plan(ws: &Workspace, is_tracked: &dyn Fn(&std::path::Path) -> bool) -> Vec<Action> {
     let mut groups: BTreeMap<&str, Vec<&Issue>> = BTreeMap::new();
     for i in &ws.issues {
         groups.entry(i.id()).or_default().push(i);
@@ -60,7 +71,17 @@ pub fn renumber_plan(ws: &Workspace) -> Vec<Action> {
     }
     let mut actions = Vec::new();
     for (id, mut group) in groups.into_iter().filter(|(_, g)| g.len() > 1) {
-        group.sort_by(|a, b| names::natural_cmp(&a.path.to_string_lossy(), &b.path.to_string_lossy()));
+        let misplaced = |i: &Issue| {
+            let folder = i.path.parent().and_then(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let id_lane = i.id().split('-').next().unwrap_or("");
+            folder != i.lane() || (i.id().contains('-') && id_lane != folder)
+        };
+        let mtime = |i: &Issue| std::fs::metadata(ws.root.join(&i.path)).and_then(|m| m.modified()).ok();
+        group.sort_by(|a, b| {
+            (misplaced(a), !is_tracked(&a.path), mtime(a))
+                .cmp(&(misplaced(b), !is_tracked(&b.path), mtime(b)))
+                .then_with(|| names::natural_cmp(&a.path.to_string_lossy(), &b.path.to_string_lossy()))
+        });
         let prefix = prefix_of(id).to_string();
         let width = names::trailing_number(id).map(|(_, w)| w).unwrap_or(2);
         for dup in &group[1..] {
@@ -85,10 +106,15 @@ fn prefix_of(id: &str) -> &str {
     id.trim_end_matches(|c: char| c.is_ascii_digit())
 }
 
-/// Apply actions exactly. Renumbering writes the new file atomically, then removes the old one.
+/// Apply actions exactly. Renumbering never deletes anything: the file is first renamed to its new
+/// name without replacing anything there (refused if that name is taken), then its id is
+/// rewritten in place.
 pub fn apply(ws: &Workspace, actions: &[Action]) -> Result<()> {
     for a in actions {
         match a {
+            Action::PruneWorktrees { .. } => {
+                crate::gitcli::git(&ws.root, &["worktree", "prune"])?;
+            }
             Action::Renumber { path, old_id, new_id, new_path, .. } => {
                 let issue = ws.issues.iter().find(|i| &i.path == path && i.id() == old_id);
                 let Some(issue) = issue else { continue };
@@ -100,12 +126,35 @@ pub fn apply(ws: &Workspace, actions: &[Action]) -> Result<()> {
                     bytes.extend_from_slice(b"\xEF\xBB\xBF");
                 }
                 bytes.extend_from_slice(text.as_bytes());
+                crate::fsutil::check_no_symlink(&ws.root, path)?;
+                crate::fsutil::check_no_symlink(&ws.root, new_path)?;
+                rename_no_clobber(&ws.root.join(path), &ws.root.join(new_path))?;
                 crate::fsutil::write_under(&ws.root, new_path, &bytes)?;
-                crate::fsutil::remove_file_if_exists(&ws.root.join(path))?;
             }
         }
     }
     Ok(())
+}
+
+/// The repair for registered worktrees whose folder is missing, if there are any.
+pub fn prune_plan(repo_root: &std::path::Path) -> Vec<Action> {
+    let missing = crate::worktree::missing(repo_root);
+    if missing.is_empty() { Vec::new() } else { vec![Action::PruneWorktrees { missing }] }
+}
+
+/// Rename `from` to `to` only when `to` does not exist (a hard link, then unlink: never replaces).
+fn rename_no_clobber(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    use crate::error::Error;
+    match std::fs::hard_link(from, to) {
+        Ok(()) => std::fs::remove_file(from).map_err(|e| Error::io("remove", from, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Conflict {
+            message: format!("{} already exists; doctor never replaces a file", to.display()),
+            hint: Some("rename one of the duplicate files yourself, then run `git lanes doctor` again".into()),
+        }),
+        // No hard links here: rename after checking (nothing is there).
+        Err(_) if std::fs::symlink_metadata(to).is_err() => std::fs::rename(from, to).map_err(|e| Error::io("rename", from, e)),
+        Err(e) => Err(Error::io("rename", from, e)),
+    }
 }
 
 /// A note for each RESOLVED issue whose latest evidence is missing, failing or stale (SPEC §2.1:

@@ -89,6 +89,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The hash of `rel` under `root` (file, directory or missing), as defined in the module docs.
 pub fn path_hash(root: &Path, rel: &str) -> Option<String> {
+    // An affected path must name something inside the repository (`validate` refuses the
+    // others); `/etc/hostname` or `../x` is never read, and never hashed into evidence.
+    crate::names::escapes_repository(rel).is_none().then_some(())?;
     let p = root.join(rel.trim_end_matches('/'));
     let meta = std::fs::metadata(&p).ok()?;
     if meta.is_file() {

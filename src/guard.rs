@@ -333,30 +333,62 @@ fn secret_refusals(
     Ok(out)
 }
 
-/// For `check`: issue files of `old` that `new` deletes, and issues whose verification commands
-/// `new` changes while it has them RESOLVED (a weakened check that lets an issue pass).
+/// For `check`: issue files of `old` that `new` deletes (and no file keeps its id), and issues
+/// whose verification commands `new` changes while it has them RESOLVED (a weakened check that
+/// lets an issue pass). Only the changed files under `issues_dir` are read, so it stays cheap on
+/// large catalogs.
 pub fn weakened_issue_files(
     repo: &git2::Repository,
     old: &git2::Tree<'_>,
     new: &git2::Tree<'_>,
     issues_dir: &Path,
 ) -> Vec<(PathBuf, String)> {
-    let after = issue_files(repo, new, issues_dir);
+    let mut opts = git2::DiffOptions::new();
+    opts.pathspec(issues_dir);
+    let Ok(diff) = repo.diff_tree_to_tree(Some(old), Some(new), Some(&mut opts)) else { return Vec::new() };
+    let parse = |path: &Path, id: git2::Oid| repo.find_blob(id).ok().and_then(|b| Issue::parse(path, b.content().to_vec()).ok());
+    let mut deleted: Vec<(PathBuf, Issue)> = Vec::new();
+    let mut added_ids: Vec<String> = Vec::new();
     let mut out = Vec::new();
-    for (path, oid, base) in issue_files(repo, old, issues_dir) {
-        match after.iter().find(|(p, _, _)| *p == path) {
-            None => {
-                if !after.iter().any(|(_, _, i)| i.id() == base.id()) {
-                    out.push((path, format!("issue file of {} is deleted", base.id())));
+    for d in diff.deltas() {
+        let (of, nf) = (d.old_file(), d.new_file());
+        match d.status() {
+            git2::Delta::Deleted => {
+                if let Some(p) = of.path()
+                    && let Some(i) = parse(p, of.id())
+                {
+                    deleted.push((p.to_path_buf(), i));
                 }
             }
-            Some((_, id, _)) if *id == oid => {}
-            Some((_, _, lane)) => {
-                let commands = |i: &Issue| i.checks().into_iter().map(|c| c.command).collect::<Vec<_>>();
-                if commands(&base) != commands(lane) && lane.status() == Status::Resolved {
-                    out.push((path, format!("{} is RESOLVED with verification commands changed in the same push", base.id())));
+            git2::Delta::Added => {
+                if let Some(p) = nf.path()
+                    && let Some(i) = parse(p, nf.id())
+                {
+                    added_ids.push(i.id().to_string());
                 }
             }
+            git2::Delta::Modified | git2::Delta::Typechange => {
+                let Some(p) = nf.path() else { continue };
+                let (Some(base), lane) = (parse(p, of.id()), parse(p, nf.id())) else { continue };
+                match lane {
+                    None => out.push((p.to_path_buf(), format!("issue file of {} is no longer an issue file", base.id()))),
+                    Some(lane) => {
+                        let commands = |i: &Issue| i.checks().into_iter().map(|c| c.command).collect::<Vec<_>>();
+                        if commands(&base) != commands(&lane) && lane.status() == Status::Resolved {
+                            out.push((
+                                p.to_path_buf(),
+                                format!("{} is RESOLVED with verification commands changed in the same push", base.id()),
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (p, i) in deleted {
+        if !added_ids.iter().any(|a| a == i.id()) {
+            out.push((p, format!("issue file of {} is deleted", i.id())));
         }
     }
     out

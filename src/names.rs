@@ -82,6 +82,22 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Why a repository-relative path (an affected path) would leave the repository: absolute,
+/// home-relative, or climbing with `..`; `None` when it stays inside.
+pub fn escapes_repository(rel: &str) -> Option<&'static str> {
+    let p = std::path::Path::new(rel);
+    if p.is_absolute() {
+        return Some("is absolute");
+    }
+    if rel.starts_with('~') {
+        return Some("starts with `~` (a home folder)");
+    }
+    if p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Some("climbs out with `..`");
+    }
+    None
+}
+
 /// Natural ordering: digit runs compare by value, so `E-2` < `E-10`.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut a, mut b) = (a.as_bytes(), b.as_bytes());

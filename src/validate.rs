@@ -69,6 +69,18 @@ pub fn validate(ws: &Workspace, catalog: Option<&Result<Catalog, Problem>>) -> R
                 format!("lane `{}` is not in lanes.yaml `lanes:`", i.lane()),
             ));
         }
+        for a in &i.meta.affected_paths {
+            if let Some(why) = crate::names::escapes_repository(a) {
+                r.errors.push(
+                    Problem::new(
+                        &i.path,
+                        i.key_line("affected_paths").unwrap_or(0),
+                        format!("affected path `{a}` {why}; it must name a path inside the repository"),
+                    )
+                    .with_hint("write it relative to the repository root, e.g. `src/module.rs`"),
+                );
+            }
+        }
         let checks = i.checks();
         if checks.is_empty() && i.status() == Status::Open {
             r.warnings.push(

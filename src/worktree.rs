@@ -221,6 +221,23 @@ pub fn remove_many(repo_root: &Path, worktrees: &[&Path]) -> Vec<Result<bool>> {
     results
 }
 
+/// Worktrees git has registered whose folder is gone (`prunable` in `git worktree list`).
+pub fn missing(repo_root: &Path) -> Vec<PathBuf> {
+    let Ok(list) = git(repo_root, &["worktree", "list", "--porcelain"]) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut current: Option<PathBuf> = None;
+    for line in list.lines() {
+        if let Some(p) = line.strip_prefix("worktree ") {
+            current = Some(PathBuf::from(p));
+        } else if line.starts_with("prunable")
+            && let Some(p) = current.take()
+        {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// Delete a local branch (its tip must already be archived or merged).
 pub fn delete_branch(repo: &Repo, branch: &str) -> Result<()> {
     match repo.git.find_branch(branch, git2::BranchType::Local) {

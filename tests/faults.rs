@@ -231,3 +231,122 @@ fn fifo_and_huge_status_files_neither_block_nor_bloat() {
     let status = c.r.cmd().arg("status").timeout(std::time::Duration::from_secs(60)).output().unwrap();
     assert!(status.status.code().is_some(), "status was killed: it blocked on the FIFO");
 }
+
+#[test]
+fn check_catches_a_weakened_check_or_a_deleted_issue_file_in_the_pushed_range() {
+    let c = Case::new("");
+    let r = &c.r;
+    let base = r.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // Weaken E-01's check and mark it RESOLVED in one commit.
+    let text = r.read("issues/E/E-01.md");
+    let weak = text
+        .replace("grep -q fixed-E-01 src/E.txt && echo \"PASS\" || echo \"FAIL\"", "echo PASS")
+        .replace("status: \"OPEN\"", "status: \"RESOLVED\"");
+    assert_ne!(text, weak);
+    r.write("issues/E/E-01.md", &weak);
+    r.git(&["rm", "-q", "issues/E/E-02.md"]);
+    r.cmd().arg("sync").assert().success();
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "weaken and delete"]);
+    let out = r.cmd().args(["check", "--range", &format!("{base}..HEAD")]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_ne!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert!(all.contains("E-01 is RESOLVED with verification commands changed"), "{all}");
+    assert!(all.contains("issue file of E-02 is deleted"), "{all}");
+}
+
+#[test]
+fn absolute_or_escaping_affected_paths_are_a_validation_error() {
+    let r = RunRepo::bare();
+    r.issue("E-01", &["/etc/hostname"], &token_check("E-01"));
+    r.issue("M-01", &["../outside.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    let out = r.cmd().arg("validate").output().unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("affected path `/etc/hostname` is absolute"), "{all}");
+    assert!(all.contains("affected path `../outside.txt` climbs out"), "{all}");
+    // The run refuses before anything is created or hashed.
+    let run = r.run("A1", &[], &[]);
+    assert_ne!(run.code, Some(0));
+    assert!(!r.root().join(".git/lanes/runs/A1").exists() || !r.has_ref("refs/heads/lanes/A1/E"));
+}
+
+#[test]
+fn an_untracked_file_in_the_way_is_named_and_clean_finds_the_integration_worktree() {
+    let c = Case::new("");
+    let r = &c.r;
+    // The run will add its report here; an untracked file is in the way of the fast-forward.
+    r.write("LogBook/issue-fixing/runs/U1.md", "mine, untracked\n");
+    let out = c.run("U1", &[], &[]);
+    out.expect_code(3);
+    assert!(out.stdout.contains("untracked files in the main worktree are in the way"), "{}", out.stdout);
+    assert!(!out.stdout.contains("moved during the run"), "{}", out.stdout);
+    assert_eq!(r.read("LogBook/issue-fixing/runs/U1.md"), "mine, untracked\n");
+    let clean = r.cmd().arg("clean").output().unwrap();
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
+    let clean = r.cmd().args(["clean", "--force"]).output().unwrap();
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
+    assert!(!r.has_ref("refs/heads/lanes/U1/integration"));
+    assert!(r.has_ref("refs/lanes/archive/U1/integration"));
+}
+
+#[test]
+fn a_detached_head_is_named_as_such() {
+    let c = Case::new("");
+    let r = &c.r;
+    r.git(&["checkout", "-q", "--detach", "HEAD"]);
+    let out = c.run("H1", &[], &[]);
+    out.expect_code(3);
+    assert!(out.stdout.contains("detached HEAD"), "{}", out.stdout);
+    assert!(!out.stdout.contains("moved during the run"), "{}", out.stdout);
+}
+
+#[test]
+fn doctor_fix_renumbers_the_untracked_or_misplaced_copy_and_never_deletes_a_file() {
+    let c = Case::new("");
+    let r = &c.r;
+    // An untracked, edited copy of E-01 next to the genuine tracked one.
+    let copy = r.read("issues/E/E-01.md").replace("The token is missing.", "My unsaved notes.");
+    r.write("issues/E/E-01-copy.md", &copy);
+    // A misplaced copy of M-01 in lane E's folder would sort first; the genuine one keeps its id.
+    let genuine_e = r.read("issues/E/E-01.md");
+    let out = r.cmd().args(["doctor", "--fix"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("renumber E-01 in issues/E/E-01-copy.md"), "{text}");
+    assert_eq!(r.read("issues/E/E-01.md"), genuine_e, "the genuine issue was changed");
+    let renamed: Vec<String> = fs::read_dir(r.root().join("issues/E"))
+        .unwrap()
+        .flatten()
+        .map(|e| fs::read_to_string(e.path()).unwrap())
+        .filter(|t| t.contains("My unsaved notes."))
+        .collect();
+    assert_eq!(renamed.len(), 1, "the edited copy was lost");
+    assert!(!renamed[0].contains("issue_id: \"E-01\""));
+
+    let c = Case::new("");
+    let r = &c.r;
+    let m = r.read("issues/M/M-01.md");
+    r.write("issues/E/M-01.md", &m);
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "a misplaced copy"]);
+    let out = r.cmd().args(["doctor", "--fix"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("renumber M-01 in issues/E/M-01.md"), "{text}");
+    assert_eq!(r.read("issues/M/M-01.md"), m);
+}
+
+#[test]
+fn doctor_sees_and_fix_prunes_registered_but_missing_worktrees() {
+    let c = Case::new("");
+    let r = &c.r;
+    let wt = r.outside().join("gone-worktree");
+    r.git(&["worktree", "add", "-q", "-b", "tmp-branch", wt.to_str().unwrap()]);
+    fs::remove_dir_all(&wt).unwrap();
+    let out = r.cmd().arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("registered worktree(s) whose folder is missing"), "{text}");
+    r.cmd().args(["doctor", "--fix"]).assert().code(0);
+    assert!(!r.git(&["worktree", "list", "--porcelain"]).contains("prunable"));
+}

@@ -216,8 +216,11 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
     if !input.judge {
         return Ok(());
     }
+    // The judge sees what the worker did (a trespass on another lane's issue file is judged even
+    // though the guard reverted it); evidence and the merge are of the reverted tip.
+    let worker_tip = tip;
     let tip = git.head().ok().and_then(|h| h.target()).unwrap_or(base);
-    let mut changed = verdict::changed_files(&git, base, tip)?;
+    let mut changed = verdict::changed_files(&git, base, worker_tip)?;
     // Evidence of this lane's own issues is written by the judge (here, or where the lane ran),
     // not by the worker: it does not count against SpecFit.
     let own_evidence: Vec<PathBuf> =

@@ -180,13 +180,11 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     // Move the user's branch, only by fast-forward and only if HEAD has not moved.
     let mut fast_forwarded = false;
     if ff_possible && let Some(tip) = commit.clone() {
-        fast_forwarded = integrate::fast_forward(r.repo, &r.label, &r.base, r.state.base_branch.as_deref(), &tip)?;
-        if !fast_forwarded {
+        let blocked = integrate::fast_forward(r.repo, &r.label, &r.base, r.state.base_branch.as_deref(), &tip)?;
+        fast_forwarded = blocked.is_none();
+        if let Some(why) = blocked {
             let cmd = format!("git merge {}", int.branch);
-            human.push(format!(
-                "your branch moved during the run (or could not be fast-forwarded): the result is on `{}`; run `{cmd}`",
-                int.branch
-            ));
+            human.push(format!("your branch was not fast-forwarded: {why}; the result is on `{}`; run `{cmd}`", int.branch));
             merge_command = Some(cmd);
             // The committed report said what was expected; say what happened instead (the run
             // commit is not on any branch of the user's yet, so it is amended).

@@ -210,18 +210,44 @@ fn first_line(s: &str) -> String {
 }
 
 /// Fast-forward the user's branch to `target` — only if HEAD is still `base` on `branch`. A
-/// recovery ref `refs/lanes/backup/<RUN_ID>` keeps the old tip. Returns false (and moves nothing)
-/// when HEAD moved or git refuses (it never overwrites uncommitted changes).
-pub fn fast_forward(repo: &Repo, run_id: &str, base: &str, branch: Option<&str>, target: &str) -> Result<bool> {
+/// recovery ref `refs/lanes/backup/<RUN_ID>` keeps the old tip. Returns `Ok(None)` once moved
+/// (or when it already is at `target`), `Ok(Some(why))` — and moves nothing — when HEAD is
+/// detached, is on another branch, moved, or git refuses (it never overwrites uncommitted changes
+/// or untracked files); `why` says which.
+pub fn fast_forward(repo: &Repo, run_id: &str, base: &str, branch: Option<&str>, target: &str) -> Result<Option<String>> {
     let fresh = repo.reopen()?;
     let head = fresh.head_commit().map(|o| o.to_string());
-    if head.as_deref() != Some(base) || fresh.head_branch().as_deref() != branch || branch.is_none() {
-        return Ok(false);
+    if head.as_deref() == Some(target) {
+        return Ok(None);
+    }
+    let Some(branch) = branch else {
+        return Ok(Some("the run started on a detached HEAD, so there is no branch to fast-forward".into()));
+    };
+    match fresh.head_branch() {
+        None => return Ok(Some(format!("HEAD is detached now (the run started on `{branch}`)"))),
+        Some(now) if now != branch => return Ok(Some(format!("HEAD is on `{now}` now, not on `{branch}` where the run started"))),
+        Some(_) => {}
+    }
+    if head.as_deref() != Some(base) {
+        return Ok(Some(format!("your branch `{branch}` moved during the run")));
     }
     let oid = git2::Oid::from_str(base).map_err(|e| Error::git("bad base commit", e))?;
     fresh
         .git
         .reference(&format!("refs/lanes/backup/{run_id}"), oid, true, "git-lanes: the branch tip before the run moved it")
         .map_err(|e| Error::git("could not write the recovery ref", e))?;
-    Ok(git(&repo.root, &["merge", "--ff-only", "--quiet", target]).is_ok())
+    Ok(match git(&repo.root, &["merge", "--ff-only", "--quiet", target]) {
+        Ok(_) => None,
+        Err(e) => {
+            let text = e.to_string();
+            let files: Vec<&str> = text.lines().filter(|l| l.starts_with('\t')).map(str::trim).collect();
+            if text.contains("untracked working tree files would be overwritten") {
+                Some(format!("untracked files in the main worktree are in the way of files the run adds: {}", files.join(", ")))
+            } else if text.contains("would be overwritten") {
+                Some(format!("uncommitted changes in the main worktree are in the way: {}", files.join(", ")))
+            } else {
+                Some(format!("git refused the fast-forward: {}", text.lines().next().unwrap_or("")))
+            }
+        }
+    })
 }

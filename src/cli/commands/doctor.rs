@@ -23,7 +23,11 @@ pub fn run(args: DoctorArgs, ctx: &Ctx) -> CliResult {
     let (repo, ws) = ctx.workspace()?;
     let mut notes = doctor::evidence_notes(&ws);
     notes.extend(doctor::run_notes(&repo, &ws.config)?);
-    let plan = doctor::Plan { actions: doctor::renumber_plan(&ws), notes };
+    let index = repo.git.index().ok();
+    let tracked = |p: &std::path::Path| index.as_ref().is_some_and(|i| i.get_path(p, 0).is_some());
+    let mut actions = doctor::renumber_plan(&ws, &tracked);
+    actions.extend(doctor::prune_plan(&repo.root));
+    let plan = doctor::Plan { actions, notes };
     let ui = &ctx.ui;
     if args.fix {
         doctor::apply(&ws, &plan.actions)?;
