@@ -547,18 +547,15 @@ fn land_findings(
     worktree::commit(&iw, &format!("lanes: hunt {}: {} new issue(s)", r.label, landed.len()))?;
     let commit = worktree::head(&iw)?;
     worktree::archive(r.repo, &r.label, "integration", &commit)?;
-    let ff = super::integrate::fast_forward(r.repo, &r.label, &target, r.state.base_branch.as_deref(), &commit)?;
+    let blocked = super::integrate::fast_forward(r.repo, &r.label, &target, r.state.base_branch.as_deref(), &commit)?;
+    let ff = blocked.is_none();
     let mut merge_command = None;
-    if ff {
-        if worktree::remove(&r.repo.root, &iw)? {
-            worktree::delete_branch(r.repo, &branch)?;
-        }
-    } else {
+    if let Some(why) = blocked {
         let cmd = format!("git merge {branch}");
-        human.push(format!(
-            "your branch moved during the hunt (or could not be fast-forwarded): the findings are on `{branch}`; run `{cmd}`"
-        ));
+        human.push(format!("your branch was not fast-forwarded: {why}; the findings are on `{branch}`; run `{cmd}`"));
         merge_command = Some(cmd);
+    } else if worktree::remove(&r.repo.root, &iw)? {
+        worktree::delete_branch(r.repo, &branch)?;
     }
     r.state.integration = Some(IntegrationState {
         policy: "hunt".into(),
