@@ -1,16 +1,20 @@
 //! The embedded example repository (`examples/demo/` and what it needs around it), written out by
-//! `git lanes demo`: lanes E and M, five issues, an example worker that fixes them.
+//! `git lanes demo`: lanes E and M, five issues, an example worker that fixes them and hunts for
+//! new ones (with hunter specs for both lanes).
 
 /// `(path, content)` of every file of the example, relative to the repository root.
 pub const FILES: &[(&str, &str)] = &[
     ("lanes.yaml", include_str!("../lanes.yaml")),
     (
         ".gitignore",
-        "# git-lanes: signal files are never committed\n/LogBook/issue-fixing/signals/*.status\n/LogBook/issue-fixing/signals/*.done\n",
+        "# git-lanes: signal files are never committed\n/LogBook/issue-fixing/signals/*.status\n/LogBook/issue-fixing/signals/*.done\n/LogBook/issue-hunting/signals/*.status\n/LogBook/issue-hunting/signals/*.done\n",
     ),
     (".claude/agents/issue-fixers/IF-Lane-E.md", include_str!("../.claude/agents/issue-fixers/IF-Lane-E.md")),
     (".claude/agents/issue-fixers/IF-Lane-M.md", include_str!("../.claude/agents/issue-fixers/IF-Lane-M.md")),
+    (".claude/agents/issue-hunters/IH-Lane-E.md", include_str!("../.claude/agents/issue-hunters/IH-Lane-E.md")),
+    (".claude/agents/issue-hunters/IH-Lane-M.md", include_str!("../.claude/agents/issue-hunters/IH-Lane-M.md")),
     ("LogBook/issue-fixing/signals/.gitkeep", ""),
+    ("LogBook/issue-hunting/signals/.gitkeep", ""),
     ("examples/demo/SAF_ISSUE_CATALOG.md", include_str!("../examples/demo/SAF_ISSUE_CATALOG.md")),
     ("examples/demo/worker.sh", include_str!("../examples/demo/worker.sh")),
     ("examples/demo/config/retention.yaml", include_str!("../examples/demo/config/retention.yaml")),

@@ -59,6 +59,7 @@ pub fn init(root: &Path, config: &Config, opts: &InitOptions) -> Result<Vec<Outc
     for (lane, desc) in &opts.lanes {
         file(config.issues.join(lane).join(".gitkeep"), String::new())?;
         file(config.fixer_specs.join(format!("IF-Lane-{lane}.md")), fixer_spec(lane, desc))?;
+        file(config.hunter_specs.join(format!("IH-Lane-{lane}.md")), hunter_spec(lane, desc))?;
     }
     let hunt_signals = PathBuf::from(config.signals.to_string_lossy().replace("issue-fixing", "issue-hunting"));
     for dir in [&config.signals, &hunt_signals, &config.runs, &config.evidence] {
@@ -126,12 +127,58 @@ run to judge your work. You are done when they pass, not when you think they sho
     )
 }
 
+/// A hunter spec template for a lane (`git lanes hunt` runs it; the seed's `IH-Lane-<X>.md` shape).
+pub fn hunter_spec(lane: &str, desc: &str) -> String {
+    format!(
+        r#"---
+name: IH-Lane-{lane}
+description: Hunts for Lane {lane} - {desc} issues (max 5 per run)
+model: sonnet
+color: purple
+tools: ["Read", "Grep", "Glob", "Bash"]
+# paths: [src/]          # where this lane's problems live (the work order lists them)
+---
+
+# Issue Hunter: Lane {lane} - {desc}
+
+You look for real, reproducible problems in this lane's scope and file each one as a new issue
+file. The work order follows this prompt: its `hunt` block gives the scope, the folder and id to
+file under, the issues already known (do not file them again) and the issue template.
+
+## Protocol
+
+1. `git lanes signal status "STARTING"` (or write `$LANES_SIGNAL_DIR/{lane}.status`).
+2. Search the paths in scope. For each problem, write `issues/{lane}/<ID>.md` from the template:
+   frontmatter, what is wrong, the evidence (`file:line` and a quote), what a fix must do, and
+   under `## Verification Commands` a `bash` block with commands that FAIL now and pass once it
+   is fixed (`grep -q "x" path && echo "PASS" || echo "FAIL"`).
+3. Run each of your checks yourself: a check that passes today is not a finding.
+4. `git lanes signal status "COMPLETE: filed N"`, then `git lanes signal done`. Your new files may
+   stay uncommitted: git-lanes takes them from your worktree.
+
+## What git-lanes does with your work
+
+Each new file is kept only if it is a valid issue file of lane {lane}, its checks are safe
+(no deleting outside the worktree, no network, no sudo) and all fail on the code as it was when
+the hunt started, and it repeats no known issue. Kept files get the lane's next free ids. Any
+other change (code, other lanes, the catalog, the LogBook) is dropped.
+
+## Rules
+
+- Never fabricate: no evidence, no issue. Finding fewer is fine.
+- Never fix: document only.
+- Do not edit existing issue files, the catalog or the LogBook.
+"#
+    )
+}
+
 const CONFIG_TEMPLATE: &str = r#"# git-lanes configuration. Every key is optional; the values shown are the defaults.
 # Command-line flags override this file.
 
 # catalog: SAF_ISSUE_CATALOG.md
 # issues: issues
 # fixer_specs: .claude/agents/issue-fixers
+# hunter_specs: .claude/agents/issue-hunters
 # signals: LogBook/issue-fixing/signals
 # lanes: [E, M]            # pin the lane list (default: discovered)
 # worker: claude           # a preset (script, claude, codex, aider, gemini) or a command line

@@ -536,6 +536,8 @@ const INIT_FILES: &[&str] = &[
     "issues/M/.gitkeep",
     ".claude/agents/issue-fixers/IF-Lane-E.md",
     ".claude/agents/issue-fixers/IF-Lane-M.md",
+    ".claude/agents/issue-hunters/IH-Lane-E.md",
+    ".claude/agents/issue-hunters/IH-Lane-M.md",
     "LogBook/issue-fixing/signals/.gitkeep",
     "LogBook/issue-hunting/signals/.gitkeep",
     "LogBook/issue-fixing/runs/.gitkeep",

@@ -347,6 +347,24 @@ fn bad_lane_names_are_refused_and_a_new_lane_can_be_hunted() {
     r.cmd().args(["sync", "--check"]).assert().code(0);
 }
 
+#[test]
+fn init_writes_hunter_specs_next_to_fixer_specs_and_hunt_uses_them() {
+    let r = RunRepo::bare();
+    r.cmd().args(["init", "--yes", "--lane", "E", "--lane", "M"]).assert().success();
+    r.cmd().arg("sync").assert().success();
+    for lane in ["E", "M"] {
+        let spec = r.read(&format!(".claude/agents/issue-hunters/IH-Lane-{lane}.md"));
+        assert!(spec.starts_with(&format!("---\nname: IH-Lane-{lane}\n")), "{spec}");
+        assert!(r.root().join(format!(".claude/agents/issue-fixers/IF-Lane-{lane}.md")).exists());
+    }
+    r.cmd().arg("validate").assert().code(0);
+    let out = r.cmd().args(["hunt", "--dry-run", "--worker", "sh fake-hunter.sh"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("lane E: up to 5 finding(s), new ids from E-01 (.claude/agents/issue-hunters/IH-Lane-E.md)"), "{text}");
+    assert!(text.contains("lane M:"), "{text}");
+}
+
 /// Every file under `root` (the `.git` folder included) with its bytes.
 fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();

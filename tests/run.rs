@@ -555,6 +555,15 @@ fn demo_builds_the_example_and_resolves_its_issues() {
     let demo = dir.canonicalize().unwrap();
     assert_eq!(common_run::report_result(&stdout, "E-03").as_deref(), Some("BLOCKED"), "{stdout}");
     assert!(demo.join(".git").exists());
+    // The hunting pass: the example worker's two reproducing findings are committed under the
+    // lanes' next ids; its claim that already holds is rejected.
+    assert!(stdout.contains("2 new issue(s), 1 finding(s) rejected"), "{stdout}");
+    assert!(stdout.contains("+ E-04 Attachments are kept forever") && stdout.contains("+ M-03 Order total may be negative"), "{stdout}");
+    assert!(stdout.contains("`examples/demo/issues/E/E-05.md`: does not reproduce"), "{stdout}");
+    for f in ["examples/demo/issues/E/E-04.md", "examples/demo/issues/M/M-03.md"] {
+        assert!(demo.join(f).exists(), "{f} not committed");
+    }
+    assert!(!demo.join("examples/demo/issues/E/E-05.md").exists());
 }
 
 #[test]

@@ -59,7 +59,8 @@ impl LaneDisplay {
             RunEvent::Skipped { lane, reason } => self.line(format!("lane {lane}: skipped ({reason})")),
             RunEvent::WorktreeReady { .. } => {}
             RunEvent::LaneStarted { lane, pid, issues } => {
-                let msg = format!("started (pid {pid}): {}", issues.join(", "));
+                let msg =
+                    if issues.is_empty() { format!("started (pid {pid})") } else { format!("started (pid {pid}): {}", issues.join(", ")) };
                 match self.bar(lane) {
                     Some(b) => b.set_message(msg),
                     None => self.line(format!("lane {lane}: {msg}")),
@@ -93,6 +94,10 @@ impl LaneDisplay {
             RunEvent::Judged { lane, id, approved, reason } => {
                 let tag = if *approved { ui.green("RESOLVED") } else { ui.red("REJECTED") };
                 self.line(format!("lane {lane}: {id} {tag} — {reason}"));
+            }
+            RunEvent::Finding { lane, path, accepted, reason } => {
+                let tag = if *accepted { ui.green("KEPT") } else { ui.red("REJECTED") };
+                self.line(format!("lane {lane}: finding {path} {tag} — {reason}"));
             }
             RunEvent::Merged { lane } => self.line(format!("lane {lane}: merged into the integration branch")),
             RunEvent::BackedOut { lane, reason } => self.line(format!("{} lane {lane}: {reason}", ui.yellow("backed out:"))),

@@ -67,18 +67,63 @@ pub struct RunOptions {
 /// What happened, for the display (human lines, progress bars, JSON); the runner never prints.
 #[derive(Debug, Clone)]
 pub enum RunEvent {
-    Started { run_id: String, lanes: Vec<String> },
-    Skipped { lane: String, reason: String },
-    WorktreeReady { lane: String, path: PathBuf },
-    LaneStarted { lane: String, pid: u32, issues: Vec<String> },
-    LaneStatus { lane: String, text: String },
-    LaneDone { lane: String, latency_ms: Option<f64> },
-    LaneStalled { lane: String, for_secs: u64 },
-    LaneEnded { lane: String, state: String, detail: String },
-    Judged { lane: String, id: String, approved: bool, reason: String },
-    Merged { lane: String },
-    BackedOut { lane: String, reason: String },
-    Interrupted { count: usize },
+    Started {
+        run_id: String,
+        lanes: Vec<String>,
+    },
+    Skipped {
+        lane: String,
+        reason: String,
+    },
+    WorktreeReady {
+        lane: String,
+        path: PathBuf,
+    },
+    LaneStarted {
+        lane: String,
+        pid: u32,
+        issues: Vec<String>,
+    },
+    LaneStatus {
+        lane: String,
+        text: String,
+    },
+    LaneDone {
+        lane: String,
+        latency_ms: Option<f64>,
+    },
+    LaneStalled {
+        lane: String,
+        for_secs: u64,
+    },
+    LaneEnded {
+        lane: String,
+        state: String,
+        detail: String,
+    },
+    Judged {
+        lane: String,
+        id: String,
+        approved: bool,
+        reason: String,
+    },
+    /// A hunter's finding (the file it wrote) judged: kept or rejected, and why.
+    Finding {
+        lane: String,
+        path: String,
+        accepted: bool,
+        reason: String,
+    },
+    Merged {
+        lane: String,
+    },
+    BackedOut {
+        lane: String,
+        reason: String,
+    },
+    Interrupted {
+        count: usize,
+    },
     Note(String),
 }
 

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use crate::cli::context::Ctx;
-use crate::cli::error::{CliError, CliResult};
+use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::progress::LaneDisplay;
 use crate::gitcli::git;
 use crate::repo::Repo;
@@ -12,7 +12,8 @@ use crate::run::{self, RunOptions};
 /// Build a throwaway repository from the embedded example and run the whole pipeline on it
 ///
 /// Lanes E and M with five issues; an example worker fixes them in parallel worktrees; git-lanes
-/// verifies each fix, integrates the lanes, commits the report and prints it. The repository is
+/// verifies each fix, integrates the lanes, commits the report and prints it. Then a hunting pass:
+/// the example worker hunts for new issues, and only its findings that reproduce are committed. The repository is
 /// kept so you can look around (`git log`, `git lanes status`).
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -57,7 +58,7 @@ pub fn run(args: DemoArgs, ctx: &Ctx) -> CliResult {
     let interrupts = super::run_live::install_ctrl_c();
     let mut display = LaneDisplay::new(ui);
     let mut observer = |e: &run::RunEvent| display.event(e);
-    let summary = run::run(&repo, ws, RunOptions::default(), &mut observer, interrupts);
+    let summary = run::run(&repo, ws, RunOptions::default(), &mut observer, interrupts.clone());
     display.finish();
     let summary = summary?;
     if !ui.json
@@ -70,6 +71,26 @@ pub fn run(args: DemoArgs, ctx: &Ctx) -> CliResult {
         }
     }
     let exit = super::run_live::print_summary(ctx, &summary)?;
-    ui.info(format!("explore it: cd {} && git log --oneline && git lanes status", root.display()));
-    Ok(exit)
+    // The other half of the cycle: hunters look for new problems, and only findings whose checks
+    // fail on the code as it is now are kept.
+    ui.info("hunting pass: the example worker hunts for new issues in both lanes");
+    let repo = Repo::open(Some(&root))?;
+    let config = crate::config::Config::load(&repo.root, &Default::default())?;
+    let ws = crate::workspace::Workspace::load(&repo.root, config)?;
+    let mut display = LaneDisplay::new(ui);
+    let mut observer = |e: &run::RunEvent| display.event(e);
+    let hunted = run::hunt(&repo, ws, run::HuntOptions::default(), &mut observer, interrupts);
+    display.finish();
+    let hunted = hunted?;
+    let hunt_exit = if ui.json {
+        ui.info(format!("hunt {}: {} new issue(s), {} finding(s) rejected", hunted.run_id, hunted.accepted.len(), hunted.rejected.len()));
+        if hunted.needs_human.is_empty() { Exit::Success } else { Exit::NeedsHuman }
+    } else {
+        super::hunt::print_summary(ctx, &hunted)?
+    };
+    ui.info(format!(
+        "explore it: cd {} && git log --oneline && git lanes status (then `git lanes run` fixes the hunted issues)",
+        root.display()
+    ));
+    Ok(if exit == Exit::Success { hunt_exit } else { exit })
 }

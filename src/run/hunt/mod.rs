@@ -387,10 +387,10 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
     };
     for a in &accepted {
         let reason = format!("reproduces: {} check(s) fail on the base commit", a.reproduced.len());
-        r.emit(RunEvent::Judged { lane: a.lane.clone(), id: a.path.clone(), approved: true, reason });
+        r.emit(RunEvent::Finding { lane: a.lane.clone(), path: a.path.clone(), accepted: true, reason });
     }
     for x in &rejected {
-        r.emit(RunEvent::Judged { lane: x.lane.clone(), id: x.path.clone(), approved: false, reason: x.reason.clone() });
+        r.emit(RunEvent::Finding { lane: x.lane.clone(), path: x.path.clone(), accepted: false, reason: x.reason.clone() });
     }
     for d in &dropped {
         r.emit(RunEvent::Note(format!("lane {}: dropped {} `{}`: {}", d.lane, d.change, d.path, d.why)));
