@@ -41,6 +41,7 @@ pub mod snapshot;
 pub mod spec;
 pub mod state;
 pub mod text;
+pub mod timeline;
 pub mod validate;
 pub mod verdict;
 pub mod verify;

@@ -41,6 +41,9 @@ pub fn render(state: &RunState, issues: &[IssueLine], human: &[String], generate
     if let Some(base) = &state.base_commit {
         let _ = writeln!(s, "> **Base:** {}{}", short(base), state.base_branch.as_ref().map(|b| format!(" ({b})")).unwrap_or_default());
     }
+    if let Some(svg) = &state.timeline {
+        let _ = writeln!(s, "\n## Timeline\n\n![Run {run_id} timeline: set-up, work, judging and integration of each lane]({svg})");
+    }
     let _ = writeln!(s, "\n## Summary\n\n| Metric | Value |\n|--------|-------|");
     let _ = writeln!(s, "| Lanes processed | {} |", state.lanes.len());
     let _ = writeln!(s, "| Issues assigned | {attempted} |");
@@ -95,6 +98,9 @@ pub fn render(state: &RunState, issues: &[IssueLine], human: &[String], generate
             let _ = writeln!(s, "- **Backed out:** lane {} — {}", b.id, b.reason);
         }
         let _ = writeln!(s, "- **Fast-forwarded:** {}", if int.fast_forwarded { "yes" } else { "no" });
+        if let Some(kept) = &int.kept_at {
+            let _ = writeln!(s, "- **Kept off your branch:** nothing was resolved, so this report and the state are kept under `{kept}`");
+        }
     }
     let _ = writeln!(s, "\n## Left for a human\n");
     if human.is_empty() {

@@ -43,6 +43,47 @@ pub struct RunState {
     /// How long creating the lane worktrees took (the part of a run bound by the file system).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree_setup_ms: Option<u64>,
+    /// When the run's phases began (millisecond timestamps), for the timeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<RunPhases>,
+    /// The timeline picture next to the report (its file name, relative to the report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<String>,
+}
+
+/// Run-wide phase times (RFC 3339 with milliseconds).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunPhases {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// Collection and judging began (after every lane ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collect_at: Option<String>,
+    /// Integration began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrate_at: Option<String>,
+}
+
+/// One lane's phase times (RFC 3339 with milliseconds): set-up done, work, judged, integrated.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LanePhases {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_ended_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrated_at: Option<String>,
+}
+
+/// A signal the lane wrote, and when it was seen.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SignalMoment {
+    pub at: String,
+    pub text: String,
 }
 
 fn idle() -> String {
@@ -106,7 +147,15 @@ pub struct LaneState {
     /// its commits): a refused lane is neither judged nor integrated; its branch is kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<LanePhases>,
+    /// Status lines and `.done` as they were seen (at most [`MAX_SIGNAL_MOMENTS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<SignalMoment>,
 }
+
+/// How many signal moments a lane keeps (the first ones and the last one).
+pub const MAX_SIGNAL_MOMENTS: usize = 64;
 
 /// An issue a lane claimed and the judge refused.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -127,6 +176,10 @@ pub struct IntegrationState {
     pub backed_out: Vec<Rejection>,
     #[serde(default)]
     pub fast_forwarded: bool,
+    /// A run that resolved nothing keeps its bookkeeping commit here (`refs/lanes/runs/<RUN_ID>`)
+    /// instead of on the user's branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
 }

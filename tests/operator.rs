@@ -342,3 +342,62 @@ fn clean_quiet_prints_nothing_and_force_removes_a_branch_checked_out_elsewhere()
     assert!(r.has_ref("refs/lanes/archive/R1/M"));
     r.assert_nothing_lost("R1", &["M"]);
 }
+
+#[test]
+fn a_run_that_resolves_nothing_keeps_its_bookkeeping_under_refs_lanes_runs() {
+    let r = RunRepo::standard();
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let branch_log = r.git(&["log", "--oneline", "main"]);
+    r.run("R0", &[("E", "claim"), ("M", "claim")], &[]).expect_code(3);
+    // The user's branch is untouched: no report commit.
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(r.git(&["log", "--oneline", "main"]), branch_log);
+    assert!(!r.root().join("LogBook/issue-fixing/runs/R0.md").exists());
+    // The report, the state and the timeline are in the commit refs/lanes/runs/R0 points at.
+    assert!(r.has_ref("refs/lanes/runs/R0"));
+    let kept = r.show("refs/lanes/runs/R0", "LogBook/issue-fixing/runs/R0.md");
+    assert_eq!(report_result(&kept, "E-01").as_deref(), Some("REJECTED"), "{kept}");
+    assert!(kept.contains("refs/lanes/runs/R0"), "{kept}");
+    r.show("refs/lanes/runs/R0", "LogBook/issue-fixing/orchestrator-state.yaml");
+    r.show("refs/lanes/runs/R0", "LogBook/issue-fixing/runs/R0.svg");
+    // No integration branch or worktree is left behind for it.
+    assert!(!r.lane_branches().contains(&"lanes/R0/integration".to_string()), "{:?}", r.lane_branches());
+    // `runs` and `report` see it.
+    assert_eq!(r.report_cmd("R0").trim_end(), kept.trim_end());
+    let doc = json(r.cmd().args(["runs", "--json"]));
+    let run = &doc["runs"][0];
+    assert_eq!((run["id"].as_str(), run["integrated"].as_str()), (Some("R0"), Some("kept under refs/lanes/runs")), "{doc}");
+    assert_eq!(run["report"]["kind"], "ref");
+    // A later run that resolves something commits as usual, and both are listed.
+    r.run("R1", &[], &[]).expect_code(0);
+    let ids: Vec<String> =
+        json(r.cmd().args(["runs", "--json"]))["runs"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["R0", "R1"]);
+}
+
+#[test]
+fn the_committed_report_links_a_timeline_svg_with_a_bar_per_lane() {
+    let r = RunRepo::standard();
+    r.run("R1", &[("M", "claim")], &[]).expect_code(3);
+    let report = r.report_on_head("R1");
+    assert!(report.contains("](R1.svg)"), "the report links its timeline:\n{report}");
+    let svg = r.show("HEAD", "LogBook/issue-fixing/runs/R1.svg");
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+    assert!(svg.trim_end().ends_with("</svg>"));
+    for lane in ["E", "M"] {
+        assert!(svg.contains(&format!(">lane {lane}</text>")), "no row for lane {lane}");
+        for phase in ["set-up", "work", "judging"] {
+            assert!(svg.contains(&format!("lane {lane}: {phase} ")), "lane {lane} has no {phase} bar:\n{svg}");
+        }
+    }
+    assert!(svg.contains("lane E: integration "), "the merged lane has an integration bar:\n{svg}");
+    assert!(!svg.contains("lane M: integration "), "the rejected lane was not integrated:\n{svg}");
+    assert!(svg.contains(">1 resolved</text>") && svg.contains(">1 rejected</text>"), "outcomes:\n{svg}");
+    // The signal moments: the fake worker's last status line and `.done` (earlier lines of a
+    // fast worker may be overwritten before they are seen: signal files hold the latest state).
+    assert!(svg.contains("<title>COMPLETE: fixed</title>") && svg.contains("<title>.done</title>"), "{svg}");
+    // The phase times are in the committed state.
+    let st: git_lanes::state::RunState = serde_saphyr::from_str(&r.show("HEAD", "LogBook/issue-fixing/orchestrator-state.yaml")).unwrap();
+    let p = st.lanes["E"].phases.clone().unwrap();
+    assert!(p.work_started_at.is_some() && p.work_ended_at.is_some() && p.judged_at.is_some() && p.integrated_at.is_some());
+}

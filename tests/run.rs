@@ -194,10 +194,11 @@ fn a_worker_that_edits_another_lanes_issue_or_the_catalog_is_rejected() {
     out.expect_code(3);
     assert_eq!(r.status_on_head("E-01"), "OPEN");
     assert_eq!(r.status_on_head("M-01"), "OPEN");
-    let report = r.report_on_head("R1");
+    // Nothing was resolved: the bookkeeping is kept under refs/lanes/runs/R1, off the branch.
+    let report = r.report_cmd("R1");
     assert_eq!(report_result(&report, "E-01").as_deref(), Some("REJECTED"), "{report}");
     assert_eq!(report_result(&report, "M-01").as_deref(), Some("REJECTED"), "{report}");
-    let verdict = r.show("HEAD", "LogBook/issue-fixing/runs/R1/E-01.verdict.yaml");
+    let verdict = r.show("refs/lanes/runs/R1", "LogBook/issue-fixing/runs/R1/E-01.verdict.yaml");
     assert!(verdict.contains("SpecFit"), "{verdict}");
     // Nothing of theirs reached HEAD; their branches wait for a human.
     assert!(!r.show("HEAD", "issues/M/M-01.md").contains("edited by lane E"));

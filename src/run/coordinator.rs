@@ -212,12 +212,16 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                 match ch {
                     Change::Status(text) => {
                         r.state.lanes.entry(a.lane.clone()).or_default().last_status = Some(text.clone());
-                        (r.observer)(&RunEvent::LaneStatus { lane: a.lane.clone(), text });
+                        let e = RunEvent::LaneStatus { lane: a.lane.clone(), text };
+                        crate::timeline::record(&mut r.state, &e);
+                        (r.observer)(&e);
                     }
                     Change::Done { latency } => {
                         let ms = latency.map(|d| d.as_secs_f64() * 1000.0);
                         r.state.lanes.entry(a.lane.clone()).or_default().signal_latency_ms = ms;
-                        (r.observer)(&RunEvent::LaneDone { lane: a.lane.clone(), latency_ms: ms });
+                        let e = RunEvent::LaneDone { lane: a.lane.clone(), latency_ms: ms };
+                        crate::timeline::record(&mut r.state, &e);
+                        (r.observer)(&e);
                     }
                     Change::Warning(text) => {
                         r.state.lanes.entry(a.lane.clone()).or_default().warnings.push(text.clone());

@@ -95,6 +95,8 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         let lines = issue_lines(r, &[]);
         let mut listed = human.clone();
         listed.push(left);
+        r.state.timeline = Some("timeline.svg".into());
+        crate::fsutil::write_atomic(&r.dir.join("timeline.svg"), crate::timeline::svg(&r.state).as_bytes())?;
         let text = report::render(&r.state, &lines, &listed, &crate::scaffold::now_stamp());
         let path = r.dir.join("report.md");
         crate::fsutil::write_atomic(&path, text.as_bytes())?;
@@ -103,11 +105,13 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         clear_signals(r);
         return Ok(summary(r, vec![], human, Some(path), None, None, false));
     }
+    crate::timeline::integration_begins(&mut r.state);
     let mut on_step = |lane: &str, backed: Option<&str>| {
         let e = match backed {
             None => RunEvent::Merged { lane: lane.to_string() },
             Some(reason) => RunEvent::BackedOut { lane: lane.to_string(), reason: reason.to_string() },
         };
+        crate::timeline::record(&mut r.state, &e);
         (r.observer)(&e);
     };
     let int = integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, &candidates, policy, &mut on_step)?;
@@ -133,6 +137,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         backed_out: int.backed_out.iter().map(|(l, why)| Rejection { id: l.clone(), reason: why.clone() }).collect(),
         fast_forwarded: false,
         commit: None,
+        kept_at: None,
     });
     // Finish in the integration worktree: catalog, report, state, verdicts; one commit.
     let iw = int.worktree.clone();
@@ -154,7 +159,13 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
             }
         }
     }
-    let ff_possible = !r.opts.no_commit;
+    // A run that resolved nothing changes nothing the user needs on their branch: its
+    // bookkeeping commit is kept under refs/lanes/runs/<RUN_ID> instead (`runs`/`report` read it).
+    let off_branch = int.resolved.is_empty() && !r.opts.no_commit;
+    if off_branch && let Some(i) = r.state.integration.as_mut() {
+        i.kept_at = Some(crate::runs::run_ref(&r.label));
+    }
+    let ff_possible = !r.opts.no_commit && !off_branch;
     // The report is written before the fast-forward: say what will happen (HEAD unmoved ⇒ yes).
     if let Some(i) = r.state.integration.as_mut() {
         i.fast_forwarded = ff_possible && r.repo.reopen()?.head_commit().map(|o| o.to_string()).as_deref() == Some(r.base.as_str());
@@ -175,6 +186,19 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         commit = Some(tip.clone());
         if let Some(i) = r.state.integration.as_mut() {
             i.commit = Some(tip.clone());
+        }
+        if off_branch {
+            let oid = git2::Oid::from_str(&tip).map_err(|e| crate::error::Error::git(format!("bad commit id {tip}"), e))?;
+            let name = crate::runs::run_ref(&r.label);
+            r.repo
+                .git
+                .reference(&name, oid, true, &format!("git-lanes: run {} resolved nothing", r.label))
+                .map_err(|e| crate::error::Error::git(format!("could not write {name}"), e))?;
+            r.emit(RunEvent::Note(format!(
+                "nothing was resolved: the report and state are kept under {name}, not committed on your branch (`git lanes report {}`)",
+                r.label
+            )));
+            commit = None;
         }
     }
     // Move the user's branch, only by fast-forward and only if HEAD has not moved.
@@ -225,7 +249,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
             human.push(format!("the worktree of lane {lane} holds uncommitted changes and was kept: {}", lr.worktree.display()));
         }
     }
-    if fast_forwarded && worktree::remove(&r.repo.root, &iw)? {
+    if (fast_forwarded || off_branch) && worktree::remove(&r.repo.root, &iw)? {
         worktree::delete_branch(r.repo, &int.branch)?;
     }
     if !human.is_empty() {
@@ -233,7 +257,12 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     }
     r.save()?;
     clear_signals(r);
-    let mut out = summary(r, resolved, human, Some(report_rel), commit, merge_command, false);
+    let report_at = if off_branch {
+        std::path::PathBuf::from(format!("{}:{}", crate::runs::run_ref(&r.label), report_rel.display()))
+    } else {
+        report_rel
+    };
+    let mut out = summary(r, resolved, human, Some(report_at), commit, merge_command, false);
     // The same count as the run commit's message: the issues OPEN in the integrated result.
     out.open = open;
     out.integrated = int.merged.clone();
@@ -243,7 +272,11 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
 
 /// The per-issue lines of the report.
 /// The report and the committed state, in the integration worktree.
-fn write_report(r: &Run<'_>, iw: &std::path::Path, report_rel: &std::path::Path, lines: &[IssueLine], human: &[String]) -> Result<()> {
+/// The timeline picture is written next to the report (`<RUN_ID>.svg`) and linked from it.
+fn write_report(r: &mut Run<'_>, iw: &std::path::Path, report_rel: &std::path::Path, lines: &[IssueLine], human: &[String]) -> Result<()> {
+    let svg_rel = report_rel.with_extension("svg");
+    r.state.timeline = svg_rel.file_name().map(|n| n.to_string_lossy().into_owned());
+    crate::fsutil::write_atomic(&iw.join(&svg_rel), crate::timeline::svg(&r.state).as_bytes())?;
     let text = report::render(&r.state, lines, human, &crate::scaffold::now_stamp());
     crate::fsutil::write_under(iw, report_rel, text.as_bytes())?;
     r.state.save(iw, &r.ws.config.state)

@@ -193,6 +193,7 @@ pub(crate) struct LaneRun {
 
 impl Run<'_> {
     pub(crate) fn emit(&mut self, e: RunEvent) {
+        crate::timeline::record(&mut self.state, &e);
         (self.observer)(&e);
     }
 
@@ -379,7 +380,9 @@ pub fn resume(
         state.base_branch = repo.head_branch();
         state.integration = None;
         let mut n = 2;
-        while ws.root.join(&ws.config.runs).join(format!("{run_id}.{n}.md")).exists() {
+        while ws.root.join(&ws.config.runs).join(format!("{run_id}.{n}.md")).exists()
+            || repo.git.find_reference(&crate::runs::run_ref(&format!("{run_id}.{n}"))).is_ok()
+        {
             n += 1;
         }
         label = format!("{run_id}.{n}");
