@@ -564,6 +564,7 @@ fn land_findings(
         backed_out: vec![],
         fast_forwarded: ff,
         commit: Some(commit.clone()),
+        kept_at: None,
     });
     Ok(LandOutcome { landed, report: report_rel, commit, merge_command })
 }
