@@ -154,10 +154,15 @@ impl Catalog {
         let mut differences = Vec::new();
         let lanes = ws.lanes(&self.lanes());
         let counts = Counts::of(&ws.issues, &lanes);
+        let style = self.percent_style();
 
+        // Summary and progress rows are compared by what they say (lane and counts): a row whose
+        // numbers are right is kept as written, whatever its percent looks like; a row that is
+        // regenerated is written in the catalog's own style.
         if let Some(rows) = &self.summary {
-            let row = counts.total.summary_row();
-            push_rows(&mut edits, &mut differences, rows, std::slice::from_ref(&row), "summary", eol);
+            let row = counts.total.summary_row_in(style);
+            let new = keep_same_counts(&rows.lines, std::slice::from_ref(&row));
+            push_rows(&mut edits, &mut differences, rows, &new, "summary", eol);
         }
         if let Some(rows) = &self.progress {
             // Existing row order first, then lanes new to the table, natural order.
@@ -166,7 +171,8 @@ impl Catalog {
             let mut rest: Vec<&str> = counts.per_lane.keys().map(String::as_str).filter(|l| !order.contains(l)).collect();
             rest.sort_by(|a, b| names::natural_cmp(a, b));
             order.extend(rest);
-            let new: Vec<String> = order.iter().map(|l| counts.per_lane[*l].lane_row(l)).collect();
+            let new: Vec<String> = order.iter().map(|l| counts.per_lane[*l].lane_row_in(l, style)).collect();
+            let new = keep_same_counts(&rows.lines, &new);
             push_rows(&mut edits, &mut differences, rows, &new, "progress", eol);
         }
         let open_by_lane = open_issues_by_lane(&ws.issues);
@@ -247,11 +253,96 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// How the catalog writes percents: one decimal in the summary and Python's rounding (half
+    /// to even) in the lane table, as the seed's `sync_catalog_stats.py` does, or git-lanes'
+    /// integers rounded half up. Read off the rows already there.
+    pub fn percent_style(&self) -> PercentStyle {
+        let decimal = self.summary.as_ref().is_some_and(|r| r.lines.iter().any(|l| has_decimal_percent(l)));
+        let half_even = decimal
+            || self.progress.as_ref().is_some_and(|r| {
+                r.lines.iter().any(|l| {
+                    let Some((_, t)) = row_counts(l, true) else { return false };
+                    let written = last_percent(l);
+                    let tally = Tally { total: t[0], closed: t[1], open: t[2] };
+                    written.is_some() && written == Some(tally.percent_half_even()) && written != Some(tally.percent())
+                })
+            });
+        PercentStyle { summary_decimal: decimal, lanes_half_even: half_even }
+    }
+}
+
+/// How percents are written (see [`Catalog::percent_style`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PercentStyle {
+    /// `34.7%` (Python `round(x, 1)`) rather than `35%` in the summary row.
+    pub summary_decimal: bool,
+    /// Lane percents rounded half to even (Python `round(x)`: 12.5 → 12), and ✅ at 100%.
+    pub lanes_half_even: bool,
+}
+
+fn has_decimal_percent(line: &str) -> bool {
+    let b = line.as_bytes();
+    (0..b.len()).any(|i| b[i] == b'%' && i >= 3 && b[i - 1].is_ascii_digit() && b[i - 2] == b'.' && b[i - 3].is_ascii_digit())
+}
+
+/// The integer before the last `%` of a row.
+fn last_percent(line: &str) -> Option<usize> {
+    let at = line.rfind('%')?;
+    let digits: String = line[..at].chars().rev().take_while(|c| c.is_ascii_digit()).collect::<Vec<_>>().into_iter().rev().collect();
+    if line[..at - digits.len()].ends_with('.') {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// `(first cell, [total, resolved, open])` of a summary row (`lane` false) or a progress row.
+fn row_counts(line: &str, lane: bool) -> Option<(String, [usize; 3])> {
+    let cells: Vec<&str> = line.trim().strip_prefix('|')?.split('|').map(str::trim).collect();
+    let skip = usize::from(lane);
+    let mut n = [0usize; 3];
+    for (k, slot) in n.iter_mut().enumerate() {
+        *slot = cells.get(skip + k)?.parse().ok()?;
+    }
+    Some((if lane { cells[0].to_string() } else { String::new() }, n))
+}
+
+/// Where an existing row says the same as the regenerated one (same lane and counts), the
+/// existing row is kept as written.
+fn keep_same_counts(old: &[String], new: &[String]) -> Vec<String> {
+    new.iter()
+        .enumerate()
+        .map(|(k, n)| {
+            let lane = !n.trim_start().trim_start_matches('|').trim_start().starts_with(|c: char| c.is_ascii_digit());
+            match (old.get(k), row_counts(n, lane)) {
+                (Some(o), Some(want)) if row_counts(o, lane).as_ref() == Some(&want) => o.clone(),
+                _ => n.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Python's `round(x, digits)` of a float: correctly rounded from the exact binary value, exact
+/// ties to even; returned in units of `10^-digits`.
+fn python_round(x: f64, digits: usize) -> u64 {
+    let exact = format!("{x:.40}");
+    let (int, frac) = exact.split_once('.').unwrap_or((&exact, ""));
+    let kept: String = format!("{int}{}", &frac[..digits.min(frac.len())]);
+    let mut units: u64 = kept.parse().unwrap_or(0);
+    let rest = &frac[digits.min(frac.len())..];
+    let first = rest.as_bytes().first().copied().unwrap_or(b'0');
+    let beyond_zero = rest.len() > 1 && rest[1..].bytes().all(|b| b == b'0');
+    if first > b'5' || first == b'5' && (!beyond_zero || units % 2 == 1) {
+        units += 1;
+    }
+    units
+}
+
 /// Render a fresh catalog for `init` (markers for the given lanes, prose around them).
 pub fn fresh(title: &str, lanes: &[(String, String)], now: &str) -> String {
     let mut s = format!(
         "# {title}\n\n{LAST_UPDATED} {now}\n\n## Summary\n\n| Total | Resolved | Open | Progress |\n|-------|----------|------|----------|\n{}\n\n## Progress by Lane\n\n| Lane | Total | Resolved | Open | % |\n|------|-------|----------|------|---|\n\n---\n\n## Open Issues by Lane\n",
-        Tally::default().summary_row()
+        Tally::default().summary_row_in(PercentStyle::default())
     );
     for (lane, desc) in lanes {
         s += &format!("\n### Lane {lane} - {desc}\n\n{LANE_TABLE_HEADER}\n{LANE_TABLE_SEPARATOR}\n<!-- LANE_{lane}_ISSUES -->\n");
@@ -503,16 +594,41 @@ impl Tally {
         (self.closed * 100 + self.total / 2).checked_div(self.total).unwrap_or(0)
     }
 
+    /// The seed's lane percent: Python `round(100 * closed / total)` (ties to even).
+    pub fn percent_half_even(&self) -> usize {
+        if self.total == 0 {
+            return 0;
+        }
+        python_round(100.0 * self.closed as f64 / self.total as f64, 0) as usize
+    }
+
+    #[cfg(test)]
     fn summary_row(&self) -> String {
-        let pct = self.percent();
-        let filled = (self.closed * 20).checked_div(self.total).unwrap_or(0);
+        self.summary_row_in(PercentStyle::default())
+    }
+
+    fn summary_row_in(&self, style: PercentStyle) -> String {
+        let (filled, pct) = if style.summary_decimal && self.total > 0 {
+            // The seed: `round(100 * r / t, 1)`, bar `int(pct / 5)`.
+            let tenths = python_round(100.0 * self.closed as f64 / self.total as f64, 1);
+            ((tenths / 50) as usize, format!("{}.{}", tenths / 10, tenths % 10))
+        } else {
+            ((self.closed * 20).checked_div(self.total).unwrap_or(0), self.percent().to_string())
+        };
+        let filled = filled.min(20);
         let bar: String = "█".repeat(filled) + &"░".repeat(20 - filled);
         format!("| {} | {} | {} | [{bar}] {pct}% |", self.total, self.closed, self.open)
     }
 
+    #[cfg(test)]
     fn lane_row(&self, lane: &str) -> String {
-        let pct = self.percent();
-        let mark = if pct >= 100 && self.open == 0 {
+        self.lane_row_in(lane, PercentStyle::default())
+    }
+
+    fn lane_row_in(&self, lane: &str, style: PercentStyle) -> String {
+        let pct = if style.lanes_half_even { self.percent_half_even() } else { self.percent() };
+        let complete = if style.lanes_half_even { pct == 100 } else { pct >= 100 && self.open == 0 };
+        let mark = if complete {
             "✅"
         } else if pct >= 80 {
             "🟡"
@@ -567,6 +683,37 @@ mod tests {
         assert_eq!(Tally { total: 2, closed: 2, open: 0 }.lane_row("M"), "| M | 2 | 2 | 0 | ✅ 100% |");
         assert_eq!(truncate_title(&"x".repeat(61)), format!("{}...", "x".repeat(57)));
         assert_eq!(truncate_title(&"x".repeat(60)), "x".repeat(60));
+    }
+
+    #[test]
+    fn seed_percent_style_one_decimal_and_half_even_lanes() {
+        let seed = PercentStyle { summary_decimal: true, lanes_half_even: true };
+        let t = Tally { total: 49, closed: 17, open: 32 };
+        assert_eq!(t.summary_row_in(seed), "| 49 | 17 | 32 | [██████░░░░░░░░░░░░░░] 34.7% |");
+        assert_eq!(Tally { total: 3, closed: 3, open: 0 }.summary_row_in(seed), "| 3 | 3 | 0 | [████████████████████] 100.0% |");
+        assert_eq!(Tally { total: 3, closed: 0, open: 3 }.summary_row_in(seed), "| 3 | 0 | 3 | [░░░░░░░░░░░░░░░░░░░░] 0.0% |");
+        assert_eq!(Tally::default().summary_row_in(seed), "| 0 | 0 | 0 | [░░░░░░░░░░░░░░░░░░░░] 0% |");
+        let eighth = Tally { total: 8, closed: 1, open: 7 };
+        assert_eq!(eighth.lane_row_in("E", seed), "| E | 8 | 1 | 7 | 🔴 12% |");
+        assert_eq!(eighth.lane_row("E"), "| E | 8 | 1 | 7 | 🔴 13% |");
+        assert_eq!(Tally { total: 8, closed: 3, open: 5 }.percent_half_even(), 38);
+        // Python: round(12.25, 1) == 12.2, round(0.15, 1) == 0.1 (0.15 is below .15 in binary).
+        assert_eq!(python_round(12.25, 1), 122);
+        assert_eq!(python_round(0.15, 1), 1);
+        assert_eq!(python_round(2.5, 0), 2);
+        assert_eq!(python_round(3.5, 0), 4);
+        assert_eq!(python_round(99.5, 0), 100);
+    }
+
+    #[test]
+    fn meaning_not_percent_format_is_compared() {
+        assert_eq!(row_counts("| 49 | 17 | 32 | [██████░░░░░░░░░░░░░░] 34.7% |", false), Some((String::new(), [49, 17, 32])));
+        assert_eq!(row_counts("| E | 8 | 1 | 7 | 🔴 12% |", true), Some(("E".into(), [8, 1, 7])));
+        let old = vec!["| E | 8 | 1 | 7 | 🔴 12% |".to_string(), "| M | 2 | 1 | 1 | 🔴 50% |".to_string()];
+        let new = vec!["| E | 8 | 1 | 7 | 🔴 13% |".to_string(), "| M | 2 | 2 | 0 | ✅ 100% |".to_string()];
+        assert_eq!(keep_same_counts(&old, &new), vec![old[0].clone(), new[1].clone()]);
+        assert!(has_decimal_percent("[█] 34.7% |") && !has_decimal_percent("[█] 34% |"));
+        assert_eq!(last_percent("| E | 8 | 1 | 7 | 🔴 12% |"), Some(12));
     }
 
     #[test]

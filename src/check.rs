@@ -641,7 +641,6 @@ fn added_stubs(git: &Repository, base: Option<&Tree>, snap: &Snapshot, paths: &[
 /// Why the issue's evidence at `snap` does not count (`None`: it is passing and fresh).
 fn evidence_problem(repo: &Repo, snap: &Snapshot, config: &Config, issue: &Issue) -> Option<String> {
     let dir = config.evidence.join(issue.lane());
-    let prefix = format!("{}_", issue.id());
     let names: Vec<String> = match snap {
         Snapshot::WorkTree => std::fs::read_dir(repo.root.join(&dir))
             .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
@@ -650,26 +649,38 @@ fn evidence_problem(repo: &Repo, snap: &Snapshot, config: &Config, issue: &Issue
             subtree(&repo.git, tree, &dir).map(|t| t.iter().filter_map(|e| e.name().map(str::to_string)).collect()).unwrap_or_default()
         }
     };
-    let mut names: Vec<String> = names
-        .into_iter()
-        .filter(|n| n.starts_with(&prefix) && n.ends_with(".json") && n[prefix.len()..].starts_with(|c: char| c.is_ascii_digit()))
-        .collect();
-    names.sort_by(|a, b| crate::names::natural_cmp(a, b));
-    let Some(name) = names.pop() else { return Some(format!("no evidence for {} under {}", issue.id(), dir.display())) };
-    let rel = dir.join(&name);
-    let bytes = match snap {
-        Snapshot::WorkTree => std::fs::read(repo.root.join(&rel)).ok(),
-        Snapshot::Tree(_, tree) => read_blob(&repo.git, tree, &rel),
-    };
-    let ev: Evidence = match bytes.map(|b| serde_json::from_slice(&b)) {
-        Some(Ok(ev)) => ev,
-        _ => return Some(format!("{} is not readable evidence JSON", rel.display())),
+    let names = evidence::sorted_names(names, issue.id());
+    if names.is_empty() {
+        return Some(format!("no evidence for {} under {}", issue.id(), dir.display()));
+    }
+    // The newest file that is evidence JSON counts; a newer unreadable one does not hide it.
+    let parsed = names.iter().rev().find_map(|name| {
+        let rel = dir.join(name);
+        let bytes = match snap {
+            Snapshot::WorkTree => std::fs::read(repo.root.join(&rel)).ok(),
+            Snapshot::Tree(_, tree) => read_blob(&repo.git, tree, &rel),
+        }?;
+        serde_json::from_slice::<Evidence>(&bytes).ok().map(|ev| (rel, ev))
+    });
+    let Some((rel, ev)) = parsed else {
+        return Some(format!("{} is not readable evidence JSON", dir.join(names.last()?).display()));
     };
     if !ev.all_passed {
         return Some(format!("{} records failing checks", rel.display()));
     }
-    if ev.path_hashes.is_empty() && !ev.affected_paths.is_empty() {
-        return Some(format!("{} records no path hashes, so it cannot be shown fresh", rel.display()));
+    if !ev.has_path_hashes() {
+        // The seed's evidence: fresh when the affected paths are unchanged since the commit
+        // that added it.
+        let paths = if issue.meta.affected_paths.is_empty() { ev.affected_paths.clone() } else { issue.meta.affected_paths.clone() };
+        let at = match snap {
+            Snapshot::Tree(oid, _) => Some(*oid),
+            Snapshot::WorkTree => None,
+        };
+        let stale = evidence::foreign_stale_paths(&repo.git, at, &rel, &paths);
+        if !stale.is_empty() {
+            return Some(format!("{} is stale ({} changed since the commit that added it)", rel.display(), stale.join(", ")));
+        }
+        return None;
     }
     let stale: Vec<&str> = ev
         .path_hashes

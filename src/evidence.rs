@@ -19,23 +19,31 @@ use crate::fsutil;
 /// One check's record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CheckRecord {
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub command: String,
     /// Expected exit code (0).
+    #[serde(default)]
     pub expected: i32,
-    /// Actual exit code (-1 when killed or timed out).
+    /// Actual exit code (-1 when killed or timed out; the seed writes -2 for a malformed one).
+    #[serde(default)]
     pub actual: i32,
     pub passed: bool,
     /// Output, capped and with secrets redacted.
+    #[serde(default)]
     pub output: String,
+    #[serde(default)]
     pub duration_ms: u64,
     /// How the command ended (`exit 0`, `timed out after 30s`); an extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending: Option<String>,
 }
 
-/// The `metadata` block.
+/// The `metadata` block (the seed's `verify_issue.py` writes none: `verifier` is then
+/// `unknown`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Metadata {
     pub verifier: String,
     pub version: String,
@@ -61,6 +69,7 @@ pub struct Evidence {
     pub affected_paths: Vec<String>,
     #[serde(default)]
     pub checks: Vec<CheckRecord>,
+    #[serde(default)]
     pub metadata: Metadata,
     /// Extensions: absent in seed files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,7 +83,18 @@ pub struct Evidence {
     pub run_id: Option<String>,
 }
 
+impl Default for Metadata {
+    fn default() -> Metadata {
+        Metadata { verifier: "unknown".into(), version: String::new(), auto_corrected: false }
+    }
+}
+
 impl Evidence {
+    /// Whether git-lanes wrote it (it then records the hash of every affected path).
+    pub fn has_path_hashes(&self) -> bool {
+        !self.path_hashes.is_empty() || self.commit.is_some()
+    }
+
     /// Metadata for evidence written by this build.
     pub fn our_metadata() -> Metadata {
         Metadata { verifier: "git-lanes".into(), version: env!("CARGO_PKG_VERSION").into(), auto_corrected: false }
@@ -165,21 +185,86 @@ pub fn write(root: &Path, evidence_dir: &Path, ev: &Evidence, stamp: &str) -> Re
     Ok(rel)
 }
 
-/// The newest evidence file of an issue (by file name, which sorts by time), parsed.
-pub fn latest(root: &Path, evidence_dir: &Path, lane: &str, id: &str) -> Option<(PathBuf, Evidence)> {
-    let dir = evidence_dir.join(lane);
+/// Evidence file names of an issue (`<ID>_<digits…>.json`), oldest first (names sort by time).
+pub fn sorted_names(names: impl IntoIterator<Item = String>, id: &str) -> Vec<String> {
     let prefix = format!("{id}_");
-    let mut names: Vec<String> = std::fs::read_dir(root.join(&dir))
-        .ok()?
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+    let mut names: Vec<String> = names
+        .into_iter()
         .filter(|n| n.starts_with(&prefix) && n.ends_with(".json") && n[prefix.len()..].starts_with(|c: char| c.is_ascii_digit()))
         .collect();
     names.sort_by(|a, b| crate::names::natural_cmp(a, b));
-    let name = names.pop()?;
-    let rel = dir.join(name);
-    let ev = serde_json::from_slice(&std::fs::read(root.join(&rel)).ok()?).ok()?;
-    Some((rel, ev))
+    names
+}
+
+/// The newest evidence file of an issue that parses (by file name, which sorts by time): a newer
+/// file that is not evidence JSON does not hide an older valid one.
+pub fn latest(root: &Path, evidence_dir: &Path, lane: &str, id: &str) -> Option<(PathBuf, Evidence)> {
+    let dir = evidence_dir.join(lane);
+    let names = sorted_names(std::fs::read_dir(root.join(&dir)).ok()?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()), id);
+    names.into_iter().rev().find_map(|name| {
+        let rel = dir.join(name);
+        let ev: Evidence = serde_json::from_slice(&std::fs::read(root.join(&rel)).ok()?).ok()?;
+        Some((rel, ev))
+    })
+}
+
+/// For evidence without path hashes (written by the seed's `verify_issue.py`): which of `paths`
+/// changed since the commit that added the evidence file. That commit is found in history: the
+/// oldest first-parent ancestor of `at` (HEAD when `None`, i.e. the worktree) that still holds
+/// the file's exact content. An evidence file not committed yet stands for the committed state
+/// of its paths: it is fresh when those have no uncommitted change. In the worktree, a path with
+/// uncommitted changes is stale.
+pub fn foreign_stale_paths(git: &git2::Repository, at: Option<git2::Oid>, rel: &Path, paths: &[String]) -> Vec<String> {
+    let start = match at {
+        Some(c) => git.find_commit(c).ok(),
+        None => git.head().ok().and_then(|h| h.peel_to_commit().ok()),
+    };
+    let Some(start) = start else { return paths.to_vec() };
+    let Ok(start_tree) = start.tree() else { return paths.to_vec() };
+    let in_tree = start_tree.get_path(rel).ok().map(|e| e.id());
+    let blob = match at {
+        Some(_) => in_tree,
+        None => git.workdir().and_then(|w| git2::Oid::hash_file(git2::ObjectType::Blob, w.join(rel)).ok()),
+    };
+    let mut added: Option<git2::Commit<'_>> = None;
+    if blob.is_some() && blob == in_tree {
+        let mut c = start.clone();
+        loop {
+            let parent = c.parent(0).ok();
+            match parent {
+                Some(p) if p.tree().ok().and_then(|t| t.get_path(rel).ok()).map(|e| e.id()) == blob => c = p,
+                _ => break,
+            }
+        }
+        added = Some(c);
+    }
+    let base_tree = match &added {
+        Some(c) => c.tree().ok(),
+        None if at.is_none() => Some(start_tree.clone()),
+        None => None,
+    };
+    let Some(base_tree) = base_tree else { return paths.to_vec() };
+    let mut stale: Vec<String> = paths
+        .iter()
+        .filter(|p| crate::check::tree_path_hash(git, &base_tree, p) != crate::check::tree_path_hash(git, &start_tree, p))
+        .cloned()
+        .collect();
+    if at.is_none() {
+        for p in paths {
+            if !stale.contains(p) && has_uncommitted_changes(git, p) {
+                stale.push(p.clone());
+            }
+        }
+    }
+    stale
+}
+
+fn has_uncommitted_changes(git: &git2::Repository, path: &str) -> bool {
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true);
+    let p = path.trim_end_matches('/');
+    opts.pathspec(p).pathspec(format!("{p}/"));
+    git.statuses(Some(&mut opts)).map(|s| s.iter().any(|e| e.status() != git2::Status::CURRENT)).unwrap_or(true)
 }
 
 #[cfg(test)]

@@ -136,8 +136,19 @@ fn needs_quotes(v: &str) -> bool {
 /// Set top-level `key` to `value` in the frontmatter: replace the value bytes if the key exists,
 /// otherwise append `key: "value"` as the frontmatter's last line. Returns the new text.
 pub fn set_value(text: &str, split: &Split, key: &str, value: &str) -> String {
+    set_rendered(text, split, key, value, false)
+}
+
+/// Set top-level `key` to a number (written bare, `verification_confidence: 100`, as the seed
+/// writes it), in place or appended.
+pub fn set_number(text: &str, split: &Split, key: &str, value: u64) -> String {
+    set_rendered(text, split, key, &value.to_string(), true)
+}
+
+fn set_rendered(text: &str, split: &Split, key: &str, value: &str, bare: bool) -> String {
+    let render = |old: &str| if bare { value.to_string() } else { render_like(old, value) };
     if let Some((s, e)) = value_span(text, split, key) {
-        let rendered = render_like(&text[s..e], value);
+        let rendered = render(&text[s..e]);
         let mut out = String::with_capacity(text.len() + rendered.len());
         out.push_str(&text[..s]);
         out.push_str(&rendered);
@@ -145,7 +156,7 @@ pub fn set_value(text: &str, split: &Split, key: &str, value: &str) -> String {
         return out;
     }
     let eol = crate::text::line_ending(text);
-    let mut insert = format!("{key}: {}{eol}", render_like("\"\"", value));
+    let mut insert = format!("{key}: {}{eol}", render("\"\""));
     // Keep a frontmatter that lacks a final newline before `---` well-formed.
     if split.yaml_end > split.yaml_start && !text[..split.yaml_end].ends_with('\n') {
         insert.insert_str(0, eol);

@@ -312,11 +312,29 @@ impl Issue {
         checks
     }
 
-    /// The fenced block the checks come from, if any.
+    /// The fenced block the checks come from, if any: the first `bash`/`sh` block under a
+    /// `## Verification Commands` heading, or (the seed's `verify_issue.py` layout) after a bold
+    /// `**Verification Commands:**` line, before the next heading of level 1 or 2.
     pub fn verification_block(&self) -> Option<&markdown::CodeBlock> {
-        let (i, _) = self.outline.heading("Verification Commands")?;
-        let (start, end) = self.outline.section_lines(i);
-        self.outline.blocks.iter().find(|b| b.line > start && b.line < end && matches!(b.lang.as_str(), "bash" | "sh" | "shell"))
+        let shell = |b: &&markdown::CodeBlock| matches!(b.lang.as_str(), "bash" | "sh" | "shell");
+        if let Some((i, _)) = self.outline.heading("Verification Commands") {
+            let (start, end) = self.outline.section_lines(i);
+            return self.outline.blocks.iter().filter(shell).find(|b| b.line > start && b.line < end);
+        }
+        let start = self.bold_verification_line()?;
+        let end = self.outline.headings.iter().find(|h| h.line > start && h.level <= 2).map(|h| h.line).unwrap_or(usize::MAX);
+        self.outline.blocks.iter().filter(shell).find(|b| b.line > start && b.line < end)
+    }
+
+    /// The file line of a bold `**Verification Commands…**` line outside code blocks.
+    fn bold_verification_line(&self) -> Option<usize> {
+        let in_block = |n: usize| self.outline.blocks.iter().any(|b| n >= b.line && n <= b.line + b.lines.len() + 1);
+        self.text.lines().enumerate().map(|(k, l)| (k + 1, l)).find_map(|(n, l)| {
+            let t = l.trim_start().trim_start_matches(['-', '*', '+']).trim_start();
+            let t = if l.trim_start().starts_with("**") { l.trim_start() } else { t };
+            let rest = t.strip_prefix("**")?;
+            (rest.to_ascii_lowercase().starts_with("verification commands") && !in_block(n)).then_some(n)
+        })
     }
 
     /// Whether the body has a `## Resolution` section already.
@@ -447,6 +465,22 @@ mod tests {
         let checks = i.checks();
         assert_eq!(checks.len(), 1);
         assert!(checks[0].command.starts_with("grep -q \"data_retention:\""));
+    }
+
+    #[test]
+    fn checks_under_the_seeds_bold_line_with_labels() {
+        let doc = "---\nissue_id: E-01\nlane: E\nstatus: OPEN\n---\n# [LANE E] Issue E-01: T\n\n## Fix Requirements\n\nDo it.\n\n**Verification Commands:**\n\n```bash\n# Check 1: the file exists\ntest -f a && echo PASS || echo FAIL\n# Check 2: it holds the token\ngrep -q x a && echo PASS || echo FAIL\n```\n\n## Notes\n\n```bash\nnot a check\n```\n";
+        let i = Issue::parse(Path::new("issues/E/E-01.md"), doc.as_bytes().to_vec()).unwrap();
+        let c = i.checks();
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c[0].name.as_deref(), Some("the file exists"));
+        assert_eq!(c[1].name.as_deref(), Some("it holds the token"));
+        assert_eq!(c[1].command, "grep -q x a && echo PASS || echo FAIL");
+        // Inside a code block, the bold line is code, not a layout.
+        let fenced =
+            "---\nissue_id: E-01\nlane: E\nstatus: OPEN\n---\n# T\n\n```md\n**Verification Commands:**\n```\n\n```bash\ntrue\n```\n";
+        let i = Issue::parse(Path::new("issues/E/E-01.md"), fenced.as_bytes().to_vec()).unwrap();
+        assert!(i.checks().is_empty());
     }
 
     #[test]

@@ -39,6 +39,13 @@ impl Edit {
         self
     }
 
+    /// Set a top-level frontmatter key to a bare number (in place, or appended).
+    pub fn set_number(&mut self, key: &str, value: u64) -> &mut Self {
+        let split = self.split();
+        self.text = frontmatter::set_number(&self.text, &split, key, value);
+        self
+    }
+
     /// Change `status:` and the body's `- **Status:** X` / `- Status: X` lines.
     pub fn set_status(&mut self, status: Status) -> &mut Self {
         self.set_key("status", status.as_str());

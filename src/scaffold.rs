@@ -287,9 +287,10 @@ pub fn now_stamp() -> String {
     chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// Local time, RFC 3339 to the second (`2026-01-07T18:37:18+01:00`), for state and events.
+/// UTC, RFC 3339 to the second with `Z` (`2026-01-07T17:37:18Z`): the one timestamp format of
+/// the state file, verdicts and work orders (the seed's demo files use it too).
 pub fn now_rfc3339() -> String {
-    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Today's date, `2026-01-07`.

@@ -49,6 +49,10 @@ pub struct RunState {
     /// The timeline picture next to the report (its file name, relative to the report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<String>,
+    /// Keys git-lanes does not know (another tool's, e.g. the seed's `complexity_notes`): kept
+    /// through every rewrite.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// Run-wide phase times (RFC 3339 with milliseconds).
@@ -104,8 +108,9 @@ pub struct Progress {
 /// One lane's state during and after a run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LaneState {
-    /// `pending`, `running`, `done`, `failed`, `timed_out`, `interrupted`, `skipped`.
-    #[serde(default)]
+    /// `pending`, `running`, `done`, `failed`, `timed_out`, `interrupted`, `skipped`. Written as
+    /// the seed's `completed` for `done` (and read back as `done`).
+    #[serde(default, with = "lane_status")]
     pub status: String,
     #[serde(default)]
     pub issues_fixed: usize,
@@ -152,6 +157,23 @@ pub struct LaneState {
     /// Status lines and `.done` as they were seen (at most [`MAX_SIGNAL_MOMENTS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<SignalMoment>,
+    /// Keys git-lanes does not know (the seed's `committed`, `issues`, …): kept.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The seed's lane status word for a finished lane is `completed`; git-lanes says `done`.
+mod lane_status {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(status: &str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if status == "done" { "completed" } else { status })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(if s == "completed" { "done".into() } else { s })
+    }
 }
 
 /// How many signal moments a lane keeps (the first ones and the last one).
@@ -228,8 +250,30 @@ impl RunState {
             i.backed_out.iter_mut().for_each(|x| r(&mut x.reason));
         }
         let mut yaml = String::from("# git-lanes run state (seed schema, extended). Rewritten at every state change.\n");
-        yaml += &serde_saphyr::to_string(&clean).map_err(|e| Problem::new(rel, 0, format!("could not serialise the run state: {e}")))?;
+        let body = serde_saphyr::to_string(&clean).map_err(|e| Problem::new(rel, 0, format!("could not serialise the run state: {e}")))?;
+        yaml += &crate::workorder::quote_timestamps(&body);
         if rel.is_absolute() { fsutil::write_atomic(rel, yaml.as_bytes()) } else { fsutil::write_under(root, rel, yaml.as_bytes()) }
+    }
+
+    /// Keep what `existing` (the state file this one replaces) holds that this run does not
+    /// know or did not touch: its unknown keys, lanes this run did not run, and the unknown keys
+    /// of the lanes it did. Nothing another tool wrote is lost.
+    pub fn keep_foreign(&mut self, existing: &RunState) {
+        for (k, v) in &existing.extra {
+            self.extra.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (lane, old) in &existing.lanes {
+            match self.lanes.get_mut(lane) {
+                Some(l) => {
+                    for (k, v) in &old.extra {
+                        l.extra.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                None => {
+                    self.lanes.insert(lane.clone(), old.clone());
+                }
+            }
+        }
     }
 
     /// Recompute `progress:` from the lanes.
@@ -256,5 +300,33 @@ mod tests {
         let again = RunState::load(d.path(), Path::new("t.yaml")).unwrap().unwrap();
         assert_eq!(again.lanes["E"].issues_fixed, 12);
         assert!(RunState::load(d.path(), Path::new("missing.yaml")).unwrap().is_none());
+    }
+
+    #[test]
+    fn foreign_keys_seed_words_and_quoted_timestamps_survive() {
+        let d = tempfile::tempdir().unwrap();
+        let seed = "run_id: \"R0\"\nstarted: \"2025-01-04T09:15:00\"\nstatus: complete\nlanes:\n  E:\n    status: completed\n    issues_fixed: 1\n    committed: true\n    issues: [E-01]\n  Q:\n    status: completed\n    issues_fixed: 3\ncomplexity_notes:\n  - lane: Z\n    note: hard\n";
+        std::fs::write(d.path().join("s.yaml"), seed).unwrap();
+        let old = RunState::load(d.path(), Path::new("s.yaml")).unwrap().unwrap();
+        assert_eq!(old.lanes["E"].status, "done");
+        let mut new = RunState {
+            run_id: Some("R1".into()),
+            started: Some("2026-01-07T10:00:00Z".into()),
+            status: "complete".into(),
+            ..RunState::default()
+        };
+        new.lanes.insert("E".into(), LaneState { status: "done".into(), issues_fixed: 2, ..LaneState::default() });
+        new.keep_foreign(&old);
+        new.save(d.path(), Path::new("t.yaml")).unwrap();
+        let text = std::fs::read_to_string(d.path().join("t.yaml")).unwrap();
+        assert!(text.contains("started: \"2026-01-07T10:00:00Z\""), "{text}");
+        assert!(text.contains("status: completed"), "{text}");
+        assert!(!text.contains("status: done"), "{text}");
+        let back = RunState::load(d.path(), Path::new("t.yaml")).unwrap().unwrap();
+        assert_eq!(back.lanes["E"].issues_fixed, 2);
+        assert_eq!(back.lanes["E"].extra["committed"], serde_json::json!(true));
+        assert_eq!(back.lanes["E"].extra["issues"], serde_json::json!(["E-01"]));
+        assert_eq!(back.lanes["Q"].issues_fixed, 3);
+        assert_eq!(back.extra["complexity_notes"], serde_json::json!([{"lane": "Z", "note": "hard"}]));
     }
 }

@@ -170,6 +170,8 @@ pub struct EvaluationMetadata {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
     pub final_verdict: FinalVerdict,
+    /// The seed's `brick_id`: what was judged — the issue id.
+    pub brick_id: String,
     pub issue_id: String,
     pub lane: String,
     pub timestamp: String,
@@ -221,6 +223,7 @@ pub fn judge(input: &JudgeInput<'_>) -> Verdict {
     }
     Verdict {
         final_verdict,
+        brick_id: input.issue.id().to_string(),
         issue_id: input.issue.id().to_string(),
         lane: input.lane.to_string(),
         timestamp: input.now.to_string(),

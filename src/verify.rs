@@ -416,7 +416,16 @@ pub fn evidence_state(root: &Path, evidence_dir: &Path, issue: &Issue) -> Eviden
     if !ev.all_passed {
         return EvidenceState::Failing { evidence: rel };
     }
-    let paths = evidence::stale_paths(root, &ev);
+    let paths = if ev.has_path_hashes() {
+        evidence::stale_paths(root, &ev)
+    } else {
+        // The seed's evidence: fresh when the affected paths are unchanged since it was committed.
+        let paths = if issue.meta.affected_paths.is_empty() { ev.affected_paths.clone() } else { issue.meta.affected_paths.clone() };
+        match git2::Repository::open(root) {
+            Ok(git) => evidence::foreign_stale_paths(&git, None, &rel, &paths),
+            Err(_) => paths,
+        }
+    };
     if paths.is_empty() { EvidenceState::Fresh { evidence: rel } } else { EvidenceState::Stale { evidence: rel, paths } }
 }
 

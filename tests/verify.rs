@@ -183,11 +183,11 @@ fn update_changes_only_date_verified_and_confidence() {
     let today =
         r.read("issues/E/E-01.md").lines().find_map(|l| l.strip_prefix("date_verified: \"")).unwrap().trim_end_matches('"').to_string();
     assert_eq!(today.len(), 10, "{today}");
-    let expected_01 = before_01.replacen("---\n\n#", &format!("date_verified: \"{today}\"\nverification_confidence: \"100\"\n---\n\n#"), 1);
+    let expected_01 = before_01.replacen("---\n\n#", &format!("date_verified: \"{today}\"\nverification_confidence: 100\n---\n\n#"), 1);
     assert_eq!(r.read("issues/E/E-01.md"), expected_01);
     let expected_02 = original.replace("date_verified: '2025-01-01'", &format!("date_verified: '{today}'")).replacen(
         "type_tags: [a, b]\n",
-        "type_tags: [a, b]\nverification_confidence: \"100\"\n",
+        "type_tags: [a, b]\nverification_confidence: 100\n",
         1,
     );
     assert_eq!(r.read("issues/E/E-02.md"), expected_02);

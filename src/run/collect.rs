@@ -289,7 +289,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
             let mut e = Edit::new(&current);
             e.set_status(Status::Resolved)
                 .set_key("date_verified", &crate::scaffold::today())
-                .set_key("verification_confidence", &result.confidence().to_string())
+                .set_number("verification_confidence", u64::from(result.confidence()))
                 .add_resolution(&Resolution {
                     date: crate::scaffold::today(),
                     fixed_by: format!("lane {} (git-lanes run {})", input.lane, cx.run_id),

@@ -279,7 +279,14 @@ fn write_report(r: &mut Run<'_>, iw: &std::path::Path, report_rel: &std::path::P
     crate::fsutil::write_atomic(&iw.join(&svg_rel), crate::timeline::svg(&r.state).as_bytes())?;
     let text = report::render(&r.state, lines, human, &crate::scaffold::now_stamp());
     crate::fsutil::write_under(iw, report_rel, text.as_bytes())?;
-    r.state.save(iw, &r.ws.config.state)
+    // The committed state file keeps what other tools wrote in it (its unknown keys, lanes this
+    // run did not run); the live state stays this run's own.
+    let mut st = r.state.clone();
+    if let Ok(Some(old)) = crate::state::RunState::load(iw, &r.ws.config.state) {
+        st.keep_foreign(&old);
+        st.update_progress();
+    }
+    st.save(iw, &r.ws.config.state)
 }
 
 fn issue_lines(r: &Run<'_>, integrated: &[String]) -> Vec<IssueLine> {

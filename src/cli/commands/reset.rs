@@ -21,7 +21,11 @@ pub fn run(_args: ResetArgs, ctx: &Ctx) -> CliResult {
             .hint("wait for it, or stop it with Ctrl-C; `git lanes status` shows it"));
     }
     let removed = crate::signal::clear(&repo.root.join(&config.signals))?;
-    let state = RunState::fresh();
+    let mut state = RunState::fresh();
+    // Keys another tool keeps in the state file (the seed's `complexity_notes`) survive a reset.
+    if let Ok(Some(old)) = RunState::load(&repo.root, &config.state) {
+        state.extra = old.extra;
+    }
     state.save(&repo.root, &config.state)?;
     let ui = &ctx.ui;
     if ui.json {

@@ -117,7 +117,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> CliResult {
         if updated {
             Edit::new(issue)
                 .set_key("date_verified", &today)
-                .set_key("verification_confidence", &verdict.confidence().to_string())
+                .set_number("verification_confidence", u64::from(verdict.confidence()))
                 .write(&ws.root, issue)?;
         }
         recorded.push(Recorded { issue, verdict, evidence, updated });
