@@ -114,6 +114,13 @@ pub fn find_report(repo: &Repo, config: &Config, run_id: &str) -> Result<Option<
     if let Some(b) = crate::fsutil::read_optional(&repo.root.join(&rel))? {
         return Ok(Some((ReportSource::Committed { path: rel }, String::from_utf8_lossy(&b).into_owned())));
     }
+    // A hunt's report (`LogBook/issue-hunting/runs/`).
+    let hunt_rel = crate::run::hunt::hunting_config(config).runs.join(format!("{run_id}.md"));
+    if hunt_rel != rel
+        && let Some(b) = crate::fsutil::read_optional(&repo.root.join(&hunt_rel))?
+    {
+        return Ok(Some((ReportSource::Committed { path: hunt_rel }, String::from_utf8_lossy(&b).into_owned())));
+    }
     let reference = run_ref(run_id);
     if let Some(text) = blob_at_ref(repo, &reference, &rel) {
         return Ok(Some((ReportSource::Ref { reference, path: rel }, text)));
@@ -147,7 +154,9 @@ pub fn list(repo: &Repo, config: &Config) -> Result<Vec<RunInfo>> {
             ids.insert(e.file_name().to_string_lossy().into_owned(), ());
         }
     }
-    for e in std::fs::read_dir(repo.root.join(&config.runs)).into_iter().flatten().flatten() {
+    let hunts = repo.root.join(crate::run::hunt::hunting_config(config).runs);
+    let committed = std::fs::read_dir(repo.root.join(&config.runs)).into_iter().chain(std::fs::read_dir(hunts));
+    for e in committed.flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if let Some(id) = name.strip_suffix(".md") {
             ids.insert(id.to_string(), ());

@@ -189,6 +189,7 @@ fn only_reproducing_new_findings_are_committed_renumbered_and_the_rest_is_report
     assert_eq!(r.git(&["status", "--porcelain", "--untracked-files=no"]), "");
     // The report names every rejected finding with its reason, and the dropped changes.
     let report = r.show("HEAD", "LogBook/issue-hunting/runs/H1.md");
+    assert!(r.report_cmd("H1").contains("# Issue Hunting Report: H1"), "`git lanes report` finds a committed hunt report");
     for (file, why) in [
         ("issues/E/E-03.md", "does not reproduce"),
         ("issues/E/E-04.md", "duplicate of E-01"),
@@ -326,8 +327,9 @@ fn a_hunt_that_finds_nothing_commits_nothing_and_max_findings_caps_a_lane() {
     out.expect(0);
     assert!(out.stdout.contains("hunt H1: 0 new issue(s), 2 finding(s) rejected"), "{}", out.stdout);
     assert_eq!(r.git(&["rev-parse", "HEAD"]), head, "nothing accepted, nothing committed");
-    let report = std::fs::read_to_string(r.root().join(".git/lanes/runs/H1/H1.md")).unwrap();
+    let report = std::fs::read_to_string(r.root().join(".git/lanes/runs/H1/report.md")).unwrap();
     assert!(report.contains("does not reproduce") && report.contains("duplicate of E-01"), "{report}");
+    assert_eq!(r.report_cmd("H1"), format!("{}\n", report.trim_end()), "`git lanes report` finds a hunt's report");
 
     let out = hunt(&r, "H2", &[("E", "good deps")], &["--lane", "E", "--max-findings", "2"]);
     out.expect(0);
@@ -386,4 +388,58 @@ fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
         }
     }
     out
+}
+
+/// `hunt` started as a child with `FAKE_HUNT_<LANE>` kinds.
+fn hunt_child(r: &RunRepo, run_id: &str, kinds: &[(&str, &str)]) -> std::process::Child {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
+    c.current_dir(r.root()).env_clear().envs(r.isolated_env());
+    for (lane, k) in kinds {
+        c.env(format!("FAKE_HUNT_{lane}"), k);
+    }
+    c.args(["hunt", "--run-id", run_id, "--done-grace", "1s", "--timeout", "60s"]);
+    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    c.spawn().expect("git-lanes starts")
+}
+
+#[test]
+fn a_killed_hunt_is_finished_by_resume_without_losing_a_finding() {
+    let r = repo();
+    let mut child = hunt_child(&r, "H1", &[("E", "gate"), ("M", "good")]);
+    assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "the E hunter did not start");
+    common_run::kill9(child.id());
+    let _ = child.wait();
+    // The hunter outlives the orchestrator and finishes while nobody watches.
+    r.open_gate();
+    let state = Path::new(".git/lanes/runs/H1/state.yaml");
+    assert!(common_run::wait_until(Duration::from_secs(30), || {
+        r.root().join("LogBook/issue-hunting/signals/E.done").exists()
+    }));
+    let live = git_lanes::state::RunState::load(r.root(), state).unwrap().unwrap();
+    assert_eq!(live.task.as_deref(), Some("hunt_issues"));
+    // `run --resume` does not take a hunt; `hunt --resume` does.
+    let out = r.cmd().args(["run", "--resume"]).output().unwrap();
+    assert_ne!(out.status.code(), Some(0), "run --resume took the hunt");
+    let out = r.cmd().args(["hunt", "--resume", "--done-grace", "1s"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let files = issue_files_on_head(&r);
+    assert!(files.contains(&"issues/E/E-02.md".to_string()) && files.contains(&"issues/M/M-02.md".to_string()), "{files:?}");
+    assert_eq!(r.git(&["log", "-1", "--format=%s"]).trim(), "lanes: hunt H1: 2 new issue(s)");
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+}
+
+#[test]
+fn ctrl_c_stops_a_hunt_resumably() {
+    let r = repo();
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let mut child = hunt_child(&r, "H1", &[("E", "gate"), ("M", "good")]);
+    assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "the E hunter did not start");
+    common_run::signal(child.id(), "INT");
+    let out = wait_with_deadline(&mut child, Duration::from_secs(60)).expect("hunt stops");
+    assert_eq!(out.code, Some(130), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head, "an interrupted hunt commits nothing");
+    r.open_gate();
+    let out = r.cmd().args(["hunt", "--resume", "--done-grace", "1s"]).env("FAKE_HUNT_E", "gate").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(issue_files_on_head(&r).contains(&"issues/E/E-02.md".to_string()));
 }

@@ -417,7 +417,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
             human: &human,
             generated: &crate::scaffold::now_stamp(),
         });
-        let path = r.dir.join(format!("{}.md", r.label));
+        let path = r.dir.join("report.md");
         fsutil::write_atomic(&path, text.as_bytes())?;
         r.state.report = Some(path.display().to_string());
         r.emit(RunEvent::Note(format!("no finding was accepted: nothing to commit (report: {})", path.display())));
