@@ -191,7 +191,7 @@ pub fn render(r: &ReportInput<'_>) -> String {
         r.rejected.len(),
         r.dropped.len()
     );
-    s += "## Lanes\n\n| Lane | Status | Accepted | Rejected | Dropped | Cost | Branch |\n|------|--------|----------|----------|---------|------|--------|\n";
+    s += "## Lanes\n\n| Lane | Status | Accepted | Rejected | Dropped | Cost | Hunter's work |\n|------|--------|----------|----------|---------|------|---------------|\n";
     for (lane, ls) in &st.lanes {
         let acc = r.landed.iter().filter(|l| &l.lane == lane).count();
         let rej = r.rejected.iter().filter(|l| &l.lane == lane).count();
@@ -201,11 +201,12 @@ pub fn render(r: &ReportInput<'_>) -> String {
             (Some(c), None) => format!("${c:.2}"),
             _ => "n/a".into(),
         };
-        s += &format!(
-            "| {lane} | {} | {acc} | {rej} | {drop} | {cost} | `{}` |\n",
-            ls.status.replace('_', " "),
-            ls.branch.as_deref().unwrap_or("-")
-        );
+        // A finished hunter's branch is removed once judged; its tip stays under the archive ref.
+        let kept = match (ls.status.as_str(), ls.tip.as_ref()) {
+            ("done", Some(_)) => format!("`{}`", crate::worktree::archive_ref(&st.run_id.clone().unwrap_or_default(), lane)),
+            _ => ls.branch.as_deref().map(|b| format!("`{b}`")).unwrap_or_else(|| "-".into()),
+        };
+        s += &format!("| {lane} | {} | {acc} | {rej} | {drop} | {cost} | {kept} |\n", ls.status.replace('_', " "));
     }
     s += "\n## Accepted Findings\n\n";
     if r.landed.is_empty() {
@@ -233,12 +234,11 @@ pub fn render(r: &ReportInput<'_>) -> String {
         s += "| File | Lane | Filed as | Title | Why |\n|------|------|----------|-------|-----|\n";
         for x in r.rejected {
             s += &format!(
-                "| `{}` | {} | {} | {} | {}: {} |\n",
+                "| `{}` | {} | {} | {} | {} |\n",
                 x.path,
                 x.lane,
                 x.filed_as.as_deref().unwrap_or("-"),
                 cell(x.title.as_deref().unwrap_or("-")),
-                x.kind.replace('_', " "),
                 cell(&x.reason)
             );
         }

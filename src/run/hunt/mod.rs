@@ -510,8 +510,8 @@ fn land_findings(
         paths.push(l.path.clone());
     }
     let landed: Vec<Landed> = numbered.into_iter().map(|(l, _)| l).collect();
-    for l in &landed {
-        r.emit(RunEvent::Note(format!("lane {}: `{}` filed as {}", l.lane, l.from, l.id)));
+    for l in landed.iter().filter(|l| l.filed_as != l.id) {
+        r.emit(RunEvent::Note(format!("lane {}: `{}` (filed as {}) becomes {}", l.lane, l.from, l.filed_as, l.id)));
     }
     let iws = Workspace::load(&iw, config.clone())?;
     if let Some(bytes) = fsutil::read_optional(&iw.join(&config.catalog))? {
