@@ -12,16 +12,18 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{LaneRun, Run, RunEvent};
+use super::{LaneRun, Run, RunEvent, RunOptions};
+use crate::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::follow::{Change, LaneFollow, SignalWatcher};
 use crate::plan::LanePlan;
 use crate::process::{self, Ending, EnvPolicy, OutputTarget, ProcessSpec, Running};
-use crate::worker::{self, WorkerContext};
+use crate::presets::{self, Preset, WorkerContext};
 use crate::workorder::{self, WorkOrder};
 use crate::{signal, worktree};
 
@@ -60,12 +62,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
         crate::fsutil::write_atomic(&files.join("work-order.yaml"), yaml.as_bytes())?;
         let prompt = workorder::prompt(spec.map(|s| s.body.as_str()).unwrap_or(""), &yaml);
         crate::fsutil::write_atomic(&files.join("prompt.md"), prompt.as_bytes())?;
-        let worker = r.opts.worker.clone().or_else(|| spec.and_then(|s| s.worker.clone())).or_else(|| r.ws.config.worker.clone()).ok_or_else(|| {
-            Error::usage(
-                format!("no worker for lane {lane}"),
-                Some("pass `--worker claude` (or codex, aider, gemini, or a command line), or set `worker:` in lanes.yaml or the lane's spec".into()),
-            )
-        })?;
+        let worker = lane_worker(&r.ws, &r.opts, &lane)?;
         prepared.push((p, branch, path, files, worker));
     }
     worktree::add_many(&r.repo.root, &fresh, &r.ws.config.setup)?;
@@ -92,6 +89,10 @@ struct Active {
     started: Instant,
     timeout: Duration,
     ended_by_us: bool,
+    /// Whose log format the worker's log follows.
+    preset: Preset,
+    /// When the log was last read for a known stuck shape.
+    looked_at: Instant,
 }
 
 /// Steps 4–5: start workers (at most `max_parallel` at once) and follow every lane to an end.
@@ -120,6 +121,8 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                             started: Instant::now(),
                             timeout: lane_timeout(r, lane),
                             ended_by_us: false,
+                            preset: preset_of(&lr.worker),
+                            looked_at: Instant::now(),
                         },
                     );
                     continue;
@@ -231,6 +234,8 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
             }
             if let Some(outcome) = poll_lane(a, exited, done_grace, presses) {
                 ended.push((a.lane.clone(), outcome));
+            } else if let Some(outcome) = end_if_stuck(a, &r.dir) {
+                ended.push((a.lane.clone(), outcome));
             } else if a.follow.stalled(stall_after) {
                 (r.observer)(&RunEvent::LaneStalled { lane: a.lane.clone(), for_secs: stall_after.as_secs() });
                 r.state
@@ -247,16 +252,21 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
             if let Some(lr) = r.lanes.get_mut(&lane) {
                 lr.duration = Some(took);
             }
-            let usage = usage_of(r, &lane);
+            let log = r.dir.join(&lane).join("worker.log");
+            let outcome = outcome_of(a.preset, &log, state, detail);
             let ls = r.lane_state(&lane);
-            ls.status = state.clone();
-            ls.exit = Some(detail.clone());
+            ls.status = outcome.state.clone();
+            ls.exit = Some(outcome.detail.clone());
             ls.completed_at = Some(crate::scaffold::now_rfc3339());
-            if let Some(u) = usage {
+            ls.reason = outcome.reason.clone();
+            ls.limit = outcome.usage.as_ref().and_then(|u| u.limit.clone());
+            ls.log = Some(log.display().to_string());
+            if let Some(u) = &outcome.usage {
                 ls.cost_usd = u.cost_usd;
                 ls.turns = u.turns;
             }
-            r.emit(RunEvent::LaneEnded { lane, state, detail });
+            let shown = outcome.shown(a.preset, &log);
+            r.emit(RunEvent::LaneEnded { lane, state: outcome.state, detail: shown });
             r.save()?;
         }
         if !interrupted {
@@ -293,12 +303,13 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
     let ctx = WorkerContext {
         prompt_file: &prompt,
         work_order_file: &order,
+        state_dir: &lr.files,
         model: model.as_deref(),
         max_turns: r.opts.max_turns,
         max_budget_usd: r.opts.max_budget_usd,
         lane,
     };
-    let cmd = worker::resolve_worker(&lr.worker, &ctx).map_err(|e| Error::usage(e.to_string(), None))?;
+    let cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(worker_error)?;
     let index = r.lanes.keys().position(|l| l == lane).unwrap_or(0) as u32;
     let port_base = u32::from(r.ws.config.port_base) + index * u32::from(r.ws.config.port_span);
     let mut env: Vec<(OsString, OsString)> = ctx.env().into_iter().map(|(k, v)| (OsString::from(k), v)).collect();
@@ -310,15 +321,7 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
     env.push(("LANES_PORT_BASE".into(), port_base.to_string().into()));
     env.push(("LANES_PORT_SPAN".into(), r.ws.config.port_span.to_string().into()));
     env.push(("LANES_WORKTREE".into(), lr.worktree.as_os_str().to_owned()));
-    // `git lanes signal …` must work from the worker: put this binary's folder first on PATH.
-    if let Ok(exe) = std::env::current_exe()
-        && let Some(dir) = exe.parent()
-    {
-        let mut path = OsString::from(dir);
-        if let Some(old) = std::env::var_os("PATH") {
-            path.push(":");
-            path.push(old);
-        }
+    if let Some(path) = worker_path() {
         env.push(("PATH".into(), path));
     }
     let timeout = lane_timeout(r, lane);
@@ -343,6 +346,8 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
         started: Instant::now(),
         timeout,
         ended_by_us: false,
+        preset: cmd.preset,
+        looked_at: Instant::now(),
     })
 }
 
@@ -411,13 +416,133 @@ fn classify(ending: Ending, done: bool, ended_by_us: bool, presses: usize) -> (S
     }
 }
 
-/// Cost and turns from the tail of the worker's log, for presets that report them.
-fn usage_of(r: &Run<'_>, lane: &str) -> Option<worker::WorkerUsage> {
-    let lr = r.lanes.get(lane)?;
-    let preset = lr.worker.trim().parse::<worker::Preset>().unwrap_or(worker::Preset::Script);
-    let bytes = std::fs::read(lr.files.join("worker.log")).ok()?;
-    let tail = &bytes[bytes.len().saturating_sub(256 * 1024)..];
-    worker::parse_usage(preset, &String::from_utf8_lossy(tail))
+/// The `PATH` a worker sees: this binary's folder first, so `git lanes signal …` works from it.
+fn worker_path() -> Option<OsString> {
+    let exe = std::env::current_exe().ok()?;
+    let mut path = OsString::from(exe.parent()?);
+    if let Some(old) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(old);
+    }
+    Some(path)
+}
+
+fn worker_error(e: presets::WorkerError) -> Error {
+    let hint = e.hint();
+    Error::usage(e.to_string(), hint)
+}
+
+/// The worker setting of a lane (`--worker`, the spec, `lanes.yaml`), or the error saying how to
+/// give one.
+fn lane_worker(ws: &Workspace, opts: &RunOptions, lane: &str) -> Result<String> {
+    let spec = ws.specs.get(lane).and_then(|s| s.worker.as_deref());
+    presets::lane_setting(opts.worker.as_deref(), spec, ws.config.worker.as_deref()).map(str::to_owned).ok_or_else(|| {
+        Error::usage(
+            format!("no worker for lane {lane}"),
+            Some(format!("pass `--worker claude` (or {}, or a command line), or set `worker:` in lanes.yaml or the lane's spec", Preset::NAMES[2..].join(", "))),
+        )
+    })
+}
+
+/// The preflight for workers (before any lock, branch, worktree or commit exists): every lane
+/// that will run has a worker, its limits are valid, and its program is installed.
+pub(super) fn check_workers(root: &Path, ws: &Workspace, opts: &RunOptions, lanes: &[&str]) -> Result<()> {
+    let path = worker_path().or_else(|| std::env::var_os("PATH"));
+    let nowhere = Path::new("");
+    for lane in lanes {
+        let worker = lane_worker(ws, opts, lane)?;
+        let ctx = WorkerContext {
+            prompt_file: nowhere,
+            work_order_file: nowhere,
+            state_dir: nowhere,
+            model: None,
+            max_turns: opts.max_turns,
+            max_budget_usd: opts.max_budget_usd,
+            lane,
+        };
+        let cmd = presets::resolve_worker(&worker, &ctx).map_err(worker_error)?;
+        presets::check_worker(&cmd, lane, path.as_deref(), root).map_err(worker_error)?;
+    }
+    Ok(())
+}
+
+fn preset_of(worker: &str) -> Preset {
+    worker.trim().parse::<Preset>().unwrap_or(Preset::Script)
+}
+
+/// The last 256 KiB of a worker's log (a result object is at its end).
+fn log_tail(log: &Path, max: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(log).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// How often a running worker's log is read for a known stuck shape.
+const STUCK_EVERY: Duration = Duration::from_secs(1);
+
+/// Ends a worker whose log shows it will never finish on its own (`presets::stuck`).
+fn end_if_stuck(a: &mut Active, run_dir: &Path) -> Option<(String, String)> {
+    if a.looked_at.elapsed() < STUCK_EVERY {
+        return None;
+    }
+    a.looked_at = Instant::now();
+    let child = a.child.as_mut()?;
+    let tail = log_tail(&run_dir.join(&a.lane).join("worker.log"), 64 * 1024)?;
+    let why = presets::stuck(a.preset, &tail)?;
+    a.ended_by_us = true;
+    let ending = child.terminate(Duration::from_secs(2));
+    Some(("failed".into(), format!("ended by git-lanes: {why} ({ending})")))
+}
+
+/// A lane's end as the agent tells it: its state, detail, reason and usage.
+struct Outcome {
+    state: String,
+    detail: String,
+    reason: Option<String>,
+    usage: Option<presets::WorkerUsage>,
+}
+
+impl Outcome {
+    /// The detail with the agent's reason and the log's path, as the console shows it.
+    fn shown(&self, preset: Preset, log: &Path) -> String {
+        let mut text = self.detail.clone();
+        if let Some(reason) = &self.reason {
+            let who = if preset == Preset::Script { "worker" } else { preset.name() };
+            text.push_str(&format!("\n  {who} said: {reason}"));
+        }
+        if self.state != "done" {
+            text.push_str(&format!("\n  worker log: {}", log.display()));
+        }
+        text
+    }
+}
+
+/// What the log says overrides a clean exit: a worker that wrote `.done` and exited 0 but whose
+/// agent reported an error (aider after an authentication error, claude's `is_error`) failed.
+/// A failed or timed-out lane gets the agent's reason, or the last meaningful lines of its log.
+fn outcome_of(preset: Preset, log: &Path, state: String, detail: String) -> Outcome {
+    let tail = log_tail(log, 256 * 1024).unwrap_or_default();
+    let usage = presets::parse_usage(preset, &tail);
+    let said_error = usage.as_ref().and_then(|u| u.is_error) == Some(true);
+    let mut out = Outcome { state, detail, reason: None, usage };
+    if out.state == "done" && said_error {
+        out.state = "failed".into();
+        out.detail = format!("{}; but the agent reported an error", out.detail);
+    }
+    if matches!(out.state.as_str(), "failed" | "timed_out") {
+        out.reason = if let Some(why) = out.detail.strip_prefix("ended by git-lanes: ") {
+            Some(why.rsplit_once(" (").map_or(why, |(w, _)| w).to_owned())
+        } else if tail.trim().is_empty() {
+            Some("the worker printed nothing".into())
+        } else {
+            presets::failure_reason(preset, &tail)
+        };
+    }
+    out
 }
 
 /// Whether a worker of an earlier orchestrator still runs. A zombie does not: once its parent

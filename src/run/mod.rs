@@ -280,9 +280,13 @@ pub fn run(
     // Before anything exists (no lock, branch, worktree or commit): lanes start from HEAD, so
     // a set-up that is not committed yet cannot be run.
     refuse_uncommitted_setup(repo, &ws)?;
-    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let catalog = preflight(repo, &ws, &opts)?;
     let plans = crate::plan::plan(&ws, catalog.as_ref(), &PlanOptions { lanes: opts.lanes.clone(), max_issues: opts.max_issues })?;
+    // Every worker is checked before anything exists: no lock, branch, worktree or commit is
+    // made for a run whose agent CLI is not installed.
+    let running: Vec<&str> = plans.iter().filter(|p| !p.is_idle()).map(|p| p.lane.as_str()).collect();
+    coordinator::check_workers(&repo.root, &ws, &opts, &running)?;
+    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let dir = repo.lanes_dir().join("runs").join(&run_id);
     crate::fsutil::create_dir_all(&dir)?;
@@ -427,6 +431,8 @@ pub fn resume(
         }
         active.push(p);
     }
+    let lanes: Vec<&str> = active.iter().map(|p| p.lane.as_str()).collect();
+    coordinator::check_workers(&r.repo.root, &r.ws, &r.opts, &lanes)?;
     coordinator::prepare_lanes(&mut r, active)?;
     let interrupted = coordinator::follow(&mut r)?;
     finish::complete(&mut r, interrupted)

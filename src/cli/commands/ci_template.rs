@@ -58,7 +58,7 @@ fn quoted_list(lanes: &[String]) -> String {
 }
 
 fn github(lanes: &[String], worker: &str) -> String {
-    let worker = crate::worker::shell_quote(worker);
+    let worker = crate::presets::shell_quote(worker);
     format!(
         r#"# .github/workflows/lanes.yml — one job per lane, then one integration job (git lanes ci-template github)
 name: lanes
@@ -98,7 +98,7 @@ const GITHUB_SETUP_STEPS: &str = r#"      - uses: actions/checkout@v4
 "#;
 
 fn gitlab(lanes: &[String], worker: &str) -> String {
-    let worker = crate::worker::shell_quote(worker);
+    let worker = crate::presets::shell_quote(worker);
     format!(
         r#"# .gitlab-ci.yml — one job per lane, then one integration job (git lanes ci-template gitlab)
 stages: [lanes, integrate]
@@ -130,7 +130,7 @@ integrate:
 }
 
 fn k8s(lanes: &[String], worker: &str) -> String {
-    let worker = crate::worker::shell_quote(worker);
+    let worker = crate::presets::shell_quote(worker);
     let n = lanes.len();
     let list = lanes.join(" ");
     format!(

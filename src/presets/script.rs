@@ -1,0 +1,37 @@
+//! The `script` preset, which is also every user's own command line.
+//!
+//! Line: `exec "${LANES_WORKER_SCRIPT:-./lanes-worker.sh}"`: the conventional script at the
+//! worktree root, or the one `LANES_WORKER_SCRIPT` names in the user's environment. A command
+//! line that is not a preset name is run as written and read as this preset: every agent's
+//! output format is tried in turn, so a hand-written line that runs an agent still gets its
+//! usage and its failure reason recorded.
+
+use super::{Agent, LineParts, Preset, WorkerUsage};
+
+pub(super) const AGENT: Agent = Agent {
+    name: "script",
+    program: None,
+    package: "",
+    install: "",
+    checked_version: "",
+    flags: &[],
+    hidden_flags: &[],
+    droppings: &[],
+    max_turns_flag: None,
+    max_budget_flag: None,
+    reports_cost: false,
+    line,
+    parse,
+    stuck: super::never_stuck,
+};
+
+pub(super) fn line(_: &LineParts<'_>) -> String {
+    format!("exec \"${{{}:-{}}}\"", super::ENV_WORKER_SCRIPT, super::DEFAULT_WORKER_SCRIPT)
+}
+
+/// Each agent's format in turn, the structured ones first.
+fn parse(log: &str) -> Option<WorkerUsage> {
+    [Preset::Claude, Preset::Qwen, Preset::Gemini, Preset::Opencode, Preset::Codex, Preset::Aider]
+        .into_iter()
+        .find_map(|p| super::parse_usage(p, log))
+}
