@@ -21,6 +21,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::plan::{self, LanePlan, PlanOptions};
+use crate::presets;
 use crate::safety::{self, Finding};
 use crate::workorder::{self, WorkOrder};
 use crate::workspace::Workspace;
@@ -33,6 +34,11 @@ pub struct DryRunOptions {
     pub run_id: String,
     /// RFC 3339 timestamp for the work orders.
     pub created_at: String,
+    /// `--worker`, `--model`, `--max-turns`, `--max-budget-usd` as a run would get them.
+    pub worker: Option<String>,
+    pub model: Option<String>,
+    pub max_turns: Option<u32>,
+    pub max_budget_usd: Option<f64>,
 }
 
 /// One check as a run would see it now.
@@ -64,6 +70,12 @@ pub struct LanePreview {
     pub plan: LanePlan,
     /// `None` when nothing is ready (the lane would be skipped).
     pub work_order: Option<WorkOrder>,
+    /// The shell line the lane's worker would be started with (`sh -c`), presets expanded;
+    /// `None` when the lane would be skipped or has no worker.
+    pub worker: Option<String>,
+    /// Why that worker could not start (its CLI is not installed, no worker is set, a bad limit),
+    /// with the fix.
+    pub worker_problem: Option<String>,
     pub verdict_preview: Vec<IssuePreview>,
 }
 
@@ -103,10 +115,43 @@ pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog
                 IssuePreview { id: a.id.clone(), unverifiable: checks.is_empty(), checks }
             })
             .collect();
-        lanes.push(LanePreview { plan: p, work_order, verdict_preview });
+        let (worker, worker_problem) = if p.is_idle() { (None, None) } else { worker_preview(ws, &p.lane, opts) };
+        lanes.push(LanePreview { plan: p, work_order, verdict_preview, worker, worker_problem });
     }
     run_checks(repo, ws, &mut lanes)?;
     Ok(lanes)
+}
+
+/// The worker line a run would start for `lane`, and what would stop it from starting.
+fn worker_preview(ws: &Workspace, lane: &str, opts: &DryRunOptions) -> (Option<String>, Option<String>) {
+    let spec = ws.specs.get(lane);
+    let Some(setting) = presets::lane_setting(opts.worker.as_deref(), spec.and_then(|s| s.worker.as_deref()), ws.config.worker.as_deref())
+    else {
+        return (None, Some(format!("no worker for lane {lane}; hint: pass `--worker claude` (or another preset, or a command line)")));
+    };
+    let model = presets::lane_setting(opts.model.as_deref(), spec.and_then(|s| s.model.as_deref()), ws.config.model.as_deref());
+    let nowhere = Path::new("");
+    let ctx = presets::WorkerContext {
+        prompt_file: nowhere,
+        work_order_file: nowhere,
+        state_dir: nowhere,
+        model,
+        max_turns: opts.max_turns,
+        max_budget_usd: opts.max_budget_usd,
+        lane,
+    };
+    let with_hint = |e: presets::WorkerError| match e.hint() {
+        Some(h) => format!("{e}; hint: {h}"),
+        None => e.to_string(),
+    };
+    match presets::resolve_worker(setting, &ctx) {
+        Ok(cmd) => {
+            let path = presets::worker_path().or_else(|| std::env::var_os("PATH"));
+            let problem = presets::check_worker(&cmd, lane, path.as_deref(), &ws.root).err().map(with_hint);
+            (Some(cmd.shell), problem)
+        }
+        Err(e) => (None, Some(with_hint(e))),
+    }
 }
 
 /// Run every unflagged check in one export of HEAD.

@@ -70,6 +70,15 @@ pub fn render(state: &RunState, issues: &[IssueLine], human: &[String], generate
         if let Some(e) = &l.exit {
             let _ = writeln!(s, "- **Worker:** {e}");
         }
+        if let Some(why) = &l.reason {
+            let _ = writeln!(s, "- **Reason:** {}", why.replace('\n', " "));
+        }
+        if let Some(limit) = &l.limit {
+            let _ = writeln!(s, "- **Limit hit:** {limit}");
+        }
+        if let (Some(log), false) = (&l.log, l.status == "done") {
+            let _ = writeln!(s, "- **Worker log:** `{log}`");
+        }
         if let Some(c) = l.cost_usd {
             let _ = writeln!(s, "- **Cost:** ${c:.4}{}", l.turns.map(|t| format!(" ({t} turns)")).unwrap_or_default());
         }

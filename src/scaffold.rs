@@ -115,8 +115,10 @@ run to judge your work. You are done when they pass, not when you think they sho
    `git lanes signal status "NORMAL: fixing 3 issues"` or
    `git lanes signal status "COMPLEX: {lane}-07 (HIGH - 8 files)"`.
 3. Fix the issue inside its `affected_paths`. Run its verification commands yourself.
-4. Commit your work on this branch (`git add -A && git commit`). Do not edit the catalog,
-   the LogBook, or other lanes' issue files: git-lanes marks verified issues RESOLVED itself.
+4. Leave your changes in the worktree: git-lanes commits them on this lane's branch when you
+   finish (you need not commit; commits of your own are kept too). Do not edit the catalog, the
+   LogBook, or other lanes' issue files, and never mark an issue RESOLVED: git-lanes does that
+   after its verification commands pass.
 5. `git lanes signal status "COMPLETE: fixed N"`, then `git lanes signal done`.
 
 ## Rules

@@ -56,7 +56,15 @@ pub struct Order {
     pub dependencies: Vec<String>,
     /// `low`, `normal`, `high`, `critical`, from the highest severity.
     pub priority: String,
+    /// Who commits and who marks RESOLVED ([`HAND_OFF`]); the agent-spec template says the same.
+    pub hand_off: String,
 }
+
+/// What the worker leaves and what git-lanes does with it. Some agents cannot commit at all
+/// (codex's sandbox cannot take a linked worktree's index lock), so nobody is asked to.
+pub const HAND_OFF: &str = "Leave your changes in this worktree: git-lanes commits whatever you leave on the lane branch \
+when you finish (you need not commit; commits of your own are kept too). Write your signals, then stop. git-lanes runs \
+each issue's verification commands itself and marks an issue RESOLVED only when they pass; never mark one yourself.";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Input {
@@ -222,6 +230,7 @@ impl WorkOrder {
                 time_box: iso_duration(lane_time_box(&issues)),
                 dependencies,
                 priority: priority.into(),
+                hand_off: HAND_OFF.into(),
             },
             metadata: Metadata { created_at: cx.created_at.to_string(), run_id: cx.run_id.to_string(), related_issues: related },
             issues: plan
@@ -391,6 +400,12 @@ mod tests {
         let v: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
         assert_eq!(v["work_order"]["task_type"], "fix_issue");
         assert_eq!(v["work_order"]["issued_by"], "git-lanes");
+        // One story with the agent-spec template: git-lanes commits and resolves; nobody is asked
+        // to commit (codex cannot).
+        let hand_off = v["work_order"]["hand_off"].as_str().unwrap();
+        assert!(hand_off.contains("you need not commit") && hand_off.contains("never mark one yourself"), "{hand_off}");
+        assert!(!yaml.contains("git commit") && !yaml.contains("git add"), "{yaml}");
+        assert!(crate::scaffold::fixer_spec("E", "x").contains("you need not commit"));
         let crit = &v["work_order"]["expected_outputs"][0]["acceptance_criteria"][0];
         assert_eq!(crit["testable"], true);
         assert_eq!(crit["verification_method"], "test -f src/E-1/f0.rs && echo PASS || echo FAIL");

@@ -182,7 +182,7 @@ fn amount(text: &str) -> Option<u64> {
         t => (t, 1.0),
     };
     let value = number.parse::<f64>().ok()? * scale;
-    (value.is_finite() && value >= 0.0 && value < 1e18).then(|| value.round() as u64)
+    (0.0..1e18).contains(&value).then(|| value.round() as u64)
 }
 
 /// `0.03 message, $0.04 session.` → 0.04.
@@ -216,7 +216,10 @@ mod tests {
         let usage = parse(&fixture_log("aider", "model-no-key")).unwrap();
         assert_eq!(usage.is_error, Some(true));
         let reason = usage.reason.unwrap();
-        assert!(reason.starts_with("The API provider is not able to authenticate you. Check your API key. (litellm.AuthenticationError"), "{reason}");
+        assert!(
+            reason.starts_with("The API provider is not able to authenticate you. Check your API key. (litellm.AuthenticationError"),
+            "{reason}"
+        );
         assert!(reason.contains("OPENAI_API_KEY environment variable"), "{reason}");
     }
 

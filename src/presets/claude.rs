@@ -58,9 +58,10 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
     let Some(result) = last_json_object(log, |object| {
         object.get("type").and_then(Value::as_str) == Some("result") || object.contains_key("total_cost_usd")
     }) else {
-        return log.lines().find(|l| l.contains(ROOT_REFUSAL)).map(|l| {
-            WorkerUsage::failed(format!("{} (run as root: set IS_SANDBOX=1 for claude)", l.trim()))
-        });
+        return log
+            .lines()
+            .find(|l| l.contains(ROOT_REFUSAL))
+            .map(|l| WorkerUsage::failed(format!("{} (run as root: set IS_SANDBOX=1 for claude)", l.trim())));
     };
     let usage = result.get("usage");
     let input = sum_fields(usage, &["input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"]);
@@ -71,7 +72,8 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
         Some("error_max_budget_usd") => Some("budget"),
         _ => None,
     };
-    let errors: Vec<&str> = result.get("errors").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let errors: Vec<&str> =
+        result.get("errors").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     let reason = if is_error == Some(true) || limit.is_some() {
         let said = result.get("result").and_then(Value::as_str).filter(|r| !r.trim().is_empty()).map(str::to_owned);
         let said = said.or_else(|| (!errors.is_empty()).then(|| errors.join("; ")));

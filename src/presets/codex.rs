@@ -97,11 +97,7 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
 }
 
 fn describe(message: &str) -> String {
-    if message.starts_with("Reconnecting...") {
-        format!("codex cannot reach its API: {message}")
-    } else {
-        message.to_owned()
-    }
+    if message.starts_with("Reconnecting...") { format!("codex cannot reach its API: {message}") } else { message.to_owned() }
 }
 
 fn stuck(log: &str) -> Option<String> {
@@ -109,7 +105,8 @@ fn stuck(log: &str) -> Option<String> {
         return None;
     }
     let last = log.lines().rev().find(|l| l.contains(WAITING))?;
-    let message = super::first_json_object(&last[last.find('{')?..]).and_then(|e| e.get("message").and_then(Value::as_str).map(str::to_owned));
+    let message =
+        super::first_json_object(&last[last.find('{')?..]).and_then(|e| e.get("message").and_then(Value::as_str).map(str::to_owned));
     Some(format!("codex cannot reach its API and waits for the network: {}", message.unwrap_or_else(|| WAITING.to_owned())))
 }
 
@@ -141,9 +138,8 @@ mod tests {
         assert_eq!(usage.input_tokens, Some(24763));
         assert_eq!(usage.output_tokens, Some(122));
         assert_eq!(usage.reason, None);
-        let two = format!(
-            "{log}{{\"type\":\"turn.started\"}}\n{{\"type\":\"turn.failed\",\"error\":{{\"message\":\"stream disconnected\"}}}}\n"
-        );
+        let two =
+            format!("{log}{{\"type\":\"turn.started\"}}\n{{\"type\":\"turn.failed\",\"error\":{{\"message\":\"stream disconnected\"}}}}\n");
         let usage = parse(&two).unwrap();
         assert_eq!(usage.turns, Some(2));
         assert_eq!(usage.is_error, Some(true));

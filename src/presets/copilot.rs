@@ -70,7 +70,9 @@ mod tests {
         assert_eq!(usage.is_error, Some(true));
         assert_eq!(
             usage.reason.as_deref(),
-            Some("No authentication information found. Copilot can be authenticated with GitHub using an OAuth Token or a Fine-Grained Personal Access Token.")
+            Some(
+                "No authentication information found. Copilot can be authenticated with GitHub using an OAuth Token or a Fine-Grained Personal Access Token."
+            )
         );
         let classic = parse(&fixture_log("copilot", "token-offline")).unwrap();
         assert!(classic.reason.unwrap().starts_with("Classic Personal Access Tokens (ghp_) are not supported"));

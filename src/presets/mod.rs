@@ -462,6 +462,33 @@ pub fn all_droppings() -> Vec<PathBuf> {
     all
 }
 
+/// Deletes the agents' droppings ([`all_droppings`]) from a lane worktree once its worker has
+/// ended, so that a merged lane's worktree is clean and can be removed. Only untracked ones go:
+/// a dropping name the project itself tracks (no index entry at or under it) is left alone.
+///
+/// # Errors
+///
+/// When the worktree cannot be opened or a dropping cannot be deleted.
+pub fn remove_droppings(worktree: &Path) -> crate::error::Result<()> {
+    let repo = git2::Repository::open(worktree).map_err(|e| crate::error::Error::git("could not open the lane worktree", e))?;
+    let index = repo.index().map_err(|e| crate::error::Error::git("could not read the lane worktree's index", e))?;
+    for dropping in all_droppings() {
+        let name = dropping.to_string_lossy().into_owned();
+        let under = format!("{name}/");
+        let tracked = index.iter().any(|e| {
+            let path = String::from_utf8_lossy(&e.path);
+            path == name || path.starts_with(&under)
+        });
+        let full = worktree.join(&dropping);
+        if tracked || std::fs::symlink_metadata(&full).is_err() {
+            continue;
+        }
+        let removed = if full.is_dir() { std::fs::remove_dir_all(&full) } else { std::fs::remove_file(&full) };
+        removed.map_err(|e| crate::error::Error::io("could not remove", &full, e))?;
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Preflight
 
@@ -500,7 +527,9 @@ pub fn check_worker(cmd: &WorkerCommand, lane: &str, path: Option<&OsStr>, root:
             return Err(missing(
                 &script,
                 format!("no such file at {}", full.display()),
-                format!("commit an executable {DEFAULT_WORKER_SCRIPT} at the repository root, set {ENV_WORKER_SCRIPT}, or pass `--worker` with a preset or a command line"),
+                format!(
+                    "commit an executable {DEFAULT_WORKER_SCRIPT} at the repository root, set {ENV_WORKER_SCRIPT}, or pass `--worker` with a preset or a command line"
+                ),
             ));
         }
         return Ok(());
@@ -545,7 +574,10 @@ fn first_program(line: &str) -> Option<String> {
         if matches!(word.as_str(), "exec" | "env" | "command" | "nohup") {
             continue;
         }
-        if word.contains('=') && !word.starts_with('=') && word.split('=').next().is_some_and(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+        if word.contains('=')
+            && !word.starts_with('=')
+            && word.split('=').next().is_some_and(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
             continue;
         }
         if word.contains(['$', '`', '(', ')', '{', '}', ';', '&', '|', '<', '>', '*', '?']) || SHELL_WORDS.contains(&word.as_str()) {
@@ -593,6 +625,18 @@ fn shell_word(rest: &mut &str) -> Option<String> {
     }
     *rest = &text[end..];
     Some(word)
+}
+
+/// The `PATH` a worker sees: this binary's folder first, so `git lanes signal …` works from it.
+#[must_use]
+pub fn worker_path() -> Option<OsString> {
+    let exe = std::env::current_exe().ok()?;
+    let mut path = OsString::from(exe.parent()?);
+    if let Some(old) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(old);
+    }
+    Some(path)
 }
 
 /// The full path of `program` on `path` (a `PATH` value), when there is an executable file.

@@ -146,7 +146,10 @@ fn preset_lines_deliver_arguments_and_prompt() {
          [--max-turns][4][--max-budget-usd][1.5]\n-Fix E-01.\n"
     );
     let out = run_sh(&preset_command(Preset::Codex, &context), &env);
-    assert_eq!(out, "sandbox=\n[exec][--json][--sandbox][workspace-write][--add-dir][/tmp/signals dir][--model][my model][-]\n-Fix E-01.\n");
+    assert_eq!(
+        out,
+        "sandbox=\n[exec][--json][--sandbox][workspace-write][--add-dir][/tmp/signals dir][--model][my model][-]\n-Fix E-01.\n"
+    );
     let out = run_sh(&preset_command(Preset::Aider, &context), &env);
     assert!(out.contains(&format!("[--message-file][{}][--yes-always]", prompt.display())), "{out}");
     assert!(out.contains("[--chat-history-file][/repo/.git/lanes/runs/r1/E/aider.chat.history.md]"), "{out}");
@@ -254,7 +257,10 @@ fn first_program_skips_assignments_and_exec() {
 
 #[test]
 fn reasons_come_from_the_agent_or_the_last_meaningful_lines() {
-    assert_eq!(failure_reason(Preset::Claude, &fixture_log("claude", "not-logged-in")).as_deref(), Some("Not logged in · Please run /login"));
+    assert_eq!(
+        failure_reason(Preset::Claude, &fixture_log("claude", "not-logged-in")).as_deref(),
+        Some("Not logged in · Please run /login")
+    );
     let log = "starting\n\u{1b}[31mboom: disk full\u{1b}[0m\n    at f (x.js:1:2)\n{\"type\":\"x\"}\n\n[lanes] worker exited 1\n";
     assert_eq!(failure_reason(Preset::Script, log).as_deref(), Some("starting / boom: disk full"));
     assert_eq!(failure_reason(Preset::Script, "\n\n"), None);

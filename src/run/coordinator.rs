@@ -18,13 +18,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::{LaneRun, Run, RunEvent, RunOptions};
-use crate::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::follow::{Change, LaneFollow, SignalWatcher};
 use crate::plan::LanePlan;
-use crate::process::{self, Ending, EnvPolicy, OutputTarget, ProcessSpec, Running};
 use crate::presets::{self, Preset, WorkerContext};
+use crate::process::{self, Ending, EnvPolicy, OutputTarget, ProcessSpec, Running};
 use crate::workorder::{self, WorkOrder};
+use crate::workspace::Workspace;
 use crate::{signal, worktree};
 
 const TICK: Duration = Duration::from_millis(100);
@@ -67,6 +67,8 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
     }
     worktree::add_many(&r.repo.root, &fresh, &r.ws.config.setup)?;
     r.state.worktree_setup_ms = Some(setup_started.elapsed().as_millis() as u64);
+    // What agent CLIs drop into a worktree never goes into a lane commit.
+    let droppings: Vec<String> = presets::all_droppings().iter().map(|p| p.display().to_string()).collect();
     for (p, branch, path, files, worker) in prepared {
         let lane = p.lane.clone();
         let ls = r.lane_state(&lane);
@@ -74,7 +76,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
         ls.worktree = Some(path.display().to_string());
         ls.worker = Some(worker.clone());
         r.emit(RunEvent::WorktreeReady { lane: lane.clone(), path: path.clone() });
-        r.lanes.insert(lane, LaneRun { plan: p, branch, worktree: path, files, worker, duration: None, keep_out: Vec::new() });
+        r.lanes.insert(lane, LaneRun { plan: p, branch, worktree: path, files, worker, duration: None, keep_out: droppings.clone() });
     }
     r.save()
 }
@@ -265,6 +267,11 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                 ls.cost_usd = u.cost_usd;
                 ls.turns = u.turns;
             }
+            if let Some(lr) = r.lanes.get(&lane)
+                && let Err(e) = presets::remove_droppings(&lr.worktree)
+            {
+                r.state.lanes.entry(lane.clone()).or_default().warnings.push(format!("could not remove the agent's own files: {e}"));
+            }
             let shown = outcome.shown(a.preset, &log);
             r.emit(RunEvent::LaneEnded { lane, state: outcome.state, detail: shown });
             r.save()?;
@@ -321,7 +328,7 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
     env.push(("LANES_PORT_BASE".into(), port_base.to_string().into()));
     env.push(("LANES_PORT_SPAN".into(), r.ws.config.port_span.to_string().into()));
     env.push(("LANES_WORKTREE".into(), lr.worktree.as_os_str().to_owned()));
-    if let Some(path) = worker_path() {
+    if let Some(path) = presets::worker_path() {
         env.push(("PATH".into(), path));
     }
     let timeout = lane_timeout(r, lane);
@@ -416,17 +423,6 @@ fn classify(ending: Ending, done: bool, ended_by_us: bool, presses: usize) -> (S
     }
 }
 
-/// The `PATH` a worker sees: this binary's folder first, so `git lanes signal …` works from it.
-fn worker_path() -> Option<OsString> {
-    let exe = std::env::current_exe().ok()?;
-    let mut path = OsString::from(exe.parent()?);
-    if let Some(old) = std::env::var_os("PATH") {
-        path.push(":");
-        path.push(old);
-    }
-    Some(path)
-}
-
 fn worker_error(e: presets::WorkerError) -> Error {
     let hint = e.hint();
     Error::usage(e.to_string(), hint)
@@ -439,7 +435,10 @@ fn lane_worker(ws: &Workspace, opts: &RunOptions, lane: &str) -> Result<String> 
     presets::lane_setting(opts.worker.as_deref(), spec, ws.config.worker.as_deref()).map(str::to_owned).ok_or_else(|| {
         Error::usage(
             format!("no worker for lane {lane}"),
-            Some(format!("pass `--worker claude` (or {}, or a command line), or set `worker:` in lanes.yaml or the lane's spec", Preset::NAMES[2..].join(", "))),
+            Some(format!(
+                "pass `--worker claude` (or {}, or a command line), or set `worker:` in lanes.yaml or the lane's spec",
+                Preset::NAMES[2..].join(", ")
+            )),
         )
     })
 }
@@ -447,7 +446,7 @@ fn lane_worker(ws: &Workspace, opts: &RunOptions, lane: &str) -> Result<String> 
 /// The preflight for workers (before any lock, branch, worktree or commit exists): every lane
 /// that will run has a worker, its limits are valid, and its program is installed.
 pub(super) fn check_workers(root: &Path, ws: &Workspace, opts: &RunOptions, lanes: &[&str]) -> Result<()> {
-    let path = worker_path().or_else(|| std::env::var_os("PATH"));
+    let path = presets::worker_path().or_else(|| std::env::var_os("PATH"));
     let nowhere = Path::new("");
     for lane in lanes {
         let worker = lane_worker(ws, opts, lane)?;

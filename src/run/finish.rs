@@ -19,9 +19,11 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     for (lane, ls) in &r.state.lanes {
         match ls.status.as_str() {
             "failed" | "timed_out" => human.push(format!(
-                "lane {lane} {}: {}; its work is on `{}` (`git lanes run --resume` restarts it; `git lanes integrate {} --no-fetch` verifies it and takes it as it stands)",
+                "lane {lane} {}: {}{}{}; its work is on `{}` (`git lanes run --resume` restarts it; `git lanes integrate {} --no-fetch` verifies it and takes it as it stands)",
                 ls.status.replace('_', " "),
                 ls.exit.as_deref().unwrap_or("?"),
+                ls.reason.as_deref().map(|why| format!(" — {why}")).unwrap_or_default(),
+                ls.log.as_deref().map(|log| format!(" (log: {log})")).unwrap_or_default(),
                 ls.branch.as_deref().unwrap_or("?"),
                 r.run_id
             )),
@@ -352,5 +354,6 @@ fn summary(
         interrupted,
         integrated: vec![],
         fast_forwarded: false,
+        lanes: super::LaneOutcome::of(&r.state),
     }
 }

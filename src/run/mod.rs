@@ -143,6 +143,49 @@ pub struct RunSummary {
     pub integrated: Vec<String>,
     /// Whether the user's branch was moved (fast-forwarded) to the result.
     pub fast_forwarded: bool,
+    /// How each lane's worker ended, for `--json` (`lanes[]`).
+    pub lanes: Vec<LaneOutcome>,
+}
+
+/// How one lane's worker ended: what `run --json` reports per lane.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LaneOutcome {
+    pub lane: String,
+    /// `done`, `failed`, `timed_out`, `interrupted`, ….
+    pub status: String,
+    /// The worker setting (a preset name or a command line).
+    pub worker: Option<String>,
+    /// How the process ended (`exit 1 without writing .done`).
+    pub exit: Option<String>,
+    /// The agent's own reason for a failure or timeout (or the last lines of its log).
+    pub reason: Option<String>,
+    /// `turns` or `budget` when a limit ended the agent's run.
+    pub limit: Option<String>,
+    /// The worker's log file.
+    pub log: Option<String>,
+    pub cost_usd: Option<f64>,
+    pub turns: Option<u32>,
+}
+
+impl LaneOutcome {
+    /// The outcome of every lane in a run's state.
+    pub fn of(state: &RunState) -> Vec<LaneOutcome> {
+        state
+            .lanes
+            .iter()
+            .map(|(lane, l)| LaneOutcome {
+                lane: lane.clone(),
+                status: l.status.clone(),
+                worker: l.worker.clone(),
+                exit: l.exit.clone(),
+                reason: l.reason.clone(),
+                limit: l.limit.clone(),
+                log: l.log.clone(),
+                cost_usd: l.cost_usd,
+                turns: l.turns,
+            })
+            .collect()
+    }
 }
 
 /// Everything the phases share.
@@ -336,6 +379,7 @@ pub fn run(
             interrupted: false,
             integrated: vec![],
             fast_forwarded: false,
+            lanes: vec![],
         });
     }
     for p in &active {

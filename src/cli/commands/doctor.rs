@@ -11,7 +11,8 @@ use crate::doctor;
 /// Finds duplicate issue ids (parallel branches create them) and shows how each would be
 /// renumbered. Notes RESOLVED issues whose latest verification evidence is missing, failing or
 /// stale (an affected path changed since), lane branches and worktrees left by finished runs, and
-/// runs that `run --resume` can continue; those have no automatic repair here.
+/// runs that `run --resume` can continue; those have no automatic repair here. Lists each worker
+/// preset's agent CLI with its version, or "not installed" with the command that installs it.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Apply the repair plan
@@ -28,18 +29,35 @@ pub fn run(args: DoctorArgs, ctx: &Ctx) -> CliResult {
     let mut actions = doctor::renumber_plan(&ws, &tracked);
     actions.extend(doctor::prune_plan(&repo.root));
     let plan = doctor::Plan { actions, notes };
+    let path = crate::presets::worker_path().or_else(|| std::env::var_os("PATH"));
+    let agents = crate::presets::installed_agents(path.as_deref(), std::time::Duration::from_secs(20));
     let ui = &ctx.ui;
     if args.fix {
         doctor::apply(&ws, &plan.actions)?;
     }
     if ui.json {
-        ui.json(serde_json::json!({ "applied": args.fix, "actions": plan.actions, "notes": plan.notes }))?;
+        ui.json(serde_json::json!({ "applied": args.fix, "actions": plan.actions, "notes": plan.notes, "agents": agents }))?;
     } else {
         for a in &plan.actions {
             ui.out(format!("{} {a}", if args.fix { ui.green("fixed:") } else { ui.yellow("plan:") }))?;
         }
         for n in &plan.notes {
             ui.out(format!("{} {}: {}", ui.dim("note:"), n.subject, n.message))?;
+        }
+        for a in &agents {
+            let line = match (&a.path, &a.version) {
+                (Some(p), v) => {
+                    let version = v.as_deref().unwrap_or("version unknown");
+                    let checked = if version.contains(&a.checked_version) {
+                        String::new()
+                    } else {
+                        format!("; preset checked with {}", a.checked_version)
+                    };
+                    format!("{} ({}{checked})", ui.green(version), p.display())
+                }
+                (None, _) => format!("{} — install with `{}`", ui.yellow("not installed"), a.install),
+            };
+            ui.out(format!("{} {}: {line}", ui.dim("agent"), a.preset))?;
         }
         if plan.actions.is_empty() {
             ui.info("nothing to repair");

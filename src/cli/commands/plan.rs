@@ -29,7 +29,9 @@
 //! `verdict_preview`: `[{ "id", "unverifiable", "checks": [{ "label", "command",
 //! "currently_passing": true|false|null, "findings": [{ "kind", "message" }], "note" }] }]` —
 //! `false`: the check fails on HEAD (the issue reproduces), `true`: it passes already (suspicious),
-//! `null`: not run (a finding, or no commit). Fields may be added; none are removed or renamed
+//! `null`: not run (a finding, or no commit); `worker`: the shell line the lane's worker would be
+//! started with (presets expanded; `null` for an idle lane) and `worker_problem`: why it could
+//! not start (`null` when it can: its CLI is installed). Fields may be added; none are removed or renamed
 //! without a new `schema_version`.
 
 use clap::Args;

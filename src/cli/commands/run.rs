@@ -31,7 +31,7 @@ pub struct RunArgs {
     /// Continue the newest interrupted run (after Ctrl-C, a crash or SIGKILL)
     #[arg(long, conflicts_with = "dry_run")]
     pub resume: bool,
-    /// Worker: a preset (script, claude, codex, aider, gemini) or a shell command line
+    /// Worker: a preset (script, claude, codex, aider, gemini, opencode, qwen, copilot) or a shell command line
     /// [default: the lane spec's `worker:`, else lanes.yaml's]
     #[arg(long, value_name = "CMD")]
     pub worker: Option<String>,
@@ -90,6 +90,10 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
         plan: PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) },
         run_id: chrono::Local::now().format("%Y%m%d-%H%M%S").to_string(),
         created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        worker: args.worker,
+        model: args.model,
+        max_turns: args.max_turns,
+        max_budget_usd: args.max_budget_usd,
     };
     let lanes = crate::dryrun::dry_run(&repo.git, &ws, catalog.as_ref(), &opts)?;
     let ui = &ctx.ui;
@@ -110,6 +114,12 @@ fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), 
     super::plan::print_lane(ui, &l.plan)?;
     if let Some(wo) = &l.work_order {
         ui.out(ui.dim(format!("  work order {} (time box {})", wo.work_order.id, wo.work_order.time_box)))?;
+    }
+    if let Some(w) = &l.worker {
+        ui.out(format!("  worker: {w}"))?;
+    }
+    if let Some(problem) = &l.worker_problem {
+        ui.out(format!("  {} worker: {problem}", ui.red("⚠")))?;
     }
     for i in &l.verdict_preview {
         if i.unverifiable {

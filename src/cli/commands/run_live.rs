@@ -72,6 +72,7 @@ pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
             "interrupted": s.interrupted,
             "integrated": s.integrated,
             "fast_forwarded": s.fast_forwarded,
+            "lanes": s.lanes,
         }))?;
     } else {
         ui.out(format!(

@@ -1,0 +1,339 @@
+//! `git lanes run --worker <preset>` against fake agent CLIs: shell scripts named like each real
+//! CLI, generated here into a temporary `PATH`, that accept only the flags the installed real
+//! version lists (`tests/fixtures/agents/<cli>/accepted-flags.txt`, taken from its `--help`),
+//! behave like it where it matters (claude refuses `--dangerously-skip-permissions` as root
+//! unless `IS_SANDBOX=1`; gemini refuses an untrusted folder), and replay the real CLI's recorded
+//! output (`<case>.stdout`, `.stderr`, `.exit`) — or fix the issue, for the `fix` case.
+//!
+//! The real CLIs are exercised by `tests/agents_real.rs` (opt-in, `LANES_REAL_AGENTS=1`).
+
+mod common;
+mod common_run;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common_run::RunRepo;
+
+const PRESETS: [&str; 7] = ["claude", "codex", "gemini", "aider", "opencode", "qwen", "copilot"];
+
+fn fixtures(cli: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents").join(cli)
+}
+
+/// What each fake does before replaying its case: the real CLI's refusals.
+fn quirks(cli: &str) -> &'static str {
+    match cli {
+        "claude" => {
+            r#"if [ "${FAKE_UID:-$(id -u)}" = 0 ] && [ "${IS_SANDBOX:-}" != 1 ]; then
+  case " $* " in *" --dangerously-skip-permissions "*) cat "$FIX/root-refusal.stderr" >&2; exit 1 ;; esac
+fi"#
+        }
+        "gemini" => {
+            r#"case " $* " in *" --skip-trust "*) ;; *)
+  [ "${GEMINI_CLI_TRUST_WORKSPACE:-}" = true ] || { echo 'Gemini CLI is not running in a trusted directory.' >&2; exit 55; } ;;
+esac"#
+        }
+        _ => "",
+    }
+}
+
+/// Writes the fake `cli` into `bin`.
+fn fake(bin: &Path, cli: &str) {
+    let script = format!(
+        r#"#!/bin/sh
+# Fake {cli}: only the flags the real CLI accepts; replays recorded cases ($FAKE_AGENT_CASE).
+FIX='{fix}'
+for a in "$@"; do
+  case "$a" in
+    --version|-v|-V) echo "fake {cli}"; exit 0 ;;
+    -) continue ;;
+    --*=*) f="${{a%%=*}}" ;;
+    -*) f="$a" ;;
+    *) continue ;;
+  esac
+  grep -qxF -- "$f" "$FIX/accepted-flags.txt" || {{ echo "error: unknown option '$f'" >&2; exit 2; }}
+done
+{quirks}
+echo "$*" >> "$FAKE_DIR/args-{cli}"
+case="${{FAKE_AGENT_CASE:-fix}}"
+if [ "$case" = fix ]; then
+  for id in $(echo "$LANES_ISSUES" | tr ',' ' '); do echo "fixed-$id" >> "src/$LANES_LANE.txt"; done
+  mkdir -p .aider.tags.cache.v4 && echo cache > .aider.tags.cache.v4/cache.db
+  [ "{cli}" = aider ] || git lanes signal done
+  cat "$FIX/success.stdout" 2>/dev/null
+  exit 0
+fi
+cat "$FIX/$case.stdout" 2>/dev/null
+cat "$FIX/$case.stderr" >&2 2>/dev/null
+[ "${{FAKE_HANG:-}}" = 1 ] && exec sleep 600
+exit "$(cat "$FIX/$case.exit" 2>/dev/null || echo 1)"
+"#,
+        fix = fixtures(cli).display(),
+        quirks = quirks(cli),
+    );
+    let path = bin.join(cli);
+    fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A repository with every fake CLI on a `PATH` folder outside it.
+fn repo_with_fakes() -> (RunRepo, PathBuf) {
+    let r = RunRepo::standard();
+    let bin = r.outside().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for cli in PRESETS {
+        fake(&bin, cli);
+    }
+    (r, bin)
+}
+
+fn path_with(bin: &Path) -> String {
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
+}
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// `git lanes run` with the fakes first on `PATH` and `env` for them.
+fn run(r: &RunRepo, bin: &Path, env: &[(&str, &str)], args: &[&str]) -> Out {
+    let mut c = r.cmd();
+    c.env("PATH", path_with(bin)).args(["run", "--done-grace", "1s"]).args(args);
+    if !args.contains(&"--timeout") {
+        c.args(["--timeout", "120s"]);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Nothing tracked is left dirty in the main worktree.
+fn assert_clean(r: &RunRepo) {
+    let dirty = r.git(&["status", "--porcelain", "--untracked-files=no"]);
+    assert!(dirty.trim().is_empty(), "tracked files left dirty: {dirty}");
+}
+
+/// The case each preset's recorded authentication failure is in, and the words it must show.
+fn auth_failure(cli: &str) -> (&'static str, &'static str) {
+    match cli {
+        "claude" => ("not-logged-in", "Not logged in · Please run /login"),
+        "codex" => ("unauthorized", "401 Unauthorized"),
+        "gemini" => ("no-auth", "Please set an Auth method"),
+        "aider" => ("model-no-key", "The API provider is not able to authenticate you"),
+        "opencode" => ("offline", "Cannot connect to API"),
+        "qwen" => ("no-auth", "No auth type is selected"),
+        "copilot" => ("no-auth", "No authentication information found."),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn each_presets_failure_reason_reaches_the_console_the_report_and_json() {
+    let (r, bin) = repo_with_fakes();
+    for (n, cli) in PRESETS.iter().enumerate() {
+        let (case, words) = auth_failure(cli);
+        let id = format!("A{n}");
+        let env = [("FAKE_AGENT_CASE", case), ("FAKE_UID", "0")];
+        let out = run(&r, &bin, &env, &["--run-id", &id, "--lane", "E", "--worker", cli]);
+        assert_eq!(out.code, Some(3), "{cli}: exit\n{}\n{}", out.stdout, out.stderr);
+        // No flag, trust or root refusal: the fake saw only accepted flags.
+        assert!(!out.stderr.contains("unknown option"), "{cli}: {}", out.stderr);
+        assert!(!out.stderr.contains("root/sudo") && !out.stderr.contains("trusted directory"), "{cli}: {}", out.stderr);
+        assert!(out.stderr.contains(&format!("{cli} said: ")) && out.stderr.contains(words), "{cli}: console\n{}", out.stderr);
+        assert!(out.stderr.contains("worker log: "), "{cli}: {}", out.stderr);
+        let report = r.report_cmd(&id);
+        assert!(report.contains("- **Reason:** ") && report.contains(words), "{cli}: report\n{report}");
+        assert!(report.contains("- **Worker log:** "), "{cli}: {report}");
+        // `--json` (no progress lines): the same reason per lane.
+        let id = format!("J{n}");
+        let out = run(&r, &bin, &env, &["--run-id", &id, "--lane", "E", "--worker", cli, "--json"]);
+        assert_eq!(out.code, Some(3), "{cli}: exit\n{}\n{}", out.stdout, out.stderr);
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{cli}: {e}: {}", out.stdout));
+        let lane = &json["lanes"][0];
+        assert_eq!(lane["status"], "failed", "{cli}: {json}");
+        assert!(lane["reason"].as_str().unwrap().contains(words), "{cli}: {json}");
+        assert!(Path::new(lane["log"].as_str().unwrap()).is_file(), "{cli}: {json}");
+        assert!(json["needs_human"].as_array().unwrap().iter().any(|h| h.as_str().unwrap().contains(words)), "{cli}: {json}");
+        assert_clean(&r);
+    }
+}
+
+#[test]
+fn claude_as_root_is_started_with_is_sandbox_and_its_fix_is_resolved() {
+    let (r, bin) = repo_with_fakes();
+    let out = run(&r, &bin, &[("FAKE_UID", "0")], &["--run-id", "R1", "--lane", "E", "--worker", "claude"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    // The same CLI started by hand, without the variable, is refused — and the console says so.
+    let line = "exec claude -p --output-format json --dangerously-skip-permissions < \"$LANES_PROMPT_FILE\"";
+    let out = run(&r, &bin, &[("FAKE_UID", "0")], &["--run-id", "R2", "--lane", "M", "--worker", line]);
+    assert_eq!(out.code, Some(3));
+    assert!(out.stderr.contains("cannot be used with root/sudo privileges"), "{}", out.stderr);
+    assert_clean(&r);
+}
+
+#[test]
+fn gemini_trusts_the_new_worktree_and_aider_signals_done_without_committing_its_droppings() {
+    let (r, bin) = repo_with_fakes();
+    let out = run(&r, &bin, &[], &["--run-id", "G1", "--lane", "E", "--worker", "gemini"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    // aider cannot run `git lanes signal`: its line writes `.done` after it exits 0.
+    let out = run(&r, &bin, &[], &["--run-id", "D1", "--lane", "M", "--worker", "aider"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    let files = r.git(&["log", "--all", "--name-only", "--format="]);
+    assert!(!files.contains(".aider"), "an agent's dropping was committed:\n{files}");
+    // Its history files went to the lane's state folder, not the worktree.
+    let args = fs::read_to_string(r.fake_dir().join("args-aider")).unwrap();
+    assert!(args.contains("--chat-history-file") && args.contains(".git/lanes/runs/D1/M/aider.chat.history.md"), "{args}");
+    assert!(!r.worktree("D1", "M").exists(), "the merged lane's worktree was kept");
+    assert_clean(&r);
+}
+
+#[test]
+fn aider_exit_0_after_an_authentication_error_fails_the_lane() {
+    let (r, bin) = repo_with_fakes();
+    let out = run(&r, &bin, &[("FAKE_AGENT_CASE", "model-no-key")], &["--run-id", "X1", "--lane", "E", "--worker", "aider"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(out.stderr.contains("lane E: failed — exit 0; but the agent reported an error"), "{}", out.stderr);
+    assert_ne!(r.status_on_head("E-01"), "RESOLVED");
+}
+
+#[test]
+fn a_limit_hit_is_named() {
+    let (r, bin) = repo_with_fakes();
+    let out = run(
+        &r,
+        &bin,
+        &[("FAKE_AGENT_CASE", "max-turns")],
+        &["--run-id", "L1", "--lane", "E", "--worker", "claude", "--max-turns", "3", "--json"],
+    );
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["lanes"][0]["limit"], "turns");
+    assert_eq!(json["lanes"][0]["reason"], "turn limit reached: Reached maximum number of turns (3)");
+    assert!(r.report_cmd("L1").contains("- **Limit hit:** turns"));
+    let args = fs::read_to_string(r.fake_dir().join("args-claude")).unwrap();
+    assert!(args.contains("--max-turns 3"), "{args}");
+}
+
+#[test]
+fn an_agent_stuck_offline_is_ended_with_its_reason_before_the_timeout() {
+    let (r, bin) = repo_with_fakes();
+    let out = run(
+        &r,
+        &bin,
+        &[("FAKE_AGENT_CASE", "no-auth"), ("FAKE_HANG", "1")],
+        &["--run-id", "S1", "--lane", "E", "--worker", "codex", "--timeout", "600s"],
+    );
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("lane E: failed — ended by git-lanes: codex cannot reach its API and waits for the network"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("timed out"), "{}", out.stderr);
+}
+
+#[test]
+fn a_timed_out_lane_names_the_last_lines_of_its_log() {
+    let (r, bin) = repo_with_fakes();
+    let out = run(
+        &r,
+        &bin,
+        &[("FAKE_AGENT_CASE", "api-key-offline"), ("FAKE_HANG", "1")],
+        &["--run-id", "T1", "--lane", "E", "--worker", "gemini", "--timeout", "3s", "--json"],
+    );
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["lanes"][0]["status"], "timed_out");
+    let reason = json["lanes"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("failed. Retrying with backoff"), "{reason}");
+}
+
+#[test]
+fn a_missing_cli_is_refused_before_any_branch_worktree_lock_or_commit() {
+    let r = RunRepo::standard();
+    let empty = r.outside().join("empty-bin");
+    fs::create_dir_all(&empty).unwrap();
+    let head = r.git(&["rev-parse", "HEAD"]);
+    for cli in PRESETS {
+        let mut c = r.cmd();
+        c.env("PATH", format!("{}:/usr/bin:/bin", empty.display())).args(["run", "--run-id", "N1", "--worker", cli]);
+        let out = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cli}: {stderr}");
+        assert!(stderr.contains(&format!("{cli} (the worker of lane E) is not installed: not found on PATH")), "{cli}: {stderr}");
+        assert!(stderr.contains("hint: install it with `") && stderr.contains("install"), "{cli}: {stderr}");
+    }
+    let mut c = r.cmd();
+    c.args(["run", "--run-id", "N2", "--worker", "./no-such-worker.sh --go"]);
+    let out = c.output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("./no-such-worker.sh (the worker of lane E) is not installed: no such file"));
+    assert!(r.lane_branches().is_empty());
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head);
+    assert!(!r.root().join(".git/lanes/worktrees").exists());
+    assert!(!r.root().join(".git/lanes/runs").exists());
+    let lanes_dir: Vec<_> =
+        fs::read_dir(r.root().join(".git/lanes")).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(lanes_dir.is_empty(), "left behind in .git/lanes: {lanes_dir:?}");
+}
+
+#[test]
+fn dry_run_shows_each_lanes_worker_line_and_what_would_stop_it() {
+    let (r, bin) = repo_with_fakes();
+    let mut c = r.cmd();
+    c.env("PATH", path_with(&bin)).args(["run", "--dry-run", "--json", "--worker", "claude", "--model", "opus"]);
+    let out = c.output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for lane in json["lanes"].as_array().unwrap() {
+        assert_eq!(
+            lane["worker"],
+            "IS_SANDBOX=1 exec claude -p --output-format json --dangerously-skip-permissions --model opus < \"$LANES_PROMPT_FILE\""
+        );
+        assert!(lane["worker_problem"].is_null(), "{lane}");
+    }
+    let mut c = r.cmd();
+    c.env("PATH", "/usr/bin:/bin").args(["run", "--dry-run", "--worker", "qwen"]);
+    let out = c.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("worker: exec qwen --approval-mode yolo --output-format json"), "{text}");
+    assert!(
+        text.contains("qwen (the worker of lane E) is not installed") && text.contains("npm install -g @qwen-code/qwen-code"),
+        "{text}"
+    );
+}
+
+#[test]
+fn doctor_lists_each_preset_cli_with_its_version_or_not_installed() {
+    let r = RunRepo::standard();
+    let bin = r.outside().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fake(&bin, "claude");
+    let mut c = r.cmd();
+    c.env("PATH", format!("{}:/usr/bin:/bin", bin.display())).arg("doctor");
+    let out = c.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("agent claude: fake claude ("), "{text}");
+    assert!(text.contains("agent codex: not installed — install with `npm install -g @openai/codex`"), "{text}");
+    assert!(text.contains("agent aider: not installed — install with `python3 -m pip install aider-chat`"), "{text}");
+    let mut c = r.cmd();
+    c.env("PATH", format!("{}:/usr/bin:/bin", bin.display())).args(["doctor", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
+    let agents = json["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 7);
+    assert_eq!(agents[0]["preset"], "claude");
+    assert_eq!(agents[0]["version"], "fake claude");
+    assert!(agents[1]["path"].is_null());
+}
