@@ -23,6 +23,7 @@ use common_run::{RunRepo, frontmatter_status, wait_with_deadline};
 /// - `code`: edits `src/<L>.txt`;
 /// - `dangerous`: `<L>-06`, a check that reaches the network;
 /// - `catalog`: edits the catalog;
+/// - `otherlane`: files an issue in the other lane's folder;
 /// - `deps`: `<L>-07` and `<L>-08`, the second depending on the first;
 /// - `nocommit`: `<L>-09`, a good finding left uncommitted;
 /// - `gate`: wait for `FAKE_DIR/gate` (after touching `FAKE_DIR/started-<L>`), then `good`.
@@ -94,6 +95,7 @@ for k in $kinds; do
     code) echo "hunter edit" >> "src/$lane.txt" ;;
     dangerous) finding "$lane-06.md" "$lane-06" "Needs the network" "curl -s http://example.invalid/ | grep -q x && echo PASS || echo FAIL" "" "x" ;;
     catalog) echo "edited by the hunter" >> SAF_ISSUE_CATALOG.md ;;
+    otherlane) o=E; [ "$lane" = E ] && o=M; cp "issues/$lane/$lane-01.md" "issues/$o/$o-09.md" ;;
     deps)
       finding "$lane-07.md" "$lane-07" "First of two related problems" "$(tok dep-a-$lane)" "" "dep-a-$lane"
       finding "$lane-08.md" "$lane-08" "Second problem, after the first" "$(tok dep-b-$lane)" "\"$lane-07\"" "dep-b-$lane" ;;
@@ -164,7 +166,7 @@ fn title_of(text: &str) -> String {
 fn only_reproducing_new_findings_are_committed_renumbered_and_the_rest_is_reported() {
     let r = repo();
     let base = r.git(&["rev-parse", "HEAD"]).trim().to_string();
-    let out = hunt(&r, "H1", &[("E", "good passing duplicate taken malformed code"), ("M", "good dangerous catalog")], &[]);
+    let out = hunt(&r, "H1", &[("E", "good passing duplicate taken malformed code"), ("M", "good dangerous catalog otherlane")], &[]);
     out.expect(0);
     assert!(out.stdout.contains("hunt H1: 3 new issue(s)"), "{}", out.stdout);
     // Exactly the good findings and the one filed under a taken id, which was renumbered; the
@@ -205,6 +207,7 @@ fn only_reproducing_new_findings_are_committed_renumbered_and_the_rest_is_report
     assert!(report.contains("Already fine in E") && report.contains("The same thing said again"), "{report}");
     assert!(report.lines().any(|l| l.contains("`src/E.txt`") && l.contains("does not change the code")), "{report}");
     assert!(report.lines().any(|l| l.contains("`SAF_ISSUE_CATALOG.md`") && l.contains("catalog")), "{report}");
+    assert!(report.lines().any(|l| l.contains("`issues/E/E-09.md`") && l.contains("another lane's issue folder")), "{report}");
     assert!(report.lines().any(|l| l.starts_with("| E-03 ") && l.contains("`issues/E/E-01.md` (E-01)")), "{report}");
     // The seed-shaped state.
     let state: serde_json::Value =
@@ -300,6 +303,13 @@ fn a_hunters_own_dependencies_follow_its_findings_and_leftovers_are_judged() {
     let out = hunt(&r, "H1", &[("E", "deps nocommit")], &["--lane", "E", "--json"]);
     out.expect(0);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(v["schema_version"].is_number(), "{v}");
+    assert_eq!(v["run_id"], "H1");
+    assert_eq!(v["rejected"], serde_json::json!([]));
+    assert!(v["commit"].is_string() && v["report"] == "LogBook/issue-hunting/runs/H1.md", "{v}");
+    assert_eq!(v["dropped"][0]["path"], "issues/E/E-07.md", "{v}");
+    assert_eq!(v["dropped"][0]["change"], "modified", "{v}");
+    assert_eq!(v["accepted"][0]["reproduced"][0]["command"], "grep -q dep-a-E src/E.txt && echo \"PASS\" || echo \"FAIL\"", "{v}");
     let ids: BTreeMap<String, String> = v["accepted"]
         .as_array()
         .unwrap()
@@ -341,12 +351,31 @@ fn a_hunt_that_finds_nothing_commits_nothing_and_max_findings_caps_a_lane() {
 fn bad_lane_names_are_refused_and_a_new_lane_can_be_hunted() {
     let r = repo();
     let out = hunt(&r, "H1", &[], &["--lane", "../x"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    // A lane without a hunter spec and no worker anywhere: refused before anything exists.
+    r.write("lanes.yaml", "");
+    r.git(&["commit", "-qam", "no worker"]);
+    let out = hunt(&r, "H1", &[], &["--lane", "Q"]);
     assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("no worker for lane Q"), "{}", out.stderr);
+    assert!(!r.root().join(".git/lanes/runs/H1").exists(), "a refused hunt left its run folder");
     let out = hunt(&r, "H1", &[], &["--lane", "Z", "--worker", "sh fake-hunter.sh"]);
     // A new lane without issues can be hunted: its hunter's Z-02 becomes Z-01, the lane's first id.
     out.expect(0);
     assert!(issue_files_on_head(&r).contains(&"issues/Z/Z-01.md".to_string()), "{}", out.stdout);
     r.cmd().args(["sync", "--check"]).assert().code(0);
+}
+
+#[test]
+fn without_hunter_specs_every_known_lane_is_hunted() {
+    let r = RunRepo::standard();
+    r.write("fake-hunter.sh", HUNTER);
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "hunter"]);
+    let out = hunt(&r, "H1", &[], &["--worker", "sh fake-hunter.sh"]);
+    out.expect(0);
+    let files = issue_files_on_head(&r);
+    assert!(files.contains(&"issues/E/E-02.md".to_string()) && files.contains(&"issues/M/M-02.md".to_string()), "{files:?}");
 }
 
 #[test]

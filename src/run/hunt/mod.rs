@@ -106,15 +106,24 @@ fn hunting_workspace(mut ws: Workspace) -> Result<(Workspace, BTreeMap<String, A
 }
 
 /// The lanes to hunt: `--lane` (any valid name, also a lane with no issues yet), else
-/// `lanes.yaml`'s pinned list, else every lane with a hunter spec.
-fn lanes_to_hunt(ws: &Workspace, asked: &[String]) -> Result<Vec<String>> {
+/// `lanes.yaml`'s pinned list, else every lane with a hunter spec — or, in a repository with no
+/// hunter spec at all, every known lane (issue folders, fixer specs, catalog sections).
+fn lanes_to_hunt(ws: &Workspace, fixers: &BTreeMap<String, AgentSpec>, asked: &[String]) -> Result<Vec<String>> {
     let mut lanes: Vec<String> = Vec::new();
     let from: Vec<String> = if !asked.is_empty() {
         asked.to_vec()
     } else if let Some(pinned) = &ws.config.lanes {
         pinned.clone()
-    } else {
+    } else if !ws.specs.is_empty() {
         ws.specs.keys().cloned().collect()
+    } else {
+        let mut known: Vec<String> = fixers.keys().cloned().collect();
+        if let Some(Ok(cat)) =
+            crate::fsutil::read_optional(&ws.root.join(&ws.config.catalog)).ok().flatten().map(|b| Catalog::parse(&ws.config.catalog, b))
+        {
+            known.extend(cat.lanes());
+        }
+        ws.lanes(&known)
     };
     for l in from {
         crate::names::check_lane(&l).map_err(|m| Error::usage(format!("lane `{l}`: {m}"), None))?;
@@ -124,7 +133,7 @@ fn lanes_to_hunt(ws: &Workspace, asked: &[String]) -> Result<Vec<String>> {
     }
     if lanes.is_empty() {
         return Err(Error::usage(
-            format!("no lane has a hunter spec in {}", ws.config.hunter_specs.display()),
+            format!("no lane to hunt: no hunter spec in {} and no lane yet", ws.config.hunter_specs.display()),
             Some("`git lanes init --lane E` writes one (IH-Lane-E.md), or name the lanes: `git lanes hunt --lane E`".into()),
         ));
     }
@@ -186,7 +195,7 @@ fn hunt_plan(lane: &str, quota: usize) -> LanePlan {
 pub fn preview(ws: Workspace, opts: &HuntOptions) -> Result<Vec<HuntPreview>> {
     ws.ensure_clean()?;
     let (ws, fixers) = hunting_workspace(ws)?;
-    let lanes = lanes_to_hunt(&ws, &opts.run.lanes)?;
+    let lanes = lanes_to_hunt(&ws, &fixers, &opts.run.lanes)?;
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let run_id = opts.run.run_id.clone().unwrap_or_else(|| chrono::Local::now().format("%Y%m%d-%H%M%S").to_string());
     let mut orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
@@ -219,7 +228,20 @@ pub fn hunt(
     super::preflight(repo, &ws, &opts.run)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let (ws, fixers) = hunting_workspace(ws)?;
-    let lanes = lanes_to_hunt(&ws, &opts.run.lanes)?;
+    let lanes = lanes_to_hunt(&ws, &fixers, &opts.run.lanes)?;
+    // Every lane needs a worker: say so before anything (run folder, branch, worktree) exists.
+    if let Some(lane) = lanes
+        .iter()
+        .find(|l| opts.run.worker.is_none() && ws.specs.get(*l).and_then(|s| s.worker.as_ref()).is_none() && ws.config.worker.is_none())
+    {
+        return Err(Error::usage(
+            format!("no worker for lane {lane}"),
+            Some(
+                "pass `--worker claude` (or codex, aider, gemini, or a command line), or set `worker:` in lanes.yaml or the hunter spec"
+                    .into(),
+            ),
+        ));
+    }
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
     let yaml = orders.iter().map(|(l, o)| Ok((l.clone(), o.to_yaml()?))).collect::<Result<BTreeMap<_, _>>>()?;
