@@ -401,3 +401,52 @@ fn the_committed_report_links_a_timeline_svg_with_a_bar_per_lane() {
     let p = st.lanes["E"].phases.clone().unwrap();
     assert!(p.work_started_at.is_some() && p.work_ended_at.is_some() && p.judged_at.is_some() && p.integrated_at.is_some());
 }
+
+fn live_lane_status(r: &RunRepo, run_id: &str, lane: &str) -> String {
+    let path = r.root().join(".git/lanes/runs").join(run_id).join("state.yaml");
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_saphyr::from_str::<git_lanes::state::RunState>(&t).ok())
+        .and_then(|s| s.lanes.get(lane).map(|l| l.status.clone()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn stop_ends_one_lane_of_a_running_run_and_the_others_go_on() {
+    let r = RunRepo::standard();
+    let mut run = r.run_child("R1", &[("E", "gate"), ("M", "gate")], &[]);
+    assert!(r.wait_for_marker("started-M", Duration::from_secs(30)), "worker M never started");
+    let err = stderr_of(r.cmd().args(["stop", "M"]), 0);
+    assert!(err.contains("asked run R1 to stop lane M"), "{err}");
+    assert!(wait_until(Duration::from_secs(20), || live_lane_status(&r, "R1", "M") == "failed"), "lane M was not stopped");
+    r.open_gate();
+    let out = common_run::wait_with_deadline(&mut run, Duration::from_secs(60)).expect("run ends");
+    out.expect_code(3);
+    assert!(out.stdout.contains("lane M failed: stopped by the operator"), "{}", out.stdout);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "OPEN");
+    // Its work so far is kept on its branch.
+    r.assert_nothing_lost("R1", &["M"]);
+    // A finished run cannot be steered.
+    let err = stderr_of(r.cmd().args(["stop", "E", "--run", "R1"]), 1);
+    assert!(err.contains("not being followed"), "{err}");
+}
+
+#[test]
+fn restart_starts_a_lanes_worker_again_in_its_worktree() {
+    let r = RunRepo::standard();
+    let mut run = r.run_child("R1", &[("E", "gate")], &["--lane", "E"]);
+    assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "worker E never started");
+    std::fs::remove_file(r.fake_dir().join("started-E")).unwrap();
+    r.cmd().args(["restart", "E"]).assert().code(0);
+    assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "worker E was not started again");
+    r.open_gate();
+    let out = common_run::wait_with_deadline(&mut run, Duration::from_secs(60)).expect("run ends");
+    out.expect_code(0);
+    assert!(out.stderr.contains("lane E: restarted by the operator"), "{}", out.stderr);
+    let log = stdout_of(r.cmd().args(["logs", "E"]), 0);
+    assert_eq!(log.matches("fake worker: lane E").count(), 2, "{log}");
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    // Both workers' commits (the first one's wip, the second's wip and fix) are kept.
+    r.assert_nothing_lost("R1", &["E"]);
+}

@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod context;
 pub mod error;
+pub mod live;
 pub mod progress;
 pub mod ui;
 

@@ -53,14 +53,8 @@ impl LaneDisplay {
     pub fn event(&mut self, e: &RunEvent) {
         let ui = self.ui.clone();
         match e {
-            RunEvent::Started { run_id, lanes } => {
-                self.line(format!("run {} — {}: {}", ui.bold(run_id), crate::text::plural(lanes.len(), "lane"), lanes.join(", ")))
-            }
-            RunEvent::Skipped { lane, reason } => self.line(format!("lane {lane}: skipped ({reason})")),
-            RunEvent::WorktreeReady { .. } => {}
             RunEvent::LaneStarted { lane, pid, issues } => {
-                let msg =
-                    if issues.is_empty() { format!("started (pid {pid})") } else { format!("started (pid {pid}): {}", issues.join(", ")) };
+                let msg = format!("started (pid {pid}): {}", issues.join(", "));
                 match self.bar(lane) {
                     Some(b) => b.set_message(msg),
                     None => self.line(format!("lane {lane}: {msg}")),
@@ -77,36 +71,19 @@ impl LaneDisplay {
                     None => self.line(format!("lane {lane}: .done{l}")),
                 }
             }
-            RunEvent::LaneStalled { lane, for_secs } => {
-                self.line(format!("{} lane {lane}: status unchanged for {for_secs}s", ui.yellow("stalled:")))
-            }
-            RunEvent::LaneEnded { lane, state, detail } => {
-                let tag = match state.as_str() {
-                    "done" => ui.green("done"),
-                    "timed_out" => ui.red("timed out"),
-                    _ => ui.red(state.replace('_', " ")),
-                };
+            RunEvent::LaneEnded { lane, .. } => {
                 if let Some(b) = self.bars.remove(lane) {
                     b.finish_and_clear();
                 }
-                self.line(format!("lane {lane}: {tag} — {detail}"));
+                if let Some(line) = describe(&ui, e) {
+                    self.line(line);
+                }
             }
-            RunEvent::Judged { lane, id, approved, reason } => {
-                let tag = if *approved { ui.green("RESOLVED") } else { ui.red("REJECTED") };
-                self.line(format!("lane {lane}: {id} {tag} — {reason}"));
+            _ => {
+                if let Some(line) = describe(&ui, e) {
+                    self.line(line);
+                }
             }
-            RunEvent::Finding { lane, path, accepted, reason } => {
-                let tag = if *accepted { ui.green("KEPT") } else { ui.red("REJECTED") };
-                self.line(format!("lane {lane}: finding {path} {tag} — {reason}"));
-            }
-            RunEvent::Merged { lane } => self.line(format!("lane {lane}: merged into the integration branch")),
-            RunEvent::BackedOut { lane, reason } => self.line(format!("{} lane {lane}: {reason}", ui.yellow("backed out:"))),
-            RunEvent::Interrupted { count } => {
-                let what =
-                    if *count >= 2 { "killing every lane's processes" } else { "stopping: lanes get SIGINT; press Ctrl-C again to kill" };
-                self.line(format!("{} {what}", ui.yellow("interrupted:")));
-            }
-            RunEvent::Note(n) => self.line(format!("{} {n}", ui.dim("note:"))),
         }
     }
 
@@ -114,6 +91,75 @@ impl LaneDisplay {
     pub fn finish(&mut self) {
         for (_, b) in std::mem::take(&mut self.bars) {
             b.finish_and_clear();
+        }
+    }
+}
+
+/// The line an event leaves in the record (the plain output, and the scrollback above the live
+/// view); `None` for events that only update a lane's live row.
+pub fn describe(ui: &Ui, e: &RunEvent) -> Option<String> {
+    Some(match e {
+        RunEvent::Started { run_id, lanes } => {
+            format!("run {} — {}: {}", ui.bold(run_id), crate::text::plural(lanes.len(), "lane"), lanes.join(", "))
+        }
+        RunEvent::Skipped { lane, reason } => format!("lane {lane}: skipped ({reason})"),
+        RunEvent::LaneStalled { lane, for_secs } => format!("{} lane {lane}: status unchanged for {for_secs}s", ui.yellow("stalled:")),
+        RunEvent::LaneEnded { lane, state, detail } => {
+            let tag = match state.as_str() {
+                "done" => ui.green("done"),
+                _ => ui.red(crate::state::status_words(state)),
+            };
+            format!("lane {lane}: {tag} — {detail}")
+        }
+        RunEvent::Judged { lane, id, approved, reason } => {
+            let tag = if *approved { ui.green("RESOLVED") } else { ui.red("REJECTED") };
+            format!("lane {lane}: {id} {tag} — {reason}")
+        }
+        RunEvent::Finding { lane, path, accepted, reason } => {
+            let tag = if *accepted { ui.green("KEPT") } else { ui.red("REJECTED") };
+            format!("lane {lane}: finding {path} {tag} — {reason}")
+        }
+        RunEvent::Merged { lane } => format!("lane {lane}: merged into the integration branch"),
+        RunEvent::BackedOut { lane, reason } => format!("{} lane {lane}: {reason}", ui.yellow("backed out:")),
+        RunEvent::Interrupted { count } => {
+            let what =
+                if *count >= 2 { "killing every lane's processes" } else { "stopping: lanes get SIGINT; press Ctrl-C again to kill" };
+            format!("{} {what}", ui.yellow("interrupted:"))
+        }
+        RunEvent::Note(n) => format!("{} {n}", ui.dim("note:")),
+        RunEvent::WorktreeReady { .. } | RunEvent::LaneStarted { .. } | RunEvent::LaneStatus { .. } | RunEvent::LaneDone { .. } => {
+            return None;
+        }
+    })
+}
+
+/// The display of a run: the live view on a terminal, else plain lines.
+pub enum RunDisplay {
+    Lines(LaneDisplay),
+    Live(crate::cli::live::LiveView),
+}
+
+impl RunDisplay {
+    /// The live view when [`crate::cli::live::wanted`], else [`LaneDisplay`].
+    pub fn new(ui: &Ui, plain: bool, setup: impl FnOnce() -> crate::cli::live::LiveSetup) -> RunDisplay {
+        if crate::cli::live::wanted(ui, plain) {
+            RunDisplay::Live(crate::cli::live::LiveView::start(ui, setup()))
+        } else {
+            RunDisplay::Lines(LaneDisplay::new(ui))
+        }
+    }
+
+    pub fn event(&mut self, e: &RunEvent) {
+        match self {
+            RunDisplay::Lines(d) => d.event(e),
+            RunDisplay::Live(v) => v.event(e),
+        }
+    }
+
+    pub fn finish(&mut self) {
+        match self {
+            RunDisplay::Lines(d) => d.finish(),
+            RunDisplay::Live(v) => v.finish(),
         }
     }
 }

@@ -205,7 +205,47 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
             r.state.status = "interrupted".into();
         }
         let mut ended = Vec::new();
+        for c in take_controls(r) {
+            match c {
+                super::LaneControl::Stop(lane) => {
+                    if let Some(a) = active.get_mut(&lane) {
+                        a.ended_by_us = true;
+                        let ending = a.child.as_mut().map(|c| c.terminate(Duration::from_secs(2)).to_string());
+                        if let Some(pid) = a.foreign_pid {
+                            kill_group(pid);
+                        }
+                        let how = ending.map(|e| format!(" ({e})")).unwrap_or_default();
+                        ended.push((lane, ("failed".to_string(), format!("stopped by the operator{how}"))));
+                    } else if let Some(i) = queue.iter().position(|l| *l == lane) {
+                        queue.remove(i);
+                        ended.push((lane, ("failed".to_string(), "stopped by the operator before it started".to_string())));
+                    }
+                }
+                super::LaneControl::Restart(lane) => {
+                    if !r.lanes.contains_key(&lane) || queue.contains(&lane) || interrupted {
+                        continue;
+                    }
+                    if let Some(mut a) = active.remove(&lane) {
+                        if let Some(c) = a.child.as_mut() {
+                            c.terminate(Duration::from_secs(2));
+                        }
+                        if let Some(pid) = a.foreign_pid {
+                            kill_group(pid);
+                        }
+                    }
+                    let ls = r.lane_state(&lane);
+                    ls.status = "pending".into();
+                    ls.exit = None;
+                    ls.completed_at = None;
+                    r.emit(RunEvent::Note(format!("lane {lane}: restarted by the operator")));
+                    queue.push_front(lane);
+                }
+            }
+        }
         for a in active.values_mut() {
+            if ended.iter().any(|(l, _)| *l == a.lane) {
+                continue; // stopped by the operator just now
+            }
             // Whether the worker has exited is read *before* its signal files: a worker writes
             // `.done` and then exits, so an exit seen here comes with a `.done` the rescan sees.
             let exited = match (&mut a.child, a.foreign_pid) {
@@ -249,10 +289,11 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
             }
         }
         for (lane, (state, detail)) in ended {
-            let a = active.remove(&lane).expect("ended lane is active");
-            let took = a.started.elapsed();
-            if let Some(lr) = r.lanes.get_mut(&lane) {
-                lr.duration = Some(took);
+            // A lane stopped before it started has no Active.
+            if let Some(a) = active.remove(&lane)
+                && let Some(lr) = r.lanes.get_mut(&lane)
+            {
+                lr.duration = Some(a.started.elapsed());
             }
             let log = r.dir.join(&lane).join("worker.log");
             let outcome = outcome_of(a.preset, &log, state, detail);
@@ -298,6 +339,26 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
     }
     r.save()?;
     Ok(interrupted)
+}
+
+/// The operator's requests since the last tick: from the live view's queue, and from the
+/// `control` files `git lanes stop|restart <LANE>` writes into a lane's run folder.
+fn take_controls(r: &Run<'_>) -> Vec<super::LaneControl> {
+    let mut out: Vec<super::LaneControl> = match &r.opts.controls {
+        Some(q) => q.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    for (lane, lr) in &r.lanes {
+        let path = lr.files.join(super::CONTROL_FILE);
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let _ = std::fs::remove_file(&path);
+        match text.trim() {
+            "stop" => out.push(super::LaneControl::Stop(lane.clone())),
+            "restart" => out.push(super::LaneControl::Restart(lane.clone())),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Start a lane's worker through the process module.

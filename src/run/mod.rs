@@ -62,7 +62,39 @@ pub struct RunOptions {
     pub push: bool,
     /// Use this run id instead of a timestamp (tests, CI matrices).
     pub run_id: Option<String>,
+    /// Requests from the operator (the live view's stop and restart keys), read every tick.
+    pub controls: Option<LaneControls>,
 }
+
+/// What the operator can ask of a lane while the run follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaneControl {
+    /// End the lane's worker (its process group); the lane fails as "stopped by the operator",
+    /// its work is collected and kept on its branch (`run --resume` restarts it).
+    Stop(String),
+    /// End the lane's worker if it runs and start it again in the same worktree (its commits
+    /// so far are kept; the log goes on).
+    Restart(String),
+}
+
+/// The file in `<common>/lanes/runs/<RUN_ID>/<LANE>/` through which another process asks the
+/// running orchestrator to `stop` or `restart` the lane (its whole content is the word).
+pub const CONTROL_FILE: &str = "control";
+
+/// Ask the orchestrator of a running run to stop or restart a lane (`git lanes stop|restart`):
+/// the request is a file it reads on its next tick.
+pub fn request_control(repo: &Repo, run_id: &str, lane: &str, control: &LaneControl) -> Result<()> {
+    crate::names::check_run_id(run_id).map_err(|m| Error::usage(m, None))?;
+    crate::names::check_lane(lane).map_err(|m| Error::usage(m, None))?;
+    let word = match control {
+        LaneControl::Stop(_) => "stop",
+        LaneControl::Restart(_) => "restart",
+    };
+    crate::fsutil::write_atomic(&repo.lanes_dir().join("runs").join(run_id).join(lane).join(CONTROL_FILE), format!("{word}\n").as_bytes())
+}
+
+/// The queue the display pushes [`LaneControl`]s into and the coordinator drains.
+pub type LaneControls = Arc<std::sync::Mutex<std::collections::VecDeque<LaneControl>>>;
 
 /// What happened, for the display (human lines, progress bars, JSON); the runner never prints.
 #[derive(Debug, Clone)]

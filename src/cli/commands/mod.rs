@@ -18,11 +18,13 @@ mod plan;
 mod reopen;
 mod report;
 mod reset;
+mod restart;
 mod run;
 mod run_live;
 mod runs;
 mod signal;
 mod status;
+mod stop;
 mod sync;
 mod validate;
 mod verify;
@@ -55,6 +57,8 @@ pub enum Command {
     Report(report::ReportArgs),
     Logs(logs::LogsArgs),
     Diff(diff::DiffArgs),
+    Stop(stop::StopArgs),
+    Restart(restart::RestartArgs),
     Clean(clean::CleanArgs),
     CiTemplate(ci_template::CiTemplateArgs),
     Demo(demo::DemoArgs),
@@ -87,6 +91,8 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Report(a) => report::run(a, ctx),
         Command::Logs(a) => logs::run(a, ctx),
         Command::Diff(a) => diff::run(a, ctx),
+        Command::Stop(a) => stop::run(a, ctx),
+        Command::Restart(a) => restart::run(a, ctx),
         Command::Clean(a) => clean::run(a, ctx),
         Command::CiTemplate(a) => ci_template::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),

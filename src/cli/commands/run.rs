@@ -73,6 +73,9 @@ pub struct RunArgs {
     /// Use this run id instead of the current time
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
+    /// Plain lines instead of the live view on a terminal
+    #[arg(long)]
+    pub plain: bool,
 }
 
 pub(super) fn duration(s: &str) -> Result<std::time::Duration, String> {

@@ -6,14 +6,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::cli::progress::LaneDisplay;
+use crate::cli::live::LiveSetup;
+use crate::cli::progress::RunDisplay;
 use crate::config::IntegrationPolicy;
-use crate::run::{self, RunOptions, RunSummary};
+use crate::run::{self, LaneControls, RunOptions, RunSummary};
 
 use super::run::RunArgs;
 
 pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
     let (repo, ws) = ctx.setup_workspace()?;
+    let controls: LaneControls = LaneControls::default();
     let opts = RunOptions {
         lanes: args.lanes,
         max_parallel: args.max_parallel.map(|n| n as usize),
@@ -30,9 +32,16 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
         no_integrate: args.no_integrate,
         push: args.push,
         run_id: args.run_id,
+        controls: Some(controls.clone()),
     };
     let interrupts = install_ctrl_c();
-    let mut display = LaneDisplay::new(&ctx.ui);
+    let mut display = RunDisplay::new(&ctx.ui, args.plain, || LiveSetup {
+        title: "git lanes run".into(),
+        lanes_dir: repo.lanes_dir(),
+        interrupts: interrupts.clone(),
+        controls: Some(controls.clone()),
+        lanes: vec![],
+    });
     let mut observer = |e: &run::RunEvent| display.event(e);
     let result = if args.resume {
         run::resume(&repo, ws, opts, &mut observer, interrupts)

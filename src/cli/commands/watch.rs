@@ -9,7 +9,8 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::cli::progress::LaneDisplay;
+use crate::cli::live::LiveSetup;
+use crate::cli::progress::RunDisplay;
 use crate::follow::{Change, LaneFollow, SignalWatcher};
 use crate::run::RunEvent;
 
@@ -29,6 +30,9 @@ pub struct WatchArgs {
     /// The signal folder (default: the configured one, e.g. LogBook/issue-fixing/signals)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Plain lines instead of the live view on a terminal
+    #[arg(long)]
+    pub plain: bool,
 }
 
 pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
@@ -56,7 +60,13 @@ pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
     let (tx, rx) = mpsc::channel::<()>();
     let mut watcher = SignalWatcher::new(vec![dir.clone()], tx, || ());
     let mut follows: BTreeMap<String, LaneFollow> = lanes.iter().map(|l| (l.clone(), LaneFollow::new(l, vec![dir.clone()]))).collect();
-    let mut display = LaneDisplay::new(&ctx.ui);
+    let mut display = RunDisplay::new(&ctx.ui, args.plain, || LiveSetup {
+        title: "git lanes watch".into(),
+        lanes_dir: repo.lanes_dir(),
+        interrupts: std::sync::Arc::default(),
+        controls: None,
+        lanes: lanes.clone(),
+    });
     display.event(&RunEvent::Note(format!(
         "watching {} for {} {}",
         dir.display(),
