@@ -224,24 +224,15 @@ pub fn hunt(
 ) -> Result<HuntSummary> {
     let run_id = super::choose_run_id(repo, opts.run.run_id.as_deref())?;
     super::refuse_uncommitted_setup(repo, &ws)?;
-    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
     super::preflight(repo, &ws, &opts.run)?;
-    let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let (ws, fixers) = hunting_workspace(ws)?;
     let lanes = lanes_to_hunt(&ws, &fixers, &opts.run.lanes)?;
-    // Every lane needs a worker: say so before anything (run folder, branch, worktree) exists.
-    if let Some(lane) = lanes
-        .iter()
-        .find(|l| opts.run.worker.is_none() && ws.specs.get(*l).and_then(|s| s.worker.as_ref()).is_none() && ws.config.worker.is_none())
-    {
-        return Err(Error::usage(
-            format!("no worker for lane {lane}"),
-            Some(
-                "pass `--worker claude` (or codex, aider, gemini, or a command line), or set `worker:` in lanes.yaml or the hunter spec"
-                    .into(),
-            ),
-        ));
-    }
+    // Every lane's worker is checked (it exists, its program is installed, its limits are valid)
+    // before anything — lock, run folder, branch, worktree — exists.
+    let names: Vec<&str> = lanes.iter().map(String::as_str).collect();
+    coordinator::check_workers(&repo.root, &ws, &opts.run, &names)?;
+    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
+    let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
     let yaml = orders.iter().map(|(l, o)| Ok((l.clone(), o.to_yaml()?))).collect::<Result<BTreeMap<_, _>>>()?;
