@@ -290,13 +290,13 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
         }
         for (lane, (state, detail)) in ended {
             // A lane stopped before it started has no Active.
-            if let Some(a) = active.remove(&lane)
-                && let Some(lr) = r.lanes.get_mut(&lane)
-            {
+            let a = active.remove(&lane);
+            if let (Some(a), Some(lr)) = (&a, r.lanes.get_mut(&lane)) {
                 lr.duration = Some(a.started.elapsed());
             }
+            let preset = a.as_ref().map(|a| a.preset).unwrap_or_else(|| preset_of(r.lanes.get(&lane).map_or("", |lr| lr.worker.as_str())));
             let log = r.dir.join(&lane).join("worker.log");
-            let outcome = outcome_of(a.preset, &log, state, detail);
+            let outcome = outcome_of(preset, &log, state, detail);
             let ls = r.lane_state(&lane);
             ls.status = outcome.state.clone();
             ls.exit = Some(outcome.detail.clone());
@@ -313,7 +313,7 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
             {
                 r.state.lanes.entry(lane.clone()).or_default().warnings.push(format!("could not remove the agent's own files: {e}"));
             }
-            let shown = outcome.shown(a.preset, &log);
+            let shown = outcome.shown(preset, &log);
             r.emit(RunEvent::LaneEnded { lane, state: outcome.state, detail: shown });
             r.save()?;
         }
