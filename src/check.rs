@@ -68,6 +68,7 @@ use crate::config::{CONFIG_FILE, Config, Overrides};
 use crate::error::{Error, Problem, Result};
 use crate::evidence::{self, Evidence};
 use crate::issue::{Issue, Status};
+use crate::issue_cache::{IssueCache, Key};
 use crate::repo::Repo;
 use crate::validate::duplicate_ids;
 use crate::workspace::Workspace;
@@ -495,7 +496,7 @@ fn problem_failure(p: &Problem, default_fix: &str) -> Failure {
 /// The workspace at `snap`: from disk for the working tree, from blobs for a commit.
 fn load_workspace(repo: &Repo, snap: &Snapshot, config: Config) -> Result<Workspace> {
     let tree = match snap {
-        Snapshot::WorkTree => return Workspace::load(&repo.root, config),
+        Snapshot::WorkTree => return Workspace::load_cached(&repo.root, config, &repo.cache_dir(), true),
         Snapshot::Tree(_, tree) => tree,
     };
     let git = &repo.git;
@@ -515,7 +516,20 @@ fn load_workspace(repo: &Repo, snap: &Snapshot, config: Config) -> Result<Worksp
             }
         }
     }
-    let issue_files = read_blobs(repo, wanted)?;
+    // Summaries of blobs seen before (keyed by blob id) are not read or parsed again.
+    let mut cache = IssueCache::read(IssueCache::for_blobs(&repo.cache_dir()));
+    let had = cache.len();
+    let ids: HashMap<PathBuf, Oid> = wanted.iter().cloned().collect();
+    let mut cached = Vec::new();
+    let mut missing = Vec::new();
+    for (path, oid) in wanted {
+        match cache.take(&path, &blob_key(oid)) {
+            Some(issue) => cached.push(issue),
+            None => missing.push((path, oid)),
+        }
+    }
+    let fresh = !missing.is_empty();
+    let issue_files = read_blobs(repo, missing)?;
     let mut spec_files = Vec::new();
     if let Some(specs) = subtree(git, tree, &config.fixer_specs) {
         for f in specs.iter() {
@@ -526,7 +540,21 @@ fn load_workspace(repo: &Repo, snap: &Snapshot, config: Config) -> Result<Worksp
             }
         }
     }
-    Ok(Workspace::from_files(&repo.root, config, issue_files, spec_files))
+    let ws = Workspace::from_files_and_summaries(&repo.root, config, issue_files, cached, spec_files);
+    let entries: Vec<_> = ws.issues.iter().filter_map(|i| ids.get(&i.path).map(|oid| (i, blob_key(*oid)))).collect();
+    // Keep exactly this tree's summaries: the cache stays the size of one catalog.
+    if fresh || entries.len() != had {
+        cache.write(&entries);
+    }
+    Ok(ws)
+}
+
+fn blob_key(oid: Oid) -> Key {
+    let mut id = [0u8; 20];
+    let bytes = oid.as_bytes();
+    let n = bytes.len().min(20);
+    id[..n].copy_from_slice(&bytes[..n]);
+    Key::Blob(id)
 }
 
 /// Read blobs in parallel: one repository handle per worker thread.

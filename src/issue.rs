@@ -159,6 +159,10 @@ impl Check {
 }
 
 /// A parsed issue file.
+///
+/// Everything but `text`, `split` and `outline` is what the summary cache (`issue_cache.rs`)
+/// keeps, so an issue read from the cache answers every question the catalog commands ask
+/// without its text; such an issue has an empty `text` and [`Issue::from_cache`] is true.
 #[derive(Debug, Clone)]
 pub struct Issue {
     /// Path relative to the repository root.
@@ -166,12 +170,47 @@ pub struct Issue {
     pub meta: Meta,
     pub title: String,
     pub title_line: usize,
-    /// The whole file text (BOM stripped, line endings as written).
+    /// The whole file text (BOM stripped, line endings as written); empty from the cache.
     pub text: String,
     pub bom: bool,
     pub split: Split,
     pub outline: Outline,
+    /// What the body and frontmatter say beyond [`Meta`], computed once at parse time.
+    pub(crate) facts: Facts,
+    /// Read from the summary cache: no text.
+    cached: bool,
 }
+
+/// Facts derived from an issue's text that commands ask about (cached with the summary).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Facts {
+    pub checks: Vec<Check>,
+    /// File line of each top-level frontmatter key in [`KEYS`] (same index; 0: absent).
+    pub key_lines: [u32; KEYS.len()],
+    pub has_resolution: bool,
+    /// The first EXTREME word (see `plan.rs`) in the body's prose, outside code blocks.
+    pub prose_extreme: Option<String>,
+}
+
+/// The frontmatter keys whose lines are kept in [`Facts::key_lines`].
+pub(crate) const KEYS: [&str; 16] = [
+    "issue_id",
+    "lane",
+    "severity",
+    "severity_level",
+    "type_tags",
+    "status",
+    "category",
+    "affected_paths",
+    "depends_on",
+    "blocks",
+    "related",
+    "time_box",
+    "date_verified",
+    "verification_confidence",
+    "verification_pattern",
+    "verification_depth",
+];
 
 impl Issue {
     /// Parse an issue file. `path` is used in messages and kept; the lane folder and file name
@@ -252,7 +291,25 @@ impl Issue {
             verification_pattern: opt(&raw.verification_pattern),
             verification_depth: opt(&raw.verification_depth),
         };
-        Ok(Issue { path: path.to_path_buf(), meta, title, title_line, text, bom, split, outline })
+        let facts = Facts {
+            checks: checks_of(&text, &outline),
+            key_lines: key_lines(&text, &split),
+            has_resolution: outline.heading("Resolution").is_some(),
+            prose_extreme: crate::plan::extreme_in_prose(&text, &split, &outline),
+        };
+        Ok(Issue { path: path.to_path_buf(), meta, title, title_line, text, bom, split, outline, facts, cached: false })
+    }
+
+    /// An issue rebuilt from its cached summary (no text).
+    pub(crate) fn from_summary(path: PathBuf, meta: Meta, title: String, title_line: usize, bom: bool, facts: Facts) -> Issue {
+        let split = Split { yaml_start: 0, yaml_end: 0, yaml_line: 0, body_offset: 0, body_line: 0 };
+        Issue { path, meta, title, title_line, text: String::new(), bom, split, outline: Outline::default(), facts, cached: true }
+    }
+
+    /// Whether the issue was read from the summary cache, without its text (commands that edit
+    /// files load the workspace without the cache).
+    pub fn from_cache(&self) -> bool {
+        self.cached
     }
 
     pub fn id(&self) -> &str {
@@ -269,78 +326,113 @@ impl Issue {
 
     /// The file line of top-level frontmatter `key`.
     pub fn key_line(&self, key: &str) -> Option<usize> {
-        key_line(&self.text, &self.split, key)
+        match KEYS.iter().position(|k| *k == key) {
+            Some(i) => Some(self.facts.key_lines[i] as usize).filter(|l| *l > 0),
+            None if self.cached => None,
+            None => key_line(&self.text, &self.split, key),
+        }
     }
 
     /// The verification checks (SPEC §2.1): every non-blank, non-comment line of the first
     /// `bash`/`sh` block under the "Verification Commands" heading; `\` joins lines; a comment
     /// directly above a command names it.
     pub fn checks(&self) -> Vec<Check> {
-        let Some(block) = self.verification_block() else { return vec![] };
-        let mut checks = Vec::new();
-        let mut pending_name: Option<String> = None;
-        let mut current: Option<Check> = None;
-        for (line, raw) in &block.lines {
-            let l = raw.trim();
-            if let Some(c) = current.as_mut() {
-                // Continuation of a `\`-joined command.
-                let joined = c.command.strip_suffix('\\').unwrap_or(&c.command).trim_end().to_string();
-                c.command = format!("{joined} {l}");
-                if !l.ends_with('\\') {
-                    checks.push(current.take().expect("current check"));
-                }
-                continue;
-            }
-            if l.is_empty() {
-                pending_name = None;
-            } else if let Some(comment) = l.strip_prefix('#') {
-                pending_name = Some(check_name(comment));
-            } else {
-                let c = Check { name: pending_name.take(), command: l.to_string(), line: *line };
-                if l.ends_with('\\') {
-                    current = Some(c);
-                } else {
-                    checks.push(c);
-                }
-            }
-        }
-        if let Some(mut c) = current {
-            c.command = c.command.trim_end_matches('\\').trim_end().to_string();
-            checks.push(c);
-        }
-        checks.retain(|c| !c.command.is_empty());
-        checks
+        self.facts.checks.clone()
     }
 
     /// The fenced block the checks come from, if any: the first `bash`/`sh` block under a
     /// `## Verification Commands` heading, or (the seed's `verify_issue.py` layout) after a bold
-    /// `**Verification Commands:**` line, before the next heading of level 1 or 2.
+    /// `**Verification Commands:**` line, before the next heading of level 1 or 2. `None` for an
+    /// issue from the cache (its checks are in the summary).
     pub fn verification_block(&self) -> Option<&markdown::CodeBlock> {
-        let shell = |b: &&markdown::CodeBlock| matches!(b.lang.as_str(), "bash" | "sh" | "shell");
-        if let Some((i, _)) = self.outline.heading("Verification Commands") {
-            let (start, end) = self.outline.section_lines(i);
-            return self.outline.blocks.iter().filter(shell).find(|b| b.line > start && b.line < end);
-        }
-        let start = self.bold_verification_line()?;
-        let end = self.outline.headings.iter().find(|h| h.line > start && h.level <= 2).map(|h| h.line).unwrap_or(usize::MAX);
-        self.outline.blocks.iter().filter(shell).find(|b| b.line > start && b.line < end)
-    }
-
-    /// The file line of a bold `**Verification Commands…**` line outside code blocks.
-    fn bold_verification_line(&self) -> Option<usize> {
-        let in_block = |n: usize| self.outline.blocks.iter().any(|b| n >= b.line && n <= b.line + b.lines.len() + 1);
-        self.text.lines().enumerate().map(|(k, l)| (k + 1, l)).find_map(|(n, l)| {
-            let t = l.trim_start().trim_start_matches(['-', '*', '+']).trim_start();
-            let t = if l.trim_start().starts_with("**") { l.trim_start() } else { t };
-            let rest = t.strip_prefix("**")?;
-            (rest.to_ascii_lowercase().starts_with("verification commands") && !in_block(n)).then_some(n)
-        })
+        verification_block(&self.text, &self.outline)
     }
 
     /// Whether the body has a `## Resolution` section already.
     pub fn has_resolution(&self) -> bool {
-        self.outline.heading("Resolution").is_some()
+        self.facts.has_resolution
     }
+
+    /// The first EXTREME word in the body's prose (see `plan.rs`).
+    pub fn prose_extreme(&self) -> Option<&str> {
+        self.facts.prose_extreme.as_deref()
+    }
+}
+
+fn verification_block<'o>(text: &str, outline: &'o Outline) -> Option<&'o markdown::CodeBlock> {
+    let shell = |b: &&markdown::CodeBlock| matches!(b.lang.as_str(), "bash" | "sh" | "shell");
+    if let Some((i, _)) = outline.heading("Verification Commands") {
+        let (start, end) = outline.section_lines(i);
+        return outline.blocks.iter().filter(shell).find(|b| b.line > start && b.line < end);
+    }
+    let start = bold_verification_line(text, outline)?;
+    let end = outline.headings.iter().find(|h| h.line > start && h.level <= 2).map(|h| h.line).unwrap_or(usize::MAX);
+    outline.blocks.iter().filter(shell).find(|b| b.line > start && b.line < end)
+}
+
+/// The file line of a bold `**Verification Commands…**` line outside code blocks.
+fn bold_verification_line(text: &str, outline: &Outline) -> Option<usize> {
+    let in_block = |n: usize| outline.blocks.iter().any(|b| n >= b.line && n <= b.line + b.lines.len() + 1);
+    text.lines().enumerate().map(|(k, l)| (k + 1, l)).find_map(|(n, l)| {
+        let t = l.trim_start().trim_start_matches(['-', '*', '+']).trim_start();
+        let t = if l.trim_start().starts_with("**") { l.trim_start() } else { t };
+        let rest = t.strip_prefix("**")?;
+        (rest.to_ascii_lowercase().starts_with("verification commands") && !in_block(n)).then_some(n)
+    })
+}
+
+fn checks_of(text: &str, outline: &Outline) -> Vec<Check> {
+    let Some(block) = verification_block(text, outline) else { return vec![] };
+    let mut checks = Vec::new();
+    let mut pending_name: Option<String> = None;
+    let mut current: Option<Check> = None;
+    for (line, raw) in &block.lines {
+        let l = raw.trim();
+        if let Some(c) = current.as_mut() {
+            // Continuation of a `\`-joined command.
+            let joined = c.command.strip_suffix('\\').unwrap_or(&c.command).trim_end().to_string();
+            c.command = format!("{joined} {l}");
+            if !l.ends_with('\\') {
+                checks.push(current.take().expect("current check"));
+            }
+            continue;
+        }
+        if l.is_empty() {
+            pending_name = None;
+        } else if let Some(comment) = l.strip_prefix('#') {
+            pending_name = Some(check_name(comment));
+        } else {
+            let c = Check { name: pending_name.take(), command: l.to_string(), line: *line };
+            if l.ends_with('\\') {
+                current = Some(c);
+            } else {
+                checks.push(c);
+            }
+        }
+    }
+    if let Some(mut c) = current {
+        c.command = c.command.trim_end_matches('\\').trim_end().to_string();
+        checks.push(c);
+    }
+    checks.retain(|c| !c.command.is_empty());
+    checks
+}
+
+/// Lines of the known top-level keys, in one pass (the first line that names a key wins, as in
+/// [`frontmatter::value_span`]).
+fn key_lines(text: &str, split: &Split) -> [u32; KEYS.len()] {
+    let mut out = [0u32; KEYS.len()];
+    let yaml = &text[split.yaml_start..split.yaml_end];
+    for (n, _, line) in crate::text::lines_with_offsets(yaml) {
+        let Some(colon) = line.find(':') else { continue };
+        let key = line[..colon].trim_end_matches([' ', '\t']);
+        if let Some(i) = KEYS.iter().position(|k| *k == key)
+            && out[i] == 0
+        {
+            out[i] = u32::try_from(split.yaml_line + n - 1).unwrap_or(u32::MAX);
+        }
+    }
+    out
 }
 
 /// The frontmatter read by the fast path (`fastyaml`), or `None` when it needs the full parser.

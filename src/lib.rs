@@ -23,6 +23,7 @@ pub mod gitcli;
 pub mod guard;
 pub mod hook;
 pub mod issue;
+pub mod issue_cache;
 pub mod lock;
 pub mod markdown;
 pub mod names;

@@ -96,12 +96,21 @@ fn extreme_word(issue: &Issue) -> Option<String> {
     if let Some(m) = EXTREME_WORDS.find(&issue.title) {
         return Some(m.as_str().to_string());
     }
-    let body = issue.text.get(issue.split.body_offset..).unwrap_or("");
+    issue.prose_extreme().map(str::to_string)
+}
+
+/// The first EXTREME word in an issue body's prose (fenced blocks left out); computed when the
+/// issue is parsed and kept in its summary.
+pub(crate) fn extreme_in_prose(text: &str, split: &crate::frontmatter::Split, outline: &crate::markdown::Outline) -> Option<String> {
+    let body = text.get(split.body_offset..).unwrap_or("");
+    if !EXTREME_WORDS.is_match(body) {
+        return None;
+    }
     // File lines covered by fenced blocks, fences included.
-    let in_code = |line: usize| issue.outline.blocks.iter().any(|b| line >= b.line && line <= b.line + b.lines.len() + 1);
+    let in_code = |line: usize| outline.blocks.iter().any(|b| line >= b.line && line <= b.line + b.lines.len() + 1);
     body.lines()
         .enumerate()
-        .filter(|(i, _)| !in_code(issue.split.body_line + i))
+        .filter(|(i, _)| !in_code(split.body_line + i))
         .find_map(|(_, l)| EXTREME_WORDS.find(l).map(|m| m.as_str().to_string()))
 }
 

@@ -61,6 +61,11 @@ impl Repo {
         self.common_dir.join("lanes")
     }
 
+    /// `<common git dir>/lanes/cache`: the summary cache of issue files (`issue_cache.rs`).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.lanes_dir().join("cache")
+    }
+
     /// The commit HEAD points at, if any.
     pub fn head_commit(&self) -> Option<git2::Oid> {
         self.git.head().ok().and_then(|h| h.target())

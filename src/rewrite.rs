@@ -21,27 +21,33 @@ pub struct Resolution {
 pub struct Edit {
     text: String,
     bom: bool,
+    /// The issue came without its text (from the summary cache): every edit is refused, and
+    /// [`Edit::write`] says so instead of writing anything.
+    textless: bool,
 }
 
 impl Edit {
     pub fn new(issue: &Issue) -> Edit {
-        Edit { text: issue.text.clone(), bom: issue.bom }
+        Edit { text: issue.text.clone(), bom: issue.bom, textless: issue.from_cache() }
     }
 
-    fn split(&self) -> frontmatter::Split {
-        frontmatter::split(&self.text).expect("edits start from a parsed issue, whose frontmatter exists")
+    fn split(&self) -> Option<frontmatter::Split> {
+        if self.textless {
+            return None;
+        }
+        Some(frontmatter::split(&self.text).expect("edits start from a parsed issue, whose frontmatter exists"))
     }
 
     /// Set a top-level frontmatter key (kept in place and in its quoting style, or appended).
     pub fn set_key(&mut self, key: &str, value: &str) -> &mut Self {
-        let split = self.split();
+        let Some(split) = self.split() else { return self };
         self.text = frontmatter::set_value(&self.text, &split, key, value);
         self
     }
 
     /// Set a top-level frontmatter key to a bare number (in place, or appended).
     pub fn set_number(&mut self, key: &str, value: u64) -> &mut Self {
-        let split = self.split();
+        let Some(split) = self.split() else { return self };
         self.text = frontmatter::set_number(&self.text, &split, key, value);
         self
     }
@@ -49,7 +55,7 @@ impl Edit {
     /// Change `status:` and the body's `- **Status:** X` / `- Status: X` lines.
     pub fn set_status(&mut self, status: Status) -> &mut Self {
         self.set_key("status", status.as_str());
-        let split = self.split();
+        let Some(split) = self.split() else { return self };
         let body_start = split.body_offset;
         let mut out = String::with_capacity(self.text.len());
         out.push_str(&self.text[..body_start]);
@@ -72,6 +78,9 @@ impl Edit {
     /// Append a `## Resolution` section (or replace the existing one's content is never done:
     /// an existing section is kept and a new dated entry is appended under it).
     pub fn add_resolution(&mut self, r: &Resolution) -> &mut Self {
+        if self.textless {
+            return self;
+        }
         let eol = crate::text::line_ending(&self.text);
         let mut s = String::new();
         if !self.text.ends_with('\n') {
@@ -133,6 +142,15 @@ impl Edit {
 
     /// Write atomically to `root/issue.path`.
     pub fn write(&self, root: &Path, issue: &Issue) -> Result<()> {
+        if self.textless {
+            return Err(crate::error::Problem::new(
+                &issue.path,
+                0,
+                "issue was read from the summary cache without its text, so it cannot be edited",
+            )
+            .with_hint("run the command again; if it persists, delete `.git/lanes/cache/` and report the command")
+            .into());
+        }
         crate::fsutil::write_under(root, &issue.path, &self.finish())
     }
 }

@@ -29,7 +29,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Load issues and specs under `root` with `config`.
+    /// Load issues and specs under `root` with `config`, reading and parsing every issue file.
     pub fn load(root: &Path, config: Config) -> Result<Workspace> {
         let mut problems = Vec::new();
         let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
@@ -37,10 +37,69 @@ impl Workspace {
             .par_iter()
             .map(|(lane_dir, rel)| {
                 let bytes = crate::fsutil::read(&root.join(rel))?;
-                Ok((lane_dir.as_str(), Issue::parse(rel, bytes)))
+                Ok((lane_dir.as_str(), Issue::parse(rel, bytes).map(Box::new)))
             })
             .collect::<Result<Vec<_>>>()?;
         let issues = collect_issues(parsed, &mut problems);
+        let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
+        Ok(Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs })
+    }
+
+    /// [`Workspace::load`] through the summary cache in `cache_dir` (see `issue_cache.rs`): a file
+    /// whose stat data is unchanged is not read; the cache is rewritten when anything changed.
+    ///
+    /// Issues from the cache carry no text ([`Issue::from_cache`]): for commands that only read
+    /// issue files (status, sync, validate, plan, check), never for commands that edit them.
+    /// With `write_back` false the cache is only read (`plan`, like `run --dry-run`, writes
+    /// nothing at all).
+    pub fn load_cached(root: &Path, config: Config, cache_dir: &Path, write_back: bool) -> Result<Workspace> {
+        use crate::issue_cache::{IssueCache, Key, Stat};
+        let mut problems = Vec::new();
+        let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
+        let mut cache = IssueCache::read(IssueCache::for_worktree(cache_dir, root));
+        let had = cache.len();
+        let files: Vec<_> = files
+            .into_iter()
+            .map(|(lane_dir, rel)| {
+                let cached = cache.take_any(&rel);
+                (lane_dir, rel, cached)
+            })
+            .collect();
+        let cache = &cache;
+        // (lane dir, parse result, stat key when known, whether the summary came from the cache)
+        let loaded: Vec<_> = files
+            .into_par_iter()
+            .map(|(lane_dir, rel, cached)| {
+                let abs = root.join(&rel);
+                // Stat before reading: a write racing the read changes the stat data.
+                let key = std::fs::symlink_metadata(&abs).ok().map(|m| Key::Stat(Stat::of(&m)));
+                if let (Some((k, issue)), Some(now)) = (cached, &key)
+                    && cache.trusts(&k, now)
+                {
+                    return Ok((lane_dir, Ok(issue), key, true));
+                }
+                let bytes = crate::fsutil::read(&abs)?;
+                Ok((lane_dir, Issue::parse(&rel, bytes).map(Box::new), key, false))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Rewrite when a summary was taken afresh or an entry is gone; a file that does not parse
+        // is never cached (it is read again each time, and does not force a rewrite).
+        let mut stale = false;
+        let mut keys: HashMap<PathBuf, Key> = HashMap::with_capacity(loaded.len());
+        let mut parsed = Vec::with_capacity(loaded.len());
+        for (lane_dir, r, key, hit) in loaded {
+            if let (Ok(issue), Some(k)) = (&r, key) {
+                stale |= !hit;
+                keys.insert(issue.path.clone(), k);
+            }
+            parsed.push((lane_dir, r));
+        }
+        stale |= keys.len() != had;
+        let issues = collect_issues(parsed, &mut problems);
+        if stale && write_back {
+            let entries: Vec<_> = issues.iter().filter_map(|i| keys.get(&i.path).map(|k| (i, *k))).collect();
+            cache.write(&entries);
+        }
         let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
         Ok(Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs })
     }
@@ -50,11 +109,25 @@ impl Workspace {
     /// `config.issues`, `spec_files` those under `config.fixer_specs`. Files that are not issue or
     /// spec files by name are ignored, exactly as when loading from disk.
     pub fn from_files(root: &Path, config: Config, issue_files: Vec<(PathBuf, Vec<u8>)>, spec_files: Vec<(PathBuf, Vec<u8>)>) -> Workspace {
+        Workspace::from_files_and_summaries(root, config, issue_files, Vec::new(), spec_files)
+    }
+
+    /// [`Workspace::from_files`] where some issue files are already parsed (`summaries`, e.g.
+    /// from the summary cache by blob id); they go through the same layout checks by path.
+    pub fn from_files_and_summaries(
+        root: &Path,
+        config: Config,
+        issue_files: Vec<(PathBuf, Vec<u8>)>,
+        summaries: Vec<Issue>,
+        spec_files: Vec<(PathBuf, Vec<u8>)>,
+    ) -> Workspace {
         let mut problems = Vec::new();
         let mut lane_dirs = BTreeSet::new();
         let mut bad_dirs = BTreeSet::new();
-        let mut files = Vec::with_capacity(issue_files.len());
-        for (rel, bytes) in issue_files {
+        let mut files = Vec::with_capacity(issue_files.len() + summaries.len());
+        let entries =
+            issue_files.into_iter().map(|(rel, bytes)| (rel, Err(bytes))).chain(summaries.into_iter().map(|i| (i.path.clone(), Ok(i))));
+        for (rel, bytes) in entries {
             let Ok(inner) = rel.strip_prefix(&config.issues) else { continue };
             let mut parts = inner.iter();
             let (Some(dir), Some(fname), None) = (parts.next(), parts.next(), parts.next()) else { continue };
@@ -79,7 +152,13 @@ impl Workspace {
                 Some(Ok(())) => files.push((dir, rel, bytes)),
             }
         }
-        let parsed: Vec<_> = files.into_par_iter().map(|(dir, rel, bytes)| (dir, Issue::parse(&rel, bytes))).collect();
+        let parsed: Vec<_> = files
+            .into_par_iter()
+            .map(|(dir, rel, loaded): (String, PathBuf, std::result::Result<Issue, Vec<u8>>)| match loaded {
+                Ok(issue) => (dir, Ok(Box::new(issue))),
+                Err(bytes) => (dir, Issue::parse(&rel, bytes).map(Box::new)),
+            })
+            .collect();
         let issues = collect_issues(parsed, &mut problems);
         let mut specs = BTreeMap::new();
         for (rel, bytes) in spec_files {
@@ -187,7 +266,7 @@ fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Resul
 }
 
 /// Keep the parsed issues, collecting parse and layout problems; sort by lane then natural id.
-fn collect_issues<D: AsRef<str>>(parsed: Vec<(D, std::result::Result<Issue, Problem>)>, problems: &mut Vec<Problem>) -> Vec<Issue> {
+fn collect_issues<D: AsRef<str>>(parsed: Vec<(D, std::result::Result<Box<Issue>, Problem>)>, problems: &mut Vec<Problem>) -> Vec<Issue> {
     let mut issues = Vec::with_capacity(parsed.len());
     for (lane_dir, r) in parsed {
         match r {
@@ -200,8 +279,9 @@ fn collect_issues<D: AsRef<str>>(parsed: Vec<(D, std::result::Result<Issue, Prob
             Err(p) => problems.push(p),
         }
     }
+    // Boxed while sorting: moving ten thousand pointers, not ten thousand issues.
     issues.sort_by(|a, b| names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id())));
-    issues
+    issues.into_iter().map(|b| *b).collect()
 }
 
 /// A lane folder's name must be a lane name.

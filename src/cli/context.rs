@@ -45,19 +45,24 @@ impl Ctx {
     /// instead of reporting on a catalog that does not exist.
     pub fn setup_workspace(&self) -> Result<(Repo, Workspace), CliError> {
         let (repo, ws) = self.workspace()?;
-        let has_catalog = ws.root.join(&ws.config.catalog).exists();
-        let has_state = ws.root.join(&ws.config.state).exists();
-        if !has_catalog && !has_state && !ws.config.from_file && ws.lanes(&[]).is_empty() {
-            return Err(CliError::new(
-                1,
-                format!(
-                    "no git-lanes set-up in {}: no catalog ({}), no lanes.yaml, no lane",
-                    ws.root.display(),
-                    ws.config.catalog.display()
-                ),
-            )
-            .hint("run `git lanes init` to set this repository up (or pass `--catalog <path>` / `--repo <path>`)"));
-        }
+        require_setup(&ws)?;
+        Ok((repo, ws))
+    }
+
+    /// [`Ctx::setup_workspace`] through the summary cache (see [`Ctx::summaries`]).
+    pub fn setup_summaries(&self, write_back: bool) -> Result<(Repo, Workspace), CliError> {
+        let (repo, ws) = self.summaries(write_back)?;
+        require_setup(&ws)?;
+        Ok((repo, ws))
+    }
+
+    /// Repository, configuration and workspace loaded through the summary cache (issues without
+    /// their text): for the catalog commands that only read issue files. `write_back`: whether
+    /// the cache is brought up to date (see [`Workspace::load_cached`]).
+    pub fn summaries(&self, write_back: bool) -> Result<(Repo, Workspace), CliError> {
+        let repo = self.repo()?;
+        let config = Config::load(&repo.root, &self.overrides())?;
+        let ws = Workspace::load_cached(&repo.root, config, &repo.cache_dir(), write_back)?;
         Ok((repo, ws))
     }
 
@@ -78,4 +83,19 @@ impl Ctx {
                 .hint("run `git lanes init` to create one, or pass `--catalog <path>`")),
         }
     }
+}
+
+/// Outside a git-lanes set-up (no catalog, no `lanes.yaml`, no lane, no run state): an error
+/// saying "run `git lanes init`".
+fn require_setup(ws: &Workspace) -> Result<(), CliError> {
+    let has_catalog = ws.root.join(&ws.config.catalog).exists();
+    let has_state = ws.root.join(&ws.config.state).exists();
+    if !has_catalog && !has_state && !ws.config.from_file && ws.lanes(&[]).is_empty() {
+        return Err(CliError::new(
+            1,
+            format!("no git-lanes set-up in {}: no catalog ({}), no lanes.yaml, no lane", ws.root.display(), ws.config.catalog.display()),
+        )
+        .hint("run `git lanes init` to set this repository up (or pass `--catalog <path>` / `--repo <path>`)"));
+    }
+    Ok(())
 }

@@ -58,7 +58,7 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs, ctx: &Ctx) -> CliResult {
-    let (_repo, ws) = ctx.setup_workspace()?;
+    let (_repo, ws) = ctx.setup_summaries(false)?;
     let catalog = load_inputs(ctx, &ws)?;
     let opts = PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) };
     let plans = crate::plan::plan(&ws, catalog.as_ref(), &opts)?;

@@ -17,7 +17,7 @@ use crate::state::RunState;
 pub struct StatusArgs {}
 
 pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
-    let (repo, ws) = ctx.setup_workspace()?;
+    let (repo, ws) = ctx.setup_summaries(true)?;
     let cat_lanes = match ctx.catalog(&ws)? {
         Some(Ok(c)) => c.lanes(),
         _ => vec![],

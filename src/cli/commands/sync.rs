@@ -18,7 +18,7 @@ pub struct SyncArgs {
 }
 
 pub fn run(args: SyncArgs, ctx: &Ctx) -> CliResult {
-    let (_repo, ws) = ctx.workspace()?;
+    let (_repo, ws) = ctx.summaries(true)?;
     ws.ensure_clean()?;
     let cat = ctx.require_catalog(&ws)?;
     let synced = cat.sync(&ws, &now_stamp());

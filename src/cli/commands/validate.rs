@@ -14,7 +14,7 @@ use crate::cli::error::{CliResult, Exit};
 pub struct ValidateArgs {}
 
 pub fn run(_args: ValidateArgs, ctx: &Ctx) -> CliResult {
-    let (_repo, ws) = ctx.workspace()?;
+    let (_repo, ws) = ctx.summaries(true)?;
     let catalog = ctx.catalog(&ws)?;
     let report = crate::validate::validate(&ws, catalog.as_ref());
     let ui = &ctx.ui;

@@ -1,0 +1,135 @@
+//! End-to-end tests of the summary cache (`src/issue_cache.rs`, issue 14): the catalog commands
+//! give the same answers with the cache current, deleted, corrupt, from another version, and
+//! after an edit that keeps the file's size and mtime.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{TestRepo, run};
+
+const CATALOG: &str = "SAF_ISSUE_CATALOG.md";
+
+const EMPTY_CATALOG: &str = "# Catalog\n\n> **Last Updated:** 2024-01-01 00:00:00\n\n## Summary\n\n| Total | Resolved | Open | Progress |\n|-------|----------|------|----------|\n\n## Progress by Lane\n\n| Lane | Total | Resolved | Open | % |\n|------|-------|----------|------|---|\n\n## Open Issues by Lane\n";
+
+fn repo() -> TestRepo {
+    let r = TestRepo::new();
+    r.write(CATALOG, EMPTY_CATALOG);
+    r.issue("E-01", "E", "OPEN", "depends_on: [\"E-02\"]\n", "test -f README.md && echo PASS || echo FAIL\n");
+    r.issue("E-02", "E", "OPEN", "", "test -f README.md\n");
+    r.issue("M-01", "M", "RESOLVED", "", "true\n");
+    r.issue("M-02", "M", "OPEN", "", "");
+    run(r.cmd().arg("sync"), 0);
+    r.commit_all("catalog and issues");
+    r
+}
+
+fn cache_files(r: &TestRepo) -> Vec<PathBuf> {
+    let dir = r.path(".git/lanes/cache");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// What every catalog command answers: (exit code, stdout, stderr) each.
+fn answers(r: &TestRepo) -> Vec<(Option<i32>, String, String)> {
+    let cmds: &[&[&str]] = &[
+        &["status"],
+        &["status", "--json"],
+        &["sync", "--check", "--json"],
+        &["validate", "--json"],
+        &["validate"],
+        &["plan", "--json"],
+        &["check", "--json"],
+        &["check", "--range", "HEAD~2..HEAD", "--json"],
+    ];
+    cmds.iter()
+        .map(|args| {
+            let out = r.cmd().args(*args).output().unwrap();
+            (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn cache_deleted_corrupt_or_from_another_version_gives_the_same_answers() {
+    let r = repo();
+    r.write("notes.txt", "code\n");
+    r.commit_all("code");
+    let _ = std::fs::remove_dir_all(r.path(".git/lanes/cache"));
+    let cold = answers(&r);
+    let files = cache_files(&r);
+    assert!(files.iter().any(|f| f.ends_with("blobs.bin")), "`check --range` caches blobs by id: {files:?}");
+    assert!(files.iter().any(|f| f.file_name().unwrap().to_string_lossy().starts_with("worktree-")), "{files:?}");
+    let warm = answers(&r);
+    assert_eq!(warm, cold, "warm cache");
+
+    std::fs::remove_dir_all(r.path(".git/lanes/cache")).unwrap();
+    assert_eq!(answers(&r), cold, "cache deleted");
+
+    for f in cache_files(&r) {
+        let mut bytes = std::fs::read(&f).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0xFF;
+        std::fs::write(&f, &bytes).unwrap();
+    }
+    assert_eq!(answers(&r), cold, "cache corrupt");
+
+    for f in cache_files(&r) {
+        std::fs::write(&f, b"garbage").unwrap();
+    }
+    assert_eq!(answers(&r), cold, "cache truncated to garbage");
+
+    // Another format version: the version stamp follows the 8-byte magic and a 4-byte length.
+    for f in cache_files(&r) {
+        let mut bytes = std::fs::read(&f).unwrap();
+        bytes[12] = bytes[12].wrapping_add(1);
+        std::fs::write(&f, &bytes).unwrap();
+    }
+    assert_eq!(answers(&r), cold, "cache from another version");
+    // ...and it was rewritten in the current format, which the next call trusts.
+    assert_eq!(answers(&r), cold, "rewritten cache");
+}
+
+#[test]
+fn an_edit_that_keeps_size_and_mtime_is_still_seen() {
+    let r = repo();
+    run(r.cmd().args(["sync", "--check"]), 0);
+    run(r.cmd().args(["sync", "--check"]), 0);
+    let rel = "issues/E/E-02.md";
+    let path = r.path(rel);
+    let before = std::fs::metadata(&path).unwrap();
+    let text = r.read(rel);
+    // Same length, same mtime to the nanosecond: only ctime (and the content) differ.
+    let edited = text.replacen("Title of E-02", "Title of X-02", 1);
+    assert_eq!(edited.len(), text.len());
+    std::fs::write(&path, &edited).unwrap();
+    let f = std::fs::File::options().write(true).open(&path).unwrap();
+    f.set_modified(before.modified().unwrap()).unwrap();
+    drop(f);
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), before.modified().unwrap());
+    let (out, _) = run(r.cmd().args(["sync", "--check"]), 4);
+    assert!(out.contains("Title of X-02"), "{out}");
+
+    // A status flip of the same size in the same second is seen too.
+    let flipped = edited.replacen("status: \"OPEN\"", "status: \"DONE\"", 1);
+    std::fs::write(&path, &flipped).unwrap();
+    let (out, _) = run(r.cmd().args(["validate"]), 4);
+    assert!(out.contains("status `DONE`"), "{out}");
+    std::fs::write(&path, &text).unwrap();
+    run(r.cmd().args(["sync", "--check"]), 0);
+}
+
+#[test]
+fn new_and_deleted_issue_files_are_seen_through_the_cache() {
+    let r = repo();
+    run(r.cmd().args(["sync", "--check"]), 0);
+    r.issue("E-03", "E", "OPEN", "", "true\n");
+    let (out, _) = run(r.cmd().args(["sync", "--check"]), 4);
+    assert!(out.contains("E-03 is open but not listed"), "{out}");
+    std::fs::remove_file(r.path("issues/E/E-03.md")).unwrap();
+    run(r.cmd().args(["sync", "--check"]), 0);
+    std::fs::remove_file(r.path("issues/E/E-02.md")).unwrap();
+    let (out, _) = run(r.cmd().args(["validate"]), 4);
+    assert!(out.contains("names `E-02`, which is not an issue"), "E-01 depends on the deleted E-02: {out}");
+}
