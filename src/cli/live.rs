@@ -264,9 +264,17 @@ impl LiveView {
         let (tx, rx) = mpsc::channel();
         let ui = ui.clone();
         let handle = std::thread::Builder::new().name("live-view".into()).spawn(move || {
-            if let Err(e) = view_thread(&ui, setup, rx) {
+            if let Err(e) = view_thread(&ui, setup, &rx) {
                 let _ = terminal::disable_raw_mode();
-                eprintln!("{} the live view stopped: {e}", ui.yellow("warning:"));
+                eprintln!("{} the live view stopped ({e}); plain lines follow", ui.yellow("warning:"));
+                // The run goes on: what it does is still shown, as plain lines.
+                let mut plain = crate::cli::progress::LaneDisplay::new(&Ui { interactive: false, ..ui.clone() });
+                for msg in rx {
+                    match msg {
+                        Msg::Event(e) => plain.event(&e),
+                        Msg::Finish => break,
+                    }
+                }
             }
         });
         LiveView { tx, handle: handle.ok() }
@@ -300,7 +308,7 @@ impl Drop for RawGuard {
     }
 }
 
-fn view_thread(ui: &Ui, setup: LiveSetup, rx: Receiver<Msg>) -> io::Result<()> {
+fn view_thread(ui: &Ui, setup: LiveSetup, rx: &Receiver<Msg>) -> io::Result<()> {
     let mut m = Model::new(&setup.title, setup.controls.is_some());
     for l in &setup.lanes {
         m.row(l);

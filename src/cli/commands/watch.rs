@@ -60,10 +60,12 @@ pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
     let (tx, rx) = mpsc::channel::<()>();
     let mut watcher = SignalWatcher::new(vec![dir.clone()], tx, || ());
     let mut follows: BTreeMap<String, LaneFollow> = lanes.iter().map(|l| (l.clone(), LaneFollow::new(l, vec![dir.clone()]))).collect();
+    // The live view reads Ctrl-C as a key (raw mode) and counts it here.
+    let quit = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut display = RunDisplay::new(&ctx.ui, args.plain, || LiveSetup {
         title: "git lanes watch".into(),
         lanes_dir: repo.lanes_dir(),
-        interrupts: std::sync::Arc::default(),
+        interrupts: quit.clone(),
         controls: None,
         lanes: lanes.clone(),
     });
@@ -96,6 +98,10 @@ pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
         }
         if follows.values().all(|f| f.done) {
             break;
+        }
+        if quit.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            display.finish();
+            return Err(CliError::new(130, "watch stopped by Ctrl-C"));
         }
         if args.timeout.is_some_and(|t| start.elapsed() >= t) {
             timed_out = true;
