@@ -156,3 +156,128 @@ fn a_fast_forward_git_refuses_is_reported_as_not_done_everywhere() {
     assert!(r.has_ref("refs/lanes/archive/R1/integration"));
     assert_eq!(r.git(&["rev-parse", "refs/lanes/archive/R1/integration"]), r.git(&["rev-parse", "lanes/R1/integration"]));
 }
+
+#[test]
+fn a_python_package_with_its_usual_ignores_and_byte_code_checks() {
+    let r = RunRepo::bare();
+    r.write(".gitignore", "__pycache__/\n*.py[cod]\n*.egg-info/\nbuild/\ndist/\n.venv/\nLogBook/issue-fixing/signals/\n");
+    r.write("pyproject.toml", "[project]\nname = \"tinypkg\"\nversion = \"0.1.0\"\n\n[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n");
+    r.write("src/tinypkg/__init__.py", "from .core import VALUE\n");
+    r.write("src/tinypkg/core.py", "VALUE = 1\n");
+    let check = |id: &str| {
+        format!(
+            "python3 -m compileall -q src && echo PASS || echo FAIL\n\
+             python3 -c \"import sys; sys.path.insert(0, 'src'); import tinypkg; assert tinypkg.VALUE == 1\" && echo PASS || echo FAIL\n\
+             mkdir -p src/tinypkg.egg-info && echo x > src/tinypkg.egg-info/PKG-INFO && echo PASS\n\
+             {}",
+            token_check(id)
+        )
+    };
+    r.issue("E-01", &["src/E.txt"], &check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &check("M-01"));
+    r.finish_setup("");
+    let out = r.run("R1", &[("E", "nocommit")], &[]);
+    out.expect_code(0);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    let files = tree(&r);
+    assert!(!files.iter().any(|f| f.contains("__pycache__") || f.ends_with(".pyc") || f.contains(".egg-info")), "{files:?}");
+    assert!(files.contains(&"src/tinypkg/core.py".to_string()));
+}
+
+#[test]
+fn an_npm_package_with_ignored_node_modules_and_a_dist_folder_a_check_writes() {
+    let r = RunRepo::bare();
+    r.write(".gitignore", "node_modules/\nLogBook/issue-fixing/signals/\n");
+    r.write("package.json", "{\n  \"name\": \"tiny\",\n  \"version\": \"1.0.0\",\n  \"main\": \"index.js\",\n  \"files\": [\"dist\"]\n}\n");
+    r.write("package-lock.json", "{\n  \"name\": \"tiny\",\n  \"lockfileVersion\": 3,\n  \"packages\": {}\n}\n");
+    r.write("index.js", "module.exports = 1;\n");
+    // The "build" writes dist/ (not ignored: only a restore keeps it out) and node_modules/.cache.
+    let check = |id: &str| {
+        format!(
+            "mkdir -p dist node_modules/.cache && cp index.js dist/index.js && echo c > node_modules/.cache/x && echo PASS\n{}",
+            token_check(id)
+        )
+    };
+    r.issue("E-01", &["src/E.txt"], &check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &check("M-01"));
+    r.finish_setup("");
+    let out = r.run("R1", &[("E", "litter")], &[]);
+    out.expect_code(0);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    let files = tree(&r);
+    assert!(!files.iter().any(|f| f.starts_with("dist/") || f.starts_with("node_modules/")), "{files:?}");
+    assert!(files.contains(&"package-lock.json".to_string()));
+}
+
+#[test]
+fn a_repository_with_a_submodule_keeps_its_gitlink() {
+    let r = RunRepo::bare();
+    // The submodule's own repository, next to the main one.
+    let sub = r.outside().join("sublib");
+    std::fs::create_dir_all(&sub).unwrap();
+    let git_in = |dir: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .envs(r.isolated_env())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git_in(&sub, &["init", "-q", "-b", "main"]);
+    std::fs::write(sub.join("lib.txt"), "library\n").unwrap();
+    git_in(&sub, &["add", "-A"]);
+    git_in(&sub, &["commit", "-q", "-m", "lib"]);
+    git_in(r.root(), &["-c", "protocol.file.allow=always", "submodule", "add", "-q", sub.to_str().unwrap(), "vendor/lib"]);
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    let link = r.git(&["ls-tree", "HEAD", "vendor/lib"]);
+    assert!(link.starts_with("160000 commit"), "{link}");
+    let out = r.run("R1", &[("E", "nocommit")], &[]);
+    out.expect_code(0);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    assert_eq!(r.git(&["ls-tree", "HEAD", "vendor/lib"]), link, "the gitlink changed");
+    assert!(r.show("HEAD", ".gitmodules").contains("vendor/lib"));
+}
+
+#[test]
+fn lfs_style_attributes_run_the_configured_clean_filter_on_collection() {
+    let r = RunRepo::bare();
+    r.write(".gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n");
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    // A stand-in for git-lfs: its clean filter turns the content into a "pointer" (upper case).
+    r.git(&["config", "filter.lfs.clean", "tr a-z A-Z"]);
+    r.git(&["config", "filter.lfs.smudge", "cat"]);
+    let out = r.run("R1", &[("E", "asset"), ("M", "asset")], &[]);
+    out.expect_code(0);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    assert_eq!(r.show("HEAD", "assets/E.bin"), "ASSET OF LANE E\n", "the clean filter did not run");
+    assert_eq!(r.show("HEAD", "assets/M.bin"), "ASSET OF LANE M\n");
+}
+
+#[test]
+fn crlf_issue_files_and_sources_keep_their_line_endings() {
+    let r = RunRepo::bare();
+    r.write("src/E.txt", "E base\r\n");
+    for id in ["E-01", "M-01"] {
+        r.issue(id, &[&format!("src/{}.txt", &id[..1])], &token_check(id));
+        let rel = format!("issues/{}/{id}.md", &id[..1]);
+        r.write(&rel, &r.read(&rel).replace('\n', "\r\n"));
+    }
+    r.finish_setup("");
+    let out = r.run("R1", &[("E", "nocommit")], &[]);
+    out.expect_code(0);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    for id in ["E-01", "M-01"] {
+        let text = r.show("HEAD", &format!("issues/{}/{id}.md", &id[..1]));
+        assert!(text.contains("status: \"RESOLVED\"\r\n"), "{text:?}");
+        assert!(!text.replace("\r\n", "").contains('\n'), "mixed line endings in {id}: {text:?}");
+    }
+    assert!(r.show("HEAD", "src/E.txt").starts_with("E base\r\n"));
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+}

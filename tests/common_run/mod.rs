@@ -32,6 +32,8 @@ use tempfile::TempDir;
 /// - `nocommit`: fix, `.done`, no commit.
 /// - `litter`: fix, then leave (uncommitted) `src/debug.log`, `node_modules/left/index.js` and
 ///   `.agent-notes.md` beside the fix; `.done`, no commit.
+/// - `asset`: fix, then write `assets/<L>.bin` (lowercase text, for filter tests) and `.done`,
+///   no commit.
 /// - `trespass_issue` / `trespass_catalog`: fix and commit, plus a commit that edits the other
 ///   lane's issue file / the catalog.
 /// - `conflict`: fix and rewrite `shared.txt` with the lane's name, commit.
@@ -77,6 +79,7 @@ case "$mode" in
     printf '\r\n' > "LogBook/issue-fixing/signals/$lane.done"
     exit 0 ;;
   nocommit) fix; sig "COMPLETE: not committed"; done_ ;;
+  asset) fix; mkdir -p assets; printf 'asset of lane %s\n' "$lane" > "assets/$lane.bin"; sig "COMPLETE: not committed"; done_ ;;
   litter)
     fix; echo "debug" > src/debug.log; mkdir -p node_modules/left; echo "x" > node_modules/left/index.js
     echo "notes" > .agent-notes.md; sig "COMPLETE: not committed"; done_ ;;
