@@ -67,6 +67,11 @@ pub fn conflicting_pairs(repo: &Repo, lanes: &[Candidate]) -> Vec<(String, Strin
 }
 
 /// Merge `lanes` (in order) into a fresh integration branch at `base`, re-checking as it goes.
+///
+/// Merges are made in memory (git2 trees and commits, no worktree, no process); the integration
+/// worktree is checked out once, at the optimistic result, because the checks must run on files.
+/// Only when a check fails is it moved lane by lane (`git reset --hard`, which rewrites only the
+/// files that differ).
 #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the arguments
 pub fn integrate(
     repo: &Repo,
@@ -80,19 +85,25 @@ pub fn integrate(
 ) -> Result<Integrated> {
     let branch = format!("{}/{run_id}/integration", ws.config.branch_prefix);
     let path = wt_root.join(format!("integration-{run_id}"));
-    if !path.exists() {
-        if repo.git.find_branch(&branch, git2::BranchType::Local).is_ok() {
-            worktree::add_existing(&repo.root, &path, &branch)?;
-        } else {
-            worktree::add(&repo.root, &path, &branch, base)?;
+    let git = &repo.git;
+    // Resume: an integration branch (or worktree) that exists already is continued.
+    let start = if path.exists() {
+        worktree::head(&path)?
+    } else {
+        match git.find_branch(&branch, git2::BranchType::Local).ok().and_then(|b| b.get().target()) {
+            Some(oid) => oid.to_string(),
+            None => base.to_string(),
         }
-    }
+    };
+    let start = oid(&start)?;
     let mut out = Integrated {
         branch: branch.clone(),
         worktree: path.clone(),
         conflicting_pairs: conflicting_pairs(repo, lanes),
         ..Integrated::default()
     };
+    let (author, committer) = crate::snapshot::signatures(git)?;
+    let merger = Merger { repo, policy, run_id, pairs: &out.conflicting_pairs, author: &author, committer: &committer };
     let opts = VerifyOptions::from_config(&ws.config, false);
     let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let failing_checks = |ids: &[String]| -> Result<Vec<String>> {
@@ -108,19 +119,23 @@ pub fn integrate(
         Ok(failing)
     };
     let offered: Vec<&Candidate> = lanes.iter().filter(|c| !c.resolved.is_empty()).collect();
-    let start = worktree::head(&path)?;
 
-    // Pass 1, optimistic: merge every lane (a conflicting one is backed out at once), then run
-    // the checks of everything once. When they all pass, that is the result — the common case,
-    // and it costs one round of checks instead of one per lane.
+    // Pass 1, optimistic: merge every lane in memory (a conflicting one is backed out at once),
+    // check the result out once and run the checks of everything once. When they all pass, that
+    // is the result — the common case, one checkout and one round of checks.
     let mut merged: Vec<&Candidate> = Vec::new();
     let mut conflicts: Vec<(String, String)> = Vec::new();
+    let mut head = start;
     for c in &offered {
-        match merge_lane(&path, c, policy, run_id, &out.conflicting_pairs)? {
-            None => merged.push(c),
-            Some(reason) => conflicts.push((c.lane.clone(), reason)),
+        match merger.merge(head, c)? {
+            Ok(next) => {
+                head = next;
+                merged.push(c);
+            }
+            Err(reason) => conflicts.push((c.lane.clone(), reason)),
         }
     }
+    check_out(repo, &path, &branch, head)?;
     let all: Vec<String> = merged.iter().flat_map(|c| c.resolved.iter().cloned()).collect();
     if failing_checks(&all)?.is_empty() {
         for c in &offered {
@@ -139,19 +154,21 @@ pub fn integrate(
 
     // Pass 2: some merge broke a check. Start again, lane by lane, re-checking everything
     // resolved so far after each merge, so the lane that breaks something is the one backed out.
-    git(&path, &["reset", "--hard", "--quiet", &start])?;
+    let mut head = start;
     for c in offered {
-        let before = worktree::head(&path)?;
-        if let Some(reason) = merge_lane(&path, c, policy, run_id, &out.conflicting_pairs)? {
-            on_step(&c.lane, Some(&reason));
-            out.backed_out.push((c.lane.clone(), reason));
-            continue;
-        }
+        let next = match merger.merge(head, c)? {
+            Ok(next) => next,
+            Err(reason) => {
+                on_step(&c.lane, Some(&reason));
+                out.backed_out.push((c.lane.clone(), reason));
+                continue;
+            }
+        };
+        git_reset(&path, next)?;
         let mut ids: Vec<String> = out.resolved.clone();
         ids.extend(c.resolved.iter().cloned());
         let failing = failing_checks(&ids)?;
         if !failing.is_empty() {
-            git(&path, &["reset", "--hard", "--quiet", &before])?;
             let own: Vec<&String> = failing.iter().filter(|f| c.resolved.contains(f)).collect();
             let others: Vec<&String> = failing.iter().filter(|f| !c.resolved.contains(f)).collect();
             let reason = if !others.is_empty() {
@@ -166,43 +183,114 @@ pub fn integrate(
             out.backed_out.push((c.lane.clone(), reason));
             continue;
         }
+        head = next;
         on_step(&c.lane, None);
         out.merged.push(c.lane.clone());
         out.resolved.extend(c.resolved.iter().cloned());
     }
+    git_reset(&path, head)?;
     Ok(out)
 }
 
-/// Merge one lane into the integration worktree at `path`; `Some(reason)` when it could not be
-/// merged (the merge is aborted and the worktree is back where it was).
-fn merge_lane(path: &Path, c: &Candidate, policy: IntegrationPolicy, run_id: &str, pairs: &[(String, String)]) -> Result<Option<String>> {
-    let before = worktree::head(path)?;
-    let merged = match policy {
-        IntegrationPolicy::Squash => git(path, &["merge", "--squash", &c.branch])
-            .and_then(|_| worktree::commit(path, &format!("lanes: run {run_id}: lane {} (squashed): {}", c.lane, c.resolved.join(", ")))),
-        _ => git(path, &["merge", "--no-ff", "--no-edit", "-m", &format!("lanes: run {run_id}: merge lane {}", c.lane), &c.branch])
-            .map(|_| ()),
-    };
-    let Err(e) = merged else { return Ok(None) };
-    let _ = git(path, &["merge", "--abort"]);
-    git(path, &["reset", "--hard", "--quiet", &before])?;
-    let with: Vec<&str> = pairs
-        .iter()
-        .filter_map(|(a, b)| {
-            if a == &c.lane {
-                Some(b.as_str())
-            } else if b == &c.lane {
-                Some(a.as_str())
-            } else {
-                None
+fn oid(s: &str) -> Result<git2::Oid> {
+    git2::Oid::from_str(s).map_err(|e| Error::git(format!("bad commit id {s}"), e))
+}
+
+/// `git reset --hard --quiet <commit>` in the integration worktree (moves its branch; rewrites
+/// only the files that differ).
+fn git_reset(path: &Path, commit: git2::Oid) -> Result<()> {
+    git(path, &["reset", "--hard", "--quiet", &commit.to_string()]).map(|_| ())
+}
+
+/// Put the integration worktree at `commit` on `branch`: created (one checkout) when missing,
+/// moved otherwise.
+fn check_out(repo: &Repo, path: &Path, branch: &str, commit: git2::Oid) -> Result<()> {
+    if path.exists() {
+        return git_reset(path, commit);
+    }
+    let target = repo.git.find_commit(commit).map_err(|e| Error::git(format!("could not read commit {commit}"), e))?;
+    repo.git.branch(branch, &target, true).map_err(|e| Error::git(format!("could not point {branch} at the integration result"), e))?;
+    worktree::add_existing(&repo.root, path, branch)
+}
+
+/// Merges of lane tips made in memory.
+struct Merger<'a> {
+    repo: &'a Repo,
+    policy: IntegrationPolicy,
+    run_id: &'a str,
+    pairs: &'a [(String, String)],
+    author: &'a git2::Signature<'static>,
+    committer: &'a git2::Signature<'static>,
+}
+
+impl Merger<'_> {
+    /// Merge lane `c` onto `head`: `Ok(Ok(new commit))`, or `Ok(Err(reason))` when it cannot be
+    /// merged (conflicts) — nothing is written then but unreferenced objects.
+    fn merge(&self, head: git2::Oid, c: &Candidate) -> Result<std::result::Result<git2::Oid, String>> {
+        let git = &self.repo.git;
+        let tip = git
+            .find_branch(&c.branch, git2::BranchType::Local)
+            .ok()
+            .and_then(|b| b.get().target())
+            .map(Ok)
+            .unwrap_or_else(|| oid(&c.tip))?;
+        if tip == head || git.graph_descendant_of(head, tip).unwrap_or(false) {
+            return Ok(Ok(head)); // already merged (resume)
+        }
+        let ours = git.find_commit(head).map_err(|e| Error::git(format!("could not read commit {head}"), e))?;
+        let theirs = git.find_commit(tip).map_err(|e| Error::git(format!("could not read lane {}'s tip {tip}", c.lane), e))?;
+        let mut index = match git.merge_commits(&ours, &theirs, None) {
+            Ok(i) => i,
+            Err(e) => return Ok(Err(format!("merge failed: {}", first_line(e.message())))),
+        };
+        if index.has_conflicts() {
+            let paths: Vec<String> = index
+                .conflicts()
+                .map(|cs| {
+                    cs.flatten()
+                        .filter_map(|c| c.our.or(c.their).or(c.ancestor).map(|e| String::from_utf8_lossy(&e.path).into_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Ok(Err(self.conflict_reason(c, &paths)));
+        }
+        let tree_id = index.write_tree_to(git).map_err(|e| Error::git("could not write the merged tree", e))?;
+        let tree = git.find_tree(tree_id).map_err(|e| Error::git("could not read the merged tree", e))?;
+        let (message, parents): (String, Vec<&git2::Commit<'_>>) = match self.policy {
+            IntegrationPolicy::Squash => {
+                (format!("lanes: run {}: lane {} (squashed): {}", self.run_id, c.lane, c.resolved.join(", ")), vec![&ours])
             }
-        })
-        .collect();
-    Ok(Some(if with.is_empty() {
-        format!("merge failed: {}", first_line(&e.to_string()))
-    } else {
-        format!("conflicts with lane {}", with.join(", "))
-    }))
+            _ => (format!("lanes: run {}: merge lane {}", self.run_id, c.lane), vec![&ours, &theirs]),
+        };
+        let commit = git
+            .commit(None, self.author, self.committer, &message, &tree, &parents)
+            .map_err(|e| Error::git(format!("could not commit the merge of lane {}", c.lane), e))?;
+        Ok(Ok(commit))
+    }
+
+    fn conflict_reason(&self, c: &Candidate, paths: &[String]) -> String {
+        let with: Vec<&str> = self
+            .pairs
+            .iter()
+            .filter_map(|(a, b)| {
+                if a == &c.lane {
+                    Some(b.as_str())
+                } else if b == &c.lane {
+                    Some(a.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        paths.sort();
+        paths.dedup();
+        if with.is_empty() {
+            format!("merge failed: conflicts in {}", paths.join(", "))
+        } else {
+            format!("conflicts with lane {}", with.join(", "))
+        }
+    }
 }
 
 fn first_line(s: &str) -> String {
