@@ -238,8 +238,9 @@ fn an_agent_stuck_offline_is_ended_with_its_reason_before_the_timeout() {
         &["--run-id", "S1", "--lane", "E", "--worker", "codex", "--timeout", "600s"],
     );
     assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(out.stderr.contains("lane E: failed — ended by git-lanes: the agent would not finish on its own"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("lane E: failed — ended by git-lanes: codex cannot reach its API and waits for the network"),
+        out.stderr.contains("codex said: cannot reach its API, waiting for the network: Reconnecting... waiting for network"),
         "{}",
         out.stderr
     );

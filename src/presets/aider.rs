@@ -56,6 +56,7 @@ pub(super) const AGENT: Agent = Agent {
     ],
     hidden_flags: &[],
     droppings: &[".aider.tags.cache.v4", ".aider.chat.history.md", ".aider.input.history", ".aider.llm.history"],
+    keys: &["ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
     max_turns_flag: None,
     max_budget_flag: None,
     reports_cost: true,
@@ -202,7 +203,7 @@ fn leading_number(text: &str) -> Option<(f64, &str)> {
 
 fn stuck(log: &str) -> Option<String> {
     log.contains(BROWSER_WAIT).then(|| {
-        "aider has no model or API key and waits for an OpenRouter login in a browser; pass `--model` and set the provider's API key (e.g. ANTHROPIC_API_KEY)".to_owned()
+        "no model and no API key: it waits for an OpenRouter login in a browser; pass `--model` and set the provider's API key (e.g. ANTHROPIC_API_KEY)".to_owned()
     })
 }
 
@@ -233,7 +234,7 @@ mod tests {
     #[test]
     fn browser_login_wait_is_stuck() {
         let log = fixture_log("aider", "no-auth");
-        assert!(stuck(&log).unwrap().starts_with("aider has no model or API key"));
+        assert!(stuck(&log).unwrap().starts_with("no model and no API key: it waits for an OpenRouter login"));
         let usage = parse(&log).unwrap();
         assert_eq!(usage.is_error, Some(true));
         assert_eq!(stuck("Aider v0.86.2\n"), None);

@@ -32,6 +32,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["-p", "--output-format", "--dangerously-skip-permissions", "--model", "--max-budget-usd"],
     hidden_flags: &["--max-turns"],
     droppings: &[],
+    keys: &["ANTHROPIC_API_KEY"],
     max_turns_flag: Some("--max-turns"),
     max_budget_flag: Some("--max-budget-usd"),
     reports_cost: true,

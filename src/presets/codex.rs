@@ -28,6 +28,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["exec", "--json", "--sandbox", "--add-dir", "--model"],
     hidden_flags: &[],
     droppings: &[],
+    keys: &["OPENAI_API_KEY", "CODEX_API_KEY"],
     max_turns_flag: None,
     max_budget_flag: None,
     reports_cost: false,
@@ -97,7 +98,7 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
 }
 
 fn describe(message: &str) -> String {
-    if message.starts_with("Reconnecting...") { format!("codex cannot reach its API: {message}") } else { message.to_owned() }
+    if message.starts_with("Reconnecting...") { format!("cannot reach its API: {message}") } else { message.to_owned() }
 }
 
 fn stuck(log: &str) -> Option<String> {
@@ -107,7 +108,7 @@ fn stuck(log: &str) -> Option<String> {
     let last = log.lines().rev().find(|l| l.contains(WAITING))?;
     let message =
         super::first_json_object(&last[last.find('{')?..]).and_then(|e| e.get("message").and_then(Value::as_str).map(str::to_owned));
-    Some(format!("codex cannot reach its API and waits for the network: {}", message.unwrap_or_else(|| WAITING.to_owned())))
+    Some(format!("cannot reach its API, waiting for the network: {}", message.unwrap_or_else(|| WAITING.to_owned())))
 }
 
 #[cfg(test)]
@@ -121,9 +122,9 @@ mod tests {
         let usage = parse(&log).unwrap();
         assert_eq!(usage.is_error, Some(true));
         let reason = usage.reason.unwrap();
-        assert!(reason.starts_with("codex cannot reach its API: Reconnecting... waiting for network"), "{reason}");
+        assert!(reason.starts_with("cannot reach its API: Reconnecting... waiting for network"), "{reason}");
         let why = stuck(&log).unwrap();
-        assert!(why.contains("waits for the network"), "{why}");
+        assert!(why.starts_with("cannot reach its API, waiting for the network: Reconnecting..."), "{why}");
         // Early retries are not yet stuck.
         let early: String = log.lines().take(4).map(|l| format!("{l}\n")).collect();
         assert_eq!(stuck(&early), None);

@@ -32,6 +32,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["--skip-trust", "--approval-mode", "--output-format", "--model", "-p"],
     hidden_flags: &[],
     droppings: &[],
+    keys: &["GEMINI_API_KEY"],
     max_turns_flag: None,
     max_budget_flag: None,
     reports_cost: false,

@@ -31,6 +31,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["--approval-mode", "--output-format", "--model", "--max-session-turns", "-p"],
     hidden_flags: &[],
     droppings: &[],
+    keys: &["OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"],
     max_turns_flag: Some("--max-session-turns"),
     max_budget_flag: None,
     reports_cost: false,

@@ -67,8 +67,6 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
     }
     worktree::add_many(&r.repo.root, &fresh, &r.ws.config.setup)?;
     r.state.worktree_setup_ms = Some(setup_started.elapsed().as_millis() as u64);
-    // What agent CLIs drop into a worktree never goes into a lane commit.
-    let droppings: Vec<String> = presets::all_droppings().iter().map(|p| p.display().to_string()).collect();
     for (p, branch, path, files, worker) in prepared {
         let lane = p.lane.clone();
         let ls = r.lane_state(&lane);
@@ -76,7 +74,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
         ls.worktree = Some(path.display().to_string());
         ls.worker = Some(worker.clone());
         r.emit(RunEvent::WorktreeReady { lane: lane.clone(), path: path.clone() });
-        r.lanes.insert(lane, LaneRun { plan: p, branch, worktree: path, files, worker, duration: None, keep_out: droppings.clone() });
+        r.lanes.insert(lane, LaneRun { plan: p, branch, worktree: path, files, worker, duration: None, keep_out: Vec::new() });
     }
     r.save()
 }
@@ -95,6 +93,8 @@ struct Active {
     preset: Preset,
     /// When the log was last read for a known stuck shape.
     looked_at: Instant,
+    /// Why git-lanes ended a worker that would not end on its own.
+    stuck: Option<String>,
 }
 
 /// Steps 4–5: start workers (at most `max_parallel` at once) and follow every lane to an end.
@@ -125,6 +125,7 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                             ended_by_us: false,
                             preset: preset_of(&lr.worker),
                             looked_at: Instant::now(),
+                            stuck: None,
                         },
                     );
                     continue;
@@ -296,7 +297,8 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
             }
             let preset = a.as_ref().map(|a| a.preset).unwrap_or_else(|| preset_of(r.lanes.get(&lane).map_or("", |lr| lr.worker.as_str())));
             let log = r.dir.join(&lane).join("worker.log");
-            let outcome = outcome_of(preset, &log, state, detail);
+            let stuck = a.as_ref().and_then(|a| a.stuck.clone());
+            let outcome = outcome_of(preset, &log, state, detail, stuck);
             let ls = r.lane_state(&lane);
             ls.status = outcome.state.clone();
             ls.exit = Some(outcome.detail.clone());
@@ -416,6 +418,7 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
         ended_by_us: false,
         preset: cmd.preset,
         looked_at: Instant::now(),
+        stuck: None,
     })
 }
 
@@ -554,8 +557,9 @@ fn end_if_stuck(a: &mut Active, run_dir: &Path) -> Option<(String, String)> {
     let tail = log_tail(&run_dir.join(&a.lane).join("worker.log"), 64 * 1024)?;
     let why = presets::stuck(a.preset, &tail)?;
     a.ended_by_us = true;
+    a.stuck = Some(why);
     let ending = child.terminate(Duration::from_secs(2));
-    Some(("failed".into(), format!("ended by git-lanes: {why} ({ending})")))
+    Some(("failed".into(), format!("ended by git-lanes: the agent would not finish on its own ({ending})")))
 }
 
 /// A lane's end as the agent tells it: its state, detail, reason and usage.
@@ -584,7 +588,7 @@ impl Outcome {
 /// What the log says overrides a clean exit: a worker that wrote `.done` and exited 0 but whose
 /// agent reported an error (aider after an authentication error, claude's `is_error`) failed.
 /// A failed or timed-out lane gets the agent's reason, or the last meaningful lines of its log.
-fn outcome_of(preset: Preset, log: &Path, state: String, detail: String) -> Outcome {
+fn outcome_of(preset: Preset, log: &Path, state: String, detail: String, stuck: Option<String>) -> Outcome {
     let tail = log_tail(log, 256 * 1024).unwrap_or_default();
     let usage = presets::parse_usage(preset, &tail);
     let said_error = usage.as_ref().and_then(|u| u.is_error) == Some(true);
@@ -594,8 +598,8 @@ fn outcome_of(preset: Preset, log: &Path, state: String, detail: String) -> Outc
         out.detail = format!("{}; but the agent reported an error", out.detail);
     }
     if matches!(out.state.as_str(), "failed" | "timed_out") {
-        out.reason = if let Some(why) = out.detail.strip_prefix("ended by git-lanes: ") {
-            Some(why.rsplit_once(" (").map_or(why, |(w, _)| w).to_owned())
+        out.reason = if stuck.is_some() {
+            stuck
         } else if tail.trim().is_empty() {
             Some("the worker printed nothing".into())
         } else {

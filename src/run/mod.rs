@@ -284,12 +284,16 @@ impl Run<'_> {
     }
 }
 
-/// What never goes into a lane or run commit: the signal folders (fixing and hunting) and
-/// `extra` (paths or globs, e.g. an agent preset's dropping files; see [`crate::snapshot::KeepOut`]).
+/// What never goes into a lane or run commit: the signal folders (fixing and hunting), the agent
+/// CLIs' own files ([`crate::presets::all_droppings`]) and `extra` (paths or globs; see
+/// [`crate::snapshot::KeepOut`]).
 pub fn keep_out(config: &crate::config::Config, extra: &[String]) -> crate::snapshot::KeepOut {
     let fix = config.signals.to_string_lossy().into_owned();
     let hunt = fix.replace("issue-fixing", "issue-hunting");
     let mut k = crate::snapshot::KeepOut::new([fix, hunt]);
+    // What agent CLIs drop into a worktree (aider's tags cache and histories) is never work.
+    let droppings: Vec<String> = crate::presets::all_droppings().iter().map(|p| p.display().to_string()).collect();
+    k.extend(&droppings);
     k.extend(extra);
     k
 }
