@@ -450,3 +450,23 @@ fn restart_starts_a_lanes_worker_again_in_its_worktree() {
     // Both workers' commits (the first one's wip, the second's wip and fix) are kept.
     r.assert_nothing_lost("R1", &["E"]);
 }
+
+#[test]
+fn plan_and_status_messages_read_as_sentences() {
+    let r = RunRepo::standard();
+    r.cmd().args(["new", "E", "later", "--depends-on", "E-01", "--check", "true"]).assert().code(0);
+    let out = r.cmd().args(["plan"]).output().unwrap();
+    let (plan, err) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(plan.contains("E-02       BLOCKED until E-01 is resolved"), "{plan}");
+    assert!(!plan.contains("waiting on dependencies"), "{plan}");
+    assert!(plan.contains("E-01       LOW complexity"), "{plan}");
+    assert!(err.contains("2 of 2 lanes have work: 2 issues assigned, 1 blocked"), "{err}");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "E-02"]);
+    r.run("R1", &[], &["--lane", "M"]).expect_code(0);
+    let status = stdout_of(r.cmd().arg("status"), 0);
+    assert!(status.contains("last run: R1 complete (1 lane, 1 resolved)"), "{status}");
+    r.run("R2", &[("E", "claim")], &["--lane", "E"]).expect_code(3);
+    let status = stdout_of(r.cmd().arg("status"), 0);
+    assert!(status.contains("needs attention") && !status.contains("needs_attention"), "{status}");
+}

@@ -1,5 +1,8 @@
 //! `git lanes diff <LANE> [--run ID]`: a lane's branch against the commit its run started from,
 //! through the user's own `git diff` (their pager, colours and diff settings apply).
+//!
+//! JSON (`--json`, schema_version 1): `{ "run_id", "lane", "base", "tip", "files": [ { "status"
+//! (git's letter: A, M, D, R…), "path" } ] }`.
 
 use clap::Args;
 

@@ -2,6 +2,9 @@
 //! `<common git dir>/lanes/runs/<RUN_ID>/<LANE>/worker.log`), live while the worker runs.
 //!
 //! Secret-like strings are redacted line by line, as everywhere git-lanes prints.
+//!
+//! JSON (`--json`, schema_version 1): `{ "run_id", "lane", "path", "status" (the lane's state
+//! word), "log" (the whole log so far, redacted) }`; `-f` does not apply.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};

@@ -24,7 +24,14 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
     };
     let lanes = ws.lanes(&cat_lanes);
     let counts = Counts::of(&ws.issues, &lanes);
-    let state = RunState::load(&ws.root, &ws.config.state).unwrap_or(None);
+    let mut state = RunState::load(&ws.root, &ws.config.state).unwrap_or(None);
+    // A newer run than the committed state knows (one still going, or one that resolved nothing
+    // and kept its bookkeeping under refs/lanes/runs) is the last run.
+    if let Ok(Some((id, live))) = crate::run::live_state(&repo, None)
+        && state.as_ref().and_then(|s| s.run_id.as_deref()).is_none_or(|c| crate::names::natural_cmp(&id, c).is_gt())
+    {
+        state = Some(live);
+    }
     let signal_dir = ws.root.join(&ws.config.signals);
     let signals: Vec<_> = lanes.iter().map(|l| crate::signal::read(&signal_dir, l)).filter(|s| s.status.is_some() || s.done).collect();
     let lock = crate::lock::holder(&repo.lanes_dir());
@@ -99,7 +106,10 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
                 s.run_id.as_deref().unwrap_or("?"),
                 crate::state::status_words(&s.status),
                 crate::text::plural(s.lanes.len(), "lane"),
-                s.report.as_ref().map(|r| format!(", report {r}")).unwrap_or_default()
+                match s.integration.as_ref().and_then(|i| i.kept_at.as_ref()) {
+                    Some(kept) => format!(", report under {kept}"),
+                    None => s.report.as_ref().map(|r| format!(", report {r}")).unwrap_or_default(),
+                }
             ))?;
         }
         _ => ui.out("last run: none")?,
