@@ -123,6 +123,11 @@ impl Model {
                 let r = self.row(lane);
                 r.state = if *approved { format!("{id} resolved") } else { format!("{id} rejected") };
             }
+            RunEvent::Finding { lane, path, accepted, .. } => {
+                let r = self.row(lane);
+                let file = path.rsplit('/').next().unwrap_or(path);
+                r.state = if *accepted { format!("{file} kept") } else { format!("{file} rejected") };
+            }
             RunEvent::Merged { lane } => self.row(lane).state = "merged".into(),
             RunEvent::BackedOut { lane, .. } => self.row(lane).state = "backed out".into(),
             _ => {}

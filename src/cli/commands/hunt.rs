@@ -11,8 +11,9 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::cli::progress::LaneDisplay;
-use crate::run::{self, HuntOptions, HuntSummary, RunOptions};
+use crate::cli::live::LiveSetup;
+use crate::cli::progress::RunDisplay;
+use crate::run::{self, HuntOptions, HuntSummary, LaneControls, RunOptions};
 
 /// Run a hunter per lane to find new issues; keep only findings whose checks fail today
 ///
@@ -65,9 +66,12 @@ pub struct HuntArgs {
     /// Use this run id instead of the current time
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
+    /// Plain progress lines instead of the live view, also on a terminal
+    #[arg(long)]
+    pub plain: bool,
 }
 
-fn options(args: &HuntArgs) -> HuntOptions {
+fn options(args: &HuntArgs, controls: LaneControls) -> HuntOptions {
     HuntOptions {
         run: RunOptions {
             lanes: args.lanes.clone(),
@@ -80,6 +84,7 @@ fn options(args: &HuntArgs) -> HuntOptions {
             done_grace: args.done_grace,
             stall_after: args.stall_after,
             run_id: args.run_id.clone(),
+            controls: Some(controls),
             ..RunOptions::default()
         },
         max_findings: args.max_findings.map(|n| n as usize),
@@ -88,7 +93,8 @@ fn options(args: &HuntArgs) -> HuntOptions {
 
 pub fn run(args: HuntArgs, ctx: &Ctx) -> CliResult {
     let (repo, ws) = ctx.workspace()?;
-    let opts = options(&args);
+    let controls = LaneControls::default();
+    let opts = options(&args, controls.clone());
     let ui = &ctx.ui;
     if args.dry_run {
         let lanes = run::hunt::preview(ws, &opts)?;
@@ -126,7 +132,13 @@ pub fn run(args: HuntArgs, ctx: &Ctx) -> CliResult {
         return Ok(Exit::Success);
     }
     let interrupts = super::run_live::install_ctrl_c();
-    let mut display = LaneDisplay::new(ui);
+    let mut display = RunDisplay::new(ui, args.plain, || LiveSetup {
+        title: "git lanes hunt".into(),
+        lanes_dir: repo.lanes_dir(),
+        interrupts: interrupts.clone(),
+        controls: Some(controls.clone()),
+        lanes: vec![],
+    });
     let mut observer = |e: &run::RunEvent| display.event(e);
     let result = if args.resume {
         run::hunt_resume(&repo, ws, opts, &mut observer, interrupts)
