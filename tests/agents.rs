@@ -93,6 +93,25 @@ fn path_with(bin: &Path) -> String {
     format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
 }
 
+/// A `PATH` of links to the few system tools a run needs (git, sh, …), without anything else
+/// that happens to be installed next to them — such as a real agent CLI in `/usr/bin`.
+fn bare_path(r: &RunRepo, extra: Option<&Path>) -> String {
+    let tools = r.outside().join("tools");
+    if !tools.exists() {
+        fs::create_dir_all(&tools).unwrap();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        for tool in ["git", "sh", "grep", "cat", "sed", "tr", "env", "mkdir", "rm", "ls", "echo", "test", "touch", "dirname"] {
+            if let Some(found) = std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| p.is_file()) {
+                std::os::unix::fs::symlink(found, tools.join(tool)).unwrap();
+            }
+        }
+    }
+    match extra {
+        Some(bin) => format!("{}:{}", bin.display(), tools.display()),
+        None => tools.display().to_string(),
+    }
+}
+
 struct Out {
     code: Option<i32>,
     stdout: String,
@@ -271,7 +290,7 @@ fn a_missing_cli_is_refused_before_any_branch_worktree_lock_or_commit() {
     let head = r.git(&["rev-parse", "HEAD"]);
     for cli in PRESETS {
         let mut c = r.cmd();
-        c.env("PATH", format!("{}:/usr/bin:/bin", empty.display())).args(["run", "--run-id", "N1", "--worker", cli]);
+        c.env("PATH", bare_path(&r, Some(&empty))).args(["run", "--run-id", "N1", "--worker", cli]);
         let out = c.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{cli}: {stderr}");
@@ -308,7 +327,7 @@ fn dry_run_shows_each_lanes_worker_line_and_what_would_stop_it() {
         assert!(lane["worker_problem"].is_null(), "{lane}");
     }
     let mut c = r.cmd();
-    c.env("PATH", "/usr/bin:/bin").args(["run", "--dry-run", "--worker", "qwen"]);
+    c.env("PATH", bare_path(&r, None)).args(["run", "--dry-run", "--worker", "qwen"]);
     let out = c.output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("worker: exec qwen --approval-mode yolo --output-format json"), "{text}");
@@ -325,14 +344,14 @@ fn doctor_lists_each_preset_cli_with_its_version_or_not_installed() {
     fs::create_dir_all(&bin).unwrap();
     fake(&bin, "claude");
     let mut c = r.cmd();
-    c.env("PATH", format!("{}:/usr/bin:/bin", bin.display())).arg("doctor");
+    c.env("PATH", bare_path(&r, Some(&bin))).arg("doctor");
     let out = c.output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("agent claude: fake claude ("), "{text}");
     assert!(text.contains("agent codex: not installed — install with `npm install -g @openai/codex`"), "{text}");
     assert!(text.contains("agent aider: not installed — install with `python3 -m pip install aider-chat`"), "{text}");
     let mut c = r.cmd();
-    c.env("PATH", format!("{}:/usr/bin:/bin", bin.display())).args(["doctor", "--json"]);
+    c.env("PATH", bare_path(&r, Some(&bin))).args(["doctor", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
     let agents = json["agents"].as_array().unwrap();
     assert_eq!(agents.len(), 7);
