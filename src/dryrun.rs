@@ -9,7 +9,9 @@
 //! (refused if `TMPDIR` points inside it), with a scrubbed environment and the verify timeout, and
 //! the export is deleted afterwards. One export serves every lane; checks are expected to inspect,
 //! not to write. A check that [`crate::safety::inspect`] flags (deletes outside the worktree,
-//! reaches the network, uses `sudo`) is shown with its findings and never run.
+//! reaches the network, uses `sudo`) is shown with its findings and never run. Every check runs
+//! in the sandbox ([`crate::sandbox`]: writes only in the export and a private temporary folder,
+//! no network); where there is none, no check runs unless `--allow-unsandboxed`.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
@@ -39,6 +41,8 @@ pub struct DryRunOptions {
     pub model: Option<String>,
     pub max_turns: Option<u32>,
     pub max_budget_usd: Option<f64>,
+    /// Run the checks even where there is no sandbox (Landlock missing).
+    pub allow_unsandboxed: bool,
 }
 
 /// One check as a run would see it now.
@@ -118,7 +122,7 @@ pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog
         let (worker, worker_problem) = if p.is_idle() { (None, None) } else { worker_preview(ws, &p.lane, opts) };
         lanes.push(LanePreview { plan: p, work_order, verdict_preview, worker, worker_problem });
     }
-    run_checks(repo, ws, &mut lanes)?;
+    run_checks(repo, ws, &mut lanes, opts.allow_unsandboxed)?;
     Ok(lanes)
 }
 
@@ -155,7 +159,7 @@ fn worker_preview(ws: &Workspace, lane: &str, opts: &DryRunOptions) -> (Option<S
 }
 
 /// Run every unflagged check in one export of HEAD.
-fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]) -> Result<()> {
+fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview], allow_unsandboxed: bool) -> Result<()> {
     let mut todo: Vec<&mut CheckPreview> = lanes
         .iter_mut()
         .flat_map(|l| l.verdict_preview.iter_mut())
@@ -163,6 +167,15 @@ fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]
         .filter(|c| c.findings.is_empty())
         .collect();
     if todo.is_empty() {
+        return Ok(());
+    }
+    // A word list cannot be complete: without a sandbox the dry run runs nothing it was not told to.
+    if let crate::sandbox::Status::Missing(why) = crate::sandbox::status()
+        && !allow_unsandboxed
+    {
+        for c in todo {
+            c.note = format!("not run: no sandbox here ({why}); pass --allow-unsandboxed to run it anyway");
+        }
         return Ok(());
     }
     let Some(tree) = repo.head().ok().and_then(|h| h.peel_to_tree().ok()) else {

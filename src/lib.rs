@@ -37,6 +37,7 @@ pub mod rewrite;
 pub mod run;
 pub mod runs;
 pub mod safety;
+pub mod sandbox;
 pub mod scaffold;
 pub mod signal;
 pub mod snapshot;

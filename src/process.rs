@@ -104,6 +104,9 @@ pub struct ProcessSpec {
     pub timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when the group is stopped.
     pub grace: Duration,
+    /// Run the child in this sandbox (Landlock, see [`crate::sandbox`]); ignored where the
+    /// kernel has none (callers check [`crate::sandbox::status`] and say so).
+    pub sandbox: Option<crate::sandbox::Policy>,
 }
 
 impl ProcessSpec {
@@ -122,6 +125,7 @@ impl ProcessSpec {
             output: OutputTarget::capture(),
             timeout: None,
             grace: DEFAULT_GRACE,
+            sandbox: None,
         }
     }
 
@@ -149,6 +153,13 @@ impl ProcessSpec {
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Runs the child in a sandbox.
+    #[must_use]
+    pub fn with_sandbox(mut self, policy: crate::sandbox::Policy) -> Self {
+        self.sandbox = Some(policy);
         self
     }
 
@@ -363,6 +374,27 @@ fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>), Proc
         }
         EnvPolicy::Clear(vars) => {
             cmd.env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
+        }
+    }
+
+    if let Some(policy) = &spec.sandbox {
+        let ruleset = crate::sandbox::prepare(policy).map_err(|e| setup_err(io::Error::other(format!("sandbox: {e}"))))?;
+        if let Some(fd) = ruleset {
+            use std::os::fd::AsRawFd;
+            // SAFETY: the closure runs in the child between fork and exec and only makes two
+            // system calls on integers and a descriptor it owns (no allocation, no lock); the
+            // ruleset was fully built in the parent.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    if libc::syscall(libc::SYS_landlock_restrict_self, fd.as_raw_fd(), 0) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
     }
 

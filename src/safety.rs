@@ -1,6 +1,13 @@
 //! Findings about verification commands themselves: they are untrusted code written by agents
 //! (SPEC §2.7). A command that deletes outside the worktree, reaches the network or uses `sudo`
 //! is flagged by `validate` and never run by a dry run.
+//!
+//! This is a first, explained warning and nothing more: no list of words can be complete (a
+//! deleter can hide behind `eval`, a variable, a nested shell or an interpreter). What protects
+//! the machine is the sandbox every check runs in ([`crate::sandbox`]). The list does catch the
+//! common shapes: nested `sh -c`/`bash -c` strings are inspected too, and a delete after a `cd`,
+//! `xargs rm`, `find -exec rm`, `eval`, a command named by a variable (`$r -rf …`) and an
+//! interpreter one-liner that removes trees (`python3 -c "shutil.rmtree(…)"`) are flagged.
 
 use std::sync::LazyLock;
 
@@ -13,6 +20,8 @@ pub enum FindingKind {
     DeletesOutsideWorktree,
     Network,
     Sudo,
+    /// Runs code the list cannot see through (`eval`, a command named by a variable).
+    Indirect,
 }
 
 /// One finding about one command.
@@ -27,15 +36,30 @@ static URL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(https?|ftp|ssh):/
 const NETWORK_TOOLS: &[&str] =
     &["curl", "wget", "nc", "ncat", "netcat", "ssh", "scp", "sftp", "rsync", "telnet", "ftp", "ping", "dig", "nslookup"];
 const DELETERS: &[&str] = &["rm", "rmdir", "shred", "unlink", "mv", "truncate"];
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh"];
+const INTERPRETERS: &[&str] = &["python", "python3", "python2", "perl", "ruby", "node", "php"];
+
+/// Interpreter one-liners that delete (`shutil.rmtree`, `os.remove`, `fs.rmSync`, `unlink`…).
+static SCRIPT_DELETE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"rmtree|os\.remove|os\.unlink|os\.rmdir|\.unlink\(|rmSync|rmdirSync|unlinkSync|FileUtils\.rm|\bunlink\b|remove_tree|rm_rf")
+        .expect("valid regex")
+});
 
 /// Inspect one command.
 pub fn inspect(command: &str) -> Vec<Finding> {
     let mut out = Vec::new();
+    inspect_into(command, 0, &mut out);
+    out
+}
+
+fn inspect_into(command: &str, depth: usize, out: &mut Vec<Finding>) {
+    let mut nested: Vec<String> = Vec::new();
     let mut push = |kind, message: String| {
         if !out.iter().any(|f: &Finding| f.kind == kind) {
             out.push(Finding { kind, message });
         }
     };
+    let mut after_cd = false;
     for words in simple_commands(command) {
         let mut words: Vec<&str> = words.iter().map(String::as_str).skip_while(|w| w.contains('=') && !w.starts_with('-')).collect();
         while matches!(words.first(), Some(&("sudo" | "doas" | "env" | "exec" | "nohup" | "time" | "command"))) {
@@ -45,8 +69,47 @@ pub fn inspect(command: &str) -> Vec<Finding> {
             words.remove(0);
         }
         let Some(&cmd) = words.first() else { continue };
+        if cmd.starts_with('$') {
+            push(FindingKind::Indirect, format!("runs a command named by a variable (`{cmd}`), which no list can see through"));
+            continue;
+        }
         let cmd = cmd.rsplit('/').next().unwrap_or(cmd);
         let args = &words[1..];
+        if cmd == "eval" {
+            push(FindingKind::Indirect, "uses `eval` (runs text the list cannot see through)".into());
+        }
+        if SHELLS.contains(&cmd)
+            && let Some(i) = args.iter().position(|a| a.starts_with('-') && a.contains('c'))
+            && let Some(script) = args.get(i + 1)
+        {
+            nested.push((*script).to_string());
+        }
+        if INTERPRETERS.iter().any(|i| cmd == *i || cmd.starts_with(&format!("{i}."))) && args.iter().any(|a| SCRIPT_DELETE.is_match(a)) {
+            push(FindingKind::DeletesOutsideWorktree, format!("runs a `{cmd}` one-liner that deletes files"));
+        }
+        if cmd == "cd" || cmd == "pushd" {
+            after_cd = true;
+            continue;
+        }
+        // `xargs rm`, `find … -exec rm {} +`: the deleter is an argument.
+        let via = if cmd == "xargs" {
+            args.iter().find(|a| !a.starts_with('-')).copied()
+        } else if cmd == "find" {
+            args.iter().position(|a| matches!(*a, "-exec" | "-execdir" | "-ok" | "-okdir")).and_then(|i| args.get(i + 1)).copied()
+        } else {
+            None
+        };
+        if let Some(v) = via.map(|v| v.rsplit('/').next().unwrap_or(v))
+            && DELETERS.contains(&v)
+        {
+            push(FindingKind::DeletesOutsideWorktree, format!("deletes through `{cmd} {v}` (the targets are not visible here)"));
+        }
+        if after_cd && DELETERS.contains(&cmd) {
+            push(
+                FindingKind::DeletesOutsideWorktree,
+                format!("runs `{cmd}` after changing directory (its targets may be outside the worktree)"),
+            );
+        }
         if cmd == "su" {
             push(FindingKind::Sudo, "uses `su` (runs with raised privileges)".into());
         }
@@ -68,7 +131,11 @@ pub fn inspect(command: &str) -> Vec<Finding> {
     if let Some(m) = URL.find(command) {
         push(FindingKind::Network, format!("reaches the network (`{}`)", m.as_str()));
     }
-    out
+    if depth < 4 {
+        for script in nested {
+            inspect_into(&script, depth + 1, out);
+        }
+    }
 }
 
 /// Split a shell line into simple commands (on `;`, `&&`, `||`, `|`, `&`, parentheses, backticks
@@ -149,6 +216,23 @@ mod tests {
         assert_eq!(kinds("X=1 sudo rm -rf /etc/x"), [FindingKind::Sudo, FindingKind::DeletesOutsideWorktree]);
         assert_eq!(kinds("echo $(wget -qO- x)"), [FindingKind::Network]);
         assert_eq!(kinds("cat /dev/tcp/1.2.3.4/80"), [FindingKind::Network]);
+    }
+
+    #[test]
+    fn flags_the_seven_shapes_a_word_list_used_to_miss() {
+        for c in [
+            "bash -c 'rm -rf /tmp/victim'",
+            "cd dir && rm -rf x",
+            "python3 -c \"import shutil; shutil.rmtree('/tmp/victim')\"",
+            "r=rm; $r -rf /tmp/victim",
+            "eval \"$(echo cm0gLXJmIC90bXAvdmljdGlt | base64 -d)\"",
+            "echo /tmp/victim | xargs rm -rf",
+            "find /tmp/victim -exec rm -rf {} +",
+        ] {
+            assert!(!inspect(c).is_empty(), "{c} is not flagged");
+        }
+        assert_eq!(kinds("r=rm; $r -rf x"), [FindingKind::Indirect]);
+        assert_eq!(kinds("sh -c \"curl https://x\""), [FindingKind::Network]);
     }
 
     #[test]

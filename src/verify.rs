@@ -240,9 +240,38 @@ pub fn run_check(check: &Check, worktree: &Path, opts: &VerifyOptions) -> CheckR
     {
         return not_run(format!("{} (pass --allow-dangerous to run it)", finding.message));
     }
-    let spec = ProcessSpec::shell(&check.command, worktree).with_env(EnvPolicy::Clear(opts.env.clone())).with_timeout(opts.timeout);
-    match process::run(&spec) {
+    // A private temporary folder (TMPDIR) that dies with the check; with the worktree, the only
+    // place a sandboxed check may write.
+    let tmp = match tempfile::Builder::new().prefix("git-lanes-check-").tempdir() {
+        Ok(t) => t,
+        Err(e) => return not_run(format!("could not create its temporary folder: {e}")),
+    };
+    let mut env = opts.env.clone();
+    env.retain(|(k, _)| k != "TMPDIR");
+    env.push(("TMPDIR".into(), tmp.path().as_os_str().to_os_string()));
+    let spec = ProcessSpec::shell(&check.command, worktree)
+        .with_env(EnvPolicy::Clear(env))
+        .with_timeout(opts.timeout)
+        .with_sandbox(crate::sandbox::Policy::for_check(worktree, tmp.path()));
+    let git_guard = crate::sandbox::GitGuard::before(worktree);
+    let ran = process::run(&spec);
+    let restored = git_guard.restore();
+    match ran {
         Err(e) => not_run(e.to_string()),
+        Ok(done) if !restored.is_empty() => CheckResult {
+            check: check.clone(),
+            passed: false,
+            reason: Reason::NotRun {
+                why: format!(
+                    "it changed what git executes ({}); git-lanes put it back",
+                    restored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            },
+            ending: Some(done.ending),
+            output: crate::redact::redact(&done.output.text).into_owned(),
+            dropped_bytes: done.output.dropped_bytes,
+            duration: done.duration,
+        },
         Ok(done) => {
             let (passed, reason) = judge(done.ending, &done.output.text);
             CheckResult {

@@ -350,3 +350,89 @@ fn doctor_sees_and_fix_prunes_registered_but_missing_worktrees() {
     r.cmd().args(["doctor", "--fix"]).assert().code(0);
     assert!(!r.git(&["worktree", "list", "--porcelain"]).contains("prunable"));
 }
+
+/// A check that tries to escape: write outside, into `.git`, read git-lanes' environment,
+/// connect to the network. Each prints a word the test looks for in the check's output.
+#[test]
+fn checks_run_in_a_sandbox_that_keeps_writes_network_and_environments_in() {
+    if std::env::var_os("LANES_SANDBOX").is_some_and(|v| v == "off") {
+        return;
+    }
+    let victim = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let v = victim.path().display();
+    let checks = format!(
+        "echo planted > {v}/planted && echo WROTE-OUTSIDE || echo outside-blocked\n\
+         echo 'exit 1' > .git/hooks/pre-commit && echo WROTE-HOOK || echo hook-blocked\n\
+         cat /proc/$PPID/environ > /dev/null 2>&1 && echo READ-ENV || echo env-blocked\n\
+         python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 2)\" 2>/dev/null && echo CONNECTED || echo net-blocked\n\
+         echo x > \"$TMPDIR/x\" && echo x > src/E.txt.tmp && echo tmp-and-tree-ok\n"
+    );
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &checks);
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    let out = r.cmd().args(["--json", "verify", "E-01"]).env("GITHUB_TOKEN", TOKEN).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for word in ["outside-blocked", "env-blocked", "net-blocked", "tmp-and-tree-ok"] {
+        assert!(text.contains(word), "{word} missing:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(!victim.path().join("planted").exists());
+    // The main worktree's `.git` is inside the tree Landlock lets the check write: what git
+    // would execute is put back, and the check fails for it.
+    assert!(!r.root().join(".git/hooks/pre-commit").exists());
+    assert!(text.contains("changed what git executes"), "{text}");
+    drop(listener);
+}
+
+#[test]
+fn without_a_sandbox_the_dry_run_runs_no_check_unless_allowed() {
+    let victim = tempfile::tempdir().unwrap();
+    let marker = victim.path().join("ran");
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &format!("touch {} && echo FAIL\n", marker.display()));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    let out = r.cmd().args(["run", "--dry-run"]).env("LANES_SANDBOX", "off").output().unwrap();
+    let (so, se) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{so}{se}");
+    assert!(se.contains("no sandbox for verification commands"), "{se}");
+    assert!(so.contains("--allow-unsandboxed"), "{so}");
+    assert!(!marker.exists(), "the dry run ran a check without a sandbox");
+    let out = r.cmd().args(["run", "--dry-run", "--allow-unsandboxed"]).env("LANES_SANDBOX", "off").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(marker.exists(), "--allow-unsandboxed did not run the check");
+}
+
+#[test]
+fn the_dry_run_never_runs_the_seven_hostile_shapes() {
+    let victim = tempfile::tempdir().unwrap();
+    let v = victim.path().display().to_string();
+    for i in 0..7 {
+        fs::create_dir_all(victim.path().join(format!("d{i}"))).unwrap();
+    }
+    let shapes = [
+        format!("bash -c 'rm -rf {v}/d0'"),
+        format!("cd {v} && rm -rf d1"),
+        format!("python3 -c \"import shutil; shutil.rmtree('{v}/d2')\""),
+        format!("r=rm; $r -rf {v}/d3"),
+        format!("eval rm -rf {v}/d4"),
+        format!("echo {v}/d5 | xargs rm -rf"),
+        format!("find {v}/d6 -maxdepth 0 -exec rm -rf {{}} +"),
+    ];
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &format!("{}\n", shapes.join("\n")));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    fs::write(r.root().join("lanes.yaml"), "worker: sh fake-worker.sh\n").unwrap();
+    r.cmd().arg("sync").assert().success();
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "hostile checks"]);
+    for extra in [&[][..], &["--allow-unsandboxed"][..]] {
+        let _ = r.cmd().args(["run", "--dry-run"]).args(extra).output().unwrap();
+        let _ = r.cmd().args(["run", "--dry-run"]).args(extra).env("LANES_SANDBOX", "off").output().unwrap();
+        for (i, shape) in shapes.iter().enumerate() {
+            assert!(victim.path().join(format!("d{i}")).exists(), "shape {i} deleted its folder: {shape}");
+        }
+    }
+}

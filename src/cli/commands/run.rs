@@ -28,6 +28,9 @@ pub struct RunArgs {
     /// With --dry-run: print each lane's work order YAML
     #[arg(long, requires = "dry_run")]
     pub show_work_order: bool,
+    /// With --dry-run: run the checks even where there is no sandbox (Landlock missing)
+    #[arg(long, requires = "dry_run")]
+    pub allow_unsandboxed: bool,
     /// Continue the newest interrupted run (after Ctrl-C, a crash or SIGKILL)
     #[arg(long, conflicts_with = "dry_run")]
     pub resume: bool,
@@ -97,7 +100,11 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
         model: args.model,
         max_turns: args.max_turns,
         max_budget_usd: args.max_budget_usd,
+        allow_unsandboxed: args.allow_unsandboxed,
     };
+    if let Some(w) = crate::sandbox::missing_warning() {
+        ctx.ui.warn(w);
+    }
     let lanes = crate::dryrun::dry_run(&repo.git, &ws, catalog.as_ref(), &opts)?;
     let ui = &ctx.ui;
     if ui.json {

@@ -34,6 +34,9 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
         run_id: args.run_id,
         controls: Some(controls.clone()),
     };
+    if let Some(w) = crate::sandbox::missing_warning() {
+        ctx.ui.warn(w);
+    }
     let interrupts = install_ctrl_c();
     let mut display = RunDisplay::new(&ctx.ui, args.plain, || LiveSetup {
         title: "git lanes run".into(),

@@ -88,6 +88,9 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> CliResult {
 
     let jobs = args.jobs.map(usize::from).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let opts = VerifyOptions::from_config(&ws.config, args.allow_dangerous);
+    if let Some(w) = crate::sandbox::missing_warning() {
+        ui.warn(w);
+    }
     let tree = TreeState::of(&repo)?;
     ui.info(format!("verifying {} issue(s), up to {} at a time", selected.len(), jobs.min(selected.len())));
     // Checks must not leave tracked files changed (a build step rewriting a tracked file, a

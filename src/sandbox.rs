@@ -1,0 +1,216 @@
+//! The sandbox untrusted commands run in (SPEC §2.7; issue 16 point 3): on Linux, Landlock.
+//! Start at [`Policy`] (what a child may write, whether it may use the network) and [`status`]
+//! (whether this kernel enforces it).
+//!
+//! # Design note
+//! A [`Policy`] is turned into a Landlock ruleset here, in the parent, by the `landlock` crate
+//! ([`prepare`]): every file-system access is handled, read and execute are granted everywhere,
+//! everything else only beneath the writable paths (and `/dev/null` and friends); TCP bind and
+//! connect are handled with no port allowed (no network, ABI ≥ 4); abstract UNIX sockets and
+//! signals are scoped to the sandbox (ABI ≥ 6). A landlocked process also passes no ptrace
+//! check on processes outside its domain, so it cannot read `/proc/<pid>/environ` of git-lanes
+//! or of any other process. The child only has to call `prctl(PR_SET_NO_NEW_PRIVS)` and
+//! `landlock_restrict_self(fd)` between fork and exec — two raw system calls, done in
+//! `process.rs`, the one place that spawns (no allocation after fork). Choosing a pre-exec hook
+//! over re-executing git-lanes as a launcher keeps library callers (tests, other binaries)
+//! working without knowing where the git-lanes binary is.
+//!
+//! Where Landlock is missing (not Linux, an old kernel, disabled, or `LANES_SANDBOX=off` to try
+//! the fallback), [`status`] says why, callers say so once, and the dry run refuses to run checks
+//! unless `--allow-unsandboxed`.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope, path_beneath_rules,
+};
+
+/// What a sandboxed child may do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// Folders (or files) it may write, create and delete beneath.
+    pub writable: Vec<PathBuf>,
+    /// Whether TCP connect/bind stay allowed (workers need their API; checks do not).
+    pub network: bool,
+}
+
+/// Device files every program expects to write.
+const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/random", "/dev/urandom"];
+
+impl Policy {
+    /// A check's policy: it may write inside `tree` (its worktree or export) and `tmp` (a private
+    /// temporary folder), nothing else, and has no network. (Landlock cannot carve `.git` out of
+    /// the main worktree, which `git lanes verify` runs in: [`GitGuard`] puts back what a check
+    /// changed there that git would execute.)
+    pub fn for_check(tree: &Path, tmp: &Path) -> Policy {
+        Policy { writable: vec![tree.to_path_buf(), tmp.to_path_buf()], network: false }
+    }
+}
+
+/// The files of a `.git` folder that make git run programs — `config` (`core.fsmonitor`,
+/// `core.hooksPath`, aliases, filters) and `hooks/` — as they were before a check ran; a check
+/// that changes them has them put back ([`GitGuard::restore`]).
+#[derive(Debug, Default)]
+pub struct GitGuard {
+    dir: Option<PathBuf>,
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+}
+
+impl GitGuard {
+    /// Remember `tree/.git`'s executable surface (nothing when `.git` is not a folder: lane
+    /// worktrees and exports keep their git folder outside the tree).
+    pub fn before(tree: &Path) -> GitGuard {
+        let dir = tree.join(".git");
+        if !dir.is_dir() {
+            return GitGuard::default();
+        }
+        GitGuard { files: Self::surface(&dir).into_iter().map(|p| (p.clone(), std::fs::read(&p).ok())).collect(), dir: Some(dir) }
+    }
+
+    fn surface(dir: &Path) -> Vec<PathBuf> {
+        let mut out = vec![dir.join("config"), dir.join("config.worktree"), dir.join("info/attributes")];
+        out.extend(std::fs::read_dir(dir.join("hooks")).into_iter().flatten().flatten().map(|e| e.path()));
+        out
+    }
+
+    /// Put back what changed; the paths restored (or removed, for a new hook).
+    pub fn restore(&self) -> Vec<PathBuf> {
+        let Some(dir) = &self.dir else { return Vec::new() };
+        let mut changed = Vec::new();
+        for p in Self::surface(dir) {
+            let before = self.files.iter().find(|(q, _)| *q == p).and_then(|(_, b)| b.clone());
+            let now = std::fs::read(&p).ok();
+            if now == before {
+                continue;
+            }
+            let ok = match &before {
+                Some(bytes) => std::fs::remove_file(&p).or(Ok(())).and_then(|()| std::fs::write(&p, bytes)).is_ok(),
+                None => std::fs::remove_file(&p).is_ok() || std::fs::remove_dir_all(&p).is_ok(),
+            };
+            if ok {
+                changed.push(p);
+            }
+        }
+        changed
+    }
+}
+
+/// Whether this process can sandbox its children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Landlock enforces the policy.
+    Enforced,
+    /// It cannot; the reason.
+    Missing(String),
+}
+
+impl Status {
+    pub fn is_enforced(&self) -> bool {
+        matches!(self, Status::Enforced)
+    }
+}
+
+/// Whether Landlock can be used here (checked once per process).
+pub fn status() -> &'static Status {
+    static STATUS: OnceLock<Status> = OnceLock::new();
+    STATUS.get_or_init(|| {
+        if std::env::var_os("LANES_SANDBOX").is_some_and(|v| v == "off") {
+            return Status::Missing("LANES_SANDBOX=off".into());
+        }
+        match Ruleset::default().handle_access(AccessFs::Execute).and_then(|r| r.create()) {
+            Ok(created) => {
+                let fd: Option<OwnedFd> = created.into();
+                if fd.is_some() {
+                    Status::Enforced
+                } else {
+                    Status::Missing("this kernel does not provide Landlock (Linux 5.13 or later with Landlock enabled)".into())
+                }
+            }
+            Err(e) => Status::Missing(format!("Landlock could not be set up: {e}")),
+        }
+    })
+}
+
+/// The one-line warning callers show once when there is no sandbox.
+pub fn missing_warning() -> Option<String> {
+    match status() {
+        Status::Enforced => None,
+        Status::Missing(why) => Some(format!(
+            "no sandbox for verification commands: {why}; checks run with the scrubbed environment only and can write anywhere you can"
+        )),
+    }
+}
+
+/// Build the Landlock ruleset of `policy`; `Ok(None)` when there is no sandbox here (see
+/// [`status`]). The descriptor is what the child hands to `landlock_restrict_self`.
+pub fn prepare(policy: &Policy) -> Result<Option<OwnedFd>, String> {
+    if !status().is_enforced() {
+        return Ok(None);
+    }
+    // The crate downgrades what this kernel does not know (best effort), so one target ABI
+    // serves every kernel that has Landlock at all.
+    let abi = ABI::V6;
+    let mut ruleset = Ruleset::default().handle_access(AccessFs::from_all(abi)).map_err(|e| e.to_string())?;
+    if !policy.network {
+        ruleset = ruleset.handle_access(AccessNet::from_all(abi)).map_err(|e| e.to_string())?;
+    }
+    let ruleset = ruleset.scope(Scope::from_all(abi)).map_err(|e| e.to_string())?;
+    let root = PathFd::new("/").map_err(|e| e.to_string())?;
+    let writable: Vec<&Path> = policy.writable.iter().map(PathBuf::as_path).filter(|p| p.exists()).collect();
+    let devices: Vec<&Path> = DEVICES.iter().map(Path::new).filter(|p| p.exists()).collect();
+    let created = ruleset
+        .create()
+        .and_then(|r| r.add_rule(PathBeneath::new(root, AccessFs::from_read(abi))))
+        .and_then(|r| r.add_rules(path_beneath_rules(&writable, AccessFs::from_all(abi))))
+        .and_then(|r| r.add_rules(path_beneath_rules(&devices, AccessFs::from_file(abi))))
+        .map_err(|e| e.to_string())?;
+    Ok(created.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sandboxed_child_writes_only_where_allowed() {
+        if !status().is_enforced() {
+            return;
+        }
+        let tree = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let cmd = format!(
+            "echo x > {0}/inside; echo y > {1}/escaped; echo z > {2}/t; true",
+            tree.path().display(),
+            outside.path().display(),
+            tmp.path().display()
+        );
+        let spec = crate::process::ProcessSpec::shell(&cmd, tree.path());
+        crate::process::run(&spec.clone().with_sandbox(Policy::for_check(tree.path(), tmp.path()))).unwrap();
+        assert!(tree.path().join("inside").exists());
+        assert!(tmp.path().join("t").exists());
+        assert!(!outside.path().join("escaped").exists(), "the sandbox let a write out");
+        crate::process::run(&spec).unwrap();
+        assert!(outside.path().join("escaped").exists(), "without a sandbox the same write works");
+    }
+
+    #[test]
+    fn what_a_check_plants_in_git_is_put_back() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join(".git/hooks")).unwrap();
+        std::fs::write(d.path().join(".git/config"), "[core]\n").unwrap();
+        std::fs::write(d.path().join(".git/hooks/pre-push"), "mine").unwrap();
+        let g = GitGuard::before(d.path());
+        std::fs::write(d.path().join(".git/config"), "[core]\nfsmonitor = evil\n").unwrap();
+        std::fs::write(d.path().join(".git/hooks/pre-commit"), "evil").unwrap();
+        let restored = g.restore();
+        assert_eq!(restored.len(), 2, "{restored:?}");
+        assert_eq!(std::fs::read_to_string(d.path().join(".git/config")).unwrap(), "[core]\n");
+        assert!(!d.path().join(".git/hooks/pre-commit").exists());
+        assert_eq!(std::fs::read_to_string(d.path().join(".git/hooks/pre-push")).unwrap(), "mine");
+        assert!(GitGuard::before(tempfile::tempdir().unwrap().path()).restore().is_empty());
+    }
+}
