@@ -20,7 +20,7 @@ pub fn resolved_ids(report: &str) -> Vec<String> {
 }
 
 /// One issue's line in the report.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IssueLine {
     pub id: String,
     pub lane: String,

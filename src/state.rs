@@ -43,6 +43,9 @@ pub struct RunState {
     /// How long creating the lane worktrees took (the part of a run bound by the file system).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree_setup_ms: Option<u64>,
+    /// The journal of the finishing steps once the run commit exists (see [`Finishing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finishing: Option<Finishing>,
     /// When the run's phases began (millisecond timestamps), for the timeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<RunPhases>,
@@ -188,6 +191,65 @@ mod lane_status {
 /// How many signal moments a lane keeps (the first ones and the last one).
 pub const MAX_SIGNAL_MOMENTS: usize = 64;
 
+/// What is left to do once the run commit exists — fast-forward, push, tidy — and what the run
+/// said, journalled in the live state before each step, so `run --resume` after a crash at any
+/// point finishes those steps (each idempotent) without judging, committing or reporting again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Finishing {
+    /// Steps done: `ff`, `push`, `tidy`.
+    #[serde(default)]
+    pub steps: Vec<String>,
+    /// The run's status once finished (`complete`, `needs_attention`); the live state says
+    /// `running` until then, so `run --resume` finds it.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub ff_possible: bool,
+    #[serde(default)]
+    pub off_branch: bool,
+    #[serde(default)]
+    pub fast_forwarded: bool,
+    #[serde(default)]
+    pub integration_branch: String,
+    #[serde(default)]
+    pub integration_worktree: String,
+    /// Merged lanes whose worktree and branch go: `(lane, branch, worktree)`.
+    #[serde(default)]
+    pub merged: Vec<MergedLane>,
+    #[serde(default)]
+    pub human: Vec<String>,
+    #[serde(default)]
+    pub resolved: Vec<String>,
+    #[serde(default)]
+    pub open: usize,
+    /// The report, relative to the repository; and where the summary says it is.
+    #[serde(default)]
+    pub report: String,
+    #[serde(default)]
+    pub report_at: String,
+    #[serde(default)]
+    pub merge_command: Option<String>,
+    /// The report's issue lines (to rewrite it when the fast-forward is refused).
+    #[serde(default)]
+    pub lines: Vec<crate::report::IssueLine>,
+}
+
+/// A merged lane the tidy step removes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MergedLane {
+    pub lane: String,
+    pub branch: String,
+    pub worktree: String,
+}
+
+impl Finishing {
+    pub fn done(&self, step: &str) -> bool {
+        self.steps.iter().any(|s| s == step)
+    }
+}
+
 /// An issue a lane claimed and the judge refused.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Rejection {
@@ -257,6 +319,9 @@ impl RunState {
         }
         if let Some(i) = clean.integration.as_mut() {
             i.backed_out.iter_mut().for_each(|x| r(&mut x.reason));
+        }
+        if let Some(f) = clean.finishing.as_mut() {
+            f.human.iter_mut().for_each(r);
         }
         let mut yaml = String::from("# git-lanes run state (seed schema, extended). Rewritten at every state change.\n");
         let body = serde_saphyr::to_string(&clean).map_err(|e| Problem::new(rel, 0, format!("could not serialise the run state: {e}")))?;

@@ -36,7 +36,30 @@ pub fn add(repo_root: &Path, path: &Path, branch: &str, base: &str) -> Result<()
         crate::fsutil::create_dir_all(parent)?;
     }
     let p = path.to_string_lossy();
-    git(repo_root, &["worktree", "add", "--quiet", "-b", branch, &p, base]).map(|_| ())
+    git(repo_root, &["worktree", "add", "--quiet", "-b", branch, &p, base])?;
+    mark_ready(path)
+}
+
+/// The marker that a worktree's checkout (and setup) completed, kept in its private git folder
+/// (`.git/worktrees/<name>/lanes-ready`, dropped with the worktree's record).
+fn ready_marker(path: &Path) -> Option<PathBuf> {
+    let dir = git(path, &["rev-parse", "--absolute-git-dir"]).ok()?;
+    Some(PathBuf::from(dir.trim()).join("lanes-ready"))
+}
+
+/// Record that `path` is fully checked out and set up.
+pub fn mark_ready(path: &Path) -> Result<()> {
+    match ready_marker(path) {
+        Some(m) => crate::fsutil::write_atomic(&m, b"checked out\n"),
+        None => Err(Error::Conflict { message: format!("{} is not a git worktree", path.display()), hint: None }),
+    }
+}
+
+/// Whether a worktree was completely checked out and set up by git-lanes. A worktree a crash
+/// (or a full disk) left half-populated is never reused: its "missing" files would be committed
+/// as deletions.
+pub fn is_ready(path: &Path) -> bool {
+    ready_marker(path).is_some_and(|m| m.exists())
 }
 
 /// A lane worktree to create.
@@ -72,8 +95,9 @@ pub fn add_many(repo_root: &Path, items: &[NewWorktree], setup_config: &SetupCon
                     loop {
                         let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         let Some(w) = items.get(k) else { break };
-                        if let Err(e) =
-                            git(&w.path, &["checkout", "--force", "--quiet"]).and_then(|_| setup(repo_root, &w.path, setup_config, &w.log))
+                        if let Err(e) = git(&w.path, &["checkout", "--force", "--quiet"])
+                            .and_then(|_| setup(repo_root, &w.path, setup_config, &w.log))
+                            .and_then(|()| mark_ready(&w.path))
                         {
                             errs.push(e);
                         }
@@ -96,7 +120,19 @@ pub fn add_existing(repo_root: &Path, path: &Path, branch: &str) -> Result<()> {
         crate::fsutil::create_dir_all(parent)?;
     }
     let p = path.to_string_lossy();
-    git(repo_root, &["worktree", "add", "--quiet", &p, branch]).map(|_| ())
+    git(repo_root, &["worktree", "add", "--quiet", &p, branch])?;
+    mark_ready(path)
+}
+
+/// Drop a worktree that never became ready (its checkout was cut short), keeping its branch:
+/// nothing in it is work — no worker ran in it.
+pub fn discard_unready(repo_root: &Path, path: &Path) -> Result<()> {
+    let p = path.to_string_lossy();
+    if git(repo_root, &["worktree", "remove", "--force", &p]).is_err() {
+        std::fs::remove_dir_all(path).map_err(|e| Error::io("remove", path, e))?;
+        let _ = git(repo_root, &["worktree", "prune"]);
+    }
+    Ok(())
 }
 
 /// Copy `setup.copy` files from the main worktree and run `setup.run` commands in `worktree`.
@@ -166,8 +202,25 @@ pub fn head(worktree: &Path) -> Result<String> {
 }
 
 /// Point `refs/lanes/archive/<RUN_ID>/<LANE>` at `commit` (kept whatever happens to the branch).
+///
+/// An archive ref only moves forward: when it already points at a commit that `commit` does not
+/// contain (an amended run commit, a lane collected again after a crash), that commit is first
+/// kept under `refs/lanes/archive/<RUN_ID>/<LANE>.<n>`, so no archived tip is ever lost.
 pub fn archive(repo: &Repo, run_id: &str, lane: &str, commit: &str) -> Result<()> {
     let oid = git2::Oid::from_str(commit).map_err(|e| Error::git(format!("bad commit id {commit}"), e))?;
+    if let Some(old) = repo.git.find_reference(&archive_ref(run_id, lane)).ok().and_then(|r| r.target())
+        && old != oid
+        && !repo.git.graph_descendant_of(oid, old).unwrap_or(false)
+    {
+        let mut n = 2;
+        while repo.git.find_reference(&archive_ref(run_id, &format!("{lane}.{n}"))).is_ok() {
+            n += 1;
+        }
+        let keep = archive_ref(run_id, &format!("{lane}.{n}"));
+        repo.git
+            .reference(&keep, old, false, &format!("git-lanes: earlier archive of lane {lane} of run {run_id}"))
+            .map_err(|e| Error::git(format!("could not write {keep}"), e))?;
+    }
     repo.git
         .reference(&archive_ref(run_id, lane), oid, true, &format!("git-lanes: archive lane {lane} of run {run_id}"))
         .map_err(|e| Error::git(format!("could not write {}", archive_ref(run_id, lane)), e))?;
@@ -215,6 +268,8 @@ pub fn remove_many(repo_root: &Path, worktrees: &[&Path]) -> Vec<Result<bool>> {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or(Ok(false))).collect()
     });
+    // Folders gone, records not yet pruned: what a crash here leaves (see `run --resume`).
+    crate::run::fault_point("mid-remove");
     if let Err(e) = git(repo_root, &["worktree", "prune"]) {
         return results.into_iter().map(|r| r.and(Err(Error::Conflict { message: e.to_string(), hint: None }))).collect();
     }

@@ -436,3 +436,140 @@ fn the_dry_run_never_runs_the_seven_hostile_shapes() {
         }
     }
 }
+
+impl Case {
+    fn worker_args(&self) -> Vec<String> {
+        vec!["--worker".into(), format!("sh {}", self.r.fake_dir().join("hostile.sh").display())]
+    }
+
+    /// `run` with a fault point: the orchestrator aborts there (as a `kill -9` would).
+    fn run_with_fault(&self, run_id: &str, point: &str) -> std::process::Output {
+        let mut c = self.r.cmd();
+        c.args(["run", "--run-id", run_id, "--done-grace", "1s", "--timeout", "60s"]).args(self.worker_args());
+        c.env("OUTSIDE", &self.outside).env("LANES_FAULT", point);
+        c.output().expect("git-lanes runs")
+    }
+
+    fn resume(&self, point: Option<&str>) -> std::process::Output {
+        let mut c = self.r.cmd();
+        c.args(["run", "--resume", "--done-grace", "1s", "--timeout", "60s"]).args(self.worker_args());
+        c.env("OUTSIDE", &self.outside);
+        if let Some(p) = point {
+            c.env("LANES_FAULT", p);
+        }
+        c.output().expect("git-lanes runs")
+    }
+
+    /// After the run converged: every fix is on HEAD once, with one run commit and one report,
+    /// no file deleted, every lane's work archived, no worktree record dangling.
+    fn assert_converged(&self, run_id: &str, base_files: &[String]) {
+        let r = &self.r;
+        for id in ["E-01", "E-02", "M-01"] {
+            assert_eq!(r.status_on_head(id), "RESOLVED", "{id} after resume\n{}", r.git(&["log", "--oneline", "-15"]));
+        }
+        let subjects = r.git(&["log", "--format=%s"]);
+        let run_commits = subjects.lines().filter(|s| s.starts_with(&format!("lanes: run {run_id}:")) && s.contains("resolved,")).count();
+        assert_eq!(run_commits, 1, "{subjects}");
+        assert!(!subjects.contains("work left uncommitted"), "a resume committed leftovers (deletions?): {subjects}");
+        let files: Vec<String> = r.git(&["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_string).collect();
+        for f in base_files {
+            assert!(files.contains(f), "{f} was deleted on the branch");
+        }
+        let reports = files.iter().filter(|f| f.starts_with("LogBook/issue-fixing/runs/") && f.ends_with(".md")).count();
+        assert_eq!(reports, 1, "{files:?}");
+        for lane in ["E", "M"] {
+            let archived = format!("refs/lanes/archive/{run_id}/{lane}");
+            assert!(r.has_ref(&archived), "{archived} missing");
+            assert!(r.git_ok(&["merge-base", "--is-ancestor", &archived, "HEAD"]), "{archived} is not the merged work");
+        }
+        assert!(!r.git(&["worktree", "list", "--porcelain"]).contains("prunable"));
+        let st =
+            git_lanes::state::RunState::load(r.root(), &Path::new(".git/lanes/runs").join(run_id).join("state.yaml")).unwrap().unwrap();
+        assert!(matches!(st.status.as_str(), "complete" | "needs_attention"), "{}", st.status);
+        assert!(st.finishing.is_none());
+        // Nothing left to resume.
+        let again = self.resume(None);
+        assert_ne!(again.status.code(), Some(0), "a second resume found work: {}", String::from_utf8_lossy(&again.stdout));
+    }
+}
+
+const KILL_POINTS: &[&str] =
+    &["after-prepare", "after-collect", "after-integrate", "after-commit", "after-ff", "mid-remove", "mid-tidy", "after-tidy"];
+
+#[test]
+fn kill_at_every_phase_boundary_then_resume_converges() {
+    for point in KILL_POINTS {
+        let c = Case::new("");
+        let base_files: Vec<String> = c.r.git(&["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_string).collect();
+        eprintln!("kill point {point}");
+        let out = c.run_with_fault("K1", point);
+        assert_eq!(out.status.code(), None, "{point}: the fault point did not abort: {}", String::from_utf8_lossy(&out.stderr));
+        let resumed = c.resume(None);
+        assert!(
+            matches!(resumed.status.code(), Some(0) | Some(3)),
+            "{point}: resume failed\n{}\n{}",
+            String::from_utf8_lossy(&resumed.stdout),
+            String::from_utf8_lossy(&resumed.stderr)
+        );
+        c.assert_converged("K1", &base_files);
+        c.assert_promises(&common_run::RunOutput {
+            code: resumed.status.code(),
+            stdout: String::from_utf8_lossy(&resumed.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&resumed.stderr).into_owned(),
+            took: std::time::Duration::ZERO,
+        });
+    }
+}
+
+/// A small deterministic generator (no dependency): the "random" kill sequences are the same on
+/// every machine, so a failure can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+/// Property: whatever sequence of kills (at fault points, and at random moments) hits a run
+/// and its resumes, resuming until it ends converges to the same result.
+#[test]
+fn repeated_kills_at_random_points_and_moments_converge() {
+    let mut rng = Lcg(0x1616_2026);
+    for case in 0..3 {
+        let c = Case::new("");
+        let base_files: Vec<String> = c.r.git(&["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_string).collect();
+        // First a kill at a random moment of the first run.
+        let mut child = {
+            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
+            cmd.current_dir(c.r.root()).env_clear().envs(c.r.isolated_env()).env("OUTSIDE", &c.outside);
+            cmd.args(["run", "--run-id", "P1", "--done-grace", "1s", "--timeout", "60s"]).args(c.worker_args());
+            cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+            cmd.spawn().unwrap()
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100 + 150 * rng.next(8) as u64));
+        let _ = child.kill();
+        let _ = child.wait();
+        // Then up to two resumes killed at random fault points, then one that may finish.
+        for _ in 0..2 {
+            let point = KILL_POINTS[rng.next(KILL_POINTS.len())];
+            eprintln!("case {case}: resume killed at {point}");
+            let _ = c.resume(Some(point));
+        }
+        let mut last = c.resume(None);
+        let state = c.r.root().join(".git/lanes/runs/P1/state.yaml");
+        if !state.exists() && String::from_utf8_lossy(&last.stderr).contains("no interrupted run") {
+            // The random kill came before the run had a state: start it again.
+            last = c.run_with_fault("P1", "none");
+        }
+        assert!(
+            matches!(last.status.code(), Some(0) | Some(3))
+                || state.exists() && String::from_utf8_lossy(&last.stderr).contains("no interrupted run"),
+            "case {case}: {}\n{}",
+            String::from_utf8_lossy(&last.stdout),
+            String::from_utf8_lossy(&last.stderr)
+        );
+        c.assert_converged("P1", &base_files);
+    }
+}

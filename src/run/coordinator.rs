@@ -44,6 +44,12 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
         let files = r.dir.join(&lane);
         crate::fsutil::create_dir_all(&files)?;
         let log = files.join("worker.log");
+        // A worktree whose checkout a crash or a full disk cut short is never reused; one whose
+        // worker already ran (or made by an older git-lanes, without the marker) always is.
+        let never_worked = r.state.lanes.get(&lane).is_none_or(|l| matches!(l.status.as_str(), "" | "pending"));
+        if path.exists() && never_worked && !worktree::is_ready(&path) {
+            worktree::discard_unready(&r.repo.root, &path)?;
+        }
         if !path.exists() {
             if r.repo.git.find_branch(&branch, git2::BranchType::Local).is_ok() {
                 worktree::add_existing(&r.repo.root, &path, &branch)?;
@@ -79,6 +85,20 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
     r.save()
 }
 
+/// Save the live state while workers run. A full disk (ENOSPC) or any other write error must not
+/// end the run — that would kill live workers: it is said once, and the save is tried again at
+/// the next change.
+fn save_following(r: &mut Run<'_>, warned: &mut bool) {
+    match r.save() {
+        Ok(()) => *warned = false,
+        Err(e) if !*warned => {
+            *warned = true;
+            r.emit(RunEvent::Note(format!("could not save the run state ({e}); the workers keep running and the save is retried")));
+        }
+        Err(_) => {}
+    }
+}
+
 /// A lane being followed.
 struct Active {
     lane: String,
@@ -105,6 +125,7 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
     let mut queue: VecDeque<String> = VecDeque::new();
     let mut active: BTreeMap<String, Active> = BTreeMap::new();
     let mut finished_unwatched: Vec<String> = Vec::new();
+    let mut save_warned = false;
     for (lane, lr) in &r.lanes {
         let ls = r.state.lanes.get(lane).cloned().unwrap_or_default();
         match ls.status.as_str() {
@@ -184,7 +205,7 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                     r.emit(RunEvent::LaneEnded { lane, state: "failed".into(), detail: format!("could not start the worker: {e}") });
                 }
             }
-            r.save()?;
+            save_following(r, &mut save_warned);
         }
         if active.is_empty() && (queue.is_empty() || interrupted) {
             break;
@@ -317,7 +338,7 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
             }
             let shown = outcome.shown(preset, &log);
             r.emit(RunEvent::LaneEnded { lane, state: outcome.state, detail: shown });
-            r.save()?;
+            save_following(r, &mut save_warned);
         }
         if !interrupted {
             continue;

@@ -9,12 +9,13 @@ use crate::config::IntegrationPolicy;
 use crate::error::Result;
 use crate::issue::Status;
 use crate::report::{self, IssueLine};
-use crate::state::{IntegrationState, Rejection};
+use crate::state::{Finishing, IntegrationState, MergedLane, Rejection};
 use crate::workspace::Workspace;
 use crate::{gitcli, signal, worktree};
 
 pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary> {
     let collected = collect::collect_all(r)?;
+    super::fault_point("after-collect");
     let mut human: Vec<String> = Vec::new();
     for (lane, ls) in &r.state.lanes {
         match ls.status.as_str() {
@@ -72,7 +73,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         human.push(format!("lane {} resolved nothing; its branch `{}` is kept for review", c.lane, c.branch));
     }
     let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
-    let mut merge_command = None;
+    let merge_command = None;
     let mut commit = None;
     let mut resolved: Vec<String> = Vec::new();
     let report_rel = r.ws.config.runs.join(format!("{}.md", r.label));
@@ -117,6 +118,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         (r.observer)(&e);
     };
     let int = integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, &candidates, policy, &mut on_step)?;
+    super::fault_point("after-integrate");
     for (lane, reason) in &int.backed_out {
         human.push(format!("lane {lane} was backed out of the integration: {reason}; its branch is kept"));
         if let Some(ls) = r.state.lanes.get_mut(lane) {
@@ -203,73 +205,158 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
             commit = None;
         }
     }
-    // Move the user's branch, only by fast-forward and only if HEAD has not moved.
-    let mut fast_forwarded = false;
-    if ff_possible && let Some(tip) = commit.clone() {
-        let blocked = integrate::fast_forward(r.repo, &r.label, &r.base, r.state.base_branch.as_deref(), &tip)?;
-        fast_forwarded = blocked.is_none();
-        if let Some(why) = blocked {
-            let cmd = format!("git merge {}", int.branch);
-            human.push(format!("your branch was not fast-forwarded: {why}; the result is on `{}`; run `{cmd}`", int.branch));
-            merge_command = Some(cmd);
-            // The committed report said what was expected; say what happened instead (the run
-            // commit is not on any branch of the user's yet, so it is amended).
-            if let Some(i) = r.state.integration.as_mut() {
-                i.fast_forwarded = false;
-            }
-            r.state.status = "needs_attention".into();
-            write_report(r, &iw, &report_rel, &lines, &human)?;
-            if let Some(amended) = crate::snapshot::amend_head(&iw, &keep_out)? {
-                let amended = amended.to_string();
-                worktree::archive(r.repo, &r.label, "integration", &amended)?;
+    let report_at =
+        if off_branch { format!("{}:{}", crate::runs::run_ref(&r.label), report_rel.display()) } else { report_rel.display().to_string() };
+    let f = Finishing {
+        steps: Vec::new(),
+        status: r.state.status.clone(),
+        commit,
+        ff_possible,
+        off_branch,
+        fast_forwarded: false,
+        integration_branch: int.branch.clone(),
+        integration_worktree: iw.display().to_string(),
+        merged: int
+            .merged
+            .iter()
+            .filter_map(|l| r.lanes.get(l).map(|lr| (l, lr)))
+            .map(|(l, lr)| MergedLane { lane: l.clone(), branch: lr.branch.clone(), worktree: lr.worktree.display().to_string() })
+            .collect(),
+        human,
+        resolved,
+        open,
+        report: report_rel.display().to_string(),
+        report_at,
+        merge_command,
+        lines,
+    };
+    finish_steps(r, f)
+}
+
+/// The steps after the run commit — fast-forward, push, tidy, final state — each journalled in
+/// the live state before the next begins and each idempotent, so a crash anywhere is finished by
+/// `run --resume` ([`resume_finishing`]) without a second judgement, commit or report.
+fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
+    journal(r, &f)?;
+    super::fault_point("after-commit");
+    let iw = std::path::PathBuf::from(&f.integration_worktree);
+    let report_rel = std::path::PathBuf::from(&f.report);
+    let keep_out = super::keep_out(&r.ws.config, &[]);
+    // Move the user's branch, only by fast-forward and only if HEAD has not moved (a resumed
+    // run whose branch is already at the result finds nothing to do).
+    if !f.done("ff") {
+        if f.ff_possible
+            && let Some(tip) = f.commit.clone()
+        {
+            let blocked = integrate::fast_forward(r.repo, &r.label, &r.base, r.state.base_branch.as_deref(), &tip)?;
+            f.fast_forwarded = blocked.is_none();
+            if let Some(why) = blocked {
+                let cmd = format!("git merge {}", f.integration_branch);
+                f.human
+                    .push(format!("your branch was not fast-forwarded: {why}; the result is on `{}`; run `{cmd}`", f.integration_branch));
+                f.merge_command = Some(cmd);
+                // The committed report said what was expected; say what happened instead (the run
+                // commit is not on any branch of the user's yet, so it is amended).
                 if let Some(i) = r.state.integration.as_mut() {
-                    i.commit = Some(amended.clone());
+                    i.fast_forwarded = false;
                 }
-                commit = Some(amended);
+                r.state.status = "needs_attention".into();
+                write_report(r, &iw, &report_rel, &f.lines, &f.human)?;
+                if let Some(amended) = crate::snapshot::amend_head(&iw, &keep_out)? {
+                    let amended = amended.to_string();
+                    worktree::archive(r.repo, &r.label, "integration", &amended)?;
+                    if let Some(i) = r.state.integration.as_mut() {
+                        i.commit = Some(amended.clone());
+                    }
+                    f.commit = Some(amended);
+                }
             }
         }
-    }
-    if let Some(i) = r.state.integration.as_mut() {
-        i.fast_forwarded = fast_forwarded;
-    }
-    if r.opts.push
-        && fast_forwarded
-        && let Some(b) = r.state.base_branch.clone()
-        && let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &b])
-    {
-        human.push(format!("could not push `{b}`: {e}"));
-    }
-    // Tidy: merged lanes' worktrees and branches go (their tips are archived); the rest stay.
-    // Worktrees are removed in parallel (see `worktree::remove_many`).
-    let merged: Vec<(&String, &super::LaneRun)> = int.merged.iter().filter_map(|l| r.lanes.get(l).map(|lr| (l, lr))).collect();
-    let paths: Vec<&std::path::Path> = merged.iter().map(|(_, lr)| lr.worktree.as_path()).collect();
-    let removed = worktree::remove_many(&r.repo.root, &paths);
-    for ((lane, lr), gone) in merged.iter().zip(removed) {
-        if gone? {
-            worktree::delete_branch(r.repo, &lr.branch)?;
-        } else {
-            human.push(format!("the worktree of lane {lane} holds uncommitted changes and was kept: {}", lr.worktree.display()));
+        if let Some(i) = r.state.integration.as_mut() {
+            i.fast_forwarded = f.fast_forwarded;
         }
+        f.status = r.state.status.clone();
+        f.steps.push("ff".into());
+        journal(r, &f)?;
+        super::fault_point("after-ff");
     }
-    if (fast_forwarded || off_branch) && worktree::remove(&r.repo.root, &iw)? {
-        worktree::delete_branch(r.repo, &int.branch)?;
+    if !f.done("push") {
+        if r.opts.push
+            && f.fast_forwarded
+            && let Some(b) = r.state.base_branch.clone()
+            && let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &b])
+        {
+            f.human.push(format!("could not push `{b}`: {e}"));
+        }
+        f.steps.push("push".into());
+        journal(r, &f)?;
     }
-    if !human.is_empty() {
-        r.state.status = "needs_attention".into();
+    if !f.done("tidy") {
+        // Merged lanes' worktrees and branches go (their tips are archived); the rest stay.
+        // Worktrees are removed in parallel (see `worktree::remove_many`); a folder already gone
+        // (a crash after removing it) is only pruned.
+        let paths: Vec<std::path::PathBuf> = f.merged.iter().map(|m| std::path::PathBuf::from(&m.worktree)).collect();
+        let refs: Vec<&std::path::Path> = paths.iter().map(std::path::PathBuf::as_path).collect();
+        let removed = worktree::remove_many(&r.repo.root, &refs);
+        super::fault_point("mid-tidy");
+        for (m, gone) in f.merged.clone().iter().zip(removed) {
+            if gone? {
+                worktree::delete_branch(r.repo, &m.branch)?;
+            } else {
+                f.human.push(format!("the worktree of lane {} holds uncommitted changes and was kept: {}", m.lane, m.worktree));
+            }
+        }
+        if (f.fast_forwarded || f.off_branch) && worktree::remove(&r.repo.root, &iw)? {
+            worktree::delete_branch(r.repo, &f.integration_branch)?;
+        }
+        f.steps.push("tidy".into());
+        journal(r, &f)?;
+        super::fault_point("after-tidy");
     }
+    r.state.status = if !f.human.is_empty() {
+        "needs_attention".into()
+    } else if f.status.is_empty() || f.status == "running" {
+        "complete".into()
+    } else {
+        f.status.clone()
+    };
+    r.state.finishing = None;
     r.save()?;
     clear_signals(r);
-    let report_at = if off_branch {
-        std::path::PathBuf::from(format!("{}:{}", crate::runs::run_ref(&r.label), report_rel.display()))
-    } else {
-        report_rel
-    };
-    let mut out = summary(r, resolved, human, Some(report_at), commit, merge_command, false);
+    let mut out = summary(
+        r,
+        f.resolved.clone(),
+        f.human.clone(),
+        Some(std::path::PathBuf::from(&f.report_at)),
+        f.commit.clone(),
+        f.merge_command.clone(),
+        false,
+    );
     // The same count as the run commit's message: the issues OPEN in the integrated result.
-    out.open = open;
-    out.integrated = int.merged.clone();
-    out.fast_forwarded = fast_forwarded;
+    out.open = f.open;
+    out.integrated = r.state.integration.as_ref().map(|i| i.merged.clone()).unwrap_or_default();
+    out.fast_forwarded = f.fast_forwarded;
     Ok(out)
+}
+
+/// Save the journal in the live state, which says `running` until the last step is done.
+fn journal(r: &mut Run<'_>, f: &Finishing) -> Result<()> {
+    r.state.finishing = Some(f.clone());
+    let status = std::mem::replace(&mut r.state.status, "running".into());
+    let saved = r.save();
+    r.state.status = status;
+    saved
+}
+
+/// `run --resume` of a run that crashed after its run commit: finish the journalled steps.
+pub(super) fn resume_finishing(r: &mut Run<'_>) -> Result<RunSummary> {
+    let f = r.state.finishing.clone().unwrap_or_default();
+    r.state.status = f.status.clone();
+    r.emit(RunEvent::Note(format!(
+        "the run commit exists; finishing what is left ({})",
+        ["ff", "push", "tidy"].iter().filter(|s| !f.done(s)).copied().collect::<Vec<_>>().join(", ")
+    )));
+    finish_steps(r, f)
 }
 
 /// The per-issue lines of the report.
@@ -278,12 +365,13 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
 fn write_report(r: &mut Run<'_>, iw: &std::path::Path, report_rel: &std::path::Path, lines: &[IssueLine], human: &[String]) -> Result<()> {
     let svg_rel = report_rel.with_extension("svg");
     r.state.timeline = svg_rel.file_name().map(|n| n.to_string_lossy().into_owned());
-    crate::fsutil::write_atomic(&iw.join(&svg_rel), crate::timeline::svg(&r.state).as_bytes())?;
+    crate::fsutil::write_under(iw, &svg_rel, crate::timeline::svg(&r.state).as_bytes())?;
     let text = report::render(&r.state, lines, human, &crate::scaffold::now_stamp());
     crate::fsutil::write_under(iw, report_rel, text.as_bytes())?;
     // The committed state file keeps what other tools wrote in it (its unknown keys, lanes this
     // run did not run); the live state stays this run's own.
     let mut st = r.state.clone();
+    st.finishing = None;
     if let Ok(Some(old)) = crate::state::RunState::load(iw, &r.ws.config.state) {
         st.keep_foreign(&old);
         st.update_progress();
@@ -326,7 +414,7 @@ fn issue_lines(r: &Run<'_>, integrated: &[String]) -> Vec<IssueLine> {
 
 fn clear_signals(r: &Run<'_>) {
     let dir = r.repo.root.join(&r.ws.config.signals);
-    for lane in r.lanes.keys() {
+    for lane in r.lanes.keys().chain(r.state.lanes.keys()) {
         let (s, d) = signal::paths(&dir, lane);
         let _ = crate::fsutil::remove_file_if_exists(&s);
         let _ = crate::fsutil::remove_file_if_exists(&d);

@@ -86,6 +86,10 @@ pub fn integrate(
     let branch = format!("{}/{run_id}/integration", ws.config.branch_prefix);
     let path = wt_root.join(format!("integration-{run_id}"));
     let git = &repo.git;
+    // A worktree whose checkout was cut short (a crash, a full disk) is never continued.
+    if path.exists() && !worktree::is_ready(&path) {
+        worktree::discard_unready(&repo.root, &path)?;
+    }
     // Resume: an integration branch (or worktree) that exists already is continued.
     let start = if path.exists() {
         worktree::head(&path)?

@@ -284,6 +284,17 @@ impl Run<'_> {
     }
 }
 
+/// A fault point for the fault suite (`tests/faults.rs`): when `LANES_FAULT` names `point`
+/// (comma-separated list), the process aborts right here — no destructor, no lock release, no
+/// state save — as a `kill -9` at that phase boundary would. Points: `after-prepare`,
+/// `after-collect`, `after-integrate`, `after-commit`, `after-ff`, `mid-remove` (worktree folders
+/// deleted, their records not yet pruned), `mid-tidy`, `after-tidy`.
+pub fn fault_point(point: &str) {
+    if std::env::var("LANES_FAULT").is_ok_and(|v| v.split(',').any(|p| p.trim() == point)) {
+        std::process::abort();
+    }
+}
+
 /// What never goes into a lane or run commit: the signal folders (fixing and hunting), the agent
 /// CLIs' own files ([`crate::presets::all_droppings`]) and `extra` (paths or globs; see
 /// [`crate::snapshot::KeepOut`]).
@@ -368,6 +379,8 @@ pub fn run(
     let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let dir = repo.lanes_dir().join("runs").join(&run_id);
+    // A run id given twice (`--run-id`) must not remove the folder of the run that has it.
+    let dir_is_new = !dir.exists();
     crate::fsutil::create_dir_all(&dir)?;
     let mut state = begin_state(repo, &run_id, &base);
     let mut r = Run {
@@ -401,7 +414,9 @@ pub fn run(
     }
     if active.is_empty() {
         // Nothing is ready: no worktree, no commit, no report; the run leaves no trace.
-        let _ = std::fs::remove_dir_all(&r.dir);
+        if dir_is_new {
+            let _ = std::fs::remove_dir_all(&r.dir);
+        }
         r.emit(RunEvent::Note("no lane has an issue ready; nothing to do".into()));
         let open = r.ws.issues.iter().filter(|i| i.status() == crate::issue::Status::Open).count();
         return Ok(RunSummary {
@@ -428,6 +443,7 @@ pub fn run(
     r.emit(RunEvent::Started { run_id: run_id.clone(), lanes: active.iter().map(|p| p.lane.clone()).collect() });
     r.save()?;
     coordinator::prepare_lanes(&mut r, active)?;
+    fault_point("after-prepare");
     let interrupted = coordinator::follow(&mut r)?;
     finish::complete(&mut r, interrupted)
 }
@@ -448,6 +464,9 @@ pub fn resume(
         None => None,
     };
     let mut state = state;
+    // A crash can leave worktrees registered whose folders are gone (killed while tidying):
+    // git would refuse to add them again. Dropping those records loses nothing.
+    let _ = crate::gitcli::git(&repo.root, &["worktree", "prune"]);
     let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
     let mut base = fork.clone();
     let mut label = run_id.clone();
@@ -496,6 +515,10 @@ pub fn resume(
     r.state.status = "running".into();
     r.state.orchestrator_pid = Some(std::process::id());
     r.emit(RunEvent::Note(format!("resuming run {run_id}")));
+    if r.state.finishing.is_some() {
+        // The run commit exists: no lane is prepared, judged or committed again.
+        return finish::resume_finishing(&mut r);
+    }
     // Keep each lane's original assignment: the plan is recomputed only for its shape.
     let mut active = Vec::new();
     for mut p in plans {
