@@ -330,7 +330,13 @@ fn dangerous_checks_run_only_when_allowed() {
     assert_eq!(c["reason"], "not_run");
     assert!(c["not_run"].as_str().unwrap().contains("outside the worktree"), "{c}");
     assert!(victim.exists());
-    json_of(r.cmd().args(["verify", "E-01", "--json", "--allow-dangerous"]), 0);
+    // Allowed, it runs — and in the sandbox it still cannot delete outside the worktree.
+    if git_lanes::sandbox::status().is_enforced() {
+        let doc = json_of(r.cmd().args(["verify", "E-01", "--json", "--allow-dangerous"]), 4);
+        assert_ne!(doc["issues"][0]["checks"][0]["reason"], "not_run");
+        assert!(victim.exists(), "the sandbox let a check delete outside the worktree");
+    }
+    json_of(r.cmd().args(["verify", "E-01", "--json", "--allow-dangerous"]).env("LANES_SANDBOX", "off"), 0);
     assert!(!victim.exists());
 }
 
