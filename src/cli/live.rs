@@ -339,12 +339,14 @@ fn view_thread(ui: &Ui, setup: LiveSetup, rx: &Receiver<Msg>) -> io::Result<()> 
             if let Some(line) = describe(ui, e) {
                 // Ratatui draws text, not escape codes: colour comes from the row styles.
                 let line = console::strip_ansi_codes(&line).into_owned();
-                let stamped = format!("{} {line}", chrono::Local::now().format("%H:%M:%S"));
-                m.note(stamped.clone());
-                match term.as_mut() {
-                    // What happened stays in the scrollback, above the live rows.
-                    Some((t, _)) => insert_line(t, &stamped)?,
-                    None => eprintln!("{}", stamped),
+                let time = chrono::Local::now().format("%H:%M:%S").to_string();
+                for stamped in stamped_rows(&time, &line) {
+                    m.note(stamped.clone());
+                    match term.as_mut() {
+                        // What happened stays in the scrollback, above the live rows.
+                        Some((t, _)) => insert_line(t, &stamped)?,
+                        None => eprintln!("{}", stamped),
+                    }
                 }
             }
         }
@@ -384,6 +386,16 @@ fn view_thread(ui: &Ui, setup: LiveSetup, rx: &Receiver<Msg>) -> io::Result<()> 
             return Ok(());
         }
     }
+}
+
+/// An event's text as rows: the first stamped with the time, the others (a lane's end carries
+/// the agent's reason and the log's path) indented under it — one row each, since the scrollback
+/// takes one line per insert.
+fn stamped_rows(time: &str, text: &str) -> Vec<String> {
+    text.lines()
+        .enumerate()
+        .map(|(i, part)| if i == 0 { format!("{time} {part}") } else { format!("{:w$} {part}", "", w = time.len()) })
+        .collect()
 }
 
 fn insert_line<B: Backend>(t: &mut Terminal<B>, line: &str) -> io::Result<()> {
@@ -524,5 +536,14 @@ mod tests {
         let q: Vec<LaneControl> = controls.lock().unwrap().drain(..).collect();
         assert_eq!(q, [LaneControl::Stop("M".into()), LaneControl::Restart("E".into())]);
         assert_eq!(setup.interrupts.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_lane_end_with_the_agents_reason_is_one_row_per_line() {
+        let rows = stamped_rows("20:01:02", "lane E: failed — exit 1\n  claude said: Not logged in\n  worker log: /x/worker.log");
+        assert_eq!(
+            rows,
+            ["20:01:02 lane E: failed — exit 1", "           claude said: Not logged in", "           worker log: /x/worker.log"]
+        );
     }
 }
