@@ -267,27 +267,35 @@ fn a_dry_run_writes_nothing() {
 
 #[test]
 fn findings_get_free_ids_when_the_branch_took_theirs_meanwhile() {
-    // A hunter files M-02 while the user's branch gains M-02 and M-03 meanwhile: its finding
-    // (which reproduces) becomes M-04.
+    // A hunter files M-02 (and M-07, M-08) while the user's branch gains M-02 and M-03: its M-02
+    // (which reproduces) becomes M-04, its M-07 M-05.
     let r = repo();
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
-    c.current_dir(r.root()).env_clear().envs(r.isolated_env()).env("FAKE_HUNT_M", "gate");
+    c.current_dir(r.root()).env_clear().envs(r.isolated_env()).env("FAKE_HUNT_M", "gate deps");
     c.args(["hunt", "--run-id", "H2", "--lane", "M", "--done-grace", "1s", "--timeout", "60s"]);
     c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
     assert!(r.wait_for_marker("started-M", Duration::from_secs(30)), "the hunter did not start");
     r.issue("M-02", &["src/M.txt"], &common_run::token_check("M-02"));
-    r.issue("M-03", &["src/M.txt"], &common_run::token_check("M-03"));
+    // M-03 repeats the check of the hunter's second finding (`deps`' M-08).
+    r.issue("M-03", &["src/M.txt"], "grep -q dep-b-M src/M.txt && echo \"PASS\" || echo \"FAIL\"\n");
     r.cmd().arg("sync").assert().success();
     r.git(&["add", "-A"]);
     r.git(&["commit", "-q", "-m", "meanwhile: M-02 and M-03"]);
     r.open_gate();
     let out = wait_with_deadline(&mut child, Duration::from_secs(60)).expect("hunt ends");
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    // M-03, filed meanwhile, repeats the hunter's M-08: a duplicate by now.
+    assert!(
+        out.stdout.contains("`issues/M/M-08.md`: duplicate of M-03 (Test issue M-03), filed on your branch during the hunt"),
+        "{}",
+        out.stdout
+    );
+    assert!(r.show("HEAD", "issues/M/M-05.md").contains("First of two related problems"));
     let m04 = r.show("HEAD", "issues/M/M-04.md");
     assert!(m04.contains("issue_id: \"M-04\"") && m04.contains("Hunted good problem in M"), "{m04}");
     assert!(r.show("HEAD", "issues/M/M-02.md").contains("Test issue M-02"), "the meanwhile M-02 was overwritten");
-    assert_eq!(r.git(&["log", "-1", "--format=%s"]).trim(), "lanes: hunt H2: 1 new issue(s)");
+    assert_eq!(r.git(&["log", "-1", "--format=%s"]).trim(), "lanes: hunt H2: 2 new issue(s)");
     r.cmd().args(["sync", "--check"]).assert().code(0);
     r.cmd().arg("validate").assert().code(0);
 }

@@ -219,13 +219,22 @@ pub fn judge(candidates: Vec<Candidate>, cx: &JudgeContext<'_>) -> (Vec<Accepted
         *n += 1;
         accepted.push(Accepted { lane: c.lane, path: c.path, issue, reproduced });
     }
-    // 6: references must resolve; repeat until stable.
+    // 6: references must resolve.
     let known: HashSet<&str> = cx.existing.iter().map(Issue::id).collect();
+    settle_references(&mut accepted, &mut rejected, &known);
+    rejected.sort_by(|a, b| crate::names::natural_cmp(&a.lane, &b.lane).then_with(|| crate::names::natural_cmp(&a.path, &b.path)));
+    (accepted, rejected)
+}
+
+/// Step 6: refuse accepted findings whose `depends_on`/`blocks`/`related` name neither a `known`
+/// issue nor another accepted finding of the same lane; repeated until stable, since refusing one
+/// can strand another.
+pub fn settle_references(accepted: &mut Vec<Accepted>, rejected: &mut Vec<Rejected>, known: &HashSet<&str>) {
     loop {
-        let bad = accepted.iter().position(|a| unresolved_reference(a, &accepted, &known).is_some());
+        let bad = accepted.iter().position(|a| unresolved_reference(a, accepted, known).is_some());
         let Some(k) = bad else { break };
         let a = accepted.remove(k);
-        let (key, name) = unresolved_reference(&a, &accepted, &known).unwrap_or_default();
+        let (key, name) = unresolved_reference(&a, accepted, known).unwrap_or_default();
         let reason = format!("`{key}` names `{name}`, which is neither an existing issue nor an accepted finding of this lane's hunter");
         rejected.push(Rejected {
             lane: a.lane.clone(),
@@ -236,8 +245,47 @@ pub fn judge(candidates: Vec<Candidate>, cx: &JudgeContext<'_>) -> (Vec<Accepted
             reason,
         });
     }
+}
+
+/// Refuse accepted findings that repeat an issue filed on the user's branch while the hunters
+/// ran (`meanwhile`): such an issue is known by the time the findings land.
+pub fn drop_meanwhile(accepted: &mut Vec<Accepted>, rejected: &mut Vec<Rejected>, existing: &[Issue], meanwhile: &[Issue]) {
+    accepted.retain(|a| match meanwhile.iter().find_map(|m| same_problem(&a.issue, m).map(|why| (m, why))) {
+        None => true,
+        Some((m, why)) => {
+            rejected.push(Rejected {
+                lane: a.lane.clone(),
+                path: a.path.clone(),
+                filed_as: Some(a.issue.id().to_string()),
+                title: Some(a.issue.title.clone()),
+                kind: "duplicate".into(),
+                reason: format!("duplicate of {} ({}), filed on your branch during the hunt: {why}", m.id(), m.title),
+            });
+            false
+        }
+    });
+    let mut known: HashSet<&str> = existing.iter().map(Issue::id).collect();
+    known.extend(meanwhile.iter().map(Issue::id));
+    settle_references(accepted, rejected, &known);
     rejected.sort_by(|a, b| crate::names::natural_cmp(&a.lane, &b.lane).then_with(|| crate::names::natural_cmp(&a.path, &b.path)));
-    (accepted, rejected)
+}
+
+/// The issue files (`<issues>/<LANE>/<ID>.md`) in the tree of `commit` that parse.
+pub fn issues_at(git: &git2::Repository, commit: git2::Oid, issues: &Path) -> Vec<Issue> {
+    let mut out = Vec::new();
+    let Some(dir) = git.find_commit(commit).and_then(|c| c.tree()).ok().and_then(|t| t.get_path(issues).ok()) else { return out };
+    let Some(dir) = git.find_tree(dir.id()).ok() else { return out };
+    for lane in dir.iter() {
+        let (Some(name), Ok(sub)) = (lane.name(), git.find_tree(lane.id())) else { continue };
+        for f in sub.iter() {
+            let Some(fname) = f.name().filter(|n| n.ends_with(".md") && !n.starts_with('.')) else { continue };
+            let Ok(blob) = git.find_blob(f.id()) else { continue };
+            if let Ok(i) = Issue::parse(&issues.join(name).join(fname), blob.content().to_vec()) {
+                out.push(i);
+            }
+        }
+    }
+    out
 }
 
 fn reject(c: &Candidate, issue: Option<&Issue>, kind: &str, reason: String) -> Rejected {

@@ -387,7 +387,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
         candidates.extend(c);
         dropped.extend(d);
     }
-    let (accepted, rejected) = if candidates.is_empty() {
+    let (mut accepted, mut rejected) = if candidates.is_empty() {
         (vec![], vec![])
     } else {
         let oid = git2::Oid::from_str(&r.base).map_err(|e| Error::git("bad base commit", e))?;
@@ -398,6 +398,16 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
         let cx = JudgeContext { existing: &r.ws.issues, export: &export, verify: &verify, base_label: short, quotas };
         judge::judge(candidates, &cx)
     };
+    // Issues filed on the user's branch while the hunters ran are known by now too.
+    if !accepted.is_empty()
+        && let Some(head) = r.repo.reopen()?.head_commit()
+        && head.to_string() != r.base
+    {
+        let known: std::collections::HashSet<&str> = r.ws.issues.iter().map(|i| i.id()).collect();
+        let meanwhile: Vec<crate::issue::Issue> =
+            judge::issues_at(&r.repo.git, head, &r.ws.config.issues).into_iter().filter(|i| !known.contains(i.id())).collect();
+        judge::drop_meanwhile(&mut accepted, &mut rejected, &r.ws.issues, &meanwhile);
+    }
     for a in &accepted {
         let reason = format!("reproduces: {} check(s) fail on the base commit", a.reproduced.len());
         r.emit(RunEvent::Finding { lane: a.lane.clone(), path: a.path.clone(), accepted: true, reason });
