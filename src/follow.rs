@@ -46,6 +46,15 @@ impl SignalWatcher {
         me
     }
 
+    /// Watch `dir` too (created if missing), e.g. a lane's signal folder once its worktree exists.
+    pub fn add_dir(&mut self, dir: PathBuf) {
+        let _ = std::fs::create_dir_all(&dir);
+        if !self.dirs.contains(&dir) {
+            self.dirs.push(dir);
+        }
+        self.rewatch();
+    }
+
     /// (Re-)establish watches on folders that exist and are not watched yet — a worker may have
     /// deleted and re-created the folder. Cheap; called on every tick.
     pub fn rewatch(&mut self) {

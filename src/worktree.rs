@@ -78,40 +78,66 @@ pub struct NewWorktree {
 /// its own index, and filling 2,000-file worktrees is what a run's setup spends its time on
 /// (measured: 16 worktrees in 1.0 s instead of 1.7 s on two cores).
 pub fn add_many(repo_root: &Path, items: &[NewWorktree], setup_config: &SetupConfig) -> Result<()> {
-    for w in items {
-        if let Some(parent) = w.path.parent() {
-            crate::fsutil::create_dir_all(parent)?;
+    let first_error = std::sync::Mutex::new(None);
+    add_many_streaming(repo_root, items, setup_config, &|_, r| {
+        if let Err(e) = r {
+            first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
         }
-        let p = w.path.to_string_lossy();
-        git(repo_root, &["worktree", "add", "--quiet", "--no-checkout", "-b", &w.branch, &p, &w.base])?;
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(items.len().max(1));
-    let errors: Vec<Error> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut errs = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let Some(w) = items.get(k) else { break };
-                        if let Err(e) = git(&w.path, &["checkout", "--force", "--quiet"])
-                            .and_then(|_| setup(repo_root, &w.path, setup_config, &w.log))
-                            .and_then(|()| mark_ready(&w.path))
-                        {
-                            errs.push(e);
-                        }
-                    }
-                    errs
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
-    match errors.into_iter().next() {
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// [`add_many`], reporting each worktree as soon as it is ready (checked out and set up) or has
+/// failed: `ready(k, result)` for `items[k]`, called from a set-up thread, in about the order of
+/// `items`. Adds go on one at a time on one thread while the checkouts of those already added
+/// proceed in parallel, so the first lane can start after one add and one checkout rather than
+/// after all of them (pipelined lanes).
+pub fn add_many_streaming(repo_root: &Path, items: &[NewWorktree], setup_config: &SetupConfig, ready: &(dyn Fn(usize, Result<()>) + Sync)) {
+    use std::sync::{Condvar, Mutex};
+    // `added[k]`: None while items[k] is not added yet, then whether the add worked.
+    let added: Mutex<Vec<Option<bool>>> = Mutex::new(vec![None; items.len()]);
+    let cond = Condvar::new();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(items.len().max(1));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for (k, w) in items.iter().enumerate() {
+                let r = w.path.parent().map_or(Ok(()), crate::fsutil::create_dir_all).and_then(|()| {
+                    let p = w.path.to_string_lossy();
+                    git(repo_root, &["worktree", "add", "--quiet", "--no-checkout", "-b", &w.branch, &p, &w.base]).map(|_| ())
+                });
+                let ok = r.is_ok();
+                if let Err(e) = r {
+                    ready(k, Err(e));
+                }
+                added.lock().unwrap_or_else(|p| p.into_inner())[k] = Some(ok);
+                cond.notify_all();
+            }
+        });
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(w) = items.get(k) else { break };
+                    let mut guard = added.lock().unwrap_or_else(|p| p.into_inner());
+                    while guard[k].is_none() {
+                        guard = cond.wait(guard).unwrap_or_else(|p| p.into_inner());
+                    }
+                    let ok = guard[k] == Some(true);
+                    drop(guard);
+                    if ok {
+                        ready(
+                            k,
+                            git(&w.path, &["checkout", "--force", "--quiet"]).and_then(|_| setup(repo_root, &w.path, setup_config, &w.log)),
+                        );
+                    }
+                }
+            });
+        }
+    });
 }
 
 /// Re-attach an existing branch in a new worktree (resume, when the worktree was lost).

@@ -250,6 +250,26 @@ fn a_lane_whose_merge_breaks_another_lanes_check_is_backed_out() {
     r.assert_nothing_lost("R1", &["E", "M"]);
 }
 
+/// Pipelined lanes: lane M's worktree set-up waits for lane E's worker to have started (and then
+/// opens E's gate). Were workers started only once every worktree is set up, M's set-up would
+/// give up and E would wait for its gate in vain.
+#[test]
+fn a_lanes_worker_starts_while_other_worktrees_are_still_being_set_up() {
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup(
+        "setup:\n  run:\n    - |\n      case \"$PWD\" in */M) i=0; while [ ! -e \"$FAKE_DIR/started-E\" ]; do i=$((i+1)); [ $i -gt 300 ] && exit 1; sleep 0.1; done; touch \"$FAKE_DIR/gate\" ;; esac\n",
+    );
+    let out = r.run("P1", &[("E", "gate"), ("M", "fix")], &[]);
+    out.expect_code(0);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED", "{}", out.stdout);
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED", "{}", out.stdout);
+    let st = final_state(&r);
+    assert!(st.worktree_setup_ms.is_some());
+    r.assert_nothing_lost("P1", &["E", "M"]);
+}
+
 /// Start a run of gate-mode workers as a child and wait until both workers are in.
 fn start_gated(r: &RunRepo, run_id: &str) -> std::process::Child {
     let child = r.run_child(run_id, &[("E", "gate"), ("M", "gate")], &[]);

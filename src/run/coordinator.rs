@@ -29,8 +29,17 @@ use crate::{signal, worktree};
 
 const TICK: Duration = Duration::from_millis(100);
 
-/// Step 3: branch, worktree, setup and work order for each lane (one at a time).
-pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()> {
+/// Worktrees still to be created when [`prepare_lanes`] returns; [`follow`] creates them on a
+/// set-up thread and starts each lane's worker as soon as its own worktree is ready.
+#[must_use]
+pub(super) struct Setup {
+    fresh: Vec<(String, worktree::NewWorktree)>,
+    started: Instant,
+}
+
+/// Step 3: branch, work order and prompt for each lane; worktrees that already exist are
+/// attached here, new ones are left to [`follow`] (pipelined lanes).
+pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Setup> {
     let by_id = r.ws.by_id();
     let now = crate::scaffold::now_rfc3339();
     let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
@@ -54,7 +63,10 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
             if r.repo.git.find_branch(&branch, git2::BranchType::Local).is_ok() {
                 worktree::add_existing(&r.repo.root, &path, &branch)?;
             } else {
-                fresh.push(worktree::NewWorktree { path: path.clone(), branch: branch.clone(), base: r.base.clone(), log: log.clone() });
+                fresh.push((
+                    lane.clone(),
+                    worktree::NewWorktree { path: path.clone(), branch: branch.clone(), base: r.base.clone(), log: log.clone() },
+                ));
             }
         }
         let spec = r.ws.specs.get(&lane);
@@ -71,18 +83,49 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<()>
         let worker = lane_worker(&r.ws, &r.opts, &lane)?;
         prepared.push((p, branch, path, files, worker));
     }
-    worktree::add_many(&r.repo.root, &fresh, &r.ws.config.setup)?;
-    r.state.worktree_setup_ms = Some(setup_started.elapsed().as_millis() as u64);
     for (p, branch, path, files, worker) in prepared {
         let lane = p.lane.clone();
         let ls = r.lane_state(&lane);
         ls.branch = Some(branch.clone());
         ls.worktree = Some(path.display().to_string());
         ls.worker = Some(worker.clone());
-        r.emit(RunEvent::WorktreeReady { lane: lane.clone(), path: path.clone() });
+        if !fresh.iter().any(|(l, _)| *l == lane) {
+            r.emit(RunEvent::WorktreeReady { lane: lane.clone(), path: path.clone() });
+        }
         r.lanes.insert(lane, LaneRun { plan: p, branch, worktree: path, files, worker, duration: None, keep_out: Vec::new() });
     }
-    r.save()
+    if fresh.is_empty() {
+        r.state.worktree_setup_ms = Some(setup_started.elapsed().as_millis() as u64);
+    }
+    r.save()?;
+    Ok(Setup { fresh, started: setup_started })
+}
+
+/// What the set-up thread reports: a lane whose worktree is ready, or why it is not.
+type SetupReport = (String, std::result::Result<(), String>);
+
+/// Start the set-up thread for `setup`'s worktrees; each report also wakes the coordinator
+/// through `wake`. `None` when nothing is to be set up.
+fn start_setup(
+    r: &Run<'_>,
+    setup: Setup,
+    wake: mpsc::Sender<()>,
+) -> std::io::Result<Option<(mpsc::Receiver<SetupReport>, std::thread::JoinHandle<()>)>> {
+    if setup.fresh.is_empty() {
+        return Ok(None);
+    }
+    let (tx, rx) = mpsc::channel::<SetupReport>();
+    let root = r.repo.root.clone();
+    let config = r.ws.config.setup.clone();
+    let (lanes, items): (Vec<String>, Vec<worktree::NewWorktree>) = setup.fresh.into_iter().unzip();
+    let work = move || {
+        worktree::add_many_streaming(&root, &items, &config, &|k, res| {
+            let _ = tx.send((lanes[k].clone(), res.map_err(|e| e.to_string())));
+            let _ = wake.send(());
+        });
+    };
+    let handle = std::thread::Builder::new().name("lane-setup".into()).spawn(work)?;
+    Ok(Some((rx, handle)))
 }
 
 /// Save the live state while workers run. A full disk (ENOSPC) or any other write error must not
@@ -119,7 +162,7 @@ struct Active {
 
 /// Steps 4–5: start workers (at most `max_parallel` at once) and follow every lane to an end.
 /// Returns whether the run was interrupted.
-pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
+pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
     let main_signals = r.repo.root.join(&r.ws.config.signals);
     crate::fsutil::create_dir_all(&main_signals)?;
     let mut queue: VecDeque<String> = VecDeque::new();
@@ -174,8 +217,28 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
     }
     let max_parallel = r.opts.max_parallel.or(r.ws.config.max_parallel).unwrap_or(usize::MAX).max(1);
     let (tx, rx) = mpsc::channel::<()>();
+    // Lanes whose worktree the set-up thread has not reported yet.
+    let mut not_ready: std::collections::BTreeSet<String> = setup.fresh.iter().map(|(l, _)| l.clone()).collect();
+    let setup_started = setup.started;
+    let (setup_rx, mut setup_thread) = match start_setup(r, setup, tx.clone()) {
+        Ok(Some((rx, handle))) => (Some(rx), Some(handle)),
+        Ok(None) => (None, None),
+        Err(e) => {
+            // No set-up thread: no new worktree, so those lanes cannot run.
+            for lane in std::mem::take(&mut not_ready) {
+                queue.retain(|l| *l != lane);
+                let ls = r.lane_state(&lane);
+                ls.status = "failed".into();
+                ls.exit = Some(format!("could not set up the worktree: {e}"));
+                r.emit(RunEvent::LaneEnded { lane, state: "failed".into(), detail: format!("could not set up the worktree: {e}") });
+            }
+            (None, None)
+        }
+    };
+    // Signal folders of worktrees that exist; the others are added once set up (creating the
+    // folder earlier would make the worktree's path exist before `git worktree add`).
     let mut dirs = vec![main_signals.clone()];
-    dirs.extend(r.lanes.values().map(|l| l.worktree.join(&r.ws.config.signals)));
+    dirs.extend(r.lanes.iter().filter(|(l, _)| !not_ready.contains(*l)).map(|(_, lr)| lr.worktree.join(&r.ws.config.signals)));
     let mut watcher = SignalWatcher::new(dirs, tx, || ());
     if let Some(why) = &watcher.degraded {
         r.emit(RunEvent::Note(format!("signal events unavailable: {why}")));
@@ -186,8 +249,33 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
     let mut interrupted = false;
     loop {
         // Start lanes while there is room (not after Ctrl-C).
+        // Worktrees the set-up thread finished since the last wake-up.
+        while let Some(Ok((lane, res))) = setup_rx.as_ref().map(|rx| rx.try_recv()) {
+            not_ready.remove(&lane);
+            match res {
+                Ok(()) => {
+                    let path = r.lanes.get(&lane).map(|l| l.worktree.clone()).unwrap_or_default();
+                    watcher.add_dir(path.join(&r.ws.config.signals));
+                    r.emit(RunEvent::WorktreeReady { lane, path });
+                }
+                Err(e) => {
+                    queue.retain(|l| *l != lane);
+                    let ls = r.lane_state(&lane);
+                    ls.status = "failed".into();
+                    ls.exit = Some(format!("could not set up the worktree: {e}"));
+                    r.emit(RunEvent::LaneEnded { lane, state: "failed".into(), detail: format!("could not set up the worktree: {e}") });
+                    r.save()?;
+                }
+            }
+            if not_ready.is_empty() && r.state.worktree_setup_ms.is_none() {
+                r.state.worktree_setup_ms = Some(setup_started.elapsed().as_millis() as u64);
+            }
+        }
+        // Start lanes while there is room (not after Ctrl-C), in queue order among those whose
+        // worktree is ready.
         while !interrupted && active.len() < max_parallel {
-            let Some(lane) = queue.pop_front() else { break };
+            let Some(at) = queue.iter().position(|l| !not_ready.contains(l)) else { break };
+            let Some(lane) = queue.remove(at) else { break };
             // A stale `.done` from an earlier run (in either folder) must not end the new worker
             // at once.
             let _ = crate::fsutil::remove_file_if_exists(&signal::paths(&main_signals, &lane).1);
@@ -350,6 +438,11 @@ pub(super) fn follow(r: &mut Run<'_>) -> Result<bool> {
                 }
             }
         }
+    }
+    // Worktrees still being set up (after Ctrl-C): let the set-up thread finish, so nothing is
+    // half checked out when the run is collected or resumed.
+    if let Some(handle) = setup_thread.take() {
+        let _ = handle.join();
     }
     if interrupted {
         for (lane, ls) in r.state.lanes.iter_mut() {

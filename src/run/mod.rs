@@ -442,9 +442,9 @@ pub fn run(
     r.state = state;
     r.emit(RunEvent::Started { run_id: run_id.clone(), lanes: active.iter().map(|p| p.lane.clone()).collect() });
     r.save()?;
-    coordinator::prepare_lanes(&mut r, active)?;
+    let setup = coordinator::prepare_lanes(&mut r, active)?;
     fault_point("after-prepare");
-    let interrupted = coordinator::follow(&mut r)?;
+    let interrupted = coordinator::follow(&mut r, setup)?;
     finish::complete(&mut r, interrupted)
 }
 
@@ -536,8 +536,8 @@ pub fn resume(
     }
     let lanes: Vec<&str> = active.iter().map(|p| p.lane.as_str()).collect();
     coordinator::check_workers(&r.repo.root, &r.ws, &r.opts, &lanes)?;
-    coordinator::prepare_lanes(&mut r, active)?;
-    let interrupted = coordinator::follow(&mut r)?;
+    let setup = coordinator::prepare_lanes(&mut r, active)?;
+    let interrupted = coordinator::follow(&mut r, setup)?;
     finish::complete(&mut r, interrupted)
 }
 

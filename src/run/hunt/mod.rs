@@ -261,8 +261,8 @@ pub fn hunt(
     };
     r.emit(RunEvent::Started { run_id, lanes: lanes.clone() });
     r.save()?;
-    coordinator::prepare_lanes(&mut r, lanes.iter().map(|l| hunt_plan(l, quotas[l])).collect())?;
-    let interrupted = coordinator::follow(&mut r)?;
+    let setup = coordinator::prepare_lanes(&mut r, lanes.iter().map(|l| hunt_plan(l, quotas[l])).collect())?;
+    let interrupted = coordinator::follow(&mut r, setup)?;
     finish(&mut r, interrupted, &quotas)
 }
 
@@ -325,8 +325,8 @@ pub fn hunt_resume(
         work_orders: yaml,
     };
     r.emit(RunEvent::Note(format!("resuming hunt {run_id}")));
-    coordinator::prepare_lanes(&mut r, lanes.iter().map(|l| hunt_plan(l, quotas[l])).collect())?;
-    let interrupted = coordinator::follow(&mut r)?;
+    let setup = coordinator::prepare_lanes(&mut r, lanes.iter().map(|l| hunt_plan(l, quotas[l])).collect())?;
+    let interrupted = coordinator::follow(&mut r, setup)?;
     finish(&mut r, interrupted, &quotas)
 }
 
