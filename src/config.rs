@@ -60,6 +60,9 @@ pub struct FileConfig {
     pub port_base: Option<u16>,
     pub port_span: Option<u16>,
     pub model: Option<String>,
+    /// Run workers in the sandbox too (writes limited to the worktree, git's folder, the signal
+    /// folder, temp and the agent's own config folders). Off by default.
+    pub sandbox_workers: Option<bool>,
     #[serde(default)]
     pub verify: VerifyConfig,
     #[serde(default)]
@@ -120,6 +123,8 @@ pub struct Config {
     pub model: Option<String>,
     pub verify_timeout: Duration,
     pub verify_env: Vec<String>,
+    /// `sandbox_workers:` (see [`FileConfig::sandbox_workers`]).
+    pub sandbox_workers: bool,
     pub setup: SetupConfig,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
@@ -152,6 +157,7 @@ impl Config {
             model: None,
             verify_timeout: Duration::from_secs(30),
             verify_env: Vec::new(),
+            sandbox_workers: false,
             setup: SetupConfig::default(),
             from_file: false,
         }
@@ -229,6 +235,7 @@ impl Config {
         self.done_grace = dur(&f.done_grace, "done_grace", self.done_grace)?;
         self.verify_timeout = dur(&f.verify.timeout, "verify.timeout", self.verify_timeout)?;
         self.verify_env = f.verify.env.clone();
+        self.sandbox_workers = f.sandbox_workers.unwrap_or(self.sandbox_workers);
         self.setup = f.setup.clone();
         if let Some(lanes) = &f.lanes {
             for l in lanes {

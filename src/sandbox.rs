@@ -50,6 +50,24 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// A worker's policy (opt-in): it may write its worktree, the repository's git folder (to
+    /// commit), the signal folder, its run files (log), temp, and the agent CLIs' own folders in
+    /// `$HOME` (`.claude`, `.codex`, `.gemini`, `.aider*`, `.config`, `.cache`, `.local`, `.npm`);
+    /// it keeps the network (agents call their API).
+    pub fn for_worker(worktree: &Path, git_dir: &Path, signals: &Path, files: &Path) -> Policy {
+        let mut writable =
+            vec![worktree.to_path_buf(), git_dir.to_path_buf(), signals.to_path_buf(), files.to_path_buf(), std::env::temp_dir()];
+        if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+            for d in [".claude", ".claude.json", ".codex", ".gemini", ".aider", ".config", ".cache", ".local", ".npm"] {
+                writable.push(home.join(d));
+            }
+        }
+        writable.push(PathBuf::from("/tmp"));
+        Policy { writable, network: true }
+    }
+}
+
 /// The files of a `.git` folder that make git run programs — `config` (`core.fsmonitor`,
 /// `core.hooksPath`, aliases, filters) and `hooks/` — as they were before a check ran; a check
 /// that changes them has them put back ([`GitGuard::restore`]).

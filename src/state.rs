@@ -43,6 +43,10 @@ pub struct RunState {
     /// How long creating the lane worktrees took (the part of a run bound by the file system).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree_setup_ms: Option<u64>,
+    /// Tags and local remotes' refs when the run started (see `guard::watched_refs`): what a
+    /// worker changed there is reported.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub watched_refs: BTreeMap<String, String>,
     /// The journal of the finishing steps once the run commit exists (see [`Finishing`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finishing: Option<Finishing>,

@@ -573,3 +573,48 @@ fn repeated_kills_at_random_points_and_moments_converge() {
         c.assert_converged("P1", &base_files);
     }
 }
+
+#[test]
+fn workers_cannot_push_and_changed_tags_are_reported() {
+    let c = Case::new("");
+    let r = &c.r;
+    let remote = c.outside.join("remote.git");
+    assert!(std::process::Command::new("git").args(["init", "-q", "--bare"]).arg(&remote).status().unwrap().success());
+    r.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    r.git(&["push", "-q", "origin", "main"]);
+    let remote_main = || {
+        let out = std::process::Command::new("git").arg("--git-dir").arg(&remote).args(["rev-parse", "refs/heads/main"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let before = remote_main();
+    let out = c.run("P1", &[("E", "push")], &[]);
+    out.expect_code(3);
+    assert_eq!(remote_main(), before, "a worker pushed to the remote");
+    let tags = std::process::Command::new("git").arg("--git-dir").arg(&remote).args(["tag", "-l"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&tags.stdout).trim().is_empty(), "a worker pushed a tag");
+    assert!(out.stdout.contains("tag hostile-tag was created during the run"), "{}", out.stdout);
+    // The lane's fix itself is still judged and merged.
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+}
+
+#[test]
+fn workers_run_in_the_sandbox_when_asked() {
+    if !git_lanes::sandbox::status().is_enforced() {
+        return;
+    }
+    let c = Case::new("");
+    // A folder outside the repository and outside temp (temp is the worker's to write).
+    let Ok(victim) = tempfile::Builder::new().prefix("git-lanes-victim-").tempdir_in("/var/tmp") else { return };
+    // The worker tries to write there (it must fail) and fixes its issues (that must work).
+    let script = c.r.fake_dir().join("hostile.sh");
+    let text = fs::read_to_string(&script).unwrap().replace(
+        "  fix) fix; commit \"fix\" ;;",
+        &format!("  fix) echo escaped > {}/escaped 2>/dev/null; fix; commit \"fix\" ;;", victim.path().display()),
+    );
+    fs::write(&script, text).unwrap();
+    let out = c.run("B1", &[], &["--sandbox-workers"]);
+    out.expect_code(0);
+    assert!(!victim.path().join("escaped").exists(), "a sandboxed worker wrote outside");
+    assert_eq!(c.r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(c.r.status_on_head("M-01"), "RESOLVED");
+}

@@ -508,12 +508,16 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
     if let Some(path) = presets::worker_path() {
         env.push(("PATH".into(), path));
     }
+    env.extend(crate::guard::no_push_env(std::env::var_os("GIT_CONFIG_COUNT").as_deref()));
     let timeout = lane_timeout(r, lane);
     let argv = cmd.argv();
-    let spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
+    let mut spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
         .with_env(EnvPolicy::Inherit(env))
         .with_output(OutputTarget::File(lr.files.join("worker.log")))
         .with_timeout(timeout);
+    if r.opts.sandbox_workers || r.ws.config.sandbox_workers {
+        spec = spec.with_sandbox(crate::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files));
+    }
     let child = process::spawn(&spec)?;
     let pid = child.pid();
     let ls = r.lane_state(lane);

@@ -50,6 +50,12 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
             ));
         }
     }
+    // Workers cannot push (their git refuses); whatever changed tags or a local remote anyway
+    // is said.
+    let now = crate::guard::watched_refs(&r.repo.git);
+    for change in crate::guard::ref_changes(&r.state.watched_refs, &now) {
+        human.push(format!("{change}: a worker may have pushed or tagged; check it"));
+    }
     if interrupted {
         r.state.status = "interrupted".into();
         r.save()?;

@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub no_commit: bool,
     pub no_integrate: bool,
     pub push: bool,
+    /// Run workers in the sandbox (`--sandbox-workers`, or `sandbox_workers: true`).
+    pub sandbox_workers: bool,
     /// Use this run id instead of a timestamp (tests, CI matrices).
     pub run_id: Option<String>,
     /// Requests from the operator (the live view's stop and restart keys), read every tick.
@@ -439,6 +441,7 @@ pub fn run(
             LaneState { status: "pending".into(), issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(), ..LaneState::default() },
         );
     }
+    state.watched_refs = crate::guard::watched_refs(&repo.git);
     r.state = state;
     r.emit(RunEvent::Started { run_id: run_id.clone(), lanes: active.iter().map(|p| p.lane.clone()).collect() });
     r.save()?;

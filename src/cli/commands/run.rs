@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// Push the result (or, with --no-integrate / --policy branches, the lane branches)
     #[arg(long)]
     pub push: bool,
+    /// Run workers in the sandbox too: writes only in their worktree, git's folder, the signal
+    /// folder, temp and the agents' own config folders (lanes.yaml `sandbox_workers: true`)
+    #[arg(long)]
+    pub sandbox_workers: bool,
     /// Use this run id instead of the current time
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,

@@ -31,6 +31,7 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
         no_commit: args.no_commit,
         no_integrate: args.no_integrate,
         push: args.push,
+        sandbox_workers: args.sandbox_workers,
         run_id: args.run_id,
         controls: Some(controls.clone()),
     };
