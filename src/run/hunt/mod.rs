@@ -394,6 +394,11 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
         let tree = r.repo.git.find_commit(oid).and_then(|c| c.tree()).map_err(|e| Error::git("could not read the base commit", e))?;
         let (_tmp, export) = crate::dryrun::export_outside(&r.repo.git, &r.repo.root, &tree)?;
         let verify = VerifyOptions::from_config(&r.ws.config, false);
+        if let crate::sandbox::Status::Missing(why) = crate::sandbox::status() {
+            r.emit(RunEvent::Note(format!(
+                "no sandbox for checks here ({why}): the hunters' checks run with a scrubbed environment and a timeout only"
+            )));
+        }
         let short = &r.base[..r.base.len().min(10)];
         let cx = JudgeContext { existing: &r.ws.issues, export: &export, verify: &verify, base_label: short, quotas };
         judge::judge(candidates, &cx)
