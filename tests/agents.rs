@@ -359,3 +359,12 @@ fn doctor_lists_each_preset_cli_with_its_version_or_not_installed() {
     assert_eq!(agents[0]["version"], "fake claude");
     assert!(agents[1]["path"].is_null());
 }
+
+#[test]
+fn a_users_own_line_that_prints_error_looking_json_and_finishes_is_done() {
+    let (r, bin) = repo_with_fakes();
+    let line = r#"echo '{"error": {"type": "Error", "message": "a log line that looks like an agent error"}}'; sh fake-worker.sh"#;
+    let out = run(&r, &bin, &[], &["--run-id", "U1", "--lane", "E", "--worker", line]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+}

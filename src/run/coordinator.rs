@@ -703,15 +703,17 @@ impl Outcome {
     }
 }
 
-/// What the log says overrides a clean exit: a worker that wrote `.done` and exited 0 but whose
-/// agent reported an error (aider after an authentication error, claude's `is_error`) failed.
+/// What the log says overrides a clean exit: a preset worker that wrote `.done` and exited 0 but
+/// whose agent reported an error (aider after an authentication error, claude's `is_error`) failed.
 /// A failed or timed-out lane gets the agent's reason, or the last meaningful lines of its log.
 fn outcome_of(preset: Preset, log: &Path, state: String, detail: String, stuck: Option<String>) -> Outcome {
     let tail = log_tail(log, 256 * 1024).unwrap_or_default();
     let usage = presets::parse_usage(preset, &tail);
     let said_error = usage.as_ref().and_then(|u| u.is_error) == Some(true);
     let mut out = Outcome { state, detail, reason: None, usage };
-    if out.state == "done" && said_error {
+    // Only a preset's own format decides: a user's script that wrote `.done` and exited 0 is done,
+    // whatever JSON or error-looking lines it printed on the way.
+    if out.state == "done" && said_error && preset != Preset::Script {
         out.state = "failed".into();
         out.detail = format!("{}; but the agent reported an error", out.detail);
     }
