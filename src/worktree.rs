@@ -131,7 +131,9 @@ pub fn add_many_streaming(repo_root: &Path, items: &[NewWorktree], setup_config:
                     if ok {
                         ready(
                             k,
-                            git(&w.path, &["checkout", "--force", "--quiet"]).and_then(|_| setup(repo_root, &w.path, setup_config, &w.log)),
+                            git(&w.path, &["checkout", "--force", "--quiet"])
+                                .and_then(|_| setup(repo_root, &w.path, setup_config, &w.log))
+                                .and_then(|()| mark_ready(&w.path)),
                         );
                     }
                 }
