@@ -140,15 +140,23 @@ impl IssueCache {
             put_key(&mut body, key);
             put_issue(&mut body, issue);
         }
-        let mut out = Vec::with_capacity(body.len() + 64);
-        out.extend_from_slice(MAGIC);
-        put_bytes(&mut out, &stamp());
-        out.extend_from_slice(&hash(&body).to_le_bytes());
-        out.extend_from_slice(&body);
-        if let Some(dir) = self.file.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = crate::fsutil::write_atomic(&self.file, &out);
+        let mut head = Vec::with_capacity(64);
+        head.extend_from_slice(MAGIC);
+        put_bytes(&mut head, &stamp());
+        head.extend_from_slice(&hash(&body).to_le_bytes());
+        let Some(dir) = self.file.parent() else { return };
+        let _ = std::fs::create_dir_all(dir);
+        // Temp file + rename, but no fsync: a cache torn by a power cut fails its checksum and
+        // is rebuilt, so durability is not worth a multi-megabyte sync on every rewrite.
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(&head)?;
+            tmp.write_all(&body)?;
+            tmp.persist(&self.file).map_err(|e| e.error)?;
+            Ok(())
+        };
+        let _ = write();
     }
 }
 
