@@ -70,8 +70,8 @@ use crate::evidence::{self, Evidence};
 use crate::issue::{Issue, Status};
 use crate::issue_cache::{IssueCache, Key};
 use crate::repo::Repo;
-use crate::validate::duplicate_ids;
 use crate::workspace::Workspace;
+use crate::workspace::duplicate_ids;
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -716,7 +716,7 @@ fn evidence_problem(repo: &Repo, snap: &Snapshot, config: &Config, issue: &Issue
         .filter(|(p, h)| {
             let now = match snap {
                 Snapshot::WorkTree => evidence::path_hash(&repo.root, p),
-                Snapshot::Tree(_, tree) => tree_path_hash(&repo.git, tree, p),
+                Snapshot::Tree(_, tree) => evidence::tree_path_hash(&repo.git, tree, p),
             };
             now != **h
         })
@@ -726,36 +726,6 @@ fn evidence_problem(repo: &Repo, snap: &Snapshot, config: &Config, issue: &Issue
         return Some(format!("{} is stale ({} changed since)", rel.display(), stale.join(", ")));
     }
     None
-}
-
-/// The hash `evidence::path_hash` computes on disk, from a tree: a blob's sha256, a directory's
-/// `dir_hash` over its blobs, `None` when missing.
-pub fn tree_path_hash(git: &Repository, tree: &Tree, rel: &str) -> Option<String> {
-    let rel = rel.trim_end_matches('/');
-    let entry = tree.get_path(Path::new(rel)).ok()?;
-    match entry.kind()? {
-        git2::ObjectType::Blob => git.find_blob(entry.id()).ok().map(|b| evidence::sha256_hex(b.content())),
-        git2::ObjectType::Tree => {
-            let sub = git.find_tree(entry.id()).ok()?;
-            let mut files = Vec::new();
-            let mut cache: HashMap<Oid, String> = HashMap::new();
-            sub.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
-                if e.kind() == Some(git2::ObjectType::Blob)
-                    && let Some(name) = e.name()
-                {
-                    let h = cache
-                        .entry(e.id())
-                        .or_insert_with(|| git.find_blob(e.id()).map(|b| evidence::sha256_hex(b.content())).unwrap_or_default())
-                        .clone();
-                    files.push((format!("{dir}{name}"), h));
-                }
-                git2::TreeWalkResult::Ok
-            })
-            .ok()?;
-            Some(evidence::dir_hash(files))
-        }
-        _ => None,
-    }
 }
 
 /// Run reports (`*.md` under the runs folder) at `snap`: `(path, text)`.

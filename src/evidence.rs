@@ -244,11 +244,8 @@ pub fn foreign_stale_paths(git: &git2::Repository, at: Option<git2::Oid>, rel: &
         None => None,
     };
     let Some(base_tree) = base_tree else { return paths.to_vec() };
-    let mut stale: Vec<String> = paths
-        .iter()
-        .filter(|p| crate::check::tree_path_hash(git, &base_tree, p) != crate::check::tree_path_hash(git, &start_tree, p))
-        .cloned()
-        .collect();
+    let mut stale: Vec<String> =
+        paths.iter().filter(|p| tree_path_hash(git, &base_tree, p) != tree_path_hash(git, &start_tree, p)).cloned().collect();
     if at.is_none() {
         for p in paths {
             if !stale.contains(p) && has_uncommitted_changes(git, p) {
@@ -265,6 +262,36 @@ fn has_uncommitted_changes(git: &git2::Repository, path: &str) -> bool {
     let p = path.trim_end_matches('/');
     opts.pathspec(p).pathspec(format!("{p}/"));
     git.statuses(Some(&mut opts)).map(|s| s.iter().any(|e| e.status() != git2::Status::CURRENT)).unwrap_or(true)
+}
+
+/// The hash [`path_hash`] computes on disk, from a tree: a blob's sha256, a directory's
+/// `dir_hash` over its blobs, `None` when missing.
+pub fn tree_path_hash(git: &git2::Repository, tree: &git2::Tree, rel: &str) -> Option<String> {
+    let rel = rel.trim_end_matches('/');
+    let entry = tree.get_path(Path::new(rel)).ok()?;
+    match entry.kind()? {
+        git2::ObjectType::Blob => git.find_blob(entry.id()).ok().map(|b| sha256_hex(b.content())),
+        git2::ObjectType::Tree => {
+            let sub = git.find_tree(entry.id()).ok()?;
+            let mut files = Vec::new();
+            let mut cache: std::collections::HashMap<git2::Oid, String> = std::collections::HashMap::new();
+            sub.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
+                if e.kind() == Some(git2::ObjectType::Blob)
+                    && let Some(name) = e.name()
+                {
+                    let h = cache
+                        .entry(e.id())
+                        .or_insert_with(|| git.find_blob(e.id()).map(|b| sha256_hex(b.content())).unwrap_or_default())
+                        .clone();
+                    files.push((format!("{dir}{name}"), h));
+                }
+                git2::TreeWalkResult::Ok
+            })
+            .ok()?;
+            Some(dir_hash(files))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -295,7 +295,7 @@ impl Issue {
             checks: checks_of(&text, &outline),
             key_lines: key_lines(&text, &split),
             has_resolution: outline.heading("Resolution").is_some(),
-            prose_extreme: crate::plan::extreme_in_prose(&text, &split, &outline),
+            prose_extreme: extreme_in_prose(&text, &split, &outline),
         };
         Ok(Issue { path: path.to_path_buf(), meta, title, title_line, text, bom, split, outline, facts, cached: false })
     }
@@ -533,6 +533,49 @@ fn section_list(text: &str, outline: &Outline, heading: &str) -> Vec<String> {
         .map(|item| item.trim().trim_matches(|c| c == '`' || c == '"' || c == '\'').trim().to_string())
         .filter(|item| !item.is_empty())
         .collect()
+}
+
+/// Words that make an issue EXTREME whatever its size: whole words, any case, in the title or the
+/// body's prose (not in fenced code blocks, where a path such as `db/migrate.rb` is no evidence of
+/// scope). Verb forms count (`refactoring`, `migrated`); the noun `migration` does not — a schema
+/// migration is routine work (the seed rates "schema migration" HIGH).
+pub(crate) static EXTREME_WORDS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(architectural|refactor(?:s|ed|ing)?|migrat(?:e|es|ed|ing)|redesign(?:s|ed|ing)?)\b").expect("valid regex")
+});
+
+/// The first EXTREME word in an issue body's prose (fenced blocks left out); computed when the
+/// issue is parsed and kept in its summary.
+pub(crate) fn extreme_in_prose(text: &str, split: &frontmatter::Split, outline: &markdown::Outline) -> Option<String> {
+    let body = text.get(split.body_offset..).unwrap_or("");
+    if !EXTREME_WORDS.is_match(body) {
+        return None;
+    }
+    // File lines covered by fenced blocks, fences included.
+    let in_code = |line: usize| outline.blocks.iter().any(|b| line >= b.line && line <= b.line + b.lines.len() + 1);
+    body.lines()
+        .enumerate()
+        .filter(|(i, _)| !in_code(split.body_line + i))
+        .find_map(|(_, l)| EXTREME_WORDS.find(l).map(|m| m.as_str().to_string()))
+}
+
+/// Issue files built in tests of any module.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::PathBuf;
+
+    use super::Issue;
+
+    /// An issue file with `paths` affected paths, status and dependencies.
+    pub(crate) fn issue(id: &str, paths: usize, status: &str, deps: &[&str], body: &str) -> Issue {
+        let lane = id.split('-').next().unwrap();
+        let paths: Vec<String> = (0..paths).map(|n| format!("src/{id}/f{n}.rs")).collect();
+        let text = format!(
+            "---\nissue_id: \"{id}\"\nlane: \"{lane}\"\nseverity: 5\nstatus: \"{status}\"\naffected_paths: [{}]\ndepends_on: [{}]\n---\n\n# [LANE {lane}] Issue {id}: Title of {id}\n\n{body}\n\n## Verification Commands\n\n```bash\ntest -f src/{id}/f0.rs && echo PASS || echo FAIL\n```\n",
+            paths.join(", "),
+            deps.join(", ")
+        );
+        Issue::parse(&PathBuf::from(format!("issues/{lane}/{id}.md")), text.into_bytes()).unwrap()
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod error;
 pub mod evidence;
 pub mod example;
 pub mod fastyaml;
+pub mod fault;
 pub mod follow;
 pub mod frontmatter;
 pub mod fsutil;
@@ -51,6 +52,7 @@ pub mod verify;
 pub mod workorder;
 pub mod workspace;
 pub mod worktree;
+pub mod yaml;
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod cli;

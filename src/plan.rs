@@ -20,9 +20,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::Serialize;
 
 use crate::catalog::Catalog;
@@ -64,14 +62,6 @@ impl fmt::Display for Complexity {
     }
 }
 
-/// Words that make an issue EXTREME whatever its size: whole words, any case, in the title or the
-/// body's prose (not in fenced code blocks, where a path such as `db/migrate.rb` is no evidence of
-/// scope). Verb forms count (`refactoring`, `migrated`); the noun `migration` does not — a schema
-/// migration is routine work (the seed rates "schema migration" HIGH).
-static EXTREME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(architectural|refactor(?:s|ed|ing)?|migrat(?:e|es|ed|ing)|redesign(?:s|ed|ing)?)\b").expect("valid regex")
-});
-
 /// The complexity of `issue` and why (`"3 affected paths"`, `"mentions \"refactoring\""`).
 pub fn complexity(issue: &Issue) -> (Complexity, String) {
     let n = issue.meta.affected_paths.len();
@@ -93,25 +83,10 @@ pub fn complexity(issue: &Issue) -> (Complexity, String) {
 
 /// The first EXTREME word in the title or the body's prose.
 fn extreme_word(issue: &Issue) -> Option<String> {
-    if let Some(m) = EXTREME_WORDS.find(&issue.title) {
+    if let Some(m) = crate::issue::EXTREME_WORDS.find(&issue.title) {
         return Some(m.as_str().to_string());
     }
     issue.prose_extreme().map(str::to_string)
-}
-
-/// The first EXTREME word in an issue body's prose (fenced blocks left out); computed when the
-/// issue is parsed and kept in its summary.
-pub(crate) fn extreme_in_prose(text: &str, split: &crate::frontmatter::Split, outline: &crate::markdown::Outline) -> Option<String> {
-    let body = text.get(split.body_offset..).unwrap_or("");
-    if !EXTREME_WORDS.is_match(body) {
-        return None;
-    }
-    // File lines covered by fenced blocks, fences included.
-    let in_code = |line: usize| outline.blocks.iter().any(|b| line >= b.line && line <= b.line + b.lines.len() + 1);
-    body.lines()
-        .enumerate()
-        .filter(|(i, _)| !in_code(split.body_line + i))
-        .find_map(|(_, l)| EXTREME_WORDS.find(l).map(|m| m.as_str().to_string()))
 }
 
 /// An issue a lane is assigned, in work order.
@@ -267,18 +242,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::config::Config;
-
-    /// An issue file with `paths` affected paths, status and dependencies.
-    pub(crate) fn issue(id: &str, paths: usize, status: &str, deps: &[&str], body: &str) -> Issue {
-        let lane = id.split('-').next().unwrap();
-        let paths: Vec<String> = (0..paths).map(|n| format!("src/{id}/f{n}.rs")).collect();
-        let text = format!(
-            "---\nissue_id: \"{id}\"\nlane: \"{lane}\"\nseverity: 5\nstatus: \"{status}\"\naffected_paths: [{}]\ndepends_on: [{}]\n---\n\n# [LANE {lane}] Issue {id}: Title of {id}\n\n{body}\n\n## Verification Commands\n\n```bash\ntest -f src/{id}/f0.rs && echo PASS || echo FAIL\n```\n",
-            paths.join(", "),
-            deps.join(", ")
-        );
-        Issue::parse(&PathBuf::from(format!("issues/{lane}/{id}.md")), text.into_bytes()).unwrap()
-    }
+    pub(crate) use crate::issue::testing::issue;
 
     pub(crate) fn ws(issues: Vec<Issue>) -> Workspace {
         let mut issues = issues;

@@ -1311,4 +1311,27 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(30)), "30s");
         assert_eq!(human_duration(Duration::from_millis(1500)), "1.5s");
     }
+
+    #[test]
+    fn a_sandboxed_child_writes_only_where_allowed() {
+        if !crate::sandbox::status().is_enforced() {
+            return;
+        }
+        let tree = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let cmd = format!(
+            "echo x > {0}/inside; echo y > {1}/escaped; echo z > {2}/t; true",
+            tree.path().display(),
+            outside.path().display(),
+            tmp.path().display()
+        );
+        let spec = ProcessSpec::shell(&cmd, tree.path());
+        run(&spec.clone().with_sandbox(crate::sandbox::Policy::for_check(tree.path(), tmp.path()))).unwrap();
+        assert!(tree.path().join("inside").exists());
+        assert!(tmp.path().join("t").exists());
+        assert!(!outside.path().join("escaped").exists(), "the sandbox let a write out");
+        run(&spec).unwrap();
+        assert!(outside.path().join("escaped").exists(), "without a sandbox the same write works");
+    }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::state::RunState;
+use crate::state::{IssueLine, RunState};
 
 /// Ids the report says the run resolved: rows `| <ID> | RESOLVED | … |`.
 pub fn resolved_ids(report: &str) -> Vec<String> {
@@ -17,16 +17,6 @@ pub fn resolved_ids(report: &str) -> Vec<String> {
             (cells.len() > 2 && cells[1] == "RESOLVED" && crate::names::check_id(cells[0]).is_ok()).then(|| cells[0].to_string())
         })
         .collect()
-}
-
-/// One issue's line in the report.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct IssueLine {
-    pub id: String,
-    pub lane: String,
-    /// RESOLVED, REJECTED, OPEN (not attempted / lane failed), BLOCKED, UNVERIFIABLE.
-    pub result: String,
-    pub detail: String,
 }
 
 /// Render the report from the final state and per-issue lines.

@@ -321,8 +321,8 @@ mod tests {
         st.lanes.insert("E".into(), crate::state::LaneState::default());
         st.lanes.insert("M".into(), crate::state::LaneState::default());
         let lines = vec![
-            crate::report::IssueLine { id: "E-01".into(), lane: "E".into(), result: "RESOLVED".into(), detail: "ok".into() },
-            crate::report::IssueLine { id: "M-01".into(), lane: "M".into(), result: "REJECTED".into(), detail: "no".into() },
+            crate::state::IssueLine { id: "E-01".into(), lane: "E".into(), result: "RESOLVED".into(), detail: "ok".into() },
+            crate::state::IssueLine { id: "M-01".into(), lane: "M".into(), result: "REJECTED".into(), detail: "no".into() },
         ];
         let text = crate::report::render(&st, &lines, &[], "2026-01-01 00:00:00");
         let f = report_facts(&text);

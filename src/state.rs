@@ -237,7 +237,7 @@ pub struct Finishing {
     pub merge_command: Option<String>,
     /// The report's issue lines (to rewrite it when the fast-forward is refused).
     #[serde(default)]
-    pub lines: Vec<crate::report::IssueLine>,
+    pub lines: Vec<IssueLine>,
 }
 
 /// A merged lane the tidy step removes.
@@ -329,7 +329,7 @@ impl RunState {
         }
         let mut yaml = String::from("# git-lanes run state (seed schema, extended). Rewritten at every state change.\n");
         let body = serde_saphyr::to_string(&clean).map_err(|e| Problem::new(rel, 0, format!("could not serialise the run state: {e}")))?;
-        yaml += &crate::workorder::quote_timestamps(&body);
+        yaml += &crate::yaml::quote_timestamps(&body);
         if rel.is_absolute() { fsutil::write_atomic(rel, yaml.as_bytes()) } else { fsutil::write_under(root, rel, yaml.as_bytes()) }
     }
 
@@ -360,6 +360,16 @@ impl RunState {
         self.progress.completed_lanes = self.lanes.values().filter(|l| matches!(l.status.as_str(), "done" | "completed")).count();
         self.progress.total_fixed = self.lanes.values().map(|l| l.issues_fixed).sum();
     }
+}
+
+/// One issue's line in the report.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct IssueLine {
+    pub id: String,
+    pub lane: String,
+    /// RESOLVED, REJECTED, OPEN (not attempted / lane failed), BLOCKED, UNVERIFIABLE.
+    pub result: String,
+    pub detail: String,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! misplaced files, duplicate and unknown ids, dependency cycles, a stale catalog, and checks
 //! that are missing or dangerous.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::catalog::Catalog;
 use crate::error::Problem;
@@ -21,7 +21,7 @@ pub struct Report {
 /// Validate the workspace and (when given) the catalog as loaded.
 pub fn validate(ws: &Workspace, catalog: Option<&Result<Catalog, Problem>>) -> Report {
     let mut r = Report { errors: ws.problems.clone(), issues_checked: ws.issues.len(), ..Report::default() };
-    r.errors.extend(duplicate_ids(&ws.issues));
+    r.errors.extend(crate::workspace::duplicate_ids(&ws.issues));
     let ids: HashMap<&str, &Issue> = ws.issues.iter().map(|i| (i.id(), i)).collect();
     for i in &ws.issues {
         for (key, list) in [("depends_on", &i.meta.depends_on), ("blocks", &i.meta.blocks), ("related", &i.meta.related)] {
@@ -125,28 +125,6 @@ pub fn validate(ws: &Workspace, catalog: Option<&Result<Catalog, Problem>>) -> R
         }
     }
     r
-}
-
-/// Two files with the same id: one error per extra file, naming the others.
-pub fn duplicate_ids(issues: &[Issue]) -> Vec<Problem> {
-    let mut by_id: BTreeMap<&str, Vec<&Issue>> = BTreeMap::new();
-    for i in issues {
-        by_id.entry(i.id()).or_default().push(i);
-    }
-    let mut out = Vec::new();
-    for (id, group) in by_id.into_iter().filter(|(_, g)| g.len() > 1) {
-        for i in &group[1..] {
-            out.push(
-                Problem::new(
-                    &i.path,
-                    i.key_line("issue_id").unwrap_or(0),
-                    format!("duplicate issue id {id} (also in {})", group[0].path.display()),
-                )
-                .with_hint("run `git lanes doctor` to see a renumbering plan, `git lanes doctor --fix` to apply it"),
-            );
-        }
-    }
-    out
 }
 
 /// Dependency cycles through `depends_on`, each reported once, as problems.

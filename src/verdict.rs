@@ -192,7 +192,7 @@ impl Verdict {
     }
 
     pub fn to_yaml(&self) -> Result<String> {
-        crate::workorder::to_yaml(self, "verdict")
+        crate::yaml::to_yaml(self, "verdict")
     }
 }
 
@@ -411,7 +411,7 @@ fn security(input: &JudgeInput<'_>) -> DimensionResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::tests::issue;
+    use crate::issue::testing::issue;
 
     struct Case {
         issue: Issue,

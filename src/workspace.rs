@@ -211,7 +211,7 @@ impl Workspace {
     /// for commands that must not write on bad input.
     pub fn ensure_clean(&self) -> Result<()> {
         let mut problems = self.problems.clone();
-        problems.extend(crate::validate::duplicate_ids(&self.issues));
+        problems.extend(duplicate_ids(&self.issues));
         if problems.is_empty() { Ok(()) } else { Err(Error::from(problems)) }
     }
 
@@ -368,4 +368,26 @@ pub(crate) fn load_specs(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -
         }
     }
     Ok(specs)
+}
+
+/// Two files with the same id: one error per extra file, naming the others.
+pub fn duplicate_ids(issues: &[Issue]) -> Vec<Problem> {
+    let mut by_id: BTreeMap<&str, Vec<&Issue>> = BTreeMap::new();
+    for i in issues {
+        by_id.entry(i.id()).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for (id, group) in by_id.into_iter().filter(|(_, g)| g.len() > 1) {
+        for i in &group[1..] {
+            out.push(
+                Problem::new(
+                    &i.path,
+                    i.key_line("issue_id").unwrap_or(0),
+                    format!("duplicate issue id {id} (also in {})", group[0].path.display()),
+                )
+                .with_hint("run `git lanes doctor` to see a renumbering plan, `git lanes doctor --fix` to apply it"),
+            );
+        }
+    }
+    out
 }

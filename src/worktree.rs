@@ -297,7 +297,7 @@ pub fn remove_many(repo_root: &Path, worktrees: &[&Path]) -> Vec<Result<bool>> {
         handles.into_iter().map(|h| h.join().unwrap_or(Ok(false))).collect()
     });
     // Folders gone, records not yet pruned: what a crash here leaves (see `run --resume`).
-    crate::run::fault_point("mid-remove");
+    crate::fault::point("mid-remove");
     if let Err(e) = git(repo_root, &["worktree", "prune"]) {
         return results.into_iter().map(|r| r.and(Err(Error::Conflict { message: e.to_string(), hint: None }))).collect();
     }

@@ -32,7 +32,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Widget};
 use ratatui::{Frame, TerminalOptions, Viewport};
 
-use crate::cli::progress::describe;
+use crate::cli::progress::{LaneDisplay, describe};
 use crate::cli::ui::Ui;
 use crate::run::{LaneControl, LaneControls, RunEvent};
 
@@ -458,6 +458,33 @@ fn refresh(m: &mut Model, setup: &LiveSetup) {
             if let Some(r) = m.rows.get_mut(lane) {
                 r.cost_usd = ls.cost_usd.or(r.cost_usd);
             }
+        }
+    }
+}
+
+/// The display of a run: the live view on a terminal, else plain lines.
+pub enum RunDisplay {
+    Lines(LaneDisplay),
+    Live(LiveView),
+}
+
+impl RunDisplay {
+    /// The live view when [`wanted`], else [`LaneDisplay`].
+    pub fn new(ui: &Ui, plain: bool, setup: impl FnOnce() -> LiveSetup) -> RunDisplay {
+        if wanted(ui, plain) { RunDisplay::Live(LiveView::start(ui, setup())) } else { RunDisplay::Lines(LaneDisplay::new(ui)) }
+    }
+
+    pub fn event(&mut self, e: &RunEvent) {
+        match self {
+            RunDisplay::Lines(d) => d.event(e),
+            RunDisplay::Live(v) => v.event(e),
+        }
+    }
+
+    pub fn finish(&mut self) {
+        match self {
+            RunDisplay::Lines(d) => d.finish(),
+            RunDisplay::Live(v) => v.finish(),
         }
     }
 }

@@ -132,34 +132,3 @@ pub fn describe(ui: &Ui, e: &RunEvent) -> Option<String> {
         }
     })
 }
-
-/// The display of a run: the live view on a terminal, else plain lines.
-pub enum RunDisplay {
-    Lines(LaneDisplay),
-    Live(crate::cli::live::LiveView),
-}
-
-impl RunDisplay {
-    /// The live view when [`crate::cli::live::wanted`], else [`LaneDisplay`].
-    pub fn new(ui: &Ui, plain: bool, setup: impl FnOnce() -> crate::cli::live::LiveSetup) -> RunDisplay {
-        if crate::cli::live::wanted(ui, plain) {
-            RunDisplay::Live(crate::cli::live::LiveView::start(ui, setup()))
-        } else {
-            RunDisplay::Lines(LaneDisplay::new(ui))
-        }
-    }
-
-    pub fn event(&mut self, e: &RunEvent) {
-        match self {
-            RunDisplay::Lines(d) => d.event(e),
-            RunDisplay::Live(v) => v.event(e),
-        }
-    }
-
-    pub fn finish(&mut self) {
-        match self {
-            RunDisplay::Lines(d) => d.finish(),
-            RunDisplay::Live(v) => v.finish(),
-        }
-    }
-}

@@ -8,14 +8,15 @@ use crate::catalog::Catalog;
 use crate::config::IntegrationPolicy;
 use crate::error::Result;
 use crate::issue::Status;
-use crate::report::{self, IssueLine};
+use crate::report;
+use crate::state::IssueLine;
 use crate::state::{Finishing, IntegrationState, MergedLane, Rejection};
 use crate::workspace::Workspace;
 use crate::{gitcli, signal, worktree};
 
 pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary> {
     let collected = collect::collect_all(r)?;
-    super::fault_point("after-collect");
+    crate::fault::point("after-collect");
     let mut human: Vec<String> = Vec::new();
     for (lane, ls) in &r.state.lanes {
         match ls.status.as_str() {
@@ -124,7 +125,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         (r.observer)(&e);
     };
     let int = integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, &candidates, policy, &mut on_step)?;
-    super::fault_point("after-integrate");
+    crate::fault::point("after-integrate");
     for (lane, reason) in &int.backed_out {
         human.push(format!("lane {lane} was backed out of the integration: {reason}; its branch is kept"));
         if let Some(ls) = r.state.lanes.get_mut(lane) {
@@ -244,7 +245,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
 /// `run --resume` ([`resume_finishing`]) without a second judgement, commit or report.
 fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
     journal(r, &f)?;
-    super::fault_point("after-commit");
+    crate::fault::point("after-commit");
     let iw = std::path::PathBuf::from(&f.integration_worktree);
     let report_rel = std::path::PathBuf::from(&f.report);
     let keep_out = super::keep_out(&r.ws.config, &[]);
@@ -284,7 +285,7 @@ fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
         f.status = r.state.status.clone();
         f.steps.push("ff".into());
         journal(r, &f)?;
-        super::fault_point("after-ff");
+        crate::fault::point("after-ff");
     }
     if !f.done("push") {
         if r.opts.push
@@ -304,7 +305,7 @@ fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
         let paths: Vec<std::path::PathBuf> = f.merged.iter().map(|m| std::path::PathBuf::from(&m.worktree)).collect();
         let refs: Vec<&std::path::Path> = paths.iter().map(std::path::PathBuf::as_path).collect();
         let removed = worktree::remove_many(&r.repo.root, &refs);
-        super::fault_point("mid-tidy");
+        crate::fault::point("mid-tidy");
         for (m, gone) in f.merged.clone().iter().zip(removed) {
             if gone? {
                 worktree::delete_branch(r.repo, &m.branch)?;
@@ -317,7 +318,7 @@ fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
         }
         f.steps.push("tidy".into());
         journal(r, &f)?;
-        super::fault_point("after-tidy");
+        crate::fault::point("after-tidy");
     }
     r.state.status = if !f.human.is_empty() {
         "needs_attention".into()

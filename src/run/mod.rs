@@ -286,17 +286,6 @@ impl Run<'_> {
     }
 }
 
-/// A fault point for the fault suite (`tests/faults.rs`): when `LANES_FAULT` names `point`
-/// (comma-separated list), the process aborts right here — no destructor, no lock release, no
-/// state save — as a `kill -9` at that phase boundary would. Points: `after-prepare`,
-/// `after-collect`, `after-integrate`, `after-commit`, `after-ff`, `mid-remove` (worktree folders
-/// deleted, their records not yet pruned), `mid-tidy`, `after-tidy`.
-pub fn fault_point(point: &str) {
-    if std::env::var("LANES_FAULT").is_ok_and(|v| v.split(',').any(|p| p.trim() == point)) {
-        std::process::abort();
-    }
-}
-
 /// What never goes into a lane or run commit: the signal folders (fixing and hunting), the agent
 /// CLIs' own files ([`crate::presets::all_droppings`]) and `extra` (paths or globs; see
 /// [`crate::snapshot::KeepOut`]).
@@ -446,7 +435,7 @@ pub fn run(
     r.emit(RunEvent::Started { run_id: run_id.clone(), lanes: active.iter().map(|p| p.lane.clone()).collect() });
     r.save()?;
     let setup = coordinator::prepare_lanes(&mut r, active)?;
-    fault_point("after-prepare");
+    crate::fault::point("after-prepare");
     let interrupted = coordinator::follow(&mut r, setup)?;
     finish::complete(&mut r, interrupted)
 }

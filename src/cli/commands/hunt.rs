@@ -12,7 +12,7 @@ use clap::Args;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::live::LiveSetup;
-use crate::cli::progress::RunDisplay;
+use crate::cli::live::RunDisplay;
 use crate::run::{self, HuntOptions, HuntSummary, LaneControls, RunOptions};
 
 /// Run a hunter per lane to find new issues; keep only findings whose checks fail today

@@ -6,9 +6,12 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
+use crate::cli::live::{LiveSetup, RunDisplay};
 use crate::cli::ui::Ui;
+use crate::config::IntegrationPolicy;
 use crate::dryrun::{DryRunOptions, LanePreview};
 use crate::plan::PlanOptions;
+use crate::run::{self, LaneControls, RunOptions};
 
 /// Run every lane's worker in its own worktree, verify the fixes and integrate them
 ///
@@ -91,7 +94,7 @@ pub(super) fn duration(s: &str) -> Result<std::time::Duration, String> {
 
 pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
     if !args.dry_run {
-        return super::run_live::run(args, ctx);
+        return run_live(args, ctx);
     }
     let (repo, ws) = ctx.setup_workspace()?;
     let catalog = super::plan::load_inputs(ctx, &ws)?;
@@ -159,4 +162,48 @@ fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), 
         ui.out(wo.to_yaml()?.trim_end())?;
     }
     Ok(())
+}
+
+/// A run that really runs (not a dry run): options resolved, progress shown, summary printed.
+fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
+    let (repo, ws) = ctx.setup_workspace()?;
+    let controls: LaneControls = LaneControls::default();
+    let opts = RunOptions {
+        lanes: args.lanes,
+        max_parallel: args.max_parallel.map(|n| n as usize),
+        max_issues: args.max_issues.map(|n| n as usize),
+        worker: args.worker,
+        model: args.model,
+        max_turns: args.max_turns,
+        max_budget_usd: args.max_budget_usd,
+        timeout: args.timeout,
+        done_grace: args.done_grace,
+        stall_after: args.stall_after,
+        policy: args.policy.as_deref().map(|p| p.parse::<IntegrationPolicy>()).transpose().map_err(CliError::usage)?,
+        no_commit: args.no_commit,
+        no_integrate: args.no_integrate,
+        push: args.push,
+        sandbox_workers: args.sandbox_workers,
+        run_id: args.run_id,
+        controls: Some(controls.clone()),
+    };
+    if let Some(w) = crate::sandbox::missing_warning() {
+        ctx.ui.warn(w);
+    }
+    let interrupts = super::run_live::install_ctrl_c();
+    let mut display = RunDisplay::new(&ctx.ui, args.plain, || LiveSetup {
+        title: "git lanes run".into(),
+        lanes_dir: repo.lanes_dir(),
+        interrupts: interrupts.clone(),
+        controls: Some(controls.clone()),
+        lanes: vec![],
+    });
+    let mut observer = |e: &run::RunEvent| display.event(e);
+    let result = if args.resume {
+        run::resume(&repo, ws, opts, &mut observer, interrupts)
+    } else {
+        run::run(&repo, ws, opts, &mut observer, interrupts)
+    };
+    display.finish();
+    super::run_live::print_summary(ctx, &result?)
 }

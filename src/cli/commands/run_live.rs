@@ -1,60 +1,12 @@
-//! The live part of `git lanes run` (and `--resume`): resolve flags into options, install the
-//! Ctrl-C protocol, show progress, print the summary, pick the exit code.
+//! What every command that drives a run shares (`run`, `hunt`, `integrate`, `demo`): the Ctrl-C
+//! protocol, and the summary printed at the end with its exit code.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::cli::live::LiveSetup;
-use crate::cli::progress::RunDisplay;
-use crate::config::IntegrationPolicy;
-use crate::run::{self, LaneControls, RunOptions, RunSummary};
-
-use super::run::RunArgs;
-
-pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
-    let (repo, ws) = ctx.setup_workspace()?;
-    let controls: LaneControls = LaneControls::default();
-    let opts = RunOptions {
-        lanes: args.lanes,
-        max_parallel: args.max_parallel.map(|n| n as usize),
-        max_issues: args.max_issues.map(|n| n as usize),
-        worker: args.worker,
-        model: args.model,
-        max_turns: args.max_turns,
-        max_budget_usd: args.max_budget_usd,
-        timeout: args.timeout,
-        done_grace: args.done_grace,
-        stall_after: args.stall_after,
-        policy: args.policy.as_deref().map(|p| p.parse::<IntegrationPolicy>()).transpose().map_err(CliError::usage)?,
-        no_commit: args.no_commit,
-        no_integrate: args.no_integrate,
-        push: args.push,
-        sandbox_workers: args.sandbox_workers,
-        run_id: args.run_id,
-        controls: Some(controls.clone()),
-    };
-    if let Some(w) = crate::sandbox::missing_warning() {
-        ctx.ui.warn(w);
-    }
-    let interrupts = install_ctrl_c();
-    let mut display = RunDisplay::new(&ctx.ui, args.plain, || LiveSetup {
-        title: "git lanes run".into(),
-        lanes_dir: repo.lanes_dir(),
-        interrupts: interrupts.clone(),
-        controls: Some(controls.clone()),
-        lanes: vec![],
-    });
-    let mut observer = |e: &run::RunEvent| display.event(e);
-    let result = if args.resume {
-        run::resume(&repo, ws, opts, &mut observer, interrupts)
-    } else {
-        run::run(&repo, ws, opts, &mut observer, interrupts)
-    };
-    display.finish();
-    print_summary(ctx, &result?)
-}
+use crate::run::RunSummary;
 
 /// Ctrl-C protocol: each press is counted; the coordinator stops on the first and kills on the
 /// second; a third press while git-lanes is busy elsewhere (e.g. running checks) exits at once.

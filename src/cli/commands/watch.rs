@@ -10,7 +10,7 @@ use clap::Args;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::live::LiveSetup;
-use crate::cli::progress::RunDisplay;
+use crate::cli::live::RunDisplay;
 use crate::follow::{Change, LaneFollow, SignalWatcher};
 use crate::run::RunEvent;
 

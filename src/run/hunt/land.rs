@@ -379,7 +379,7 @@ pub fn seed_state(r: &ReportInput<'_>, committed: bool, batch_size: usize, repor
 /// The YAML of [`SeedHuntState`] with a header comment.
 pub fn seed_state_yaml(s: &SeedHuntState) -> crate::Result<String> {
     let mut y = String::from("# git-lanes hunt state (seed schema of LogBook/issue-hunting/orchestrator-state.yaml, extended).\n");
-    y += &crate::workorder::to_yaml(s, "hunt state")?;
+    y += &crate::yaml::to_yaml(s, "hunt state")?;
     Ok(y)
 }
 

@@ -240,7 +240,7 @@ pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
 impl HuntOrder {
     /// The YAML the worker reads (`LANES_WORK_ORDER`).
     pub fn to_yaml(&self) -> Result<String> {
-        crate::workorder::to_yaml(self, "work order")
+        crate::yaml::to_yaml(self, "work order")
     }
 }
 

@@ -1,0 +1,13 @@
+//! Fault points for the fault suite: `LANES_FAULT=<point>[,<point>…]` makes git-lanes abort at
+//! that phase boundary, as a `kill -9` there would. Nothing else reads the variable.
+
+/// A fault point for the fault suite (`tests/faults.rs`): when `LANES_FAULT` names `name`
+/// (comma-separated list), the process aborts right here — no destructor, no lock release, no
+/// state save — as a `kill -9` at that phase boundary would. Points: `after-prepare`,
+/// `after-collect`, `after-integrate`, `after-commit`, `after-ff`, `mid-remove` (worktree folders
+/// deleted, their records not yet pruned), `mid-tidy`, `after-tidy`.
+pub fn point(name: &str) {
+    if std::env::var("LANES_FAULT").is_ok_and(|v| v.split(',').any(|p| p.trim() == name)) {
+        std::process::abort();
+    }
+}
