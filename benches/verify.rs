@@ -4,7 +4,7 @@
 //! Builds a temporary git repository with 200 issues, each with one trivial check
 //! (`test -f README.md && echo PASS || echo FAIL`), then times (median of several rounds):
 //! - the baseline: the 200 commands spawned one after another with `std::process::Command`
-//!   (output captured), and again through `git_lanes::process::run` (process group, waiter
+//!   (output captured), and again through `git_lanes::exec::process::run` (process group, waiter
 //!   thread, capped capture, scrubbed environment, timeout);
 //! - `git-lanes verify --all --no-evidence -j 1` and `-j <cores>` (the release binary).
 //!
@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use git_lanes::process::{self, EnvPolicy, ProcessSpec};
+use git_lanes::exec::process::{self, EnvPolicy, ProcessSpec};
 
 const CHECK: &str = "test -f README.md && echo PASS || echo FAIL";
 
@@ -118,7 +118,7 @@ fn main() {
     let ratio = |d: Duration| d.as_secs_f64() / bare.as_secs_f64();
     println!("verify benchmark: {issues} issues, 1 check each, median of {rounds} rounds, {cores} core(s)");
     println!("  baseline  sh -c loop (std::process::Command)   {:>8.1} ms", ms(bare));
-    println!("  baseline  sh -c loop (git_lanes::process::run) {:>8.1} ms  ({:.2}x)", ms(via_process), ratio(via_process));
+    println!("  baseline  sh -c loop (git_lanes::exec::process::run) {:>8.1} ms  ({:.2}x)", ms(via_process), ratio(via_process));
     println!("  git lanes verify --all -j 1                    {:>8.1} ms  ({:.2}x)", ms(seq), ratio(seq));
     println!("  git lanes verify --all -j {cores:<3}                  {:>8.1} ms  ({:.2}x)", ms(par), ratio(par));
     let verdict = if ratio(seq) <= 1.5 { "met" } else { "MISSED" };

@@ -16,7 +16,7 @@ mod common_run;
 use std::time::Duration;
 
 use common_run::RunRepo;
-use git_lanes::presets::{Preset, find_program};
+use git_lanes::agents::presets::{Preset, find_program};
 
 fn enabled() -> bool {
     std::env::var_os("LANES_REAL_AGENTS").is_some_and(|v| v == "1")

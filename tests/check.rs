@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use git_lanes::evidence::{Evidence, hash_paths};
+use git_lanes::judge::evidence::{Evidence, hash_paths};
 
 const CATALOG: &str = "# Issue Catalog
 

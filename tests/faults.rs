@@ -483,8 +483,9 @@ impl Case {
             assert!(r.git_ok(&["merge-base", "--is-ancestor", &archived, "HEAD"]), "{archived} is not the merged work");
         }
         assert!(!r.git(&["worktree", "list", "--porcelain"]).contains("prunable"));
-        let st =
-            git_lanes::state::RunState::load(r.root(), &Path::new(".git/lanes/runs").join(run_id).join("state.yaml")).unwrap().unwrap();
+        let st = git_lanes::run::state::RunState::load(r.root(), &Path::new(".git/lanes/runs").join(run_id).join("state.yaml"))
+            .unwrap()
+            .unwrap();
         assert!(matches!(st.status.as_str(), "complete" | "needs_attention"), "{}", st.status);
         assert!(st.finishing.is_none());
         // Nothing left to resume.
@@ -599,7 +600,7 @@ fn workers_cannot_push_and_changed_tags_are_reported() {
 
 #[test]
 fn workers_run_in_the_sandbox_when_asked() {
-    if !git_lanes::sandbox::status().is_enforced() {
+    if !git_lanes::exec::sandbox::status().is_enforced() {
         return;
     }
     let c = Case::new("");

@@ -397,7 +397,8 @@ fn the_committed_report_links_a_timeline_svg_with_a_bar_per_lane() {
     // fast worker may be overwritten before they are seen: signal files hold the latest state).
     assert!(svg.contains("<title>COMPLETE: fixed</title>") && svg.contains("<title>.done</title>"), "{svg}");
     // The phase times are in the committed state.
-    let st: git_lanes::state::RunState = serde_saphyr::from_str(&r.show("HEAD", "LogBook/issue-fixing/orchestrator-state.yaml")).unwrap();
+    let st: git_lanes::run::state::RunState =
+        serde_saphyr::from_str(&r.show("HEAD", "LogBook/issue-fixing/orchestrator-state.yaml")).unwrap();
     let p = st.lanes["E"].phases.clone().unwrap();
     assert!(p.work_started_at.is_some() && p.work_ended_at.is_some() && p.judged_at.is_some() && p.integrated_at.is_some());
 }
@@ -406,7 +407,7 @@ fn live_lane_status(r: &RunRepo, run_id: &str, lane: &str) -> String {
     let path = r.root().join(".git/lanes/runs").join(run_id).join("state.yaml");
     std::fs::read_to_string(path)
         .ok()
-        .and_then(|t| serde_saphyr::from_str::<git_lanes::state::RunState>(&t).ok())
+        .and_then(|t| serde_saphyr::from_str::<git_lanes::run::state::RunState>(&t).ok())
         .and_then(|s| s.lanes.get(lane).map(|l| l.status.clone()))
         .unwrap_or_default()
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common_run::{RunRepo, kill9, process_alive, report_result, token_check, wait_until};
-use git_lanes::state::RunState;
+use git_lanes::run::state::RunState;
 
 /// The final state committed with the run (in the main worktree after the fast-forward).
 fn final_state(r: &RunRepo) -> RunState {

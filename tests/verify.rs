@@ -331,7 +331,7 @@ fn dangerous_checks_run_only_when_allowed() {
     assert!(c["not_run"].as_str().unwrap().contains("outside the worktree"), "{c}");
     assert!(victim.exists());
     // Allowed, it runs — and in the sandbox it still cannot delete outside the worktree.
-    if git_lanes::sandbox::status().is_enforced() {
+    if git_lanes::exec::sandbox::status().is_enforced() {
         let doc = json_of(r.cmd().args(["verify", "E-01", "--json", "--allow-dangerous"]), 4);
         assert_ne!(doc["issues"][0]["checks"][0]["reason"], "not_run");
         assert!(victim.exists(), "the sandbox let a check delete outside the worktree");

@@ -3,14 +3,14 @@
 
 use std::path::PathBuf;
 
-use crate::catalog::Catalog;
+use crate::base::error::Problem;
 use crate::cli::GlobalArgs;
 use crate::cli::error::CliError;
 use crate::cli::ui::Ui;
-use crate::config::{Config, Overrides};
-use crate::error::Problem;
-use crate::repo::Repo;
-use crate::workspace::Workspace;
+use crate::files::catalog::Catalog;
+use crate::files::config::{Config, Overrides};
+use crate::files::workspace::Workspace;
+use crate::git::repo::Repo;
 
 /// Per-invocation context.
 pub struct Ctx {
@@ -69,7 +69,7 @@ impl Ctx {
     /// Read and parse the catalog; `Ok(None)` when the file does not exist.
     pub fn catalog(&self, ws: &Workspace) -> Result<Option<Result<Catalog, Problem>>, CliError> {
         let path: PathBuf = ws.config.catalog.clone();
-        match crate::fsutil::read_optional(&ws.root.join(&path))? {
+        match crate::base::fsutil::read_optional(&ws.root.join(&path))? {
             None => Ok(None),
             Some(bytes) => Ok(Some(Catalog::parse(&path, bytes))),
         }

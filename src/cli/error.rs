@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use crate::error::{Error, Problem};
+use crate::base::error::{Error, Problem};
 
 /// What a command returns when it ran to completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

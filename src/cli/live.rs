@@ -187,7 +187,7 @@ pub fn draw(f: &mut Frame, m: &Model) {
             let cost = r.cost_usd.map(|c| format!("${c:.2}")).unwrap_or_else(|| "-".into());
             Row::new(vec![
                 lane.clone(),
-                crate::state::status_words(&r.state),
+                crate::run::state::status_words(&r.state),
                 elapsed,
                 if r.issues.is_empty() { "-".into() } else { r.issues.join(",") },
                 cost,
@@ -197,7 +197,7 @@ pub fn draw(f: &mut Frame, m: &Model) {
         })
         .collect();
     let title = match &m.run_id {
-        Some(id) => format!(" {} {id} — {} — {} ", m.title, crate::text::plural(m.rows.len(), "lane"), span(m.started.elapsed())),
+        Some(id) => format!(" {} {id} — {} — {} ", m.title, crate::files::text::plural(m.rows.len(), "lane"), span(m.started.elapsed())),
         None => format!(" {} — {} ", m.title, span(m.started.elapsed())),
     };
     let table = Table::new(
@@ -448,12 +448,20 @@ fn refresh(m: &mut Model, setup: &LiveSetup) {
             Ok(b) => {
                 let tail = &b[b.len().saturating_sub(64 * 1024)..];
                 let text = String::from_utf8_lossy(tail);
-                crate::redact::redact(&text).lines().rev().take(200).collect::<Vec<_>>().into_iter().rev().map(str::to_string).collect()
+                crate::base::redact::redact(&text)
+                    .lines()
+                    .rev()
+                    .take(200)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .map(str::to_string)
+                    .collect()
             }
             Err(_) => vec![format!("no log yet at {}", path.display())],
         };
     }
-    if let Ok(Some(st)) = crate::state::RunState::load(std::path::Path::new("/"), &dir.join("state.yaml")) {
+    if let Ok(Some(st)) = crate::run::state::RunState::load(std::path::Path::new("/"), &dir.join("state.yaml")) {
         for (lane, ls) in &st.lanes {
             if let Some(r) = m.rows.get_mut(lane) {
                 r.cost_usd = ls.cost_usd.or(r.cost_usd);

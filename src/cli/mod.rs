@@ -71,8 +71,8 @@ pub fn main() -> ExitCode {
     };
     // Secret values are read before anything else runs, and the process is made non-dumpable so
     // that same-user processes (a check, a worker) cannot read its environment or memory.
-    crate::redact::init();
-    crate::process::harden_self();
+    crate::base::redact::init();
+    crate::exec::process::harden_self();
     let ui = Ui::new(cli.global.json, cli.global.quiet, cli.global.color);
     let ctx = Ctx::new(cli.global.clone(), ui.clone());
     match commands::run(cli.command, &ctx) {
@@ -91,10 +91,10 @@ fn report_error(ui: &Ui, e: &CliError) {
             "schema_version": ui::SCHEMA_VERSION,
             "error": { "message": e.message, "exit_code": e.code, "problems": e.problems, "hints": e.hints },
         });
-        eprintln!("{}", crate::redact::redact_values(&doc.to_string()));
+        eprintln!("{}", crate::base::redact::redact_values(&doc.to_string()));
         return;
     }
-    let r = |s: &str| crate::redact::redact(s).into_owned();
+    let r = |s: &str| crate::base::redact::redact(s).into_owned();
     if e.problems.len() > 1 {
         for p in &e.problems {
             eprintln!("{}", r(&ui.problem_lines(p, "error")));

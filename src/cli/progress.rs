@@ -39,7 +39,7 @@ impl LaneDisplay {
         if self.ui.json {
             return;
         }
-        let text = crate::redact::redact(&text).into_owned();
+        let text = crate::base::redact::redact(&text).into_owned();
         match &self.multi {
             Some(m) => {
                 let _ = m.println(text);
@@ -100,14 +100,14 @@ impl LaneDisplay {
 pub fn describe(ui: &Ui, e: &RunEvent) -> Option<String> {
     Some(match e {
         RunEvent::Started { run_id, lanes } => {
-            format!("run {} — {}: {}", ui.bold(run_id), crate::text::plural(lanes.len(), "lane"), lanes.join(", "))
+            format!("run {} — {}: {}", ui.bold(run_id), crate::files::text::plural(lanes.len(), "lane"), lanes.join(", "))
         }
         RunEvent::Skipped { lane, reason } => format!("lane {lane}: skipped ({reason})"),
         RunEvent::LaneStalled { lane, for_secs } => format!("{} lane {lane}: status unchanged for {for_secs}s", ui.yellow("stalled:")),
         RunEvent::LaneEnded { lane, state, detail } => {
             let tag = match state.as_str() {
                 "done" => ui.green("done"),
-                _ => ui.red(crate::state::status_words(state)),
+                _ => ui.red(crate::run::state::status_words(state)),
             };
             format!("lane {lane}: {tag} — {detail}")
         }

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use console::Style;
 
-use crate::error::Problem;
+use crate::base::error::Problem;
 
 /// Set once per invocation from the global flags and the environment.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ impl Ui {
     /// A line of data on stdout.
     pub fn out(&self, line: impl AsRef<str>) -> io::Result<()> {
         let mut o = io::stdout().lock();
-        o.write_all(crate::redact::redact(line.as_ref()).as_bytes())?;
+        o.write_all(crate::base::redact::redact(line.as_ref()).as_bytes())?;
         o.write_all(b"\n")
     }
 
@@ -53,21 +53,21 @@ impl Ui {
         let text = serde_json::to_string_pretty(&value).map_err(io::Error::from)?;
         let mut o = io::stdout().lock();
         // Secret values are replaced inside the JSON strings (a value never spans a quote).
-        o.write_all(crate::redact::redact_values(&text).as_bytes())?;
+        o.write_all(crate::base::redact::redact_values(&text).as_bytes())?;
         o.write_all(b"\n")
     }
 
     /// A status line for people on stderr (silenced by `-q`).
     pub fn info(&self, line: impl AsRef<str>) {
         if !self.quiet && !self.json {
-            eprintln!("{}", crate::redact::redact(line.as_ref()));
+            eprintln!("{}", crate::base::redact::redact(line.as_ref()));
         }
     }
 
     /// A warning on stderr (shown even with `-q`, but not in JSON mode).
     pub fn warn(&self, line: impl AsRef<str>) {
         if !self.json {
-            eprintln!("{} {}", self.yellow("warning:"), crate::redact::redact(line.as_ref()));
+            eprintln!("{} {}", self.yellow("warning:"), crate::base::redact::redact(line.as_ref()));
         }
     }
 

@@ -14,14 +14,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::{Run, RunEvent};
-use crate::config::Config;
-use crate::error::Result;
-use crate::issue::{Issue, Status};
-use crate::plan::LanePlan;
-use crate::rewrite::{Edit, Resolution};
-use crate::verdict::{self, CheckOutcome, JudgeInput};
-use crate::verify::{self, VerifyOptions};
-use crate::worktree;
+use crate::base::error::Result;
+use crate::files::config::Config;
+use crate::files::issue::{Issue, Status};
+use crate::files::rewrite::{Edit, Resolution};
+use crate::git::worktree;
+use crate::judge::verdict::{self, CheckOutcome, JudgeInput};
+use crate::judge::verify::{self, VerifyOptions};
+use crate::planning::plan::LanePlan;
 
 /// One issue's judgement.
 #[derive(Debug, Clone)]
@@ -105,7 +105,7 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
         for j in &c.judgements {
             r.emit(RunEvent::Judged { lane: c.lane.clone(), id: j.id.clone(), approved: j.approved, reason: j.reason.clone() });
             if let Some(y) = &j.verdict_yaml {
-                crate::fsutil::write_atomic(&r.dir.join(&c.lane).join(format!("{}.verdict.yaml", j.id)), y.as_bytes())?;
+                crate::base::fsutil::write_atomic(&r.dir.join(&c.lane).join(format!("{}.verdict.yaml", j.id)), y.as_bytes())?;
             }
         }
         let ls = r.state.lanes.entry(c.lane.clone()).or_default();
@@ -116,7 +116,7 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
             .judgements
             .iter()
             .filter(|j| !j.approved)
-            .map(|j| crate::state::Rejection { id: j.id.clone(), reason: j.reason.clone() })
+            .map(|j| crate::run::state::Rejection { id: j.id.clone(), reason: j.reason.clone() })
             .collect();
         for rv in &c.reverts {
             ls.warnings.push(format!("issue file edit reverted: {rv}"));
@@ -137,7 +137,7 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
 }
 
 struct Cx<'a> {
-    ws: &'a crate::workspace::Workspace,
+    ws: &'a crate::files::workspace::Workspace,
     config: &'a Config,
     base: &'a str,
     run_id: &'a str,
@@ -170,11 +170,11 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane),
         &keep_out,
     )?;
-    let git = git2::Repository::open(input.worktree).map_err(|e| crate::error::Error::git("could not open the lane worktree", e))?;
-    let base = git2::Oid::from_str(cx.base).map_err(|e| crate::error::Error::git("bad base commit", e))?;
+    let git = git2::Repository::open(input.worktree).map_err(|e| crate::base::error::Error::git("could not open the lane worktree", e))?;
+    let base = git2::Oid::from_str(cx.base).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
     let tip = git.head().ok().and_then(|h| h.target()).unwrap_or(base);
     // What judges the lane is not the lane's to change; nothing is written through its symlinks.
-    let inspection = crate::guard::inspect_lane(&git, base, tip, &cx.config.issues)?;
+    let inspection = crate::judge::guard::inspect_lane(&git, base, tip, &cx.config.issues)?;
     if !inspection.refusals.is_empty() {
         out.refused = inspection.refusals;
         if input.judge {
@@ -189,10 +189,10 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         let mut paths = Vec::new();
         for rv in &inspection.reverts {
             match &rv.bytes {
-                Some(b) => crate::fsutil::write_under(input.worktree, &rv.path, b)?,
+                Some(b) => crate::base::fsutil::write_under(input.worktree, &rv.path, b)?,
                 None => {
-                    crate::fsutil::check_no_symlink(input.worktree, &rv.path)?;
-                    crate::fsutil::remove_file_if_exists(&input.worktree.join(&rv.path))?;
+                    crate::base::fsutil::check_no_symlink(input.worktree, &rv.path)?;
+                    crate::base::fsutil::remove_file_if_exists(&input.worktree.join(&rv.path))?;
                 }
             }
             paths.push(rv.path.display().to_string());
@@ -200,7 +200,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         }
         let mut args: Vec<&str> = vec!["add", "-A", "--"];
         args.extend(paths.iter().map(String::as_str));
-        crate::gitcli::git(input.worktree, &args)?;
+        crate::git::gitcli::git(input.worktree, &args)?;
         let ids: Vec<&str> = inspection.reverts.iter().map(|r| r.id.as_str()).collect();
         worktree::commit(
             input.worktree,
@@ -228,9 +228,9 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
     changed.retain(|c| !own_evidence.iter().any(|prefix| c.path.starts_with(&*prefix.to_string_lossy())));
     let siblings: Vec<&Issue> = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).collect();
     let other_lane_files: Vec<PathBuf> = cx.ws.issues.iter().filter(|i| i.lane() != input.lane).map(|i| i.path.clone()).collect();
-    let time_box = crate::workorder::lane_time_box(&siblings);
+    let time_box = crate::planning::workorder::lane_time_box(&siblings);
     let logbook = logbook_dir(cx.config);
-    let now = crate::scaffold::now_rfc3339();
+    let now = crate::files::scaffold::now_rfc3339();
     let tree = verify::TreeState { commit: Some(tip.to_string()), dirty: false };
     let mut resolved = Vec::new();
     let mut reopened = Vec::new();
@@ -240,7 +240,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
     // checks, so no dropping reaches the lane commit, the run commit or a tracked file.
     // All checks run before anything is written, so undoing their droppings cannot undo a
     // judgement's own edits.
-    let droppings = crate::snapshot::Droppings::before(input.worktree)?;
+    let droppings = crate::git::snapshot::Droppings::before(input.worktree)?;
     let results: Vec<(&Issue, verify::IssueVerdict)> = input
         .plan
         .issues
@@ -281,17 +281,17 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         let current = current_issue(input.worktree, issue);
         let already_recorded = current.status() == Status::Resolved
             && current.has_resolution()
-            && crate::evidence::latest(input.worktree, &cx.config.evidence, input.lane, issue.id()).is_some();
+            && crate::judge::evidence::latest(input.worktree, &cx.config.evidence, input.lane, issue.id()).is_some();
         // Already judged and recorded where the lane ran (`git lanes integrate`): verified again
         // here, nothing more to write.
         if v.approved() && !already_recorded {
             let files = files_for(issue, &changed);
             let mut e = Edit::new(&current);
             e.set_status(Status::Resolved)
-                .set_key("date_verified", &crate::scaffold::today())
+                .set_key("date_verified", &crate::files::scaffold::today())
                 .set_number("verification_confidence", u64::from(result.confidence()))
                 .add_resolution(&Resolution {
-                    date: crate::scaffold::today(),
+                    date: crate::files::scaffold::today(),
                     fixed_by: format!("lane {} (git-lanes run {})", input.lane, cx.run_id),
                     files_changed: files,
                     verification: format!("{}/{} checks passed (git-lanes verify)", result.passed_checks(), result.checks.len()),
@@ -301,7 +301,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
             let ev = verify::to_evidence(&result, issue, &tree, &chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
             let mut ev = ev;
             ev.run_id = Some(cx.run_id.to_string());
-            written.push(crate::evidence::write(
+            written.push(crate::judge::evidence::write(
                 input.worktree,
                 &cx.config.evidence,
                 &ev,
@@ -326,7 +326,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         if !reopened.is_empty() {
             msg += &format!("{} keep {} OPEN (not verified)", if resolved.is_empty() { "" } else { ";" }, reopened.join(", "));
         }
-        crate::snapshot::commit_paths(input.worktree, &msg, &written)?;
+        crate::git::snapshot::commit_paths(input.worktree, &msg, &written)?;
     }
     Ok(())
 }
@@ -351,10 +351,10 @@ fn files_for(issue: &Issue, changed: &[verdict::ChangedFile]) -> Vec<String> {
 /// Uncommitted files (modified or untracked, signal files aside) of a worktree that carry the
 /// value of a secret environment variable. Only regular files of at most 16 MiB are read.
 fn uncommitted_files_with_secrets(worktree: &Path) -> Result<Vec<String>> {
-    if !crate::redact::has_secret_values() {
+    if !crate::base::redact::has_secret_values() {
         return Ok(Vec::new());
     }
-    let listed = crate::gitcli::git(worktree, &["ls-files", "-z", "--modified", "--others", "--exclude-standard"])?;
+    let listed = crate::git::gitcli::git(worktree, &["ls-files", "-z", "--modified", "--others", "--exclude-standard"])?;
     let mut out = Vec::new();
     for rel in listed.split('\0').filter(|s| !s.is_empty()) {
         let p = worktree.join(rel);
@@ -363,7 +363,7 @@ fn uncommitted_files_with_secrets(worktree: &Path) -> Result<Vec<String>> {
             continue;
         }
         if let Ok(bytes) = std::fs::read(&p)
-            && crate::redact::contains_secret_value(&String::from_utf8_lossy(&bytes))
+            && crate::base::redact::contains_secret_value(&String::from_utf8_lossy(&bytes))
         {
             out.push(rel.to_string());
         }

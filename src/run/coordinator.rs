@@ -18,14 +18,14 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::{LaneRun, Run, RunEvent, RunOptions};
-use crate::error::{Error, Result};
-use crate::follow::{Change, LaneFollow, SignalWatcher};
-use crate::plan::LanePlan;
-use crate::presets::{self, Preset, WorkerContext};
-use crate::process::{self, Ending, EnvPolicy, OutputTarget, ProcessSpec, Running};
-use crate::workorder::{self, WorkOrder};
-use crate::workspace::Workspace;
-use crate::{signal, worktree};
+use crate::agents::presets::{self, Preset, WorkerContext};
+use crate::base::error::{Error, Result};
+use crate::exec::process::{self, Ending, EnvPolicy, OutputTarget, ProcessSpec, Running};
+use crate::files::workspace::Workspace;
+use crate::planning::plan::LanePlan;
+use crate::planning::workorder::{self, WorkOrder};
+use crate::run::follow::{Change, LaneFollow, SignalWatcher};
+use crate::{git::worktree, run::signal};
 
 const TICK: Duration = Duration::from_millis(100);
 
@@ -41,7 +41,7 @@ pub(super) struct Setup {
 /// attached here, new ones are left to [`follow`] (pipelined lanes).
 pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Setup> {
     let by_id = r.ws.by_id();
-    let now = crate::scaffold::now_rfc3339();
+    let now = crate::files::scaffold::now_rfc3339();
     let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
     let setup_started = Instant::now();
     let mut prepared = Vec::new();
@@ -51,7 +51,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
         let branch = worktree::lane_branch(&r.ws.config, &r.run_id, &lane);
         let path = wt_root.join(&lane);
         let files = r.dir.join(&lane);
-        crate::fsutil::create_dir_all(&files)?;
+        crate::base::fsutil::create_dir_all(&files)?;
         let log = files.join("worker.log");
         // A worktree whose checkout a crash or a full disk cut short is never reused; one whose
         // worker already ran (or made by an older git-lanes, without the marker) always is.
@@ -77,9 +77,9 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
                 WorkOrder::build(&p, &cx)?.to_yaml()?
             }
         };
-        crate::fsutil::write_atomic(&files.join("work-order.yaml"), yaml.as_bytes())?;
+        crate::base::fsutil::write_atomic(&files.join("work-order.yaml"), yaml.as_bytes())?;
         let prompt = workorder::prompt(spec.map(|s| s.body.as_str()).unwrap_or(""), &yaml);
-        crate::fsutil::write_atomic(&files.join("prompt.md"), prompt.as_bytes())?;
+        crate::base::fsutil::write_atomic(&files.join("prompt.md"), prompt.as_bytes())?;
         let worker = lane_worker(&r.ws, &r.opts, &lane)?;
         prepared.push((p, branch, path, files, worker));
     }
@@ -164,7 +164,7 @@ struct Active {
 /// Returns whether the run was interrupted.
 pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
     let main_signals = r.repo.root.join(&r.ws.config.signals);
-    crate::fsutil::create_dir_all(&main_signals)?;
+    crate::base::fsutil::create_dir_all(&main_signals)?;
     let mut queue: VecDeque<String> = VecDeque::new();
     let mut active: BTreeMap<String, Active> = BTreeMap::new();
     let mut finished_unwatched: Vec<String> = Vec::new();
@@ -211,7 +211,7 @@ pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
         let ls = r.lane_state(&lane);
         ls.status = "done".into();
         ls.exit = Some("worker from the earlier run finished (.done written) before the run was resumed".into());
-        ls.completed_at = Some(crate::scaffold::now_rfc3339());
+        ls.completed_at = Some(crate::files::scaffold::now_rfc3339());
         let detail = ls.exit.clone().unwrap_or_default();
         r.emit(RunEvent::LaneEnded { lane, state: "done".into(), detail });
     }
@@ -278,9 +278,9 @@ pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
             let Some(lane) = queue.remove(at) else { break };
             // A stale `.done` from an earlier run (in either folder) must not end the new worker
             // at once.
-            let _ = crate::fsutil::remove_file_if_exists(&signal::paths(&main_signals, &lane).1);
+            let _ = crate::base::fsutil::remove_file_if_exists(&signal::paths(&main_signals, &lane).1);
             if let Some(lr) = r.lanes.get(&lane) {
-                let _ = crate::fsutil::remove_file_if_exists(&signal::paths(&lr.worktree.join(&r.ws.config.signals), &lane).1);
+                let _ = crate::base::fsutil::remove_file_if_exists(&signal::paths(&lr.worktree.join(&r.ws.config.signals), &lane).1);
             }
             match start_worker(r, &lane, &main_signals) {
                 Ok(a) => {
@@ -368,14 +368,14 @@ pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
                     Change::Status(text) => {
                         r.state.lanes.entry(a.lane.clone()).or_default().last_status = Some(text.clone());
                         let e = RunEvent::LaneStatus { lane: a.lane.clone(), text };
-                        crate::timeline::record(&mut r.state, &e);
+                        crate::run::timeline::record(&mut r.state, &e);
                         (r.observer)(&e);
                     }
                     Change::Done { latency } => {
                         let ms = latency.map(|d| d.as_secs_f64() * 1000.0);
                         r.state.lanes.entry(a.lane.clone()).or_default().signal_latency_ms = ms;
                         let e = RunEvent::LaneDone { lane: a.lane.clone(), latency_ms: ms };
-                        crate::timeline::record(&mut r.state, &e);
+                        crate::run::timeline::record(&mut r.state, &e);
                         (r.observer)(&e);
                     }
                     Change::Warning(text) => {
@@ -411,7 +411,7 @@ pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
             let ls = r.lane_state(&lane);
             ls.status = outcome.state.clone();
             ls.exit = Some(outcome.detail.clone());
-            ls.completed_at = Some(crate::scaffold::now_rfc3339());
+            ls.completed_at = Some(crate::files::scaffold::now_rfc3339());
             ls.reason = outcome.reason.clone();
             ls.limit = outcome.usage.as_ref().and_then(|u| u.limit.clone());
             ls.log = Some(log.display().to_string());
@@ -508,7 +508,7 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
     if let Some(path) = presets::worker_path() {
         env.push(("PATH".into(), path));
     }
-    env.extend(crate::guard::no_push_env(std::env::var_os("GIT_CONFIG_COUNT").as_deref()));
+    env.extend(crate::judge::guard::no_push_env(std::env::var_os("GIT_CONFIG_COUNT").as_deref()));
     let timeout = lane_timeout(r, lane);
     let argv = cmd.argv();
     let mut spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
@@ -516,14 +516,14 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
         .with_output(OutputTarget::File(lr.files.join("worker.log")))
         .with_timeout(timeout);
     if r.opts.sandbox_workers || r.ws.config.sandbox_workers {
-        spec = spec.with_sandbox(crate::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files));
+        spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files));
     }
     let child = process::spawn(&spec)?;
     let pid = child.pid();
     let ls = r.lane_state(lane);
     ls.status = "running".into();
     ls.worker_pid = Some(pid);
-    ls.started_at = Some(crate::scaffold::now_rfc3339());
+    ls.started_at = Some(crate::files::scaffold::now_rfc3339());
     r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids });
     let dirs = vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)];
     Ok(Active {
@@ -543,7 +543,7 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
 fn lane_timeout(r: &Run<'_>, lane: &str) -> Duration {
     r.opts
         .timeout
-        .or_else(|| r.ws.specs.get(lane).and_then(|s| s.timeout.as_deref()).and_then(crate::config::parse_duration))
+        .or_else(|| r.ws.specs.get(lane).and_then(|s| s.timeout.as_deref()).and_then(crate::files::config::parse_duration))
         .unwrap_or(r.ws.config.lane_timeout)
 }
 

@@ -4,19 +4,19 @@
 use super::collect;
 use super::integrate::{self, Candidate};
 use super::{Run, RunEvent, RunSummary};
-use crate::catalog::Catalog;
-use crate::config::IntegrationPolicy;
-use crate::error::Result;
-use crate::issue::Status;
-use crate::report;
-use crate::state::IssueLine;
-use crate::state::{Finishing, IntegrationState, MergedLane, Rejection};
-use crate::workspace::Workspace;
-use crate::{gitcli, signal, worktree};
+use crate::base::error::Result;
+use crate::files::catalog::Catalog;
+use crate::files::config::IntegrationPolicy;
+use crate::files::issue::Status;
+use crate::files::workspace::Workspace;
+use crate::run::report;
+use crate::run::state::IssueLine;
+use crate::run::state::{Finishing, IntegrationState, MergedLane, Rejection};
+use crate::{git::gitcli, git::worktree, run::signal};
 
 pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary> {
     let collected = collect::collect_all(r)?;
-    crate::fault::point("after-collect");
+    crate::base::fault::point("after-collect");
     let mut human: Vec<String> = Vec::new();
     for (lane, ls) in &r.state.lanes {
         match ls.status.as_str() {
@@ -53,8 +53,8 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     }
     // Workers cannot push (their git refuses); whatever changed tags or a local remote anyway
     // is said.
-    let now = crate::guard::watched_refs(&r.repo.git);
-    for change in crate::guard::ref_changes(&r.state.watched_refs, &now) {
+    let now = crate::judge::guard::watched_refs(&r.repo.git);
+    for change in crate::judge::guard::ref_changes(&r.state.watched_refs, &now) {
         human.push(format!("{change}: a worker may have pushed or tagged; check it"));
     }
     if interrupted {
@@ -101,31 +101,31 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         );
         r.emit(RunEvent::Note(left.clone()));
         r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
-        r.state.finished = Some(crate::scaffold::now_rfc3339());
+        r.state.finished = Some(crate::files::scaffold::now_rfc3339());
         let lines = issue_lines(r, &[]);
         let mut listed = human.clone();
         listed.push(left);
         r.state.timeline = Some("timeline.svg".into());
-        crate::fsutil::write_atomic(&r.dir.join("timeline.svg"), crate::timeline::svg(&r.state).as_bytes())?;
-        let text = report::render(&r.state, &lines, &listed, &crate::scaffold::now_stamp());
+        crate::base::fsutil::write_atomic(&r.dir.join("timeline.svg"), crate::run::timeline::svg(&r.state).as_bytes())?;
+        let text = report::render(&r.state, &lines, &listed, &crate::files::scaffold::now_stamp());
         let path = r.dir.join("report.md");
-        crate::fsutil::write_atomic(&path, text.as_bytes())?;
+        crate::base::fsutil::write_atomic(&path, text.as_bytes())?;
         r.state.report = Some(path.display().to_string());
         r.save()?;
         clear_signals(r);
         return Ok(summary(r, vec![], human, Some(path), None, None, false));
     }
-    crate::timeline::integration_begins(&mut r.state);
+    crate::run::timeline::integration_begins(&mut r.state);
     let mut on_step = |lane: &str, backed: Option<&str>| {
         let e = match backed {
             None => RunEvent::Merged { lane: lane.to_string() },
             Some(reason) => RunEvent::BackedOut { lane: lane.to_string(), reason: reason.to_string() },
         };
-        crate::timeline::record(&mut r.state, &e);
+        crate::run::timeline::record(&mut r.state, &e);
         (r.observer)(&e);
     };
     let int = integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, &candidates, policy, &mut on_step)?;
-    crate::fault::point("after-integrate");
+    crate::base::fault::point("after-integrate");
     for (lane, reason) in &int.backed_out {
         human.push(format!("lane {lane} was backed out of the integration: {reason}; its branch is kept"));
         if let Some(ls) = r.state.lanes.get_mut(lane) {
@@ -153,11 +153,11 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     // Finish in the integration worktree: catalog, report, state, verdicts; one commit.
     let iw = int.worktree.clone();
     let iws = Workspace::load(&iw, r.ws.config.clone())?;
-    if let Some(bytes) = crate::fsutil::read_optional(&iw.join(&r.ws.config.catalog))? {
+    if let Some(bytes) = crate::base::fsutil::read_optional(&iw.join(&r.ws.config.catalog))? {
         let cat = Catalog::parse(&r.ws.config.catalog, bytes)?;
-        let synced = cat.sync(&iws, &crate::scaffold::now_stamp());
+        let synced = cat.sync(&iws, &crate::files::scaffold::now_stamp());
         if synced.changed {
-            crate::fsutil::write_under(&iw, &r.ws.config.catalog, &synced.bytes)?;
+            crate::base::fsutil::write_under(&iw, &r.ws.config.catalog, &synced.bytes)?;
         }
     }
     let open = iws.issues.iter().filter(|i| i.status() == Status::Open).count();
@@ -166,7 +166,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(".verdict.yaml") {
                 let to = r.ws.config.runs.join(&r.label).join(&name);
-                crate::fsutil::write_under(&iw, &to, &crate::fsutil::read(&entry.path())?)?;
+                crate::base::fsutil::write_under(&iw, &to, &crate::base::fsutil::read(&entry.path())?)?;
             }
         }
     }
@@ -174,7 +174,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     // bookkeeping commit is kept under refs/lanes/runs/<RUN_ID> instead (`runs`/`report` read it).
     let off_branch = int.resolved.is_empty() && !r.opts.no_commit;
     if off_branch && let Some(i) = r.state.integration.as_mut() {
-        i.kept_at = Some(crate::runs::run_ref(&r.label));
+        i.kept_at = Some(crate::run::runs::run_ref(&r.label));
     }
     let ff_possible = !r.opts.no_commit && !off_branch;
     // The report is written before the fast-forward: say what will happen (HEAD unmoved ⇒ yes).
@@ -182,7 +182,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         i.fast_forwarded = ff_possible && r.repo.reopen()?.head_commit().map(|o| o.to_string()).as_deref() == Some(r.base.as_str());
     }
     r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
-    r.state.finished = Some(crate::scaffold::now_rfc3339());
+    r.state.finished = Some(crate::files::scaffold::now_rfc3339());
     r.state.report = Some(report_rel.display().to_string());
     let lines = issue_lines(r, &int.resolved);
     write_report(r, &iw, &report_rel, &lines, &human)?;
@@ -191,7 +191,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     if r.opts.no_commit {
         human.push(format!("--no-commit: the catalog, report and state are written but not committed in {}", iw.display()));
     } else {
-        crate::snapshot::commit_worktree(&iw, &message, &keep_out)?;
+        crate::git::snapshot::commit_worktree(&iw, &message, &keep_out)?;
         let tip = worktree::head(&iw)?;
         worktree::archive(r.repo, &r.label, "integration", &tip)?;
         commit = Some(tip.clone());
@@ -199,12 +199,12 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
             i.commit = Some(tip.clone());
         }
         if off_branch {
-            let oid = git2::Oid::from_str(&tip).map_err(|e| crate::error::Error::git(format!("bad commit id {tip}"), e))?;
-            let name = crate::runs::run_ref(&r.label);
+            let oid = git2::Oid::from_str(&tip).map_err(|e| crate::base::error::Error::git(format!("bad commit id {tip}"), e))?;
+            let name = crate::run::runs::run_ref(&r.label);
             r.repo
                 .git
                 .reference(&name, oid, true, &format!("git-lanes: run {} resolved nothing", r.label))
-                .map_err(|e| crate::error::Error::git(format!("could not write {name}"), e))?;
+                .map_err(|e| crate::base::error::Error::git(format!("could not write {name}"), e))?;
             r.emit(RunEvent::Note(format!(
                 "nothing was resolved: the report and state are kept under {name}, not committed on your branch (`git lanes report {}`)",
                 r.label
@@ -212,8 +212,11 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
             commit = None;
         }
     }
-    let report_at =
-        if off_branch { format!("{}:{}", crate::runs::run_ref(&r.label), report_rel.display()) } else { report_rel.display().to_string() };
+    let report_at = if off_branch {
+        format!("{}:{}", crate::run::runs::run_ref(&r.label), report_rel.display())
+    } else {
+        report_rel.display().to_string()
+    };
     let f = Finishing {
         steps: Vec::new(),
         status: r.state.status.clone(),
@@ -245,7 +248,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
 /// `run --resume` ([`resume_finishing`]) without a second judgement, commit or report.
 fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
     journal(r, &f)?;
-    crate::fault::point("after-commit");
+    crate::base::fault::point("after-commit");
     let iw = std::path::PathBuf::from(&f.integration_worktree);
     let report_rel = std::path::PathBuf::from(&f.report);
     let keep_out = super::keep_out(&r.ws.config, &[]);
@@ -269,7 +272,7 @@ fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
                 }
                 r.state.status = "needs_attention".into();
                 write_report(r, &iw, &report_rel, &f.lines, &f.human)?;
-                if let Some(amended) = crate::snapshot::amend_head(&iw, &keep_out)? {
+                if let Some(amended) = crate::git::snapshot::amend_head(&iw, &keep_out)? {
                     let amended = amended.to_string();
                     worktree::archive(r.repo, &r.label, "integration", &amended)?;
                     if let Some(i) = r.state.integration.as_mut() {
@@ -285,7 +288,7 @@ fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
         f.status = r.state.status.clone();
         f.steps.push("ff".into());
         journal(r, &f)?;
-        crate::fault::point("after-ff");
+        crate::base::fault::point("after-ff");
     }
     if !f.done("push") {
         if r.opts.push
@@ -305,7 +308,7 @@ fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
         let paths: Vec<std::path::PathBuf> = f.merged.iter().map(|m| std::path::PathBuf::from(&m.worktree)).collect();
         let refs: Vec<&std::path::Path> = paths.iter().map(std::path::PathBuf::as_path).collect();
         let removed = worktree::remove_many(&r.repo.root, &refs);
-        crate::fault::point("mid-tidy");
+        crate::base::fault::point("mid-tidy");
         for (m, gone) in f.merged.clone().iter().zip(removed) {
             if gone? {
                 worktree::delete_branch(r.repo, &m.branch)?;
@@ -318,7 +321,7 @@ fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
         }
         f.steps.push("tidy".into());
         journal(r, &f)?;
-        crate::fault::point("after-tidy");
+        crate::base::fault::point("after-tidy");
     }
     r.state.status = if !f.human.is_empty() {
         "needs_attention".into()
@@ -372,14 +375,14 @@ pub(super) fn resume_finishing(r: &mut Run<'_>) -> Result<RunSummary> {
 fn write_report(r: &mut Run<'_>, iw: &std::path::Path, report_rel: &std::path::Path, lines: &[IssueLine], human: &[String]) -> Result<()> {
     let svg_rel = report_rel.with_extension("svg");
     r.state.timeline = svg_rel.file_name().map(|n| n.to_string_lossy().into_owned());
-    crate::fsutil::write_under(iw, &svg_rel, crate::timeline::svg(&r.state).as_bytes())?;
-    let text = report::render(&r.state, lines, human, &crate::scaffold::now_stamp());
-    crate::fsutil::write_under(iw, report_rel, text.as_bytes())?;
+    crate::base::fsutil::write_under(iw, &svg_rel, crate::run::timeline::svg(&r.state).as_bytes())?;
+    let text = report::render(&r.state, lines, human, &crate::files::scaffold::now_stamp());
+    crate::base::fsutil::write_under(iw, report_rel, text.as_bytes())?;
     // The committed state file keeps what other tools wrote in it (its unknown keys, lanes this
     // run did not run); the live state stays this run's own.
     let mut st = r.state.clone();
     st.finishing = None;
-    if let Ok(Some(old)) = crate::state::RunState::load(iw, &r.ws.config.state) {
+    if let Ok(Some(old)) = crate::run::state::RunState::load(iw, &r.ws.config.state) {
         st.keep_foreign(&old);
         st.update_progress();
     }
@@ -423,8 +426,8 @@ fn clear_signals(r: &Run<'_>) {
     let dir = r.repo.root.join(&r.ws.config.signals);
     for lane in r.lanes.keys().chain(r.state.lanes.keys()) {
         let (s, d) = signal::paths(&dir, lane);
-        let _ = crate::fsutil::remove_file_if_exists(&s);
-        let _ = crate::fsutil::remove_file_if_exists(&d);
+        let _ = crate::base::fsutil::remove_file_if_exists(&s);
+        let _ = crate::base::fsutil::remove_file_if_exists(&d);
     }
 }
 

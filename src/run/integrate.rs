@@ -15,14 +15,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::IntegrationPolicy;
-use crate::error::{Error, Result};
-use crate::gitcli::git;
-use crate::issue::Issue;
-use crate::repo::Repo;
-use crate::verify::{self, VerifyOptions};
-use crate::workspace::Workspace;
-use crate::worktree;
+use crate::base::error::{Error, Result};
+use crate::files::config::IntegrationPolicy;
+use crate::files::issue::Issue;
+use crate::files::workspace::Workspace;
+use crate::git::gitcli::git;
+use crate::git::repo::Repo;
+use crate::git::worktree;
+use crate::judge::verify::{self, VerifyOptions};
 
 /// A lane offered for integration.
 #[derive(Debug, Clone)]
@@ -106,14 +106,14 @@ pub fn integrate(
         conflicting_pairs: conflicting_pairs(repo, lanes),
         ..Integrated::default()
     };
-    let (author, committer) = crate::snapshot::signatures(git)?;
+    let (author, committer) = crate::git::snapshot::signatures(git)?;
     let merger = Merger { repo, policy, run_id, pairs: &out.conflicting_pairs, author: &author, committer: &committer };
     let opts = VerifyOptions::from_config(&ws.config, false);
     let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let failing_checks = |ids: &[String]| -> Result<Vec<String>> {
         let issues: Vec<&Issue> = ids.iter().filter_map(|id| ws.issue(id)).collect();
         // What the checks write never reaches the integration commit.
-        let droppings = crate::snapshot::Droppings::before(&path)?;
+        let droppings = crate::git::snapshot::Droppings::before(&path)?;
         let failing = verify::verify_many(&issues, &path, &opts, jobs)
             .into_iter()
             .filter(|v| v.outcome != verify::Outcome::Passed)

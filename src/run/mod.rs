@@ -17,12 +17,20 @@
 //! change, seen from every worktree, never a tracked file, so it cannot block the final
 //! fast-forward); the LogBook's `orchestrator-state.yaml` gets the final state in the run commit.
 
+pub mod clean;
 mod collect;
 mod coordinator;
 mod finish;
+pub mod follow;
 pub mod hunt;
 pub mod integrate;
+pub mod lock;
 mod remote;
+pub mod report;
+pub mod runs;
+pub mod signal;
+pub mod state;
+pub mod timeline;
 
 pub use hunt::{HuntOptions, HuntSummary, hunt, hunt_resume};
 pub use remote::integrate_run;
@@ -33,13 +41,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use crate::catalog::Catalog;
-use crate::config::IntegrationPolicy;
-use crate::error::{Error, Result};
-use crate::plan::{LanePlan, PlanOptions};
-use crate::repo::Repo;
-use crate::state::{LaneState, RunState};
-use crate::workspace::Workspace;
+use crate::base::error::{Error, Result};
+use crate::files::catalog::Catalog;
+use crate::files::config::IntegrationPolicy;
+use crate::files::workspace::Workspace;
+use crate::git::repo::Repo;
+use crate::planning::plan::{LanePlan, PlanOptions};
+use crate::run::state::{LaneState, RunState};
 
 /// What the user asked for, merged with `lanes.yaml` by the CLI.
 #[derive(Debug, Clone, Default)]
@@ -86,13 +94,16 @@ pub const CONTROL_FILE: &str = "control";
 /// Ask the orchestrator of a running run to stop or restart a lane (`git lanes stop|restart`):
 /// the request is a file it reads on its next tick.
 pub fn request_control(repo: &Repo, run_id: &str, lane: &str, control: &LaneControl) -> Result<()> {
-    crate::names::check_run_id(run_id).map_err(|m| Error::usage(m, None))?;
-    crate::names::check_lane(lane).map_err(|m| Error::usage(m, None))?;
+    crate::files::names::check_run_id(run_id).map_err(|m| Error::usage(m, None))?;
+    crate::files::names::check_lane(lane).map_err(|m| Error::usage(m, None))?;
     let word = match control {
         LaneControl::Stop(_) => "stop",
         LaneControl::Restart(_) => "restart",
     };
-    crate::fsutil::write_atomic(&repo.lanes_dir().join("runs").join(run_id).join(lane).join(CONTROL_FILE), format!("{word}\n").as_bytes())
+    crate::base::fsutil::write_atomic(
+        &repo.lanes_dir().join("runs").join(run_id).join(lane).join(CONTROL_FILE),
+        format!("{word}\n").as_bytes(),
+    )
 }
 
 /// The queue the display pushes [`LaneControl`]s into and the coordinator drains.
@@ -270,7 +281,7 @@ pub(crate) struct LaneRun {
 
 impl Run<'_> {
     pub(crate) fn emit(&mut self, e: RunEvent) {
-        crate::timeline::record(&mut self.state, &e);
+        crate::run::timeline::record(&mut self.state, &e);
         (self.observer)(&e);
     }
 
@@ -287,14 +298,14 @@ impl Run<'_> {
 }
 
 /// What never goes into a lane or run commit: the signal folders (fixing and hunting), the agent
-/// CLIs' own files ([`crate::presets::all_droppings`]) and `extra` (paths or globs; see
-/// [`crate::snapshot::KeepOut`]).
-pub fn keep_out(config: &crate::config::Config, extra: &[String]) -> crate::snapshot::KeepOut {
+/// CLIs' own files ([`crate::agents::presets::all_droppings`]) and `extra` (paths or globs; see
+/// [`crate::git::snapshot::KeepOut`]).
+pub fn keep_out(config: &crate::files::config::Config, extra: &[String]) -> crate::git::snapshot::KeepOut {
     let fix = config.signals.to_string_lossy().into_owned();
     let hunt = fix.replace("issue-fixing", "issue-hunting");
-    let mut k = crate::snapshot::KeepOut::new([fix, hunt]);
+    let mut k = crate::git::snapshot::KeepOut::new([fix, hunt]);
     // What agent CLIs drop into a worktree (aider's tags cache and histories) is never work.
-    let droppings: Vec<String> = crate::presets::all_droppings().iter().map(|p| p.display().to_string()).collect();
+    let droppings: Vec<String> = crate::agents::presets::all_droppings().iter().map(|p| p.display().to_string()).collect();
     k.extend(&droppings);
     k.extend(extra);
     k
@@ -317,7 +328,7 @@ fn new_run_id(repo: &Repo) -> String {
 pub(crate) fn choose_run_id(repo: &Repo, asked: Option<&str>) -> Result<String> {
     match asked {
         Some(id) => {
-            crate::names::check_run_id(id).map_err(|m| Error::usage(m, None))?;
+            crate::files::names::check_run_id(id).map_err(|m| Error::usage(m, None))?;
             Ok(id.to_string())
         }
         None => Ok(new_run_id(repo)),
@@ -328,7 +339,7 @@ pub(crate) fn choose_run_id(repo: &Repo, asked: Option<&str>) -> Result<String> 
 pub(crate) fn begin_state(repo: &Repo, run_id: &str, base: &str) -> RunState {
     RunState {
         run_id: Some(run_id.to_string()),
-        started: Some(crate::scaffold::now_rfc3339()),
+        started: Some(crate::files::scaffold::now_rfc3339()),
         status: "running".into(),
         base_commit: Some(base.to_string()),
         base_branch: repo.head_branch(),
@@ -345,7 +356,7 @@ fn run_ids(repo: &Repo) -> Vec<String> {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    ids.sort_by(|a, b| crate::names::natural_cmp(a, b));
+    ids.sort_by(|a, b| crate::files::names::natural_cmp(a, b));
     ids
 }
 
@@ -362,17 +373,18 @@ pub fn run(
     // a set-up that is not committed yet cannot be run.
     refuse_uncommitted_setup(repo, &ws)?;
     let catalog = preflight(repo, &ws, &opts)?;
-    let plans = crate::plan::plan(&ws, catalog.as_ref(), &PlanOptions { lanes: opts.lanes.clone(), max_issues: opts.max_issues })?;
+    let plans =
+        crate::planning::plan::plan(&ws, catalog.as_ref(), &PlanOptions { lanes: opts.lanes.clone(), max_issues: opts.max_issues })?;
     // Every worker is checked before anything exists: no lock, branch, worktree or commit is
     // made for a run whose agent CLI is not installed.
     let running: Vec<&str> = plans.iter().filter(|p| !p.is_idle()).map(|p| p.lane.as_str()).collect();
     coordinator::check_workers(&repo.root, &ws, &opts, &running)?;
-    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
+    let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let dir = repo.lanes_dir().join("runs").join(&run_id);
     // A run id given twice (`--run-id`) must not remove the folder of the run that has it.
     let dir_is_new = !dir.exists();
-    crate::fsutil::create_dir_all(&dir)?;
+    crate::base::fsutil::create_dir_all(&dir)?;
     let mut state = begin_state(repo, &run_id, &base);
     let mut r = Run {
         repo,
@@ -409,7 +421,7 @@ pub fn run(
             let _ = std::fs::remove_dir_all(&r.dir);
         }
         r.emit(RunEvent::Note("no lane has an issue ready; nothing to do".into()));
-        let open = r.ws.issues.iter().filter(|i| i.status() == crate::issue::Status::Open).count();
+        let open = r.ws.issues.iter().filter(|i| i.status() == crate::files::issue::Status::Open).count();
         return Ok(RunSummary {
             run_id,
             resolved: vec![],
@@ -430,12 +442,12 @@ pub fn run(
             LaneState { status: "pending".into(), issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(), ..LaneState::default() },
         );
     }
-    state.watched_refs = crate::guard::watched_refs(&repo.git);
+    state.watched_refs = crate::judge::guard::watched_refs(&repo.git);
     r.state = state;
     r.emit(RunEvent::Started { run_id: run_id.clone(), lanes: active.iter().map(|p| p.lane.clone()).collect() });
     r.save()?;
     let setup = coordinator::prepare_lanes(&mut r, active)?;
-    crate::fault::point("after-prepare");
+    crate::base::fault::point("after-prepare");
     let interrupted = coordinator::follow(&mut r, setup)?;
     finish::complete(&mut r, interrupted)
 }
@@ -450,15 +462,15 @@ pub fn resume(
 ) -> Result<RunSummary> {
     let (run_id, state) = latest_resumable(repo, TASK_FIX)?
         .ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
-    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
-    let catalog = match crate::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
+    let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
+    let catalog = match crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
         None => None,
     };
     let mut state = state;
     // A crash can leave worktrees registered whose folders are gone (killed while tidying):
     // git would refuse to add them again. Dropping those records loses nothing.
-    let _ = crate::gitcli::git(&repo.root, &["worktree", "prune"]);
+    let _ = crate::git::gitcli::git(&repo.root, &["worktree", "prune"]);
     let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
     let mut base = fork.clone();
     let mut label = run_id.clone();
@@ -476,13 +488,13 @@ pub fn resume(
         state.integration = None;
         let mut n = 2;
         while ws.root.join(&ws.config.runs).join(format!("{run_id}.{n}.md")).exists()
-            || repo.git.find_reference(&crate::runs::run_ref(&format!("{run_id}.{n}"))).is_ok()
+            || repo.git.find_reference(&crate::run::runs::run_ref(&format!("{run_id}.{n}"))).is_ok()
         {
             n += 1;
         }
         label = format!("{run_id}.{n}");
     }
-    let plans = crate::plan::plan(
+    let plans = crate::planning::plan::plan(
         &ws,
         catalog.as_ref(),
         &PlanOptions { lanes: state.lanes.keys().cloned().collect(), max_issues: opts.max_issues },
@@ -520,8 +532,8 @@ pub fn resume(
             if !p.issues.iter().any(|a| &a.id == id)
                 && let Some(issue) = r.ws.issue(id)
             {
-                let (complexity, reason) = crate::plan::complexity(issue);
-                p.issues.push(crate::plan::Assigned { id: id.clone(), title: issue.title.clone(), complexity, reason });
+                let (complexity, reason) = crate::planning::plan::complexity(issue);
+                p.issues.push(crate::planning::plan::Assigned { id: id.clone(), title: issue.title.clone(), complexity, reason });
             }
         }
         active.push(p);
@@ -588,7 +600,7 @@ pub fn uncommitted_setup(repo: &Repo, ws: &Workspace) -> Result<Vec<String>> {
         let abs = ws.root.join(p);
         abs.strip_prefix(&repo.root).unwrap_or(p).to_string_lossy().replace('\\', "/")
     };
-    let files = [Path::new(crate::config::CONFIG_FILE), c.catalog.as_path()].map(rel);
+    let files = [Path::new(crate::files::config::CONFIG_FILE), c.catalog.as_path()].map(rel);
     let dirs = [c.issues.as_path(), c.fixer_specs.as_path(), c.hunter_specs.as_path()].map(rel);
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true);
@@ -640,11 +652,11 @@ fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Ca
         }
     }
     ws.ensure_clean()?;
-    let catalog = match crate::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
+    let catalog = match crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
         None => None,
     };
-    let report = crate::validate::validate(ws, None);
+    let report = crate::files::validate::validate(ws, None);
     if !report.errors.is_empty() {
         return Err(Error::from(report.errors));
     }

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use super::{LaneRun, Run, RunEvent, RunOptions, RunSummary, finish};
-use crate::error::{Error, Result};
-use crate::gitcli::git;
-use crate::issue::{Issue, Status};
-use crate::plan::{Assigned, LanePlan};
-use crate::repo::Repo;
-use crate::state::LaneState;
-use crate::workspace::Workspace;
-use crate::worktree;
+use crate::base::error::{Error, Result};
+use crate::files::issue::{Issue, Status};
+use crate::files::workspace::Workspace;
+use crate::git::gitcli::git;
+use crate::git::repo::Repo;
+use crate::git::worktree;
+use crate::planning::plan::{Assigned, LanePlan};
+use crate::run::state::LaneState;
 
 /// Fetch (unless `remote` is `None`) and integrate the lane branches of `run_id`.
 pub fn integrate_run(
@@ -29,8 +29,8 @@ pub fn integrate_run(
     observer: &mut dyn FnMut(&RunEvent),
     interrupts: Arc<AtomicUsize>,
 ) -> Result<RunSummary> {
-    crate::names::check_run_id(run_id).map_err(|m| Error::usage(m, None))?;
-    let _lock = crate::lock::acquire(&repo.lanes_dir(), run_id)?;
+    crate::files::names::check_run_id(run_id).map_err(|m| Error::usage(m, None))?;
+    let _lock = crate::run::lock::acquire(&repo.lanes_dir(), run_id)?;
     let prefix = format!("{}/{run_id}/", ws.config.branch_prefix);
     if let Some(remote) = remote {
         let spec = format!("+refs/heads/{prefix}*:refs/lanes/incoming/{run_id}/*");
@@ -55,7 +55,7 @@ pub fn integrate_run(
     for b in repo.git.branches(Some(git2::BranchType::Local)).map_err(|e| Error::git("could not list branches", e))?.flatten() {
         let Some(name) = b.0.name().ok().flatten().map(str::to_string) else { continue };
         let Some(lane) = name.strip_prefix(&prefix) else { continue };
-        if lane == "integration" || crate::names::check_lane(lane).is_err() {
+        if lane == "integration" || crate::files::names::check_lane(lane).is_err() {
             continue;
         }
         if let Some(oid) = b.0.get().target() {
@@ -78,7 +78,7 @@ pub fn integrate_run(
         base = repo.git.merge_base(base, *tip).map_err(|e| Error::git("a lane branch shares no history with HEAD", e))?;
     }
     let dir = repo.lanes_dir().join("runs").join(run_id);
-    crate::fsutil::create_dir_all(&dir)?;
+    crate::base::fsutil::create_dir_all(&dir)?;
     let wt_root = worktree::worktrees_dir(repo, &ws.config, run_id);
     let mut state = super::begin_state(repo, run_id, &base.to_string());
     let mut lanes = BTreeMap::new();
@@ -97,7 +97,7 @@ pub fn integrate_run(
             if let Ok(at_tip) = Issue::parse(&i.path, blob.content().to_vec())
                 && at_tip.status() != Status::Open
             {
-                let (complexity, reason) = crate::plan::complexity(i);
+                let (complexity, reason) = crate::planning::plan::complexity(i);
                 issues.push(Assigned { id: i.id().to_string(), title: i.title.clone(), complexity, reason });
             }
         }

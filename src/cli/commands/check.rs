@@ -9,9 +9,9 @@ use std::io::Read;
 
 use clap::Args;
 
-use crate::check::{self, Target};
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
+use crate::gate::check::{self, Target};
 
 /// Check what is about to be pushed: catalog in sync, issue files valid, resolutions earned
 ///

@@ -2,9 +2,9 @@
 
 use clap::{Args, ValueEnum};
 
+use crate::agents::presets::Preset;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
-use crate::presets::Preset;
 
 /// Print a CI workflow or Kubernetes Job manifest that runs one lane per job
 ///
@@ -54,7 +54,7 @@ pub fn run(args: CiTemplateArgs, ctx: &Ctx) -> CliResult {
         args.lanes
     };
     for l in &lanes {
-        crate::names::check_lane(l).map_err(crate::cli::error::CliError::usage)?;
+        crate::files::names::check_lane(l).map_err(crate::cli::error::CliError::usage)?;
     }
     let t = Template { lanes: &lanes, worker: &args.worker, install_from: args.install_from.as_deref(), image: &args.image };
     let text = match args.kind {
@@ -81,12 +81,12 @@ impl Template<'_> {
 
     /// The worker as one shell word.
     fn worker_word(&self) -> String {
-        crate::presets::shell_quote(self.worker)
+        crate::agents::presets::shell_quote(self.worker)
     }
 
     /// `cargo install` from git-lanes' repository: the URL given, or the CI variable `var`.
     fn install_git_lanes(&self, var: &str) -> String {
-        let from = self.install_from.map_or_else(|| format!("\"{var}\""), crate::presets::shell_quote);
+        let from = self.install_from.map_or_else(|| format!("\"{var}\""), crate::agents::presets::shell_quote);
         format!("cargo install --locked --git {from} git-lanes")
     }
 

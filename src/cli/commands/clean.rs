@@ -22,9 +22,9 @@ pub struct CleanArgs {
 
 pub fn run(args: CleanArgs, ctx: &Ctx) -> CliResult {
     let (repo, ws) = ctx.workspace()?;
-    let actions = crate::clean::plan(&repo, &ws.config, args.force)?;
+    let actions = crate::run::clean::plan(&repo, &ws.config, args.force)?;
     if !args.dry_run {
-        crate::clean::apply(&repo, &ws.config, &actions)?;
+        crate::run::clean::apply(&repo, &ws.config, &actions)?;
     }
     let ui = &ctx.ui;
     if ui.json {

@@ -5,8 +5,8 @@ use clap::Args;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::progress::LaneDisplay;
-use crate::gitcli::git;
-use crate::repo::Repo;
+use crate::git::gitcli::git;
+use crate::git::repo::Repo;
 use crate::run::{self, RunOptions};
 
 /// Build a throwaway repository from the embedded example and run the whole pipeline on it
@@ -30,7 +30,7 @@ pub fn run(args: DemoArgs, ctx: &Ctx) -> CliResult {
                     CliError::usage(format!("{} exists and is not empty", d.display())).hint("pass a new folder, or leave out --dir")
                 );
             }
-            crate::fsutil::create_dir_all(&d)?;
+            crate::base::fsutil::create_dir_all(&d)?;
             d
         }
         None => tempfile::Builder::new()
@@ -42,7 +42,7 @@ pub fn run(args: DemoArgs, ctx: &Ctx) -> CliResult {
     let root = root.canonicalize().unwrap_or(root);
     let ui = &ctx.ui;
     ui.info(format!("building the example repository in {}", root.display()));
-    crate::example::write(&root)?;
+    crate::files::example::write(&root)?;
     let init = || -> crate::Result<()> {
         git(&root, &["init", "--quiet", "-b", "main"])?;
         git(&root, &["config", "user.name", "git-lanes demo"])?;
@@ -53,8 +53,8 @@ pub fn run(args: DemoArgs, ctx: &Ctx) -> CliResult {
     };
     init()?;
     let repo = Repo::open(Some(&root))?;
-    let config = crate::config::Config::load(&repo.root, &Default::default())?;
-    let ws = crate::workspace::Workspace::load(&repo.root, config)?;
+    let config = crate::files::config::Config::load(&repo.root, &Default::default())?;
+    let ws = crate::files::workspace::Workspace::load(&repo.root, config)?;
     let interrupts = super::run_live::install_ctrl_c();
     let mut display = LaneDisplay::new(ui);
     let mut observer = |e: &run::RunEvent| display.event(e);
@@ -75,8 +75,8 @@ pub fn run(args: DemoArgs, ctx: &Ctx) -> CliResult {
     // fail on the code as it is now are kept.
     ui.info("hunting pass: the example worker hunts for new issues in both lanes");
     let repo = Repo::open(Some(&root))?;
-    let config = crate::config::Config::load(&repo.root, &Default::default())?;
-    let ws = crate::workspace::Workspace::load(&repo.root, config)?;
+    let config = crate::files::config::Config::load(&repo.root, &Default::default())?;
+    let ws = crate::files::workspace::Workspace::load(&repo.root, config)?;
     let mut display = LaneDisplay::new(ui);
     let mut observer = |e: &run::RunEvent| display.event(e);
     let hunted = run::hunt(&repo, ws, run::HuntOptions::default(), &mut observer, interrupts);

@@ -27,13 +27,13 @@ pub struct DiffArgs {
 pub fn run(args: DiffArgs, ctx: &Ctx) -> CliResult {
     let (repo, _ws) = ctx.setup_workspace()?;
     if let Some(id) = &args.run_id {
-        crate::names::check_run_id(id).map_err(|m| CliError::usage(m).hint("`git lanes runs` lists the run ids"))?;
+        crate::files::names::check_run_id(id).map_err(|m| CliError::usage(m).hint("`git lanes runs` lists the run ids"))?;
     }
-    let lane = crate::runs::lane_ref(&repo, &args.lane, args.run_id.as_deref())?;
-    let (base, tip) = crate::runs::lane_range(&repo, &lane)?;
+    let lane = crate::run::runs::lane_ref(&repo, &args.lane, args.run_id.as_deref())?;
+    let (base, tip) = crate::run::runs::lane_range(&repo, &lane)?;
     let ui = &ctx.ui;
     if ui.json {
-        let files = crate::gitcli::git(&repo.root, &["diff", "--no-color", "--name-status", &base, &tip])?;
+        let files = crate::git::gitcli::git(&repo.root, &["diff", "--no-color", "--name-status", &base, &tip])?;
         let files: Vec<serde_json::Value> =
             files.lines().filter_map(|l| l.split_once('\t')).map(|(st, path)| serde_json::json!({ "status": st, "path": path })).collect();
         ui.json(serde_json::json!({ "run_id": lane.run_id, "lane": lane.lane, "base": base, "tip": tip, "files": files }))?;
@@ -49,7 +49,7 @@ pub fn run(args: DiffArgs, ctx: &Ctx) -> CliResult {
     argv.push(&base);
     argv.push(&tip);
     argv.extend(args.git_args.iter().map(String::as_str));
-    match crate::process::run_foreground("git", &argv, &repo.root, &[]).map_err(crate::Error::from)? {
+    match crate::exec::process::run_foreground("git", &argv, &repo.root, &[]).map_err(crate::Error::from)? {
         Some(0) => Ok(Exit::Success),
         code => Err(CliError::new(
             1,

@@ -4,7 +4,7 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
-use crate::doctor;
+use crate::gate::doctor;
 
 /// Find what needs repair and print the plan; --fix applies exactly that plan
 ///
@@ -29,8 +29,8 @@ pub fn run(args: DoctorArgs, ctx: &Ctx) -> CliResult {
     let mut actions = doctor::renumber_plan(&ws, &tracked);
     actions.extend(doctor::prune_plan(&repo.root));
     let plan = doctor::Plan { actions, notes };
-    let path = crate::presets::worker_path().or_else(|| std::env::var_os("PATH"));
-    let agents = crate::presets::installed_agents(path.as_deref(), std::time::Duration::from_secs(20));
+    let path = crate::agents::presets::worker_path().or_else(|| std::env::var_os("PATH"));
+    let agents = crate::agents::presets::installed_agents(path.as_deref(), std::time::Duration::from_secs(20));
     let ui = &ctx.ui;
     if args.fix {
         doctor::apply(&ws, &plan.actions)?;

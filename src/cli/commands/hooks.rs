@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
-use crate::hook::{self, Action};
+use crate::gate::hook::{self, Action};
 
 /// Install or remove the pre-push hook that runs `git lanes check --pre-push`
 ///

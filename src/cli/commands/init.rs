@@ -4,8 +4,8 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::config::Config;
-use crate::scaffold::{self, InitOptions};
+use crate::files::config::Config;
+use crate::files::scaffold::{self, InitOptions};
 
 /// Scaffold lanes in this repository: catalog, lane folders, agent specs, LogBook, .gitignore
 ///
@@ -109,7 +109,7 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> CliResult {
 /// The lanes the repository already has, with their descriptions (from their specs, else
 /// `Lane X issues`). Unreadable files do not stop `init`: they only hide what they hold.
 fn existing_lanes(root: &std::path::Path, config: &Config, ctx: &Ctx) -> Vec<(String, String)> {
-    let Ok(ws) = crate::workspace::Workspace::load(root, config.clone()) else { return vec![] };
+    let Ok(ws) = crate::files::workspace::Workspace::load(root, config.clone()) else { return vec![] };
     let cat_lanes = match ctx.catalog(&ws) {
         Ok(Some(Ok(c))) => c.lanes(),
         _ => vec![],

@@ -5,7 +5,7 @@ use clap::Args;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult};
 use crate::cli::progress::LaneDisplay;
-use crate::config::IntegrationPolicy;
+use crate::files::config::IntegrationPolicy;
 use crate::run::{self, RunOptions};
 
 /// Integrate lane branches that ran elsewhere (fetched from a remote)

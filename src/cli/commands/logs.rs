@@ -37,18 +37,18 @@ const STATE_EVERY: Duration = Duration::from_millis(500);
 pub fn run(args: LogsArgs, ctx: &Ctx) -> CliResult {
     let (repo, _ws) = ctx.setup_workspace()?;
     if let Some(id) = &args.run_id {
-        crate::names::check_run_id(id).map_err(|m| CliError::usage(m).hint("`git lanes runs` lists the run ids"))?;
+        crate::files::names::check_run_id(id).map_err(|m| CliError::usage(m).hint("`git lanes runs` lists the run ids"))?;
     }
-    let lane = crate::runs::lane_ref(&repo, &args.lane, args.run_id.as_deref())?;
+    let lane = crate::run::runs::lane_ref(&repo, &args.lane, args.run_id.as_deref())?;
     let ui = &ctx.ui;
     if ui.json {
-        let text = crate::fsutil::read_optional(&lane.log)?.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let text = crate::base::fsutil::read_optional(&lane.log)?.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         ui.json(serde_json::json!({
             "run_id": lane.run_id,
             "lane": lane.lane,
             "path": lane.log,
             "status": lane.state.lanes[&lane.lane].status,
-            "log": crate::redact::redact(&text),
+            "log": crate::base::redact::redact(&text),
         }))?;
         return Ok(Exit::Success);
     }
@@ -57,7 +57,7 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> CliResult {
     let mut pos: u64 = 0;
     let mut pending: Vec<u8> = Vec::new();
     if let Some(n) = args.tail {
-        let bytes = crate::fsutil::read_optional(&lane.log)?.unwrap_or_default();
+        let bytes = crate::base::fsutil::read_optional(&lane.log)?.unwrap_or_default();
         pos = bytes.len() as u64;
         let start = tail_start(&bytes, n);
         write_lines(&mut out, &bytes[start..], &mut pending, false)?;
@@ -90,8 +90,8 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> CliResult {
 }
 
 /// Whether the lane's worker may still write: its state says pending or running.
-fn lane_running(repo: &crate::repo::Repo, lane: &crate::runs::LaneRef) -> bool {
-    match crate::runs::live_state(repo, &lane.run_id) {
+fn lane_running(repo: &crate::git::repo::Repo, lane: &crate::run::runs::LaneRef) -> bool {
+    match crate::run::runs::live_state(repo, &lane.run_id) {
         Ok(Some(st)) => {
             st.status == "running" && st.lanes.get(&lane.lane).is_some_and(|l| matches!(l.status.as_str(), "pending" | "running"))
         }
@@ -131,7 +131,7 @@ fn write_lines(out: &mut impl Write, chunk: &[u8], pending: &mut Vec<u8>, flush:
         return Ok(());
     }
     let text = String::from_utf8_lossy(&pending[..cut]).into_owned();
-    out.write_all(crate::redact::redact(&text).as_bytes())?;
+    out.write_all(crate::base::redact::redact(&text).as_bytes())?;
     out.flush()?;
     pending.drain(..cut);
     Ok(())

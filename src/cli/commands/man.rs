@@ -37,7 +37,7 @@ pub fn run(args: ManArgs, ctx: &Ctx) -> CliResult {
             return Ok(Exit::Success);
         }
     };
-    crate::fsutil::create_dir_all(&dir)?;
+    crate::base::fsutil::create_dir_all(&dir)?;
     clap_mangen::generate_to(cmd, &dir)?;
     let ui = &ctx.ui;
     if ui.json {

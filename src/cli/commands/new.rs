@@ -4,8 +4,8 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::scaffold::{self, NewIssue};
-use crate::workspace::Workspace;
+use crate::files::scaffold::{self, NewIssue};
+use crate::files::workspace::Workspace;
 
 /// Create the next issue file of a lane from the template (E-04 after E-03)
 ///
@@ -46,7 +46,7 @@ pub struct NewArgs {
 }
 
 pub fn run(args: NewArgs, ctx: &Ctx) -> CliResult {
-    crate::names::check_lane(&args.lane).map_err(CliError::usage)?;
+    crate::files::names::check_lane(&args.lane).map_err(CliError::usage)?;
     let (repo, ws) = ctx.setup_workspace()?;
     let cat_lanes = match ctx.catalog(&ws)? {
         Some(Ok(c)) => c.lanes(),
@@ -59,7 +59,7 @@ pub fn run(args: NewArgs, ctx: &Ctx) -> CliResult {
             args.lane,
             if known.is_empty() { "none yet".into() } else { known.join(", ") }
         ));
-        if let Some(near) = crate::names::closest(&args.lane, &known) {
+        if let Some(near) = crate::files::names::closest(&args.lane, &known) {
             e = e.hint(format!("did you mean `{near}`? `git lanes new {near} …`"));
         }
         return Err(e.hint(format!("to start lane {} with this issue, add `--new-lane`", args.lane)));
@@ -99,13 +99,13 @@ fn edit(ctx: &Ctx, root: &std::path::Path, rel: &std::path::Path) -> Result<(), 
     let file = root.join(rel);
     let file = file.to_string_lossy();
     let script = format!("{editor} \"$@\"");
-    let code = crate::process::run_foreground("sh", &["-c", &script, &editor, &file], root, &[]).map_err(crate::Error::from)?;
+    let code = crate::exec::process::run_foreground("sh", &["-c", &script, &editor, &file], root, &[]).map_err(crate::Error::from)?;
     if code != Some(0) {
         return Err(CliError::new(1, format!("the editor `{editor}` failed ({})", code.map_or("killed".into(), |c| format!("exit {c}"))))
             .hint(format!("the issue file is kept: {}", rel.display())));
     }
-    let bytes = crate::fsutil::read(&root.join(rel))?;
-    if let Err(p) = crate::issue::Issue::parse(rel, bytes) {
+    let bytes = crate::base::fsutil::read(&root.join(rel))?;
+    if let Err(p) = crate::files::issue::Issue::parse(rel, bytes) {
         return Err(CliError::from(p).hint(format!("fix {} and run `git lanes sync`", rel.display())));
     }
     ctx.ui.info(ctx.ui.dim(format!("edited {}", rel.display())));
@@ -124,7 +124,7 @@ pub(super) fn sync_catalog(ctx: &Ctx, ws: &Workspace) -> Result<bool, CliError> 
         Some(Ok(cat)) => {
             let s = cat.sync(&ws, &scaffold::now_stamp());
             if s.changed {
-                crate::fsutil::write_under(&ws.root, &ws.config.catalog, &s.bytes)?;
+                crate::base::fsutil::write_under(&ws.root, &ws.config.catalog, &s.bytes)?;
             }
             Ok(s.changed)
         }

@@ -36,12 +36,12 @@
 
 use clap::Args;
 
-use crate::catalog::Catalog;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::ui::Ui;
-use crate::plan::{LanePlan, PlanOptions};
-use crate::workspace::Workspace;
+use crate::files::catalog::Catalog;
+use crate::files::workspace::Workspace;
+use crate::planning::plan::{LanePlan, PlanOptions};
 
 /// Show the work each lane would get in a run: issues in order, and why others wait
 ///
@@ -61,7 +61,7 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> CliResult {
     let (_repo, ws) = ctx.setup_summaries(false)?;
     let catalog = load_inputs(ctx, &ws)?;
     let opts = PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) };
-    let plans = crate::plan::plan(&ws, catalog.as_ref(), &opts)?;
+    let plans = crate::planning::plan::plan(&ws, catalog.as_ref(), &opts)?;
     let ui = &ctx.ui;
     if ui.json {
         ui.json(serde_json::json!({ "lanes": plans }))?;
@@ -122,10 +122,10 @@ pub(super) fn summary(ui: &Ui, plans: &[LanePlan]) {
     let busy = plans.iter().filter(|p| !p.is_idle()).count();
     let issues: usize = plans.iter().map(|p| p.issues.len()).sum();
     let blocked: usize = plans.iter().map(|p| p.blocked.len()).sum();
-    let total = crate::text::plural(plans.len(), "lane");
+    let total = crate::files::text::plural(plans.len(), "lane");
     ui.info(format!(
         "{busy} of {total} {} work: {} assigned, {blocked} blocked",
         if busy == 1 { "has" } else { "have" },
-        crate::text::plural(issues, "issue")
+        crate::files::text::plural(issues, "issue")
     ));
 }

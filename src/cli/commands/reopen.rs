@@ -4,8 +4,8 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
-use crate::issue::Status;
-use crate::rewrite::Edit;
+use crate::files::issue::Status;
+use crate::files::rewrite::Edit;
 
 /// Reopen a RESOLVED or WONTFIX issue (it joins its lane's queue again)
 ///
@@ -30,8 +30,8 @@ pub fn run(args: ReopenArgs, ctx: &Ctx) -> CliResult {
     }
     let was = issue.status();
     let note = match args.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        Some(r) => format!("{} (was {was}) — {r}", crate::scaffold::today()),
-        None => format!("{} (was {was})", crate::scaffold::today()),
+        Some(r) => format!("{} (was {was}) — {r}", crate::files::scaffold::today()),
+        None => format!("{} (was {was})", crate::files::scaffold::today()),
     };
     let mut e = Edit::new(issue);
     e.set_status(Status::Open).add_resolution_note("Reopened", &note);

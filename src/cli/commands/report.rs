@@ -20,37 +20,37 @@ pub fn run(args: ReportArgs, ctx: &Ctx) -> CliResult {
     let (repo, ws) = ctx.setup_workspace()?;
     let id = match args.run_id {
         Some(id) => {
-            crate::names::check_run_id(&id).map_err(|m| CliError::usage(m).hint("`git lanes runs` lists the run ids"))?;
+            crate::files::names::check_run_id(&id).map_err(|m| CliError::usage(m).hint("`git lanes runs` lists the run ids"))?;
             id
         }
-        None => crate::runs::list(&repo, &ws.config)?
+        None => crate::run::runs::list(&repo, &ws.config)?
             .into_iter()
             .rev()
             .find(|r| r.report.is_some())
             .map(|r| r.id)
             .ok_or_else(|| CliError::new(1, "no run reports yet").hint("start a run with `git lanes run`"))?,
     };
-    let (source, text) = crate::runs::find_report(&repo, &ws.config, &id)?.ok_or_else(|| {
+    let (source, text) = crate::run::runs::find_report(&repo, &ws.config, &id)?.ok_or_else(|| {
         CliError::new(1, format!("run {id} has no report"))
             .hint("`git lanes runs` lists the runs and where their reports are; `git lanes report` prints the newest")
     })?;
     let ui = &ctx.ui;
     if ui.json {
         let path = match &source {
-            crate::runs::ReportSource::Committed { path }
-            | crate::runs::ReportSource::Live { path }
-            | crate::runs::ReportSource::Ref { path, .. } => path.clone(),
+            crate::run::runs::ReportSource::Committed { path }
+            | crate::run::runs::ReportSource::Live { path }
+            | crate::run::runs::ReportSource::Ref { path, .. } => path.clone(),
         };
         ui.json(serde_json::json!({
             "run_id": id,
             "path": path,
             "source": source,
-            "resolved": crate::report::resolved_ids(&text),
+            "resolved": crate::run::report::resolved_ids(&text),
             "markdown": text,
         }))?;
     } else {
         ui.out(text.trim_end())?;
-        if !matches!(source, crate::runs::ReportSource::Committed { .. }) {
+        if !matches!(source, crate::run::runs::ReportSource::Committed { .. }) {
             ui.info(ui.dim(format!("(from {source})")));
         }
     }

@@ -4,8 +4,8 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::config::Config;
-use crate::state::RunState;
+use crate::files::config::Config;
+use crate::run::state::RunState;
 
 /// Clear signal files and reset the run state file for a new run
 ///
@@ -16,11 +16,11 @@ pub struct ResetArgs {}
 pub fn run(_args: ResetArgs, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
     let config = Config::load(&repo.root, &ctx.overrides())?;
-    if let Some(holder) = crate::lock::holder(&repo.lanes_dir()) {
+    if let Some(holder) = crate::run::lock::holder(&repo.lanes_dir()) {
         return Err(CliError::new(1, format!("a run is in progress (pid {holder})"))
             .hint("wait for it, or stop it with Ctrl-C; `git lanes status` shows it"));
     }
-    let removed = crate::signal::clear(&repo.root.join(&config.signals))?;
+    let removed = crate::run::signal::clear(&repo.root.join(&config.signals))?;
     let mut state = RunState::fresh();
     // Keys another tool keeps in the state file (the seed's `complexity_notes`) survive a reset.
     if let Ok(Some(old)) = RunState::load(&repo.root, &config.state) {

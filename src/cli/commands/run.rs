@@ -8,9 +8,9 @@ use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::live::{LiveSetup, RunDisplay};
 use crate::cli::ui::Ui;
-use crate::config::IntegrationPolicy;
-use crate::dryrun::{DryRunOptions, LanePreview};
-use crate::plan::PlanOptions;
+use crate::files::config::IntegrationPolicy;
+use crate::planning::dryrun::{DryRunOptions, LanePreview};
+use crate::planning::plan::PlanOptions;
 use crate::run::{self, LaneControls, RunOptions};
 
 /// Run every lane's worker in its own worktree, verify the fixes and integrate them
@@ -89,7 +89,7 @@ pub struct RunArgs {
 }
 
 pub(super) fn duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::config::parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration (e.g. 30s, 10m, 1h, PT30M)"))
+    crate::files::config::parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration (e.g. 30s, 10m, 1h, PT30M)"))
 }
 
 pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
@@ -109,10 +109,10 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
         max_budget_usd: args.max_budget_usd,
         allow_unsandboxed: args.allow_unsandboxed,
     };
-    if let Some(w) = crate::sandbox::missing_warning() {
+    if let Some(w) = crate::exec::sandbox::missing_warning() {
         ctx.ui.warn(w);
     }
-    let lanes = crate::dryrun::dry_run(&repo.git, &ws, catalog.as_ref(), &opts)?;
+    let lanes = crate::planning::dryrun::dry_run(&repo.git, &ws, catalog.as_ref(), &opts)?;
     let ui = &ctx.ui;
     if ui.json {
         ui.json(serde_json::json!({ "run_id": opts.run_id, "dry_run": true, "lanes": lanes }))?;
@@ -187,7 +187,7 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
         run_id: args.run_id,
         controls: Some(controls.clone()),
     };
-    if let Some(w) = crate::sandbox::missing_warning() {
+    if let Some(w) = crate::exec::sandbox::missing_warning() {
         ctx.ui.warn(w);
     }
     let interrupts = super::run_live::install_ctrl_c();

@@ -22,7 +22,7 @@ pub struct RunsArgs {
 
 pub fn run(args: RunsArgs, ctx: &Ctx) -> CliResult {
     let (repo, ws) = ctx.setup_workspace()?;
-    let mut runs = crate::runs::list(&repo, &ws.config)?;
+    let mut runs = crate::run::runs::list(&repo, &ws.config)?;
     if let Some(n) = args.last {
         runs.drain(..runs.len().saturating_sub(n));
     }
@@ -38,7 +38,7 @@ pub fn run(args: RunsArgs, ctx: &Ctx) -> CliResult {
     ui.out(ui.bold(format!("{:<20} {:<19} {:<16} {:>8} {:>5}  {:<26} lanes", "run", "date", "status", "resolved", "open", "integrated")))?;
     for r in &runs {
         let date = r.started.as_deref().map(short_date).unwrap_or_else(|| "-".into());
-        let status = crate::state::status_words(&r.status);
+        let status = crate::run::state::status_words(&r.status);
         let status = match r.status.as_str() {
             "complete" => ui.green(format!("{status:<16}")),
             "running" => ui.yellow(format!("{status:<16}")),

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::config::Config;
+use crate::files::config::Config;
 
 /// Write a lane's signal file atomically (for workers)
 ///
@@ -39,7 +39,7 @@ pub enum SignalKind {
 
 pub fn run(args: SignalArgs, ctx: &Ctx) -> CliResult {
     let lane = args.lane.ok_or_else(|| CliError::usage("no lane: LANES_LANE is not set").hint("pass `--lane <LANE>`"))?;
-    crate::names::check_lane(&lane).map_err(CliError::usage)?;
+    crate::files::names::check_lane(&lane).map_err(CliError::usage)?;
     let dir = match args.dir {
         Some(d) => d,
         None => {
@@ -49,8 +49,8 @@ pub fn run(args: SignalArgs, ctx: &Ctx) -> CliResult {
         }
     };
     match args.what {
-        SignalKind::Status { text } => crate::signal::write_status(&dir, &lane, &text.join(" "))?,
-        SignalKind::Done => crate::signal::write_done(&dir, &lane, &chrono::Local::now().to_rfc3339())?,
+        SignalKind::Status { text } => crate::run::signal::write_status(&dir, &lane, &text.join(" "))?,
+        SignalKind::Done => crate::run::signal::write_done(&dir, &lane, &chrono::Local::now().to_rfc3339())?,
     }
     Ok(Exit::Success)
 }

@@ -7,10 +7,10 @@
 use clap::Args;
 use serde_json::json;
 
-use crate::catalog::Counts;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
-use crate::state::RunState;
+use crate::files::catalog::Counts;
+use crate::run::state::RunState;
 
 /// Show catalog totals, per-lane progress, the last run and live signals
 #[derive(Debug, Args)]
@@ -28,15 +28,15 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
     // A newer run than the committed state knows (one still going, or one that resolved nothing
     // and kept its bookkeeping under refs/lanes/runs) is the last run.
     if let Ok(Some((id, live))) = crate::run::live_state(&repo, None)
-        && state.as_ref().and_then(|s| s.run_id.as_deref()).is_none_or(|c| crate::names::natural_cmp(&id, c).is_gt())
+        && state.as_ref().and_then(|s| s.run_id.as_deref()).is_none_or(|c| crate::files::names::natural_cmp(&id, c).is_gt())
     {
         state = Some(live);
     }
     let signal_dir = ws.root.join(&ws.config.signals);
-    let signals: Vec<_> = lanes.iter().map(|l| crate::signal::read(&signal_dir, l)).filter(|s| s.status.is_some() || s.done).collect();
-    let lock = crate::lock::holder(&repo.lanes_dir());
+    let signals: Vec<_> = lanes.iter().map(|l| crate::run::signal::read(&signal_dir, l)).filter(|s| s.status.is_some() || s.done).collect();
+    let lock = crate::run::lock::holder(&repo.lanes_dir());
     // Resolved issues whose latest evidence no longer backs them (missing, failing or stale).
-    let unbacked = crate::verify::unbacked_resolved(&ws.root, &ws.config.evidence, &ws.issues);
+    let unbacked = crate::judge::verify::unbacked_resolved(&ws.root, &ws.config.evidence, &ws.issues);
     let ui = &ctx.ui;
     if ui.json {
         let per_lane: Vec<_> = lanes
@@ -104,8 +104,8 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
             ui.out(format!(
                 "last run: {} {} ({}, {fixed} resolved){}",
                 s.run_id.as_deref().unwrap_or("?"),
-                crate::state::status_words(&s.status),
-                crate::text::plural(s.lanes.len(), "lane"),
+                crate::run::state::status_words(&s.status),
+                crate::files::text::plural(s.lanes.len(), "lane"),
                 match s.integration.as_ref().and_then(|i| i.kept_at.as_ref()) {
                     Some(kept) => format!(", report under {kept}"),
                     None => s.report.as_ref().map(|r| format!(", report {r}")).unwrap_or_default(),

@@ -27,10 +27,10 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> CliResult {
 pub(super) fn request(ctx: &Ctx, lane: &str, run_id: Option<&str>, control: LaneControl) -> CliResult {
     let (repo, _ws) = ctx.setup_workspace()?;
     if let Some(id) = run_id {
-        crate::names::check_run_id(id).map_err(|m| CliError::usage(m).hint("`git lanes runs` lists the run ids"))?;
+        crate::files::names::check_run_id(id).map_err(|m| CliError::usage(m).hint("`git lanes runs` lists the run ids"))?;
     }
-    let l = crate::runs::lane_ref(&repo, lane, run_id)?;
-    let running = l.state.status == "running" && crate::lock::holder(&repo.lanes_dir()).is_some();
+    let l = crate::run::runs::lane_ref(&repo, lane, run_id)?;
+    let running = l.state.status == "running" && crate::run::lock::holder(&repo.lanes_dir()).is_some();
     let ls = &l.state.lanes[lane];
     let word = if matches!(control, LaneControl::Stop(_)) { "stop" } else { "restart" };
     if !running || !matches!(ls.status.as_str(), "pending" | "running" | "failed" | "timed_out") {
@@ -39,8 +39,8 @@ pub(super) fn request(ctx: &Ctx, lane: &str, run_id: Option<&str>, control: Lane
             format!(
                 "lane {lane} of run {} is not being followed (lane {}, run {})",
                 l.run_id,
-                crate::state::status_words(&ls.status),
-                crate::state::status_words(&l.state.status)
+                crate::run::state::status_words(&ls.status),
+                crate::run::state::status_words(&l.state.status)
             ),
         )
         .hint("`git lanes run --resume` restarts the failed lanes of a finished run"));

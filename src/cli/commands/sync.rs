@@ -4,7 +4,7 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
-use crate::scaffold::now_stamp;
+use crate::files::scaffold::now_stamp;
 
 /// Regenerate the catalog's tables from the issue files
 ///
@@ -46,7 +46,7 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> CliResult {
         }
         return Ok(Exit::CheckFailed);
     }
-    crate::fsutil::write_under(&ws.root, &ws.config.catalog, &synced.bytes)?;
+    crate::base::fsutil::write_under(&ws.root, &ws.config.catalog, &synced.bytes)?;
     ui.info(format!("updated {path} ({} change(s))", synced.differences.len()));
     Ok(Exit::Success)
 }

@@ -16,7 +16,7 @@ pub struct ValidateArgs {}
 pub fn run(_args: ValidateArgs, ctx: &Ctx) -> CliResult {
     let (_repo, ws) = ctx.summaries(true)?;
     let catalog = ctx.catalog(&ws)?;
-    let report = crate::validate::validate(&ws, catalog.as_ref());
+    let report = crate::files::validate::validate(&ws, catalog.as_ref());
     let ui = &ctx.ui;
     if ui.json {
         ui.json(serde_json::to_value(&report).map_err(std::io::Error::other)?)?;

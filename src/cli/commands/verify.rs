@@ -19,14 +19,14 @@
 use clap::Args;
 use serde_json::{Value, json};
 
+use crate::base::redact::redact;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::ui::Ui;
-use crate::evidence;
-use crate::issue::{Issue, Status};
-use crate::redact::redact;
-use crate::rewrite::Edit;
-use crate::verify::{self, CheckResult, IssueVerdict, Outcome, TreeState, VerifyOptions};
+use crate::files::issue::{Issue, Status};
+use crate::files::rewrite::Edit;
+use crate::judge::evidence;
+use crate::judge::verify::{self, CheckResult, IssueVerdict, Outcome, TreeState, VerifyOptions};
 
 /// Run issues' verification commands, write evidence and print the results
 ///
@@ -88,14 +88,14 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> CliResult {
 
     let jobs = args.jobs.map(usize::from).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let opts = VerifyOptions::from_config(&ws.config, args.allow_dangerous);
-    if let Some(w) = crate::sandbox::missing_warning() {
+    if let Some(w) = crate::exec::sandbox::missing_warning() {
         ui.warn(w);
     }
     let tree = TreeState::of(&repo)?;
     ui.info(format!("verifying {} issue(s), up to {} at a time", selected.len(), jobs.min(selected.len())));
     // Checks must not leave tracked files changed (a build step rewriting a tracked file, a
     // check that edits): what they changed is put back; the user's own edits stay as they were.
-    let droppings = crate::snapshot::Droppings::before(&ws.root).ok();
+    let droppings = crate::git::snapshot::Droppings::before(&ws.root).ok();
     let verdicts = verify::verify_many(&selected, &ws.root, &opts, jobs);
     if let Some(d) = droppings {
         let restored = d.restore(&ws.root, false)?;
@@ -143,12 +143,12 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> CliResult {
 }
 
 /// The issues named by the arguments, in workspace order for `--lane`/`--all`, as typed for ids.
-fn select<'a>(args: &VerifyArgs, ws: &'a crate::workspace::Workspace) -> Result<Vec<&'a Issue>, CliError> {
+fn select<'a>(args: &VerifyArgs, ws: &'a crate::files::workspace::Workspace) -> Result<Vec<&'a Issue>, CliError> {
     if args.all {
         return Ok(ws.issues.iter().filter(|i| i.status() != Status::Wontfix).collect());
     }
     if let Some(lane) = &args.lane {
-        crate::names::check_lane(lane).map_err(CliError::usage)?;
+        crate::files::names::check_lane(lane).map_err(CliError::usage)?;
         let issues: Vec<&Issue> = ws.issues.iter().filter(|i| i.lane() == lane && i.status() != Status::Wontfix).collect();
         if issues.is_empty() && !ws.lanes(&[]).contains(lane) {
             return Err(CliError::usage(format!("unknown lane `{lane}`"))

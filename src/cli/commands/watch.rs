@@ -11,8 +11,8 @@ use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::live::LiveSetup;
 use crate::cli::live::RunDisplay;
-use crate::follow::{Change, LaneFollow, SignalWatcher};
 use crate::run::RunEvent;
+use crate::run::follow::{Change, LaneFollow, SignalWatcher};
 
 /// Follow lanes' signal files live, whoever started the workers
 ///
@@ -40,7 +40,7 @@ pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
     let dir = args.dir.map(|d| if d.is_absolute() { d } else { repo.root.join(d) }).unwrap_or_else(|| repo.root.join(&ws.config.signals));
     let mut lanes = args.lanes;
     if lanes.is_empty()
-        && crate::lock::holder(&repo.lanes_dir()).is_some()
+        && crate::run::lock::holder(&repo.lanes_dir()).is_some()
         && let Ok(Some((_, st))) = crate::run::live_state(&repo, None)
     {
         lanes = st.lanes.keys().cloned().collect();
@@ -49,13 +49,13 @@ pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
         lanes = ws.config.lanes.clone().unwrap_or_else(|| ws.specs.keys().cloned().collect());
     }
     if lanes.is_empty() {
-        lanes = crate::signal::lanes_with_signals(&dir);
+        lanes = crate::run::signal::lanes_with_signals(&dir);
     }
     if lanes.is_empty() {
         return Err(CliError::usage("no lanes to watch").hint("pass `--lane <LANE>` (repeatable)"));
     }
     for l in &lanes {
-        crate::names::check_lane(l).map_err(CliError::usage)?;
+        crate::files::names::check_lane(l).map_err(CliError::usage)?;
     }
     let (tx, rx) = mpsc::channel::<()>();
     let mut watcher = SignalWatcher::new(vec![dir.clone()], tx, || ());

@@ -4,8 +4,8 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::issue::Status;
-use crate::rewrite::Edit;
+use crate::files::issue::Status;
+use crate::files::rewrite::Edit;
 
 /// Close an open issue as WONTFIX, with the reason recorded in its Resolution section
 ///
@@ -39,7 +39,8 @@ pub fn run(args: WontfixArgs, ctx: &Ctx) -> CliResult {
         Status::Open => {}
     }
     let mut e = Edit::new(issue);
-    e.set_status(Status::Wontfix).add_resolution_note("Won't fix", &format!("{} — {}", crate::scaffold::today(), args.reason.trim()));
+    e.set_status(Status::Wontfix)
+        .add_resolution_note("Won't fix", &format!("{} — {}", crate::files::scaffold::today(), args.reason.trim()));
     e.write(&ws.root, issue)?;
     let path = issue.path.clone();
     let synced = super::new::sync_catalog(ctx, &ws)?;
@@ -47,12 +48,12 @@ pub fn run(args: WontfixArgs, ctx: &Ctx) -> CliResult {
 }
 
 /// The issue with this id, or a usage error naming it.
-pub(super) fn find<'a>(ws: &'a crate::workspace::Workspace, id: &str) -> Result<&'a crate::issue::Issue, CliError> {
-    crate::names::check_id(id).map_err(CliError::usage)?;
+pub(super) fn find<'a>(ws: &'a crate::files::workspace::Workspace, id: &str) -> Result<&'a crate::files::issue::Issue, CliError> {
+    crate::files::names::check_id(id).map_err(CliError::usage)?;
     ws.issue(id).ok_or_else(|| {
         let ids: Vec<String> = ws.issues.iter().map(|i| i.id().to_string()).collect();
         let mut e = CliError::usage(format!("issue {id} does not exist"));
-        if let Some(near) = crate::names::closest(id, &ids) {
+        if let Some(near) = crate::files::names::closest(id, &ids) {
             e = e.hint(format!("did you mean {near}?"));
         }
         e.hint("`git lanes status` lists the lanes; the issue files are under the issues folder")

@@ -7,7 +7,7 @@
 //! files, deletions, the catalog, the LogBook) is dropped and listed. [`judge`] then
 //! accepts a candidate only when, in this order:
 //! 1. it parses as an issue file of the hunter's lane, with an id, status OPEN and ≥ 1 check;
-//! 2. no check is flagged dangerous by [`crate::safety::inspect`] (such a check is never run);
+//! 2. no check is flagged dangerous by [`crate::files::safety::inspect`] (such a check is never run);
 //! 3. it is not a duplicate of an existing issue ([`same_problem`]: a shared normalised check
 //!    command, or the same affected paths with a near-identical title);
 //! 4. every check **fails** on the base commit, run in a clean export of it outside the
@@ -26,10 +26,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::issue::{Issue, Status};
-use crate::verify::{self, Reason, VerifyOptions};
+use crate::base::error::{Error, Result};
+use crate::files::config::Config;
+use crate::files::issue::{Issue, Status};
+use crate::judge::verify::{self, Reason, VerifyOptions};
 
 /// A new issue file a hunter added in its lane folder, as committed on its branch.
 #[derive(Debug, Clone)]
@@ -152,8 +152,8 @@ pub fn lane_changes(git: &git2::Repository, base: &str, tip: &str, lane: &str, c
         };
         dropped.push(Dropped { lane: lane.to_string(), path, change: change.to_string(), why });
     }
-    candidates.sort_by(|a, b| crate::names::natural_cmp(&a.path, &b.path));
-    dropped.sort_by(|a, b| crate::names::natural_cmp(&a.path, &b.path));
+    candidates.sort_by(|a, b| crate::files::names::natural_cmp(&a.path, &b.path));
+    dropped.sort_by(|a, b| crate::files::names::natural_cmp(&a.path, &b.path));
     Ok((candidates, dropped))
 }
 
@@ -222,7 +222,9 @@ pub fn judge(candidates: Vec<Candidate>, cx: &JudgeContext<'_>) -> (Vec<Accepted
     // 6: references must resolve.
     let known: HashSet<&str> = cx.existing.iter().map(Issue::id).collect();
     settle_references(&mut accepted, &mut rejected, &known);
-    rejected.sort_by(|a, b| crate::names::natural_cmp(&a.lane, &b.lane).then_with(|| crate::names::natural_cmp(&a.path, &b.path)));
+    rejected.sort_by(|a, b| {
+        crate::files::names::natural_cmp(&a.lane, &b.lane).then_with(|| crate::files::names::natural_cmp(&a.path, &b.path))
+    });
     (accepted, rejected)
 }
 
@@ -267,7 +269,9 @@ pub fn drop_meanwhile(accepted: &mut Vec<Accepted>, rejected: &mut Vec<Rejected>
     let mut known: HashSet<&str> = existing.iter().map(Issue::id).collect();
     known.extend(meanwhile.iter().map(Issue::id));
     settle_references(accepted, rejected, &known);
-    rejected.sort_by(|a, b| crate::names::natural_cmp(&a.lane, &b.lane).then_with(|| crate::names::natural_cmp(&a.path, &b.path)));
+    rejected.sort_by(|a, b| {
+        crate::files::names::natural_cmp(&a.lane, &b.lane).then_with(|| crate::files::names::natural_cmp(&a.path, &b.path))
+    });
 }
 
 /// The issue files (`<issues>/<LANE>/<ID>.md`) in the tree of `commit` that parse.
@@ -308,7 +312,7 @@ fn inspect(c: &Candidate) -> std::result::Result<Issue, (&'static str, String)> 
     if issue.lane() != c.lane {
         return Err(("invalid", format!("its frontmatter says lane `{}`, but the hunter of lane {} filed it", issue.lane(), c.lane)));
     }
-    if let Err(m) = crate::names::check_id(issue.id()) {
+    if let Err(m) = crate::files::names::check_id(issue.id()) {
         return Err(("invalid", format!("issue_id `{}`: {m}", issue.id())));
     }
     if issue.status() != Status::Open {
@@ -319,7 +323,7 @@ fn inspect(c: &Candidate) -> std::result::Result<Issue, (&'static str, String)> 
         return Err(("no_checks", "no verification commands: a finding needs a check that fails while the problem exists".into()));
     }
     for check in &checks {
-        if let Some(f) = crate::safety::inspect(&check.command).into_iter().next() {
+        if let Some(f) = crate::files::safety::inspect(&check.command).into_iter().next() {
             return Err(("dangerous", format!("check `{}` {} (not run)", check.command, f.message)));
         }
     }

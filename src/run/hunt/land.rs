@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::judge::{Accepted, Dropped, Rejected, Reproduction};
-use crate::issue::Issue;
-use crate::state::RunState;
+use crate::files::issue::Issue;
+use crate::run::state::RunState;
 
 /// An accepted finding with its final id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,8 +54,8 @@ pub fn renumber(accepted: &[Accepted], issues_dir: &Path, taken: &HashSet<String
         let ceiling = after + mine.len() as u64;
         for &k in &mine {
             let id = accepted[k].issue.id();
-            let in_sequence =
-                crate::names::trailing_number(id).is_some_and(|(n, _)| n > after && n <= ceiling && format!("{lane}-{n:0width$}") == id);
+            let in_sequence = crate::files::names::trailing_number(id)
+                .is_some_and(|(n, _)| n > after && n <= ceiling && format!("{lane}-{n:0width$}") == id);
             if in_sequence && !taken.contains(id) {
                 taken.insert(id.to_string());
                 ids[k] = Some(id.to_string());
@@ -119,7 +119,7 @@ fn retag(issue: &Issue, id: &str, map: &HashMap<String, String>, path: &Path) ->
     if let Ok(parsed) = Issue::parse(path, bytes.clone())
         && parsed.id() != id
     {
-        let mut e = crate::rewrite::Edit::new(&parsed);
+        let mut e = crate::files::rewrite::Edit::new(&parsed);
         e.set_key("issue_id", id);
         bytes = e.finish();
     }
@@ -174,7 +174,7 @@ pub struct ReportInput<'a> {
 }
 
 fn cell(s: &str) -> String {
-    crate::redact::redact(s).replace('|', "\\|").replace('\n', " ")
+    crate::base::redact::redact(s).replace('|', "\\|").replace('\n', " ")
 }
 
 /// The hunt report (`LogBook/issue-hunting/runs/<RUN_ID>.md`): lanes, accepted findings with
@@ -203,7 +203,7 @@ pub fn render(r: &ReportInput<'_>) -> String {
         };
         // A finished hunter's branch is removed once judged; its tip stays under the archive ref.
         let kept = match (ls.status.as_str(), ls.tip.as_ref()) {
-            ("done", Some(_)) => format!("`{}`", crate::worktree::archive_ref(&st.run_id.clone().unwrap_or_default(), lane)),
+            ("done", Some(_)) => format!("`{}`", crate::git::worktree::archive_ref(&st.run_id.clone().unwrap_or_default(), lane)),
             _ => ls.branch.as_deref().map(|b| format!("`{b}`")).unwrap_or_else(|| "-".into()),
         };
         s += &format!("| {lane} | {} | {acc} | {rej} | {drop} | {cost} | {kept} |\n", ls.status.replace('_', " "));
@@ -262,7 +262,7 @@ pub fn render(r: &ReportInput<'_>) -> String {
     if !r.human.is_empty() {
         s += "\n## Needs a Human\n\n";
         for h in r.human {
-            s += &format!("- {}\n", crate::redact::redact(h));
+            s += &format!("- {}\n", crate::base::redact::redact(h));
         }
     }
     s
@@ -331,7 +331,7 @@ pub fn seed_state(r: &ReportInput<'_>, committed: bool, batch_size: usize, repor
         .iter()
         .map(|(lane, ls)| {
             let mut ids: Vec<String> = r.landed.iter().filter(|l| &l.lane == lane).map(|l| l.id.clone()).collect();
-            ids.sort_by(|a, b| crate::names::natural_cmp(a, b));
+            ids.sort_by(|a, b| crate::files::names::natural_cmp(a, b));
             let status = match ls.status.as_str() {
                 "done" => "completed".to_string(),
                 other => other.to_string(),
@@ -357,7 +357,7 @@ pub fn seed_state(r: &ReportInput<'_>, committed: bool, batch_size: usize, repor
     SeedHuntState {
         run_id: r.label.to_string(),
         started: st.started.clone(),
-        last_updated: crate::scaffold::now_rfc3339(),
+        last_updated: crate::files::scaffold::now_rfc3339(),
         status: st.status.clone(),
         config: SeedConfig { batch_size, lanes_to_run: names.clone() },
         progress: SeedProgress {
@@ -379,7 +379,7 @@ pub fn seed_state(r: &ReportInput<'_>, committed: bool, batch_size: usize, repor
 /// The YAML of [`SeedHuntState`] with a header comment.
 pub fn seed_state_yaml(s: &SeedHuntState) -> crate::Result<String> {
     let mut y = String::from("# git-lanes hunt state (seed schema of LogBook/issue-hunting/orchestrator-state.yaml, extended).\n");
-    y += &crate::yaml::to_yaml(s, "hunt state")?;
+    y += &crate::files::yaml::to_yaml(s, "hunt state")?;
     Ok(y)
 }
 

@@ -35,16 +35,16 @@ use self::judge::{Dropped, JudgeContext, Rejected};
 use self::land::{Landed, ReportInput};
 use self::order::HuntOrder;
 use super::{Run, RunEvent, RunOptions, TASK_HUNT, coordinator};
-use crate::catalog::Catalog;
-use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::plan::LanePlan;
-use crate::repo::Repo;
-use crate::spec::AgentSpec;
-use crate::state::{IntegrationState, LaneState};
-use crate::verify::VerifyOptions;
-use crate::workspace::Workspace;
-use crate::{fsutil, gitcli, signal, worktree};
+use crate::base::error::{Error, Result};
+use crate::files::catalog::Catalog;
+use crate::files::config::Config;
+use crate::files::spec::AgentSpec;
+use crate::files::workspace::Workspace;
+use crate::git::repo::Repo;
+use crate::judge::verify::VerifyOptions;
+use crate::planning::plan::LanePlan;
+use crate::run::state::{IntegrationState, LaneState};
+use crate::{base::fsutil, git::gitcli, git::worktree, run::signal};
 
 /// What the user asked for: the run options that apply to a hunt, and `--max-findings`.
 #[derive(Debug, Clone, Default)]
@@ -96,7 +96,7 @@ pub fn hunting_config(c: &Config) -> Config {
 /// The workspace a hunt runs with (hunter specs, hunting paths) and the fixer specs.
 fn hunting_workspace(mut ws: Workspace) -> Result<(Workspace, BTreeMap<String, AgentSpec>)> {
     let mut problems = Vec::new();
-    let hunters = crate::workspace::load_specs(&ws.root, &ws.config.hunter_specs, &mut problems)?;
+    let hunters = crate::files::workspace::load_specs(&ws.root, &ws.config.hunter_specs, &mut problems)?;
     if !problems.is_empty() {
         return Err(Error::from(problems));
     }
@@ -118,15 +118,17 @@ fn lanes_to_hunt(ws: &Workspace, fixers: &BTreeMap<String, AgentSpec>, asked: &[
         ws.specs.keys().cloned().collect()
     } else {
         let mut known: Vec<String> = fixers.keys().cloned().collect();
-        if let Some(Ok(cat)) =
-            crate::fsutil::read_optional(&ws.root.join(&ws.config.catalog)).ok().flatten().map(|b| Catalog::parse(&ws.config.catalog, b))
+        if let Some(Ok(cat)) = crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))
+            .ok()
+            .flatten()
+            .map(|b| Catalog::parse(&ws.config.catalog, b))
         {
             known.extend(cat.lanes());
         }
         ws.lanes(&known)
     };
     for l in from {
-        crate::names::check_lane(&l).map_err(|m| Error::usage(format!("lane `{l}`: {m}"), None))?;
+        crate::files::names::check_lane(&l).map_err(|m| Error::usage(format!("lane `{l}`: {m}"), None))?;
         if !lanes.contains(&l) {
             lanes.push(l);
         }
@@ -137,7 +139,7 @@ fn lanes_to_hunt(ws: &Workspace, fixers: &BTreeMap<String, AgentSpec>, asked: &[
             Some("`git lanes init --lane E` writes one (IH-Lane-E.md), or name the lanes: `git lanes hunt --lane E`".into()),
         ));
     }
-    lanes.sort_by(|a, b| crate::names::natural_cmp(a, b));
+    lanes.sort_by(|a, b| crate::files::names::natural_cmp(a, b));
     Ok(lanes)
 }
 
@@ -158,7 +160,7 @@ fn work_orders(
     quotas: &BTreeMap<String, usize>,
     opts: &RunOptions,
 ) -> BTreeMap<String, HuntOrder> {
-    let created_at = crate::scaffold::now_rfc3339();
+    let created_at = crate::files::scaffold::now_rfc3339();
     let taken: std::collections::HashSet<String> = ws.issues.iter().map(|i| i.id().to_string()).collect();
     lanes
         .iter()
@@ -168,7 +170,7 @@ fn work_orders(
             let spec = ws.specs.get(lane);
             let time_box = opts
                 .timeout
-                .or_else(|| spec.and_then(|s| s.timeout.as_deref()).and_then(crate::config::parse_duration))
+                .or_else(|| spec.and_then(|s| s.timeout.as_deref()).and_then(crate::files::config::parse_duration))
                 .unwrap_or(ws.config.lane_timeout);
             let cx = order::Context {
                 run_id,
@@ -231,7 +233,7 @@ pub fn hunt(
     // before anything — lock, run folder, branch, worktree — exists.
     let names: Vec<&str> = lanes.iter().map(String::as_str).collect();
     coordinator::check_workers(&repo.root, &ws, &opts.run, &names)?;
-    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
+    let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
@@ -277,7 +279,7 @@ pub fn hunt_resume(
 ) -> Result<HuntSummary> {
     let (run_id, mut state) = super::latest_resumable(repo, TASK_HUNT)?
         .ok_or_else(|| Error::usage("there is no interrupted hunt to resume", Some("start one with `git lanes hunt`".into())))?;
-    let _lock = crate::lock::acquire(&repo.lanes_dir(), &run_id)?;
+    let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let (ws, fixers) = hunting_workspace(ws)?;
     let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the hunt's state has no base commit", None))?;
     let mut base = fork.clone();
@@ -344,7 +346,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
         }
         let msg = format!("lanes: hunt {}: lane {lane}: work left uncommitted by the hunter", r.run_id);
         // Signal folders (both) and the preset's own files never go into a commit.
-        let mut keep_out = crate::snapshot::KeepOut::new([fix_signals.clone(), hunt_signals.clone()]);
+        let mut keep_out = crate::git::snapshot::KeepOut::new([fix_signals.clone(), hunt_signals.clone()]);
         keep_out.extend(&lr.keep_out);
         match worktree::commit_leftovers(&lr.worktree, &msg, &keep_out) {
             Ok(true) => {
@@ -392,9 +394,9 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
     } else {
         let oid = git2::Oid::from_str(&r.base).map_err(|e| Error::git("bad base commit", e))?;
         let tree = r.repo.git.find_commit(oid).and_then(|c| c.tree()).map_err(|e| Error::git("could not read the base commit", e))?;
-        let (_tmp, export) = crate::dryrun::export_outside(&r.repo.git, &r.repo.root, &tree)?;
+        let (_tmp, export) = crate::planning::dryrun::export_outside(&r.repo.git, &r.repo.root, &tree)?;
         let verify = VerifyOptions::from_config(&r.ws.config, false);
-        if let crate::sandbox::Status::Missing(why) = crate::sandbox::status() {
+        if let crate::exec::sandbox::Status::Missing(why) = crate::exec::sandbox::status() {
             r.emit(RunEvent::Note(format!(
                 "no sandbox for checks here ({why}): the hunters' checks run with a scrubbed environment and a timeout only"
             )));
@@ -409,7 +411,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
         && head.to_string() != r.base
     {
         let known: std::collections::HashSet<&str> = r.ws.issues.iter().map(|i| i.id()).collect();
-        let meanwhile: Vec<crate::issue::Issue> =
+        let meanwhile: Vec<crate::files::issue::Issue> =
             judge::issues_at(&r.repo.git, head, &r.ws.config.issues).into_iter().filter(|i| !known.contains(i.id())).collect();
         judge::drop_meanwhile(&mut accepted, &mut rejected, &r.ws.issues, &meanwhile);
     }
@@ -427,7 +429,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
         ls.rejected = rejected
             .iter()
             .filter(|x| &x.lane == lane)
-            .map(|x| crate::state::Rejection { id: x.path.clone(), reason: x.reason.clone() })
+            .map(|x| crate::run::state::Rejection { id: x.path.clone(), reason: x.reason.clone() })
             .collect();
     }
 
@@ -435,7 +437,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
     let mut landed: Vec<Landed> = Vec::new();
     if accepted.is_empty() {
         r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
-        r.state.finished = Some(crate::scaffold::now_rfc3339());
+        r.state.finished = Some(crate::files::scaffold::now_rfc3339());
         let text = land::render(&ReportInput {
             label: &r.label,
             state: &r.state,
@@ -443,7 +445,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
             rejected: &rejected,
             dropped: &dropped,
             human: &human,
-            generated: &crate::scaffold::now_stamp(),
+            generated: &crate::files::scaffold::now_stamp(),
         });
         let path = r.dir.join("report.md");
         fsutil::write_atomic(&path, text.as_bytes())?;
@@ -459,7 +461,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
     }
     for (lane, ls) in r.state.lanes.iter_mut() {
         ls.issue_ids = landed.iter().filter(|l| &l.lane == lane).map(|l| l.id.clone()).collect();
-        ls.issue_ids.sort_by(|a, b| crate::names::natural_cmp(a, b));
+        ls.issue_ids.sort_by(|a, b| crate::files::names::natural_cmp(a, b));
         ls.issues_fixed = 0;
     }
 
@@ -544,14 +546,14 @@ fn land_findings(
     let iws = Workspace::load(&iw, config.clone())?;
     if let Some(bytes) = fsutil::read_optional(&iw.join(&config.catalog))? {
         let cat = Catalog::parse(&config.catalog, bytes)?;
-        let synced = cat.sync(&iws, &crate::scaffold::now_stamp());
+        let synced = cat.sync(&iws, &crate::files::scaffold::now_stamp());
         if synced.changed {
             fsutil::write_atomic(&iw.join(&config.catalog), &synced.bytes)?;
         }
         paths.push(config.catalog.to_string_lossy().into_owned());
     }
     r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
-    r.state.finished = Some(crate::scaffold::now_rfc3339());
+    r.state.finished = Some(crate::files::scaffold::now_rfc3339());
     let report_rel = config.runs.join(format!("{}.md", r.label));
     r.state.report = Some(report_rel.display().to_string());
     let input = ReportInput {
@@ -561,7 +563,7 @@ fn land_findings(
         rejected,
         dropped,
         human,
-        generated: &crate::scaffold::now_stamp(),
+        generated: &crate::files::scaffold::now_stamp(),
     };
     fsutil::write_atomic(&iw.join(&report_rel), land::render(&input).as_bytes())?;
     let batch = r.opts.max_parallel.or(config.max_parallel).unwrap_or(r.state.lanes.len());

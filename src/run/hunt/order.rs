@@ -7,11 +7,11 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::config::{Config, iso_duration};
-use crate::error::Result;
-use crate::issue::{Issue, Status};
-use crate::spec::AgentSpec;
-use crate::workorder::{Criterion, Input, Metadata, Prohibited, Signals};
+use crate::base::error::Result;
+use crate::files::config::{Config, iso_duration};
+use crate::files::issue::{Issue, Status};
+use crate::files::spec::AgentSpec;
+use crate::planning::workorder::{Criterion, Input, Metadata, Prohibited, Signals};
 
 /// The whole document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -186,7 +186,10 @@ pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
             reason: "git-lanes regenerates it after integrating the accepted findings".into(),
         },
         Prohibited {
-            action: format!("Edit anything under {}/ except writing your own signal files", crate::workorder::logbook_dir(cx.config)),
+            action: format!(
+                "Edit anything under {}/ except writing your own signal files",
+                crate::planning::workorder::logbook_dir(cx.config)
+            ),
             reason: "Run state and reports are written by git-lanes".into(),
         },
         Prohibited {
@@ -240,7 +243,7 @@ pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
 impl HuntOrder {
     /// The YAML the worker reads (`LANES_WORK_ORDER`).
     pub fn to_yaml(&self) -> Result<String> {
-        crate::yaml::to_yaml(self, "work order")
+        crate::files::yaml::to_yaml(self, "work order")
     }
 }
 
@@ -269,7 +272,7 @@ pub fn numbering(lane: &str, ids: impl Iterator<Item = String>) -> (u64, usize) 
     let prefix = format!("{lane}-");
     let (mut max, mut width) = (0, 2);
     for id in ids.filter(|i| i.starts_with(&prefix)) {
-        if let Some((n, w)) = crate::names::trailing_number(&id) {
+        if let Some((n, w)) = crate::files::names::trailing_number(&id) {
             max = max.max(n);
             width = width.max(w);
         }

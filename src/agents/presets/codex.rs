@@ -1,0 +1,158 @@
+//! The Codex CLI (`@openai/codex`), checked against 0.171.0 (`codex exec --help`).
+//!
+//! Line: `exec codex exec --json --sandbox workspace-write --add-dir "$LANES_SIGNAL_DIR"
+//! [--model M] - < "$LANES_PROMPT_FILE"`
+//!
+//! - `exec` is the non-interactive mode; `-` reads the prompt from stdin.
+//! - `--sandbox workspace-write` lets it edit the worktree (the default is read-only; the older
+//!   `--full-auto` is gone). `--add-dir` makes the signal directory writable inside the sandbox,
+//!   so `git lanes signal` works.
+//! - `--json` prints JSONL events; `turn.completed` carries token usage, `turn.failed` and
+//!   `error` events carry messages. Codex has no turn or budget flag and reports no cost.
+//!
+//! Known failure shapes: inside its sandbox `git add` fails (a linked worktree's index lock lives
+//! in the main `.git`), so the work order does not ask for commits: git-lanes commits what the
+//! worker leaves. Offline it retries (`Reconnecting... 2/5`), then falls back to HTTPS and waits
+//! for the network forever (`Reconnecting... waiting for network`): [`stuck`] ends that.
+
+use serde_json::Value;
+
+use super::{Agent, LineParts, WorkerUsage, count, count_lines, json_lines, push_option, push_prompt_redirect};
+
+pub(super) const AGENT: Agent = Agent {
+    name: "codex",
+    program: Some("codex"),
+    package: "@openai/codex",
+    install: "npm install -g @openai/codex",
+    checked_version: "0.171.0",
+    flags: &["exec", "--json", "--sandbox", "--add-dir", "--model"],
+    hidden_flags: &[],
+    droppings: &[],
+    keys: &["OPENAI_API_KEY", "CODEX_API_KEY"],
+    max_turns_flag: None,
+    max_budget_flag: None,
+    reports_cost: false,
+    line,
+    parse,
+    stuck,
+};
+
+/// What codex prints, once per retry, when it has given up on its connection and waits.
+const WAITING: &str = "Reconnecting... waiting for network";
+/// How many such retries mean it will not recover on its own (about a minute of them).
+const WAITING_LIMIT: usize = 3;
+
+fn line(p: &LineParts<'_>) -> String {
+    let mut line = String::from("exec codex exec --json --sandbox workspace-write --add-dir \"$");
+    line.push_str(super::ENV_SIGNAL_DIR);
+    line.push('"');
+    push_option(&mut line, "--model", p.model);
+    line.push_str(" -");
+    push_prompt_redirect(&mut line);
+    line
+}
+
+/// Every `turn.completed` / `turn.failed` JSONL event, token usage summed; top-level `error`
+/// events decide the outcome only when no turn ended.
+pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
+    let mut turns: u32 = 0;
+    let mut input: u64 = 0;
+    let mut output: u64 = 0;
+    let mut last_failed = false;
+    let mut outcome = None;
+    let mut last_error = None;
+    for event in json_lines(log) {
+        match event.get("type").and_then(Value::as_str) {
+            Some("turn.completed") => {
+                turns = turns.saturating_add(1);
+                let usage = event.get("usage");
+                input = input.saturating_add(usage.and_then(|u| u.get("input_tokens")).and_then(count).unwrap_or(0));
+                output = output.saturating_add(usage.and_then(|u| u.get("output_tokens")).and_then(count).unwrap_or(0));
+                last_failed = false;
+                outcome = Some("completed".to_owned());
+            }
+            Some("turn.failed") => {
+                turns = turns.saturating_add(1);
+                last_failed = true;
+                outcome = super::error_message(&event).or_else(|| Some("failed".to_owned()));
+            }
+            // Includes passing ones ("Reconnecting... 1/5").
+            Some("error") => {
+                last_error = event.get("message").and_then(Value::as_str).map(str::to_owned).or_else(|| Some("error".to_owned()));
+            }
+            _ => {}
+        }
+    }
+    if turns == 0 {
+        return last_error.map(|message| WorkerUsage { outcome: Some(message.clone()), ..WorkerUsage::failed(describe(&message)) });
+    }
+    Some(WorkerUsage {
+        turns: Some(turns),
+        is_error: Some(last_failed),
+        input_tokens: Some(input),
+        output_tokens: Some(output),
+        reason: last_failed.then(|| outcome.clone()).flatten().map(|m| super::clip(&describe(&m))),
+        outcome,
+        ..WorkerUsage::default()
+    })
+}
+
+fn describe(message: &str) -> String {
+    if message.starts_with("Reconnecting...") { format!("cannot reach its API: {message}") } else { message.to_owned() }
+}
+
+fn stuck(log: &str) -> Option<String> {
+    if count_lines(log, WAITING) < WAITING_LIMIT {
+        return None;
+    }
+    let last = log.lines().rev().find(|l| l.contains(WAITING))?;
+    let message =
+        super::first_json_object(&last[last.find('{')?..]).and_then(|e| e.get("message").and_then(Value::as_str).map(str::to_owned));
+    Some(format!("cannot reach its API, waiting for the network: {}", message.unwrap_or_else(|| WAITING.to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::presets::tests::fixture_log;
+
+    #[test]
+    fn offline_is_an_error_naming_the_network_and_is_stuck() {
+        let log = fixture_log("codex", "no-auth");
+        let usage = parse(&log).unwrap();
+        assert_eq!(usage.is_error, Some(true));
+        let reason = usage.reason.unwrap();
+        assert!(reason.starts_with("cannot reach its API: Reconnecting... waiting for network"), "{reason}");
+        let why = stuck(&log).unwrap();
+        assert!(why.starts_with("cannot reach its API, waiting for the network: Reconnecting..."), "{why}");
+        // Early retries are not yet stuck.
+        let early: String = log.lines().take(4).map(|l| format!("{l}\n")).collect();
+        assert_eq!(stuck(&early), None);
+    }
+
+    #[test]
+    fn usage_sums_turns_and_a_failed_turn_is_the_reason() {
+        let log = fixture_log("codex", "success");
+        let usage = parse(&log).unwrap();
+        assert_eq!(usage.turns, Some(1));
+        assert_eq!(usage.is_error, Some(false));
+        assert_eq!(usage.input_tokens, Some(24763));
+        assert_eq!(usage.output_tokens, Some(122));
+        assert_eq!(usage.reason, None);
+        let two =
+            format!("{log}{{\"type\":\"turn.started\"}}\n{{\"type\":\"turn.failed\",\"error\":{{\"message\":\"stream disconnected\"}}}}\n");
+        let usage = parse(&two).unwrap();
+        assert_eq!(usage.turns, Some(2));
+        assert_eq!(usage.is_error, Some(true));
+        assert_eq!(usage.reason.as_deref(), Some("stream disconnected"));
+    }
+
+    #[test]
+    fn unauthorized_without_turns_is_an_error() {
+        let log = fixture_log("codex", "unauthorized");
+        let usage = parse(&log).unwrap();
+        assert_eq!(usage.is_error, Some(true));
+        assert!(usage.reason.unwrap().contains("401 Unauthorized"));
+        assert_eq!(parse("thread started\n"), None);
+    }
+}

@@ -1,0 +1,133 @@
+//! opencode (`opencode-ai`), checked against 1.18.33: `opencode run --help` and the bundled source
+//! of the `run` command (stdin handling, the `--format json` events, the exit status).
+//!
+//! Line: `exec opencode run --format json --auto --print-logs --log-level WARN [--model M]
+//! 'Carry out the task described above.' < "$LANES_PROMPT_FILE"`
+//!
+//! - `run` is the headless mode; when stdin is not a terminal it is read and put before the
+//!   message, so the prompt comes from the redirection.
+//! - `--auto` approves every permission that is not explicitly denied (without it `run`
+//!   rejects each request, and the agent could not run checks or `git lanes signal`).
+//! - `--format json` prints one JSON event per line: `step_start`, `tool_use`, `text`,
+//!   `step_finish` (with `part.cost` and `part.tokens`), `error` (with `error.data.message`);
+//!   the exit status is 1 after an error.
+//! - `--print-logs --log-level WARN` send its warnings and errors to stderr, i.e. into the lane's
+//!   log: without them an offline opencode retries silently and the log stays empty.
+//!
+//! Known failure shapes: offline it logs `level=ERROR … message="stream error" …
+//! error.error="AI_APICallError: Cannot connect to API: …"` for each retry, gives up after about
+//! a minute with an `error` event (`Cannot connect to API: Unable to connect.`) and exits 1.
+//! opencode has no turn or budget flag; its state lives under `~/.local/share/opencode`.
+
+use serde_json::Value;
+
+use super::{Agent, LineParts, TRAILER, WorkerUsage, add, count, dollars, json_lines, push_option, push_prompt_redirect, to_u32};
+
+pub(super) const AGENT: Agent = Agent {
+    name: "opencode",
+    program: Some("opencode"),
+    package: "opencode-ai",
+    install: "npm install -g opencode-ai",
+    checked_version: "1.18.33",
+    flags: &["run", "--format", "--auto", "--print-logs", "--log-level", "--model"],
+    hidden_flags: &[],
+    droppings: &[],
+    keys: &["ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
+    max_turns_flag: None,
+    max_budget_flag: None,
+    reports_cost: true,
+    line,
+    parse,
+    stuck: super::never_stuck,
+};
+
+fn line(p: &LineParts<'_>) -> String {
+    let mut line = String::from("exec opencode run --format json --auto --print-logs --log-level WARN");
+    push_option(&mut line, "--model", p.model);
+    line.push(' ');
+    line.push_str(&super::shell_quote(TRAILER));
+    push_prompt_redirect(&mut line);
+    line
+}
+
+/// `step_finish` events summed (cost, tokens, one turn each); the last `error` event, or else the
+/// last logged `stream error`, is the reason.
+pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
+    let mut steps: Option<u64> = None;
+    let mut cost: Option<f64> = None;
+    let mut input: Option<u64> = None;
+    let mut output: Option<u64> = None;
+    let mut error = None;
+    for event in json_lines(log) {
+        match event.get("type").and_then(Value::as_str) {
+            Some("step_finish") => {
+                let part = event.get("part");
+                add(&mut steps, Some(1));
+                if let Some(c) = part.and_then(|p| p.get("cost")).and_then(dollars) {
+                    cost = Some(cost.unwrap_or(0.0) + c);
+                }
+                let tokens = part.and_then(|p| p.get("tokens"));
+                add(&mut input, tokens.and_then(|t| t.get("input")).and_then(count));
+                add(&mut input, tokens.and_then(|t| t.get("cache")).and_then(|c| c.get("read")).and_then(count));
+                add(&mut output, tokens.and_then(|t| t.get("output")).and_then(count));
+            }
+            // Codex's `error` events carry a `message`, opencode's an `error` object.
+            Some("error") if event.contains_key("error") => error = super::error_message(&event).or_else(|| Some("error".into())),
+            _ => {}
+        }
+    }
+    let logged = last_stream_error(log);
+    if steps.is_none() && error.is_none() {
+        return logged.map(WorkerUsage::failed);
+    }
+    let reason = error.or(if steps.is_none() { logged } else { None });
+    Some(WorkerUsage {
+        cost_usd: cost,
+        turns: steps.and_then(to_u32),
+        is_error: Some(reason.is_some()),
+        input_tokens: input,
+        output_tokens: output,
+        reason: reason.map(|r| super::clip(&r)),
+        ..WorkerUsage::default()
+    })
+}
+
+/// The `error.error="…"` of the last `message="stream error"` log line.
+fn last_stream_error(log: &str) -> Option<String> {
+    let line = log.lines().rev().find(|l| l.contains("level=ERROR") && l.contains("message=\"stream error\""))?;
+    let at = line.find("error.error=\"")? + "error.error=\"".len();
+    let rest = &line[at..];
+    let end = rest.find("\" ").or_else(|| rest.rfind('"')).unwrap_or(rest.len());
+    Some(rest[..end].replace("\\\"", "\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::presets::tests::fixture_log;
+
+    #[test]
+    fn offline_gives_up_with_an_error_event() {
+        let log = fixture_log("opencode", "offline");
+        let usage = parse(&log).unwrap();
+        assert_eq!(usage.is_error, Some(true));
+        assert_eq!(usage.reason.as_deref(), Some("Cannot connect to API: Unable to connect. Is the computer able to access the url?"));
+        // Before the event, the logged stream errors say why.
+        let retrying: String = log.lines().filter(|l| l.starts_with("timestamp=")).take(3).map(|l| format!("{l}\n")).collect();
+        let usage = parse(&retrying).unwrap();
+        assert!(usage.reason.unwrap().starts_with("AI_APICallError: Cannot connect to API"));
+    }
+
+    #[test]
+    fn steps_are_summed_and_an_error_event_is_the_reason() {
+        let usage = parse(&fixture_log("opencode", "success")).unwrap();
+        assert_eq!(usage.turns, Some(2));
+        assert_eq!(usage.is_error, Some(false));
+        assert_eq!(usage.cost_usd, Some(0.0125 + 0.0031));
+        assert_eq!(usage.input_tokens, Some(1200 + 300 + 1500));
+        assert_eq!(usage.output_tokens, Some(210 + 40));
+        let failed = parse(&fixture_log("opencode", "error-event")).unwrap();
+        assert_eq!(failed.is_error, Some(true));
+        assert_eq!(failed.reason.as_deref(), Some("Invalid API key."));
+    }
+}

@@ -1,0 +1,141 @@
+//! File helpers: reads that name the path in their errors, atomic writes (temp file + rename).
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::base::error::{Error, Result};
+
+/// Read a whole file; the error names the path.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io("read", path, e))
+}
+
+/// Read a file that may be missing.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same directory, fsync'd, then renamed
+/// over the target, so a reader never sees half a file. Parent directories are created.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    let mut tmp =
+        tempfile::Builder::new().prefix(".lanes-tmp-").tempfile_in(dir).map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io("write", tmp.path(), e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path(), e))?;
+    // Keep the mode of the file we replace (scripts stay executable).
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+    }
+    tmp.persist(path).map_err(|e| Error::io("replace", path, e.error))?;
+    Ok(())
+}
+
+/// Write `bytes` atomically to `root/rel`, never through a symlink: `rel` must be relative and
+/// stay under `root` (no `..`), and no component of it under `root` — folders or the file itself
+/// — may be a symlink (a lane that turned `issues/M` into a link to a folder outside the
+/// repository must not have git-lanes write there). Parent folders are created.
+pub fn write_under(root: &Path, rel: &Path, bytes: &[u8]) -> Result<()> {
+    let target = root.join(rel);
+    check_no_symlink(root, rel)?;
+    write_atomic(&target, bytes)
+}
+
+/// Refuse `rel` when it is absolute, climbs with `..`, or has a symlink as any component under
+/// `root` (checked with `symlink_metadata`, which never follows).
+pub fn check_no_symlink(root: &Path, rel: &Path) -> Result<()> {
+    use std::path::Component;
+    let refuse =
+        |why: &str| Error::io("refuse to write", &root.join(rel), std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()));
+    let mut at = root.to_path_buf();
+    for c in rel.components() {
+        match c {
+            Component::Normal(n) => at.push(n),
+            Component::CurDir => continue,
+            _ => return Err(refuse("the path leaves the repository")),
+        }
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(refuse(&format!("`{}` is a symlink; git-lanes never writes through one", at.display())));
+            }
+            Ok(_) => {}
+            Err(_) => break, // the rest does not exist yet: created as real folders
+        }
+    }
+    Ok(())
+}
+
+/// Create a file only if it does not exist yet; returns false (and writes nothing) otherwise.
+pub fn create_new(path: &Path, bytes: &[u8]) -> Result<bool> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(mut f) => {
+            f.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::io("create", path, e)),
+    }
+}
+
+/// Create a directory and its parents.
+pub fn create_dir_all(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| Error::io("create directory", path, e))
+}
+
+/// Remove a file if it exists.
+pub fn remove_file_if_exists(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a/b.txt");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("a")).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn writes_never_follow_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("issues")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("issues/M")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("f"), dir.path().join("link")).unwrap();
+        for rel in ["issues/M/M-01.md", "link", "../x", "/etc/x"] {
+            let e = write_under(dir.path(), Path::new(rel), b"status: RESOLVED").unwrap_err();
+            assert!(e.to_string().contains("refuse to write"), "{rel}: {e}");
+        }
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        write_under(dir.path(), Path::new("issues/E/E-01.md"), b"ok").unwrap();
+        assert_eq!(std::fs::read(dir.path().join("issues/E/E-01.md")).unwrap(), b"ok");
+    }
+
+    #[test]
+    fn create_new_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        assert!(create_new(&p, b"1").unwrap());
+        assert!(!create_new(&p, b"2").unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"1");
+    }
+}

@@ -1,0 +1,5 @@
+//! Processes: the one place that spawns children (process groups, timeouts, capped output, the
+//! sandbox). Uses nothing above the base modules.
+
+pub mod process;
+pub mod sandbox;

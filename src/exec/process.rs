@@ -1,0 +1,1337 @@
+//! Child processes: the one place in git-lanes that spawns anything (workers, checks, git porcelain).
+//!
+//! Start with [`ProcessSpec`] (what to run, where, with which environment, where output goes,
+//! how long it may take), then call [`run`] (blocking, for checks) or [`spawn`] (a [`Running`]
+//! handle, for long-lived workers that a coordinator thread owns).
+//!
+//! Every child gets its own process group (pgid = its pid) and a null stdin. Output is either
+//! captured — stdout and stderr through one pipe, so the text is in arrival order, keeping the
+//! first and last [`DEFAULT_CAP_EACH_END`] bytes — or appended to a log file.
+//!
+//! # Design note: waiting, killing, and pid reuse
+//!
+//! A blocking [`run`] (checks, git porcelain) starts no thread at all on Linux: the calling
+//! thread waits in one `poll(2)` on the capture pipe and a pidfd of the child (see `inline`).
+//! Bare program names (`sh`, `git`) are looked up in `PATH` once per process, not per child.
+//!
+//! A [`spawn`]ed child has a dedicated *waiter thread* blocked in `waitid(WEXITED | WNOWAIT)`;
+//! waiting therefore costs no CPU, and callers wait on a channel (`recv_timeout`). When the group leader
+//! exits it stays a zombie (WNOWAIT) while the waiter, holding the `reaped` lock, SIGKILLs whatever
+//! is left in its group (background jobs a check forgot) and only then reaps it. Every other group
+//! signal ([`Running::signal_group`], timeouts, [`Running::terminate`]) takes the same lock and is
+//! skipped once the leader is reaped. So a signal is only ever sent to `-pgid` while that pgid is
+//! pinned by our own (possibly zombie) leader and can never hit a recycled group.
+//!
+//! Timeout: SIGTERM to the group, wait `grace`, SIGKILL to the group. A process that escaped the
+//! group (`setsid`) and still holds the capture pipe cannot hold the caller: once the leader is
+//! reaped, the reader gets at most [`READER_GRACE`] to reach end of file and is then abandoned.
+//!
+//! Nothing else in the program may reap children (no `waitpid(-1)`, no `SIGCHLD = SIG_IGN`):
+//! the waiter would then report [`Ending::Unknown`].
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+#![allow(unsafe_code)] // process groups and waitid need libc calls; each block has a SAFETY note
+
+use std::ffi::OsString;
+use std::fmt::{self, Write as _};
+use std::fs::OpenOptions;
+use std::io::{self, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Bytes kept from the start, and again from the end, of captured output (64 KiB in all).
+pub const DEFAULT_CAP_EACH_END: usize = 32 * 1024;
+/// Time between SIGTERM and SIGKILL when a spec does not say otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(2);
+/// How long the output reader may lag behind the reaped child before its output is taken as is
+/// (only a process that escaped the group can hold the pipe that long; a busy machine can delay
+/// the reader by much more than a few hundred milliseconds, and losing `git rev-parse`'s answer
+/// to that was seen with 100 lanes).
+pub const READER_GRACE: Duration = Duration::from_secs(3);
+
+/// Environment variables a scrubbed environment keeps (besides `LANES_*` and the allow list).
+const SCRUB_KEEP: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER"];
+
+/// Which environment a child sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvPolicy {
+    /// The parent's environment plus (overriding) these variables. For trusted workers.
+    Inherit(Vec<(OsString, OsString)>),
+    /// Exactly these variables and nothing else. Use with [`scrubbed_env`] for untrusted checks.
+    Clear(Vec<(OsString, OsString)>),
+}
+
+/// Where a child's stdout and stderr go. Both always go to the same place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputTarget {
+    /// One combined stream in memory; only the first and last `cap_each_end` bytes are kept.
+    Capture {
+        /// Bytes kept at each end of the stream.
+        cap_each_end: usize,
+    },
+    /// Appended to this file (created if missing); for long-running workers.
+    File(PathBuf),
+    /// Discarded.
+    Null,
+}
+
+impl OutputTarget {
+    /// Capture with the default cap ([`DEFAULT_CAP_EACH_END`] at each end).
+    #[must_use]
+    pub fn capture() -> Self {
+        OutputTarget::Capture { cap_each_end: DEFAULT_CAP_EACH_END }
+    }
+}
+
+/// Everything needed to start one child process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSpec {
+    /// Program to run, looked up in `PATH` when it has no slash.
+    pub program: OsString,
+    /// Arguments, without the program name.
+    pub args: Vec<OsString>,
+    /// Working directory; must exist.
+    pub cwd: PathBuf,
+    /// Environment the child sees.
+    pub env: EnvPolicy,
+    /// Where stdout and stderr go.
+    pub output: OutputTarget,
+    /// Wall-clock limit from spawn; `None` means no limit.
+    pub timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when the group is stopped.
+    pub grace: Duration,
+    /// Run the child in this sandbox (Landlock, see [`crate::sandbox`]); ignored where the
+    /// kernel has none (callers check [`crate::exec::sandbox::status`] and say so).
+    pub sandbox: Option<crate::exec::sandbox::Policy>,
+}
+
+impl ProcessSpec {
+    /// A spec for `program args…` in `cwd`: inherited environment, captured output, no timeout.
+    #[must_use]
+    pub fn new<I, S>(program: impl Into<OsString>, args: I, cwd: impl Into<PathBuf>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        ProcessSpec {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            cwd: cwd.into(),
+            env: EnvPolicy::Inherit(Vec::new()),
+            output: OutputTarget::capture(),
+            timeout: None,
+            grace: DEFAULT_GRACE,
+            sandbox: None,
+        }
+    }
+
+    /// A spec for `sh -c command` in `cwd` (how checks and worker command lines run).
+    #[must_use]
+    pub fn shell(command: &str, cwd: &Path) -> Self {
+        ProcessSpec::new("sh", ["-c", command], cwd)
+    }
+
+    /// Sets the environment policy.
+    #[must_use]
+    pub fn with_env(mut self, env: EnvPolicy) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Sets where output goes.
+    #[must_use]
+    pub fn with_output(mut self, output: OutputTarget) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// Sets the wall-clock limit.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Runs the child in a sandbox.
+    #[must_use]
+    pub fn with_sandbox(mut self, policy: crate::exec::sandbox::Policy) -> Self {
+        self.sandbox = Some(policy);
+        self
+    }
+
+    /// Sets the time between SIGTERM and SIGKILL.
+    #[must_use]
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    fn program_name(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+}
+
+/// Make this process non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`): same-user processes can then no
+/// longer read its `/proc/<pid>/environ` or memory, nor ptrace it. Children are not affected (the
+/// flag is reset on `exec`). Best effort: a failure leaves the process as it was.
+pub fn harden_self() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with PR_SET_DUMPABLE takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+/// The parent's environment reduced to what an untrusted command may see.
+///
+/// Keeps `PATH`, `HOME`, `LANG`, `LC_ALL`, `TERM`, `TMPDIR`, `USER`, every `LANES_*`, and the
+/// names in `allow` (exact match, e.g. from `lanes.yaml` `verify.env`). Tokens, API keys and
+/// everything else are dropped.
+pub fn scrubbed_env(allow: &[String]) -> Vec<(OsString, OsString)> {
+    scrub(std::env::vars_os(), allow)
+}
+
+fn scrub(vars: impl Iterator<Item = (OsString, OsString)>, allow: &[String]) -> Vec<(OsString, OsString)> {
+    vars.filter(|(name, _)| {
+        let Some(name) = name.to_str() else {
+            return false;
+        };
+        SCRUB_KEEP.contains(&name) || name.starts_with("LANES_") || allow.iter().any(|a| a == name)
+    })
+    .collect()
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Exited on its own with this code.
+    Exited(i32),
+    /// Killed by this signal (not because of its timeout).
+    Signaled(i32),
+    /// Its timeout elapsed and its process group was stopped.
+    TimedOut {
+        /// The timeout that elapsed.
+        after: Duration,
+    },
+    /// The status could not be collected (something else reaped the child).
+    Unknown,
+}
+
+impl Ending {
+    /// Whether the child exited with code 0.
+    pub fn success(&self) -> bool {
+        *self == Ending::Exited(0)
+    }
+
+    fn from_status(status: ExitStatus) -> Self {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Ending::Exited(code),
+            (None, Some(sig)) => Ending::Signaled(sig),
+            (None, None) => Ending::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ending::Exited(code) => write!(f, "exit {code}"),
+            Ending::Signaled(sig) => write!(f, "killed by signal {sig}"),
+            Ending::TimedOut { after } => write!(f, "timed out after {}", human_duration(*after)),
+            Ending::Unknown => f.write_str("ended with unknown status"),
+        }
+    }
+}
+
+/// `30s`, `300ms`, `1.5s`.
+fn human_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+/// Captured output: head and tail of the combined stdout+stderr stream, decoded lossily.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captured {
+    /// The kept text; when bytes were dropped, a `… [N bytes dropped] …` line separates head
+    /// and tail.
+    pub text: String,
+    /// Bytes left out between head and tail.
+    pub dropped_bytes: u64,
+}
+
+/// A finished child: how it ended, what it printed (empty unless captured), how long it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// How it ended.
+    pub ending: Ending,
+    /// Captured output (empty for [`OutputTarget::File`] and [`OutputTarget::Null`]).
+    pub output: Captured,
+    /// From spawn until the group leader ended.
+    pub duration: Duration,
+}
+
+/// A child that could not be started or watched.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The working directory is missing or not a directory.
+    #[error("could not start `{program}`: working directory {} does not exist", cwd.display())]
+    MissingCwd {
+        /// Program that was to run.
+        program: String,
+        /// The missing directory.
+        cwd: PathBuf,
+    },
+    /// The OS refused to start the program (not found, not executable, …).
+    #[error("could not start `{program}` in {}: {source}", cwd.display())]
+    Spawn {
+        /// Program that was to run.
+        program: String,
+        /// Its working directory.
+        cwd: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The log file could not be opened for appending.
+    #[error("could not open log file {} for `{program}`: {source}", path.display())]
+    LogFile {
+        /// Program that was to run.
+        program: String,
+        /// The log file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A pipe or a helper thread could not be created.
+    #[error("could not set up `{program}` in {}: {source}", cwd.display())]
+    Setup {
+        /// Program that was to run.
+        program: String,
+        /// Its working directory.
+        cwd: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// Runs `spec` to completion (honouring its timeout) and returns how it ended and its output.
+///
+/// # Errors
+/// When the child cannot be started; see [`ProcessError`]. A non-zero exit, a signal or a
+/// timeout is a [`Finished::ending`], not an error.
+pub fn run(spec: &ProcessSpec) -> Result<Finished, ProcessError> {
+    #[cfg(target_os = "linux")]
+    {
+        inline::run(spec)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Ok(spawn(spec)?.finish())
+    }
+}
+
+/// Starts `spec` and returns at once; see [`Running`].
+///
+/// # Errors
+/// When the working directory is missing, the log file cannot be opened, the program cannot be
+/// started, or a pipe or helper thread cannot be created.
+pub fn spawn(spec: &ProcessSpec) -> Result<Running, ProcessError> {
+    let (mut cmd, pipe_reader) = command(spec)?;
+    let child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: spec.program_name(), cwd: spec.cwd.clone(), source })?;
+    let started = Instant::now();
+    // The command holds our copies of the pipe's write end; without dropping them the reader
+    // would never see end of file.
+    drop(cmd);
+    Running::watch(child, started, spec, pipe_reader)
+}
+
+/// The one place a [`Command`] is built from a spec: own process group, null stdin, the
+/// environment policy, and output routed as asked (both streams into one pipe when captured; the
+/// pipe's read end is returned).
+fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>), ProcessError> {
+    let program = spec.program_name();
+    let setup_err = |source| ProcessError::Setup { program: program.clone(), cwd: spec.cwd.clone(), source };
+    if !spec.cwd.is_dir() {
+        return Err(ProcessError::MissingCwd { program, cwd: spec.cwd.clone() });
+    }
+
+    #[allow(clippy::disallowed_methods)] // this module is the one place that spawns
+    let mut cmd = Command::new(resolved_program(spec));
+    // argv[0] stays what the spec says, so `ps` and the child's `$0` look as before.
+    cmd.arg0(&spec.program);
+    cmd.args(&spec.args).current_dir(&spec.cwd).stdin(Stdio::null()).process_group(0);
+    match &spec.env {
+        EnvPolicy::Inherit(extra) => {
+            cmd.envs(extra.iter().map(|(k, v)| (k, v)));
+        }
+        EnvPolicy::Clear(vars) => {
+            cmd.env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
+        }
+    }
+
+    if let Some(policy) = &spec.sandbox {
+        let ruleset = crate::exec::sandbox::prepare(policy).map_err(|e| setup_err(io::Error::other(format!("sandbox: {e}"))))?;
+        if let Some(fd) = ruleset {
+            use std::os::fd::AsRawFd;
+            // SAFETY: the closure runs in the child between fork and exec and only makes two
+            // system calls on integers and a descriptor it owns (no allocation, no lock); the
+            // ruleset was fully built in the parent.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    if libc::syscall(libc::SYS_landlock_restrict_self, fd.as_raw_fd(), 0) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+
+    let mut pipe_reader = None;
+    match &spec.output {
+        OutputTarget::Capture { .. } => {
+            // One pipe for both streams keeps stdout and stderr in arrival order.
+            let (reader, writer) = io::pipe().map_err(setup_err)?;
+            let writer2 = writer.try_clone().map_err(setup_err)?;
+            cmd.stdout(writer).stderr(writer2);
+            pipe_reader = Some(reader);
+        }
+        OutputTarget::File(path) => {
+            let log_err = |source| ProcessError::LogFile { program: program.clone(), path: path.clone(), source };
+            let file = OpenOptions::new().create(true).append(true).open(path).map_err(log_err)?;
+            let file2 = file.try_clone().map_err(log_err)?;
+            cmd.stdout(file).stderr(file2);
+        }
+        OutputTarget::Null => {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    Ok((cmd, pipe_reader))
+}
+
+/// The program to exec: a bare name (`sh`, `git`) is looked up in `PATH` once per process and the
+/// absolute path reused, so a check costs no `PATH` search. Only when the child would search the
+/// same `PATH` as this process (its environment does not set another one); otherwise the name is
+/// left to the OS.
+fn resolved_program(spec: &ProcessSpec) -> OsString {
+    let name = &spec.program;
+    if name.as_encoded_bytes().contains(&b'/') || name.is_empty() {
+        return name.clone();
+    }
+    let parent_path = std::env::var_os("PATH");
+    let child_path = match &spec.env {
+        EnvPolicy::Inherit(extra) => {
+            extra.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| Some(v.clone())).unwrap_or(parent_path.clone())
+        }
+        EnvPolicy::Clear(vars) => vars.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
+    };
+    if child_path.is_none() || child_path != parent_path {
+        return name.clone();
+    }
+    static FOUND: Mutex<Vec<(OsString, OsString, PathBuf)>> = Mutex::new(Vec::new());
+    let path = parent_path.unwrap_or_default();
+    let mut found = lock(&FOUND);
+    if let Some((_, _, p)) = found.iter().find(|(n, pa, _)| n == name && *pa == path) {
+        return p.clone().into_os_string();
+    }
+    match search_path(name, &path) {
+        Some(p) => {
+            found.push((name.clone(), path, p.clone()));
+            p.into_os_string()
+        }
+        None => name.clone(),
+    }
+}
+
+/// What `execvp` would run for `name`: the first executable regular file in `path`'s entries.
+/// `None` when an empty (current directory) entry or a relative entry comes first, or nothing is
+/// found; the OS then does its own search and reports its own error.
+fn search_path(name: &OsString, path: &OsString) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    for dir in std::env::split_paths(path) {
+        if !dir.is_absolute() {
+            return None;
+        }
+        let candidate = dir.join(name);
+        if let Ok(meta) = std::fs::metadata(&candidate)
+            && meta.is_file()
+            && meta.permissions().mode() & 0o111 != 0
+        {
+            return Some(candidate);
+        }
+    }
+    None
+}
+
+/// Runs `program args…` in the foreground and waits for it: the terminal's stdin, stdout and
+/// stderr, git-lanes' own process group (so a pager or an editor can use the terminal and Ctrl-C
+/// reaches it), the inherited environment plus `env`. For what the person at the terminal
+/// drives — `git diff` through their pager, `$EDITOR` — never for workers or checks. Returns the
+/// exit code (`None` when a signal ended it).
+///
+/// # Errors
+/// When the working directory is missing or the program cannot be started.
+pub fn run_foreground(program: &str, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Result<Option<i32>, ProcessError> {
+    if !cwd.is_dir() {
+        return Err(ProcessError::MissingCwd { program: program.to_string(), cwd: cwd.to_path_buf() });
+    }
+    #[allow(clippy::disallowed_methods)] // this module is the one place that spawns
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(cwd).envs(env.iter().map(|(k, v)| (k, v)));
+    let status = cmd.status().map_err(|source| ProcessError::Spawn { program: program.to_string(), cwd: cwd.to_path_buf(), source })?;
+    Ok(status.code())
+}
+
+/// A started child and its process group.
+///
+/// Owned by one thread (it is `Send`). Only [`Running::wait`], [`Running::wait_timeout`] and
+/// [`Running::finish`] enforce the spec's timeout, so a coordinator must call one of them
+/// (or check [`Running::deadline`] itself). [`Running::try_wait`] never blocks and never kills.
+///
+/// Dropping a `Running` whose child has not ended SIGKILLs its group: a forgotten handle never
+/// leaves an orphan worker behind.
+#[derive(Debug)]
+pub struct Running {
+    pid: u32,
+    started: Instant,
+    timeout: Option<Duration>,
+    grace: Duration,
+    exit_rx: Receiver<Exit>,
+    /// True once the leader is reaped; held while signalling the group (see module docs).
+    reaped: Arc<Mutex<bool>>,
+    ending: Option<Ending>,
+    ended_at: Option<Instant>,
+    capture: Option<CaptureHandle>,
+}
+
+#[derive(Debug)]
+struct CaptureHandle {
+    buf: Arc<Mutex<CaptureBuf>>,
+    done_rx: Receiver<()>,
+}
+
+/// What the waiter thread reports: the ending and when the leader ended.
+type Exit = (Ending, Instant);
+
+impl Running {
+    /// Hands a started child to a waiter thread (and its capture pipe, if any, to a reader
+    /// thread).
+    fn watch(child: Child, started: Instant, spec: &ProcessSpec, pipe_reader: Option<io::PipeReader>) -> Result<Running, ProcessError> {
+        let setup_err = |source| ProcessError::Setup { program: spec.program_name(), cwd: spec.cwd.clone(), source };
+        let pid = child.id();
+        let reaped = Arc::new(Mutex::new(false));
+        let (exit_tx, exit_rx) = mpsc::channel();
+        let waiter = {
+            let reaped = Arc::clone(&reaped);
+            move || {
+                let msg = watch_child(child, &reaped);
+                let _ = exit_tx.send(msg);
+            }
+        };
+        if let Err(source) = thread::Builder::new().name(format!("wait-{pid}")).spawn(waiter) {
+            // The closure (and the Child in it) is gone; stop and reap the child by hand.
+            kill_group(pid, libc::SIGKILL);
+            reap_blocking(pid);
+            return Err(setup_err(source));
+        }
+
+        let mut running = Running {
+            pid,
+            started,
+            timeout: spec.timeout,
+            grace: spec.grace,
+            exit_rx,
+            reaped,
+            ending: None,
+            ended_at: None,
+            capture: None,
+        };
+        if let (Some(reader), OutputTarget::Capture { cap_each_end }) = (pipe_reader, &spec.output) {
+            let buf = Arc::new(Mutex::new(CaptureBuf::new(*cap_each_end)));
+            let (done_tx, done_rx) = mpsc::channel();
+            let thread_buf = Arc::clone(&buf);
+            let spawned = thread::Builder::new().name(format!("output-{pid}")).spawn(move || {
+                read_into(reader, &thread_buf);
+                let _ = done_tx.send(());
+            });
+            if let Err(source) = spawned {
+                // Dropping `running` kills the group; its waiter thread reaps it.
+                drop(running);
+                return Err(setup_err(source));
+            }
+            running.capture = Some(CaptureHandle { buf, done_rx });
+        }
+        Ok(running)
+    }
+
+    /// The child's pid, which is also its process group id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// When the child was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// When the spec's timeout elapses, if it has one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timeout.map(|t| self.started + t)
+    }
+
+    /// How the child ended, if it has; never blocks and never enforces the timeout.
+    pub fn try_wait(&mut self) -> Option<Ending> {
+        self.poll_exit(None)
+    }
+
+    /// Waits up to `limit` for the child to end.
+    ///
+    /// When the spec's timeout elapses within `limit`, the group is stopped (this may block a
+    /// further `grace`) and [`Ending::TimedOut`] is returned. `None`: still running.
+    pub fn wait_timeout(&mut self, limit: Duration) -> Option<Ending> {
+        let until = Instant::now() + limit;
+        match self.deadline() {
+            Some(deadline) if deadline <= until => {
+                if let Some(ending) = self.poll_until(deadline) {
+                    return Some(ending);
+                }
+                Some(self.stop_for_timeout())
+            }
+            _ => self.poll_until(until),
+        }
+    }
+
+    /// Waits until the child ends, stopping its group when the spec's timeout elapses.
+    pub fn wait(&mut self) -> Ending {
+        loop {
+            if let Some(ending) = self.wait_timeout(Duration::from_secs(3600)) {
+                return ending;
+            }
+        }
+    }
+
+    /// Stops the group now: SIGTERM, up to `grace` to exit, then SIGKILL; waits until reaped.
+    ///
+    /// Returns the ending (typically `Signaled(15)`, or `Exited` if the child handled SIGTERM).
+    /// Does nothing but return the ending if the child has already ended.
+    pub fn terminate(&mut self, grace: Duration) -> Ending {
+        if let Some(ending) = self.try_wait() {
+            return ending;
+        }
+        let _ = self.signal_group(libc::SIGTERM);
+        if let Some(ending) = self.poll_exit(Some(grace)) {
+            return ending;
+        }
+        let _ = self.signal_group(libc::SIGKILL);
+        loop {
+            if let Some(ending) = self.poll_exit(Some(Duration::from_secs(3600))) {
+                return ending;
+            }
+        }
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGINT`) to every process in the child's group.
+    ///
+    /// # Errors
+    /// `ESRCH` once the group leader has been reaped (the group id may then be reused), or
+    /// whatever kill(2) reports.
+    pub fn signal_group(&self, signal: i32) -> io::Result<()> {
+        let reaped = lock(&self.reaped);
+        if *reaped {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        if kill_group(self.pid, signal) { Ok(()) } else { Err(io::Error::last_os_error()) }
+    }
+
+    /// Waits for the child (enforcing the timeout) and returns its ending, output and duration.
+    ///
+    /// Output is only non-empty for [`OutputTarget::Capture`].
+    pub fn finish(mut self) -> Finished {
+        let ending = self.wait();
+        let duration = self.ended_at.map_or_else(|| self.started.elapsed(), |t| t - self.started);
+        let output = self
+            .capture
+            .take()
+            .map(|capture| {
+                // Usually instant; bounded in case an escaped process still holds the pipe.
+                let _ = capture.done_rx.recv_timeout(READER_GRACE);
+                let mut buf = lock(&capture.buf);
+                buf.abandoned = true;
+                buf.to_captured()
+            })
+            .unwrap_or_default();
+        Finished { ending, output, duration }
+    }
+
+    fn stop_for_timeout(&mut self) -> Ending {
+        let grace = self.grace;
+        self.terminate(grace);
+        let ending = Ending::TimedOut { after: self.timeout.unwrap_or_default() };
+        self.ending = Some(ending);
+        ending
+    }
+
+    fn poll_until(&mut self, until: Instant) -> Option<Ending> {
+        self.poll_exit(Some(until.saturating_duration_since(Instant::now())))
+    }
+
+    /// Takes the waiter's report if there is one, blocking up to `block`.
+    fn poll_exit(&mut self, block: Option<Duration>) -> Option<Ending> {
+        if self.ending.is_some() {
+            return self.ending;
+        }
+        let received = match block {
+            None => self.exit_rx.try_recv().map_err(|e| match e {
+                mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
+                mpsc::TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            }),
+            Some(d) => self.exit_rx.recv_timeout(d),
+        };
+        let (ending, at) = match received {
+            Ok(exit) => exit,
+            Err(RecvTimeoutError::Timeout) => return None,
+            Err(RecvTimeoutError::Disconnected) => (Ending::Unknown, Instant::now()),
+        };
+        self.ending = Some(ending);
+        self.ended_at = Some(at);
+        self.ending
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.try_wait().is_none() {
+            let _ = self.signal_group(libc::SIGKILL);
+        }
+        if let Some(capture) = &self.capture {
+            lock(&capture.buf).abandoned = true;
+        }
+    }
+}
+
+/// The waiter thread: block until the leader exits, clean up its group, reap it.
+fn watch_child(mut child: Child, reaped: &Mutex<bool>) -> Exit {
+    let pid = child.id();
+    let is_zombie = wait_exited_nowait(pid);
+    let ended_at = Instant::now();
+    let mut reaped = lock(reaped);
+    if is_zombie {
+        // The leader is a zombie, so its pgid cannot be reused: safe to kill what it left behind.
+        kill_group(pid, libc::SIGKILL);
+    }
+    let ending = child.wait().map_or(Ending::Unknown, Ending::from_status);
+    *reaped = true;
+    (ending, ended_at)
+}
+
+/// Sends `signal` to process group `pgid`; false on error (ESRCH when the group is empty).
+fn kill_group(pgid: u32, signal: i32) -> bool {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return false;
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions; a negative pid addresses a group.
+    unsafe { libc::kill(-pgid, signal) == 0 }
+}
+
+/// Blocks until `pid` has exited, leaving it a zombie (not reaped); false if waitid failed.
+fn wait_exited_nowait(pid: u32) -> bool {
+    loop {
+        // SAFETY: `info` is a valid, writable siginfo_t that waitid fills in; all-zero is a
+        // valid bit pattern for this plain C struct.
+        let rc = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT)
+        };
+        if rc == 0 {
+            return true;
+        }
+        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return false;
+        }
+    }
+}
+
+/// Reaps `pid` (only used when its `Child` handle was lost).
+fn reap_blocking(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid, writable int.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc != -1 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Head and tail of a byte stream; memory stays within about `2 * cap` whatever arrives.
+#[derive(Debug)]
+struct CaptureBuf {
+    cap: usize,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    total: u64,
+    /// Set when the owner stopped waiting; the reader thread then stops reading.
+    abandoned: bool,
+}
+
+impl CaptureBuf {
+    fn new(cap: usize) -> Self {
+        CaptureBuf { cap, head: Vec::new(), tail: Vec::new(), total: 0, abandoned: false }
+    }
+
+    fn push(&mut self, mut data: &[u8]) {
+        self.total += data.len() as u64;
+        let room = self.cap - self.head.len();
+        if room > 0 {
+            let n = room.min(data.len());
+            self.head.extend_from_slice(&data[..n]);
+            data = &data[n..];
+        }
+        if data.len() >= self.cap {
+            self.tail.clear();
+            self.tail.extend_from_slice(&data[data.len() - self.cap..]);
+        } else {
+            self.tail.extend_from_slice(data);
+            if self.tail.len() > self.cap {
+                let excess = self.tail.len() - self.cap;
+                self.tail.drain(..excess);
+            }
+        }
+    }
+
+    fn to_captured(&self) -> Captured {
+        let dropped_bytes = self.total - (self.head.len() + self.tail.len()) as u64;
+        let mut text = String::from_utf8_lossy(&self.head).into_owned();
+        if dropped_bytes > 0 {
+            let _ = write!(text, "\n… [{dropped_bytes} bytes dropped] …\n");
+        }
+        text.push_str(&String::from_utf8_lossy(&self.tail));
+        Captured { text, dropped_bytes }
+    }
+}
+
+/// The reader thread: drain the pipe into `buf` until end of file or until abandoned.
+fn read_into(mut reader: impl Read, buf: &Mutex<CaptureBuf>) {
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => {
+                let mut buf = lock(buf);
+                if buf.abandoned {
+                    return;
+                }
+                buf.push(&chunk[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Blocking runs without helper threads (Linux): the calling thread waits in one `poll(2)` on
+/// the capture pipe and a pidfd of the child, so a check costs no reader or waiter thread.
+///
+/// The same rules as the threaded path hold: the group is signalled only while its leader is
+/// unreaped (here trivially, since this thread alone reaps it), leftovers in the group are
+/// SIGKILLed when the leader exits, and an escaped process holding the pipe is given
+/// [`READER_GRACE`] after the leader is reaped, then abandoned.
+#[cfg(target_os = "linux")]
+mod inline {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    use super::*;
+
+    pub(super) fn run(spec: &ProcessSpec) -> Result<Finished, ProcessError> {
+        let program = spec.program_name();
+        let (mut cmd, pipe) = command(spec)?;
+        let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: program.clone(), cwd: spec.cwd.clone(), source })?;
+        let started = Instant::now();
+        // Our copies of the pipe's write end must go, or the read end never sees end of file.
+        drop(cmd);
+        let pid = child.id();
+        let Some(pidfd) = pidfd_open(pid) else {
+            // Kernel without pidfds (before 5.3): the threaded path, for this child.
+            return Ok(Running::watch(child, started, spec, pipe)?.finish());
+        };
+        let cap = match spec.output {
+            OutputTarget::Capture { cap_each_end } => cap_each_end,
+            _ => 0,
+        };
+        let mut buf = CaptureBuf::new(cap);
+        let mut pipe: Option<io::PipeReader> = pipe;
+        let mut chunk = vec![0u8; if pipe.is_some() { 64 * 1024 } else { 0 }];
+        let deadline = spec.timeout.map(|t| started + t);
+        let mut timed_out = false;
+        // When the group gets SIGKILL after SIGTERM (timeout).
+        let mut kill_at: Option<Instant> = None;
+        let mut leader: Option<(Ending, Instant)> = None;
+        loop {
+            if leader.is_some() && pipe.is_none() {
+                break;
+            }
+            let now = Instant::now();
+            let wake = match leader {
+                Some((_, ended)) => Some(ended + READER_GRACE),
+                None => kill_at.or(if timed_out { None } else { deadline }),
+            };
+            if let Some(w) = wake
+                && w <= now
+            {
+                if leader.is_some() {
+                    // Only an escaped process can hold the pipe this long: take what we have.
+                    pipe = None;
+                    continue;
+                }
+                if timed_out {
+                    kill_group(pid, libc::SIGKILL);
+                    kill_at = None;
+                } else {
+                    timed_out = true;
+                    kill_group(pid, libc::SIGTERM);
+                    kill_at = Some(now + spec.grace);
+                }
+                continue;
+            }
+            let mut fds = Vec::with_capacity(2);
+            if let Some(p) = &pipe {
+                fds.push(libc::pollfd { fd: p.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            }
+            if leader.is_none() {
+                fds.push(libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            }
+            let timeout_ms = wake.map_or(-1, |w| {
+                let d = w.saturating_duration_since(now);
+                // Round up so a wake-up never comes early and spins.
+                i32::try_from(d.as_millis() + 1).unwrap_or(i32::MAX)
+            });
+            // SAFETY: `fds` is a valid, writable array of `fds.len()` pollfd structs.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+            if rc < 0 {
+                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // poll itself failed (should not happen): fall back to blocking steps.
+                drain_blocking(pipe.take(), &mut buf, &mut chunk);
+                leader = Some(reap(&mut child, pid));
+                continue;
+            }
+            for fd in &fds {
+                if fd.revents == 0 {
+                    continue;
+                }
+                if fd.fd == pidfd.as_raw_fd() {
+                    leader = Some(reap(&mut child, pid));
+                } else if let Some(p) = pipe.as_mut() {
+                    match p.read(&mut chunk) {
+                        Ok(0) => pipe = None,
+                        Ok(n) => buf.push(&chunk[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => pipe = None,
+                    }
+                }
+            }
+        }
+        let (mut ending, ended_at) = leader.unwrap_or((Ending::Unknown, Instant::now()));
+        if timed_out {
+            ending = Ending::TimedOut { after: spec.timeout.unwrap_or_default() };
+        }
+        let output = if matches!(spec.output, OutputTarget::Capture { .. }) { buf.to_captured() } else { Captured::default() };
+        Ok(Finished { ending, output, duration: ended_at - started })
+    }
+
+    /// The leader has exited: kill what it left in its group while its zombie pins the pgid,
+    /// then reap it.
+    fn reap(child: &mut Child, pid: u32) -> (Ending, Instant) {
+        let is_zombie = wait_exited_nowait(pid);
+        let ended_at = Instant::now();
+        if is_zombie {
+            kill_group(pid, libc::SIGKILL);
+        }
+        (child.wait().map_or(Ending::Unknown, Ending::from_status), ended_at)
+    }
+
+    fn drain_blocking(pipe: Option<io::PipeReader>, buf: &mut CaptureBuf, chunk: &mut [u8]) {
+        let Some(mut p) = pipe else { return };
+        loop {
+            match p.read(chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.push(&chunk[..n]),
+            }
+        }
+    }
+
+    fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+        let pid = libc::pid_t::try_from(pid).ok()?;
+        // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+        // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+        Some(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("lanes-process-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn sh(cmd: &str) -> ProcessSpec {
+        ProcessSpec::shell(cmd, &std::env::temp_dir())
+    }
+
+    /// Whether `pid` is gone (no such process, or a zombie awaiting its new parent's reap).
+    fn gone(pid: i32) -> bool {
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => {
+                let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+                state.starts_with('Z') || state.starts_with('X')
+            }
+        }
+    }
+
+    fn wait_gone(pid: i32, within: Duration) -> bool {
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if gone(pid) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        gone(pid)
+    }
+
+    fn read_pid(path: &Path) -> i32 {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Ok(s) = fs::read_to_string(path)
+                && let Ok(pid) = s.trim().parse()
+            {
+                return pid;
+            }
+            assert!(Instant::now() < until, "no pid written to {}", path.display());
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn exit_code_and_interleaved_output_are_captured() {
+        let done = run(&sh("echo out; echo err >&2; echo out2; exit 3")).unwrap();
+        assert_eq!(done.ending, Ending::Exited(3));
+        assert_eq!(done.output.text, "out\nerr\nout2\n");
+        assert_eq!(done.output.dropped_bytes, 0);
+        assert_eq!(done.ending.to_string(), "exit 3");
+        let ok = run(&sh("true")).unwrap();
+        assert!(ok.ending.success());
+    }
+
+    #[test]
+    fn signal_ending_is_recorded() {
+        let done = run(&sh("kill -9 $$")).unwrap();
+        assert_eq!(done.ending, Ending::Signaled(9));
+        assert_eq!(done.ending.to_string(), "killed by signal 9");
+    }
+
+    #[test]
+    fn stdin_is_null() {
+        let done = run(&sh("cat; echo end")).unwrap();
+        assert_eq!(done.output.text, "end\n");
+    }
+
+    #[test]
+    fn huge_output_keeps_head_and_tail_only() {
+        let spec = sh("printf 'START'; head -c 200000000 /dev/zero | tr '\\0' a; printf 'END'");
+        let done = run(&spec).unwrap();
+        assert!(done.ending.success());
+        let total: u64 = 200_000_000 + 8;
+        let kept = 2 * DEFAULT_CAP_EACH_END as u64;
+        assert_eq!(done.output.dropped_bytes, total - kept);
+        let marker = format!("\n… [{} bytes dropped] …\n", total - kept);
+        assert_eq!(done.output.text.len(), kept as usize + marker.len());
+        assert!(done.output.text.starts_with("STARTaaa"));
+        assert!(done.output.text.ends_with("aaaEND"));
+        assert!(done.output.text.contains(&marker));
+        // Memory stayed bounded: the whole test binary never came near the 200 MB printed.
+        let status = fs::read_to_string("/proc/self/status").unwrap();
+        let hwm_kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        assert!(hwm_kb < 150 * 1024, "peak RSS {hwm_kb} kB");
+    }
+
+    #[test]
+    fn small_cap_truncates_exactly() {
+        let spec = sh("printf 0123456789").with_output(OutputTarget::Capture { cap_each_end: 3 });
+        let done = run(&spec).unwrap();
+        assert_eq!(done.output.dropped_bytes, 4);
+        assert_eq!(done.output.text, "012\n… [4 bytes dropped] …\n789");
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group() {
+        let dir = tmpdir("timeout");
+        let pidfile = dir.join("bg.pid");
+        let script = format!("sleep 100 & echo $! > '{}'; sleep 100", pidfile.display());
+        let spec = ProcessSpec::shell(&script, &dir).with_timeout(Duration::from_millis(300)).with_grace(Duration::from_millis(200));
+        let t0 = Instant::now();
+        let done = run(&spec).unwrap();
+        let took = t0.elapsed();
+        assert_eq!(done.ending, Ending::TimedOut { after: Duration::from_millis(300) });
+        assert_eq!(done.ending.to_string(), "timed out after 300ms");
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_millis(1500), "{took:?}");
+        let bg = read_pid(&pidfile);
+        assert!(wait_gone(bg, Duration::from_millis(500)), "grandchild {bg} survived");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sigterm_ignored_means_sigkill_after_grace() {
+        let spec = sh("trap '' TERM; sleep 100").with_timeout(Duration::from_millis(200)).with_grace(Duration::from_millis(300));
+        let t0 = Instant::now();
+        let done = run(&spec).unwrap();
+        let took = t0.elapsed();
+        assert!(matches!(done.ending, Ending::TimedOut { .. }));
+        assert!(took >= Duration::from_millis(500), "{took:?}");
+        assert!(took < Duration::from_millis(2000), "{took:?}");
+    }
+
+    #[test]
+    fn leftover_background_jobs_are_killed_when_leader_exits() {
+        let dir = tmpdir("leftover");
+        let pidfile = dir.join("bg.pid");
+        let script = format!("sleep 100 & echo $! > '{}'; echo done", pidfile.display());
+        let t0 = Instant::now();
+        let done = run(&ProcessSpec::shell(&script, &dir)).unwrap();
+        assert!(done.ending.success());
+        assert_eq!(done.output.text, "done\n");
+        assert!(t0.elapsed() < Duration::from_secs(1));
+        let bg = read_pid(&pidfile);
+        assert!(wait_gone(bg, Duration::from_millis(500)), "background job {bg} survived");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn escaped_grandchild_holding_the_pipe_does_not_hang_run() {
+        let spec = sh("setsid sleep 10 & echo $!");
+        let t0 = Instant::now();
+        let done = run(&spec).unwrap();
+        // Bounded by the reader grace, not by the escaped process's 10 s.
+        assert!(t0.elapsed() < READER_GRACE + Duration::from_secs(2), "{:?}", t0.elapsed());
+        assert!(done.ending.success());
+        let pid: i32 = done.output.text.trim().parse().unwrap();
+        // SAFETY: plain kill(2) of the process this test started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+
+    #[test]
+    fn clear_env_hides_parent_secrets() {
+        let parent = vec![
+            (OsString::from("PATH"), OsString::from("/usr/bin:/bin")),
+            (OsString::from("GITHUB_TOKEN"), OsString::from("x")),
+            (OsString::from("AWS_SECRET_ACCESS_KEY"), OsString::from("y")),
+            (OsString::from("LANES_LANE"), OsString::from("E")),
+            (OsString::from("EXTRA_OK"), OsString::from("z")),
+        ];
+        let vars = scrub(parent.into_iter(), &["EXTRA_OK".to_string()]);
+        let names: Vec<_> = vars.iter().map(|(k, _)| k.to_str().unwrap()).collect();
+        assert_eq!(names, ["PATH", "LANES_LANE", "EXTRA_OK"]);
+
+        let spec = sh("echo \"[${GITHUB_TOKEN-unset}] [$LANES_LANE] [$EXTRA_OK]\"").with_env(EnvPolicy::Clear(vars));
+        let done = run(&spec).unwrap();
+        assert_eq!(done.output.text, "[unset] [E] [z]\n");
+    }
+
+    #[test]
+    fn scrubbed_env_of_this_process_keeps_only_allowed_names() {
+        for (name, _) in scrubbed_env(&[]) {
+            let name = name.to_str().unwrap().to_string();
+            assert!(SCRUB_KEEP.contains(&name.as_str()) || name.starts_with("LANES_"), "{name}");
+        }
+    }
+
+    #[test]
+    fn inherit_env_adds_vars() {
+        let spec = sh("echo $LANES_RUN_ID").with_env(EnvPolicy::Inherit(vec![("LANES_RUN_ID".into(), "r1".into())]));
+        assert_eq!(run(&spec).unwrap().output.text, "r1\n");
+    }
+
+    #[test]
+    fn non_utf8_output_is_kept_lossily() {
+        let done = run(&sh("printf 'a\\377\\376b'")).unwrap();
+        assert_eq!(done.output.text, "a\u{FFFD}\u{FFFD}b");
+    }
+
+    #[test]
+    fn spawned_worker_can_be_terminated() {
+        let dir = tmpdir("worker");
+        let log = dir.join("worker.log");
+        let spec = ProcessSpec::shell("echo started; exec sleep 100", &dir).with_output(OutputTarget::File(log.clone()));
+        let mut worker = spawn(&spec).unwrap();
+        assert!(worker.pid() > 0);
+        assert_eq!(worker.try_wait(), None);
+        assert_eq!(worker.wait_timeout(Duration::from_millis(100)), None);
+        let ending = worker.terminate(Duration::from_secs(2));
+        assert_eq!(ending, Ending::Signaled(libc::SIGTERM));
+        assert_eq!(worker.try_wait(), Some(ending));
+        assert!(worker.signal_group(libc::SIGTERM).is_err());
+        assert!(gone(worker.pid() as i32));
+        assert_eq!(fs::read_to_string(&log).unwrap(), "started\n");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn log_file_is_appended_with_both_streams() {
+        let dir = tmpdir("log");
+        let log = dir.join("lane.log");
+        fs::write(&log, "before\n").unwrap();
+        let spec = ProcessSpec::shell("echo out; echo err >&2", &dir).with_output(OutputTarget::File(log.clone()));
+        let done = run(&spec).unwrap();
+        assert!(done.ending.success());
+        assert_eq!(done.output, Captured::default());
+        assert_eq!(fs::read_to_string(&log).unwrap(), "before\nout\nerr\n");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn spawned_worker_times_out_in_wait() {
+        let spec = sh("sleep 100").with_timeout(Duration::from_millis(100));
+        let mut worker = spawn(&spec).unwrap();
+        assert!(worker.deadline().is_some());
+        let ending = worker.wait();
+        assert!(matches!(ending, Ending::TimedOut { .. }));
+        assert_eq!(worker.try_wait(), Some(ending));
+    }
+
+    #[test]
+    fn dropping_a_running_child_kills_its_group() {
+        let worker = spawn(&sh("sleep 100")).unwrap();
+        let pid = worker.pid() as i32;
+        drop(worker);
+        assert!(wait_gone(pid, Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn running_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Running>();
+    }
+
+    #[test]
+    fn missing_program_is_an_error() {
+        let spec = ProcessSpec::new("no-such-program-lanes", Vec::<OsString>::new(), "/");
+        let err = spawn(&spec).unwrap_err();
+        assert!(matches!(err, ProcessError::Spawn { .. }));
+        let msg = err.to_string();
+        assert!(msg.starts_with("could not start `no-such-program-lanes` in /: No such file"), "{msg}");
+    }
+
+    #[test]
+    fn missing_cwd_is_an_error() {
+        let err = run(&ProcessSpec::shell("true", Path::new("/no/such/dir"))).unwrap_err();
+        assert_eq!(err.to_string(), "could not start `sh`: working directory /no/such/dir does not exist");
+    }
+
+    #[test]
+    fn bare_program_names_are_resolved_once_against_the_same_path() {
+        let spec = sh("true");
+        let resolved = PathBuf::from(resolved_program(&spec));
+        assert!(resolved.is_absolute() && resolved.ends_with("sh"), "{}", resolved.display());
+        assert_eq!(PathBuf::from(resolved_program(&spec)), resolved, "second lookup answers the same");
+        // A child with its own PATH searches it itself.
+        let own = sh("true").with_env(EnvPolicy::Inherit(vec![("PATH".into(), "/nowhere".into())]));
+        assert_eq!(resolved_program(&own), "sh");
+        let none = sh("true").with_env(EnvPolicy::Clear(vec![]));
+        assert_eq!(resolved_program(&none), "sh");
+        let same = sh("true").with_env(EnvPolicy::Clear(scrubbed_env(&[])));
+        assert_eq!(PathBuf::from(resolved_program(&same)), resolved);
+        assert_eq!(resolved_program(&ProcessSpec::new("/bin/echo", ["x"], std::env::temp_dir())), "/bin/echo");
+        // A relative or empty PATH entry first: left to the OS, which searches the current dir.
+        assert_eq!(search_path(&"sh".into(), &"rel:/bin:/usr/bin".into()), None);
+        assert_eq!(search_path(&"sh".into(), &":/bin:/usr/bin".into()), None);
+        assert_eq!(search_path(&"no-such-program-here".into(), &"/bin:/usr/bin".into()), None);
+    }
+
+    #[test]
+    fn resolved_programs_keep_their_typed_name_as_argv0() {
+        let done = run(&sh("echo $0")).unwrap();
+        assert_eq!(done.output.text, "sh\n");
+        let done =
+            run(&ProcessSpec::new("sh", ["-c", "echo $0"], std::env::temp_dir()).with_env(EnvPolicy::Clear(scrubbed_env(&[])))).unwrap();
+        assert_eq!(done.output.text, "sh\n");
+    }
+
+    #[test]
+    fn blocking_run_times_out_with_output_and_file_targets() {
+        let dir = tmpdir("inline-timeout");
+        let log = dir.join("log");
+        let spec = sh("echo before; sleep 30").with_timeout(Duration::from_millis(200)).with_output(OutputTarget::File(log.clone()));
+        let done = run(&spec).unwrap();
+        assert_eq!(done.ending, Ending::TimedOut { after: Duration::from_millis(200) });
+        assert_eq!(fs::read_to_string(&log).unwrap(), "before\n");
+        let done = run(&sh("echo kept; sleep 30").with_timeout(Duration::from_millis(200))).unwrap();
+        assert!(matches!(done.ending, Ending::TimedOut { .. }));
+        assert_eq!(done.output.text, "kept\n");
+        let done = run(&sh("echo gone").with_output(OutputTarget::Null)).unwrap();
+        assert!(done.ending.success());
+        assert_eq!(done.output, Captured::default());
+    }
+
+    #[test]
+    fn durations_display_humanly() {
+        assert_eq!(human_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(human_duration(Duration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn a_sandboxed_child_writes_only_where_allowed() {
+        if !crate::exec::sandbox::status().is_enforced() {
+            return;
+        }
+        let tree = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let cmd = format!(
+            "echo x > {0}/inside; echo y > {1}/escaped; echo z > {2}/t; true",
+            tree.path().display(),
+            outside.path().display(),
+            tmp.path().display()
+        );
+        let spec = ProcessSpec::shell(&cmd, tree.path());
+        run(&spec.clone().with_sandbox(crate::exec::sandbox::Policy::for_check(tree.path(), tmp.path()))).unwrap();
+        assert!(tree.path().join("inside").exists());
+        assert!(tmp.path().join("t").exists());
+        assert!(!outside.path().join("escaped").exists(), "the sandbox let a write out");
+        run(&spec).unwrap();
+        assert!(outside.path().join("escaped").exists(), "without a sandbox the same write works");
+    }
+}

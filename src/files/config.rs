@@ -1,0 +1,356 @@
+//! Configuration: seed defaults, the optional `lanes.yaml`, and command-line overrides, resolved
+//! once into an immutable [`Config`] that the domain consumes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::base::error::{Problem, Result};
+use crate::{base::fsutil, files::names};
+
+/// The name of the optional configuration file at the repository root.
+pub const CONFIG_FILE: &str = "lanes.yaml";
+
+/// How finished lanes are brought together (SPEC §4 step 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum IntegrationPolicy {
+    #[default]
+    Merge,
+    Branches,
+    Squash,
+}
+
+impl std::str::FromStr for IntegrationPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "merge" => Ok(Self::Merge),
+            "branches" => Ok(Self::Branches),
+            "squash" => Ok(Self::Squash),
+            _ => Err(format!("unknown integration policy `{s}` (merge, branches, squash)")),
+        }
+    }
+}
+
+/// `lanes.yaml` as written. Every field is optional; unknown keys are errors (typos must not be
+/// silently ignored).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub catalog: Option<PathBuf>,
+    pub issues: Option<PathBuf>,
+    pub fixer_specs: Option<PathBuf>,
+    pub hunter_specs: Option<PathBuf>,
+    pub signals: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub runs: Option<PathBuf>,
+    pub evidence: Option<PathBuf>,
+    pub lanes: Option<Vec<String>>,
+    pub worker: Option<String>,
+    pub max_parallel: Option<usize>,
+    pub max_issues: Option<usize>,
+    pub timeout: Option<String>,
+    pub stall_after: Option<String>,
+    pub done_grace: Option<String>,
+    pub branch_prefix: Option<String>,
+    pub worktree_dir: Option<PathBuf>,
+    pub integration: Option<IntegrationPolicy>,
+    pub port_base: Option<u16>,
+    pub port_span: Option<u16>,
+    pub model: Option<String>,
+    /// Run workers in the sandbox too (writes limited to the worktree, git's folder, the signal
+    /// folder, temp and the agent's own config folders). Off by default.
+    pub sandbox_workers: Option<bool>,
+    #[serde(default)]
+    pub verify: VerifyConfig,
+    #[serde(default)]
+    pub setup: SetupConfig,
+}
+
+/// `verify:` in `lanes.yaml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub env: Vec<String>,
+}
+
+/// `setup:` in `lanes.yaml`: prepares each lane worktree before its worker starts.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupConfig {
+    /// Untracked files copied from the main worktree (e.g. `.env`).
+    #[serde(default)]
+    pub copy: Vec<PathBuf>,
+    /// Shell commands run in the worktree.
+    #[serde(default)]
+    pub run: Vec<String>,
+}
+
+/// Overrides from the command line (`--catalog`, `--issues`).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub catalog: Option<PathBuf>,
+    pub issues: Option<PathBuf>,
+}
+
+/// The resolved configuration. Paths are relative to the repository root.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub catalog: PathBuf,
+    pub issues: PathBuf,
+    pub fixer_specs: PathBuf,
+    pub hunter_specs: PathBuf,
+    pub signals: PathBuf,
+    pub state: PathBuf,
+    pub runs: PathBuf,
+    pub evidence: PathBuf,
+    pub lanes: Option<Vec<String>>,
+    pub worker: Option<String>,
+    pub max_parallel: Option<usize>,
+    pub max_issues: usize,
+    pub lane_timeout: Duration,
+    pub stall_after: Duration,
+    pub done_grace: Duration,
+    pub branch_prefix: String,
+    pub worktree_dir: Option<PathBuf>,
+    pub integration: IntegrationPolicy,
+    pub port_base: u16,
+    pub port_span: u16,
+    pub model: Option<String>,
+    pub verify_timeout: Duration,
+    pub verify_env: Vec<String>,
+    /// `sandbox_workers:` (see [`FileConfig::sandbox_workers`]).
+    pub sandbox_workers: bool,
+    pub setup: SetupConfig,
+    /// Whether `lanes.yaml` exists.
+    pub from_file: bool,
+}
+
+impl Config {
+    /// Seed defaults (SPEC §1).
+    pub fn defaults() -> Config {
+        Config {
+            catalog: "SAF_ISSUE_CATALOG.md".into(),
+            issues: "issues".into(),
+            fixer_specs: ".claude/agents/issue-fixers".into(),
+            hunter_specs: ".claude/agents/issue-hunters".into(),
+            signals: "LogBook/issue-fixing/signals".into(),
+            state: "LogBook/issue-fixing/orchestrator-state.yaml".into(),
+            runs: "LogBook/issue-fixing/runs".into(),
+            evidence: "LogBook/verification/evidence".into(),
+            lanes: None,
+            worker: None,
+            max_parallel: None,
+            max_issues: 5,
+            lane_timeout: Duration::from_secs(60 * 60),
+            stall_after: Duration::from_secs(10 * 60),
+            done_grace: Duration::from_secs(30),
+            branch_prefix: "lanes".into(),
+            worktree_dir: None,
+            integration: IntegrationPolicy::Merge,
+            port_base: 20000,
+            port_span: 100,
+            model: None,
+            verify_timeout: Duration::from_secs(30),
+            verify_env: Vec::new(),
+            sandbox_workers: false,
+            setup: SetupConfig::default(),
+            from_file: false,
+        }
+    }
+
+    /// Load `lanes.yaml` from `root` (if present) over the defaults, then apply `overrides`.
+    pub fn load(root: &Path, overrides: &Overrides) -> Result<Config> {
+        Config::from_bytes(fsutil::read_optional(&root.join(CONFIG_FILE))?, overrides)
+    }
+
+    /// Like [`Config::load`] from the bytes of `lanes.yaml` (`None` when there is none), e.g. as
+    /// committed in a tree that `check` reads.
+    pub fn from_bytes(file: Option<Vec<u8>>, overrides: &Overrides) -> Result<Config> {
+        let mut c = Config::defaults();
+        if let Some(bytes) = file {
+            let text = crate::files::text::decode(Path::new(CONFIG_FILE), bytes)?.text;
+            let file: FileConfig = if text.trim().is_empty() {
+                FileConfig::default()
+            } else {
+                serde_saphyr::from_str(&text).map_err(|e| {
+                    let line = e.location().map(|l| l.line() as usize).unwrap_or(0);
+                    let msg = e.to_string();
+                    let msg = msg.lines().next().unwrap_or("").split(" at line ").next().unwrap_or("").to_string();
+                    Problem::new(CONFIG_FILE, line, format!("invalid configuration: {msg}"))
+                })?
+            };
+            c.apply(file)?;
+            c.from_file = true;
+        }
+        if let Some(p) = &overrides.catalog {
+            c.catalog = p.clone();
+        }
+        if let Some(p) = &overrides.issues {
+            c.issues = p.clone();
+        }
+        for p in [&c.catalog, &c.issues, &c.signals, &c.state, &c.runs, &c.evidence] {
+            check_relative(p)?;
+        }
+        Ok(c)
+    }
+
+    fn apply(&mut self, f: FileConfig) -> Result<()> {
+        let dur = |v: &Option<String>, key: &str, default: Duration| -> Result<Duration> {
+            match v {
+                None => Ok(default),
+                Some(s) => parse_duration(s).ok_or_else(|| {
+                    Problem::new(CONFIG_FILE, 0, format!("`{key}: {s}` is not a duration (e.g. 30s, 10m, 1h, PT30M)")).into()
+                }),
+            }
+        };
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = f.$f.clone() { self.$f = v; } )* };
+        }
+        set!(
+            catalog,
+            issues,
+            fixer_specs,
+            hunter_specs,
+            signals,
+            state,
+            runs,
+            evidence,
+            max_issues,
+            branch_prefix,
+            integration,
+            port_base,
+            port_span
+        );
+        self.worker = f.worker.clone().or(self.worker.take());
+        self.model = f.model.clone().or(self.model.take());
+        self.max_parallel = f.max_parallel.or(self.max_parallel);
+        self.worktree_dir = f.worktree_dir.clone().or(self.worktree_dir.take());
+        self.lane_timeout = dur(&f.timeout, "timeout", self.lane_timeout)?;
+        self.stall_after = dur(&f.stall_after, "stall_after", self.stall_after)?;
+        self.done_grace = dur(&f.done_grace, "done_grace", self.done_grace)?;
+        self.verify_timeout = dur(&f.verify.timeout, "verify.timeout", self.verify_timeout)?;
+        self.verify_env = f.verify.env.clone();
+        self.sandbox_workers = f.sandbox_workers.unwrap_or(self.sandbox_workers);
+        self.setup = f.setup.clone();
+        if let Some(lanes) = &f.lanes {
+            for l in lanes {
+                names::check_lane(l).map_err(|m| Problem::new(CONFIG_FILE, 0, m))?;
+            }
+            self.lanes = Some(lanes.clone());
+        }
+        if let Err(m) = names::check_lane(&self.branch_prefix.replace('/', "-")) {
+            return Err(Problem::new(CONFIG_FILE, 0, format!("branch_prefix: {m}")).into());
+        }
+        Ok(())
+    }
+}
+
+/// Refuse absolute paths and `..` in configured paths: everything lives inside the repository.
+fn check_relative(p: &Path) -> Result<()> {
+    use std::path::Component;
+    if p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err(Problem::new(CONFIG_FILE, 0, format!("path `{}` must be relative and stay inside the repository", p.display())).into());
+    }
+    Ok(())
+}
+
+/// Parse `30`, `30s`, `10m`, `2h`, `1h30m`, `500ms` or ISO-8601 `PT30M` / `PT1H30M` / `P1D`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u64>() {
+        return Some(Duration::from_secs(n));
+    }
+    let upper = s.to_ascii_uppercase();
+    let (body, iso) = match upper.strip_prefix('P') {
+        Some(rest) => (rest.replace('T', ""), true),
+        None => (s.to_ascii_lowercase(), false),
+    };
+    let mut total = Duration::ZERO;
+    let mut num = String::new();
+    let mut chars = body.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        let unit = match (c.to_ascii_lowercase(), chars.peek()) {
+            ('m', Some('s')) if !iso => {
+                chars.next();
+                0.001
+            }
+            ('s', _) => 1.0,
+            ('m', _) => 60.0,
+            ('h', _) => 3600.0,
+            ('d', _) => 86400.0,
+            _ => return None,
+        };
+        total += Duration::from_secs_f64(n * unit);
+        any = true;
+    }
+    if !num.is_empty() || !any {
+        return None;
+    }
+    Some(total)
+}
+
+/// Format a duration the ISO-8601 way (`PT25M`), as the seed's verdicts do.
+pub fn iso_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    let mut out = String::from("PT");
+    if h > 0 {
+        out += &format!("{h}H");
+    }
+    if m > 0 {
+        out += &format!("{m}M");
+    }
+    if sec > 0 || (h == 0 && m == 0) {
+        out += &format!("{sec}S");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("PT30M"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("PT1H30M"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(iso_duration(Duration::from_secs(1500)), "PT25M");
+    }
+
+    #[test]
+    fn lanes_yaml_overrides_and_rejects_typos() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "catalog: examples/minimal_demo/SAF_ISSUE_CATALOG.md\nmax_issues: 3\nverify:\n  timeout: 5s\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path(), &Overrides::default()).unwrap();
+        assert_eq!(c.catalog, Path::new("examples/minimal_demo/SAF_ISSUE_CATALOG.md"));
+        assert_eq!(c.max_issues, 3);
+        assert_eq!(c.verify_timeout, Duration::from_secs(5));
+        std::fs::write(dir.path().join(CONFIG_FILE), "catalgo: x\n").unwrap();
+        let e = Config::load(dir.path(), &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("lanes.yaml:1"), "{e}");
+        std::fs::write(dir.path().join(CONFIG_FILE), "issues: ../outside\n").unwrap();
+        assert!(Config::load(dir.path(), &Overrides::default()).is_err());
+    }
+}

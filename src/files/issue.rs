@@ -1,0 +1,699 @@
+//! Issue files (`issues/<LANE>/<ID>.md`): frontmatter, title, sections and verification checks.
+//!
+//! Start at [`Issue::parse`]. The file's text is kept so rewrites (see `rewrite.rs`) can splice
+//! bytes; every problem found points at `path:line` of the markdown file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::base::error::Problem;
+use crate::files::frontmatter::{self, Split};
+use crate::files::markdown::{self, Outline};
+use crate::files::text::{self, Text};
+
+/// The lifecycle of an issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Open,
+    Resolved,
+    Wontfix,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Status> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "OPEN" => Some(Status::Open),
+            "RESOLVED" => Some(Status::Resolved),
+            "WONTFIX" | "WONT_FIX" => Some(Status::Wontfix),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "OPEN",
+            Status::Resolved => "RESOLVED",
+            Status::Wontfix => "WONTFIX",
+        }
+    }
+
+    /// Closed issues count as done for dependencies and progress.
+    pub fn is_closed(self) -> bool {
+        self != Status::Open
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A list that may be written as a YAML sequence or as one scalar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::None => vec![],
+            OneOrMany::One(s) if s.trim().is_empty() => vec![],
+            OneOrMany::One(s) => s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The frontmatter keys git-lanes reads. Unknown keys are allowed and never touched.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+struct RawMeta {
+    issue_id: Option<Scalar>,
+    lane: Option<Scalar>,
+    severity: Option<Scalar>,
+    severity_level: Option<Scalar>,
+    #[serde(default)]
+    type_tags: OneOrMany,
+    status: Option<Scalar>,
+    category: Option<Scalar>,
+    #[serde(default)]
+    affected_paths: OneOrMany,
+    #[serde(default)]
+    depends_on: OneOrMany,
+    #[serde(default)]
+    blocks: OneOrMany,
+    #[serde(default)]
+    related: OneOrMany,
+    time_box: Option<Scalar>,
+    date_verified: Option<Scalar>,
+    verification_confidence: Option<Scalar>,
+    verification_pattern: Option<Scalar>,
+    verification_depth: Option<Scalar>,
+}
+
+/// A YAML scalar of any type, kept as text.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn text(&self) -> String {
+        match self {
+            Scalar::Str(s) => s.clone(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// The parsed frontmatter of an issue.
+#[derive(Debug, Clone, Serialize)]
+pub struct Meta {
+    pub issue_id: String,
+    pub lane: String,
+    pub severity: Option<u8>,
+    pub severity_level: Option<String>,
+    pub type_tags: Vec<String>,
+    pub status: Status,
+    pub category: Option<String>,
+    pub affected_paths: Vec<String>,
+    pub depends_on: Vec<String>,
+    pub blocks: Vec<String>,
+    pub related: Vec<String>,
+    pub time_box: Option<String>,
+    pub date_verified: Option<String>,
+    pub verification_confidence: Option<String>,
+    pub verification_pattern: Option<String>,
+    pub verification_depth: Option<String>,
+}
+
+/// One verification command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// From a comment line directly above (`# Check 1: file exists` → `file exists`).
+    pub name: Option<String>,
+    pub command: String,
+    /// File line of the command's first line.
+    pub line: usize,
+}
+
+impl Check {
+    /// The name to show: the comment's name, or the command itself.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.command)
+    }
+}
+
+/// A parsed issue file.
+///
+/// Everything but `text`, `split` and `outline` is what the summary cache (`issue_cache.rs`)
+/// keeps, so an issue read from the cache answers every question the catalog commands ask
+/// without its text; such an issue has an empty `text` and [`Issue::from_cache`] is true.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    /// Path relative to the repository root.
+    pub path: PathBuf,
+    pub meta: Meta,
+    pub title: String,
+    pub title_line: usize,
+    /// The whole file text (BOM stripped, line endings as written); empty from the cache.
+    pub text: String,
+    pub bom: bool,
+    pub split: Split,
+    pub outline: Outline,
+    /// What the body and frontmatter say beyond [`Meta`], computed once at parse time.
+    pub(crate) facts: Facts,
+    /// Read from the summary cache: no text.
+    cached: bool,
+}
+
+/// Facts derived from an issue's text that commands ask about (cached with the summary).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Facts {
+    pub checks: Vec<Check>,
+    /// File line of each top-level frontmatter key in [`KEYS`] (same index; 0: absent).
+    pub key_lines: [u32; KEYS.len()],
+    pub has_resolution: bool,
+    /// The first EXTREME word (see `planning/plan.rs`) in the body's prose, outside code blocks.
+    pub prose_extreme: Option<String>,
+}
+
+/// The frontmatter keys whose lines are kept in [`Facts::key_lines`].
+pub(crate) const KEYS: [&str; 16] = [
+    "issue_id",
+    "lane",
+    "severity",
+    "severity_level",
+    "type_tags",
+    "status",
+    "category",
+    "affected_paths",
+    "depends_on",
+    "blocks",
+    "related",
+    "time_box",
+    "date_verified",
+    "verification_confidence",
+    "verification_pattern",
+    "verification_depth",
+];
+
+impl Issue {
+    /// Parse an issue file. `path` is used in messages and kept; the lane folder and file name
+    /// checks are done by the caller that knows the layout (`workspace.rs`).
+    pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Issue, Problem> {
+        let Text { text, bom } = text::decode(path, bytes)?;
+        if text.trim().is_empty() {
+            return Err(Problem::new(path, 1, "issue file is empty")
+                .with_hint("write the issue with `git lanes new <LANE> <title>` or delete the file"));
+        }
+        let split = frontmatter::split(&text).ok_or_else(|| {
+            Problem::new(path, 1, "no YAML frontmatter (a first line `---`, the keys, then a line `---`)")
+                .with_hint("see `git lanes new` for the issue template")
+        })?;
+        let raw: RawMeta = match fast_raw_meta(&text[split.yaml_start..split.yaml_end]) {
+            Some(raw) => raw,
+            None => frontmatter::parse(path, &text, &split)?,
+        };
+        let key_line = |key: &str| key_line(&text, &split, key);
+        let required = |v: &Option<Scalar>, key: &str| -> Result<String, Problem> {
+            match v {
+                Some(s) if !s.text().trim().is_empty() => Ok(s.text().trim().to_string()),
+                _ => Err(Problem::new(path, key_line(key).unwrap_or(split.yaml_line), format!("frontmatter is missing `{key}`"))),
+            }
+        };
+        let issue_id = required(&raw.issue_id, "issue_id")?;
+        let lane = required(&raw.lane, "lane")?;
+        let status_text = required(&raw.status, "status")?;
+        let status = Status::parse(&status_text).ok_or_else(|| {
+            Problem::new(
+                path,
+                key_line("status").unwrap_or(split.yaml_line),
+                format!("status `{status_text}` is not one of OPEN, RESOLVED, WONTFIX"),
+            )
+        })?;
+        let severity = match &raw.severity {
+            None => None,
+            Some(s) => {
+                let t = s.text();
+                let n: Option<u8> = t.trim().split('/').next().and_then(|x| x.trim().parse().ok());
+                match n {
+                    Some(n) if (1..=10).contains(&n) => Some(n),
+                    _ => {
+                        return Err(Problem::new(
+                            path,
+                            key_line("severity").unwrap_or(split.yaml_line),
+                            format!("severity `{t}` is not a number from 1 to 10"),
+                        ));
+                    }
+                }
+            }
+        };
+        let body = &text[split.body_offset..];
+        let outline = markdown::outline(body, split.body_line, split.body_offset);
+        let (title, title_line) = title_of(&outline, &issue_id).unwrap_or_else(|| (issue_id.clone(), split.body_line));
+        let opt = |s: &Option<Scalar>| s.as_ref().map(|x| x.text()).filter(|x| !x.trim().is_empty());
+        let mut affected_paths = raw.affected_paths.to_vec();
+        for p in section_list(&text, &outline, "affected_paths") {
+            if !affected_paths.contains(&p) {
+                affected_paths.push(p);
+            }
+        }
+        let meta = Meta {
+            issue_id,
+            lane,
+            severity,
+            severity_level: opt(&raw.severity_level),
+            type_tags: raw.type_tags.to_vec(),
+            status,
+            category: opt(&raw.category),
+            affected_paths,
+            depends_on: raw.depends_on.to_vec(),
+            blocks: raw.blocks.to_vec(),
+            related: raw.related.to_vec(),
+            time_box: opt(&raw.time_box),
+            date_verified: opt(&raw.date_verified),
+            verification_confidence: opt(&raw.verification_confidence),
+            verification_pattern: opt(&raw.verification_pattern),
+            verification_depth: opt(&raw.verification_depth),
+        };
+        let facts = Facts {
+            checks: checks_of(&text, &outline),
+            key_lines: key_lines(&text, &split),
+            has_resolution: outline.heading("Resolution").is_some(),
+            prose_extreme: extreme_in_prose(&text, &split, &outline),
+        };
+        Ok(Issue { path: path.to_path_buf(), meta, title, title_line, text, bom, split, outline, facts, cached: false })
+    }
+
+    /// An issue rebuilt from its cached summary (no text).
+    pub(crate) fn from_summary(path: PathBuf, meta: Meta, title: String, title_line: usize, bom: bool, facts: Facts) -> Issue {
+        let split = Split { yaml_start: 0, yaml_end: 0, yaml_line: 0, body_offset: 0, body_line: 0 };
+        Issue { path, meta, title, title_line, text: String::new(), bom, split, outline: Outline::default(), facts, cached: true }
+    }
+
+    /// Whether the issue was read from the summary cache, without its text (commands that edit
+    /// files load the workspace without the cache).
+    pub fn from_cache(&self) -> bool {
+        self.cached
+    }
+
+    pub fn id(&self) -> &str {
+        &self.meta.issue_id
+    }
+
+    pub fn lane(&self) -> &str {
+        &self.meta.lane
+    }
+
+    pub fn status(&self) -> Status {
+        self.meta.status
+    }
+
+    /// The file line of top-level frontmatter `key`.
+    pub fn key_line(&self, key: &str) -> Option<usize> {
+        match KEYS.iter().position(|k| *k == key) {
+            Some(i) => Some(self.facts.key_lines[i] as usize).filter(|l| *l > 0),
+            None if self.cached => None,
+            None => key_line(&self.text, &self.split, key),
+        }
+    }
+
+    /// The verification checks (SPEC §2.1): every non-blank, non-comment line of the first
+    /// `bash`/`sh` block under the "Verification Commands" heading; `\` joins lines; a comment
+    /// directly above a command names it.
+    pub fn checks(&self) -> Vec<Check> {
+        self.facts.checks.clone()
+    }
+
+    /// The fenced block the checks come from, if any: the first `bash`/`sh` block under a
+    /// `## Verification Commands` heading, or (the seed's `verify_issue.py` layout) after a bold
+    /// `**Verification Commands:**` line, before the next heading of level 1 or 2. `None` for an
+    /// issue from the cache (its checks are in the summary).
+    pub fn verification_block(&self) -> Option<&markdown::CodeBlock> {
+        verification_block(&self.text, &self.outline)
+    }
+
+    /// Whether the body has a `## Resolution` section already.
+    pub fn has_resolution(&self) -> bool {
+        self.facts.has_resolution
+    }
+
+    /// The first EXTREME word in the body's prose (see `planning/plan.rs`).
+    pub fn prose_extreme(&self) -> Option<&str> {
+        self.facts.prose_extreme.as_deref()
+    }
+}
+
+fn verification_block<'o>(text: &str, outline: &'o Outline) -> Option<&'o markdown::CodeBlock> {
+    let shell = |b: &&markdown::CodeBlock| matches!(b.lang.as_str(), "bash" | "sh" | "shell");
+    if let Some((i, _)) = outline.heading("Verification Commands") {
+        let (start, end) = outline.section_lines(i);
+        return outline.blocks.iter().filter(shell).find(|b| b.line > start && b.line < end);
+    }
+    let start = bold_verification_line(text, outline)?;
+    let end = outline.headings.iter().find(|h| h.line > start && h.level <= 2).map(|h| h.line).unwrap_or(usize::MAX);
+    outline.blocks.iter().filter(shell).find(|b| b.line > start && b.line < end)
+}
+
+/// The file line of a bold `**Verification Commands…**` line outside code blocks.
+fn bold_verification_line(text: &str, outline: &Outline) -> Option<usize> {
+    let in_block = |n: usize| outline.blocks.iter().any(|b| n >= b.line && n <= b.line + b.lines.len() + 1);
+    text.lines().enumerate().map(|(k, l)| (k + 1, l)).find_map(|(n, l)| {
+        let t = l.trim_start().trim_start_matches(['-', '*', '+']).trim_start();
+        let t = if l.trim_start().starts_with("**") { l.trim_start() } else { t };
+        let rest = t.strip_prefix("**")?;
+        (rest.to_ascii_lowercase().starts_with("verification commands") && !in_block(n)).then_some(n)
+    })
+}
+
+fn checks_of(text: &str, outline: &Outline) -> Vec<Check> {
+    let Some(block) = verification_block(text, outline) else { return vec![] };
+    let mut checks = Vec::new();
+    let mut pending_name: Option<String> = None;
+    let mut current: Option<Check> = None;
+    for (line, raw) in &block.lines {
+        let l = raw.trim();
+        if let Some(c) = current.as_mut() {
+            // Continuation of a `\`-joined command.
+            let joined = c.command.strip_suffix('\\').unwrap_or(&c.command).trim_end().to_string();
+            c.command = format!("{joined} {l}");
+            if !l.ends_with('\\') {
+                checks.push(current.take().expect("current check"));
+            }
+            continue;
+        }
+        if l.is_empty() {
+            pending_name = None;
+        } else if let Some(comment) = l.strip_prefix('#') {
+            pending_name = Some(check_name(comment));
+        } else {
+            let c = Check { name: pending_name.take(), command: l.to_string(), line: *line };
+            if l.ends_with('\\') {
+                current = Some(c);
+            } else {
+                checks.push(c);
+            }
+        }
+    }
+    if let Some(mut c) = current {
+        c.command = c.command.trim_end_matches('\\').trim_end().to_string();
+        checks.push(c);
+    }
+    checks.retain(|c| !c.command.is_empty());
+    checks
+}
+
+/// Lines of the known top-level keys, in one pass (the first line that names a key wins, as in
+/// [`frontmatter::value_span`]).
+fn key_lines(text: &str, split: &Split) -> [u32; KEYS.len()] {
+    let mut out = [0u32; KEYS.len()];
+    let yaml = &text[split.yaml_start..split.yaml_end];
+    for (n, _, line) in crate::files::text::lines_with_offsets(yaml) {
+        let Some(colon) = line.find(':') else { continue };
+        let key = line[..colon].trim_end_matches([' ', '\t']);
+        if let Some(i) = KEYS.iter().position(|k| *k == key)
+            && out[i] == 0
+        {
+            out[i] = u32::try_from(split.yaml_line + n - 1).unwrap_or(u32::MAX);
+        }
+    }
+    out
+}
+
+/// The frontmatter read by the fast path (`fastyaml`), or `None` when it needs the full parser.
+/// Field types mirror what serde would accept; anything that would need a conversion or an error
+/// message goes to the full parser.
+fn fast_raw_meta(yaml: &str) -> Option<RawMeta> {
+    use crate::files::fastyaml::Value;
+    let mut m = RawMeta::default();
+    for (key, value) in crate::files::fastyaml::parse(yaml)? {
+        let scalar = |v: Value| -> Option<Option<Scalar>> {
+            match v {
+                Value::Null => Some(None),
+                Value::Int(n) => Some(Some(Scalar::Int(n))),
+                Value::Bool(b) => Some(Some(Scalar::Bool(b))),
+                Value::Str(s) => Some(Some(Scalar::Str(s))),
+                Value::List(_) => None,
+            }
+        };
+        let list = |v: Value| -> Option<OneOrMany> {
+            match v {
+                Value::Null => Some(OneOrMany::None),
+                Value::Str(s) => Some(OneOrMany::One(s)),
+                Value::List(v) => Some(OneOrMany::Many(v)),
+                Value::Int(_) | Value::Bool(_) => None,
+            }
+        };
+        match key {
+            "issue_id" => m.issue_id = scalar(value)?,
+            "lane" => m.lane = scalar(value)?,
+            "severity" => m.severity = scalar(value)?,
+            "severity_level" => m.severity_level = scalar(value)?,
+            "type_tags" => m.type_tags = list(value)?,
+            "status" => m.status = scalar(value)?,
+            "category" => m.category = scalar(value)?,
+            "affected_paths" => m.affected_paths = list(value)?,
+            "depends_on" => m.depends_on = list(value)?,
+            "blocks" => m.blocks = list(value)?,
+            "related" => m.related = list(value)?,
+            "time_box" => m.time_box = scalar(value)?,
+            "date_verified" => m.date_verified = scalar(value)?,
+            "verification_confidence" => m.verification_confidence = scalar(value)?,
+            "verification_pattern" => m.verification_pattern = scalar(value)?,
+            "verification_depth" => m.verification_depth = scalar(value)?,
+            _ => {}
+        }
+    }
+    Some(m)
+}
+
+/// The file line of a top-level frontmatter key.
+fn key_line(text: &str, split: &Split, key: &str) -> Option<usize> {
+    let (start, _) = frontmatter::value_span(text, split, key)?;
+    Some(1 + text[..start].bytes().filter(|b| *b == b'\n').count())
+}
+
+/// `# Check 1: file exists` → `file exists`; `# file exists` → `file exists`.
+fn check_name(comment: &str) -> String {
+    let c = comment.trim().trim_start_matches('#').trim();
+    let lower = c.to_ascii_lowercase();
+    if lower.starts_with("check")
+        && let Some(colon) = c.find(':')
+    {
+        let head = &c[..colon];
+        if head.split_whitespace().count() <= 2 {
+            return c[colon + 1..].trim().to_string();
+        }
+    }
+    c.to_string()
+}
+
+/// The title: text after `Issue <ID>:` in the first heading (`# [LANE E] Issue E-01: <title>`),
+/// else after the first `:`, else the whole first heading.
+fn title_of(outline: &Outline, id: &str) -> Option<(String, usize)> {
+    let h = outline.headings.first()?;
+    let t = h.text.as_str();
+    let title = if let Some(i) = t.find(&format!("{id}:")) {
+        &t[i + id.len() + 1..]
+    } else if let Some(i) = t.find(':') {
+        &t[i + 1..]
+    } else {
+        t
+    };
+    Some((title.trim().to_string(), h.line))
+}
+
+/// List items (`- item`) under a heading, with backticks and quotes stripped.
+fn section_list(text: &str, outline: &Outline, heading: &str) -> Vec<String> {
+    let Some((i, h)) = outline.heading(heading) else { return vec![] };
+    if !h.text.eq_ignore_ascii_case(heading) {
+        return vec![];
+    }
+    let start = h.offset;
+    let end = outline.section_end_offset(i).unwrap_or(text.len());
+    text[start..end]
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.trim().strip_prefix("- ").or_else(|| l.trim().strip_prefix("* ")))
+        .map(|item| item.trim().trim_matches(|c| c == '`' || c == '"' || c == '\'').trim().to_string())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// Words that make an issue EXTREME whatever its size: whole words, any case, in the title or the
+/// body's prose (not in fenced code blocks, where a path such as `db/migrate.rb` is no evidence of
+/// scope). Verb forms count (`refactoring`, `migrated`); the noun `migration` does not — a schema
+/// migration is routine work (the seed rates "schema migration" HIGH).
+pub(crate) static EXTREME_WORDS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(architectural|refactor(?:s|ed|ing)?|migrat(?:e|es|ed|ing)|redesign(?:s|ed|ing)?)\b").expect("valid regex")
+});
+
+/// The first EXTREME word in an issue body's prose (fenced blocks left out); computed when the
+/// issue is parsed and kept in its summary.
+pub(crate) fn extreme_in_prose(text: &str, split: &frontmatter::Split, outline: &markdown::Outline) -> Option<String> {
+    let body = text.get(split.body_offset..).unwrap_or("");
+    if !EXTREME_WORDS.is_match(body) {
+        return None;
+    }
+    // File lines covered by fenced blocks, fences included.
+    let in_code = |line: usize| outline.blocks.iter().any(|b| line >= b.line && line <= b.line + b.lines.len() + 1);
+    body.lines()
+        .enumerate()
+        .filter(|(i, _)| !in_code(split.body_line + i))
+        .find_map(|(_, l)| EXTREME_WORDS.find(l).map(|m| m.as_str().to_string()))
+}
+
+/// Issue files built in tests of any module.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::PathBuf;
+
+    use super::Issue;
+
+    /// An issue file with `paths` affected paths, status and dependencies.
+    pub(crate) fn issue(id: &str, paths: usize, status: &str, deps: &[&str], body: &str) -> Issue {
+        let lane = id.split('-').next().unwrap();
+        let paths: Vec<String> = (0..paths).map(|n| format!("src/{id}/f{n}.rs")).collect();
+        let text = format!(
+            "---\nissue_id: \"{id}\"\nlane: \"{lane}\"\nseverity: 5\nstatus: \"{status}\"\naffected_paths: [{}]\ndepends_on: [{}]\n---\n\n# [LANE {lane}] Issue {id}: Title of {id}\n\n{body}\n\n## Verification Commands\n\n```bash\ntest -f src/{id}/f0.rs && echo PASS || echo FAIL\n```\n",
+            paths.join(", "),
+            deps.join(", ")
+        );
+        Issue::parse(&PathBuf::from(format!("issues/{lane}/{id}.md")), text.into_bytes()).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Issue, Problem> {
+        Issue::parse(Path::new("issues/E/E-01.md"), text.as_bytes().to_vec())
+    }
+
+    const SEED: &str = include_str!("../../tests/fixtures/seed/minimal_demo/issues/E/E-01.md");
+
+    #[test]
+    fn parses_the_seed_issue() {
+        let i = parse(SEED).unwrap();
+        assert_eq!(i.id(), "E-01");
+        assert_eq!(i.lane(), "E");
+        assert_eq!(i.status(), Status::Open);
+        assert_eq!(i.meta.severity, Some(7));
+        assert_eq!(i.title, "Missing customer data retention policy");
+        assert_eq!(i.meta.affected_paths, ["examples/minimal_demo/config/guidelines.yaml"]);
+        let checks = i.checks();
+        assert_eq!(checks.len(), 1);
+        assert!(checks[0].command.starts_with("grep -q \"data_retention:\""));
+    }
+
+    #[test]
+    fn checks_under_the_seeds_bold_line_with_labels() {
+        let doc = "---\nissue_id: E-01\nlane: E\nstatus: OPEN\n---\n# [LANE E] Issue E-01: T\n\n## Fix Requirements\n\nDo it.\n\n**Verification Commands:**\n\n```bash\n# Check 1: the file exists\ntest -f a && echo PASS || echo FAIL\n# Check 2: it holds the token\ngrep -q x a && echo PASS || echo FAIL\n```\n\n## Notes\n\n```bash\nnot a check\n```\n";
+        let i = Issue::parse(Path::new("issues/E/E-01.md"), doc.as_bytes().to_vec()).unwrap();
+        let c = i.checks();
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c[0].name.as_deref(), Some("the file exists"));
+        assert_eq!(c[1].name.as_deref(), Some("it holds the token"));
+        assert_eq!(c[1].command, "grep -q x a && echo PASS || echo FAIL");
+        // Inside a code block, the bold line is code, not a layout.
+        let fenced =
+            "---\nissue_id: E-01\nlane: E\nstatus: OPEN\n---\n# T\n\n```md\n**Verification Commands:**\n```\n\n```bash\ntrue\n```\n";
+        let i = Issue::parse(Path::new("issues/E/E-01.md"), fenced.as_bytes().to_vec()).unwrap();
+        assert!(i.checks().is_empty());
+    }
+
+    #[test]
+    fn checks_named_joined_and_commented() {
+        let doc = "---\nissue_id: E-01\nlane: E\nstatus: OPEN\n---\n# [LANE E] Issue E-01: T\n\n## Verification Commands\n\n```bash\n# Check 1: file exists\ntest -f a && echo PASS || echo FAIL\n\n# just a comment\n\ngrep -q x \\\n  b.txt\n```\n\n```bash\nnot a check\n```\n";
+        let i = parse(doc).unwrap();
+        let c = i.checks();
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c[0].name.as_deref(), Some("file exists"));
+        assert_eq!(c[0].line, 12);
+        assert_eq!(c[1].name, None);
+        assert_eq!(c[1].command, "grep -q x b.txt");
+    }
+
+    #[test]
+    fn no_checks_when_no_section() {
+        let i = parse("---\nissue_id: E-01\nlane: E\nstatus: OPEN\n---\n# T\n```bash\nls\n```\n").unwrap();
+        assert!(i.checks().is_empty());
+    }
+
+    #[test]
+    fn errors_point_at_lines() {
+        let e = parse("---\nissue_id: E-01\nlane: E\nstatus: DONE\n---\n").unwrap_err();
+        assert_eq!(e.line, 4);
+        let e = parse("---\nissue_id: E-01\nstatus: OPEN\n---\n").unwrap_err();
+        assert!(e.message.contains("lane"));
+        let e = parse("---\nissue_id: E-01\nlane: E\nstatus: OPEN\nseverity: 11\n---\n").unwrap_err();
+        assert_eq!(e.line, 5);
+        assert!(parse("").unwrap_err().message.contains("empty"));
+        assert!(parse("# no frontmatter\n").unwrap_err().message.contains("frontmatter"));
+        let e = parse("---\nissue_id: E-01\nlane: [E\nstatus: OPEN\n---\n").unwrap_err();
+        assert!(e.line >= 3, "{e:?}");
+    }
+
+    /// The fast path must read exactly what serde-saphyr reads, wherever it answers at all.
+    #[test]
+    fn fast_frontmatter_agrees_with_the_full_parser() {
+        let mut docs: Vec<String> = vec![
+            SEED.to_string(),
+            include_str!("../../tests/fixtures/seed/demo_issue.md").into(),
+            include_str!("../../tests/fixtures/seed/sample-issue.md").into(),
+        ];
+        for (_, text) in crate::files::example::FILES.iter().filter(|(p, _)| p.contains("/issues/")) {
+            docs.push(text.to_string());
+        }
+        for extra in [
+            "issue_id: E-01\nlane: E\nstatus: OPEN\nseverity: 10\ntype_tags: [a, \"b c\", 'd''e']\n",
+            "issue_id: 'E-01'\nlane: \"E\"\nstatus: RESOLVED # done\naffected_paths:\n- a/b.md\n- \"c d/\"\ndepends_on: ~\nblocks: []\n",
+            "issue_id: E-01\nlane: E\nstatus: OPEN\ntype_tags: single\nrelated: null\ntime_box: PT30M\nunknown_key: whatever\n",
+            "issue_id: \"E\\\\01\"\nlane: E\nstatus: OPEN\ncategory: \"C \\\"quoted\\\"\"\n",
+            "issue_id: E-01\r\nlane: E\r\nstatus: OPEN\r\ntype_tags:\r\n  - x\r\n",
+            "# only a comment\nissue_id: E-01\n\nlane: E\nstatus: OPEN\nseverity: 0\n",
+            "issue_id: E-01\nlane: E\nstatus: OPEN\nuser_approval_required: false\ncategory: True\n",
+        ] {
+            docs.push(format!("---\n{extra}---\n# T\n"));
+        }
+        let mut fast_used = 0;
+        for doc in &docs {
+            let split = frontmatter::split(doc).expect("frontmatter");
+            let yaml = &doc[split.yaml_start..split.yaml_end];
+            let full: RawMeta = frontmatter::parse(Path::new("x.md"), doc, &split).expect("full parse");
+            if let Some(fast) = fast_raw_meta(yaml) {
+                fast_used += 1;
+                assert_eq!(fast, full, "fast and full parse differ on:\n{yaml}");
+            }
+        }
+        assert!(fast_used == docs.len(), "the fast path should cover these documents ({fast_used}/{})", docs.len());
+    }
+
+    #[test]
+    fn crlf_and_bom() {
+        let crlf = SEED.replace('\n', "\r\n");
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend_from_slice(crlf.as_bytes());
+        let i = Issue::parse(Path::new("x.md"), bytes).unwrap();
+        assert!(i.bom);
+        assert_eq!(i.title, "Missing customer data retention policy");
+        assert_eq!(i.checks().len(), 1);
+        assert!(!i.checks()[0].command.ends_with('\r'));
+    }
+}

@@ -1,0 +1,534 @@
+//! The summary cache: each issue file's parsed summary, kept under `<git common dir>/lanes/cache/`
+//! so catalog commands re-read only the files that changed (issue 14).
+//!
+//! Start at [`IssueCache::read`] and [`IssueCache::take`]; `workspace.rs` uses them for files on
+//! disk and `check.rs` for blobs read from a commit.
+//!
+//! # Design note: when a cached summary is trusted
+//! Like git's index, an entry is keyed by what proves the file unchanged:
+//! - for a file in a worktree, its stat data (mtime and ctime to the nanosecond, size, inode,
+//!   device), taken *before* the file is read, so a write racing the read changes the stat data
+//!   and the next call reads the file again;
+//! - for a blob read from a commit, the blob id (content-addressed, so always trusted).
+//!
+//! git's racy-file rule applies to stat entries: a file modified in the same clock tick as the
+//! cache was written can change again without changing its mtime, so an entry whose mtime is not
+//! strictly older than the cache file's own mtime is not trusted; the file is read again and the
+//! cache rewritten (with a newer mtime, after which the entry is trusted).
+//!
+//! The cache is only an optimisation. A missing, truncated or corrupt file (checksum), another
+//! format version or another git-lanes build (the executable's size and mtime are part of the
+//! stamp) is ignored and rewritten; a cache that cannot be written is skipped silently. Writes are
+//! atomic (temp file + rename), so two commands writing at once leave one valid cache.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::files::issue::{Check, Facts, Issue, Meta, Status};
+
+const MAGIC: &[u8; 8] = b"GLSUMCCH";
+/// Bumped whenever the encoding or the meaning of a summary changes.
+const FORMAT: u32 = 1;
+
+/// What proves a file unchanged since its summary was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// Stat data of a file on disk.
+    Stat(Stat),
+    /// The blob id of a file in a commit.
+    Blob([u8; 20]),
+}
+
+/// The stat data git's index keeps, to the nanosecond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+    pub size: u64,
+    pub ino: u64,
+    pub dev: u64,
+}
+
+impl Stat {
+    pub fn of(m: &Metadata) -> Stat {
+        Stat { mtime: (m.mtime(), m.mtime_nsec()), ctime: (m.ctime(), m.ctime_nsec()), size: m.size(), ino: m.ino(), dev: m.dev() }
+    }
+}
+
+/// The summaries of one cache file, by path relative to the repository root.
+#[derive(Debug, Default)]
+pub struct IssueCache {
+    file: PathBuf,
+    /// The cache file's mtime when read: stat entries must be strictly older (racy-file rule).
+    written: Option<(i64, i64)>,
+    entries: HashMap<PathBuf, (Key, Box<Issue>)>,
+    /// Entries read that were not taken (files gone or changed): the cache is stale.
+    read_count: usize,
+}
+
+impl IssueCache {
+    /// The cache of the worktree at `root` (one file per worktree, named after its path).
+    pub fn for_worktree(cache_dir: &Path, root: &Path) -> PathBuf {
+        cache_dir.join(format!("worktree-{:016x}.bin", hash(root.as_os_str().as_encoded_bytes())))
+    }
+
+    /// The cache of blobs read from commits (shared by every worktree).
+    pub fn for_blobs(cache_dir: &Path) -> PathBuf {
+        cache_dir.join("blobs.bin")
+    }
+
+    /// Read the cache at `file`; anything unusable gives an empty cache.
+    pub fn read(file: PathBuf) -> IssueCache {
+        let mut cache = IssueCache { file, ..IssueCache::default() };
+        let Ok(bytes) = std::fs::read(&cache.file) else { return cache };
+        let Ok(meta) = std::fs::metadata(&cache.file) else { return cache };
+        if let Some(entries) = decode(&bytes) {
+            cache.read_count = entries.len();
+            cache.entries = entries;
+            cache.written = Some((meta.mtime(), meta.mtime_nsec()));
+        }
+        cache
+    }
+
+    /// How many entries were read.
+    pub fn len(&self) -> usize {
+        self.read_count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.read_count == 0
+    }
+
+    /// Take the summary of `rel` if `key` proves it current (stat entries: equal stat data and
+    /// not racy).
+    pub fn take(&mut self, rel: &Path, key: &Key) -> Option<Issue> {
+        let (k, _) = self.entries.get(rel)?;
+        let trusted = k == key
+            && match k {
+                Key::Blob(_) => true,
+                Key::Stat(s) => self.written.is_some_and(|w| s.mtime < w),
+            };
+        if !trusted {
+            return None;
+        }
+        self.entries.remove(rel).map(|(_, i)| *i)
+    }
+
+    /// Take the entry of `rel` whatever its key (to check it later, off the lookup thread).
+    pub fn take_any(&mut self, rel: &Path) -> Option<(Key, Box<Issue>)> {
+        self.entries.remove(rel)
+    }
+
+    /// Whether a taken entry's `key` proves the file with `current` key unchanged.
+    pub fn trusts(&self, key: &Key, current: &Key) -> bool {
+        key == current
+            && match key {
+                Key::Blob(_) => true,
+                Key::Stat(s) => self.written.is_some_and(|w| s.mtime < w),
+            }
+    }
+
+    /// Write `entries` as the new cache (atomically); errors are ignored (the cache is only an
+    /// optimisation, e.g. on a read-only repository).
+    pub fn write(&self, entries: &[(&Issue, Key)]) {
+        let mut body = Vec::with_capacity(entries.len() * 512);
+        put_u32(&mut body, u32::try_from(entries.len()).unwrap_or(u32::MAX));
+        for (issue, key) in entries {
+            put_key(&mut body, key);
+            put_issue(&mut body, issue);
+        }
+        let mut head = Vec::with_capacity(64);
+        head.extend_from_slice(MAGIC);
+        put_bytes(&mut head, &stamp());
+        head.extend_from_slice(&hash(&body).to_le_bytes());
+        let Some(dir) = self.file.parent() else { return };
+        let _ = std::fs::create_dir_all(dir);
+        // Temp file + rename, but no fsync: a cache torn by a power cut fails its checksum and
+        // is rebuilt, so durability is not worth a multi-megabyte sync on every rewrite.
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(&head)?;
+            tmp.write_all(&body)?;
+            tmp.persist(&self.file).map_err(|e| e.error)?;
+            Ok(())
+        };
+        let _ = write();
+    }
+}
+
+/// The format version and this build of git-lanes: another build's cache is not trusted.
+fn stamp() -> Vec<u8> {
+    let mut s = Vec::with_capacity(64);
+    put_u32(&mut s, FORMAT);
+    put_str(&mut s, env!("CARGO_PKG_VERSION"));
+    let exe = std::env::current_exe().ok().and_then(|p| std::fs::metadata(p).ok());
+    let (size, mtime) = exe.map_or((0, (0, 0)), |m| (m.size(), (m.mtime(), m.mtime_nsec())));
+    put_u64(&mut s, size);
+    put_u64(&mut s, mtime.0 as u64);
+    put_u64(&mut s, mtime.1 as u64);
+    s
+}
+
+/// A fast 64-bit hash (word-wise multiply-xorshift), for the checksum and file names; not
+/// cryptographic: it detects damage, not tampering (the cache lives in `.git`).
+fn hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325 ^ (bytes.len() as u64).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+        h = (h ^ w).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    for &b in chunks.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    h
+}
+
+fn decode(bytes: &[u8]) -> Option<HashMap<PathBuf, (Key, Box<Issue>)>> {
+    let mut r = Reader { b: bytes, at: 0 };
+    if r.take(MAGIC.len())? != MAGIC {
+        return None;
+    }
+    if r.bytes()? != stamp().as_slice() {
+        return None;
+    }
+    let sum = r.u64()?;
+    let body = &bytes[r.at..];
+    if hash(body) != sum {
+        return None;
+    }
+    let n = r.u32()? as usize;
+    let mut out = HashMap::with_capacity(n.min(1 << 20));
+    for _ in 0..n {
+        let key = r.key()?;
+        let issue = Box::new(r.issue()?);
+        out.insert(issue.path.clone(), (key, issue));
+    }
+    (r.at == bytes.len()).then_some(out)
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_u32(out, u32::try_from(b.len()).unwrap_or(u32::MAX));
+    out.extend_from_slice(b);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_bytes(out, s.as_bytes());
+}
+
+fn put_opt(out: &mut Vec<u8>, s: &Option<String>) {
+    match s {
+        None => out.push(0),
+        Some(s) => {
+            out.push(1);
+            put_str(out, s);
+        }
+    }
+}
+
+fn put_list(out: &mut Vec<u8>, v: &[String]) {
+    put_u32(out, u32::try_from(v.len()).unwrap_or(u32::MAX));
+    for s in v {
+        put_str(out, s);
+    }
+}
+
+fn put_key(out: &mut Vec<u8>, key: &Key) {
+    match key {
+        Key::Stat(s) => {
+            out.push(1);
+            for v in [s.mtime.0 as u64, s.mtime.1 as u64, s.ctime.0 as u64, s.ctime.1 as u64, s.size, s.ino, s.dev] {
+                put_u64(out, v);
+            }
+        }
+        Key::Blob(id) => {
+            out.push(2);
+            out.extend_from_slice(id);
+        }
+    }
+}
+
+fn put_issue(out: &mut Vec<u8>, issue: &Issue) {
+    // Destructured in full so a new field cannot be forgotten here (it would not compile).
+    let Meta {
+        issue_id,
+        lane,
+        severity,
+        severity_level,
+        type_tags,
+        status,
+        category,
+        affected_paths,
+        depends_on,
+        blocks,
+        related,
+        time_box,
+        date_verified,
+        verification_confidence,
+        verification_pattern,
+        verification_depth,
+    } = &issue.meta;
+    let Facts { checks, key_lines, has_resolution, prose_extreme } = &issue.facts;
+    put_str(out, &issue.path.to_string_lossy());
+    put_str(out, issue_id);
+    put_str(out, lane);
+    out.push(severity.unwrap_or(0));
+    put_opt(out, severity_level);
+    put_list(out, type_tags);
+    out.push(match status {
+        Status::Open => 0,
+        Status::Resolved => 1,
+        Status::Wontfix => 2,
+    });
+    put_opt(out, category);
+    put_list(out, affected_paths);
+    put_list(out, depends_on);
+    put_list(out, blocks);
+    put_list(out, related);
+    for o in [time_box, date_verified, verification_confidence, verification_pattern, verification_depth] {
+        put_opt(out, o);
+    }
+    put_str(out, &issue.title);
+    put_u64(out, issue.title_line as u64);
+    out.push(u8::from(issue.bom));
+    put_u32(out, u32::try_from(checks.len()).unwrap_or(u32::MAX));
+    for c in checks {
+        put_opt(out, &c.name);
+        put_str(out, &c.command);
+        put_u64(out, c.line as u64);
+    }
+    for line in key_lines {
+        put_u32(out, *line);
+    }
+    out.push(u8::from(*has_resolution));
+    put_opt(out, prose_extreme);
+}
+
+/// A bounds-checked reader; every read that runs off the end gives `None` (corrupt cache).
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(n)?;
+        let s = self.b.get(self.at..end)?;
+        self.at = end;
+        Some(s)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn usize(&mut self) -> Option<usize> {
+        usize::try_from(self.u64()?).ok()
+    }
+
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+
+    fn string(&mut self) -> Option<String> {
+        std::str::from_utf8(self.bytes()?).ok().map(str::to_string)
+    }
+
+    fn opt(&mut self) -> Option<Option<String>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(self.string()?)),
+            _ => None,
+        }
+    }
+
+    fn list(&mut self) -> Option<Vec<String>> {
+        let n = self.u32()? as usize;
+        // A corrupt length cannot ask for more entries than there are bytes left.
+        if n > self.b.len() - self.at {
+            return None;
+        }
+        (0..n).map(|_| self.string()).collect()
+    }
+
+    fn bool(&mut self) -> Option<bool> {
+        match self.u8()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn key(&mut self) -> Option<Key> {
+        match self.u8()? {
+            1 => {
+                let mut v = [0u64; 7];
+                for x in &mut v {
+                    *x = self.u64()?;
+                }
+                Some(Key::Stat(Stat {
+                    mtime: (v[0] as i64, v[1] as i64),
+                    ctime: (v[2] as i64, v[3] as i64),
+                    size: v[4],
+                    ino: v[5],
+                    dev: v[6],
+                }))
+            }
+            2 => Some(Key::Blob(self.take(20)?.try_into().ok()?)),
+            _ => None,
+        }
+    }
+
+    fn issue(&mut self) -> Option<Issue> {
+        let path = PathBuf::from(self.string()?);
+        let issue_id = self.string()?;
+        let lane = self.string()?;
+        let severity = match self.u8()? {
+            0 => None,
+            n => Some(n),
+        };
+        let severity_level = self.opt()?;
+        let type_tags = self.list()?;
+        let status = match self.u8()? {
+            0 => Status::Open,
+            1 => Status::Resolved,
+            2 => Status::Wontfix,
+            _ => return None,
+        };
+        let category = self.opt()?;
+        let affected_paths = self.list()?;
+        let depends_on = self.list()?;
+        let blocks = self.list()?;
+        let related = self.list()?;
+        let time_box = self.opt()?;
+        let date_verified = self.opt()?;
+        let verification_confidence = self.opt()?;
+        let verification_pattern = self.opt()?;
+        let verification_depth = self.opt()?;
+        let meta = Meta {
+            issue_id,
+            lane,
+            severity,
+            severity_level,
+            type_tags,
+            status,
+            category,
+            affected_paths,
+            depends_on,
+            blocks,
+            related,
+            time_box,
+            date_verified,
+            verification_confidence,
+            verification_pattern,
+            verification_depth,
+        };
+        let title = self.string()?;
+        let title_line = self.usize()?;
+        let bom = self.bool()?;
+        let n = self.u32()? as usize;
+        if n > self.b.len() - self.at {
+            return None;
+        }
+        let mut checks = Vec::with_capacity(n);
+        for _ in 0..n {
+            checks.push(Check { name: self.opt()?, command: self.string()?, line: self.usize()? });
+        }
+        let mut key_lines = [0u32; crate::files::issue::KEYS.len()];
+        for line in &mut key_lines {
+            *line = self.u32()?;
+        }
+        let has_resolution = self.bool()?;
+        let prose_extreme = self.opt()?;
+        let facts = Facts { checks, key_lines, has_resolution, prose_extreme };
+        Some(Issue::from_summary(path, meta, title, title_line, bom, facts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = include_str!("../../tests/fixtures/seed/minimal_demo/issues/E/E-01.md");
+
+    fn same(a: &Issue, b: &Issue) {
+        assert_eq!(a.path, b.path);
+        assert_eq!(format!("{:?}", a.meta), format!("{:?}", b.meta));
+        assert_eq!((&a.title, a.title_line, a.bom), (&b.title, b.title_line, b.bom));
+        assert_eq!(a.facts, b.facts);
+    }
+
+    #[test]
+    fn summaries_round_trip_and_damage_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.bin");
+        let issue = Issue::parse(Path::new("issues/E/E-01.md"), SEED.as_bytes().to_vec()).unwrap();
+        let key = Key::Blob([7; 20]);
+        IssueCache::read(file.clone()).write(&[(&issue, key)]);
+        let mut c = IssueCache::read(file.clone());
+        assert_eq!(c.len(), 1);
+        assert!(c.take(&issue.path, &Key::Blob([8; 20])).is_none(), "another blob id is another file");
+        let back = c.take(&issue.path, &key).expect("cached");
+        same(&back, &issue);
+        assert!(back.from_cache() && back.text.is_empty());
+        assert_eq!(back.checks(), issue.checks());
+        assert_eq!(back.key_line("status"), issue.key_line("status"));
+
+        let good = std::fs::read(&file).unwrap();
+        for cut in [0, 5, good.len() / 2, good.len() - 1] {
+            std::fs::write(&file, &good[..cut]).unwrap();
+            assert!(IssueCache::read(file.clone()).is_empty(), "truncated at {cut}");
+        }
+        let mut flipped = good.clone();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 0x55;
+        std::fs::write(&file, &flipped).unwrap();
+        assert!(IssueCache::read(file.clone()).is_empty(), "checksum catches a flipped byte");
+        let mut other = good.clone();
+        other[MAGIC.len() + 4] ^= 1; // the format version inside the stamp
+        std::fs::write(&file, &other).unwrap();
+        assert!(IssueCache::read(file.clone()).is_empty(), "another stamp is not trusted");
+    }
+
+    #[test]
+    fn racy_stat_entries_are_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.bin");
+        let issue = Issue::parse(Path::new("issues/E/E-01.md"), SEED.as_bytes().to_vec()).unwrap();
+        let meta = std::fs::metadata(dir.path()).unwrap();
+        let mut stat = Stat::of(&meta);
+        // An mtime far in the future: not older than the cache file, so racy.
+        stat.mtime.0 += 3600;
+        IssueCache::read(file.clone()).write(&[(&issue, Key::Stat(stat))]);
+        let mut c = IssueCache::read(file.clone());
+        assert_eq!(c.len(), 1);
+        assert!(c.take(&issue.path, &Key::Stat(stat)).is_none());
+        stat.mtime.0 -= 7200;
+        IssueCache::read(file.clone()).write(&[(&issue, Key::Stat(stat))]);
+        assert!(IssueCache::read(file).take(&issue.path, &Key::Stat(stat)).is_some());
+    }
+}

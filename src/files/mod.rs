@@ -1,0 +1,21 @@
+//! The repository's files: issue files, frontmatter, markdown, the catalog, agent specs, the
+//! configuration, the workspace that loads them all (with its summary cache), byte-minimal
+//! rewrites, validation, and the static reading of check commands (safety). Uses only base.
+
+pub mod catalog;
+pub mod config;
+pub mod example;
+pub mod fastyaml;
+pub mod frontmatter;
+pub mod issue;
+pub mod issue_cache;
+pub mod markdown;
+pub mod names;
+pub mod rewrite;
+pub mod safety;
+pub mod scaffold;
+pub mod spec;
+pub mod text;
+pub mod validate;
+pub mod workspace;
+pub mod yaml;

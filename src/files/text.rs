@@ -1,0 +1,102 @@
+//! Turning file bytes into text we can parse: size limit, BOM, UTF-8, git conflict markers.
+//!
+//! Every refusal names `path:line`. CRLF is kept as-is (rewrites must not change line endings);
+//! parsers trim a trailing `\r` from each line.
+
+use std::path::Path;
+
+use crate::base::error::Problem;
+
+/// `1 lane`, `2 lanes`: a count with its noun, for messages (`plural(n, "lane")`).
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// Files larger than this are refused rather than parsed (issue files are a few KiB).
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Decoded file text and whether a UTF-8 BOM was stripped (and must be put back on rewrite).
+#[derive(Debug, Clone)]
+pub struct Text {
+    pub text: String,
+    pub bom: bool,
+}
+
+/// Decode `bytes` read from `path` (relative path used in messages).
+pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<Text, Problem> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(Problem::new(
+            path,
+            0,
+            format!("file is {} bytes, more than the {} byte limit for a markdown file", bytes.len(), MAX_FILE_BYTES),
+        ));
+    }
+    let (bom, bytes) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => (true, rest.to_vec()),
+        None => (false, bytes),
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let line = 1 + e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count();
+            return Err(Problem::new(path, line, format!("file is not valid UTF-8 (byte {at})")).with_hint("save the file as UTF-8"));
+        }
+    };
+    if let Some(line) = conflict_marker_line(&text) {
+        return Err(Problem::new(path, line, "file holds git conflict markers (`<<<<<<<`)")
+            .with_hint("resolve the merge conflict in this file, then `git add` it"));
+    }
+    Ok(Text { text, bom })
+}
+
+/// The 1-based line of the first `<<<<<<< ` conflict marker, if any.
+pub fn conflict_marker_line(text: &str) -> Option<usize> {
+    text.lines().position(|l| l.starts_with("<<<<<<< ") || l == "<<<<<<<" || l.starts_with(">>>>>>> ")).map(|i| i + 1)
+}
+
+/// Iterate `(line_number, byte_offset, line_without_eol)` over `text`.
+pub fn lines_with_offsets(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
+    let mut offset = 0;
+    text.split_inclusive('\n').enumerate().map(move |(i, raw)| {
+        let start = offset;
+        offset += raw.len();
+        let line = raw.strip_suffix('\n').unwrap_or(raw);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        (i + 1, start, line)
+    })
+}
+
+/// The line ending a file uses (`\r\n` when its first line ends so).
+pub fn line_ending(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_bad_input_with_lines() {
+        let p = Path::new("x.md");
+        let e = decode(p, b"a\nb\n\xff\n".to_vec()).unwrap_err();
+        assert_eq!(e.line, 3);
+        let e = decode(p, b"a\n<<<<<<< HEAD\nb\n=======\nc\n>>>>>>> x\n".to_vec()).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("conflict"));
+        let t = decode(p, b"\xEF\xBB\xBFhi".to_vec()).unwrap();
+        assert!(t.bom);
+        assert_eq!(t.text, "hi");
+        assert!(decode(p, vec![b'a'; MAX_FILE_BYTES + 1]).is_err());
+    }
+
+    #[test]
+    fn lines_trim_crlf() {
+        let v: Vec<_> = lines_with_offsets("a\r\nbc\nd").collect();
+        assert_eq!(v, [(1, 0, "a"), (2, 3, "bc"), (3, 6, "d")]);
+        assert_eq!(line_ending("a\r\nb"), "\r\n");
+    }
+}

@@ -1,0 +1,393 @@
+//! Loading a repository's issues, agent specs and lanes in one pass (issue files are read and
+//! parsed in parallel). Problems in individual files are collected, not fatal, so `validate` can
+//! list them all; commands that write refuse to go on while any exist.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::base::error::{Error, Problem, Result};
+use crate::files::config::Config;
+use crate::files::issue::Issue;
+use crate::files::names;
+use crate::files::spec::{self, AgentSpec};
+
+/// Everything git-lanes knows about the repository's issues.
+#[derive(Debug)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub config: Config,
+    /// Parsed issues, ordered by lane then natural id.
+    pub issues: Vec<Issue>,
+    /// Fixer specs by lane.
+    pub specs: BTreeMap<String, AgentSpec>,
+    /// Problems found while loading (unparseable files, misplaced issues, bad names).
+    pub problems: Vec<Problem>,
+    /// Lane folders under the issues directory (even empty ones).
+    pub lane_dirs: BTreeSet<String>,
+}
+
+impl Workspace {
+    /// Load issues and specs under `root` with `config`, reading and parsing every issue file.
+    pub fn load(root: &Path, config: Config) -> Result<Workspace> {
+        let mut problems = Vec::new();
+        let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
+        let parsed: Vec<_> = files
+            .par_iter()
+            .map(|(lane_dir, rel)| {
+                let bytes = crate::base::fsutil::read(&root.join(rel))?;
+                Ok((lane_dir.as_str(), Issue::parse(rel, bytes).map(Box::new)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let issues = collect_issues(parsed, &mut problems);
+        let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
+        Ok(Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs })
+    }
+
+    /// [`Workspace::load`] through the summary cache in `cache_dir` (see `issue_cache.rs`): a file
+    /// whose stat data is unchanged is not read; the cache is rewritten when anything changed.
+    ///
+    /// Issues from the cache carry no text ([`Issue::from_cache`]): for commands that only read
+    /// issue files (status, sync, validate, plan, check), never for commands that edit them.
+    /// With `write_back` false the cache is only read (`plan`, like `run --dry-run`, writes
+    /// nothing at all).
+    pub fn load_cached(root: &Path, config: Config, cache_dir: &Path, write_back: bool) -> Result<Workspace> {
+        use crate::files::issue_cache::{IssueCache, Key, Stat};
+        let mut problems = Vec::new();
+        let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
+        let mut cache = IssueCache::read(IssueCache::for_worktree(cache_dir, root));
+        let had = cache.len();
+        let files: Vec<_> = files
+            .into_iter()
+            .map(|(lane_dir, rel)| {
+                let cached = cache.take_any(&rel);
+                (lane_dir, rel, cached)
+            })
+            .collect();
+        let cache = &cache;
+        // (lane dir, parse result, stat key when known, whether the summary came from the cache)
+        let loaded: Vec<_> = files
+            .into_par_iter()
+            .map(|(lane_dir, rel, cached)| {
+                let abs = root.join(&rel);
+                // Stat before reading: a write racing the read changes the stat data.
+                let key = std::fs::symlink_metadata(&abs).ok().map(|m| Key::Stat(Stat::of(&m)));
+                if let (Some((k, issue)), Some(now)) = (cached, &key)
+                    && cache.trusts(&k, now)
+                {
+                    return Ok((lane_dir, Ok(issue), key, true));
+                }
+                let bytes = crate::base::fsutil::read(&abs)?;
+                Ok((lane_dir, Issue::parse(&rel, bytes).map(Box::new), key, false))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Rewrite when a summary was taken afresh or an entry is gone; a file that does not parse
+        // is never cached (it is read again each time, and does not force a rewrite).
+        let mut stale = false;
+        let mut keys: HashMap<PathBuf, Key> = HashMap::with_capacity(loaded.len());
+        let mut parsed = Vec::with_capacity(loaded.len());
+        for (lane_dir, r, key, hit) in loaded {
+            if let (Ok(issue), Some(k)) = (&r, key) {
+                stale |= !hit;
+                keys.insert(issue.path.clone(), k);
+            }
+            parsed.push((lane_dir, r));
+        }
+        stale |= keys.len() != had;
+        let issues = collect_issues(parsed, &mut problems);
+        if stale && write_back {
+            let entries: Vec<_> = issues.iter().filter_map(|i| keys.get(&i.path).map(|k| (i, *k))).collect();
+            cache.write(&entries);
+        }
+        let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
+        Ok(Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs })
+    }
+
+    /// Build a workspace from files already in memory (e.g. read from a commit's tree by
+    /// `check`): `issue_files` are `(path relative to the root, bytes)` of the files under
+    /// `config.issues`, `spec_files` those under `config.fixer_specs`. Files that are not issue or
+    /// spec files by name are ignored, exactly as when loading from disk.
+    pub fn from_files(root: &Path, config: Config, issue_files: Vec<(PathBuf, Vec<u8>)>, spec_files: Vec<(PathBuf, Vec<u8>)>) -> Workspace {
+        Workspace::from_files_and_summaries(root, config, issue_files, Vec::new(), spec_files)
+    }
+
+    /// [`Workspace::from_files`] where some issue files are already parsed (`summaries`, e.g.
+    /// from the summary cache by blob id); they go through the same layout checks by path.
+    pub fn from_files_and_summaries(
+        root: &Path,
+        config: Config,
+        issue_files: Vec<(PathBuf, Vec<u8>)>,
+        summaries: Vec<Issue>,
+        spec_files: Vec<(PathBuf, Vec<u8>)>,
+    ) -> Workspace {
+        let mut problems = Vec::new();
+        let mut lane_dirs = BTreeSet::new();
+        let mut bad_dirs = BTreeSet::new();
+        let mut files = Vec::with_capacity(issue_files.len() + summaries.len());
+        let entries =
+            issue_files.into_iter().map(|(rel, bytes)| (rel, Err(bytes))).chain(summaries.into_iter().map(|i| (i.path.clone(), Ok(i))));
+        for (rel, bytes) in entries {
+            let Ok(inner) = rel.strip_prefix(&config.issues) else { continue };
+            let mut parts = inner.iter();
+            let (Some(dir), Some(fname), None) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let (dir, fname) = (dir.to_string_lossy().into_owned(), fname.to_string_lossy().into_owned());
+            if dir.starts_with('.') {
+                continue;
+            }
+            if !lane_dirs.contains(&dir) {
+                if bad_dirs.contains(&dir) {
+                    continue;
+                }
+                if let Err(p) = check_lane_dir(&config.issues.join(&dir), &dir) {
+                    problems.push(p);
+                    bad_dirs.insert(dir);
+                    continue;
+                }
+                lane_dirs.insert(dir.clone());
+            }
+            match issue_file_stem(&fname).map(|stem| check_issue_name(&rel, stem)) {
+                None => {}
+                Some(Err(p)) => problems.push(p),
+                Some(Ok(())) => files.push((dir, rel, bytes)),
+            }
+        }
+        let parsed: Vec<_> = files
+            .into_par_iter()
+            .map(|(dir, rel, loaded): (String, PathBuf, std::result::Result<Issue, Vec<u8>>)| match loaded {
+                Ok(issue) => (dir, Ok(Box::new(issue))),
+                Err(bytes) => (dir, Issue::parse(&rel, bytes).map(Box::new)),
+            })
+            .collect();
+        let issues = collect_issues(parsed, &mut problems);
+        let mut specs = BTreeMap::new();
+        for (rel, bytes) in spec_files {
+            let Some(fname) = rel.file_name().map(|f| f.to_string_lossy().into_owned()) else { continue };
+            if rel.parent() != Some(config.fixer_specs.as_path()) {
+                continue;
+            }
+            if let Some((lane, spec)) = parse_spec(&rel, &fname, bytes, &mut problems) {
+                specs.insert(lane, spec);
+            }
+        }
+        Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs }
+    }
+
+    /// The lanes: `lanes.yaml`'s list if pinned, else the union of spec files, issue folders,
+    /// lanes named by issues, and `extra` (e.g. the catalog's lane sections), in natural order.
+    pub fn lanes(&self, extra: &[String]) -> Vec<String> {
+        if let Some(pinned) = &self.config.lanes {
+            return pinned.clone();
+        }
+        let mut set: BTreeSet<&str> = self.specs.keys().map(String::as_str).collect();
+        set.extend(self.lane_dirs.iter().map(String::as_str));
+        set.extend(self.issues.iter().map(|i| i.lane()));
+        set.extend(extra.iter().map(String::as_str));
+        let mut v: Vec<String> = set.into_iter().filter(|l| names::check_lane(l).is_ok()).map(str::to_string).collect();
+        v.sort_by(|a, b| names::natural_cmp(a, b));
+        v
+    }
+
+    /// Issues of one lane, in natural id order.
+    pub fn lane_issues<'a>(&'a self, lane: &'a str) -> impl Iterator<Item = &'a Issue> + 'a {
+        self.issues.iter().filter(move |i| i.lane() == lane)
+    }
+
+    /// Look an issue up by id.
+    pub fn issue(&self, id: &str) -> Option<&Issue> {
+        self.issues.iter().find(|i| i.id() == id)
+    }
+
+    /// Map from id to issue (the first one when ids are duplicated).
+    pub fn by_id(&self) -> HashMap<&str, &Issue> {
+        let mut m = HashMap::with_capacity(self.issues.len());
+        for i in &self.issues {
+            m.entry(i.id()).or_insert(i);
+        }
+        m
+    }
+
+    /// Fail with every loading problem and every duplicate id (SPEC §2.2: an error everywhere),
+    /// for commands that must not write on bad input.
+    pub fn ensure_clean(&self) -> Result<()> {
+        let mut problems = self.problems.clone();
+        problems.extend(duplicate_ids(&self.issues));
+        if problems.is_empty() { Ok(()) } else { Err(Error::from(problems)) }
+    }
+
+    /// The description of a lane from its spec (for catalog headings).
+    pub fn lane_title(&self, lane: &str) -> Option<String> {
+        self.specs.get(lane).and_then(AgentSpec::lane_title)
+    }
+}
+
+/// `(lane folder, relative path)` of every `*.md` under `issues/<LANE>/`, and the lane folders.
+fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Result<(Vec<(String, PathBuf)>, BTreeSet<String>)> {
+    let dir = root.join(issues);
+    let mut files = Vec::new();
+    let mut lanes = BTreeSet::new();
+    let rd = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((files, lanes)),
+        Err(e) => return Err(Error::io("read directory", &dir, e)),
+    };
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io("read directory", &dir, e))?;
+        if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let rel_dir = issues.join(&name);
+        if let Err(p) = check_lane_dir(&rel_dir, &name) {
+            problems.push(p);
+            continue;
+        }
+        lanes.insert(name.clone());
+        let sub = root.join(&rel_dir);
+        for f in std::fs::read_dir(&sub).map_err(|e| Error::io("read directory", &sub, e))? {
+            let f = f.map_err(|e| Error::io("read directory", &sub, e))?;
+            let fname = f.file_name().to_string_lossy().into_owned();
+            let Some(stem) = issue_file_stem(&fname) else { continue };
+            if !f.file_type().map(|t| t.is_file()).unwrap_or(false) {
+                continue;
+            }
+            let rel = rel_dir.join(&fname);
+            if let Err(p) = check_issue_name(&rel, stem) {
+                problems.push(p);
+                continue;
+            }
+            files.push((name.clone(), rel));
+        }
+    }
+    Ok((files, lanes))
+}
+
+/// Keep the parsed issues, collecting parse and layout problems; sort by lane then natural id.
+fn collect_issues<D: AsRef<str>>(parsed: Vec<(D, std::result::Result<Box<Issue>, Problem>)>, problems: &mut Vec<Problem>) -> Vec<Issue> {
+    let mut issues = Vec::with_capacity(parsed.len());
+    for (lane_dir, r) in parsed {
+        match r {
+            Ok(issue) => {
+                if let Some(p) = layout_problem(&issue, lane_dir.as_ref()) {
+                    problems.push(p);
+                }
+                issues.push(issue);
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    // Boxed while sorting: moving ten thousand pointers, not ten thousand issues.
+    issues.sort_by(|a, b| names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id())));
+    issues.into_iter().map(|b| *b).collect()
+}
+
+/// A lane folder's name must be a lane name.
+fn check_lane_dir(rel_dir: &Path, name: &str) -> std::result::Result<(), Problem> {
+    names::check_lane(name).map_err(|m| Problem::new(rel_dir, 0, m).with_hint("rename the folder to a lane name such as `E` or `Data_2`"))
+}
+
+/// `E-01.md` → `E-01`; hidden and non-markdown files are not issue files.
+fn issue_file_stem(fname: &str) -> Option<&str> {
+    if fname.starts_with('.') { None } else { fname.strip_suffix(".md") }
+}
+
+/// An issue file's name must be an id.
+fn check_issue_name(rel: &Path, stem: &str) -> std::result::Result<(), Problem> {
+    names::check_id(stem)
+        .map_err(|m| Problem::new(rel, 0, format!("file name: {m}")).with_hint("name issue files after their id, e.g. `E-01.md`"))
+}
+
+/// Parse one spec file named `fname` (`IF-Lane-E.md`); `None` when it is not a spec file or is
+/// broken (the problem is collected).
+fn parse_spec(rel: &Path, fname: &str, bytes: Vec<u8>, problems: &mut Vec<Problem>) -> Option<(String, AgentSpec)> {
+    let lane = spec::lane_of_file(fname)?;
+    if let Err(m) = names::check_lane(lane) {
+        problems.push(Problem::new(rel, 0, m));
+        return None;
+    }
+    match AgentSpec::parse(rel, lane, bytes) {
+        Ok(s) => Some((lane.to_string(), s)),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    }
+}
+
+/// The id must equal the file name and the lane the folder (SPEC §1).
+fn layout_problem(issue: &Issue, lane_dir: &str) -> Option<Problem> {
+    let stem = issue.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Err(m) = names::check_id(issue.id()) {
+        return Some(Problem::new(&issue.path, issue.key_line("issue_id").unwrap_or(0), m));
+    }
+    if issue.id() != stem {
+        return Some(
+            Problem::new(
+                &issue.path,
+                issue.key_line("issue_id").unwrap_or(0),
+                format!("issue_id `{}` does not match the file name `{stem}.md`", issue.id()),
+            )
+            .with_hint(format!("rename the file to `{}.md` or fix `issue_id`", issue.id())),
+        );
+    }
+    if issue.lane() != lane_dir {
+        return Some(
+            Problem::new(
+                &issue.path,
+                issue.key_line("lane").unwrap_or(0),
+                format!("lane `{}` does not match the folder `{lane_dir}`", issue.lane()),
+            )
+            .with_hint(format!("move the file to the `{}` folder or fix `lane`", issue.lane())),
+        );
+    }
+    None
+}
+
+/// The agent specs in `dir` (fixer or hunter specs) by lane; broken ones become problems.
+pub(crate) fn load_specs(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -> Result<BTreeMap<String, AgentSpec>> {
+    let mut specs = BTreeMap::new();
+    let abs = root.join(dir);
+    let rd = match std::fs::read_dir(&abs) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(specs),
+        Err(e) => return Err(Error::io("read directory", &abs, e)),
+    };
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io("read directory", &abs, e))?;
+        let fname = entry.file_name().to_string_lossy().into_owned();
+        if spec::lane_of_file(&fname).is_none() {
+            continue;
+        }
+        let rel = dir.join(&fname);
+        let bytes = crate::base::fsutil::read(&entry.path())?;
+        if let Some((lane, s)) = parse_spec(&rel, &fname, bytes, problems) {
+            specs.insert(lane, s);
+        }
+    }
+    Ok(specs)
+}
+
+/// Two files with the same id: one error per extra file, naming the others.
+pub fn duplicate_ids(issues: &[Issue]) -> Vec<Problem> {
+    let mut by_id: BTreeMap<&str, Vec<&Issue>> = BTreeMap::new();
+    for i in issues {
+        by_id.entry(i.id()).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for (id, group) in by_id.into_iter().filter(|(_, g)| g.len() > 1) {
+        for i in &group[1..] {
+            out.push(
+                Problem::new(
+                    &i.path,
+                    i.key_line("issue_id").unwrap_or(0),
+                    format!("duplicate issue id {id} (also in {})", group[0].path.display()),
+                )
+                .with_hint("run `git lanes doctor` to see a renumbering plan, `git lanes doctor --fix` to apply it"),
+            );
+        }
+    }
+    out
+}

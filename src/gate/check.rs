@@ -1,0 +1,787 @@
+//! `git lanes check`: the pre-push gate (SPEC §5). Checks what is about to be pushed by reading
+//! git objects with git2 — never checking anything out and **never running verification
+//! commands** (a hook must be fast and must not execute code an agent wrote).
+//!
+//! Start at [`check`]; [`Target`] says what is checked:
+//!
+//! - `--pre-push`: the `<local ref> <local sha> <remote ref> <remote sha>` lines git feeds a
+//!   pre-push hook. A deletion (local sha all zeros) checks nothing. For each pushed tip the
+//!   *base* is the merge base with the remote sha when that commit is known locally; for a new
+//!   branch (remote sha all zeros) it is the nearest merge base with the remote's tracking refs
+//!   (`refs/remotes/<remote>/*`), or nothing at all (every issue is new).
+//! - `--range A..B`: tip `B`, base the merge base of `A` and `B`, pushed commits `A..B`.
+//! - neither: the working tree and index against the merge base of `HEAD` and its upstream (or
+//!   `HEAD` when there is no upstream).
+//!
+//! What is verified at each tip:
+//!
+//! 1. **Catalog in sync**: the catalog at the tip equals what `git lanes sync` would generate
+//!    from the issue files at the tip (`Last Updated` excepted: sync only changes it when
+//!    something else changed). Skipped while issue files are invalid (those are reported).
+//! 2. **Issue files valid**: frontmatter parses, ids unique, id = file name, lane = folder.
+//! 3. **Resolutions are earned**: every issue that *becomes* RESOLVED (its status at the base was
+//!    not RESOLVED, or the file is new) has, at the tip, either evidence — the newest
+//!    `<evidence>/<LANE>/<ID>_<stamp>.json` with `all_passed` and `path_hashes` equal to the
+//!    hashes of those paths in the tip's tree (see `evidence.rs`) — or a run report under the
+//!    runs folder that resolved it: a line of a `*.md` report holding both the word `RESOLVED`
+//!    and the id as whole words (the run engine writes `| E-01 | RESOLVED | … |`).
+//! 4. **No signal files committed**: no pushed commit adds or changes a `*.status` / `*.done`
+//!    file under the fixing or hunting signals folders.
+//! 5. **No stubs in a resolution**: no line added by the pushed commits to an affected path of an
+//!    issue that becomes RESOLVED contains `TODO`, `FIXME`, `todo!()`, `unimplemented!()`,
+//!    `NotImplementedError` or `pass  # placeholder`.
+//!
+//! Each failure is a [`Failure`]: a path (with `:line` when known), what is wrong, and the fix.
+//!
+//! The same check runs in CI, because a hook can be skipped with `git push --no-verify`
+//! (GitHub Actions):
+//!
+//! ```yaml
+//! name: lanes
+//! on: [push, pull_request]
+//! jobs:
+//!   check:
+//!     runs-on: ubuntu-latest
+//!     steps:
+//!       - uses: actions/checkout@v4
+//!         with:
+//!           fetch-depth: 0            # origin/main and the merge base must be present
+//!       - uses: dtolnay/rust-toolchain@stable
+//!       - run: cargo install git-lanes --locked
+//!       - run: git lanes check --range origin/main..HEAD
+//! ```
+//!
+//! Design note on speed (SPEC §6): the catalog comparison needs every issue's status, so every
+//! issue blob at the tip is read and parsed; blobs are read and parsed in parallel, one
+//! `git2::Repository` per worker thread (it is `Send`, not `Sync`). Everything else is limited
+//! to what changed between base and tip (git2 tree diffs restricted by pathspec).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use git2::{Delta, DiffOptions, Oid, Repository, Tree};
+use rayon::prelude::*;
+
+use crate::base::error::{Error, Problem, Result};
+use crate::files::catalog::Catalog;
+use crate::files::config::{CONFIG_FILE, Config, Overrides};
+use crate::files::issue::{Issue, Status};
+use crate::files::issue_cache::{IssueCache, Key};
+use crate::files::workspace::Workspace;
+use crate::files::workspace::duplicate_ids;
+use crate::git::repo::Repo;
+use crate::judge::evidence::{self, Evidence};
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// git's pre-push stdin, already parsed; `remote` is the hook's first argument when known.
+    PrePush { remote: Option<String>, updates: Vec<RefUpdate> },
+    /// `A..B` (or `A...B`; a single revision `A` means `A..HEAD`).
+    Range(String),
+    /// The working tree and index.
+    WorkTree,
+}
+
+/// One line of pre-push stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    pub local_ref: String,
+    pub local: Oid,
+    pub remote_ref: String,
+    pub remote: Oid,
+}
+
+/// Parse git's pre-push stdin (`<local ref> <local sha> <remote ref> <remote sha>` per line).
+pub fn parse_pre_push(input: &str) -> Result<Vec<RefUpdate>> {
+    let mut out = Vec::new();
+    for (n, line) in input.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let bad = || {
+            Error::usage(
+                format!("pre-push input line {}: expected `<local ref> <local sha> <remote ref> <remote sha>`, got `{line}`", n + 1),
+                Some("`check --pre-push` reads what git passes to a pre-push hook on stdin".into()),
+            )
+        };
+        if f.len() != 4 {
+            return Err(bad());
+        }
+        let (local, remote) = (Oid::from_str(f[1]).map_err(|_| bad())?, Oid::from_str(f[3]).map_err(|_| bad())?);
+        out.push(RefUpdate { local_ref: f[0].into(), local, remote_ref: f[2].into(), remote });
+    }
+    Ok(out)
+}
+
+/// One thing wrong with what is pushed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Failure {
+    /// Path relative to the repository root, with `:line` when known.
+    pub path: String,
+    /// What is wrong, a lowercase fragment.
+    pub message: String,
+    /// How to fix it (`run `git lanes sync``).
+    pub fix: String,
+}
+
+impl Failure {
+    fn new(path: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Failure {
+        Failure { path: path.into(), message: message.into(), fix: fix.into() }
+    }
+}
+
+/// What one checked tip looked like.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Checked {
+    /// The tip commit, or `working tree`.
+    pub tip: String,
+    /// The ref being pushed, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The base the tip was compared with (`None`: everything is new).
+    pub base: Option<String>,
+    pub issues: usize,
+    /// Issues that become RESOLVED between base and tip.
+    pub resolving: Vec<String>,
+}
+
+/// The result of a check: it passed when `failures` is empty.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Outcome {
+    pub checked: Vec<Checked>,
+    pub failures: Vec<Failure>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// A tree to check: a commit's, or the working tree.
+enum Snapshot<'r> {
+    Tree(Oid, Tree<'r>),
+    WorkTree,
+}
+
+/// Check `target` in `repo`; `overrides` are the `--catalog`/`--issues` flags.
+pub fn check(repo: &Repo, overrides: &Overrides, target: &Target) -> Result<Outcome> {
+    let git = &repo.git;
+    let mut jobs: Vec<(Option<String>, Snapshot, Option<Oid>, Vec<Oid>)> = Vec::new();
+    match target {
+        Target::PrePush { remote, updates } => {
+            let mut seen = BTreeSet::new();
+            for u in updates {
+                if u.local.is_zero() || !seen.insert((u.local, u.remote)) {
+                    continue;
+                }
+                let commit = git.find_commit(u.local).map_err(|e| Error::git(format!("could not read pushed commit {}", u.local), e))?;
+                let tree = commit.tree().map_err(|e| Error::git(format!("could not read the tree of {}", u.local), e))?;
+                let (base, hide) = if !u.remote.is_zero() && git.find_commit(u.remote).is_ok() {
+                    (git.merge_base(u.local, u.remote).ok(), vec![u.remote])
+                } else {
+                    new_branch_base(git, u.local, remote.as_deref())?
+                };
+                let commits = new_commits(git, u.local, &hide)?;
+                jobs.push((Some(u.remote_ref.clone()), Snapshot::Tree(u.local, tree), base, commits));
+            }
+        }
+        Target::Range(spec) => {
+            let (from, to) = resolve_range(git, spec)?;
+            let tree = git.find_commit(to).and_then(|c| c.tree()).map_err(|e| Error::git(format!("could not read {to}"), e))?;
+            let base = git.merge_base(from, to).ok();
+            let commits = new_commits(git, to, &[from])?;
+            jobs.push((None, Snapshot::Tree(to, tree), base, commits));
+        }
+        Target::WorkTree => {
+            let head = repo.head_commit();
+            let base = head.and_then(|h| {
+                let up = git.revparse_single("@{upstream}").ok()?.peel_to_commit().ok()?.id();
+                git.merge_base(h, up).ok()
+            });
+            jobs.push((None, Snapshot::WorkTree, base.or(head), Vec::new()));
+        }
+    }
+    let mut out = Outcome::default();
+    for (reference, snap, base, commits) in jobs {
+        let (checked, failures) = check_one(repo, overrides, reference, &snap, base, &commits)?;
+        out.checked.push(checked);
+        for f in failures {
+            if !out.failures.contains(&f) {
+                out.failures.push(f);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `A..B`, `A...B` or `A` (meaning `A..HEAD`) → `(A, B)`.
+fn resolve_range(git: &Repository, spec: &str) -> Result<(Oid, Oid)> {
+    let bad = |e: git2::Error| {
+        Error::usage(
+            format!("could not resolve range `{spec}`: {}", e.message()),
+            Some("pass `--range <from>..<to>`, e.g. `origin/main..HEAD`".into()),
+        )
+    };
+    let rs = git.revparse(spec).map_err(bad)?;
+    let peel = |o: Option<&git2::Object>| -> Result<Option<Oid>> {
+        match o {
+            None => Ok(None),
+            Some(o) => Ok(Some(o.peel_to_commit().map_err(bad)?.id())),
+        }
+    };
+    let from = peel(rs.from())?;
+    let to = peel(rs.to())?;
+    match (from, to, rs.mode().contains(git2::RevparseMode::SINGLE)) {
+        (Some(a), _, true) => {
+            let head = git.head().and_then(|h| h.peel_to_commit()).map_err(bad)?.id();
+            Ok((a, head))
+        }
+        (Some(a), Some(b), false) => Ok((a, b)),
+        _ => Err(Error::usage(format!("could not resolve range `{spec}`"), Some("pass `--range <from>..<to>`".into()))),
+    }
+}
+
+/// Base and hidden commits for a branch the remote does not have yet: the nearest merge base with
+/// the remote's tracking refs (all remotes' when the remote name is unknown).
+fn new_branch_base(git: &Repository, tip: Oid, remote: Option<&str>) -> Result<(Option<Oid>, Vec<Oid>)> {
+    let glob = match remote {
+        Some(r) if git.find_remote(r).is_ok() => format!("refs/remotes/{r}/*"),
+        _ => "refs/remotes/*".to_string(),
+    };
+    let mut hide = Vec::new();
+    let mut best: Option<(i64, Oid)> = None;
+    for r in git.references_glob(&glob).map_err(|e| Error::git("could not list remote-tracking refs", e))?.flatten() {
+        let Ok(c) = r.peel_to_commit() else { continue };
+        hide.push(c.id());
+        if let Ok(mb) = git.merge_base(tip, c.id())
+            && let Ok(mbc) = git.find_commit(mb)
+        {
+            let t = mbc.time().seconds();
+            if best.is_none_or(|(bt, _)| t > bt) {
+                best = Some((t, mb));
+            }
+        }
+    }
+    Ok((best.map(|b| b.1), hide))
+}
+
+/// Commits reachable from `tip` and not from `hide`.
+fn new_commits(git: &Repository, tip: Oid, hide: &[Oid]) -> Result<Vec<Oid>> {
+    let err = |e| Error::git("could not walk the pushed commits", e);
+    let mut walk = git.revwalk().map_err(err)?;
+    walk.push(tip).map_err(err)?;
+    for h in hide {
+        // A hidden commit we do not have is nothing to hide.
+        let _ = walk.hide(*h);
+    }
+    walk.collect::<std::result::Result<Vec<_>, _>>().map_err(err)
+}
+
+/// Signals folders: fixing (configured) and hunting (its sibling, as `init` creates it).
+fn signal_dirs(config: &Config) -> Vec<String> {
+    let fixing = config.signals.to_string_lossy().into_owned();
+    let hunting = fixing.replace("issue-fixing", "issue-hunting");
+    let mut v = vec![fixing, hunting, "LogBook/issue-hunting/signals".to_string()];
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn check_one(
+    repo: &Repo,
+    overrides: &Overrides,
+    reference: Option<String>,
+    snap: &Snapshot,
+    base: Option<Oid>,
+    commits: &[Oid],
+) -> Result<(Checked, Vec<Failure>)> {
+    let git = &repo.git;
+    let mut failures = Vec::new();
+    let base_tree = match base {
+        Some(b) => Some(git.find_commit(b).and_then(|c| c.tree()).map_err(|e| Error::git(format!("could not read {b}"), e))?),
+        None => None,
+    };
+    let config = match snap {
+        Snapshot::WorkTree => Config::load(&repo.root, overrides),
+        Snapshot::Tree(_, tree) => Config::from_bytes(read_blob(git, tree, Path::new(CONFIG_FILE)), overrides),
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            failures.push(Failure::new(CONFIG_FILE, e.to_string(), "fix lanes.yaml (see `git lanes validate`)"));
+            let checked = Checked { tip: tip_name(snap), reference, base: base.map(|b| b.to_string()), issues: 0, resolving: vec![] };
+            return Ok((checked, failures));
+        }
+    };
+    // A push that changes no issue file, catalog, spec or lanes.yaml leaves their state as the
+    // base had it: the catalog and issue checks are skipped (and nothing can become RESOLVED).
+    let untouched = match (snap, &base_tree) {
+        (Snapshot::Tree(_, tree), Some(base)) => {
+            let same = |p: &Path| tree.get_path(p).ok().map(|e| e.id()) == base.get_path(p).ok().map(|e| e.id());
+            [config.issues.as_path(), config.catalog.as_path(), config.fixer_specs.as_path(), Path::new(CONFIG_FILE)].into_iter().all(same)
+        }
+        _ => false,
+    };
+    let ws = if untouched { Workspace::from_files(&repo.root, config, vec![], vec![]) } else { load_workspace(repo, snap, config)? };
+
+    // 2. Issue files valid.
+    let mut problems = ws.problems.clone();
+    problems.extend(duplicate_ids(&ws.issues));
+    for p in &problems {
+        failures.push(problem_failure(p, "fix the file, then run `git lanes validate`"));
+    }
+
+    // 1. Catalog in sync (meaningless while issue files are broken).
+    let cat_path = ws.config.catalog.clone();
+    let cat_bytes = match snap {
+        Snapshot::WorkTree => crate::base::fsutil::read_optional(&repo.root.join(&cat_path))?,
+        Snapshot::Tree(_, tree) => read_blob(git, tree, &cat_path),
+    };
+    match cat_bytes {
+        _ if untouched => {}
+        None if !ws.issues.is_empty() => failures.push(Failure::new(
+            cat_path.display().to_string(),
+            "the catalog is missing",
+            "run `git lanes init` (it never overwrites), then `git lanes sync`",
+        )),
+        None => {}
+        Some(bytes) => match Catalog::parse(&cat_path, bytes) {
+            Err(p) => failures.push(problem_failure(&p, "restore the catalog's shape, then run `git lanes sync`")),
+            Ok(cat) if problems.is_empty() => {
+                for d in cat.sync(&ws, "").differences {
+                    failures.push(Failure::new(
+                        format!("{}:{}", cat_path.display(), d.line),
+                        format!("catalog is out of date ({}): {}", d.region, d.message),
+                        "run `git lanes sync`",
+                    ));
+                }
+            }
+            Ok(_) => {}
+        },
+    }
+
+    // 3. Issues that become RESOLVED.
+    let issues_dir = ws.config.issues.to_string_lossy().into_owned();
+    let changed = changed_paths(git, base_tree.as_ref(), snap, &[issues_dir])?;
+    let by_path: HashMap<&Path, &Issue> = ws.issues.iter().map(|i| (i.path.as_path(), i)).collect();
+    let mut resolving: Vec<&Issue> = Vec::new();
+    for (new_path, old_path) in &changed {
+        let Some(issue) = by_path.get(new_path.as_path()) else { continue };
+        if issue.status() != Status::Resolved {
+            continue;
+        }
+        let was_resolved = match (old_path, &base_tree) {
+            (Some(old), Some(bt)) => read_blob(git, bt, old)
+                .and_then(|b| Issue::parse(old, b).ok())
+                .is_some_and(|i| i.status() == Status::Resolved && i.id() == issue.id()),
+            _ => false,
+        };
+        if !was_resolved {
+            resolving.push(issue);
+        }
+    }
+    resolving.sort_by(|a, b| crate::files::names::natural_cmp(a.id(), b.id()));
+    let mut reports: Option<Vec<(PathBuf, String)>> = None;
+    for issue in &resolving {
+        if let Some(why) = evidence_problem(repo, snap, &ws.config, issue) {
+            let reports = reports.get_or_insert_with(|| run_reports(repo, snap, &ws.config.runs));
+            if !reports.iter().any(|(_, text)| report_resolves(text, issue.id())) {
+                failures.push(Failure::new(
+                    format!("{}:{}", issue.path.display(), issue.key_line("status").unwrap_or(0)),
+                    format!("{} becomes RESOLVED without passing evidence or a run report that resolved it: {why}", issue.id()),
+                    format!("run `git lanes verify {}` and commit its evidence, or set status back to OPEN", issue.id()),
+                ));
+            }
+        }
+    }
+
+    // 4. Signal files.
+    let dirs = signal_dirs(&ws.config);
+    let mut signal_hits: BTreeMap<String, String> = BTreeMap::new();
+    match snap {
+        Snapshot::WorkTree => {
+            let mut opts = pathspec_opts(&dirs);
+            let index = git.index().map_err(|e| Error::git("could not read the index", e))?;
+            let diff = git
+                .diff_tree_to_index(base_tree.as_ref(), Some(&index), Some(&mut opts))
+                .map_err(|e| Error::git("could not diff the index", e))?;
+            for p in added_paths(&diff) {
+                signal_hits.entry(p).or_insert_with(|| "in the index".into());
+            }
+        }
+        Snapshot::Tree(..) => {
+            for c in commits {
+                let commit = git.find_commit(*c).map_err(|e| Error::git(format!("could not read {c}"), e))?;
+                let tree = commit.tree().map_err(|e| Error::git(format!("could not read {c}"), e))?;
+                let parent = commit.parent(0).ok().and_then(|p| p.tree().ok());
+                let mut opts = pathspec_opts(&dirs);
+                let diff = git
+                    .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut opts))
+                    .map_err(|e| Error::git(format!("could not diff {c}"), e))?;
+                for p in added_paths(&diff) {
+                    let short = c.to_string()[..10].to_string();
+                    signal_hits.entry(p).or_insert_with(|| format!("in commit {short}"));
+                }
+            }
+        }
+    }
+    for (p, where_) in signal_hits {
+        if p.ends_with(".status") || p.ends_with(".done") {
+            failures.push(Failure::new(
+                p.clone(),
+                format!("signal file committed ({where_}); signals are runtime state and never committed"),
+                format!("run `git rm --cached {p}`, add the signals folder to .gitignore, and amend the commit"),
+            ));
+        }
+    }
+
+    // 5. Stub markers in the lines that resolve an issue.
+    for issue in &resolving {
+        let paths: Vec<String> =
+            issue.meta.affected_paths.iter().map(|p| p.trim_end_matches('/').to_string()).filter(|p| !p.is_empty()).collect();
+        if paths.is_empty() {
+            continue;
+        }
+        for (path, line, marker) in added_stubs(git, base_tree.as_ref(), snap, &paths)? {
+            failures.push(Failure::new(
+                format!("{path}:{line}"),
+                format!("stub marker `{marker}` added in a line that resolves {}", issue.id()),
+                format!("finish the fix and remove the marker, or set {} back to OPEN", issue.id()),
+            ));
+        }
+    }
+
+    // 6. Nothing that judges an issue is weakened: no issue file deleted, no check changed on an
+    // issue that is RESOLVED in what is pushed.
+    if let (Snapshot::Tree(_, tree), Some(bt), false) = (snap, &base_tree, untouched) {
+        for (path, message) in crate::judge::guard::weakened_issue_files(git, bt, tree, &ws.config.issues) {
+            failures.push(Failure::new(
+                path.display().to_string(),
+                message,
+                format!(
+                    "restore it (`git checkout {} -- {}`) in a new commit",
+                    base.map(|b| b.to_string()[..10].to_string()).unwrap_or_default(),
+                    path.display()
+                ),
+            ));
+        }
+    }
+
+    let checked = Checked {
+        tip: tip_name(snap),
+        reference,
+        base: base.map(|b| b.to_string()),
+        issues: ws.issues.len(),
+        resolving: resolving.iter().map(|i| i.id().to_string()).collect(),
+    };
+    Ok((checked, failures))
+}
+
+fn tip_name(snap: &Snapshot) -> String {
+    match snap {
+        Snapshot::Tree(oid, _) => oid.to_string(),
+        Snapshot::WorkTree => "working tree".into(),
+    }
+}
+
+fn problem_failure(p: &Problem, default_fix: &str) -> Failure {
+    let fix = p.hint.clone().unwrap_or_else(|| default_fix.to_string());
+    Failure::new(p.location(), p.message.clone(), fix)
+}
+
+/// The workspace at `snap`: from disk for the working tree, from blobs for a commit.
+fn load_workspace(repo: &Repo, snap: &Snapshot, config: Config) -> Result<Workspace> {
+    let tree = match snap {
+        Snapshot::WorkTree => return Workspace::load_cached(&repo.root, config, &repo.cache_dir(), true),
+        Snapshot::Tree(_, tree) => tree,
+    };
+    let git = &repo.git;
+    // Issue blobs: `<issues>/<LANE>/<file>`, one level deep, as on disk.
+    let mut wanted: Vec<(PathBuf, Oid)> = Vec::new();
+    if let Some(issues) = subtree(git, tree, &config.issues) {
+        for lane in issues.iter() {
+            if lane.kind() != Some(git2::ObjectType::Tree) {
+                continue;
+            }
+            let Ok(lane_tree) = git.find_tree(lane.id()) else { continue };
+            let lane_dir = config.issues.join(String::from_utf8_lossy(lane.name_bytes()).as_ref());
+            for f in lane_tree.iter() {
+                if f.kind() == Some(git2::ObjectType::Blob) {
+                    wanted.push((lane_dir.join(String::from_utf8_lossy(f.name_bytes()).as_ref()), f.id()));
+                }
+            }
+        }
+    }
+    // Summaries of blobs seen before (keyed by blob id) are not read or parsed again.
+    let mut cache = IssueCache::read(IssueCache::for_blobs(&repo.cache_dir()));
+    let had = cache.len();
+    let ids: HashMap<PathBuf, Oid> = wanted.iter().cloned().collect();
+    let mut cached = Vec::new();
+    let mut missing = Vec::new();
+    for (path, oid) in wanted {
+        match cache.take(&path, &blob_key(oid)) {
+            Some(issue) => cached.push(issue),
+            None => missing.push((path, oid)),
+        }
+    }
+    let fresh = !missing.is_empty();
+    let issue_files = read_blobs(repo, missing)?;
+    let mut spec_files = Vec::new();
+    if let Some(specs) = subtree(git, tree, &config.fixer_specs) {
+        for f in specs.iter() {
+            if f.kind() == Some(git2::ObjectType::Blob)
+                && let Ok(b) = git.find_blob(f.id())
+            {
+                spec_files.push((config.fixer_specs.join(String::from_utf8_lossy(f.name_bytes()).as_ref()), b.content().to_vec()));
+            }
+        }
+    }
+    let ws = Workspace::from_files_and_summaries(&repo.root, config, issue_files, cached, spec_files);
+    let entries: Vec<_> = ws.issues.iter().filter_map(|i| ids.get(&i.path).map(|oid| (i, blob_key(*oid)))).collect();
+    // Keep exactly this tree's summaries: the cache stays the size of one catalog.
+    if fresh || entries.len() != had {
+        cache.write(&entries);
+    }
+    Ok(ws)
+}
+
+fn blob_key(oid: Oid) -> Key {
+    let mut id = [0u8; 20];
+    let bytes = oid.as_bytes();
+    let n = bytes.len().min(20);
+    id[..n].copy_from_slice(&bytes[..n]);
+    Key::Blob(id)
+}
+
+/// Read blobs in parallel: one repository handle per worker thread.
+fn read_blobs(repo: &Repo, wanted: Vec<(PathBuf, Oid)>) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = wanted.len().div_ceil(threads).max(256);
+    let git_dir = repo.git.path().to_path_buf();
+    let chunks: Vec<Result<Vec<(PathBuf, Vec<u8>)>>> = wanted
+        .par_chunks(chunk)
+        .map(|part| {
+            let git = Repository::open(&git_dir).map_err(|e| Error::git(format!("could not open {}", git_dir.display()), e))?;
+            let odb = git.odb().map_err(|e| Error::git("could not open the object database", e))?;
+            part.iter()
+                .map(|(p, oid)| {
+                    let obj = odb.read(*oid).map_err(|e| Error::git(format!("could not read {} ({oid})", p.display()), e))?;
+                    Ok((p.clone(), obj.data().to_vec()))
+                })
+                .collect()
+        })
+        .collect();
+    let mut out = Vec::with_capacity(wanted.len());
+    for c in chunks {
+        out.extend(c?);
+    }
+    Ok(out)
+}
+
+fn subtree<'r>(git: &'r Repository, tree: &Tree<'r>, dir: &Path) -> Option<Tree<'r>> {
+    if dir.as_os_str().is_empty() {
+        return Some(tree.clone());
+    }
+    let e = tree.get_path(dir).ok()?;
+    git.find_tree(e.id()).ok()
+}
+
+fn read_blob(git: &Repository, tree: &Tree, path: &Path) -> Option<Vec<u8>> {
+    let e = tree.get_path(path).ok()?;
+    git.find_blob(e.id()).ok().map(|b| b.content().to_vec())
+}
+
+fn pathspec_opts(paths: &[String]) -> DiffOptions {
+    let mut opts = DiffOptions::new();
+    for p in paths {
+        opts.pathspec(p);
+    }
+    opts.include_typechange(true);
+    opts
+}
+
+/// Paths added or changed by a diff (new side).
+fn added_paths(diff: &git2::Diff) -> Vec<String> {
+    diff.deltas()
+        .filter(|d| matches!(d.status(), Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied | Delta::Typechange))
+        .filter_map(|d| d.new_file().path().map(|p| p.to_string_lossy().into_owned()))
+        .collect()
+}
+
+/// `(new path, old path if it existed)` of files under `dirs` that changed from `base` to `snap`.
+fn changed_paths(git: &Repository, base: Option<&Tree>, snap: &Snapshot, dirs: &[String]) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
+    let mut opts = pathspec_opts(dirs);
+    let diff = diff_to(git, base, snap, &mut opts)?;
+    Ok(diff
+        .deltas()
+        .filter(|d| !matches!(d.status(), Delta::Deleted | Delta::Unmodified | Delta::Ignored))
+        .filter_map(|d| {
+            let new = d.new_file().path()?.to_path_buf();
+            let added = matches!(d.status(), Delta::Added | Delta::Untracked);
+            let old = (!added).then(|| d.old_file().path().map(Path::to_path_buf)).flatten();
+            Some((new, old))
+        })
+        .collect())
+}
+
+/// The diff from `base` to `snap`; for the working tree, untracked files count as added (a new
+/// issue file need not be staged to be checked).
+fn diff_to<'r>(git: &'r Repository, base: Option<&Tree<'r>>, snap: &Snapshot<'r>, opts: &mut DiffOptions) -> Result<git2::Diff<'r>> {
+    match snap {
+        Snapshot::Tree(_, tree) => git.diff_tree_to_tree(base, Some(tree), Some(opts)),
+        Snapshot::WorkTree => {
+            opts.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
+            git.diff_tree_to_workdir_with_index(base, Some(opts))
+        }
+    }
+    .map_err(|e| Error::git("could not compute the pushed changes", e))
+}
+
+/// `(path, line, marker)` of stub markers in lines added from `base` to `snap` under `paths`.
+fn added_stubs(git: &Repository, base: Option<&Tree>, snap: &Snapshot, paths: &[String]) -> Result<Vec<(String, u32, String)>> {
+    let mut opts = pathspec_opts(paths);
+    opts.context_lines(0);
+    let diff = diff_to(git, base, snap, &mut opts)?;
+    let mut hits = Vec::new();
+    diff.foreach(
+        &mut |_, _| true,
+        None,
+        None,
+        Some(&mut |delta, _hunk, line| {
+            if line.origin() == '+' {
+                let text = String::from_utf8_lossy(line.content());
+                if let Some(m) = crate::judge::verdict::stub_marker(&text) {
+                    let path = delta.new_file().path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+                    hits.push((path, line.new_lineno().unwrap_or(0), m.to_string()));
+                }
+            }
+            true
+        }),
+    )
+    .map_err(|e| Error::git("could not read the pushed changes", e))?;
+    Ok(hits)
+}
+
+/// Why the issue's evidence at `snap` does not count (`None`: it is passing and fresh).
+fn evidence_problem(repo: &Repo, snap: &Snapshot, config: &Config, issue: &Issue) -> Option<String> {
+    let dir = config.evidence.join(issue.lane());
+    let names: Vec<String> = match snap {
+        Snapshot::WorkTree => std::fs::read_dir(repo.root.join(&dir))
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default(),
+        Snapshot::Tree(_, tree) => {
+            subtree(&repo.git, tree, &dir).map(|t| t.iter().filter_map(|e| e.name().map(str::to_string)).collect()).unwrap_or_default()
+        }
+    };
+    let names = evidence::sorted_names(names, issue.id());
+    if names.is_empty() {
+        return Some(format!("no evidence for {} under {}", issue.id(), dir.display()));
+    }
+    // The newest file that is evidence JSON counts; a newer unreadable one does not hide it.
+    let parsed = names.iter().rev().find_map(|name| {
+        let rel = dir.join(name);
+        let bytes = match snap {
+            Snapshot::WorkTree => std::fs::read(repo.root.join(&rel)).ok(),
+            Snapshot::Tree(_, tree) => read_blob(&repo.git, tree, &rel),
+        }?;
+        serde_json::from_slice::<Evidence>(&bytes).ok().map(|ev| (rel, ev))
+    });
+    let Some((rel, ev)) = parsed else {
+        return Some(format!("{} is not readable evidence JSON", dir.join(names.last()?).display()));
+    };
+    if !ev.all_passed {
+        return Some(format!("{} records failing checks", rel.display()));
+    }
+    if !ev.has_path_hashes() {
+        // The seed's evidence: fresh when the affected paths are unchanged since the commit
+        // that added it.
+        let paths = if issue.meta.affected_paths.is_empty() { ev.affected_paths.clone() } else { issue.meta.affected_paths.clone() };
+        let at = match snap {
+            Snapshot::Tree(oid, _) => Some(*oid),
+            Snapshot::WorkTree => None,
+        };
+        let stale = evidence::foreign_stale_paths(&repo.git, at, &rel, &paths);
+        if !stale.is_empty() {
+            return Some(format!("{} is stale ({} changed since the commit that added it)", rel.display(), stale.join(", ")));
+        }
+        return None;
+    }
+    let stale: Vec<&str> = ev
+        .path_hashes
+        .iter()
+        .filter(|(p, h)| {
+            let now = match snap {
+                Snapshot::WorkTree => evidence::path_hash(&repo.root, p),
+                Snapshot::Tree(_, tree) => evidence::tree_path_hash(&repo.git, tree, p),
+            };
+            now != **h
+        })
+        .map(|(p, _)| p.as_str())
+        .collect();
+    if !stale.is_empty() {
+        return Some(format!("{} is stale ({} changed since)", rel.display(), stale.join(", ")));
+    }
+    None
+}
+
+/// Run reports (`*.md` under the runs folder) at `snap`: `(path, text)`.
+fn run_reports(repo: &Repo, snap: &Snapshot, runs: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    match snap {
+        Snapshot::WorkTree => {
+            for e in std::fs::read_dir(repo.root.join(runs)).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".md")
+                    && let Ok(b) = std::fs::read(e.path())
+                {
+                    out.push((runs.join(name), String::from_utf8_lossy(&b).into_owned()));
+                }
+            }
+        }
+        Snapshot::Tree(_, tree) => {
+            if let Some(t) = subtree(&repo.git, tree, runs) {
+                for e in t.iter() {
+                    if let Some(name) = e.name().filter(|n| n.ends_with(".md"))
+                        && let Ok(b) = repo.git.find_blob(e.id())
+                    {
+                        out.push((runs.join(name), String::from_utf8_lossy(b.content()).into_owned()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a run report resolved `id`: some line holds both the upper-case word `RESOLVED` and
+/// `id` as whole words (a word is a run of `[A-Za-z0-9_-]`), as in `| E-01 | RESOLVED | … |`.
+pub fn report_resolves(text: &str, id: &str) -> bool {
+    crate::run::report::resolved_ids(text).iter().any(|r| r == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pre_push_lines() {
+        let z = "0".repeat(40);
+        let a = "a".repeat(40);
+        let u = parse_pre_push(&format!("refs/heads/x {a} refs/heads/x {z}\n\n")).unwrap();
+        assert_eq!(u.len(), 1);
+        assert!(u[0].remote.is_zero());
+        assert!(parse_pre_push("refs/heads/x abc").is_err());
+    }
+
+    #[test]
+    fn report_lines() {
+        assert!(report_resolves("| E-01 | RESOLVED | fixed |", "E-01"));
+        assert!(!report_resolves("| E-011 | RESOLVED |", "E-01"));
+        assert!(!report_resolves("| E-01 | UNRESOLVED |", "E-01"));
+        assert!(!report_resolves("| E-01 | REJECTED |\n| E-02 | RESOLVED |", "E-01"));
+    }
+}

@@ -1,0 +1,7 @@
+//! git: opening the repository, the one gateway to the git command line, lane worktrees, and
+//! commits built in memory (snapshot). Uses base, exec and files (config).
+
+pub mod gitcli;
+pub mod repo;
+pub mod snapshot;
+pub mod worktree;

@@ -1,0 +1,563 @@
+//! Commits built in memory with git2, and keeping checks' droppings out of every tree.
+//!
+//! # Design note: why not `git add -A -- . :(exclude)…`
+//! A pathspec exclude of a folder the user's `.gitignore` ignores whole makes `git add` exit 1
+//! ("paths are ignored by one of your .gitignore files"), and every lane's collection failed on
+//! the most natural ignore file. Here the worktree's status (which already honours every
+//! `.gitignore`, nested ones, `info/exclude` and `core.excludesFile`) names the changed paths,
+//! [`KeepOut`] drops signal files and the worker's own droppings, and the worktree's index is
+//! updated path by path, written as a tree and committed — one process fewer per lane, and no
+//! ignore rule can trip it. Paths whose attributes name a filter driver with a `clean` command
+//! (Git LFS) are staged by `git add` so the driver runs, as with the user's own git.
+//!
+//! [`Droppings`] is the other half: what the checks write (`__pycache__/`, `build/`) must never
+//! reach a commit or a tracked file. Before checks run, the state of the worktree is noted; after
+//! them, tracked files they changed are restored and (in a lane worktree) untracked files they
+//! created are removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::base::error::{Error, Result};
+
+/// Paths and globs kept out of a commit: signal folders, an agent's own droppings.
+///
+/// A pattern without glob characters names a file or a folder (everything below it). A pattern
+/// with `*`, `?` or `**` is matched against the whole slash-separated path relative to the
+/// worktree; one without a `/` also matches a file or folder name at any depth (as in
+/// `.gitignore`). A leading `/` or `./` anchors nothing more (paths are relative already).
+#[derive(Debug, Clone, Default)]
+pub struct KeepOut {
+    patterns: Vec<String>,
+}
+
+impl KeepOut {
+    pub fn new<I, S>(patterns: I) -> KeepOut
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut k = KeepOut::default();
+        k.extend(patterns);
+        k
+    }
+
+    /// Add more patterns (e.g. an agent preset's dropping files).
+    pub fn extend<I, S>(&mut self, patterns: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for p in patterns {
+            let p = p.as_ref().trim().trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
+            if !p.is_empty() && !self.patterns.iter().any(|q| q == p) {
+                self.patterns.push(p.to_string());
+            }
+        }
+    }
+
+    /// The patterns, normalised.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// Whether `path` (relative, `/`-separated) is kept out.
+    pub fn matches(&self, path: &str) -> bool {
+        self.patterns.iter().any(|p| pattern_matches(p, path))
+    }
+}
+
+fn pattern_matches(pattern: &str, path: &str) -> bool {
+    let has_glob = pattern.contains(['*', '?', '[']);
+    if !has_glob {
+        return path == pattern || path.starts_with(&format!("{pattern}/"));
+    }
+    // The path itself or any folder above it may match (a glob naming a folder keeps out what
+    // is inside it).
+    let parts: Vec<&str> = path.split('/').collect();
+    for end in 1..=parts.len() {
+        let prefix = parts[..end].join("/");
+        if glob_match(pattern, &prefix) {
+            return true;
+        }
+        if !pattern.contains('/') && glob_match(pattern, parts[end - 1]) {
+            return true;
+        }
+    }
+    false
+}
+
+/// `*` (not across `/`), `**` (across `/`), `?` and `[…]` character classes.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    glob_at(&p, &t)
+}
+
+fn glob_at(p: &[char], t: &[char]) -> bool {
+    match p.first() {
+        None => t.is_empty(),
+        Some('*') if p.get(1) == Some(&'*') => match p.get(2) {
+            // `**/`: zero or more whole folders.
+            Some('/') => glob_at(&p[3..], t) || (0..t.len()).any(|i| t[i] == '/' && glob_at(&p[3..], &t[i + 1..])),
+            _ => (0..=t.len()).any(|i| glob_at(&p[2..], &t[i..])),
+        },
+        Some('*') => (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != '/').any(|i| glob_at(&p[1..], &t[i..])),
+        Some('?') => t.first().is_some_and(|&c| c != '/') && glob_at(&p[1..], &t[1..]),
+        Some('[') => {
+            let Some(close) = p.iter().skip(1).position(|&c| c == ']').map(|i| i + 1) else {
+                return t.first() == Some(&'[') && glob_at(&p[1..], &t[1..]);
+            };
+            let Some(&c) = t.first() else { return false };
+            let class = &p[1..close];
+            let (negate, class) = match class.first() {
+                Some('!') | Some('^') => (true, &class[1..]),
+                _ => (false, class),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == '-' {
+                    hit |= class[i] <= c && c <= class[i + 2];
+                    i += 3;
+                } else {
+                    hit |= class[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && c != '/' && glob_at(&p[close + 1..], &t[1..])
+        }
+        Some(&c) => t.first() == Some(&c) && glob_at(&p[1..], &t[1..]),
+    }
+}
+
+fn open(worktree: &Path) -> Result<git2::Repository> {
+    git2::Repository::open(worktree).map_err(|e| Error::git(format!("could not open the repository at {}", worktree.display()), e))
+}
+
+fn git_err(what: &str, worktree: &Path) -> impl Fn(git2::Error) -> Error {
+    let what = format!("{what} in {}", worktree.display());
+    move |e| Error::git(what.clone(), e)
+}
+
+/// Commit everything that differs from HEAD in `worktree` (tracked changes, deletions, new
+/// files that no ignore rule covers), except what `keep_out` names. Staged entries of kept-out
+/// paths go back to HEAD's version. No commit hooks run (work is never lost to a failing hook).
+/// Returns the new commit, or `None` when there was nothing to commit.
+pub fn commit_worktree(worktree: &Path, message: &str, keep_out: &KeepOut) -> Result<Option<git2::Oid>> {
+    let repo = open(worktree)?;
+    let changed = changed_paths(&repo, worktree)?;
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    let (keep, kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    stage(&repo, worktree, &keep, &kept_out)?;
+    commit_index(&repo, worktree, message)
+}
+
+/// Commit exactly `paths` (relative to the worktree; files git-lanes wrote itself) as they are
+/// on disk — a removed file is removed. Nothing else in the worktree is looked at.
+pub fn commit_paths(worktree: &Path, message: &str, paths: &[PathBuf]) -> Result<Option<git2::Oid>> {
+    let repo = open(worktree)?;
+    let rels: Vec<String> = paths.iter().map(|p| slash(p)).collect();
+    stage(&repo, worktree, &rels, &[])?;
+    commit_index(&repo, worktree, message)
+}
+
+/// Fold what changed in `worktree` (as [`commit_worktree`] would take it) into HEAD's commit,
+/// keeping its message, author and parents. Returns the new commit; `None` when HEAD's tree
+/// already holds it.
+pub fn amend_head(worktree: &Path, keep_out: &KeepOut) -> Result<Option<git2::Oid>> {
+    let repo = open(worktree)?;
+    let changed = changed_paths(&repo, worktree)?;
+    let (keep, kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    stage(&repo, worktree, &keep, &kept_out)?;
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err("could not read HEAD", worktree))?;
+    let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;
+    let tree_id = index.write_tree().map_err(git_err("could not write a tree", worktree))?;
+    if head.tree_id() == tree_id {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id).map_err(git_err("could not read the new tree", worktree))?;
+    let (_, committer) = signatures(&repo)?;
+    let oid =
+        head.amend(Some("HEAD"), None, Some(&committer), None, None, Some(&tree)).map_err(git_err("could not amend HEAD", worktree))?;
+    Ok(Some(oid))
+}
+
+fn slash(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}
+
+/// Paths whose worktree or index state differs from HEAD (ignored files aside).
+fn changed_paths(repo: &git2::Repository, worktree: &Path) -> Result<Vec<String>> {
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true).renames_head_to_index(false);
+    let statuses = repo.statuses(Some(&mut opts)).map_err(git_err("could not read the status", worktree))?;
+    let mut out: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.status() != git2::Status::CURRENT && !s.status().contains(git2::Status::IGNORED))
+        .filter_map(|s| s.path().map(str::to_string))
+        .collect();
+    // A submodule whose checked-out commit moved is a change of its gitlink.
+    if let Ok(subs) = repo.submodules() {
+        for sm in subs {
+            if sm.workdir_id().is_some()
+                && sm.workdir_id() != sm.index_id()
+                && let Some(p) = sm.path().to_str()
+            {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Update the worktree's index: `keep` as on disk, `reset` back to HEAD's entry.
+fn stage(repo: &git2::Repository, worktree: &Path, keep: &[String], reset: &[String]) -> Result<()> {
+    // Paths a filter driver must clean (LFS) are staged by git itself, first.
+    let filtered: Vec<&String> = keep.iter().filter(|p| worktree.join(p).is_file() && needs_filter_driver(repo, p)).collect();
+    if !filtered.is_empty() {
+        let mut args: Vec<&str> = vec!["add", "--"];
+        args.extend(filtered.iter().map(|p| p.as_str()));
+        crate::git::gitcli::git(worktree, &args)?;
+    }
+    let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;
+    index.read(true).map_err(git_err("could not read the index", worktree))?;
+    let head_tree = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+    for p in keep {
+        if filtered.contains(&p) {
+            continue;
+        }
+        let full = worktree.join(p);
+        let meta = std::fs::symlink_metadata(&full);
+        match meta {
+            Ok(m) if m.is_dir() && !full.join(".git").exists() => {
+                // A folder that is no longer a file (type change): its files come separately.
+                let _ = index.remove_path(Path::new(p));
+            }
+            Ok(_) => index.add_path(Path::new(p)).map_err(git_err(&format!("could not stage {p}"), worktree))?,
+            Err(_) => {
+                let _ = index.remove_path(Path::new(p));
+            }
+        }
+    }
+    for p in reset {
+        match head_tree.as_ref().and_then(|t| t.get_path(Path::new(p)).ok()) {
+            Some(entry) => {
+                let e = git2::IndexEntry {
+                    ctime: git2::IndexTime::new(0, 0),
+                    mtime: git2::IndexTime::new(0, 0),
+                    dev: 0,
+                    ino: 0,
+                    mode: entry.filemode() as u32,
+                    uid: 0,
+                    gid: 0,
+                    file_size: 0,
+                    id: entry.id(),
+                    flags: 0,
+                    flags_extended: 0,
+                    path: p.as_bytes().to_vec(),
+                };
+                index.add(&e).map_err(git_err(&format!("could not reset {p} in the index"), worktree))?;
+            }
+            None => {
+                let _ = index.remove_path(Path::new(p));
+            }
+        }
+    }
+    index.write().map_err(git_err("could not write the index", worktree))
+}
+
+/// Whether `.gitattributes` gives `path` a `filter=<name>` whose `filter.<name>.clean` is set.
+fn needs_filter_driver(repo: &git2::Repository, path: &str) -> bool {
+    let Ok(Some(name)) = repo.get_attr(Path::new(path), "filter", git2::AttrCheckFlags::FILE_THEN_INDEX) else {
+        return false;
+    };
+    let Ok(cfg) = repo.config() else { return false };
+    cfg.get_string(&format!("filter.{name}.clean")).is_ok() || cfg.get_string(&format!("filter.{name}.process")).is_ok()
+}
+
+/// Write the index as a tree and commit it on HEAD when it differs from HEAD's tree.
+fn commit_index(repo: &git2::Repository, worktree: &Path, message: &str) -> Result<Option<git2::Oid>> {
+    let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;
+    let tree_id = index.write_tree().map_err(git_err("could not write a tree", worktree))?;
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    if parent.as_ref().is_some_and(|c| c.tree_id() == tree_id) {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id).map_err(git_err("could not read the new tree", worktree))?;
+    let (author, committer) = signatures(repo)?;
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    let oid = repo.commit(Some("HEAD"), &author, &committer, message, &tree, &parents).map_err(git_err("could not commit", worktree))?;
+    Ok(Some(oid))
+}
+
+/// Author and committer as git would take them: `GIT_AUTHOR_*`/`GIT_COMMITTER_*`, then
+/// `user.name`/`user.email`, then git-lanes itself.
+pub fn signatures(repo: &git2::Repository) -> Result<(git2::Signature<'static>, git2::Signature<'static>)> {
+    let cfg = repo.config().ok();
+    let get = |key: &str| cfg.as_ref().and_then(|c| c.get_string(key).ok());
+    let one = |who: &str| -> Result<git2::Signature<'static>> {
+        let up = who.to_uppercase();
+        let name = std::env::var(format!("GIT_{up}_NAME"))
+            .ok()
+            .or_else(|| get(&format!("{who}.name")))
+            .or_else(|| get("user.name"))
+            .unwrap_or_else(|| "git-lanes".into());
+        let email = std::env::var(format!("GIT_{up}_EMAIL"))
+            .ok()
+            .or_else(|| get(&format!("{who}.email")))
+            .or_else(|| get("user.email"))
+            .unwrap_or_else(|| "git-lanes@localhost".into());
+        let sig = match std::env::var(format!("GIT_{up}_DATE")).ok().and_then(|d| parse_git_date(&d)) {
+            Some((secs, offset_min)) => git2::Signature::new(&name, &email, &git2::Time::new(secs, offset_min)),
+            None => git2::Signature::now(&name, &email),
+        };
+        sig.map_err(|e| Error::git(format!("bad {who} identity `{name} <{email}>`"), e))
+    };
+    Ok((one("author")?, one("committer")?))
+}
+
+/// The date forms git-lanes' own callers use: RFC 3339 / ISO 8601, `@<secs> <±hhmm>` and
+/// `<secs> <±hhmm>` (git's internal form).
+fn parse_git_date(s: &str) -> Option<(i64, i32)> {
+    let s = s.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some((d.timestamp(), d.offset().local_minus_utc() / 60));
+    }
+    if let Ok(d) = chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S %z") {
+        return Some((d.timestamp(), d.offset().local_minus_utc() / 60));
+    }
+    let s = s.strip_prefix('@').unwrap_or(s);
+    let mut parts = s.split_whitespace();
+    let secs: i64 = parts.next()?.parse().ok()?;
+    let offset = match parts.next() {
+        Some(tz) if tz.len() == 5 => {
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            let h: i32 = tz[1..3].parse().ok()?;
+            let m: i32 = tz[3..5].parse().ok()?;
+            sign * (h * 60 + m)
+        }
+        Some(_) => return None,
+        None => 0,
+    };
+    Some((secs, offset))
+}
+
+/// The state of a worktree before checks run, to undo what they write.
+#[derive(Debug, Clone, Default)]
+pub struct Droppings {
+    /// Untracked, not ignored files present before (kept).
+    untracked: BTreeSet<String>,
+    /// Tracked files that already differed from the index, with their bytes then (`None`: the
+    /// file was missing).
+    dirty: BTreeMap<String, Option<Vec<u8>>>,
+}
+
+impl Droppings {
+    /// Note the worktree's state now.
+    pub fn before(worktree: &Path) -> Result<Droppings> {
+        let repo = open(worktree)?;
+        let mut d = Droppings::default();
+        for (path, st) in workdir_status(&repo, worktree)? {
+            if st.contains(git2::Status::WT_NEW) {
+                d.untracked.insert(path);
+            } else {
+                let bytes = std::fs::read(worktree.join(&path)).ok();
+                d.dirty.insert(path, bytes);
+            }
+        }
+        Ok(d)
+    }
+
+    /// Undo what happened since [`Droppings::before`]: tracked files changed since are put back
+    /// (to the index's version, or to the user's own uncommitted version noted before); with
+    /// `remove_new`, untracked files that appeared are deleted (never in the user's own
+    /// worktree, where the user may be writing files meanwhile). Ignored files are left alone:
+    /// no commit takes them. Returns the paths restored or removed.
+    pub fn restore(&self, worktree: &Path, remove_new: bool) -> Result<Vec<String>> {
+        let repo = open(worktree)?;
+        let mut to_checkout: Vec<String> = Vec::new();
+        let mut touched = Vec::new();
+        for (path, st) in workdir_status(&repo, worktree)? {
+            let full = worktree.join(&path);
+            if st.contains(git2::Status::WT_NEW) {
+                if remove_new && !self.untracked.contains(&path) {
+                    remove_path(worktree, &full)?;
+                    touched.push(path);
+                }
+                continue;
+            }
+            match self.dirty.get(&path) {
+                Some(before) => {
+                    let now = std::fs::read(&full).ok();
+                    if &now != before {
+                        match before {
+                            Some(bytes) => crate::base::fsutil::write_atomic(&full, bytes)?,
+                            None => remove_path(worktree, &full)?,
+                        }
+                        touched.push(path);
+                    }
+                }
+                None => to_checkout.push(path),
+            }
+        }
+        if !to_checkout.is_empty() {
+            let mut co = git2::build::CheckoutBuilder::new();
+            co.force();
+            for p in &to_checkout {
+                co.path(p);
+            }
+            repo.checkout_index(None, Some(&mut co)).map_err(git_err("could not restore files the checks changed", worktree))?;
+            touched.extend(to_checkout);
+        }
+        Ok(touched)
+    }
+}
+
+/// Worktree-side status (index against files), ignored files and submodules aside.
+fn workdir_status(repo: &git2::Repository, worktree: &Path) -> Result<Vec<(String, git2::Status)>> {
+    let mut opts = git2::StatusOptions::new();
+    opts.show(git2::StatusShow::Workdir)
+        .include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    let statuses = repo.statuses(Some(&mut opts)).map_err(git_err("could not read the status", worktree))?;
+    Ok(statuses.iter().filter(|s| s.status() != git2::Status::CURRENT).filter_map(|s| Some((s.path()?.to_string(), s.status()))).collect())
+}
+
+/// Remove a file and the folders it leaves empty (up to the worktree).
+fn remove_path(worktree: &Path, full: &Path) -> Result<()> {
+    crate::base::fsutil::remove_file_if_exists(full)?;
+    let mut dir = full.parent();
+    while let Some(d) = dir {
+        if d == worktree || !d.starts_with(worktree) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_out_names_folders_files_and_globs() {
+        let k = KeepOut::new(["LogBook/issue-fixing/signals/", ".claude", "*.orig", "**/.aider*", "out/**/*.log"]);
+        assert!(k.matches("LogBook/issue-fixing/signals/a.status"));
+        assert!(k.matches("LogBook/issue-fixing/signals"));
+        assert!(!k.matches("LogBook/issue-fixing/signalsx"));
+        assert!(k.matches(".claude/settings.json"));
+        assert!(!k.matches("src/.claude/x"));
+        assert!(k.matches("src/a.rs.orig"));
+        assert!(k.matches(".aider.chat.history.md"));
+        assert!(k.matches("deep/down/.aider.tags.cache.v3/x"));
+        assert!(k.matches("out/a/b/c.log"));
+        assert!(k.matches("out/c.log"));
+        assert!(!k.matches("src/main.rs"));
+        assert!(!k.matches("out/c.txt"));
+    }
+
+    #[test]
+    fn glob_classes_and_question_marks() {
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "a/c"));
+        assert!(glob_match("[ab]x", "bx"));
+        assert!(!glob_match("[!ab]x", "bx"));
+        assert!(glob_match("v[0-9]", "v7"));
+        assert!(glob_match("*.pyc", "m.cpython-311.pyc"));
+    }
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn head_files(repo: &git2::Repository) -> Vec<String> {
+        let tree = repo.head().unwrap().peel_to_tree().unwrap();
+        let mut out = Vec::new();
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
+            if e.kind() == Some(git2::ObjectType::Blob) {
+                out.push(format!("{dir}{}", e.name().unwrap()));
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn commits_what_changed_minus_ignored_and_kept_out_files() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let repo = git2::Repository::init(root).unwrap();
+        write(root, ".gitignore", "sig/\n");
+        write(root, "a/.gitignore", "*.tmp\n");
+        write(root, "a/old.txt", "old\n");
+        write(root, "a/edit.txt", "1\n");
+        let first = commit_worktree(root, "first", &KeepOut::default()).unwrap();
+        assert!(first.is_some());
+        assert_eq!(head_files(&repo), vec![".gitignore", "a/.gitignore", "a/edit.txt", "a/old.txt"]);
+        write(root, "sig/E.status", "WORKING\n");
+        write(root, "a/x.tmp", "ignored\n");
+        write(root, "a/edit.txt", "2\n");
+        write(root, "a/new.txt", "new\n");
+        write(root, ".aider.chat.history.md", "chat\n");
+        write(root, "drop/cache.bin", "cache\n");
+        std::fs::remove_file(root.join("a/old.txt")).unwrap();
+        // A kept-out file the worker staged goes back out of the index.
+        let mut index = repo.index().unwrap();
+        index.add_path(Path::new("drop/cache.bin")).unwrap();
+        index.write().unwrap();
+        let keep = KeepOut::new(["sig", ".aider*", "drop/"]);
+        let second = commit_worktree(root, "second", &keep).unwrap().unwrap();
+        assert_eq!(repo.head().unwrap().target(), Some(second));
+        assert_eq!(head_files(&repo), vec![".gitignore", "a/.gitignore", "a/edit.txt", "a/new.txt"]);
+        let sig = repo.find_commit(second).unwrap();
+        assert_eq!(sig.message(), Some("second"));
+        // Nothing left to commit: no empty commit.
+        assert_eq!(commit_worktree(root, "third", &keep).unwrap(), None);
+        // The index matches HEAD for every committed path: the worktree reads as clean.
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(false);
+        assert_eq!(repo.statuses(Some(&mut opts)).unwrap().iter().filter(|s| !s.status().is_empty()).count(), 0);
+    }
+
+    #[test]
+    fn droppings_are_undone_and_the_users_own_edits_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        git2::Repository::init(root).unwrap();
+        write(root, "tracked.txt", "base\n");
+        write(root, "mine.txt", "base\n");
+        commit_worktree(root, "base", &KeepOut::default()).unwrap();
+        write(root, "mine.txt", "my edit\n");
+        write(root, "notes.txt", "untracked before\n");
+        let before = Droppings::before(root).unwrap();
+        write(root, "tracked.txt", "changed by a check\n");
+        write(root, "mine.txt", "changed by a check\n");
+        write(root, "build/lib/out.o", "obj\n");
+        let mut touched = before.restore(root, true).unwrap();
+        touched.sort();
+        assert_eq!(touched, vec!["build/lib/out.o", "mine.txt", "tracked.txt"]);
+        assert_eq!(std::fs::read_to_string(root.join("tracked.txt")).unwrap(), "base\n");
+        assert_eq!(std::fs::read_to_string(root.join("mine.txt")).unwrap(), "my edit\n");
+        assert!(root.join("notes.txt").exists());
+        assert!(!root.join("build").exists(), "emptied folders go too");
+    }
+
+    #[test]
+    fn git_dates_in_the_forms_git_takes() {
+        assert_eq!(parse_git_date("2026-01-01T00:00:00Z"), Some((1_767_225_600, 0)));
+        assert_eq!(parse_git_date("@1767225600 +0130"), Some((1_767_225_600, 90)));
+        assert_eq!(parse_git_date("1767225600 -0200"), Some((1_767_225_600, -120)));
+        assert_eq!(parse_git_date("yesterday"), None);
+    }
+}

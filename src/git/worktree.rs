@@ -1,0 +1,335 @@
+//! Lane branches and worktrees: creating them (with the user's `git worktree add`, one at a time
+//! — parallel adds race on `.git/worktrees`), preparing them (`setup:`), committing what a worker
+//! left behind, archiving tips under `refs/lanes/archive/<RUN_ID>/<LANE>`, and removing them only
+//! once their work is kept elsewhere.
+
+use std::path::{Path, PathBuf};
+
+use crate::base::error::{Error, Result};
+use crate::exec::process::{self, OutputTarget, ProcessSpec};
+use crate::files::config::{Config, SetupConfig};
+use crate::git::gitcli::{git, git_env};
+use crate::git::repo::Repo;
+
+/// `lanes/<RUN_ID>/<LANE>` (prefix configurable).
+pub fn lane_branch(config: &Config, run_id: &str, lane: &str) -> String {
+    format!("{}/{run_id}/{lane}", config.branch_prefix)
+}
+
+/// `refs/lanes/archive/<RUN_ID>/<LANE>`.
+pub fn archive_ref(run_id: &str, lane: &str) -> String {
+    format!("refs/lanes/archive/{run_id}/{lane}")
+}
+
+/// Where a run's worktrees live: `<common git dir>/lanes/worktrees/<RUN_ID>` unless configured.
+pub fn worktrees_dir(repo: &Repo, config: &Config, run_id: &str) -> PathBuf {
+    match &config.worktree_dir {
+        Some(d) if d.is_absolute() => d.join(run_id),
+        Some(d) => repo.root.join(d).join(run_id),
+        None => repo.lanes_dir().join("worktrees").join(run_id),
+    }
+}
+
+/// Create `branch` at `base` and check it out in a new worktree at `path`.
+pub fn add(repo_root: &Path, path: &Path, branch: &str, base: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        crate::base::fsutil::create_dir_all(parent)?;
+    }
+    let p = path.to_string_lossy();
+    git(repo_root, &["worktree", "add", "--quiet", "-b", branch, &p, base])?;
+    mark_ready(path)
+}
+
+/// The marker that a worktree's checkout (and setup) completed, kept in its private git folder
+/// (`.git/worktrees/<name>/lanes-ready`, dropped with the worktree's record).
+fn ready_marker(path: &Path) -> Option<PathBuf> {
+    let dir = git(path, &["rev-parse", "--absolute-git-dir"]).ok()?;
+    Some(PathBuf::from(dir.trim()).join("lanes-ready"))
+}
+
+/// Record that `path` is fully checked out and set up.
+pub fn mark_ready(path: &Path) -> Result<()> {
+    match ready_marker(path) {
+        Some(m) => crate::base::fsutil::write_atomic(&m, b"checked out\n"),
+        None => Err(Error::Conflict { message: format!("{} is not a git worktree", path.display()), hint: None }),
+    }
+}
+
+/// Whether a worktree was completely checked out and set up by git-lanes. A worktree a crash
+/// (or a full disk) left half-populated is never reused: its "missing" files would be committed
+/// as deletions.
+pub fn is_ready(path: &Path) -> bool {
+    ready_marker(path).is_some_and(|m| m.exists())
+}
+
+/// A lane worktree to create.
+#[derive(Debug, Clone)]
+pub struct NewWorktree {
+    pub path: PathBuf,
+    pub branch: String,
+    pub base: String,
+    /// Where `setup.run` commands write their output.
+    pub log: PathBuf,
+}
+
+/// Create many worktrees: each `git worktree add --no-checkout` one at a time (parallel adds race
+/// on `.git/worktrees`), then the checkouts (`git checkout -f`, so filters, sparse-checkout and the
+/// post-checkout hook apply as in `git worktree add`) and `setup` in parallel — each worktree has
+/// its own index, and filling 2,000-file worktrees is what a run's setup spends its time on
+/// (measured: 16 worktrees in 1.0 s instead of 1.7 s on two cores).
+pub fn add_many(repo_root: &Path, items: &[NewWorktree], setup_config: &SetupConfig) -> Result<()> {
+    let first_error = std::sync::Mutex::new(None);
+    add_many_streaming(repo_root, items, setup_config, &|_, r| {
+        if let Err(e) = r {
+            first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// [`add_many`], reporting each worktree as soon as it is ready (checked out and set up) or has
+/// failed: `ready(k, result)` for `items[k]`, called from a set-up thread, in about the order of
+/// `items`. Adds go on one at a time on one thread while the checkouts of those already added
+/// proceed in parallel, so the first lane can start after one add and one checkout rather than
+/// after all of them (pipelined lanes).
+pub fn add_many_streaming(repo_root: &Path, items: &[NewWorktree], setup_config: &SetupConfig, ready: &(dyn Fn(usize, Result<()>) + Sync)) {
+    use std::sync::{Condvar, Mutex};
+    // `added[k]`: None while items[k] is not added yet, then whether the add worked.
+    let added: Mutex<Vec<Option<bool>>> = Mutex::new(vec![None; items.len()]);
+    let cond = Condvar::new();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(items.len().max(1));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for (k, w) in items.iter().enumerate() {
+                let r = w.path.parent().map_or(Ok(()), crate::base::fsutil::create_dir_all).and_then(|()| {
+                    let p = w.path.to_string_lossy();
+                    git(repo_root, &["worktree", "add", "--quiet", "--no-checkout", "-b", &w.branch, &p, &w.base]).map(|_| ())
+                });
+                let ok = r.is_ok();
+                if let Err(e) = r {
+                    ready(k, Err(e));
+                }
+                added.lock().unwrap_or_else(|p| p.into_inner())[k] = Some(ok);
+                cond.notify_all();
+            }
+        });
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(w) = items.get(k) else { break };
+                    let mut guard = added.lock().unwrap_or_else(|p| p.into_inner());
+                    while guard[k].is_none() {
+                        guard = cond.wait(guard).unwrap_or_else(|p| p.into_inner());
+                    }
+                    let ok = guard[k] == Some(true);
+                    drop(guard);
+                    if ok {
+                        ready(
+                            k,
+                            git(&w.path, &["checkout", "--force", "--quiet"])
+                                .and_then(|_| setup(repo_root, &w.path, setup_config, &w.log))
+                                .and_then(|()| mark_ready(&w.path)),
+                        );
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// Re-attach an existing branch in a new worktree (resume, when the worktree was lost).
+pub fn add_existing(repo_root: &Path, path: &Path, branch: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        crate::base::fsutil::create_dir_all(parent)?;
+    }
+    let p = path.to_string_lossy();
+    git(repo_root, &["worktree", "add", "--quiet", &p, branch])?;
+    mark_ready(path)
+}
+
+/// Drop a worktree that never became ready (its checkout was cut short), keeping its branch:
+/// nothing in it is work — no worker ran in it.
+pub fn discard_unready(repo_root: &Path, path: &Path) -> Result<()> {
+    let p = path.to_string_lossy();
+    if git(repo_root, &["worktree", "remove", "--force", &p]).is_err() {
+        std::fs::remove_dir_all(path).map_err(|e| Error::io("remove", path, e))?;
+        let _ = git(repo_root, &["worktree", "prune"]);
+    }
+    Ok(())
+}
+
+/// Copy `setup.copy` files from the main worktree and run `setup.run` commands in `worktree`.
+pub fn setup(main_root: &Path, worktree: &Path, setup: &SetupConfig, log: &Path) -> Result<()> {
+    for rel in &setup.copy {
+        let from = main_root.join(rel);
+        if !from.exists() {
+            continue;
+        }
+        let to = worktree.join(rel);
+        if let Some(parent) = to.parent() {
+            crate::base::fsutil::create_dir_all(parent)?;
+        }
+        std::fs::copy(&from, &to).map_err(|e| Error::io("copy", &from, e))?;
+    }
+    for cmd in &setup.run {
+        let spec = ProcessSpec::shell(cmd, worktree)
+            .with_output(OutputTarget::File(log.to_path_buf()))
+            .with_timeout(std::time::Duration::from_secs(1800));
+        let done = process::run(&spec)?;
+        if !done.ending.success() {
+            return Err(Error::Conflict {
+                message: format!("setup command `{cmd}` failed in {} ({})", worktree.display(), done.ending),
+                hint: Some(format!("see {}", log.display())),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Commit everything a worker left uncommitted in `worktree` — nothing ignored, nothing
+/// `keep_out` names (signal files, an agent's droppings) — built in memory (see
+/// [`crate::snapshot`]), without running the user's commit hooks (work is never lost to a failing
+/// hook). Returns whether a commit was made.
+pub fn commit_leftovers(worktree: &Path, message: &str, keep_out: &crate::git::snapshot::KeepOut) -> Result<bool> {
+    Ok(crate::git::snapshot::commit_worktree(worktree, message, keep_out)?.is_some())
+}
+
+/// `git commit --no-verify -m message` with git-lanes as the committer when none is configured.
+pub fn commit(worktree: &Path, message: &str) -> Result<()> {
+    let has_ident = git(worktree, &["var", "GIT_COMMITTER_IDENT"]).is_ok();
+    let env: &[(&str, &str)] = if has_ident {
+        &[]
+    } else {
+        &[
+            ("GIT_AUTHOR_NAME", "git-lanes"),
+            ("GIT_AUTHOR_EMAIL", "git-lanes@localhost"),
+            ("GIT_COMMITTER_NAME", "git-lanes"),
+            ("GIT_COMMITTER_EMAIL", "git-lanes@localhost"),
+        ]
+    };
+    // A message git-lanes writes never carries a secret value (it may quote a worker's status).
+    let message = crate::base::redact::redact(message);
+    git_env(worktree, &["commit", "--quiet", "--no-verify", "-m", &message], env).map(|_| ())
+}
+
+/// The commit a worktree's HEAD points at.
+pub fn head(worktree: &Path) -> Result<String> {
+    let sha = git(worktree, &["rev-parse", "HEAD"])?;
+    if git2::Oid::from_str(&sha).is_err() {
+        return Err(Error::Conflict {
+            message: format!("`git rev-parse HEAD` in {} gave `{sha}`, not a commit id", worktree.display()),
+            hint: None,
+        });
+    }
+    Ok(sha)
+}
+
+/// Point `refs/lanes/archive/<RUN_ID>/<LANE>` at `commit` (kept whatever happens to the branch).
+///
+/// An archive ref only moves forward: when it already points at a commit that `commit` does not
+/// contain (an amended run commit, a lane collected again after a crash), that commit is first
+/// kept under `refs/lanes/archive/<RUN_ID>/<LANE>.<n>`, so no archived tip is ever lost.
+pub fn archive(repo: &Repo, run_id: &str, lane: &str, commit: &str) -> Result<()> {
+    let oid = git2::Oid::from_str(commit).map_err(|e| Error::git(format!("bad commit id {commit}"), e))?;
+    if let Some(old) = repo.git.find_reference(&archive_ref(run_id, lane)).ok().and_then(|r| r.target())
+        && old != oid
+        && !repo.git.graph_descendant_of(oid, old).unwrap_or(false)
+    {
+        let mut n = 2;
+        while repo.git.find_reference(&archive_ref(run_id, &format!("{lane}.{n}"))).is_ok() {
+            n += 1;
+        }
+        let keep = archive_ref(run_id, &format!("{lane}.{n}"));
+        repo.git
+            .reference(&keep, old, false, &format!("git-lanes: earlier archive of lane {lane} of run {run_id}"))
+            .map_err(|e| Error::git(format!("could not write {keep}"), e))?;
+    }
+    repo.git
+        .reference(&archive_ref(run_id, lane), oid, true, &format!("git-lanes: archive lane {lane} of run {run_id}"))
+        .map_err(|e| Error::git(format!("could not write {}", archive_ref(run_id, lane)), e))?;
+    Ok(())
+}
+
+/// Whether a worktree has uncommitted changes (tracked or untracked, ignored files aside).
+pub fn is_dirty(worktree: &Path) -> Result<bool> {
+    Ok(!git(worktree, &["status", "--porcelain", "--untracked-files=normal"])?.trim().is_empty())
+}
+
+/// Remove a worktree that holds no uncommitted work. A dirty worktree is kept (returns false).
+pub fn remove(repo_root: &Path, worktree: &Path) -> Result<bool> {
+    if !worktree.exists() {
+        let _ = git(repo_root, &["worktree", "prune"]);
+        return Ok(true);
+    }
+    if is_dirty(worktree)? {
+        return Ok(false);
+    }
+    let p = worktree.to_string_lossy();
+    git(repo_root, &["worktree", "remove", "--force", &p])?;
+    Ok(true)
+}
+
+/// Remove many worktrees that hold no uncommitted work: the folders are deleted in parallel (the
+/// slow part), then `git worktree prune` drops their records once — parallel `git worktree
+/// remove` calls race on `.git/worktrees`. A dirty worktree is kept; its entry says `false`.
+pub fn remove_many(repo_root: &Path, worktrees: &[&Path]) -> Vec<Result<bool>> {
+    let results: Vec<Result<bool>> = std::thread::scope(|s| {
+        let handles: Vec<_> = worktrees
+            .iter()
+            .map(|w| {
+                s.spawn(move || -> Result<bool> {
+                    if !w.exists() {
+                        return Ok(true);
+                    }
+                    if is_dirty(w)? {
+                        return Ok(false);
+                    }
+                    std::fs::remove_dir_all(w).map_err(|e| Error::io("remove", w, e))?;
+                    Ok(true)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(Ok(false))).collect()
+    });
+    // Folders gone, records not yet pruned: what a crash here leaves (see `run --resume`).
+    crate::base::fault::point("mid-remove");
+    if let Err(e) = git(repo_root, &["worktree", "prune"]) {
+        return results.into_iter().map(|r| r.and(Err(Error::Conflict { message: e.to_string(), hint: None }))).collect();
+    }
+    results
+}
+
+/// Worktrees git has registered whose folder is gone (`prunable` in `git worktree list`).
+pub fn missing(repo_root: &Path) -> Vec<PathBuf> {
+    let Ok(list) = git(repo_root, &["worktree", "list", "--porcelain"]) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut current: Option<PathBuf> = None;
+    for line in list.lines() {
+        if let Some(p) = line.strip_prefix("worktree ") {
+            current = Some(PathBuf::from(p));
+        } else if line.starts_with("prunable")
+            && let Some(p) = current.take()
+        {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Delete a local branch (its tip must already be archived or merged).
+pub fn delete_branch(repo: &Repo, branch: &str) -> Result<()> {
+    match repo.git.find_branch(branch, git2::BranchType::Local) {
+        Ok(mut b) => b.delete().map_err(|e| Error::git(format!("could not delete branch {branch}"), e)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Whether `commit` is contained in (an ancestor of, or equal to) `target`.
+pub fn is_merged(repo: &Repo, commit: git2::Oid, target: git2::Oid) -> bool {
+    commit == target || repo.git.graph_descendant_of(target, commit).unwrap_or(false)
+}

@@ -1,0 +1,624 @@
+//! Verification: run an issue's own checks (SPEC §2.1) and judge them; build the evidence that
+//! records the result; tell whether a resolved issue's latest evidence still holds.
+//!
+//! Start with [`verify_issue`] (one issue, its checks in order) or [`verify_many`] (many issues in
+//! parallel), configured by [`VerifyOptions`]; [`to_evidence`] turns an [`IssueVerdict`] into the
+//! seed's evidence schema, and [`evidence_state`] reads it back for `status` and `doctor`.
+//!
+//! # Design note: when a check passes
+//!
+//! Checks are untrusted shell lines (SPEC §2.7). Each runs as `sh -c <command>` in the worktree
+//! being verified, with a scrubbed environment, stdin closed, its own process group, a timeout
+//! (the group is killed when it elapses) and at most 64 KiB of output kept (`process.rs`). The
+//! verdict, in this order:
+//!
+//! 1. not started — flagged by [`safety::inspect`] without `allow_dangerous`, or `sh` could not
+//!    be spawned — **fails** (`not run: …`);
+//! 2. timed out, killed by a signal, or ended with an unknown status — **fails**, whatever it
+//!    printed (a half-finished check proves nothing);
+//! 3. the output contains the word `FAIL` — **fails**, even with exit 0 (seed checks are written
+//!    `… && echo "PASS" || echo "FAIL"`, which always exit 0);
+//! 4. the output contains the word `PASS` — **passes**, even with a non-zero exit: the spec says
+//!    that where the output contains `PASS` or `FAIL`, that word decides;
+//! 5. otherwise the exit code decides: 0 passes, anything else fails.
+//!
+//! "The word" is case-sensitive and whole: `FAIL` bounded by anything but ASCII letters, digits
+//! and `_`, so `FAILED`, `FAILURE`, `Fail` or `PASSWORD` decide nothing and leave it to the exit
+//! code (test runners print `FAILED` *and* exit non-zero). `FAIL` beats `PASS` when both appear.
+//! The words are looked for in the kept output (first and last 32 KiB), before redaction.
+//!
+//! An issue with no checks is [`Outcome::Unverifiable`], never passed.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::exec::process::{self, Ending, EnvPolicy, ProcessSpec};
+use crate::files::config::Config;
+use crate::files::issue::{Check, Issue, Status};
+use crate::files::safety;
+use crate::git::repo::Repo;
+use crate::judge::evidence::{self, CheckRecord, Evidence};
+
+/// How checks are run; resolved once per invocation from `lanes.yaml` and flags.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Wall-clock limit of one check.
+    pub timeout: Duration,
+    /// Exactly the environment a check sees (see [`process::scrubbed_env`]).
+    pub env: Vec<(OsString, OsString)>,
+    /// Run checks that [`safety::inspect`] flags (otherwise they fail unrun).
+    pub allow_dangerous: bool,
+}
+
+impl VerifyOptions {
+    /// Options from the configuration: its `verify.timeout`, the scrubbed environment plus its
+    /// `verify.env` names.
+    pub fn from_config(config: &Config, allow_dangerous: bool) -> VerifyOptions {
+        VerifyOptions { timeout: config.verify_timeout, env: process::scrubbed_env(&config.verify_env), allow_dangerous }
+    }
+}
+
+/// Why a check passed or failed (the rule of the module docs that decided).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// Not started: flagged as dangerous, or `sh` could not be spawned.
+    NotRun { why: String },
+    /// Timed out, killed by a signal, or ended with an unknown status.
+    Ended,
+    /// The output contains the word `FAIL`.
+    SaysFail,
+    /// The output contains the word `PASS`.
+    SaysPass,
+    /// Neither word: the exit code decided.
+    ExitCode,
+}
+
+impl Reason {
+    /// `not_run`, `ended`, `says_fail`, `says_pass`, `exit_code` (stable, for JSON).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::NotRun { .. } => "not_run",
+            Reason::Ended => "ended",
+            Reason::SaysFail => "says_fail",
+            Reason::SaysPass => "says_pass",
+            Reason::ExitCode => "exit_code",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::NotRun { why } => write!(f, "not run: {why}"),
+            Reason::Ended => f.write_str("did not finish"),
+            Reason::SaysFail => f.write_str("printed FAIL"),
+            Reason::SaysPass => f.write_str("printed PASS"),
+            Reason::ExitCode => f.write_str("exit code"),
+        }
+    }
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// The check as parsed from the issue file.
+    pub check: Check,
+    pub passed: bool,
+    pub reason: Reason,
+    /// How the command ended; `None` when it was not started.
+    pub ending: Option<Ending>,
+    /// Output (stdout and stderr in arrival order), capped and with secrets redacted.
+    pub output: String,
+    /// Bytes of output left out by the cap.
+    pub dropped_bytes: u64,
+    pub duration: Duration,
+}
+
+impl CheckResult {
+    /// The exit code, when the command exited on its own.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.ending {
+            Some(Ending::Exited(code)) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// A short description of how it ended, when that is more than a plain exit
+    /// (`timed out after 1s`, `killed by signal 9`, `not run: reaches the network (curl)`).
+    pub fn unusual_ending(&self) -> Option<String> {
+        match (&self.reason, self.ending) {
+            (Reason::NotRun { why }, _) => Some(format!("not run: {why}")),
+            (_, Some(Ending::Exited(_))) => None,
+            (_, Some(e)) => Some(e.to_string()),
+            (_, None) => None,
+        }
+    }
+}
+
+/// What verification concluded about an issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// Every check passed.
+    Passed,
+    /// At least one check failed.
+    Failed,
+    /// The issue has no checks: it can never be verified.
+    Unverifiable,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "PASSED",
+            Outcome::Failed => "FAILED",
+            Outcome::Unverifiable => "UNVERIFIABLE",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The verification of one issue.
+#[derive(Debug, Clone)]
+pub struct IssueVerdict {
+    pub id: String,
+    pub lane: String,
+    /// The issue file, relative to the repository root.
+    pub path: PathBuf,
+    pub outcome: Outcome,
+    /// In the order of the issue file.
+    pub checks: Vec<CheckResult>,
+    /// sha256 of every affected path, taken just before the checks ran.
+    pub path_hashes: BTreeMap<String, Option<String>>,
+    pub duration: Duration,
+}
+
+impl IssueVerdict {
+    pub fn passed_checks(&self) -> usize {
+        self.checks.iter().filter(|c| c.passed).count()
+    }
+
+    pub fn failed_checks(&self) -> usize {
+        self.checks.len() - self.passed_checks()
+    }
+
+    /// `passed * 100 / total`, 0 when there are no checks.
+    pub fn confidence(&self) -> u32 {
+        match self.checks.len() {
+            0 => 0,
+            total => u32::try_from(self.passed_checks() * 100 / total).unwrap_or(0),
+        }
+    }
+}
+
+/// Whether `text` contains `word` as a whole word (case-sensitive; bounded by anything but ASCII
+/// letters, digits and `_`).
+pub fn contains_word(text: &str, word: &str) -> bool {
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let bytes = text.as_bytes();
+    text.match_indices(word).any(|(at, _)| {
+        let end = at + word.len();
+        (at == 0 || !is_word(bytes[at - 1])) && (end == bytes.len() || !is_word(bytes[end]))
+    })
+}
+
+/// The verdict on a finished check, by the rules of the module docs.
+pub fn judge(ending: Ending, output: &str) -> (bool, Reason) {
+    match ending {
+        Ending::TimedOut { .. } | Ending::Signaled(_) | Ending::Unknown => (false, Reason::Ended),
+        Ending::Exited(_) if contains_word(output, "FAIL") => (false, Reason::SaysFail),
+        Ending::Exited(_) if contains_word(output, "PASS") => (true, Reason::SaysPass),
+        Ending::Exited(code) => (code == 0, Reason::ExitCode),
+    }
+}
+
+/// Run one check in `worktree` and judge it.
+pub fn run_check(check: &Check, worktree: &Path, opts: &VerifyOptions) -> CheckResult {
+    let not_run = |why: String| CheckResult {
+        check: check.clone(),
+        passed: false,
+        reason: Reason::NotRun { why },
+        ending: None,
+        output: String::new(),
+        dropped_bytes: 0,
+        duration: Duration::ZERO,
+    };
+    if !opts.allow_dangerous
+        && let Some(finding) = safety::inspect(&check.command).into_iter().next()
+    {
+        return not_run(format!("{} (pass --allow-dangerous to run it)", finding.message));
+    }
+    // A private temporary folder (TMPDIR) that dies with the check; with the worktree, the only
+    // place a sandboxed check may write.
+    let tmp = match tempfile::Builder::new().prefix("git-lanes-check-").tempdir() {
+        Ok(t) => t,
+        Err(e) => return not_run(format!("could not create its temporary folder: {e}")),
+    };
+    let mut env = opts.env.clone();
+    env.retain(|(k, _)| k != "TMPDIR");
+    env.push(("TMPDIR".into(), tmp.path().as_os_str().to_os_string()));
+    let spec = ProcessSpec::shell(&check.command, worktree)
+        .with_env(EnvPolicy::Clear(env))
+        .with_timeout(opts.timeout)
+        .with_sandbox(crate::exec::sandbox::Policy::for_check(worktree, tmp.path()));
+    let git_guard = crate::exec::sandbox::GitGuard::before(worktree);
+    let ran = process::run(&spec);
+    let restored = git_guard.restore();
+    match ran {
+        Err(e) => not_run(e.to_string()),
+        Ok(done) if !restored.is_empty() => CheckResult {
+            check: check.clone(),
+            passed: false,
+            reason: Reason::NotRun {
+                why: format!(
+                    "it changed what git executes ({}); git-lanes put it back",
+                    restored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            },
+            ending: Some(done.ending),
+            output: crate::base::redact::redact(&done.output.text).into_owned(),
+            dropped_bytes: done.output.dropped_bytes,
+            duration: done.duration,
+        },
+        Ok(done) => {
+            let (passed, reason) = judge(done.ending, &done.output.text);
+            CheckResult {
+                check: check.clone(),
+                passed,
+                reason,
+                ending: Some(done.ending),
+                output: crate::base::redact::redact(&done.output.text).into_owned(),
+                dropped_bytes: done.output.dropped_bytes,
+                duration: done.duration,
+            }
+        }
+    }
+}
+
+/// Run every check of `issue`, in order, in `worktree`. All checks run even after one fails, so
+/// the evidence shows the whole picture.
+pub fn verify_issue(issue: &Issue, worktree: &Path, opts: &VerifyOptions) -> IssueVerdict {
+    let started = Instant::now();
+    let path_hashes = evidence::hash_paths(worktree, &issue.meta.affected_paths);
+    let checks: Vec<CheckResult> = issue.checks().iter().map(|c| run_check(c, worktree, opts)).collect();
+    let outcome = if checks.is_empty() {
+        Outcome::Unverifiable
+    } else if checks.iter().all(|c| c.passed) {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
+    };
+    IssueVerdict {
+        id: issue.id().to_string(),
+        lane: issue.lane().to_string(),
+        path: issue.path.clone(),
+        outcome,
+        checks,
+        path_hashes,
+        duration: started.elapsed(),
+    }
+}
+
+/// Verify `issues` with up to `jobs` issues at a time (checks of one issue stay in order).
+/// Verdicts come back in the order of `issues`.
+pub fn verify_many(issues: &[&Issue], worktree: &Path, opts: &VerifyOptions, jobs: usize) -> Vec<IssueVerdict> {
+    let jobs = jobs.max(1).min(issues.len().max(1));
+    if jobs == 1 {
+        return issues.iter().map(|i| verify_issue(i, worktree, opts)).collect();
+    }
+    match rayon::ThreadPoolBuilder::new().num_threads(jobs).thread_name(|n| format!("verify-{n}")).build() {
+        Ok(pool) => pool.install(|| issues.par_iter().map(|i| verify_issue(i, worktree, opts)).collect()),
+        // No threads to be had: still verify, one issue at a time.
+        Err(_) => issues.iter().map(|i| verify_issue(i, worktree, opts)).collect(),
+    }
+}
+
+/// The commit a worktree is on and whether its tracked files differ from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeState {
+    /// HEAD's commit id; `None` on an unborn branch.
+    pub commit: Option<String>,
+    /// Tracked files have uncommitted changes (untracked files do not count).
+    pub dirty: bool,
+}
+
+impl TreeState {
+    /// Read HEAD and the status of `repo`'s working tree.
+    ///
+    /// # Errors
+    /// When git cannot read the status.
+    pub fn of(repo: &Repo) -> crate::Result<TreeState> {
+        Ok(TreeState { commit: repo.head_commit().map(|o| o.to_string()), dirty: !repo.dirty_tracked_files()?.is_empty() })
+    }
+}
+
+/// The evidence record (seed schema plus commit, dirty and path hashes) of a verdict.
+/// `timestamp` is written as is (the seed uses local ISO-8601 with microseconds).
+pub fn to_evidence(verdict: &IssueVerdict, issue: &Issue, tree: &TreeState, timestamp: &str) -> Evidence {
+    let checks = verdict
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(n, c)| CheckRecord {
+            name: c.check.name.clone().unwrap_or_else(|| format!("check_{}", n + 1)),
+            // A literal secret in the issue file is not copied into the evidence either.
+            command: crate::base::redact::redact(&c.check.command).into_owned(),
+            expected: 0,
+            actual: c.exit_code().unwrap_or(-1),
+            passed: c.passed,
+            output: c.output.clone(),
+            duration_ms: duration_ms(c.duration),
+            ending: Some(match &c.reason {
+                Reason::NotRun { why } => format!("not run: {why}"),
+                _ => c.ending.map(|e| e.to_string()).unwrap_or_default(),
+            }),
+        })
+        .collect();
+    Evidence {
+        issue_id: verdict.id.clone(),
+        lane: verdict.lane.clone(),
+        timestamp: timestamp.to_string(),
+        all_passed: verdict.outcome == Outcome::Passed,
+        passed_checks: verdict.passed_checks(),
+        failed_checks: verdict.failed_checks(),
+        total_checks: verdict.checks.len(),
+        confidence_score: verdict.confidence(),
+        verification_pattern: issue.meta.verification_pattern.clone(),
+        verification_depth: issue.meta.verification_depth.clone(),
+        affected_paths: issue.meta.affected_paths.clone(),
+        checks,
+        metadata: Evidence::our_metadata(),
+        commit: tree.commit.clone(),
+        dirty: tree.dirty,
+        path_hashes: verdict.path_hashes.clone(),
+        run_id: None,
+    }
+}
+
+/// Milliseconds, saturating.
+pub fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What the latest evidence of an issue says today.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EvidenceState {
+    /// Passing evidence whose affected paths are unchanged.
+    Fresh { evidence: PathBuf },
+    /// No evidence file (or none that parses).
+    Missing,
+    /// The latest evidence did not pass.
+    Failing { evidence: PathBuf },
+    /// Affected paths changed since the evidence was taken.
+    Stale { evidence: PathBuf, paths: Vec<String> },
+}
+
+impl EvidenceState {
+    /// Whether the issue has evidence that still holds.
+    pub fn is_fresh(&self) -> bool {
+        matches!(self, EvidenceState::Fresh { .. })
+    }
+
+    /// `missing`, `failing`, `stale`, `fresh`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EvidenceState::Fresh { .. } => "fresh",
+            EvidenceState::Missing => "missing",
+            EvidenceState::Failing { .. } => "failing",
+            EvidenceState::Stale { .. } => "stale",
+        }
+    }
+}
+
+impl std::fmt::Display for EvidenceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvidenceState::Fresh { evidence } => write!(f, "evidence {} holds", evidence.display()),
+            EvidenceState::Missing => f.write_str("no verification evidence"),
+            EvidenceState::Failing { evidence } => write!(f, "latest evidence {} did not pass", evidence.display()),
+            EvidenceState::Stale { evidence, paths } => {
+                write!(f, "evidence {} is stale: {} changed since", evidence.display(), paths.join(", "))
+            }
+        }
+    }
+}
+
+/// The state of `issue`'s latest evidence file under `root/evidence_dir` (only that one file is
+/// read, and only its affected paths are hashed).
+pub fn evidence_state(root: &Path, evidence_dir: &Path, issue: &Issue) -> EvidenceState {
+    let Some((rel, ev)) = evidence::latest(root, evidence_dir, issue.lane(), issue.id()) else {
+        return EvidenceState::Missing;
+    };
+    if !ev.all_passed {
+        return EvidenceState::Failing { evidence: rel };
+    }
+    let paths = if ev.has_path_hashes() {
+        evidence::stale_paths(root, &ev)
+    } else {
+        // The seed's evidence: fresh when the affected paths are unchanged since it was committed.
+        let paths = if issue.meta.affected_paths.is_empty() { ev.affected_paths.clone() } else { issue.meta.affected_paths.clone() };
+        match git2::Repository::open(root) {
+            Ok(git) => evidence::foreign_stale_paths(&git, None, &rel, &paths),
+            Err(_) => paths,
+        }
+    };
+    if paths.is_empty() { EvidenceState::Fresh { evidence: rel } } else { EvidenceState::Stale { evidence: rel, paths } }
+}
+
+/// RESOLVED issues whose latest evidence is missing, failing or stale, in workspace order.
+pub fn unbacked_resolved<'a>(root: &Path, evidence_dir: &Path, issues: &'a [Issue]) -> Vec<(&'a Issue, EvidenceState)> {
+    let resolved: Vec<&Issue> = issues.iter().filter(|i| i.status() == Status::Resolved).collect();
+    resolved.par_iter().map(|i| (*i, evidence_state(root, evidence_dir, i))).filter(|(_, s)| !s.is_fresh()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(command: &str) -> Check {
+        Check { name: None, command: command.to_string(), line: 1 }
+    }
+
+    fn opts(timeout: Duration) -> VerifyOptions {
+        VerifyOptions { timeout, env: process::scrubbed_env(&[]), allow_dangerous: false }
+    }
+
+    fn run(command: &str) -> CheckResult {
+        run_check(&check(command), &std::env::temp_dir(), &opts(Duration::from_secs(10)))
+    }
+
+    fn issue(body_checks: &str, affected: &str) -> Issue {
+        let text = format!(
+            "---\nissue_id: E-01\nlane: E\nstatus: OPEN\nverification_pattern: \"file_check\"\naffected_paths: [{affected}]\n---\n# [LANE E] Issue E-01: T\n\n## Verification Commands\n\n```bash\n{body_checks}```\n"
+        );
+        Issue::parse(Path::new("issues/E/E-01.md"), text.into_bytes()).unwrap()
+    }
+
+    #[test]
+    fn whole_words_only() {
+        assert!(contains_word("FAIL", "FAIL"));
+        assert!(contains_word("x: FAIL\n", "FAIL"));
+        assert!(contains_word("[FAIL]", "FAIL"));
+        assert!(contains_word("a\nPASS", "PASS"));
+        assert!(!contains_word("FAILED", "FAIL"));
+        assert!(!contains_word("NOFAIL", "FAIL"));
+        assert!(!contains_word("FAIL_x", "FAIL"));
+        assert!(!contains_word("fail", "FAIL"));
+        assert!(!contains_word("PASSWORD", "PASS"));
+        assert!(contains_word("PASSWORD PASS", "PASS"));
+    }
+
+    #[test]
+    fn judging_rules() {
+        let ok = Ending::Exited(0);
+        let bad = Ending::Exited(1);
+        assert_eq!(judge(ok, "PASS\n"), (true, Reason::SaysPass));
+        assert_eq!(judge(ok, "FAIL\n"), (false, Reason::SaysFail));
+        assert_eq!(judge(ok, "PASS\nFAIL\n"), (false, Reason::SaysFail));
+        assert_eq!(judge(bad, "PASS\n"), (true, Reason::SaysPass));
+        assert_eq!(judge(ok, ""), (true, Reason::ExitCode));
+        assert_eq!(judge(bad, ""), (false, Reason::ExitCode));
+        assert_eq!(judge(bad, "test result: FAILED"), (false, Reason::ExitCode));
+        assert_eq!(judge(Ending::TimedOut { after: Duration::from_secs(1) }, "PASS"), (false, Reason::Ended));
+        assert_eq!(judge(Ending::Signaled(9), "PASS"), (false, Reason::Ended));
+        assert_eq!(judge(Ending::Unknown, ""), (false, Reason::Ended));
+    }
+
+    #[test]
+    fn real_checks_pass_and_fail() {
+        let r = run("test -d / && echo \"PASS\" || echo \"FAIL\"");
+        assert!(r.passed);
+        assert_eq!(r.output, "PASS\n");
+        assert_eq!(r.exit_code(), Some(0));
+        let r = run("test -f /no/such/file && echo \"PASS\" || echo \"FAIL\"");
+        assert!(!r.passed);
+        assert_eq!(r.reason, Reason::SaysFail);
+        assert_eq!(r.exit_code(), Some(0));
+        assert!(!run("exit 3").passed);
+        assert!(run("true").passed);
+        assert_eq!(run("exit 3").unusual_ending(), None);
+    }
+
+    #[test]
+    fn dangerous_checks_are_not_run_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let cmd = format!("touch '{}' && curl -s https://example.invalid; echo PASS", marker.display());
+        let r = run_check(&check(&cmd), dir.path(), &opts(Duration::from_secs(5)));
+        assert!(!r.passed);
+        assert!(matches!(&r.reason, Reason::NotRun { why } if why.contains("network")), "{:?}", r.reason);
+        assert!(r.unusual_ending().unwrap().starts_with("not run: reaches the network"));
+        assert!(!marker.exists());
+        let allowed = VerifyOptions { allow_dangerous: true, ..opts(Duration::from_secs(5)) };
+        let r = run_check(&check(&cmd), dir.path(), &allowed);
+        assert!(marker.exists());
+        assert!(r.passed, "{r:?}");
+    }
+
+    #[test]
+    fn timeout_fails_even_after_pass() {
+        let r = run_check(&check("echo PASS; sleep 10"), &std::env::temp_dir(), &opts(Duration::from_millis(200)));
+        assert!(!r.passed);
+        assert_eq!(r.reason, Reason::Ended);
+        assert_eq!(r.unusual_ending().as_deref(), Some("timed out after 200ms"));
+    }
+
+    #[test]
+    fn secrets_in_output_are_redacted() {
+        let r = run("echo token ghp_abcdefghijklmnopqrstuvwxyz0123456789; echo PASS");
+        assert_eq!(r.output, "token [REDACTED]\nPASS\n");
+        assert!(r.passed);
+    }
+
+    #[test]
+    fn issue_outcomes_and_evidence() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "x").unwrap();
+        let o = opts(Duration::from_secs(5));
+        let i = issue("# Check 1: a exists\ntest -f a.txt && echo PASS || echo FAIL\ntest -f b.txt\n", "\"a.txt\"");
+        let v = verify_issue(&i, dir.path(), &o);
+        assert_eq!(v.outcome, Outcome::Failed);
+        assert_eq!((v.passed_checks(), v.failed_checks(), v.confidence()), (1, 1, 50));
+        let tree = TreeState { commit: Some("abc".into()), dirty: true };
+        let ev = to_evidence(&v, &i, &tree, "2026-01-01T00:00:00.000000");
+        assert_eq!(ev.checks[0].name, "a exists");
+        assert_eq!(ev.checks[1].name, "check_2");
+        assert_eq!(ev.checks[1].actual, 1);
+        assert_eq!(ev.checks[1].ending.as_deref(), Some("exit 1"));
+        assert!(!ev.all_passed);
+        assert_eq!(ev.confidence_score, 50);
+        assert_eq!(ev.verification_pattern.as_deref(), Some("file_check"));
+        assert_eq!(ev.commit.as_deref(), Some("abc"));
+        assert!(ev.dirty);
+        assert_eq!(ev.path_hashes["a.txt"], Some(evidence::sha256_hex(b"x")));
+
+        let none = issue("# only a comment\n", "");
+        assert_eq!(verify_issue(&none, dir.path(), &o).outcome, Outcome::Unverifiable);
+        assert_eq!(verify_issue(&none, dir.path(), &o).confidence(), 0);
+    }
+
+    #[test]
+    fn parallel_verdicts_keep_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let issues: Vec<Issue> = (0..6).map(|n| issue(&format!("test {} -lt 3\n", n), "")).collect();
+        let refs: Vec<&Issue> = issues.iter().collect();
+        let o = opts(Duration::from_secs(5));
+        let seq: Vec<Outcome> = verify_many(&refs, dir.path(), &o, 1).iter().map(|v| v.outcome).collect();
+        let par: Vec<Outcome> = verify_many(&refs, dir.path(), &o, 4).iter().map(|v| v.outcome).collect();
+        assert_eq!(seq, par);
+        assert_eq!(&seq[..], [Outcome::Passed, Outcome::Passed, Outcome::Passed, Outcome::Failed, Outcome::Failed, Outcome::Failed]);
+    }
+
+    #[test]
+    fn evidence_states() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.txt"), "x").unwrap();
+        let i = issue("test -f a.txt\n", "\"a.txt\"");
+        let evdir = Path::new("ev");
+        assert_eq!(evidence_state(root, evdir, &i), EvidenceState::Missing);
+        let v = verify_issue(&i, root, &opts(Duration::from_secs(5)));
+        let ev = to_evidence(&v, &i, &TreeState::default(), "t");
+        let rel = evidence::write(root, evdir, &ev, "20260101_000000").unwrap();
+        assert_eq!(evidence_state(root, evdir, &i), EvidenceState::Fresh { evidence: rel.clone() });
+        std::fs::write(root.join("a.txt"), "y").unwrap();
+        assert_eq!(evidence_state(root, evdir, &i), EvidenceState::Stale { evidence: rel, paths: vec!["a.txt".into()] });
+        std::fs::remove_file(root.join("a.txt")).unwrap();
+        let v = verify_issue(&i, root, &opts(Duration::from_secs(5)));
+        let rel = evidence::write(root, evdir, &to_evidence(&v, &i, &TreeState::default(), "t"), "20260101_000001").unwrap();
+        assert_eq!(evidence_state(root, evdir, &i), EvidenceState::Failing { evidence: rel });
+    }
+}

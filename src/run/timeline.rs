@@ -1,0 +1,306 @@
+//! The picture of a run: phase times recorded from the run's events ([`record`]) and an SVG
+//! timeline drawn from them ([`svg`]) — one bar per lane with its set-up, work, judging and
+//! integration, coloured by outcome, with a tick for every signal the lane wrote. The SVG is
+//! committed next to the report (`LogBook/issue-fixing/runs/<RUN_ID>.svg`) and linked from it,
+//! so any forge shows it. Plain SVG text: no drawing crate.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::run::RunEvent;
+use crate::run::state::{LanePhases, MAX_SIGNAL_MOMENTS, RunPhases, RunState, SignalMoment};
+
+/// Now, RFC 3339 with milliseconds (phases of a fast run are shorter than a second).
+pub fn now_ms() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// Note in `state` when `e` happened (called for every event a run emits).
+pub fn record(state: &mut RunState, e: &RunEvent) {
+    let now = now_ms();
+    match e {
+        RunEvent::Started { .. } => {
+            state.phases.get_or_insert_with(RunPhases::default).started_at.get_or_insert(now);
+        }
+        RunEvent::WorktreeReady { lane, .. } => lane_phases(state, lane).ready_at = Some(now),
+        RunEvent::LaneStarted { lane, .. } => {
+            let p = lane_phases(state, lane);
+            p.work_started_at = Some(now);
+            p.work_ended_at = None;
+        }
+        RunEvent::LaneEnded { lane, .. } => lane_phases(state, lane).work_ended_at = Some(now),
+        RunEvent::LaneStatus { lane, text } => push_signal(state, lane, SignalMoment { at: now, text: text.clone() }),
+        RunEvent::LaneDone { lane, .. } => push_signal(state, lane, SignalMoment { at: now, text: ".done".into() }),
+        RunEvent::Judged { lane, .. } => {
+            state.phases.get_or_insert_with(RunPhases::default).collect_at.get_or_insert_with(|| now.clone());
+            lane_phases(state, lane).judged_at = Some(now);
+        }
+        RunEvent::Merged { lane } | RunEvent::BackedOut { lane, .. } => lane_phases(state, lane).integrated_at = Some(now),
+        _ => {}
+    }
+}
+
+fn lane_phases<'a>(state: &'a mut RunState, lane: &str) -> &'a mut LanePhases {
+    state.lanes.entry(lane.to_string()).or_default().phases.get_or_insert_with(LanePhases::default)
+}
+
+/// Keep the first moments and always the latest one.
+fn push_signal(state: &mut RunState, lane: &str, m: SignalMoment) {
+    let v = &mut state.lanes.entry(lane.to_string()).or_default().signals;
+    if v.len() >= MAX_SIGNAL_MOMENTS {
+        v.pop();
+    }
+    v.push(m);
+}
+
+/// Note that integration begins now.
+pub fn integration_begins(state: &mut RunState) {
+    state.phases.get_or_insert_with(RunPhases::default).integrate_at = Some(now_ms());
+}
+
+fn parse(t: &Option<String>) -> Option<DateTime<FixedOffset>> {
+    t.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+}
+
+const WIDTH: f64 = 960.0;
+const LABEL: f64 = 110.0;
+const RIGHT: f64 = 150.0;
+const ROW: f64 = 30.0;
+const TOP: f64 = 58.0;
+
+/// Phase colours (set-up, work, judging, integration) and outcome colours.
+const PHASES: [(&str, &str); 4] = [("set-up", "#9aa5b1"), ("work", "#3b82f6"), ("judging", "#a855f7"), ("integration", "#14b8a6")];
+
+fn outcome(state: &RunState, lane: &str) -> (&'static str, String) {
+    let l = &state.lanes[lane];
+    let backed = l.merge.as_deref().is_some_and(|m| m.starts_with("backed out"));
+    match l.status.as_str() {
+        "done" if backed => ("#f59e0b", "backed out".into()),
+        "done" if !l.resolved.is_empty() => ("#16a34a", format!("{} resolved", l.resolved.len())),
+        "done" if !l.rejected.is_empty() => ("#dc2626", format!("{} rejected", l.rejected.len())),
+        "done" => ("#f59e0b", "resolved nothing".into()),
+        "failed" => ("#dc2626", "failed".into()),
+        "timed_out" => ("#dc2626", "timed out".into()),
+        "running" | "pending" => ("#3b82f6", l.status.clone()),
+        other => ("#6b7280", crate::run::state::status_words(other)),
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The SVG timeline of a run.
+pub fn svg(state: &RunState) -> String {
+    let phases = state.phases.clone().unwrap_or_default();
+    let lane_times: Vec<Option<DateTime<FixedOffset>>> = state
+        .lanes
+        .values()
+        .flat_map(|l| {
+            let p = l.phases.clone().unwrap_or_default();
+            let mut v =
+                vec![parse(&p.ready_at), parse(&p.work_started_at), parse(&p.work_ended_at), parse(&p.judged_at), parse(&p.integrated_at)];
+            v.extend(l.signals.iter().map(|m| DateTime::parse_from_rfc3339(&m.at).ok()));
+            v
+        })
+        .collect();
+    let start = parse(&phases.started_at).or_else(|| parse(&state.started)).or_else(|| lane_times.iter().flatten().min().copied());
+    let end = lane_times.iter().flatten().copied().chain(parse(&state.finished)).max();
+    let n = state.lanes.len().max(1) as f64;
+    let height = TOP + n * ROW + 40.0;
+    let chart = WIDTH - LABEL - RIGHT;
+    let run_id = state.run_id.as_deref().unwrap_or("?");
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<title>Run {} timeline</title>"#, esc(run_id));
+    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let (Some(t0), Some(t1)) = (start, end) else {
+        let _ = writeln!(s, r#"<text x="10" y="30">run {}: no phase times recorded</text>"#, esc(run_id));
+        s.push_str("</svg>\n");
+        return s;
+    };
+    let span_ms = ((t1 - t0).num_milliseconds().max(1)) as f64;
+    let x = |t: DateTime<FixedOffset>| LABEL + ((t - t0).num_milliseconds().max(0) as f64 / span_ms) * chart;
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="20" font-size="14" font-weight="bold">Run {} — {} ({})</text>"#,
+        esc(run_id),
+        crate::run::state::status_words(&state.status),
+        human_span(span_ms)
+    );
+    // Legend.
+    let mut lx = 10.0;
+    for (name, colour) in PHASES {
+        let _ =
+            writeln!(s, r#"<rect x="{lx}" y="30" width="12" height="10" fill="{colour}"/><text x="{}" y="39">{name}</text>"#, lx + 16.0);
+        lx += 100.0;
+    }
+    let _ = writeln!(
+        s,
+        r##"<line x1="{lx}" y1="35" x2="{}" y2="35" stroke="#111827" stroke-width="2"/><text x="{}" y="39">signal</text>"##,
+        lx,
+        lx + 16.0
+    );
+    // Time axis: five ticks.
+    let axis_y = TOP + n * ROW + 6.0;
+    let _ = writeln!(s, r##"<line x1="{LABEL}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#9ca3af"/>"##, LABEL + chart);
+    for i in 0..=4 {
+        let f = i as f64 / 4.0;
+        let tx = LABEL + f * chart;
+        let _ = writeln!(
+            s,
+            r##"<line x1="{tx}" y1="{TOP}" x2="{tx}" y2="{axis_y}" stroke="#e5e7eb"/><text x="{tx}" y="{}" text-anchor="middle" fill="#6b7280">+{}</text>"##,
+            axis_y + 16.0,
+            human_span(span_ms * f)
+        );
+    }
+    // Integration runs lane by lane: each lane's merge starts where the previous one ended.
+    let mut merges: Vec<(DateTime<FixedOffset>, &str)> = state
+        .lanes
+        .iter()
+        .filter_map(|(lane, l)| parse(&l.phases.as_ref().and_then(|p| p.integrated_at.clone())).map(|t| (t, lane.as_str())))
+        .collect();
+    merges.sort();
+    let integrate_at = parse(&phases.integrate_at);
+    let collect_at = parse(&phases.collect_at);
+    for (row, (lane, l)) in state.lanes.iter().enumerate() {
+        let y = TOP + row as f64 * ROW;
+        let p = l.phases.clone().unwrap_or_default();
+        let (colour, words) = outcome(state, lane);
+        let _ = writeln!(s, r#"<text x="10" y="{}" font-weight="bold">lane {}</text>"#, y + 18.0, esc(lane));
+        let mut bar = |from: Option<DateTime<FixedOffset>>, to: Option<DateTime<FixedOffset>>, phase: usize| {
+            let (Some(a), Some(b)) = (from, to) else { return };
+            if b < a {
+                return;
+            }
+            let (x0, x1) = (x(a), x(b));
+            let (name, fill) = PHASES[phase];
+            let _ = writeln!(
+                s,
+                r#"<rect x="{x0:.1}" y="{}" width="{:.1}" height="18" fill="{fill}" rx="2"><title>lane {}: {name} {}</title></rect>"#,
+                y + 5.0,
+                (x1 - x0).max(2.0),
+                esc(lane),
+                human_span((b - a).num_milliseconds() as f64)
+            );
+        };
+        let ready = parse(&p.ready_at);
+        let work_start = parse(&p.work_started_at);
+        let work_end = parse(&p.work_ended_at);
+        let judged = parse(&p.judged_at);
+        bar(Some(t0), ready.or(work_start), 0);
+        bar(work_start, work_end, 1);
+        let judging_from = match (work_end, collect_at) {
+            (Some(w), Some(c)) => Some(w.max(c)),
+            (w, c) => w.or(c),
+        };
+        bar(judging_from, judged, 2);
+        if let Some(done) = parse(&p.integrated_at) {
+            let before = merges.iter().take_while(|(t, l)| *t < done && *l != lane.as_str()).map(|(t, _)| *t).last();
+            bar(before.or(integrate_at).or(judged), Some(done), 3);
+        }
+        // Outcome: a frame in the outcome colour and the words at the right.
+        if let Some(b) = parse(&p.integrated_at).or(judged).or(work_end) {
+            let _ = writeln!(
+                s,
+                r#"<rect x="{:.1}" y="{}" width="{:.1}" height="22" fill="none" stroke="{colour}" stroke-width="2" rx="3"/>"#,
+                x(t0) - 1.0,
+                y + 3.0,
+                (x(b) - x(t0)).max(2.0) + 2.0
+            );
+        }
+        let _ = writeln!(s, r#"<text x="{}" y="{}" fill="{colour}">{}</text>"#, LABEL + chart + 10.0, y + 18.0, esc(&words));
+        for m in &l.signals {
+            let Ok(t) = DateTime::parse_from_rfc3339(&m.at) else { continue };
+            let tx = x(t);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{tx:.1}" y1="{}" x2="{tx:.1}" y2="{}" stroke="#111827" stroke-width="2"><title>{}</title></line>"##,
+                y + 2.0,
+                y + 26.0,
+                esc(&m.text)
+            );
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// `850 ms`, `12.3 s`, `4m05s`, `1h02m`.
+fn human_span(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 60_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms < 3_600_000.0 {
+        let s = (ms / 1000.0) as u64;
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        let m = (ms / 60_000.0) as u64;
+        format!("{}h{:02}m", m / 60, m % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::state::LaneState;
+
+    fn at(s: &str) -> Option<String> {
+        Some(format!("2026-01-01T00:00:{s}+00:00"))
+    }
+
+    #[test]
+    fn one_bar_per_phase_and_a_tick_per_signal() {
+        let mut st = RunState { run_id: Some("R1".into()), status: "complete".into(), ..RunState::default() };
+        st.phases = Some(RunPhases { started_at: at("00.000"), collect_at: at("06.000"), integrate_at: at("07.000") });
+        let phases = LanePhases {
+            ready_at: at("01.000"),
+            work_started_at: at("01.500"),
+            work_ended_at: at("05.000"),
+            judged_at: at("06.500"),
+            integrated_at: at("08.000"),
+        };
+        st.lanes.insert(
+            "E".into(),
+            LaneState {
+                status: "done".into(),
+                resolved: vec!["E-01".into()],
+                phases: Some(phases),
+                signals: vec![SignalMoment { at: at("02.000").unwrap(), text: "WORKING: <E-01>".into() }],
+                ..LaneState::default()
+            },
+        );
+        st.lanes.insert("M".into(), LaneState { status: "failed".into(), ..LaneState::default() });
+        let svg = svg(&st);
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+        for phase in ["set-up", "work", "judging", "integration"] {
+            assert!(svg.contains(&format!("lane E: {phase} ")), "{phase} bar missing:\n{svg}");
+        }
+        assert!(svg.contains("<title>WORKING: &lt;E-01&gt;</title>"), "{svg}");
+        assert!(svg.contains(">1 resolved</text>") && svg.contains(">failed</text>"), "{svg}");
+        assert!(svg.contains("#16a34a") && svg.contains("#dc2626"));
+        assert!(svg.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn recording_events_sets_the_phase_times() {
+        let mut st = RunState::default();
+        record(&mut st, &RunEvent::Started { run_id: "R".into(), lanes: vec!["E".into()] });
+        record(&mut st, &RunEvent::WorktreeReady { lane: "E".into(), path: "/x".into() });
+        record(&mut st, &RunEvent::LaneStarted { lane: "E".into(), pid: 1, issues: vec![] });
+        record(&mut st, &RunEvent::LaneStatus { lane: "E".into(), text: "WORKING".into() });
+        record(&mut st, &RunEvent::LaneEnded { lane: "E".into(), state: "done".into(), detail: String::new() });
+        record(&mut st, &RunEvent::Judged { lane: "E".into(), id: "E-01".into(), approved: true, reason: String::new() });
+        record(&mut st, &RunEvent::Merged { lane: "E".into() });
+        let p = st.lanes["E"].phases.clone().unwrap();
+        assert!(p.ready_at.is_some() && p.work_started_at.is_some() && p.work_ended_at.is_some());
+        assert!(p.judged_at.is_some() && p.integrated_at.is_some());
+        assert_eq!(st.lanes["E"].signals.len(), 1);
+        assert!(st.phases.unwrap().collect_at.is_some());
+    }
+}
