@@ -468,32 +468,7 @@ pub fn resume(
         None => None,
     };
     let mut state = state;
-    // A crash can leave worktrees registered whose folders are gone (killed while tidying):
-    // git would refuse to add them again. Dropping those records loses nothing.
-    let _ = crate::git::gitcli::git(&repo.root, &["worktree", "prune"]);
-    let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
-    let mut base = fork.clone();
-    let mut label = run_id.clone();
-    if finished(&state) {
-        // A finished run with lanes that failed: restart just those, on top of its result.
-        state.lanes.retain(|_, l| restartable(l));
-        for l in state.lanes.values_mut() {
-            l.status = "pending".into();
-            l.warnings.clear();
-            l.exit = None;
-        }
-        base = repo.head_commit().map(|o| o.to_string()).unwrap_or(base);
-        state.base_commit = Some(base.clone());
-        state.base_branch = repo.head_branch();
-        state.integration = None;
-        let mut n = 2;
-        while ws.root.join(&ws.config.runs).join(format!("{run_id}.{n}.md")).exists()
-            || repo.git.find_reference(&crate::run::runs::run_ref(&format!("{run_id}.{n}"))).is_ok()
-        {
-            n += 1;
-        }
-        label = format!("{run_id}.{n}");
-    }
+    let (fork, base, label) = resume_point(repo, &ws, &mut state, &run_id)?;
     let plans = crate::planning::plan::plan(
         &ws,
         catalog.as_ref(),
@@ -543,6 +518,41 @@ pub fn resume(
     let setup = coordinator::prepare_lanes(&mut r, active)?;
     let interrupted = coordinator::follow(&mut r, setup)?;
     finish::complete(&mut r, interrupted)
+}
+
+/// Where a resumed run or hunt starts: `(fork, base, label)`. An interrupted one goes on from its
+/// fork under its own id; a finished one with lanes that failed restarts just those, on top of its
+/// result, under the next free label (`<RUN_ID>.2`: no report, live folder or kept ref has it).
+/// Worktree records whose folders are gone (a kill while tidying) are pruned first: git would
+/// refuse to add them again, and dropping them loses nothing.
+pub(crate) fn resume_point(repo: &Repo, ws: &Workspace, state: &mut RunState, run_id: &str) -> Result<(String, String, String)> {
+    let _ = crate::git::gitcli::git(&repo.root, &["worktree", "prune"]);
+    let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
+    let mut base = fork.clone();
+    let mut label = run_id.to_string();
+    if finished(state) {
+        state.lanes.retain(|_, l| restartable(l));
+        for l in state.lanes.values_mut() {
+            l.status = "pending".into();
+            l.warnings.clear();
+            l.exit = None;
+        }
+        base = repo.head_commit().map(|o| o.to_string()).unwrap_or(base);
+        state.base_commit = Some(base.clone());
+        state.base_branch = repo.head_branch();
+        state.integration = None;
+        let taken = |l: &str| {
+            ws.root.join(&ws.config.runs).join(format!("{l}.md")).exists()
+                || repo.lanes_dir().join("runs").join(l).exists()
+                || repo.git.find_reference(&crate::run::runs::run_ref(l)).is_ok()
+        };
+        let mut n = 2;
+        while taken(&format!("{run_id}.{n}")) {
+            n += 1;
+        }
+        label = format!("{run_id}.{n}");
+    }
+    Ok((fork, base, label))
 }
 
 fn finished(st: &RunState) -> bool {

@@ -281,28 +281,7 @@ pub fn hunt_resume(
         .ok_or_else(|| Error::usage("there is no interrupted hunt to resume", Some("start one with `git lanes hunt`".into())))?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let (ws, fixers) = hunting_workspace(ws)?;
-    let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the hunt's state has no base commit", None))?;
-    let mut base = fork.clone();
-    let mut label = run_id.clone();
-    if super::finished(&state) {
-        state.lanes.retain(|_, l| super::restartable(l));
-        for l in state.lanes.values_mut() {
-            l.status = "pending".into();
-            l.warnings.clear();
-            l.exit = None;
-        }
-        base = repo.head_commit().map(|o| o.to_string()).unwrap_or(base);
-        state.base_commit = Some(base.clone());
-        state.base_branch = repo.head_branch();
-        state.integration = None;
-        let mut n = 2;
-        while ws.root.join(&ws.config.runs).join(format!("{run_id}.{n}.md")).exists()
-            || repo.lanes_dir().join("runs").join(format!("{run_id}.{n}")).exists()
-        {
-            n += 1;
-        }
-        label = format!("{run_id}.{n}");
-    }
+    let (fork, base, label) = super::resume_point(repo, &ws, &mut state, &run_id)?;
     let lanes: Vec<String> = state.lanes.keys().cloned().collect();
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
