@@ -39,30 +39,8 @@ pub struct HuntArgs {
     /// Continue the newest interrupted hunt
     #[arg(long, conflicts_with = "dry_run")]
     pub resume: bool,
-    /// Worker: a preset (script, claude, codex, aider, gemini) or a shell command line
-    #[arg(long, value_name = "CMD")]
-    pub worker: Option<String>,
-    /// Model passed to preset workers (overrides the hunter spec)
-    #[arg(long)]
-    pub model: Option<String>,
-    /// Turn limit passed to presets that accept one
-    #[arg(long, value_name = "N")]
-    pub max_turns: Option<u32>,
-    /// Per-lane dollar budget passed to presets that accept one
-    #[arg(long, value_name = "USD")]
-    pub max_budget_usd: Option<f64>,
-    /// At most this many hunters at once (default: all lanes)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_parallel: Option<u64>,
-    /// Per-lane time limit (e.g. 30m, 1h, PT45M)
-    #[arg(long, value_name = "DURATION", value_parser = super::run::duration)]
-    pub timeout: Option<std::time::Duration>,
-    /// How long a hunter may keep running after writing .done before it is ended
-    #[arg(long, value_name = "DURATION", value_parser = super::run::duration)]
-    pub done_grace: Option<std::time::Duration>,
-    /// Warn when a lane's status has not changed for this long
-    #[arg(long, value_name = "DURATION", value_parser = super::run::duration)]
-    pub stall_after: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub workers: super::run::WorkerArgs,
     /// Use this run id instead of the current time
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
@@ -75,14 +53,14 @@ fn options(args: &HuntArgs, controls: LaneControls) -> HuntOptions {
     HuntOptions {
         run: RunOptions {
             lanes: args.lanes.clone(),
-            max_parallel: args.max_parallel.map(|n| n as usize),
-            worker: args.worker.clone(),
-            model: args.model.clone(),
-            max_turns: args.max_turns,
-            max_budget_usd: args.max_budget_usd,
-            timeout: args.timeout,
-            done_grace: args.done_grace,
-            stall_after: args.stall_after,
+            max_parallel: args.workers.max_parallel.map(|n| n as usize),
+            worker: args.workers.worker.clone(),
+            model: args.workers.model.clone(),
+            max_turns: args.workers.max_turns,
+            max_budget_usd: args.workers.max_budget_usd,
+            timeout: args.workers.timeout,
+            done_grace: args.workers.done_grace,
+            stall_after: args.workers.stall_after,
             run_id: args.run_id.clone(),
             controls: Some(controls),
             ..RunOptions::default()

@@ -37,6 +37,35 @@ pub struct RunArgs {
     /// Continue the newest interrupted run (after Ctrl-C, a crash or SIGKILL)
     #[arg(long, conflicts_with = "dry_run")]
     pub resume: bool,
+    #[command(flatten)]
+    pub workers: WorkerArgs,
+    /// How finished lanes are integrated [default: lanes.yaml's `integration:`, else merge]
+    #[arg(long, value_name = "POLICY", value_parser = ["merge", "branches", "squash"])]
+    pub policy: Option<String>,
+    /// Leave the catalog, report and state uncommitted in the integration worktree
+    #[arg(long)]
+    pub no_commit: bool,
+    /// Run the lanes only: keep their branches, integrate elsewhere (`git lanes integrate`)
+    #[arg(long)]
+    pub no_integrate: bool,
+    /// Push the result (or, with --no-integrate / --policy branches, the lane branches)
+    #[arg(long)]
+    pub push: bool,
+    /// Run workers in the sandbox too: writes only in their worktree, git's folder, the signal
+    /// folder, temp and the agents' own config folders (lanes.yaml `sandbox_workers: true`)
+    #[arg(long)]
+    pub sandbox_workers: bool,
+    /// Use this run id instead of the current time
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Plain lines instead of the live view on a terminal
+    #[arg(long)]
+    pub plain: bool,
+}
+
+/// The worker options `run` and `hunt` share: which worker, its limits, and how it is followed.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
     /// Worker: a preset (script, claude, codex, aider, gemini, opencode, qwen, copilot) or a shell command line
     /// [default: the lane spec's `worker:`, else lanes.yaml's]
     #[arg(long, value_name = "CMD")]
@@ -64,28 +93,6 @@ pub struct RunArgs {
     /// Warn when a lane's status has not changed for this long [default: lanes.yaml's, else 10m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub stall_after: Option<std::time::Duration>,
-    /// How finished lanes are integrated [default: lanes.yaml's `integration:`, else merge]
-    #[arg(long, value_name = "POLICY", value_parser = ["merge", "branches", "squash"])]
-    pub policy: Option<String>,
-    /// Leave the catalog, report and state uncommitted in the integration worktree
-    #[arg(long)]
-    pub no_commit: bool,
-    /// Run the lanes only: keep their branches, integrate elsewhere (`git lanes integrate`)
-    #[arg(long)]
-    pub no_integrate: bool,
-    /// Push the result (or, with --no-integrate / --policy branches, the lane branches)
-    #[arg(long)]
-    pub push: bool,
-    /// Run workers in the sandbox too: writes only in their worktree, git's folder, the signal
-    /// folder, temp and the agents' own config folders (lanes.yaml `sandbox_workers: true`)
-    #[arg(long)]
-    pub sandbox_workers: bool,
-    /// Use this run id instead of the current time
-    #[arg(long, value_name = "ID")]
-    pub run_id: Option<String>,
-    /// Plain lines instead of the live view on a terminal
-    #[arg(long)]
-    pub plain: bool,
 }
 
 pub(super) fn duration(s: &str) -> Result<std::time::Duration, String> {
@@ -103,10 +110,10 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
         plan: PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) },
         run_id: chrono::Local::now().format("%Y%m%d-%H%M%S").to_string(),
         created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        worker: args.worker,
-        model: args.model,
-        max_turns: args.max_turns,
-        max_budget_usd: args.max_budget_usd,
+        worker: args.workers.worker,
+        model: args.workers.model,
+        max_turns: args.workers.max_turns,
+        max_budget_usd: args.workers.max_budget_usd,
         allow_unsandboxed: args.allow_unsandboxed,
     };
     if let Some(w) = crate::exec::sandbox::missing_warning() {
@@ -170,15 +177,15 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
     let controls: LaneControls = LaneControls::default();
     let opts = RunOptions {
         lanes: args.lanes,
-        max_parallel: args.max_parallel.map(|n| n as usize),
+        max_parallel: args.workers.max_parallel.map(|n| n as usize),
         max_issues: args.max_issues.map(|n| n as usize),
-        worker: args.worker,
-        model: args.model,
-        max_turns: args.max_turns,
-        max_budget_usd: args.max_budget_usd,
-        timeout: args.timeout,
-        done_grace: args.done_grace,
-        stall_after: args.stall_after,
+        worker: args.workers.worker,
+        model: args.workers.model,
+        max_turns: args.workers.max_turns,
+        max_budget_usd: args.workers.max_budget_usd,
+        timeout: args.workers.timeout,
+        done_grace: args.workers.done_grace,
+        stall_after: args.workers.stall_after,
         policy: args.policy.as_deref().map(|p| p.parse::<IntegrationPolicy>()).transpose().map_err(CliError::usage)?,
         no_commit: args.no_commit,
         no_integrate: args.no_integrate,
