@@ -301,9 +301,12 @@ impl Run<'_> {
 /// CLIs' own files ([`crate::agents::presets::all_droppings`]) and `extra` (paths or globs; see
 /// [`crate::git::snapshot::KeepOut`]).
 pub fn keep_out(config: &crate::files::config::Config, extra: &[String]) -> crate::git::snapshot::KeepOut {
-    let fix = config.signals.to_string_lossy().into_owned();
-    let hunt = fix.replace("issue-fixing", "issue-hunting");
-    let mut k = crate::git::snapshot::KeepOut::new([fix, hunt]);
+    // Both signal folders, whichever of the two this configuration follows (a hunt's config
+    // points at the hunting one).
+    let signals = config.signals.to_string_lossy().into_owned();
+    let fix = signals.replace("issue-hunting", "issue-fixing");
+    let hunt = signals.replace("issue-fixing", "issue-hunting");
+    let mut k = crate::git::snapshot::KeepOut::new([signals, fix, hunt]);
     // What agent CLIs drop into a worktree (aider's tags cache and histories) is never work.
     let droppings: Vec<String> = crate::agents::presets::all_droppings().iter().map(|p| p.display().to_string()).collect();
     k.extend(&droppings);

@@ -313,8 +313,6 @@ pub fn hunt_resume(
 
 /// After the hunters: leftovers committed and archived, findings judged and landed, tidy-up.
 fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) -> Result<HuntSummary> {
-    let hunt_signals = r.ws.config.signals.to_string_lossy().into_owned();
-    let fix_signals = hunt_signals.replace("issue-hunting", "issue-fixing");
     let mut human: Vec<String> = Vec::new();
     let lanes: Vec<String> = r.lanes.keys().cloned().collect();
     for lane in &lanes {
@@ -324,9 +322,8 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
             continue;
         }
         let msg = format!("lanes: hunt {}: lane {lane}: work left uncommitted by the hunter", r.run_id);
-        // Signal folders (both) and the preset's own files never go into a commit.
-        let mut keep_out = crate::git::snapshot::KeepOut::new([fix_signals.clone(), hunt_signals.clone()]);
-        keep_out.extend(&lr.keep_out);
+        // Signal folders (both), agents' droppings and the preset's own files never go into a commit.
+        let keep_out = super::keep_out(&r.ws.config, &lr.keep_out);
         match worktree::commit_leftovers(&lr.worktree, &msg, &keep_out) {
             Ok(true) => {
                 r.lane_state(lane).warnings.push("the hunter left uncommitted changes; git-lanes committed them on the lane branch".into())
