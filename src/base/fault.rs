@@ -4,8 +4,10 @@
 /// A fault point for the fault suite (`tests/faults.rs`): when `LANES_FAULT` names `name`
 /// (comma-separated list), the process aborts right here — no destructor, no lock release, no
 /// state save — as a `kill -9` at that phase boundary would. Points: `after-prepare`,
-/// `after-collect`, `after-integrate`, `after-commit`, `after-ff`, `mid-remove` (worktree folders
-/// deleted, their records not yet pruned), `mid-tidy`, `after-tidy`.
+/// `mid-judge` (a lane's checks ran and its judgement is written, not yet committed),
+/// `after-collect`, `after-integrate`, `before-journal` (the run commit exists, the journal does
+/// not say so yet), `after-commit`, `after-ff`, `mid-remove` (worktree folders deleted, their
+/// records not yet pruned), `mid-tidy`, `after-tidy`.
 pub fn point(name: &str) {
     if std::env::var("LANES_FAULT").is_ok_and(|v| v.split(',').any(|p| p.trim() == name)) {
         std::process::abort();

@@ -19,13 +19,16 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// How git-lanes' temporary files are named (`.lanes-tmp-XXXXXX`, beside their target).
+pub const TEMP_PREFIX: &str = ".lanes-tmp-";
+
 /// Write `bytes` to `path` atomically: a temp file in the same directory, fsync'd, then renamed
 /// over the target, so a reader never sees half a file. Parent directories are created.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
     let mut tmp =
-        tempfile::Builder::new().prefix(".lanes-tmp-").tempfile_in(dir).map_err(|e| Error::io("create a temporary file in", dir, e))?;
+        tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir).map_err(|e| Error::io("create a temporary file in", dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io("write", tmp.path(), e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path(), e))?;
     // Keep the mode of the file we replace (scripts stay executable).

@@ -989,6 +989,21 @@ mod inline {
     }
 }
 
+/// Whether a process (a worker of an earlier orchestrator) still runs. A zombie does not: once its parent
+/// (the killed orchestrator) is gone it waits only for init to reap it, which may take a while.
+#[allow(unsafe_code)]
+pub fn pid_alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    if unsafe { libc::kill(pid as i32, 0) } != 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) STATE …`: comm may hold spaces and parentheses, so read after the last ')'.
+        Ok(stat) => !matches!(stat.rsplit(')').next().and_then(|s| s.split_whitespace().next()), Some("Z" | "X")),
+        Err(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -355,6 +355,16 @@ pub struct Droppings {
     /// Tracked files that already differed from the index, with their bytes then (`None`: the
     /// file was missing).
     dirty: BTreeMap<String, Option<Vec<u8>>>,
+    /// Tracked files that differed before, whose bytes were not kept (a note read back from
+    /// disk): left as they are.
+    leave: BTreeSet<String>,
+}
+
+/// What [`Droppings::save`] writes: the paths, not the bytes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DroppingsNote {
+    untracked: Vec<String>,
+    dirty: Vec<String>,
 }
 
 impl Droppings {
@@ -373,6 +383,37 @@ impl Droppings {
         Ok(d)
     }
 
+    /// Keep the note on disk (atomically), so that a process killed before [`Droppings::restore`]
+    /// can be undone by the next one ([`Droppings::load`]). Only paths are kept: tracked files
+    /// that were already dirty are left as they are then.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let note = DroppingsNote {
+            untracked: self.untracked.iter().cloned().collect(),
+            dirty: self.dirty.keys().chain(&self.leave).cloned().collect(),
+        };
+        let json = serde_json::to_vec(&note).map_err(|e| Error::usage(format!("could not write {}: {e}", path.display()), None))?;
+        crate::base::fsutil::write_atomic(path, &json)
+    }
+
+    /// A note [`Droppings::save`] wrote; `None` when there is none (or it does not parse: a
+    /// half-written note is never left, so that means it is not one).
+    pub fn load(path: &Path) -> Option<Droppings> {
+        let note: DroppingsNote = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        Some(Droppings { untracked: note.untracked.into_iter().collect(), dirty: BTreeMap::new(), leave: note.dirty.into_iter().collect() })
+    }
+
+    /// Undo, after a crash, what happened since a note read back with [`Droppings::load`] was
+    /// saved: the index goes back to HEAD's tree (it matched HEAD when the note was taken: a
+    /// commit cut short may have staged more), then [`Droppings::restore`] with `remove_new`.
+    pub fn recover(&self, worktree: &Path) -> Result<Vec<String>> {
+        let repo = open(worktree)?;
+        let tree = repo.head().and_then(|h| h.peel_to_tree()).map_err(git_err("could not read HEAD", worktree))?;
+        let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;
+        index.read_tree(&tree).map_err(git_err("could not reset the index", worktree))?;
+        index.write().map_err(git_err("could not write the index", worktree))?;
+        self.restore(worktree, true)
+    }
+
     /// Undo what happened since [`Droppings::before`]: tracked files changed since are put back
     /// (to the index's version, or to the user's own uncommitted version noted before); with
     /// `remove_new`, untracked files that appeared are deleted (never in the user's own
@@ -389,6 +430,9 @@ impl Droppings {
                     remove_path(worktree, &full)?;
                     touched.push(path);
                 }
+                continue;
+            }
+            if self.leave.contains(&path) {
                 continue;
             }
             match self.dirty.get(&path) {

@@ -21,6 +21,16 @@ pub fn archive_ref(run_id: &str, lane: &str) -> String {
     format!("refs/lanes/archive/{run_id}/{lane}")
 }
 
+/// `lanes/<RUN_ID>/integration`: where a run's lanes are merged.
+pub fn integration_branch(config: &Config, run_id: &str) -> String {
+    format!("{}/{run_id}/integration", config.branch_prefix)
+}
+
+/// The integration branch's worktree, among the run's worktrees (`wt_root`).
+pub fn integration_worktree(wt_root: &Path, run_id: &str) -> PathBuf {
+    wt_root.join(format!("integration-{run_id}"))
+}
+
 /// Where a run's worktrees live: `<common git dir>/lanes/worktrees/<RUN_ID>` unless configured.
 pub fn worktrees_dir(repo: &Repo, config: &Config, run_id: &str) -> PathBuf {
     match &config.worktree_dir {

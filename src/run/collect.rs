@@ -73,8 +73,14 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
             })
         })
         .collect();
-    let cx =
-        Cx { ws: &r.ws, config: &r.ws.config, base: &r.fork, run_id: &r.run_id, opts: VerifyOptions::from_config(&r.ws.config, false) };
+    let cx = Cx {
+        ws: &r.ws,
+        config: &r.ws.config,
+        dir: &r.dir,
+        base: &r.fork,
+        run_id: &r.run_id,
+        opts: VerifyOptions::from_config(&r.ws.config, false),
+    };
     // A bounded pool: lanes are judged in parallel, but a hundred lanes must not start a hundred
     // `git` and check processes at once.
     let next = AtomicUsize::new(0);
@@ -139,6 +145,8 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
 struct Cx<'a> {
     ws: &'a crate::files::workspace::Workspace,
     config: &'a Config,
+    /// The run's folder (`.git/lanes/runs/<RUN_ID>`).
+    dir: &'a Path,
     base: &'a str,
     run_id: &'a str,
     opts: VerifyOptions,
@@ -153,8 +161,19 @@ fn collect_lane(cx: &Cx<'_>, input: &LaneInput<'_>) -> Collected {
     out
 }
 
+/// The note of a lane's worktree state kept while its checks run and its judge writes (see
+/// [`crate::git::snapshot::Droppings::save`]): in `.git/lanes/runs/<RUN_ID>/<LANE>/`.
+const JUDGING_NOTE: &str = "judging.json";
+
 fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Result<()> {
     let keep_out = super::keep_out(cx.config, input.keep_out);
+    let note = cx.dir.join(input.lane).join(JUDGING_NOTE);
+    if let Some(before) = crate::git::snapshot::Droppings::load(&note) {
+        // A collection killed while judging: what its checks and its judge wrote since is
+        // git-lanes' own, not the worker's — undone, so no leftover commit takes it.
+        before.recover(input.worktree)?;
+        crate::base::fsutil::remove_file_if_exists(&note)?;
+    }
     let secret_files = uncommitted_files_with_secrets(input.worktree)?;
     if !secret_files.is_empty() {
         // Committing them would store the secret in the repository's objects: they stay
@@ -241,6 +260,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
     // All checks run before anything is written, so undoing their droppings cannot undo a
     // judgement's own edits.
     let droppings = crate::git::snapshot::Droppings::before(input.worktree)?;
+    droppings.save(&note)?;
     let results: Vec<(&Issue, verify::IssueVerdict)> = input
         .plan
         .issues
@@ -318,6 +338,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         }
         out.judgements.push(Judgement { id: issue.id().to_string(), approved: v.approved(), reason, verdict_yaml: v.to_yaml().ok() });
     }
+    crate::base::fault::point("mid-judge");
     if !resolved.is_empty() || !reopened.is_empty() {
         let mut msg = format!("lanes: run {}: lane {}:", cx.run_id, input.lane);
         if !resolved.is_empty() {
@@ -328,6 +349,7 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         }
         crate::git::snapshot::commit_paths(input.worktree, &msg, &written)?;
     }
+    crate::base::fsutil::remove_file_if_exists(&note)?;
     Ok(())
 }
 

@@ -176,7 +176,7 @@ pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
             "running" => {
                 // Resume: a worker from a dead orchestrator may still be alive.
                 let dirs = vec![main_signals.clone(), lr.worktree.join(&r.ws.config.signals)];
-                if let Some(pid) = ls.worker_pid.filter(|p| pid_alive(*p)) {
+                if let Some(pid) = ls.worker_pid.filter(|p| crate::exec::process::pid_alive(*p)) {
                     active.insert(
                         lane.clone(),
                         Active {
@@ -360,7 +360,7 @@ pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
             // `.done` and then exits, so an exit seen here comes with a `.done` the rescan sees.
             let exited = match (&mut a.child, a.foreign_pid) {
                 (Some(c), _) => c.try_wait(),
-                (None, Some(pid)) if !pid_alive(pid) => Some(Ending::Unknown),
+                (None, Some(pid)) if !crate::exec::process::pid_alive(pid) => Some(Ending::Unknown),
                 _ => None,
             };
             for ch in a.follow.rescan() {
@@ -727,21 +727,6 @@ fn outcome_of(preset: Preset, log: &Path, state: String, detail: String, stuck: 
         };
     }
     out
-}
-
-/// Whether a worker of an earlier orchestrator still runs. A zombie does not: once its parent
-/// (the killed orchestrator) is gone it waits only for init to reap it, which may take a while.
-#[allow(unsafe_code)]
-fn pid_alive(pid: u32) -> bool {
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    if unsafe { libc::kill(pid as i32, 0) } != 0 {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // `pid (comm) STATE …`: comm may hold spaces and parentheses, so read after the last ')'.
-        Ok(stat) => !matches!(stat.rsplit(')').next().and_then(|s| s.split_whitespace().next()), Some("Z" | "X")),
-        Err(_) => true,
-    }
 }
 
 #[allow(unsafe_code)]

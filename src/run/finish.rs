@@ -191,7 +191,14 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     if r.opts.no_commit {
         human.push(format!("--no-commit: the catalog, report and state are written but not committed in {}", iw.display()));
     } else {
-        crate::git::snapshot::commit_worktree(&iw, &message, &keep_out)?;
+        // A run killed between its commit and the journal left that commit at the integration
+        // branch's tip: the resumed run folds into it rather than committing a second one.
+        if head_is_run_commit(&iw, &r.label) {
+            crate::git::snapshot::amend_head(&iw, &keep_out)?;
+        } else {
+            crate::git::snapshot::commit_worktree(&iw, &message, &keep_out)?;
+        }
+        crate::base::fault::point("before-journal");
         let tip = worktree::head(&iw)?;
         worktree::archive(r.repo, &r.label, "integration", &tip)?;
         commit = Some(tip.clone());
@@ -241,6 +248,15 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         lines,
     };
     finish_steps(r, f)
+}
+
+/// Whether `worktree`'s HEAD is the run commit of `label` (`lanes: run <label>: N resolved, M open`).
+fn head_is_run_commit(worktree: &std::path::Path, label: &str) -> bool {
+    let Ok(git) = git2::Repository::open(worktree) else { return false };
+    let Some(subject) = git.head().and_then(|h| h.peel_to_commit()).ok().and_then(|c| c.summary().map(str::to_string)) else {
+        return false;
+    };
+    subject.strip_prefix(&format!("lanes: run {label}: ")).is_some_and(|rest| rest.contains(" resolved, ") && rest.ends_with(" open"))
 }
 
 /// The steps after the run commit — fast-forward, push, tidy, final state — each journalled in

@@ -83,8 +83,8 @@ pub fn integrate(
     policy: IntegrationPolicy,
     on_step: &mut dyn FnMut(&str, Option<&str>),
 ) -> Result<Integrated> {
-    let branch = format!("{}/{run_id}/integration", ws.config.branch_prefix);
-    let path = wt_root.join(format!("integration-{run_id}"));
+    let branch = worktree::integration_branch(&ws.config, run_id);
+    let path = worktree::integration_worktree(wt_root, run_id);
     let git = &repo.git;
     // A worktree whose checkout was cut short (a crash, a full disk) is never continued.
     if path.exists() && !worktree::is_ready(&path) {

@@ -310,6 +310,8 @@ pub fn keep_out(config: &crate::files::config::Config, extra: &[String]) -> crat
     // What agent CLIs drop into a worktree (aider's tags cache and histories) is never work.
     let droppings: Vec<String> = crate::agents::presets::all_droppings().iter().map(|p| p.display().to_string()).collect();
     k.extend(&droppings);
+    // git-lanes' own temporary files (a write killed before its rename) are never anyone's work.
+    k.extend([crate::base::fsutil::TEMP_PREFIX.to_string() + "*"]);
     k.extend(extra);
     k
 }
@@ -530,6 +532,7 @@ pub fn resume(
 /// refuse to add them again, and dropping them loses nothing.
 pub(crate) fn resume_point(repo: &Repo, ws: &Workspace, state: &mut RunState, run_id: &str) -> Result<(String, String, String)> {
     let _ = crate::git::gitcli::git(&repo.root, &["worktree", "prune"]);
+    clear_stale_locks(repo, ws, state, run_id);
     let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
     let mut base = fork.clone();
     let mut label = run_id.to_string();
@@ -556,6 +559,24 @@ pub(crate) fn resume_point(repo: &Repo, ws: &Workspace, state: &mut RunState, ru
         label = format!("{run_id}.{n}");
     }
     Ok((fork, base, label))
+}
+
+/// Lock files the killed orchestrator left on the run's own refs and worktrees (a lane whose
+/// worker still runs aside: that worker may hold them).
+fn clear_stale_locks(repo: &Repo, ws: &Workspace, state: &RunState, run_id: &str) {
+    let mut refs = vec![format!("refs/lanes/backup/{run_id}"), crate::run::runs::run_ref(run_id)];
+    let mut worktrees = Vec::new();
+    for ls in state.lanes.values() {
+        if ls.worker_pid.is_some_and(crate::exec::process::pid_alive) {
+            continue;
+        }
+        refs.extend(ls.branch.as_ref().map(|b| format!("refs/heads/{b}")));
+        worktrees.extend(ls.worktree.as_ref().map(PathBuf::from));
+    }
+    refs.push(format!("refs/heads/{}", crate::git::worktree::integration_branch(&ws.config, run_id)));
+    worktrees.push(crate::git::worktree::integration_worktree(&crate::git::worktree::worktrees_dir(repo, &ws.config, run_id), run_id));
+    let ref_dirs = [format!("refs/lanes/archive/{run_id}"), format!("refs/lanes/incoming/{run_id}")];
+    crate::git::locks::clear_stale(&repo.common_dir, &refs, &ref_dirs, &worktrees);
 }
 
 fn finished(st: &RunState) -> bool {
