@@ -124,6 +124,14 @@ pub struct Signals {
     pub done: String,
 }
 
+impl Signals {
+    /// A lane's signal files in the configured signal folder.
+    pub fn of_lane(config: &Config, lane: &str) -> Signals {
+        let dir = path_str(&config.signals);
+        Signals { status: format!("{dir}/{lane}.status"), done: format!("{dir}/{lane}.done") }
+    }
+}
+
 /// Everything [`WorkOrder::build`] needs besides the plan.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -154,82 +162,29 @@ impl WorkOrder {
     /// The work order for a lane that has issues assigned.
     pub fn build(plan: &LanePlan, cx: &Context<'_>) -> Result<WorkOrder> {
         let lane = plan.lane.as_str();
-        let issues: Vec<&Issue> = plan
-            .issues
-            .iter()
-            .map(|a| {
-                cx.issues.get(a.id.as_str()).copied().ok_or_else(|| Error::from(Problem::new("", 0, format!("issue {} vanished", a.id))))
-            })
-            .collect::<Result<_>>()?;
-        let issued_to = cx.spec.map(|s| s.name.clone()).unwrap_or_else(|| format!("IF-Lane-{lane}"));
+        let issues = assigned_issues(plan, cx)?;
         let ids: Vec<String> = issues.iter().map(|i| i.id().to_string()).collect();
-        let objective = match ids.as_slice() {
-            [] => format!("Nothing is ready in lane {lane}"),
-            [one] => format!("Fix issue {one} in lane {lane} so that its verification commands pass"),
-            many => format!("Fix issues {} in lane {lane}, in this order, so that their verification commands pass", many.join(", ")),
-        };
-        let inputs = issues
-            .iter()
-            .map(|i| Input { path: path_str(&i.path), kind: "issue".into(), description: format!("Issue {}: {}", i.id(), i.title) })
-            .chain(cx.spec.map(|s| Input {
-                path: path_str(&s.path),
-                kind: "agent_spec".into(),
-                description: "Agent spec (also the start of the prompt)".into(),
-            }))
-            .collect();
-        let expected_outputs = issues
-            .iter()
-            .map(|i| ExpectedOutput {
-                path: i.meta.affected_paths.first().cloned().unwrap_or_else(|| path_str(&i.path)),
-                kind: "fix".into(),
-                issue: i.id().to_string(),
-                affected_paths: i.meta.affected_paths.clone(),
-                acceptance_criteria: i
-                    .checks()
-                    .iter()
-                    .map(|c| Criterion { criterion: c.label().to_string(), testable: true, verification_method: c.command.clone() })
-                    .collect(),
-            })
-            .collect();
-        let signals_dir = path_str(&cx.config.signals);
         let mut dependencies: Vec<String> = Vec::new();
-        for i in &issues {
-            for d in &i.meta.depends_on {
-                if !dependencies.contains(d) {
-                    dependencies.push(d.clone());
-                }
-            }
-        }
-        let top = issues.iter().filter_map(|i| i.meta.severity).max();
-        let priority = match top {
-            Some(9..) => "critical",
-            Some(7..=8) => "high",
-            Some(1..=3) => "low",
-            _ => "normal",
-        };
         let mut related: Vec<String> = ids.clone();
         for i in &issues {
-            for r in &i.meta.related {
-                if !related.contains(r) {
-                    related.push(r.clone());
-                }
-            }
+            extend_unique(&mut dependencies, &i.meta.depends_on);
+            extend_unique(&mut related, &i.meta.related);
         }
         Ok(WorkOrder {
             work_order: Order {
                 id: format!("WO-{}-{lane}", cx.run_id),
                 issued_by: "git-lanes".into(),
-                issued_to,
+                issued_to: cx.spec.map(|s| s.name.clone()).unwrap_or_else(|| format!("IF-Lane-{lane}")),
                 brick_id: lane.to_string(),
                 lane: lane.to_string(),
                 task_type: "fix_issue".into(),
-                objective,
-                inputs,
-                expected_outputs,
+                objective: objective(lane, &ids),
+                inputs: inputs(&issues, cx.spec),
+                expected_outputs: issues.iter().map(|i| expected_output(i)).collect(),
                 prohibited_actions: prohibited(cx.config, lane),
                 time_box: iso_duration(lane_time_box(&issues)),
                 dependencies,
-                priority: priority.into(),
+                priority: priority(&issues).into(),
                 hand_off: HAND_OFF.into(),
             },
             metadata: Metadata { created_at: cx.created_at.to_string(), run_id: cx.run_id.to_string(), related_issues: related },
@@ -246,7 +201,7 @@ impl WorkOrder {
                     time_box: iso_duration(issue_time_box(i)),
                 })
                 .collect(),
-            signals: Signals { status: format!("{signals_dir}/{lane}.status"), done: format!("{signals_dir}/{lane}.done") },
+            signals: Signals::of_lane(cx.config, lane),
         })
     }
 
@@ -258,6 +213,69 @@ impl WorkOrder {
     /// The assigned issue ids, in order (`LANES_ISSUES`).
     pub fn issue_ids(&self) -> Vec<&str> {
         self.issues.iter().map(|i| i.id.as_str()).collect()
+    }
+}
+
+/// The plan's issues, looked up by id (an id the repository no longer has is an error).
+fn assigned_issues<'a>(plan: &LanePlan, cx: &Context<'a>) -> Result<Vec<&'a Issue>> {
+    plan.issues
+        .iter()
+        .map(|a| cx.issues.get(a.id.as_str()).copied().ok_or_else(|| Error::from(Problem::new("", 0, format!("issue {} vanished", a.id)))))
+        .collect()
+}
+
+fn objective(lane: &str, ids: &[String]) -> String {
+    match ids {
+        [] => format!("Nothing is ready in lane {lane}"),
+        [one] => format!("Fix issue {one} in lane {lane} so that its verification commands pass"),
+        many => format!("Fix issues {} in lane {lane}, in this order, so that their verification commands pass", many.join(", ")),
+    }
+}
+
+/// The issue files, then the agent spec.
+fn inputs(issues: &[&Issue], spec: Option<&AgentSpec>) -> Vec<Input> {
+    issues
+        .iter()
+        .map(|i| Input { path: path_str(&i.path), kind: "issue".into(), description: format!("Issue {}: {}", i.id(), i.title) })
+        .chain(spec.map(|s| Input {
+            path: path_str(&s.path),
+            kind: "agent_spec".into(),
+            description: "Agent spec (also the start of the prompt)".into(),
+        }))
+        .collect()
+}
+
+/// An issue's fix, accepted when each of its checks passes.
+fn expected_output(i: &Issue) -> ExpectedOutput {
+    ExpectedOutput {
+        path: i.meta.affected_paths.first().cloned().unwrap_or_else(|| path_str(&i.path)),
+        kind: "fix".into(),
+        issue: i.id().to_string(),
+        affected_paths: i.meta.affected_paths.clone(),
+        acceptance_criteria: i
+            .checks()
+            .iter()
+            .map(|c| Criterion { criterion: c.label().to_string(), testable: true, verification_method: c.command.clone() })
+            .collect(),
+    }
+}
+
+/// `low`, `normal`, `high` or `critical`, from the highest severity among the issues.
+fn priority(issues: &[&Issue]) -> &'static str {
+    match issues.iter().filter_map(|i| i.meta.severity).max() {
+        Some(9..) => "critical",
+        Some(7..=8) => "high",
+        Some(1..=3) => "low",
+        _ => "normal",
+    }
+}
+
+/// Append the items `into` does not hold yet, in order.
+pub(crate) fn extend_unique<'a>(into: &mut Vec<String>, items: impl IntoIterator<Item = &'a String>) {
+    for item in items {
+        if !into.contains(item) {
+            into.push(item.clone());
+        }
     }
 }
 
