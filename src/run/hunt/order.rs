@@ -11,7 +11,7 @@ use crate::base::error::Result;
 use crate::files::config::{Config, iso_duration};
 use crate::files::issue::{Issue, Status};
 use crate::files::spec::AgentSpec;
-use crate::planning::workorder::{Criterion, Input, Metadata, Prohibited, Signals};
+use crate::planning::workorder::{Criterion, Input, Metadata, Prohibited, Signals, extend_unique};
 
 /// The whole document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -101,23 +101,67 @@ fn slash(p: &std::path::Path) -> String {
 /// The work order of one hunting lane.
 pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
     let issue_dir = slash(&cx.config.issues.join(lane));
-    let description = cx
-        .hunter
+    let description = description(lane, cx);
+    HuntOrder {
+        work_order: HuntBlock {
+            id: format!("WO-{}-{lane}", cx.run_id),
+            issued_by: "git-lanes".into(),
+            issued_to: cx.hunter.map(|s| s.name.clone()).unwrap_or_else(|| format!("IH-Lane-{lane}")),
+            lane: lane.to_string(),
+            task_type: crate::run::TASK_HUNT.into(),
+            objective: format!(
+                "Find up to {} new, reproducible problems in lane {lane} ({description}) and file each as a new issue file in {issue_dir}/",
+                cx.max_findings
+            ),
+            inputs: inputs(lane, &issue_dir, cx),
+            expected_outputs: vec![Output {
+                path: format!("{issue_dir}/"),
+                kind: "new_issue_files".into(),
+                max_count: cx.max_findings,
+                acceptance_criteria: acceptance_criteria(lane, &issue_dir),
+            }],
+            prohibited_actions: prohibited(&issue_dir, cx),
+            time_box: iso_duration(cx.time_box),
+            dependencies: vec![],
+            priority: "normal".into(),
+        },
+        metadata: Metadata { created_at: cx.created_at.to_string(), run_id: cx.run_id.to_string(), related_issues: vec![] },
+        hunt: Scope {
+            lane: lane.to_string(),
+            description,
+            paths: scope_paths(lane, cx),
+            max_findings: cx.max_findings,
+            issue_dir,
+            next_id: cx.next_id.clone(),
+            open_issues: open_issues(cx.issues),
+            issue_template: template(lane, &cx.next_id),
+        },
+        signals: Signals::of_lane(cx.config, lane),
+    }
+}
+
+/// The hunter spec's description, else the fixer spec's lane title, else `Lane <LANE>`.
+fn description(lane: &str, cx: &Context<'_>) -> String {
+    cx.hunter
         .and_then(|s| s.description.clone())
         .or_else(|| cx.fixer.and_then(AgentSpec::lane_title))
-        .unwrap_or_else(|| format!("Lane {lane}"));
+        .unwrap_or_else(|| format!("Lane {lane}"))
+}
+
+/// Where to look: the hunter spec's `paths:`, else every affected path of the lane's issues.
+fn scope_paths(lane: &str, cx: &Context<'_>) -> Vec<String> {
     let mut paths: Vec<String> = cx.hunter.map(|s| s.paths.clone()).unwrap_or_default();
     if paths.is_empty() {
         for i in cx.issues.iter().filter(|i| i.lane() == lane) {
-            for p in &i.meta.affected_paths {
-                if !paths.contains(p) {
-                    paths.push(p.clone());
-                }
-            }
+            extend_unique(&mut paths, &i.meta.affected_paths);
         }
     }
-    let open_issues: Vec<Known> = cx
-        .issues
+    paths
+}
+
+/// Every OPEN issue of every lane, as a hunter needs to know it to avoid duplicates.
+fn open_issues(issues: &[Issue]) -> Vec<Known> {
+    issues
         .iter()
         .filter(|i| i.status() == Status::Open)
         .map(|i| Known {
@@ -128,10 +172,12 @@ pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
             affected_paths: i.meta.affected_paths.clone(),
             checks: i.checks().into_iter().map(|c| c.command).collect(),
         })
-        .collect();
-    let issued_to = cx.hunter.map(|s| s.name.clone()).unwrap_or_else(|| format!("IH-Lane-{lane}"));
-    let inputs = cx
-        .hunter
+        .collect()
+}
+
+/// The hunter spec, the catalog and the lane's issue folder.
+fn inputs(lane: &str, issue_dir: &str, cx: &Context<'_>) -> Vec<Input> {
+    cx.hunter
         .map(|s| Input {
             path: slash(&s.path),
             kind: "agent_spec".into(),
@@ -144,12 +190,16 @@ pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
             description: "The issue catalog: what is already known".into(),
         }))
         .chain(std::iter::once(Input {
-            path: issue_dir.clone(),
+            path: issue_dir.to_string(),
             kind: "issue_folder".into(),
             description: format!("Lane {lane}'s issue files; new findings go here"),
         }))
-        .collect();
-    let criteria = vec![
+        .collect()
+}
+
+/// What makes a new issue file an accepted finding.
+fn acceptance_criteria(lane: &str, issue_dir: &str) -> Vec<Criterion> {
+    vec![
         Criterion {
             criterion: format!("A new file {issue_dir}/<ID>.md in the issue template's shape, lane {lane}, status OPEN"),
             testable: true,
@@ -171,8 +221,12 @@ pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
             testable: true,
             verification_method: "git lanes validate".into(),
         },
-    ];
-    let prohibited = vec![
+    ]
+}
+
+/// What a hunter may not do.
+fn prohibited(issue_dir: &str, cx: &Context<'_>) -> Vec<Prohibited> {
+    vec![
         Prohibited {
             action: "Change code, configuration or documentation: document problems, never fix them".into(),
             reason: "Everything but new issue files of this lane is dropped from a hunt".into(),
@@ -200,44 +254,7 @@ pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
             action: "Push, fetch, or move branches other than your lane branch".into(),
             reason: "Integration is done by git-lanes".into(),
         },
-    ];
-    let signals_dir = slash(&cx.config.signals);
-    HuntOrder {
-        work_order: HuntBlock {
-            id: format!("WO-{}-{lane}", cx.run_id),
-            issued_by: "git-lanes".into(),
-            issued_to,
-            lane: lane.to_string(),
-            task_type: crate::run::TASK_HUNT.into(),
-            objective: format!(
-                "Find up to {} new, reproducible problems in lane {lane} ({description}) and file each as a new issue file in {issue_dir}/",
-                cx.max_findings
-            ),
-            inputs,
-            expected_outputs: vec![Output {
-                path: format!("{issue_dir}/"),
-                kind: "new_issue_files".into(),
-                max_count: cx.max_findings,
-                acceptance_criteria: criteria,
-            }],
-            prohibited_actions: prohibited,
-            time_box: iso_duration(cx.time_box),
-            dependencies: vec![],
-            priority: "normal".into(),
-        },
-        metadata: Metadata { created_at: cx.created_at.to_string(), run_id: cx.run_id.to_string(), related_issues: vec![] },
-        hunt: Scope {
-            lane: lane.to_string(),
-            description,
-            paths,
-            max_findings: cx.max_findings,
-            issue_dir,
-            next_id: cx.next_id.clone(),
-            open_issues,
-            issue_template: template(lane, &cx.next_id),
-        },
-        signals: Signals { status: format!("{signals_dir}/{lane}.status"), done: format!("{signals_dir}/{lane}.done") },
-    }
+    ]
 }
 
 impl HuntOrder {
