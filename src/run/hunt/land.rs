@@ -191,7 +191,19 @@ pub fn render(r: &ReportInput<'_>) -> String {
         r.rejected.len(),
         r.dropped.len()
     );
-    s += "## Lanes\n\n| Lane | Status | Accepted | Rejected | Dropped | Cost | Hunter's work |\n|------|--------|----------|----------|---------|------|---------------|\n";
+    lanes_section(&mut s, r);
+    accepted_section(&mut s, r);
+    rejected_section(&mut s, r);
+    dropped_section(&mut s, r);
+    cost_section(&mut s, r);
+    human_section(&mut s, r);
+    s
+}
+
+/// One row per lane: status, counts, cost and where the hunter's work is kept.
+fn lanes_section(s: &mut String, r: &ReportInput<'_>) {
+    let st = r.state;
+    *s += "## Lanes\n\n| Lane | Status | Accepted | Rejected | Dropped | Cost | Hunter's work |\n|------|--------|----------|----------|---------|------|---------------|\n";
     for (lane, ls) in &st.lanes {
         let acc = r.landed.iter().filter(|l| &l.lane == lane).count();
         let rej = r.rejected.iter().filter(|l| &l.lane == lane).count();
@@ -206,16 +218,20 @@ pub fn render(r: &ReportInput<'_>) -> String {
             ("done", Some(_)) => format!("`{}`", crate::git::worktree::archive_ref(&st.run_id.clone().unwrap_or_default(), lane)),
             _ => ls.branch.as_deref().map(|b| format!("`{b}`")).unwrap_or_else(|| "-".into()),
         };
-        s += &format!("| {lane} | {} | {acc} | {rej} | {drop} | {cost} | {kept} |\n", ls.status.replace('_', " "));
+        *s += &format!("| {lane} | {} | {acc} | {rej} | {drop} | {cost} | {kept} |\n", ls.status.replace('_', " "));
     }
-    s += "\n## Accepted Findings\n\n";
+}
+
+/// The accepted findings with their final ids and how each check failed on the base commit.
+fn accepted_section(s: &mut String, r: &ReportInput<'_>) {
+    *s += "\n## Accepted Findings\n\n";
     if r.landed.is_empty() {
-        s += "None.\n";
+        *s += "None.\n";
     } else {
-        s += "| ID | Lane | Title | Severity | Filed as | Reproduced on the base commit |\n|----|------|-------|----------|----------|-------------------------------|\n";
+        *s += "| ID | Lane | Title | Severity | Filed as | Reproduced on the base commit |\n|----|------|-------|----------|----------|-------------------------------|\n";
         for l in r.landed {
             let how: Vec<String> = l.reproduced.iter().map(|c| format!("`{}` → {}", cell(&c.command), cell(&c.result))).collect();
-            s += &format!(
+            *s += &format!(
                 "| {} | {} | {} | {} | `{}` ({}) | {} |\n",
                 l.id,
                 l.lane,
@@ -227,13 +243,17 @@ pub fn render(r: &ReportInput<'_>) -> String {
             );
         }
     }
-    s += "\n## Rejected Findings\n\n";
+}
+
+/// The rejected findings and why.
+fn rejected_section(s: &mut String, r: &ReportInput<'_>) {
+    *s += "\n## Rejected Findings\n\n";
     if r.rejected.is_empty() {
-        s += "None.\n";
+        *s += "None.\n";
     } else {
-        s += "| File | Lane | Filed as | Title | Why |\n|------|------|----------|-------|-----|\n";
+        *s += "| File | Lane | Filed as | Title | Why |\n|------|------|----------|-------|-----|\n";
         for x in r.rejected {
-            s += &format!(
+            *s += &format!(
                 "| `{}` | {} | {} | {} | {} |\n",
                 x.path,
                 x.lane,
@@ -243,29 +263,40 @@ pub fn render(r: &ReportInput<'_>) -> String {
             );
         }
     }
-    s += "\n## Dropped Changes\n\nA hunter only files new issues of its own lane; nothing below was integrated (the lane branches are kept under `refs/lanes/archive/`).\n\n";
+}
+
+/// The hunters' changes that were not new issue files of their lane.
+fn dropped_section(s: &mut String, r: &ReportInput<'_>) {
+    *s += "\n## Dropped Changes\n\nA hunter only files new issues of its own lane; nothing below was integrated (the lane branches are kept under `refs/lanes/archive/`).\n\n";
     if r.dropped.is_empty() {
-        s += "None.\n";
+        *s += "None.\n";
     } else {
-        s += "| Lane | Path | Change | Why |\n|------|------|--------|-----|\n";
+        *s += "| Lane | Path | Change | Why |\n|------|------|--------|-----|\n";
         for d in r.dropped {
-            s += &format!("| {} | `{}` | {} | {} |\n", d.lane, d.path, d.change, cell(&d.why));
+            *s += &format!("| {} | `{}` | {} | {} |\n", d.lane, d.path, d.change, cell(&d.why));
         }
     }
-    let costs: Vec<f64> = st.lanes.values().filter_map(|l| l.cost_usd).collect();
-    s += "\n## Cost\n\n";
+}
+
+/// What the workers reported they cost.
+fn cost_section(s: &mut String, r: &ReportInput<'_>) {
+    let costs: Vec<f64> = r.state.lanes.values().filter_map(|l| l.cost_usd).collect();
+    *s += "\n## Cost\n\n";
     if costs.is_empty() {
-        s += "No worker reported a cost.\n";
+        *s += "No worker reported a cost.\n";
     } else {
-        s += &format!("Total reported by the workers: ${:.2}\n", costs.iter().sum::<f64>());
+        *s += &format!("Total reported by the workers: ${:.2}\n", costs.iter().sum::<f64>());
     }
+}
+
+/// What needs a human, when anything does.
+fn human_section(s: &mut String, r: &ReportInput<'_>) {
     if !r.human.is_empty() {
-        s += "\n## Needs a Human\n\n";
+        *s += "\n## Needs a Human\n\n";
         for h in r.human {
-            s += &format!("- {}\n", crate::base::redact::redact(h));
+            *s += &format!("- {}\n", crate::base::redact::redact(h));
         }
     }
-    s
 }
 
 /// `LogBook/issue-hunting/orchestrator-state.yaml` in the seed's shape
