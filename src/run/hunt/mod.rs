@@ -236,36 +236,18 @@ pub fn hunt(
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let quotas = quotas(&ws, &lanes, opts.max_findings);
-    let orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
-    let yaml = orders.iter().map(|(l, o)| Ok((l.clone(), o.to_yaml()?))).collect::<Result<BTreeMap<_, _>>>()?;
-    let dir = repo.lanes_dir().join("runs").join(&run_id);
-    fsutil::create_dir_all(&dir)?;
+    let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
+    fsutil::create_dir_all(&run_dir(repo, &run_id))?;
     let mut state = super::begin_state(repo, &run_id, &base);
     state.task = Some(TASK_HUNT.into());
     for lane in &lanes {
         state.lanes.insert(lane.clone(), LaneState { status: "pending".into(), ..LaneState::default() });
     }
-    let mut r = Run {
-        repo,
-        ws,
-        opts: opts.run.clone(),
-        run_id: run_id.clone(),
-        fork: base.clone(),
-        base,
-        label: run_id.clone(),
-        dir,
-        state,
-        lanes: BTreeMap::new(),
-        observer,
-        interrupts,
-        task: TASK_HUNT,
-        work_orders: yaml,
-    };
+    let pass = Pass { run_id: run_id.clone(), fork: base.clone(), base, label: run_id.clone(), state, work_orders };
+    let mut r = hunt_run(repo, ws, &opts.run, pass, observer, interrupts);
     r.emit(RunEvent::Started { run_id, lanes: lanes.clone() });
     r.save()?;
-    let setup = coordinator::prepare_lanes(&mut r, lanes.iter().map(|l| hunt_plan(l, quotas[l])).collect())?;
-    let interrupted = coordinator::follow(&mut r, setup)?;
-    finish(&mut r, interrupted, &quotas)
+    hunt_lanes(&mut r, &lanes, &quotas)
 }
 
 /// Continue the newest interrupted hunt (or restart the lanes of a finished one that failed,
@@ -284,69 +266,82 @@ pub fn hunt_resume(
     let (fork, base, label) = super::resume_point(repo, &ws, &mut state, &run_id)?;
     let lanes: Vec<String> = state.lanes.keys().cloned().collect();
     let quotas = quotas(&ws, &lanes, opts.max_findings);
-    let orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
-    let yaml = orders.iter().map(|(l, o)| Ok((l.clone(), o.to_yaml()?))).collect::<Result<BTreeMap<_, _>>>()?;
+    let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
     state.status = "running".into();
     state.orchestrator_pid = Some(std::process::id());
-    let dir = repo.lanes_dir().join("runs").join(&run_id);
-    let mut r = Run {
+    let pass = Pass { run_id: run_id.clone(), fork, base, label, state, work_orders };
+    let mut r = hunt_run(repo, ws, &opts.run, pass, observer, interrupts);
+    r.emit(RunEvent::Note(format!("resuming hunt {run_id}")));
+    hunt_lanes(&mut r, &lanes, &quotas)
+}
+
+/// What a hunt pass starts from, new or resumed (see [`Run`] for the fields).
+struct Pass {
+    run_id: String,
+    fork: String,
+    base: String,
+    label: String,
+    state: crate::run::state::RunState,
+    work_orders: BTreeMap<String, String>,
+}
+
+/// A run's live folder, `<common>/lanes/runs/<RUN_ID>`.
+fn run_dir(repo: &Repo, run_id: &str) -> PathBuf {
+    repo.lanes_dir().join("runs").join(run_id)
+}
+
+/// The run engine's state for a hunt pass.
+fn hunt_run<'a>(
+    repo: &'a Repo,
+    ws: Workspace,
+    opts: &RunOptions,
+    pass: Pass,
+    observer: &'a mut dyn FnMut(&RunEvent),
+    interrupts: Arc<AtomicUsize>,
+) -> Run<'a> {
+    Run {
         repo,
         ws,
-        opts: opts.run.clone(),
-        run_id: run_id.clone(),
-        base,
-        fork,
-        label,
-        dir,
-        state,
+        opts: opts.clone(),
+        dir: run_dir(repo, &pass.run_id),
+        run_id: pass.run_id,
+        base: pass.base,
+        fork: pass.fork,
+        label: pass.label,
+        state: pass.state,
         lanes: BTreeMap::new(),
         observer,
         interrupts,
         task: TASK_HUNT,
-        work_orders: yaml,
-    };
-    r.emit(RunEvent::Note(format!("resuming hunt {run_id}")));
-    let setup = coordinator::prepare_lanes(&mut r, lanes.iter().map(|l| hunt_plan(l, quotas[l])).collect())?;
-    let interrupted = coordinator::follow(&mut r, setup)?;
-    finish(&mut r, interrupted, &quotas)
+        work_orders: pass.work_orders,
+    }
+}
+
+/// Every lane's work order as the YAML its worker reads.
+fn as_yaml(orders: &BTreeMap<String, HuntOrder>) -> Result<BTreeMap<String, String>> {
+    orders.iter().map(|(l, o)| Ok((l.clone(), o.to_yaml()?))).collect()
+}
+
+/// The run engine's steps with hunting lanes: worktrees and workers, following them until every
+/// hunter ends, then [`finish`].
+fn hunt_lanes(r: &mut Run<'_>, lanes: &[String], quotas: &BTreeMap<String, usize>) -> Result<HuntSummary> {
+    let setup = coordinator::prepare_lanes(r, lanes.iter().map(|l| hunt_plan(l, quotas[l])).collect())?;
+    let interrupted = coordinator::follow(r, setup)?;
+    finish(r, interrupted, quotas)
+}
+
+/// The hunters' findings once judged: accepted (not renumbered yet), rejected with reasons, and
+/// the other changes dropped.
+struct Findings {
+    accepted: Vec<judge::Accepted>,
+    rejected: Vec<Rejected>,
+    dropped: Vec<Dropped>,
 }
 
 /// After the hunters: leftovers committed and archived, findings judged and landed, tidy-up.
 fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) -> Result<HuntSummary> {
-    let mut human: Vec<String> = Vec::new();
     let lanes: Vec<String> = r.lanes.keys().cloned().collect();
-    for lane in &lanes {
-        let lr = r.lanes[lane].clone();
-        let status = r.state.lanes.get(lane).map(|l| l.status.clone()).unwrap_or_default();
-        if status == "pending" {
-            continue;
-        }
-        let msg = format!("lanes: hunt {}: lane {lane}: work left uncommitted by the hunter", r.run_id);
-        // Signal folders (both), agents' droppings and the preset's own files never go into a commit.
-        let keep_out = super::keep_out(&r.ws.config, &lr.keep_out);
-        match worktree::commit_leftovers(&lr.worktree, &msg, &keep_out) {
-            Ok(true) => {
-                r.lane_state(lane).warnings.push("the hunter left uncommitted changes; git-lanes committed them on the lane branch".into())
-            }
-            Ok(false) => {}
-            Err(e) => human.push(format!("lane {lane}: could not commit what the hunter left: {e}")),
-        }
-        if let Ok(tip) = worktree::head(&lr.worktree) {
-            worktree::archive(r.repo, &r.run_id, lane, &tip)?;
-            r.lane_state(lane).tip = Some(tip);
-        }
-        let ls = r.lane_state(lane).clone();
-        match status.as_str() {
-            "failed" | "timed_out" => human.push(format!(
-                "lane {lane} {}: {}; its findings were not judged; its work is on `{}` (`git lanes hunt --resume` restarts it)",
-                status.replace('_', " "),
-                ls.exit.as_deref().unwrap_or("?"),
-                lr.branch
-            )),
-            "interrupted" => human.push(format!("lane {lane} was interrupted; `git lanes hunt --resume` continues it")),
-            _ => {}
-        }
-    }
+    let mut human = settle_lanes(r, &lanes)?;
     let mut summary = HuntSummary { run_id: r.run_id.clone(), lanes: lanes.clone(), ..HuntSummary::default() };
     if interrupted {
         r.state.status = "interrupted".into();
@@ -355,8 +350,89 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
         summary.interrupted = true;
         return Ok(summary);
     }
+    let found = judge_findings(r, quotas)?;
+    announce(r, &found);
+    let landed = if found.accepted.is_empty() {
+        summary.report = Some(report_without_findings(r, &found, &human)?);
+        Vec::new()
+    } else {
+        let out = land_findings(r, &found, &mut human)?;
+        summary.report = Some(out.report);
+        summary.commit = Some(out.commit);
+        summary.merge_command = out.merge_command;
+        out.landed
+    };
+    for (lane, ls) in r.state.lanes.iter_mut() {
+        ls.issue_ids = landed.iter().filter(|l| &l.lane == lane).map(|l| l.id.clone()).collect();
+        ls.issue_ids.sort_by(|a, b| crate::files::names::natural_cmp(a, b));
+        ls.issues_fixed = 0;
+    }
+    tidy(r, &lanes, &mut human)?;
+    if !human.is_empty() {
+        r.state.status = "needs_attention".into();
+    }
+    r.save()?;
+    summary.accepted = landed;
+    summary.rejected = found.rejected;
+    summary.dropped = found.dropped;
+    summary.needs_human = human;
+    Ok(summary)
+}
 
-    // Judge what the finished hunters committed.
+/// Every hunter that ran: what it left uncommitted is committed on its branch, its tip archived;
+/// returns what needs a human (a lane that failed, timed out or was interrupted, among others).
+fn settle_lanes(r: &mut Run<'_>, lanes: &[String]) -> Result<Vec<String>> {
+    let mut human: Vec<String> = Vec::new();
+    for lane in lanes {
+        let lr = r.lanes[lane].clone();
+        let status = r.state.lanes.get(lane).map(|l| l.status.clone()).unwrap_or_default();
+        if status == "pending" {
+            continue;
+        }
+        human.extend(commit_leftovers(r, lane, &lr));
+        if let Ok(tip) = worktree::head(&lr.worktree) {
+            worktree::archive(r.repo, &r.run_id, lane, &tip)?;
+            r.lane_state(lane).tip = Some(tip);
+        }
+        let exit = r.lane_state(lane).exit.clone();
+        human.extend(unjudged_note(lane, &status, exit.as_deref(), &lr.branch));
+    }
+    Ok(human)
+}
+
+/// Commit what a hunter left uncommitted on its lane branch (the run's keep-out applies); the
+/// note for a human when that failed.
+fn commit_leftovers(r: &mut Run<'_>, lane: &str, lr: &super::LaneRun) -> Option<String> {
+    let msg = format!("lanes: hunt {}: lane {lane}: work left uncommitted by the hunter", r.run_id);
+    // Signal folders (both), agents' droppings and the preset's own files never go into a commit.
+    let keep_out = super::keep_out(&r.ws.config, &lr.keep_out);
+    match worktree::commit_leftovers(&lr.worktree, &msg, &keep_out) {
+        Ok(true) => {
+            r.lane_state(lane).warnings.push("the hunter left uncommitted changes; git-lanes committed them on the lane branch".into());
+            None
+        }
+        Ok(false) => None,
+        Err(e) => Some(format!("lane {lane}: could not commit what the hunter left: {e}")),
+    }
+}
+
+/// What a human is told about a lane whose findings are not judged (it failed, timed out or was
+/// interrupted).
+fn unjudged_note(lane: &str, status: &str, exit: Option<&str>, branch: &str) -> Option<String> {
+    match status {
+        "failed" | "timed_out" => Some(format!(
+            "lane {lane} {}: {}; its findings were not judged; its work is on `{branch}` (`git lanes hunt --resume` restarts it)",
+            status.replace('_', " "),
+            exit.unwrap_or("?"),
+        )),
+        "interrupted" => Some(format!("lane {lane} was interrupted; `git lanes hunt --resume` continues it")),
+        _ => None,
+    }
+}
+
+/// Judge what the finished hunters committed: every new issue file on the base commit, then
+/// against the issues filed on the user's branch while the hunters ran.
+fn judge_findings(r: &mut Run<'_>, quotas: &BTreeMap<String, usize>) -> Result<Findings> {
     let mut candidates = Vec::new();
     let mut dropped = Vec::new();
     for (lane, ls) in &r.state.lanes {
@@ -365,83 +441,97 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
         candidates.extend(c);
         dropped.extend(d);
     }
-    let (mut accepted, mut rejected) = if candidates.is_empty() {
-        (vec![], vec![])
-    } else {
-        let oid = git2::Oid::from_str(&r.base).map_err(|e| Error::git("bad base commit", e))?;
-        let tree = r.repo.git.find_commit(oid).and_then(|c| c.tree()).map_err(|e| Error::git("could not read the base commit", e))?;
-        let (_tmp, export) = crate::planning::dryrun::export_outside(&r.repo.git, &r.repo.root, &tree)?;
-        let verify = VerifyOptions::from_config(&r.ws.config, false);
-        if let crate::exec::sandbox::Status::Missing(why) = crate::exec::sandbox::status() {
-            r.emit(RunEvent::Note(format!(
-                "no sandbox for checks here ({why}): the hunters' checks run with a scrubbed environment and a timeout only"
-            )));
-        }
-        let short = &r.base[..r.base.len().min(10)];
-        let cx = JudgeContext { existing: &r.ws.issues, export: &export, verify: &verify, base_label: short, quotas };
-        judge::judge(candidates, &cx)
-    };
-    // Issues filed on the user's branch while the hunters ran are known by now too.
-    if !accepted.is_empty()
-        && let Some(head) = r.repo.reopen()?.head_commit()
-        && head.to_string() != r.base
-    {
-        let known: std::collections::HashSet<&str> = r.ws.issues.iter().map(|i| i.id()).collect();
-        let meanwhile: Vec<crate::files::issue::Issue> =
-            judge::issues_at(&r.repo.git, head, &r.ws.config.issues).into_iter().filter(|i| !known.contains(i.id())).collect();
-        judge::drop_meanwhile(&mut accepted, &mut rejected, &r.ws.issues, &meanwhile);
+    let (mut accepted, mut rejected) = if candidates.is_empty() { (vec![], vec![]) } else { judge_on_base(r, candidates, quotas)? };
+    drop_filed_meanwhile(r, &mut accepted, &mut rejected)?;
+    Ok(Findings { accepted, rejected, dropped })
+}
+
+/// Run every candidate's checks in a clean export of the base commit (in the sandbox when there
+/// is one) and keep those that reproduce and repeat no known issue.
+fn judge_on_base(
+    r: &mut Run<'_>,
+    candidates: Vec<judge::Candidate>,
+    quotas: &BTreeMap<String, usize>,
+) -> Result<(Vec<judge::Accepted>, Vec<Rejected>)> {
+    let oid = git2::Oid::from_str(&r.base).map_err(|e| Error::git("bad base commit", e))?;
+    let tree = r.repo.git.find_commit(oid).and_then(|c| c.tree()).map_err(|e| Error::git("could not read the base commit", e))?;
+    let (_tmp, export) = crate::planning::dryrun::export_outside(&r.repo.git, &r.repo.root, &tree)?;
+    let verify = VerifyOptions::from_config(&r.ws.config, false);
+    if let crate::exec::sandbox::Status::Missing(why) = crate::exec::sandbox::status() {
+        r.emit(RunEvent::Note(format!(
+            "no sandbox for checks here ({why}): the hunters' checks run with a scrubbed environment and a timeout only"
+        )));
     }
-    for a in &accepted {
+    let short = &r.base[..r.base.len().min(10)];
+    let cx = JudgeContext { existing: &r.ws.issues, export: &export, verify: &verify, base_label: short, quotas };
+    Ok(judge::judge(candidates, &cx))
+}
+
+/// Issues filed on the user's branch while the hunters ran are known by now too: an accepted
+/// finding that repeats one is rejected.
+fn drop_filed_meanwhile(r: &Run<'_>, accepted: &mut Vec<judge::Accepted>, rejected: &mut Vec<Rejected>) -> Result<()> {
+    if accepted.is_empty() {
+        return Ok(());
+    }
+    let Some(head) = r.repo.reopen()?.head_commit().filter(|h| h.to_string() != r.base) else { return Ok(()) };
+    let known: std::collections::HashSet<&str> = r.ws.issues.iter().map(|i| i.id()).collect();
+    let meanwhile: Vec<crate::files::issue::Issue> =
+        judge::issues_at(&r.repo.git, head, &r.ws.config.issues).into_iter().filter(|i| !known.contains(i.id())).collect();
+    judge::drop_meanwhile(accepted, rejected, &r.ws.issues, &meanwhile);
+    Ok(())
+}
+
+/// Tell the observer every finding's fate and every dropped change; record the rejections in
+/// each lane's state.
+fn announce(r: &mut Run<'_>, found: &Findings) {
+    for a in &found.accepted {
         let reason = format!("reproduces: {} check(s) fail on the base commit", a.reproduced.len());
         r.emit(RunEvent::Finding { lane: a.lane.clone(), path: a.path.clone(), accepted: true, reason });
     }
-    for x in &rejected {
+    for x in &found.rejected {
         r.emit(RunEvent::Finding { lane: x.lane.clone(), path: x.path.clone(), accepted: false, reason: x.reason.clone() });
     }
-    for d in &dropped {
+    for d in &found.dropped {
         r.emit(RunEvent::Note(format!("lane {}: dropped {} `{}`: {}", d.lane, d.change, d.path, d.why)));
     }
     for (lane, ls) in r.state.lanes.iter_mut() {
-        ls.rejected = rejected
+        ls.rejected = found
+            .rejected
             .iter()
             .filter(|x| &x.lane == lane)
             .map(|x| crate::run::state::Rejection { id: x.path.clone(), reason: x.reason.clone() })
             .collect();
     }
+}
 
-    // Land the accepted findings.
-    let mut landed: Vec<Landed> = Vec::new();
-    if accepted.is_empty() {
-        r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
-        r.state.finished = Some(crate::files::scaffold::now_rfc3339());
-        let text = land::render(&ReportInput {
-            label: &r.label,
-            state: &r.state,
-            landed: &[],
-            rejected: &rejected,
-            dropped: &dropped,
-            human: &human,
-            generated: &crate::files::scaffold::now_stamp(),
-        });
-        let path = r.dir.join("report.md");
-        fsutil::write_atomic(&path, text.as_bytes())?;
-        r.state.report = Some(path.display().to_string());
-        r.emit(RunEvent::Note(format!("no finding was accepted: nothing to commit (report: {})", path.display())));
-        summary.report = Some(path);
-    } else {
-        let out = land_findings(r, &accepted, &rejected, &dropped, &mut human)?;
-        landed = out.landed;
-        summary.report = Some(out.report);
-        summary.commit = Some(out.commit);
-        summary.merge_command = out.merge_command;
-    }
-    for (lane, ls) in r.state.lanes.iter_mut() {
-        ls.issue_ids = landed.iter().filter(|l| &l.lane == lane).map(|l| l.id.clone()).collect();
-        ls.issue_ids.sort_by(|a, b| crate::files::names::natural_cmp(a, b));
-        ls.issues_fixed = 0;
-    }
+/// The hunt's final status (`complete`, or `needs_attention` when a human is needed) and end time.
+fn close_state(r: &mut Run<'_>, human: &[String]) {
+    r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
+    r.state.finished = Some(crate::files::scaffold::now_rfc3339());
+}
 
-    // Tidy: finished hunters' worktrees and branches go (their tips are archived).
+/// No finding was accepted: nothing is committed; the report goes to the run's live folder.
+fn report_without_findings(r: &mut Run<'_>, found: &Findings, human: &[String]) -> Result<PathBuf> {
+    close_state(r, human);
+    let text = land::render(&ReportInput {
+        label: &r.label,
+        state: &r.state,
+        landed: &[],
+        rejected: &found.rejected,
+        dropped: &found.dropped,
+        human,
+        generated: &crate::files::scaffold::now_stamp(),
+    });
+    let path = r.dir.join("report.md");
+    fsutil::write_atomic(&path, text.as_bytes())?;
+    r.state.report = Some(path.display().to_string());
+    r.emit(RunEvent::Note(format!("no finding was accepted: nothing to commit (report: {})", path.display())));
+    Ok(path)
+}
+
+/// Tidy: finished hunters' worktrees and branches go (their tips are archived), and every lane's
+/// signal files.
+fn tidy(r: &mut Run<'_>, lanes: &[String], human: &mut Vec<String>) -> Result<()> {
     let finished: Vec<(String, super::LaneRun)> = r
         .lanes
         .iter()
@@ -457,20 +547,12 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
         }
     }
     let dir = r.repo.root.join(&r.ws.config.signals);
-    for lane in &lanes {
+    for lane in lanes {
         let (s, d) = signal::paths(&dir, lane);
         let _ = fsutil::remove_file_if_exists(&s);
         let _ = fsutil::remove_file_if_exists(&d);
     }
-    if !human.is_empty() {
-        r.state.status = "needs_attention".into();
-    }
-    r.save()?;
-    summary.accepted = landed;
-    summary.rejected = rejected;
-    summary.dropped = dropped;
-    summary.needs_human = human;
-    Ok(summary)
+    Ok(())
 }
 
 struct LandOutcome {
@@ -483,18 +565,41 @@ struct LandOutcome {
 /// Commit the accepted findings (renumbered), the synced catalog, the report and the seed state
 /// on top of the user's branch as it is now, in an integration worktree; fast-forward the branch
 /// when it did not move.
-fn land_findings(
-    r: &mut Run<'_>,
-    accepted: &[judge::Accepted],
-    rejected: &[Rejected],
-    dropped: &[Dropped],
-    human: &mut Vec<String>,
-) -> Result<LandOutcome> {
+fn land_findings(r: &mut Run<'_>, found: &Findings, human: &mut Vec<String>) -> Result<LandOutcome> {
     let config = r.ws.config.clone();
+    let (target, branch, iw) = open_integration(r, &config)?;
+    let (landed, mut paths) = write_findings(r, &iw, &config, &found.accepted)?;
+    paths.extend(sync_catalog(&iw, &config)?);
+    close_state(r, human);
+    let report_rel = write_report_and_state(r, &iw, &config, &landed, found, human)?;
+    paths.push(report_rel.to_string_lossy().into_owned());
+    paths.push(config.state.to_string_lossy().into_owned());
+    let mut args: Vec<&str> = vec!["add", "--"];
+    args.extend(paths.iter().map(String::as_str));
+    gitcli::git(&iw, &args)?;
+    worktree::commit(&iw, &format!("lanes: hunt {}: {} new issue(s)", r.label, landed.len()))?;
+    let commit = worktree::head(&iw)?;
+    worktree::archive(r.repo, &r.label, "integration", &commit)?;
+    let merge_command = fast_forward_or_keep(r, &iw, &branch, &target, &commit, human)?;
+    r.state.integration = Some(IntegrationState {
+        policy: "hunt".into(),
+        branch: Some(branch),
+        merged: vec![],
+        backed_out: vec![],
+        fast_forwarded: merge_command.is_none(),
+        commit: Some(commit.clone()),
+        kept_at: None,
+    });
+    Ok(LandOutcome { landed, report: report_rel, commit, merge_command })
+}
+
+/// A fresh integration branch and worktree at the user's branch as it is now (any left by an
+/// earlier attempt are removed first): `(target commit, branch, worktree)`.
+fn open_integration(r: &Run<'_>, config: &Config) -> Result<(String, String, PathBuf)> {
     let fresh = r.repo.reopen()?;
     let target = fresh.head_commit().map(|o| o.to_string()).unwrap_or_else(|| r.base.clone());
-    let branch = worktree::lane_branch(&config, &r.label, "integration");
-    let iw = worktree::worktrees_dir(r.repo, &config, &r.label).join("integration");
+    let branch = worktree::lane_branch(config, &r.label, "integration");
+    let iw = worktree::worktrees_dir(r.repo, config, &r.label).join("integration");
     if iw.exists() {
         worktree::remove(&r.repo.root, &iw)?;
     }
@@ -502,12 +607,18 @@ fn land_findings(
         worktree::delete_branch(r.repo, &branch)?;
     }
     worktree::add(&r.repo.root, &iw, &branch, &target)?;
-    let iws = Workspace::load(&iw, config.clone())?;
+    Ok((target, branch, iw))
+}
+
+/// Write the accepted findings under their final ids into the integration worktree (a file
+/// already there is a conflict): the landed findings and their paths.
+fn write_findings(r: &mut Run<'_>, iw: &Path, config: &Config, accepted: &[judge::Accepted]) -> Result<(Vec<Landed>, Vec<String>)> {
+    let iws = Workspace::load(iw, config.clone())?;
     let taken = land::taken_ids(&iws.issues, &iw.join(&config.issues));
     let numbered = land::renumber(accepted, &config.issues, &taken);
     let mut paths: Vec<String> = Vec::new();
     for (l, bytes) in &numbered {
-        if !fsutil::create_new(&land::landed_path(&iw, l), bytes)? {
+        if !fsutil::create_new(&land::landed_path(iw, l), bytes)? {
             return Err(Error::Conflict {
                 message: format!("{} already exists on the integration branch", l.path),
                 hint: Some("run `git lanes doctor`".into()),
@@ -519,25 +630,40 @@ fn land_findings(
     for l in landed.iter().filter(|l| l.filed_as != l.id) {
         r.emit(RunEvent::Note(format!("lane {}: `{}` (filed as {}) becomes {}", l.lane, l.from, l.filed_as, l.id)));
     }
-    let iws = Workspace::load(&iw, config.clone())?;
-    if let Some(bytes) = fsutil::read_optional(&iw.join(&config.catalog))? {
-        let cat = Catalog::parse(&config.catalog, bytes)?;
-        let synced = cat.sync(&iws, &crate::files::scaffold::now_stamp());
-        if synced.changed {
-            fsutil::write_atomic(&iw.join(&config.catalog), &synced.bytes)?;
-        }
-        paths.push(config.catalog.to_string_lossy().into_owned());
+    Ok((landed, paths))
+}
+
+/// Sync the integration worktree's catalog with its issue files: the catalog's path, when there
+/// is a catalog.
+fn sync_catalog(iw: &Path, config: &Config) -> Result<Option<String>> {
+    let iws = Workspace::load(iw, config.clone())?;
+    let Some(bytes) = fsutil::read_optional(&iw.join(&config.catalog))? else { return Ok(None) };
+    let cat = Catalog::parse(&config.catalog, bytes)?;
+    let synced = cat.sync(&iws, &crate::files::scaffold::now_stamp());
+    if synced.changed {
+        fsutil::write_atomic(&iw.join(&config.catalog), &synced.bytes)?;
     }
-    r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
-    r.state.finished = Some(crate::files::scaffold::now_rfc3339());
+    Ok(Some(config.catalog.to_string_lossy().into_owned()))
+}
+
+/// The hunt report (`<runs>/<LABEL>.md`) and the seed-shaped state, in the integration worktree;
+/// returns the report's path.
+fn write_report_and_state(
+    r: &mut Run<'_>,
+    iw: &Path,
+    config: &Config,
+    landed: &[Landed],
+    found: &Findings,
+    human: &[String],
+) -> Result<PathBuf> {
     let report_rel = config.runs.join(format!("{}.md", r.label));
     r.state.report = Some(report_rel.display().to_string());
     let input = ReportInput {
         label: &r.label,
         state: &r.state,
-        landed: &landed,
-        rejected,
-        dropped,
+        landed,
+        rejected: &found.rejected,
+        dropped: &found.dropped,
         human,
         generated: &crate::files::scaffold::now_stamp(),
     };
@@ -545,32 +671,27 @@ fn land_findings(
     let batch = r.opts.max_parallel.or(config.max_parallel).unwrap_or(r.state.lanes.len());
     let seed = land::seed_state(&input, true, batch, &report_rel);
     fsutil::write_atomic(&iw.join(&config.state), land::seed_state_yaml(&seed)?.as_bytes())?;
-    paths.push(report_rel.to_string_lossy().into_owned());
-    paths.push(config.state.to_string_lossy().into_owned());
-    let mut args: Vec<&str> = vec!["add", "--"];
-    args.extend(paths.iter().map(String::as_str));
-    gitcli::git(&iw, &args)?;
-    worktree::commit(&iw, &format!("lanes: hunt {}: {} new issue(s)", r.label, landed.len()))?;
-    let commit = worktree::head(&iw)?;
-    worktree::archive(r.repo, &r.label, "integration", &commit)?;
-    let blocked = super::integrate::fast_forward(r.repo, &r.label, &target, r.state.base_branch.as_deref(), &commit)?;
-    let ff = blocked.is_none();
-    let mut merge_command = None;
+    Ok(report_rel)
+}
+
+/// Fast-forward the user's branch to the hunt commit when it did not move (the integration
+/// worktree and branch then go); else keep them and return the command that takes the result.
+fn fast_forward_or_keep(
+    r: &Run<'_>,
+    iw: &Path,
+    branch: &str,
+    target: &str,
+    commit: &str,
+    human: &mut Vec<String>,
+) -> Result<Option<String>> {
+    let blocked = super::integrate::fast_forward(r.repo, &r.label, target, r.state.base_branch.as_deref(), commit)?;
     if let Some(why) = blocked {
         let cmd = format!("git merge {branch}");
         human.push(format!("your branch was not fast-forwarded: {why}; the findings are on `{branch}`; run `{cmd}`"));
-        merge_command = Some(cmd);
-    } else if worktree::remove(&r.repo.root, &iw)? {
-        worktree::delete_branch(r.repo, &branch)?;
+        return Ok(Some(cmd));
     }
-    r.state.integration = Some(IntegrationState {
-        policy: "hunt".into(),
-        branch: Some(branch),
-        merged: vec![],
-        backed_out: vec![],
-        fast_forwarded: ff,
-        commit: Some(commit.clone()),
-        kept_at: None,
-    });
-    Ok(LandOutcome { landed, report: report_rel, commit, merge_command })
+    if worktree::remove(&r.repo.root, iw)? {
+        worktree::delete_branch(r.repo, branch)?;
+    }
+    Ok(None)
 }
