@@ -291,6 +291,14 @@ fn signal_dirs(config: &Config) -> Vec<String> {
     v
 }
 
+/// One tip under check: what every check of it reads.
+struct At<'r> {
+    repo: &'r Repo,
+    snap: &'r Snapshot<'r>,
+    base: Option<Oid>,
+    base_tree: Option<&'r Tree<'r>>,
+}
+
 fn check_one(
     repo: &Repo,
     overrides: &Overrides,
@@ -299,50 +307,82 @@ fn check_one(
     base: Option<Oid>,
     commits: &[Oid],
 ) -> Result<(Checked, Vec<Failure>)> {
-    let git = &repo.git;
-    let mut failures = Vec::new();
     let base_tree = match base {
-        Some(b) => Some(git.find_commit(b).and_then(|c| c.tree()).map_err(|e| Error::git(format!("could not read {b}"), e))?),
+        Some(b) => Some(repo.git.find_commit(b).and_then(|c| c.tree()).map_err(|e| Error::git(format!("could not read {b}"), e))?),
         None => None,
     };
-    let config = match snap {
-        Snapshot::WorkTree => Config::load(&repo.root, overrides),
-        Snapshot::Tree(_, tree) => Config::from_bytes(read_blob(git, tree, Path::new(CONFIG_FILE)), overrides),
-    };
-    let config = match config {
+    let at = At { repo, snap, base, base_tree: base_tree.as_ref() };
+    let config = match config_at(&at, overrides) {
         Ok(c) => c,
-        Err(e) => {
-            failures.push(Failure::new(CONFIG_FILE, e.to_string(), "fix lanes.yaml (see `git lanes validate`)"));
+        Err(failure) => {
             let checked = Checked { tip: tip_name(snap), reference, base: base.map(|b| b.to_string()), issues: 0, resolving: vec![] };
-            return Ok((checked, failures));
+            return Ok((checked, vec![failure]));
         }
     };
     // A push that changes no issue file, catalog, spec or lanes.yaml leaves their state as the
     // base had it: the catalog and issue checks are skipped (and nothing can become RESOLVED).
-    let untouched = match (snap, &base_tree) {
-        (Snapshot::Tree(_, tree), Some(base)) => {
-            let same = |p: &Path| tree.get_path(p).ok().map(|e| e.id()) == base.get_path(p).ok().map(|e| e.id());
-            [config.issues.as_path(), config.catalog.as_path(), config.fixer_specs.as_path(), Path::new(CONFIG_FILE)].into_iter().all(same)
-        }
-        _ => false,
-    };
+    let untouched = untouched(&at, &config);
     let ws = if untouched { Workspace::from_files(&repo.root, config, vec![], vec![]) } else { load_workspace(repo, snap, config)? };
+    let mut failures = Vec::new();
+    let issues_valid = check_issue_files(&ws, &mut failures);
+    if !untouched {
+        check_catalog(&at, &ws, issues_valid, &mut failures)?;
+    }
+    let resolving = resolving_issues(&at, &ws)?;
+    check_resolutions(&at, &ws.config, &resolving, &mut failures);
+    check_signal_files(&at, &ws.config, commits, &mut failures)?;
+    check_stubs(&at, &resolving, &mut failures)?;
+    if !untouched {
+        check_weakened(&at, &ws.config, &mut failures);
+    }
+    let checked = Checked {
+        tip: tip_name(snap),
+        reference,
+        base: base.map(|b| b.to_string()),
+        issues: ws.issues.len(),
+        resolving: resolving.iter().map(|i| i.id().to_string()).collect(),
+    };
+    Ok((checked, failures))
+}
 
-    // 2. Issue files valid.
+/// The configuration at the tip (`lanes.yaml` of the working tree or of the commit); a broken
+/// one is the tip's only failure.
+fn config_at(at: &At<'_>, overrides: &Overrides) -> std::result::Result<Config, Failure> {
+    let config = match at.snap {
+        Snapshot::WorkTree => Config::load(&at.repo.root, overrides),
+        Snapshot::Tree(_, tree) => Config::from_bytes(read_blob(&at.repo.git, tree, Path::new(CONFIG_FILE)), overrides),
+    };
+    config.map_err(|e| Failure::new(CONFIG_FILE, e.to_string(), "fix lanes.yaml (see `git lanes validate`)"))
+}
+
+/// Whether a pushed commit leaves the issue files, catalog, fixer specs and `lanes.yaml` as the
+/// base had them (never for the working tree, nor without a base).
+fn untouched(at: &At<'_>, config: &Config) -> bool {
+    let (Snapshot::Tree(_, tree), Some(base)) = (at.snap, at.base_tree) else { return false };
+    let same = |p: &Path| tree.get_path(p).ok().map(|e| e.id()) == base.get_path(p).ok().map(|e| e.id());
+    [config.issues.as_path(), config.catalog.as_path(), config.fixer_specs.as_path(), Path::new(CONFIG_FILE)].into_iter().all(same)
+}
+
+/// Check 2, issue files valid: every problem of an issue file, and duplicate ids. Returns whether
+/// all are valid.
+fn check_issue_files(ws: &Workspace, failures: &mut Vec<Failure>) -> bool {
     let mut problems = ws.problems.clone();
     problems.extend(duplicate_ids(&ws.issues));
     for p in &problems {
         failures.push(problem_failure(p, "fix the file, then run `git lanes validate`"));
     }
+    problems.is_empty()
+}
 
-    // 1. Catalog in sync (meaningless while issue files are broken).
+/// Check 1, catalog in sync (compared only while the issue files are valid: it is meaningless
+/// before).
+fn check_catalog(at: &At<'_>, ws: &Workspace, issues_valid: bool, failures: &mut Vec<Failure>) -> Result<()> {
     let cat_path = ws.config.catalog.clone();
-    let cat_bytes = match snap {
-        Snapshot::WorkTree => crate::base::fsutil::read_optional(&repo.root.join(&cat_path))?,
-        Snapshot::Tree(_, tree) => read_blob(git, tree, &cat_path),
+    let cat_bytes = match at.snap {
+        Snapshot::WorkTree => crate::base::fsutil::read_optional(&at.repo.root.join(&cat_path))?,
+        Snapshot::Tree(_, tree) => read_blob(&at.repo.git, tree, &cat_path),
     };
     match cat_bytes {
-        _ if untouched => {}
         None if !ws.issues.is_empty() => failures.push(Failure::new(
             cat_path.display().to_string(),
             "the catalog is missing",
@@ -351,8 +391,8 @@ fn check_one(
         None => {}
         Some(bytes) => match Catalog::parse(&cat_path, bytes) {
             Err(p) => failures.push(problem_failure(&p, "restore the catalog's shape, then run `git lanes sync`")),
-            Ok(cat) if problems.is_empty() => {
-                for d in cat.sync(&ws, "").differences {
+            Ok(cat) if issues_valid => {
+                for d in cat.sync(ws, "").differences {
                     failures.push(Failure::new(
                         format!("{}:{}", cat_path.display(), d.line),
                         format!("catalog is out of date ({}): {}", d.region, d.message),
@@ -363,10 +403,14 @@ fn check_one(
             Ok(_) => {}
         },
     }
+    Ok(())
+}
 
-    // 3. Issues that become RESOLVED.
+/// For check 3: the issues that become RESOLVED between base and tip (their status at the base
+/// was not RESOLVED, or the file is new), in id order.
+fn resolving_issues<'w>(at: &At<'_>, ws: &'w Workspace) -> Result<Vec<&'w Issue>> {
     let issues_dir = ws.config.issues.to_string_lossy().into_owned();
-    let changed = changed_paths(git, base_tree.as_ref(), snap, &[issues_dir])?;
+    let changed = changed_paths(&at.repo.git, at.base_tree, at.snap, &[issues_dir])?;
     let by_path: HashMap<&Path, &Issue> = ws.issues.iter().map(|i| (i.path.as_path(), i)).collect();
     let mut resolving: Vec<&Issue> = Vec::new();
     for (new_path, old_path) in &changed {
@@ -374,8 +418,8 @@ fn check_one(
         if issue.status() != Status::Resolved {
             continue;
         }
-        let was_resolved = match (old_path, &base_tree) {
-            (Some(old), Some(bt)) => read_blob(git, bt, old)
+        let was_resolved = match (old_path, at.base_tree) {
+            (Some(old), Some(bt)) => read_blob(&at.repo.git, bt, old)
                 .and_then(|b| Issue::parse(old, b).ok())
                 .is_some_and(|i| i.status() == Status::Resolved && i.id() == issue.id()),
             _ => false,
@@ -385,51 +429,30 @@ fn check_one(
         }
     }
     resolving.sort_by(|a, b| crate::files::names::natural_cmp(a.id(), b.id()));
-    let mut reports: Option<Vec<(PathBuf, String)>> = None;
-    for issue in &resolving {
-        if let Some(why) = evidence_problem(repo, snap, &ws.config, issue) {
-            let reports = reports.get_or_insert_with(|| run_reports(repo, snap, &ws.config.runs));
-            if !reports.iter().any(|(_, text)| report_resolves(text, issue.id())) {
-                failures.push(Failure::new(
-                    format!("{}:{}", issue.path.display(), issue.key_line("status").unwrap_or(0)),
-                    format!("{} becomes RESOLVED without passing evidence or a run report that resolved it: {why}", issue.id()),
-                    format!("run `git lanes verify {}` and commit its evidence, or set status back to OPEN", issue.id()),
-                ));
-            }
-        }
-    }
+    Ok(resolving)
+}
 
-    // 4. Signal files.
-    let dirs = signal_dirs(&ws.config);
-    let mut signal_hits: BTreeMap<String, String> = BTreeMap::new();
-    match snap {
-        Snapshot::WorkTree => {
-            let mut opts = pathspec_opts(&dirs);
-            let index = git.index().map_err(|e| Error::git("could not read the index", e))?;
-            let diff = git
-                .diff_tree_to_index(base_tree.as_ref(), Some(&index), Some(&mut opts))
-                .map_err(|e| Error::git("could not diff the index", e))?;
-            for p in added_paths(&diff) {
-                signal_hits.entry(p).or_insert_with(|| "in the index".into());
-            }
-        }
-        Snapshot::Tree(..) => {
-            for c in commits {
-                let commit = git.find_commit(*c).map_err(|e| Error::git(format!("could not read {c}"), e))?;
-                let tree = commit.tree().map_err(|e| Error::git(format!("could not read {c}"), e))?;
-                let parent = commit.parent(0).ok().and_then(|p| p.tree().ok());
-                let mut opts = pathspec_opts(&dirs);
-                let diff = git
-                    .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut opts))
-                    .map_err(|e| Error::git(format!("could not diff {c}"), e))?;
-                for p in added_paths(&diff) {
-                    let short = c.to_string()[..10].to_string();
-                    signal_hits.entry(p).or_insert_with(|| format!("in commit {short}"));
-                }
-            }
+/// Check 3, resolutions are earned: passing evidence for the tip's files, or a run report that
+/// resolved the issue.
+fn check_resolutions(at: &At<'_>, config: &Config, resolving: &[&Issue], failures: &mut Vec<Failure>) {
+    let mut reports: Option<Vec<(PathBuf, String)>> = None;
+    for issue in resolving {
+        let Some(why) = evidence_problem(at.repo, at.snap, config, issue) else { continue };
+        let reports = reports.get_or_insert_with(|| run_reports(at.repo, at.snap, &config.runs));
+        if !reports.iter().any(|(_, text)| report_resolves(text, issue.id())) {
+            failures.push(Failure::new(
+                format!("{}:{}", issue.path.display(), issue.key_line("status").unwrap_or(0)),
+                format!("{} becomes RESOLVED without passing evidence or a run report that resolved it: {why}", issue.id()),
+                format!("run `git lanes verify {}` and commit its evidence, or set status back to OPEN", issue.id()),
+            ));
         }
     }
-    for (p, where_) in signal_hits {
+}
+
+/// Check 4, no signal files committed: none added or changed in the index (working tree) or by a
+/// pushed commit.
+fn check_signal_files(at: &At<'_>, config: &Config, commits: &[Oid], failures: &mut Vec<Failure>) -> Result<()> {
+    for (p, where_) in signal_hits(at, &signal_dirs(config), commits)? {
         if p.ends_with(".status") || p.ends_with(".done") {
             failures.push(Failure::new(
                 p.clone(),
@@ -438,15 +461,50 @@ fn check_one(
             ));
         }
     }
+    Ok(())
+}
 
-    // 5. Stub markers in the lines that resolve an issue.
-    for issue in &resolving {
+/// The paths under the signal folders that the index or a pushed commit adds or changes, each
+/// with where it was first seen.
+fn signal_hits(at: &At<'_>, dirs: &[String], commits: &[Oid]) -> Result<BTreeMap<String, String>> {
+    let git = &at.repo.git;
+    let mut hits: BTreeMap<String, String> = BTreeMap::new();
+    if let Snapshot::WorkTree = at.snap {
+        let mut opts = pathspec_opts(dirs);
+        let index = git.index().map_err(|e| Error::git("could not read the index", e))?;
+        let diff =
+            git.diff_tree_to_index(at.base_tree, Some(&index), Some(&mut opts)).map_err(|e| Error::git("could not diff the index", e))?;
+        for p in added_paths(&diff) {
+            hits.entry(p).or_insert_with(|| "in the index".into());
+        }
+        return Ok(hits);
+    }
+    for c in commits {
+        let commit = git.find_commit(*c).map_err(|e| Error::git(format!("could not read {c}"), e))?;
+        let tree = commit.tree().map_err(|e| Error::git(format!("could not read {c}"), e))?;
+        let parent = commit.parent(0).ok().and_then(|p| p.tree().ok());
+        let mut opts = pathspec_opts(dirs);
+        let diff = git
+            .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut opts))
+            .map_err(|e| Error::git(format!("could not diff {c}"), e))?;
+        for p in added_paths(&diff) {
+            let short = c.to_string()[..10].to_string();
+            hits.entry(p).or_insert_with(|| format!("in commit {short}"));
+        }
+    }
+    Ok(hits)
+}
+
+/// Check 5, no stubs in a resolution: no stub marker in a line added to an affected path of an
+/// issue that becomes RESOLVED.
+fn check_stubs(at: &At<'_>, resolving: &[&Issue], failures: &mut Vec<Failure>) -> Result<()> {
+    for issue in resolving {
         let paths: Vec<String> =
             issue.meta.affected_paths.iter().map(|p| p.trim_end_matches('/').to_string()).filter(|p| !p.is_empty()).collect();
         if paths.is_empty() {
             continue;
         }
-        for (path, line, marker) in added_stubs(git, base_tree.as_ref(), snap, &paths)? {
+        for (path, line, marker) in added_stubs(&at.repo.git, at.base_tree, at.snap, &paths)? {
             failures.push(Failure::new(
                 format!("{path}:{line}"),
                 format!("stub marker `{marker}` added in a line that resolves {}", issue.id()),
@@ -454,31 +512,24 @@ fn check_one(
             ));
         }
     }
+    Ok(())
+}
 
-    // 6. Nothing that judges an issue is weakened: no issue file deleted, no check changed on an
-    // issue that is RESOLVED in what is pushed.
-    if let (Snapshot::Tree(_, tree), Some(bt), false) = (snap, &base_tree, untouched) {
-        for (path, message) in crate::judge::guard::weakened_issue_files(git, bt, tree, &ws.config.issues) {
-            failures.push(Failure::new(
-                path.display().to_string(),
-                message,
-                format!(
-                    "restore it (`git checkout {} -- {}`) in a new commit",
-                    base.map(|b| b.to_string()[..10].to_string()).unwrap_or_default(),
-                    path.display()
-                ),
-            ));
-        }
+/// Check 6, nothing that judges an issue is weakened: no issue file deleted, no check changed on
+/// an issue that is RESOLVED in what is pushed (pushed commits only).
+fn check_weakened(at: &At<'_>, config: &Config, failures: &mut Vec<Failure>) {
+    let (Snapshot::Tree(_, tree), Some(bt)) = (at.snap, at.base_tree) else { return };
+    for (path, message) in crate::judge::guard::weakened_issue_files(&at.repo.git, bt, tree, &config.issues) {
+        failures.push(Failure::new(
+            path.display().to_string(),
+            message,
+            format!(
+                "restore it (`git checkout {} -- {}`) in a new commit",
+                at.base.map(|b| b.to_string()[..10].to_string()).unwrap_or_default(),
+                path.display()
+            ),
+        ));
     }
-
-    let checked = Checked {
-        tip: tip_name(snap),
-        reference,
-        base: base.map(|b| b.to_string()),
-        issues: ws.issues.len(),
-        resolving: resolving.iter().map(|i| i.id().to_string()).collect(),
-    };
-    Ok((checked, failures))
 }
 
 fn tip_name(snap: &Snapshot) -> String {
