@@ -863,59 +863,100 @@ mod inline {
     pub(super) fn run(spec: &ProcessSpec) -> Result<Finished, ProcessError> {
         let program = spec.program_name();
         let (mut cmd, pipe) = command(spec)?;
-        let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: program.clone(), cwd: spec.cwd.clone(), source })?;
+        let child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: program.clone(), cwd: spec.cwd.clone(), source })?;
         let started = Instant::now();
         // Our copies of the pipe's write end must go, or the read end never sees end of file.
         drop(cmd);
-        let pid = child.id();
-        let Some(pidfd) = pidfd_open(pid) else {
+        let Some(pidfd) = pidfd_open(child.id()) else {
             // Kernel without pidfds (before 5.3): the threaded path, for this child.
             return Ok(Running::watch(child, started, spec, pipe)?.finish());
         };
-        let cap = match spec.output {
-            OutputTarget::Capture { cap_each_end } => cap_each_end,
-            _ => 0,
-        };
-        let mut buf = CaptureBuf::new(cap);
-        let mut pipe: Option<io::PipeReader> = pipe;
-        let mut chunk = vec![0u8; if pipe.is_some() { 64 * 1024 } else { 0 }];
-        let deadline = spec.timeout.map(|t| started + t);
-        let mut timed_out = false;
-        // When the group gets SIGKILL after SIGTERM (timeout).
-        let mut kill_at: Option<Instant> = None;
-        let mut leader: Option<(Ending, Instant)> = None;
-        loop {
-            if leader.is_some() && pipe.is_none() {
-                break;
-            }
+        let mut run = Inline::new(spec, child, started, pipe);
+        while run.leader.is_none() || run.pipe.is_some() {
             let now = Instant::now();
-            let wake = match leader {
-                Some((_, ended)) => Some(ended + READER_GRACE),
-                None => kill_at.or(if timed_out { None } else { deadline }),
-            };
+            let wake = run.next_wake();
             if let Some(w) = wake
                 && w <= now
             {
-                if leader.is_some() {
-                    // Only an escaped process can hold the pipe this long: take what we have.
-                    pipe = None;
-                    continue;
-                }
-                if timed_out {
-                    kill_group(pid, libc::SIGKILL);
-                    kill_at = None;
-                } else {
-                    timed_out = true;
-                    kill_group(pid, libc::SIGTERM);
-                    kill_at = Some(now + spec.grace);
-                }
+                run.on_wake(now);
                 continue;
             }
+            run.poll_once(&pidfd, wake, now);
+        }
+        Ok(run.finished())
+    }
+
+    /// One inline run between two polls: the child, its capture, and how far its ending went.
+    struct Inline<'s> {
+        spec: &'s ProcessSpec,
+        child: Child,
+        pid: u32,
+        started: Instant,
+        pipe: Option<io::PipeReader>,
+        buf: CaptureBuf,
+        chunk: Vec<u8>,
+        deadline: Option<Instant>,
+        timed_out: bool,
+        /// When the group gets SIGKILL after SIGTERM (timeout).
+        kill_at: Option<Instant>,
+        /// How the leader ended and when, once it is reaped.
+        leader: Option<(Ending, Instant)>,
+    }
+
+    impl<'s> Inline<'s> {
+        fn new(spec: &'s ProcessSpec, child: Child, started: Instant, pipe: Option<io::PipeReader>) -> Inline<'s> {
+            let cap = match spec.output {
+                OutputTarget::Capture { cap_each_end } => cap_each_end,
+                _ => 0,
+            };
+            Inline {
+                spec,
+                pid: child.id(),
+                child,
+                started,
+                chunk: vec![0u8; if pipe.is_some() { 64 * 1024 } else { 0 }],
+                pipe,
+                buf: CaptureBuf::new(cap),
+                deadline: spec.timeout.map(|t| started + t),
+                timed_out: false,
+                kill_at: None,
+                leader: None,
+            }
+        }
+
+        /// When the next timer is due: the reader's grace once the leader is reaped, else the
+        /// SIGKILL after a timeout's SIGTERM, else the timeout.
+        fn next_wake(&self) -> Option<Instant> {
+            match self.leader {
+                Some((_, ended)) => Some(ended + READER_GRACE),
+                None => self.kill_at.or(if self.timed_out { None } else { self.deadline }),
+            }
+        }
+
+        /// A timer came due: stop waiting for an escaped process holding the pipe, or end the
+        /// group (SIGTERM at the timeout, SIGKILL after the grace).
+        fn on_wake(&mut self, now: Instant) {
+            if self.leader.is_some() {
+                // Only an escaped process can hold the pipe this long: take what we have.
+                self.pipe = None;
+            } else if self.timed_out {
+                kill_group(self.pid, libc::SIGKILL);
+                self.kill_at = None;
+            } else {
+                self.timed_out = true;
+                kill_group(self.pid, libc::SIGTERM);
+                self.kill_at = Some(now + self.spec.grace);
+            }
+        }
+
+        /// Wait in one poll(2) on the pipe and the pidfd until `wake`, then read what arrived and
+        /// reap a leader that exited.
+        fn poll_once(&mut self, pidfd: &OwnedFd, wake: Option<Instant>, now: Instant) {
             let mut fds = Vec::with_capacity(2);
-            if let Some(p) = &pipe {
+            if let Some(p) = &self.pipe {
                 fds.push(libc::pollfd { fd: p.as_raw_fd(), events: libc::POLLIN, revents: 0 });
             }
-            if leader.is_none() {
+            if self.leader.is_none() {
                 fds.push(libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
             }
             let timeout_ms = wake.map_or(-1, |w| {
@@ -926,36 +967,43 @@ mod inline {
             // SAFETY: `fds` is a valid, writable array of `fds.len()` pollfd structs.
             let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
             if rc < 0 {
-                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                    continue;
+                if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                    // poll itself failed (should not happen): fall back to blocking steps.
+                    drain_blocking(self.pipe.take(), &mut self.buf, &mut self.chunk);
+                    self.leader = Some(reap(&mut self.child, self.pid));
                 }
-                // poll itself failed (should not happen): fall back to blocking steps.
-                drain_blocking(pipe.take(), &mut buf, &mut chunk);
-                leader = Some(reap(&mut child, pid));
-                continue;
+                return;
             }
-            for fd in &fds {
-                if fd.revents == 0 {
-                    continue;
-                }
+            for fd in fds.iter().filter(|fd| fd.revents != 0) {
                 if fd.fd == pidfd.as_raw_fd() {
-                    leader = Some(reap(&mut child, pid));
-                } else if let Some(p) = pipe.as_mut() {
-                    match p.read(&mut chunk) {
-                        Ok(0) => pipe = None,
-                        Ok(n) => buf.push(&chunk[..n]),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => pipe = None,
-                    }
+                    self.leader = Some(reap(&mut self.child, self.pid));
+                } else {
+                    self.read_pipe();
                 }
             }
         }
-        let (mut ending, ended_at) = leader.unwrap_or((Ending::Unknown, Instant::now()));
-        if timed_out {
-            ending = Ending::TimedOut { after: spec.timeout.unwrap_or_default() };
+
+        /// Read one chunk of the capture pipe; end of file (or an error) closes it.
+        fn read_pipe(&mut self) {
+            let Some(p) = self.pipe.as_mut() else { return };
+            match p.read(&mut self.chunk) {
+                Ok(0) => self.pipe = None,
+                Ok(n) => self.buf.push(&self.chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.pipe = None,
+            }
         }
-        let output = if matches!(spec.output, OutputTarget::Capture { .. }) { buf.to_captured() } else { Captured::default() };
-        Ok(Finished { ending, output, duration: ended_at - started })
+
+        /// How the run ended, with what was captured.
+        fn finished(self) -> Finished {
+            let (mut ending, ended_at) = self.leader.unwrap_or((Ending::Unknown, Instant::now()));
+            if self.timed_out {
+                ending = Ending::TimedOut { after: self.spec.timeout.unwrap_or_default() };
+            }
+            let output =
+                if matches!(self.spec.output, OutputTarget::Capture { .. }) { self.buf.to_captured() } else { Captured::default() };
+            Finished { ending, output, duration: ended_at - self.started }
+        }
     }
 
     /// The leader has exited: kill what it left in its group while its zombie pins the pgid,
