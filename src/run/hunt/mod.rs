@@ -31,7 +31,7 @@ use std::sync::atomic::AtomicUsize;
 
 use serde::Serialize;
 
-use self::judge::{Dropped, JudgeContext, Rejected};
+use self::judge::{Dropped, JudgeContext, Judged, Rejected};
 use self::land::{Landed, ReportInput};
 use self::order::HuntOrder;
 use super::{Run, RunEvent, RunOptions, TASK_HUNT, coordinator};
@@ -50,7 +50,7 @@ use crate::{base::fsutil, git::gitcli, git::worktree, run::signal};
 #[derive(Debug, Clone, Default)]
 pub struct HuntOptions {
     pub run: RunOptions,
-    /// Findings accepted per lane at most (default: the hunter spec's `max_issues`, else
+    /// Judged accepted per lane at most (default: the hunter spec's `max_issues`, else
     /// `lanes.yaml` `max_issues`, else 5 — the seed hunters' quota).
     pub max_findings: Option<usize>,
 }
@@ -330,14 +330,6 @@ fn hunt_lanes(r: &mut Run<'_>, lanes: &[String], quotas: &BTreeMap<String, usize
     finish(r, interrupted, quotas)
 }
 
-/// The hunters' findings once judged: accepted (not renumbered yet), rejected with reasons, and
-/// the other changes dropped.
-struct Findings {
-    accepted: Vec<judge::Accepted>,
-    rejected: Vec<Rejected>,
-    dropped: Vec<Dropped>,
-}
-
 /// After the hunters: leftovers committed and archived, findings judged and landed, tidy-up.
 fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) -> Result<HuntSummary> {
     let lanes: Vec<String> = r.lanes.keys().cloned().collect();
@@ -432,7 +424,7 @@ fn unjudged_note(lane: &str, status: &str, exit: Option<&str>, branch: &str) -> 
 
 /// Judge what the finished hunters committed: every new issue file on the base commit, then
 /// against the issues filed on the user's branch while the hunters ran.
-fn judge_findings(r: &mut Run<'_>, quotas: &BTreeMap<String, usize>) -> Result<Findings> {
+fn judge_findings(r: &mut Run<'_>, quotas: &BTreeMap<String, usize>) -> Result<Judged> {
     let mut candidates = Vec::new();
     let mut dropped = Vec::new();
     for (lane, ls) in &r.state.lanes {
@@ -443,7 +435,7 @@ fn judge_findings(r: &mut Run<'_>, quotas: &BTreeMap<String, usize>) -> Result<F
     }
     let (mut accepted, mut rejected) = if candidates.is_empty() { (vec![], vec![]) } else { judge_on_base(r, candidates, quotas)? };
     drop_filed_meanwhile(r, &mut accepted, &mut rejected)?;
-    Ok(Findings { accepted, rejected, dropped })
+    Ok(Judged { accepted, rejected, dropped })
 }
 
 /// Run every candidate's checks in a clean export of the base commit (in the sandbox when there
@@ -483,7 +475,7 @@ fn drop_filed_meanwhile(r: &Run<'_>, accepted: &mut Vec<judge::Accepted>, reject
 
 /// Tell the observer every finding's fate and every dropped change; record the rejections in
 /// each lane's state.
-fn announce(r: &mut Run<'_>, found: &Findings) {
+fn announce(r: &mut Run<'_>, found: &Judged) {
     for a in &found.accepted {
         let reason = format!("reproduces: {} check(s) fail on the base commit", a.reproduced.len());
         r.emit(RunEvent::Finding { lane: a.lane.clone(), path: a.path.clone(), accepted: true, reason });
@@ -511,7 +503,7 @@ fn close_state(r: &mut Run<'_>, human: &[String]) {
 }
 
 /// No finding was accepted: nothing is committed; the report goes to the run's live folder.
-fn report_without_findings(r: &mut Run<'_>, found: &Findings, human: &[String]) -> Result<PathBuf> {
+fn report_without_findings(r: &mut Run<'_>, found: &Judged, human: &[String]) -> Result<PathBuf> {
     close_state(r, human);
     let text = land::render(&ReportInput {
         label: &r.label,
@@ -565,7 +557,7 @@ struct LandOutcome {
 /// Commit the accepted findings (renumbered), the synced catalog, the report and the seed state
 /// on top of the user's branch as it is now, in an integration worktree; fast-forward the branch
 /// when it did not move.
-fn land_findings(r: &mut Run<'_>, found: &Findings, human: &mut Vec<String>) -> Result<LandOutcome> {
+fn land_findings(r: &mut Run<'_>, found: &Judged, human: &mut Vec<String>) -> Result<LandOutcome> {
     let config = r.ws.config.clone();
     let (target, branch, iw) = open_integration(r, &config)?;
     let (landed, mut paths) = write_findings(r, &iw, &config, &found.accepted)?;
@@ -653,7 +645,7 @@ fn write_report_and_state(
     iw: &Path,
     config: &Config,
     landed: &[Landed],
-    found: &Findings,
+    found: &Judged,
     human: &[String],
 ) -> Result<PathBuf> {
     let report_rel = config.runs.join(format!("{}.md", r.label));
