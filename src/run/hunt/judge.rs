@@ -102,7 +102,6 @@ pub fn lane_changes(git: &git2::Repository, base: &str, tip: &str, lane: &str, c
     let (old, new) = (tree(base)?, tree(tip)?);
     let diff = git.diff_tree_to_tree(Some(&old), Some(&new), None).map_err(|e| Error::git(format!("could not diff lane {lane}"), e))?;
     let lane_dir = config.issues.join(lane);
-    let logbook = config.state.components().next().map(|c| PathBuf::from(c.as_os_str())).unwrap_or_else(|| PathBuf::from("LogBook"));
     let mut candidates = Vec::new();
     let mut dropped = Vec::new();
     for delta in diff.deltas() {
@@ -118,43 +117,48 @@ pub fn lane_changes(git: &git2::Repository, base: &str, tip: &str, lane: &str, c
         let is_issue_name = rel.extension().is_some_and(|e| e == "md")
             && rel.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.'))
             && rel.parent() == Some(lane_dir.as_path());
-        if delta.status() == git2::Delta::Added && is_issue_name && file.mode() == git2::FileMode::Blob {
-            let blob = git.find_blob(file.id()).map_err(|e| Error::git(format!("could not read {path}"), e))?;
-            candidates.push(Candidate { lane: lane.to_string(), path, bytes: blob.content().to_vec() });
-            continue;
-        }
-        // An existing issue file the hunter rewrote: the original is kept, and what the hunter
-        // wrote is judged like any new file (a hunter that numbered a finding with a taken id
-        // overwrites that issue's file).
-        if delta.status() == git2::Delta::Modified && is_issue_name && file.mode() == git2::FileMode::Blob {
+        let regular_issue_file = is_issue_name && file.mode() == git2::FileMode::Blob;
+        if regular_issue_file && matches!(delta.status(), git2::Delta::Added | git2::Delta::Modified) {
             let blob = git.find_blob(file.id()).map_err(|e| Error::git(format!("could not read {path}"), e))?;
             candidates.push(Candidate { lane: lane.to_string(), path: path.clone(), bytes: blob.content().to_vec() });
-            let why = "changes an existing issue file: the original is kept, and the new text was judged as a finding".to_string();
-            dropped.push(Dropped { lane: lane.to_string(), path, change: change.to_string(), why });
+            // An existing issue file the hunter rewrote: the original is kept, and what the hunter
+            // wrote is judged like any new file (a hunter that numbered a finding with a taken id
+            // overwrites that issue's file).
+            if delta.status() == git2::Delta::Modified {
+                let why = "changes an existing issue file: the original is kept, and the new text was judged as a finding".to_string();
+                dropped.push(Dropped { lane: lane.to_string(), path, change: change.to_string(), why });
+            }
             continue;
         }
-        let why = if is_issue_name && delta.status() == git2::Delta::Added {
-            "not a regular file: a finding is a plain issue file".to_string()
-        } else if rel.starts_with(&lane_dir) {
-            if is_issue_name {
-                "changes an existing issue file: a hunter only adds new ones".to_string()
-            } else {
-                format!("not an issue file of lane {lane} (issue files are `{}/<ID>.md`)", lane_dir.display())
-            }
-        } else if rel.starts_with(&config.issues) {
-            "another lane's issue folder: a hunter files issues of its own lane only".to_string()
-        } else if rel == config.catalog {
-            "the catalog: git-lanes regenerates it from the issue files".to_string()
-        } else if rel.starts_with(&logbook) {
-            format!("the {}: run state, reports and evidence are written by git-lanes", logbook.display())
-        } else {
-            "not an issue file: a hunter files issues, it does not change the code".to_string()
-        };
+        let why = why_dropped(&rel, is_issue_name, delta.status() == git2::Delta::Added, lane, config);
         dropped.push(Dropped { lane: lane.to_string(), path, change: change.to_string(), why });
     }
     candidates.sort_by(|a, b| crate::files::names::natural_cmp(&a.path, &b.path));
     dropped.sort_by(|a, b| crate::files::names::natural_cmp(&a.path, &b.path));
     Ok((candidates, dropped))
+}
+
+/// Why a lane's change is not a finding: by where it is and what it is.
+fn why_dropped(rel: &Path, is_issue_name: bool, added: bool, lane: &str, config: &Config) -> String {
+    let lane_dir = config.issues.join(lane);
+    let logbook = config.state.components().next().map(|c| PathBuf::from(c.as_os_str())).unwrap_or_else(|| PathBuf::from("LogBook"));
+    if is_issue_name && added {
+        "not a regular file: a finding is a plain issue file".to_string()
+    } else if rel.starts_with(&lane_dir) {
+        if is_issue_name {
+            "changes an existing issue file: a hunter only adds new ones".to_string()
+        } else {
+            format!("not an issue file of lane {lane} (issue files are `{}/<ID>.md`)", lane_dir.display())
+        }
+    } else if rel.starts_with(&config.issues) {
+        "another lane's issue folder: a hunter files issues of its own lane only".to_string()
+    } else if rel == config.catalog {
+        "the catalog: git-lanes regenerates it from the issue files".to_string()
+    } else if rel.starts_with(&logbook) {
+        format!("the {}: run state, reports and evidence are written by git-lanes", logbook.display())
+    } else {
+        "not an issue file: a hunter files issues, it does not change the code".to_string()
+    }
 }
 
 /// What the judge needs besides the candidates.
