@@ -380,44 +380,57 @@ fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>), Proc
     if let Some(policy) = &spec.sandbox {
         let ruleset = crate::exec::sandbox::prepare(policy).map_err(|e| setup_err(io::Error::other(format!("sandbox: {e}"))))?;
         if let Some(fd) = ruleset {
-            use std::os::fd::AsRawFd;
-            // SAFETY: the closure runs in the child between fork and exec and only makes two
-            // system calls on integers and a descriptor it owns (no allocation, no lock); the
-            // ruleset was fully built in the parent.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                    if libc::syscall(libc::SYS_landlock_restrict_self, fd.as_raw_fd(), 0) != 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
+            restrict_before_exec(&mut cmd, fd);
         }
     }
+    let pipe_reader = route_output(&mut cmd, spec)?;
+    Ok((cmd, pipe_reader))
+}
 
-    let mut pipe_reader = None;
+/// Make the child apply the Landlock ruleset `fd` to itself between fork and exec (after
+/// `PR_SET_NO_NEW_PRIVS`, which Landlock requires).
+fn restrict_before_exec(cmd: &mut Command, fd: std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the closure runs in the child between fork and exec and only makes two
+    // system calls on integers and a descriptor it owns (no allocation, no lock); the
+    // ruleset was fully built in the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::syscall(libc::SYS_landlock_restrict_self, fd.as_raw_fd(), 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Route the child's stdout and stderr as the spec asks; when captured, the pipe's read end.
+fn route_output(cmd: &mut Command, spec: &ProcessSpec) -> Result<Option<io::PipeReader>, ProcessError> {
+    let program = spec.program_name();
+    let setup_err = |source| ProcessError::Setup { program: program.clone(), cwd: spec.cwd.clone(), source };
     match &spec.output {
         OutputTarget::Capture { .. } => {
             // One pipe for both streams keeps stdout and stderr in arrival order.
             let (reader, writer) = io::pipe().map_err(setup_err)?;
             let writer2 = writer.try_clone().map_err(setup_err)?;
             cmd.stdout(writer).stderr(writer2);
-            pipe_reader = Some(reader);
+            Ok(Some(reader))
         }
         OutputTarget::File(path) => {
             let log_err = |source| ProcessError::LogFile { program: program.clone(), path: path.clone(), source };
             let file = OpenOptions::new().create(true).append(true).open(path).map_err(log_err)?;
             let file2 = file.try_clone().map_err(log_err)?;
             cmd.stdout(file).stderr(file2);
+            Ok(None)
         }
         OutputTarget::Null => {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            Ok(None)
         }
     }
-    Ok((cmd, pipe_reader))
 }
 
 /// The program to exec: a bare name (`sh`, `git`) is looked up in `PATH` once per process and the
