@@ -478,3 +478,33 @@ fn ctrl_c_stops_a_hunt_resumably() {
     assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(issue_files_on_head(&r).contains(&"issues/E/E-02.md".to_string()));
 }
+
+#[test]
+fn a_hunt_whose_branch_was_switched_keeps_its_findings_on_the_integration_branch() {
+    let r = repo();
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let branch = r.git(&["symbolic-ref", "--short", "HEAD"]).trim().to_string();
+    let mut child = hunt_child(&r, "H1", &[("E", "gate"), ("M", "good")]);
+    assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "the E hunter did not start");
+    // The user goes to another branch while the hunters work: theirs must not be moved.
+    r.git(&["checkout", "-q", "-b", "elsewhere"]);
+    r.open_gate();
+    let out = wait_with_deadline(&mut child, Duration::from_secs(60)).expect("the hunt ends");
+    assert_eq!(out.code, Some(3), "{}\n{}", out.stdout, out.stderr);
+    let said = format!("{}\n{}", out.stdout, out.stderr);
+    assert!(said.contains("git merge lanes/H1/integration"), "{said}");
+    assert!(said.contains("HEAD is on `elsewhere` now"), "{said}");
+    assert_eq!(r.git(&["rev-parse", &branch]), head, "the user's branch moved");
+    // The findings are kept, committed on the integration branch, and `git merge` takes them.
+    assert!(r.has_ref("refs/heads/lanes/H1/integration"), "the integration branch was removed");
+    let files = r.git(&["ls-tree", "-r", "--name-only", "lanes/H1/integration", "issues/"]);
+    assert!(files.contains("issues/E/E-02.md") && files.contains("issues/M/M-02.md"), "{files}");
+    assert_eq!(r.git(&["log", "-1", "--format=%s", "lanes/H1/integration"]).trim(), "lanes: hunt H1: 2 new issue(s)");
+    let live = git_lanes::run::state::RunState::load(r.root(), Path::new(".git/lanes/runs/H1/state.yaml")).unwrap().unwrap();
+    assert_eq!(live.status, "needs_attention");
+    assert!(live.integration.is_some_and(|i| !i.fast_forwarded));
+    r.git(&["checkout", "-q", &branch]);
+    r.git(&["merge", "-q", "--ff-only", "lanes/H1/integration"]);
+    assert!(issue_files_on_head(&r).contains(&"issues/E/E-02.md".to_string()));
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+}
