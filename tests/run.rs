@@ -630,3 +630,29 @@ fn a_run_with_nothing_ready_creates_and_commits_nothing() {
     assert!(!r.lane_branches().iter().any(|b| b.starts_with("lanes/R2/")));
     assert!(!r.root().join(".git/lanes/runs/R2").exists());
 }
+
+#[test]
+fn watch_json_lists_every_lane_and_whether_it_timed_out() {
+    let r = RunRepo::standard();
+    let signals = r.signals();
+    std::fs::create_dir_all(&signals).unwrap();
+    std::fs::write(signals.join("E.status"), "COMPLETE: from the test\n").unwrap();
+    std::fs::write(signals.join("E.done"), "").unwrap();
+    std::fs::write(signals.join("M.status"), "WORKING: still at it\n").unwrap();
+    let out = r.cmd().args(["--json", "watch", "--lane", "E", "--lane", "M", "--timeout", "1s", "--plain"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["timed_out"], true, "{doc}");
+    let lanes = doc["lanes"].as_array().unwrap();
+    let done: Vec<(&str, bool)> = lanes.iter().map(|l| (l["lane"].as_str().unwrap(), l["done"].as_bool().unwrap())).collect();
+    assert_eq!(done, [("E", true), ("M", false)], "{doc}");
+    // Without --json: the lanes not done are named.
+    let out = r.cmd().args(["watch", "--lane", "E", "--lane", "M", "--timeout", "1s", "--plain"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("timed out; not done: M"), "{}", String::from_utf8_lossy(&out.stdout));
+    std::fs::write(signals.join("M.done"), "").unwrap();
+    let out = r.cmd().args(["--json", "watch", "--lane", "E", "--lane", "M", "--timeout", "5s", "--plain"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["timed_out"], false, "{doc}");
+}
