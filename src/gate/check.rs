@@ -292,7 +292,7 @@ fn signal_dirs(config: &Config) -> Vec<String> {
 }
 
 /// One tip under check: what every check of it reads.
-struct At<'r> {
+struct TipUnderCheck<'r> {
     repo: &'r Repo,
     snap: &'r Snapshot<'r>,
     base: Option<Oid>,
@@ -311,8 +311,8 @@ fn check_one(
         Some(b) => Some(repo.git.find_commit(b).and_then(|c| c.tree()).map_err(|e| Error::git(format!("could not read {b}"), e))?),
         None => None,
     };
-    let at = At { repo, snap, base, base_tree: base_tree.as_ref() };
-    let config = match config_at(&at, overrides) {
+    let tip = TipUnderCheck { repo, snap, base, base_tree: base_tree.as_ref() };
+    let config = match config_at(&tip, overrides) {
         Ok(c) => c,
         Err(failure) => {
             let checked = Checked { tip: tip_name(snap), reference, base: base.map(|b| b.to_string()), issues: 0, resolving: vec![] };
@@ -321,19 +321,19 @@ fn check_one(
     };
     // A push that changes no issue file, catalog, spec or lanes.yaml leaves their state as the
     // base had it: the catalog and issue checks are skipped (and nothing can become RESOLVED).
-    let untouched = untouched(&at, &config);
+    let untouched = untouched(&tip, &config);
     let ws = if untouched { Workspace::from_files(&repo.root, config, vec![], vec![]) } else { load_workspace(repo, snap, config)? };
     let mut failures = Vec::new();
     let issues_valid = check_issue_files(&ws, &mut failures);
     if !untouched {
-        check_catalog(&at, &ws, issues_valid, &mut failures)?;
+        check_catalog(&tip, &ws, issues_valid, &mut failures)?;
     }
-    let resolving = resolving_issues(&at, &ws)?;
-    check_resolutions(&at, &ws.config, &resolving, &mut failures);
-    check_signal_files(&at, &ws.config, commits, &mut failures)?;
-    check_stubs(&at, &resolving, &mut failures)?;
+    let resolving = resolving_issues(&tip, &ws)?;
+    check_resolutions(&tip, &ws.config, &resolving, &mut failures);
+    check_signal_files(&tip, &ws.config, commits, &mut failures)?;
+    check_stubs(&tip, &resolving, &mut failures)?;
     if !untouched {
-        check_weakened(&at, &ws.config, &mut failures);
+        check_weakened(&tip, &ws.config, &mut failures);
     }
     let checked = Checked {
         tip: tip_name(snap),
@@ -347,18 +347,18 @@ fn check_one(
 
 /// The configuration at the tip (`lanes.yaml` of the working tree or of the commit); a broken
 /// one is the tip's only failure.
-fn config_at(at: &At<'_>, overrides: &Overrides) -> std::result::Result<Config, Failure> {
-    let config = match at.snap {
-        Snapshot::WorkTree => Config::load(&at.repo.root, overrides),
-        Snapshot::Tree(_, tree) => Config::from_bytes(read_blob(&at.repo.git, tree, Path::new(CONFIG_FILE)), overrides),
+fn config_at(tip: &TipUnderCheck<'_>, overrides: &Overrides) -> std::result::Result<Config, Failure> {
+    let config = match tip.snap {
+        Snapshot::WorkTree => Config::load(&tip.repo.root, overrides),
+        Snapshot::Tree(_, tree) => Config::from_bytes(read_blob(&tip.repo.git, tree, Path::new(CONFIG_FILE)), overrides),
     };
     config.map_err(|e| Failure::new(CONFIG_FILE, e.to_string(), "fix lanes.yaml (see `git lanes validate`)"))
 }
 
 /// Whether a pushed commit leaves the issue files, catalog, fixer specs and `lanes.yaml` as the
 /// base had them (never for the working tree, nor without a base).
-fn untouched(at: &At<'_>, config: &Config) -> bool {
-    let (Snapshot::Tree(_, tree), Some(base)) = (at.snap, at.base_tree) else { return false };
+fn untouched(tip: &TipUnderCheck<'_>, config: &Config) -> bool {
+    let (Snapshot::Tree(_, tree), Some(base)) = (tip.snap, tip.base_tree) else { return false };
     let same = |p: &Path| tree.get_path(p).ok().map(|e| e.id()) == base.get_path(p).ok().map(|e| e.id());
     [config.issues.as_path(), config.catalog.as_path(), config.fixer_specs.as_path(), Path::new(CONFIG_FILE)].into_iter().all(same)
 }
@@ -376,11 +376,11 @@ fn check_issue_files(ws: &Workspace, failures: &mut Vec<Failure>) -> bool {
 
 /// Check 1, catalog in sync (compared only while the issue files are valid: it is meaningless
 /// before).
-fn check_catalog(at: &At<'_>, ws: &Workspace, issues_valid: bool, failures: &mut Vec<Failure>) -> Result<()> {
+fn check_catalog(tip: &TipUnderCheck<'_>, ws: &Workspace, issues_valid: bool, failures: &mut Vec<Failure>) -> Result<()> {
     let cat_path = ws.config.catalog.clone();
-    let cat_bytes = match at.snap {
-        Snapshot::WorkTree => crate::base::fsutil::read_optional(&at.repo.root.join(&cat_path))?,
-        Snapshot::Tree(_, tree) => read_blob(&at.repo.git, tree, &cat_path),
+    let cat_bytes = match tip.snap {
+        Snapshot::WorkTree => crate::base::fsutil::read_optional(&tip.repo.root.join(&cat_path))?,
+        Snapshot::Tree(_, tree) => read_blob(&tip.repo.git, tree, &cat_path),
     };
     match cat_bytes {
         None if !ws.issues.is_empty() => failures.push(Failure::new(
@@ -408,9 +408,9 @@ fn check_catalog(at: &At<'_>, ws: &Workspace, issues_valid: bool, failures: &mut
 
 /// For check 3: the issues that become RESOLVED between base and tip (their status at the base
 /// was not RESOLVED, or the file is new), in id order.
-fn resolving_issues<'w>(at: &At<'_>, ws: &'w Workspace) -> Result<Vec<&'w Issue>> {
+fn resolving_issues<'w>(tip: &TipUnderCheck<'_>, ws: &'w Workspace) -> Result<Vec<&'w Issue>> {
     let issues_dir = ws.config.issues.to_string_lossy().into_owned();
-    let changed = changed_paths(&at.repo.git, at.base_tree, at.snap, &[issues_dir])?;
+    let changed = changed_paths(&tip.repo.git, tip.base_tree, tip.snap, &[issues_dir])?;
     let by_path: HashMap<&Path, &Issue> = ws.issues.iter().map(|i| (i.path.as_path(), i)).collect();
     let mut resolving: Vec<&Issue> = Vec::new();
     for (new_path, old_path) in &changed {
@@ -418,8 +418,8 @@ fn resolving_issues<'w>(at: &At<'_>, ws: &'w Workspace) -> Result<Vec<&'w Issue>
         if issue.status() != Status::Resolved {
             continue;
         }
-        let was_resolved = match (old_path, at.base_tree) {
-            (Some(old), Some(bt)) => read_blob(&at.repo.git, bt, old)
+        let was_resolved = match (old_path, tip.base_tree) {
+            (Some(old), Some(bt)) => read_blob(&tip.repo.git, bt, old)
                 .and_then(|b| Issue::parse(old, b).ok())
                 .is_some_and(|i| i.status() == Status::Resolved && i.id() == issue.id()),
             _ => false,
@@ -434,11 +434,11 @@ fn resolving_issues<'w>(at: &At<'_>, ws: &'w Workspace) -> Result<Vec<&'w Issue>
 
 /// Check 3, resolutions are earned: passing evidence for the tip's files, or a run report that
 /// resolved the issue.
-fn check_resolutions(at: &At<'_>, config: &Config, resolving: &[&Issue], failures: &mut Vec<Failure>) {
+fn check_resolutions(tip: &TipUnderCheck<'_>, config: &Config, resolving: &[&Issue], failures: &mut Vec<Failure>) {
     let mut reports: Option<Vec<(PathBuf, String)>> = None;
     for issue in resolving {
-        let Some(why) = evidence_problem(at.repo, at.snap, config, issue) else { continue };
-        let reports = reports.get_or_insert_with(|| run_reports(at.repo, at.snap, &config.runs));
+        let Some(why) = evidence_problem(tip.repo, tip.snap, config, issue) else { continue };
+        let reports = reports.get_or_insert_with(|| run_reports(tip.repo, tip.snap, &config.runs));
         if !reports.iter().any(|(_, text)| report_resolves(text, issue.id())) {
             failures.push(Failure::new(
                 format!("{}:{}", issue.path.display(), issue.key_line("status").unwrap_or(0)),
@@ -451,8 +451,8 @@ fn check_resolutions(at: &At<'_>, config: &Config, resolving: &[&Issue], failure
 
 /// Check 4, no signal files committed: none added or changed in the index (working tree) or by a
 /// pushed commit.
-fn check_signal_files(at: &At<'_>, config: &Config, commits: &[Oid], failures: &mut Vec<Failure>) -> Result<()> {
-    for (p, where_) in signal_hits(at, &signal_dirs(config), commits)? {
+fn check_signal_files(tip: &TipUnderCheck<'_>, config: &Config, commits: &[Oid], failures: &mut Vec<Failure>) -> Result<()> {
+    for (p, where_) in signal_hits(tip, &signal_dirs(config), commits)? {
         if p.ends_with(".status") || p.ends_with(".done") {
             failures.push(Failure::new(
                 p.clone(),
@@ -466,14 +466,14 @@ fn check_signal_files(at: &At<'_>, config: &Config, commits: &[Oid], failures: &
 
 /// The paths under the signal folders that the index or a pushed commit adds or changes, each
 /// with where it was first seen.
-fn signal_hits(at: &At<'_>, dirs: &[String], commits: &[Oid]) -> Result<BTreeMap<String, String>> {
-    let git = &at.repo.git;
+fn signal_hits(tip: &TipUnderCheck<'_>, dirs: &[String], commits: &[Oid]) -> Result<BTreeMap<String, String>> {
+    let git = &tip.repo.git;
     let mut hits: BTreeMap<String, String> = BTreeMap::new();
-    if let Snapshot::WorkTree = at.snap {
+    if let Snapshot::WorkTree = tip.snap {
         let mut opts = pathspec_opts(dirs);
         let index = git.index().map_err(|e| Error::git("could not read the index", e))?;
         let diff =
-            git.diff_tree_to_index(at.base_tree, Some(&index), Some(&mut opts)).map_err(|e| Error::git("could not diff the index", e))?;
+            git.diff_tree_to_index(tip.base_tree, Some(&index), Some(&mut opts)).map_err(|e| Error::git("could not diff the index", e))?;
         for p in added_paths(&diff) {
             hits.entry(p).or_insert_with(|| "in the index".into());
         }
@@ -497,14 +497,14 @@ fn signal_hits(at: &At<'_>, dirs: &[String], commits: &[Oid]) -> Result<BTreeMap
 
 /// Check 5, no stubs in a resolution: no stub marker in a line added to an affected path of an
 /// issue that becomes RESOLVED.
-fn check_stubs(at: &At<'_>, resolving: &[&Issue], failures: &mut Vec<Failure>) -> Result<()> {
+fn check_stubs(tip: &TipUnderCheck<'_>, resolving: &[&Issue], failures: &mut Vec<Failure>) -> Result<()> {
     for issue in resolving {
         let paths: Vec<String> =
             issue.meta.affected_paths.iter().map(|p| p.trim_end_matches('/').to_string()).filter(|p| !p.is_empty()).collect();
         if paths.is_empty() {
             continue;
         }
-        for (path, line, marker) in added_stubs(&at.repo.git, at.base_tree, at.snap, &paths)? {
+        for (path, line, marker) in added_stubs(&tip.repo.git, tip.base_tree, tip.snap, &paths)? {
             failures.push(Failure::new(
                 format!("{path}:{line}"),
                 format!("stub marker `{marker}` added in a line that resolves {}", issue.id()),
@@ -517,15 +517,15 @@ fn check_stubs(at: &At<'_>, resolving: &[&Issue], failures: &mut Vec<Failure>) -
 
 /// Check 6, nothing that judges an issue is weakened: no issue file deleted, no check changed on
 /// an issue that is RESOLVED in what is pushed (pushed commits only).
-fn check_weakened(at: &At<'_>, config: &Config, failures: &mut Vec<Failure>) {
-    let (Snapshot::Tree(_, tree), Some(bt)) = (at.snap, at.base_tree) else { return };
-    for (path, message) in crate::judge::guard::weakened_issue_files(&at.repo.git, bt, tree, &config.issues) {
+fn check_weakened(tip: &TipUnderCheck<'_>, config: &Config, failures: &mut Vec<Failure>) {
+    let (Snapshot::Tree(_, tree), Some(bt)) = (tip.snap, tip.base_tree) else { return };
+    for (path, message) in crate::judge::guard::weakened_issue_files(&tip.repo.git, bt, tree, &config.issues) {
         failures.push(Failure::new(
             path.display().to_string(),
             message,
             format!(
                 "restore it (`git checkout {} -- {}`) in a new commit",
-                at.base.map(|b| b.to_string()[..10].to_string()).unwrap_or_default(),
+                tip.base.map(|b| b.to_string()[..10].to_string()).unwrap_or_default(),
                 path.display()
             ),
         ));
