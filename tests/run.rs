@@ -372,6 +372,36 @@ fn resume_times_out_a_worker_left_running_by_the_killed_orchestrator() {
     assert_archived(&r, "R1", &["E", "M"]);
 }
 
+/// A kill between a worker's start and the state's save leaves a worker nobody recorded: the
+/// resume finds it by its environment and follows it (here until its time-out) instead of
+/// starting a second worker beside it.
+#[test]
+fn resume_adopts_a_worker_the_killed_orchestrator_had_not_recorded() {
+    let r = RunRepo::standard();
+    let out = r
+        .cmd()
+        .args(["run", "--run-id", "R1", "--max-parallel", "1"])
+        .env("FAKE_MODE_E", "never")
+        .env("LANES_FAULT", "after-spawn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None, "the fault point did not abort: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(r.wait_for_marker("pid-E", Duration::from_secs(30)), "worker E never started");
+    let sleeper = r.worker_pid("E").unwrap();
+    let st = live_state(&r, "R1");
+    assert!(st.lanes.get("E").is_some_and(|l| l.worker_pid.is_none()), "the test needs an unrecorded worker");
+    let mut resume = r.cmd_child(&["run", "--resume", "--timeout", "2s", "--done-grace", "1s"]);
+    let out = common_run::wait_with_deadline(&mut resume, Duration::from_secs(60));
+    let Some(out) = out else {
+        common_run::signal(sleeper, "KILL");
+        panic!("`run --resume` did not end");
+    };
+    out.expect_code(3);
+    assert_eq!(lane_status(&final_state(&r), "E"), "timed_out");
+    assert!(wait_until(Duration::from_secs(3), || !process_alive(sleeper)), "the unrecorded worker's sleep {sleeper} is still running");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+}
+
 #[test]
 fn ctrl_c_stops_the_workers_saves_the_state_and_resume_finishes() {
     let r = RunRepo::standard();

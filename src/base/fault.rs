@@ -3,7 +3,8 @@
 
 /// A fault point for the fault suite (`tests/faults.rs`): when `LANES_FAULT` names `name`
 /// (comma-separated list), the process aborts right here — no destructor, no lock release, no
-/// state save — as a `kill -9` at that phase boundary would. Points: `after-prepare`,
+/// state save — as a `kill -9` at that phase boundary would. Points: `after-spawn` (a worker
+/// started, not yet recorded), `after-prepare`,
 /// `mid-judge` (a lane's checks ran and its judgement is written, not yet committed),
 /// `after-collect`, `after-integrate`, `before-journal` (the run commit exists, the journal does
 /// not say so yet), `after-commit`, `after-ff`, `mid-remove` (worktree folders deleted, their

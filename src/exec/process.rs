@@ -1065,9 +1065,58 @@ pub fn pid_alive(pid: u32) -> bool {
     }
 }
 
+/// The live process-group leaders whose environment holds every `NAME=value` of `vars` (Linux
+/// `/proc`; elsewhere none). A worker started by an orchestrator killed before it recorded the
+/// worker's pid is found this way (workers lead their own group and carry `LANES_RUN_ID` and
+/// `LANES_LANE`); the worker's own children share its environment but not its group.
+pub fn group_leaders_with_env(vars: &[(&str, &str)]) -> Vec<u32> {
+    let wanted: Vec<Vec<u8>> = vars.iter().map(|(k, v)| format!("{k}={v}").into_bytes()).collect();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // `pid (comm) STATE PPID PGRP …`, read after the last ')'.
+        let mut fields = stat.rsplit(')').next().unwrap_or("").split_whitespace();
+        let (state, pgrp) = (fields.next(), fields.nth(1).and_then(|g| g.parse::<u32>().ok()));
+        if pgrp != Some(pid) || matches!(state, Some("Z" | "X")) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        if wanted.iter().all(|w| environ.split(|b| *b == 0).any(|kv| kv == w.as_slice())) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // the test starts its own process group
+    fn a_group_leader_is_found_by_its_environment_and_its_children_are_not() {
+        let mut cmd = std::process::Command::new("sh");
+        let cmd = cmd.args(["-c", "sleep 30 & wait"]).env("LANES_TEST_FIND", "leader-7").process_group(0);
+        let mut child = cmd.spawn().unwrap();
+        let pid = child.id();
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found = group_leaders_with_env(&[("LANES_TEST_FIND", "leader-7")]);
+            if !found.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: ends the test's own process group.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(-(pid as i32), libc::SIGKILL);
+        }
+        let _ = child.wait();
+        assert_eq!(found, [pid]);
+        assert!(group_leaders_with_env(&[("LANES_TEST_FIND", "someone-else")]).is_empty());
+    }
     use std::fs;
 
     fn tmpdir(name: &str) -> PathBuf {

@@ -519,6 +519,7 @@ fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> 
         spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files));
     }
     let child = process::spawn(&spec)?;
+    crate::base::fault::point("after-spawn");
     let pid = child.pid();
     let ls = r.lane_state(lane);
     ls.status = "running".into();

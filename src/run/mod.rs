@@ -532,6 +532,9 @@ pub fn resume(
 /// refuse to add them again, and dropping them loses nothing.
 pub(crate) fn resume_point(repo: &Repo, ws: &Workspace, state: &mut RunState, run_id: &str) -> Result<(String, String, String)> {
     let _ = crate::git::gitcli::git(&repo.root, &["worktree", "prune"]);
+    if !finished(state) {
+        adopt_unrecorded_workers(state, run_id, &crate::git::worktree::worktrees_dir(repo, &ws.config, run_id));
+    }
     clear_stale_locks(repo, ws, state, run_id);
     let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
     let mut base = fork.clone();
@@ -559,6 +562,29 @@ pub(crate) fn resume_point(repo: &Repo, ws: &Workspace, state: &mut RunState, ru
         label = format!("{run_id}.{n}");
     }
     Ok((fork, base, label))
+}
+
+/// Workers the killed orchestrator started but had not recorded yet (a kill between the spawn
+/// and the state's save): adopted, so the resume follows each rather than starting a second
+/// worker beside an orphan that goes on editing the same worktree. A worker is known by its run,
+/// its lane and its worktree (another repository may run a run of the same id).
+fn adopt_unrecorded_workers(state: &mut RunState, run_id: &str, worktrees: &Path) {
+    for (lane, ls) in state.lanes.iter_mut() {
+        if ls.worker_pid.is_some_and(crate::exec::process::pid_alive) || !matches!(ls.status.as_str(), "pending" | "running") {
+            continue;
+        }
+        let worktree = ls.worktree.as_ref().map(PathBuf::from).unwrap_or_else(|| worktrees.join(lane));
+        let worktree = worktree.to_string_lossy();
+        let found = crate::exec::process::group_leaders_with_env(&[
+            ("LANES_RUN_ID", run_id),
+            ("LANES_LANE", lane),
+            ("LANES_WORKTREE", worktree.as_ref()),
+        ]);
+        if let Some(pid) = found.into_iter().next() {
+            ls.worker_pid = Some(pid);
+            ls.status = "running".into();
+        }
+    }
 }
 
 /// Lock files the killed orchestrator left on the run's own refs and worktrees (a lane whose

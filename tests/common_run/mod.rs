@@ -65,8 +65,8 @@ case "$mode" in
     done
     commit "lane $lane: claim"; done_ ;;
   crash) fix; commit "lane $lane: half done"; echo "boom" >&2; exit 1 ;;
-  hang) fix; commit "lane $lane: fix"; done_; sleep 600 & echo $! > "$out/pid-$lane"; wait ;;
-  never) sig "WORKING: forever"; sleep 600 & echo $! > "$out/pid-$lane"; wait ;;
+  hang) fix; commit "lane $lane: fix"; done_; sleep 600 & echo $! > "$out/pid-$lane.tmp" && mv "$out/pid-$lane.tmp" "$out/pid-$lane"; wait ;;
+  never) sig "WORKING: forever"; sleep 600 & echo $! > "$out/pid-$lane.tmp" && mv "$out/pid-$lane.tmp" "$out/pid-$lane"; wait ;;
   garbage)
     printf 'WORKING: one\r\n' > "$LANES_SIGNAL_DIR/$lane.status"
     printf '\377\376 garbage \000\001\r\nmore\r\n' > "$LANES_SIGNAL_DIR/$lane.status"
