@@ -344,13 +344,30 @@ pub fn run(spec: &ProcessSpec) -> Result<Finished, ProcessError> {
 /// When the working directory is missing, the log file cannot be opened, the program cannot be
 /// started, or a pipe or helper thread cannot be created.
 pub fn spawn(spec: &ProcessSpec) -> Result<Running, ProcessError> {
+    spawn_inner(spec, None)
+}
+
+/// Like [`spawn`], and calls `on_exit` (on the waiter thread) once the child has ended, when
+/// [`Running::try_wait`] already returns its ending: a caller waiting on a channel hears of the
+/// exit at once instead of polling for it.
+///
+/// # Errors
+/// As [`spawn`].
+pub fn spawn_notifying(spec: &ProcessSpec, on_exit: impl FnOnce() + Send + 'static) -> Result<Running, ProcessError> {
+    spawn_inner(spec, Some(Box::new(on_exit)))
+}
+
+/// What the waiter thread calls once the child's ending has been reported.
+type ExitHook = Box<dyn FnOnce() + Send>;
+
+fn spawn_inner(spec: &ProcessSpec, on_exit: Option<ExitHook>) -> Result<Running, ProcessError> {
     let (mut cmd, pipe_reader) = command(spec)?;
     let child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: spec.program_name(), cwd: spec.cwd.clone(), source })?;
     let started = Instant::now();
     // The command holds our copies of the pipe's write end; without dropping them the reader
     // would never see end of file.
     drop(cmd);
-    Running::watch(child, started, spec, pipe_reader)
+    Running::watch(child, started, spec, pipe_reader, on_exit)
 }
 
 /// The one place a [`Command`] is built from a spec: own process group, null stdin, the
@@ -540,7 +557,13 @@ type Exit = (Ending, Instant);
 impl Running {
     /// Hands a started child to a waiter thread (and its capture pipe, if any, to a reader
     /// thread).
-    fn watch(child: Child, started: Instant, spec: &ProcessSpec, pipe_reader: Option<io::PipeReader>) -> Result<Running, ProcessError> {
+    fn watch(
+        child: Child,
+        started: Instant,
+        spec: &ProcessSpec,
+        pipe_reader: Option<io::PipeReader>,
+        on_exit: Option<ExitHook>,
+    ) -> Result<Running, ProcessError> {
         let setup_err = |source| ProcessError::Setup { program: spec.program_name(), cwd: spec.cwd.clone(), source };
         let pid = child.id();
         let reaped = Arc::new(Mutex::new(false));
@@ -550,6 +573,9 @@ impl Running {
             move || {
                 let msg = watch_child(child, &reaped);
                 let _ = exit_tx.send(msg);
+                if let Some(hook) = on_exit {
+                    hook();
+                }
             }
         };
         if let Err(source) = thread::Builder::new().name(format!("wait-{pid}")).spawn(waiter) {
@@ -882,7 +908,7 @@ mod inline {
         drop(cmd);
         let Some(pidfd) = pidfd_open(child.id()) else {
             // Kernel without pidfds (before 5.3): the threaded path, for this child.
-            return Ok(Running::watch(child, started, spec, pipe)?.finish());
+            return Ok(Running::watch(child, started, spec, pipe, None)?.finish());
         };
         let mut run = Inline::new(spec, child, started, pipe);
         while run.leader.is_none() || run.pipe.is_some() {
@@ -1163,6 +1189,19 @@ mod tests {
             assert!(Instant::now() < until, "no pid written to {}", path.display());
             thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn spawn_notifying_says_when_the_child_exits_and_its_ending_is_there() {
+        let (tx, rx) = mpsc::channel();
+        let mut child = spawn_notifying(&sh("sleep 0.2; exit 4"), move || {
+            let _ = tx.send(());
+        })
+        .unwrap();
+        assert!(rx.try_recv().is_err(), "no word before the child ends");
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        // The hook runs once the ending is reported: no wait, no poll.
+        assert_eq!(child.try_wait(), Some(Ending::Exited(4)));
     }
 
     #[test]
