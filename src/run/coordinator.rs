@@ -1,32 +1,72 @@
-//! Steps 3–5: lane worktrees, workers, and following them to an end.
+//! Steps 3–5: lane worktrees, workers, and following them to an end, as a state machine.
 //!
 //! # Design note: the coordinator
-//! One thread owns every lane's state. Its inputs are hints on one channel — notify events from
-//! the signal folders — plus a 100 ms tick. On each wake-up it rescans the signal files of running
-//! lanes (events are hints, files are the truth), polls each worker with a non-blocking wait, and
-//! applies the rules: `.done` + exited ⇒ done; `.done` + still running after `done_grace` ⇒ group
-//! ended, done (agent CLIs are known to hang after finishing); exit without `.done` or non-zero ⇒
-//! failed; past the lane timeout ⇒ group killed, timed out; status unchanged for `stall_after` ⇒
-//! a warning. Ctrl-C once forwards SIGINT to every lane group, stops scheduling and saves state;
-//! twice kills the groups.
+//! One thread owns every lane's state ([`LaneState`]) and waits on one channel for the next
+//! [`Event`]: a signal folder changed (notify), the set-up thread made a worktree, a worker
+//! exited (its waiter thread says so at once), or the timer ticked ([`TICK`]). Each event goes to
+//! one small handler (`on_…`) that moves lanes between states; after every event, lanes whose
+//! worktree is ready start while there is room (`--max-parallel`). Events are hints, files are
+//! the truth: a handler reads the signal files again rather than trusting what woke it. Ctrl-C is
+//! a counter the signal handler bumps; it is read before every wait (the tick bounds its delay).
+//!
+//! The rules: `.done` + exited ⇒ done; `.done` + still running after `done_grace` ⇒ group ended,
+//! done (agent CLIs are known to hang after finishing); exit without `.done` or non-zero ⇒
+//! failed; past the lane timeout ⇒ group killed, timed out; a log in a known stuck shape ⇒ group
+//! ended, failed; status unchanged for `stall_after` ⇒ a warning. Ctrl-C once forwards SIGINT to
+//! every lane group, stops scheduling and saves state; twice kills the groups.
+//!
+//! # A lane's states
+//! The words are those `state.yaml` keeps (`preparing` and `ready` are both `pending` there); an
+//! arrow is an event and the handler that takes it.
+//!
+//! ```text
+//!                  prepare_lanes
+//!   pending ──────────────┬─────────────────────────────┐
+//!                         │ new worktree                │ worktree exists
+//!                         ▼                             ▼
+//!                     preparing ── WorktreeReady ──►  ready ◄── on_restart (operator, any state)
+//!                         │        on_worktree_ready    │
+//!   WorktreeReady (error) │                             │ a free slot (--max-parallel):
+//!   on_worktree_failed    │                             │ start_ready_lanes
+//!                         ▼       could not start  ┌─────────┐   SignalSeen: on_status,
+//!                      failed ◄─────────────────── │ running │ ◄─ on_done_seen; Tick: on_stall
+//!                         ▲                        └────┬────┘    (it stays running)
+//!                         │ on_stop (operator),         │
+//!                         │ Tick: a stuck log           │ WorkerExited: on_exit
+//!                         └─────────────────────────────┤ Tick: on_grace_over, on_timeout
+//!          ┌──────────────────┬─────────────────────────┼──────────────────────┐
+//!          ▼                  ▼                         ▼                      ▼
+//!        done               failed                 interrupted             timed_out
+//!   .done, then exit 0   exit without .done,    exit after Ctrl-C       no .done within
+//!   (or the grace over)  or .done but not 0     without .done           the lane timeout
+//! ```
+//!
+//! `Interrupt` (Ctrl-C, `on_interrupt`) moves no lane itself: SIGINT reaches every worker's group
+//! (SIGKILL from the second press), no lane starts any more, and when the last worker has ended
+//! the lanes still pending or running are left `interrupted` for `run --resume` (`finish`). A
+//! resumed lane whose worker outlived the orchestrator is adopted `running` (followed by pid), or
+//! `done` if it wrote `.done` meanwhile (`on_finished_unwatched`).
 
-use std::collections::{BTreeMap, VecDeque};
-use std::ffi::OsString;
-use std::path::Path;
+mod worker;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{LaneRun, Run, RunEvent, RunOptions};
+use super::{LaneControl, LaneRun, Run, RunEvent, RunOptions};
 use crate::agents::presets::{self, Preset, WorkerContext};
 use crate::base::error::{Error, Result};
-use crate::exec::process::{self, Ending, EnvPolicy, OutputTarget, ProcessSpec, Running};
 use crate::files::workspace::Workspace;
 use crate::planning::plan::LanePlan;
 use crate::planning::workorder::{self, WorkOrder};
 use crate::run::follow::{Change, LaneFollow, SignalWatcher};
 use crate::{git::worktree, run::signal};
+use worker::{Active, Ended, Outcome};
 
+/// The timer: deadlines, the operator's controls, workers followed by pid and Ctrl-C are looked
+/// at this often (signal files and exits are events and need no tick).
 const TICK: Duration = Duration::from_millis(100);
 
 /// Worktrees still to be created when [`prepare_lanes`] returns; [`follow`] creates them on a
@@ -101,31 +141,25 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
     Ok(Setup { fresh, started: setup_started })
 }
 
-/// What the set-up thread reports: a lane whose worktree is ready, or why it is not.
-type SetupReport = (String, std::result::Result<(), String>);
-
-/// Start the set-up thread for `setup`'s worktrees; each report also wakes the coordinator
-/// through `wake`. `None` when nothing is to be set up.
+/// Start the set-up thread for `setup`'s worktrees; it reports each one on `events`. `None` when
+/// nothing is to be set up.
 fn start_setup(
+    fresh: Vec<(String, worktree::NewWorktree)>,
     r: &Run<'_>,
-    setup: Setup,
-    wake: mpsc::Sender<()>,
-) -> std::io::Result<Option<(mpsc::Receiver<SetupReport>, std::thread::JoinHandle<()>)>> {
-    if setup.fresh.is_empty() {
+    events: mpsc::Sender<Event>,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    if fresh.is_empty() {
         return Ok(None);
     }
-    let (tx, rx) = mpsc::channel::<SetupReport>();
     let root = r.repo.root.clone();
     let config = r.ws.config.setup.clone();
-    let (lanes, items): (Vec<String>, Vec<worktree::NewWorktree>) = setup.fresh.into_iter().unzip();
+    let (lanes, items): (Vec<String>, Vec<worktree::NewWorktree>) = fresh.into_iter().unzip();
     let work = move || {
         worktree::add_many_streaming(&root, &items, &config, &|k, res| {
-            let _ = tx.send((lanes[k].clone(), res.map_err(|e| e.to_string())));
-            let _ = wake.send(());
+            let _ = events.send(Event::WorktreeReady { lane: lanes[k].clone(), result: res.map_err(|e| e.to_string()) });
         });
     };
-    let handle = std::thread::Builder::new().name("lane-setup".into()).spawn(work)?;
-    Ok(Some((rx, handle)))
+    std::thread::Builder::new().name("lane-setup".into()).spawn(work).map(Some)
 }
 
 /// Save the live state while workers run. A full disk (ENOSPC) or any other write error must not
@@ -142,319 +176,527 @@ fn save_following(r: &mut Run<'_>, warned: &mut bool) {
     }
 }
 
-/// A lane being followed.
-struct Active {
-    lane: String,
-    child: Option<Running>,
-    /// A worker from an earlier orchestrator (after a crash), followed by pid only.
-    foreign_pid: Option<u32>,
-    follow: LaneFollow,
-    started: Instant,
-    timeout: Duration,
-    ended_by_us: bool,
-    /// Whose log format the worker's log follows.
-    preset: Preset,
-    /// When the log was last read for a known stuck shape.
-    looked_at: Instant,
-    /// Why git-lanes ended a worker that would not end on its own.
-    stuck: Option<String>,
+/// Where a lane is while the run follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LaneState {
+    /// Planned; not given a worktree yet.
+    Pending,
+    /// Its new worktree is being made on the set-up thread.
+    Preparing,
+    /// Its worktree is there; it waits for a free slot.
+    Ready,
+    /// Its worker runs: one this run started, or one from an earlier orchestrator (by pid).
+    Running,
+    /// The worker wrote `.done` and ended (or was ended after the grace).
+    Done,
+    /// It could not be set up or started, its worker ended without `.done`, would not finish, or
+    /// the operator stopped it.
+    Failed,
+    /// No `.done` within the lane timeout; its group was killed.
+    TimedOut,
+    /// Stopped by Ctrl-C; `run --resume` restarts it.
+    Interrupted,
+}
+
+impl LaneState {
+    /// The word `state.yaml` keeps for it (`git lanes status` and the tests read these).
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            LaneState::Pending | LaneState::Preparing | LaneState::Ready => "pending",
+            LaneState::Running => "running",
+            LaneState::Done => "done",
+            LaneState::Failed => "failed",
+            LaneState::TimedOut => "timed_out",
+            LaneState::Interrupted => "interrupted",
+        }
+    }
+
+    /// The state a word in `state.yaml` names, if the coordinator has one for it (`collected`,
+    /// written after the run, is not one).
+    fn parse(word: &str) -> Option<LaneState> {
+        Some(match word {
+            "pending" => LaneState::Pending,
+            "running" => LaneState::Running,
+            "done" => LaneState::Done,
+            "failed" => LaneState::Failed,
+            "timed_out" => LaneState::TimedOut,
+            "interrupted" => LaneState::Interrupted,
+            _ => return None,
+        })
+    }
+}
+
+/// What the coordinator waits for: every source sends on one channel.
+#[derive(Debug)]
+pub(super) enum Event {
+    /// Something changed in a signal folder (a hint: running lanes' files are read again).
+    SignalSeen,
+    /// The set-up thread made a lane's worktree, or says why it could not.
+    WorktreeReady { lane: String, result: std::result::Result<(), String> },
+    /// A worker this run started has exited (from its waiter thread).
+    WorkerExited { lane: String },
+    /// The timer: deadlines, the operator's controls, workers followed by pid.
+    Tick,
+    /// Ctrl-C was pressed; `presses` times so far.
+    Interrupt { presses: usize },
+}
+
+/// The settings that bound the lanes: how many run at once, the `.done` grace, the stall warning.
+struct Limits {
+    max_parallel: usize,
+    done_grace: Duration,
+    stall_after: Duration,
+}
+
+/// The one owner of every lane's state while the run follows them.
+struct Coordinator<'r, 'a> {
+    r: &'r mut Run<'a>,
+    main_signals: PathBuf,
+    states: BTreeMap<String, LaneState>,
+    /// Lanes waiting to start (preparing or ready), in the order they start.
+    queue: VecDeque<String>,
+    running: BTreeMap<String, Active>,
+    events: mpsc::Sender<Event>,
+    /// Events taken off the channel while hints were merged, handled next.
+    held: VecDeque<Event>,
+    watcher: SignalWatcher,
+    limits: Limits,
+    presses_seen: usize,
+    save_warned: bool,
+    setup_started: Instant,
+    next_tick: Instant,
 }
 
 /// Steps 4–5: start workers (at most `max_parallel` at once) and follow every lane to an end.
 /// Returns whether the run was interrupted.
 pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
-    let main_signals = r.repo.root.join(&r.ws.config.signals);
-    crate::base::fsutil::create_dir_all(&main_signals)?;
-    let mut queue: VecDeque<String> = VecDeque::new();
-    let mut active: BTreeMap<String, Active> = BTreeMap::new();
-    let mut finished_unwatched: Vec<String> = Vec::new();
-    let mut save_warned = false;
-    for (lane, lr) in &r.lanes {
-        let ls = r.state.lanes.get(lane).cloned().unwrap_or_default();
-        match ls.status.as_str() {
-            "done" | "failed" | "timed_out" | "collected" => continue,
-            "running" => {
-                // Resume: a worker from a dead orchestrator may still be alive.
-                let dirs = vec![main_signals.clone(), lr.worktree.join(&r.ws.config.signals)];
-                if let Some(pid) = ls.worker_pid.filter(|p| crate::exec::process::pid_alive(*p)) {
-                    active.insert(
-                        lane.clone(),
-                        Active {
-                            lane: lane.clone(),
-                            child: None,
-                            foreign_pid: Some(pid),
-                            follow: LaneFollow::new(lane, dirs),
-                            started: Instant::now(),
-                            timeout: lane_timeout(r, lane),
-                            ended_by_us: false,
-                            preset: preset_of(&lr.worker),
-                            looked_at: Instant::now(),
-                            stuck: None,
-                        },
-                    );
-                    continue;
+    let (events, rx) = mpsc::channel::<Event>();
+    let fresh: BTreeSet<String> = setup.fresh.iter().map(|(l, _)| l.clone()).collect();
+    let mut c = Coordinator::new(r, &fresh, setup.started, events.clone())?;
+    c.take_over_lanes(&fresh);
+    let setup_thread = match start_setup(setup.fresh, c.r, events) {
+        Ok(handle) => handle,
+        Err(e) => {
+            c.on_setup_unavailable(&fresh, &e);
+            None
+        }
+    };
+    if let Some(why) = c.watcher.degraded.clone() {
+        c.r.emit(RunEvent::Note(format!("signal events unavailable: {why}")));
+    }
+    let followed = c.run_until_settled(&rx);
+    // Worktrees still being set up (after Ctrl-C): let the set-up thread finish, so nothing is
+    // half checked out when the run is collected or resumed.
+    if let Some(handle) = setup_thread {
+        let _ = handle.join();
+    }
+    followed?;
+    c.finish()
+}
+
+impl<'r, 'a> Coordinator<'r, 'a> {
+    /// Watch the signal folders of worktrees that exist; the others are added once set up
+    /// (creating the folder earlier would make the worktree's path exist before `git worktree
+    /// add`).
+    fn new(r: &'r mut Run<'a>, fresh: &BTreeSet<String>, setup_started: Instant, events: mpsc::Sender<Event>) -> Result<Self> {
+        let main_signals = r.repo.root.join(&r.ws.config.signals);
+        crate::base::fsutil::create_dir_all(&main_signals)?;
+        let mut dirs = vec![main_signals.clone()];
+        dirs.extend(r.lanes.iter().filter(|(l, _)| !fresh.contains(*l)).map(|(_, lr)| lr.worktree.join(&r.ws.config.signals)));
+        let watcher = SignalWatcher::new(dirs, events.clone(), || Event::SignalSeen);
+        let limits = Limits {
+            max_parallel: r.opts.max_parallel.or(r.ws.config.max_parallel).unwrap_or(usize::MAX).max(1),
+            done_grace: r.opts.done_grace.unwrap_or(r.ws.config.done_grace),
+            stall_after: r.opts.stall_after.unwrap_or(r.ws.config.stall_after),
+        };
+        Ok(Coordinator {
+            r,
+            main_signals,
+            states: BTreeMap::new(),
+            queue: VecDeque::new(),
+            running: BTreeMap::new(),
+            events,
+            held: VecDeque::new(),
+            watcher,
+            limits,
+            presses_seen: 0,
+            save_warned: false,
+            setup_started,
+            next_tick: Instant::now() + TICK,
+        })
+    }
+
+    /// Each lane's state from the live state: ended ones stay ended, a resumed lane whose worker
+    /// still runs is followed by pid, the rest wait for their worktree or a slot.
+    fn take_over_lanes(&mut self, fresh: &BTreeSet<String>) {
+        let lanes: Vec<(String, PathBuf)> = self.r.lanes.iter().map(|(l, lr)| (l.clone(), lr.worktree.clone())).collect();
+        let mut finished_unwatched = Vec::new();
+        for (lane, worktree) in lanes {
+            let (status, pid) = self.r.state.lanes.get(&lane).map(|ls| (ls.status.clone(), ls.worker_pid)).unwrap_or_default();
+            match LaneState::parse(&status) {
+                _ if status == "collected" => {}
+                Some(ended @ (LaneState::Done | LaneState::Failed | LaneState::TimedOut)) => {
+                    self.states.insert(lane, ended);
                 }
-                // Its worker finished (`.done` written, process gone) while nobody watched: the
-                // lane is done; running the worker again would redo (and re-bill) its work.
-                let mut f = LaneFollow::new(lane, dirs);
-                f.rescan();
-                if f.done {
-                    finished_unwatched.push(lane.clone());
-                    continue;
+                Some(LaneState::Running) => {
+                    // Resume: a worker from a dead orchestrator may still be alive.
+                    let mut follow = LaneFollow::new(&lane, vec![self.main_signals.clone(), worktree.join(&self.r.ws.config.signals)]);
+                    if let Some(pid) = pid.filter(|p| crate::exec::process::pid_alive(*p)) {
+                        self.running.insert(lane.clone(), Active::adopted(self.r, &lane, pid, follow));
+                        self.states.insert(lane, LaneState::Running);
+                        continue;
+                    }
+                    // Its worker finished (`.done` written, process gone) while nobody watched:
+                    // the lane is done; running the worker again would redo (and re-bill) its work.
+                    follow.rescan();
+                    if follow.done {
+                        finished_unwatched.push(lane);
+                    } else {
+                        self.enqueue(lane, fresh);
+                    }
                 }
-                queue.push_back(lane.clone());
+                _ => self.enqueue(lane, fresh),
             }
-            _ => queue.push_back(lane.clone()),
+        }
+        for lane in finished_unwatched {
+            self.on_finished_unwatched(lane);
         }
     }
-    for lane in finished_unwatched {
-        let ls = r.lane_state(&lane);
-        ls.status = "done".into();
+
+    fn enqueue(&mut self, lane: String, fresh: &BTreeSet<String>) {
+        let state = if fresh.contains(&lane) { LaneState::Preparing } else { LaneState::Ready };
+        self.states.insert(lane.clone(), state);
+        self.queue.push_back(lane);
+    }
+
+    /// running → done: the worker of the earlier run wrote `.done` and exited before the resume.
+    fn on_finished_unwatched(&mut self, lane: String) {
+        let ls = self.r.lane_state(&lane);
+        ls.status = LaneState::Done.as_str().into();
         ls.exit = Some("worker from the earlier run finished (.done written) before the run was resumed".into());
         ls.completed_at = Some(crate::files::scaffold::now_rfc3339());
         let detail = ls.exit.clone().unwrap_or_default();
-        r.emit(RunEvent::LaneEnded { lane, state: "done".into(), detail });
+        self.states.insert(lane.clone(), LaneState::Done);
+        self.r.emit(RunEvent::LaneEnded { lane, state: LaneState::Done.as_str().into(), detail });
     }
-    let max_parallel = r.opts.max_parallel.or(r.ws.config.max_parallel).unwrap_or(usize::MAX).max(1);
-    let (tx, rx) = mpsc::channel::<()>();
-    // Lanes whose worktree the set-up thread has not reported yet.
-    let mut not_ready: std::collections::BTreeSet<String> = setup.fresh.iter().map(|(l, _)| l.clone()).collect();
-    let setup_started = setup.started;
-    let (setup_rx, mut setup_thread) = match start_setup(r, setup, tx.clone()) {
-        Ok(Some((rx, handle))) => (Some(rx), Some(handle)),
-        Ok(None) => (None, None),
-        Err(e) => {
-            // No set-up thread: no new worktree, so those lanes cannot run.
-            for lane in std::mem::take(&mut not_ready) {
-                queue.retain(|l| *l != lane);
-                let ls = r.lane_state(&lane);
-                ls.status = "failed".into();
-                ls.exit = Some(format!("could not set up the worktree: {e}"));
-                r.emit(RunEvent::LaneEnded { lane, state: "failed".into(), detail: format!("could not set up the worktree: {e}") });
-            }
-            (None, None)
+
+    /// preparing → failed, for every lane: no set-up thread, so no new worktree.
+    fn on_setup_unavailable(&mut self, fresh: &BTreeSet<String>, e: &std::io::Error) {
+        for lane in fresh {
+            self.queue.retain(|l| l != lane);
+            let why = format!("could not set up the worktree: {e}");
+            self.fail(lane, why.clone(), why);
         }
-    };
-    // Signal folders of worktrees that exist; the others are added once set up (creating the
-    // folder earlier would make the worktree's path exist before `git worktree add`).
-    let mut dirs = vec![main_signals.clone()];
-    dirs.extend(r.lanes.iter().filter(|(l, _)| !not_ready.contains(*l)).map(|(_, lr)| lr.worktree.join(&r.ws.config.signals)));
-    let mut watcher = SignalWatcher::new(dirs, tx, || ());
-    if let Some(why) = &watcher.degraded {
-        r.emit(RunEvent::Note(format!("signal events unavailable: {why}")));
     }
-    let done_grace = r.opts.done_grace.unwrap_or(r.ws.config.done_grace);
-    let stall_after = r.opts.stall_after.unwrap_or(r.ws.config.stall_after);
-    let mut interrupts_seen = 0;
-    let mut interrupted = false;
-    loop {
-        // Start lanes while there is room (not after Ctrl-C).
-        // Worktrees the set-up thread finished since the last wake-up.
-        while let Some(Ok((lane, res))) = setup_rx.as_ref().map(|rx| rx.try_recv()) {
-            not_ready.remove(&lane);
-            match res {
-                Ok(()) => {
-                    let path = r.lanes.get(&lane).map(|l| l.worktree.clone()).unwrap_or_default();
-                    watcher.add_dir(path.join(&r.ws.config.signals));
-                    r.emit(RunEvent::WorktreeReady { lane, path });
-                }
-                Err(e) => {
-                    queue.retain(|l| *l != lane);
-                    let ls = r.lane_state(&lane);
-                    ls.status = "failed".into();
-                    ls.exit = Some(format!("could not set up the worktree: {e}"));
-                    r.emit(RunEvent::LaneEnded { lane, state: "failed".into(), detail: format!("could not set up the worktree: {e}") });
-                    r.save()?;
-                }
+
+    /// The loop: start what can start, stop once nothing runs or waits, else take the next event.
+    fn run_until_settled(&mut self, rx: &mpsc::Receiver<Event>) -> Result<()> {
+        loop {
+            self.start_ready_lanes();
+            if self.running.is_empty() && (self.queue.is_empty() || self.interrupted()) {
+                return Ok(());
             }
-            if not_ready.is_empty() && r.state.worktree_setup_ms.is_none() {
-                r.state.worktree_setup_ms = Some(setup_started.elapsed().as_millis() as u64);
-            }
+            let event = self.next_event(rx);
+            self.dispatch(event)?;
         }
-        // Start lanes while there is room (not after Ctrl-C), in queue order among those whose
-        // worktree is ready.
-        while !interrupted && active.len() < max_parallel {
-            let Some(at) = queue.iter().position(|l| !not_ready.contains(l)) else { break };
-            let Some(lane) = queue.remove(at) else { break };
+    }
+
+    /// The next event: Ctrl-C first, then what the channel brings before the next tick, else
+    /// the tick. A burst of signal hints is one event (every running lane is read anyway).
+    fn next_event(&mut self, rx: &mpsc::Receiver<Event>) -> Event {
+        let presses = self.r.interrupts.load(Ordering::SeqCst);
+        if presses > self.presses_seen {
+            return Event::Interrupt { presses };
+        }
+        if let Some(event) = self.held.pop_front() {
+            return event;
+        }
+        let now = Instant::now();
+        if now < self.next_tick
+            && let Ok(event) = rx.recv_timeout(self.next_tick - now)
+        {
+            if matches!(event, Event::SignalSeen) {
+                self.held.extend(rx.try_iter().filter(|e| !matches!(e, Event::SignalSeen)));
+            }
+            return event;
+        }
+        self.next_tick = Instant::now() + TICK;
+        Event::Tick
+    }
+
+    fn dispatch(&mut self, event: Event) -> Result<()> {
+        match event {
+            Event::SignalSeen => self.on_signal_seen(),
+            Event::WorktreeReady { lane, result: Ok(()) } => self.on_worktree_ready(lane),
+            Event::WorktreeReady { lane, result: Err(why) } => self.on_worktree_failed(lane, &why)?,
+            Event::WorkerExited { lane } => self.on_exit(&lane),
+            Event::Tick => self.on_tick(),
+            Event::Interrupt { presses } => self.on_interrupt(presses),
+        }
+        Ok(())
+    }
+
+    fn interrupted(&self) -> bool {
+        self.presses_seen > 0
+    }
+
+    /// ready → running (or failed), in queue order while there is a free slot (not after Ctrl-C).
+    fn start_ready_lanes(&mut self) {
+        while !self.interrupted() && self.running.len() < self.limits.max_parallel {
+            let Some(at) = self.queue.iter().position(|l| self.states.get(l) == Some(&LaneState::Ready)) else { break };
+            let Some(lane) = self.queue.remove(at) else { break };
             // A stale `.done` from an earlier run (in either folder) must not end the new worker
             // at once.
-            let _ = crate::base::fsutil::remove_file_if_exists(&signal::paths(&main_signals, &lane).1);
-            if let Some(lr) = r.lanes.get(&lane) {
-                let _ = crate::base::fsutil::remove_file_if_exists(&signal::paths(&lr.worktree.join(&r.ws.config.signals), &lane).1);
+            let _ = crate::base::fsutil::remove_file_if_exists(&signal::paths(&self.main_signals, &lane).1);
+            if let Some(lr) = self.r.lanes.get(&lane) {
+                let _ = crate::base::fsutil::remove_file_if_exists(&signal::paths(&lr.worktree.join(&self.r.ws.config.signals), &lane).1);
             }
-            match start_worker(r, &lane, &main_signals) {
-                Ok(a) => {
-                    active.insert(lane, a);
+            match worker::start(self.r, &lane, &self.main_signals, &self.events) {
+                Ok(active) => {
+                    self.running.insert(lane.clone(), active);
+                    self.states.insert(lane, LaneState::Running);
                 }
-                Err(e) => {
-                    let ls = r.lane_state(&lane);
-                    ls.status = "failed".into();
-                    ls.exit = Some(format!("could not start: {e}"));
-                    r.emit(RunEvent::LaneEnded { lane, state: "failed".into(), detail: format!("could not start the worker: {e}") });
-                }
+                Err(e) => self.fail(&lane, format!("could not start: {e}"), format!("could not start the worker: {e}")),
             }
-            save_following(r, &mut save_warned);
+            save_following(self.r, &mut self.save_warned);
         }
-        if active.is_empty() && (queue.is_empty() || interrupted) {
-            break;
+    }
+
+    /// preparing → ready: the lane's worktree exists; its signal folder is watched from now on.
+    fn on_worktree_ready(&mut self, lane: String) {
+        if self.states.get(&lane) == Some(&LaneState::Preparing) {
+            self.states.insert(lane.clone(), LaneState::Ready);
         }
-        let _ = rx.recv_timeout(TICK);
-        while rx.try_recv().is_ok() {}
-        watcher.rewatch();
-        let presses = r.interrupts.load(Ordering::SeqCst);
-        if presses > interrupts_seen {
-            interrupts_seen = presses;
-            interrupted = true;
-            r.emit(RunEvent::Interrupted { count: presses });
-            for a in active.values_mut() {
-                if let Some(c) = &a.child {
-                    let sig = if presses >= 2 { libc::SIGKILL } else { libc::SIGINT };
-                    let _ = c.signal_group(sig);
-                }
-            }
-            r.state.status = "interrupted".into();
+        let path = self.r.lanes.get(&lane).map(|l| l.worktree.clone()).unwrap_or_default();
+        self.watcher.add_dir(path.join(&self.r.ws.config.signals));
+        self.r.emit(RunEvent::WorktreeReady { lane, path });
+        self.note_setup_progress();
+    }
+
+    /// preparing → failed: the set-up thread could not make the lane's worktree.
+    fn on_worktree_failed(&mut self, lane: String, why: &str) -> Result<()> {
+        self.queue.retain(|l| *l != lane);
+        let why = format!("could not set up the worktree: {why}");
+        self.fail(&lane, why.clone(), why);
+        self.r.save()?;
+        self.note_setup_progress();
+        Ok(())
+    }
+
+    /// Once no worktree is being made, the set-up time is known.
+    fn note_setup_progress(&mut self) {
+        let preparing = self.states.values().any(|s| *s == LaneState::Preparing);
+        if !preparing && self.r.state.worktree_setup_ms.is_none() {
+            self.r.state.worktree_setup_ms = Some(self.setup_started.elapsed().as_millis() as u64);
         }
-        let mut ended = Vec::new();
-        for c in take_controls(r) {
-            match c {
-                super::LaneControl::Stop(lane) => {
-                    if let Some(a) = active.get_mut(&lane) {
-                        a.ended_by_us = true;
-                        let ending = a.child.as_mut().map(|c| c.terminate(Duration::from_secs(2)).to_string());
-                        if let Some(pid) = a.foreign_pid {
-                            kill_group(pid);
-                        }
-                        let how = ending.map(|e| format!(" ({e})")).unwrap_or_default();
-                        ended.push((lane, ("failed".to_string(), format!("stopped by the operator{how}"))));
-                    } else if let Some(i) = queue.iter().position(|l| *l == lane) {
-                        queue.remove(i);
-                        ended.push((lane, ("failed".to_string(), "stopped by the operator before it started".to_string())));
-                    }
-                }
-                super::LaneControl::Restart(lane) => {
-                    if !r.lanes.contains_key(&lane) || queue.contains(&lane) || interrupted {
-                        continue;
-                    }
-                    if let Some(mut a) = active.remove(&lane) {
-                        if let Some(c) = a.child.as_mut() {
-                            c.terminate(Duration::from_secs(2));
-                        }
-                        if let Some(pid) = a.foreign_pid {
-                            kill_group(pid);
-                        }
-                    }
-                    let ls = r.lane_state(&lane);
-                    ls.status = "pending".into();
-                    ls.exit = None;
-                    ls.completed_at = None;
-                    r.emit(RunEvent::Note(format!("lane {lane}: restarted by the operator")));
-                    queue.push_front(lane);
-                }
+    }
+
+    /// A lane fails before a worker ran for it: `exit` is saved, `detail` shown.
+    fn fail(&mut self, lane: &str, exit: String, detail: String) {
+        let ls = self.r.lane_state(lane);
+        ls.status = LaneState::Failed.as_str().into();
+        ls.exit = Some(exit);
+        self.states.insert(lane.to_string(), LaneState::Failed);
+        self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: LaneState::Failed.as_str().into(), detail });
+    }
+
+    /// Signal files changed: every running lane is read again.
+    fn on_signal_seen(&mut self) {
+        self.watcher.rewatch();
+        let lanes: Vec<String> = self.running.keys().cloned().collect();
+        for lane in lanes {
+            self.follow_lane(&lane);
+        }
+    }
+
+    /// The timer: folders re-watched, the operator's requests, then every running lane's
+    /// deadlines (and exits of workers followed by pid).
+    fn on_tick(&mut self) {
+        self.watcher.rewatch();
+        for control in take_controls(self.r) {
+            match control {
+                LaneControl::Stop(lane) => self.on_stop(&lane),
+                LaneControl::Restart(lane) => self.on_restart(lane),
             }
         }
-        for a in active.values_mut() {
-            if ended.iter().any(|(l, _)| *l == a.lane) {
-                continue; // stopped by the operator just now
-            }
-            // Whether the worker has exited is read *before* its signal files: a worker writes
-            // `.done` and then exits, so an exit seen here comes with a `.done` the rescan sees.
-            let exited = match (&mut a.child, a.foreign_pid) {
-                (Some(c), _) => c.try_wait(),
-                (None, Some(pid)) if !crate::exec::process::pid_alive(pid) => Some(Ending::Unknown),
-                _ => None,
-            };
-            for ch in a.follow.rescan() {
-                match ch {
-                    Change::Status(text) => {
-                        r.state.lanes.entry(a.lane.clone()).or_default().last_status = Some(text.clone());
-                        let e = RunEvent::LaneStatus { lane: a.lane.clone(), text };
-                        crate::run::timeline::record(&mut r.state, &e);
-                        (r.observer)(&e);
-                    }
-                    Change::Done { latency } => {
-                        let ms = latency.map(|d| d.as_secs_f64() * 1000.0);
-                        r.state.lanes.entry(a.lane.clone()).or_default().signal_latency_ms = ms;
-                        let e = RunEvent::LaneDone { lane: a.lane.clone(), latency_ms: ms };
-                        crate::run::timeline::record(&mut r.state, &e);
-                        (r.observer)(&e);
-                    }
-                    Change::Warning(text) => {
-                        r.state.lanes.entry(a.lane.clone()).or_default().warnings.push(text.clone());
-                        (r.observer)(&RunEvent::Note(format!("lane {}: {text}", a.lane)));
-                    }
-                }
-            }
-            if let Some(outcome) = poll_lane(a, exited, done_grace, presses) {
-                ended.push((a.lane.clone(), outcome));
-            } else if let Some(outcome) = end_if_stuck(a, &r.dir) {
-                ended.push((a.lane.clone(), outcome));
-            } else if a.follow.stalled(stall_after) {
-                (r.observer)(&RunEvent::LaneStalled { lane: a.lane.clone(), for_secs: stall_after.as_secs() });
-                r.state
-                    .lanes
-                    .entry(a.lane.clone())
-                    .or_default()
-                    .warnings
-                    .push(format!("stalled: status unchanged for {}s", stall_after.as_secs()));
+        let lanes: Vec<String> = self.running.keys().cloned().collect();
+        for lane in lanes {
+            self.follow_lane(&lane);
+        }
+    }
+
+    /// Read a running lane again. Whether its worker has exited is read *before* its signal
+    /// files: a worker writes `.done` and then exits, so an exit seen here comes with a `.done`
+    /// the rescan sees. Then its deadlines: the `.done` grace, the timeout, a stuck log, a stall.
+    fn follow_lane(&mut self, lane: &str) {
+        let Some(a) = self.running.get_mut(lane) else { return };
+        if a.exited().is_some() {
+            return self.on_exit(lane);
+        }
+        self.rescan(lane);
+        let (grace, stall_after) = (self.limits.done_grace, self.limits.stall_after);
+        let Some(a) = self.running.get_mut(lane) else { return };
+        let ended = if a.past_grace(grace) {
+            Some(a.on_grace_over(grace))
+        } else if a.started.elapsed() >= a.timeout {
+            Some(a.on_timeout())
+        } else {
+            a.end_if_stuck(&self.r.dir)
+        };
+        let stalled = ended.is_none() && a.follow.stalled(stall_after);
+        match ended {
+            Some(ended) => self.end_lane(lane, ended),
+            None if stalled => self.on_stall(lane),
+            None => {}
+        }
+    }
+
+    /// The lane's signal files read again; each change goes to its handler.
+    fn rescan(&mut self, lane: &str) {
+        let Some(a) = self.running.get_mut(lane) else { return };
+        let changes = a.follow.rescan();
+        for change in changes {
+            match change {
+                Change::Status(text) => self.on_status(lane, text),
+                Change::Done { latency } => self.on_done_seen(lane, latency),
+                Change::Warning(text) => self.on_signal_warning(lane, text),
             }
         }
-        for (lane, (state, detail)) in ended {
-            // A lane stopped before it started has no Active.
-            let a = active.remove(&lane);
-            if let (Some(a), Some(lr)) = (&a, r.lanes.get_mut(&lane)) {
-                lr.duration = Some(a.started.elapsed());
-            }
-            let preset = a.as_ref().map(|a| a.preset).unwrap_or_else(|| preset_of(r.lanes.get(&lane).map_or("", |lr| lr.worker.as_str())));
-            let log = r.dir.join(&lane).join("worker.log");
-            let stuck = a.as_ref().and_then(|a| a.stuck.clone());
-            let outcome = outcome_of(preset, &log, state, detail, stuck);
-            let ls = r.lane_state(&lane);
-            ls.status = outcome.state.clone();
-            ls.exit = Some(outcome.detail.clone());
-            ls.completed_at = Some(crate::files::scaffold::now_rfc3339());
-            ls.reason = outcome.reason.clone();
-            ls.limit = outcome.usage.as_ref().and_then(|u| u.limit.clone());
-            ls.log = Some(log.display().to_string());
-            if let Some(u) = &outcome.usage {
-                ls.cost_usd = u.cost_usd;
-                ls.turns = u.turns;
-            }
-            if let Some(lr) = r.lanes.get(&lane)
-                && let Err(e) = presets::remove_droppings(&lr.worktree)
-            {
-                r.state.lanes.entry(lane.clone()).or_default().warnings.push(format!("could not remove the agent's own files: {e}"));
-            }
-            let shown = outcome.shown(preset, &log);
-            r.emit(RunEvent::LaneEnded { lane, state: outcome.state, detail: shown });
-            save_following(r, &mut save_warned);
+    }
+
+    /// running → running: a new status line.
+    fn on_status(&mut self, lane: &str, text: String) {
+        self.r.lane_state(lane).last_status = Some(text.clone());
+        self.r.emit(RunEvent::LaneStatus { lane: lane.to_string(), text });
+    }
+
+    /// running → running, done seen: the lane ends when its worker exits (or the grace is over).
+    fn on_done_seen(&mut self, lane: &str, latency: Option<Duration>) {
+        let ms = latency.map(|d| d.as_secs_f64() * 1000.0);
+        self.r.lane_state(lane).signal_latency_ms = ms;
+        self.r.emit(RunEvent::LaneDone { lane: lane.to_string(), latency_ms: ms });
+    }
+
+    /// A signal file that is not a regular file, or too large.
+    fn on_signal_warning(&mut self, lane: &str, text: String) {
+        self.r.lane_state(lane).warnings.push(text.clone());
+        (self.r.observer)(&RunEvent::Note(format!("lane {lane}: {text}")));
+    }
+
+    /// running → running: the status has not changed for `stall_after` (said once per status).
+    fn on_stall(&mut self, lane: &str) {
+        let secs = self.limits.stall_after.as_secs();
+        (self.r.observer)(&RunEvent::LaneStalled { lane: lane.to_string(), for_secs: secs });
+        self.r.lane_state(lane).warnings.push(format!("stalled: status unchanged for {secs}s"));
+    }
+
+    /// running → done | failed | timed_out | interrupted: the worker exited. A hint for a lane
+    /// that has ended, or whose worker was restarted and runs, is ignored.
+    fn on_exit(&mut self, lane: &str) {
+        let Some(ending) = self.running.get_mut(lane).and_then(Active::exited) else { return };
+        self.rescan(lane);
+        let presses = self.presses_seen;
+        let Some(ended) = self.running.get(lane).map(|a| a.on_exit(ending, presses)) else { return };
+        self.end_lane(lane, ended);
+    }
+
+    /// running → failed, or ready/preparing → failed: the operator stopped the lane.
+    fn on_stop(&mut self, lane: &str) {
+        if let Some(a) = self.running.get_mut(lane) {
+            let ended = a.on_stop();
+            self.end_lane(lane, ended);
+        } else if let Some(at) = self.queue.iter().position(|l| l == lane) {
+            self.queue.remove(at);
+            self.end_lane(lane, Ended::new(LaneState::Failed, "stopped by the operator before it started"));
         }
-        if !interrupted {
-            continue;
+    }
+
+    /// any state → ready, first in the queue: the operator restarted the lane (its worker, if
+    /// it runs, is ended first). Not after Ctrl-C, nor for a lane already waiting.
+    fn on_restart(&mut self, lane: String) {
+        if !self.r.lanes.contains_key(&lane) || self.queue.contains(&lane) || self.interrupted() {
+            return;
         }
+        if let Some(mut a) = self.running.remove(&lane) {
+            a.end_group();
+        }
+        let ls = self.r.lane_state(&lane);
+        ls.status = LaneState::Pending.as_str().into();
+        ls.exit = None;
+        ls.completed_at = None;
+        self.r.emit(RunEvent::Note(format!("lane {lane}: restarted by the operator")));
+        self.states.insert(lane.clone(), LaneState::Ready);
+        self.queue.push_front(lane);
+    }
+
+    /// Ctrl-C: SIGINT to every lane group (SIGKILL from the second press, then each is reaped),
+    /// and no lane starts any more.
+    fn on_interrupt(&mut self, presses: usize) {
+        self.presses_seen = presses;
+        self.r.emit(RunEvent::Interrupted { count: presses });
+        let sig = if presses >= 2 { libc::SIGKILL } else { libc::SIGINT };
+        for a in self.running.values() {
+            if let Some(c) = &a.child {
+                let _ = c.signal_group(sig);
+            }
+        }
+        self.r.state.status = "interrupted".into();
         if presses >= 2 {
-            for a in active.values_mut() {
-                if let Some(c) = a.child.as_mut() {
-                    c.terminate(Duration::ZERO);
+            for c in self.running.values_mut().filter_map(|a| a.child.as_mut()) {
+                c.terminate(Duration::ZERO);
+            }
+        }
+    }
+
+    /// A lane has ended: what its log says is read, its state saved and shown.
+    fn end_lane(&mut self, lane: &str, ended: Ended) {
+        // A lane stopped before it started has no worker.
+        let a = self.running.remove(lane);
+        let r = &mut *self.r;
+        if let (Some(a), Some(lr)) = (&a, r.lanes.get_mut(lane)) {
+            lr.duration = Some(a.started.elapsed());
+        }
+        let preset =
+            a.as_ref().map(|a| a.preset).unwrap_or_else(|| worker::preset_of(r.lanes.get(lane).map_or("", |lr| lr.worker.as_str())));
+        let log = r.dir.join(lane).join("worker.log");
+        let outcome = Outcome::of(preset, &log, ended, a.and_then(|a| a.stuck));
+        let ls = r.lane_state(lane);
+        ls.status = outcome.state.as_str().into();
+        ls.exit = Some(outcome.detail.clone());
+        ls.completed_at = Some(crate::files::scaffold::now_rfc3339());
+        ls.reason = outcome.reason.clone();
+        ls.limit = outcome.usage.as_ref().and_then(|u| u.limit.clone());
+        ls.log = Some(log.display().to_string());
+        if let Some(u) = &outcome.usage {
+            ls.cost_usd = u.cost_usd;
+            ls.turns = u.turns;
+        }
+        if let Some(lr) = r.lanes.get(lane)
+            && let Err(e) = presets::remove_droppings(&lr.worktree)
+        {
+            r.lane_state(lane).warnings.push(format!("could not remove the agent's own files: {e}"));
+        }
+        self.states.insert(lane.to_string(), outcome.state);
+        let shown = outcome.shown(preset, &log);
+        self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: outcome.state.as_str().into(), detail: shown });
+        save_following(self.r, &mut self.save_warned);
+    }
+
+    /// After the last worker: on Ctrl-C, lanes still pending or running are left interrupted.
+    fn finish(self) -> Result<bool> {
+        let interrupted = self.interrupted();
+        if interrupted {
+            for (lane, ls) in self.r.state.lanes.iter_mut() {
+                if matches!(LaneState::parse(&ls.status), Some(LaneState::Running | LaneState::Pending)) {
+                    ls.status = LaneState::Interrupted.as_str().into();
+                    ls.warnings.push(format!("lane {lane} was interrupted; `git lanes run --resume` restarts it"));
                 }
             }
+            self.r.state.status = "interrupted".into();
         }
+        self.r.save()?;
+        Ok(interrupted)
     }
-    // Worktrees still being set up (after Ctrl-C): let the set-up thread finish, so nothing is
-    // half checked out when the run is collected or resumed.
-    if let Some(handle) = setup_thread.take() {
-        let _ = handle.join();
-    }
-    if interrupted {
-        for (lane, ls) in r.state.lanes.iter_mut() {
-            if ls.status == "running" || ls.status == "pending" {
-                ls.status = "interrupted".into();
-                ls.warnings.push(format!("lane {lane} was interrupted; `git lanes run --resume` restarts it"));
-            }
-        }
-        r.state.status = "interrupted".into();
-    }
-    r.save()?;
-    Ok(interrupted)
 }
 
 /// The operator's requests since the last tick: from the live view's queue, and from the
@@ -475,135 +717,6 @@ fn take_controls(r: &Run<'_>) -> Vec<super::LaneControl> {
         }
     }
     out
-}
-
-/// Start a lane's worker through the process module.
-fn start_worker(r: &mut Run<'_>, lane: &str, main_signals: &std::path::Path) -> Result<Active> {
-    let lr = r.lanes.get(lane).expect("lane prepared").clone();
-    let prompt = lr.files.join("prompt.md");
-    let order = lr.files.join("work-order.yaml");
-    let spec = r.ws.specs.get(lane);
-    let model = r.opts.model.clone().or_else(|| spec.and_then(|s| s.model.clone())).or_else(|| r.ws.config.model.clone());
-    let ctx = WorkerContext {
-        prompt_file: &prompt,
-        work_order_file: &order,
-        state_dir: &lr.files,
-        model: model.as_deref(),
-        max_turns: r.opts.max_turns,
-        max_budget_usd: r.opts.max_budget_usd,
-        lane,
-    };
-    let cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(worker_error)?;
-    let index = r.lanes.keys().position(|l| l == lane).unwrap_or(0) as u32;
-    let port_base = u32::from(r.ws.config.port_base) + index * u32::from(r.ws.config.port_span);
-    let mut env: Vec<(OsString, OsString)> = ctx.env().into_iter().map(|(k, v)| (OsString::from(k), v)).collect();
-    let ids: Vec<String> = lr.plan.issues.iter().map(|a| a.id.clone()).collect();
-    env.push(("LANES_RUN_ID".into(), r.run_id.clone().into()));
-    env.push(("LANES_TASK".into(), r.task.into()));
-    env.push(("LANES_SIGNAL_DIR".into(), main_signals.as_os_str().to_owned()));
-    env.push(("LANES_ISSUES".into(), ids.join(",").into()));
-    env.push(("LANES_PORT_BASE".into(), port_base.to_string().into()));
-    env.push(("LANES_PORT_SPAN".into(), r.ws.config.port_span.to_string().into()));
-    env.push(("LANES_WORKTREE".into(), lr.worktree.as_os_str().to_owned()));
-    if let Some(path) = presets::worker_path() {
-        env.push(("PATH".into(), path));
-    }
-    env.extend(crate::judge::guard::no_push_env(std::env::var_os("GIT_CONFIG_COUNT").as_deref()));
-    let timeout = lane_timeout(r, lane);
-    let argv = cmd.argv();
-    let mut spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
-        .with_env(EnvPolicy::Inherit(env))
-        .with_output(OutputTarget::File(lr.files.join("worker.log")))
-        .with_timeout(timeout);
-    if r.opts.sandbox_workers || r.ws.config.sandbox_workers {
-        spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files));
-    }
-    let child = process::spawn(&spec)?;
-    crate::base::fault::point("after-spawn");
-    let pid = child.pid();
-    let ls = r.lane_state(lane);
-    ls.status = "running".into();
-    ls.worker_pid = Some(pid);
-    ls.started_at = Some(crate::files::scaffold::now_rfc3339());
-    r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids });
-    let dirs = vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)];
-    Ok(Active {
-        lane: lane.to_string(),
-        child: Some(child),
-        foreign_pid: None,
-        follow: LaneFollow::new(lane, dirs),
-        started: Instant::now(),
-        timeout,
-        ended_by_us: false,
-        preset: cmd.preset,
-        looked_at: Instant::now(),
-        stuck: None,
-    })
-}
-
-fn lane_timeout(r: &Run<'_>, lane: &str) -> Duration {
-    r.opts
-        .timeout
-        .or_else(|| r.ws.specs.get(lane).and_then(|s| s.timeout.as_deref()).and_then(crate::files::config::parse_duration))
-        .unwrap_or(r.ws.config.lane_timeout)
-}
-
-/// Decide whether a lane has ended: `(state, detail)`.
-fn poll_lane(a: &mut Active, exited: Option<Ending>, done_grace: Duration, presses: usize) -> Option<(String, String)> {
-    let done = a.follow.done;
-    if let Some(pid) = a.foreign_pid {
-        if exited.is_none() {
-            if done && a.follow.done_seen.is_some_and(|t| t.elapsed() >= done_grace) {
-                kill_group(pid);
-                return Some(("done".into(), "worker from the earlier run ended after .done grace".into()));
-            }
-            // The timeout counts from the resume: the run never waits forever, not even for a
-            // worker it did not start.
-            if a.started.elapsed() >= a.timeout {
-                kill_group(pid);
-                return Some((
-                    "timed_out".into(),
-                    format!("worker from the earlier run: no .done within {}s of the resume; process group killed", a.timeout.as_secs()),
-                ));
-            }
-            return None;
-        }
-        return Some(if done {
-            ("done".into(), "worker from the earlier run finished".into())
-        } else {
-            ("failed".into(), "worker from the earlier run exited without .done".into())
-        });
-    }
-    if let Some(ending) = exited {
-        return Some(classify(ending, done, a.ended_by_us, presses));
-    }
-    let child = a.child.as_mut()?;
-    if done && a.follow.done_seen.is_some_and(|t| t.elapsed() >= done_grace) {
-        a.ended_by_us = true;
-        let ending = child.terminate(Duration::from_secs(2));
-        return Some((
-            "done".into(),
-            format!("worker still running {}s after .done; its process group was ended ({ending})", done_grace.as_secs()),
-        ));
-    }
-    if a.started.elapsed() >= a.timeout {
-        a.ended_by_us = true;
-        let ending = child.terminate(Duration::from_secs(2));
-        return Some(("timed_out".into(), format!("no .done within {}s; process group killed ({ending})", a.timeout.as_secs())));
-    }
-    None
-}
-
-fn classify(ending: Ending, done: bool, ended_by_us: bool, presses: usize) -> (String, String) {
-    match ending {
-        Ending::TimedOut { after } => ("timed_out".into(), format!("no .done within {}s; process group killed", after.as_secs())),
-        _ if presses > 0 && !done => ("interrupted".into(), format!("stopped by Ctrl-C ({ending})")),
-        Ending::Exited(0) if done => ("done".into(), "exit 0".into()),
-        _ if done && ended_by_us => ("done".into(), ending.to_string()),
-        Ending::Exited(0) => ("failed".into(), "worker exited 0 without writing .done".into()),
-        _ if done => ("failed".into(), format!("worker wrote .done but ended with {ending}")),
-        _ => ("failed".into(), format!("worker ended with {ending} without writing .done")),
-    }
 }
 
 fn worker_error(e: presets::WorkerError) -> Error {
@@ -648,96 +761,30 @@ pub(super) fn check_workers(root: &Path, ws: &Workspace, opts: &RunOptions, lane
     Ok(())
 }
 
-fn preset_of(worker: &str) -> Preset {
-    worker.trim().parse::<Preset>().unwrap_or(Preset::Script)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The last 256 KiB of a worker's log (a result object is at its end).
-fn log_tail(log: &Path, max: u64) -> Option<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(log).ok()?;
-    let len = file.metadata().ok()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
-    let mut bytes = Vec::new();
-    file.take(max).read_to_end(&mut bytes).ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// How often a running worker's log is read for a known stuck shape.
-const STUCK_EVERY: Duration = Duration::from_secs(1);
-
-/// Ends a worker whose log shows it will never finish on its own (`presets::stuck`).
-fn end_if_stuck(a: &mut Active, run_dir: &Path) -> Option<(String, String)> {
-    if a.looked_at.elapsed() < STUCK_EVERY {
-        return None;
-    }
-    a.looked_at = Instant::now();
-    let child = a.child.as_mut()?;
-    let tail = log_tail(&run_dir.join(&a.lane).join("worker.log"), 64 * 1024)?;
-    let why = presets::stuck(a.preset, &tail)?;
-    a.ended_by_us = true;
-    a.stuck = Some(why);
-    let ending = child.terminate(Duration::from_secs(2));
-    Some(("failed".into(), format!("ended by git-lanes: the agent would not finish on its own ({ending})")))
-}
-
-/// A lane's end as the agent tells it: its state, detail, reason and usage.
-struct Outcome {
-    state: String,
-    detail: String,
-    reason: Option<String>,
-    usage: Option<presets::WorkerUsage>,
-}
-
-impl Outcome {
-    /// The detail with the agent's reason and the log's path, as the console shows it.
-    fn shown(&self, preset: Preset, log: &Path) -> String {
-        let mut text = self.detail.clone();
-        if let Some(reason) = &self.reason {
-            let who = if preset == Preset::Script { "worker" } else { preset.name() };
-            text.push_str(&format!("\n  {who} said: {reason}"));
+    #[test]
+    fn lane_states_keep_the_words_of_the_state_file() {
+        let all = [
+            LaneState::Pending,
+            LaneState::Preparing,
+            LaneState::Ready,
+            LaneState::Running,
+            LaneState::Done,
+            LaneState::Failed,
+            LaneState::TimedOut,
+            LaneState::Interrupted,
+        ];
+        let words: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        assert_eq!(words, ["pending", "pending", "pending", "running", "done", "failed", "timed_out", "interrupted"]);
+        // Every word the coordinator writes reads back as the state (a waiting lane as pending).
+        for s in all {
+            let back = LaneState::parse(s.as_str()).unwrap();
+            assert_eq!(back.as_str(), s.as_str());
         }
-        if self.state != "done" {
-            text.push_str(&format!("\n  worker log: {}", log.display()));
-        }
-        text
-    }
-}
-
-/// What the log says overrides a clean exit: a preset worker that wrote `.done` and exited 0 but
-/// whose agent reported an error (aider after an authentication error, claude's `is_error`) failed.
-/// A failed or timed-out lane gets the agent's reason, or the last meaningful lines of its log.
-fn outcome_of(preset: Preset, log: &Path, state: String, detail: String, stuck: Option<String>) -> Outcome {
-    let tail = log_tail(log, 256 * 1024).unwrap_or_default();
-    let usage = presets::parse_usage(preset, &tail);
-    let said_error = usage.as_ref().and_then(|u| u.is_error) == Some(true);
-    let mut out = Outcome { state, detail, reason: None, usage };
-    // Only a preset's own format decides: a user's script that wrote `.done` and exited 0 is done,
-    // whatever JSON or error-looking lines it printed on the way.
-    if out.state == "done" && said_error && preset != Preset::Script {
-        out.state = "failed".into();
-        out.detail = format!("{}; but the agent reported an error", out.detail);
-    }
-    if matches!(out.state.as_str(), "failed" | "timed_out") {
-        out.reason = if stuck.is_some() {
-            stuck
-        } else if tail.trim().is_empty() {
-            Some("the worker printed nothing".into())
-        } else {
-            presets::failure_reason(preset, &tail)
-        };
-    }
-    out
-}
-
-#[allow(unsafe_code)]
-fn kill_group(pid: u32) {
-    // SAFETY: signals the process group led by a worker we started in an earlier run.
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGTERM);
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGKILL);
+        assert_eq!(LaneState::parse("collected"), None);
+        assert_eq!(LaneState::parse(""), None);
     }
 }

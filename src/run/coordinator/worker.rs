@@ -1,0 +1,350 @@
+//! One lane's worker as the coordinator sees it: started, read for deadlines and stuck shapes,
+//! and its end told (the state it leaves the lane in, and what its log says about it).
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::{Event, LaneState};
+use crate::agents::presets::{self, Preset, WorkerContext};
+use crate::base::error::Result;
+use crate::exec::process::{self, Ending, EnvPolicy, OutputTarget, ProcessSpec, Running};
+use crate::run::follow::LaneFollow;
+use crate::run::{LaneRun, Run, RunEvent};
+
+/// How often a running worker's log is read for a known stuck shape.
+const STUCK_EVERY: Duration = Duration::from_secs(1);
+
+/// A running lane's worker and what is followed of it.
+pub(super) struct Active {
+    pub lane: String,
+    pub child: Option<Running>,
+    /// A worker from an earlier orchestrator (after a crash), followed by pid only.
+    pub foreign_pid: Option<u32>,
+    pub follow: LaneFollow,
+    pub started: Instant,
+    pub timeout: Duration,
+    pub ended_by_us: bool,
+    /// Whose log format the worker's log follows.
+    pub preset: Preset,
+    /// When the log was last read for a known stuck shape.
+    looked_at: Instant,
+    /// Why git-lanes ended a worker that would not end on its own.
+    pub stuck: Option<String>,
+}
+
+/// How a lane ended: the state it is left in and the detail shown and saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Ended {
+    pub state: LaneState,
+    pub detail: String,
+}
+
+impl Ended {
+    pub fn new(state: LaneState, detail: impl Into<String>) -> Ended {
+        Ended { state, detail: detail.into() }
+    }
+}
+
+impl Active {
+    fn new(lane: &str, child: Option<Running>, foreign_pid: Option<u32>, follow: LaneFollow, timeout: Duration, preset: Preset) -> Active {
+        Active {
+            lane: lane.to_string(),
+            child,
+            foreign_pid,
+            follow,
+            started: Instant::now(),
+            timeout,
+            ended_by_us: false,
+            preset,
+            looked_at: Instant::now(),
+            stuck: None,
+        }
+    }
+
+    /// A worker an earlier orchestrator started, still alive after its crash: followed by pid.
+    pub fn adopted(r: &Run<'_>, lane: &str, pid: u32, follow: LaneFollow) -> Active {
+        let preset = r.lanes.get(lane).map_or(Preset::Script, |lr| preset_of(&lr.worker));
+        Active::new(lane, None, Some(pid), follow, lane_timeout(r, lane), preset)
+    }
+
+    /// How the worker ended, once it has; never blocks.
+    pub fn exited(&mut self) -> Option<Ending> {
+        match (&mut self.child, self.foreign_pid) {
+            (Some(c), _) => c.try_wait(),
+            (None, Some(pid)) if !process::pid_alive(pid) => Some(Ending::Unknown),
+            _ => None,
+        }
+    }
+
+    /// The lane's end now that its worker has exited with `ending`.
+    pub fn on_exit(&self, ending: Ending, presses: usize) -> Ended {
+        let done = self.follow.done;
+        match self.foreign_pid {
+            Some(_) if done => Ended::new(LaneState::Done, "worker from the earlier run finished"),
+            Some(_) => Ended::new(LaneState::Failed, "worker from the earlier run exited without .done"),
+            None => classify(ending, done, self.ended_by_us, presses),
+        }
+    }
+
+    /// Whether `.done` was seen at least `grace` ago while the worker still runs.
+    pub fn past_grace(&self, grace: Duration) -> bool {
+        self.follow.done && self.follow.done_seen.is_some_and(|t| t.elapsed() >= grace)
+    }
+
+    /// `.done` was written `grace` ago and the worker still runs: its group is ended; done.
+    pub fn on_grace_over(&mut self, grace: Duration) -> Ended {
+        if let Some(pid) = self.foreign_pid {
+            kill_group(pid);
+            return Ended::new(LaneState::Done, "worker from the earlier run ended after .done grace");
+        }
+        self.ended_by_us = true;
+        let ending = self.child.as_mut().map_or(Ending::Unknown, |c| c.terminate(Duration::from_secs(2)));
+        Ended::new(
+            LaneState::Done,
+            format!("worker still running {}s after .done; its process group was ended ({ending})", grace.as_secs()),
+        )
+    }
+
+    /// Past the lane timeout without an end: its group is killed; timed out. For a worker from
+    /// the earlier run, the timeout counts from the resume: the run never waits forever, not even
+    /// for a worker it did not start.
+    pub fn on_timeout(&mut self) -> Ended {
+        let secs = self.timeout.as_secs();
+        if let Some(pid) = self.foreign_pid {
+            kill_group(pid);
+            return Ended::new(
+                LaneState::TimedOut,
+                format!("worker from the earlier run: no .done within {secs}s of the resume; process group killed"),
+            );
+        }
+        self.ended_by_us = true;
+        let ending = self.child.as_mut().map_or(Ending::Unknown, |c| c.terminate(Duration::from_secs(2)));
+        Ended::new(LaneState::TimedOut, format!("no .done within {secs}s; process group killed ({ending})"))
+    }
+
+    /// The operator asked to stop the lane: its worker's group is ended.
+    pub fn on_stop(&mut self) -> Ended {
+        self.ended_by_us = true;
+        let how = self.child.as_mut().map(|c| format!(" ({})", c.terminate(Duration::from_secs(2)))).unwrap_or_default();
+        if let Some(pid) = self.foreign_pid {
+            kill_group(pid);
+        }
+        Ended::new(LaneState::Failed, format!("stopped by the operator{how}"))
+    }
+
+    /// End the worker's group whoever started it (a restart): ours are ended and reaped, one
+    /// from the earlier run is killed.
+    pub fn end_group(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            c.terminate(Duration::from_secs(2));
+        }
+        if let Some(pid) = self.foreign_pid {
+            kill_group(pid);
+        }
+    }
+
+    /// Ends a worker whose log shows it will never finish on its own (`presets::stuck`); the
+    /// log is read at most every [`STUCK_EVERY`].
+    pub fn end_if_stuck(&mut self, run_dir: &Path) -> Option<Ended> {
+        if self.looked_at.elapsed() < STUCK_EVERY {
+            return None;
+        }
+        self.looked_at = Instant::now();
+        let child = self.child.as_mut()?;
+        let tail = log_tail(&run_dir.join(&self.lane).join("worker.log"), 64 * 1024)?;
+        let why = presets::stuck(self.preset, &tail)?;
+        self.ended_by_us = true;
+        self.stuck = Some(why);
+        let ending = child.terminate(Duration::from_secs(2));
+        Some(Ended::new(LaneState::Failed, format!("ended by git-lanes: the agent would not finish on its own ({ending})")))
+    }
+}
+
+/// Start a lane's worker through the process module; `events` hears when it exits.
+pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &mpsc::Sender<Event>) -> Result<Active> {
+    let lr = r.lanes.get(lane).expect("lane prepared").clone();
+    let prompt = lr.files.join("prompt.md");
+    let order = lr.files.join("work-order.yaml");
+    let spec = r.ws.specs.get(lane);
+    let model = r.opts.model.clone().or_else(|| spec.and_then(|s| s.model.clone())).or_else(|| r.ws.config.model.clone());
+    let ctx = WorkerContext {
+        prompt_file: &prompt,
+        work_order_file: &order,
+        state_dir: &lr.files,
+        model: model.as_deref(),
+        max_turns: r.opts.max_turns,
+        max_budget_usd: r.opts.max_budget_usd,
+        lane,
+    };
+    let cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
+    let ids: Vec<String> = lr.plan.issues.iter().map(|a| a.id.clone()).collect();
+    let env = worker_env(r, lane, &lr, ctx.env(), main_signals, &ids);
+    let timeout = lane_timeout(r, lane);
+    let argv = cmd.argv();
+    let mut spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
+        .with_env(EnvPolicy::Inherit(env))
+        .with_output(OutputTarget::File(lr.files.join("worker.log")))
+        .with_timeout(timeout);
+    if r.opts.sandbox_workers || r.ws.config.sandbox_workers {
+        spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files));
+    }
+    let exited = events.clone();
+    let name = lane.to_string();
+    let child = process::spawn_notifying(&spec, move || {
+        let _ = exited.send(Event::WorkerExited { lane: name });
+    })?;
+    crate::base::fault::point("after-spawn");
+    let pid = child.pid();
+    let ls = r.lane_state(lane);
+    ls.status = LaneState::Running.as_str().into();
+    ls.worker_pid = Some(pid);
+    ls.started_at = Some(crate::files::scaffold::now_rfc3339());
+    r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids });
+    let follow = LaneFollow::new(lane, vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)]);
+    Ok(Active::new(lane, Some(child), None, follow, timeout, cmd.preset))
+}
+
+/// The worker's environment on top of the orchestrator's: the preset's own variables, the run's
+/// `LANES_*`, the workers' `PATH` and the guard against pushing.
+fn worker_env(
+    r: &Run<'_>,
+    lane: &str,
+    lr: &LaneRun,
+    preset_env: Vec<(&'static str, OsString)>,
+    main_signals: &Path,
+    issue_ids: &[String],
+) -> Vec<(OsString, OsString)> {
+    let index = r.lanes.keys().position(|l| l == lane).unwrap_or(0) as u32;
+    let port_base = u32::from(r.ws.config.port_base) + index * u32::from(r.ws.config.port_span);
+    let mut env: Vec<(OsString, OsString)> = preset_env.into_iter().map(|(k, v)| (OsString::from(k), v)).collect();
+    env.push(("LANES_RUN_ID".into(), r.run_id.clone().into()));
+    env.push(("LANES_TASK".into(), r.task.into()));
+    env.push(("LANES_SIGNAL_DIR".into(), main_signals.as_os_str().to_owned()));
+    env.push(("LANES_ISSUES".into(), issue_ids.join(",").into()));
+    env.push(("LANES_PORT_BASE".into(), port_base.to_string().into()));
+    env.push(("LANES_PORT_SPAN".into(), r.ws.config.port_span.to_string().into()));
+    env.push(("LANES_WORKTREE".into(), lr.worktree.as_os_str().to_owned()));
+    if let Some(path) = presets::worker_path() {
+        env.push(("PATH".into(), path));
+    }
+    env.extend(crate::judge::guard::no_push_env(std::env::var_os("GIT_CONFIG_COUNT").as_deref()));
+    env
+}
+
+fn lane_timeout(r: &Run<'_>, lane: &str) -> Duration {
+    r.opts
+        .timeout
+        .or_else(|| r.ws.specs.get(lane).and_then(|s| s.timeout.as_deref()).and_then(crate::files::config::parse_duration))
+        .unwrap_or(r.ws.config.lane_timeout)
+}
+
+/// The end of a worker this run started, from how it exited and whether `.done` was seen.
+fn classify(ending: Ending, done: bool, ended_by_us: bool, presses: usize) -> Ended {
+    match ending {
+        Ending::TimedOut { after } => {
+            Ended::new(LaneState::TimedOut, format!("no .done within {}s; process group killed", after.as_secs()))
+        }
+        _ if presses > 0 && !done => Ended::new(LaneState::Interrupted, format!("stopped by Ctrl-C ({ending})")),
+        Ending::Exited(0) if done => Ended::new(LaneState::Done, "exit 0"),
+        _ if done && ended_by_us => Ended::new(LaneState::Done, ending.to_string()),
+        Ending::Exited(0) => Ended::new(LaneState::Failed, "worker exited 0 without writing .done"),
+        _ if done => Ended::new(LaneState::Failed, format!("worker wrote .done but ended with {ending}")),
+        _ => Ended::new(LaneState::Failed, format!("worker ended with {ending} without writing .done")),
+    }
+}
+
+pub(super) fn preset_of(worker: &str) -> Preset {
+    worker.trim().parse::<Preset>().unwrap_or(Preset::Script)
+}
+
+/// The last `max` bytes of a worker's log (a result object is at its end).
+fn log_tail(log: &Path, max: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(log).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A lane's end as the agent tells it: its state, detail, reason and usage.
+pub(super) struct Outcome {
+    pub state: LaneState,
+    pub detail: String,
+    pub reason: Option<String>,
+    pub usage: Option<presets::WorkerUsage>,
+}
+
+impl Outcome {
+    /// What the log says overrides a clean exit: a preset worker that wrote `.done` and exited 0
+    /// but whose agent reported an error (aider after an authentication error, claude's
+    /// `is_error`) failed. A failed or timed-out lane gets the agent's reason, or the last
+    /// meaningful lines of its log.
+    pub fn of(preset: Preset, log: &Path, ended: Ended, stuck: Option<String>) -> Outcome {
+        let tail = log_tail(log, 256 * 1024).unwrap_or_default();
+        let usage = presets::parse_usage(preset, &tail);
+        let said_error = usage.as_ref().and_then(|u| u.is_error) == Some(true);
+        let mut out = Outcome { state: ended.state, detail: ended.detail, reason: None, usage };
+        // Only a preset's own format decides: a user's script that wrote `.done` and exited 0 is
+        // done, whatever JSON or error-looking lines it printed on the way.
+        if out.state == LaneState::Done && said_error && preset != Preset::Script {
+            out.state = LaneState::Failed;
+            out.detail = format!("{}; but the agent reported an error", out.detail);
+        }
+        if matches!(out.state, LaneState::Failed | LaneState::TimedOut) {
+            out.reason = if stuck.is_some() {
+                stuck
+            } else if tail.trim().is_empty() {
+                Some("the worker printed nothing".into())
+            } else {
+                presets::failure_reason(preset, &tail)
+            };
+        }
+        out
+    }
+
+    /// The detail with the agent's reason and the log's path, as the console shows it.
+    pub fn shown(&self, preset: Preset, log: &Path) -> String {
+        let mut text = self.detail.clone();
+        if let Some(reason) = &self.reason {
+            let who = if preset == Preset::Script { "worker" } else { preset.name() };
+            text.push_str(&format!("\n  {who} said: {reason}"));
+        }
+        if self.state != LaneState::Done {
+            text.push_str(&format!("\n  worker log: {}", log.display()));
+        }
+        text
+    }
+}
+
+#[allow(unsafe_code)]
+fn kill_group(pid: u32) {
+    // SAFETY: signals the process group led by a worker we started in an earlier run.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGTERM);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exit_is_told_by_done_and_by_who_ended_it() {
+        let state = |ending, done, by_us, presses| classify(ending, done, by_us, presses).state;
+        assert_eq!(state(Ending::Exited(0), true, false, 0), LaneState::Done);
+        assert_eq!(state(Ending::Exited(0), false, false, 0), LaneState::Failed);
+        assert_eq!(state(Ending::Signaled(15), true, true, 0), LaneState::Done);
+        assert_eq!(state(Ending::Signaled(15), true, false, 0), LaneState::Failed);
+        assert_eq!(state(Ending::Signaled(2), false, false, 1), LaneState::Interrupted);
+        assert_eq!(state(Ending::Exited(0), true, false, 1), LaneState::Done);
+        assert_eq!(state(Ending::TimedOut { after: Duration::from_secs(3) }, true, false, 0), LaneState::TimedOut);
+    }
+}
