@@ -407,39 +407,9 @@ pub fn run(
         task: TASK_FIX,
         work_orders: BTreeMap::new(),
     };
-    let mut active = Vec::new();
-    for p in plans {
-        if p.is_idle() {
-            let why = if p.blocked.is_empty() {
-                "no open issues".to_string()
-            } else {
-                format!("{} blocked issue(s), none ready", p.blocked.len())
-            };
-            (r.observer)(&RunEvent::Skipped { lane: p.lane.clone(), reason: why });
-            continue;
-        }
-        active.push(p);
-    }
+    let active = skip_idle(&mut r, plans);
     if active.is_empty() {
-        // Nothing is ready: no worktree, no commit, no report; the run leaves no trace.
-        if dir_is_new {
-            let _ = std::fs::remove_dir_all(&r.dir);
-        }
-        r.emit(RunEvent::Note("no lane has an issue ready; nothing to do".into()));
-        let open = r.ws.issues.iter().filter(|i| i.status() == crate::files::issue::Status::Open).count();
-        return Ok(RunSummary {
-            run_id,
-            resolved: vec![],
-            open,
-            needs_human: vec![],
-            report: None,
-            commit: None,
-            merge_command: None,
-            interrupted: false,
-            integrated: vec![],
-            fast_forwarded: false,
-            lanes: vec![],
-        });
+        return Ok(nothing_to_do(&mut r, dir_is_new));
     }
     for p in &active {
         state.lanes.insert(
@@ -455,6 +425,47 @@ pub fn run(
     crate::base::fault::point("after-prepare");
     let interrupted = coordinator::follow(&mut r, setup)?;
     finish::complete(&mut r, interrupted)
+}
+
+/// The lanes with work; each idle one is reported as skipped (and why).
+fn skip_idle(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Vec<LanePlan> {
+    let mut active = Vec::new();
+    for p in plans {
+        if p.is_idle() {
+            let why = if p.blocked.is_empty() {
+                "no open issues".to_string()
+            } else {
+                format!("{} blocked issue(s), none ready", p.blocked.len())
+            };
+            (r.observer)(&RunEvent::Skipped { lane: p.lane.clone(), reason: why });
+            continue;
+        }
+        active.push(p);
+    }
+    active
+}
+
+/// Nothing is ready: no worktree, no commit, no report; the run leaves no trace (its folder goes
+/// unless it was there before).
+fn nothing_to_do(r: &mut Run<'_>, dir_is_new: bool) -> RunSummary {
+    if dir_is_new {
+        let _ = std::fs::remove_dir_all(&r.dir);
+    }
+    r.emit(RunEvent::Note("no lane has an issue ready; nothing to do".into()));
+    let open = r.ws.issues.iter().filter(|i| i.status() == crate::files::issue::Status::Open).count();
+    RunSummary {
+        run_id: r.run_id.clone(),
+        resolved: vec![],
+        open,
+        needs_human: vec![],
+        report: None,
+        commit: None,
+        merge_command: None,
+        interrupted: false,
+        integrated: vec![],
+        fast_forwarded: false,
+        lanes: vec![],
+    }
 }
 
 /// Continue an interrupted run from its live state.
