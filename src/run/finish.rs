@@ -1,8 +1,21 @@
 //! Steps 6–8 in order: collect every lane, integrate, then commit the catalog, report and state
 //! and tidy up — archiving every tip before a branch or worktree is removed.
+//!
+//! # Design note: finishing as a list of idempotent steps
+//! [`complete`] reads as its steps: record the lanes' outcomes → integrate → write the catalog,
+//! verdicts and report in the integration worktree → the run commit → the journal. Until the
+//! run commit exists, `run --resume` simply does those steps again, and each may be redone:
+//! collection undoes what a killed judgement wrote (`judging.json`), integration continues its
+//! branch, the files are rewritten whole, and a run commit already at the integration tip is
+//! amended instead of repeated ([`head_is_run_commit`]). From the run commit on, each [`Step`]
+//! (fast-forward, push, tidy) is journalled in [`Finishing::steps`] as soon as it is done, so
+//! [`resume_finishing`] does only what is left, then [`final_state`] saves the run's last word.
+//! The fault points (`crate::base::fault::point`) sit on these step boundaries.
 
-use super::collect;
-use super::integrate::{self, Candidate};
+use std::path::{Path, PathBuf};
+
+use super::collect::{self, Collected};
+use super::integrate::{self, Candidate, Integrated};
 use super::{Run, RunEvent, RunSummary};
 use crate::base::error::Result;
 use crate::files::catalog::Catalog;
@@ -10,61 +23,95 @@ use crate::files::config::IntegrationPolicy;
 use crate::files::issue::Status;
 use crate::files::workspace::Workspace;
 use crate::run::report;
-use crate::run::state::IssueLine;
-use crate::run::state::{Finishing, IntegrationState, MergedLane, Rejection};
+use crate::run::state::{Finishing, IntegrationState, IssueLine, LaneState, MergedLane, Rejection};
 use crate::{git::gitcli, git::worktree, run::signal};
 
+/// Collect, integrate and finish a run whose lanes all ended; `interrupted` stops after
+/// collecting (the work is kept; `run --resume` continues).
 pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary> {
     let collected = collect::collect_all(r)?;
     crate::base::fault::point("after-collect");
-    let mut human: Vec<String> = Vec::new();
-    for (lane, ls) in &r.state.lanes {
-        match ls.status.as_str() {
-            "failed" | "timed_out" => human.push(format!(
-                "lane {lane} {}: {}{}{}; its work is on `{}` (`git lanes run --resume` restarts it; `git lanes integrate {} --no-fetch` verifies it and takes it as it stands)",
-                ls.status.replace('_', " "),
-                ls.exit.as_deref().unwrap_or("?"),
-                ls.reason.as_deref().map(|why| format!(" — {why}")).unwrap_or_default(),
-                ls.log.as_deref().map(|log| format!(" (log: {log})")).unwrap_or_default(),
-                ls.branch.as_deref().unwrap_or("?"),
-                r.run_id
-            )),
-            "interrupted" => human.push(format!("lane {lane} was interrupted; `git lanes run --resume` continues it")),
-            _ => {}
-        }
-        for rej in &ls.rejected {
-            human.push(format!("{} was not resolved: {}", rej.id, rej.reason));
-        }
+    let mut human = lane_outcomes(r, &collected);
+    if interrupted {
+        return stop_interrupted(r, human);
     }
-    for c in &collected {
-        if let Some(e) = &c.error {
-            human.push(format!("lane {}: collecting failed: {e}", c.lane));
-        }
-        for rv in &c.reverts {
-            human.push(format!("lane {}: issue file edit reverted: {rv}", c.lane));
-        }
-        if !c.refused.is_empty() {
-            human.push(format!(
-                "lane {} was refused ({}); it is neither judged nor integrated, its branch is kept",
-                c.lane,
-                c.refused.join("; ")
-            ));
-        }
+    let policy = r.opts.policy.unwrap_or(r.ws.config.integration);
+    let candidates = candidates(r);
+    human.extend(kept_for_review(&candidates));
+    if r.opts.no_integrate || policy == IntegrationPolicy::Branches {
+        return leave_branches(r, &candidates, human);
     }
+    let int = integrate_lanes(r, &candidates, policy)?;
+    crate::base::fault::point("after-integrate");
+    record_integration(r, &int, policy, &mut human);
+    let mut f = finishing_of(r, &int, human);
+    f.open = write_catalog_and_verdicts(r, &int.worktree)?;
+    place_run_commit(r, &int, &mut f)?;
+    write_run_report(r, &int, &mut f)?;
+    run_commit(r, &mut f)?;
+    finish_steps(r, f)
+}
+
+/// What the lanes leave for a human: failures, interruptions, rejections, collection problems,
+/// refusals, and refs a worker changed.
+fn lane_outcomes(r: &Run<'_>, collected: &[Collected]) -> Vec<String> {
+    let mut human: Vec<String> = r.state.lanes.iter().flat_map(|(lane, ls)| lane_state_lines(&r.run_id, lane, ls)).collect();
+    human.extend(collected.iter().flat_map(collected_lines));
     // Workers cannot push (their git refuses); whatever changed tags or a local remote anyway
     // is said.
     let now = crate::judge::guard::watched_refs(&r.repo.git);
     for change in crate::judge::guard::ref_changes(&r.state.watched_refs, &now) {
         human.push(format!("{change}: a worker may have pushed or tagged; check it"));
     }
-    if interrupted {
-        r.state.status = "interrupted".into();
-        r.save()?;
-        return Ok(summary(r, vec![], human, None, None, None, true));
+    human
+}
+
+/// A lane that failed, timed out or was interrupted, and each issue its judge rejected.
+fn lane_state_lines(run_id: &str, lane: &str, ls: &LaneState) -> Vec<String> {
+    let mut out = Vec::new();
+    match ls.status.as_str() {
+        "failed" | "timed_out" => out.push(format!(
+            "lane {lane} {}: {}{}{}; its work is on `{}` (`git lanes run --resume` restarts it; `git lanes integrate {run_id} --no-fetch` verifies it and takes it as it stands)",
+            ls.status.replace('_', " "),
+            ls.exit.as_deref().unwrap_or("?"),
+            ls.reason.as_deref().map(|why| format!(" — {why}")).unwrap_or_default(),
+            ls.log.as_deref().map(|log| format!(" (log: {log})")).unwrap_or_default(),
+            ls.branch.as_deref().unwrap_or("?"),
+        )),
+        "interrupted" => out.push(format!("lane {lane} was interrupted; `git lanes run --resume` continues it")),
+        _ => {}
     }
-    let policy = r.opts.policy.unwrap_or(r.ws.config.integration);
-    let candidates: Vec<Candidate> = r
-        .lanes
+    out.extend(ls.rejected.iter().map(|rej| format!("{} was not resolved: {}", rej.id, rej.reason)));
+    out
+}
+
+/// What collecting one lane ran into: an error, reverted issue-file edits, a refusal.
+fn collected_lines(c: &Collected) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(e) = &c.error {
+        out.push(format!("lane {}: collecting failed: {e}", c.lane));
+    }
+    out.extend(c.reverts.iter().map(|rv| format!("lane {}: issue file edit reverted: {rv}", c.lane)));
+    if !c.refused.is_empty() {
+        out.push(format!(
+            "lane {} was refused ({}); it is neither judged nor integrated, its branch is kept",
+            c.lane,
+            c.refused.join("; ")
+        ));
+    }
+    out
+}
+
+/// An interrupted run stops after collecting: its state says so, nothing is integrated.
+fn stop_interrupted(r: &mut Run<'_>, human: Vec<String>) -> Result<RunSummary> {
+    r.state.status = "interrupted".into();
+    r.save()?;
+    Ok(summary(r, vec![], human, None, None, None, true))
+}
+
+/// The lanes offered for integration: finished and not refused.
+fn candidates(r: &Run<'_>) -> Vec<Candidate> {
+    r.lanes
         .iter()
         .filter_map(|(lane, lr)| {
             let ls = r.state.lanes.get(lane)?;
@@ -75,46 +122,60 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
                 resolved: ls.resolved.clone(),
             })
         })
-        .collect();
-    for c in candidates.iter().filter(|c| c.resolved.is_empty()) {
-        human.push(format!("lane {} resolved nothing; its branch `{}` is kept for review", c.lane, c.branch));
-    }
-    let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
-    let merge_command = None;
-    let mut commit = None;
-    let mut resolved: Vec<String> = Vec::new();
-    let report_rel = r.ws.config.runs.join(format!("{}.md", r.label));
-    if r.opts.no_integrate || policy == IntegrationPolicy::Branches {
-        for c in &candidates {
-            if r.opts.push
-                && let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &c.branch])
-            {
+        .collect()
+}
+
+/// A finished lane that resolved nothing is not merged: its branch waits for a human.
+fn kept_for_review(candidates: &[Candidate]) -> Vec<String> {
+    candidates
+        .iter()
+        .filter(|c| c.resolved.is_empty())
+        .map(|c| format!("lane {} resolved nothing; its branch `{}` is kept for review", c.lane, c.branch))
+        .collect()
+}
+
+/// `--no-integrate` or policy `branches`: push the lane branches when asked, write the report
+/// and state in the run's folder, and leave the branches for review.
+fn leave_branches(r: &mut Run<'_>, candidates: &[Candidate], mut human: Vec<String>) -> Result<RunSummary> {
+    if r.opts.push {
+        for c in candidates {
+            if let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &c.branch]) {
                 human.push(format!("could not push `{}`: {e}", c.branch));
             }
         }
-        // Leaving the branches is what was asked for (e.g. one CI job per lane), not something
-        // that needs a human: it is said in the report and as a note, and does not make exit 3.
-        let left = format!(
-            "lane branches were left for review (policy {}): {}",
-            if r.opts.no_integrate { "--no-integrate" } else { "branches" },
-            candidates.iter().map(|c| c.branch.as_str()).collect::<Vec<_>>().join(", ")
-        );
-        r.emit(RunEvent::Note(left.clone()));
-        r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
-        r.state.finished = Some(crate::files::scaffold::now_rfc3339());
-        let lines = issue_lines(r, &[]);
-        let mut listed = human.clone();
-        listed.push(left);
-        r.state.timeline = Some("timeline.svg".into());
-        crate::base::fsutil::write_atomic(&r.dir.join("timeline.svg"), crate::run::timeline::svg(&r.state).as_bytes())?;
-        let text = report::render(&r.state, &lines, &listed, &crate::files::scaffold::now_stamp());
-        let path = r.dir.join("report.md");
-        crate::base::fsutil::write_atomic(&path, text.as_bytes())?;
-        r.state.report = Some(path.display().to_string());
-        r.save()?;
-        clear_signals(r);
-        return Ok(summary(r, vec![], human, Some(path), None, None, false));
     }
+    // Leaving the branches is what was asked for (e.g. one CI job per lane), not something
+    // that needs a human: it is said in the report and as a note, and does not make exit 3.
+    let left = format!(
+        "lane branches were left for review (policy {}): {}",
+        if r.opts.no_integrate { "--no-integrate" } else { "branches" },
+        candidates.iter().map(|c| c.branch.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    r.emit(RunEvent::Note(left.clone()));
+    r.state.status = status_for(&human).into();
+    r.state.finished = Some(crate::files::scaffold::now_rfc3339());
+    let lines = issue_lines(r, &[]);
+    let mut listed = human.clone();
+    listed.push(left);
+    r.state.timeline = Some("timeline.svg".into());
+    crate::base::fsutil::write_atomic(&r.dir.join("timeline.svg"), crate::run::timeline::svg(&r.state).as_bytes())?;
+    let text = report::render(&r.state, &lines, &listed, &crate::files::scaffold::now_stamp());
+    let path = r.dir.join("report.md");
+    crate::base::fsutil::write_atomic(&path, text.as_bytes())?;
+    r.state.report = Some(path.display().to_string());
+    r.save()?;
+    clear_signals(r);
+    Ok(summary(r, vec![], human, Some(path), None, None, false))
+}
+
+/// `complete` when nobody needs to look: `complete`, else `needs_attention`.
+fn status_for(human: &[String]) -> &'static str {
+    if human.is_empty() { "complete" } else { "needs_attention" }
+}
+
+/// Merge the candidates into the integration branch, each merge or back-out an event.
+fn integrate_lanes(r: &mut Run<'_>, candidates: &[Candidate], policy: IntegrationPolicy) -> Result<Integrated> {
+    let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
     crate::run::timeline::integration_begins(&mut r.state);
     let mut on_step = |lane: &str, backed: Option<&str>| {
         let e = match backed {
@@ -124,8 +185,12 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         crate::run::timeline::record(&mut r.state, &e);
         (r.observer)(&e);
     };
-    let int = integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, &candidates, policy, &mut on_step)?;
-    crate::base::fault::point("after-integrate");
+    integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, candidates, policy, &mut on_step)
+}
+
+/// Each lane's merge result in the state, the integration as a whole, and what a human must
+/// know about it (lanes backed out; pairs that conflict are a note).
+fn record_integration(r: &mut Run<'_>, int: &Integrated, policy: IntegrationPolicy, human: &mut Vec<String>) {
     for (lane, reason) in &int.backed_out {
         human.push(format!("lane {lane} was backed out of the integration: {reason}; its branch is kept"));
         if let Some(ls) = r.state.lanes.get_mut(lane) {
@@ -140,7 +205,6 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     for (a, b) in &int.conflicting_pairs {
         r.emit(RunEvent::Note(format!("lanes {a} and {b} conflict when merged")));
     }
-    resolved.extend(int.resolved.iter().cloned());
     r.state.integration = Some(IntegrationState {
         policy: format!("{policy:?}").to_lowercase(),
         branch: Some(int.branch.clone()),
@@ -150,108 +214,132 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
         commit: None,
         kept_at: None,
     });
-    // Finish in the integration worktree: catalog, report, state, verdicts; one commit.
-    let iw = int.worktree.clone();
-    let iws = Workspace::load(&iw, r.ws.config.clone())?;
+}
+
+/// The journal's first entry: what the integration did and what is left for a human.
+fn finishing_of(r: &Run<'_>, int: &Integrated, human: Vec<String>) -> Finishing {
+    let merged = int
+        .merged
+        .iter()
+        .filter_map(|l| r.lanes.get(l).map(|lr| (l, lr)))
+        .map(|(l, lr)| MergedLane { lane: l.clone(), branch: lr.branch.clone(), worktree: lr.worktree.display().to_string() })
+        .collect();
+    Finishing {
+        integration_branch: int.branch.clone(),
+        integration_worktree: int.worktree.display().to_string(),
+        merged,
+        human,
+        resolved: int.resolved.clone(),
+        report: report_rel(r).display().to_string(),
+        ..Finishing::default()
+    }
+}
+
+/// The report's path, relative to the repository: `<runs>/<label>.md`.
+fn report_rel(r: &Run<'_>) -> PathBuf {
+    r.ws.config.runs.join(format!("{}.md", r.label))
+}
+
+/// Finish in the integration worktree: the catalog synced to the integrated issue files and
+/// each lane's verdicts next to the report. Returns how many issues stay OPEN there.
+fn write_catalog_and_verdicts(r: &Run<'_>, iw: &Path) -> Result<usize> {
+    let iws = Workspace::load(iw, r.ws.config.clone())?;
     if let Some(bytes) = crate::base::fsutil::read_optional(&iw.join(&r.ws.config.catalog))? {
         let cat = Catalog::parse(&r.ws.config.catalog, bytes)?;
         let synced = cat.sync(&iws, &crate::files::scaffold::now_stamp());
         if synced.changed {
-            crate::base::fsutil::write_under(&iw, &r.ws.config.catalog, &synced.bytes)?;
+            crate::base::fsutil::write_under(iw, &r.ws.config.catalog, &synced.bytes)?;
         }
     }
-    let open = iws.issues.iter().filter(|i| i.status() == Status::Open).count();
-    for (lane, _) in r.lanes.clone() {
-        for entry in std::fs::read_dir(r.dir.join(&lane)).into_iter().flatten().flatten() {
+    for lane in r.lanes.keys() {
+        for entry in std::fs::read_dir(r.dir.join(lane)).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(".verdict.yaml") {
                 let to = r.ws.config.runs.join(&r.label).join(&name);
-                crate::base::fsutil::write_under(&iw, &to, &crate::base::fsutil::read(&entry.path())?)?;
+                crate::base::fsutil::write_under(iw, &to, &crate::base::fsutil::read(&entry.path())?)?;
             }
         }
     }
-    // A run that resolved nothing changes nothing the user needs on their branch: its
-    // bookkeeping commit is kept under refs/lanes/runs/<RUN_ID> instead (`runs`/`report` read it).
-    let off_branch = int.resolved.is_empty() && !r.opts.no_commit;
-    if off_branch && let Some(i) = r.state.integration.as_mut() {
-        i.kept_at = Some(crate::run::runs::run_ref(&r.label));
-    }
-    let ff_possible = !r.opts.no_commit && !off_branch;
-    // The report is written before the fast-forward: say what will happen (HEAD unmoved ⇒ yes).
+    Ok(iws.issues.iter().filter(|i| i.status() == Status::Open).count())
+}
+
+/// Where the run commit goes. A run that resolved nothing changes nothing the user needs on
+/// their branch: its bookkeeping commit is kept under `refs/lanes/runs/<RUN_ID>` instead
+/// (`runs`/`report` read it). The report is written before the fast-forward, so it says what
+/// will happen (HEAD unmoved ⇒ yes).
+fn place_run_commit(r: &mut Run<'_>, int: &Integrated, f: &mut Finishing) -> Result<()> {
+    f.off_branch = int.resolved.is_empty() && !r.opts.no_commit;
+    f.ff_possible = !r.opts.no_commit && !f.off_branch;
+    let run_ref = crate::run::runs::run_ref(&r.label);
+    f.report_at = if f.off_branch { format!("{run_ref}:{}", f.report) } else { f.report.clone() };
+    let expected = f.ff_possible && r.repo.reopen()?.head_commit().map(|o| o.to_string()).as_deref() == Some(r.base.as_str());
     if let Some(i) = r.state.integration.as_mut() {
-        i.fast_forwarded = ff_possible && r.repo.reopen()?.head_commit().map(|o| o.to_string()).as_deref() == Some(r.base.as_str());
+        if f.off_branch {
+            i.kept_at = Some(run_ref);
+        }
+        i.fast_forwarded = expected;
     }
-    r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
+    Ok(())
+}
+
+/// The run's outcome, the report and the committed state, in the integration worktree.
+fn write_run_report(r: &mut Run<'_>, int: &Integrated, f: &mut Finishing) -> Result<()> {
+    r.state.status = status_for(&f.human).into();
     r.state.finished = Some(crate::files::scaffold::now_rfc3339());
-    r.state.report = Some(report_rel.display().to_string());
-    let lines = issue_lines(r, &int.resolved);
-    write_report(r, &iw, &report_rel, &lines, &human)?;
-    let message = format!("lanes: run {}: {} resolved, {} open", r.label, resolved.len(), open);
-    let keep_out = super::keep_out(&r.ws.config, &[]);
+    r.state.report = Some(f.report.clone());
+    f.status = r.state.status.clone();
+    f.lines = issue_lines(r, &int.resolved);
+    write_report(r, &int.worktree, Path::new(&f.report), &f.lines, &f.human)
+}
+
+/// The one run commit (`lanes: run <label>: N resolved, M open`) in the integration worktree,
+/// archived; kept off the user's branch when nothing was resolved. `--no-commit` leaves the
+/// files uncommitted and says so.
+fn run_commit(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
+    let iw = PathBuf::from(&f.integration_worktree);
     if r.opts.no_commit {
-        human.push(format!("--no-commit: the catalog, report and state are written but not committed in {}", iw.display()));
-    } else {
-        // A run killed between its commit and the journal left that commit at the integration
-        // branch's tip: the resumed run folds into it rather than committing a second one.
-        if head_is_run_commit(&iw, &r.label) {
-            crate::git::snapshot::amend_head(&iw, &keep_out)?;
-        } else {
-            crate::git::snapshot::commit_worktree(&iw, &message, &keep_out)?;
-        }
-        crate::base::fault::point("before-journal");
-        let tip = worktree::head(&iw)?;
-        worktree::archive(r.repo, &r.label, "integration", &tip)?;
-        commit = Some(tip.clone());
-        if let Some(i) = r.state.integration.as_mut() {
-            i.commit = Some(tip.clone());
-        }
-        if off_branch {
-            let oid = git2::Oid::from_str(&tip).map_err(|e| crate::base::error::Error::git(format!("bad commit id {tip}"), e))?;
-            let name = crate::run::runs::run_ref(&r.label);
-            r.repo
-                .git
-                .reference(&name, oid, true, &format!("git-lanes: run {} resolved nothing", r.label))
-                .map_err(|e| crate::base::error::Error::git(format!("could not write {name}"), e))?;
-            r.emit(RunEvent::Note(format!(
-                "nothing was resolved: the report and state are kept under {name}, not committed on your branch (`git lanes report {}`)",
-                r.label
-            )));
-            commit = None;
-        }
+        f.human.push(format!("--no-commit: the catalog, report and state are written but not committed in {}", iw.display()));
+        return Ok(());
     }
-    let report_at = if off_branch {
-        format!("{}:{}", crate::run::runs::run_ref(&r.label), report_rel.display())
+    let keep_out = super::keep_out(&r.ws.config, &[]);
+    // A run killed between its commit and the journal left that commit at the integration
+    // branch's tip: the resumed run folds into it rather than committing a second one.
+    if head_is_run_commit(&iw, &r.label) {
+        crate::git::snapshot::amend_head(&iw, &keep_out)?;
     } else {
-        report_rel.display().to_string()
-    };
-    let f = Finishing {
-        steps: Vec::new(),
-        status: r.state.status.clone(),
-        commit,
-        ff_possible,
-        off_branch,
-        fast_forwarded: false,
-        integration_branch: int.branch.clone(),
-        integration_worktree: iw.display().to_string(),
-        merged: int
-            .merged
-            .iter()
-            .filter_map(|l| r.lanes.get(l).map(|lr| (l, lr)))
-            .map(|(l, lr)| MergedLane { lane: l.clone(), branch: lr.branch.clone(), worktree: lr.worktree.display().to_string() })
-            .collect(),
-        human,
-        resolved,
-        open,
-        report: report_rel.display().to_string(),
-        report_at,
-        merge_command,
-        lines,
-    };
-    finish_steps(r, f)
+        let message = format!("lanes: run {}: {} resolved, {} open", r.label, f.resolved.len(), f.open);
+        crate::git::snapshot::commit_worktree(&iw, &message, &keep_out)?;
+    }
+    crate::base::fault::point("before-journal");
+    let tip = worktree::head(&iw)?;
+    worktree::archive(r.repo, &r.label, "integration", &tip)?;
+    if let Some(i) = r.state.integration.as_mut() {
+        i.commit = Some(tip.clone());
+    }
+    if f.off_branch {
+        return keep_off_branch(r, &tip);
+    }
+    f.commit = Some(tip);
+    Ok(())
+}
+
+/// Point `refs/lanes/runs/<label>` at the run commit of a run that resolved nothing.
+fn keep_off_branch(r: &mut Run<'_>, tip: &str) -> Result<()> {
+    let oid = git2::Oid::from_str(tip).map_err(|e| crate::base::error::Error::git(format!("bad commit id {tip}"), e))?;
+    let name = crate::run::runs::run_ref(&r.label);
+    r.repo
+        .git
+        .reference(&name, oid, true, &format!("git-lanes: run {} resolved nothing", r.label))
+        .map_err(|e| crate::base::error::Error::git(format!("could not write {name}"), e))?;
+    r.emit(RunEvent::Note(format!(
+        "nothing was resolved: the report and state are kept under {name}, not committed on your branch (`git lanes report {}`)",
+        r.label
+    )));
+    Ok(())
 }
 
 /// Whether `worktree`'s HEAD is the run commit of `label` (`lanes: run <label>: N resolved, M open`).
-fn head_is_run_commit(worktree: &std::path::Path, label: &str) -> bool {
+fn head_is_run_commit(worktree: &Path, label: &str) -> bool {
     let Ok(git) = git2::Repository::open(worktree) else { return false };
     let Some(subject) = git.head().and_then(|h| h.peel_to_commit()).ok().and_then(|c| c.summary().map(str::to_string)) else {
         return false;
@@ -259,86 +347,148 @@ fn head_is_run_commit(worktree: &std::path::Path, label: &str) -> bool {
     subject.strip_prefix(&format!("lanes: run {label}: ")).is_some_and(|rest| rest.contains(" resolved, ") && rest.ends_with(" open"))
 }
 
-/// The steps after the run commit — fast-forward, push, tidy, final state — each journalled in
-/// the live state before the next begins and each idempotent, so a crash anywhere is finished by
-/// `run --resume` ([`resume_finishing`]) without a second judgement, commit or report.
+/// The steps after the run commit, in order. Each is idempotent and journalled in the live
+/// state before the next begins, so a crash anywhere is finished by `run --resume`
+/// ([`resume_finishing`]) without a second judgement, commit or report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Move the user's branch to the run commit (only by fast-forward).
+    FastForward,
+    /// `--push`: push the user's branch once it was moved.
+    Push,
+    /// Remove the merged lanes' worktrees and branches, and the integration worktree.
+    Tidy,
+}
+
+impl Step {
+    const ALL: [Step; 3] = [Step::FastForward, Step::Push, Step::Tidy];
+
+    /// The word the journal records in [`Finishing::steps`].
+    fn name(self) -> &'static str {
+        match self {
+            Step::FastForward => "ff",
+            Step::Push => "push",
+            Step::Tidy => "tidy",
+        }
+    }
+
+    fn run(self, r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
+        match self {
+            Step::FastForward => fast_forward(r, f),
+            Step::Push => push(r, f),
+            Step::Tidy => tidy(r, f),
+        }
+    }
+
+    /// The fault point right after the step is journalled.
+    fn fault_point(self) -> Option<&'static str> {
+        match self {
+            Step::FastForward => Some("after-ff"),
+            Step::Push => None,
+            Step::Tidy => Some("after-tidy"),
+        }
+    }
+}
+
+/// Journal the run commit, do each step the journal does not list yet, then the final state.
 fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
     journal(r, &f)?;
     crate::base::fault::point("after-commit");
-    let iw = std::path::PathBuf::from(&f.integration_worktree);
-    let report_rel = std::path::PathBuf::from(&f.report);
+    for step in Step::ALL {
+        if f.done(step.name()) {
+            continue;
+        }
+        step.run(r, &mut f)?;
+        f.steps.push(step.name().into());
+        journal(r, &f)?;
+        if let Some(point) = step.fault_point() {
+            crate::base::fault::point(point);
+        }
+    }
+    final_state(r, f)
+}
+
+/// Move the user's branch, only by fast-forward and only if HEAD has not moved (a resumed
+/// run whose branch is already at the result finds nothing to do).
+fn fast_forward(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
+    if f.ff_possible
+        && let Some(tip) = f.commit.clone()
+    {
+        let blocked = integrate::fast_forward(r.repo, &r.label, &r.base, r.state.base_branch.as_deref(), &tip)?;
+        f.fast_forwarded = blocked.is_none();
+        if let Some(why) = blocked {
+            not_fast_forwarded(r, f, &why)?;
+        }
+    }
+    if let Some(i) = r.state.integration.as_mut() {
+        i.fast_forwarded = f.fast_forwarded;
+    }
+    f.status = r.state.status.clone();
+    Ok(())
+}
+
+/// The fast-forward was refused: say why and how to merge, and correct the committed report,
+/// which said what was expected (the run commit is on no branch of the user's yet, so it is
+/// amended).
+fn not_fast_forwarded(r: &mut Run<'_>, f: &mut Finishing, why: &str) -> Result<()> {
+    let cmd = format!("git merge {}", f.integration_branch);
+    f.human.push(format!("your branch was not fast-forwarded: {why}; the result is on `{}`; run `{cmd}`", f.integration_branch));
+    f.merge_command = Some(cmd);
+    if let Some(i) = r.state.integration.as_mut() {
+        i.fast_forwarded = false;
+    }
+    r.state.status = "needs_attention".into();
+    let iw = PathBuf::from(&f.integration_worktree);
+    write_report(r, &iw, Path::new(&f.report), &f.lines, &f.human)?;
     let keep_out = super::keep_out(&r.ws.config, &[]);
-    // Move the user's branch, only by fast-forward and only if HEAD has not moved (a resumed
-    // run whose branch is already at the result finds nothing to do).
-    if !f.done("ff") {
-        if f.ff_possible
-            && let Some(tip) = f.commit.clone()
-        {
-            let blocked = integrate::fast_forward(r.repo, &r.label, &r.base, r.state.base_branch.as_deref(), &tip)?;
-            f.fast_forwarded = blocked.is_none();
-            if let Some(why) = blocked {
-                let cmd = format!("git merge {}", f.integration_branch);
-                f.human
-                    .push(format!("your branch was not fast-forwarded: {why}; the result is on `{}`; run `{cmd}`", f.integration_branch));
-                f.merge_command = Some(cmd);
-                // The committed report said what was expected; say what happened instead (the run
-                // commit is not on any branch of the user's yet, so it is amended).
-                if let Some(i) = r.state.integration.as_mut() {
-                    i.fast_forwarded = false;
-                }
-                r.state.status = "needs_attention".into();
-                write_report(r, &iw, &report_rel, &f.lines, &f.human)?;
-                if let Some(amended) = crate::git::snapshot::amend_head(&iw, &keep_out)? {
-                    let amended = amended.to_string();
-                    worktree::archive(r.repo, &r.label, "integration", &amended)?;
-                    if let Some(i) = r.state.integration.as_mut() {
-                        i.commit = Some(amended.clone());
-                    }
-                    f.commit = Some(amended);
-                }
-            }
-        }
+    if let Some(amended) = crate::git::snapshot::amend_head(&iw, &keep_out)? {
+        let amended = amended.to_string();
+        worktree::archive(r.repo, &r.label, "integration", &amended)?;
         if let Some(i) = r.state.integration.as_mut() {
-            i.fast_forwarded = f.fast_forwarded;
+            i.commit = Some(amended.clone());
         }
-        f.status = r.state.status.clone();
-        f.steps.push("ff".into());
-        journal(r, &f)?;
-        crate::base::fault::point("after-ff");
+        f.commit = Some(amended);
     }
-    if !f.done("push") {
-        if r.opts.push
-            && f.fast_forwarded
-            && let Some(b) = r.state.base_branch.clone()
-            && let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &b])
-        {
-            f.human.push(format!("could not push `{b}`: {e}"));
-        }
-        f.steps.push("push".into());
-        journal(r, &f)?;
+    Ok(())
+}
+
+/// `--push`: push the user's branch once it was fast-forwarded; a refusal is said.
+fn push(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
+    if r.opts.push
+        && f.fast_forwarded
+        && let Some(b) = r.state.base_branch.clone()
+        && let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &b])
+    {
+        f.human.push(format!("could not push `{b}`: {e}"));
     }
-    if !f.done("tidy") {
-        // Merged lanes' worktrees and branches go (their tips are archived); the rest stay.
-        // Worktrees are removed in parallel (see `worktree::remove_many`); a folder already gone
-        // (a crash after removing it) is only pruned.
-        let paths: Vec<std::path::PathBuf> = f.merged.iter().map(|m| std::path::PathBuf::from(&m.worktree)).collect();
-        let refs: Vec<&std::path::Path> = paths.iter().map(std::path::PathBuf::as_path).collect();
-        let removed = worktree::remove_many(&r.repo.root, &refs);
-        crate::base::fault::point("mid-tidy");
-        for (m, gone) in f.merged.clone().iter().zip(removed) {
-            if gone? {
-                worktree::delete_branch(r.repo, &m.branch)?;
-            } else {
-                f.human.push(format!("the worktree of lane {} holds uncommitted changes and was kept: {}", m.lane, m.worktree));
-            }
+    Ok(())
+}
+
+/// Merged lanes' worktrees and branches go (their tips are archived); the rest stay. Worktrees
+/// are removed in parallel (see `worktree::remove_many`); a folder already gone (a crash after
+/// removing it) is only pruned. The integration worktree goes once its commit is on the user's
+/// branch or kept under the run's ref.
+fn tidy(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
+    let paths: Vec<PathBuf> = f.merged.iter().map(|m| PathBuf::from(&m.worktree)).collect();
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let removed = worktree::remove_many(&r.repo.root, &refs);
+    crate::base::fault::point("mid-tidy");
+    for (m, gone) in f.merged.clone().iter().zip(removed) {
+        if gone? {
+            worktree::delete_branch(r.repo, &m.branch)?;
+        } else {
+            f.human.push(format!("the worktree of lane {} holds uncommitted changes and was kept: {}", m.lane, m.worktree));
         }
-        if (f.fast_forwarded || f.off_branch) && worktree::remove(&r.repo.root, &iw)? {
-            worktree::delete_branch(r.repo, &f.integration_branch)?;
-        }
-        f.steps.push("tidy".into());
-        journal(r, &f)?;
-        crate::base::fault::point("after-tidy");
     }
+    if (f.fast_forwarded || f.off_branch) && worktree::remove(&r.repo.root, Path::new(&f.integration_worktree))? {
+        worktree::delete_branch(r.repo, &f.integration_branch)?;
+    }
+    Ok(())
+}
+
+/// The run's last word: its final status in the live state (the journal goes), the signal
+/// files cleared, and the summary.
+fn final_state(r: &mut Run<'_>, f: Finishing) -> Result<RunSummary> {
     r.state.status = if !f.human.is_empty() {
         "needs_attention".into()
     } else if f.status.is_empty() || f.status == "running" {
@@ -349,15 +499,7 @@ fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
     r.state.finishing = None;
     r.save()?;
     clear_signals(r);
-    let mut out = summary(
-        r,
-        f.resolved.clone(),
-        f.human.clone(),
-        Some(std::path::PathBuf::from(&f.report_at)),
-        f.commit.clone(),
-        f.merge_command.clone(),
-        false,
-    );
+    let mut out = summary(r, f.resolved, f.human, Some(PathBuf::from(&f.report_at)), f.commit, f.merge_command, false);
     // The same count as the run commit's message: the issues OPEN in the integrated result.
     out.open = f.open;
     out.integrated = r.state.integration.as_ref().map(|i| i.merged.clone()).unwrap_or_default();
@@ -378,17 +520,14 @@ fn journal(r: &mut Run<'_>, f: &Finishing) -> Result<()> {
 pub(super) fn resume_finishing(r: &mut Run<'_>) -> Result<RunSummary> {
     let f = r.state.finishing.clone().unwrap_or_default();
     r.state.status = f.status.clone();
-    r.emit(RunEvent::Note(format!(
-        "the run commit exists; finishing what is left ({})",
-        ["ff", "push", "tidy"].iter().filter(|s| !f.done(s)).copied().collect::<Vec<_>>().join(", ")
-    )));
+    let left: Vec<&str> = Step::ALL.iter().map(|s| s.name()).filter(|s| !f.done(s)).collect();
+    r.emit(RunEvent::Note(format!("the run commit exists; finishing what is left ({})", left.join(", "))));
     finish_steps(r, f)
 }
 
-/// The per-issue lines of the report.
-/// The report and the committed state, in the integration worktree.
-/// The timeline picture is written next to the report (`<RUN_ID>.svg`) and linked from it.
-fn write_report(r: &mut Run<'_>, iw: &std::path::Path, report_rel: &std::path::Path, lines: &[IssueLine], human: &[String]) -> Result<()> {
+/// The report and the committed state, in the integration worktree. The timeline picture is
+/// written next to the report (`<RUN_ID>.svg`) and linked from it.
+fn write_report(r: &mut Run<'_>, iw: &Path, report_rel: &Path, lines: &[IssueLine], human: &[String]) -> Result<()> {
     let svg_rel = report_rel.with_extension("svg");
     r.state.timeline = svg_rel.file_name().map(|n| n.to_string_lossy().into_owned());
     crate::base::fsutil::write_under(iw, &svg_rel, crate::run::timeline::svg(&r.state).as_bytes())?;
@@ -405,6 +544,7 @@ fn write_report(r: &mut Run<'_>, iw: &std::path::Path, report_rel: &std::path::P
     st.save(iw, &r.ws.config.state)
 }
 
+/// The per-issue lines of the report: RESOLVED, REJECTED, OPEN (and why) or BLOCKED.
 fn issue_lines(r: &Run<'_>, integrated: &[String]) -> Vec<IssueLine> {
     let mut out = Vec::new();
     let backed: Vec<String> = r.state.integration.as_ref().map(|i| i.backed_out.iter().map(|b| b.id.clone()).collect()).unwrap_or_default();
@@ -438,6 +578,7 @@ fn issue_lines(r: &Run<'_>, integrated: &[String]) -> Vec<IssueLine> {
     out
 }
 
+/// Remove every lane's signal files (status and `.done`): the run no longer follows them.
 fn clear_signals(r: &Run<'_>) {
     let dir = r.repo.root.join(&r.ws.config.signals);
     for lane in r.lanes.keys().chain(r.state.lanes.keys()) {
@@ -447,6 +588,7 @@ fn clear_signals(r: &Run<'_>) {
     }
 }
 
+/// What the command line prints of a run (`open` counted from the run-start workspace).
 fn summary(
     r: &Run<'_>,
     resolved: Vec<String>,
