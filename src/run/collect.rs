@@ -19,9 +19,11 @@ use crate::files::config::Config;
 use crate::files::issue::{Issue, Status};
 use crate::files::rewrite::{Edit, Resolution};
 use crate::git::worktree;
+use crate::judge::guard::Revert;
 use crate::judge::verdict::{self, CheckOutcome, JudgeInput};
 use crate::judge::verify::{self, VerifyOptions};
 use crate::planning::plan::LanePlan;
+use crate::run::state::{LaneState, Rejection};
 
 /// One issue's judgement.
 #[derive(Debug, Clone)]
@@ -58,8 +60,32 @@ struct LaneInput<'a> {
 
 /// Collect every lane that ended (in parallel), then record the results in the run state.
 pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
-    let inputs: Vec<LaneInput<'_>> = r
-        .lanes
+    let results = {
+        let inputs = lane_inputs(r);
+        let cx = Cx {
+            ws: &r.ws,
+            config: &r.ws.config,
+            dir: &r.dir,
+            base: &r.fork,
+            run_id: &r.run_id,
+            opts: VerifyOptions::from_config(&r.ws.config, false),
+        };
+        collect_in_parallel(&cx, &inputs)
+    };
+    for c in &results {
+        emit_judgements(r, c)?;
+        record_lane(r.state.lanes.entry(c.lane.clone()).or_default(), c);
+        if let Some(tip) = &c.tip {
+            worktree::archive(r.repo, &r.run_id, &c.lane, tip)?;
+        }
+    }
+    r.save()?;
+    Ok(results)
+}
+
+/// The lanes to collect: every lane not collected yet; only finished ones are judged.
+fn lane_inputs<'a>(r: &'a Run<'_>) -> Vec<LaneInput<'a>> {
+    r.lanes
         .iter()
         .filter_map(|(lane, lr)| {
             let st = r.state.lanes.get(lane)?.status.as_str();
@@ -72,17 +98,12 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
                 keep_out: &lr.keep_out,
             })
         })
-        .collect();
-    let cx = Cx {
-        ws: &r.ws,
-        config: &r.ws.config,
-        dir: &r.dir,
-        base: &r.fork,
-        run_id: &r.run_id,
-        opts: VerifyOptions::from_config(&r.ws.config, false),
-    };
-    // A bounded pool: lanes are judged in parallel, but a hundred lanes must not start a hundred
-    // `git` and check processes at once.
+        .collect()
+}
+
+/// Collect the lanes in a bounded pool: lanes are judged in parallel, but a hundred lanes must
+/// not start a hundred `git` and check processes at once. Results come back in input order.
+fn collect_in_parallel(cx: &Cx<'_>, inputs: &[LaneInput<'_>]) -> Vec<Collected> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Collected>>> = inputs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
@@ -91,14 +112,14 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
                 loop {
                     let k = next.fetch_add(1, Ordering::SeqCst);
                     let Some(input) = inputs.get(k) else { break };
-                    *slots[k].lock().unwrap_or_else(|e| e.into_inner()) = Some(collect_lane(&cx, input));
+                    *slots[k].lock().unwrap_or_else(|e| e.into_inner()) = Some(collect_lane(cx, input));
                 }
             });
         }
     });
-    let results: Vec<Collected> = slots
+    slots
         .into_iter()
-        .zip(&inputs)
+        .zip(inputs)
         .map(|(slot, input)| {
             slot.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| Collected {
                 lane: input.lane.to_string(),
@@ -106,40 +127,37 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
                 ..Collected::default()
             })
         })
-        .collect();
-    for c in &results {
-        for j in &c.judgements {
-            r.emit(RunEvent::Judged { lane: c.lane.clone(), id: j.id.clone(), approved: j.approved, reason: j.reason.clone() });
-            if let Some(y) = &j.verdict_yaml {
-                crate::base::fsutil::write_atomic(&r.dir.join(&c.lane).join(format!("{}.verdict.yaml", j.id)), y.as_bytes())?;
-            }
-        }
-        let ls = r.state.lanes.entry(c.lane.clone()).or_default();
-        ls.tip = c.tip.clone();
-        ls.resolved = c.judgements.iter().filter(|j| j.approved).map(|j| j.id.clone()).collect();
-        ls.issues_fixed = ls.resolved.len();
-        ls.rejected = c
-            .judgements
-            .iter()
-            .filter(|j| !j.approved)
-            .map(|j| crate::run::state::Rejection { id: j.id.clone(), reason: j.reason.clone() })
-            .collect();
-        for rv in &c.reverts {
-            ls.warnings.push(format!("issue file edit reverted: {rv}"));
-        }
-        ls.refused = c.refused.clone();
-        if c.committed_leftovers {
-            ls.warnings.push("the worker left uncommitted changes; git-lanes committed them on the lane branch".into());
-        }
-        if let Some(e) = &c.error {
-            ls.warnings.push(format!("collecting failed: {e}"));
-        }
-        if let Some(tip) = &c.tip {
-            worktree::archive(r.repo, &r.run_id, &c.lane, tip)?;
+        .collect()
+}
+
+/// Each judgement as an event, its verdict file in the lane's run folder.
+fn emit_judgements(r: &mut Run<'_>, c: &Collected) -> Result<()> {
+    for j in &c.judgements {
+        r.emit(RunEvent::Judged { lane: c.lane.clone(), id: j.id.clone(), approved: j.approved, reason: j.reason.clone() });
+        if let Some(y) = &j.verdict_yaml {
+            crate::base::fsutil::write_atomic(&r.dir.join(&c.lane).join(format!("{}.verdict.yaml", j.id)), y.as_bytes())?;
         }
     }
-    r.save()?;
-    Ok(results)
+    Ok(())
+}
+
+/// What collecting found, in the lane's state: its tip, what was resolved and rejected, why it
+/// was refused, and warnings.
+fn record_lane(ls: &mut LaneState, c: &Collected) {
+    ls.tip = c.tip.clone();
+    ls.resolved = c.judgements.iter().filter(|j| j.approved).map(|j| j.id.clone()).collect();
+    ls.issues_fixed = ls.resolved.len();
+    ls.rejected = c.judgements.iter().filter(|j| !j.approved).map(|j| Rejection { id: j.id.clone(), reason: j.reason.clone() }).collect();
+    for rv in &c.reverts {
+        ls.warnings.push(format!("issue file edit reverted: {rv}"));
+    }
+    ls.refused = c.refused.clone();
+    if c.committed_leftovers {
+        ls.warnings.push("the worker left uncommitted changes; git-lanes committed them on the lane branch".into());
+    }
+    if let Some(e) = &c.error {
+        ls.warnings.push(format!("collecting failed: {e}"));
+    }
 }
 
 struct Cx<'a> {
@@ -165,35 +183,81 @@ fn collect_lane(cx: &Cx<'_>, input: &LaneInput<'_>) -> Collected {
 /// [`crate::git::snapshot::Droppings::save`]): in `.git/lanes/runs/<RUN_ID>/<LANE>/`.
 const JUDGING_NOTE: &str = "judging.json";
 
+/// One lane's collection, phase by phase: recover an interrupted judgement → commit the
+/// worker's leftovers → guard (refuse or revert) → run the checks with their droppings undone
+/// → judge → write and commit the judgement. Each phase may be redone after a crash.
 fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Result<()> {
-    let keep_out = super::keep_out(cx.config, input.keep_out);
     let note = cx.dir.join(input.lane).join(JUDGING_NOTE);
-    if let Some(before) = crate::git::snapshot::Droppings::load(&note) {
-        // A collection killed while judging: what its checks and its judge wrote since is
-        // git-lanes' own, not the worker's — undone, so no leftover commit takes it.
-        before.recover(input.worktree)?;
-        crate::base::fsutil::remove_file_if_exists(&note)?;
-    }
-    let secret_files = uncommitted_files_with_secrets(input.worktree)?;
-    if !secret_files.is_empty() {
-        // Committing them would store the secret in the repository's objects: they stay
-        // uncommitted in the kept worktree, for a human.
-        out.refused.push(format!(
-            "the worker left files carrying the value of a secret environment variable: {} (left uncommitted in its worktree)",
-            secret_files.join(", ")
-        ));
+    recover_interrupted_judgement(input.worktree, &note)?;
+    if refuse_secret_leftovers(input.worktree, out)? {
         return Ok(());
     }
     out.committed_leftovers = worktree::commit_leftovers(
         input.worktree,
         &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane),
-        &keep_out,
+        &super::keep_out(cx.config, input.keep_out),
     )?;
     let git = git2::Repository::open(input.worktree).map_err(|e| crate::base::error::Error::git("could not open the lane worktree", e))?;
     let base = git2::Oid::from_str(cx.base).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
-    let tip = git.head().ok().and_then(|h| h.target()).unwrap_or(base);
-    // What judges the lane is not the lane's to change; nothing is written through its symlinks.
-    let inspection = crate::judge::guard::inspect_lane(&git, base, tip, &cx.config.issues)?;
+    let worker_tip = head_or(&git, base);
+    if !guard_lane(cx, input, &git, base, worker_tip, out)? || !input.judge {
+        return Ok(());
+    }
+    let judging = Judging::new(cx, input, &git, base, worker_tip)?;
+    let results = run_checks(cx, input, &note)?;
+    let mut written = Written::default();
+    for (issue, result) in results {
+        out.judgements.push(judging.judge(issue, &result, &mut written)?);
+    }
+    crate::base::fault::point("mid-judge");
+    commit_judgement(cx, input, &written)?;
+    crate::base::fsutil::remove_file_if_exists(&note)?;
+    Ok(())
+}
+
+/// The commit HEAD points at, or `base` when there is none.
+fn head_or(git: &git2::Repository, base: git2::Oid) -> git2::Oid {
+    git.head().ok().and_then(|h| h.target()).unwrap_or(base)
+}
+
+/// A collection killed while judging: what its checks and its judge wrote since is git-lanes'
+/// own, not the worker's — undone, so no leftover commit takes it.
+fn recover_interrupted_judgement(worktree: &Path, note: &Path) -> Result<()> {
+    if let Some(before) = crate::git::snapshot::Droppings::load(note) {
+        before.recover(worktree)?;
+        crate::base::fsutil::remove_file_if_exists(note)?;
+    }
+    Ok(())
+}
+
+/// Refuse the lane when the worker left files carrying a secret's value: committing them would
+/// store the secret in the repository's objects, so they stay uncommitted in the kept worktree,
+/// for a human. Returns whether the lane was refused.
+fn refuse_secret_leftovers(worktree: &Path, out: &mut Collected) -> Result<bool> {
+    let secret_files = uncommitted_files_with_secrets(worktree)?;
+    if secret_files.is_empty() {
+        return Ok(false);
+    }
+    out.refused.push(format!(
+        "the worker left files carrying the value of a secret environment variable: {} (left uncommitted in its worktree)",
+        secret_files.join(", ")
+    ));
+    Ok(true)
+}
+
+/// What judges the lane is not the lane's to change; nothing is written through its symlinks.
+/// A lane the guard refuses as a whole has each of its issues rejected (when it is judged);
+/// issue-file edits it may not make are reverted and committed. Returns whether the lane goes
+/// on to be judged.
+fn guard_lane(
+    cx: &Cx<'_>,
+    input: &LaneInput<'_>,
+    git: &git2::Repository,
+    base: git2::Oid,
+    tip: git2::Oid,
+    out: &mut Collected,
+) -> Result<bool> {
+    let inspection = crate::judge::guard::inspect_lane(git, base, tip, &cx.config.issues)?;
     if !inspection.refusals.is_empty() {
         out.refused = inspection.refusals;
         if input.judge {
@@ -202,95 +266,115 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
                 out.judgements.push(Judgement { id: a.id.clone(), approved: false, reason: reason.clone(), verdict_yaml: None });
             }
         }
-        return Ok(());
+        return Ok(false);
     }
     if !inspection.reverts.is_empty() {
-        let mut paths = Vec::new();
-        for rv in &inspection.reverts {
-            match &rv.bytes {
-                Some(b) => crate::base::fsutil::write_under(input.worktree, &rv.path, b)?,
-                None => {
-                    crate::base::fsutil::check_no_symlink(input.worktree, &rv.path)?;
-                    crate::base::fsutil::remove_file_if_exists(&input.worktree.join(&rv.path))?;
-                }
+        restore_guarded_files(cx, input, &inspection.reverts, out)?;
+    }
+    Ok(true)
+}
+
+/// Put back the issue files the lane may not change (or remove ones it may not add) and commit
+/// that on the lane branch.
+fn restore_guarded_files(cx: &Cx<'_>, input: &LaneInput<'_>, reverts: &[Revert], out: &mut Collected) -> Result<()> {
+    let mut paths = Vec::new();
+    for rv in reverts {
+        match &rv.bytes {
+            Some(b) => crate::base::fsutil::write_under(input.worktree, &rv.path, b)?,
+            None => {
+                crate::base::fsutil::check_no_symlink(input.worktree, &rv.path)?;
+                crate::base::fsutil::remove_file_if_exists(&input.worktree.join(&rv.path))?;
             }
-            paths.push(rv.path.display().to_string());
-            out.reverts.push(rv.to_string());
         }
-        let mut args: Vec<&str> = vec!["add", "-A", "--"];
-        args.extend(paths.iter().map(String::as_str));
-        crate::git::gitcli::git(input.worktree, &args)?;
-        let ids: Vec<&str> = inspection.reverts.iter().map(|r| r.id.as_str()).collect();
-        worktree::commit(
-            input.worktree,
-            &format!(
-                "lanes: run {}: lane {}: restore issue files a lane may not change ({})\n\n{}",
-                cx.run_id,
-                input.lane,
-                ids.join(", "),
-                out.reverts.join("\n")
-            ),
-        )?;
+        paths.push(rv.path.display().to_string());
+        out.reverts.push(rv.to_string());
     }
-    if !input.judge {
-        return Ok(());
-    }
-    // The judge sees what the worker did (a trespass on another lane's issue file is judged even
-    // though the guard reverted it); evidence and the merge are of the reverted tip.
-    let worker_tip = tip;
-    let tip = git.head().ok().and_then(|h| h.target()).unwrap_or(base);
-    let mut changed = verdict::changed_files(&git, base, worker_tip)?;
-    // Evidence of this lane's own issues is written by the judge (here, or where the lane ran),
-    // not by the worker: it does not count against SpecFit.
-    let own_evidence: Vec<PathBuf> =
-        input.plan.issues.iter().map(|a| cx.config.evidence.join(input.lane).join(format!("{}_", a.id))).collect();
-    changed.retain(|c| !own_evidence.iter().any(|prefix| c.path.starts_with(&*prefix.to_string_lossy())));
-    let siblings: Vec<&Issue> = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).collect();
-    let other_lane_files: Vec<PathBuf> = cx.ws.issues.iter().filter(|i| i.lane() != input.lane).map(|i| i.path.clone()).collect();
-    let time_box = crate::planning::workorder::lane_time_box(&siblings);
-    let logbook = logbook_dir(cx.config);
-    let now = crate::files::scaffold::now_rfc3339();
-    let tree = verify::TreeState { commit: Some(tip.to_string()), dirty: false };
-    let mut resolved = Vec::new();
-    let mut reopened = Vec::new();
-    // Files git-lanes writes here (issue files, evidence): the only ones the judge's commit takes.
-    let mut written: Vec<PathBuf> = Vec::new();
-    // The worker's tree is committed; whatever the checks write is undone after each issue's
-    // checks, so no dropping reaches the lane commit, the run commit or a tracked file.
-    // All checks run before anything is written, so undoing their droppings cannot undo a
-    // judgement's own edits.
+    let mut args: Vec<&str> = vec!["add", "-A", "--"];
+    args.extend(paths.iter().map(String::as_str));
+    crate::git::gitcli::git(input.worktree, &args)?;
+    let ids: Vec<&str> = reverts.iter().map(|r| r.id.as_str()).collect();
+    worktree::commit(
+        input.worktree,
+        &format!(
+            "lanes: run {}: lane {}: restore issue files a lane may not change ({})\n\n{}",
+            cx.run_id,
+            input.lane,
+            ids.join(", "),
+            out.reverts.join("\n")
+        ),
+    )
+}
+
+/// Verify each of the lane's issues in its worktree. The worker's tree is committed; whatever
+/// the checks write is undone afterwards, so no dropping reaches the lane commit, the run
+/// commit or a tracked file. All checks run before anything is written, so undoing their
+/// droppings cannot undo a judgement's own edits; the note lets a killed collection undo them.
+fn run_checks<'w>(cx: &Cx<'w>, input: &LaneInput<'_>, note: &Path) -> Result<Vec<(&'w Issue, verify::IssueVerdict)>> {
     let droppings = crate::git::snapshot::Droppings::before(input.worktree)?;
-    droppings.save(&note)?;
-    let results: Vec<(&Issue, verify::IssueVerdict)> = input
+    droppings.save(note)?;
+    let results = input
         .plan
         .issues
         .iter()
         .filter_map(|a| cx.ws.issue(&a.id))
-        .map(|issue| {
-            let result = verify::verify_issue(issue, input.worktree, &cx.opts);
-            (issue, result)
-        })
+        .map(|issue| (issue, verify::verify_issue(issue, input.worktree, &cx.opts)))
         .collect();
     droppings.restore(input.worktree, true)?;
-    for (issue, result) in results {
-        let checks: Vec<CheckOutcome> =
-            result.checks.iter().map(|c| CheckOutcome { command: c.check.command.clone(), passed: c.passed }).collect();
-        let deps: Vec<(String, Option<Status>)> =
-            issue.meta.depends_on.iter().map(|d| (d.clone(), cx.ws.issue(d).map(|i| i.status()))).collect();
-        let v = verdict::judge(&JudgeInput {
-            issue,
-            lane: input.lane,
-            siblings: &siblings,
-            changed: &changed,
-            checks: &checks,
-            dependencies: &deps,
-            duration: input.duration,
-            time_box: Some(time_box),
-            other_lane_issue_files: &other_lane_files,
-            catalog: &cx.config.catalog,
-            logbook: &logbook,
-            now: &now,
-        });
+    Ok(results)
+}
+
+/// What the judge wrote in the lane worktree: the only files its commit takes.
+#[derive(Default)]
+struct Written {
+    files: Vec<PathBuf>,
+    resolved: Vec<String>,
+    reopened: Vec<String>,
+}
+
+/// What every judgement of one lane shares.
+struct Judging<'a> {
+    cx: &'a Cx<'a>,
+    input: &'a LaneInput<'a>,
+    siblings: Vec<&'a Issue>,
+    /// What the worker changed (from the fork to its own tip).
+    changed: Vec<verdict::ChangedFile>,
+    other_lane_files: Vec<PathBuf>,
+    time_box: Duration,
+    logbook: PathBuf,
+    now: String,
+    /// The tree evidence is of: the lane tip after the guard's reverts.
+    tree: verify::TreeState,
+}
+
+impl<'a> Judging<'a> {
+    /// The judge sees what the worker did (a trespass on another lane's issue file is judged
+    /// even though the guard reverted it); evidence and the merge are of the reverted tip.
+    fn new(cx: &'a Cx<'a>, input: &'a LaneInput<'a>, git: &git2::Repository, base: git2::Oid, worker_tip: git2::Oid) -> Result<Self> {
+        let tip = head_or(git, base);
+        let mut changed = verdict::changed_files(git, base, worker_tip)?;
+        // Evidence of this lane's own issues is written by the judge (here, or where the lane
+        // ran), not by the worker: it does not count against SpecFit.
+        let own_evidence: Vec<PathBuf> =
+            input.plan.issues.iter().map(|a| cx.config.evidence.join(input.lane).join(format!("{}_", a.id))).collect();
+        changed.retain(|c| !own_evidence.iter().any(|prefix| c.path.starts_with(&*prefix.to_string_lossy())));
+        let siblings: Vec<&Issue> = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).collect();
+        Ok(Judging {
+            cx,
+            input,
+            time_box: crate::planning::workorder::lane_time_box(&siblings),
+            siblings,
+            changed,
+            other_lane_files: cx.ws.issues.iter().filter(|i| i.lane() != input.lane).map(|i| i.path.clone()).collect(),
+            logbook: logbook_dir(cx.config),
+            now: crate::files::scaffold::now_rfc3339(),
+            tree: verify::TreeState { commit: Some(tip.to_string()), dirty: false },
+        })
+    }
+
+    /// Judge one issue from its checks' results; an approved one is marked RESOLVED with its
+    /// evidence, a refused one the worker marked RESOLVED (or WONTFIX) is set back to OPEN.
+    fn judge(&self, issue: &Issue, result: &verify::IssueVerdict, written: &mut Written) -> Result<Judgement> {
+        let v = self.verdict(issue, result);
         let reason = if v.approved() {
             format!("{}/{} checks passed; {}", result.passed_checks(), result.checks.len(), v.recommendation)
         } else if result.checks.is_empty() {
@@ -298,59 +382,86 @@ fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Res
         } else {
             v.recommendation.clone()
         };
-        let current = current_issue(input.worktree, issue);
-        let already_recorded = current.status() == Status::Resolved
-            && current.has_resolution()
-            && crate::judge::evidence::latest(input.worktree, &cx.config.evidence, input.lane, issue.id()).is_some();
-        // Already judged and recorded where the lane ran (`git lanes integrate`): verified again
-        // here, nothing more to write.
-        if v.approved() && !already_recorded {
-            let files = files_for(issue, &changed);
-            let mut e = Edit::new(&current);
-            e.set_status(Status::Resolved)
-                .set_key("date_verified", &crate::files::scaffold::today())
-                .set_number("verification_confidence", u64::from(result.confidence()))
-                .add_resolution(&Resolution {
-                    date: crate::files::scaffold::today(),
-                    fixed_by: format!("lane {} (git-lanes run {})", input.lane, cx.run_id),
-                    files_changed: files,
-                    verification: format!("{}/{} checks passed (git-lanes verify)", result.passed_checks(), result.checks.len()),
-                });
-            e.write(input.worktree, &current)?;
-            written.push(current.path.clone());
-            let ev = verify::to_evidence(&result, issue, &tree, &chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
-            let mut ev = ev;
-            ev.run_id = Some(cx.run_id.to_string());
-            written.push(crate::judge::evidence::write(
-                input.worktree,
-                &cx.config.evidence,
-                &ev,
-                &chrono::Local::now().format("%Y%m%d_%H%M%S").to_string(),
-            )?);
-            resolved.push(issue.id().to_string());
+        let current = current_issue(self.input.worktree, issue);
+        if v.approved() && !self.already_recorded(&current, issue) {
+            self.resolve(issue, &current, result, written)?;
         } else if !v.approved() && current.status() != Status::Open {
             // The worker marked it RESOLVED (or WONTFIX) itself: that claim is not accepted.
             let mut e = Edit::new(&current);
             e.set_status(Status::Open);
-            e.write(input.worktree, &current)?;
-            written.push(current.path.clone());
-            reopened.push(issue.id().to_string());
+            e.write(self.input.worktree, &current)?;
+            written.files.push(current.path.clone());
+            written.reopened.push(issue.id().to_string());
         }
-        out.judgements.push(Judgement { id: issue.id().to_string(), approved: v.approved(), reason, verdict_yaml: v.to_yaml().ok() });
+        Ok(Judgement { id: issue.id().to_string(), approved: v.approved(), reason, verdict_yaml: v.to_yaml().ok() })
     }
-    crate::base::fault::point("mid-judge");
-    if !resolved.is_empty() || !reopened.is_empty() {
-        let mut msg = format!("lanes: run {}: lane {}:", cx.run_id, input.lane);
-        if !resolved.is_empty() {
-            msg += &format!(" resolve {} (verified)", resolved.join(", "));
-        }
-        if !reopened.is_empty() {
-            msg += &format!("{} keep {} OPEN (not verified)", if resolved.is_empty() { "" } else { ";" }, reopened.join(", "));
-        }
-        crate::git::snapshot::commit_paths(input.worktree, &msg, &written)?;
+
+    fn verdict(&self, issue: &Issue, result: &verify::IssueVerdict) -> verdict::Verdict {
+        let checks: Vec<CheckOutcome> =
+            result.checks.iter().map(|c| CheckOutcome { command: c.check.command.clone(), passed: c.passed }).collect();
+        let deps: Vec<(String, Option<Status>)> =
+            issue.meta.depends_on.iter().map(|d| (d.clone(), self.cx.ws.issue(d).map(|i| i.status()))).collect();
+        verdict::judge(&JudgeInput {
+            issue,
+            lane: self.input.lane,
+            siblings: &self.siblings,
+            changed: &self.changed,
+            checks: &checks,
+            dependencies: &deps,
+            duration: self.input.duration,
+            time_box: Some(self.time_box),
+            other_lane_issue_files: &self.other_lane_files,
+            catalog: &self.cx.config.catalog,
+            logbook: &self.logbook,
+            now: &self.now,
+        })
     }
-    crate::base::fsutil::remove_file_if_exists(&note)?;
-    Ok(())
+
+    /// Already judged and recorded where the lane ran (`git lanes integrate`): verified again
+    /// here, nothing more to write.
+    fn already_recorded(&self, current: &Issue, issue: &Issue) -> bool {
+        current.status() == Status::Resolved
+            && current.has_resolution()
+            && crate::judge::evidence::latest(self.input.worktree, &self.cx.config.evidence, self.input.lane, issue.id()).is_some()
+    }
+
+    /// Mark the issue RESOLVED (byte-minimal rewrite + Resolution section) and write its evidence.
+    fn resolve(&self, issue: &Issue, current: &Issue, result: &verify::IssueVerdict, written: &mut Written) -> Result<()> {
+        let (cx, input) = (self.cx, self.input);
+        let mut e = Edit::new(current);
+        e.set_status(Status::Resolved)
+            .set_key("date_verified", &crate::files::scaffold::today())
+            .set_number("verification_confidence", u64::from(result.confidence()))
+            .add_resolution(&Resolution {
+                date: crate::files::scaffold::today(),
+                fixed_by: format!("lane {} (git-lanes run {})", input.lane, cx.run_id),
+                files_changed: files_for(issue, &self.changed),
+                verification: format!("{}/{} checks passed (git-lanes verify)", result.passed_checks(), result.checks.len()),
+            });
+        e.write(input.worktree, current)?;
+        written.files.push(current.path.clone());
+        let mut ev = verify::to_evidence(result, issue, &self.tree, &chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
+        ev.run_id = Some(cx.run_id.to_string());
+        let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
+        written.files.push(crate::judge::evidence::write(input.worktree, &cx.config.evidence, &ev, &stamp)?);
+        written.resolved.push(issue.id().to_string());
+        Ok(())
+    }
+}
+
+/// Commit what the judge wrote on the lane branch (nothing when it wrote nothing).
+fn commit_judgement(cx: &Cx<'_>, input: &LaneInput<'_>, written: &Written) -> Result<()> {
+    if written.resolved.is_empty() && written.reopened.is_empty() {
+        return Ok(());
+    }
+    let mut msg = format!("lanes: run {}: lane {}:", cx.run_id, input.lane);
+    if !written.resolved.is_empty() {
+        msg += &format!(" resolve {} (verified)", written.resolved.join(", "));
+    }
+    if !written.reopened.is_empty() {
+        msg += &format!("{} keep {} OPEN (not verified)", if written.resolved.is_empty() { "" } else { ";" }, written.reopened.join(", "));
+    }
+    crate::git::snapshot::commit_paths(input.worktree, &msg, &written.files).map(|_| ())
 }
 
 /// The files a fix changed for one issue: those inside its affected paths, or every file the
