@@ -85,64 +85,108 @@ pub fn integrate(
 ) -> Result<Integrated> {
     let branch = worktree::integration_branch(&ws.config, run_id);
     let path = worktree::integration_worktree(wt_root, run_id);
-    let git = &repo.git;
-    // A worktree whose checkout was cut short (a crash, a full disk) is never continued.
-    if path.exists() && !worktree::is_ready(&path) {
-        worktree::discard_unready(&repo.root, &path)?;
+    let start = oid(&resume_point(repo, &branch, &path, base)?)?;
+    let pairs = conflicting_pairs(repo, lanes);
+    let (author, committer) = crate::git::snapshot::signatures(&repo.git)?;
+    let passes = Passes {
+        repo,
+        merger: Merger { repo, policy, run_id, pairs: &pairs, author: &author, committer: &committer },
+        recheck: Recheck {
+            ws,
+            path: &path,
+            opts: VerifyOptions::from_config(&ws.config, false),
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        },
+        branch: &branch,
+        path: &path,
+        start,
+        offered: lanes.iter().filter(|c| !c.resolved.is_empty()).collect(),
+    };
+    let mut out = Integrated { branch: branch.clone(), worktree: path.clone(), ..Integrated::default() };
+    if !passes.optimistic(&mut out, on_step)? {
+        passes.lane_by_lane(&mut out, on_step)?;
     }
-    // Resume: an integration branch (or worktree) that exists already is continued.
-    let start = if path.exists() {
-        worktree::head(&path)?
-    } else {
-        match git.find_branch(&branch, git2::BranchType::Local).ok().and_then(|b| b.get().target()) {
-            Some(oid) => oid.to_string(),
-            None => base.to_string(),
-        }
-    };
-    let start = oid(&start)?;
-    let mut out = Integrated {
-        branch: branch.clone(),
-        worktree: path.clone(),
-        conflicting_pairs: conflicting_pairs(repo, lanes),
-        ..Integrated::default()
-    };
-    let (author, committer) = crate::git::snapshot::signatures(git)?;
-    let merger = Merger { repo, policy, run_id, pairs: &out.conflicting_pairs, author: &author, committer: &committer };
-    let opts = VerifyOptions::from_config(&ws.config, false);
-    let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let failing_checks = |ids: &[String]| -> Result<Vec<String>> {
-        let issues: Vec<&Issue> = ids.iter().filter_map(|id| ws.issue(id)).collect();
-        // What the checks write never reaches the integration commit.
-        let droppings = crate::git::snapshot::Droppings::before(&path)?;
-        let failing = verify::verify_many(&issues, &path, &opts, jobs)
+    out.conflicting_pairs = pairs;
+    Ok(out)
+}
+
+/// Where the integration starts: an integration worktree (or branch) that exists already is
+/// continued (resume); otherwise `base`. A worktree whose checkout was cut short (a crash, a
+/// full disk) is never continued.
+fn resume_point(repo: &Repo, branch: &str, path: &Path, base: &str) -> Result<String> {
+    if path.exists() && !worktree::is_ready(path) {
+        worktree::discard_unready(&repo.root, path)?;
+    }
+    if path.exists() {
+        return worktree::head(path);
+    }
+    Ok(match repo.git.find_branch(branch, git2::BranchType::Local).ok().and_then(|b| b.get().target()) {
+        Some(oid) => oid.to_string(),
+        None => base.to_string(),
+    })
+}
+
+/// The checks of resolved issues, run again in the integration worktree.
+struct Recheck<'a> {
+    ws: &'a Workspace,
+    path: &'a Path,
+    opts: VerifyOptions,
+    jobs: usize,
+}
+
+impl Recheck<'_> {
+    /// The ids among `ids` whose checks do not pass there. What the checks write never reaches
+    /// the integration commit.
+    fn failing(&self, ids: &[String]) -> Result<Vec<String>> {
+        let issues: Vec<&Issue> = ids.iter().filter_map(|id| self.ws.issue(id)).collect();
+        let droppings = crate::git::snapshot::Droppings::before(self.path)?;
+        let failing = verify::verify_many(&issues, self.path, &self.opts, self.jobs)
             .into_iter()
             .filter(|v| v.outcome != verify::Outcome::Passed)
             .map(|v| v.id)
             .collect::<Vec<String>>();
-        droppings.restore(&path, true)?;
+        droppings.restore(self.path, true)?;
         Ok(failing)
-    };
-    let offered: Vec<&Candidate> = lanes.iter().filter(|c| !c.resolved.is_empty()).collect();
-
-    // Pass 1, optimistic: merge every lane in memory (a conflicting one is backed out at once),
-    // check the result out once and run the checks of everything once. When they all pass, that
-    // is the result — the common case, one checkout and one round of checks.
-    let mut merged: Vec<&Candidate> = Vec::new();
-    let mut conflicts: Vec<(String, String)> = Vec::new();
-    let mut head = start;
-    for c in &offered {
-        match merger.merge(head, c)? {
-            Ok(next) => {
-                head = next;
-                merged.push(c);
-            }
-            Err(reason) => conflicts.push((c.lane.clone(), reason)),
-        }
     }
-    check_out(repo, &path, &branch, head)?;
-    let all: Vec<String> = merged.iter().flat_map(|c| c.resolved.iter().cloned()).collect();
-    if failing_checks(&all)?.is_empty() {
-        for c in &offered {
+}
+
+/// The two passes of an integration (see the design note at the top).
+struct Passes<'a> {
+    repo: &'a Repo,
+    merger: Merger<'a>,
+    recheck: Recheck<'a>,
+    branch: &'a str,
+    path: &'a Path,
+    /// Where the integration branch starts (the base, or where a killed integration got to).
+    start: git2::Oid,
+    /// The lanes that resolved something, in lane order.
+    offered: Vec<&'a Candidate>,
+}
+
+impl Passes<'_> {
+    /// Pass 1, optimistic: merge every lane in memory (a conflicting one is backed out at once),
+    /// check the result out once and run the checks of everything once. When they all pass,
+    /// that is the result — the common case, one checkout and one round of checks. Returns
+    /// whether it was (`out` is filled then, and untouched otherwise).
+    fn optimistic(&self, out: &mut Integrated, on_step: &mut dyn FnMut(&str, Option<&str>)) -> Result<bool> {
+        let mut merged: Vec<&Candidate> = Vec::new();
+        let mut conflicts: Vec<(String, String)> = Vec::new();
+        let mut head = self.start;
+        for c in &self.offered {
+            match self.merger.merge(head, c)? {
+                Ok(next) => {
+                    head = next;
+                    merged.push(c);
+                }
+                Err(reason) => conflicts.push((c.lane.clone(), reason)),
+            }
+        }
+        check_out(self.repo, self.path, self.branch, head)?;
+        let all: Vec<String> = merged.iter().flat_map(|c| c.resolved.iter().cloned()).collect();
+        if !self.recheck.failing(&all)?.is_empty() {
+            return Ok(false);
+        }
+        for c in &self.offered {
             match conflicts.iter().find(|(l, _)| l == &c.lane) {
                 Some((lane, reason)) => {
                     on_step(lane, Some(reason));
@@ -153,47 +197,50 @@ pub fn integrate(
         }
         out.merged = merged.iter().map(|c| c.lane.clone()).collect();
         out.resolved = all;
-        return Ok(out);
+        Ok(true)
     }
 
-    // Pass 2: some merge broke a check. Start again, lane by lane, re-checking everything
-    // resolved so far after each merge, so the lane that breaks something is the one backed out.
-    let mut head = start;
-    for c in offered {
-        let next = match merger.merge(head, c)? {
-            Ok(next) => next,
-            Err(reason) => {
+    /// Pass 2: some merge broke a check. Start again, lane by lane, re-checking everything
+    /// resolved so far after each merge, so the lane that breaks something is the one backed out.
+    fn lane_by_lane(&self, out: &mut Integrated, on_step: &mut dyn FnMut(&str, Option<&str>)) -> Result<()> {
+        let mut head = self.start;
+        for c in &self.offered {
+            let next = match self.merger.merge(head, c)? {
+                Ok(next) => next,
+                Err(reason) => {
+                    on_step(&c.lane, Some(&reason));
+                    out.backed_out.push((c.lane.clone(), reason));
+                    continue;
+                }
+            };
+            git_reset(self.path, next)?;
+            let mut ids: Vec<String> = out.resolved.clone();
+            ids.extend(c.resolved.iter().cloned());
+            let failing = self.recheck.failing(&ids)?;
+            if !failing.is_empty() {
+                let reason = breakage(c, &failing);
                 on_step(&c.lane, Some(&reason));
                 out.backed_out.push((c.lane.clone(), reason));
                 continue;
             }
-        };
-        git_reset(&path, next)?;
-        let mut ids: Vec<String> = out.resolved.clone();
-        ids.extend(c.resolved.iter().cloned());
-        let failing = failing_checks(&ids)?;
-        if !failing.is_empty() {
-            let own: Vec<&String> = failing.iter().filter(|f| c.resolved.contains(f)).collect();
-            let others: Vec<&String> = failing.iter().filter(|f| !c.resolved.contains(f)).collect();
-            let reason = if !others.is_empty() {
-                format!("its merge breaks the checks of {}", others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
-            } else {
-                format!(
-                    "its own checks fail once merged with the others ({})",
-                    own.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                )
-            };
-            on_step(&c.lane, Some(&reason));
-            out.backed_out.push((c.lane.clone(), reason));
-            continue;
+            head = next;
+            on_step(&c.lane, None);
+            out.merged.push(c.lane.clone());
+            out.resolved.extend(c.resolved.iter().cloned());
         }
-        head = next;
-        on_step(&c.lane, None);
-        out.merged.push(c.lane.clone());
-        out.resolved.extend(c.resolved.iter().cloned());
+        git_reset(self.path, head)
     }
-    git_reset(&path, head)?;
-    Ok(out)
+}
+
+/// Why lane `c` is backed out when `failing` checks fail once it is merged: it breaks others'
+/// checks, or its own fail beside the others.
+fn breakage(c: &Candidate, failing: &[String]) -> String {
+    let (own, others): (Vec<&str>, Vec<&str>) = failing.iter().map(String::as_str).partition(|f| c.resolved.iter().any(|r| r == f));
+    if !others.is_empty() {
+        format!("its merge breaks the checks of {}", others.join(", "))
+    } else {
+        format!("its own checks fail once merged with the others ({})", own.join(", "))
+    }
 }
 
 fn oid(s: &str) -> Result<git2::Oid> {
