@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, FixedOffset};
 
 use crate::run::RunEvent;
-use crate::run::state::{LanePhases, MAX_SIGNAL_MOMENTS, RunPhases, RunState, SignalMoment};
+use crate::run::state::{LanePhases, LaneState, MAX_SIGNAL_MOMENTS, RunPhases, RunState, SignalMoment};
 
 /// Now, RFC 3339 with milliseconds (phases of a fast run are shorter than a second).
 pub fn now_ms() -> String {
@@ -68,6 +68,8 @@ const LABEL: f64 = 110.0;
 const RIGHT: f64 = 150.0;
 const ROW: f64 = 30.0;
 const TOP: f64 = 58.0;
+/// The width of the chart between the lane names and the outcome words.
+const CHART: f64 = WIDTH - LABEL - RIGHT;
 
 /// Phase colours (set-up, work, judging, integration) and outcome colours.
 const PHASES: [(&str, &str); 4] = [("set-up", "#9aa5b1"), ("work", "#3b82f6"), ("judging", "#a855f7"), ("integration", "#14b8a6")];
@@ -93,23 +95,8 @@ fn esc(s: &str) -> String {
 
 /// The SVG timeline of a run.
 pub fn svg(state: &RunState) -> String {
-    let phases = state.phases.clone().unwrap_or_default();
-    let lane_times: Vec<Option<DateTime<FixedOffset>>> = state
-        .lanes
-        .values()
-        .flat_map(|l| {
-            let p = l.phases.clone().unwrap_or_default();
-            let mut v =
-                vec![parse(&p.ready_at), parse(&p.work_started_at), parse(&p.work_ended_at), parse(&p.judged_at), parse(&p.integrated_at)];
-            v.extend(l.signals.iter().map(|m| DateTime::parse_from_rfc3339(&m.at).ok()));
-            v
-        })
-        .collect();
-    let start = parse(&phases.started_at).or_else(|| parse(&state.started)).or_else(|| lane_times.iter().flatten().min().copied());
-    let end = lane_times.iter().flatten().copied().chain(parse(&state.finished)).max();
     let n = state.lanes.len().max(1) as f64;
     let height = TOP + n * ROW + 40.0;
-    let chart = WIDTH - LABEL - RIGHT;
     let run_id = state.run_id.as_deref().unwrap_or("?");
     let mut s = String::new();
     let _ = writeln!(
@@ -118,107 +105,194 @@ pub fn svg(state: &RunState) -> String {
     );
     let _ = writeln!(s, r#"<title>Run {} timeline</title>"#, esc(run_id));
     let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-    let (Some(t0), Some(t1)) = (start, end) else {
+    let Some(scale) = Scale::of(state) else {
         let _ = writeln!(s, r#"<text x="10" y="30">run {}: no phase times recorded</text>"#, esc(run_id));
         s.push_str("</svg>\n");
         return s;
     };
-    let span_ms = ((t1 - t0).num_milliseconds().max(1)) as f64;
-    let x = |t: DateTime<FixedOffset>| LABEL + ((t - t0).num_milliseconds().max(0) as f64 / span_ms) * chart;
     let _ = writeln!(
         s,
         r#"<text x="10" y="20" font-size="14" font-weight="bold">Run {} — {} ({})</text>"#,
         esc(run_id),
         crate::run::state::status_words(&state.status),
-        human_span(span_ms)
+        human_span(scale.span_ms)
     );
-    // Legend.
-    let mut lx = 10.0;
-    for (name, colour) in PHASES {
-        let _ =
-            writeln!(s, r#"<rect x="{lx}" y="30" width="12" height="10" fill="{colour}"/><text x="{}" y="39">{name}</text>"#, lx + 16.0);
-        lx += 100.0;
+    let mut picture = Picture { s, scale };
+    picture.legend();
+    picture.axis(n);
+    let marks = Marks::of(state);
+    for (row, (lane, l)) in state.lanes.iter().enumerate() {
+        picture.lane_row(state, &marks, TOP + row as f64 * ROW, lane, l);
     }
-    let _ = writeln!(
-        s,
-        r##"<line x1="{lx}" y1="35" x2="{}" y2="35" stroke="#111827" stroke-width="2"/><text x="{}" y="39">signal</text>"##,
-        lx,
-        lx + 16.0
-    );
-    // Time axis: five ticks.
-    let axis_y = TOP + n * ROW + 6.0;
-    let _ = writeln!(s, r##"<line x1="{LABEL}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#9ca3af"/>"##, LABEL + chart);
-    for i in 0..=4 {
-        let f = i as f64 / 4.0;
-        let tx = LABEL + f * chart;
+    picture.s.push_str("</svg>\n");
+    picture.s
+}
+
+/// Where a moment of the run goes on the chart: from the first recorded time to the last.
+struct Scale {
+    t0: DateTime<FixedOffset>,
+    span_ms: f64,
+}
+
+impl Scale {
+    /// The span of every time the state records; `None` when it records none.
+    fn of(state: &RunState) -> Option<Scale> {
+        let phases = state.phases.clone().unwrap_or_default();
+        let lane_times: Vec<DateTime<FixedOffset>> = state
+            .lanes
+            .values()
+            .flat_map(|l| {
+                let p = l.phases.clone().unwrap_or_default();
+                let mut v = vec![
+                    parse(&p.ready_at),
+                    parse(&p.work_started_at),
+                    parse(&p.work_ended_at),
+                    parse(&p.judged_at),
+                    parse(&p.integrated_at),
+                ];
+                v.extend(l.signals.iter().map(|m| DateTime::parse_from_rfc3339(&m.at).ok()));
+                v
+            })
+            .flatten()
+            .collect();
+        let start = parse(&phases.started_at).or_else(|| parse(&state.started)).or_else(|| lane_times.iter().min().copied())?;
+        let end = lane_times.iter().copied().chain(parse(&state.finished)).max()?;
+        Some(Scale { t0: start, span_ms: ((end - start).num_milliseconds().max(1)) as f64 })
+    }
+
+    /// The x coordinate of `t`.
+    fn x(&self, t: DateTime<FixedOffset>) -> f64 {
+        LABEL + ((t - self.t0).num_milliseconds().max(0) as f64 / self.span_ms) * CHART
+    }
+}
+
+/// Run-wide moments every lane's row is drawn against.
+struct Marks {
+    /// Every lane's merge (or back-out) time, in order: integration runs lane by lane, so each
+    /// lane's merge starts where the previous one ended.
+    merges: Vec<(DateTime<FixedOffset>, String)>,
+    integrate_at: Option<DateTime<FixedOffset>>,
+    collect_at: Option<DateTime<FixedOffset>>,
+}
+
+impl Marks {
+    fn of(state: &RunState) -> Marks {
+        let mut merges: Vec<(DateTime<FixedOffset>, String)> = state
+            .lanes
+            .iter()
+            .filter_map(|(lane, l)| parse(&l.phases.as_ref().and_then(|p| p.integrated_at.clone())).map(|t| (t, lane.clone())))
+            .collect();
+        merges.sort();
+        let phases = state.phases.clone().unwrap_or_default();
+        Marks { merges, integrate_at: parse(&phases.integrate_at), collect_at: parse(&phases.collect_at) }
+    }
+
+    /// When `lane`'s merge began: the previous lane's merge, else the start of integration.
+    fn merge_began(&self, lane: &str, done: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+        self.merges.iter().take_while(|(t, l)| *t < done && l != lane).map(|(t, _)| *t).last().or(self.integrate_at)
+    }
+}
+
+/// The SVG text being drawn and its time scale.
+struct Picture {
+    s: String,
+    scale: Scale,
+}
+
+impl Picture {
+    /// The phase colours and the signal tick, named.
+    fn legend(&mut self) {
+        let mut lx = 10.0;
+        for (name, colour) in PHASES {
+            let _ = writeln!(
+                self.s,
+                r#"<rect x="{lx}" y="30" width="12" height="10" fill="{colour}"/><text x="{}" y="39">{name}</text>"#,
+                lx + 16.0
+            );
+            lx += 100.0;
+        }
         let _ = writeln!(
-            s,
-            r##"<line x1="{tx}" y1="{TOP}" x2="{tx}" y2="{axis_y}" stroke="#e5e7eb"/><text x="{tx}" y="{}" text-anchor="middle" fill="#6b7280">+{}</text>"##,
-            axis_y + 16.0,
-            human_span(span_ms * f)
+            self.s,
+            r##"<line x1="{lx}" y1="35" x2="{}" y2="35" stroke="#111827" stroke-width="2"/><text x="{}" y="39">signal</text>"##,
+            lx,
+            lx + 16.0
         );
     }
-    // Integration runs lane by lane: each lane's merge starts where the previous one ended.
-    let mut merges: Vec<(DateTime<FixedOffset>, &str)> = state
-        .lanes
-        .iter()
-        .filter_map(|(lane, l)| parse(&l.phases.as_ref().and_then(|p| p.integrated_at.clone())).map(|t| (t, lane.as_str())))
-        .collect();
-    merges.sort();
-    let integrate_at = parse(&phases.integrate_at);
-    let collect_at = parse(&phases.collect_at);
-    for (row, (lane, l)) in state.lanes.iter().enumerate() {
-        let y = TOP + row as f64 * ROW;
+
+    /// The time axis under `rows` rows: five ticks, each with a grid line.
+    fn axis(&mut self, rows: f64) {
+        let axis_y = TOP + rows * ROW + 6.0;
+        let _ = writeln!(self.s, r##"<line x1="{LABEL}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#9ca3af"/>"##, LABEL + CHART);
+        for i in 0..=4 {
+            let f = i as f64 / 4.0;
+            let tx = LABEL + f * CHART;
+            let _ = writeln!(
+                self.s,
+                r##"<line x1="{tx}" y1="{TOP}" x2="{tx}" y2="{axis_y}" stroke="#e5e7eb"/><text x="{tx}" y="{}" text-anchor="middle" fill="#6b7280">+{}</text>"##,
+                axis_y + 16.0,
+                human_span(self.scale.span_ms * f)
+            );
+        }
+    }
+
+    /// One lane's row at height `y`: its name, a bar per phase, a frame and words in its
+    /// outcome's colour, and a tick for every signal.
+    fn lane_row(&mut self, state: &RunState, marks: &Marks, y: f64, lane: &str, l: &LaneState) {
         let p = l.phases.clone().unwrap_or_default();
         let (colour, words) = outcome(state, lane);
-        let _ = writeln!(s, r#"<text x="10" y="{}" font-weight="bold">lane {}</text>"#, y + 18.0, esc(lane));
-        let mut bar = |from: Option<DateTime<FixedOffset>>, to: Option<DateTime<FixedOffset>>, phase: usize| {
-            let (Some(a), Some(b)) = (from, to) else { return };
-            if b < a {
-                return;
-            }
-            let (x0, x1) = (x(a), x(b));
-            let (name, fill) = PHASES[phase];
-            let _ = writeln!(
-                s,
-                r#"<rect x="{x0:.1}" y="{}" width="{:.1}" height="18" fill="{fill}" rx="2"><title>lane {}: {name} {}</title></rect>"#,
-                y + 5.0,
-                (x1 - x0).max(2.0),
-                esc(lane),
-                human_span((b - a).num_milliseconds() as f64)
-            );
-        };
-        let ready = parse(&p.ready_at);
-        let work_start = parse(&p.work_started_at);
-        let work_end = parse(&p.work_ended_at);
-        let judged = parse(&p.judged_at);
-        bar(Some(t0), ready.or(work_start), 0);
-        bar(work_start, work_end, 1);
-        let judging_from = match (work_end, collect_at) {
+        let _ = writeln!(self.s, r#"<text x="10" y="{}" font-weight="bold">lane {}</text>"#, y + 18.0, esc(lane));
+        let (ready, work_start, work_end, judged) =
+            (parse(&p.ready_at), parse(&p.work_started_at), parse(&p.work_ended_at), parse(&p.judged_at));
+        self.bar(y, lane, Some(self.scale.t0), ready.or(work_start), 0);
+        self.bar(y, lane, work_start, work_end, 1);
+        let judging_from = match (work_end, marks.collect_at) {
             (Some(w), Some(c)) => Some(w.max(c)),
             (w, c) => w.or(c),
         };
-        bar(judging_from, judged, 2);
-        if let Some(done) = parse(&p.integrated_at) {
-            let before = merges.iter().take_while(|(t, l)| *t < done && *l != lane.as_str()).map(|(t, _)| *t).last();
-            bar(before.or(integrate_at).or(judged), Some(done), 3);
+        self.bar(y, lane, judging_from, judged, 2);
+        let integrated = parse(&p.integrated_at);
+        if let Some(done) = integrated {
+            self.bar(y, lane, marks.merge_began(lane, done).or(judged), Some(done), 3);
         }
-        // Outcome: a frame in the outcome colour and the words at the right.
-        if let Some(b) = parse(&p.integrated_at).or(judged).or(work_end) {
+        if let Some(b) = integrated.or(judged).or(work_end) {
+            let x0 = self.scale.x(self.scale.t0);
             let _ = writeln!(
-                s,
+                self.s,
                 r#"<rect x="{:.1}" y="{}" width="{:.1}" height="22" fill="none" stroke="{colour}" stroke-width="2" rx="3"/>"#,
-                x(t0) - 1.0,
+                x0 - 1.0,
                 y + 3.0,
-                (x(b) - x(t0)).max(2.0) + 2.0
+                (self.scale.x(b) - x0).max(2.0) + 2.0
             );
         }
-        let _ = writeln!(s, r#"<text x="{}" y="{}" fill="{colour}">{}</text>"#, LABEL + chart + 10.0, y + 18.0, esc(&words));
-        for m in &l.signals {
+        let _ = writeln!(self.s, r#"<text x="{}" y="{}" fill="{colour}">{}</text>"#, LABEL + CHART + 10.0, y + 18.0, esc(&words));
+        self.signal_ticks(y, &l.signals);
+    }
+
+    /// The bar of phase `phase` (an index into [`PHASES`]) from `from` to `to`, when both are known.
+    fn bar(&mut self, y: f64, lane: &str, from: Option<DateTime<FixedOffset>>, to: Option<DateTime<FixedOffset>>, phase: usize) {
+        let (Some(a), Some(b)) = (from, to) else { return };
+        if b < a {
+            return;
+        }
+        let (x0, x1) = (self.scale.x(a), self.scale.x(b));
+        let (name, fill) = PHASES[phase];
+        let _ = writeln!(
+            self.s,
+            r#"<rect x="{x0:.1}" y="{}" width="{:.1}" height="18" fill="{fill}" rx="2"><title>lane {}: {name} {}</title></rect>"#,
+            y + 5.0,
+            (x1 - x0).max(2.0),
+            esc(lane),
+            human_span((b - a).num_milliseconds() as f64)
+        );
+    }
+
+    /// A tick for every signal the lane wrote, its text as the tooltip.
+    fn signal_ticks(&mut self, y: f64, signals: &[SignalMoment]) {
+        for m in signals {
             let Ok(t) = DateTime::parse_from_rfc3339(&m.at) else { continue };
-            let tx = x(t);
+            let tx = self.scale.x(t);
             let _ = writeln!(
-                s,
+                self.s,
                 r##"<line x1="{tx:.1}" y1="{}" x2="{tx:.1}" y2="{}" stroke="#111827" stroke-width="2"><title>{}</title></line>"##,
                 y + 2.0,
                 y + 26.0,
@@ -226,8 +300,6 @@ pub fn svg(state: &RunState) -> String {
             );
         }
     }
-    s.push_str("</svg>\n");
-    s
 }
 
 /// `850 ms`, `12.3 s`, `4m05s`, `1h02m`.
@@ -248,7 +320,6 @@ fn human_span(ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::state::LaneState;
 
     fn at(s: &str) -> Option<String> {
         Some(format!("2026-01-01T00:00:{s}+00:00"))
