@@ -468,6 +468,30 @@ fn integrate_takes_lanes_that_ran_elsewhere_and_verifies_them_again() {
     assert!(r.root().join("LogBook/issue-fixing/runs/X1.md").exists());
 }
 
+/// A bare repository outside `r` as its `origin`, with `main` pushed.
+fn local_origin(r: &RunRepo) -> std::path::PathBuf {
+    let remote = r.outside().join("remote.git");
+    r.git(&["init", "-q", "--bare", &remote.display().to_string()]);
+    r.git(&["remote", "add", "origin", &remote.display().to_string()]);
+    r.git(&["push", "-q", "origin", "main"]);
+    remote
+}
+
+#[test]
+fn integrate_fetches_lane_branches_pushed_from_elsewhere() {
+    let r = RunRepo::standard();
+    local_origin(&r);
+    r.run("X1", &[], &["--lane", "E", "--no-integrate", "--push"]).expect_code(0);
+    // As if lane E had run on another machine: here, only the remote has its branch.
+    r.git(&["worktree", "remove", "--force", &r.worktree("X1", "E").display().to_string()]);
+    r.git(&["branch", "-D", "lanes/X1/E"]);
+    let out = r.cmd().args(["integrate", "X1", "--remote", "origin"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(r.has_ref("refs/lanes/incoming/X1/E"), "the lane branch is fetched under refs/lanes/incoming/");
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert!(r.root().join("LogBook/issue-fixing/runs/X1.md").exists());
+}
+
 #[test]
 fn a_second_run_is_refused_while_the_first_holds_the_lock() {
     let r = RunRepo::standard();
@@ -620,10 +644,7 @@ fn demo_builds_the_example_and_resolves_its_issues() {
 #[test]
 fn squash_policy_makes_one_commit_per_lane_and_push_reaches_the_remote() {
     let r = RunRepo::standard();
-    let remote = r.outside().join("remote.git");
-    r.git(&["init", "-q", "--bare", &remote.display().to_string()]);
-    r.git(&["remote", "add", "origin", &remote.display().to_string()]);
-    r.git(&["push", "-q", "origin", "main"]);
+    let remote = local_origin(&r);
     r.run("R1", &[], &["--policy", "squash", "--push"]).expect_code(0);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");

@@ -49,6 +49,9 @@ pub fn integrate_run(
     let dir = repo.lanes_dir().join("runs").join(run_id);
     crate::base::fsutil::create_dir_all(&dir)?;
     let mut state = super::begin_state(repo, run_id, &fork.to_string());
+    // No worker runs here: a local remote's refs (the lane branches just fetched, its main)
+    // are the starting point, not something a worker pushed.
+    state.watched_refs = crate::judge::guard::watched_refs(&repo.git);
     let mut lanes = BTreeMap::new();
     let at = Here { prefix: &prefix, wt_root: &worktree::worktrees_dir(repo, &ws.config, run_id), dir: &dir };
     for (lane, tip) in &tips {
