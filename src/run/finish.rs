@@ -613,3 +613,20 @@ fn summary(
         lanes: super::LaneOutcome::of(&r.state),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The journal of a run killed by an older git-lanes names its steps with these words:
+    /// `run --resume` must still read them.
+    #[test]
+    fn steps_keep_their_journal_words_and_order() {
+        let words: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(words, ["ff", "push", "tidy"]);
+        let f = Finishing { steps: vec!["ff".into()], ..Finishing::default() };
+        let left: Vec<Step> = Step::ALL.into_iter().filter(|s| !f.done(s.name())).collect();
+        assert_eq!(left, [Step::Push, Step::Tidy]);
+        assert_eq!(Step::ALL.map(Step::fault_point), [Some("after-ff"), None, Some("after-tidy")]);
+    }
+}
