@@ -401,12 +401,17 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         }
     }
 
-    /// The next event: Ctrl-C first, then what the channel brings before the next tick, else
-    /// the tick. A burst of signal hints is one event (every running lane is read anyway).
+    /// The next event: Ctrl-C first, then what has arrived — a signal hint before the rest (a
+    /// burst of hints is one event, and reading the signal files is cheap and what the latency
+    /// counts, while ending a lane saves the state) — else what comes before the next tick, else
+    /// the tick.
     fn next_event(&mut self, rx: &mpsc::Receiver<Event>) -> Event {
         let presses = self.r.interrupts.load(Ordering::SeqCst);
         if presses > self.presses_seen {
             return Event::Interrupt { presses };
+        }
+        if take_arrived(rx, &mut self.held) {
+            return Event::SignalSeen;
         }
         if let Some(event) = self.held.pop_front() {
             return event;
@@ -416,7 +421,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             && let Ok(event) = rx.recv_timeout(self.next_tick - now)
         {
             if matches!(event, Event::SignalSeen) {
-                self.held.extend(rx.try_iter().filter(|e| !matches!(e, Event::SignalSeen)));
+                take_arrived(rx, &mut self.held);
             }
             return event;
         }
@@ -500,12 +505,13 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: LaneState::Failed.as_str().into(), detail });
     }
 
-    /// Signal files changed: every running lane is read again.
+    /// Signal files changed: every running lane's files are read again (a lane ends on its
+    /// worker's exit or on the timer, not here).
     fn on_signal_seen(&mut self) {
         self.watcher.rewatch();
         let lanes: Vec<String> = self.running.keys().cloned().collect();
         for lane in lanes {
-            self.follow_lane(&lane);
+            self.rescan(&lane);
         }
     }
 
@@ -699,6 +705,19 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     }
 }
 
+/// Move what the channel holds to `held`, signal hints aside (any number of them are one
+/// rescan); whether there was one.
+fn take_arrived(rx: &mpsc::Receiver<Event>, held: &mut VecDeque<Event>) -> bool {
+    let mut hinted = false;
+    for event in rx.try_iter() {
+        match event {
+            Event::SignalSeen => hinted = true,
+            other => held.push_back(other),
+        }
+    }
+    hinted
+}
+
 /// The operator's requests since the last tick: from the live view's queue, and from the
 /// `control` files `git lanes stop|restart <LANE>` writes into a lane's run folder.
 fn take_controls(r: &Run<'_>) -> Vec<super::LaneControl> {
@@ -786,5 +805,19 @@ mod tests {
         }
         assert_eq!(LaneState::parse("collected"), None);
         assert_eq!(LaneState::parse(""), None);
+    }
+
+    #[test]
+    fn a_burst_of_signal_hints_is_one_and_keeps_the_other_events_in_order() {
+        let (tx, rx) = mpsc::channel();
+        for e in [Event::WorkerExited { lane: "E".into() }, Event::SignalSeen, Event::Tick, Event::SignalSeen] {
+            tx.send(e).unwrap();
+        }
+        let mut held = VecDeque::new();
+        assert!(take_arrived(&rx, &mut held));
+        assert!(matches!(held.pop_front(), Some(Event::WorkerExited { lane }) if lane == "E"));
+        assert!(matches!(held.pop_front(), Some(Event::Tick)));
+        assert!(held.is_empty());
+        assert!(!take_arrived(&rx, &mut held), "nothing more arrived");
     }
 }
