@@ -378,18 +378,23 @@ fn resume_times_out_a_worker_left_running_by_the_killed_orchestrator() {
 #[test]
 fn resume_adopts_a_worker_the_killed_orchestrator_had_not_recorded() {
     let r = RunRepo::standard();
+    // Both lanes' workers run forever; the run aborts right after starting the first of them.
     let out = r
         .cmd()
         .args(["run", "--run-id", "R1", "--max-parallel", "1"])
         .env("FAKE_MODE_E", "never")
+        .env("FAKE_MODE_M", "never")
         .env("LANES_FAULT", "after-spawn")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), None, "the fault point did not abort: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(r.wait_for_marker("pid-E", Duration::from_secs(30)), "worker E never started");
-    let sleeper = r.worker_pid("E").unwrap();
+    let started = || ["E", "M"].into_iter().find(|l| r.worker_pid(l).is_some());
+    assert!(wait_until(Duration::from_secs(30), || started().is_some()), "no worker started: {}", String::from_utf8_lossy(&out.stderr));
+    let (lane, other) = if started() == Some("E") { ("E", "M") } else { ("M", "E") };
+    let sleeper = r.worker_pid(lane).unwrap();
     let st = live_state(&r, "R1");
-    assert!(st.lanes.get("E").is_some_and(|l| l.worker_pid.is_none()), "the test needs an unrecorded worker");
+    assert!(st.lanes.get(lane).is_some_and(|l| l.worker_pid.is_none()), "the test needs an unrecorded worker");
+    // The resume's workers fix (no FAKE_MODE): the other lane is resolved, the adopted one times out.
     let mut resume = r.cmd_child(&["run", "--resume", "--timeout", "2s", "--done-grace", "1s"]);
     let out = common_run::wait_with_deadline(&mut resume, Duration::from_secs(60));
     let Some(out) = out else {
@@ -397,9 +402,10 @@ fn resume_adopts_a_worker_the_killed_orchestrator_had_not_recorded() {
         panic!("`run --resume` did not end");
     };
     out.expect_code(3);
-    assert_eq!(lane_status(&final_state(&r), "E"), "timed_out");
+    assert_eq!(lane_status(&final_state(&r), lane), "timed_out");
     assert!(wait_until(Duration::from_secs(3), || !process_alive(sleeper)), "the unrecorded worker's sleep {sleeper} is still running");
-    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    assert_eq!(r.status_on_head(&format!("{other}-01")), "RESOLVED");
+    assert_eq!(r.status_on_head(&format!("{lane}-01")), "OPEN");
 }
 
 #[test]
