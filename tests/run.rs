@@ -354,6 +354,8 @@ fn resume_times_out_a_worker_left_running_by_the_killed_orchestrator() {
     let r = RunRepo::standard();
     let mut child = r.run_child("R1", &[("E", "never")], &[]);
     assert!(r.wait_for_marker("pid-E", Duration::from_secs(30)), "worker E never started");
+    // Lane M's worker has committed its fix: the resume's 2 s time-out is for E alone.
+    assert!(r.wait_for_marker("commits-M", Duration::from_secs(30)), "worker M never committed");
     kill9(child.id());
     let _ = child.wait();
     let sleeper = r.worker_pid("E").unwrap();
