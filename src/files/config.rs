@@ -63,6 +63,10 @@ pub struct FileConfig {
     /// Run workers in the sandbox too (writes limited to the worktree, git's folder, the signal
     /// folder, temp and the agent's own config folders). Off by default.
     pub sandbox_workers: Option<bool>,
+    /// Keep a finished run's clean lane worktrees for the next run (default on).
+    pub worktree_pool: Option<bool>,
+    /// At most this many worktrees are kept in the pool (default 32).
+    pub worktree_pool_size: Option<usize>,
     #[serde(default)]
     pub verify: VerifyConfig,
     #[serde(default)]
@@ -125,6 +129,10 @@ pub struct Config {
     pub verify_env: Vec<String>,
     /// `sandbox_workers:` (see [`FileConfig::sandbox_workers`]).
     pub sandbox_workers: bool,
+    /// `worktree_pool:` — whether finished runs' clean worktrees are pooled and reused.
+    pub worktree_pool: bool,
+    /// `worktree_pool_size:` — how many worktrees the pool keeps at most.
+    pub worktree_pool_size: usize,
     pub setup: SetupConfig,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
@@ -158,6 +166,8 @@ impl Config {
             verify_timeout: Duration::from_secs(30),
             verify_env: Vec::new(),
             sandbox_workers: false,
+            worktree_pool: true,
+            worktree_pool_size: 32,
             setup: SetupConfig::default(),
             from_file: false,
         }
@@ -236,6 +246,8 @@ impl Config {
         self.verify_timeout = dur(&f.verify.timeout, "verify.timeout", self.verify_timeout)?;
         self.verify_env = f.verify.env.clone();
         self.sandbox_workers = f.sandbox_workers.unwrap_or(self.sandbox_workers);
+        self.worktree_pool = f.worktree_pool.unwrap_or(self.worktree_pool);
+        self.worktree_pool_size = f.worktree_pool_size.unwrap_or(self.worktree_pool_size);
         self.setup = f.setup.clone();
         if let Some(lanes) = &f.lanes {
             for l in lanes {
@@ -352,5 +364,17 @@ mod tests {
         assert!(e.contains("lanes.yaml:1"), "{e}");
         std::fs::write(dir.path().join(CONFIG_FILE), "issues: ../outside\n").unwrap();
         assert!(Config::load(dir.path(), &Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn the_worktree_pool_is_on_by_default_and_can_be_turned_off_or_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(dir.path(), &Overrides::default()).unwrap();
+        assert!(c.worktree_pool);
+        assert_eq!(c.worktree_pool_size, 32);
+        std::fs::write(dir.path().join(CONFIG_FILE), "worktree_pool: false\nworktree_pool_size: 4\n").unwrap();
+        let c = Config::load(dir.path(), &Overrides::default()).unwrap();
+        assert!(!c.worktree_pool);
+        assert_eq!(c.worktree_pool_size, 4);
     }
 }

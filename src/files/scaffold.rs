@@ -190,6 +190,8 @@ const CONFIG_TEMPLATE: &str = r#"# git-lanes configuration. Every key is optiona
 # stall_after: 10m         # warn when a lane's status has not changed for this long
 # done_grace: 30s          # after .done, how long a worker may keep running before it is ended
 # integration: merge       # merge | branches | squash
+# worktree_pool: true      # keep finished runs' clean worktrees (and their ignored build output) for the next run
+# worktree_pool_size: 32   # how many worktrees the pool keeps at most
 # verify:
 #   timeout: 30s           # per verification command
 #   env: []                # extra environment variable names checks may see

@@ -169,6 +169,35 @@ pub fn evidence_notes(ws: &Workspace) -> Vec<Note> {
         .collect()
 }
 
+/// The pool is not a leftover: its worktrees wait for the next run (one note says how many and
+/// how to empty it). A pooled worktree that holds something, and a folder in the pool that is no
+/// registered pooled worktree (a kill inside `git worktree move`, or the user's), get a note each.
+fn pool_notes(repo: &crate::git::repo::Repo, config: &crate::files::config::Config, pooled: &[crate::run::clean::Action]) -> Vec<Note> {
+    let dir = crate::git::pool::pool_dir(repo, config);
+    let mut notes = Vec::new();
+    let reusable = pooled.iter().filter(|a| a.action == "remove").count();
+    if reusable > 0 {
+        notes.push(Note {
+            subject: "worktree pool".into(),
+            message: format!(
+                "{reusable} pooled worktree(s) in {} wait for the next run to reuse them (`git lanes clean` empties the pool; `worktree_pool: false` turns it off)",
+                dir.display()
+            ),
+        });
+    }
+    for a in pooled.iter().filter(|a| a.action != "remove") {
+        let path = a.worktree.as_ref().map(|w| w.display().to_string()).unwrap_or_default();
+        notes.push(Note { subject: path, message: format!("pooled worktree: {}", a.reason) });
+    }
+    for stray in crate::git::pool::strays(repo, config) {
+        notes.push(Note {
+            subject: stray.display().to_string(),
+            message: "is in the worktree pool's folder but is not one of its worktrees (unknown to git, or without the pool's marker); git-lanes never reuses or removes it — look at it, then remove it yourself".into(),
+        });
+    }
+    notes
+}
+
 /// Replace `Issue <old>:` in the title line with the new id.
 fn retitle(text: &str, old: &str, new: &str, issue: &Issue) -> String {
     let Some(h) = issue.outline.headings.first() else { return text.to_string() };
@@ -183,10 +212,13 @@ fn retitle(text: &str, old: &str, new: &str, issue: &Issue) -> String {
 }
 
 /// Notes about what runs left behind: lane branches and worktrees of finished runs (cleaned by
-/// `git lanes clean`, which archives every tip first) and runs that `run --resume` can continue.
+/// `git lanes clean`, which archives every tip first), the pool of worktrees kept for the next
+/// run, and runs that `run --resume` can continue.
 pub fn run_notes(repo: &crate::git::repo::Repo, config: &crate::files::config::Config) -> crate::base::error::Result<Vec<Note>> {
     let mut notes = Vec::new();
-    for a in crate::run::clean::plan(repo, config, false)? {
+    let (pooled, lanes): (Vec<_>, Vec<_>) = crate::run::clean::plan(repo, config, false)?.into_iter().partition(|a| a.pooled);
+    notes.extend(pool_notes(repo, config, &pooled));
+    for a in lanes {
         let what = if a.merged { "merged" } else { "not merged" };
         notes.push(Note {
             subject: a.branch.clone(),

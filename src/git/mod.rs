@@ -1,8 +1,10 @@
-//! git: opening the repository, the one gateway to the git command line, lane worktrees, stale lock
-//! files, and commits built in memory (snapshot). Uses base, exec and files (config).
+//! git: opening the repository, the one gateway to the git command line, lane worktrees and their
+//! pool, stale lock files, and commits built in memory (snapshot). Uses base, exec and files
+//! (config).
 
 pub mod gitcli;
 pub mod locks;
+pub mod pool;
 pub mod repo;
 pub mod snapshot;
 pub mod worktree;

@@ -1,7 +1,8 @@
 //! Lane branches and worktrees: creating them (with the user's `git worktree add`, one at a time
-//! — parallel adds race on `.git/worktrees`), preparing them (`setup:`), committing what a worker
-//! left behind, archiving tips under `refs/lanes/archive/<RUN_ID>/<LANE>`, and removing them only
-//! once their work is kept elsewhere.
+//! — parallel adds race on `.git/worktrees` — or by re-pointing a pooled one, see
+//! [`crate::git::pool`]), preparing them (`setup:`), committing what a worker left behind,
+//! archiving tips under `refs/lanes/archive/<RUN_ID>/<LANE>`, and removing them only once their
+//! work is kept elsewhere.
 
 use std::path::{Path, PathBuf};
 
@@ -33,10 +34,16 @@ pub fn integration_worktree(wt_root: &Path, run_id: &str) -> PathBuf {
 
 /// Where a run's worktrees live: `<common git dir>/lanes/worktrees/<RUN_ID>` unless configured.
 pub fn worktrees_dir(repo: &Repo, config: &Config, run_id: &str) -> PathBuf {
+    worktrees_base(repo, config).join(run_id)
+}
+
+/// The folder that holds every run's worktrees folder (and the pool, `.pool`, which no run id
+/// can name: run ids start with a letter or a digit).
+pub fn worktrees_base(repo: &Repo, config: &Config) -> PathBuf {
     match &config.worktree_dir {
-        Some(d) if d.is_absolute() => d.join(run_id),
-        Some(d) => repo.root.join(d).join(run_id),
-        None => repo.lanes_dir().join("worktrees").join(run_id),
+        Some(d) if d.is_absolute() => d.clone(),
+        Some(d) => repo.root.join(d),
+        None => repo.lanes_dir().join("worktrees"),
     }
 }
 
@@ -50,11 +57,17 @@ pub fn add(repo_root: &Path, path: &Path, branch: &str, base: &str) -> Result<()
     mark_ready(path)
 }
 
-/// The marker that a worktree's checkout (and setup) completed, kept in its private git folder
-/// (`.git/worktrees/<name>/lanes-ready`, dropped with the worktree's record).
+/// The name of the marker that a worktree's checkout (and setup) completed, in its private git
+/// folder (`.git/worktrees/<name>/lanes-ready`, dropped with the worktree's record).
+pub const READY_MARKER: &str = "lanes-ready";
+
+/// The name of the marker of a pooled worktree, in its private git folder
+/// (`.git/worktrees/<name>/lanes-pool`): the path the pool parked it at (see [`crate::git::pool`]).
+pub const POOL_MARKER: &str = "lanes-pool";
+
 fn ready_marker(path: &Path) -> Option<PathBuf> {
     let dir = git(path, &["rev-parse", "--absolute-git-dir"]).ok()?;
-    Some(PathBuf::from(dir.trim()).join("lanes-ready"))
+    Some(PathBuf::from(dir.trim()).join(READY_MARKER))
 }
 
 /// Record that `path` is fully checked out and set up.
@@ -80,6 +93,27 @@ pub struct NewWorktree {
     pub base: String,
     /// Where `setup.run` commands write their output.
     pub log: PathBuf,
+    /// A pooled worktree to re-point instead of adding one ([`crate::git::pool::assign`]).
+    pub reuse: Option<Pooled>,
+}
+
+/// A worktree of the pool, checked reusable: registered, at its pooled path, detached, clean.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pooled {
+    pub path: PathBuf,
+    /// Its private git folder, `<common git dir>/worktrees/<name>`.
+    pub admin: PathBuf,
+}
+
+/// How the adding thread left one item of [`add_many_streaming`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Added {
+    Pending,
+    Failed,
+    /// `git worktree add --no-checkout`: the checkout is still to do.
+    Fresh,
+    /// A pooled worktree moved to the lane's path: its branch is still to create.
+    Moved,
 }
 
 /// Create many worktrees: each `git worktree add --no-checkout` one at a time (parallel adds race
@@ -104,26 +138,27 @@ pub fn add_many(repo_root: &Path, items: &[NewWorktree], setup_config: &SetupCon
 /// failed: `ready(k, result)` for `items[k]`, called from a set-up thread, in about the order of
 /// `items`. Adds go on one at a time on one thread while the checkouts of those already added
 /// proceed in parallel, so the first lane can start after one add and one checkout rather than
-/// after all of them (pipelined lanes).
+/// after all of them (pipelined lanes). An item with a pooled worktree (`reuse`) is moved to its
+/// path on the adding thread instead (a rename and one record: cheap) and gets its branch with
+/// `git checkout -b`, which writes only the files that differ from what the worktree holds; when
+/// the move fails, a new worktree is added as for any other item.
 pub fn add_many_streaming(repo_root: &Path, items: &[NewWorktree], setup_config: &SetupConfig, ready: &(dyn Fn(usize, Result<()>) + Sync)) {
     use std::sync::{Condvar, Mutex};
-    // `added[k]`: None while items[k] is not added yet, then whether the add worked.
-    let added: Mutex<Vec<Option<bool>>> = Mutex::new(vec![None; items.len()]);
+    let added: Mutex<Vec<Added>> = Mutex::new(vec![Added::Pending; items.len()]);
     let cond = Condvar::new();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(items.len().max(1));
     std::thread::scope(|s| {
         s.spawn(|| {
             for (k, w) in items.iter().enumerate() {
-                let r = w.path.parent().map_or(Ok(()), crate::base::fsutil::create_dir_all).and_then(|()| {
-                    let p = w.path.to_string_lossy();
-                    git(repo_root, &["worktree", "add", "--quiet", "--no-checkout", "-b", &w.branch, &p, &w.base]).map(|_| ())
-                });
-                let ok = r.is_ok();
-                if let Err(e) = r {
-                    ready(k, Err(e));
-                }
-                added.lock().unwrap_or_else(|p| p.into_inner())[k] = Some(ok);
+                let state = match add_or_move(repo_root, w) {
+                    Ok(state) => state,
+                    Err(e) => {
+                        ready(k, Err(e));
+                        Added::Failed
+                    }
+                };
+                added.lock().unwrap_or_else(|p| p.into_inner())[k] = state;
                 cond.notify_all();
             }
         });
@@ -133,23 +168,59 @@ pub fn add_many_streaming(repo_root: &Path, items: &[NewWorktree], setup_config:
                     let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let Some(w) = items.get(k) else { break };
                     let mut guard = added.lock().unwrap_or_else(|p| p.into_inner());
-                    while guard[k].is_none() {
+                    while guard[k] == Added::Pending {
                         guard = cond.wait(guard).unwrap_or_else(|p| p.into_inner());
                     }
-                    let ok = guard[k] == Some(true);
+                    let state = guard[k];
                     drop(guard);
-                    if ok {
-                        ready(
-                            k,
-                            git(&w.path, &["checkout", "--force", "--quiet"])
-                                .and_then(|_| setup(repo_root, &w.path, setup_config, &w.log))
-                                .and_then(|()| mark_ready(&w.path)),
-                        );
-                    }
+                    let checked_out = match (state, &w.reuse) {
+                        (Added::Fresh, _) => git(&w.path, &["checkout", "--force", "--quiet"]).map(|_| ()),
+                        (Added::Moved, Some(pooled)) => branch_moved(w, pooled),
+                        _ => continue,
+                    };
+                    ready(k, checked_out.and_then(|()| setup(repo_root, &w.path, setup_config, &w.log)).and_then(|()| mark_ready(&w.path)));
                 }
             });
         }
     });
+}
+
+/// The adding thread's part for one item: move its pooled worktree to its path, or add one.
+fn add_or_move(repo_root: &Path, w: &NewWorktree) -> Result<Added> {
+    if let Some(parent) = w.path.parent() {
+        crate::base::fsutil::create_dir_all(parent)?;
+    }
+    if let Some(pooled) = &w.reuse {
+        // The pool dropped its ready marker; a kill right after the move must not find one.
+        crate::base::fsutil::remove_file_if_exists(&pooled.admin.join(READY_MARKER))?;
+        let (from, to) = (pooled.path.to_string_lossy(), w.path.to_string_lossy());
+        match git(repo_root, &["worktree", "move", &from, &to]) {
+            Ok(_) => return Ok(Added::Moved),
+            Err(e) => {
+                note_in_log(&w.log, &format!("git-lanes: the pooled worktree {from} could not be moved here ({e}); adding a new one"))
+            }
+        }
+    }
+    let p = w.path.to_string_lossy();
+    git(repo_root, &["worktree", "add", "--quiet", "--no-checkout", "-b", &w.branch, &p, &w.base])?;
+    Ok(Added::Fresh)
+}
+
+/// Give a pooled worktree just moved to its lane's path the lane's branch at the run's base; it
+/// stops being pooled once the branch exists. A kill before that leaves a worktree without the
+/// ready marker at the lane's path, which the next run or `run --resume` discards.
+fn branch_moved(w: &NewWorktree, pooled: &Pooled) -> Result<()> {
+    crate::base::fault::point("mid-take");
+    git(&w.path, &["checkout", "--quiet", "-b", &w.branch, &w.base])?;
+    crate::base::fsutil::remove_file_if_exists(&pooled.admin.join(POOL_MARKER))
+}
+
+/// Append a line to a lane's set-up log (best effort: the log only explains).
+fn note_in_log(log: &Path, line: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        let _ = writeln!(f, "{line}");
+    }
 }
 
 /// Re-attach an existing branch in a new worktree (resume, when the worktree was lost).

@@ -1,6 +1,7 @@
-//! `clean`: what finished runs left behind — lane worktrees and branches — and how to remove it
-//! without losing anything: every tip is archived under `refs/lanes/archive/<RUN_ID>/<LANE>`
-//! first, unmerged work stays unless forced, and a dirty worktree is committed (forced) or kept.
+//! `clean`: what finished runs left behind — lane worktrees and branches, and the pool of
+//! worktrees kept for the next run — and how to remove it without losing anything: every tip is
+//! archived under `refs/lanes/archive/<RUN_ID>/<LANE>` first, unmerged work stays unless forced,
+//! a dirty lane worktree is committed (forced) or kept, and a dirty pooled worktree is kept.
 
 use std::path::PathBuf;
 
@@ -20,10 +21,17 @@ pub struct Action {
     /// `remove`, `keep` (with a reason).
     pub action: String,
     pub reason: String,
+    /// A worktree of the pool (`worktree` set; no run, lane or branch).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pooled: bool,
 }
 
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.pooled {
+            let path = self.worktree.as_ref().map(|w| w.display().to_string()).unwrap_or_default();
+            return write!(f, "{} pooled worktree {path}: {}", self.action, self.reason);
+        }
         write!(
             f,
             "{} `{}`{}: {}",
@@ -67,6 +75,7 @@ pub fn plan(repo: &Repo, config: &Config, force: bool) -> Result<Vec<Action>> {
                 merged,
                 action: "keep".into(),
                 reason: format!("it is checked out here, in {} (`git switch` to another branch first)", repo.root.display()),
+                pooled: false,
             });
             continue;
         }
@@ -88,9 +97,51 @@ pub fn plan(repo: &Repo, config: &Config, force: bool) -> Result<Vec<Action>> {
             merged,
             action: action.into(),
             reason,
+            pooled: false,
         });
     }
+    // The pool is left alone while a run may be taking worktrees from it.
+    if running.is_none() {
+        out.extend(pool_actions(repo));
+    }
     Ok(out)
+}
+
+/// Each pooled worktree: removed when clean (it holds no work, only what git can check out
+/// again and ignored build output), kept — even with `--force` — when it holds anything, since
+/// it has no branch to commit that on.
+fn pool_actions(repo: &Repo) -> Vec<Action> {
+    crate::git::pool::list(repo)
+        .into_iter()
+        .map(|entry| {
+            let path = entry.pooled().path.clone();
+            let astray = match &entry {
+                crate::git::pool::Entry::Astray { why, .. } => format!(" ({why})"),
+                crate::git::pool::Entry::Parked(_) => String::new(),
+            };
+            let (action, reason) = match worktree::is_dirty(&path) {
+                Ok(false) => ("remove", format!("kept for the next run to reuse; it holds no work{astray}")),
+                Ok(true) => (
+                    "keep",
+                    format!(
+                        "it holds uncommitted changes or untracked files{astray}; it is never reused — keep what you need, then `git worktree remove --force {}`",
+                        path.display()
+                    ),
+                ),
+                Err(e) => ("keep", format!("its status could not be read ({e})")),
+            };
+            Action {
+                run_id: String::new(),
+                lane: String::new(),
+                branch: String::new(),
+                worktree: Some(path),
+                merged: false,
+                action: action.into(),
+                reason,
+                pooled: true,
+            }
+        })
+        .collect()
 }
 
 /// The worktree (linked or main) that has `branch` checked out, if any.
@@ -116,7 +167,13 @@ fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
 
 /// Apply the `remove` actions.
 pub fn apply(repo: &Repo, config: &Config, actions: &[Action]) -> Result<()> {
-    for a in actions.iter().filter(|a| a.action == "remove") {
+    for a in actions.iter().filter(|a| a.action == "remove" && a.pooled) {
+        // `remove` checks again that it is clean: it may have been worked in since the plan.
+        if let Some(w) = &a.worktree {
+            worktree::remove(&repo.root, w)?;
+        }
+    }
+    for a in actions.iter().filter(|a| a.action == "remove" && !a.pooled) {
         if let Some(w) = &a.worktree
             && worktree::is_dirty(w)?
         {

@@ -105,7 +105,13 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
             } else {
                 fresh.push((
                     lane.clone(),
-                    worktree::NewWorktree { path: path.clone(), branch: branch.clone(), base: r.base.clone(), log: log.clone() },
+                    worktree::NewWorktree {
+                        path: path.clone(),
+                        branch: branch.clone(),
+                        base: r.base.clone(),
+                        log: log.clone(),
+                        reuse: None,
+                    },
                 ));
             }
         }
@@ -122,6 +128,10 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
         crate::base::fsutil::write_atomic(&files.join("prompt.md"), prompt.as_bytes())?;
         let worker = lane_worker(&r.ws, &r.opts, &lane)?;
         prepared.push((p, branch, path, files, worker));
+    }
+    // Worktrees a finished run pooled are re-pointed instead of added (`git::pool`).
+    for note in crate::git::pool::assign(r.repo, &r.ws.config, fresh.iter_mut().map(|(_, w)| w).collect()) {
+        r.emit(RunEvent::Note(note));
     }
     for (p, branch, path, files, worker) in prepared {
         let lane = p.lane.clone();

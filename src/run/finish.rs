@@ -464,14 +464,14 @@ fn push(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
     Ok(())
 }
 
-/// Merged lanes' worktrees and branches go (their tips are archived); the rest stay. Worktrees
-/// are removed in parallel (see `worktree::remove_many`); a folder already gone (a crash after
-/// removing it) is only pruned. The integration worktree goes once its commit is on the user's
-/// branch or kept under the run's ref.
+/// Merged lanes' worktrees and branches go (their tips are archived); the rest stay. Clean
+/// worktrees go to the pool for the next run, others are removed in parallel (see
+/// `pool::retire_many`); a folder already gone (a crash after moving it) is only pruned. The
+/// integration worktree goes once its commit is on the user's branch or kept under the run's ref.
 fn tidy(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
     let paths: Vec<PathBuf> = f.merged.iter().map(|m| PathBuf::from(&m.worktree)).collect();
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let removed = worktree::remove_many(&r.repo.root, &refs);
+    let removed = crate::git::pool::retire_many(r.repo, &r.ws.config, &refs);
     crate::base::fault::point("mid-tidy");
     for (m, gone) in f.merged.clone().iter().zip(removed) {
         if gone? {
@@ -480,7 +480,9 @@ fn tidy(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
             f.human.push(format!("the worktree of lane {} holds uncommitted changes and was kept: {}", m.lane, m.worktree));
         }
     }
-    if (f.fast_forwarded || f.off_branch) && worktree::remove(&r.repo.root, Path::new(&f.integration_worktree))? {
+    if (f.fast_forwarded || f.off_branch)
+        && crate::git::pool::retire_many(r.repo, &r.ws.config, &[Path::new(&f.integration_worktree)]).remove(0)?
+    {
         worktree::delete_branch(r.repo, &f.integration_branch)?;
     }
     Ok(())
