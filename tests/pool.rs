@@ -255,3 +255,20 @@ fn doctor_knows_the_pool() {
     let text = String::from_utf8_lossy(&r.cmd().arg("doctor").output().unwrap().stdout).into_owned();
     assert!(text.contains(".pool/lost") && text.contains("never reuses"), "{text}");
 }
+
+#[test]
+fn with_a_configured_worktree_dir_the_pool_lives_there() {
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    let dir = r.outside().join("wts");
+    r.finish_setup(&format!("worktree_dir: {}\n", dir.display()));
+    r.run("R1", &[], &[]).expect_code(0);
+    let in_pool = |d: &Path| std::fs::read_dir(d.join(".pool")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(in_pool(&dir), 3);
+    assert!(pooled(&r).is_empty());
+    more_work(&r, 2);
+    r.run("R2", &[], &[]).expect_code(0);
+    assert_eq!(in_pool(&dir), 4, "the second run took two of three and gave back three");
+    assert_eq!(registered(&r).len(), 5, "{:?}", registered(&r));
+}

@@ -7,8 +7,10 @@
 /// started, not yet recorded), `after-prepare`,
 /// `mid-judge` (a lane's checks ran and its judgement is written, not yet committed),
 /// `after-collect`, `after-integrate`, `before-journal` (the run commit exists, the journal does
-/// not say so yet), `after-commit`, `after-ff`, `mid-remove` (worktree folders deleted, their
-/// records not yet pruned), `mid-tidy`, `after-tidy`.
+/// not say so yet), `after-commit`, `after-ff`, `mid-pool` (a worktree marked as pooled, not
+/// moved into the pool yet), `mid-remove` (worktree folders pooled or deleted, records not yet
+/// pruned), `mid-tidy`, `after-tidy`; and during set-up `mid-take` (a pooled worktree moved to
+/// its lane's path, its branch not created yet).
 pub fn point(name: &str) {
     if std::env::var("LANES_FAULT").is_ok_and(|v| v.split(',').any(|p| p.trim() == name)) {
         std::process::abort();

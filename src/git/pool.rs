@@ -158,7 +158,7 @@ pub fn assign(repo: &Repo, config: &Config, mut items: Vec<&mut NewWorktree>) ->
     let mut usable = Vec::new();
     while usable.len() < items.len() && !parked.is_empty() {
         let batch: Vec<Pooled> = parked.drain(..(items.len() - usable.len()).min(parked.len())).collect();
-        for (p, dirty) in batch.iter().zip(parallel_map(&batch, |p| worktree::is_dirty(&p.path))) {
+        for (p, dirty) in batch.iter().zip(parallel_map(&batch, |p| holds_anything(&p.path))) {
             match dirty {
                 Ok(false) => usable.push(p.clone()),
                 Ok(true) => notes.push(format!(
@@ -173,6 +173,21 @@ pub fn assign(repo: &Repo, config: &Config, mut items: Vec<&mut NewWorktree>) ->
         w.reuse = Some(p);
     }
     notes
+}
+
+/// Whether a worktree has a change to a tracked file or an untracked file that is not ignored —
+/// what `git status --porcelain` would list — read in this process (libgit2, with git's ignore
+/// rules and the index's stat data): a status for every pooled worktree a run takes is on the
+/// set-up's path, and a `git` process per worktree costs more than the reading itself.
+fn holds_anything(worktree: &Path) -> Result<bool> {
+    let repo = git2::Repository::open(worktree)
+        .map_err(|e| crate::base::error::Error::git(format!("could not open {}", worktree.display()), e))?;
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(false).include_ignored(false).exclude_submodules(false);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(|e| crate::base::error::Error::git(format!("could not read the status of {}", worktree.display()), e))?;
+    Ok(statuses.iter().any(|s| s.status() != git2::Status::CURRENT && !s.status().contains(git2::Status::IGNORED)))
 }
 
 /// A marked worktree that is not as the pool left it: removed when it holds nothing, else left.
@@ -192,6 +207,8 @@ enum Retiring {
     Gone,
     /// Uncommitted changes or untracked files: kept where it is.
     Dirty,
+    /// Clean, but git could not detach it: removed as without a pool.
+    Clean,
     /// Clean and detached, its private git folder: ready to be pooled.
     Detached(PathBuf),
 }
@@ -260,8 +277,8 @@ fn prepare_to_pool(worktree: &Path, config: &Config) -> Result<Retiring> {
     if worktree::is_dirty(worktree)? {
         return Ok(Retiring::Dirty);
     }
-    git(worktree, &["checkout", "--quiet", "--detach"])?;
-    let admin = PathBuf::from(git(worktree, &["rev-parse", "--absolute-git-dir"])?.trim());
+    let detached = git(worktree, &["checkout", "--quiet", "--detach"]).and_then(|_| git(worktree, &["rev-parse", "--absolute-git-dir"]));
+    let Ok(admin) = detached.map(|d| PathBuf::from(d.trim())) else { return Ok(Retiring::Clean) };
     crate::base::fsutil::remove_file_if_exists(&admin.join(READY_MARKER))?;
     Ok(Retiring::Detached(admin))
 }

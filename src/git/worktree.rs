@@ -112,8 +112,8 @@ enum Added {
     Failed,
     /// `git worktree add --no-checkout`: the checkout is still to do.
     Fresh,
-    /// A pooled worktree moved to the lane's path: its branch is still to create.
-    Moved,
+    /// A pooled worktree: moved and branched by the checkout threads, no add needed.
+    Pooled,
 }
 
 /// Create many worktrees: each `git worktree add --no-checkout` one at a time (parallel adds race
@@ -138,24 +138,32 @@ pub fn add_many(repo_root: &Path, items: &[NewWorktree], setup_config: &SetupCon
 /// failed: `ready(k, result)` for `items[k]`, called from a set-up thread, in about the order of
 /// `items`. Adds go on one at a time on one thread while the checkouts of those already added
 /// proceed in parallel, so the first lane can start after one add and one checkout rather than
-/// after all of them (pipelined lanes). An item with a pooled worktree (`reuse`) is moved to its
-/// path on the adding thread instead (a rename and one record: cheap) and gets its branch with
+/// after all of them (pipelined lanes). An item with a pooled worktree (`reuse`) needs no add: a
+/// checkout thread moves it to its path (`git worktree move` renames a folder and rewrites that
+/// worktree's own record, so moves need not wait for adds) and gives it its branch with
 /// `git checkout -b`, which writes only the files that differ from what the worktree holds; when
-/// the move fails, a new worktree is added as for any other item.
+/// the move fails, a new worktree is added for it instead.
 pub fn add_many_streaming(repo_root: &Path, items: &[NewWorktree], setup_config: &SetupConfig, ready: &(dyn Fn(usize, Result<()>) + Sync)) {
     use std::sync::{Condvar, Mutex};
     let added: Mutex<Vec<Added>> = Mutex::new(vec![Added::Pending; items.len()]);
+    // Held for every `git worktree add`: parallel adds race on `.git/worktrees`.
+    let adding = Mutex::new(());
     let cond = Condvar::new();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(items.len().max(1));
     std::thread::scope(|s| {
         s.spawn(|| {
             for (k, w) in items.iter().enumerate() {
-                let state = match add_or_move(repo_root, w) {
-                    Ok(state) => state,
-                    Err(e) => {
-                        ready(k, Err(e));
-                        Added::Failed
+                let state = if w.reuse.is_some() {
+                    Added::Pooled
+                } else {
+                    let _one_at_a_time = adding.lock().unwrap_or_else(|p| p.into_inner());
+                    match add_unchecked_out(repo_root, w) {
+                        Ok(()) => Added::Fresh,
+                        Err(e) => {
+                            ready(k, Err(e));
+                            Added::Failed
+                        }
                     }
                 };
                 added.lock().unwrap_or_else(|p| p.into_inner())[k] = state;
@@ -173,46 +181,66 @@ pub fn add_many_streaming(repo_root: &Path, items: &[NewWorktree], setup_config:
                     }
                     let state = guard[k];
                     drop(guard);
-                    let checked_out = match (state, &w.reuse) {
-                        (Added::Fresh, _) => git(&w.path, &["checkout", "--force", "--quiet"]).map(|_| ()),
-                        (Added::Moved, Some(pooled)) => branch_moved(w, pooled),
+                    let set_up = match (state, &w.reuse) {
+                        (Added::Fresh, _) => check_out_added(repo_root, w, setup_config),
+                        (Added::Pooled, Some(pooled)) => take_pooled(repo_root, w, pooled, setup_config, &adding),
                         _ => continue,
                     };
-                    ready(k, checked_out.and_then(|()| setup(repo_root, &w.path, setup_config, &w.log)).and_then(|()| mark_ready(&w.path)));
+                    ready(k, set_up);
                 }
             });
         }
     });
 }
 
-/// The adding thread's part for one item: move its pooled worktree to its path, or add one.
-fn add_or_move(repo_root: &Path, w: &NewWorktree) -> Result<Added> {
+/// `git worktree add --no-checkout -b <branch> <path> <base>` (the checkout comes after).
+fn add_unchecked_out(repo_root: &Path, w: &NewWorktree) -> Result<()> {
     if let Some(parent) = w.path.parent() {
         crate::base::fsutil::create_dir_all(parent)?;
     }
-    if let Some(pooled) = &w.reuse {
-        // The pool dropped its ready marker; a kill right after the move must not find one.
-        crate::base::fsutil::remove_file_if_exists(&pooled.admin.join(READY_MARKER))?;
-        let (from, to) = (pooled.path.to_string_lossy(), w.path.to_string_lossy());
-        match git(repo_root, &["worktree", "move", &from, &to]) {
-            Ok(_) => return Ok(Added::Moved),
-            Err(e) => {
-                note_in_log(&w.log, &format!("git-lanes: the pooled worktree {from} could not be moved here ({e}); adding a new one"))
-            }
-        }
-    }
     let p = w.path.to_string_lossy();
-    git(repo_root, &["worktree", "add", "--quiet", "--no-checkout", "-b", &w.branch, &p, &w.base])?;
-    Ok(Added::Fresh)
+    git(repo_root, &["worktree", "add", "--quiet", "--no-checkout", "-b", &w.branch, &p, &w.base]).map(|_| ())
 }
 
-/// Give a pooled worktree just moved to its lane's path the lane's branch at the run's base; it
-/// stops being pooled once the branch exists. A kill before that leaves a worktree without the
-/// ready marker at the lane's path, which the next run or `run --resume` discards.
-fn branch_moved(w: &NewWorktree, pooled: &Pooled) -> Result<()> {
+/// Fill an added worktree (`git checkout -f`, so filters, sparse-checkout and the post-checkout
+/// hook apply as in `git worktree add`), set it up and mark it ready.
+fn check_out_added(repo_root: &Path, w: &NewWorktree, setup_config: &SetupConfig) -> Result<()> {
+    git(&w.path, &["checkout", "--force", "--quiet"])?;
+    setup(repo_root, &w.path, setup_config, &w.log)?;
+    mark_ready(&w.path)
+}
+
+/// Move a pooled worktree to the lane's path, give it the lane's branch at the run's base, set it
+/// up and mark it ready. It stops being pooled once the branch exists; a kill before that leaves
+/// a worktree without the ready marker at the lane's path, which `run --resume` discards and a
+/// new run removes. When the move fails, a new worktree is added instead (said in the lane's log).
+fn take_pooled(
+    repo_root: &Path,
+    w: &NewWorktree,
+    pooled: &Pooled,
+    setup_config: &SetupConfig,
+    adding: &std::sync::Mutex<()>,
+) -> Result<()> {
+    if let Some(parent) = w.path.parent() {
+        crate::base::fsutil::create_dir_all(parent)?;
+    }
+    // The pool dropped its ready marker; a kill right after the move must not find one.
+    crate::base::fsutil::remove_file_if_exists(&pooled.admin.join(READY_MARKER))?;
+    let (from, to) = (pooled.path.to_string_lossy(), w.path.to_string_lossy());
+    if let Err(e) = git(repo_root, &["worktree", "move", &from, &to]) {
+        note_in_log(&w.log, &format!("git-lanes: the pooled worktree {from} could not be moved here ({e}); adding a new one"));
+        {
+            let _one_at_a_time = adding.lock().unwrap_or_else(|p| p.into_inner());
+            add_unchecked_out(repo_root, w)?;
+        }
+        return check_out_added(repo_root, w, setup_config);
+    }
     crate::base::fault::point("mid-take");
     git(&w.path, &["checkout", "--quiet", "-b", &w.branch, &w.base])?;
-    crate::base::fsutil::remove_file_if_exists(&pooled.admin.join(POOL_MARKER))
+    crate::base::fsutil::remove_file_if_exists(&pooled.admin.join(POOL_MARKER))?;
+    setup(repo_root, &w.path, setup_config, &w.log)?;
+    // Its private git folder is known: no `git rev-parse` to find it.
+    crate::base::fsutil::write_atomic(&pooled.admin.join(READY_MARKER), b"checked out\n")
 }
 
 /// Append a line to a lane's set-up log (best effort: the log only explains).

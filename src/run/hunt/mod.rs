@@ -521,8 +521,8 @@ fn report_without_findings(r: &mut Run<'_>, found: &Judged, human: &[String]) ->
     Ok(path)
 }
 
-/// Tidy: finished hunters' worktrees and branches go (their tips are archived), and every lane's
-/// signal files.
+/// Tidy: finished hunters' branches go (their tips are archived), their worktrees to the pool
+/// (`git::pool`), and every lane's signal files.
 fn tidy(r: &mut Run<'_>, lanes: &[String], human: &mut Vec<String>) -> Result<()> {
     let finished: Vec<(String, super::LaneRun)> = r
         .lanes
@@ -531,7 +531,7 @@ fn tidy(r: &mut Run<'_>, lanes: &[String], human: &mut Vec<String>) -> Result<()
         .map(|(l, lr)| (l.clone(), lr.clone()))
         .collect();
     let paths: Vec<&Path> = finished.iter().map(|(_, lr)| lr.worktree.as_path()).collect();
-    for ((lane, lr), gone) in finished.iter().zip(worktree::remove_many(&r.repo.root, &paths)) {
+    for ((lane, lr), gone) in finished.iter().zip(crate::git::pool::retire_many(r.repo, &r.ws.config, &paths)) {
         if gone? {
             worktree::delete_branch(r.repo, &lr.branch)?;
         } else {
