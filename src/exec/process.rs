@@ -35,6 +35,7 @@ use std::ffi::OsString;
 use std::fmt::{self, Write as _};
 use std::fs::OpenOptions;
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -361,8 +362,12 @@ pub fn spawn_notifying(spec: &ProcessSpec, on_exit: impl FnOnce() + Send + 'stat
 type ExitHook = Box<dyn FnOnce() + Send>;
 
 fn spawn_inner(spec: &ProcessSpec, on_exit: Option<ExitHook>) -> Result<Running, ProcessError> {
-    let (mut cmd, pipe_reader) = command(spec)?;
-    let child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: spec.program_name(), cwd: spec.cwd.clone(), source })?;
+    let (mut cmd, pipe_reader, ruleset) = command(spec)?;
+    let child = spawn_confined(&mut cmd, ruleset).map_err(|source| ProcessError::Spawn {
+        program: spec.program_name(),
+        cwd: spec.cwd.clone(),
+        source,
+    })?;
     let started = Instant::now();
     // The command holds our copies of the pipe's write end; without dropping them the reader
     // would never see end of file.
@@ -372,8 +377,9 @@ fn spawn_inner(spec: &ProcessSpec, on_exit: Option<ExitHook>) -> Result<Running,
 
 /// The one place a [`Command`] is built from a spec: own process group, null stdin, the
 /// environment policy, and output routed as asked (both streams into one pipe when captured; the
-/// pipe's read end is returned).
-fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>), ProcessError> {
+/// pipe's read end is returned), with the Landlock ruleset of its sandbox, if any, for
+/// [`spawn_confined`].
+fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>, Option<OwnedFd>), ProcessError> {
     let program = spec.program_name();
     let setup_err = |source| ProcessError::Setup { program: program.clone(), cwd: spec.cwd.clone(), source };
     if !spec.cwd.is_dir() {
@@ -394,34 +400,42 @@ fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>), Proc
         }
     }
 
-    if let Some(policy) = &spec.sandbox {
-        let ruleset = crate::exec::sandbox::prepare(policy).map_err(|e| setup_err(io::Error::other(format!("sandbox: {e}"))))?;
-        if let Some(fd) = ruleset {
-            restrict_before_exec(&mut cmd, fd);
-        }
-    }
+    let ruleset = match &spec.sandbox {
+        Some(policy) => crate::exec::sandbox::prepare(policy).map_err(|e| setup_err(io::Error::other(format!("sandbox: {e}"))))?,
+        None => None,
+    };
     let pipe_reader = route_output(&mut cmd, spec)?;
-    Ok((cmd, pipe_reader))
+    Ok((cmd, pipe_reader, ruleset))
 }
 
-/// Make the child apply the Landlock ruleset `fd` to itself between fork and exec (after
-/// `PR_SET_NO_NEW_PRIVS`, which Landlock requires).
-fn restrict_before_exec(cmd: &mut Command, fd: std::os::fd::OwnedFd) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the closure runs in the child between fork and exec and only makes two
-    // system calls on integers and a descriptor it owns (no allocation, no lock); the
-    // ruleset was fully built in the parent.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
+/// Spawn `cmd`, confined by the Landlock ruleset when there is one.
+///
+/// Landlock confines a thread and what it starts, so the child is started from a short-lived
+/// thread that first confines itself (`PR_SET_NO_NEW_PRIVS`, which Landlock requires, then
+/// `landlock_restrict_self`) and then ends. A pre-exec hook in the child would do the same, but
+/// a hook makes the standard library `fork` the whole process instead of `posix_spawn`ing
+/// (copying this process's page tables on every check: about a millisecond each).
+fn spawn_confined(cmd: &mut Command, ruleset: Option<OwnedFd>) -> io::Result<Child> {
+    let Some(fd) = ruleset else { return cmd.spawn() };
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            use std::os::fd::AsRawFd;
+            // SAFETY: two system calls on integers and a descriptor this thread owns; they change
+            // only this thread's credentials, and the thread ends once the child is started.
+            #[allow(unsafe_code)]
+            unsafe {
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::syscall(libc::SYS_landlock_restrict_self, fd.as_raw_fd(), 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
             }
-            if libc::syscall(libc::SYS_landlock_restrict_self, fd.as_raw_fd(), 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+            cmd.spawn()
+        })
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the sandboxed spawn panicked")))
+    })
 }
 
 /// Route the child's stdout and stderr as the spec asks; when captured, the pipe's read end.
@@ -901,8 +915,12 @@ mod inline {
 
     pub(super) fn run(spec: &ProcessSpec) -> Result<Finished, ProcessError> {
         let program = spec.program_name();
-        let (mut cmd, pipe) = command(spec)?;
-        let child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: program.clone(), cwd: spec.cwd.clone(), source })?;
+        let (mut cmd, pipe, ruleset) = command(spec)?;
+        let child = spawn_confined(&mut cmd, ruleset).map_err(|source| ProcessError::Spawn {
+            program: program.clone(),
+            cwd: spec.cwd.clone(),
+            source,
+        })?;
         let started = Instant::now();
         // Our copies of the pipe's write end must go, or the read end never sees end of file.
         drop(cmd);

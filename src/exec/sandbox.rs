@@ -74,7 +74,21 @@ impl Policy {
 #[derive(Debug, Default)]
 pub struct GitGuard {
     dir: Option<PathBuf>,
-    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+    /// Each file of the surface: its bytes and what its metadata said (`None`: missing).
+    files: Vec<(PathBuf, Option<Vec<u8>>, Option<Stamp>)>,
+    /// When the surface was read: a file modified shortly before may change again within the
+    /// same timestamp tick unseen (git's racy-file rule), so its bytes are compared.
+    taken: Option<std::time::SystemTime>,
+}
+
+/// What proves a file unchanged without reading it: size, modification time and inode (a
+/// rewrite, a replacement or an append each changes one of them).
+type Stamp = (u64, Option<std::time::SystemTime>, u64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    Some((m.len(), m.modified().ok(), m.ino()))
 }
 
 impl GitGuard {
@@ -85,7 +99,14 @@ impl GitGuard {
         if !dir.is_dir() {
             return GitGuard::default();
         }
-        GitGuard { files: Self::surface(&dir).into_iter().map(|p| (p.clone(), std::fs::read(&p).ok())).collect(), dir: Some(dir) }
+        let files = Self::surface(&dir)
+            .into_iter()
+            .map(|p| {
+                let st = stamp(&p);
+                (p.clone(), std::fs::read(&p).ok(), st)
+            })
+            .collect();
+        GitGuard { files, dir: Some(dir), taken: Some(std::time::SystemTime::now()) }
     }
 
     fn surface(dir: &Path) -> Vec<PathBuf> {
@@ -94,12 +115,27 @@ impl GitGuard {
         out
     }
 
+    /// Whether a file with this stamp was last modified well before the guard was taken.
+    fn settled(&self, st: &Stamp) -> bool {
+        match (st.1, self.taken) {
+            (Some(modified), Some(taken)) => modified + std::time::Duration::from_secs(2) < taken,
+            _ => false,
+        }
+    }
+
     /// Put back what changed; the paths restored (or removed, for a new hook).
     pub fn restore(&self) -> Vec<PathBuf> {
         let Some(dir) = &self.dir else { return Vec::new() };
         let mut changed = Vec::new();
         for p in Self::surface(dir) {
-            let before = self.files.iter().find(|(q, _)| *q == p).and_then(|(_, b)| b.clone());
+            let noted = self.files.iter().find(|(q, _, _)| *q == p);
+            if let Some((_, _, Some(st))) = noted
+                && self.settled(st)
+                && stamp(&p).as_ref() == Some(st)
+            {
+                continue;
+            }
+            let before = noted.and_then(|(_, b, _)| b.clone());
             let now = std::fs::read(&p).ok();
             if now == before {
                 continue;
@@ -207,5 +243,21 @@ mod tests {
         assert!(!d.path().join(".git/hooks/pre-commit").exists());
         assert_eq!(std::fs::read_to_string(d.path().join(".git/hooks/pre-push")).unwrap(), "mine");
         assert!(GitGuard::before(tempfile::tempdir().unwrap().path()).restore().is_empty());
+    }
+
+    #[test]
+    fn an_old_hook_rewritten_to_the_same_size_is_put_back_and_an_untouched_one_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join(".git/hooks")).unwrap();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for (name, text) in [("pre-push", "mine"), ("post-merge", "also")] {
+            let p = d.path().join(".git/hooks").join(name);
+            std::fs::write(&p, text).unwrap();
+            std::fs::File::options().write(true).open(&p).unwrap().set_modified(hour_ago).unwrap();
+        }
+        let g = GitGuard::before(d.path());
+        std::fs::write(d.path().join(".git/hooks/pre-push"), "evil").unwrap();
+        assert_eq!(g.restore(), [d.path().join(".git/hooks/pre-push")]);
+        assert_eq!(std::fs::read_to_string(d.path().join(".git/hooks/pre-push")).unwrap(), "mine");
     }
 }
