@@ -306,8 +306,16 @@ impl Issue {
         Issue { path, meta, title, title_line, text: String::new(), bom, split, outline: Outline::default(), facts, cached: true }
     }
 
-    /// Whether the issue was read from the summary cache, without its text (commands that edit
-    /// files load the workspace without the cache).
+    /// This issue as the summary cache keeps it: without its text, split and outline (what
+    /// [`Workspace::load_cached`](crate::files::workspace::Workspace::load_cached) hands out,
+    /// read from the cache or parsed afresh alike).
+    pub(crate) fn into_summary(self) -> Issue {
+        let Issue { path, meta, title, title_line, bom, facts, .. } = self;
+        Issue::from_summary(path, meta, title, title_line, bom, facts)
+    }
+
+    /// Whether the issue is a summary without its text (read from the summary cache, or loaded
+    /// through it; commands that edit files load the workspace without the cache).
     pub fn from_cache(&self) -> bool {
         self.cached
     }

@@ -22,16 +22,18 @@
 //! atomic (temp file + rename), so two commands writing at once leave one valid cache.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-use std::collections::HashMap;
 use std::fs::Metadata;
+use std::io::Read;
+use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::files::issue::{Check, Facts, Issue, Meta, Status};
 
 const MAGIC: &[u8; 8] = b"GLSUMCCH";
-/// Bumped whenever the encoding or the meaning of a summary changes.
-const FORMAT: u32 = 1;
+/// Bumped whenever the encoding or the meaning of a summary changes (2: entries sorted by path,
+/// each summary length-prefixed so it is decoded only when its file is unchanged).
+const FORMAT: u32 = 2;
 
 /// What proves a file unchanged since its summary was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,15 +60,29 @@ impl Stat {
     }
 }
 
+/// One entry of a cache file: where its path and encoded summary lie in the file's bytes.
+#[derive(Debug)]
+struct Slot {
+    path: Range<usize>,
+    key: Key,
+    summary: Range<usize>,
+}
+
 /// The summaries of one cache file, by path relative to the repository root.
+///
+/// The file is read whole with one `read`; only the paths and keys are indexed (no allocation
+/// per entry), and a summary is decoded when its file proves unchanged ([`IssueCache::summary`]),
+/// so lookups take `&self` and run from many threads at once.
 #[derive(Debug, Default)]
 pub struct IssueCache {
     file: PathBuf,
     /// The cache file's mtime when read: stat entries must be strictly older (racy-file rule).
     written: Option<(i64, i64)>,
-    entries: HashMap<PathBuf, (Key, Box<Issue>)>,
-    /// Entries read that were not taken (files gone or changed): the cache is stale.
-    read_count: usize,
+    bytes: Vec<u8>,
+    /// The body's checksum as read: one number for every key and summary in the file.
+    checksum: Option<u64>,
+    /// Sorted by path bytes (the writer sorts; a file out of order is corrupt).
+    slots: Vec<Slot>,
 }
 
 impl IssueCache {
@@ -83,11 +99,18 @@ impl IssueCache {
     /// Read the cache at `file`; anything unusable gives an empty cache.
     pub fn read(file: PathBuf) -> IssueCache {
         let mut cache = IssueCache { file, ..IssueCache::default() };
-        let Ok(bytes) = std::fs::read(&cache.file) else { return cache };
-        let Ok(meta) = std::fs::metadata(&cache.file) else { return cache };
-        if let Some(entries) = decode(&bytes) {
-            cache.read_count = entries.len();
-            cache.entries = entries;
+        let read = || -> std::io::Result<(Vec<u8>, Metadata)> {
+            let mut f = std::fs::File::open(&cache.file)?;
+            let meta = f.metadata()?;
+            let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
+            f.read_to_end(&mut bytes)?;
+            Ok((bytes, meta))
+        };
+        let Ok((bytes, meta)) = read() else { return cache };
+        if let Some((slots, checksum)) = index(&bytes) {
+            cache.slots = slots;
+            cache.checksum = Some(checksum);
+            cache.bytes = bytes;
             cache.written = Some((meta.mtime(), meta.mtime_nsec()));
         }
         cache
@@ -95,35 +118,47 @@ impl IssueCache {
 
     /// How many entries were read.
     pub fn len(&self) -> usize {
-        self.read_count
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.read_count == 0
+        self.slots.is_empty()
     }
 
-    /// Take the summary of `rel` if `key` proves it current (stat entries: equal stat data and
-    /// not racy).
-    pub fn take(&mut self, rel: &Path, key: &Key) -> Option<Issue> {
-        let (k, _) = self.entries.get(rel)?;
-        let trusted = k == key
-            && match k {
-                Key::Blob(_) => true,
-                Key::Stat(s) => self.written.is_some_and(|w| s.mtime < w),
-            };
-        if !trusted {
+    /// The summary of `rel` if `key` proves it current (stat entries: equal stat data and not
+    /// racy); `None` also when the entry does not decode.
+    pub fn summary(&self, rel: &Path, key: &Key) -> Option<Issue> {
+        let want = rel.as_os_str().as_encoded_bytes();
+        let at = self.slots.binary_search_by(|s| self.bytes[s.path.clone()].cmp(want)).ok()?;
+        let slot = &self.slots[at];
+        if !self.trusts(&slot.key, key) {
             return None;
         }
-        self.entries.remove(rel).map(|(_, i)| *i)
+        let mut r = Reader { b: &self.bytes[slot.summary.clone()], at: 0 };
+        let issue = r.issue(rel.to_path_buf())?;
+        (r.at == r.b.len()).then_some(issue)
     }
 
-    /// Take the entry of `rel` whatever its key (to check it later, off the lookup thread).
-    pub fn take_any(&mut self, rel: &Path) -> Option<(Key, Box<Issue>)> {
-        self.entries.remove(rel)
+    /// Whether `rel` has an entry that `key` proves current, without decoding it.
+    pub fn proves(&self, rel: &Path, key: &Key) -> bool {
+        let want = rel.as_os_str().as_encoded_bytes();
+        let found = self.slots.binary_search_by(|s| self.bytes[s.path.clone()].cmp(want));
+        found.is_ok_and(|at| self.trusts(&self.slots[at].key, key))
     }
 
-    /// Whether a taken entry's `key` proves the file with `current` key unchanged.
-    pub fn trusts(&self, key: &Key, current: &Key) -> bool {
+    /// The checksum of the file as read (`None`: nothing usable was read). Two caches with the
+    /// same checksum hold the same keys and summaries.
+    pub fn checksum(&self) -> Option<u64> {
+        self.checksum
+    }
+
+    /// [`IssueCache::summary`], for callers that hold the cache mutably.
+    pub fn take(&mut self, rel: &Path, key: &Key) -> Option<Issue> {
+        self.summary(rel, key)
+    }
+
+    /// Whether an entry's `key` proves the file with `current` key unchanged.
+    fn trusts(&self, key: &Key, current: &Key) -> bool {
         key == current
             && match key {
                 Key::Blob(_) => true,
@@ -131,20 +166,28 @@ impl IssueCache {
             }
     }
 
-    /// Write `entries` as the new cache (atomically); errors are ignored (the cache is only an
-    /// optimisation, e.g. on a read-only repository).
-    pub fn write(&self, entries: &[(&Issue, Key)]) {
+    /// Write `entries` as the new cache (atomically) and give its checksum; errors are ignored
+    /// (`None`: the cache is only an optimisation, e.g. on a read-only repository).
+    pub fn write(&self, entries: &[(&Issue, Key)]) -> Option<u64> {
+        let mut sorted: Vec<&(&Issue, Key)> = entries.iter().collect();
+        sorted.sort_by(|a, b| a.0.path.as_os_str().as_encoded_bytes().cmp(b.0.path.as_os_str().as_encoded_bytes()));
+        sorted.dedup_by(|a, b| a.0.path == b.0.path);
         let mut body = Vec::with_capacity(entries.len() * 512);
-        put_u32(&mut body, u32::try_from(entries.len()).unwrap_or(u32::MAX));
-        for (issue, key) in entries {
+        put_u32(&mut body, u32::try_from(sorted.len()).unwrap_or(u32::MAX));
+        let mut summary = Vec::with_capacity(1024);
+        for (issue, key) in sorted {
+            put_bytes(&mut body, issue.path.as_os_str().as_encoded_bytes());
             put_key(&mut body, key);
-            put_issue(&mut body, issue);
+            summary.clear();
+            put_issue(&mut summary, issue);
+            put_bytes(&mut body, &summary);
         }
+        let checksum = hash(&body);
         let mut head = Vec::with_capacity(64);
         head.extend_from_slice(MAGIC);
         put_bytes(&mut head, &stamp());
-        head.extend_from_slice(&hash(&body).to_le_bytes());
-        let Some(dir) = self.file.parent() else { return };
+        head.extend_from_slice(&checksum.to_le_bytes());
+        let dir = self.file.parent()?;
         let _ = std::fs::create_dir_all(dir);
         // Temp file + rename, but no fsync: a cache torn by a power cut fails its checksum and
         // is rebuilt, so durability is not worth a multi-megabyte sync on every rewrite.
@@ -156,12 +199,12 @@ impl IssueCache {
             tmp.persist(&self.file).map_err(|e| e.error)?;
             Ok(())
         };
-        let _ = write();
+        write().ok().map(|()| checksum)
     }
 }
 
 /// The format version and this build of git-lanes: another build's cache is not trusted.
-fn stamp() -> Vec<u8> {
+pub(crate) fn stamp() -> Vec<u8> {
     let mut s = Vec::with_capacity(64);
     put_u32(&mut s, FORMAT);
     put_str(&mut s, env!("CARGO_PKG_VERSION"));
@@ -175,7 +218,7 @@ fn stamp() -> Vec<u8> {
 
 /// A fast 64-bit hash (word-wise multiply-xorshift), for the checksum and file names; not
 /// cryptographic: it detects damage, not tampering (the cache lives in `.git`).
-fn hash(bytes: &[u8]) -> u64 {
+pub(crate) fn hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h: u64 = 0xCBF2_9CE4_8422_2325 ^ (bytes.len() as u64).wrapping_mul(K);
     let mut chunks = bytes.chunks_exact(8);
@@ -191,7 +234,8 @@ fn hash(bytes: &[u8]) -> u64 {
     h
 }
 
-fn decode(bytes: &[u8]) -> Option<HashMap<PathBuf, (Key, Box<Issue>)>> {
+/// Check a cache file's stamp and checksum and index its entries (paths and keys only).
+fn index(bytes: &[u8]) -> Option<(Vec<Slot>, u64)> {
     let mut r = Reader { b: bytes, at: 0 };
     if r.take(MAGIC.len())? != MAGIC {
         return None;
@@ -200,18 +244,25 @@ fn decode(bytes: &[u8]) -> Option<HashMap<PathBuf, (Key, Box<Issue>)>> {
         return None;
     }
     let sum = r.u64()?;
-    let body = &bytes[r.at..];
-    if hash(body) != sum {
+    if hash(&bytes[r.at..]) != sum {
         return None;
     }
     let n = r.u32()? as usize;
-    let mut out = HashMap::with_capacity(n.min(1 << 20));
-    for _ in 0..n {
-        let key = r.key()?;
-        let issue = Box::new(r.issue()?);
-        out.insert(issue.path.clone(), (key, issue));
+    // A corrupt count cannot ask for more entries than there are bytes left.
+    if n > bytes.len() - r.at {
+        return None;
     }
-    (r.at == bytes.len()).then_some(out)
+    let mut slots: Vec<Slot> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let path = r.range()?;
+        let key = r.key()?;
+        let summary = r.range()?;
+        if slots.last().is_some_and(|prev| bytes[prev.path.clone()] >= bytes[path.clone()]) {
+            return None;
+        }
+        slots.push(Slot { path, key, summary });
+    }
+    (r.at == bytes.len()).then_some((slots, sum))
 }
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {
@@ -284,7 +335,6 @@ fn put_issue(out: &mut Vec<u8>, issue: &Issue) {
         verification_depth,
     } = &issue.meta;
     let Facts { checks, key_lines, has_resolution, prose_extreme } = &issue.facts;
-    put_str(out, &issue.path.to_string_lossy());
     put_str(out, issue_id);
     put_str(out, lane);
     out.push(severity.unwrap_or(0));
@@ -354,6 +404,14 @@ impl<'a> Reader<'a> {
         self.take(n)
     }
 
+    /// A length-prefixed run of bytes, as its place in the whole buffer.
+    fn range(&mut self) -> Option<Range<usize>> {
+        let n = self.u32()? as usize;
+        let start = self.at;
+        self.take(n)?;
+        Some(start..self.at)
+    }
+
     fn string(&mut self) -> Option<String> {
         std::str::from_utf8(self.bytes()?).ok().map(str::to_string)
     }
@@ -403,8 +461,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn issue(&mut self) -> Option<Issue> {
-        let path = PathBuf::from(self.string()?);
+    fn issue(&mut self, path: PathBuf) -> Option<Issue> {
         let issue_id = self.string()?;
         let lane = self.string()?;
         let severity = match self.u8()? {

@@ -10,8 +10,18 @@ use rayon::prelude::*;
 use crate::base::error::{Error, Problem, Result};
 use crate::files::config::Config;
 use crate::files::issue::Issue;
+use crate::files::issue_cache::{IssueCache, Key, Stat};
 use crate::files::names;
 use crate::files::spec::{self, AgentSpec};
+
+/// What [`Workspace::proves_unchanged`] found: the summary cache's checksum and the inputs
+/// loaded besides the issue files.
+#[derive(Debug)]
+pub struct Unchanged {
+    pub checksum: u64,
+    pub lane_dirs: BTreeSet<String>,
+    pub specs: BTreeMap<String, AgentSpec>,
+}
 
 /// Everything git-lanes knows about the repository's issues.
 #[derive(Debug)]
@@ -53,55 +63,70 @@ impl Workspace {
     /// With `write_back` false the cache is only read (`plan`, like `run --dry-run`, writes
     /// nothing at all).
     pub fn load_cached(root: &Path, config: Config, cache_dir: &Path, write_back: bool) -> Result<Workspace> {
-        use crate::files::issue_cache::{IssueCache, Key, Stat};
+        Ok(Workspace::load_cached_proved(root, config, cache_dir, write_back)?.0)
+    }
+
+    /// [`Workspace::load_cached`], and the summary cache's checksum when the cache now holds
+    /// exactly the loaded issues (every issue file parsed, none misplaced by name or folder):
+    /// what [`Workspace::proves_unchanged`] gives while nothing changes.
+    pub fn load_cached_proved(root: &Path, config: Config, cache_dir: &Path, write_back: bool) -> Result<(Workspace, Option<u64>)> {
         let mut problems = Vec::new();
         let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
-        let mut cache = IssueCache::read(IssueCache::for_worktree(cache_dir, root));
-        let had = cache.len();
-        let files: Vec<_> = files
-            .into_iter()
-            .map(|(lane_dir, rel)| {
-                let cached = cache.take_any(&rel);
-                (lane_dir, rel, cached)
-            })
-            .collect();
-        let cache = &cache;
-        // (lane dir, parse result, stat key when known, whether the summary came from the cache)
-        let loaded: Vec<_> = files
+        let cache = IssueCache::read(IssueCache::for_worktree(cache_dir, root));
+        // Stat, look up and (when changed) read and parse in parallel. A parsed issue keeps only
+        // its summary, like one from the cache: the texts of ten thousand files are never all in
+        // memory at once.
+        let loaded: Vec<(String, std::result::Result<Box<Issue>, Problem>, Option<Key>, bool)> = files
             .into_par_iter()
-            .map(|(lane_dir, rel, cached)| {
+            .map(|(lane_dir, rel)| {
                 let abs = root.join(&rel);
                 // Stat before reading: a write racing the read changes the stat data.
                 let key = std::fs::symlink_metadata(&abs).ok().map(|m| Key::Stat(Stat::of(&m)));
-                if let (Some((k, issue)), Some(now)) = (cached, &key)
-                    && cache.trusts(&k, now)
-                {
-                    return Ok((lane_dir, Ok(issue), key, true));
+                if let Some(issue) = key.as_ref().and_then(|k| cache.summary(&rel, k)) {
+                    return Ok((lane_dir, Ok(Box::new(issue)), key, true));
                 }
                 let bytes = crate::base::fsutil::read(&abs)?;
-                Ok((lane_dir, Issue::parse(&rel, bytes).map(Box::new), key, false))
+                Ok((lane_dir, Issue::parse(&rel, bytes).map(|i| Box::new(i.into_summary())), key, false))
             })
             .collect::<Result<Vec<_>>>()?;
         // Rewrite when a summary was taken afresh or an entry is gone; a file that does not parse
         // is never cached (it is read again each time, and does not force a rewrite).
-        let mut stale = false;
-        let mut keys: HashMap<PathBuf, Key> = HashMap::with_capacity(loaded.len());
-        let mut parsed = Vec::with_capacity(loaded.len());
-        for (lane_dir, r, key, hit) in loaded {
-            if let (Ok(issue), Some(k)) = (&r, key) {
-                stale |= !hit;
-                keys.insert(issue.path.clone(), k);
-            }
-            parsed.push((lane_dir, r));
-        }
-        stale |= keys.len() != had;
-        let issues = collect_issues(parsed, &mut problems);
+        let cacheable = || loaded.iter().filter_map(|(_, r, key, hit)| Some((r.as_ref().ok()?, (*key)?, *hit)));
+        let stale = cacheable().any(|(_, _, hit)| !hit) || cacheable().count() != cache.len();
+        let mut checksum = if stale { None } else { cache.checksum() };
         if stale && write_back {
-            let entries: Vec<_> = issues.iter().filter_map(|i| keys.get(&i.path).map(|k| (i, *k))).collect();
-            cache.write(&entries);
+            let entries: Vec<(&Issue, Key)> = cacheable().map(|(issue, key, _)| (&**issue, key)).collect();
+            checksum = cache.write(&entries);
         }
+        if cacheable().count() != loaded.len() {
+            checksum = None;
+        }
+        drop(cache);
+        let issues = collect_issues(loaded.into_iter().map(|(lane_dir, r, _, _)| (lane_dir, r)).collect(), &mut problems);
         let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
-        Ok(Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs })
+        let checksum = checksum.filter(|_| problems.is_empty());
+        Ok((Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs }, checksum))
+    }
+
+    /// Whether every issue file under `root` is unchanged since the summary cache was written
+    /// (stat data, git's racy rule) and none is new, gone or misplaced, without decoding a
+    /// summary: the cache's checksum then, with the lane folders and the agent specs (which must
+    /// all load without a problem). Commands answer from remembered results with it
+    /// (`answers.rs`).
+    pub fn proves_unchanged(root: &Path, config: &Config, cache_dir: &Path) -> Result<Option<Unchanged>> {
+        let mut problems = Vec::new();
+        let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
+        let cache = IssueCache::read(IssueCache::for_worktree(cache_dir, root));
+        let Some(checksum) = cache.checksum() else { return Ok(None) };
+        if !problems.is_empty() || files.len() != cache.len() {
+            return Ok(None);
+        }
+        let same = files.par_iter().all(|(_, rel)| {
+            let key = std::fs::symlink_metadata(root.join(rel)).ok().map(|m| Key::Stat(Stat::of(&m)));
+            key.is_some_and(|k| cache.proves(rel, &k))
+        });
+        let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
+        Ok((same && problems.is_empty()).then_some(Unchanged { checksum, lane_dirs, specs }))
     }
 
     /// Build a workspace from files already in memory (e.g. read from a commit's tree by
@@ -215,6 +240,13 @@ impl Workspace {
         if problems.is_empty() { Ok(()) } else { Err(Error::from(problems)) }
     }
 
+    /// End the workspace without freeing it piece by piece, for a command about to exit:
+    /// freeing ten thousand issues costs about as much as reading them from the summary cache,
+    /// and the process's memory goes back to the system at exit anyway.
+    pub fn release_at_exit(self) {
+        std::mem::forget(self);
+    }
+
     /// The description of a lane from its spec (for catalog headings).
     pub fn lane_title(&self, lane: &str) -> Option<String> {
         self.specs.get(lane).and_then(AgentSpec::lane_title)
@@ -319,7 +351,7 @@ fn parse_spec(rel: &Path, fname: &str, bytes: Vec<u8>, problems: &mut Vec<Proble
 
 /// The id must equal the file name and the lane the folder (SPEC §1).
 fn layout_problem(issue: &Issue, lane_dir: &str) -> Option<Problem> {
-    let stem = issue.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = issue.path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
     if let Err(m) = names::check_id(issue.id()) {
         return Some(Problem::new(&issue.path, issue.key_line("issue_id").unwrap_or(0), m));
     }
@@ -372,18 +404,26 @@ pub(crate) fn load_specs(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -
 
 /// Two files with the same id: one error per extra file, naming the others.
 pub fn duplicate_ids(issues: &[Issue]) -> Vec<Problem> {
-    let mut by_id: BTreeMap<&str, Vec<&Issue>> = BTreeMap::new();
+    // One map entry per id, and a group only for ids seen twice (no list per issue).
+    let mut first: HashMap<&str, &Issue> = HashMap::with_capacity(issues.len());
+    let mut extra: BTreeMap<&str, Vec<&Issue>> = BTreeMap::new();
     for i in issues {
-        by_id.entry(i.id()).or_default().push(i);
+        match first.entry(i.id()) {
+            std::collections::hash_map::Entry::Occupied(_) => extra.entry(i.id()).or_default().push(i),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+        }
     }
     let mut out = Vec::new();
-    for (id, group) in by_id.into_iter().filter(|(_, g)| g.len() > 1) {
-        for i in &group[1..] {
+    for (id, others) in extra {
+        let Some(original) = first.get(id) else { continue };
+        for i in others {
             out.push(
                 Problem::new(
                     &i.path,
                     i.key_line("issue_id").unwrap_or(0),
-                    format!("duplicate issue id {id} (also in {})", group[0].path.display()),
+                    format!("duplicate issue id {id} (also in {})", original.path.display()),
                 )
                 .with_hint("run `git lanes doctor` to see a renumbering plan, `git lanes doctor --fix` to apply it"),
             );

@@ -59,9 +59,15 @@ pub struct PlanArgs {
 
 pub fn run(args: PlanArgs, ctx: &Ctx) -> CliResult {
     let (_repo, ws) = ctx.setup_summaries(false)?;
-    let catalog = load_inputs(ctx, &ws)?;
+    let exit = show(args, ctx, &ws);
+    ws.release_at_exit();
+    exit
+}
+
+fn show(args: PlanArgs, ctx: &Ctx, ws: &Workspace) -> CliResult {
+    let catalog = load_inputs(ctx, ws)?;
     let opts = PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) };
-    let plans = crate::planning::plan::plan(&ws, catalog.as_ref(), &opts)?;
+    let plans = crate::planning::plan::plan(ws, catalog.as_ref(), &opts)?;
     let ui = &ctx.ui;
     if ui.json {
         ui.json(serde_json::json!({ "lanes": plans }))?;

@@ -9,7 +9,12 @@ use serde_json::json;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
+use crate::cli::ui::Ui;
 use crate::files::catalog::Counts;
+use crate::files::issue::Issue;
+use crate::files::workspace::Workspace;
+use crate::git::repo::Repo;
+use crate::judge::verify::EvidenceState;
 use crate::run::state::RunState;
 
 /// Show catalog totals, per-lane progress, the last run and live signals
@@ -18,7 +23,24 @@ pub struct StatusArgs {}
 
 pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
     let (repo, ws) = ctx.setup_summaries(true)?;
-    let cat_lanes = match ctx.catalog(&ws)? {
+    let exit = show(ctx, &repo, &ws);
+    ws.release_at_exit();
+    exit
+}
+
+/// What `status` shows, gathered before anything is printed.
+struct Overview<'w> {
+    lanes: Vec<String>,
+    counts: Counts,
+    state: Option<RunState>,
+    signals: Vec<crate::run::signal::LaneSignal>,
+    lock: Option<String>,
+    /// Resolved issues whose latest evidence no longer backs them (missing, failing or stale).
+    unbacked: Vec<(&'w Issue, EvidenceState)>,
+}
+
+fn show(ctx: &Ctx, repo: &Repo, ws: &Workspace) -> CliResult {
+    let cat_lanes = match ctx.catalog(ws)? {
         Some(Ok(c)) => c.lanes(),
         _ => vec![],
     };
@@ -27,7 +49,7 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
     let mut state = RunState::load(&ws.root, &ws.config.state).unwrap_or(None);
     // A newer run than the committed state knows (one still going, or one that resolved nothing
     // and kept its bookkeeping under refs/lanes/runs) is the last run.
-    if let Ok(Some((id, live))) = crate::run::live_state(&repo, None)
+    if let Ok(Some((id, live))) = crate::run::live_state(repo, None)
         && state.as_ref().and_then(|s| s.run_id.as_deref()).is_none_or(|c| crate::files::names::natural_cmp(&id, c).is_gt())
     {
         state = Some(live);
@@ -35,43 +57,52 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
     let signal_dir = ws.root.join(&ws.config.signals);
     let signals: Vec<_> = lanes.iter().map(|l| crate::run::signal::read(&signal_dir, l)).filter(|s| s.status.is_some() || s.done).collect();
     let lock = crate::run::lock::holder(&repo.lanes_dir());
-    // Resolved issues whose latest evidence no longer backs them (missing, failing or stale).
     let unbacked = crate::judge::verify::unbacked_resolved(&ws.root, &ws.config.evidence, &ws.issues);
-    let ui = &ctx.ui;
-    if ui.json {
-        let per_lane: Vec<_> = lanes
-            .iter()
-            .map(|l| {
-                let t = counts.per_lane.get(l).copied().unwrap_or_default();
-                json!({ "lane": l, "total": t.total, "resolved": t.closed, "open": t.open, "has_spec": ws.specs.contains_key(l) })
-            })
-            .collect();
-        ui.json(json!({
-            "catalog": ws.config.catalog,
-            "total": counts.total.total,
-            "resolved": counts.total.closed,
-            "open": counts.total.open,
-            "percent": counts.total.percent(),
-            "lanes": per_lane,
-            "problems": ws.problems.len(),
-            "last_run": state.as_ref().map(|s| json!({ "run_id": s.run_id, "status": s.status, "started": s.started, "finished": s.finished })),
-            "running_pid": lock,
-            "signals": signals,
-            "stale_evidence": {
-                "count": unbacked.len(),
-                "issues": unbacked.iter().map(|(i, st)| {
-                    let mut v = serde_json::to_value(st).unwrap_or_default();
-                    if let Some(m) = v.as_object_mut() {
-                        m.insert("id".into(), i.id().into());
-                        m.insert("lane".into(), i.lane().into());
-                    }
-                    v
-                }).collect::<Vec<_>>(),
-            },
-        }))?;
-        return Ok(Exit::Success);
+    let overview = Overview { lanes, counts, state, signals, lock, unbacked };
+    if ctx.ui.json {
+        print_json(&ctx.ui, ws, &overview)?;
+    } else {
+        print_human(&ctx.ui, ws, &overview)?;
     }
-    let t = counts.total;
+    Ok(Exit::Success)
+}
+
+fn print_json(ui: &Ui, ws: &Workspace, o: &Overview) -> std::io::Result<()> {
+    let per_lane: Vec<_> = o
+        .lanes
+        .iter()
+        .map(|l| {
+            let t = o.counts.per_lane.get(l).copied().unwrap_or_default();
+            json!({ "lane": l, "total": t.total, "resolved": t.closed, "open": t.open, "has_spec": ws.specs.contains_key(l) })
+        })
+        .collect();
+    ui.json(json!({
+        "catalog": ws.config.catalog,
+        "total": o.counts.total.total,
+        "resolved": o.counts.total.closed,
+        "open": o.counts.total.open,
+        "percent": o.counts.total.percent(),
+        "lanes": per_lane,
+        "problems": ws.problems.len(),
+        "last_run": o.state.as_ref().map(|s| json!({ "run_id": s.run_id, "status": s.status, "started": s.started, "finished": s.finished })),
+        "running_pid": o.lock,
+        "signals": o.signals,
+        "stale_evidence": {
+            "count": o.unbacked.len(),
+            "issues": o.unbacked.iter().map(|(i, st)| {
+                let mut v = serde_json::to_value(st).unwrap_or_default();
+                if let Some(m) = v.as_object_mut() {
+                    m.insert("id".into(), i.id().into());
+                    m.insert("lane".into(), i.lane().into());
+                }
+                v
+            }).collect::<Vec<_>>(),
+        },
+    }))
+}
+
+fn print_human(ui: &Ui, ws: &Workspace, o: &Overview) -> std::io::Result<()> {
+    let t = o.counts.total;
     ui.out(format!(
         "{}: {} issues, {} resolved, {} open ({}%)",
         ui.bold(ws.config.catalog.display()),
@@ -81,24 +112,28 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
         t.percent()
     ))?;
     ui.out(format!("{:<12} {:>6} {:>9} {:>6}  spec", "lane", "open", "resolved", "total"))?;
-    for l in &lanes {
-        let c = counts.per_lane.get(l).copied().unwrap_or_default();
+    for l in &o.lanes {
+        let c = o.counts.per_lane.get(l).copied().unwrap_or_default();
         let spec = if ws.specs.contains_key(l) { "yes" } else { "-" };
         ui.out(format!("{l:<12} {:>6} {:>9} {:>6}  {spec}", c.open, c.closed, c.total))?;
     }
     if !ws.problems.is_empty() {
         ui.out(format!("{} {} file(s) have problems; run `git lanes validate`", ui.yellow("warning:"), ws.problems.len()))?;
     }
-    if !unbacked.is_empty() {
-        let list: Vec<String> = unbacked.iter().map(|(i, st)| format!("{} ({})", i.id(), st.label())).collect();
+    if !o.unbacked.is_empty() {
+        let list: Vec<String> = o.unbacked.iter().map(|(i, st)| format!("{} ({})", i.id(), st.label())).collect();
         ui.out(format!(
             "{} {} resolved issue(s) without fresh evidence: {}; run `git lanes verify <ID>…`",
             ui.yellow("evidence:"),
-            unbacked.len(),
+            o.unbacked.len(),
             list.join(", ")
         ))?;
     }
-    match &state {
+    print_last_run(ui, o)
+}
+
+fn print_last_run(ui: &Ui, o: &Overview) -> std::io::Result<()> {
+    match &o.state {
         Some(s) if s.run_id.is_some() => {
             let fixed = s.progress.total_fixed;
             ui.out(format!(
@@ -114,11 +149,11 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
         }
         _ => ui.out("last run: none")?,
     }
-    if let Some(pid) = &lock {
+    if let Some(pid) = &o.lock {
         ui.out(format!("{} a run is in progress (pid {pid})", ui.yellow("running:")))?;
     }
-    for s in &signals {
+    for s in &o.signals {
         ui.out(format!("  {} {}{}", s.lane, s.status.as_deref().unwrap_or("-"), if s.done { "  (done)" } else { "" }))?;
     }
-    Ok(Exit::Success)
+    Ok(())
 }

@@ -4,6 +4,7 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
+use crate::files::workspace::Workspace;
 
 /// Check every issue file, agent spec and the catalog, and list every problem
 ///
@@ -15,8 +16,14 @@ pub struct ValidateArgs {}
 
 pub fn run(_args: ValidateArgs, ctx: &Ctx) -> CliResult {
     let (_repo, ws) = ctx.summaries(true)?;
-    let catalog = ctx.catalog(&ws)?;
-    let report = crate::files::validate::validate(&ws, catalog.as_ref());
+    let exit = show(ctx, &ws);
+    ws.release_at_exit();
+    exit
+}
+
+fn show(ctx: &Ctx, ws: &Workspace) -> CliResult {
+    let catalog = ctx.catalog(ws)?;
+    let report = crate::files::validate::validate(ws, catalog.as_ref());
     let ui = &ctx.ui;
     if ui.json {
         ui.json(serde_json::to_value(&report).map_err(std::io::Error::other)?)?;
