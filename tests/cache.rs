@@ -133,3 +133,61 @@ fn new_and_deleted_issue_files_are_seen_through_the_cache() {
     let (out, _) = run(r.cmd().args(["validate"]), 4);
     assert!(out.contains("names `E-02`, which is not an issue"), "E-01 depends on the deleted E-02: {out}");
 }
+
+#[test]
+fn a_remembered_in_sync_answer_holds_only_while_every_input_does() {
+    let r = repo();
+    let sync_check = || {
+        let out = r.cmd().args(["sync", "--check"]).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let remembered = || {
+        assert_eq!(sync_check().0, Some(0));
+        assert!(cache_files(&r).iter().any(|f| f.extension().is_some_and(|e| e == "answers")), "{:?}", cache_files(&r));
+    };
+    let catalog = r.read(CATALOG);
+    // (what changes, whether the catalog stays in sync, the change, its undoing)
+    let mutations: Vec<(&str, bool, Box<dyn Fn()>, Box<dyn Fn()>)> = vec![
+        (
+            "a generated row edited by hand",
+            false,
+            Box::new(|| r.write(CATALOG, &catalog.replacen("| E-01 |", "| E-07 |", 1))),
+            Box::new(|| r.write(CATALOG, &catalog)),
+        ),
+        (
+            "an empty lane folder",
+            true,
+            Box::new(|| std::fs::create_dir(r.path("issues/Z")).unwrap()),
+            Box::new(|| std::fs::remove_dir(r.path("issues/Z")).unwrap()),
+        ),
+        (
+            "lanes pinned in lanes.yaml",
+            false,
+            Box::new(|| r.write("lanes.yaml", "lanes: [E]\n")),
+            Box::new(|| std::fs::remove_file(r.path("lanes.yaml")).unwrap()),
+        ),
+        (
+            "a new agent spec",
+            false,
+            Box::new(|| r.write(".claude/agents/issue-fixers/IF-Lane-Q.md", "# Lane Q - Queues\n\nFix queue issues.\n")),
+            Box::new(|| std::fs::remove_file(r.path(".claude/agents/issue-fixers/IF-Lane-Q.md")).unwrap()),
+        ),
+        (
+            "an issue file renamed to another id",
+            false,
+            Box::new(|| std::fs::rename(r.path("issues/M/M-02.md"), r.path("issues/M/M-03.md")).unwrap()),
+            Box::new(|| std::fs::rename(r.path("issues/M/M-03.md"), r.path("issues/M/M-02.md")).unwrap()),
+        ),
+    ];
+    for (what, in_sync, change, undo) in &mutations {
+        remembered();
+        remembered();
+        change();
+        let warm = sync_check();
+        assert_eq!(warm.0 == Some(0), *in_sync, "{what}: {warm:?}");
+        std::fs::remove_dir_all(r.path(".git/lanes/cache")).unwrap();
+        assert_eq!(warm, sync_check(), "{what}: the same answer without the cache");
+        undo();
+    }
+    remembered();
+}

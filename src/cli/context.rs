@@ -77,8 +77,15 @@ impl Ctx {
 
     /// The catalog, which must exist and parse.
     pub fn require_catalog(&self, ws: &Workspace) -> Result<Catalog, CliError> {
-        match self.catalog(ws)? {
-            Some(r) => Ok(r?),
+        let bytes = crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))?;
+        self.parse_catalog(ws, bytes)
+    }
+
+    /// The catalog from `bytes` already read (`None`: there is no catalog file), which must
+    /// exist and parse.
+    pub fn parse_catalog(&self, ws: &Workspace, bytes: Option<Vec<u8>>) -> Result<Catalog, CliError> {
+        match bytes {
+            Some(b) => Ok(Catalog::parse(&ws.config.catalog, b)?),
             None => Err(CliError::new(1, format!("no catalog at {}", ws.config.catalog.display()))
                 .hint("run `git lanes init` to create one, or pass `--catalog <path>`")),
         }

@@ -1,10 +1,15 @@
 //! `git lanes sync [--check]`.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
+use crate::files::answers::{Answers, Inputs};
+use crate::files::config::Config;
 use crate::files::scaffold::now_stamp;
+use crate::files::workspace::Workspace;
 
 /// Regenerate the catalog's tables from the issue files
 ///
@@ -18,23 +23,45 @@ pub struct SyncArgs {
 }
 
 pub fn run(args: SyncArgs, ctx: &Ctx) -> CliResult {
-    let (_repo, ws) = ctx.summaries(true)?;
+    let repo = ctx.repo()?;
+    let config = Config::load(&repo.root, &ctx.overrides())?;
+    let cache_dir = repo.cache_dir();
+    // Read once: the bytes compared are the bytes an answer is remembered for.
+    let catalog = crate::base::fsutil::read_optional(&repo.root.join(&config.catalog))?;
+    if let Some(unchanged) = Workspace::proves_unchanged(&repo.root, &config, &cache_dir)? {
+        let inputs = Inputs { lane_dirs: &unchanged.lane_dirs, config: &config, specs: &unchanged.specs, catalog: catalog.as_deref() };
+        if let Some(issues) = Answers::for_worktree(&cache_dir, &repo.root).in_sync(unchanged.checksum, &inputs) {
+            return up_to_date(ctx, &config, issues);
+        }
+    }
+    let (ws, summaries) = Workspace::load_cached_proved(&repo.root, config, &cache_dir, true)?;
+    let exit = sync(&args, ctx, &ws, catalog, summaries.map(|s| (s, cache_dir)));
+    ws.release_at_exit();
+    exit
+}
+
+/// Regenerate (or check) the catalog; an in-sync outcome is remembered under `summaries` (the
+/// summary cache's checksum, when it holds exactly these issues, and where it lives).
+fn sync(args: &SyncArgs, ctx: &Ctx, ws: &Workspace, catalog: Option<Vec<u8>>, summaries: Option<(u64, PathBuf)>) -> CliResult {
     ws.ensure_clean()?;
-    let cat = ctx.require_catalog(&ws)?;
-    let synced = cat.sync(&ws, &now_stamp());
+    let cat = ctx.parse_catalog(ws, catalog.clone())?;
+    let synced = cat.sync(ws, &now_stamp());
+    if !synced.changed {
+        if let Some((checksum, cache_dir)) = summaries {
+            let inputs = Inputs { lane_dirs: &ws.lane_dirs, config: &ws.config, specs: &ws.specs, catalog: catalog.as_deref() };
+            Answers::for_worktree(&cache_dir, &ws.root).remember_in_sync(checksum, &inputs, ws.issues.len());
+        }
+        return up_to_date(ctx, &ws.config, ws.issues.len());
+    }
     let path = ws.config.catalog.display().to_string();
     let ui = &ctx.ui;
     if ui.json {
         ui.json(serde_json::json!({
             "catalog": path,
-            "in_sync": !synced.changed,
-            "written": synced.changed && !args.check,
+            "in_sync": false,
+            "written": !args.check,
             "differences": synced.differences,
         }))?;
-    }
-    if !synced.changed {
-        ui.info(format!("{path} is up to date ({} issues)", ws.issues.len()));
-        return Ok(Exit::Success);
     }
     if args.check {
         if !ui.json {
@@ -48,5 +75,16 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> CliResult {
     }
     crate::base::fsutil::write_under(&ws.root, &ws.config.catalog, &synced.bytes)?;
     ui.info(format!("updated {path} ({} change(s))", synced.differences.len()));
+    Ok(Exit::Success)
+}
+
+/// The catalog is in sync with `issues` issues: nothing to write.
+fn up_to_date(ctx: &Ctx, config: &Config, issues: usize) -> CliResult {
+    let path = config.catalog.display().to_string();
+    let ui = &ctx.ui;
+    if ui.json {
+        ui.json(serde_json::json!({ "catalog": path, "in_sync": true, "written": false, "differences": [] }))?;
+    }
+    ui.info(format!("{path} is up to date ({issues} issues)"));
     Ok(Exit::Success)
 }
