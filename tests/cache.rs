@@ -135,14 +135,17 @@ fn new_and_deleted_issue_files_are_seen_through_the_cache() {
 }
 
 #[test]
-fn a_remembered_in_sync_answer_holds_only_while_every_input_does() {
+fn remembered_answers_hold_only_while_every_input_does() {
     let r = repo();
-    let sync_check = || {
-        let out = r.cmd().args(["sync", "--check"]).output().unwrap();
+    let answer = |args: &[&str]| {
+        let out = r.cmd().args(args).output().unwrap();
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
+    let sync_check = || answer(&["sync", "--check"]);
+    let both = || (sync_check(), answer(&["validate", "--json"]), answer(&["validate"]));
     let remembered = || {
         assert_eq!(sync_check().0, Some(0));
+        assert_eq!(answer(&["validate"]).0, Some(0));
         assert!(cache_files(&r).iter().any(|f| f.extension().is_some_and(|e| e == "answers")), "{:?}", cache_files(&r));
     };
     let catalog = r.read(CATALOG);
@@ -183,10 +186,10 @@ fn a_remembered_in_sync_answer_holds_only_while_every_input_does() {
         remembered();
         remembered();
         change();
-        let warm = sync_check();
-        assert_eq!(warm.0 == Some(0), *in_sync, "{what}: {warm:?}");
+        let warm = both();
+        assert_eq!(warm.0.0 == Some(0), *in_sync, "{what}: {warm:?}");
         std::fs::remove_dir_all(r.path(".git/lanes/cache")).unwrap();
-        assert_eq!(warm, sync_check(), "{what}: the same answer without the cache");
+        assert_eq!(warm, both(), "{what}: the same answers without the cache");
         undo();
     }
     remembered();

@@ -1,7 +1,8 @@
-//! Remembered answers: what `sync --check` found when none of its inputs has changed since, so a
-//! warm call neither decodes ten thousand summaries nor renders the catalog again (issue 14).
+//! Remembered answers: what `sync --check` and `validate` found, given again while none of their
+//! inputs has changed, so a warm call neither decodes ten thousand summaries nor renders the
+//! catalog again (issue 14).
 //!
-//! Start at [`Answers::in_sync`] and [`Answers::remember_in_sync`].
+//! Start at [`recall`] and [`remember`].
 //!
 //! # Design note: what an answer is keyed by
 //! An answer is kept under a fingerprint of everything it was computed from:
@@ -13,17 +14,20 @@
 //!   with one, means no answer is used or kept);
 //! - the catalog's bytes (read and hashed: no stat rule is needed for one file).
 //!
-//! Only a clean, in-sync outcome is remembered: anything else is computed in full each time. The
-//! file carries the summary cache's stamp (format and build), so another git-lanes build's answer
+//! Only answers computed from a workspace that loaded without a problem are remembered (and of
+//! `sync`, only an in-sync outcome): anything else is computed in full each time. The file carries the summary cache's stamp (format and build), so another git-lanes build's answer
 //! is not used; a missing, damaged or foreign file only costs the full computation.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::base::error::Problem;
 use crate::files::config::Config;
 use crate::files::issue_cache::{self, IssueCache};
 use crate::files::spec::AgentSpec;
+use crate::files::validate::Report;
+use crate::files::workspace::Workspace;
 
 const MAGIC: &[u8; 8] = b"GLANSWER";
 
@@ -55,6 +59,15 @@ pub struct Answers {
     file: PathBuf,
 }
 
+/// What is remembered (one answer of each kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `sync`: the catalog is in sync; the number of issues.
+    InSync = 1,
+    /// `validate`: its report.
+    Validated = 2,
+}
+
 impl Answers {
     pub fn for_worktree(cache_dir: &Path, root: &Path) -> Answers {
         let summaries = IssueCache::for_worktree(cache_dir, root);
@@ -63,26 +76,65 @@ impl Answers {
 
     /// The number of issues of a catalog found in sync with exactly these inputs, if it was.
     pub fn in_sync(&self, summaries: u64, inputs: &Inputs) -> Option<usize> {
-        let bytes = std::fs::read(&self.file).ok()?;
-        let rest = bytes.strip_prefix(MAGIC.as_slice())?;
-        let stamp = issue_cache::stamp();
-        let rest = rest.strip_prefix(stamp.as_slice())?;
-        let (fingerprint, rest) = rest.split_first_chunk::<8>()?;
-        let (count, rest) = rest.split_first_chunk::<8>()?;
-        if !rest.is_empty() || u64::from_le_bytes(*fingerprint) != inputs.fingerprint(summaries) {
-            return None;
-        }
-        usize::try_from(u64::from_le_bytes(*count)).ok()
+        let payload = self.recall(Kind::InSync, inputs.fingerprint(summaries))?;
+        usize::try_from(u64::from_le_bytes(payload.as_slice().try_into().ok()?)).ok()
     }
 
-    /// Remember that the catalog is in sync with `issues` issues under these inputs (atomically;
-    /// errors are ignored, as for the summary cache).
+    /// Remember that the catalog is in sync with `issues` issues under these inputs.
     pub fn remember_in_sync(&self, summaries: u64, inputs: &Inputs, issues: usize) {
-        let mut bytes = Vec::with_capacity(128);
+        self.remember(Kind::InSync, inputs.fingerprint(summaries), &(issues as u64).to_le_bytes());
+    }
+
+    /// The `validate` report computed from exactly these inputs, if there is one.
+    pub fn validated(&self, summaries: u64, inputs: &Inputs) -> Option<Report> {
+        let payload = self.recall(Kind::Validated, inputs.fingerprint(summaries))?;
+        decode_report(&payload)
+    }
+
+    /// Remember the `validate` report of these inputs.
+    pub fn remember_validated(&self, summaries: u64, inputs: &Inputs, report: &Report) {
+        self.remember(Kind::Validated, inputs.fingerprint(summaries), &encode_report(report));
+    }
+
+    /// Every record of the file: (kind, fingerprint, payload); `None` when unusable.
+    fn records(&self) -> Option<Vec<(u8, u64, Vec<u8>)>> {
+        let bytes = std::fs::read(&self.file).ok()?;
+        let mut rest = bytes.strip_prefix(MAGIC.as_slice())?.strip_prefix(issue_cache::stamp().as_slice())?;
+        let mut out = Vec::new();
+        while let Some((&kind, tail)) = rest.split_first() {
+            let (fingerprint, tail) = tail.split_first_chunk::<8>()?;
+            let (len, tail) = tail.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let payload = tail.get(..len)?;
+            let (sum, tail) = tail.get(len..)?.split_first_chunk::<8>()?;
+            if issue_cache::hash(payload) != u64::from_le_bytes(*sum) {
+                return None;
+            }
+            out.push((kind, u64::from_le_bytes(*fingerprint), payload.to_vec()));
+            rest = tail;
+        }
+        Some(out)
+    }
+
+    fn recall(&self, kind: Kind, fingerprint: u64) -> Option<Vec<u8>> {
+        self.records()?.into_iter().find(|(k, f, _)| *k == kind as u8 && *f == fingerprint).map(|(_, _, p)| p)
+    }
+
+    /// Replace the answer of `kind` (atomically; errors are ignored, as for the summary cache).
+    fn remember(&self, kind: Kind, fingerprint: u64, payload: &[u8]) {
+        let mut records = self.records().unwrap_or_default();
+        records.retain(|(k, _, _)| *k != kind as u8);
+        records.push((kind as u8, fingerprint, payload.to_vec()));
+        let mut bytes = Vec::with_capacity(256);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&issue_cache::stamp());
-        bytes.extend_from_slice(&inputs.fingerprint(summaries).to_le_bytes());
-        bytes.extend_from_slice(&(issues as u64).to_le_bytes());
+        for (k, f, p) in &records {
+            bytes.push(*k);
+            bytes.extend_from_slice(&f.to_le_bytes());
+            bytes.extend_from_slice(&u32::try_from(p.len()).unwrap_or(u32::MAX).to_le_bytes());
+            bytes.extend_from_slice(p);
+            bytes.extend_from_slice(&issue_cache::hash(p).to_le_bytes());
+        }
         let Some(dir) = self.file.parent() else { return };
         let write = || -> std::io::Result<()> {
             use std::io::Write;
@@ -93,6 +145,91 @@ impl Answers {
         };
         let _ = write();
     }
+}
+
+fn encode_report(report: &Report) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    out.extend_from_slice(&(report.issues_checked as u64).to_le_bytes());
+    for list in [&report.errors, &report.warnings] {
+        out.extend_from_slice(&u32::try_from(list.len()).unwrap_or(u32::MAX).to_le_bytes());
+        for p in list {
+            put_str(&mut out, &p.path.to_string_lossy());
+            out.extend_from_slice(&(p.line as u64).to_le_bytes());
+            put_str(&mut out, &p.message);
+            match &p.hint {
+                None => out.push(0),
+                Some(h) => {
+                    out.push(1);
+                    put_str(&mut out, h);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn decode_report(mut b: &[u8]) -> Option<Report> {
+    fn u64_of(b: &mut &[u8]) -> Option<u64> {
+        let (v, rest) = b.split_first_chunk::<8>()?;
+        *b = rest;
+        Some(u64::from_le_bytes(*v))
+    }
+    fn u32_of(b: &mut &[u8]) -> Option<usize> {
+        let (v, rest) = b.split_first_chunk::<4>()?;
+        *b = rest;
+        Some(u32::from_le_bytes(*v) as usize)
+    }
+    fn str_of(b: &mut &[u8]) -> Option<String> {
+        let n = u32_of(b)?;
+        let s = std::str::from_utf8(b.get(..n)?).ok()?.to_string();
+        *b = &b[n..];
+        Some(s)
+    }
+    let issues_checked = usize::try_from(u64_of(&mut b)?).ok()?;
+    let mut lists = [Vec::new(), Vec::new()];
+    for list in &mut lists {
+        for _ in 0..u32_of(&mut b)? {
+            let path = PathBuf::from(str_of(&mut b)?);
+            let line = usize::try_from(u64_of(&mut b)?).ok()?;
+            let message = str_of(&mut b)?;
+            let (&flag, rest) = b.split_first()?;
+            b = rest;
+            let hint = match flag {
+                0 => None,
+                1 => Some(str_of(&mut b)?),
+                _ => return None,
+            };
+            list.push(Problem { path, line, message, hint });
+        }
+    }
+    let [errors, warnings] = lists;
+    b.is_empty().then_some(Report { errors, warnings, issues_checked })
+}
+
+/// The answer `recall` finds for the worktree at `root` when every input is proved unchanged
+/// ([`Workspace::proves_unchanged`]); `catalog` is the catalog's bytes as read by the caller.
+pub fn recall<T>(
+    root: &Path,
+    config: &Config,
+    cache_dir: &Path,
+    catalog: Option<&[u8]>,
+    recall: impl FnOnce(&Answers, u64, &Inputs) -> Option<T>,
+) -> crate::base::error::Result<Option<T>> {
+    let Some(unchanged) = Workspace::proves_unchanged(root, config, cache_dir)? else { return Ok(None) };
+    let inputs = Inputs { lane_dirs: &unchanged.lane_dirs, config, specs: &unchanged.specs, catalog };
+    Ok(recall(&Answers::for_worktree(cache_dir, root), unchanged.checksum, &inputs))
+}
+
+/// Remember an answer computed from `ws` (loaded with summary checksum `summaries`, see
+/// [`Workspace::load_cached_proved`]) and `catalog`, the catalog's bytes it saw.
+pub fn remember(ws: &Workspace, cache_dir: &Path, summaries: u64, catalog: Option<&[u8]>, remember: impl FnOnce(&Answers, u64, &Inputs)) {
+    let inputs = Inputs { lane_dirs: &ws.lane_dirs, config: &ws.config, specs: &ws.specs, catalog };
+    remember(&Answers::for_worktree(cache_dir, &ws.root), summaries, &inputs);
 }
 
 #[cfg(test)]
@@ -115,10 +252,21 @@ mod tests {
         let more: BTreeSet<String> = ["A".to_string(), "B".to_string()].into();
         let other = Inputs { lane_dirs: &more, ..inputs(b"cat") };
         assert_eq!(answers.in_sync(7, &other), None, "another lane folder");
+        let report = Report {
+            errors: vec![Problem::new("issues/A/A-01.md", 3, "bad").with_hint("fix it")],
+            warnings: vec![Problem::new("issues/A/A-02.md", 0, "odd")],
+            issues_checked: 2,
+        };
+        answers.remember_validated(7, &inputs(b"cat"), &report);
+        assert_eq!(answers.in_sync(7, &inputs(b"cat")), Some(12), "one answer of each kind");
+        let back = answers.validated(7, &inputs(b"cat")).expect("remembered");
+        assert_eq!(format!("{back:?}"), format!("{report:?}"));
+        assert!(answers.validated(7, &inputs(b"other")).is_none());
         let mut bytes = std::fs::read(&answers.file).unwrap();
-        let last = bytes.len() - 12; // inside the fingerprint
+        let last = bytes.len() - 12; // inside the last payload
         bytes[last] ^= 1;
         std::fs::write(&answers.file, &bytes).unwrap();
         assert_eq!(answers.in_sync(7, &inputs(b"cat")), None, "a damaged file");
+        assert!(answers.validated(7, &inputs(b"cat")).is_none(), "a damaged file");
     }
 }

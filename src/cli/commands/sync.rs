@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
-use crate::files::answers::{Answers, Inputs};
+use crate::files::answers;
 use crate::files::config::Config;
 use crate::files::scaffold::now_stamp;
 use crate::files::workspace::Workspace;
@@ -28,11 +28,8 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> CliResult {
     let cache_dir = repo.cache_dir();
     // Read once: the bytes compared are the bytes an answer is remembered for.
     let catalog = crate::base::fsutil::read_optional(&repo.root.join(&config.catalog))?;
-    if let Some(unchanged) = Workspace::proves_unchanged(&repo.root, &config, &cache_dir)? {
-        let inputs = Inputs { lane_dirs: &unchanged.lane_dirs, config: &config, specs: &unchanged.specs, catalog: catalog.as_deref() };
-        if let Some(issues) = Answers::for_worktree(&cache_dir, &repo.root).in_sync(unchanged.checksum, &inputs) {
-            return up_to_date(ctx, &config, issues);
-        }
+    if let Some(issues) = answers::recall(&repo.root, &config, &cache_dir, catalog.as_deref(), |a, sum, inputs| a.in_sync(sum, inputs))? {
+        return up_to_date(ctx, &config, issues);
     }
     let (ws, summaries) = Workspace::load_cached_proved(&repo.root, config, &cache_dir, true)?;
     let exit = sync(&args, ctx, &ws, catalog, summaries.map(|s| (s, cache_dir)));
@@ -48,8 +45,9 @@ fn sync(args: &SyncArgs, ctx: &Ctx, ws: &Workspace, catalog: Option<Vec<u8>>, su
     let synced = cat.sync(ws, &now_stamp());
     if !synced.changed {
         if let Some((checksum, cache_dir)) = summaries {
-            let inputs = Inputs { lane_dirs: &ws.lane_dirs, config: &ws.config, specs: &ws.specs, catalog: catalog.as_deref() };
-            Answers::for_worktree(&cache_dir, &ws.root).remember_in_sync(checksum, &inputs, ws.issues.len());
+            answers::remember(ws, &cache_dir, checksum, catalog.as_deref(), |a, sum, inputs| {
+                a.remember_in_sync(sum, inputs, ws.issues.len())
+            });
         }
         return up_to_date(ctx, &ws.config, ws.issues.len());
     }

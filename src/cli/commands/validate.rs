@@ -4,6 +4,10 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
+use crate::files::answers;
+use crate::files::catalog::Catalog;
+use crate::files::config::Config;
+use crate::files::validate::Report;
 use crate::files::workspace::Workspace;
 
 /// Check every issue file, agent spec and the catalog, and list every problem
@@ -15,18 +19,28 @@ use crate::files::workspace::Workspace;
 pub struct ValidateArgs {}
 
 pub fn run(_args: ValidateArgs, ctx: &Ctx) -> CliResult {
-    let (_repo, ws) = ctx.summaries(true)?;
-    let exit = show(ctx, &ws);
+    let repo = ctx.repo()?;
+    let config = Config::load(&repo.root, &ctx.overrides())?;
+    let cache_dir = repo.cache_dir();
+    // Read once: the bytes validated are the bytes a report is remembered for.
+    let catalog = crate::base::fsutil::read_optional(&repo.root.join(&config.catalog))?;
+    if let Some(report) = answers::recall(&repo.root, &config, &cache_dir, catalog.as_deref(), |a, sum, inputs| a.validated(sum, inputs))? {
+        return show(ctx, &report);
+    }
+    let (ws, summaries) = Workspace::load_cached_proved(&repo.root, config, &cache_dir, true)?;
+    let parsed = catalog.clone().map(|bytes| Catalog::parse(&ws.config.catalog, bytes));
+    let report = crate::files::validate::validate(&ws, parsed.as_ref());
+    if let Some(sum) = summaries {
+        answers::remember(&ws, &cache_dir, sum, catalog.as_deref(), |a, sum, inputs| a.remember_validated(sum, inputs, &report));
+    }
     ws.release_at_exit();
-    exit
+    show(ctx, &report)
 }
 
-fn show(ctx: &Ctx, ws: &Workspace) -> CliResult {
-    let catalog = ctx.catalog(ws)?;
-    let report = crate::files::validate::validate(ws, catalog.as_ref());
+fn show(ctx: &Ctx, report: &Report) -> CliResult {
     let ui = &ctx.ui;
     if ui.json {
-        ui.json(serde_json::to_value(&report).map_err(std::io::Error::other)?)?;
+        ui.json(serde_json::to_value(report).map_err(std::io::Error::other)?)?;
     } else {
         for p in &report.errors {
             ui.out(ui.problem_lines(p, "error"))?;
