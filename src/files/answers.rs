@@ -135,15 +135,7 @@ impl Answers {
             bytes.extend_from_slice(p);
             bytes.extend_from_slice(&issue_cache::hash(p).to_le_bytes());
         }
-        let Some(dir) = self.file.parent() else { return };
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            tmp.write_all(&bytes)?;
-            tmp.persist(&self.file).map_err(|e| e.error)?;
-            Ok(())
-        };
-        let _ = write();
+        let _ = crate::base::fsutil::write_atomic(&self.file, &bytes);
     }
 }
 
