@@ -149,20 +149,32 @@ impl Catalog {
     /// Regenerate the generated regions from `ws`; `now` is the `Last Updated` value used if
     /// anything else changed.
     pub fn sync(&self, ws: &Workspace, now: &str) -> Synced {
-        let eol = self.eol;
         let mut edits: Vec<(Range<usize>, String)> = Vec::new();
         let mut differences = Vec::new();
         let lanes = ws.lanes(&self.lanes());
         let counts = Counts::of(&ws.issues, &lanes);
-        let style = self.percent_style();
+        self.count_rows(&counts, &mut edits, &mut differences);
+        let open_by_lane = open_issues_by_lane(&ws.issues);
+        self.lane_tables(&open_by_lane, &mut edits, &mut differences);
+        self.new_lane_sections(ws, &lanes, &open_by_lane, &mut edits, &mut differences);
+        let (bytes, changed) = self.apply(edits, now);
+        if !changed {
+            differences.clear();
+        }
+        Synced { bytes, changed, differences }
+    }
 
+    /// The summary and progress rows.
+    fn count_rows(&self, counts: &Counts, edits: &mut Vec<(Range<usize>, String)>, differences: &mut Vec<Difference>) {
+        let eol = self.eol;
+        let style = self.percent_style();
         // Summary and progress rows are compared by what they say (lane and counts): a row whose
         // numbers are right is kept as written, whatever its percent looks like; a row that is
         // regenerated is written in the catalog's own style.
         if let Some(rows) = &self.summary {
             let row = counts.total.summary_row_in(style);
             let new = keep_same_counts(&rows.lines, std::slice::from_ref(&row));
-            push_rows(&mut edits, &mut differences, rows, &new, "summary", eol);
+            push_rows(edits, differences, rows, &new, "summary", eol);
         }
         if let Some(rows) = &self.progress {
             // Existing row order first, then lanes new to the table, natural order.
@@ -173,18 +185,27 @@ impl Catalog {
             order.extend(rest);
             let new: Vec<String> = order.iter().map(|l| counts.per_lane[*l].lane_row_in(l, style)).collect();
             let new = keep_same_counts(&rows.lines, &new);
-            push_rows(&mut edits, &mut differences, rows, &new, "progress", eol);
+            push_rows(edits, differences, rows, &new, "progress", eol);
         }
-        let open_by_lane = open_issues_by_lane(&ws.issues);
+    }
+
+    /// Each lane section's table of open issues (written when the section has none).
+    fn lane_tables(
+        &self,
+        open_by_lane: &BTreeMap<&str, Vec<&Issue>>,
+        edits: &mut Vec<(Range<usize>, String)>,
+        differences: &mut Vec<Difference>,
+    ) {
+        let eol = self.eol;
         for region in &self.lanes {
             let new = lane_rows(&region.ids, open_by_lane.get(region.lane.as_str()).map(Vec::as_slice).unwrap_or(&[]));
             let label = format!("lane {}", region.lane);
             match &region.rows {
                 Some(rows) => {
                     if rows.lines != new {
-                        lane_differences(&mut differences, rows, &region.ids, &new, &label);
+                        lane_differences(differences, rows, &region.ids, &new, &label);
                     }
-                    push_rows(&mut edits, &mut Vec::new(), rows, &new, &label, eol);
+                    push_rows(edits, &mut Vec::new(), rows, &new, &label, eol);
                 }
                 None => {
                     let mut table = format!("{LANE_TABLE_HEADER}{eol}{LANE_TABLE_SEPARATOR}{eol}");
@@ -201,7 +222,18 @@ impl Catalog {
                 }
             }
         }
-        // Lanes with open issues and no section yet.
+    }
+
+    /// A section (title, table, marker) for each lane with open issues and no section yet.
+    fn new_lane_sections(
+        &self,
+        ws: &Workspace,
+        lanes: &[String],
+        open_by_lane: &BTreeMap<&str, Vec<&Issue>>,
+        edits: &mut Vec<(Range<usize>, String)>,
+        differences: &mut Vec<Difference>,
+    ) {
+        let eol = self.eol;
         let known: HashSet<&str> = self.lanes.iter().map(|l| l.lane.as_str()).collect();
         let mut new_sections = String::new();
         for lane in lanes.iter().filter(|l| !known.contains(l.as_str())) {
@@ -227,6 +259,11 @@ impl Catalog {
             }
             edits.push((at..at, new_sections));
         }
+    }
+
+    /// The catalog with `edits` applied (the last-updated stamp too when anything changed), its
+    /// BOM restored; and whether anything changed.
+    fn apply(&self, mut edits: Vec<(Range<usize>, String)>, now: &str) -> (Vec<u8>, bool) {
         edits.retain(|(r, t)| self.text[r.clone()] != *t);
         let changed = !edits.is_empty();
         if changed && let Some(r) = &self.last_updated {
@@ -246,10 +283,7 @@ impl Catalog {
             bytes.extend_from_slice(b"\xEF\xBB\xBF");
         }
         bytes.extend_from_slice(out.as_bytes());
-        if !changed {
-            differences.clear();
-        }
-        Synced { bytes, changed, differences }
+        (bytes, changed)
     }
 }
 

@@ -246,23 +246,7 @@ impl Issue {
                 format!("status `{status_text}` is not one of OPEN, RESOLVED, WONTFIX"),
             )
         })?;
-        let severity = match &raw.severity {
-            None => None,
-            Some(s) => {
-                let t = s.text();
-                let n: Option<u8> = t.trim().split('/').next().and_then(|x| x.trim().parse().ok());
-                match n {
-                    Some(n) if (1..=10).contains(&n) => Some(n),
-                    _ => {
-                        return Err(Problem::new(
-                            path,
-                            key_line("severity").unwrap_or(split.yaml_line),
-                            format!("severity `{t}` is not a number from 1 to 10"),
-                        ));
-                    }
-                }
-            }
-        };
+        let severity = severity_of(path, raw.severity.as_ref(), key_line("severity").unwrap_or(split.yaml_line))?;
         let body = &text[split.body_offset..];
         let outline = markdown::outline(body, split.body_line, split.body_offset);
         let (title, title_line) = title_of(&outline, &issue_id).unwrap_or_else(|| (issue_id.clone(), split.body_line));
@@ -509,6 +493,16 @@ fn check_name(comment: &str) -> String {
         }
     }
     c.to_string()
+}
+
+/// `severity`: a number from 1 to 10 (`7/10` reads as 7); `line` is where the key is.
+fn severity_of(path: &Path, raw: Option<&Scalar>, line: usize) -> Result<Option<u8>, Problem> {
+    let Some(s) = raw else { return Ok(None) };
+    let t = s.text();
+    match t.trim().split('/').next().and_then(|x| x.trim().parse::<u8>().ok()) {
+        Some(n) if (1..=10).contains(&n) => Ok(Some(n)),
+        _ => Err(Problem::new(path, line, format!("severity `{t}` is not a number from 1 to 10"))),
+    }
 }
 
 /// The title: text after `Issue <ID>:` in the first heading (`# [LANE E] Issue E-01: <title>`),

@@ -52,6 +52,28 @@ pub fn inspect(command: &str) -> Vec<Finding> {
     out
 }
 
+/// The command `xargs` or `find … -exec` runs (`xargs rm`, `find … -exec rm {} +`).
+fn run_through<'a>(cmd: &str, args: &[&'a str]) -> Option<&'a str> {
+    match cmd {
+        "xargs" => args.iter().find(|a| !a.starts_with('-')).copied(),
+        "find" => args.iter().position(|a| matches!(*a, "-exec" | "-execdir" | "-ok" | "-okdir")).and_then(|i| args.get(i + 1)).copied(),
+        _ => None,
+    }
+}
+
+/// Whether `cmd args…` reaches the network: a network tool, a git command that talks to a
+/// remote, or a package manager installing or publishing.
+fn reaches_network(cmd: &str, args: &[&str]) -> bool {
+    let git_net = cmd == "git"
+        && args
+            .iter()
+            .find(|a| !a.starts_with('-'))
+            .is_some_and(|a| matches!(*a, "push" | "fetch" | "pull" | "clone" | "ls-remote" | "submodule"));
+    let pkg_net = matches!(cmd, "npm" | "pnpm" | "yarn" | "pip" | "pip3" | "cargo" | "gem" | "go")
+        && args.first().is_some_and(|a| matches!(*a, "install" | "i" | "add" | "publish" | "get" | "update"));
+    NETWORK_TOOLS.contains(&cmd) || git_net || pkg_net
+}
+
 fn inspect_into(command: &str, depth: usize, out: &mut Vec<Finding>) {
     let mut nested: Vec<String> = Vec::new();
     let mut push = |kind, message: String| {
@@ -91,15 +113,7 @@ fn inspect_into(command: &str, depth: usize, out: &mut Vec<Finding>) {
             after_cd = true;
             continue;
         }
-        // `xargs rm`, `find … -exec rm {} +`: the deleter is an argument.
-        let via = if cmd == "xargs" {
-            args.iter().find(|a| !a.starts_with('-')).copied()
-        } else if cmd == "find" {
-            args.iter().position(|a| matches!(*a, "-exec" | "-execdir" | "-ok" | "-okdir")).and_then(|i| args.get(i + 1)).copied()
-        } else {
-            None
-        };
-        if let Some(v) = via.map(|v| v.rsplit('/').next().unwrap_or(v))
+        if let Some(v) = run_through(cmd, args).map(|v| v.rsplit('/').next().unwrap_or(v))
             && DELETERS.contains(&v)
         {
             push(FindingKind::DeletesOutsideWorktree, format!("deletes through `{cmd} {v}` (the targets are not visible here)"));
@@ -113,14 +127,7 @@ fn inspect_into(command: &str, depth: usize, out: &mut Vec<Finding>) {
         if cmd == "su" {
             push(FindingKind::Sudo, "uses `su` (runs with raised privileges)".into());
         }
-        let git_net = cmd == "git"
-            && args
-                .iter()
-                .find(|a| !a.starts_with('-'))
-                .is_some_and(|a| matches!(*a, "push" | "fetch" | "pull" | "clone" | "ls-remote" | "submodule"));
-        let pkg_net = matches!(cmd, "npm" | "pnpm" | "yarn" | "pip" | "pip3" | "cargo" | "gem" | "go")
-            && args.first().is_some_and(|a| matches!(*a, "install" | "i" | "add" | "publish" | "get" | "update"));
-        if NETWORK_TOOLS.contains(&cmd) || git_net || pkg_net {
+        if reaches_network(cmd, args) {
             push(FindingKind::Network, format!("reaches the network (`{cmd}`)"));
         }
         let deletes = DELETERS.contains(&cmd) || (cmd == "find" && args.contains(&"-delete"));

@@ -24,84 +24,100 @@ pub fn validate(ws: &Workspace, catalog: Option<&Result<Catalog, Problem>>) -> R
     r.errors.extend(crate::files::workspace::duplicate_ids(&ws.issues));
     let ids: HashMap<&str, &Issue> = ws.issues.iter().map(|i| (i.id(), i)).collect();
     for i in &ws.issues {
-        for (key, list) in [("depends_on", &i.meta.depends_on), ("blocks", &i.meta.blocks), ("related", &i.meta.related)] {
-            for dep in list {
-                if !ids.contains_key(dep.as_str()) {
-                    r.errors.push(Problem::new(
-                        &i.path,
-                        i.key_line(key).unwrap_or(0),
-                        format!("`{key}` names `{dep}`, which is not an issue"),
-                    ));
-                } else if dep == i.id() && key != "related" {
-                    r.errors.push(Problem::new(&i.path, i.key_line(key).unwrap_or(0), format!("`{key}` names the issue itself")));
-                }
-            }
-        }
-        for dep in &i.meta.depends_on {
-            if let Some(other) = ids.get(dep.as_str())
-                && !other.meta.blocks.is_empty()
-                && !other.meta.blocks.iter().any(|b| b == i.id())
-            {
-                r.warnings.push(Problem::new(
-                    &i.path,
-                    i.key_line("depends_on").unwrap_or(0),
-                    format!("depends on {dep}, but {dep}'s `blocks` does not list {}", i.id()),
-                ));
-            }
-        }
-        for b in &i.meta.blocks {
-            if let Some(other) = ids.get(b.as_str())
-                && !other.meta.depends_on.iter().any(|d| d == i.id())
-            {
-                r.warnings.push(Problem::new(
-                    &i.path,
-                    i.key_line("blocks").unwrap_or(0),
-                    format!("blocks {b}, but {b}'s `depends_on` does not list {}", i.id()),
-                ));
-            }
-        }
-        if let Some(pinned) = &ws.config.lanes
-            && !pinned.iter().any(|l| l == i.lane())
-        {
-            r.errors.push(Problem::new(
-                &i.path,
-                i.key_line("lane").unwrap_or(0),
-                format!("lane `{}` is not in lanes.yaml `lanes:`", i.lane()),
-            ));
-        }
-        for a in &i.meta.affected_paths {
-            if let Some(why) = crate::files::names::escapes_repository(a) {
-                r.errors.push(
-                    Problem::new(
-                        &i.path,
-                        i.key_line("affected_paths").unwrap_or(0),
-                        format!("affected path `{a}` {why}; it must name a path inside the repository"),
-                    )
-                    .with_hint("write it relative to the repository root, e.g. `src/module.rs`"),
-                );
-            }
-        }
-        let checks = i.checks();
-        if checks.is_empty() && i.status() == Status::Open {
-            r.warnings.push(
-                Problem::new(
-                    &i.path,
-                    i.title_line,
-                    "no verification commands: the issue is UNVERIFIABLE and can never be resolved by a run",
-                )
-                .with_hint("add a ```bash block under `## Verification Commands`"),
-            );
-        }
-        for c in &checks {
-            for f in safety::inspect(&c.command) {
-                r.errors.push(
-                    Problem::new(&i.path, c.line, format!("verification command {}", f.message))
-                        .with_hint("checks must only inspect the worktree; rewrite the command"),
-                );
+        references(i, &ids, &mut r);
+        pinned_lane(ws, i, &mut r);
+        affected_paths(i, &mut r);
+        verification(i, &mut r);
+    }
+    r.errors.extend(cycles(&ws.issues));
+    catalog_in_sync(ws, catalog, &mut r);
+    lanes_without_spec(ws, &mut r);
+    r
+}
+
+/// `depends_on`, `blocks` and `related` name existing issues (not the issue itself), and the two
+/// directions of a dependency agree.
+fn references(i: &Issue, ids: &HashMap<&str, &Issue>, r: &mut Report) {
+    for (key, list) in [("depends_on", &i.meta.depends_on), ("blocks", &i.meta.blocks), ("related", &i.meta.related)] {
+        for dep in list {
+            if !ids.contains_key(dep.as_str()) {
+                r.errors.push(Problem::new(&i.path, i.key_line(key).unwrap_or(0), format!("`{key}` names `{dep}`, which is not an issue")));
+            } else if dep == i.id() && key != "related" {
+                r.errors.push(Problem::new(&i.path, i.key_line(key).unwrap_or(0), format!("`{key}` names the issue itself")));
             }
         }
     }
-    r.errors.extend(cycles(&ws.issues));
+    for dep in &i.meta.depends_on {
+        if let Some(other) = ids.get(dep.as_str())
+            && !other.meta.blocks.is_empty()
+            && !other.meta.blocks.iter().any(|b| b == i.id())
+        {
+            r.warnings.push(Problem::new(
+                &i.path,
+                i.key_line("depends_on").unwrap_or(0),
+                format!("depends on {dep}, but {dep}'s `blocks` does not list {}", i.id()),
+            ));
+        }
+    }
+    for b in &i.meta.blocks {
+        if let Some(other) = ids.get(b.as_str())
+            && !other.meta.depends_on.iter().any(|d| d == i.id())
+        {
+            r.warnings.push(Problem::new(
+                &i.path,
+                i.key_line("blocks").unwrap_or(0),
+                format!("blocks {b}, but {b}'s `depends_on` does not list {}", i.id()),
+            ));
+        }
+    }
+}
+
+/// An issue's lane is one `lanes.yaml` pins, when it pins any.
+fn pinned_lane(ws: &Workspace, i: &Issue, r: &mut Report) {
+    if let Some(pinned) = &ws.config.lanes
+        && !pinned.iter().any(|l| l == i.lane())
+    {
+        r.errors.push(Problem::new(&i.path, i.key_line("lane").unwrap_or(0), format!("lane `{}` is not in lanes.yaml `lanes:`", i.lane())));
+    }
+}
+
+/// Affected paths stay inside the repository.
+fn affected_paths(i: &Issue, r: &mut Report) {
+    for a in &i.meta.affected_paths {
+        if let Some(why) = crate::files::names::escapes_repository(a) {
+            r.errors.push(
+                Problem::new(
+                    &i.path,
+                    i.key_line("affected_paths").unwrap_or(0),
+                    format!("affected path `{a}` {why}; it must name a path inside the repository"),
+                )
+                .with_hint("write it relative to the repository root, e.g. `src/module.rs`"),
+            );
+        }
+    }
+}
+
+/// An open issue has checks, and no check does what a check must not.
+fn verification(i: &Issue, r: &mut Report) {
+    let checks = i.checks();
+    if checks.is_empty() && i.status() == Status::Open {
+        r.warnings.push(
+            Problem::new(&i.path, i.title_line, "no verification commands: the issue is UNVERIFIABLE and can never be resolved by a run")
+                .with_hint("add a ```bash block under `## Verification Commands`"),
+        );
+    }
+    for c in &checks {
+        for f in safety::inspect(&c.command) {
+            r.errors.push(
+                Problem::new(&i.path, c.line, format!("verification command {}", f.message))
+                    .with_hint("checks must only inspect the worktree; rewrite the command"),
+            );
+        }
+    }
+}
+
+/// The catalog, when there is one, says what the issue files say.
+fn catalog_in_sync(ws: &Workspace, catalog: Option<&Result<Catalog, Problem>>, r: &mut Report) {
     match catalog {
         Some(Err(p)) => r.errors.push(p.clone()),
         Some(Ok(cat)) => {
@@ -115,6 +131,10 @@ pub fn validate(ws: &Workspace, catalog: Option<&Result<Catalog, Problem>>) -> R
         }
         None => {}
     }
+}
+
+/// A lane with open issues has a fixer spec.
+fn lanes_without_spec(ws: &Workspace, r: &mut Report) {
     for lane in ws.lanes(&[]) {
         if !ws.specs.contains_key(&lane) && ws.lane_issues(&lane).any(|i| i.status() == Status::Open) {
             r.warnings.push(Problem::new(
@@ -124,7 +144,6 @@ pub fn validate(ws: &Workspace, catalog: Option<&Result<Catalog, Problem>>) -> R
             ));
         }
     }
-    r
 }
 
 /// Dependency cycles through `depends_on`, each reported once, as problems.
