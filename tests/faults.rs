@@ -450,6 +450,18 @@ impl Case {
         c.output().expect("git-lanes runs")
     }
 
+    /// `run` killed (SIGKILL) `after` it started, at whatever it was doing then.
+    fn run_killed_after(&self, run_id: &str, after: std::time::Duration) {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
+        cmd.current_dir(self.r.root()).env_clear().envs(self.r.isolated_env()).env("OUTSIDE", &self.outside);
+        cmd.args(["run", "--run-id", run_id, "--done-grace", "1s", "--timeout", "60s"]).args(self.worker_args());
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(after);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     fn resume(&self, point: Option<&str>) -> std::process::Output {
         let mut c = self.r.cmd();
         c.args(["run", "--resume", "--done-grace", "1s", "--timeout", "60s"]).args(self.worker_args());
@@ -596,16 +608,7 @@ fn repeated_kills_at_random_points_and_moments_converge() {
         let c = Case::new("");
         let base_files: Vec<String> = c.r.git(&["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_string).collect();
         // First a kill at a random moment of the first run.
-        let mut child = {
-            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
-            cmd.current_dir(c.r.root()).env_clear().envs(c.r.isolated_env()).env("OUTSIDE", &c.outside);
-            cmd.args(["run", "--run-id", "P1", "--done-grace", "1s", "--timeout", "60s"]).args(c.worker_args());
-            cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-            cmd.spawn().unwrap()
-        };
-        std::thread::sleep(std::time::Duration::from_millis(100 + 150 * rng.next(8) as u64));
-        let _ = child.kill();
-        let _ = child.wait();
+        c.run_killed_after("P1", std::time::Duration::from_millis(100 + 150 * rng.next(8) as u64));
         // Then up to two resumes killed at random fault points, then one that may finish.
         for _ in 0..2 {
             let point = KILL_POINTS[rng.next(KILL_POINTS.len())];
@@ -687,16 +690,7 @@ fn kill_scan_across_a_whole_run() {
     for at in (from..=to).step_by(step as usize) {
         let c = Case::new("");
         let base_files: Vec<String> = c.r.git(&["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_string).collect();
-        let mut child = {
-            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
-            cmd.current_dir(c.r.root()).env_clear().envs(c.r.isolated_env()).env("OUTSIDE", &c.outside);
-            cmd.args(["run", "--run-id", "P1", "--done-grace", "1s", "--timeout", "60s"]).args(c.worker_args());
-            cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-            cmd.spawn().unwrap()
-        };
-        std::thread::sleep(std::time::Duration::from_millis(at));
-        let _ = child.kill();
-        let _ = child.wait();
+        c.run_killed_after("P1", std::time::Duration::from_millis(at));
         let last = c.resume(None);
         if !c.r.root().join(".git/lanes/runs/P1/state.yaml").exists()
             && String::from_utf8_lossy(&last.stderr).contains("no interrupted run")

@@ -307,7 +307,7 @@ fn run_commit(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
     if head_is_run_commit(&iw, &r.label) {
         crate::git::snapshot::amend_head(&iw, &keep_out)?;
     } else {
-        let message = format!("lanes: run {}: {} resolved, {} open", r.label, f.resolved.len(), f.open);
+        let message = run_commit_subject(&r.label, f.resolved.len(), f.open);
         crate::git::snapshot::commit_worktree(&iw, &message, &keep_out)?;
     }
     crate::base::fault::point("before-journal");
@@ -344,6 +344,16 @@ fn head_is_run_commit(worktree: &Path, label: &str) -> bool {
     let Some(subject) = git.head().and_then(|h| h.peel_to_commit()).ok().and_then(|c| c.summary().map(str::to_string)) else {
         return false;
     };
+    is_run_commit_subject(&subject, label)
+}
+
+/// The run commit's subject: `lanes: run <label>: N resolved, M open`.
+fn run_commit_subject(label: &str, resolved: usize, open: usize) -> String {
+    format!("lanes: run {label}: {resolved} resolved, {open} open")
+}
+
+/// Whether `subject` is one [`run_commit_subject`] wrote for `label` (not a lane's or a merge's).
+fn is_run_commit_subject(subject: &str, label: &str) -> bool {
     subject.strip_prefix(&format!("lanes: run {label}: ")).is_some_and(|rest| rest.contains(" resolved, ") && rest.ends_with(" open"))
 }
 
@@ -619,6 +629,14 @@ fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_commit_is_told_from_lane_and_merge_commits_by_its_subject() {
+        assert!(is_run_commit_subject(&run_commit_subject("P1", 2, 1), "P1"));
+        assert!(!is_run_commit_subject(&run_commit_subject("P1", 2, 1), "P1.2"));
+        assert!(!is_run_commit_subject("lanes: run P1: merge lane E", "P1"));
+        assert!(!is_run_commit_subject("lanes: run P1: lane E: resolve E-01 (verified)", "P1"));
+    }
 
     /// The journal of a run killed by an older git-lanes names its steps with these words:
     /// `run --resume` must still read them.
