@@ -194,3 +194,54 @@ fn remembered_answers_hold_only_while_every_input_does() {
     }
     remembered();
 }
+
+#[test]
+fn remembered_status_plan_and_check_still_read_what_they_do_not_remember() {
+    let r = repo();
+    let answer = |args: &[&str]| {
+        let out = r.cmd().args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // Twice each: the second answer is the remembered one.
+    for args in [&["status"][..], &["plan"], &["check"]] {
+        assert_eq!(answer(args), answer(args), "{args:?}");
+    }
+    let answers = std::fs::read(cache_files(&r).into_iter().find(|f| f.extension().is_some_and(|e| e == "answers")).unwrap()).unwrap();
+    assert!(answers.len() > 100, "status, plan and check answers are kept");
+
+    // status: the signals, the last run and the evidence are read each time.
+    r.write("LogBook/issue-fixing/signals/E.status", "WORKING E-01\n");
+    let (_, out, _) = answer(&["status"]);
+    assert!(out.contains("E WORKING E-01"), "a live signal: {out}");
+    assert!(out.contains("M-01 (missing)"), "{out}");
+    run(r.cmd().args(["verify", "M-01"]), 0);
+    let (_, out, _) = answer(&["status"]);
+    assert!(!out.contains("M-01 (missing)"), "evidence written since: {out}");
+    std::fs::remove_file(r.path("LogBook/issue-fixing/signals/E.status")).unwrap();
+
+    // plan: the options are part of what is remembered.
+    let (_, all, _) = answer(&["plan"]);
+    let (_, one, _) = answer(&["plan", "--max-issues", "1"]);
+    assert_ne!(all, one);
+    assert_eq!(answer(&["plan"]).1, all);
+
+    // check: a signal file staged is found though no issue file changed...
+    r.write("LogBook/issue-fixing/signals/M.done", "done\n");
+    r.git(&["add", "-f", "LogBook/issue-fixing/signals/M.done"]);
+    let (code, out, _) = answer(&["check"]);
+    assert_eq!(code, Some(4), "{out}");
+    assert!(out.contains("signal file committed"), "{out}");
+    r.git(&["rm", "-q", "--cached", "LogBook/issue-fixing/signals/M.done"]);
+    assert_eq!(answer(&["check"]).0, Some(0));
+    // ...and what becomes RESOLVED is measured from the base: M-02 resolved without evidence
+    // fails, and passes once the base (HEAD) holds it resolved.
+    r.set_status("issues/M/M-02.md", "OPEN", "RESOLVED");
+    run(r.cmd().arg("sync"), 0);
+    let (code, out, _) = answer(&["check"]);
+    assert_eq!(code, Some(4), "{out}");
+    assert!(out.contains("M-02 becomes RESOLVED"), "{out}");
+    assert_eq!(answer(&["check"]), (code, out.clone(), answer(&["check"]).2), "remembered");
+    r.commit_all("resolve M-02");
+    let (code, out, _) = answer(&["check"]);
+    assert_eq!(code, Some(0), "another base, another answer: {out}");
+}

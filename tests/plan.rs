@@ -141,10 +141,16 @@ fn dry_run_leaves_the_repository_byte_identical() {
     let refs_before = refs(&env.repo);
     lanes(&env, &["run", "--dry-run", "--show-work-order"]).success();
     json(&env, &["run", "--dry-run", "--json"]);
-    json(&env, &["plan", "--json"]);
     assert_eq!(snapshot(&env.repo), before);
     assert_eq!(refs(&env.repo), refs_before);
     assert!(!env.repo.join(".git/lanes").exists());
+    // `plan` keeps its summary cache and remembered answer, like `status`, under
+    // `.git/lanes/cache/` (as `git status` refreshes the index), and writes nothing else.
+    json(&env, &["plan", "--json"]);
+    let mut after = snapshot(&env.repo);
+    after.retain(|path, _| !path.starts_with(".git/lanes"));
+    assert_eq!(after, before);
+    assert_eq!(refs(&env.repo), refs_before);
     // The export of HEAD was made outside the repository and removed.
     assert_eq!(std::fs::read_dir(&env.tmp).unwrap().count(), 0);
 }

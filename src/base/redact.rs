@@ -36,6 +36,8 @@ struct Pattern {
 }
 
 /// Every pattern, most specific first (so `sk-ant-…` is reported as Anthropic, not OpenAI).
+/// Word boundaries are ASCII ones (`(?-u:\b)`): every secret shape is ASCII, and a Unicode `\b`
+/// keeps the regex engine off its fast automata (a long line took milliseconds).
 static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     let p = |kind, re: &str, is_secret| Pattern { kind, re: Regex::new(re).expect("secret pattern compiles"), is_secret };
     vec![
@@ -44,18 +46,18 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)",
             always,
         ),
-        p("AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", always),
-        p("GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})", always),
-        p("Anthropic API key", r"\bsk-ant-[A-Za-z0-9_-]{20,}", always),
-        p("OpenAI API key", r"\bsk-[A-Za-z0-9_-]{20,}", has_digit),
-        p("Slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", always),
-        p("JSON web token", r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", always),
-        p("bearer token", r"(?i)\b(?P<key>bearer\s+)(?P<value>[A-Za-z0-9._~+/-]{16,}=*)", always),
+        p("AWS access key id", r"(?-u:\b)(?:AKIA|ASIA)[0-9A-Z]{16}(?-u:\b)", always),
+        p("GitHub token", r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})", always),
+        p("Anthropic API key", r"(?-u:\b)sk-ant-[A-Za-z0-9_-]{20,}", always),
+        p("OpenAI API key", r"(?-u:\b)sk-[A-Za-z0-9_-]{20,}", has_digit),
+        p("Slack token", r"(?-u:\b)xox[abprs]-[A-Za-z0-9-]{10,}", always),
+        p("JSON web token", r"(?-u:\b)eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", always),
+        p("bearer token", r"(?i)(?-u:\b)(?P<key>bearer\s+)(?P<value>[A-Za-z0-9._~+/-]{16,}=*)", always),
         p("password in URL", r"(?P<key>[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<value>[^/\s@]+)@", is_literal_value),
         p(
             "secret assignment",
             concat!(
-                r#"(?i)(?P<key>\b[a-z0-9_.-]*(?:token|secret|password|passwd|api_key|apikey|api-key|access_key)"#,
+                r#"(?i)(?P<key>(?-u:\b)[a-z0-9_.-]*(?:token|secret|password|passwd|api_key|apikey|api-key|access_key)"#,
                 r#"["']?\s*[:=]\s*)"#,
                 r#"(?:"(?P<dq>[^"\n]+)"|'(?P<sq>[^'\n]+)'|(?P<value>[^\s"'`,;]+))"#,
             ),

@@ -95,12 +95,17 @@ impl Ctx {
 /// Outside a git-lanes set-up (no catalog, no `lanes.yaml`, no lane, no run state): an error
 /// saying "run `git lanes init`".
 fn require_setup(ws: &Workspace) -> Result<(), CliError> {
-    let has_catalog = ws.root.join(&ws.config.catalog).exists();
-    let has_state = ws.root.join(&ws.config.state).exists();
-    if !has_catalog && !has_state && !ws.config.from_file && ws.lanes(&[]).is_empty() {
+    require_setup_of(&ws.root, &ws.config, !ws.lanes(&[]).is_empty())
+}
+
+/// [`require_setup`] for a command that knows whether there are lanes without a workspace.
+pub fn require_setup_of(root: &std::path::Path, config: &Config, has_lanes: bool) -> Result<(), CliError> {
+    let has_catalog = root.join(&config.catalog).exists();
+    let has_state = root.join(&config.state).exists();
+    if !has_catalog && !has_state && !config.from_file && !has_lanes {
         return Err(CliError::new(
             1,
-            format!("no git-lanes set-up in {}: no catalog ({}), no lanes.yaml, no lane", ws.root.display(), ws.config.catalog.display()),
+            format!("no git-lanes set-up in {}: no catalog ({}), no lanes.yaml, no lane", root.display(), config.catalog.display()),
         )
         .hint("run `git lanes init` to set this repository up (or pass `--catalog <path>` / `--repo <path>`)"));
     }

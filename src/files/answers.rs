@@ -1,6 +1,6 @@
-//! Remembered answers: what `sync --check` and `validate` found, given again while none of their
-//! inputs has changed, so a warm call neither decodes ten thousand summaries nor renders the
-//! catalog again (issue 14).
+//! Remembered answers: what `sync --check`, `validate`, `status`, `plan` and `check` found, given
+//! again while none of their inputs has changed, so a warm call neither decodes ten thousand
+//! summaries nor renders the catalog again (issue 14).
 //!
 //! Start at [`recall`] and [`remember`].
 //!
@@ -51,6 +51,13 @@ impl Inputs<'_> {
         }
         issue_cache::hash(text.as_bytes())
     }
+
+    /// [`Inputs::fingerprint`] of the inputs and `extra`.
+    fn fingerprint_with(&self, summaries: u64, extra: &str) -> u64 {
+        let mut text = self.fingerprint(summaries).to_le_bytes().to_vec();
+        text.extend_from_slice(extra.as_bytes());
+        issue_cache::hash(&text)
+    }
 }
 
 /// The answers file of the worktree at `root`.
@@ -61,11 +68,17 @@ pub struct Answers {
 
 /// What is remembered (one answer of each kind).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     /// `sync`: the catalog is in sync; the number of issues.
     InSync = 1,
     /// `validate`: its report.
     Validated = 2,
+    /// `status`: what it shows of the issue files (`overview.rs`).
+    Overview = 3,
+    /// `plan`: the lanes' plans, for one set of options.
+    Plan = 4,
+    /// `check` of the working tree: what it found in the issue files and catalog, for one base.
+    Check = 5,
 }
 
 impl Answers {
@@ -96,9 +109,23 @@ impl Answers {
         self.remember(Kind::Validated, inputs.fingerprint(summaries), &encode_report(report));
     }
 
-    /// Every record of the file: (kind, fingerprint, payload); `None` when unusable.
-    fn records(&self) -> Option<Vec<(u8, u64, Vec<u8>)>> {
-        let bytes = std::fs::read(&self.file).ok()?;
+    /// A value remembered as JSON under `kind` for exactly these inputs and `extra` (what else
+    /// the answer depends on: options, a base commit).
+    pub fn recalled<T: serde::de::DeserializeOwned>(&self, kind: Kind, summaries: u64, inputs: &Inputs, extra: &str) -> Option<T> {
+        let payload = self.recall(kind, inputs.fingerprint_with(summaries, extra))?;
+        serde_json::from_slice(&payload).ok()
+    }
+
+    /// Remember `value` as JSON under `kind` (see [`Answers::recalled`]).
+    pub fn keep<T: serde::Serialize>(&self, kind: Kind, summaries: u64, inputs: &Inputs, extra: &str, value: &T) {
+        if let Ok(payload) = serde_json::to_vec(value) {
+            self.remember(kind, inputs.fingerprint_with(summaries, extra), &payload);
+        }
+    }
+
+    /// Every record of the file as (kind, fingerprint, payload, payload checksum), payloads
+    /// borrowed from `bytes` and not yet checked; `None` when the file is unusable.
+    fn parse(bytes: &[u8]) -> Option<Vec<(u8, u64, &[u8], u64)>> {
         let mut rest = bytes.strip_prefix(MAGIC.as_slice())?.strip_prefix(issue_cache::stamp().as_slice())?;
         let mut out = Vec::new();
         while let Some((&kind, tail)) = rest.split_first() {
@@ -107,17 +134,24 @@ impl Answers {
             let len = u32::from_le_bytes(*len) as usize;
             let payload = tail.get(..len)?;
             let (sum, tail) = tail.get(len..)?.split_first_chunk::<8>()?;
-            if issue_cache::hash(payload) != u64::from_le_bytes(*sum) {
-                return None;
-            }
-            out.push((kind, u64::from_le_bytes(*fingerprint), payload.to_vec()));
+            out.push((kind, u64::from_le_bytes(*fingerprint), payload, u64::from_le_bytes(*sum)));
             rest = tail;
         }
         Some(out)
     }
 
+    /// Every record of the file, each checked: (kind, fingerprint, payload).
+    fn records(&self) -> Option<Vec<(u8, u64, Vec<u8>)>> {
+        let bytes = std::fs::read(&self.file).ok()?;
+        let records = Answers::parse(&bytes)?;
+        records.into_iter().map(|(k, f, p, sum)| (issue_cache::hash(p) == sum).then(|| (k, f, p.to_vec()))).collect()
+    }
+
+    /// The payload of the answer of `kind` under `fingerprint` (only its checksum is checked).
     fn recall(&self, kind: Kind, fingerprint: u64) -> Option<Vec<u8>> {
-        self.records()?.into_iter().find(|(k, f, _)| *k == kind as u8 && *f == fingerprint).map(|(_, _, p)| p)
+        let bytes = std::fs::read(&self.file).ok()?;
+        let (_, _, payload, sum) = Answers::parse(&bytes)?.into_iter().find(|(k, f, _, _)| *k == kind as u8 && *f == fingerprint)?;
+        (issue_cache::hash(payload) == sum).then(|| payload.to_vec())
     }
 
     /// Replace the answer of `kind` (atomically; errors are ignored, as for the summary cache).
@@ -217,6 +251,36 @@ pub fn recall<T>(
     Ok(recall(&Answers::for_worktree(cache_dir, root), unchanged.checksum, &inputs))
 }
 
+/// The answer of `compute` for the worktree at `root`, remembered as JSON under `kind` and `extra`
+/// (see [`Answers::recalled`]): given again without loading the workspace while every input is
+/// proved unchanged, otherwise computed from the workspace (loaded through the summary cache,
+/// which is brought up to date) and remembered when it loaded without a problem. `compute` also
+/// gets the catalog's bytes, read once.
+pub fn answer<T, E>(
+    root: &Path,
+    config: Config,
+    cache_dir: &Path,
+    kind: Kind,
+    extra: &str,
+    compute: impl FnOnce(&Workspace, Option<&[u8]>) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    E: From<crate::base::error::Error>,
+{
+    let catalog = crate::base::fsutil::read_optional(&root.join(&config.catalog))?;
+    if let Some(value) = recall(root, &config, cache_dir, catalog.as_deref(), |a, sum, inputs| a.recalled(kind, sum, inputs, extra))? {
+        return Ok(value);
+    }
+    let (ws, summaries) = Workspace::load_cached_proved(root, config, cache_dir, true)?;
+    let value = compute(&ws, catalog.as_deref())?;
+    if let Some(sum) = summaries {
+        remember(&ws, cache_dir, sum, catalog.as_deref(), |a, sum, inputs| a.keep(kind, sum, inputs, extra, &value));
+    }
+    ws.release_at_exit();
+    Ok(value)
+}
+
 /// Remember an answer computed from `ws` (loaded with summary checksum `summaries`, see
 /// [`Workspace::load_cached_proved`]) and `catalog`, the catalog's bytes it saw.
 pub fn remember(ws: &Workspace, cache_dir: &Path, summaries: u64, catalog: Option<&[u8]>, remember: impl FnOnce(&Answers, u64, &Inputs)) {
@@ -258,7 +322,9 @@ mod tests {
         let last = bytes.len() - 12; // inside the last payload
         bytes[last] ^= 1;
         std::fs::write(&answers.file, &bytes).unwrap();
-        assert_eq!(answers.in_sync(7, &inputs(b"cat")), None, "a damaged file");
-        assert!(answers.validated(7, &inputs(b"cat")).is_none(), "a damaged file");
+        assert!(answers.validated(7, &inputs(b"cat")).is_none(), "a damaged record");
+        assert_eq!(answers.in_sync(7, &inputs(b"cat")), Some(12), "each record has its own checksum");
+        std::fs::write(&answers.file, &bytes[..bytes.len() - 3]).unwrap();
+        assert_eq!(answers.in_sync(7, &inputs(b"cat")), None, "a truncated file");
     }
 }

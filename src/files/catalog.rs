@@ -616,7 +616,7 @@ fn cell(s: &str) -> String {
 }
 
 /// Totals for the summary and per-lane tables.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     pub total: usize,
     pub closed: usize,
@@ -674,7 +674,7 @@ impl Tally {
 }
 
 /// Totals over all issues and per lane (lanes with at least one issue).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     pub total: Tally,
     pub per_lane: BTreeMap<String, Tally>,

@@ -32,8 +32,9 @@ use crate::files::issue::{Check, Facts, Issue, Meta, Status};
 
 const MAGIC: &[u8; 8] = b"GLSUMCCH";
 /// Bumped whenever the encoding or the meaning of a summary changes (2: entries sorted by path,
-/// each summary length-prefixed so it is decoded only when its file is unchanged).
-const FORMAT: u32 = 2;
+/// each summary length-prefixed so it is decoded only when its file is unchanged; 3: the paths and
+/// keys in a table of their own before the summaries, so proving files unchanged reads only it).
+const FORMAT: u32 = 3;
 
 /// What proves a file unchanged since its summary was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,16 +99,37 @@ impl IssueCache {
 
     /// Read the cache at `file`; anything unusable gives an empty cache.
     pub fn read(file: PathBuf) -> IssueCache {
+        IssueCache::read_parts(file, true)
+    }
+
+    /// Read only the paths and keys of the cache at `file` (its first part): enough for
+    /// [`IssueCache::proves`] and [`IssueCache::checksum`]; no summary can be decoded.
+    pub fn read_keys(file: PathBuf) -> IssueCache {
+        IssueCache::read_parts(file, false)
+    }
+
+    fn read_parts(file: PathBuf, summaries: bool) -> IssueCache {
         let mut cache = IssueCache { file, ..IssueCache::default() };
         let read = || -> std::io::Result<(Vec<u8>, Metadata)> {
             let mut f = std::fs::File::open(&cache.file)?;
             let meta = f.metadata()?;
-            let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
-            f.read_to_end(&mut bytes)?;
+            let len = usize::try_from(meta.len()).unwrap_or(0);
+            let mut bytes = Vec::with_capacity(if summaries { len.saturating_add(1) } else { len.min(HEAD_GUESS) });
+            if summaries {
+                f.read_to_end(&mut bytes)?;
+            } else {
+                // The head tells how long the key table is; then read exactly that much more.
+                (&mut f).take(HEAD_GUESS as u64).read_to_end(&mut bytes)?;
+                if let Some(end) = keys_end(&bytes)
+                    && end > bytes.len()
+                {
+                    (&mut f).take((end - bytes.len()) as u64).read_to_end(&mut bytes)?;
+                }
+            }
             Ok((bytes, meta))
         };
         let Ok((bytes, meta)) = read() else { return cache };
-        if let Some((slots, checksum)) = index(&bytes) {
+        if let Some((slots, checksum)) = index(&bytes, summaries) {
             cache.slots = slots;
             cache.checksum = Some(checksum);
             cache.bytes = bytes;
@@ -126,24 +148,31 @@ impl IssueCache {
     }
 
     /// The summary of `rel` if `key` proves it current (stat entries: equal stat data and not
-    /// racy); `None` also when the entry does not decode.
-    pub fn summary(&self, rel: &Path, key: &Key) -> Option<Issue> {
-        let want = rel.as_os_str().as_encoded_bytes();
-        let at = self.slots.binary_search_by(|s| self.bytes[s.path.clone()].cmp(want)).ok()?;
-        let slot = &self.slots[at];
+    /// racy); `None` also when the entry does not decode. `hint` is where the entry is expected
+    /// (the file's place in a listing sorted as the cache is); any other place is searched.
+    pub fn summary(&self, rel: &Path, key: &Key, hint: usize) -> Option<Issue> {
+        let slot = &self.slots[self.find(rel, hint)?];
         if !self.trusts(&slot.key, key) {
             return None;
         }
-        let mut r = Reader { b: &self.bytes[slot.summary.clone()], at: 0 };
+        let mut r = Reader { b: self.bytes.get(slot.summary.clone())?, at: 0 };
         let issue = r.issue(rel.to_path_buf())?;
         (r.at == r.b.len()).then_some(issue)
     }
 
-    /// Whether `rel` has an entry that `key` proves current, without decoding it.
-    pub fn proves(&self, rel: &Path, key: &Key) -> bool {
+    /// Whether `rel` has an entry that `key` proves current, without decoding it (`hint` as
+    /// for [`IssueCache::summary`]).
+    pub fn proves(&self, rel: &Path, key: &Key, hint: usize) -> bool {
+        self.find(rel, hint).is_some_and(|at| self.trusts(&self.slots[at].key, key))
+    }
+
+    /// The slot of `rel`: at `hint` when it is there, else by binary search.
+    fn find(&self, rel: &Path, hint: usize) -> Option<usize> {
         let want = rel.as_os_str().as_encoded_bytes();
-        let found = self.slots.binary_search_by(|s| self.bytes[s.path.clone()].cmp(want));
-        found.is_ok_and(|at| self.trusts(&self.slots[at].key, key))
+        if self.slots.get(hint).is_some_and(|s| &self.bytes[s.path.clone()] == want) {
+            return Some(hint);
+        }
+        self.slots.binary_search_by(|s| self.bytes[s.path.clone()].cmp(want)).ok()
     }
 
     /// The checksum of the file as read (`None`: nothing usable was read). Two caches with the
@@ -154,7 +183,7 @@ impl IssueCache {
 
     /// [`IssueCache::summary`], for callers that hold the cache mutably.
     pub fn take(&mut self, rel: &Path, key: &Key) -> Option<Issue> {
-        self.summary(rel, key)
+        self.summary(rel, key, usize::MAX)
     }
 
     /// Whether an entry's `key` proves the file with `current` key unchanged.
@@ -172,21 +201,28 @@ impl IssueCache {
         let mut sorted: Vec<&(&Issue, Key)> = entries.iter().collect();
         sorted.sort_by(|a, b| a.0.path.as_os_str().as_encoded_bytes().cmp(b.0.path.as_os_str().as_encoded_bytes()));
         sorted.dedup_by(|a, b| a.0.path == b.0.path);
-        let mut body = Vec::with_capacity(entries.len() * 512);
-        put_u32(&mut body, u32::try_from(sorted.len()).unwrap_or(u32::MAX));
-        let mut summary = Vec::with_capacity(1024);
+        let sorted_len = sorted.len();
+        // The key table (path, key, where the summary lies in the summaries part), then the
+        // summaries; each part has its own checksum, both are in the head.
+        let mut keys = Vec::with_capacity(entries.len() * 96);
+        let mut summaries = Vec::with_capacity(entries.len() * 512);
         for (issue, key) in sorted {
-            put_bytes(&mut body, issue.path.as_os_str().as_encoded_bytes());
-            put_key(&mut body, key);
-            summary.clear();
-            put_issue(&mut summary, issue);
-            put_bytes(&mut body, &summary);
+            put_bytes(&mut keys, issue.path.as_os_str().as_encoded_bytes());
+            put_key(&mut keys, key);
+            let start = summaries.len();
+            put_issue(&mut summaries, issue);
+            put_u64(&mut keys, start as u64);
+            put_u64(&mut keys, (summaries.len() - start) as u64);
         }
-        let checksum = hash(&body);
+        let (keys_sum, summaries_sum) = (hash(&keys), hash(&summaries));
         let mut head = Vec::with_capacity(64);
         head.extend_from_slice(MAGIC);
         put_bytes(&mut head, &stamp());
-        head.extend_from_slice(&checksum.to_le_bytes());
+        put_u64(&mut head, keys_sum);
+        put_u64(&mut head, summaries_sum);
+        put_u32(&mut head, u32::try_from(sorted_len).unwrap_or(u32::MAX));
+        put_u64(&mut head, keys.len() as u64);
+        let checksum = combined(keys_sum, summaries_sum);
         let dir = self.file.parent()?;
         let _ = std::fs::create_dir_all(dir);
         // Temp file + rename, but no fsync: a cache torn by a power cut fails its checksum and
@@ -195,7 +231,8 @@ impl IssueCache {
             use std::io::Write;
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
             tmp.write_all(&head)?;
-            tmp.write_all(&body)?;
+            tmp.write_all(&keys)?;
+            tmp.write_all(&summaries)?;
             tmp.persist(&self.file).map_err(|e| e.error)?;
             Ok(())
         };
@@ -234,35 +271,69 @@ pub(crate) fn hash(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Check a cache file's stamp and checksum and index its entries (paths and keys only).
-fn index(bytes: &[u8]) -> Option<(Vec<Slot>, u64)> {
+/// How much of a cache file is read first when only its keys are wanted: the head and, for a
+/// small cache, everything.
+const HEAD_GUESS: usize = 64 * 1024;
+
+/// The fields of a cache file's head, and where the key table starts.
+struct Head {
+    keys_sum: u64,
+    summaries_sum: u64,
+    entries: usize,
+    keys: Range<usize>,
+}
+
+fn head(bytes: &[u8]) -> Option<Head> {
     let mut r = Reader { b: bytes, at: 0 };
-    if r.take(MAGIC.len())? != MAGIC {
+    if r.take(MAGIC.len())? != MAGIC || r.bytes()? != stamp().as_slice() {
         return None;
     }
-    if r.bytes()? != stamp().as_slice() {
+    let (keys_sum, summaries_sum, entries) = (r.u64()?, r.u64()?, r.u32()? as usize);
+    let len = r.usize()?;
+    Some(Head { keys_sum, summaries_sum, entries, keys: r.at..r.at.checked_add(len)? })
+}
+
+/// Where the key table of a cache file ends, from its head.
+fn keys_end(bytes: &[u8]) -> Option<usize> {
+    Some(head(bytes)?.keys.end)
+}
+
+/// One number for both parts' checksums: the cache's identity.
+fn combined(keys_sum: u64, summaries_sum: u64) -> u64 {
+    hash(&[keys_sum.to_le_bytes(), summaries_sum.to_le_bytes()].concat())
+}
+
+/// Check a cache file's stamp and checksums and index its entries (paths and keys only). With
+/// `summaries` false, `bytes` may end after the key table: the summaries are not checked (they
+/// cannot be decoded then), and the checksum stands for them as written.
+fn index(bytes: &[u8], summaries: bool) -> Option<(Vec<Slot>, u64)> {
+    let h = head(bytes)?;
+    let table = bytes.get(h.keys.clone())?;
+    if hash(table) != h.keys_sum {
         return None;
     }
-    let sum = r.u64()?;
-    if hash(&bytes[r.at..]) != sum {
+    let rest = &bytes[h.keys.end..];
+    if summaries && hash(rest) != h.summaries_sum {
         return None;
     }
-    let n = r.u32()? as usize;
-    // A corrupt count cannot ask for more entries than there are bytes left.
-    if n > bytes.len() - r.at {
+    // A corrupt count cannot ask for more entries than there are bytes.
+    if h.entries > table.len() {
         return None;
     }
-    let mut slots: Vec<Slot> = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut r = Reader { b: bytes, at: h.keys.start };
+    let mut slots: Vec<Slot> = Vec::with_capacity(h.entries);
+    for _ in 0..h.entries {
         let path = r.range()?;
         let key = r.key()?;
-        let summary = r.range()?;
-        if slots.last().is_some_and(|prev| bytes[prev.path.clone()] >= bytes[path.clone()]) {
+        let (start, len) = (r.usize()?, r.usize()?);
+        let from = h.keys.end.checked_add(start)?;
+        let summary = from..from.checked_add(len)?;
+        if slots.last().is_some_and(|prev| bytes[prev.path.clone()] >= bytes[path.clone()]) || (summaries && summary.end > bytes.len()) {
             return None;
         }
         slots.push(Slot { path, key, summary });
     }
-    (r.at == bytes.len()).then_some((slots, sum))
+    (r.at == h.keys.end).then_some((slots, combined(h.keys_sum, h.summaries_sum)))
 }
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {

@@ -13,6 +13,7 @@ pub mod issue;
 pub mod issue_cache;
 pub mod markdown;
 pub mod names;
+pub mod overview;
 pub mod rewrite;
 pub mod safety;
 pub mod scaffold;

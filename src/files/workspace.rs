@@ -45,9 +45,9 @@ impl Workspace {
         let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
         let parsed: Vec<_> = files
             .par_iter()
-            .map(|(lane_dir, rel)| {
-                let bytes = crate::base::fsutil::read(&root.join(rel))?;
-                Ok((lane_dir.as_str(), Issue::parse(rel, bytes).map(Box::new)))
+            .map(|f| {
+                let bytes = crate::base::fsutil::read(&root.join(&f.rel))?;
+                Ok((&*f.lane, Issue::parse(&f.rel, bytes).map(Box::new)))
             })
             .collect::<Result<Vec<_>>>()?;
         let issues = collect_issues(parsed, &mut problems);
@@ -71,22 +71,23 @@ impl Workspace {
     /// what [`Workspace::proves_unchanged`] gives while nothing changes.
     pub fn load_cached_proved(root: &Path, config: Config, cache_dir: &Path, write_back: bool) -> Result<(Workspace, Option<u64>)> {
         let mut problems = Vec::new();
-        let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
-        let cache = IssueCache::read(IssueCache::for_worktree(cache_dir, root));
-        // Stat, look up and (when changed) read and parse in parallel. A parsed issue keeps only
-        // its summary, like one from the cache: the texts of ten thousand files are never all in
+        let (listed, cache) = list_and_read_cache(root, &config.issues, cache_dir, true);
+        let (files, lane_dirs, listing_problems) = listed?;
+        problems.extend(listing_problems);
+        // Look up and (when changed) read and parse in parallel. A parsed issue keeps only its
+        // summary, like one from the cache: the texts of ten thousand files are never all in
         // memory at once.
-        let loaded: Vec<(String, std::result::Result<Box<Issue>, Problem>, Option<Key>, bool)> = files
+        let loaded: Vec<(std::sync::Arc<str>, std::result::Result<Box<Issue>, Problem>, Option<Key>, bool)> = files
             .into_par_iter()
-            .map(|(lane_dir, rel)| {
-                let abs = root.join(&rel);
-                // Stat before reading: a write racing the read changes the stat data.
-                let key = std::fs::symlink_metadata(&abs).ok().map(|m| Key::Stat(Stat::of(&m)));
-                if let Some(issue) = key.as_ref().and_then(|k| cache.summary(&rel, k)) {
-                    return Ok((lane_dir, Ok(Box::new(issue)), key, true));
+            .enumerate()
+            .map(|(at, Listed { lane, rel, key })| {
+                if let Some(issue) = key.as_ref().and_then(|k| cache.summary(&rel, k, at)) {
+                    return Ok((lane, Ok(Box::new(issue)), key, true));
                 }
-                let bytes = crate::base::fsutil::read(&abs)?;
-                Ok((lane_dir, Issue::parse(&rel, bytes).map(|i| Box::new(i.into_summary())), key, false))
+                // The stat data was taken before this read: a write racing it changes the stat
+                // data, and the next call reads the file again.
+                let bytes = crate::base::fsutil::read(&root.join(&rel))?;
+                Ok((lane, Issue::parse(&rel, bytes).map(|i| Box::new(i.into_summary())), key, false))
             })
             .collect::<Result<Vec<_>>>()?;
         // Rewrite when a summary was taken afresh or an entry is gone; a file that does not parse
@@ -115,16 +116,14 @@ impl Workspace {
     /// (`answers.rs`).
     pub fn proves_unchanged(root: &Path, config: &Config, cache_dir: &Path) -> Result<Option<Unchanged>> {
         let mut problems = Vec::new();
-        let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
-        let cache = IssueCache::read(IssueCache::for_worktree(cache_dir, root));
+        let (listed, cache) = list_and_read_cache(root, &config.issues, cache_dir, false);
+        let (files, lane_dirs, listing_problems) = listed?;
+        problems.extend(listing_problems);
         let Some(checksum) = cache.checksum() else { return Ok(None) };
         if !problems.is_empty() || files.len() != cache.len() {
             return Ok(None);
         }
-        let same = files.par_iter().all(|(_, rel)| {
-            let key = std::fs::symlink_metadata(root.join(rel)).ok().map(|m| Key::Stat(Stat::of(&m)));
-            key.is_some_and(|k| cache.proves(rel, &k))
-        });
+        let same = files.iter().enumerate().all(|(at, f)| f.key.as_ref().is_some_and(|k| cache.proves(&f.rel, k, at)));
         let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
         Ok((same && problems.is_empty()).then_some(Unchanged { checksum, lane_dirs, specs }))
     }
@@ -253,14 +252,45 @@ impl Workspace {
     }
 }
 
-/// `(lane folder, relative path)` of every `*.md` under `issues/<LANE>/`, and the lane folders.
-fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Result<(Vec<(String, PathBuf)>, BTreeSet<String>)> {
+/// [`issue_files`] and the worktree's summary cache, read at the same time (the cache on this
+/// thread while the pool lists and stats the lane folders).
+/// With `summaries` false only the cache's keys are read ([`IssueCache::read_keys`]).
+fn list_and_read_cache(
+    root: &Path,
+    issues: &Path,
+    cache_dir: &Path,
+    summaries: bool,
+) -> (Result<(Vec<Listed>, BTreeSet<String>, Vec<Problem>)>, IssueCache) {
+    let (listed, cache) = rayon::join(
+        || {
+            let mut problems = Vec::new();
+            issue_files(root, issues, &mut problems).map(|(files, lanes)| (files, lanes, problems))
+        },
+        || {
+            let file = IssueCache::for_worktree(cache_dir, root);
+            if summaries { IssueCache::read(file) } else { IssueCache::read_keys(file) }
+        },
+    );
+    (listed, cache)
+}
+
+/// One issue file found under `issues/<LANE>/`: its lane folder, path relative to the root, and
+/// stat data (taken when listed, before any read, relative to the lane folder's descriptor).
+#[derive(Debug)]
+struct Listed {
+    lane: std::sync::Arc<str>,
+    rel: PathBuf,
+    key: Option<Key>,
+}
+
+/// Every `*.md` under `issues/<LANE>/` and the lane folders; each lane folder is listed (and its
+/// files stat'ed) on its own thread, its files sorted by name bytes, as the summary cache is.
+fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Result<(Vec<Listed>, BTreeSet<String>)> {
     let dir = root.join(issues);
-    let mut files = Vec::new();
     let mut lanes = BTreeSet::new();
     let rd = match std::fs::read_dir(&dir) {
         Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((files, lanes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), lanes)),
         Err(e) => return Err(Error::io("read directory", &dir, e)),
     };
     for entry in rd {
@@ -272,29 +302,54 @@ fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Resul
         if name.starts_with('.') {
             continue;
         }
-        let rel_dir = issues.join(&name);
-        if let Err(p) = check_lane_dir(&rel_dir, &name) {
+        match check_lane_dir(&issues.join(&name), &name) {
+            Err(p) => problems.push(p),
+            Ok(()) => {
+                lanes.insert(name);
+            }
+        }
+    }
+    let listed: Vec<(Vec<Listed>, Vec<Problem>)> =
+        lanes.par_iter().map(|lane| list_lane(root, issues, lane)).collect::<Result<Vec<_>>>()?;
+    let mut files = Vec::with_capacity(listed.iter().map(|(f, _)| f.len()).sum());
+    for (f, p) in listed {
+        files.extend(f);
+        problems.extend(p);
+    }
+    Ok((files, lanes))
+}
+
+/// The issue files of one lane folder, with their stat data, sorted by name bytes.
+fn list_lane(root: &Path, issues: &Path, lane: &str) -> Result<(Vec<Listed>, Vec<Problem>)> {
+    let rel_dir = issues.join(lane);
+    let sub = root.join(&rel_dir);
+    let shared: std::sync::Arc<str> = lane.into();
+    let (mut files, mut problems) = (Vec::new(), Vec::new());
+    for f in std::fs::read_dir(&sub).map_err(|e| Error::io("read directory", &sub, e))? {
+        let f = f.map_err(|e| Error::io("read directory", &sub, e))?;
+        let fname = f.file_name();
+        let Some(fname) = fname.to_str() else {
+            let lossy = fname.to_string_lossy();
+            if let Some(stem) = issue_file_stem(&lossy) {
+                problems.extend(check_issue_name(&rel_dir.join(&*lossy), stem).err());
+            }
+            continue;
+        };
+        let Some(stem) = issue_file_stem(fname) else { continue };
+        if !f.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            continue;
+        }
+        let rel = rel_dir.join(fname);
+        if let Err(p) = check_issue_name(&rel, stem) {
             problems.push(p);
             continue;
         }
-        lanes.insert(name.clone());
-        let sub = root.join(&rel_dir);
-        for f in std::fs::read_dir(&sub).map_err(|e| Error::io("read directory", &sub, e))? {
-            let f = f.map_err(|e| Error::io("read directory", &sub, e))?;
-            let fname = f.file_name().to_string_lossy().into_owned();
-            let Some(stem) = issue_file_stem(&fname) else { continue };
-            if !f.file_type().map(|t| t.is_file()).unwrap_or(false) {
-                continue;
-            }
-            let rel = rel_dir.join(&fname);
-            if let Err(p) = check_issue_name(&rel, stem) {
-                problems.push(p);
-                continue;
-            }
-            files.push((name.clone(), rel));
-        }
+        // `DirEntry::metadata` stats relative to the folder's descriptor and never follows.
+        let key = f.metadata().ok().map(|m| Key::Stat(Stat::of(&m)));
+        files.push(Listed { lane: shared.clone(), rel, key });
     }
-    Ok((files, lanes))
+    files.sort_unstable_by(|a, b| a.rel.as_os_str().as_encoded_bytes().cmp(b.rel.as_os_str().as_encoded_bytes()));
+    Ok((files, problems))
 }
 
 /// Keep the parsed issues, collecting parse and layout problems; sort by lane then natural id.

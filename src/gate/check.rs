@@ -64,6 +64,7 @@ use git2::{Delta, DiffOptions, Oid, Repository, Tree};
 use rayon::prelude::*;
 
 use crate::base::error::{Error, Problem, Result};
+use crate::files::answers::Kind;
 use crate::files::catalog::Catalog;
 use crate::files::config::{CONFIG_FILE, Config, Overrides};
 use crate::files::issue::{Issue, Status};
@@ -117,7 +118,7 @@ pub fn parse_pre_push(input: &str) -> Result<Vec<RefUpdate>> {
 }
 
 /// One thing wrong with what is pushed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Failure {
     /// Path relative to the repository root, with `:line` when known.
     pub path: String,
@@ -319,30 +320,79 @@ fn check_one(
             return Ok((checked, vec![failure]));
         }
     };
-    // A push that changes no issue file, catalog, spec or lanes.yaml leaves their state as the
-    // base had it: the catalog and issue checks are skipped (and nothing can become RESOLVED).
-    let untouched = untouched(&tip, &config);
-    let ws = if untouched { Workspace::from_files(&repo.root, config, vec![], vec![]) } else { load_workspace(repo, snap, config)? };
-    let mut failures = Vec::new();
-    let issues_valid = check_issue_files(&ws, &mut failures);
-    if !untouched {
-        check_catalog(&tip, &ws, issues_valid, &mut failures)?;
-    }
-    let resolving = resolving_issues(&tip, &ws)?;
-    check_resolutions(&tip, &ws.config, &resolving, &mut failures);
-    check_signal_files(&tip, &ws.config, commits, &mut failures)?;
+    let FromFiles { issues, mut failures, resolving } = from_files(&tip, config.clone())?;
+    let resolving_issues = resolving_at(&tip, &resolving);
+    let resolving: Vec<&Issue> = resolving_issues.iter().collect();
+    check_resolutions(&tip, &config, &resolving, &mut failures);
+    check_signal_files(&tip, &config, commits, &mut failures)?;
     check_stubs(&tip, &resolving, &mut failures)?;
-    if !untouched {
-        check_weakened(&tip, &ws.config, &mut failures);
+    if !untouched(&tip, &config) {
+        check_weakened(&tip, &config, &mut failures);
     }
     let checked = Checked {
         tip: tip_name(snap),
         reference,
         base: base.map(|b| b.to_string()),
-        issues: ws.issues.len(),
+        issues,
         resolving: resolving.iter().map(|i| i.id().to_string()).collect(),
     };
     Ok((checked, failures))
+}
+
+/// What a tip's issue files and catalog alone show: checks 1 and 2, and which issue files become
+/// RESOLVED (by path, in id order).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct FromFiles {
+    issues: usize,
+    failures: Vec<Failure>,
+    resolving: Vec<PathBuf>,
+}
+
+/// [`FromFiles`] of the tip. For the working tree it is remembered (`answers.rs`) for its base
+/// commit and git's ignore files, while no issue file, spec, catalog or setting changes: the
+/// files' differences from the base are then the same.
+fn from_files(tip: &TipUnderCheck<'_>, config: Config) -> Result<FromFiles> {
+    let compute = |ws: &Workspace| -> Result<FromFiles> {
+        // A push that changes no issue file, catalog, spec or lanes.yaml leaves their state as the
+        // base had it: the catalog and issue checks are skipped (and nothing can become RESOLVED).
+        let mut failures = Vec::new();
+        let issues_valid = check_issue_files(ws, &mut failures);
+        if !untouched(tip, &ws.config) {
+            check_catalog(tip, ws, issues_valid, &mut failures)?;
+        }
+        let resolving = resolving_issues(tip, ws)?.into_iter().map(|i| i.path.clone()).collect();
+        Ok(FromFiles { issues: ws.issues.len(), failures, resolving })
+    };
+    match tip.snap {
+        Snapshot::WorkTree => {
+            let repo = tip.repo;
+            let extra = format!("base {:?}; ignores {:?}", tip.base, ignore_stamps(repo, &config));
+            crate::files::answers::answer(&repo.root, config, &repo.cache_dir(), Kind::Check, &extra, |ws, _| compute(ws))
+        }
+        Snapshot::Tree(..) if untouched(tip, &config) => compute(&Workspace::from_files(&tip.repo.root, config, vec![], vec![])),
+        Snapshot::Tree(..) => compute(&load_workspace(tip.repo, tip.snap, config)?),
+    }
+}
+
+/// The stat data of the ignore files git consults for the issue files (whether a new issue file
+/// is untracked or ignored depends on them).
+fn ignore_stamps(repo: &Repo, config: &Config) -> Vec<Option<crate::files::issue_cache::Stat>> {
+    let files = [repo.root.join(".gitignore"), repo.root.join(&config.issues).join(".gitignore"), repo.git.path().join("info/exclude")];
+    files.iter().map(|f| std::fs::symlink_metadata(f).ok().map(|m| crate::files::issue_cache::Stat::of(&m))).collect()
+}
+
+/// The issues at `paths` as the tip has them (read again: a remembered answer holds paths only).
+fn resolving_at(tip: &TipUnderCheck<'_>, paths: &[PathBuf]) -> Vec<Issue> {
+    paths
+        .iter()
+        .filter_map(|rel| {
+            let bytes = match tip.snap {
+                Snapshot::WorkTree => crate::base::fsutil::read(&tip.repo.root.join(rel)).ok()?,
+                Snapshot::Tree(_, tree) => read_blob(&tip.repo.git, tree, rel)?,
+            };
+            Issue::parse(rel, bytes).ok()
+        })
+        .collect()
 }
 
 /// The configuration at the tip (`lanes.yaml` of the working tree or of the commit); a broken

@@ -199,8 +199,24 @@ pub fn sorted_names(names: impl IntoIterator<Item = String>, id: &str) -> Vec<St
 /// The newest evidence file of an issue that parses (by file name, which sorts by time): a newer
 /// file that is not evidence JSON does not hide an older valid one.
 pub fn latest(root: &Path, evidence_dir: &Path, lane: &str, id: &str) -> Option<(PathBuf, Evidence)> {
+    latest_among(root, evidence_dir, lane, &lane_names(root, evidence_dir, lane)?, id)
+}
+
+/// The file names in a lane's evidence folder (`None` when there is no such folder).
+pub fn lane_names(root: &Path, evidence_dir: &Path, lane: &str) -> Option<Vec<String>> {
+    Some(
+        std::fs::read_dir(root.join(evidence_dir).join(lane))
+            .ok()?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+    )
+}
+
+/// [`latest`] among `names`, the lane folder's file names as [`lane_names`] gives them.
+pub fn latest_among(root: &Path, evidence_dir: &Path, lane: &str, names: &[String], id: &str) -> Option<(PathBuf, Evidence)> {
     let dir = evidence_dir.join(lane);
-    let names = sorted_names(std::fs::read_dir(root.join(&dir)).ok()?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()), id);
+    let names = sorted_names(names.iter().cloned(), id);
     names.into_iter().rev().find_map(|name| {
         let rel = dir.join(name);
         let ev: Evidence = serde_json::from_slice(&std::fs::read(root.join(&rel)).ok()?).ok()?;

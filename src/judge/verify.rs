@@ -30,7 +30,7 @@
 //! An issue with no checks is [`Outcome::Unverifiable`], never passed.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -439,7 +439,20 @@ impl std::fmt::Display for EvidenceState {
 /// The state of `issue`'s latest evidence file under `root/evidence_dir` (only that one file is
 /// read, and only its affected paths are hashed).
 pub fn evidence_state(root: &Path, evidence_dir: &Path, issue: &Issue) -> EvidenceState {
-    let Some((rel, ev)) = evidence::latest(root, evidence_dir, issue.lane(), issue.id()) else {
+    let names = evidence::lane_names(root, evidence_dir, issue.lane()).unwrap_or_default();
+    evidence_state_among(root, evidence_dir, (issue.lane(), issue.id()), &names, || issue.meta.affected_paths.clone())
+}
+
+/// [`evidence_state`] of the issue `(lane, id)` given its lane folder's file names;
+/// `affected_paths` gives the issue's affected paths (asked only for the seed's evidence).
+fn evidence_state_among(
+    root: &Path,
+    evidence_dir: &Path,
+    (lane, id): (&str, &str),
+    names: &[String],
+    affected_paths: impl FnOnce() -> Vec<String>,
+) -> EvidenceState {
+    let Some((rel, ev)) = evidence::latest_among(root, evidence_dir, lane, names, id) else {
         return EvidenceState::Missing;
     };
     if !ev.all_passed {
@@ -449,7 +462,8 @@ pub fn evidence_state(root: &Path, evidence_dir: &Path, issue: &Issue) -> Eviden
         evidence::stale_paths(root, &ev)
     } else {
         // The seed's evidence: fresh when the affected paths are unchanged since it was committed.
-        let paths = if issue.meta.affected_paths.is_empty() { ev.affected_paths.clone() } else { issue.meta.affected_paths.clone() };
+        let affected = affected_paths();
+        let paths = if affected.is_empty() { ev.affected_paths.clone() } else { affected };
         match git2::Repository::open(root) {
             Ok(git) => evidence::foreign_stale_paths(&git, None, &rel, &paths),
             Err(_) => paths,
@@ -458,10 +472,46 @@ pub fn evidence_state(root: &Path, evidence_dir: &Path, issue: &Issue) -> Eviden
     if paths.is_empty() { EvidenceState::Fresh { evidence: rel } } else { EvidenceState::Stale { evidence: rel, paths } }
 }
 
+/// Of the RESOLVED issues `resolved` (`(lane, id)`), those whose latest evidence is missing,
+/// failing or stale, by index, in order. Each lane's evidence folder is listed once; an issue
+/// with no file there is missing without another look. `affected_paths(at)` gives an issue's
+/// affected paths, asked only for the seed's evidence (which has no path hashes).
+pub fn unbacked(
+    root: &Path,
+    evidence_dir: &Path,
+    resolved: &[(&str, &str)],
+    affected_paths: impl Fn(usize) -> Vec<String> + Sync,
+) -> Vec<(usize, EvidenceState)> {
+    let mut lanes: Vec<&str> = resolved.iter().map(|(lane, _)| *lane).collect();
+    lanes.sort_unstable();
+    lanes.dedup();
+    let names: HashMap<&str, Vec<String>> =
+        lanes.par_iter().filter_map(|l| Some((*l, evidence::lane_names(root, evidence_dir, l)?))).collect();
+    resolved
+        .par_iter()
+        .enumerate()
+        .map(|(at, &(lane, id))| {
+            let names = names.get(lane).map(Vec::as_slice).unwrap_or_default();
+            let has_file = names.iter().any(|n| n.strip_prefix(id).is_some_and(|rest| rest.starts_with('_')));
+            let state = if has_file {
+                evidence_state_among(root, evidence_dir, (lane, id), names, || affected_paths(at))
+            } else {
+                EvidenceState::Missing
+            };
+            (at, state)
+        })
+        .filter(|(_, s)| !s.is_fresh())
+        .collect()
+}
+
 /// RESOLVED issues whose latest evidence is missing, failing or stale, in workspace order.
 pub fn unbacked_resolved<'a>(root: &Path, evidence_dir: &Path, issues: &'a [Issue]) -> Vec<(&'a Issue, EvidenceState)> {
     let resolved: Vec<&Issue> = issues.iter().filter(|i| i.status() == Status::Resolved).collect();
-    resolved.par_iter().map(|i| (*i, evidence_state(root, evidence_dir, i))).filter(|(_, s)| !s.is_fresh()).collect()
+    let subjects: Vec<(&str, &str)> = resolved.iter().map(|i| (i.lane(), i.id())).collect();
+    unbacked(root, evidence_dir, &subjects, |at| resolved[at].meta.affected_paths.clone())
+        .into_iter()
+        .map(|(at, s)| (resolved[at], s))
+        .collect()
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use crate::files::workspace::Workspace;
 pub const DEFAULT_MAX_ISSUES: usize = 5;
 
 /// How much work an issue is, from its affected paths and wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Complexity {
     /// 0–2 affected paths.
@@ -90,7 +90,7 @@ fn extreme_word(issue: &Issue) -> Option<String> {
 }
 
 /// An issue a lane is assigned, in work order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Assigned {
     pub id: String,
     pub title: String,
@@ -100,7 +100,7 @@ pub struct Assigned {
 }
 
 /// An OPEN issue that cannot be worked on yet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Blocked {
     pub id: String,
     /// Dependencies not yet closed (unknown ids included).
@@ -110,7 +110,7 @@ pub struct Blocked {
 }
 
 /// A ready issue left for a later run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Deferred {
     pub id: String,
     /// `"over budget (max 5)"`, `"batch ended by HIGH issue E-03"`, ….
@@ -118,7 +118,7 @@ pub struct Deferred {
 }
 
 /// One lane's share of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct LanePlan {
     pub lane: String,
     /// The budget that applied.

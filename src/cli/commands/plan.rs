@@ -39,7 +39,9 @@ use clap::Args;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::ui::Ui;
+use crate::files::answers::{self, Kind};
 use crate::files::catalog::Catalog;
+use crate::files::config::Config;
 use crate::files::workspace::Workspace;
 use crate::planning::plan::{LanePlan, PlanOptions};
 
@@ -58,25 +60,31 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs, ctx: &Ctx) -> CliResult {
-    let (_repo, ws) = ctx.setup_summaries(false)?;
-    let exit = show(args, ctx, &ws);
-    ws.release_at_exit();
-    exit
+    let repo = ctx.repo()?;
+    let config = Config::load(&repo.root, &ctx.overrides())?;
+    let opts = PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) };
+    // The plans are remembered, for these options, while no input changes.
+    let extra = format!("{:?} {:?}", opts.lanes, opts.max_issues);
+    let plans: Vec<LanePlan> = answers::answer(&repo.root, config.clone(), &repo.cache_dir(), Kind::Plan, &extra, |ws, catalog| {
+        crate::cli::context::require_setup_of(&ws.root, &ws.config, !ws.lanes(&[]).is_empty())?;
+        ws.ensure_clean()?;
+        let catalog = catalog.map(|b| Catalog::parse(&ws.config.catalog, b.to_vec())).transpose()?;
+        Ok::<_, CliError>(crate::planning::plan::plan(ws, catalog.as_ref(), &opts)?)
+    })?;
+    crate::cli::context::require_setup_of(&repo.root, &config, !plans.is_empty())?;
+    show(ctx, &plans)
 }
 
-fn show(args: PlanArgs, ctx: &Ctx, ws: &Workspace) -> CliResult {
-    let catalog = load_inputs(ctx, ws)?;
-    let opts = PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) };
-    let plans = crate::planning::plan::plan(ws, catalog.as_ref(), &opts)?;
+fn show(ctx: &Ctx, plans: &[LanePlan]) -> CliResult {
     let ui = &ctx.ui;
     if ui.json {
         ui.json(serde_json::json!({ "lanes": plans }))?;
         return Ok(Exit::Success);
     }
-    for p in &plans {
+    for p in plans {
         print_lane(ui, p)?;
     }
-    summary(ui, &plans);
+    summary(ui, plans);
     Ok(Exit::Success)
 }
 

@@ -8,11 +8,12 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::context::Ctx;
-use crate::cli::error::{CliResult, Exit};
+use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::ui::Ui;
-use crate::files::catalog::Counts;
-use crate::files::issue::Issue;
-use crate::files::workspace::Workspace;
+use crate::files::answers::{self, Kind};
+use crate::files::catalog::Catalog;
+use crate::files::config::Config;
+use crate::files::overview::Overview;
 use crate::git::repo::Repo;
 use crate::judge::verify::EvidenceState;
 use crate::run::state::RunState;
@@ -22,31 +23,32 @@ use crate::run::state::RunState;
 pub struct StatusArgs {}
 
 pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
-    let (repo, ws) = ctx.setup_summaries(true)?;
-    let exit = show(ctx, &repo, &ws);
-    ws.release_at_exit();
-    exit
+    let repo = ctx.repo()?;
+    let config = Config::load(&repo.root, &ctx.overrides())?;
+    // What the issue files say is remembered while none of them changes; the evidence, the last
+    // run, the lock and the signals are read every time.
+    let issues = answers::answer(&repo.root, config.clone(), &repo.cache_dir(), Kind::Overview, "", |ws, catalog| {
+        let lanes = catalog.and_then(|b| Catalog::parse(&ws.config.catalog, b.to_vec()).ok()).map(|c| c.lanes());
+        Ok::<_, CliError>(Overview::of(ws, &lanes.unwrap_or_default()))
+    })?;
+    crate::cli::context::require_setup_of(&repo.root, &config, !issues.lanes.is_empty())?;
+    show(ctx, &repo, &config, &issues)
 }
 
 /// What `status` shows, gathered before anything is printed.
-struct Overview<'w> {
-    lanes: Vec<String>,
-    counts: Counts,
+struct Status<'o> {
+    config: &'o Config,
+    issues: &'o Overview,
     state: Option<RunState>,
     signals: Vec<crate::run::signal::LaneSignal>,
     lock: Option<String>,
-    /// Resolved issues whose latest evidence no longer backs them (missing, failing or stale).
-    unbacked: Vec<(&'w Issue, EvidenceState)>,
+    /// Resolved issues whose latest evidence no longer backs them (missing, failing or stale):
+    /// `(id, lane, state)`.
+    unbacked: Vec<(&'o str, &'o str, EvidenceState)>,
 }
 
-fn show(ctx: &Ctx, repo: &Repo, ws: &Workspace) -> CliResult {
-    let cat_lanes = match ctx.catalog(ws)? {
-        Some(Ok(c)) => c.lanes(),
-        _ => vec![],
-    };
-    let lanes = ws.lanes(&cat_lanes);
-    let counts = Counts::of(&ws.issues, &lanes);
-    let mut state = RunState::load(&ws.root, &ws.config.state).unwrap_or(None);
+fn show(ctx: &Ctx, repo: &Repo, config: &Config, issues: &Overview) -> CliResult {
+    let mut state = RunState::load(&repo.root, &config.state).unwrap_or(None);
     // A newer run than the committed state knows (one still going, or one that resolved nothing
     // and kept its bookkeeping under refs/lanes/runs) is the last run.
     if let Ok(Some((id, live))) = crate::run::live_state(repo, None)
@@ -54,46 +56,61 @@ fn show(ctx: &Ctx, repo: &Repo, ws: &Workspace) -> CliResult {
     {
         state = Some(live);
     }
-    let signal_dir = ws.root.join(&ws.config.signals);
-    let signals: Vec<_> = lanes.iter().map(|l| crate::run::signal::read(&signal_dir, l)).filter(|s| s.status.is_some() || s.done).collect();
+    let signal_dir = repo.root.join(&config.signals);
+    let signals: Vec<_> =
+        issues.lanes.iter().map(|l| crate::run::signal::read(&signal_dir, l)).filter(|s| s.status.is_some() || s.done).collect();
     let lock = crate::run::lock::holder(&repo.lanes_dir());
-    let unbacked = crate::judge::verify::unbacked_resolved(&ws.root, &ws.config.evidence, &ws.issues);
-    let overview = Overview { lanes, counts, state, signals, lock, unbacked };
+    let (root, issues_dir) = (repo.root.as_path(), config.issues.as_path());
+    let resolved = issues.resolved();
+    // The affected paths are read from the issue file itself, and only for the seed's evidence.
+    let affected = |at: usize| {
+        let (lane, id) = resolved[at];
+        let rel = issues_dir.join(lane).join(format!("{id}.md"));
+        let parsed = crate::base::fsutil::read(&root.join(&rel)).ok().and_then(|b| crate::files::issue::Issue::parse(&rel, b).ok());
+        parsed.map(|i| i.meta.affected_paths).unwrap_or_default()
+    };
+    let unbacked = crate::judge::verify::unbacked(&repo.root, &config.evidence, &resolved, affected)
+        .into_iter()
+        .map(|(at, st)| (resolved[at].1, resolved[at].0, st))
+        .collect();
+    let status = Status { config, issues, state, signals, lock, unbacked };
     if ctx.ui.json {
-        print_json(&ctx.ui, ws, &overview)?;
+        print_json(&ctx.ui, &status)?;
     } else {
-        print_human(&ctx.ui, ws, &overview)?;
+        print_human(&ctx.ui, &status)?;
     }
     Ok(Exit::Success)
 }
 
-fn print_json(ui: &Ui, ws: &Workspace, o: &Overview) -> std::io::Result<()> {
+fn print_json(ui: &Ui, o: &Status) -> std::io::Result<()> {
+    let counts = &o.issues.counts;
     let per_lane: Vec<_> = o
+        .issues
         .lanes
         .iter()
         .map(|l| {
-            let t = o.counts.per_lane.get(l).copied().unwrap_or_default();
-            json!({ "lane": l, "total": t.total, "resolved": t.closed, "open": t.open, "has_spec": ws.specs.contains_key(l) })
+            let t = counts.per_lane.get(l).copied().unwrap_or_default();
+            json!({ "lane": l, "total": t.total, "resolved": t.closed, "open": t.open, "has_spec": o.issues.has_spec(l) })
         })
         .collect();
     ui.json(json!({
-        "catalog": ws.config.catalog,
-        "total": o.counts.total.total,
-        "resolved": o.counts.total.closed,
-        "open": o.counts.total.open,
-        "percent": o.counts.total.percent(),
+        "catalog": o.config.catalog,
+        "total": counts.total.total,
+        "resolved": counts.total.closed,
+        "open": counts.total.open,
+        "percent": counts.total.percent(),
         "lanes": per_lane,
-        "problems": ws.problems.len(),
+        "problems": o.issues.problems,
         "last_run": o.state.as_ref().map(|s| json!({ "run_id": s.run_id, "status": s.status, "started": s.started, "finished": s.finished })),
         "running_pid": o.lock,
         "signals": o.signals,
         "stale_evidence": {
             "count": o.unbacked.len(),
-            "issues": o.unbacked.iter().map(|(i, st)| {
+            "issues": o.unbacked.iter().map(|(id, lane, st)| {
                 let mut v = serde_json::to_value(st).unwrap_or_default();
                 if let Some(m) = v.as_object_mut() {
-                    m.insert("id".into(), i.id().into());
-                    m.insert("lane".into(), i.lane().into());
+                    m.insert("id".into(), (*id).into());
+                    m.insert("lane".into(), (*lane).into());
                 }
                 v
             }).collect::<Vec<_>>(),
@@ -101,27 +118,27 @@ fn print_json(ui: &Ui, ws: &Workspace, o: &Overview) -> std::io::Result<()> {
     }))
 }
 
-fn print_human(ui: &Ui, ws: &Workspace, o: &Overview) -> std::io::Result<()> {
-    let t = o.counts.total;
+fn print_human(ui: &Ui, o: &Status) -> std::io::Result<()> {
+    let t = o.issues.counts.total;
     ui.out(format!(
         "{}: {} issues, {} resolved, {} open ({}%)",
-        ui.bold(ws.config.catalog.display()),
+        ui.bold(o.config.catalog.display()),
         t.total,
         ui.green(t.closed),
         if t.open > 0 { ui.yellow(t.open) } else { t.open.to_string() },
         t.percent()
     ))?;
     ui.out(format!("{:<12} {:>6} {:>9} {:>6}  spec", "lane", "open", "resolved", "total"))?;
-    for l in &o.lanes {
-        let c = o.counts.per_lane.get(l).copied().unwrap_or_default();
-        let spec = if ws.specs.contains_key(l) { "yes" } else { "-" };
+    for l in &o.issues.lanes {
+        let c = o.issues.counts.per_lane.get(l).copied().unwrap_or_default();
+        let spec = if o.issues.has_spec(l) { "yes" } else { "-" };
         ui.out(format!("{l:<12} {:>6} {:>9} {:>6}  {spec}", c.open, c.closed, c.total))?;
     }
-    if !ws.problems.is_empty() {
-        ui.out(format!("{} {} file(s) have problems; run `git lanes validate`", ui.yellow("warning:"), ws.problems.len()))?;
+    if o.issues.problems > 0 {
+        ui.out(format!("{} {} file(s) have problems; run `git lanes validate`", ui.yellow("warning:"), o.issues.problems))?;
     }
     if !o.unbacked.is_empty() {
-        let list: Vec<String> = o.unbacked.iter().map(|(i, st)| format!("{} ({})", i.id(), st.label())).collect();
+        let list: Vec<String> = o.unbacked.iter().map(|(id, _, st)| format!("{id} ({})", st.label())).collect();
         ui.out(format!(
             "{} {} resolved issue(s) without fresh evidence: {}; run `git lanes verify <ID>…`",
             ui.yellow("evidence:"),
@@ -132,7 +149,7 @@ fn print_human(ui: &Ui, ws: &Workspace, o: &Overview) -> std::io::Result<()> {
     print_last_run(ui, o)
 }
 
-fn print_last_run(ui: &Ui, o: &Overview) -> std::io::Result<()> {
+fn print_last_run(ui: &Ui, o: &Status) -> std::io::Result<()> {
     match &o.state {
         Some(s) if s.run_id.is_some() => {
             let fixed = s.progress.total_fixed;
