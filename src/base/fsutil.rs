@@ -10,6 +10,20 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io("read", path, e))
 }
 
+/// Read a whole file and give its metadata, taken from the open file before it is read (so a
+/// write racing the read changes what the next stat sees); the error names the path.
+pub fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
+    use std::io::Read;
+    let read = || -> std::io::Result<(Vec<u8>, std::fs::Metadata)> {
+        let mut f = std::fs::File::open(path)?;
+        let meta = f.metadata()?;
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
+        f.read_to_end(&mut bytes)?;
+        Ok((bytes, meta))
+    };
+    read().map_err(|e| Error::io("read", path, e))
+}
+
 /// Read a file that may be missing.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     match std::fs::read(path) {

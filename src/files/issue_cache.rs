@@ -16,6 +16,11 @@
 //! strictly older than the cache file's own mtime is not trusted; the file is read again and the
 //! cache rewritten (with a newer mtime, after which the entry is trusted).
 //!
+//! A file holds a head (magic, stamp, both parts' checksums, the entry count, the key table's
+//! length), the key table (each path, its key and where its summary lies) and the summaries.
+//! Proving files unchanged ([`IssueCache::read_keys`]) reads the head and the key table only: a
+//! sixth of the file.
+//!
 //! The cache is only an optimisation. A missing, truncated or corrupt file (checksum), another
 //! format version or another git-lanes build (the executable's size and mtime are part of the
 //! stamp) is ignored and rewritten; a cache that cannot be written is skipped silently. Writes are

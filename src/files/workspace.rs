@@ -42,7 +42,7 @@ impl Workspace {
     /// Load issues and specs under `root` with `config`, reading and parsing every issue file.
     pub fn load(root: &Path, config: Config) -> Result<Workspace> {
         let mut problems = Vec::new();
-        let (files, lane_dirs) = issue_files(root, &config.issues, &mut problems)?;
+        let (files, lane_dirs) = issue_files(root, &config.issues, false, &mut problems)?;
         let parsed: Vec<_> = files
             .par_iter()
             .map(|f| {
@@ -84,9 +84,17 @@ impl Workspace {
                 if let Some(issue) = key.as_ref().and_then(|k| cache.summary(&rel, k, at)) {
                     return Ok((lane, Ok(Box::new(issue)), key, true));
                 }
-                // The stat data was taken before this read: a write racing it changes the stat
-                // data, and the next call reads the file again.
-                let bytes = crate::base::fsutil::read(&root.join(&rel))?;
+                // The stat data is taken before the read (when listed, or from the open file when
+                // the listing took none): a write racing the read changes the stat data, and the
+                // next call reads the file again.
+                let abs = root.join(&rel);
+                let (bytes, key) = match key {
+                    Some(key) => (crate::base::fsutil::read(&abs)?, Some(key)),
+                    None => {
+                        let (bytes, meta) = crate::base::fsutil::read_with_meta(&abs)?;
+                        (bytes, Some(Key::Stat(Stat::of(&meta))))
+                    }
+                };
                 Ok((lane, Issue::parse(&rel, bytes).map(|i| Box::new(i.into_summary())), key, false))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -261,15 +269,16 @@ fn list_and_read_cache(
     cache_dir: &Path,
     summaries: bool,
 ) -> (Result<(Vec<Listed>, BTreeSet<String>, Vec<Problem>)>, IssueCache) {
+    let file = IssueCache::for_worktree(cache_dir, root);
+    // Without a cache file every issue file is read, and its stat data taken from the open file:
+    // no stat when listing.
+    let stat = !summaries || file.exists();
     let (listed, cache) = rayon::join(
         || {
             let mut problems = Vec::new();
-            issue_files(root, issues, &mut problems).map(|(files, lanes)| (files, lanes, problems))
+            issue_files(root, issues, stat, &mut problems).map(|(files, lanes)| (files, lanes, problems))
         },
-        || {
-            let file = IssueCache::for_worktree(cache_dir, root);
-            if summaries { IssueCache::read(file) } else { IssueCache::read_keys(file) }
-        },
+        || if summaries { IssueCache::read(file) } else { IssueCache::read_keys(file) },
     );
     (listed, cache)
 }
@@ -285,7 +294,8 @@ struct Listed {
 
 /// Every `*.md` under `issues/<LANE>/` and the lane folders; each lane folder is listed (and its
 /// files stat'ed) on its own thread, its files sorted by name bytes, as the summary cache is.
-fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Result<(Vec<Listed>, BTreeSet<String>)> {
+/// With `stat` false no stat data is taken (`key` is `None`).
+fn issue_files(root: &Path, issues: &Path, stat: bool, problems: &mut Vec<Problem>) -> Result<(Vec<Listed>, BTreeSet<String>)> {
     let dir = root.join(issues);
     let mut lanes = BTreeSet::new();
     let rd = match std::fs::read_dir(&dir) {
@@ -310,7 +320,7 @@ fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Resul
         }
     }
     let listed: Vec<(Vec<Listed>, Vec<Problem>)> =
-        lanes.par_iter().map(|lane| list_lane(root, issues, lane)).collect::<Result<Vec<_>>>()?;
+        lanes.par_iter().map(|lane| list_lane(root, issues, lane, stat)).collect::<Result<Vec<_>>>()?;
     let mut files = Vec::with_capacity(listed.iter().map(|(f, _)| f.len()).sum());
     for (f, p) in listed {
         files.extend(f);
@@ -320,7 +330,7 @@ fn issue_files(root: &Path, issues: &Path, problems: &mut Vec<Problem>) -> Resul
 }
 
 /// The issue files of one lane folder, with their stat data, sorted by name bytes.
-fn list_lane(root: &Path, issues: &Path, lane: &str) -> Result<(Vec<Listed>, Vec<Problem>)> {
+fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<(Vec<Listed>, Vec<Problem>)> {
     let rel_dir = issues.join(lane);
     let sub = root.join(&rel_dir);
     let shared: std::sync::Arc<str> = lane.into();
@@ -345,7 +355,7 @@ fn list_lane(root: &Path, issues: &Path, lane: &str) -> Result<(Vec<Listed>, Vec
             continue;
         }
         // `DirEntry::metadata` stats relative to the folder's descriptor and never follows.
-        let key = f.metadata().ok().map(|m| Key::Stat(Stat::of(&m)));
+        let key = if stat { f.metadata().ok().map(|m| Key::Stat(Stat::of(&m))) } else { None };
         files.push(Listed { lane: shared.clone(), rel, key });
     }
     files.sort_unstable_by(|a, b| a.rel.as_os_str().as_encoded_bytes().cmp(b.rel.as_os_str().as_encoded_bytes()));
