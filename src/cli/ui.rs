@@ -42,6 +42,16 @@ impl Ui {
         o.write_all(b"\n")
     }
 
+    /// Lines of data on stdout, each as [`Ui::out`] writes it, in one write.
+    pub fn out_lines(&self, lines: &[String]) -> io::Result<()> {
+        let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in lines {
+            text.push_str(&crate::base::redact::redact(line));
+            text.push('\n');
+        }
+        io::stdout().lock().write_all(text.as_bytes())
+    }
+
     /// A JSON document on stdout, with `schema_version` first.
     pub fn json(&self, mut value: serde_json::Value) -> io::Result<()> {
         if let serde_json::Value::Object(map) = &mut value {

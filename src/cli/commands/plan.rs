@@ -99,36 +99,38 @@ pub(super) fn load_inputs(ctx: &Ctx, ws: &Workspace) -> Result<Option<Catalog>, 
 
 /// `Lane E (2 of max 5)`, the assigned issues with complexity, then blocked and deferred ones.
 pub(super) fn print_lane(ui: &Ui, p: &LanePlan) -> std::io::Result<()> {
+    // A lane's lines go out in one write: a lane may have a thousand blocked issues.
+    let mut lines = Vec::with_capacity(1 + p.issues.len() + p.blocked.len() + 1);
     if p.is_idle() {
-        ui.out(format!("{} {}", ui.bold(format!("Lane {}", p.lane)), ui.dim("nothing ready")))?;
+        lines.push(format!("{} {}", ui.bold(format!("Lane {}", p.lane)), ui.dim("nothing ready")));
     } else {
-        ui.out(format!("{} ({} of max {})", ui.bold(format!("Lane {}", p.lane)), p.issues.len(), p.max_issues))?;
+        lines.push(format!("{} ({} of max {})", ui.bold(format!("Lane {}", p.lane)), p.issues.len(), p.max_issues));
     }
     for a in &p.issues {
-        ui.out(format!(
+        lines.push(format!(
             "  {:<10} {:<18} {}  {}",
             a.id,
             format!("{} complexity", a.complexity.as_str()),
             a.title,
             ui.dim(format!("({})", a.reason))
-        ))?;
+        ));
     }
     for b in &p.blocked {
         let why = if b.reason == "dependency cycle" { " (on a dependency cycle)" } else { "" };
-        ui.out(format!(
+        lines.push(format!(
             "  {:<10} {} until {} {} resolved{why}",
             b.id,
             ui.yellow("BLOCKED"),
             b.waiting_on.join(", "),
             if b.waiting_on.len() == 1 { "is" } else { "are" }
-        ))?;
+        ));
     }
     if let Some(first) = p.deferred.first() {
         let ids: Vec<&str> = p.deferred.iter().take(5).map(|d| d.id.as_str()).collect();
         let more = if p.deferred.len() > 5 { format!(" and {} more", p.deferred.len() - 5) } else { String::new() };
-        ui.out(ui.dim(format!("  deferred: {}{more} — {}", ids.join(", "), first.reason)))?;
+        lines.push(ui.dim(format!("  deferred: {}{more} — {}", ids.join(", "), first.reason)));
     }
-    Ok(())
+    ui.out_lines(&lines)
 }
 
 /// One line on stderr: how many lanes have work.
