@@ -31,7 +31,13 @@ fn cache_files(r: &TestRepo) -> Vec<PathBuf> {
     v
 }
 
-/// What every catalog command answers: (exit code, stdout, stderr) each.
+/// What one command answers: (exit code, stdout, stderr).
+fn outcome(r: &TestRepo, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = r.cmd().args(args).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// What every catalog command answers.
 fn answers(r: &TestRepo) -> Vec<(Option<i32>, String, String)> {
     let cmds: &[&[&str]] = &[
         &["status"],
@@ -43,12 +49,7 @@ fn answers(r: &TestRepo) -> Vec<(Option<i32>, String, String)> {
         &["check", "--json"],
         &["check", "--range", "HEAD~2..HEAD", "--json"],
     ];
-    cmds.iter()
-        .map(|args| {
-            let out = r.cmd().args(*args).output().unwrap();
-            (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-        })
-        .collect()
+    cmds.iter().map(|args| outcome(r, args)).collect()
 }
 
 #[test]
@@ -137,10 +138,7 @@ fn new_and_deleted_issue_files_are_seen_through_the_cache() {
 #[test]
 fn remembered_answers_hold_only_while_every_input_does() {
     let r = repo();
-    let answer = |args: &[&str]| {
-        let out = r.cmd().args(args).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-    };
+    let answer = |args: &[&str]| outcome(&r, args);
     let sync_check = || answer(&["sync", "--check"]);
     let both = || (sync_check(), answer(&["validate", "--json"]), answer(&["validate"]));
     let remembered = || {
@@ -198,10 +196,7 @@ fn remembered_answers_hold_only_while_every_input_does() {
 #[test]
 fn remembered_status_plan_and_check_still_read_what_they_do_not_remember() {
     let r = repo();
-    let answer = |args: &[&str]| {
-        let out = r.cmd().args(args).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-    };
+    let answer = |args: &[&str]| outcome(&r, args);
     // Twice each: the second answer is the remembered one.
     for args in [&["status"][..], &["plan"], &["check"]] {
         assert_eq!(answer(args), answer(args), "{args:?}");
@@ -240,7 +235,8 @@ fn remembered_status_plan_and_check_still_read_what_they_do_not_remember() {
     let (code, out, _) = answer(&["check"]);
     assert_eq!(code, Some(4), "{out}");
     assert!(out.contains("M-02 becomes RESOLVED"), "{out}");
-    assert_eq!(answer(&["check"]), (code, out.clone(), answer(&["check"]).2), "remembered");
+    let again = answer(&["check"]);
+    assert_eq!((again.0, again.1), (code, out), "remembered");
     r.commit_all("resolve M-02");
     let (code, out, _) = answer(&["check"]);
     assert_eq!(code, Some(0), "another base, another answer: {out}");

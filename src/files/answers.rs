@@ -327,4 +327,35 @@ mod tests {
         std::fs::write(&answers.file, &bytes[..bytes.len() - 3]).unwrap();
         assert_eq!(answers.in_sync(7, &inputs(b"cat")), None, "a truncated file");
     }
+
+    #[test]
+    fn an_answer_is_computed_once_while_nothing_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let cache = dir.path().join("cache");
+        let write = |id: &str| {
+            let seed = include_str!("../../tests/fixtures/seed/minimal_demo/issues/E/E-01.md");
+            let path = root.join(format!("issues/E/{id}.md"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, seed.replace("E-01", id)).unwrap();
+            // Older than the cache about to be written: not racy.
+            let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+            std::fs::File::options().write(true).open(&path).unwrap().set_modified(past).unwrap();
+        };
+        write("E-01");
+        let calls = std::cell::Cell::new(0);
+        let get = |extra: &str| {
+            answer(&root, Config::defaults(), &cache, Kind::Plan, extra, |ws, _| {
+                calls.set(calls.get() + 1);
+                Ok::<_, crate::base::error::Error>(ws.issues.len())
+            })
+            .unwrap()
+        };
+        assert_eq!((get("a"), calls.get()), (1, 1));
+        assert_eq!((get("a"), calls.get()), (1, 1), "remembered: not computed again");
+        assert_eq!((get("b"), calls.get()), (1, 2), "another `extra`, another answer");
+        write("E-02");
+        assert_eq!((get("b"), calls.get()), (2, 3), "a new issue file");
+        assert_eq!((get("b"), calls.get()), (2, 3));
+    }
 }

@@ -71,9 +71,7 @@ impl Workspace {
     /// what [`Workspace::proves_unchanged`] gives while nothing changes.
     pub fn load_cached_proved(root: &Path, config: Config, cache_dir: &Path, write_back: bool) -> Result<(Workspace, Option<u64>)> {
         let mut problems = Vec::new();
-        let (listed, cache) = list_and_read_cache(root, &config.issues, cache_dir, true);
-        let (files, lane_dirs, listing_problems) = listed?;
-        problems.extend(listing_problems);
+        let (files, lane_dirs, cache) = list_and_read_cache(root, &config.issues, cache_dir, true, &mut problems)?;
         // Look up and (when changed) read and parse in parallel. A parsed issue keeps only its
         // summary, like one from the cache: the texts of ten thousand files are never all in
         // memory at once.
@@ -87,14 +85,8 @@ impl Workspace {
                 // The stat data is taken before the read (when listed, or from the open file when
                 // the listing took none): a write racing the read changes the stat data, and the
                 // next call reads the file again.
-                let abs = root.join(&rel);
-                let (bytes, key) = match key {
-                    Some(key) => (crate::base::fsutil::read(&abs)?, Some(key)),
-                    None => {
-                        let (bytes, meta) = crate::base::fsutil::read_with_meta(&abs)?;
-                        (bytes, Some(Key::Stat(Stat::of(&meta))))
-                    }
-                };
+                let (bytes, meta) = crate::base::fsutil::read_with_meta(&root.join(&rel))?;
+                let key = key.or(Some(Key::Stat(Stat::of(&meta))));
                 Ok((lane, Issue::parse(&rel, bytes).map(|i| Box::new(i.into_summary())), key, false))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -124,9 +116,7 @@ impl Workspace {
     /// (`answers.rs`).
     pub fn proves_unchanged(root: &Path, config: &Config, cache_dir: &Path) -> Result<Option<Unchanged>> {
         let mut problems = Vec::new();
-        let (listed, cache) = list_and_read_cache(root, &config.issues, cache_dir, false);
-        let (files, lane_dirs, listing_problems) = listed?;
-        problems.extend(listing_problems);
+        let (files, lane_dirs, cache) = list_and_read_cache(root, &config.issues, cache_dir, false, &mut problems)?;
         let Some(checksum) = cache.checksum() else { return Ok(None) };
         if !problems.is_empty() || files.len() != cache.len() {
             return Ok(None);
@@ -268,19 +258,18 @@ fn list_and_read_cache(
     issues: &Path,
     cache_dir: &Path,
     summaries: bool,
-) -> (Result<(Vec<Listed>, BTreeSet<String>, Vec<Problem>)>, IssueCache) {
+    problems: &mut Vec<Problem>,
+) -> Result<(Vec<Listed>, BTreeSet<String>, IssueCache)> {
     let file = IssueCache::for_worktree(cache_dir, root);
     // Without a cache file every issue file is read, and its stat data taken from the open file:
     // no stat when listing.
     let stat = !summaries || file.exists();
     let (listed, cache) = rayon::join(
-        || {
-            let mut problems = Vec::new();
-            issue_files(root, issues, stat, &mut problems).map(|(files, lanes)| (files, lanes, problems))
-        },
+        || issue_files(root, issues, stat, problems),
         || if summaries { IssueCache::read(file) } else { IssueCache::read_keys(file) },
     );
-    (listed, cache)
+    let (files, lanes) = listed?;
+    Ok((files, lanes, cache))
 }
 
 /// One issue file found under `issues/<LANE>/`: its lane folder, path relative to the root, and
@@ -338,18 +327,13 @@ fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<(Vec<
     for f in std::fs::read_dir(&sub).map_err(|e| Error::io("read directory", &sub, e))? {
         let f = f.map_err(|e| Error::io("read directory", &sub, e))?;
         let fname = f.file_name();
-        let Some(fname) = fname.to_str() else {
-            let lossy = fname.to_string_lossy();
-            if let Some(stem) = issue_file_stem(&lossy) {
-                problems.extend(check_issue_name(&rel_dir.join(&*lossy), stem).err());
-            }
-            continue;
-        };
-        let Some(stem) = issue_file_stem(fname) else { continue };
+        // Borrowed unless the name is not UTF-8 (then it is no id, and says so).
+        let fname = fname.to_string_lossy();
+        let Some(stem) = issue_file_stem(&fname) else { continue };
         if !f.file_type().map(|t| t.is_file()).unwrap_or(false) {
             continue;
         }
-        let rel = rel_dir.join(fname);
+        let rel = rel_dir.join(&*fname);
         if let Err(p) = check_issue_name(&rel, stem) {
             problems.push(p);
             continue;

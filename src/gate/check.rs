@@ -320,13 +320,16 @@ fn check_one(
             return Ok((checked, vec![failure]));
         }
     };
-    let FromFiles { issues, mut failures, resolving } = from_files(&tip, config.clone())?;
+    // A push that changes no issue file, catalog, spec or lanes.yaml leaves their state as the
+    // base had it: the catalog and issue checks are skipped (and nothing can become RESOLVED).
+    let untouched = untouched(&tip, &config);
+    let FromFiles { issues, mut failures, resolving } = from_files(&tip, config.clone(), untouched)?;
     let resolving_issues = resolving_at(&tip, &resolving);
     let resolving: Vec<&Issue> = resolving_issues.iter().collect();
     check_resolutions(&tip, &config, &resolving, &mut failures);
     check_signal_files(&tip, &config, commits, &mut failures)?;
     check_stubs(&tip, &resolving, &mut failures)?;
-    if !untouched(&tip, &config) {
+    if !untouched {
         check_weakened(&tip, &config, &mut failures);
     }
     let checked = Checked {
@@ -351,13 +354,12 @@ struct FromFiles {
 /// [`FromFiles`] of the tip. For the working tree it is remembered (`answers.rs`) for its base
 /// commit and git's ignore files, while no issue file, spec, catalog or setting changes: the
 /// files' differences from the base are then the same.
-fn from_files(tip: &TipUnderCheck<'_>, config: Config) -> Result<FromFiles> {
+/// `untouched`: see [`untouched`] (never for the working tree).
+fn from_files(tip: &TipUnderCheck<'_>, config: Config, untouched: bool) -> Result<FromFiles> {
     let compute = |ws: &Workspace| -> Result<FromFiles> {
-        // A push that changes no issue file, catalog, spec or lanes.yaml leaves their state as the
-        // base had it: the catalog and issue checks are skipped (and nothing can become RESOLVED).
         let mut failures = Vec::new();
         let issues_valid = check_issue_files(ws, &mut failures);
-        if !untouched(tip, &ws.config) {
+        if !untouched {
             check_catalog(tip, ws, issues_valid, &mut failures)?;
         }
         let resolving = resolving_issues(tip, ws)?.into_iter().map(|i| i.path.clone()).collect();
@@ -369,7 +371,7 @@ fn from_files(tip: &TipUnderCheck<'_>, config: Config) -> Result<FromFiles> {
             let extra = format!("base {:?}; ignores {:?}", tip.base, ignore_stamps(repo, &config));
             crate::files::answers::answer(&repo.root, config, &repo.cache_dir(), Kind::Check, &extra, |ws, _| compute(ws))
         }
-        Snapshot::Tree(..) if untouched(tip, &config) => compute(&Workspace::from_files(&tip.repo.root, config, vec![], vec![])),
+        Snapshot::Tree(..) if untouched => compute(&Workspace::from_files(&tip.repo.root, config, vec![], vec![])),
         Snapshot::Tree(..) => compute(&load_workspace(tip.repo, tip.snap, config)?),
     }
 }
@@ -771,9 +773,7 @@ fn added_stubs(git: &Repository, base: Option<&Tree>, snap: &Snapshot, paths: &[
 fn evidence_problem(repo: &Repo, snap: &Snapshot, config: &Config, issue: &Issue) -> Option<String> {
     let dir = config.evidence.join(issue.lane());
     let names: Vec<String> = match snap {
-        Snapshot::WorkTree => std::fs::read_dir(repo.root.join(&dir))
-            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-            .unwrap_or_default(),
+        Snapshot::WorkTree => evidence::lane_names(&repo.root, &config.evidence, issue.lane()).unwrap_or_default(),
         Snapshot::Tree(_, tree) => {
             subtree(&repo.git, tree, &dir).map(|t| t.iter().filter_map(|e| e.name().map(str::to_string)).collect()).unwrap_or_default()
         }

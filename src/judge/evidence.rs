@@ -186,11 +186,16 @@ pub fn write(root: &Path, evidence_dir: &Path, ev: &Evidence, stamp: &str) -> Re
 }
 
 /// Evidence file names of an issue (`<ID>_<digits…>.json`), oldest first (names sort by time).
-pub fn sorted_names(names: impl IntoIterator<Item = String>, id: &str) -> Vec<String> {
+/// Only the matching names are copied.
+pub fn sorted_names<S: AsRef<str>>(names: impl IntoIterator<Item = S>, id: &str) -> Vec<String> {
     let prefix = format!("{id}_");
     let mut names: Vec<String> = names
         .into_iter()
-        .filter(|n| n.starts_with(&prefix) && n.ends_with(".json") && n[prefix.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        .filter(|n| {
+            let n = n.as_ref();
+            n.starts_with(&prefix) && n.ends_with(".json") && n[prefix.len()..].starts_with(|c: char| c.is_ascii_digit())
+        })
+        .map(|n| n.as_ref().to_string())
         .collect();
     names.sort_by(|a, b| crate::files::names::natural_cmp(a, b));
     names
@@ -216,7 +221,7 @@ pub fn lane_names(root: &Path, evidence_dir: &Path, lane: &str) -> Option<Vec<St
 /// [`latest`] among `names`, the lane folder's file names as [`lane_names`] gives them.
 pub fn latest_among(root: &Path, evidence_dir: &Path, lane: &str, names: &[String], id: &str) -> Option<(PathBuf, Evidence)> {
     let dir = evidence_dir.join(lane);
-    let names = sorted_names(names.iter().cloned(), id);
+    let names = sorted_names(names, id);
     names.into_iter().rev().find_map(|name| {
         let rel = dir.join(name);
         let ev: Evidence = serde_json::from_slice(&std::fs::read(root.join(&rel)).ok()?).ok()?;

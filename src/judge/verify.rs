@@ -474,7 +474,8 @@ fn evidence_state_among(
 
 /// Of the RESOLVED issues `resolved` (`(lane, id)`), those whose latest evidence is missing,
 /// failing or stale, by index, in order. Each lane's evidence folder is listed once; an issue
-/// with no file there is missing without another look. `affected_paths(at)` gives an issue's
+/// with no file there is missing without another look (see [`evidence::latest_among`]).
+/// `affected_paths(at)` gives an issue's
 /// affected paths, asked only for the seed's evidence (which has no path hashes).
 pub fn unbacked(
     root: &Path,
@@ -492,13 +493,7 @@ pub fn unbacked(
         .enumerate()
         .map(|(at, &(lane, id))| {
             let names = names.get(lane).map(Vec::as_slice).unwrap_or_default();
-            let has_file = names.iter().any(|n| n.strip_prefix(id).is_some_and(|rest| rest.starts_with('_')));
-            let state = if has_file {
-                evidence_state_among(root, evidence_dir, (lane, id), names, || affected_paths(at))
-            } else {
-                EvidenceState::Missing
-            };
-            (at, state)
+            (at, evidence_state_among(root, evidence_dir, (lane, id), names, || affected_paths(at)))
         })
         .filter(|(_, s)| !s.is_fresh())
         .collect()

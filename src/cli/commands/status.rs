@@ -43,7 +43,7 @@ struct Status<'o> {
     signals: Vec<crate::run::signal::LaneSignal>,
     lock: Option<String>,
     /// Resolved issues whose latest evidence no longer backs them (missing, failing or stale):
-    /// `(id, lane, state)`.
+    /// `(lane, id, state)`.
     unbacked: Vec<(&'o str, &'o str, EvidenceState)>,
 }
 
@@ -71,7 +71,7 @@ fn show(ctx: &Ctx, repo: &Repo, config: &Config, issues: &Overview) -> CliResult
     };
     let unbacked = crate::judge::verify::unbacked(&repo.root, &config.evidence, &resolved, affected)
         .into_iter()
-        .map(|(at, st)| (resolved[at].1, resolved[at].0, st))
+        .map(|(at, st)| (resolved[at].0, resolved[at].1, st))
         .collect();
     let status = Status { config, issues, state, signals, lock, unbacked };
     if ctx.ui.json {
@@ -106,7 +106,7 @@ fn print_json(ui: &Ui, o: &Status) -> std::io::Result<()> {
         "signals": o.signals,
         "stale_evidence": {
             "count": o.unbacked.len(),
-            "issues": o.unbacked.iter().map(|(id, lane, st)| {
+            "issues": o.unbacked.iter().map(|(lane, id, st)| {
                 let mut v = serde_json::to_value(st).unwrap_or_default();
                 if let Some(m) = v.as_object_mut() {
                     m.insert("id".into(), (*id).into());
@@ -138,7 +138,7 @@ fn print_human(ui: &Ui, o: &Status) -> std::io::Result<()> {
         ui.out(format!("{} {} file(s) have problems; run `git lanes validate`", ui.yellow("warning:"), o.issues.problems))?;
     }
     if !o.unbacked.is_empty() {
-        let list: Vec<String> = o.unbacked.iter().map(|(id, _, st)| format!("{id} ({})", st.label())).collect();
+        let list: Vec<String> = o.unbacked.iter().map(|(_, id, st)| format!("{id} ({})", st.label())).collect();
         ui.out(format!(
             "{} {} resolved issue(s) without fresh evidence: {}; run `git lanes verify <ID>…`",
             ui.yellow("evidence:"),
