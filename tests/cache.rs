@@ -241,3 +241,21 @@ fn remembered_status_plan_and_check_still_read_what_they_do_not_remember() {
     let (code, out, _) = answer(&["check"]);
     assert_eq!(code, Some(0), "another base, another answer: {out}");
 }
+
+#[test]
+fn a_remembered_check_follows_the_ignore_rules_of_a_lane_folder() {
+    let r = repo();
+    r.issue("M-03", "M", "RESOLVED", "", "true\n");
+    run(r.cmd().arg("sync"), 0);
+    let (code, out, _) = outcome(&r, &["check"]);
+    assert_eq!(code, Some(4), "{out}");
+    assert!(out.contains("M-03 becomes RESOLVED"), "a new untracked issue file: {out}");
+    assert_eq!(outcome(&r, &["check"]).0, Some(4), "remembered");
+    // Ignored by its lane folder, it is no longer a new file of the working tree; no issue file
+    // changed, so only the ignore file tells the remembered answer apart.
+    r.write("issues/M/.gitignore", "M-03.md\n");
+    let warm = outcome(&r, &["check"]);
+    std::fs::remove_dir_all(r.path(".git/lanes/cache")).unwrap();
+    assert_eq!(warm, outcome(&r, &["check"]), "the same answer without the cache");
+    assert!(!warm.1.contains("M-03 becomes RESOLVED"), "{warm:?}");
+}

@@ -377,10 +377,31 @@ fn from_files(tip: &TipUnderCheck<'_>, config: Config, untouched: bool) -> Resul
 }
 
 /// The stat data of the ignore files git consults for the issue files (whether a new issue file
-/// is untracked or ignored depends on them).
-fn ignore_stamps(repo: &Repo, config: &Config) -> Vec<Option<crate::files::issue_cache::Stat>> {
-    let files = [repo.root.join(".gitignore"), repo.root.join(&config.issues).join(".gitignore"), repo.git.path().join("info/exclude")];
-    files.iter().map(|f| std::fs::symlink_metadata(f).ok().map(|m| crate::files::issue_cache::Stat::of(&m))).collect()
+/// is untracked or ignored depends on them): the `.gitignore` of the root, of each folder down to
+/// the issues folder and of each lane folder, `info/exclude` and `core.excludesFile` (or its
+/// default, `$XDG_CONFIG_HOME/git/ignore`).
+fn ignore_stamps(repo: &Repo, config: &Config) -> Vec<(PathBuf, Option<crate::files::issue_cache::Stat>)> {
+    let issues = repo.root.join(&config.issues);
+    let mut files: Vec<PathBuf> = config.issues.ancestors().map(|a| repo.root.join(a).join(".gitignore")).collect();
+    if let Ok(lanes) = std::fs::read_dir(&issues) {
+        files.extend(lanes.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path().join(".gitignore")));
+    }
+    files.push(repo.common_dir.join("info/exclude"));
+    let global = repo.git.config().ok().and_then(|c| c.get_path("core.excludesFile").ok()).or_else(|| {
+        let base = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")));
+        base.map(|b| b.join("git/ignore"))
+    });
+    files.extend(global);
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let stat = std::fs::symlink_metadata(&f).ok().map(|m| crate::files::issue_cache::Stat::of(&m));
+            (f, stat)
+        })
+        .collect()
 }
 
 /// The issues at `paths` as the tip has them (read again: a remembered answer holds paths only).
