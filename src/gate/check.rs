@@ -323,11 +323,11 @@ fn check_one(
     // A push that changes no issue file, catalog, spec or lanes.yaml leaves their state as the
     // base had it: the catalog and issue checks are skipped (and nothing can become RESOLVED).
     let untouched = untouched(&tip, &config);
-    let FromFiles { issues, mut failures, resolving } = from_files(&tip, config.clone(), untouched)?;
+    let FromFiles { issues, mut failures, resolving, signals } = from_files(&tip, config.clone(), untouched, commits)?;
     let resolving_issues = resolving_at(&tip, &resolving);
     let resolving: Vec<&Issue> = resolving_issues.iter().collect();
     check_resolutions(&tip, &config, &resolving, &mut failures);
-    check_signal_files(&tip, &config, commits, &mut failures)?;
+    failures.extend(signals);
     check_stubs(&tip, &resolving, &mut failures)?;
     if !untouched {
         check_weakened(&tip, &config, &mut failures);
@@ -342,20 +342,22 @@ fn check_one(
     Ok((checked, failures))
 }
 
-/// What a tip's issue files and catalog alone show: checks 1 and 2, and which issue files become
-/// RESOLVED (by path, in id order).
+/// What a tip's files and index alone show: checks 1 and 2, which issue files become RESOLVED
+/// (by path, in id order), and check 4 (signal files).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct FromFiles {
     issues: usize,
     failures: Vec<Failure>,
     resolving: Vec<PathBuf>,
+    signals: Vec<Failure>,
 }
 
 /// [`FromFiles`] of the tip. For the working tree it is remembered (`answers.rs`) for its base
-/// commit and git's ignore files, while no issue file, spec, catalog or setting changes: the
-/// files' differences from the base are then the same.
+/// commit, git's ignore files and the index (git replaces it by rename, so its stat data changes
+/// with every write), while no issue file, spec, catalog or setting changes: the files'
+/// differences from the base and the index's signal files are then the same.
 /// `untouched`: see [`untouched`] (never for the working tree).
-fn from_files(tip: &TipUnderCheck<'_>, config: Config, untouched: bool) -> Result<FromFiles> {
+fn from_files(tip: &TipUnderCheck<'_>, config: Config, untouched: bool, commits: &[Oid]) -> Result<FromFiles> {
     let compute = |ws: &Workspace| -> Result<FromFiles> {
         let mut failures = Vec::new();
         let issues_valid = check_issue_files(ws, &mut failures);
@@ -363,12 +365,15 @@ fn from_files(tip: &TipUnderCheck<'_>, config: Config, untouched: bool) -> Resul
             check_catalog(tip, ws, issues_valid, &mut failures)?;
         }
         let resolving = resolving_issues(tip, ws)?.into_iter().map(|i| i.path.clone()).collect();
-        Ok(FromFiles { issues: ws.issues.len(), failures, resolving })
+        let mut signals = Vec::new();
+        check_signal_files(tip, &ws.config, commits, &mut signals)?;
+        Ok(FromFiles { issues: ws.issues.len(), failures, resolving, signals })
     };
     match tip.snap {
         Snapshot::WorkTree => {
             let repo = tip.repo;
-            let extra = format!("base {:?}; ignores {:?}", tip.base, ignore_stamps(repo, &config));
+            let index = std::fs::symlink_metadata(repo.git.path().join("index")).ok().map(|m| crate::files::issue_cache::Stat::of(&m));
+            let extra = format!("base {:?}; ignores {:?}; index {index:?}", tip.base, ignore_stamps(repo, &config));
             crate::files::answers::answer(&repo.root, config, &repo.cache_dir(), Kind::Check, &extra, |ws, _| compute(ws))
         }
         Snapshot::Tree(..) if untouched => compute(&Workspace::from_files(&tip.repo.root, config, vec![], vec![])),
