@@ -64,6 +64,11 @@ impl Stat {
     pub fn of(m: &Metadata) -> Stat {
         Stat { mtime: (m.mtime(), m.mtime_nsec()), ctime: (m.ctime(), m.ctime_nsec()), size: m.size(), ino: m.ino(), dev: m.dev() }
     }
+
+    /// The stat data of `path` itself (never followed), if it exists.
+    pub fn of_path(path: &Path) -> Option<Stat> {
+        std::fs::symlink_metadata(path).ok().map(|m| Stat::of(&m))
+    }
 }
 
 /// One entry of a cache file: where its path and encoded summary lie in the file's bytes.

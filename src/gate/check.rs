@@ -68,7 +68,7 @@ use crate::files::answers::Kind;
 use crate::files::catalog::Catalog;
 use crate::files::config::{CONFIG_FILE, Config, Overrides};
 use crate::files::issue::{Issue, Status};
-use crate::files::issue_cache::{IssueCache, Key};
+use crate::files::issue_cache::{IssueCache, Key, Stat};
 use crate::files::workspace::Workspace;
 use crate::files::workspace::duplicate_ids;
 use crate::git::repo::Repo;
@@ -372,7 +372,7 @@ fn from_files(tip: &TipUnderCheck<'_>, config: Config, untouched: bool, commits:
     match tip.snap {
         Snapshot::WorkTree => {
             let repo = tip.repo;
-            let index = std::fs::symlink_metadata(repo.git.path().join("index")).ok().map(|m| crate::files::issue_cache::Stat::of(&m));
+            let index = Stat::of_path(&repo.git.path().join("index"));
             let extra = format!("base {:?}; ignores {:?}; index {index:?}", tip.base, ignore_stamps(repo, &config));
             crate::files::answers::answer(&repo.root, config, &repo.cache_dir(), Kind::Check, &extra, |ws, _| compute(ws))
         }
@@ -385,7 +385,7 @@ fn from_files(tip: &TipUnderCheck<'_>, config: Config, untouched: bool, commits:
 /// is untracked or ignored depends on them): the `.gitignore` of the root, of each folder down to
 /// the issues folder and of each lane folder, `info/exclude` and `core.excludesFile` (or its
 /// default, `$XDG_CONFIG_HOME/git/ignore`).
-fn ignore_stamps(repo: &Repo, config: &Config) -> Vec<(PathBuf, Option<crate::files::issue_cache::Stat>)> {
+fn ignore_stamps(repo: &Repo, config: &Config) -> Vec<(PathBuf, Option<Stat>)> {
     let issues = repo.root.join(&config.issues);
     let mut files: Vec<PathBuf> = config.issues.ancestors().map(|a| repo.root.join(a).join(".gitignore")).collect();
     if let Ok(lanes) = std::fs::read_dir(&issues) {
@@ -403,7 +403,7 @@ fn ignore_stamps(repo: &Repo, config: &Config) -> Vec<(PathBuf, Option<crate::fi
     files
         .into_iter()
         .map(|f| {
-            let stat = std::fs::symlink_metadata(&f).ok().map(|m| crate::files::issue_cache::Stat::of(&m));
+            let stat = Stat::of_path(&f);
             (f, stat)
         })
         .collect()
