@@ -35,7 +35,6 @@ use std::ffi::OsString;
 use std::fmt::{self, Write as _};
 use std::fs::OpenOptions;
 use std::io::{self, Read};
-use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -107,7 +106,15 @@ pub struct ProcessSpec {
     pub grace: Duration,
     /// Run the child in this sandbox (Landlock, see [`crate::sandbox`]); ignored where the
     /// kernel has none (callers check [`crate::exec::sandbox::status`] and say so).
-    pub sandbox: Option<crate::exec::sandbox::Policy>,
+    pub sandbox: Option<Sandbox>,
+}
+
+/// A child's sandbox: a policy whose ruleset is built when the child starts, or one built
+/// already and shared by many children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sandbox {
+    Policy(crate::exec::sandbox::Policy),
+    Prepared(Arc<crate::exec::sandbox::Prepared>),
 }
 
 impl ProcessSpec {
@@ -160,7 +167,14 @@ impl ProcessSpec {
     /// Runs the child in a sandbox.
     #[must_use]
     pub fn with_sandbox(mut self, policy: crate::exec::sandbox::Policy) -> Self {
-        self.sandbox = Some(policy);
+        self.sandbox = Some(Sandbox::Policy(policy));
+        self
+    }
+
+    /// Runs the child in a sandbox whose ruleset is built already.
+    #[must_use]
+    pub fn with_prepared_sandbox(mut self, prepared: Arc<crate::exec::sandbox::Prepared>) -> Self {
+        self.sandbox = Some(Sandbox::Prepared(prepared));
         self
     }
 
@@ -362,16 +376,13 @@ pub fn spawn_notifying(spec: &ProcessSpec, on_exit: impl FnOnce() + Send + 'stat
 type ExitHook = Box<dyn FnOnce() + Send>;
 
 fn spawn_inner(spec: &ProcessSpec, on_exit: Option<ExitHook>) -> Result<Running, ProcessError> {
-    let (mut cmd, pipe_reader, ruleset) = command(spec)?;
-    let child = spawn_confined(&mut cmd, ruleset).map_err(|source| ProcessError::Spawn {
+    let (cmd, pipe_reader, ruleset) = command(spec)?;
+    let child = spawn_confined(cmd, ruleset).map_err(|source| ProcessError::Spawn {
         program: spec.program_name(),
         cwd: spec.cwd.clone(),
         source,
     })?;
     let started = Instant::now();
-    // The command holds our copies of the pipe's write end; without dropping them the reader
-    // would never see end of file.
-    drop(cmd);
     Running::watch(child, started, spec, pipe_reader, on_exit)
 }
 
@@ -379,7 +390,7 @@ fn spawn_inner(spec: &ProcessSpec, on_exit: Option<ExitHook>) -> Result<Running,
 /// environment policy, and output routed as asked (both streams into one pipe when captured; the
 /// pipe's read end is returned), with the Landlock ruleset of its sandbox, if any, for
 /// [`spawn_confined`].
-fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>, Option<OwnedFd>), ProcessError> {
+fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>, Option<Arc<crate::exec::sandbox::Prepared>>), ProcessError> {
     let program = spec.program_name();
     let setup_err = |source| ProcessError::Setup { program: program.clone(), cwd: spec.cwd.clone(), source };
     if !spec.cwd.is_dir() {
@@ -401,41 +412,93 @@ fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>, Optio
     }
 
     let ruleset = match &spec.sandbox {
-        Some(policy) => crate::exec::sandbox::prepare(policy).map_err(|e| setup_err(io::Error::other(format!("sandbox: {e}"))))?,
+        Some(Sandbox::Policy(policy)) => Some(Arc::new(
+            crate::exec::sandbox::Prepared::new(policy.clone()).map_err(|e| setup_err(io::Error::other(format!("sandbox: {e}"))))?,
+        )),
+        Some(Sandbox::Prepared(prepared)) => Some(Arc::clone(prepared)),
         None => None,
     };
     let pipe_reader = route_output(&mut cmd, spec)?;
     Ok((cmd, pipe_reader, ruleset))
 }
 
-/// Spawn `cmd`, confined by the Landlock ruleset when there is one.
+/// Spawn `cmd`, confined by the Landlock ruleset of its sandbox when there is one, and drop it
+/// (it holds our copies of a capture pipe's write end, which must go for the reader to see end
+/// of file).
 ///
-/// Landlock confines a thread and what it starts, so the child is started from a short-lived
-/// thread that first confines itself (`PR_SET_NO_NEW_PRIVS`, which Landlock requires, then
-/// `landlock_restrict_self`) and then ends. A pre-exec hook in the child would do the same, but
-/// a hook makes the standard library `fork` the whole process instead of `posix_spawn`ing
-/// (copying this process's page tables on every check: about a millisecond each).
-fn spawn_confined(cmd: &mut Command, ruleset: Option<OwnedFd>) -> io::Result<Child> {
-    let Some(fd) = ruleset else { return cmd.spawn() };
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            use std::os::fd::AsRawFd;
-            // SAFETY: two system calls on integers and a descriptor this thread owns; they change
-            // only this thread's credentials, and the thread ends once the child is started.
-            #[allow(unsafe_code)]
-            unsafe {
-                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::syscall(libc::SYS_landlock_restrict_self, fd.as_raw_fd(), 0) != 0 {
-                    return Err(io::Error::last_os_error());
+/// Landlock confines a thread and what it starts, so the child is started from a thread that
+/// has confined itself (`PR_SET_NO_NEW_PRIVS`, which Landlock requires, then
+/// `landlock_restrict_self`): the sandbox's [`Starter`], made on its first child and kept as long
+/// as the sandbox is. A pre-exec hook in the child would do the same, but a hook makes the
+/// standard library `fork` the whole process instead of `posix_spawn`ing (copying this process's
+/// page tables on every check: about a millisecond each).
+fn spawn_confined(mut cmd: Command, sandbox: Option<Arc<crate::exec::sandbox::Prepared>>) -> io::Result<Child> {
+    match sandbox.as_deref() {
+        Some(prepared) if prepared.ruleset().is_some() => prepared.starter()?.spawn(cmd),
+        _ => cmd.spawn(),
+    }
+}
+
+/// A thread confined for good to one sandbox, which starts that sandbox's children: a sandboxed
+/// child then costs a message to it, not a thread of its own. It ends when the starter is
+/// dropped (with its [`crate::exec::sandbox::Prepared`]).
+#[derive(Debug)]
+pub struct Starter {
+    jobs: mpsc::Sender<StartJob>,
+}
+
+/// A command for the starter, and where the child (or why it could not start) goes.
+type StartJob = (Command, mpsc::Sender<io::Result<Child>>);
+
+impl Starter {
+    /// Start the thread and confine it with `ruleset`.
+    ///
+    /// # Errors
+    /// When the thread cannot be made or cannot confine itself.
+    pub fn new(ruleset: std::os::fd::BorrowedFd<'_>) -> io::Result<Starter> {
+        let fd = ruleset.try_clone_to_owned()?;
+        let (jobs, queue) = mpsc::channel::<StartJob>();
+        let (ready_tx, ready) = mpsc::channel();
+        thread::Builder::new().name("sandboxed-starter".into()).spawn(move || {
+            let confined = confine_this_thread(&fd);
+            drop(fd);
+            let ok = confined.is_ok();
+            let _ = ready_tx.send(confined);
+            if ok {
+                for (mut cmd, reply) in queue {
+                    let child = cmd.spawn();
+                    drop(cmd);
+                    let _ = reply.send(child);
                 }
             }
-            cmd.spawn()
-        })
-        .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the sandboxed spawn panicked")))
-    })
+        })?;
+        ready.recv().map_err(|_| io::Error::other("the sandboxed starter ended"))??;
+        Ok(Starter { jobs })
+    }
+
+    fn spawn(&self, cmd: Command) -> io::Result<Child> {
+        let gone = || io::Error::other("the sandboxed starter ended");
+        let (reply, child) = mpsc::channel();
+        self.jobs.send((cmd, reply)).map_err(|_| gone())?;
+        child.recv().map_err(|_| gone())?
+    }
+}
+
+/// Confine the calling thread, and what it starts from now on, with a Landlock ruleset.
+fn confine_this_thread(ruleset: &std::os::fd::OwnedFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: two system calls on integers and a descriptor this thread owns; they change only
+    // this thread's credentials.
+    #[allow(unsafe_code)]
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Route the child's stdout and stderr as the spec asks; when captured, the pipe's read end.
@@ -915,15 +978,13 @@ mod inline {
 
     pub(super) fn run(spec: &ProcessSpec) -> Result<Finished, ProcessError> {
         let program = spec.program_name();
-        let (mut cmd, pipe, ruleset) = command(spec)?;
-        let child = spawn_confined(&mut cmd, ruleset).map_err(|source| ProcessError::Spawn {
+        let (cmd, pipe, ruleset) = command(spec)?;
+        let child = spawn_confined(cmd, ruleset).map_err(|source| ProcessError::Spawn {
             program: program.clone(),
             cwd: spec.cwd.clone(),
             source,
         })?;
         let started = Instant::now();
-        // Our copies of the pipe's write end must go, or the read end never sees end of file.
-        drop(cmd);
         let Some(pidfd) = pidfd_open(child.id()) else {
             // Kernel without pidfds (before 5.3): the threaded path, for this child.
             return Ok(Running::watch(child, started, spec, pipe, None)?.finish());

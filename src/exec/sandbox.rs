@@ -198,9 +198,63 @@ pub fn missing_warning() -> Option<String> {
     }
 }
 
+/// A policy with its Landlock ruleset built once, for as many children as are started in it (the
+/// checks of one verify slot share one). `ruleset` is `None` where there is no sandbox.
+#[derive(Debug)]
+pub struct Prepared {
+    policy: Policy,
+    ruleset: Option<OwnedFd>,
+    /// The thread confined to it that starts its children, once there is a first.
+    starter: OnceLock<crate::exec::process::Starter>,
+}
+
+impl Prepared {
+    /// Build `policy`'s ruleset (see [`prepare`]).
+    ///
+    /// # Errors
+    /// When Landlock is there but refuses the ruleset; the reason.
+    pub fn new(policy: Policy) -> Result<Prepared, String> {
+        let ruleset = prepare(&policy)?;
+        Ok(Prepared { policy, ruleset, starter: OnceLock::new() })
+    }
+
+    /// The policy it was built from.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The descriptor a child's starter hands to `landlock_restrict_self`.
+    pub fn ruleset(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.ruleset.as_ref().map(AsFd::as_fd)
+    }
+
+    /// The thread that starts this sandbox's children (made on the first call).
+    ///
+    /// # Errors
+    /// When there is no ruleset, or the thread cannot be made or confined.
+    pub(crate) fn starter(&self) -> std::io::Result<&crate::exec::process::Starter> {
+        if let Some(s) = self.starter.get() {
+            return Ok(s);
+        }
+        let ruleset = self.ruleset().ok_or_else(|| std::io::Error::other("no sandbox to start children in"))?;
+        let made = crate::exec::process::Starter::new(ruleset)?;
+        // Two first children at once: one starter is kept, the other ends when dropped.
+        Ok(self.starter.get_or_init(|| made))
+    }
+}
+
+impl PartialEq for Prepared {
+    fn eq(&self, other: &Prepared) -> bool {
+        self.policy == other.policy
+    }
+}
+
+impl Eq for Prepared {}
+
 /// Build the Landlock ruleset of `policy`; `Ok(None)` when there is no sandbox here (see
 /// [`status`]). The descriptor is what the child hands to `landlock_restrict_self`.
-pub fn prepare(policy: &Policy) -> Result<Option<OwnedFd>, String> {
+fn prepare(policy: &Policy) -> Result<Option<OwnedFd>, String> {
     if !status().is_enforced() {
         return Ok(None);
     }

@@ -1,8 +1,8 @@
 //! Verification: run an issue's own checks (SPEC §2.1) and judge them; build the evidence that
 //! records the result; tell whether a resolved issue's latest evidence still holds.
 //!
-//! Start with [`verify_issue`] (one issue, its checks in order) or [`verify_many`] (many issues in
-//! parallel), configured by [`VerifyOptions`]; [`to_evidence`] turns an [`IssueVerdict`] into the
+//! Start with a [`Checker`] (checks run in one tree: [`Checker::verify`] runs one issue's checks in
+//! order) or [`verify_many`] (many issues in parallel), configured by [`VerifyOptions`]; [`to_evidence`] turns an [`IssueVerdict`] into the
 //! seed's evidence schema, and [`evidence_state`] reads it back for `status` and `doctor`.
 //!
 //! # Design note: when a check passes
@@ -224,104 +224,177 @@ pub fn judge(ending: Ending, output: &str) -> (bool, Reason) {
     }
 }
 
-/// Run one check in `worktree` and judge it.
-pub fn run_check(check: &Check, worktree: &Path, opts: &VerifyOptions) -> CheckResult {
-    let not_run = |why: String| CheckResult {
-        check: check.clone(),
-        passed: false,
-        reason: Reason::NotRun { why },
-        ending: None,
-        output: String::new(),
-        dropped_bytes: 0,
-        duration: Duration::ZERO,
-    };
-    if !opts.allow_dangerous
-        && let Some(finding) = safety::inspect(&check.command).into_iter().next()
-    {
-        return not_run(format!("{} (pass --allow-dangerous to run it)", finding.message));
+/// Verify `issues` with up to `jobs` issues at a time (checks of one issue stay in order).
+/// Verdicts come back in the order of `issues`.
+pub fn verify_many(issues: &[&Issue], worktree: &Path, opts: &VerifyOptions, jobs: usize) -> Vec<IssueVerdict> {
+    let checker = Checker::new(worktree, opts);
+    let jobs = jobs.max(1).min(issues.len().max(1));
+    if jobs == 1 {
+        return issues.iter().map(|i| checker.verify(i)).collect();
     }
-    // A private temporary folder (TMPDIR) that dies with the check; with the worktree, the only
-    // place a sandboxed check may write.
-    let tmp = match tempfile::Builder::new().prefix("git-lanes-check-").tempdir() {
-        Ok(t) => t,
-        Err(e) => return not_run(format!("could not create its temporary folder: {e}")),
-    };
-    let mut env = opts.env.clone();
-    env.retain(|(k, _)| k != "TMPDIR");
-    env.push(("TMPDIR".into(), tmp.path().as_os_str().to_os_string()));
-    let spec = ProcessSpec::shell(&check.command, worktree)
-        .with_env(EnvPolicy::Clear(env))
-        .with_timeout(opts.timeout)
-        .with_sandbox(crate::exec::sandbox::Policy::for_check(worktree, tmp.path()));
-    let git_guard = crate::exec::sandbox::GitGuard::before(worktree);
-    let ran = process::run(&spec);
-    let restored = git_guard.restore();
-    match ran {
-        Err(e) => not_run(e.to_string()),
-        Ok(done) if !restored.is_empty() => CheckResult {
+    match rayon::ThreadPoolBuilder::new().num_threads(jobs).thread_name(|n| format!("verify-{n}")).build() {
+        Ok(pool) => pool.install(|| issues.par_iter().map(|i| checker.verify(i)).collect()),
+        // No threads to be had: still verify, one issue at a time.
+        Err(_) => issues.iter().map(|i| checker.verify(i)).collect(),
+    }
+}
+
+/// Runs checks in one tree and judges them. What its checks share is set up once, not per check:
+/// - the guard of the tree's `.git` (its hooks and config as they were when the checker was
+///   made; after each check, whatever differs is put back and that check fails, and so does
+///   every check that ran meanwhile, since which of them did it cannot be told);
+/// - a few *slots*, one per check running at a time: a private temporary folder (the check's
+///   `TMPDIR`, emptied after each check) and the sandbox allowing writes only there and in the
+///   tree, its Landlock ruleset built once.
+pub struct Checker<'a> {
+    tree: &'a Path,
+    opts: &'a VerifyOptions,
+    git_guard: crate::exec::sandbox::GitGuard,
+    /// How many times the guard has put something back.
+    restorations: std::sync::atomic::AtomicUsize,
+    slots: std::sync::Mutex<Vec<Slot>>,
+}
+
+/// One check's private temporary folder and its prepared sandbox.
+struct Slot {
+    tmp: tempfile::TempDir,
+    sandbox: std::sync::Arc<crate::exec::sandbox::Prepared>,
+}
+
+impl Slot {
+    fn new(tree: &Path) -> std::result::Result<Slot, String> {
+        let tmp = tempfile::Builder::new()
+            .prefix("git-lanes-check-")
+            .tempdir()
+            .map_err(|e| format!("could not create its temporary folder: {e}"))?;
+        let policy = crate::exec::sandbox::Policy::for_check(tree, tmp.path());
+        let sandbox = crate::exec::sandbox::Prepared::new(policy).map_err(|e| format!("sandbox: {e}"))?;
+        Ok(Slot { tmp, sandbox: std::sync::Arc::new(sandbox) })
+    }
+
+    /// Empty the temporary folder for the next check; `false` if something stays (the slot is
+    /// then dropped, and its folder with it).
+    fn emptied(&self) -> bool {
+        let Ok(entries) = std::fs::read_dir(self.tmp.path()) else { return false };
+        let mut clean = true;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let gone = match entry.file_type() {
+                Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+                _ => std::fs::remove_file(&path),
+            };
+            clean &= gone.is_ok();
+        }
+        clean
+    }
+}
+
+impl<'a> Checker<'a> {
+    /// A checker for `tree`; takes the `.git` guard now.
+    pub fn new(tree: &'a Path, opts: &'a VerifyOptions) -> Checker<'a> {
+        Checker {
+            tree,
+            opts,
+            git_guard: crate::exec::sandbox::GitGuard::before(tree),
+            restorations: std::sync::atomic::AtomicUsize::new(0),
+            slots: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Run every check of `issue`, in order. All checks run even after one fails, so the
+    /// evidence shows the whole picture.
+    pub fn verify(&self, issue: &Issue) -> IssueVerdict {
+        let started = Instant::now();
+        let path_hashes = evidence::hash_paths(self.tree, &issue.meta.affected_paths);
+        let checks: Vec<CheckResult> = issue.checks().iter().map(|c| self.run(c)).collect();
+        let outcome = if checks.is_empty() {
+            Outcome::Unverifiable
+        } else if checks.iter().all(|c| c.passed) {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        };
+        IssueVerdict {
+            id: issue.id().to_string(),
+            lane: issue.lane().to_string(),
+            path: issue.path.clone(),
+            outcome,
+            checks,
+            path_hashes,
+            duration: started.elapsed(),
+        }
+    }
+
+    /// Run one check and judge it.
+    pub fn run(&self, check: &Check) -> CheckResult {
+        let not_run = |why: String| CheckResult {
             check: check.clone(),
             passed: false,
-            reason: Reason::NotRun {
-                why: format!(
-                    "it changed what git executes ({}); git-lanes put it back",
-                    restored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-                ),
-            },
+            reason: Reason::NotRun { why },
+            ending: None,
+            output: String::new(),
+            dropped_bytes: 0,
+            duration: Duration::ZERO,
+        };
+        if !self.opts.allow_dangerous
+            && let Some(finding) = safety::inspect(&check.command).into_iter().next()
+        {
+            return not_run(format!("{} (pass --allow-dangerous to run it)", finding.message));
+        }
+        let slot = match self.take_slot() {
+            Ok(slot) => slot,
+            Err(why) => return not_run(why),
+        };
+        let mut env = self.opts.env.clone();
+        env.retain(|(k, _)| k != "TMPDIR");
+        env.push(("TMPDIR".into(), slot.tmp.path().as_os_str().to_os_string()));
+        let spec = ProcessSpec::shell(&check.command, self.tree)
+            .with_env(EnvPolicy::Clear(env))
+            .with_timeout(self.opts.timeout)
+            .with_prepared_sandbox(std::sync::Arc::clone(&slot.sandbox));
+        use std::sync::atomic::Ordering::SeqCst;
+        let restorations_before = self.restorations.load(SeqCst);
+        let ran = process::run(&spec);
+        let restored = self.git_guard.restore();
+        if !restored.is_empty() {
+            self.restorations.fetch_add(1, SeqCst);
+        }
+        let restored_meanwhile = self.restorations.load(SeqCst) != restorations_before;
+        self.give_back(slot);
+        let done = match ran {
+            Err(e) => return not_run(e.to_string()),
+            Ok(done) => done,
+        };
+        let (passed, reason) = if !restored.is_empty() {
+            let paths = restored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+            (false, Reason::NotRun { why: format!("it changed what git executes ({paths}); git-lanes put it back") })
+        } else if restored_meanwhile {
+            let why =
+                "a check running at the same time changed what git executes (git-lanes put it back), so this one cannot be trusted either";
+            (false, Reason::NotRun { why: why.into() })
+        } else {
+            judge(done.ending, &done.output.text)
+        };
+        CheckResult {
+            check: check.clone(),
+            passed,
+            reason,
             ending: Some(done.ending),
             output: crate::base::redact::redact(&done.output.text).into_owned(),
             dropped_bytes: done.output.dropped_bytes,
             duration: done.duration,
-        },
-        Ok(done) => {
-            let (passed, reason) = judge(done.ending, &done.output.text);
-            CheckResult {
-                check: check.clone(),
-                passed,
-                reason,
-                ending: Some(done.ending),
-                output: crate::base::redact::redact(&done.output.text).into_owned(),
-                dropped_bytes: done.output.dropped_bytes,
-                duration: done.duration,
-            }
         }
     }
-}
 
-/// Run every check of `issue`, in order, in `worktree`. All checks run even after one fails, so
-/// the evidence shows the whole picture.
-pub fn verify_issue(issue: &Issue, worktree: &Path, opts: &VerifyOptions) -> IssueVerdict {
-    let started = Instant::now();
-    let path_hashes = evidence::hash_paths(worktree, &issue.meta.affected_paths);
-    let checks: Vec<CheckResult> = issue.checks().iter().map(|c| run_check(c, worktree, opts)).collect();
-    let outcome = if checks.is_empty() {
-        Outcome::Unverifiable
-    } else if checks.iter().all(|c| c.passed) {
-        Outcome::Passed
-    } else {
-        Outcome::Failed
-    };
-    IssueVerdict {
-        id: issue.id().to_string(),
-        lane: issue.lane().to_string(),
-        path: issue.path.clone(),
-        outcome,
-        checks,
-        path_hashes,
-        duration: started.elapsed(),
+    fn take_slot(&self) -> std::result::Result<Slot, String> {
+        let free = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        free.map_or_else(|| Slot::new(self.tree), Ok)
     }
-}
 
-/// Verify `issues` with up to `jobs` issues at a time (checks of one issue stay in order).
-/// Verdicts come back in the order of `issues`.
-pub fn verify_many(issues: &[&Issue], worktree: &Path, opts: &VerifyOptions, jobs: usize) -> Vec<IssueVerdict> {
-    let jobs = jobs.max(1).min(issues.len().max(1));
-    if jobs == 1 {
-        return issues.iter().map(|i| verify_issue(i, worktree, opts)).collect();
-    }
-    match rayon::ThreadPoolBuilder::new().num_threads(jobs).thread_name(|n| format!("verify-{n}")).build() {
-        Ok(pool) => pool.install(|| issues.par_iter().map(|i| verify_issue(i, worktree, opts)).collect()),
-        // No threads to be had: still verify, one issue at a time.
-        Err(_) => issues.iter().map(|i| verify_issue(i, worktree, opts)).collect(),
+    fn give_back(&self, slot: Slot) {
+        if slot.emptied() {
+            self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(slot);
+        }
     }
 }
 
@@ -521,6 +594,14 @@ mod tests {
         VerifyOptions { timeout, env: process::scrubbed_env(&[]), allow_dangerous: false }
     }
 
+    fn run_check(check: &Check, tree: &Path, opts: &VerifyOptions) -> CheckResult {
+        Checker::new(tree, opts).run(check)
+    }
+
+    fn verify_issue(issue: &Issue, tree: &Path, opts: &VerifyOptions) -> IssueVerdict {
+        Checker::new(tree, opts).verify(issue)
+    }
+
     fn run(command: &str) -> CheckResult {
         run_check(&check(command), &std::env::temp_dir(), &opts(Duration::from_secs(10)))
     }
@@ -645,6 +726,48 @@ mod tests {
         let par: Vec<Outcome> = verify_many(&refs, dir.path(), &o, 4).iter().map(|v| v.outcome).collect();
         assert_eq!(seq, par);
         assert_eq!(&seq[..], [Outcome::Passed, Outcome::Passed, Outcome::Passed, Outcome::Failed, Outcome::Failed, Outcome::Failed]);
+    }
+
+    #[test]
+    fn each_check_gets_an_empty_private_tmpdir_and_the_sandbox_holds_for_every_check() {
+        let tree = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let o = opts(Duration::from_secs(5));
+        let checker = Checker::new(tree.path(), &o);
+        let leave = checker.run(&check("mkdir \"$TMPDIR/d\" && echo x > \"$TMPDIR/d/f\" && echo x > \"$TMPDIR/g\" && echo PASS"));
+        assert!(leave.passed, "{leave:?}");
+        for _ in 0..3 {
+            let r = checker.run(&check("test -z \"$(ls -A \"$TMPDIR\")\" && echo PASS || echo FAIL"));
+            assert!(r.passed, "a check saw what an earlier one left in its TMPDIR: {r:?}");
+        }
+        if crate::exec::sandbox::status().is_enforced() {
+            let escape = format!("echo y > '{}/escaped'", outside.path().display());
+            for _ in 0..2 {
+                checker.run(&check(&escape));
+                assert!(!outside.path().join("escaped").exists(), "a check wrote outside its tree and TMPDIR");
+            }
+        }
+    }
+
+    #[test]
+    fn a_check_changing_a_hook_fails_and_so_does_one_running_meanwhile() {
+        let tree = tempfile::tempdir().unwrap();
+        let hooks = tree.path().join(".git/hooks");
+        std::fs::create_dir_all(&hooks).unwrap();
+        std::fs::write(hooks.join("pre-push"), "mine").unwrap();
+        let o = opts(Duration::from_secs(10));
+        let checker = Checker::new(tree.path(), &o);
+        let (tamper, bystander) = std::thread::scope(|s| {
+            let bystander = s.spawn(|| checker.run(&check("sleep 1; echo PASS")));
+            std::thread::sleep(Duration::from_millis(200));
+            let tamper = checker.run(&check("echo evil > .git/hooks/pre-push; echo PASS"));
+            (tamper, bystander.join().unwrap())
+        });
+        assert!(!tamper.passed && matches!(&tamper.reason, Reason::NotRun { why } if why.contains("changed what git executes")));
+        assert!(!bystander.passed, "a check running while another changed a hook passed: {bystander:?}");
+        assert_eq!(std::fs::read_to_string(hooks.join("pre-push")).unwrap(), "mine");
+        // Afterwards, with the hook put back, checks pass again.
+        assert!(checker.run(&check("echo PASS")).passed);
     }
 
     #[test]

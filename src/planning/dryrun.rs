@@ -22,7 +22,6 @@ use serde::Serialize;
 use crate::agents::presets;
 use crate::base::error::{Error, Result};
 use crate::files::catalog::Catalog;
-use crate::files::config::Config;
 use crate::files::safety::{self, Finding};
 use crate::files::workspace::Workspace;
 use crate::planning::plan::{self, LanePlan, PlanOptions};
@@ -185,9 +184,11 @@ fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]
         return Ok(());
     };
     let (_dir, export) = export_outside(repo, &ws.root, &tree)?;
-    let config = &ws.config;
+    // Flagged checks never reach here; `allow_dangerous` only stops a second refusal.
+    let opts = crate::judge::verify::VerifyOptions::from_config(&ws.config, true);
+    let checker = crate::judge::verify::Checker::new(&export, &opts);
     todo.par_iter_mut().for_each(|c| {
-        let (passing, note) = run_check(&c.command, &export, config);
+        let (passing, note) = run_check(&checker, &c.command);
         c.currently_passing = passing;
         c.note = note;
     });
@@ -216,12 +217,11 @@ pub(crate) fn export_outside(
     Ok((dir, export))
 }
 
-/// Run one check in the export with the judge's own rule (`verify::run_check`): scrubbed
+/// Run one check in the export with the judge's own rule (`verify::Checker`): scrubbed
 /// environment, the verify timeout, PASS/FAIL words. `None`: it could not be run.
-fn run_check(command: &str, dir: &Path, config: &Config) -> (Option<bool>, String) {
+fn run_check(checker: &crate::judge::verify::Checker<'_>, command: &str) -> (Option<bool>, String) {
     let check = crate::files::issue::Check { name: None, command: command.to_string(), line: 0 };
-    // Flagged checks never reach here; `allow_dangerous` only stops a second refusal.
-    let r = crate::judge::verify::run_check(&check, dir, &crate::judge::verify::VerifyOptions::from_config(config, true));
+    let r = checker.run(&check);
     match &r.reason {
         crate::judge::verify::Reason::NotRun { why } => (None, format!("not run: {why}")),
         _ => (Some(r.passed), r.ending.map(|e| e.to_string()).unwrap_or_default()),
@@ -280,9 +280,11 @@ mod tests {
     #[test]
     fn previews_use_the_judges_rule() {
         let d = tempfile::tempdir().unwrap();
-        let config = Config::defaults();
-        assert_eq!(run_check("echo FAIL", d.path(), &config).0, Some(false));
-        assert_eq!(run_check("echo PASS; exit 1", d.path(), &config).0, Some(true));
-        assert_eq!(run_check("true", d.path(), &config).0, Some(true));
+        let config = crate::files::config::Config::defaults();
+        let opts = crate::judge::verify::VerifyOptions::from_config(&config, true);
+        let checker = crate::judge::verify::Checker::new(d.path(), &opts);
+        assert_eq!(run_check(&checker, "echo FAIL").0, Some(false));
+        assert_eq!(run_check(&checker, "echo PASS; exit 1").0, Some(true));
+        assert_eq!(run_check(&checker, "true").0, Some(true));
     }
 }

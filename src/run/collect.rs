@@ -312,13 +312,8 @@ fn restore_guarded_files(cx: &Cx<'_>, input: &LaneInput<'_>, reverts: &[Revert],
 fn run_checks<'w>(cx: &Cx<'w>, input: &LaneInput<'_>, note: &Path) -> Result<Vec<(&'w Issue, verify::IssueVerdict)>> {
     let droppings = crate::git::snapshot::Droppings::before(input.worktree)?;
     droppings.save(note)?;
-    let results = input
-        .plan
-        .issues
-        .iter()
-        .filter_map(|a| cx.ws.issue(&a.id))
-        .map(|issue| (issue, verify::verify_issue(issue, input.worktree, &cx.opts)))
-        .collect();
+    let checker = verify::Checker::new(input.worktree, &cx.opts);
+    let results = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).map(|issue| (issue, checker.verify(issue))).collect();
     droppings.restore(input.worktree, true)?;
     Ok(results)
 }

@@ -91,7 +91,8 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> CliResult {
     if let Some(w) = crate::exec::sandbox::missing_warning() {
         ui.warn(w);
     }
-    let tree = TreeState::of(&repo)?;
+    // What the evidence records of the tree; taken before the checks run, as they see it.
+    let tree = if args.no_evidence { TreeState::default() } else { TreeState::of(&repo)? };
     ui.info(format!("verifying {} issue(s), up to {} at a time", selected.len(), jobs.min(selected.len())));
     // Checks must not leave tracked files changed (a build step rewriting a tracked file, a
     // check that edits): what they changed is put back; the user's own edits stay as they were.

@@ -248,7 +248,9 @@ fn classify(ending: Ending, done: bool, ended_by_us: bool, presses: usize) -> En
         }
         _ if presses > 0 && !done => Ended::new(LaneState::Interrupted, format!("stopped by Ctrl-C ({ending})")),
         Ending::Exited(0) if done => Ended::new(LaneState::Done, "exit 0"),
-        _ if done && ended_by_us => Ended::new(LaneState::Done, ending.to_string()),
+        // Stopped by us (the grace after `.done` ran out) or by the user's Ctrl-C after it wrote
+        // `.done`: it said it was done, and its checks will tell.
+        _ if done && (ended_by_us || presses > 0) => Ended::new(LaneState::Done, ending.to_string()),
         Ending::Exited(0) => Ended::new(LaneState::Failed, "worker exited 0 without writing .done"),
         _ if done => Ended::new(LaneState::Failed, format!("worker wrote .done but ended with {ending}")),
         _ => Ended::new(LaneState::Failed, format!("worker ended with {ending} without writing .done")),
@@ -345,6 +347,8 @@ mod tests {
         assert_eq!(state(Ending::Signaled(15), true, false, 0), LaneState::Failed);
         assert_eq!(state(Ending::Signaled(2), false, false, 1), LaneState::Interrupted);
         assert_eq!(state(Ending::Exited(0), true, false, 1), LaneState::Done);
+        // Ctrl-C reached a worker that had just written `.done`.
+        assert_eq!(state(Ending::Signaled(2), true, false, 1), LaneState::Done);
         assert_eq!(state(Ending::TimedOut { after: Duration::from_secs(3) }, true, false, 0), LaneState::TimedOut);
     }
 }

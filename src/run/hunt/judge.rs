@@ -337,8 +337,9 @@ fn inspect(c: &Candidate) -> std::result::Result<Issue, (&'static str, String)> 
 /// Step 4: run every check in the export; all must fail (and finish).
 fn reproduce(issue: &Issue, export: &Path, opts: &VerifyOptions, base: &str) -> std::result::Result<Vec<Reproduction>, String> {
     let mut out = Vec::new();
+    let checker = verify::Checker::new(export, opts);
     for check in issue.checks() {
-        let r = verify::run_check(&check, export, opts);
+        let r = checker.run(&check);
         match &r.reason {
             Reason::NotRun { why } => return Err(format!("check `{}` could not be run on the base commit {base}: {why}", check.command)),
             Reason::Ended => {
