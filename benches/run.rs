@@ -74,7 +74,7 @@ fn add_second_issues(dir: &Path, lanes: usize) {
 
 /// 32 × `git worktree add` under `.git/<name>/`: the floor for worktree setup. They stay until
 /// [`remove_floor`]: on ext4, files created within about half a minute of mass deletions are slow
-/// to allocate (`recently_deleted` in `perf`: sys time 5× here), so removing them right before
+/// to allocate (`recently_deleted` in `perf`: sys time 4× here), so removing them right before
 /// the timed run would bill the floor's own clean-up to git-lanes.
 fn worktree_floor(dir: &Path, lanes: usize, name: &str) -> Duration {
     let start = Instant::now();

@@ -443,7 +443,7 @@ fn spawn_confined(mut cmd: Command, sandbox: Option<Arc<crate::exec::sandbox::Pr
 /// child then costs a message to it, not a thread of its own. It ends when the starter is
 /// dropped (with its [`crate::exec::sandbox::Prepared`]).
 #[derive(Debug)]
-pub struct Starter {
+pub(crate) struct Starter {
     jobs: mpsc::Sender<StartJob>,
 }
 
@@ -455,7 +455,7 @@ impl Starter {
     ///
     /// # Errors
     /// When the thread cannot be made or cannot confine itself.
-    pub fn new(ruleset: std::os::fd::BorrowedFd<'_>) -> io::Result<Starter> {
+    pub(crate) fn new(ruleset: std::os::fd::BorrowedFd<'_>) -> io::Result<Starter> {
         let fd = ruleset.try_clone_to_owned()?;
         let (jobs, queue) = mpsc::channel::<StartJob>();
         let (ready_tx, ready) = mpsc::channel();

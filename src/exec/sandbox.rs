@@ -218,11 +218,6 @@ impl Prepared {
         Ok(Prepared { policy, ruleset, starter: OnceLock::new() })
     }
 
-    /// The policy it was built from.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
     /// The descriptor a child's starter hands to `landlock_restrict_self`.
     pub fn ruleset(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::AsFd;

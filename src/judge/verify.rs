@@ -1,9 +1,9 @@
 //! Verification: run an issue's own checks (SPEC §2.1) and judge them; build the evidence that
 //! records the result; tell whether a resolved issue's latest evidence still holds.
 //!
-//! Start with a [`Checker`] (checks run in one tree: [`Checker::verify`] runs one issue's checks in
-//! order) or [`verify_many`] (many issues in parallel), configured by [`VerifyOptions`]; [`to_evidence`] turns an [`IssueVerdict`] into the
-//! seed's evidence schema, and [`evidence_state`] reads it back for `status` and `doctor`.
+//! Start with a [`Checker`] (checks run in one tree; [`Checker::verify`] runs one issue's checks
+//! in order) or [`verify_many`] (many issues in parallel), configured by [`VerifyOptions`];
+//! [`to_evidence`] turns an [`IssueVerdict`] into the seed's evidence schema, and [`evidence_state`] reads it back for `status` and `doctor`.
 //!
 //! # Design note: when a check passes
 //!
@@ -249,9 +249,9 @@ pub fn verify_many(issues: &[&Issue], worktree: &Path, opts: &VerifyOptions, job
 pub struct Checker<'a> {
     tree: &'a Path,
     opts: &'a VerifyOptions,
-    git_guard: crate::exec::sandbox::GitGuard,
-    /// How many times the guard has put something back.
-    restorations: std::sync::atomic::AtomicUsize,
+    /// The guard, and how many times it has put something back. One lock: two checks ending at
+    /// once never restore the same file together, and each reads the count its restore left.
+    git_guard: std::sync::Mutex<(crate::exec::sandbox::GitGuard, usize)>,
     slots: std::sync::Mutex<Vec<Slot>>,
 }
 
@@ -276,16 +276,13 @@ impl Slot {
     /// then dropped, and its folder with it).
     fn emptied(&self) -> bool {
         let Ok(entries) = std::fs::read_dir(self.tmp.path()) else { return false };
-        let mut clean = true;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let gone = match entry.file_type() {
-                Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
-                _ => std::fs::remove_file(&path),
-            };
-            clean &= gone.is_ok();
-        }
-        clean
+        entries.fold(true, |clean, entry| {
+            let gone = entry.and_then(|e| match e.file_type()? {
+                t if t.is_dir() => std::fs::remove_dir_all(e.path()),
+                _ => std::fs::remove_file(e.path()),
+            });
+            clean & gone.is_ok()
+        })
     }
 }
 
@@ -295,8 +292,7 @@ impl<'a> Checker<'a> {
         Checker {
             tree,
             opts,
-            git_guard: crate::exec::sandbox::GitGuard::before(tree),
-            restorations: std::sync::atomic::AtomicUsize::new(0),
+            git_guard: std::sync::Mutex::new((crate::exec::sandbox::GitGuard::before(tree), 0)),
             slots: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -352,14 +348,17 @@ impl<'a> Checker<'a> {
             .with_env(EnvPolicy::Clear(env))
             .with_timeout(self.opts.timeout)
             .with_prepared_sandbox(std::sync::Arc::clone(&slot.sandbox));
-        use std::sync::atomic::Ordering::SeqCst;
-        let restorations_before = self.restorations.load(SeqCst);
+        let restorations_before = self.guard().1;
         let ran = process::run(&spec);
-        let restored = self.git_guard.restore();
-        if !restored.is_empty() {
-            self.restorations.fetch_add(1, SeqCst);
-        }
-        let restored_meanwhile = self.restorations.load(SeqCst) != restorations_before;
+        let (restored, restored_meanwhile) = {
+            let mut guard = self.guard();
+            let restored = guard.0.restore();
+            if !restored.is_empty() {
+                guard.1 += 1;
+            }
+            let meanwhile = guard.1 != restorations_before;
+            (restored, meanwhile)
+        };
         self.give_back(slot);
         let done = match ran {
             Err(e) => return not_run(e.to_string()),
@@ -384,6 +383,10 @@ impl<'a> Checker<'a> {
             dropped_bytes: done.output.dropped_bytes,
             duration: done.duration,
         }
+    }
+
+    fn guard(&self) -> std::sync::MutexGuard<'_, (crate::exec::sandbox::GitGuard, usize)> {
+        self.git_guard.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn take_slot(&self) -> std::result::Result<Slot, String> {
