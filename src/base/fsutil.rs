@@ -12,13 +12,36 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// Read a whole file and give its metadata, taken from the open file before it is read (so a
 /// write racing the read changes what the next stat sees); the error names the path.
+///
+/// Four system calls for a file read whole by its first `read` (open, fstat, read, close): the
+/// buffer holds one byte more than the stat size, so a read that returns exactly that size has
+/// reached the end the stat data describes. A file that grew meanwhile is read to its new end.
 pub fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
     use std::io::Read;
     let read = || -> std::io::Result<(Vec<u8>, std::fs::Metadata)> {
         let mut f = std::fs::File::open(path)?;
         let meta = f.metadata()?;
-        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
-        f.read_to_end(&mut bytes)?;
+        let size = usize::try_from(meta.len()).unwrap_or(0);
+        let mut bytes = vec![0u8; size.saturating_add(1)];
+        let mut filled = 0;
+        loop {
+            match f.read(&mut bytes[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if filled == size {
+                break;
+            }
+            if filled == bytes.len() {
+                // Grown since the stat: read the rest the ordinary way.
+                bytes.truncate(filled);
+                f.read_to_end(&mut bytes)?;
+                return Ok((bytes, meta));
+            }
+        }
+        bytes.truncate(filled);
         Ok((bytes, meta))
     };
     read().map_err(|e| Error::io("read", path, e))

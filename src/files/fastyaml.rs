@@ -21,9 +21,14 @@ pub enum Value {
 
 /// Parse `yaml` if it is inside the subset; `None` means "use the full parser".
 pub fn parse(yaml: &str) -> Option<Vec<(&str, Value)>> {
-    let mut out: Vec<(&str, Value)> = Vec::new();
-    let mut lines = yaml.lines().map(|l| l.strip_suffix('\r').unwrap_or(l)).peekable();
-    while let Some(line) = lines.next() {
+    Some(parse_with_lines(yaml)?.into_iter().map(|(key, _, value)| (key, value)).collect())
+}
+
+/// [`parse`], with the 0-based line of `yaml` each key is on.
+pub fn parse_with_lines(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
+    let mut out: Vec<(&str, usize, Value)> = Vec::with_capacity(16);
+    let mut lines = crate::files::text::lines_with_offsets(yaml).map(|(n, _, l)| (n - 1, l)).peekable();
+    while let Some((at, line)) = lines.next() {
         if skippable(line) {
             continue;
         }
@@ -46,7 +51,7 @@ pub fn parse(yaml: &str) -> Option<Vec<(&str, Value)>> {
         let value = if rest.is_empty() {
             // A block list may follow; otherwise the value is null.
             let mut items = Vec::new();
-            while let Some(next) = lines.peek() {
+            while let Some(&(_, next)) = lines.peek() {
                 if skippable(next) {
                     lines.next();
                     continue;
@@ -69,10 +74,10 @@ pub fn parse(yaml: &str) -> Option<Vec<(&str, Value)>> {
         } else {
             scalar(rest)?
         };
-        if out.iter().any(|(k, _)| *k == key) {
+        if out.iter().any(|(k, _, _)| *k == key) {
             return None;
         }
-        out.push((key, value));
+        out.push((key, at, value));
     }
     Some(out)
 }
@@ -143,8 +148,8 @@ fn plain_str(v: &str) -> Option<&str> {
     if v.contains(": ") || v.ends_with(':') || v.contains(" #") || v.contains(['{', '}', '[', ']', '`', '"', '\'', '\t']) {
         return None;
     }
-    let lower = v.to_ascii_lowercase();
-    if matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | ".inf" | ".nan") {
+    const SPECIAL: [&str; 11] = ["true", "false", "yes", "no", "on", "off", "y", "n", "null", ".inf", ".nan"];
+    if v.len() <= 5 && SPECIAL.iter().any(|w| w.eq_ignore_ascii_case(v)) {
         return None;
     }
     Some(v)
@@ -154,6 +159,15 @@ fn plain_str(v: &str) -> Option<&str> {
 /// or a comment.
 fn quoted(v: &str) -> Option<String> {
     let q = v.chars().next()?;
+    // Most values hold no escape: the closing quote ends them, and they are copied whole.
+    let inner = &v[1..];
+    if let Some(end) = inner.bytes().position(|b| b == q as u8 || b == b'\\') {
+        let after = &inner[end + 1..];
+        if inner.as_bytes()[end] == q as u8 && !(q == '\'' && after.starts_with('\'')) {
+            let after = after.trim();
+            return (after.is_empty() || after.starts_with('#')).then(|| inner[..end].to_string());
+        }
+    }
     let mut out = String::new();
     let mut chars = v[1..].char_indices();
     while let Some((i, c)) = chars.next() {

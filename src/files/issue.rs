@@ -63,12 +63,12 @@ pub enum OneOrMany {
 }
 
 impl OneOrMany {
-    pub fn to_vec(&self) -> Vec<String> {
+    pub fn into_vec(self) -> Vec<String> {
         match self {
             OneOrMany::None => vec![],
             OneOrMany::One(s) if s.trim().is_empty() => vec![],
             OneOrMany::One(s) => s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
-            OneOrMany::Many(v) => v.clone(),
+            OneOrMany::Many(v) => v,
         }
     }
 }
@@ -116,6 +116,24 @@ impl Scalar {
             Scalar::Int(i) => i.to_string(),
             Scalar::Float(f) => f.to_string(),
             Scalar::Bool(b) => b.to_string(),
+        }
+    }
+
+    /// [`Scalar::text`], without a copy of a string.
+    fn into_text(self) -> String {
+        match self {
+            Scalar::Str(s) => s,
+            other => other.text(),
+        }
+    }
+
+    /// The text trimmed, without a copy when it needs no trimming; `None` when blank.
+    fn into_trimmed(self) -> Option<String> {
+        let s = self.into_text();
+        match s.trim() {
+            "" => None,
+            t if t.len() == s.len() => Some(s),
+            t => Some(t.to_string()),
         }
     }
 }
@@ -225,20 +243,18 @@ impl Issue {
             Problem::new(path, 1, "no YAML frontmatter (a first line `---`, the keys, then a line `---`)")
                 .with_hint("see `git lanes new` for the issue template")
         })?;
-        let raw: RawMeta = match fast_raw_meta(&text[split.yaml_start..split.yaml_end]) {
-            Some(raw) => raw,
-            None => frontmatter::parse(path, &text, &split)?,
+        let (raw, key_lines): (RawMeta, _) = match fast_raw_meta(&text[split.yaml_start..split.yaml_end], split.yaml_line) {
+            Some(fast) => fast,
+            None => (frontmatter::parse(path, &text, &split)?, key_lines(&text, &split)),
         };
-        let key_line = |key: &str| key_line(&text, &split, key);
-        let required = |v: &Option<Scalar>, key: &str| -> Result<String, Problem> {
-            match v {
-                Some(s) if !s.text().trim().is_empty() => Ok(s.text().trim().to_string()),
-                _ => Err(Problem::new(path, key_line(key).unwrap_or(split.yaml_line), format!("frontmatter is missing `{key}`"))),
-            }
+        let key_line = |key: &str| KEYS.iter().position(|k| *k == key).map(|i| key_lines[i] as usize).filter(|l| *l > 0);
+        let required = |v: Option<Scalar>, key: &str| -> Result<String, Problem> {
+            v.and_then(Scalar::into_trimmed)
+                .ok_or_else(|| Problem::new(path, key_line(key).unwrap_or(split.yaml_line), format!("frontmatter is missing `{key}`")))
         };
-        let issue_id = required(&raw.issue_id, "issue_id")?;
-        let lane = required(&raw.lane, "lane")?;
-        let status_text = required(&raw.status, "status")?;
+        let issue_id = required(raw.issue_id, "issue_id")?;
+        let lane = required(raw.lane, "lane")?;
+        let status_text = required(raw.status, "status")?;
         let status = Status::parse(&status_text).ok_or_else(|| {
             Problem::new(
                 path,
@@ -250,8 +266,8 @@ impl Issue {
         let body = &text[split.body_offset..];
         let outline = markdown::outline(body, split.body_line, split.body_offset);
         let (title, title_line) = title_of(&outline, &issue_id).unwrap_or_else(|| (issue_id.clone(), split.body_line));
-        let opt = |s: &Option<Scalar>| s.as_ref().map(|x| x.text()).filter(|x| !x.trim().is_empty());
-        let mut affected_paths = raw.affected_paths.to_vec();
+        let opt = |s: Option<Scalar>| s.map(Scalar::into_text).filter(|x| !x.trim().is_empty());
+        let mut affected_paths = raw.affected_paths.into_vec();
         for p in section_list(&text, &outline, "affected_paths") {
             if !affected_paths.contains(&p) {
                 affected_paths.push(p);
@@ -261,23 +277,23 @@ impl Issue {
             issue_id,
             lane,
             severity,
-            severity_level: opt(&raw.severity_level),
-            type_tags: raw.type_tags.to_vec(),
+            severity_level: opt(raw.severity_level),
+            type_tags: raw.type_tags.into_vec(),
             status,
-            category: opt(&raw.category),
+            category: opt(raw.category),
             affected_paths,
-            depends_on: raw.depends_on.to_vec(),
-            blocks: raw.blocks.to_vec(),
-            related: raw.related.to_vec(),
-            time_box: opt(&raw.time_box),
-            date_verified: opt(&raw.date_verified),
-            verification_confidence: opt(&raw.verification_confidence),
-            verification_pattern: opt(&raw.verification_pattern),
-            verification_depth: opt(&raw.verification_depth),
+            depends_on: raw.depends_on.into_vec(),
+            blocks: raw.blocks.into_vec(),
+            related: raw.related.into_vec(),
+            time_box: opt(raw.time_box),
+            date_verified: opt(raw.date_verified),
+            verification_confidence: opt(raw.verification_confidence),
+            verification_pattern: opt(raw.verification_pattern),
+            verification_depth: opt(raw.verification_depth),
         };
         let facts = Facts {
             checks: checks_of(&text, &outline),
-            key_lines: key_lines(&text, &split),
+            key_lines,
             has_resolution: outline.heading("Resolution").is_some(),
             prose_extreme: extreme_in_prose(&text, &split, &outline),
         };
@@ -378,7 +394,7 @@ fn checks_of(text: &str, outline: &Outline) -> Vec<Check> {
     let mut checks = Vec::new();
     let mut pending_name: Option<String> = None;
     let mut current: Option<Check> = None;
-    for (line, raw) in &block.lines {
+    for (line, raw) in block.texts(text) {
         let l = raw.trim();
         if let Some(c) = current.as_mut() {
             // Continuation of a `\`-joined command.
@@ -394,7 +410,7 @@ fn checks_of(text: &str, outline: &Outline) -> Vec<Check> {
         } else if let Some(comment) = l.strip_prefix('#') {
             pending_name = Some(check_name(comment));
         } else {
-            let c = Check { name: pending_name.take(), command: l.to_string(), line: *line };
+            let c = Check { name: pending_name.take(), command: l.to_string(), line };
             if l.ends_with('\\') {
                 current = Some(c);
             } else {
@@ -427,13 +443,19 @@ fn key_lines(text: &str, split: &Split) -> [u32; KEYS.len()] {
     out
 }
 
-/// The frontmatter read by the fast path (`fastyaml`), or `None` when it needs the full parser.
+/// The frontmatter read by the fast path (`fastyaml`) and the lines of its known keys (as
+/// [`key_lines`] finds them: inside the subset every key is on a line of its own, once), or
+/// `None` when it needs the full parser. `yaml_line` is the file line of the YAML's first line.
 /// Field types mirror what serde would accept; anything that would need a conversion or an error
 /// message goes to the full parser.
-fn fast_raw_meta(yaml: &str) -> Option<RawMeta> {
+fn fast_raw_meta(yaml: &str, yaml_line: usize) -> Option<(RawMeta, [u32; KEYS.len()])> {
     use crate::files::fastyaml::Value;
     let mut m = RawMeta::default();
-    for (key, value) in crate::files::fastyaml::parse(yaml)? {
+    let mut lines = [0u32; KEYS.len()];
+    for (key, at, value) in crate::files::fastyaml::parse_with_lines(yaml)? {
+        if let Some(i) = KEYS.iter().position(|k| *k == key) {
+            lines[i] = u32::try_from(yaml_line + at).unwrap_or(u32::MAX);
+        }
         let scalar = |v: Value| -> Option<Option<Scalar>> {
             match v {
                 Value::Null => Some(None),
@@ -471,7 +493,7 @@ fn fast_raw_meta(yaml: &str) -> Option<RawMeta> {
             _ => {}
         }
     }
-    Some(m)
+    Some((m, lines))
 }
 
 /// The file line of a top-level frontmatter key.
@@ -679,9 +701,11 @@ mod tests {
             let split = frontmatter::split(doc).expect("frontmatter");
             let yaml = &doc[split.yaml_start..split.yaml_end];
             let full: RawMeta = frontmatter::parse(Path::new("x.md"), doc, &split).expect("full parse");
-            if let Some(fast) = fast_raw_meta(yaml) {
+            if let Some((fast, lines)) = fast_raw_meta(yaml, split.yaml_line) {
                 fast_used += 1;
                 assert_eq!(fast, full, "fast and full parse differ on:\n{yaml}");
+                // The key lines the fast path gives are the ones the line scan finds.
+                assert_eq!(lines, key_lines(doc, &split), "key lines differ on:\n{yaml}");
             }
         }
         assert!(fast_used == docs.len(), "the fast path should cover these documents ({fast_used}/{})", docs.len());

@@ -33,6 +33,8 @@ use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::files::issue::{Check, Facts, Issue, Meta, Status};
 
 const MAGIC: &[u8; 8] = b"GLSUMCCH";
@@ -214,17 +216,40 @@ impl IssueCache {
         let sorted_len = sorted.len();
         // The key table (path, key, where the summary lies in the summaries part), then the
         // summaries; each part has its own checksum, both are in the head.
+        // Summaries are encoded in parallel, a chunk of entries per task, then joined.
+        let chunks: Vec<(Vec<u8>, Vec<usize>)> = sorted
+            .par_chunks(512)
+            .map(|chunk| {
+                let mut bytes = Vec::with_capacity(chunk.len() * 512);
+                let ends = chunk
+                    .iter()
+                    .map(|(issue, _)| {
+                        put_issue(&mut bytes, issue);
+                        bytes.len()
+                    })
+                    .collect();
+                (bytes, ends)
+            })
+            .collect();
         let mut keys = Vec::with_capacity(entries.len() * 96);
-        let mut summaries = Vec::with_capacity(entries.len() * 512);
-        for (issue, key) in sorted {
-            put_bytes(&mut keys, issue.path.as_os_str().as_encoded_bytes());
-            put_key(&mut keys, key);
-            let start = summaries.len();
-            put_issue(&mut summaries, issue);
-            put_u64(&mut keys, start as u64);
-            put_u64(&mut keys, (summaries.len() - start) as u64);
+        // The summaries are never joined into one buffer: hashed and written chunk by chunk.
+        let summaries_len = chunks.iter().map(|(b, _)| b.len()).sum();
+        let mut summaries_hash = Hash::new(summaries_len);
+        let mut entry = sorted.iter();
+        let mut base = 0;
+        for (bytes, ends) in &chunks {
+            summaries_hash.update(bytes);
+            let mut start = 0;
+            for (&end, (issue, key)) in ends.iter().zip(entry.by_ref()) {
+                put_bytes(&mut keys, issue.path.as_os_str().as_encoded_bytes());
+                put_key(&mut keys, key);
+                put_u64(&mut keys, (base + start) as u64);
+                put_u64(&mut keys, (end - start) as u64);
+                start = end;
+            }
+            base += bytes.len();
         }
-        let (keys_sum, summaries_sum) = (hash(&keys), hash(&summaries));
+        let (keys_sum, summaries_sum) = (hash(&keys), summaries_hash.finish());
         let mut head = Vec::with_capacity(64);
         head.extend_from_slice(MAGIC);
         put_bytes(&mut head, &stamp());
@@ -242,7 +267,9 @@ impl IssueCache {
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
             tmp.write_all(&head)?;
             tmp.write_all(&keys)?;
-            tmp.write_all(&summaries)?;
+            for (bytes, _) in &chunks {
+                tmp.write_all(bytes)?;
+            }
             tmp.persist(&self.file).map_err(|e| e.error)?;
             Ok(())
         };
@@ -266,19 +293,59 @@ pub(crate) fn stamp() -> Vec<u8> {
 /// A fast 64-bit hash (word-wise multiply-xorshift), for the checksum and file names; not
 /// cryptographic: it detects damage, not tampering (the cache lives in `.git`).
 pub(crate) fn hash(bytes: &[u8]) -> u64 {
+    let mut h = Hash::new(bytes.len());
+    h.update(bytes);
+    h.finish()
+}
+
+/// [`hash`] of bytes that come in pieces (their total length known first): the same value as
+/// for the pieces joined, without joining them.
+struct Hash {
+    h: u64,
+    carry: [u8; 8],
+    carried: usize,
+}
+
+impl Hash {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325 ^ (bytes.len() as u64).wrapping_mul(K);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-        h = (h ^ w).wrapping_mul(K);
-        h ^= h >> 29;
+
+    fn new(total_len: usize) -> Hash {
+        Hash { h: 0xCBF2_9CE4_8422_2325 ^ (total_len as u64).wrapping_mul(Hash::K), carry: [0; 8], carried: 0 }
     }
-    for &b in chunks.remainder() {
-        h = (h ^ u64::from(b)).wrapping_mul(K);
-        h ^= h >> 29;
+
+    fn mix(&mut self, w: u64) {
+        self.h = (self.h ^ w).wrapping_mul(Hash::K);
+        self.h ^= self.h >> 29;
     }
-    h
+
+    fn update(&mut self, mut bytes: &[u8]) {
+        if self.carried > 0 {
+            let take = (8 - self.carried).min(bytes.len());
+            self.carry[self.carried..self.carried + take].copy_from_slice(&bytes[..take]);
+            self.carried += take;
+            bytes = &bytes[take..];
+            if self.carried < 8 {
+                return;
+            }
+            self.mix(u64::from_le_bytes(self.carry));
+            self.carried = 0;
+        }
+        let mut words = bytes.chunks_exact(8);
+        for c in &mut words {
+            self.mix(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+        }
+        let rest = words.remainder();
+        self.carry[..rest.len()].copy_from_slice(rest);
+        self.carried = rest.len();
+    }
+
+    fn finish(mut self) -> u64 {
+        for i in 0..self.carried {
+            let b = self.carry[i];
+            self.mix(u64::from(b));
+        }
+        self.h
+    }
 }
 
 /// How much of a cache file is read first when only its keys are wanted: the head and, for a
@@ -618,6 +685,25 @@ mod tests {
         assert_eq!(format!("{:?}", a.meta), format!("{:?}", b.meta));
         assert_eq!((&a.title, a.title_line, a.bom), (&b.title, b.title_line, b.bom));
         assert_eq!(a.facts, b.facts);
+    }
+
+    /// The summaries' checksum is taken chunk by chunk: any split of the bytes hashes as the
+    /// bytes whole.
+    #[test]
+    fn a_hash_taken_in_pieces_is_the_hash_of_the_whole() {
+        let bytes: Vec<u8> = (0..61u32).map(|i| (i * 37 % 251) as u8).collect();
+        for len in [0, 1, 7, 8, 9, 16, 23, 61] {
+            let whole = hash(&bytes[..len]);
+            for a in 0..=len {
+                for b in a..=len {
+                    let mut h = Hash::new(len);
+                    for piece in [&bytes[..a], &bytes[a..b], &bytes[b..len]] {
+                        h.update(piece);
+                    }
+                    assert_eq!(h.finish(), whole, "len {len}, split at {a} and {b}");
+                }
+            }
+        }
     }
 
     #[test]

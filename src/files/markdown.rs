@@ -8,6 +8,8 @@
 //! files in the tests; it is an order of magnitude faster than building a full AST, which matters
 //! for `sync` over ten thousand files.
 
+use std::ops::Range;
+
 use crate::files::text::lines_with_offsets;
 
 /// An ATX heading (`## Title`).
@@ -27,10 +29,18 @@ pub struct CodeBlock {
     pub lang: String,
     /// Line of the opening fence.
     pub line: usize,
-    /// The content lines (without the fences), each with its line number.
-    pub lines: Vec<(usize, String)>,
+    /// The content lines (without the fences): each line's number and the byte range of its
+    /// text (indent stripped, no line end) in the file, so outlining copies no text.
+    pub lines: Vec<(usize, Range<usize>)>,
     /// Whether a closing fence was found (an unclosed fence runs to the end of the file).
     pub closed: bool,
+}
+
+impl CodeBlock {
+    /// The content lines with their numbers; `text` is the file the outline was taken from.
+    pub fn texts<'t>(&self, text: &'t str) -> impl Iterator<Item = (usize, &'t str)> {
+        self.lines.iter().map(move |(n, r)| (*n, text.get(r.clone()).unwrap_or("")))
+    }
 }
 
 /// Headings and code blocks of a document, in source order.
@@ -53,7 +63,9 @@ pub fn outline(text: &str, first_line: usize, base_offset: usize) -> Outline {
                 b.closed = true;
                 out.blocks.push(b);
             } else {
-                block.lines.push((lineno, strip_indent(line, *indent).to_string()));
+                let content = strip_indent(line, *indent);
+                let start = base_offset + off + (line.len() - content.len());
+                block.lines.push((lineno, start..start + content.len()));
             }
             continue;
         }
@@ -139,7 +151,11 @@ fn atx_heading(line: &str) -> Option<(u8, String)> {
 impl Outline {
     /// The first heading whose text starts with `prefix` (case-insensitive).
     pub fn heading(&self, prefix: &str) -> Option<(usize, &Heading)> {
-        self.headings.iter().enumerate().find(|(_, h)| h.text.to_ascii_lowercase().starts_with(&prefix.to_ascii_lowercase()))
+        let prefix = prefix.as_bytes();
+        self.headings
+            .iter()
+            .enumerate()
+            .find(|(_, h)| h.text.as_bytes().get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)))
     }
 
     /// The line range `[start, end)` of the section under heading `index`: until the next heading
@@ -170,8 +186,8 @@ mod tests {
         assert_eq!(hs, [(1, "Title", 1), (2, "Next", 7)]);
         assert_eq!(o.blocks.len(), 2);
         assert_eq!(o.blocks[0].lang, "bash");
-        assert_eq!(o.blocks[0].lines, [(4, "# not a heading".to_string()), (5, "echo hi".to_string())]);
-        assert_eq!(o.blocks[1].lines, [(9, "```".to_string())]);
+        assert_eq!(o.blocks[0].texts(doc).collect::<Vec<_>>(), [(4, "# not a heading"), (5, "echo hi")]);
+        assert_eq!(o.blocks[1].texts(doc).collect::<Vec<_>>(), [(9, "```")]);
     }
 
     #[test]
@@ -200,8 +216,7 @@ mod tests {
             let mine = outline(doc, 1, 0);
             let (h, b) = comrak_outline(doc);
             let mine_h: Vec<_> = mine.headings.iter().map(|h| (h.level, h.line)).collect();
-            let mine_b: Vec<_> =
-                mine.blocks.iter().map(|b| (b.line, b.lines.iter().map(|l| l.1.clone()).collect::<Vec<_>>().join("\n"))).collect();
+            let mine_b: Vec<_> = mine.blocks.iter().map(|b| (b.line, b.texts(doc).map(|l| l.1).collect::<Vec<_>>().join("\n"))).collect();
             assert_eq!(mine_h, h, "headings differ in:\n{doc}");
             assert_eq!(mine_b, b, "code blocks differ in:\n{doc}");
         }

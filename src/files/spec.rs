@@ -71,11 +71,11 @@ impl AgentSpec {
             description: raw.description,
             model: raw.model,
             color: raw.color,
-            tools: raw.tools.to_vec(),
+            tools: raw.tools.into_vec(),
             worker: raw.worker,
             max_issues: raw.max_issues,
             timeout: raw.timeout,
-            paths: raw.paths.to_vec(),
+            paths: raw.paths.into_vec(),
             body,
         })
     }

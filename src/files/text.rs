@@ -52,18 +52,45 @@ pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<Text, Problem> {
 
 /// The 1-based line of the first `<<<<<<< ` conflict marker, if any.
 pub fn conflict_marker_line(text: &str) -> Option<usize> {
-    text.lines().position(|l| l.starts_with("<<<<<<< ") || l == "<<<<<<<" || l.starts_with(">>>>>>> ")).map(|i| i + 1)
+    let bytes = text.as_bytes();
+    // Seven `<` or `>` at a line's start, then a space or the line's end (`\r\n` counts as an
+    // end for `<<<<<<<` only, as `str::lines` gives it); searched for, not walked line by line.
+    let marker_at = |at: usize| {
+        let run = &bytes[at..];
+        let rest = &run[7..];
+        match run[0] {
+            b'<' => matches!(rest, [] | [b' ', ..] | [b'\n', ..] | [b'\r', b'\n', ..]),
+            _ => rest.first() == Some(&b' '),
+        }
+    };
+    static FINDERS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+        std::sync::LazyLock::new(|| [memchr::memmem::Finder::new("<<<<<<<"), memchr::memmem::Finder::new(">>>>>>>")]);
+    let mut first: Option<usize> = None;
+    for finder in FINDERS.iter() {
+        let found = finder.find_iter(bytes).find(|&at| (at == 0 || bytes[at - 1] == b'\n') && marker_at(at));
+        if let Some(at) = found {
+            first = Some(first.map_or(at, |f| f.min(at)));
+        }
+    }
+    first.map(|at| 1 + memchr::memchr_iter(b'\n', &bytes[..at]).count())
 }
 
 /// Iterate `(line_number, byte_offset, line_without_eol)` over `text`.
+///
+/// Line ends are found by one vectorised search over the whole text (`memchr`), not one per line.
 pub fn lines_with_offsets(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
-    let mut offset = 0;
-    text.split_inclusive('\n').enumerate().map(move |(i, raw)| {
-        let start = offset;
-        offset += raw.len();
-        let line = raw.strip_suffix('\n').unwrap_or(raw);
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        (i + 1, start, line)
+    let mut ends = memchr::memchr_iter(b'\n', text.as_bytes());
+    let (mut start, mut n) = (0, 0);
+    std::iter::from_fn(move || {
+        if start >= text.len() {
+            return None;
+        }
+        let at = start;
+        let end = ends.next().unwrap_or(text.len());
+        start = end + 1;
+        n += 1;
+        let line = &text[at..end];
+        Some((n, at, line.strip_suffix('\r').unwrap_or(line)))
     })
 }
 
@@ -93,10 +120,46 @@ mod tests {
         assert!(decode(p, vec![b'a'; MAX_FILE_BYTES + 1]).is_err());
     }
 
+    /// The marker search finds the line `str::lines` would: every combination of the pieces
+    /// around a marker (line starts, run lengths, what follows, line endings).
+    #[test]
+    fn conflict_markers_are_found_on_the_line_a_line_walk_finds() {
+        let by_lines =
+            |t: &str| t.lines().position(|l| l.starts_with("<<<<<<< ") || l == "<<<<<<<" || l.starts_with(">>>>>>> ")).map(|i| i + 1);
+        let pieces = ["", "x", " ", "\n", "\r\n", "\r", "<<<<<<<", "<<<<<<", ">>>>>>>", "<<<<<<<<", "=======", " HEAD", "é"];
+        let mut n = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in ["", "\n", "\r\n", " x\n"] {
+                        let t = format!("{a}{b}{c}{d}");
+                        assert_eq!(conflict_marker_line(&t), by_lines(&t), "{t:?}");
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert!(n > 8000);
+    }
+
     #[test]
     fn lines_trim_crlf() {
         let v: Vec<_> = lines_with_offsets("a\r\nbc\nd").collect();
         assert_eq!(v, [(1, 0, "a"), (2, 3, "bc"), (3, 6, "d")]);
+        for t in ["", "\n", "\n\n", "a", "a\n", "a\r", "\r\n", "a\n\nb\r\n", "é\nü"] {
+            let mut offset = 0;
+            let by_split: Vec<_> = t
+                .split_inclusive('\n')
+                .enumerate()
+                .map(|(i, raw)| {
+                    let at = offset;
+                    offset += raw.len();
+                    let line = raw.strip_suffix('\n').unwrap_or(raw);
+                    (i + 1, at, line.strip_suffix('\r').unwrap_or(line))
+                })
+                .collect();
+            assert_eq!(lines_with_offsets(t).collect::<Vec<_>>(), by_split, "{t:?}");
+        }
         assert_eq!(line_ending("a\r\nb"), "\r\n");
     }
 }

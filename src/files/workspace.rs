@@ -92,18 +92,27 @@ impl Workspace {
             .collect::<Result<Vec<_>>>()?;
         // Rewrite when a summary was taken afresh or an entry is gone; a file that does not parse
         // is never cached (it is read again each time, and does not force a rewrite).
-        let cacheable = || loaded.iter().filter_map(|(_, r, key, hit)| Some((r.as_ref().ok()?, (*key)?, *hit)));
+        let cacheable = || loaded.iter().filter_map(|(_, r, key, hit)| Some((&**r.as_ref().ok()?, (*key)?, *hit)));
         let stale = cacheable().any(|(_, _, hit)| !hit) || cacheable().count() != cache.len();
-        let mut checksum = if stale { None } else { cache.checksum() };
-        if stale && write_back {
-            let entries: Vec<(&Issue, Key)> = cacheable().map(|(issue, key, _)| (&**issue, key)).collect();
-            checksum = cache.write(&entries);
-        }
-        if cacheable().count() != loaded.len() {
-            checksum = None;
-        }
+        let all_cacheable = cacheable().count() == loaded.len();
+        // The cache is written while the issues are ordered and checked.
+        let (written, (order, found)) = rayon::join(
+            || {
+                if !stale {
+                    return cache.checksum();
+                }
+                if !write_back {
+                    return None;
+                }
+                let entries: Vec<(&Issue, Key)> = cacheable().map(|(issue, key, _)| (issue, key)).collect();
+                cache.write(&entries)
+            },
+            || order_and_problems(&loaded, |(lane_dir, r, _, _)| (lane_dir, r)),
+        );
+        let checksum = written.filter(|_| all_cacheable);
         drop(cache);
-        let issues = collect_issues(loaded.into_iter().map(|(lane_dir, r, _, _)| (lane_dir, r)).collect(), &mut problems);
+        problems.extend(found);
+        let issues = take_in_order(loaded, &order, |(_, r, _, _)| r.ok());
         let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
         let checksum = checksum.filter(|_| problems.is_empty());
         Ok((Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs }, checksum))
@@ -115,6 +124,10 @@ impl Workspace {
     /// all load without a problem). Commands answer from remembered results with it
     /// (`answers.rs`).
     pub fn proves_unchanged(root: &Path, config: &Config, cache_dir: &Path) -> Result<Option<Unchanged>> {
+        // Without a cache file nothing can be proved: no listing (and no stat of every file).
+        if !IssueCache::for_worktree(cache_dir, root).exists() {
+            return Ok(None);
+        }
         let mut problems = Vec::new();
         let (files, lane_dirs, cache) = list_and_read_cache(root, &config.issues, cache_dir, false, &mut problems)?;
         let Some(checksum) = cache.checksum() else { return Ok(None) };
@@ -347,22 +360,43 @@ fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<(Vec<
 }
 
 /// Keep the parsed issues, collecting parse and layout problems; sort by lane then natural id.
-fn collect_issues<D: AsRef<str>>(parsed: Vec<(D, std::result::Result<Box<Issue>, Problem>)>, problems: &mut Vec<Problem>) -> Vec<Issue> {
-    let mut issues = Vec::with_capacity(parsed.len());
-    for (lane_dir, r) in parsed {
-        match r {
-            Ok(issue) => {
-                if let Some(p) = layout_problem(&issue, lane_dir.as_ref()) {
-                    problems.push(p);
-                }
-                issues.push(issue);
-            }
-            Err(p) => problems.push(p),
-        }
-    }
-    // Boxed while sorting: moving ten thousand pointers, not ten thousand issues.
-    issues.sort_by(|a, b| names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id())));
-    issues.into_iter().map(|b| *b).collect()
+fn collect_issues<D: AsRef<str> + Sync>(
+    parsed: Vec<(D, std::result::Result<Box<Issue>, Problem>)>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Issue> {
+    let (order, found) = order_and_problems(&parsed, |(lane_dir, r)| (lane_dir.as_ref(), r));
+    problems.extend(found);
+    take_in_order(parsed, &order, |(_, r)| r.ok())
+}
+
+/// Where each parsed issue goes (by lane, then natural id) and the problems in file order: parse
+/// errors and files whose id or lane does not match their name or folder. `entry` gives an
+/// element's lane folder and parse result. Only borrows, so it can run beside the summary cache's
+/// write.
+fn order_and_problems<T: Sync>(
+    parsed: &[T],
+    entry: impl Fn(&T) -> (&str, &std::result::Result<Box<Issue>, Problem>) + Sync,
+) -> (Vec<usize>, Vec<Problem>) {
+    let problems = parsed
+        .par_iter()
+        .filter_map(|e| match entry(e) {
+            (lane_dir, Ok(issue)) => layout_problem(issue, lane_dir),
+            (_, Err(p)) => Some(p.clone()),
+        })
+        .collect();
+    let issue = |i: usize| entry(&parsed[i]).1.as_deref().ok();
+    let mut order: Vec<usize> = (0..parsed.len()).filter(|&i| issue(i).is_some()).collect();
+    order.sort_by(|&a, &b| match (issue(a), issue(b)) {
+        (Some(a), Some(b)) => names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id())),
+        _ => std::cmp::Ordering::Equal,
+    });
+    (order, problems)
+}
+
+/// The parsed issues in `order` (from [`order_and_problems`]); `issue` takes an element's issue.
+fn take_in_order<T>(parsed: Vec<T>, order: &[usize], issue: impl Fn(T) -> Option<Box<Issue>>) -> Vec<Issue> {
+    let mut slots: Vec<Option<Box<Issue>>> = parsed.into_iter().map(issue).collect();
+    order.iter().filter_map(|&i| slots[i].take()).map(|b| *b).collect()
 }
 
 /// A lane folder's name must be a lane name.
