@@ -18,6 +18,7 @@ fn main() {
     let (issues, runs) = if smoke() { (1_000, 1) } else { (10_000, 9) };
     let (_tmp, dir) = workdir();
     let repo = generate(&dir, &Shape { issues, lanes: 20, resolved_pct: 30, stale: 0 });
+    settle();
     let bin = binary();
     // Ids are zero-padded to the width of the per-lane count (`A-001` for 500 a lane).
     let width = (issues / 20).to_string().len().max(2);

@@ -92,12 +92,6 @@ fn remove_floor(dir: &Path, lanes: usize, name: &str) {
     }
 }
 
-/// Let the file system write back what the previous step created and deleted.
-fn settle() {
-    let _ = Command::new("sync").status();
-    std::thread::sleep(Duration::from_secs(2));
-}
-
 /// Start a run; sample the orchestrator's CPU and RSS from /proc while it runs.
 struct Sampled {
     wall: Duration,
