@@ -73,7 +73,6 @@ pub fn lane_name(i: usize) -> String {
     if i < 26 { (letters[i] as char).to_string() } else { format!("L{i}") }
 }
 
-/// Generate a seed-style repository at `dir` (a fresh git repo with one commit) and return it.
 /// Let the file system write back what the previous step created and deleted, so a measurement
 /// does not pay for the write-back of a repository generated just before it.
 pub fn settle() {
@@ -81,6 +80,7 @@ pub fn settle() {
     std::thread::sleep(std::time::Duration::from_secs(2));
 }
 
+/// Generate a seed-style repository at `dir` (a fresh git repo with one commit) and return it.
 pub fn generate(dir: &Path, shape: &Shape) -> PathBuf {
     let mut rng = Rng::new(0x5eed_1a9e5);
     std::fs::create_dir_all(dir).unwrap();

@@ -15,7 +15,8 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 ///
 /// Four system calls for a file read whole by its first `read` (open, fstat, read, close): the
 /// buffer holds one byte more than the stat size, so a read that returns exactly that size has
-/// reached the end the stat data describes. A file that grew meanwhile is read to its new end.
+/// reached the end the stat data describes. A read that finds more (a file grown since the stat,
+/// or one whose stat size is not its length) goes on to the end.
 pub fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
     use std::io::Read;
     let read = || -> std::io::Result<(Vec<u8>, std::fs::Metadata)> {
@@ -142,6 +143,28 @@ pub fn remove_file_if_exists(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whole files whatever their size, and a file whose stat size (0 under `/proc`) is not its
+    /// length is read to its end, not cut at the stat size.
+    #[test]
+    fn read_with_meta_reads_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0usize, 1, 4095, 4096, 4097, 200_000] {
+            let path = dir.path().join(format!("f{len}"));
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&path, &bytes).unwrap();
+            let (read, meta) = read_with_meta(&path).unwrap();
+            assert_eq!(read, bytes, "{len} bytes");
+            assert_eq!(meta.len(), len as u64);
+        }
+        let proc = Path::new("/proc/self/cmdline");
+        if proc.exists() {
+            let (read, meta) = read_with_meta(proc).unwrap();
+            assert_eq!(meta.len(), 0);
+            assert!(!read.is_empty());
+            assert_eq!(read, std::fs::read(proc).unwrap());
+        }
+    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temp_file() {

@@ -19,13 +19,9 @@ pub enum Value {
     List(Vec<String>),
 }
 
-/// Parse `yaml` if it is inside the subset; `None` means "use the full parser".
-pub fn parse(yaml: &str) -> Option<Vec<(&str, Value)>> {
-    Some(parse_with_lines(yaml)?.into_iter().map(|(key, _, value)| (key, value)).collect())
-}
-
-/// [`parse`], with the 0-based line of `yaml` each key is on.
-pub fn parse_with_lines(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
+/// Parse `yaml` if it is inside the subset: each key, the 0-based line of `yaml` it is on, and
+/// its value. `None` means "use the full parser".
+pub fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
     let mut out: Vec<(&str, usize, Value)> = Vec::with_capacity(16);
     let mut lines = crate::files::text::lines_with_offsets(yaml).map(|(n, _, l)| (n - 1, l)).peekable();
     while let Some((at, line)) = lines.next() {
@@ -257,14 +253,15 @@ mod tests {
     fn reads_the_subset() {
         let y = "# c\nissue_id: \"E-01\"\nlane: E # note\nseverity: 7\ntype_tags: [\"a\", b, 'c''d']\nstatus: 'OPEN'\naffected_paths:\n  - \"x/y.md\"\n  - z\ndepends_on: []\nblocks:\nempty: ~\n";
         let v = parse(y).unwrap();
-        assert_eq!(v[0], ("issue_id", Value::Str("E-01".into())));
-        assert_eq!(v[1], ("lane", Value::Str("E".into())));
-        assert_eq!(v[2], ("severity", Value::Int(7)));
-        assert_eq!(v[3], ("type_tags", Value::List(vec!["a".into(), "b".into(), "c'd".into()])));
-        assert_eq!(v[5], ("affected_paths", Value::List(vec!["x/y.md".into(), "z".into()])));
-        assert_eq!(v[6], ("depends_on", Value::List(vec![])));
-        assert_eq!(v[7], ("blocks", Value::Null));
-        assert_eq!(v[8], ("empty", Value::Null));
+        assert_eq!(v[0], ("issue_id", 1, Value::Str("E-01".into())));
+        assert_eq!(v[1], ("lane", 2, Value::Str("E".into())));
+        assert_eq!(v[2], ("severity", 3, Value::Int(7)));
+        assert_eq!(v[3], ("type_tags", 4, Value::List(vec!["a".into(), "b".into(), "c'd".into()])));
+        assert_eq!(v[4], ("status", 5, Value::Str("OPEN".into())));
+        assert_eq!(v[5], ("affected_paths", 6, Value::List(vec!["x/y.md".into(), "z".into()])));
+        assert_eq!(v[6], ("depends_on", 9, Value::List(vec![])));
+        assert_eq!(v[7], ("blocks", 10, Value::Null));
+        assert_eq!(v[8], ("empty", 11, Value::Null));
     }
 
     #[test]

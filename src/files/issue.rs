@@ -247,7 +247,7 @@ impl Issue {
             Some(fast) => fast,
             None => (frontmatter::parse(path, &text, &split)?, key_lines(&text, &split)),
         };
-        let key_line = |key: &str| KEYS.iter().position(|k| *k == key).map(|i| key_lines[i] as usize).filter(|l| *l > 0);
+        let key_line = |key: &str| known_key_line(&key_lines, key).flatten();
         let required = |v: Option<Scalar>, key: &str| -> Result<String, Problem> {
             v.and_then(Scalar::into_trimmed)
                 .ok_or_else(|| Problem::new(path, key_line(key).unwrap_or(split.yaml_line), format!("frontmatter is missing `{key}`")))
@@ -334,8 +334,8 @@ impl Issue {
 
     /// The file line of top-level frontmatter `key`.
     pub fn key_line(&self, key: &str) -> Option<usize> {
-        match KEYS.iter().position(|k| *k == key) {
-            Some(i) => Some(self.facts.key_lines[i] as usize).filter(|l| *l > 0),
+        match known_key_line(&self.facts.key_lines, key) {
+            Some(line) => line,
             None if self.cached => None,
             None => key_line(&self.text, &self.split, key),
         }
@@ -426,6 +426,13 @@ fn checks_of(text: &str, outline: &Outline) -> Vec<Check> {
     checks
 }
 
+/// The line of `key` in `key_lines` (0: not in the file) when it is one of [`KEYS`]; `None` for
+/// any other key.
+fn known_key_line(key_lines: &[u32; KEYS.len()], key: &str) -> Option<Option<usize>> {
+    let i = KEYS.iter().position(|k| *k == key)?;
+    Some(Some(key_lines[i] as usize).filter(|l| *l > 0))
+}
+
 /// Lines of the known top-level keys, in one pass (the first line that names a key wins, as in
 /// [`frontmatter::value_span`]).
 fn key_lines(text: &str, split: &Split) -> [u32; KEYS.len()] {
@@ -452,7 +459,7 @@ fn fast_raw_meta(yaml: &str, yaml_line: usize) -> Option<(RawMeta, [u32; KEYS.le
     use crate::files::fastyaml::Value;
     let mut m = RawMeta::default();
     let mut lines = [0u32; KEYS.len()];
-    for (key, at, value) in crate::files::fastyaml::parse_with_lines(yaml)? {
+    for (key, at, value) in crate::files::fastyaml::parse(yaml)? {
         if let Some(i) = KEYS.iter().position(|k| *k == key) {
             lines[i] = u32::try_from(yaml_line + at).unwrap_or(u32::MAX);
         }

@@ -216,9 +216,10 @@ impl IssueCache {
         let sorted_len = sorted.len();
         // The key table (path, key, where the summary lies in the summaries part), then the
         // summaries; each part has its own checksum, both are in the head.
-        // Summaries are encoded in parallel, a chunk of entries per task, then joined.
+        // Summaries are encoded in parallel, a chunk of entries per task.
+        const CHUNK: usize = 512;
         let chunks: Vec<(Vec<u8>, Vec<usize>)> = sorted
-            .par_chunks(512)
+            .par_chunks(CHUNK)
             .map(|chunk| {
                 let mut bytes = Vec::with_capacity(chunk.len() * 512);
                 let ends = chunk
@@ -235,12 +236,11 @@ impl IssueCache {
         // The summaries are never joined into one buffer: hashed and written chunk by chunk.
         let summaries_len = chunks.iter().map(|(b, _)| b.len()).sum();
         let mut summaries_hash = Hash::new(summaries_len);
-        let mut entry = sorted.iter();
         let mut base = 0;
-        for (bytes, ends) in &chunks {
+        for (entries, (bytes, ends)) in sorted.chunks(CHUNK).zip(&chunks) {
             summaries_hash.update(bytes);
             let mut start = 0;
-            for (&end, (issue, key)) in ends.iter().zip(entry.by_ref()) {
+            for (&end, (issue, key)) in ends.iter().zip(entries) {
                 put_bytes(&mut keys, issue.path.as_os_str().as_encoded_bytes());
                 put_key(&mut keys, key);
                 put_u64(&mut keys, (base + start) as u64);
@@ -688,12 +688,27 @@ mod tests {
     }
 
     /// The summaries' checksum is taken chunk by chunk: any split of the bytes hashes as the
-    /// bytes whole.
+    /// bytes whole, and as the word-wise formula the cache format was written with.
     #[test]
     fn a_hash_taken_in_pieces_is_the_hash_of_the_whole() {
+        fn formula(bytes: &[u8]) -> u64 {
+            const K: u64 = 0x9E37_79B9_7F4A_7C15;
+            let mut h: u64 = 0xCBF2_9CE4_8422_2325 ^ (bytes.len() as u64).wrapping_mul(K);
+            let mut words = bytes.chunks_exact(8);
+            for w in &mut words {
+                h = (h ^ u64::from_le_bytes(w.try_into().unwrap())).wrapping_mul(K);
+                h ^= h >> 29;
+            }
+            for &b in words.remainder() {
+                h = (h ^ u64::from(b)).wrapping_mul(K);
+                h ^= h >> 29;
+            }
+            h
+        }
         let bytes: Vec<u8> = (0..61u32).map(|i| (i * 37 % 251) as u8).collect();
         for len in [0, 1, 7, 8, 9, 16, 23, 61] {
             let whole = hash(&bytes[..len]);
+            assert_eq!(whole, formula(&bytes[..len]), "len {len}");
             for a in 0..=len {
                 for b in a..=len {
                     let mut h = Hash::new(len);

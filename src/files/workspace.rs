@@ -384,13 +384,9 @@ fn order_and_problems<T: Sync>(
             (_, Err(p)) => Some(p.clone()),
         })
         .collect();
-    let issue = |i: usize| entry(&parsed[i]).1.as_deref().ok();
-    let mut order: Vec<usize> = (0..parsed.len()).filter(|&i| issue(i).is_some()).collect();
-    order.sort_by(|&a, &b| match (issue(a), issue(b)) {
-        (Some(a), Some(b)) => names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id())),
-        _ => std::cmp::Ordering::Equal,
-    });
-    (order, problems)
+    let mut order: Vec<(usize, &Issue)> = parsed.iter().enumerate().filter_map(|(i, e)| Some((i, entry(e).1.as_deref().ok()?))).collect();
+    order.sort_by(|(_, a), (_, b)| names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id())));
+    (order.into_iter().map(|(i, _)| i).collect(), problems)
 }
 
 /// The parsed issues in `order` (from [`order_and_problems`]); `issue` takes an element's issue.

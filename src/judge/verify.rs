@@ -3,7 +3,8 @@
 //!
 //! Start with a [`Checker`] (checks run in one tree; [`Checker::verify`] runs one issue's checks
 //! in order) or [`verify_many`] (many issues in parallel), configured by [`VerifyOptions`];
-//! [`to_evidence`] turns an [`IssueVerdict`] into the seed's evidence schema, and [`evidence_state`] reads it back for `status` and `doctor`.
+//! [`to_evidence`] turns an [`IssueVerdict`] into the seed's evidence schema, and
+//! [`evidence_state`] reads it back for `status` and `doctor`.
 //!
 //! # Design note: when a check passes
 //!
