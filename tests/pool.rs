@@ -76,7 +76,12 @@ fn a_second_run_reuses_the_pooled_worktrees_and_rewrites_only_what_changed() {
         assert!(admin.join("lanes-pool").exists(), "no pool marker for {}", p.display());
         assert!(!admin.join("lanes-ready").exists(), "a pooled worktree keeps its ready marker");
         assert!(!std::fs::read_to_string(admin.join("HEAD")).unwrap().starts_with("ref:"), "a pooled worktree is not detached");
+        // Moved in this process (not by `git worktree move`): git itself finds it where it is.
+        let top = r.git(&["-C", p.to_str().unwrap(), "rev-parse", "--show-toplevel"]);
+        assert_eq!(Path::new(top.trim()).canonicalize().unwrap(), p.canonicalize().unwrap());
+        assert_eq!(r.git(&["-C", p.to_str().unwrap(), "status", "--porcelain"]), "", "{} is not clean", p.display());
     }
+    assert!(!r.git(&["worktree", "list", "--porcelain"]).contains("prunable"), "git lost track of a pooled worktree");
     assert!(r.lane_branches().is_empty(), "{:?}", r.lane_branches());
     assert!(r.has_ref("refs/lanes/archive/R1/E") && r.has_ref("refs/lanes/archive/R1/M"));
     assert!(!r.root().join(".git/lanes/worktrees/R1").exists(), "the run's emptied worktree folder is left");

@@ -7,4 +7,5 @@ pub mod locks;
 pub mod pool;
 pub mod repo;
 pub mod snapshot;
+pub mod treemerge;
 pub mod worktree;

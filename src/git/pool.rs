@@ -1,7 +1,9 @@
 //! The pool of reused lane worktrees (issue 14): a finished run's clean worktrees are parked on a
 //! detached HEAD under `<worktrees folder>/.pool/<n>` instead of being deleted, and the next run
-//! re-points one to its base (`git worktree move`, then `git checkout -b`, which writes only the
-//! files that differ) instead of `git worktree add` writing every file again.
+//! re-points one to its base (moved as `git worktree move` would, then `git checkout -b`, which
+//! writes only the files that differ) instead of `git worktree add` writing every file again.
+//! Parking is done in this process (libgit2's status, HEAD detached by git2, the folder renamed):
+//! four `git` processes per lane at the end of every run cost more than the work.
 //!
 //! A pooled worktree is one git has registered whose private folder (`<common git
 //! dir>/worktrees/<name>/`) holds [`POOL_MARKER`], naming the path the pool parked it at. Only
@@ -274,13 +276,23 @@ fn prepare_to_pool(worktree: &Path, config: &Config) -> Result<Retiring> {
         return Ok(Retiring::Gone);
     }
     drop_signal_files(worktree, config)?;
-    if worktree::is_dirty(worktree)? {
+    if holds_anything(worktree)? {
         return Ok(Retiring::Dirty);
     }
-    let detached = git(worktree, &["checkout", "--quiet", "--detach"]).and_then(|_| git(worktree, &["rev-parse", "--absolute-git-dir"]));
-    let Ok(admin) = detached.map(|d| PathBuf::from(d.trim())) else { return Ok(Retiring::Clean) };
+    let Some(admin) = detach(worktree) else { return Ok(Retiring::Clean) };
     crate::base::fsutil::remove_file_if_exists(&admin.join(READY_MARKER))?;
     Ok(Retiring::Detached(admin))
+}
+
+/// Put a clean worktree's HEAD on its commit (as `git checkout --detach`: no file changes) and
+/// return its private git folder; `None` when it has no commit or git2 cannot.
+fn detach(worktree: &Path) -> Option<PathBuf> {
+    let repo = git2::Repository::open(worktree).ok()?;
+    let head = repo.head().ok()?.target()?;
+    if !repo.head_detached().unwrap_or(false) {
+        repo.set_head_detached(head).ok()?;
+    }
+    Some(repo.path().to_path_buf())
 }
 
 /// Mark a detached, clean worktree as pooled at `to` and move it there. The marker is written
@@ -292,7 +304,7 @@ fn park(repo: &Repo, worktree: &Path, admin: &Path, to: &Path) -> Result<()> {
     }
     crate::base::fsutil::write_atomic(&admin.join(POOL_MARKER), format!("{}\n", to.display()).as_bytes())?;
     crate::base::fault::point("mid-pool");
-    let moved = git(&repo.root, &["worktree", "move", &worktree.to_string_lossy(), &to.to_string_lossy()]);
+    let moved = worktree::move_worktree(&repo.root, admin, worktree, to);
     if let Err(e) = moved {
         crate::base::fsutil::remove_file_if_exists(&admin.join(POOL_MARKER))?;
         return Err(e);

@@ -226,8 +226,8 @@ fn take_pooled(
     }
     // The pool dropped its ready marker; a kill right after the move must not find one.
     crate::base::fsutil::remove_file_if_exists(&pooled.admin.join(READY_MARKER))?;
-    let (from, to) = (pooled.path.to_string_lossy(), w.path.to_string_lossy());
-    if let Err(e) = git(repo_root, &["worktree", "move", &from, &to]) {
+    if let Err(e) = move_worktree(repo_root, &pooled.admin, &pooled.path, &w.path) {
+        let from = pooled.path.display();
         note_in_log(&w.log, &format!("git-lanes: the pooled worktree {from} could not be moved here ({e}); adding a new one"));
         {
             let _one_at_a_time = adding.lock().unwrap_or_else(|p| p.into_inner());
@@ -241,6 +241,36 @@ fn take_pooled(
     setup(repo_root, &w.path, setup_config, &w.log)?;
     // Its private git folder is known: no `git rev-parse` to find it.
     crate::base::fsutil::write_atomic(&pooled.admin.join(READY_MARKER), b"checked out\n")
+}
+
+/// Move a linked worktree whose private git folder is `admin` from `from` to `to`, as `git
+/// worktree move` does: the folder is renamed and the private folder's `gitdir` file re-pointed
+/// (the worktree's own `.git` file names the private folder, which does not move). Done in this
+/// process — a run moves every lane worktree into the pool and out again, and a `git` process
+/// each costs more than the rename — except where git knows more: a locked worktree (git
+/// refuses), one with submodules (their `core.worktree` is relative to the folder; git refuses
+/// to move them) or one whose `.git` file is relative (`worktree.useRelativePaths`), which are
+/// left to `git worktree move`.
+pub fn move_worktree(repo_root: &Path, admin: &Path, from: &Path, to: &Path) -> Result<()> {
+    let dot_git = std::fs::read_to_string(from.join(".git")).unwrap_or_default();
+    let absolute = dot_git.trim().strip_prefix("gitdir:").is_some_and(|d| Path::new(d.trim()).is_absolute());
+    if !absolute || admin.join("locked").exists() || from.join(".gitmodules").exists() || !admin.join("gitdir").is_file() {
+        let (f, t) = (from.to_string_lossy(), to.to_string_lossy());
+        return git(repo_root, &["worktree", "move", &f, &t]).map(|_| ());
+    }
+    if to.exists() {
+        return Err(Error::Conflict {
+            message: format!("cannot move the worktree {} to {}: that path exists", from.display(), to.display()),
+            hint: None,
+        });
+    }
+    std::fs::rename(from, to).map_err(|e| Error::io("move", from, e))?;
+    let gitdir = format!("{}\n", to.join(".git").display());
+    if let Err(e) = crate::base::fsutil::write_atomic(&admin.join("gitdir"), gitdir.as_bytes()) {
+        let _ = std::fs::rename(to, from);
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Append a line to a lane's set-up log (best effort: the log only explains).

@@ -1,8 +1,10 @@
 //! Step 7: bring finished lanes together.
 //!
 //! # Design note: the integration order
-//! Policy `merge` (default): every pair of finished lanes is first merged **in memory** (git2,
-//! no checkout) to learn which lanes conflict, for the report. Then the lanes are merged one by
+//! Policy `merge` (default): every pair of finished lanes is first merged **in memory** (no
+//! checkout) to learn which lanes conflict, for the report. Lanes that change disjoint paths —
+//! nearly all — are merged by [`crate::git::treemerge`], which opens only the subtrees a lane
+//! changed; the rest by libgit2's full merge. Then the lanes are merged one by
 //! one, in lane order, into `lanes/<RUN_ID>/integration` in its own worktree; after each merge
 //! the checks of every issue resolved so far (this lane's included) run again in that worktree
 //! (optimistically first: all lanes merged, all checks run once; only when something fails is the
@@ -21,6 +23,7 @@ use crate::files::issue::Issue;
 use crate::files::workspace::Workspace;
 use crate::git::gitcli::git;
 use crate::git::repo::Repo;
+use crate::git::treemerge;
 use crate::git::worktree;
 use crate::judge::verify::{self, VerifyOptions};
 
@@ -56,6 +59,9 @@ pub fn conflicting_pairs(repo: &Repo, lanes: &[Candidate]) -> Vec<(String, Strin
     for i in 0..lanes.len() {
         for j in i + 1..lanes.len() {
             let (Some(a), Some(b)) = (&commits[i], &commits[j]) else { continue };
+            if treemerge::disjoint(&repo.git, a, b).unwrap_or(false) {
+                continue;
+            }
             if let Ok(index) = repo.git.merge_commits(a, b, None)
                 && index.has_conflicts()
             {
@@ -290,7 +296,36 @@ impl Merger<'_> {
         }
         let ours = git.find_commit(head).map_err(|e| Error::git(format!("could not read commit {head}"), e))?;
         let theirs = git.find_commit(tip).map_err(|e| Error::git(format!("could not read lane {}'s tip {tip}", c.lane), e))?;
-        let mut index = match git.merge_commits(&ours, &theirs, None) {
+        let tree_id = match treemerge::merge_commits(git, &ours, &theirs).map_err(|e| Error::git("could not write the merged tree", e))? {
+            Some(id) => id,
+            None => match self.merge_contents(&ours, &theirs, c)? {
+                Ok(id) => id,
+                Err(reason) => return Ok(Err(reason)),
+            },
+        };
+        let tree = git.find_tree(tree_id).map_err(|e| Error::git("could not read the merged tree", e))?;
+        let (message, parents): (String, Vec<&git2::Commit<'_>>) = match self.policy {
+            IntegrationPolicy::Squash => {
+                (format!("lanes: run {}: lane {} (squashed): {}", self.run_id, c.lane, c.resolved.join(", ")), vec![&ours])
+            }
+            _ => (format!("lanes: run {}: merge lane {}", self.run_id, c.lane), vec![&ours, &theirs]),
+        };
+        let commit = git
+            .commit(None, self.author, self.committer, &message, &tree, &parents)
+            .map_err(|e| Error::git(format!("could not commit the merge of lane {}", c.lane), e))?;
+        Ok(Ok(commit))
+    }
+
+    /// libgit2's full merge, for lanes that changed the same paths: the merged tree, or why
+    /// there is none.
+    fn merge_contents(
+        &self,
+        ours: &git2::Commit<'_>,
+        theirs: &git2::Commit<'_>,
+        c: &Candidate,
+    ) -> Result<std::result::Result<git2::Oid, String>> {
+        let git = &self.repo.git;
+        let mut index = match git.merge_commits(ours, theirs, None) {
             Ok(i) => i,
             Err(e) => return Ok(Err(format!("merge failed: {}", first_line(e.message())))),
         };
@@ -305,18 +340,7 @@ impl Merger<'_> {
                 .unwrap_or_default();
             return Ok(Err(self.conflict_reason(c, &paths)));
         }
-        let tree_id = index.write_tree_to(git).map_err(|e| Error::git("could not write the merged tree", e))?;
-        let tree = git.find_tree(tree_id).map_err(|e| Error::git("could not read the merged tree", e))?;
-        let (message, parents): (String, Vec<&git2::Commit<'_>>) = match self.policy {
-            IntegrationPolicy::Squash => {
-                (format!("lanes: run {}: lane {} (squashed): {}", self.run_id, c.lane, c.resolved.join(", ")), vec![&ours])
-            }
-            _ => (format!("lanes: run {}: merge lane {}", self.run_id, c.lane), vec![&ours, &theirs]),
-        };
-        let commit = git
-            .commit(None, self.author, self.committer, &message, &tree, &parents)
-            .map_err(|e| Error::git(format!("could not commit the merge of lane {}", c.lane), e))?;
-        Ok(Ok(commit))
+        index.write_tree_to(git).map(Ok).map_err(|e| Error::git("could not write the merged tree", e))
     }
 
     fn conflict_reason(&self, c: &Candidate, paths: &[String]) -> String {
