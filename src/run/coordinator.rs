@@ -69,6 +69,11 @@ use worker::{Active, Ended, Outcome};
 /// at this often (signal files and exits are events and need no tick).
 const TICK: Duration = Duration::from_millis(100);
 
+/// While file events arrive, the tick reads every lane's signal files again only this often (a
+/// safety net for an event lost, e.g. to a folder deleted and re-created); each tick still checks
+/// exits and deadlines. Without events, every tick reads them.
+const RESCAN_EVERY: Duration = Duration::from_secs(1);
+
 /// Worktrees still to be created when [`prepare_lanes`] returns; [`follow`] creates them on a
 /// set-up thread and starts each lane's worker as soon as its own worktree is ready.
 #[must_use]
@@ -275,6 +280,8 @@ struct Coordinator<'r, 'a> {
     save_warned: bool,
     setup_started: Instant,
     next_tick: Instant,
+    /// When the tick last read every lane's signal files (see [`RESCAN_EVERY`]).
+    rescanned_at: Instant,
 }
 
 /// Steps 4–5: start workers (at most `max_parallel` at once) and follow every lane to an end.
@@ -333,6 +340,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             save_warned: false,
             setup_started,
             next_tick: Instant::now() + TICK,
+            rescanned_at: Instant::now(),
         })
     }
 
@@ -528,7 +536,11 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// The timer: folders re-watched, the operator's requests, then every running lane's
     /// deadlines (and exits of workers followed by pid).
     fn on_tick(&mut self) {
-        self.watcher.rewatch();
+        let full = self.watcher.degraded.is_some() || self.rescanned_at.elapsed() >= RESCAN_EVERY;
+        if full {
+            self.rescanned_at = Instant::now();
+            self.watcher.rewatch();
+        }
         for control in take_controls(self.r) {
             match control {
                 LaneControl::Stop(lane) => self.on_stop(&lane),
@@ -537,19 +549,22 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         }
         let lanes: Vec<String> = self.running.keys().cloned().collect();
         for lane in lanes {
-            self.follow_lane(&lane);
+            self.follow_lane(&lane, full);
         }
     }
 
-    /// Read a running lane again. Whether its worker has exited is read *before* its signal
-    /// files: a worker writes `.done` and then exits, so an exit seen here comes with a `.done`
-    /// the rescan sees. Then its deadlines: the `.done` grace, the timeout, a stuck log, a stall.
-    fn follow_lane(&mut self, lane: &str) {
+    /// Check a running lane: whether its worker has exited, its signal files (with `rescan`),
+    /// then its deadlines: the `.done` grace, the timeout, a stuck log, a stall. The exit is read
+    /// *before* the signal files: a worker writes `.done` and then exits, so an exit seen here
+    /// comes with a `.done` the rescan in [`Self::on_exit`] sees.
+    fn follow_lane(&mut self, lane: &str, rescan: bool) {
         let Some(a) = self.running.get_mut(lane) else { return };
         if a.exited().is_some() {
             return self.on_exit(lane);
         }
-        self.rescan(lane);
+        if rescan {
+            self.rescan(lane);
+        }
         let (grace, stall_after) = (self.limits.done_grace, self.limits.stall_after);
         let Some(a) = self.running.get_mut(lane) else { return };
         let ended = if a.past_grace(grace) {

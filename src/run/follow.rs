@@ -1,7 +1,8 @@
 //! Following lanes through their signal files, for `run` and `watch`.
 //!
-//! File events are hints (watchexec's lesson): on any event — or on the coordinator's tick —
-//! every followed lane's files are read again, and what is there is the truth. notify watches
+//! File events are hints (watchexec's lesson): on any event — or on the coordinator's tick
+//! (every 100 ms without events, every second as a safety net with them) — every followed lane's
+//! files are read again, and what is there is the truth. notify watches
 //! the signal folders; when it cannot (no inotify, limits reached, the folder was deleted) the
 //! tick alone keeps things moving. Latency (the `.done` file's mtime → the moment we saw it) is
 //! measured per lane.
