@@ -247,6 +247,43 @@ fn a_kill_while_a_worktree_moves_out_of_the_pool_is_handled_by_the_resume_and_th
 }
 
 #[test]
+fn a_kill_between_the_two_steps_of_a_move_leaves_a_worktree_the_pool_finds_again() {
+    let r = RunRepo::standard();
+    // Into the pool: killed once the first folder was renamed, before git's record was.
+    let out = run_with_fault(&r, "R1", "mid-move");
+    assert_eq!(out.status.code(), None, "the fault point did not abort: {}", String::from_utf8_lossy(&out.stderr));
+    let resumed = resume(&r, None);
+    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(pooled(&r).len(), 3, "every worktree reached the pool: {:?}", pooled(&r));
+    assert!(!r.git(&["worktree", "list", "--porcelain"]).contains("prunable"), "git lost a pooled worktree");
+    for p in pooled(&r) {
+        assert!(registered(&r).contains(&p), "{} is not registered where it is: {:?}", p.display(), registered(&r));
+    }
+    // Out of the pool: killed once git's record named the lane's path, before the rename.
+    more_work(&r, 2);
+    let out = run_with_fault(&r, "R2", "mid-move");
+    assert_eq!(out.status.code(), None);
+    let resumed = resume(&r, None);
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&resumed.stdout),
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    for id in ["E-02", "M-02"] {
+        assert_eq!(r.status_on_head(id), "RESOLVED");
+    }
+    assert!(!r.git(&["worktree", "list", "--porcelain"]).contains("prunable"));
+    // The half-taken worktree went back to the pool whole (its lane got another one).
+    assert!(pooled(&r).len() >= 3, "the pool lost a worktree: {:?}", pooled(&r));
+    for p in pooled(&r) {
+        assert!(registered(&r).contains(&p), "{} is not registered where it is: {:?}", p.display(), registered(&r));
+    }
+    r.assert_nothing_lost("R2", &["E", "M"]);
+}
+
+#[test]
 fn doctor_knows_the_pool() {
     let r = RunRepo::standard();
     r.run("R1", &[], &[]).expect_code(0);

@@ -113,7 +113,7 @@ pub fn apply(ws: &Workspace, actions: &[Action]) -> Result<()> {
     for a in actions {
         match a {
             Action::PruneWorktrees { .. } => {
-                crate::git::gitcli::git(&ws.root, &["worktree", "prune"])?;
+                crate::git::worktree::prune(&ws.root)?;
             }
             Action::Renumber { path, old_id, new_id, new_path, .. } => {
                 let issue = ws.issues.iter().find(|i| &i.path == path && i.id() == old_id);

@@ -54,10 +54,7 @@ pub fn list(repo: &Repo) -> Vec<Entry> {
     let Ok(dir) = std::fs::read_dir(repo.common_dir.join("worktrees")) else { return out };
     for admin in dir.flatten().map(|e| e.path()) {
         let Ok(marked) = std::fs::read_to_string(admin.join(POOL_MARKER)) else { continue };
-        let Some(path) = registered_path(&admin) else { continue };
-        if !path.exists() {
-            continue;
-        }
+        let Some(path) = current_path(&admin, marked.trim()) else { continue };
         let why = if !same_path(&path, Path::new(marked.trim())) {
             Some(format!("it is at {}, not where the pool put it ({})", path.display(), marked.trim()))
         } else if admin.join("locked").exists() {
@@ -79,6 +76,30 @@ pub fn list(repo: &Repo) -> Vec<Entry> {
     }
     out.sort_by(|a, b| a.pooled().path.cmp(&b.pooled().path));
     out
+}
+
+/// Where a pooled (marked) worktree is: the folder git's record names, or — after a move cut
+/// short between its two steps (see [`worktree::move_worktree`]) — the folder its marker names,
+/// when that one names this private folder back; git's record is then put right. `None` when
+/// neither exists.
+fn current_path(admin: &Path, marked: &str) -> Option<PathBuf> {
+    let path = registered_path(admin)?;
+    if path.exists() {
+        return Some(path);
+    }
+    let at_marker = PathBuf::from(marked);
+    (points_back(&at_marker, admin) && worktree::write_record(admin, &at_marker).is_ok()).then_some(at_marker)
+}
+
+/// Put right git's record of every pooled worktree whose move was cut short, so that `git
+/// worktree prune` does not drop it (see [`worktree::prune`]).
+pub(crate) fn repair_cut_moves(common_dir: &Path) {
+    let Ok(dir) = std::fs::read_dir(common_dir.join("worktrees")) else { return };
+    for admin in dir.flatten().map(|e| e.path()) {
+        if let Ok(marked) = std::fs::read_to_string(admin.join(POOL_MARKER)) {
+            let _ = current_path(&admin, marked.trim());
+        }
+    }
 }
 
 /// Folders in the pool's folder that are no pooled worktree (a run killed in the middle of

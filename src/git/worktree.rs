@@ -264,13 +264,32 @@ pub fn move_worktree(repo_root: &Path, admin: &Path, from: &Path, to: &Path) -> 
             hint: None,
         });
     }
-    std::fs::rename(from, to).map_err(|e| Error::io("move", from, e))?;
-    let gitdir = format!("{}\n", to.join(".git").display());
-    if let Err(e) = crate::base::fsutil::write_atomic(&admin.join("gitdir"), gitdir.as_bytes()) {
-        let _ = std::fs::rename(to, from);
-        return Err(e);
+    let record = |at: &Path| write_record(admin, at);
+    // Two steps, ordered so that a kill between them leaves the folder at the path its pool
+    // marker names, where `pool::list` finds it and repairs git's record: into the pool (the
+    // marker names `to`) the folder moves first; out of it (the marker names `from`) the record.
+    let marker = std::fs::read_to_string(admin.join(POOL_MARKER)).ok().map(|m| PathBuf::from(m.trim()));
+    if marker.as_deref() == Some(to) {
+        std::fs::rename(from, to).map_err(|e| Error::io("move", from, e))?;
+        crate::base::fault::point("mid-move");
+        if let Err(e) = record(to) {
+            let _ = std::fs::rename(to, from);
+            return Err(e);
+        }
+    } else {
+        record(to)?;
+        crate::base::fault::point("mid-move");
+        if let Err(e) = std::fs::rename(from, to) {
+            let _ = record(from);
+            return Err(Error::io("move", from, e));
+        }
     }
     Ok(())
+}
+
+/// Point git's record of a linked worktree (`gitdir` in its private folder `admin`) at `path`.
+pub(crate) fn write_record(admin: &Path, path: &Path) -> Result<()> {
+    crate::base::fsutil::write_atomic(&admin.join("gitdir"), format!("{}\n", path.join(".git").display()).as_bytes())
 }
 
 /// Append a line to a lane's set-up log (best effort: the log only explains).
@@ -291,13 +310,23 @@ pub fn add_existing(repo_root: &Path, path: &Path, branch: &str) -> Result<()> {
     mark_ready(path)
 }
 
+/// `git worktree prune`: drop git's records of worktrees whose folder is gone — after putting
+/// right the records of pooled worktrees whose move was cut short, whose folder is only
+/// elsewhere (see [`move_worktree`]).
+pub fn prune(repo_root: &Path) -> Result<()> {
+    if let Ok(repo) = git2::Repository::open(repo_root) {
+        crate::git::pool::repair_cut_moves(repo.commondir());
+    }
+    git(repo_root, &["worktree", "prune"]).map(|_| ())
+}
+
 /// Drop a worktree that never became ready (its checkout was cut short), keeping its branch:
 /// nothing in it is work — no worker ran in it.
 pub fn discard_unready(repo_root: &Path, path: &Path) -> Result<()> {
     let p = path.to_string_lossy();
     if git(repo_root, &["worktree", "remove", "--force", &p]).is_err() {
         std::fs::remove_dir_all(path).map_err(|e| Error::io("remove", path, e))?;
-        let _ = git(repo_root, &["worktree", "prune"]);
+        let _ = prune(repo_root);
     }
     Ok(())
 }
@@ -402,7 +431,7 @@ pub fn is_dirty(worktree: &Path) -> Result<bool> {
 /// Remove a worktree that holds no uncommitted work. A dirty worktree is kept (returns false).
 pub fn remove(repo_root: &Path, worktree: &Path) -> Result<bool> {
     if !worktree.exists() {
-        let _ = git(repo_root, &["worktree", "prune"]);
+        let _ = prune(repo_root);
         return Ok(true);
     }
     if is_dirty(worktree)? {
@@ -437,7 +466,7 @@ pub fn remove_many(repo_root: &Path, worktrees: &[&Path]) -> Vec<Result<bool>> {
     });
     // Folders gone, records not yet pruned: what a crash here leaves (see `run --resume`).
     crate::base::fault::point("mid-remove");
-    if let Err(e) = git(repo_root, &["worktree", "prune"]) {
+    if let Err(e) = prune(repo_root) {
         return results.into_iter().map(|r| r.and(Err(Error::Conflict { message: e.to_string(), hint: None }))).collect();
     }
     results

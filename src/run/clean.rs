@@ -204,6 +204,6 @@ pub fn apply(repo: &Repo, config: &Config, actions: &[Action]) -> Result<()> {
         }
         worktree::delete_branch(repo, &a.branch)?;
     }
-    let _ = crate::git::gitcli::git(&repo.root, &["worktree", "prune"]);
+    let _ = worktree::prune(&repo.root);
     Ok(())
 }

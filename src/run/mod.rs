@@ -542,7 +542,7 @@ pub fn resume(
 /// Worktree records whose folders are gone (a kill while tidying) are pruned first: git would
 /// refuse to add them again, and dropping them loses nothing.
 pub(crate) fn resume_point(repo: &Repo, ws: &Workspace, state: &mut RunState, run_id: &str) -> Result<(String, String, String)> {
-    let _ = crate::git::gitcli::git(&repo.root, &["worktree", "prune"]);
+    let _ = crate::git::worktree::prune(&repo.root);
     if !finished(state) {
         adopt_unrecorded_workers(state, run_id, &crate::git::worktree::worktrees_dir(repo, &ws.config, run_id));
     }
