@@ -11,8 +11,6 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::cli::live::LiveSetup;
-use crate::cli::live::RunDisplay;
 use crate::run::{self, HuntOptions, HuntSummary, LaneControls, RunOptions};
 
 /// Run a hunter per lane to find new issues; keep only findings whose checks fail today
@@ -109,21 +107,9 @@ pub fn run(args: HuntArgs, ctx: &Ctx) -> CliResult {
         ui.info(ui.dim("dry run: nothing was written"));
         return Ok(Exit::Success);
     }
-    let interrupts = super::run_live::install_ctrl_c();
-    let mut display = RunDisplay::new(ui, args.plain, || LiveSetup {
-        title: "git lanes hunt".into(),
-        lanes_dir: repo.lanes_dir(),
-        interrupts: interrupts.clone(),
-        controls: Some(controls.clone()),
-        lanes: vec![],
+    let result = super::run_live::follow_live(ui, args.plain, "git lanes hunt", repo.lanes_dir(), &controls, |observer, interrupts| {
+        if args.resume { run::hunt_resume(&repo, ws, opts, observer, interrupts) } else { run::hunt(&repo, ws, opts, observer, interrupts) }
     });
-    let mut observer = |e: &run::RunEvent| display.event(e);
-    let result = if args.resume {
-        run::hunt_resume(&repo, ws, opts, &mut observer, interrupts)
-    } else {
-        run::hunt(&repo, ws, opts, &mut observer, interrupts)
-    };
-    display.finish();
     print_summary(ctx, &result?)
 }
 

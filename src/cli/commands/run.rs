@@ -6,7 +6,6 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::cli::live::{LiveSetup, RunDisplay};
 use crate::cli::ui::Ui;
 use crate::files::config::IntegrationPolicy;
 use crate::planning::dryrun::{DryRunOptions, LanePreview};
@@ -197,20 +196,8 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
     if let Some(w) = crate::exec::sandbox::missing_warning() {
         ctx.ui.warn(w);
     }
-    let interrupts = super::run_live::install_ctrl_c();
-    let mut display = RunDisplay::new(&ctx.ui, args.plain, || LiveSetup {
-        title: "git lanes run".into(),
-        lanes_dir: repo.lanes_dir(),
-        interrupts: interrupts.clone(),
-        controls: Some(controls.clone()),
-        lanes: vec![],
+    let result = super::run_live::follow_live(&ctx.ui, args.plain, "git lanes run", repo.lanes_dir(), &controls, |observer, interrupts| {
+        if args.resume { run::resume(&repo, ws, opts, observer, interrupts) } else { run::run(&repo, ws, opts, observer, interrupts) }
     });
-    let mut observer = |e: &run::RunEvent| display.event(e);
-    let result = if args.resume {
-        run::resume(&repo, ws, opts, &mut observer, interrupts)
-    } else {
-        run::run(&repo, ws, opts, &mut observer, interrupts)
-    };
-    display.finish();
     super::run_live::print_summary(ctx, &result?)
 }

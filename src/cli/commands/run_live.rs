@@ -1,12 +1,15 @@
 //! What every command that drives a run shares (`run`, `hunt`, `integrate`, `demo`): the Ctrl-C
-//! protocol, and the summary printed at the end with its exit code.
+//! protocol, the live display, and the summary printed at the end with its exit code.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::run::RunSummary;
+use crate::cli::live::{LiveSetup, RunDisplay};
+use crate::cli::ui::Ui;
+use crate::run::{LaneControls, RunEvent, RunSummary};
 
 /// Ctrl-C protocol: each press is counted; the coordinator stops on the first and kills on the
 /// second; a third press while git-lanes is busy elsewhere (e.g. running checks) exits at once.
@@ -19,6 +22,29 @@ pub fn install_ctrl_c() -> Arc<AtomicUsize> {
         }
     });
     presses
+}
+
+/// Drive a run (`run`, `hunt`) on screen: Ctrl-C counted, every event of `go` shown live (or as
+/// plain lines), the display closed once `go` returns. `go` gets the observer and the presses.
+pub fn follow_live<T>(
+    ui: &Ui,
+    plain: bool,
+    title: &str,
+    lanes_dir: PathBuf,
+    controls: &LaneControls,
+    go: impl FnOnce(&mut dyn FnMut(&RunEvent), Arc<AtomicUsize>) -> T,
+) -> T {
+    let interrupts = install_ctrl_c();
+    let mut display = RunDisplay::new(ui, plain, || LiveSetup {
+        title: title.into(),
+        lanes_dir,
+        interrupts: interrupts.clone(),
+        controls: Some(controls.clone()),
+        lanes: vec![],
+    });
+    let result = go(&mut |e: &RunEvent| display.event(e), interrupts);
+    display.finish();
+    result
 }
 
 /// Print the run's summary; exit 0 when all went well, 3 when a human is needed, 130 when
