@@ -57,6 +57,18 @@ fn resume(r: &RunRepo, fault: Option<&str>) -> std::process::Output {
     c.output().unwrap()
 }
 
+/// `run --resume` with no fault; it must succeed.
+fn resume_ok(r: &RunRepo) {
+    let resumed = resume(r, None);
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&resumed.stdout),
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+}
+
 fn run_with_fault(r: &RunRepo, run_id: &str, fault: &str) -> std::process::Output {
     let mut c = r.cmd();
     c.args(["run", "--run-id", run_id, "--done-grace", "1s", "--timeout", "60s"]).env("LANES_FAULT", fault);
@@ -193,8 +205,7 @@ fn a_kill_while_a_worktree_moves_into_the_pool_is_finished_by_resume() {
     let r = RunRepo::standard();
     let out = run_with_fault(&r, "R1", "mid-pool");
     assert_eq!(out.status.code(), None, "the fault point did not abort: {}", String::from_utf8_lossy(&out.stderr));
-    let resumed = resume(&r, None);
-    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    resume_ok(&r);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(pooled(&r).len(), 3);
     assert!(r.lane_branches().is_empty(), "{:?}", r.lane_branches());
@@ -212,14 +223,7 @@ fn a_kill_while_a_worktree_moves_out_of_the_pool_is_handled_by_the_resume_and_th
     // Killed after a pooled worktree was moved to a lane's path, before it got its branch.
     let out = run_with_fault(&r, "R2", "mid-take");
     assert_eq!(out.status.code(), None, "the fault point did not abort: {}", String::from_utf8_lossy(&out.stderr));
-    let resumed = resume(&r, None);
-    assert_eq!(
-        resumed.status.code(),
-        Some(0),
-        "{}\n{}",
-        String::from_utf8_lossy(&resumed.stdout),
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    resume_ok(&r);
     for id in ["E-02", "M-02"] {
         assert_eq!(r.status_on_head(id), "RESOLVED");
     }
@@ -252,8 +256,7 @@ fn a_kill_between_the_two_steps_of_a_move_leaves_a_worktree_the_pool_finds_again
     // Into the pool: killed once the first folder was renamed, before git's record was.
     let out = run_with_fault(&r, "R1", "mid-move");
     assert_eq!(out.status.code(), None, "the fault point did not abort: {}", String::from_utf8_lossy(&out.stderr));
-    let resumed = resume(&r, None);
-    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    resume_ok(&r);
     assert_eq!(pooled(&r).len(), 3, "every worktree reached the pool: {:?}", pooled(&r));
     assert!(!r.git(&["worktree", "list", "--porcelain"]).contains("prunable"), "git lost a pooled worktree");
     for p in pooled(&r) {
@@ -263,14 +266,7 @@ fn a_kill_between_the_two_steps_of_a_move_leaves_a_worktree_the_pool_finds_again
     more_work(&r, 2);
     let out = run_with_fault(&r, "R2", "mid-move");
     assert_eq!(out.status.code(), None);
-    let resumed = resume(&r, None);
-    assert_eq!(
-        resumed.status.code(),
-        Some(0),
-        "{}\n{}",
-        String::from_utf8_lossy(&resumed.stdout),
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    resume_ok(&r);
     for id in ["E-02", "M-02"] {
         assert_eq!(r.status_on_head(id), "RESOLVED");
     }

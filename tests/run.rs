@@ -232,6 +232,21 @@ fn two_lanes_that_conflict_back_out_the_second_and_keep_its_branch() {
 }
 
 #[test]
+fn two_lanes_that_change_one_file_apart_are_both_merged_with_both_changes() {
+    // Not disjoint paths: the in-memory tree merge hands this one to libgit2's content merge.
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "share"), ("M", "share")], &[]);
+    out.expect_code(0);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    assert_eq!(r.show("HEAD", "shared.txt"), "top by lane E\nkeepme\nshared base\nbottom by lane M\n");
+    assert!(!out.stdout.contains("conflict"), "{}", out.stdout);
+    assert_eq!(final_state(&r).integration.as_ref().unwrap().merged, ["E", "M"]);
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
 fn a_lane_whose_merge_breaks_another_lanes_check_is_backed_out() {
     let r = RunRepo::bare();
     r.issue("E-01", &["src/E.txt"], &format!("{}grep -q keepme shared.txt && echo PASS || echo FAIL\n", token_check("E-01")));

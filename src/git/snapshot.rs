@@ -247,21 +247,9 @@ fn stage(repo: &git2::Repository, worktree: &Path, keep: &[String], reset: &[Str
     for p in reset {
         match head_tree.as_ref().and_then(|t| t.get_path(Path::new(p)).ok()) {
             Some(entry) => {
-                let e = git2::IndexEntry {
-                    ctime: git2::IndexTime::new(0, 0),
-                    mtime: git2::IndexTime::new(0, 0),
-                    dev: 0,
-                    ino: 0,
-                    mode: entry.filemode() as u32,
-                    uid: 0,
-                    gid: 0,
-                    file_size: 0,
-                    id: entry.id(),
-                    flags: 0,
-                    flags_extended: 0,
-                    path: p.as_bytes().to_vec(),
-                };
-                index.add(&e).map_err(git_err(&format!("could not reset {p} in the index"), worktree))?;
+                index
+                    .add(&index_entry(p, entry.id(), entry.filemode() as u32))
+                    .map_err(git_err(&format!("could not reset {p} in the index"), worktree))?;
             }
             None => {
                 let _ = index.remove_path(Path::new(p));
@@ -269,6 +257,25 @@ fn stage(repo: &git2::Repository, worktree: &Path, keep: &[String], reset: &[Str
         }
     }
     index.write().map_err(git_err("could not write the index", worktree))
+}
+
+/// An index entry for `path` at object `id` with file `mode` and no stat data (so git compares
+/// the file's content with it the next time it looks).
+pub(crate) fn index_entry(path: &str, id: git2::Oid, mode: u32) -> git2::IndexEntry {
+    git2::IndexEntry {
+        ctime: git2::IndexTime::new(0, 0),
+        mtime: git2::IndexTime::new(0, 0),
+        dev: 0,
+        ino: 0,
+        mode,
+        uid: 0,
+        gid: 0,
+        file_size: 0,
+        id,
+        flags: 0,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    }
 }
 
 /// Whether `.gitattributes` gives `path` a `filter=<name>` whose `filter.<name>.clean` is set.

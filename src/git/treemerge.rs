@@ -50,8 +50,9 @@ fn merge_base_tree(repo: &Repository, a: &Commit<'_>, b: &Commit<'_>) -> Result<
     }
 }
 
-/// One level of the merge. With `write`, the merged tree is written and its id returned;
-/// without, only whether it is clean (`Some` holds `ours` then, as a placeholder).
+/// One level of the merge: `Some` when the two sides change disjoint paths, `None` when they
+/// overlap. With `write`, the merged tree is written and `Some` holds its id; without, nothing is
+/// written and `Some` holds `ours` (the caller asks only whether the merge is clean).
 fn walk(repo: &Repository, base: Option<Oid>, ours: Oid, theirs: Oid, write: bool) -> Result<Option<Oid>, git2::Error> {
     if ours == theirs || base == Some(theirs) {
         return Ok(Some(ours));
@@ -114,21 +115,7 @@ mod tests {
         let mut index = git2::Index::new().unwrap();
         for (path, text) in files {
             let id = repo.blob(text.as_bytes()).unwrap();
-            let entry = git2::IndexEntry {
-                ctime: git2::IndexTime::new(0, 0),
-                mtime: git2::IndexTime::new(0, 0),
-                dev: 0,
-                ino: 0,
-                mode: 0o100644,
-                uid: 0,
-                gid: 0,
-                file_size: 0,
-                id,
-                flags: 0,
-                flags_extended: 0,
-                path: path.as_bytes().to_vec(),
-            };
-            index.add(&entry).unwrap();
+            index.add(&crate::git::snapshot::index_entry(path, id, 0o100644)).unwrap();
         }
         index.write_tree_to(repo).unwrap()
     }

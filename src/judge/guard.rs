@@ -494,24 +494,8 @@ mod tests {
             let mut index = git2::Index::new().unwrap();
             for (p, c) in files {
                 let id = repo.blob(c.as_bytes()).unwrap();
-                let mut e = git2::IndexEntry {
-                    ctime: git2::IndexTime::new(0, 0),
-                    mtime: git2::IndexTime::new(0, 0),
-                    dev: 0,
-                    ino: 0,
-                    mode: 0o100644,
-                    uid: 0,
-                    gid: 0,
-                    file_size: 0,
-                    id,
-                    flags: 0,
-                    flags_extended: 0,
-                    path: p.as_bytes().to_vec(),
-                };
-                if p.ends_with("link") {
-                    e.mode = 0o120000;
-                }
-                index.add(&e).unwrap();
+                let mode = if p.ends_with("link") { 0o120000 } else { 0o100644 };
+                index.add(&crate::git::snapshot::index_entry(p, id, mode)).unwrap();
             }
             index.write_tree_to(&repo).unwrap()
         };

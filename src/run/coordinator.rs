@@ -533,8 +533,8 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         }
     }
 
-    /// The timer: folders re-watched, the operator's requests, then every running lane's
-    /// deadlines (and exits of workers followed by pid).
+    /// The timer: the operator's requests, then every running lane's exit and deadlines; folders
+    /// re-watched and signal files read again every [`RESCAN_EVERY`] (every tick without events).
     fn on_tick(&mut self) {
         let full = self.watcher.degraded.is_some() || self.rescanned_at.elapsed() >= RESCAN_EVERY;
         if full {

@@ -296,9 +296,11 @@ impl Merger<'_> {
         }
         let ours = git.find_commit(head).map_err(|e| Error::git(format!("could not read commit {head}"), e))?;
         let theirs = git.find_commit(tip).map_err(|e| Error::git(format!("could not read lane {}'s tip {tip}", c.lane), e))?;
-        let tree_id = match treemerge::merge_commits(git, &ours, &theirs).map_err(|e| Error::git("could not write the merged tree", e))? {
-            Some(id) => id,
-            None => match self.merge_contents(&ours, &theirs, c)? {
+        // The fast merge's answer, else (overlapping changes, or an error of its own) libgit2's,
+        // which says why a lane cannot be merged.
+        let tree_id = match treemerge::merge_commits(git, &ours, &theirs) {
+            Ok(Some(id)) => id,
+            Ok(None) | Err(_) => match self.merge_contents(&ours, &theirs, c)? {
                 Ok(id) => id,
                 Err(reason) => return Ok(Err(reason)),
             },
