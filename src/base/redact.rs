@@ -15,6 +15,10 @@
 //! their reversals, into [`SecretValues`], and [`redact`] replaces them first, wherever git-lanes
 //! prints or writes. [`contains_secret_value`] tells whether a text carries one (a lane whose
 //! commits do is refused).
+//!
+//! Compiling `PATTERNS` costs more than a warm catalog command does in all, so every use first
+//! asks [`may_hold_secret`], a literal test that every pattern's match passes; text that fails
+//! it (most output lines, most environment values) never compiles the table.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::borrow::Cow;
@@ -65,6 +69,40 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         ),
     ]
 });
+
+/// Whether `text` could match any of `PATTERNS`: it holds a literal that every match of one of
+/// them holds. A necessary condition only (a test holds the table to it); `false` means no
+/// pattern can match, so the table need not be compiled.
+fn may_hold_secret(text: &str) -> bool {
+    use memchr::memmem::find;
+    let b = text.as_bytes();
+    // Case-sensitive literals: the private key armour, AWS, GitHub, OpenAI and Anthropic, Slack,
+    // JSON web tokens, and a password in a URL.
+    const EXACT: [&str; 13] =
+        ["-----BEGIN ", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "sk-", "xox", "eyJ", "://"];
+    if EXACT.iter().any(|n| find(b, n.as_bytes()).is_some()) {
+        return true;
+    }
+    // `(?i)` patterns (bearer tokens, secret assignments) fold case the Unicode way: `k` also
+    // matches KELVIN SIGN and `s` LONG S, so text holding either is let through as it is.
+    if text.contains(['\u{212A}', '\u{017F}']) {
+        return true;
+    }
+    // Each word must be followed as its pattern needs: `bearer` by a space, a secret word by
+    // `:` or `=` (after an optional quote and spaces). A non-ASCII byte where a space could be
+    // might be a Unicode space (`\s`), so it lets the text through.
+    let lower = b.to_ascii_lowercase();
+    let after =
+        |word: &str, ok: &dyn Fn(&[u8]) -> bool| memchr::memmem::find_iter(&lower, word.as_bytes()).any(|at| ok(&lower[at + word.len()..]));
+    let spaced = |rest: &[u8]| rest.first().is_some_and(|c| c.is_ascii_whitespace() || !c.is_ascii());
+    let assigned = |rest: &[u8]| {
+        let rest = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")).unwrap_or(rest);
+        let at = rest.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(rest.len());
+        rest.get(at).is_some_and(|c| matches!(c, b':' | b'=') || !c.is_ascii())
+    };
+    const WORDS: [&str; 8] = ["token", "secret", "password", "passwd", "api_key", "apikey", "api-key", "access_key"];
+    after("bearer", &spaced) || WORDS.iter().any(|w| after(w, &assigned))
+}
 
 fn always(_: &Captures<'_>) -> bool {
     true
@@ -126,7 +164,7 @@ impl SecretValues {
             if value.chars().count() < MIN_VALUE_LEN || value.contains('\n') {
                 continue;
             }
-            let shaped = PATTERNS.iter().take(7).any(|p| p.re.is_match(value));
+            let shaped = may_hold_secret(value) && PATTERNS.iter().take(7).any(|p| p.re.is_match(value));
             if !(is_secret_name(name) || shaped) || (value.starts_with('/') && std::path::Path::new(value).exists()) {
                 continue;
             }
@@ -188,6 +226,9 @@ pub fn redact_values(text: &str) -> Cow<'_, str> {
 /// borrowed when nothing matched.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let mut out = VALUES.redact(text);
+    if !may_hold_secret(&out) {
+        return out;
+    }
     for pattern in PATTERNS.iter() {
         if !pattern.re.is_match(&out) {
             continue;
@@ -223,6 +264,9 @@ pub fn find_secret(line: &str) -> Option<&'static str> {
     if VALUES.found_in(line) {
         return Some("value of a secret environment variable");
     }
+    if !may_hold_secret(line) {
+        return None;
+    }
     PATTERNS.iter().find_map(|pattern| pattern.re.captures_iter(line).any(|caps| (pattern.is_secret)(&caps)).then_some(pattern.kind))
 }
 
@@ -240,6 +284,47 @@ mod tests {
     fn untouched(input: &str) {
         assert!(matches!(redact(input), Cow::Borrowed(s) if s == input), "redact changed {input:?} to {:?}", redact(input));
         assert_eq!(find_secret(input), None, "find_secret({input:?})");
+    }
+
+    /// The prefilter lets through every text any pattern matches (the table's own samples, and
+    /// Unicode case folding), and stops the output lines and values commands print all day.
+    #[test]
+    fn the_literal_prefilter_never_hides_a_match() {
+        let samples = [
+            "key AKIAIOSFODNN7EXAMPLE here",
+            "ASIAIOSFODNN7EXAMPLE",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "ghr_abcdefghijklmnopqrstuvwxyz0123456789",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+            "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx-yz",
+            "using sk-proj-4f9aB2cD3eF4gH5iJ6kL7mN8 now",
+            "xoxb-1234567890-abcdefghij",
+            "-----BEGIN OPENSSH PRIVATE KEY-----",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "Authorization: BEARER abcdef0123456789abcdef",
+            "postgres://app:hunter2@db:5432/x",
+            "DB_PASSWORD=hunter2hunter2",
+            "Api-Key: 'abcdefgh12345678'",
+            "my_password  =  \"abcdefgh12345678\"",
+            "secret_token\": \"abcdefgh12345678\"",
+            "MY_TO\u{212A}EN=abcdefgh12345678",
+            "MY_\u{017F}ECRET=abcdefgh12345678",
+        ];
+        for text in samples {
+            let matched = PATTERNS.iter().any(|p| p.re.is_match(text));
+            assert!(matched, "the sample {text:?} matches no pattern");
+            assert!(may_hold_secret(text), "the prefilter would hide {text:?}");
+        }
+        for plain in [
+            "SAF_ISSUE_CATALOG.md is up to date (10000 issues)",
+            "/usr/local/bin:/usr/bin:/bin",
+            "en_US.UTF-8",
+            "✓ E-01 verified",
+            "A-001  token, index  audit the token cache",
+        ] {
+            assert!(!may_hold_secret(plain), "{plain:?} would compile the table");
+            assert!(!PATTERNS.iter().any(|p| p.re.is_match(plain)));
+        }
     }
 
     #[test]
