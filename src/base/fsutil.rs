@@ -18,34 +18,45 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 /// reached the end the stat data describes. A read that finds more (a file grown since the stat,
 /// or one whose stat size is not its length) goes on to the end.
 pub fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
+    std::fs::File::open(path).and_then(read_open).map_err(|e| Error::io("read", path, e))
+}
+
+/// [`read_with_meta`] of the file `name` in the folder open as `dir` (one name looked up, not
+/// every folder of a path); `path` is the file's path, for the error.
+pub fn read_in_with_meta(dir: impl std::os::fd::AsFd, name: &Path, path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(std::io::Error::from)
+        .and_then(|fd| read_open(std::fs::File::from(fd)))
+        .map_err(|e| Error::io("read", path, e))
+}
+
+/// Read an open file whole, and its metadata first (see [`read_with_meta`]).
+fn read_open(mut f: std::fs::File) -> std::io::Result<(Vec<u8>, std::fs::Metadata)> {
     use std::io::Read;
-    let read = || -> std::io::Result<(Vec<u8>, std::fs::Metadata)> {
-        let mut f = std::fs::File::open(path)?;
-        let meta = f.metadata()?;
-        let size = usize::try_from(meta.len()).unwrap_or(0);
-        let mut bytes = vec![0u8; size.saturating_add(1)];
-        let mut filled = 0;
-        loop {
-            match f.read(&mut bytes[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            if filled == size {
-                break;
-            }
-            if filled == bytes.len() {
-                // Grown since the stat: read the rest the ordinary way.
-                bytes.truncate(filled);
-                f.read_to_end(&mut bytes)?;
-                return Ok((bytes, meta));
-            }
+    let meta = f.metadata()?;
+    let size = usize::try_from(meta.len()).unwrap_or(0);
+    let mut bytes = vec![0u8; size.saturating_add(1)];
+    let mut filled = 0;
+    loop {
+        match f.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         }
-        bytes.truncate(filled);
-        Ok((bytes, meta))
-    };
-    read().map_err(|e| Error::io("read", path, e))
+        if filled == size {
+            break;
+        }
+        if filled == bytes.len() {
+            // Grown since the stat: read the rest the ordinary way.
+            bytes.truncate(filled);
+            f.read_to_end(&mut bytes)?;
+            return Ok((bytes, meta));
+        }
+    }
+    bytes.truncate(filled);
+    Ok((bytes, meta))
 }
 
 /// Read a file that may be missing.
@@ -74,6 +85,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
     }
     tmp.persist(path).map_err(|e| Error::io("replace", path, e.error))?;
+    Ok(())
+}
+
+/// Replace the cache file `path` with what `write` writes to a new file, atomically (temp file +
+/// rename) but without an fsync: a cache is checked when read and rebuilt when torn by a power
+/// cut, so durability is not worth a sync (which waits for the disk) on every rewrite. Errors are
+/// the caller's to ignore.
+pub fn replace_cache_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
+    write(tmp.as_file_mut())?;
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 

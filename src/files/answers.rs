@@ -169,7 +169,7 @@ impl Answers {
             bytes.extend_from_slice(p);
             bytes.extend_from_slice(&issue_cache::hash(p).to_le_bytes());
         }
-        let _ = crate::base::fsutil::write_atomic(&self.file, &bytes);
+        let _ = crate::base::fsutil::replace_cache_file(&self.file, |f| std::io::Write::write_all(f, &bytes));
     }
 }
 
@@ -272,8 +272,9 @@ where
     if let Some(value) = recall(root, &config, cache_dir, catalog.as_deref(), |a, sum, inputs| a.recalled(kind, sum, inputs, extra))? {
         return Ok(value);
     }
-    let (ws, summaries) = Workspace::load_cached_proved(root, config, cache_dir, true)?;
-    let value = compute(&ws, catalog.as_deref())?;
+    // Computed while the summary cache is written.
+    let (ws, summaries, value) = Workspace::load_cached_while(root, config, cache_dir, true, |ws| compute(ws, catalog.as_deref()))?;
+    let value = value?;
     if let Some(sum) = summaries {
         remember(&ws, cache_dir, sum, catalog.as_deref(), |a, sum, inputs| a.keep(kind, sum, inputs, extra, &value));
     }

@@ -24,11 +24,16 @@ pub enum Status {
 
 impl Status {
     pub fn parse(s: &str) -> Option<Status> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "OPEN" => Some(Status::Open),
-            "RESOLVED" => Some(Status::Resolved),
-            "WONTFIX" | "WONT_FIX" => Some(Status::Wontfix),
-            _ => None,
+        let s = s.trim();
+        let is = |word: &str| s.eq_ignore_ascii_case(word);
+        if is("OPEN") {
+            Some(Status::Open)
+        } else if is("RESOLVED") {
+            Some(Status::Resolved)
+        } else if is("WONTFIX") || is("WONT_FIX") {
+            Some(Status::Wontfix)
+        } else {
+            None
         }
     }
 
@@ -234,6 +239,12 @@ impl Issue {
     /// Parse an issue file. `path` is used in messages and kept; the lane folder and file name
     /// checks are done by the caller that knows the layout (`workspace.rs`).
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Issue, Problem> {
+        Issue::parse_at(path.to_path_buf(), bytes)
+    }
+
+    /// [`Issue::parse`] keeping `owned` as the issue's path (no copy of it).
+    pub fn parse_at(owned: PathBuf, bytes: Vec<u8>) -> Result<Issue, Problem> {
+        let path = owned.as_path();
         let Text { text, bom } = text::decode(path, bytes)?;
         if text.trim().is_empty() {
             return Err(Problem::new(path, 1, "issue file is empty")
@@ -297,7 +308,7 @@ impl Issue {
             has_resolution: outline.heading("Resolution").is_some(),
             prose_extreme: extreme_in_prose(&text, &split, &outline),
         };
-        Ok(Issue { path: path.to_path_buf(), meta, title, title_line, text, bom, split, outline, facts, cached: false })
+        Ok(Issue { path: owned, meta, title, title_line, text, bom, split, outline, facts, cached: false })
     }
 
     /// An issue rebuilt from its cached summary (no text).

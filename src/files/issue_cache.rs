@@ -33,15 +33,14 @@ use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::files::issue::{Check, Facts, Issue, Meta, Status};
 
 const MAGIC: &[u8; 8] = b"GLSUMCCH";
 /// Bumped whenever the encoding or the meaning of a summary changes (2: entries sorted by path,
 /// each summary length-prefixed so it is decoded only when its file is unchanged; 3: the paths and
-/// keys in a table of their own before the summaries, so proving files unchanged reads only it).
-const FORMAT: u32 = 3;
+/// keys in a table of their own before the summaries, so proving files unchanged reads only it;
+/// 4: the summaries' checksum seeded without their length, as they are streamed to the file).
+const FORMAT: u32 = 4;
 
 /// What proves a file unchanged since its summary was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,14 +161,24 @@ impl IssueCache {
     /// The summary of `rel` if `key` proves it current (stat entries: equal stat data and not
     /// racy); `None` also when the entry does not decode. `hint` is where the entry is expected
     /// (the file's place in a listing sorted as the cache is); any other place is searched.
-    pub fn summary(&self, rel: &Path, key: &Key, hint: usize) -> Option<Issue> {
-        let slot = &self.slots[self.find(rel, hint)?];
-        if !self.trusts(&slot.key, key) {
-            return None;
+    ///
+    /// The issue keeps `rel` as its path; a miss hands it back.
+    pub fn summary(&self, rel: PathBuf, key: &Key, hint: usize) -> Result<Issue, PathBuf> {
+        let Some(bytes) = self
+            .find(&rel, hint)
+            .map(|at| &self.slots[at])
+            .filter(|s| self.trusts(&s.key, key))
+            .and_then(|s| self.bytes.get(s.summary.clone()))
+        else {
+            return Err(rel);
+        };
+        let mut r = Reader { b: bytes, at: 0 };
+        match r.summary() {
+            Some((meta, title, title_line, bom, facts)) if r.at == r.b.len() => {
+                Ok(Issue::from_summary(rel, meta, title, title_line, bom, facts))
+            }
+            _ => Err(rel),
         }
-        let mut r = Reader { b: self.bytes.get(slot.summary.clone())?, at: 0 };
-        let issue = r.issue(rel.to_path_buf())?;
-        (r.at == r.b.len()).then_some(issue)
     }
 
     /// Whether `rel` has an entry that `key` proves current, without decoding it (`hint` as
@@ -195,7 +204,7 @@ impl IssueCache {
 
     /// [`IssueCache::summary`], for callers that hold the cache mutably.
     pub fn take(&mut self, rel: &Path, key: &Key) -> Option<Issue> {
-        self.summary(rel, key, usize::MAX)
+        self.summary(rel.to_path_buf(), key, usize::MAX).ok()
     }
 
     /// Whether an entry's `key` proves the file with `current` key unchanged.
@@ -210,72 +219,64 @@ impl IssueCache {
     /// Write `entries` as the new cache (atomically) and give its checksum; errors are ignored
     /// (`None`: the cache is only an optimisation, e.g. on a read-only repository).
     pub fn write(&self, entries: &[(&Issue, Key)]) -> Option<u64> {
+        use std::io::{Seek, SeekFrom, Write};
         let mut sorted: Vec<&(&Issue, Key)> = entries.iter().collect();
         sorted.sort_by(|a, b| a.0.path.as_os_str().as_encoded_bytes().cmp(b.0.path.as_os_str().as_encoded_bytes()));
         sorted.dedup_by(|a, b| a.0.path == b.0.path);
-        let sorted_len = sorted.len();
-        // The key table (path, key, where the summary lies in the summaries part), then the
-        // summaries; each part has its own checksum, both are in the head.
-        // Summaries are encoded in parallel, a chunk of entries per task.
-        const CHUNK: usize = 512;
-        let chunks: Vec<(Vec<u8>, Vec<usize>)> = sorted
-            .par_chunks(CHUNK)
-            .map(|chunk| {
-                let mut bytes = Vec::with_capacity(chunk.len() * 512);
-                let ends = chunk
-                    .iter()
-                    .map(|(issue, _)| {
-                        put_issue(&mut bytes, issue);
-                        bytes.len()
-                    })
-                    .collect();
-                (bytes, ends)
-            })
-            .collect();
-        let mut keys = Vec::with_capacity(entries.len() * 96);
-        // The summaries are never joined into one buffer: hashed and written chunk by chunk.
-        let summaries_len = chunks.iter().map(|(b, _)| b.len()).sum();
-        let mut summaries_hash = Hash::new(summaries_len);
-        let mut base = 0;
-        for (entries, (bytes, ends)) in sorted.chunks(CHUNK).zip(&chunks) {
-            summaries_hash.update(bytes);
-            let mut start = 0;
-            for (&end, (issue, key)) in ends.iter().zip(entries) {
-                put_bytes(&mut keys, issue.path.as_os_str().as_encoded_bytes());
-                put_key(&mut keys, key);
-                put_u64(&mut keys, (base + start) as u64);
-                put_u64(&mut keys, (end - start) as u64);
-                start = end;
-            }
-            base += bytes.len();
+        // The key table (path, key, where the summary lies in the summaries part) is built first
+        // with each summary's place left blank: its length is then known, so the summaries are
+        // encoded straight to the file after it (never all in memory) and their places filled in.
+        let mut keys = Vec::with_capacity(sorted.len() * 96);
+        let mut places = Vec::with_capacity(sorted.len());
+        for (issue, key) in &sorted {
+            put_bytes(&mut keys, issue.path.as_os_str().as_encoded_bytes());
+            put_key(&mut keys, key);
+            places.push(keys.len());
+            put_u64(&mut keys, 0);
+            put_u64(&mut keys, 0);
         }
-        let (keys_sum, summaries_sum) = (hash(&keys), summaries_hash.finish());
-        let mut head = Vec::with_capacity(64);
-        head.extend_from_slice(MAGIC);
-        put_bytes(&mut head, &stamp());
-        put_u64(&mut head, keys_sum);
-        put_u64(&mut head, summaries_sum);
-        put_u32(&mut head, u32::try_from(sorted_len).unwrap_or(u32::MAX));
-        put_u64(&mut head, keys.len() as u64);
-        let checksum = combined(keys_sum, summaries_sum);
-        let dir = self.file.parent()?;
-        let _ = std::fs::create_dir_all(dir);
-        // Temp file + rename, but no fsync: a cache torn by a power cut fails its checksum and
-        // is rebuilt, so durability is not worth a multi-megabyte sync on every rewrite.
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            tmp.write_all(&head)?;
-            tmp.write_all(&keys)?;
-            for (bytes, _) in &chunks {
-                tmp.write_all(bytes)?;
+        let stamp = stamp();
+        let head_len = MAGIC.len() + 4 + stamp.len() + 8 + 8 + 4 + 8;
+        let mut checksum = None;
+        let write = |file: &mut std::fs::File| -> std::io::Result<()> {
+            file.seek(SeekFrom::Start((head_len + keys.len()) as u64))?;
+            let mut summaries_hash = Hash::new(0);
+            let mut buf: Vec<u8> = Vec::with_capacity(STREAM_BUFFER + 4096);
+            let mut flushed = 0;
+            for (&place, (issue, _)) in places.iter().zip(&sorted) {
+                let start = buf.len();
+                put_issue(&mut buf, issue);
+                keys[place..place + 8].copy_from_slice(&((flushed + start) as u64).to_le_bytes());
+                keys[place + 8..place + 16].copy_from_slice(&((buf.len() - start) as u64).to_le_bytes());
+                if buf.len() >= STREAM_BUFFER {
+                    summaries_hash.update(&buf);
+                    file.write_all(&buf)?;
+                    flushed += buf.len();
+                    buf.clear();
+                }
             }
-            tmp.persist(&self.file).map_err(|e| e.error)?;
+            summaries_hash.update(&buf);
+            file.write_all(&buf)?;
+            let (keys_sum, summaries_sum) = (hash(&keys), summaries_hash.finish());
+            let mut head = Vec::with_capacity(head_len);
+            head.extend_from_slice(MAGIC);
+            put_bytes(&mut head, &stamp);
+            put_u64(&mut head, keys_sum);
+            put_u64(&mut head, summaries_sum);
+            put_u32(&mut head, u32::try_from(sorted.len()).unwrap_or(u32::MAX));
+            put_u64(&mut head, keys.len() as u64);
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(&head)?;
+            file.write_all(&keys)?;
+            checksum = Some(combined(keys_sum, summaries_sum));
             Ok(())
         };
-        write().ok().map(|()| checksum)
+        crate::base::fsutil::replace_cache_file(&self.file, write).ok().and(checksum)
     }
 }
+
+/// How many encoded summaries are gathered before they are written out.
+const STREAM_BUFFER: usize = 64 * 1024;
 
 /// The format version and this build of git-lanes: another build's cache is not trusted.
 pub(crate) fn stamp() -> Vec<u8> {
@@ -375,6 +376,14 @@ fn keys_end(bytes: &[u8]) -> Option<usize> {
     Some(head(bytes)?.keys.end)
 }
 
+/// The summaries part's checksum: [`Hash`] seeded without the length, which the writer does
+/// not know until it has streamed the last summary (the key table fixes every summary's place).
+fn summaries_hash(bytes: &[u8]) -> u64 {
+    let mut h = Hash::new(0);
+    h.update(bytes);
+    h.finish()
+}
+
 /// One number for both parts' checksums: the cache's identity.
 fn combined(keys_sum: u64, summaries_sum: u64) -> u64 {
     hash(&[keys_sum.to_le_bytes(), summaries_sum.to_le_bytes()].concat())
@@ -390,7 +399,7 @@ fn index(bytes: &[u8], summaries: bool) -> Option<(Vec<Slot>, u64)> {
         return None;
     }
     let rest = &bytes[h.keys.end..];
-    if summaries && hash(rest) != h.summaries_sum {
+    if summaries && summaries_hash(rest) != h.summaries_sum {
         return None;
     }
     // A corrupt count cannot ask for more entries than there are bytes.
@@ -609,7 +618,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn issue(&mut self, path: PathBuf) -> Option<Issue> {
+    /// An issue's summary: its frontmatter, title and title line, BOM, and facts.
+    fn summary(&mut self) -> Option<(Meta, String, usize, bool, Facts)> {
         let issue_id = self.string()?;
         let lane = self.string()?;
         let severity = match self.u8()? {
@@ -670,7 +680,7 @@ impl<'a> Reader<'a> {
         let has_resolution = self.bool()?;
         let prose_extreme = self.opt()?;
         let facts = Facts { checks, key_lines, has_resolution, prose_extreme };
-        Some(Issue::from_summary(path, meta, title, title_line, bom, facts))
+        Some((meta, title, title_line, bom, facts))
     }
 }
 

@@ -56,9 +56,13 @@ pub fn outline(text: &str, first_line: usize, base_offset: usize) -> Outline {
     let mut out = Outline::default();
     let mut fence: Option<(u8, usize, usize, CodeBlock)> = None; // (char, len, indent, block)
     for (n, off, line) in lines_with_offsets(text) {
+        // Only a line whose first non-space byte is a backtick, a tilde or a hash can open or
+        // close a fence or be a heading; prose lines are passed over at that byte.
+        let lead = line.bytes().find(|b| *b != b' ');
+        let marker = matches!(lead, Some(b'`' | b'~' | b'#'));
         let lineno = n + first_line - 1;
         if let Some((ch, len, indent, block)) = fence.as_mut() {
-            if is_closing_fence(line, *ch, *len) {
+            if marker && is_closing_fence(line, *ch, *len) {
                 let (_, _, _, mut b) = fence.take().expect("fence is open");
                 b.closed = true;
                 out.blocks.push(b);
@@ -67,6 +71,9 @@ pub fn outline(text: &str, first_line: usize, base_offset: usize) -> Outline {
                 let start = base_offset + off + (line.len() - content.len());
                 block.lines.push((lineno, start..start + content.len()));
             }
+            continue;
+        }
+        if !marker {
             continue;
         }
         if let Some((ch, len, indent, info)) = opening_fence(line) {

@@ -63,15 +63,9 @@ pub fn conflict_marker_line(text: &str) -> Option<usize> {
             _ => rest.first() == Some(&b' '),
         }
     };
-    static FINDERS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
-        std::sync::LazyLock::new(|| [memchr::memmem::Finder::new("<<<<<<<"), memchr::memmem::Finder::new(">>>>>>>")]);
-    let mut first: Option<usize> = None;
-    for finder in FINDERS.iter() {
-        let found = finder.find_iter(bytes).find(|&at| (at == 0 || bytes[at - 1] == b'\n') && marker_at(at));
-        if let Some(at) = found {
-            first = Some(first.map_or(at, |f| f.min(at)));
-        }
-    }
+    let first = memchr::memchr2_iter(b'<', b'>', bytes).find(|&at| {
+        (at == 0 || bytes[at - 1] == b'\n') && bytes.get(at..at + 7).is_some_and(|run| run.iter().all(|&c| c == bytes[at])) && marker_at(at)
+    });
     first.map(|at| 1 + memchr::memchr_iter(b'\n', &bytes[..at]).count())
 }
 

@@ -46,8 +46,8 @@ impl Workspace {
         let parsed: Vec<_> = files
             .par_iter()
             .map(|f| {
-                let bytes = crate::base::fsutil::read(&root.join(&f.rel))?;
-                Ok((&*f.lane, Issue::parse(&f.rel, bytes).map(Box::new)))
+                let (bytes, _) = f.lane.read(root, &f.rel)?;
+                Ok((f.lane.name.as_str(), Issue::parse(&f.rel, bytes).map(Box::new)))
             })
             .collect::<Result<Vec<_>>>()?;
         let issues = collect_issues(parsed, &mut problems);
@@ -70,52 +70,92 @@ impl Workspace {
     /// exactly the loaded issues (every issue file parsed, none misplaced by name or folder):
     /// what [`Workspace::proves_unchanged`] gives while nothing changes.
     pub fn load_cached_proved(root: &Path, config: Config, cache_dir: &Path, write_back: bool) -> Result<(Workspace, Option<u64>)> {
+        let (ws, checksum, ()) = Workspace::load_cached_while(root, config, cache_dir, write_back, |_| ())?;
+        Ok((ws, checksum))
+    }
+
+    /// [`Workspace::load_cached_proved`], running `work` on the loaded workspace while the
+    /// summary cache is rewritten (on a thread of its own: a cold load of ten thousand files spends as
+    /// long writing the cache as a command spends on its answer).
+    pub fn load_cached_while<R>(
+        root: &Path,
+        config: Config,
+        cache_dir: &Path,
+        write_back: bool,
+        work: impl FnOnce(&Workspace) -> R,
+    ) -> Result<(Workspace, Option<u64>, R)> {
         let mut problems = Vec::new();
         let (files, lane_dirs, cache) = list_and_read_cache(root, &config.issues, cache_dir, true, &mut problems)?;
         // Look up and (when changed) read and parse in parallel. A parsed issue keeps only its
         // summary, like one from the cache: the texts of ten thousand files are never all in
         // memory at once.
-        let loaded: Vec<(std::sync::Arc<str>, std::result::Result<Box<Issue>, Problem>, Option<Key>, bool)> = files
+        // The issues are collected apart from what else is known of each file, so that in the
+        // usual case (every file parsed, listed in issue order) they become the workspace's
+        // issues where they lie, not moved again. A read error fails the load (`failed`).
+        let failed: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+        let (results, sides): (Vec<std::result::Result<Issue, Problem>>, Vec<Side>) = files
             .into_par_iter()
             .enumerate()
             .map(|(at, Listed { lane, rel, key })| {
-                if let Some(issue) = key.as_ref().and_then(|k| cache.summary(&rel, k, at)) {
-                    return Ok((lane, Ok(Box::new(issue)), key, true));
-                }
+                // The listed path becomes the issue's (no copy, and no free on another thread:
+                // the listing's allocations belong to the threads that listed).
+                let rel = match &key {
+                    Some(k) => match cache.summary(rel, k, at) {
+                        Ok(issue) => return (Ok(issue), Side { lane, key, hit: true }),
+                        Err(rel) => rel,
+                    },
+                    None => rel,
+                };
                 // The stat data is taken before the read (when listed, or from the open file when
                 // the listing took none): a write racing the read changes the stat data, and the
                 // next call reads the file again.
-                let (bytes, meta) = crate::base::fsutil::read_with_meta(&root.join(&rel))?;
-                let key = key.or(Some(Key::Stat(Stat::of(&meta))));
-                Ok((lane, Issue::parse(&rel, bytes).map(|i| Box::new(i.into_summary())), key, false))
+                match lane.read(root, &rel) {
+                    Ok((bytes, meta)) => {
+                        let key = key.or(Some(Key::Stat(Stat::of(&meta))));
+                        (Issue::parse_at(rel, bytes).map(Issue::into_summary), Side { lane, key, hit: false })
+                    }
+                    Err(e) => {
+                        failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
+                        (Err(Problem::new(&rel, 0, "not read")), Side { lane, key: None, hit: false })
+                    }
+                }
             })
-            .collect::<Result<Vec<_>>>()?;
+            .unzip();
+        if let Some(e) = failed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            return Err(e);
+        }
         // Rewrite when a summary was taken afresh or an entry is gone; a file that does not parse
         // is never cached (it is read again each time, and does not force a rewrite).
-        let cacheable = || loaded.iter().filter_map(|(_, r, key, hit)| Some((&**r.as_ref().ok()?, (*key)?, *hit)));
-        let stale = cacheable().any(|(_, _, hit)| !hit) || cacheable().count() != cache.len();
-        let all_cacheable = cacheable().count() == loaded.len();
-        // The cache is written while the issues are ordered and checked.
-        let (written, (order, found)) = rayon::join(
-            || {
-                if !stale {
-                    return cache.checksum();
-                }
-                if !write_back {
-                    return None;
-                }
-                let entries: Vec<(&Issue, Key)> = cacheable().map(|(issue, key, _)| (issue, key)).collect();
-                cache.write(&entries)
-            },
-            || order_and_problems(&loaded, |(lane_dir, r, _, _)| (lane_dir, r)),
-        );
-        let checksum = written.filter(|_| all_cacheable);
-        drop(cache);
+        let cacheable = results.iter().zip(&sides).filter(|(r, side)| r.is_ok() && side.key.is_some());
+        let stale = cacheable.clone().any(|(_, side)| !side.hit) || cacheable.clone().count() != cache.len();
+        let all_cacheable = cacheable.count() == results.len();
+        let view: Vec<(&str, std::result::Result<&Issue, &Problem>)> =
+            sides.iter().zip(&results).map(|(side, r)| (side.lane.name.as_str(), r.as_ref())).collect();
+        let (order, found) = order_and_problems(&view);
+        drop(view);
         problems.extend(found);
-        let issues = take_in_order(loaded, &order, |(_, r, _, _)| r.ok());
+        // Every parsed issue has a key (from the listing or the open file), so the issues and
+        // their keys, in order, are exactly the cache's entries.
+        let keys: Vec<Option<Key>> = take_in_order(sides, &order, |side| Some(side.key));
+        let issues = take_in_order(results, &order, std::result::Result::ok);
         let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
-        let checksum = checksum.filter(|_| problems.is_empty());
-        Ok((Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs }, checksum))
+        let ws = Workspace { root: root.to_path_buf(), config, issues, specs, problems, lane_dirs };
+        let (written, out) = if !stale {
+            (cache.checksum(), work(&ws))
+        } else if !write_back {
+            (None, work(&ws))
+        } else {
+            std::thread::scope(|scope| {
+                let writer = scope.spawn(|| {
+                    let entries: Vec<(&Issue, Key)> = ws.issues.iter().zip(&keys).filter_map(|(i, k)| Some((i, (*k)?))).collect();
+                    cache.write(&entries)
+                });
+                let out = work(&ws);
+                (writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), out)
+            })
+        };
+        let checksum = written.filter(|_| all_cacheable && ws.problems.is_empty());
+        Ok((ws, checksum, out))
     }
 
     /// Whether every issue file under `root` is unchanged since the summary cache was written
@@ -289,9 +329,36 @@ fn list_and_read_cache(
 /// stat data (taken when listed, before any read, relative to the lane folder's descriptor).
 #[derive(Debug)]
 struct Listed {
-    lane: std::sync::Arc<str>,
+    lane: std::sync::Arc<LaneDir>,
     rel: PathBuf,
     key: Option<Key>,
+}
+
+/// What is known of a listed file besides its issue: its lane folder, the key that proves it
+/// unchanged, and whether its summary came from the cache.
+struct Side {
+    lane: std::sync::Arc<LaneDir>,
+    key: Option<Key>,
+    hit: bool,
+}
+
+/// A lane folder as listed: its name, and the folder held open, so its files are opened by name
+/// (one lookup each, not one per folder of their paths).
+#[derive(Debug)]
+struct LaneDir {
+    name: String,
+    /// `None` when the folder could not be opened so (then files are opened by path).
+    fd: Option<std::os::fd::OwnedFd>,
+}
+
+impl LaneDir {
+    /// Read the issue file at `rel` (in this folder) and take its metadata from the open file.
+    fn read(&self, root: &Path, rel: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
+        match (&self.fd, rel.file_name()) {
+            (Some(fd), Some(name)) => crate::base::fsutil::read_in_with_meta(fd, Path::new(name), &root.join(rel)),
+            _ => crate::base::fsutil::read_with_meta(&root.join(rel)),
+        }
+    }
 }
 
 /// Every `*.md` under `issues/<LANE>/` and the lane folders; each lane folder is listed (and its
@@ -335,7 +402,9 @@ fn issue_files(root: &Path, issues: &Path, stat: bool, problems: &mut Vec<Proble
 fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<(Vec<Listed>, Vec<Problem>)> {
     let rel_dir = issues.join(lane);
     let sub = root.join(&rel_dir);
-    let shared: std::sync::Arc<str> = lane.into();
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(&sub, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
+    let shared = std::sync::Arc::new(LaneDir { name: lane.to_string(), fd });
     let (mut files, mut problems) = (Vec::new(), Vec::new());
     for f in std::fs::read_dir(&sub).map_err(|e| Error::io("read directory", &sub, e))? {
         let f = f.map_err(|e| Error::io("read directory", &sub, e))?;
@@ -364,35 +433,45 @@ fn collect_issues<D: AsRef<str> + Sync>(
     parsed: Vec<(D, std::result::Result<Box<Issue>, Problem>)>,
     problems: &mut Vec<Problem>,
 ) -> Vec<Issue> {
-    let (order, found) = order_and_problems(&parsed, |(lane_dir, r)| (lane_dir.as_ref(), r));
+    let view: Vec<(&str, std::result::Result<&Issue, &Problem>)> = parsed.iter().map(|(d, r)| (d.as_ref(), r.as_deref())).collect();
+    let (order, found) = order_and_problems(&view);
+    drop(view);
     problems.extend(found);
-    take_in_order(parsed, &order, |(_, r)| r.ok())
+    take_in_order(parsed, &order, |(_, r)| r.ok().map(|b| *b))
 }
 
 /// Where each parsed issue goes (by lane, then natural id) and the problems in file order: parse
-/// errors and files whose id or lane does not match their name or folder. `entry` gives an
-/// element's lane folder and parse result. Only borrows, so it can run beside the summary cache's
-/// write.
-fn order_and_problems<T: Sync>(
-    parsed: &[T],
-    entry: impl Fn(&T) -> (&str, &std::result::Result<Box<Issue>, Problem>) + Sync,
-) -> (Vec<usize>, Vec<Problem>) {
+/// errors and files whose id or lane does not match their name or folder. `parsed` holds each
+/// file's lane folder and parse result.
+fn order_and_problems(parsed: &[(&str, std::result::Result<&Issue, &Problem>)]) -> (Vec<usize>, Vec<Problem>) {
     let problems = parsed
         .par_iter()
-        .filter_map(|e| match entry(e) {
-            (lane_dir, Ok(issue)) => layout_problem(issue, lane_dir),
-            (_, Err(p)) => Some(p.clone()),
+        .filter_map(|&(lane_dir, r)| match r {
+            Ok(issue) => layout_problem(issue, lane_dir),
+            Err(p) => Some(p.clone()),
         })
         .collect();
-    let mut order: Vec<(usize, &Issue)> = parsed.iter().enumerate().filter_map(|(i, e)| Some((i, entry(e).1.as_deref().ok()?))).collect();
-    order.sort_by(|(_, a), (_, b)| names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id())));
+    let mut order: Vec<(usize, &Issue)> = parsed.iter().enumerate().filter_map(|(i, (_, r))| Some((i, *r.as_ref().ok()?))).collect();
+    let by_lane_and_id = |(_, a): &(usize, &Issue), (_, b): &(usize, &Issue)| {
+        names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id()))
+    };
+    // Files are listed by name, which is already this order when ids are zero-padded: one pass
+    // proves it, instead of a sort's many comparisons.
+    if !order.is_sorted_by(|a, b| by_lane_and_id(a, b).is_le()) {
+        order.sort_by(by_lane_and_id);
+    }
     (order.into_iter().map(|(i, _)| i).collect(), problems)
 }
 
-/// The parsed issues in `order` (from [`order_and_problems`]); `issue` takes an element's issue.
-fn take_in_order<T>(parsed: Vec<T>, order: &[usize], issue: impl Fn(T) -> Option<Box<Issue>>) -> Vec<Issue> {
-    let mut slots: Vec<Option<Box<Issue>>> = parsed.into_iter().map(issue).collect();
-    order.iter().filter_map(|&i| slots[i].take()).map(|b| *b).collect()
+/// The parsed elements in `order` (from [`order_and_problems`]); `take` keeps what is wanted of
+/// each (its issue, say). When `order` keeps every element where it is (the usual case), they
+/// stay in place: no element is moved to a new vector.
+fn take_in_order<T, U>(parsed: Vec<T>, order: &[usize], take: impl Fn(T) -> Option<U>) -> Vec<U> {
+    if order.len() == parsed.len() && order.iter().enumerate().all(|(at, &i)| at == i) {
+        return parsed.into_iter().filter_map(take).collect();
+    }
+    let mut slots: Vec<Option<U>> = parsed.into_iter().map(take).collect();
+    order.iter().filter_map(|&i| slots[i].take()).collect()
 }
 
 /// A lane folder's name must be a lane name.

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::context::Ctx;
-use crate::cli::error::{CliResult, Exit};
+use crate::cli::error::{CliError, CliResult, Exit};
 use crate::files::answers;
+use crate::files::catalog::Synced;
 use crate::files::config::Config;
 use crate::files::scaffold::now_stamp;
 use crate::files::workspace::Workspace;
@@ -31,18 +32,26 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> CliResult {
     if let Some(issues) = answers::recall(&repo.root, &config, &cache_dir, catalog.as_deref(), |a, sum, inputs| a.in_sync(sum, inputs))? {
         return up_to_date(ctx, &config, issues);
     }
-    let (ws, summaries) = Workspace::load_cached_proved(&repo.root, config, &cache_dir, true)?;
-    let exit = sync(&args, ctx, &ws, catalog, summaries.map(|s| (s, cache_dir)));
+    // The catalog is parsed and compared while the summary cache is written.
+    let (ws, summaries, synced) = Workspace::load_cached_while(&repo.root, config, &cache_dir, true, |ws| -> Result<Synced, CliError> {
+        ws.ensure_clean()?;
+        Ok(ctx.parse_catalog(ws, catalog.clone())?.sync(ws, &now_stamp()))
+    })?;
+    let exit = report(&args, ctx, &ws, synced?, catalog, summaries.map(|s| (s, cache_dir)));
     ws.release_at_exit();
     exit
 }
 
-/// Regenerate (or check) the catalog; an in-sync outcome is remembered under `summaries` (the
+/// Say (or write) what `synced` found; an in-sync outcome is remembered under `summaries` (the
 /// summary cache's checksum, when it holds exactly these issues, and where it lives).
-fn sync(args: &SyncArgs, ctx: &Ctx, ws: &Workspace, catalog: Option<Vec<u8>>, summaries: Option<(u64, PathBuf)>) -> CliResult {
-    ws.ensure_clean()?;
-    let cat = ctx.parse_catalog(ws, catalog.clone())?;
-    let synced = cat.sync(ws, &now_stamp());
+fn report(
+    args: &SyncArgs,
+    ctx: &Ctx,
+    ws: &Workspace,
+    synced: Synced,
+    catalog: Option<Vec<u8>>,
+    summaries: Option<(u64, PathBuf)>,
+) -> CliResult {
     if !synced.changed {
         if let Some((checksum, cache_dir)) = summaries {
             answers::remember(ws, &cache_dir, checksum, catalog.as_deref(), |a, sum, inputs| {

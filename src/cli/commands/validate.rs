@@ -27,9 +27,11 @@ pub fn run(_args: ValidateArgs, ctx: &Ctx) -> CliResult {
     if let Some(report) = answers::recall(&repo.root, &config, &cache_dir, catalog.as_deref(), |a, sum, inputs| a.validated(sum, inputs))? {
         return show(ctx, &report);
     }
-    let (ws, summaries) = Workspace::load_cached_proved(&repo.root, config, &cache_dir, true)?;
-    let parsed = catalog.clone().map(|bytes| Catalog::parse(&ws.config.catalog, bytes));
-    let report = crate::files::validate::validate(&ws, parsed.as_ref());
+    // Validated while the summary cache is written.
+    let (ws, summaries, report) = Workspace::load_cached_while(&repo.root, config, &cache_dir, true, |ws| {
+        let parsed = catalog.clone().map(|bytes| Catalog::parse(&ws.config.catalog, bytes));
+        crate::files::validate::validate(ws, parsed.as_ref())
+    })?;
     if let Some(sum) = summaries {
         answers::remember(&ws, &cache_dir, sum, catalog.as_deref(), |a, sum, inputs| a.remember_validated(sum, inputs, &report));
     }
