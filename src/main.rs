@@ -1,8 +1,9 @@
-/// jemalloc, not glibc's malloc: loading ten thousand issue files on every core, glibc's per-thread
-/// arenas grew a page at a time (an `mprotect` each) and contended on their locks, so a cold
-/// catalog command took 60 or 100 ms by luck; jemalloc takes the 60 every time (issue 14).
+/// mimalloc, not glibc's malloc: loading ten thousand issue files on every core, glibc's
+/// per-thread arenas grew a page at a time (an `mprotect` each) and contended on their locks, so a
+/// cold catalog command took 60 or 100 ms by luck (issue 14). Without transparent huge pages
+/// (`no_thp`), which zeroed 2 MB at a time and doubled the peak memory.
 #[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     git_lanes::cli::main()

@@ -74,34 +74,43 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
 /// them holds. A necessary condition only (a test holds the table to it); `false` means no
 /// pattern can match, so the table need not be compiled.
 fn may_hold_secret(text: &str) -> bool {
-    use memchr::memmem::find;
-    let b = text.as_bytes();
+    use aho_corasick::AhoCorasick;
     // Case-sensitive literals: the private key armour, AWS, GitHub, OpenAI and Anthropic, Slack,
     // JSON web tokens, and a password in a URL.
-    const EXACT: [&str; 13] =
-        ["-----BEGIN ", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "sk-", "xox", "eyJ", "://"];
-    if EXACT.iter().any(|n| find(b, n.as_bytes()).is_some()) {
+    static EXACT: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+        AhoCorasick::new(["-----BEGIN ", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "sk-", "xox", "eyJ", "://"])
+            .ok()
+    });
+    // The words of the `(?i)` patterns: `bearer` (0), then the secret words of an assignment.
+    static FOLDED: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["bearer", "token", "secret", "password", "passwd", "api_key", "apikey", "api-key", "access_key"])
+            .ok()
+    });
+    let (Some(exact), Some(folded)) = (EXACT.as_ref(), FOLDED.as_ref()) else { return true };
+    let b = text.as_bytes();
+    if exact.is_match(b) {
         return true;
     }
-    // `(?i)` patterns (bearer tokens, secret assignments) fold case the Unicode way: `k` also
-    // matches KELVIN SIGN and `s` LONG S, so text holding either is let through as it is.
+    // `(?i)` folds case the Unicode way: `k` also matches KELVIN SIGN and `s` LONG S, so text
+    // holding either is let through as it is.
     if text.contains(['\u{212A}', '\u{017F}']) {
         return true;
     }
     // Each word must be followed as its pattern needs: `bearer` by a space, a secret word by
     // `:` or `=` (after an optional quote and spaces). A non-ASCII byte where a space could be
     // might be a Unicode space (`\s`), so it lets the text through.
-    let lower = b.to_ascii_lowercase();
-    let after =
-        |word: &str, ok: &dyn Fn(&[u8]) -> bool| memchr::memmem::find_iter(&lower, word.as_bytes()).any(|at| ok(&lower[at + word.len()..]));
     let spaced = |rest: &[u8]| rest.first().is_some_and(|c| c.is_ascii_whitespace() || !c.is_ascii());
     let assigned = |rest: &[u8]| {
         let rest = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")).unwrap_or(rest);
         let at = rest.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(rest.len());
         rest.get(at).is_some_and(|c| matches!(c, b':' | b'=') || !c.is_ascii())
     };
-    const WORDS: [&str; 8] = ["token", "secret", "password", "passwd", "api_key", "apikey", "api-key", "access_key"];
-    after("bearer", &spaced) || WORDS.iter().any(|w| after(w, &assigned))
+    folded.find_overlapping_iter(b).any(|m| {
+        let rest = &b[m.end()..];
+        if m.pattern().as_usize() == 0 { spaced(rest) } else { assigned(rest) }
+    })
 }
 
 fn always(_: &Captures<'_>) -> bool {

@@ -600,26 +600,62 @@ fn lane_rows(queue: &[String], open: &[&Issue]) -> Vec<String> {
     ordered.iter().map(|i| issue_row(i)).collect()
 }
 
-/// `| E-01 | Title | 7/10 HIGH | policy, compliance | OPEN |`
+/// `| E-01 | Title | 7/10 HIGH | policy, compliance | OPEN |`, written into one string (ten
+/// thousand rows are rendered on every catalog check).
 pub fn issue_row(i: &Issue) -> String {
-    let title = cell(&truncate_title(&i.title));
-    let severity = match (i.meta.severity, &i.meta.severity_level) {
-        (Some(s), Some(l)) => format!("{s}/10 {l}"),
-        (Some(s), None) => format!("{s}/10"),
-        (None, Some(l)) => l.clone(),
-        (None, None) => "-".into(),
-    };
-    let tags = i.meta.type_tags.iter().take(4).map(|t| cell(t)).collect::<Vec<_>>().join(", ");
-    format!("| {} | {} | {} | {} | {} |", i.id(), title, severity, tags, i.status())
+    use std::fmt::Write;
+    let mut row = String::with_capacity(64 + i.title.len().min(64));
+    row.push_str("| ");
+    row.push_str(i.id());
+    row.push_str(" | ");
+    push_cell(&mut row, &truncate_title(&i.title));
+    row.push_str(" | ");
+    match (i.meta.severity, &i.meta.severity_level) {
+        (Some(s), Some(l)) => {
+            let _ = write!(row, "{s}/10 {l}");
+        }
+        (Some(s), None) => {
+            let _ = write!(row, "{s}/10");
+        }
+        (None, Some(l)) => row.push_str(l),
+        (None, None) => row.push('-'),
+    }
+    row.push_str(" | ");
+    for (k, tag) in i.meta.type_tags.iter().take(4).enumerate() {
+        if k > 0 {
+            row.push_str(", ");
+        }
+        push_cell(&mut row, tag);
+    }
+    row.push_str(" | ");
+    row.push_str(i.status().as_str());
+    row.push_str(" |");
+    row
 }
 
 /// Titles over 60 characters are cut to 57 plus `...`.
-pub fn truncate_title(t: &str) -> String {
-    if t.chars().count() > 60 { format!("{}...", t.chars().take(57).collect::<String>()) } else { t.to_string() }
+pub fn truncate_title(t: &str) -> std::borrow::Cow<'_, str> {
+    // A title of at most 60 bytes has at most 60 characters: no count needed.
+    if t.len() > 60 && t.chars().count() > 60 {
+        std::borrow::Cow::Owned(format!("{}...", t.chars().take(57).collect::<String>()))
+    } else {
+        std::borrow::Cow::Borrowed(t)
+    }
 }
 
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+/// Append `s` as a table cell: `|` escaped, line breaks as spaces.
+fn push_cell(out: &mut String, s: &str) {
+    if memchr::memchr3(b'|', b'\n', b'\r', s.as_bytes()).is_none() {
+        out.push_str(s);
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Totals for the summary and per-lane tables.

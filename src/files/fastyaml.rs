@@ -32,7 +32,8 @@ pub fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
         if skippable(line) {
             continue;
         }
-        if line.starts_with([' ', '\t', '-']) || has_tab(line) {
+        // Not blank, so it has a first byte.
+        if matches!(line.as_bytes()[0], b' ' | b'\t' | b'-') || has_tab(line) {
             return None;
         }
         let colon = memchr::memchr(b':', line.as_bytes())?;
@@ -47,7 +48,7 @@ pub fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
         if !rest.is_empty() && !rest.starts_with(' ') {
             return None;
         }
-        let rest = strip_comment_plain(rest.trim());
+        let rest = strip_comment_plain(rest.trim_ascii());
         let value = if rest.is_empty() {
             // A block list may follow; otherwise the value is null.
             let mut items = Vec::new();
@@ -56,14 +57,14 @@ pub fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
                     lines.next();
                     continue;
                 }
-                let t = next.trim_start();
+                let t = next.trim_ascii_start();
                 if !t.starts_with("- ") && t != "-" {
                     break;
                 }
                 if has_tab(next) {
                     return None;
                 }
-                let item = strip_comment_plain(t[1..].trim());
+                let item = strip_comment_plain(t[1..].trim_ascii());
                 items.push(list_item(item)?);
                 lines.next();
             }
@@ -82,9 +83,10 @@ pub fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
     Some(out)
 }
 
+/// A blank or comment line. Only ASCII spaces count: a line led by other white space is left
+/// to the full parser (it fails the key test).
 fn skippable(line: &str) -> bool {
-    let t = line.trim();
-    t.is_empty() || t.starts_with('#')
+    line.bytes().find(|b| !b.is_ascii_whitespace()).is_none_or(|b| b == b'#')
 }
 
 /// Where ` #` (a comment after a value) starts in `v`, if anywhere.
@@ -160,7 +162,9 @@ fn plain_str(v: &str) -> Option<&str> {
         b'#' => i > 0 && b[i - 1] == b' ',
         _ => false,
     });
-    if meaningful {
+    // Trailing white space other than ASCII's (YAML trims only spaces and tabs) is left to the
+    // full parser.
+    if meaningful || v.ends_with(char::is_whitespace) {
         return None;
     }
     const SPECIAL: [&str; 11] = ["true", "false", "yes", "no", "on", "off", "y", "n", "null", ".inf", ".nan"];
@@ -179,7 +183,7 @@ fn quoted(v: &str) -> Option<String> {
     if let Some(end) = memchr::memchr2(q as u8, b'\\', inner.as_bytes()) {
         let after = &inner[end + 1..];
         if inner.as_bytes()[end] == q as u8 && !(q == '\'' && after.starts_with('\'')) {
-            let after = after.trim();
+            let after = after.trim_matches([' ', '\t']);
             return (after.is_empty() || after.starts_with('#')).then(|| inner[..end].to_string());
         }
     }
@@ -192,7 +196,7 @@ fn quoted(v: &str) -> Option<String> {
                 out.push('\'');
                 continue;
             }
-            let after = v[1 + i + 1..].trim();
+            let after = v[1 + i + 1..].trim_matches([' ', '\t']);
             return (after.is_empty() || after.starts_with('#')).then_some(out);
         }
         if c == '\\' && q == '"' {
@@ -306,6 +310,10 @@ mod tests {
             "a: [x, [y]]\n",
             "a: b: c\n",
             "a: !tag x\n",
+            // White space other than spaces and tabs (a no-break space here) is not YAML's.
+            "a: \"x\"\u{a0}\n",
+            "a: x\u{a0}\n",
+            "\u{a0}# c\na: 1\n",
         ] {
             assert!(parse(y).is_none(), "{y:?} should fall back");
         }

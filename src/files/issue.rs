@@ -550,8 +550,10 @@ fn severity_of(path: &Path, raw: Option<&Scalar>, line: usize) -> Result<Option<
 fn title_of(outline: &Outline, id: &str) -> Option<(String, usize)> {
     let h = outline.headings.first()?;
     let t = h.text.as_str();
-    let title = if let Some(i) = t.find(&format!("{id}:")) {
-        &t[i + id.len() + 1..]
+    // The first `<id>:` is at the first colon that follows the id.
+    let after_id = t.match_indices(':').map(|(c, _)| c).find(|&c| t[..c].ends_with(id));
+    let title = if let Some(c) = after_id {
+        &t[c + 1..]
     } else if let Some(i) = t.find(':') {
         &t[i + 1..]
     } else {
@@ -711,6 +713,7 @@ mod tests {
             "issue_id: E-01\r\nlane: E\r\nstatus: OPEN\r\ntype_tags:\r\n  - x\r\n",
             "# only a comment\nissue_id: E-01\n\nlane: E\nstatus: OPEN\nseverity: 0\n",
             "issue_id: E-01\nlane: E\nstatus: OPEN\nuser_approval_required: false\ncategory: True\n",
+            "issue_id: E-01\nlane: E\nstatus: \"OPEN\"\ntype_tags: [a] # note\n  # indented comment\n\t# tabbed comment\n",
         ] {
             docs.push(format!("---\n{extra}---\n# T\n"));
         }

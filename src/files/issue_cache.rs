@@ -134,6 +134,8 @@ impl IssueCache {
                 if let Some(end) = keys_end(&bytes)
                     && end > bytes.len()
                 {
+                    // Room for exactly the rest: no regrowth (and copy) of a megabyte buffer.
+                    bytes.reserve_exact(end - bytes.len());
                     (&mut f).take((end - bytes.len()) as u64).read_to_end(&mut bytes)?;
                 }
             }

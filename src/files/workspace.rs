@@ -75,8 +75,8 @@ impl Workspace {
     }
 
     /// [`Workspace::load_cached_proved`], running `work` on the loaded workspace while the
-    /// summary cache is rewritten (on a thread of its own: a cold load of ten thousand files spends as
-    /// long writing the cache as a command spends on its answer).
+    /// summary cache is rewritten (on a thread of its own: after a cold load of ten thousand
+    /// files, writing the cache takes about as long as a command's answer).
     pub fn load_cached_while<R>(
         root: &Path,
         config: Config,
@@ -88,17 +88,15 @@ impl Workspace {
         let (files, lane_dirs, cache) = list_and_read_cache(root, &config.issues, cache_dir, true, &mut problems)?;
         // Look up and (when changed) read and parse in parallel. A parsed issue keeps only its
         // summary, like one from the cache: the texts of ten thousand files are never all in
-        // memory at once.
-        // The issues are collected apart from what else is known of each file, so that in the
-        // usual case (every file parsed, listed in issue order) they become the workspace's
-        // issues where they lie, not moved again. A read error fails the load (`failed`).
+        // memory at once. The issues are collected apart from what else is known of each file,
+        // so that in the usual case (every file parsed, listed in issue order) they become the
+        // workspace's issues where they lie. A read error fails the load (`failed`).
         let failed: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
         let (results, sides): (Vec<std::result::Result<Issue, Problem>>, Vec<Side>) = files
             .into_par_iter()
             .enumerate()
             .map(|(at, Listed { lane, rel, key })| {
-                // The listed path becomes the issue's (no copy, and no free on another thread:
-                // the listing's allocations belong to the threads that listed).
+                // The listed path becomes the issue's (no copy).
                 let rel = match &key {
                     Some(k) => match cache.summary(rel, k, at) {
                         Ok(issue) => return (Ok(issue), Side { lane, key, hit: true }),
@@ -406,6 +404,7 @@ fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<(Vec<
     let fd = rustix::fs::open(&sub, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
     let shared = std::sync::Arc::new(LaneDir { name: lane.to_string(), fd });
     let (mut files, mut problems) = (Vec::new(), Vec::new());
+    let dir_len = rel_dir.as_os_str().len();
     for f in std::fs::read_dir(&sub).map_err(|e| Error::io("read directory", &sub, e))? {
         let f = f.map_err(|e| Error::io("read directory", &sub, e))?;
         let fname = f.file_name();
@@ -415,17 +414,32 @@ fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<(Vec<
         if !f.file_type().map(|t| t.is_file()).unwrap_or(false) {
             continue;
         }
-        let rel = rel_dir.join(&*fname);
+        let mut rel = PathBuf::with_capacity(dir_len + 1 + fname.len());
+        rel.push(&rel_dir);
+        rel.push(&*fname);
         if let Err(p) = check_issue_name(&rel, stem) {
             problems.push(p);
             continue;
         }
         // `DirEntry::metadata` stats relative to the folder's descriptor and never follows.
         let key = if stat { f.metadata().ok().map(|m| Key::Stat(Stat::of(&m))) } else { None };
-        files.push(Listed { lane: shared.clone(), rel, key });
+        files.push((name_prefix(&fname), Listed { lane: shared.clone(), rel, key }));
     }
-    files.sort_unstable_by(|a, b| a.rel.as_os_str().as_encoded_bytes().cmp(b.rel.as_os_str().as_encoded_bytes()));
-    Ok((files, problems))
+    // By name bytes (the folder is the same): most names differ in their first eight bytes, so
+    // most comparisons are of one number.
+    files.sort_unstable_by(|(a, x), (b, y)| {
+        a.cmp(b).then_with(|| x.rel.as_os_str().as_encoded_bytes().cmp(y.rel.as_os_str().as_encoded_bytes()))
+    });
+    Ok((files.into_iter().map(|(_, listed)| listed).collect(), problems))
+}
+
+/// The first eight bytes of `name` as a number that sorts as they do (names hold no NUL, so a
+/// shorter name, padded with zeros, sorts first, as it does byte by byte).
+fn name_prefix(name: &str) -> u64 {
+    let mut first = [0u8; 8];
+    let n = name.len().min(8);
+    first[..n].copy_from_slice(&name.as_bytes()[..n]);
+    u64::from_be_bytes(first)
 }
 
 /// Keep the parsed issues, collecting parse and layout problems; sort by lane then natural id.
