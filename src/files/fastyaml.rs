@@ -235,21 +235,19 @@ fn flow_items(inner: &str) -> Option<Vec<String>> {
                 let mut i = 1;
                 let mut plain = true;
                 loop {
-                    if i >= b.len() {
-                        return None;
-                    }
-                    if b[i] == b'\\' && q == b'"' {
+                    // The next quote, or backslash in a double-quoted item (one search, not a
+                    // test of every byte).
+                    let tail = b.get(i..)?;
+                    i += if q == b'"' { memchr::memchr2(q, b'\\', tail) } else { memchr::memchr(q, tail) }?;
+                    if b[i] == b'\\' {
                         (i, plain) = (i + 2, false);
                         continue;
                     }
-                    if b[i] == q {
-                        if q == b'\'' && b.get(i + 1) == Some(&b'\'') {
-                            (i, plain) = (i + 2, false);
-                            continue;
-                        }
-                        break;
+                    if q == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                        (i, plain) = (i + 2, false);
+                        continue;
                     }
-                    i += 1;
+                    break;
                 }
                 // Without an escape or a doubled quote the item is the text between the quotes.
                 let item = if plain { rest[1..i].to_string() } else { quoted(&rest[..=i])? };
@@ -308,6 +306,8 @@ mod tests {
             " a: 1\n",
             "a: [1, 2]\n",
             "a: [x, [y]]\n",
+            "a: [\"x\\]\n",
+            "a: [\"x\\\"]\n",
             "a: b: c\n",
             "a: !tag x\n",
             // White space other than spaces and tabs (a no-break space here) is not YAML's.

@@ -694,6 +694,75 @@ mod tests {
         assert!(e.line >= 3, "{e:?}");
     }
 
+    /// Random frontmatter built from awkward pieces (quotes, comments, flow and block lists,
+    /// YAML 1.1 words, tabs, no-break spaces, CRLF): wherever the fast path answers, the full
+    /// parser gives the same, and where the full parser refuses, the fast path does not answer.
+    #[test]
+    fn fast_frontmatter_agrees_with_the_full_parser_on_random_documents() {
+        const KEYS: [&str; 9] = ["issue_id", "lane", "status", "type_tags", "affected_paths", "category", "severity", "x-y", "depends_on"];
+        const VALUES: [&str; 30] = [
+            "\"E-01\"",
+            "'E-01'",
+            "E-01",
+            "\"a # b\"",
+            "a # b",
+            "a#b",
+            "[a, \"b,c\", 'd''e']",
+            "[]",
+            "[x] # c",
+            "[x, [y]]",
+            "~",
+            "null",
+            "7",
+            "007",
+            "-3",
+            "1.5",
+            "true",
+            "yes",
+            "On",
+            "\"x\\\"y\"",
+            "'it''s'",
+            "x: y",
+            "\"OPEN\"\u{a0}",
+            "OPEN\u{a0}",
+            "\"\"",
+            "''",
+            "`x`",
+            "&a x",
+            "!t x",
+            "\"a\tb\"",
+        ];
+        const LINES: [&str; 9] = ["", "# note", "  # indented", "\t# tabbed", "  - item", "- \"q\"", "  -", "\u{a0}", "  - [z]"];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |n: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % n
+        };
+        let mut answered = 0;
+        for _ in 0..3000 {
+            let mut yaml = String::new();
+            for _ in 0..1 + next(6) {
+                match next(4) {
+                    0 => yaml.push_str(LINES[next(LINES.len())]),
+                    1 => yaml.push_str(&format!("{}:", KEYS[next(KEYS.len())])),
+                    _ => yaml.push_str(&format!("{}: {}", KEYS[next(KEYS.len())], VALUES[next(VALUES.len())])),
+                }
+                yaml.push_str(if next(8) == 0 { "\r\n" } else { "\n" });
+            }
+            let doc = format!("---\n{yaml}---\n# T\n");
+            let Some(split) = frontmatter::split(&doc) else { continue };
+            let full: Result<RawMeta, _> = frontmatter::parse(Path::new("x.md"), &doc, &split);
+            if let Some((fast, _)) = fast_raw_meta(&doc[split.yaml_start..split.yaml_end], split.yaml_line) {
+                answered += 1;
+                match full {
+                    Ok(full) => assert_eq!(fast, full, "fast and full parse differ on:\n{yaml}"),
+                    Err(e) => panic!("the fast path read what the full parser refuses ({}):\n{yaml}", e.message),
+                }
+            }
+        }
+        assert!(answered > 300, "the fast path should answer for many of these ({answered})");
+    }
+
     /// The fast path must read exactly what serde-saphyr reads, wherever it answers at all.
     #[test]
     fn fast_frontmatter_agrees_with_the_full_parser() {
