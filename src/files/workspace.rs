@@ -603,3 +603,34 @@ pub fn duplicate_ids(issues: &[Issue]) -> Vec<Problem> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sorting by the eight-byte prefix first, then the whole name, is sorting by name bytes
+    /// (the order of the summary cache), whatever the names' lengths and shared prefixes.
+    #[test]
+    fn the_name_prefix_sorts_as_the_names_do() {
+        let pieces = ["", "A", "A-", "A-0", "A-01", "A-001", "A-0001", "AB", "E-9", "E-10", "Z", "é", "a-1.md", "A-001.md", "A-001.mdx"];
+        let mut names: Vec<String> = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                names.push(format!("{a}{b}"));
+            }
+        }
+        let mut by_prefix = names.clone();
+        by_prefix.sort_unstable_by(|a, b| name_prefix(a).cmp(&name_prefix(b)).then_with(|| a.as_bytes().cmp(b.as_bytes())));
+        let mut by_bytes = names;
+        by_bytes.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        assert_eq!(by_prefix, by_bytes);
+    }
+
+    /// Issues listed in their order are kept where they are; out of order, they are moved into it.
+    #[test]
+    fn take_in_order_keeps_or_reorders() {
+        assert_eq!(take_in_order(vec!['a', 'b', 'c'], &[0, 1, 2], Some), vec!['a', 'b', 'c']);
+        assert_eq!(take_in_order(vec!['a', 'b', 'c'], &[2, 0], Some), vec!['c', 'a']);
+        assert_eq!(take_in_order(vec![Some('a'), None, Some('c')], &[0, 2], |x| x), vec!['a', 'c']);
+    }
+}
