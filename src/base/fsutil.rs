@@ -88,17 +88,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Replace the cache file `path` with what `write` writes to a new file, atomically (temp file +
-/// rename) but without an fsync: a cache is checked when read and rebuilt when torn by a power
+/// Replace the cache file `path` with what `write` writes to a new file (and give what `write`
+/// gives), atomically (temp file + rename) but without an fsync: a cache is checked when read and rebuilt when torn by a power
 /// cut, so durability is not worth a sync (which waits for the disk) on every rewrite. Errors are
 /// the caller's to ignore.
-pub fn replace_cache_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> std::io::Result<()> {
+pub fn replace_cache_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>) -> std::io::Result<T> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
-    write(tmp.as_file_mut())?;
+    let written = write(tmp.as_file_mut())?;
     tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    Ok(written)
 }
 
 /// Write `bytes` atomically to `root/rel`, never through a symlink: `rel` must be relative and

@@ -239,8 +239,7 @@ impl IssueCache {
         }
         let stamp = stamp();
         let head_len = MAGIC.len() + 4 + stamp.len() + 8 + 8 + 4 + 8;
-        let mut checksum = None;
-        let write = |file: &mut std::fs::File| -> std::io::Result<()> {
+        let write = |file: &mut std::fs::File| -> std::io::Result<u64> {
             file.seek(SeekFrom::Start((head_len + keys.len()) as u64))?;
             let mut summaries_hash = Hash::new(0);
             let mut buf: Vec<u8> = Vec::with_capacity(STREAM_BUFFER + 4096);
@@ -270,10 +269,9 @@ impl IssueCache {
             file.seek(SeekFrom::Start(0))?;
             file.write_all(&head)?;
             file.write_all(&keys)?;
-            checksum = Some(combined(keys_sum, summaries_sum));
-            Ok(())
+            Ok(combined(keys_sum, summaries_sum))
         };
-        crate::base::fsutil::replace_cache_file(&self.file, write).ok().and(checksum)
+        crate::base::fsutil::replace_cache_file(&self.file, write).ok()
     }
 }
 

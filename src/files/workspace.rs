@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use rustix::fs::{Mode, OFlags};
 
 use crate::base::error::{Error, Problem, Result};
 use crate::files::config::Config;
@@ -400,7 +401,6 @@ fn issue_files(root: &Path, issues: &Path, stat: bool, problems: &mut Vec<Proble
 fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<(Vec<Listed>, Vec<Problem>)> {
     let rel_dir = issues.join(lane);
     let sub = root.join(&rel_dir);
-    use rustix::fs::{Mode, OFlags};
     let fd = rustix::fs::open(&sub, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
     let shared = std::sync::Arc::new(LaneDir { name: lane.to_string(), fd });
     let (mut files, mut problems) = (Vec::new(), Vec::new());
