@@ -21,21 +21,31 @@ pub fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
     std::fs::File::open(path).and_then(read_open).map_err(|e| Error::io("read", path, e))
 }
 
-/// [`read_with_meta`] of the file `name` in the folder open as `dir` (one name looked up, not
-/// every folder of a path); `path` is the file's path, for the error.
-pub fn read_in_with_meta(dir: impl std::os::fd::AsFd, name: &Path, path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
+/// The file `name` in the folder open as `dir` (one name looked up, not every folder of a path),
+/// read whole, with its stat data taken from the open file before the read; `path` is the
+/// file's path, for the error.
+pub fn read_in_with_stat(dir: impl std::os::fd::AsFd, name: &Path, path: &Path) -> Result<(Vec<u8>, rustix::fs::Stat)> {
     use rustix::fs::{Mode, OFlags};
-    rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(std::io::Error::from)
-        .and_then(|fd| read_open(std::fs::File::from(fd)))
-        .map_err(|e| Error::io("read", path, e))
+    let read = || -> std::io::Result<(Vec<u8>, rustix::fs::Stat)> {
+        let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        let stat = rustix::fs::fstat(&fd)?;
+        let bytes = read_sized(std::fs::File::from(fd), usize::try_from(stat.st_size).unwrap_or(0))?;
+        Ok((bytes, stat))
+    };
+    read().map_err(|e| Error::io("read", path, e))
 }
 
 /// Read an open file whole, and its metadata first (see [`read_with_meta`]).
-fn read_open(mut f: std::fs::File) -> std::io::Result<(Vec<u8>, std::fs::Metadata)> {
-    use std::io::Read;
+fn read_open(f: std::fs::File) -> std::io::Result<(Vec<u8>, std::fs::Metadata)> {
     let meta = f.metadata()?;
-    let size = usize::try_from(meta.len()).unwrap_or(0);
+    let bytes = read_sized(f, usize::try_from(meta.len()).unwrap_or(0))?;
+    Ok((bytes, meta))
+}
+
+/// Read an open file whole whose size was `size` when stat'ed: one read into a buffer of that
+/// size (and a byte more, to see the end), the ordinary way when it has grown since.
+fn read_sized(mut f: std::fs::File, size: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
     let mut bytes = vec![0u8; size.saturating_add(1)];
     let mut filled = 0;
     loop {
@@ -49,14 +59,13 @@ fn read_open(mut f: std::fs::File) -> std::io::Result<(Vec<u8>, std::fs::Metadat
             break;
         }
         if filled == bytes.len() {
-            // Grown since the stat: read the rest the ordinary way.
             bytes.truncate(filled);
             f.read_to_end(&mut bytes)?;
-            return Ok((bytes, meta));
+            return Ok(bytes);
         }
     }
     bytes.truncate(filled);
-    Ok((bytes, meta))
+    Ok(bytes)
 }
 
 /// Read a file that may be missing.

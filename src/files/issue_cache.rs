@@ -30,6 +30,7 @@
 use std::fs::Metadata;
 use std::io::Read;
 use std::ops::Range;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -64,6 +65,21 @@ pub struct Stat {
 impl Stat {
     pub fn of(m: &Metadata) -> Stat {
         Stat { mtime: (m.mtime(), m.mtime_nsec()), ctime: (m.ctime(), m.ctime_nsec()), size: m.size(), ino: m.ino(), dev: m.dev() }
+    }
+
+    /// [`Stat::of`] from a raw `stat` (as `rustix` gives it): the same numbers for the same file.
+    pub fn of_raw(st: &rustix::fs::Stat) -> Stat {
+        // The kernel keeps times as signed seconds and nanoseconds, sizes and ids unsigned, as
+        // std's `MetadataExt` gives them.
+        // The field types differ between targets; the casts are those std's `MetadataExt` makes.
+        #[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap, clippy::unnecessary_cast)]
+        Stat {
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+            size: st.st_size as u64,
+            ino: st.st_ino as u64,
+            dev: st.st_dev as u64,
+        }
     }
 
     /// The stat data of `path` itself (never followed), if it exists.
@@ -187,6 +203,22 @@ impl IssueCache {
     /// for [`IssueCache::summary`]).
     pub fn proves(&self, rel: &Path, key: &Key, hint: usize) -> bool {
         self.find(rel, hint).is_some_and(|at| self.trusts(&self.slots[at].key, key))
+    }
+
+    /// [`IssueCache::proves`] for the file `name` in the folder `dir` (paths relative to the
+    /// root, as bytes), without joining them.
+    pub fn proves_in(&self, dir: &[u8], name: &[u8], key: &Key, hint: usize) -> bool {
+        let is_at = |s: &Slot| {
+            let path = &self.bytes[s.path.clone()];
+            path.len() == dir.len() + 1 + name.len() && path.starts_with(dir) && path[dir.len()] == b'/' && path.ends_with(name)
+        };
+        match self.slots.get(hint) {
+            Some(s) if is_at(s) => self.trusts(&s.key, key),
+            _ => {
+                let rel = [dir, b"/", name].concat();
+                self.proves(Path::new(std::ffi::OsStr::from_bytes(&rel)), key, usize::MAX)
+            }
+        }
     }
 
     /// The slot of `rel`: at `hint` when it is there, else by binary search.
@@ -695,6 +727,18 @@ mod tests {
         assert_eq!(format!("{:?}", a.meta), format!("{:?}", b.meta));
         assert_eq!((&a.title, a.title_line, a.bom), (&b.title, b.title_line, b.bom));
         assert_eq!(a.facts, b.facts);
+    }
+
+    /// The stat data of a listing (`newfstatat` through rustix) and of an open file (std's
+    /// `statx`) are the same numbers: a summary cached from one is proved by the other.
+    #[test]
+    fn raw_stat_data_is_std_stat_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("E-01.md");
+        std::fs::write(&path, SEED).unwrap();
+        let raw = rustix::fs::stat(&path).unwrap();
+        assert_eq!(Stat::of_raw(&raw), Stat::of(&std::fs::metadata(&path).unwrap()));
+        assert_eq!(Stat::of_raw(&raw), Stat::of_path(&path).unwrap());
     }
 
     /// The summaries' checksum is taken chunk by chunk: any split of the bytes hashes as the

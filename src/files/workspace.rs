@@ -3,6 +3,7 @@
 //! list them all; commands that write refuse to go on while any exist.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -43,7 +44,8 @@ impl Workspace {
     /// Load issues and specs under `root` with `config`, reading and parsing every issue file.
     pub fn load(root: &Path, config: Config) -> Result<Workspace> {
         let mut problems = Vec::new();
-        let (files, lane_dirs) = issue_files(root, &config.issues, false, &mut problems)?;
+        let (listings, lane_dirs) = issue_files(root, &config.issues, false, &mut problems)?;
+        let files = flatten(listings, &mut problems);
         let parsed: Vec<_> = files
             .par_iter()
             .map(|f| {
@@ -86,7 +88,9 @@ impl Workspace {
         work: impl FnOnce(&Workspace) -> R,
     ) -> Result<(Workspace, Option<u64>, R)> {
         let mut problems = Vec::new();
-        let (files, lane_dirs, cache) = list_and_read_cache(root, &config.issues, cache_dir, true, &mut problems)?;
+        let (listings, lane_dirs, cache) = list_and_read_cache(root, &config.issues, cache_dir, true, &mut problems)?;
+        let in_order = listed_in_issue_order(&listings);
+        let files = flatten(listings, &mut problems);
         // Look up and (when changed) read and parse in parallel. A parsed issue keeps only its
         // summary, like one from the cache: the texts of ten thousand files are never all in
         // memory at once. The issues are collected apart from what else is known of each file,
@@ -100,7 +104,10 @@ impl Workspace {
                 // The listed path becomes the issue's (no copy).
                 let rel = match &key {
                     Some(k) => match cache.summary(rel, k, at) {
-                        Ok(issue) => return (Ok(issue), Side { lane, key, hit: true }),
+                        Ok(issue) => {
+                            let layout = layout_problem(&issue, &lane.name).map(Box::new);
+                            return (Ok(issue), Side { key, hit: true, layout });
+                        }
                         Err(rel) => rel,
                     },
                     None => rel,
@@ -109,13 +116,15 @@ impl Workspace {
                 // the listing took none): a write racing the read changes the stat data, and the
                 // next call reads the file again.
                 match lane.read(root, &rel) {
-                    Ok((bytes, meta)) => {
-                        let key = key.or(Some(Key::Stat(Stat::of(&meta))));
-                        (Issue::parse_at(rel, bytes).map(Issue::into_summary), Side { lane, key, hit: false })
+                    Ok((bytes, stat)) => {
+                        let key = key.or(Some(Key::Stat(stat)));
+                        let parsed = Issue::parse_at(rel, bytes).map(Issue::into_summary);
+                        let layout = parsed.as_ref().ok().and_then(|issue| layout_problem(issue, &lane.name)).map(Box::new);
+                        (parsed, Side { key, hit: false, layout })
                     }
                     Err(e) => {
                         failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
-                        (Err(Problem::new(&rel, 0, "not read")), Side { lane, key: None, hit: false })
+                        (Err(Problem::new(&rel, 0, "not read")), Side { key: None, hit: false, layout: None })
                     }
                 }
             })
@@ -128,11 +137,19 @@ impl Workspace {
         let cacheable = results.iter().zip(&sides).filter(|(r, side)| r.is_ok() && side.key.is_some());
         let stale = cacheable.clone().any(|(_, side)| !side.hit) || cacheable.clone().count() != cache.len();
         let all_cacheable = cacheable.count() == results.len();
-        let view: Vec<(&str, std::result::Result<&Issue, &Problem>)> =
-            sides.iter().zip(&results).map(|(side, r)| (side.lane.name.as_str(), r.as_ref())).collect();
-        let (order, found) = order_and_problems(&view);
-        drop(view);
-        problems.extend(found);
+        // The problems in file order: parse errors, and ids or lanes that are not their file's
+        // name or folder (found on the pool, beside each parse).
+        problems.extend(results.iter().zip(&sides).filter_map(|(r, side)| match r {
+            Err(p) => Some(p.clone()),
+            Ok(_) => side.layout.as_deref().cloned(),
+        }));
+        // Every issue named after its id, in its lane's folder, listed in issue order: they are
+        // in order as parsed.
+        let order = if in_order && sides.iter().all(|side| side.layout.is_none()) {
+            (0..results.len()).filter(|&i| results[i].is_ok()).collect()
+        } else {
+            issue_order(&results.iter().map(std::result::Result::as_ref).collect::<Vec<_>>())
+        };
         // Every parsed issue has a key (from the listing or the open file), so the issues and
         // their keys, in order, are exactly the cache's entries.
         let keys: Vec<Option<Key>> = take_in_order(sides, &order, |side| Some(side.key));
@@ -168,12 +185,22 @@ impl Workspace {
             return Ok(None);
         }
         let mut problems = Vec::new();
-        let (files, lane_dirs, cache) = list_and_read_cache(root, &config.issues, cache_dir, false, &mut problems)?;
+        let (listings, lane_dirs, cache) = list_and_read_cache(root, &config.issues, cache_dir, false, &mut problems)?;
         let Some(checksum) = cache.checksum() else { return Ok(None) };
-        if !problems.is_empty() || files.len() != cache.len() {
+        let listed: usize = listings.iter().map(|l| l.entries.len()).sum();
+        if !problems.is_empty() || listings.iter().any(|l| !l.problems.is_empty()) || listed != cache.len() {
             return Ok(None);
         }
-        let same = files.iter().enumerate().all(|(at, f)| f.key.as_ref().is_some_and(|k| cache.proves(&f.rel, k, at)));
+        // Each file is compared with the cache's entry where it should be (the lanes' files lie
+        // in the cache in listing order), by its folder and name: no path is built.
+        let mut at = 0;
+        let same = listings.iter().all(|l| {
+            let dir = l.rel_dir.as_os_str().as_encoded_bytes();
+            l.entries.iter().all(|e| {
+                at += 1;
+                e.stat.is_some_and(|st| cache.proves_in(dir, l.name(e), &Key::Stat(st), at - 1))
+            })
+        });
         let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
         Ok((same && problems.is_empty()).then_some(Unchanged { checksum, lane_dirs, specs }))
     }
@@ -311,7 +338,7 @@ fn list_and_read_cache(
     cache_dir: &Path,
     summaries: bool,
     problems: &mut Vec<Problem>,
-) -> Result<(Vec<Listed>, BTreeSet<String>, IssueCache)> {
+) -> Result<(Vec<LaneListing>, BTreeSet<String>, IssueCache)> {
     let file = IssueCache::for_worktree(cache_dir, root);
     // Without a cache file every issue file is read, and its stat data taken from the open file:
     // no stat when listing.
@@ -333,12 +360,13 @@ struct Listed {
     key: Option<Key>,
 }
 
-/// What is known of a listed file besides its issue: its lane folder, the key that proves it
-/// unchanged, and whether its summary came from the cache.
+/// What is known of a listed file besides its issue: the key that proves it unchanged, whether
+/// its summary came from the cache, and its layout problem.
 struct Side {
-    lane: std::sync::Arc<LaneDir>,
     key: Option<Key>,
     hit: bool,
+    /// The issue's id is not its file's name, or its lane not its folder.
+    layout: Option<Box<Problem>>,
 }
 
 /// A lane folder as listed: its name, and the folder held open, so its files are opened by name
@@ -346,24 +374,65 @@ struct Side {
 #[derive(Debug)]
 struct LaneDir {
     name: String,
-    /// `None` when the folder could not be opened so (then files are opened by path).
-    fd: Option<std::os::fd::OwnedFd>,
+    fd: std::os::fd::OwnedFd,
 }
 
 impl LaneDir {
-    /// Read the issue file at `rel` (in this folder) and take its metadata from the open file.
-    fn read(&self, root: &Path, rel: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
-        match (&self.fd, rel.file_name()) {
-            (Some(fd), Some(name)) => crate::base::fsutil::read_in_with_meta(fd, Path::new(name), &root.join(rel)),
-            _ => crate::base::fsutil::read_with_meta(&root.join(rel)),
+    /// Read the issue file at `rel` (in this folder) and take its stat data from the open file.
+    fn read(&self, root: &Path, rel: &Path) -> Result<(Vec<u8>, Stat)> {
+        let (bytes, stat) = match rel.file_name() {
+            Some(name) => crate::base::fsutil::read_in_with_stat(&self.fd, Path::new(name), &root.join(rel))?,
+            None => return Err(Error::io("read", &root.join(rel), std::io::ErrorKind::InvalidInput.into())),
+        };
+        Ok((bytes, Stat::of_raw(&stat)))
+    }
+}
+
+/// One lane folder's issue files as listed: their names in one buffer, sorted by name bytes, each
+/// with its stat data when asked for, and the problems of names that are no ids.
+struct LaneListing {
+    lane: std::sync::Arc<LaneDir>,
+    /// `issues/<LANE>`, relative to the root.
+    rel_dir: PathBuf,
+    names: Vec<u8>,
+    entries: Vec<Entry>,
+    problems: Vec<Problem>,
+}
+
+/// One listed file: where its name lies in [`LaneListing::names`], its first eight bytes as a
+/// number (for sorting), and its stat data.
+struct Entry {
+    prefix: u64,
+    start: u32,
+    len: u32,
+    stat: Option<Stat>,
+}
+
+impl LaneListing {
+    fn name(&self, e: &Entry) -> &[u8] {
+        &self.names[e.start as usize..][..e.len as usize]
+    }
+
+    /// The listed files' paths relative to the root, in order.
+    fn into_listed(self, out: &mut Vec<Listed>, problems: &mut Vec<Problem>) {
+        let dir = self.rel_dir.as_os_str().as_encoded_bytes();
+        for e in &self.entries {
+            let name = self.name(e);
+            let mut rel = Vec::with_capacity(dir.len() + 1 + name.len());
+            rel.extend_from_slice(dir);
+            rel.push(b'/');
+            rel.extend_from_slice(name);
+            let rel = PathBuf::from(std::ffi::OsString::from_vec(rel));
+            out.push(Listed { lane: self.lane.clone(), rel, key: e.stat.map(Key::Stat) });
         }
+        problems.extend(self.problems);
     }
 }
 
 /// Every `*.md` under `issues/<LANE>/` and the lane folders; each lane folder is listed (and its
 /// files stat'ed) on its own thread, its files sorted by name bytes, as the summary cache is.
-/// With `stat` false no stat data is taken (`key` is `None`).
-fn issue_files(root: &Path, issues: &Path, stat: bool, problems: &mut Vec<Problem>) -> Result<(Vec<Listed>, BTreeSet<String>)> {
+/// With `stat` false no stat data is taken.
+fn issue_files(root: &Path, issues: &Path, stat: bool, problems: &mut Vec<Problem>) -> Result<(Vec<LaneListing>, BTreeSet<String>)> {
     let dir = root.join(issues);
     let mut lanes = BTreeSet::new();
     let rd = match std::fs::read_dir(&dir) {
@@ -387,58 +456,106 @@ fn issue_files(root: &Path, issues: &Path, stat: bool, problems: &mut Vec<Proble
             }
         }
     }
-    let listed: Vec<(Vec<Listed>, Vec<Problem>)> =
-        lanes.par_iter().map(|lane| list_lane(root, issues, lane, stat)).collect::<Result<Vec<_>>>()?;
-    let mut files = Vec::with_capacity(listed.iter().map(|(f, _)| f.len()).sum());
-    for (f, p) in listed {
-        files.extend(f);
-        problems.extend(p);
-    }
-    Ok((files, lanes))
+    let listed = lanes.par_iter().map(|lane| list_lane(root, issues, lane, stat)).collect::<Result<Vec<_>>>()?;
+    Ok((listed, lanes))
 }
 
-/// The issue files of one lane folder, with their stat data, sorted by name bytes.
-fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<(Vec<Listed>, Vec<Problem>)> {
+/// The listed files of every lane, in order, as one list (their problems into `problems`).
+fn flatten(listings: Vec<LaneListing>, problems: &mut Vec<Problem>) -> Vec<Listed> {
+    let mut files = Vec::with_capacity(listings.iter().map(|l| l.entries.len()).sum());
+    for l in listings {
+        l.into_listed(&mut files, problems);
+    }
+    files
+}
+
+/// Whether the listing is already in issue order (by lane, then natural id) for issues whose id
+/// is their file's name and whose lane is their folder: then ordering the parsed issues is
+/// proved from the names, which lie together, not by visiting ten thousand parsed issues.
+fn listed_in_issue_order(listings: &[LaneListing]) -> bool {
+    let stem = |l: &LaneListing, e: &Entry| std::str::from_utf8(l.name(e)).ok().and_then(|n| n.strip_suffix(".md")).map(str::to_owned);
+    let by_lane_and_id =
+        |(la, a): (&str, &str), (lb, b): (&str, &str)| names::natural_cmp(la, lb).then_with(|| names::natural_cmp(a, b)).is_le();
+    let within = listings.par_iter().all(|l| {
+        let names: Option<Vec<&str>> =
+            l.entries.iter().map(|e| std::str::from_utf8(l.name(e)).ok().and_then(|n| n.strip_suffix(".md"))).collect();
+        names.is_some_and(|n| n.windows(2).all(|w| names::natural_cmp(w[0], w[1]).is_le()))
+    });
+    let ends: Vec<(&str, Option<String>, Option<String>)> = listings
+        .iter()
+        .filter(|l| !l.entries.is_empty())
+        .map(|l| (l.lane.name.as_str(), l.entries.first().and_then(|e| stem(l, e)), l.entries.last().and_then(|e| stem(l, e))))
+        .collect();
+    within
+        && ends.windows(2).all(|w| match (&w[0], &w[1]) {
+            ((la, _, Some(last)), (lb, Some(first), _)) => by_lane_and_id((la, last), (lb, first)),
+            _ => false,
+        })
+}
+
+/// The issue files of one lane folder, sorted by name bytes, with their stat data when `stat`
+/// (taken relative to the folder's descriptor, never following a link). The folder is read
+/// with `getdents` into one buffer: no allocation per entry.
+fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<LaneListing> {
+    use rustix::fs::{AtFlags, FileType};
     let rel_dir = issues.join(lane);
     let sub = root.join(&rel_dir);
-    let fd = rustix::fs::open(&sub, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
-    let shared = std::sync::Arc::new(LaneDir { name: lane.to_string(), fd });
-    let (mut files, mut problems) = (Vec::new(), Vec::new());
-    let dir_len = rel_dir.as_os_str().len();
-    for f in std::fs::read_dir(&sub).map_err(|e| Error::io("read directory", &sub, e))? {
-        let f = f.map_err(|e| Error::io("read directory", &sub, e))?;
-        let fname = f.file_name();
-        // Borrowed unless the name is not UTF-8 (then it is no id, and says so).
-        let fname = fname.to_string_lossy();
-        let Some(stem) = issue_file_stem(&fname) else { continue };
-        if !f.file_type().map(|t| t.is_file()).unwrap_or(false) {
+    let failed = |e: rustix::io::Errno| Error::io("read directory", &sub, e.into());
+    let fd = rustix::fs::open(&sub, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(failed)?;
+    let (mut names, mut entries, mut problems) = (Vec::new(), Vec::new(), Vec::new());
+    let mut buf = Vec::with_capacity(32 * 1024);
+    let mut dir = rustix::fs::RawDir::new(&fd, buf.spare_capacity_mut());
+    while let Some(entry) = dir.next() {
+        let entry = entry.map_err(failed)?;
+        let fname = entry.file_name().to_bytes();
+        // Hidden files (and `.`, `..`) and files not named `*.md` are not issue files.
+        if fname.first() == Some(&b'.') || !fname.ends_with(b".md") {
             continue;
         }
-        let mut rel = PathBuf::with_capacity(dir_len + 1 + fname.len());
-        rel.push(&rel_dir);
-        rel.push(&*fname);
-        if let Err(p) = check_issue_name(&rel, stem) {
-            problems.push(p);
+        let kind = entry.file_type();
+        let st = if stat || kind == FileType::Unknown {
+            rustix::fs::statat(&fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW).ok()
+        } else {
+            None
+        };
+        let is_file = match kind {
+            FileType::RegularFile => true,
+            FileType::Unknown => st.as_ref().is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::RegularFile),
+            _ => false,
+        };
+        if !is_file {
             continue;
         }
-        // `DirEntry::metadata` stats relative to the folder's descriptor and never follows.
-        let key = if stat { f.metadata().ok().map(|m| Key::Stat(Stat::of(&m))) } else { None };
-        files.push((name_prefix(&fname), Listed { lane: shared.clone(), rel, key }));
+        let stem = &fname[..fname.len() - 3];
+        if !std::str::from_utf8(stem).is_ok_and(|stem| names::check_id(stem).is_ok()) {
+            // Not UTF-8 (then it is no id either) or not an id: say so, by the name as it reads.
+            let rel = rel_dir.join(std::ffi::OsStr::from_bytes(fname));
+            let stem = String::from_utf8_lossy(stem);
+            if let Err(p) = check_issue_name(&rel, &stem) {
+                problems.push(p);
+            }
+            continue;
+        }
+        let (Ok(start), Ok(len)) = (u32::try_from(names.len()), u32::try_from(fname.len())) else {
+            return Err(Error::io("read directory", &sub, std::io::ErrorKind::OutOfMemory.into()));
+        };
+        names.extend_from_slice(fname);
+        entries.push(Entry { prefix: name_prefix(fname), start, len, stat: st.filter(|_| stat).map(|s| Stat::of_raw(&s)) });
     }
     // By name bytes (the folder is the same): most names differ in their first eight bytes, so
     // most comparisons are of one number.
-    files.sort_unstable_by(|(a, x), (b, y)| {
-        a.cmp(b).then_with(|| x.rel.as_os_str().as_encoded_bytes().cmp(y.rel.as_os_str().as_encoded_bytes()))
-    });
-    Ok((files.into_iter().map(|(_, listed)| listed).collect(), problems))
+    let name = |e: &Entry| &names[e.start as usize..][..e.len as usize];
+    entries.sort_unstable_by(|a, b| a.prefix.cmp(&b.prefix).then_with(|| name(a).cmp(name(b))));
+    let lane = std::sync::Arc::new(LaneDir { name: lane.to_string(), fd });
+    Ok(LaneListing { lane, rel_dir, names, entries, problems })
 }
 
 /// The first eight bytes of `name` as a number that sorts as they do (names hold no NUL, so a
 /// shorter name, padded with zeros, sorts first, as it does byte by byte).
-fn name_prefix(name: &str) -> u64 {
+fn name_prefix(name: &[u8]) -> u64 {
     let mut first = [0u8; 8];
     let n = name.len().min(8);
-    first[..n].copy_from_slice(&name.as_bytes()[..n]);
+    first[..n].copy_from_slice(&name[..n]);
     u64::from_be_bytes(first)
 }
 
@@ -465,7 +582,13 @@ fn order_and_problems(parsed: &[(&str, std::result::Result<&Issue, &Problem>)]) 
             Err(p) => Some(p.clone()),
         })
         .collect();
-    let mut order: Vec<(usize, &Issue)> = parsed.iter().enumerate().filter_map(|(i, (_, r))| Some((i, *r.as_ref().ok()?))).collect();
+    let results: Vec<std::result::Result<&Issue, &Problem>> = parsed.iter().map(|(_, r)| *r).collect();
+    (issue_order(&results), problems)
+}
+
+/// Where each parsed issue goes: by lane, then natural id (parse errors have no place).
+fn issue_order(parsed: &[std::result::Result<&Issue, &Problem>]) -> Vec<usize> {
+    let mut order: Vec<(usize, &Issue)> = parsed.iter().enumerate().filter_map(|(i, r)| Some((i, *r.as_ref().ok()?))).collect();
     let by_lane_and_id = |(_, a): &(usize, &Issue), (_, b): &(usize, &Issue)| {
         names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id()))
     };
@@ -474,7 +597,7 @@ fn order_and_problems(parsed: &[(&str, std::result::Result<&Issue, &Problem>)]) 
     if !order.is_sorted_by(|a, b| by_lane_and_id(a, b).is_le()) {
         order.sort_by(by_lane_and_id);
     }
-    (order.into_iter().map(|(i, _)| i).collect(), problems)
+    order.into_iter().map(|(i, _)| i).collect()
 }
 
 /// The parsed elements in `order` (from [`order_and_problems`]); `take` keeps what is wanted of
@@ -620,10 +743,62 @@ mod tests {
             }
         }
         let mut by_prefix = names.clone();
-        by_prefix.sort_unstable_by(|a, b| name_prefix(a).cmp(&name_prefix(b)).then_with(|| a.as_bytes().cmp(b.as_bytes())));
+        by_prefix.sort_unstable_by(|a, b| {
+            name_prefix(a.as_bytes()).cmp(&name_prefix(b.as_bytes())).then_with(|| a.as_bytes().cmp(b.as_bytes()))
+        });
         let mut by_bytes = names;
         by_bytes.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         assert_eq!(by_prefix, by_bytes);
+    }
+
+    /// Lane folders with the given files, listed as a load lists them.
+    fn listings(lanes: &[(&str, &[&str])]) -> (tempfile::TempDir, Vec<LaneListing>) {
+        let dir = tempfile::tempdir().unwrap();
+        for (lane, files) in lanes {
+            std::fs::create_dir_all(dir.path().join("issues").join(lane)).unwrap();
+            for f in *files {
+                std::fs::write(dir.path().join("issues").join(lane).join(f), "x").unwrap();
+            }
+        }
+        let mut problems = Vec::new();
+        let (listed, _) = issue_files(dir.path(), Path::new("issues"), true, &mut problems).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        (dir, listed)
+    }
+
+    /// The order of the issues is proved from the listing only when name-byte order is issue
+    /// order: zero-padded ids, lanes whose names sort alike both ways.
+    #[test]
+    fn the_listing_proves_issue_order_only_when_names_sort_naturally() {
+        let in_order = |lanes: &[(&str, &[&str])]| listed_in_issue_order(&listings(lanes).1);
+        assert!(in_order(&[("A", &["A-01.md", "A-02.md", "A-10.md"]), ("B", &["B-1.md"])]));
+        assert!(in_order(&[("A", &[]), ("B", &["B-1.md"]), ("C", &[])]));
+        // By bytes A-10 comes before A-9, by id after it.
+        assert!(!in_order(&[("A", &["A-9.md", "A-10.md"])]));
+        // By bytes lane A10 comes before lane A2, by name after it.
+        assert!(!in_order(&[("A2", &["A2-1.md"]), ("A10", &["A10-1.md"])]));
+    }
+
+    /// A lane folder lists its `*.md` files by name bytes, with their stat data; hidden files,
+    /// other files, folders and links are passed over, and a name that is no id is a problem.
+    #[test]
+    fn a_lane_folder_lists_its_issue_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let lane = dir.path().join("issues/E");
+        std::fs::create_dir_all(lane.join("E-05.md")).unwrap();
+        for f in ["E-02.md", "E-01.md", ".E-03.md", "notes.txt", "not an id.md"] {
+            std::fs::write(lane.join(f), "x").unwrap();
+        }
+        std::os::unix::fs::symlink(lane.join("E-01.md"), lane.join("E-04.md")).unwrap();
+        let listing = list_lane(dir.path(), Path::new("issues"), "E", true).unwrap();
+        let names: Vec<&[u8]> = listing.entries.iter().map(|e| listing.name(e)).collect();
+        assert_eq!(names, [b"E-01.md".as_slice(), b"E-02.md"]);
+        let stat = Stat::of(&std::fs::symlink_metadata(lane.join("E-01.md")).unwrap());
+        assert_eq!(listing.entries[0].stat, Some(stat));
+        assert_eq!(listing.problems.len(), 1, "{:?}", listing.problems);
+        assert!(listing.problems[0].path.ends_with("issues/E/not an id.md"), "{:?}", listing.problems);
+        let unstated = list_lane(dir.path(), Path::new("issues"), "E", false).unwrap();
+        assert!(unstated.entries.iter().all(|e| e.stat.is_none()));
     }
 
     /// Issues listed in their order are kept where they are; out of order, they are moved into it.
