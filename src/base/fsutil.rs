@@ -1,7 +1,7 @@
 //! File helpers: reads that name the path in their errors, atomic writes (temp file + rename).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::base::error::{Error, Result};
 
@@ -22,9 +22,13 @@ pub fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
 }
 
 /// The file `name` in the folder open as `dir` (one name looked up, not every folder of a path),
-/// read whole, with its stat data taken from the open file before the read; `path` is the
+/// read whole, with its stat data taken from the open file before the read; `path` gives the
 /// file's path, for the error.
-pub fn read_in_with_stat(dir: impl std::os::fd::AsFd, name: &Path, path: &Path) -> Result<(Vec<u8>, rustix::fs::Stat)> {
+pub fn read_in_with_stat(
+    dir: impl std::os::fd::AsFd,
+    name: &std::ffi::OsStr,
+    path: impl FnOnce() -> PathBuf,
+) -> Result<(Vec<u8>, rustix::fs::Stat)> {
     use rustix::fs::{Mode, OFlags};
     let read = || -> std::io::Result<(Vec<u8>, rustix::fs::Stat)> {
         let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
@@ -32,7 +36,7 @@ pub fn read_in_with_stat(dir: impl std::os::fd::AsFd, name: &Path, path: &Path) 
         let bytes = read_sized(std::fs::File::from(fd), usize::try_from(stat.st_size).unwrap_or(0))?;
         Ok((bytes, stat))
     };
-    read().map_err(|e| Error::io("read", path, e))
+    read().map_err(|e| Error::io("read", &path(), e))
 }
 
 /// Read an open file whole, and its metadata first (see [`read_with_meta`]).

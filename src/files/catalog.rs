@@ -70,7 +70,8 @@ pub struct Difference {
 /// The outcome of regenerating a catalog.
 #[derive(Debug, Clone)]
 pub struct Synced {
-    /// The full new file content (BOM restored).
+    /// The full new file content (BOM restored) when `changed`; empty when nothing changed
+    /// (there is nothing to write, and the catalog's own bytes are the caller's).
     pub bytes: Vec<u8>,
     pub changed: bool,
     pub differences: Vec<Difference>,
@@ -176,7 +177,7 @@ impl Catalog {
         if let Some(rows) = &self.summary {
             let row = counts.total.summary_row_in(style);
             let new = keep_same_counts(&rows.lines, std::slice::from_ref(&row));
-            push_rows(edits, differences, rows, &new, "summary", eol);
+            push_rows(edits, differences, rows, &self.text[rows.range.clone()], &new, "summary", eol);
         }
         if let Some(rows) = &self.progress {
             // Existing row order first, then lanes new to the table, natural order.
@@ -187,7 +188,7 @@ impl Catalog {
             order.extend(rest);
             let new: Vec<String> = order.iter().map(|l| counts.per_lane[*l].lane_row_in(l, style)).collect();
             let new = keep_same_counts(&rows.lines, &new);
-            push_rows(edits, differences, rows, &new, "progress", eol);
+            push_rows(edits, differences, rows, &self.text[rows.range.clone()], &new, "progress", eol);
         }
     }
 
@@ -212,7 +213,7 @@ impl Catalog {
                     if rows.lines != new {
                         lane_differences(differences, rows, &region.ids, &new, &label);
                     }
-                    push_rows(edits, &mut Vec::new(), rows, &new, &label, eol);
+                    push_rows(edits, &mut Vec::new(), rows, &self.text[rows.range.clone()], &new, &label, eol);
                 }
                 None => {
                     let mut table = format!("{LANE_TABLE_HEADER}{eol}{LANE_TABLE_SEPARATOR}{eol}");
@@ -268,12 +269,15 @@ impl Catalog {
         }
     }
 
-    /// The catalog with `edits` applied (the last-updated stamp too when anything changed), its
-    /// BOM restored; and whether anything changed.
+    /// The catalog with `edits` applied (the last-updated stamp too), its BOM restored, and
+    /// whether anything changed (when nothing did, no copy is made: the bytes are empty).
     fn apply(&self, mut edits: Vec<(Range<usize>, String)>, now: &str) -> (Vec<u8>, bool) {
         edits.retain(|(r, t)| self.text[r.clone()] != *t);
         let changed = !edits.is_empty();
-        if changed && let Some(r) = &self.last_updated {
+        if !changed {
+            return (Vec::new(), false);
+        }
+        if let Some(r) = &self.last_updated {
             edits.push((r.clone(), now.to_string()));
         }
         edits.sort_by_key(|(r, _)| (r.start, r.end));
@@ -513,7 +517,22 @@ fn line_of(text: &str, offset: usize) -> usize {
     1 + text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count()
 }
 
-fn push_rows(edits: &mut Vec<(Range<usize>, String)>, diffs: &mut Vec<Difference>, rows: &Rows, new: &[String], label: &str, eol: &str) {
+/// The edit that makes `rows` (whose text in the catalog is `current`) the `new` rows, unless
+/// they are that already; the differences, by line.
+fn push_rows(
+    edits: &mut Vec<(Range<usize>, String)>,
+    diffs: &mut Vec<Difference>,
+    rows: &Rows,
+    current: &str,
+    new: &[String],
+    label: &str,
+    eol: &str,
+) {
+    // The table as it would be written is the table as it is (the usual case for ten thousand
+    // rows): no edit, and no copy of it is made.
+    if rows.lines == new && is_joined(current, new, eol) {
+        return;
+    }
     let mut text = String::new();
     for r in new {
         text.push_str(r);
@@ -545,6 +564,18 @@ fn push_rows(edits: &mut Vec<(Range<usize>, String)>, diffs: &mut Vec<Difference
         }
     }
     edits.push((rows.range.clone(), text));
+}
+
+/// Whether `text` is exactly `rows`, each followed by `eol`.
+fn is_joined(text: &str, rows: &[String], eol: &str) -> bool {
+    let mut rest = text;
+    for r in rows {
+        match rest.strip_prefix(r.as_str()).and_then(|t| t.strip_prefix(eol)) {
+            Some(t) => rest = t,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// Explain a lane table's differences per issue rather than per line.

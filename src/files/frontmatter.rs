@@ -31,6 +31,10 @@ pub fn split(text: &str) -> Option<Split> {
     }
     let yaml_start = text.find('\n')? + 1;
     for (n, off, line) in lines {
+        // Only a line led by `-` or `.` can close it: the others are passed over at that byte.
+        if !matches!(line.as_bytes().first(), Some(b'-' | b'.')) {
+            continue;
+        }
         let t = line.trim_end();
         if t == "---" || t == "..." {
             let body_offset = text[off..].find('\n').map(|i| off + i + 1).unwrap_or(text.len());

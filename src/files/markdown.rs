@@ -53,7 +53,8 @@ pub struct Outline {
 /// Parse the outline of `text`; `first_line` is the file line of `text`'s first line and
 /// `base_offset` its byte offset in the file (the body follows the frontmatter).
 pub fn outline(text: &str, first_line: usize, base_offset: usize) -> Outline {
-    let mut out = Outline::default();
+    // Room for an issue file's usual sections and blocks: no regrowth for most files.
+    let mut out = Outline { headings: Vec::with_capacity(8), blocks: Vec::with_capacity(2) };
     let mut fence: Option<(u8, usize, usize, CodeBlock)> = None; // (char, len, indent, block)
     for (n, off, line) in lines_with_offsets(text) {
         // Only a line whose first non-space byte is a backtick, a tilde or a hash can open or

@@ -380,10 +380,7 @@ struct LaneDir {
 impl LaneDir {
     /// Read the issue file at `rel` (in this folder) and take its stat data from the open file.
     fn read(&self, root: &Path, rel: &Path) -> Result<(Vec<u8>, Stat)> {
-        let (bytes, stat) = match rel.file_name() {
-            Some(name) => crate::base::fsutil::read_in_with_stat(&self.fd, Path::new(name), &root.join(rel))?,
-            None => return Err(Error::io("read", &root.join(rel), std::io::ErrorKind::InvalidInput.into())),
-        };
+        let (bytes, stat) = crate::base::fsutil::read_in_with_stat(&self.fd, file_name(rel), || root.join(rel))?;
         Ok((bytes, Stat::of_raw(&stat)))
     }
 }
@@ -644,8 +641,22 @@ fn parse_spec(rel: &Path, fname: &str, bytes: Vec<u8>, problems: &mut Vec<Proble
     }
 }
 
+/// The last component of a path that is a folder's and a name's, joined by `/` (as listed):
+/// found by one search from its end, not by parsing every component.
+fn file_name(rel: &Path) -> &std::ffi::OsStr {
+    let bytes = rel.as_os_str().as_bytes();
+    let start = memchr::memrchr(b'/', bytes).map_or(0, |i| i + 1);
+    std::ffi::OsStr::from_bytes(&bytes[start..])
+}
+
 /// The id must equal the file name and the lane the folder (SPEC §1).
 fn layout_problem(issue: &Issue, lane_dir: &str) -> Option<Problem> {
+    let name = file_name(&issue.path).as_bytes();
+    // The usual case, proved without building the stem: `<id>.md` in the lane's own folder (the
+    // name was checked to be an id when listed).
+    if issue.lane() == lane_dir && name.strip_suffix(b".md") == Some(issue.id().as_bytes()) {
+        return None;
+    }
     let stem = issue.path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
     if let Err(m) = names::check_id(issue.id()) {
         return Some(Problem::new(&issue.path, issue.key_line("issue_id").unwrap_or(0), m));
