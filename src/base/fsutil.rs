@@ -10,20 +10,14 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io("read", path, e))
 }
 
-/// Read a whole file and give its metadata, taken from the open file before it is read (so a
-/// write racing the read changes what the next stat sees); the error names the path.
+/// The file `name` in the folder open as `dir` (one name looked up, not every folder of a path),
+/// read whole, with its stat data taken from the open file before the read (so a write racing
+/// the read changes what the next stat sees); `path` gives the file's path, for the error.
 ///
 /// Four system calls for a file read whole by its first `read` (open, fstat, read, close): the
 /// buffer holds one byte more than the stat size, so a read that returns exactly that size has
 /// reached the end the stat data describes. A read that finds more (a file grown since the stat,
 /// or one whose stat size is not its length) goes on to the end.
-pub fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
-    std::fs::File::open(path).and_then(read_open).map_err(|e| Error::io("read", path, e))
-}
-
-/// The file `name` in the folder open as `dir` (one name looked up, not every folder of a path),
-/// read whole, with its stat data taken from the open file before the read; `path` gives the
-/// file's path, for the error.
 pub fn read_in_with_stat(
     dir: impl std::os::fd::AsFd,
     name: &std::ffi::OsStr,
@@ -37,13 +31,6 @@ pub fn read_in_with_stat(
         Ok((bytes, stat))
     };
     read().map_err(|e| Error::io("read", &path(), e))
-}
-
-/// Read an open file whole, and its metadata first (see [`read_with_meta`]).
-fn read_open(f: std::fs::File) -> std::io::Result<(Vec<u8>, std::fs::Metadata)> {
-    let meta = f.metadata()?;
-    let bytes = read_sized(f, usize::try_from(meta.len()).unwrap_or(0))?;
-    Ok((bytes, meta))
 }
 
 /// Read an open file whole whose size was `size` when stat'ed: one read into a buffer of that
@@ -102,9 +89,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Replace the cache file `path` with what `write` writes to a new file (and give what `write`
-/// gives), atomically (temp file + rename) but without an fsync: a cache is checked when read and rebuilt when torn by a power
-/// cut, so durability is not worth a sync (which waits for the disk) on every rewrite. Errors are
-/// the caller's to ignore.
+/// gives), atomically (temp file + rename) but without an fsync: a cache is checked when read
+/// and rebuilt when torn by a power cut, so durability is not worth a sync (which waits for the
+/// disk) on every rewrite. Errors are the caller's to ignore.
 pub fn replace_cache_file<T>(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>) -> std::io::Result<T> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -184,23 +171,27 @@ mod tests {
     /// Whole files whatever their size, and a file whose stat size (0 under `/proc`) is not its
     /// length is read to its end, not cut at the stat size.
     #[test]
-    fn read_with_meta_reads_whole_files() {
+    fn read_in_with_stat_reads_whole_files() {
         let dir = tempfile::tempdir().unwrap();
+        let fd = std::fs::File::open(dir.path()).unwrap();
         for len in [0usize, 1, 4095, 4096, 4097, 200_000] {
-            let path = dir.path().join(format!("f{len}"));
+            let name = format!("f{len}");
             let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-            std::fs::write(&path, &bytes).unwrap();
-            let (read, meta) = read_with_meta(&path).unwrap();
+            std::fs::write(dir.path().join(&name), &bytes).unwrap();
+            let (read, stat) = read_in_with_stat(&fd, std::ffi::OsStr::new(&name), || dir.path().join(&name)).unwrap();
             assert_eq!(read, bytes, "{len} bytes");
-            assert_eq!(meta.len(), len as u64);
+            assert_eq!(stat.st_size as usize, len);
         }
-        let proc = Path::new("/proc/self/cmdline");
+        let proc = Path::new("/proc/self");
         if proc.exists() {
-            let (read, meta) = read_with_meta(proc).unwrap();
-            assert_eq!(meta.len(), 0);
+            let fd = std::fs::File::open(proc).unwrap();
+            let (read, stat) = read_in_with_stat(&fd, std::ffi::OsStr::new("cmdline"), || proc.join("cmdline")).unwrap();
+            assert_eq!(stat.st_size, 0);
             assert!(!read.is_empty());
-            assert_eq!(read, std::fs::read(proc).unwrap());
+            assert_eq!(read, std::fs::read(proc.join("cmdline")).unwrap());
         }
+        let missing = read_in_with_stat(&fd, std::ffi::OsStr::new("gone"), || dir.path().join("gone")).unwrap_err();
+        assert!(missing.to_string().contains("gone"), "{missing}");
     }
 
     #[test]

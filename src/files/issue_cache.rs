@@ -69,9 +69,8 @@ impl Stat {
 
     /// [`Stat::of`] from a raw `stat` (as `rustix` gives it): the same numbers for the same file.
     pub fn of_raw(st: &rustix::fs::Stat) -> Stat {
-        // The kernel keeps times as signed seconds and nanoseconds, sizes and ids unsigned, as
-        // std's `MetadataExt` gives them.
-        // The field types differ between targets; the casts are those std's `MetadataExt` makes.
+        // The field types differ between targets; the casts are those std's `MetadataExt` makes
+        // (times signed, sizes and ids unsigned).
         #[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap, clippy::unnecessary_cast)]
         Stat {
             mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),

@@ -193,13 +193,8 @@ impl Workspace {
         }
         // Each file is compared with the cache's entry where it should be (the lanes' files lie
         // in the cache in listing order), by its folder and name: no path is built.
-        let mut at = 0;
-        let same = listings.iter().all(|l| {
-            let dir = l.rel_dir.as_os_str().as_encoded_bytes();
-            l.entries.iter().all(|e| {
-                at += 1;
-                e.stat.is_some_and(|st| cache.proves_in(dir, l.name(e), &Key::Stat(st), at - 1))
-            })
+        let same = listings.iter().flat_map(|l| l.entries.iter().map(move |e| (l, e))).enumerate().all(|(at, (l, e))| {
+            e.stat.is_some_and(|st| cache.proves_in(l.rel_dir.as_os_str().as_encoded_bytes(), l.name(e), &Key::Stat(st), at))
         });
         let specs = load_specs(root, &config.fixer_specs, &mut problems)?;
         Ok((same && problems.is_empty()).then_some(Unchanged { checksum, lane_dirs, specs }))
@@ -410,6 +405,11 @@ impl LaneListing {
         &self.names[e.start as usize..][..e.len as usize]
     }
 
+    /// The name without `.md` (listed names are ids, so UTF-8).
+    fn stem(&self, e: &Entry) -> Option<&str> {
+        std::str::from_utf8(self.name(e)).ok()?.strip_suffix(".md")
+    }
+
     /// The listed files' paths relative to the root, in order.
     fn into_listed(self, out: &mut Vec<Listed>, problems: &mut Vec<Problem>) {
         let dir = self.rel_dir.as_os_str().as_encoded_bytes();
@@ -470,24 +470,23 @@ fn flatten(listings: Vec<LaneListing>, problems: &mut Vec<Problem>) -> Vec<Liste
 /// is their file's name and whose lane is their folder: then ordering the parsed issues is
 /// proved from the names, which lie together, not by visiting ten thousand parsed issues.
 fn listed_in_issue_order(listings: &[LaneListing]) -> bool {
-    let stem = |l: &LaneListing, e: &Entry| std::str::from_utf8(l.name(e)).ok().and_then(|n| n.strip_suffix(".md")).map(str::to_owned);
-    let by_lane_and_id =
-        |(la, a): (&str, &str), (lb, b): (&str, &str)| names::natural_cmp(la, lb).then_with(|| names::natural_cmp(a, b)).is_le();
-    let within = listings.par_iter().all(|l| {
-        let names: Option<Vec<&str>> =
-            l.entries.iter().map(|e| std::str::from_utf8(l.name(e)).ok().and_then(|n| n.strip_suffix(".md"))).collect();
-        names.is_some_and(|n| n.windows(2).all(|w| names::natural_cmp(w[0], w[1]).is_le()))
-    });
-    let ends: Vec<(&str, Option<String>, Option<String>)> = listings
-        .iter()
-        .filter(|l| !l.entries.is_empty())
-        .map(|l| (l.lane.name.as_str(), l.entries.first().and_then(|e| stem(l, e)), l.entries.last().and_then(|e| stem(l, e))))
-        .collect();
-    within
-        && ends.windows(2).all(|w| match (&w[0], &w[1]) {
-            ((la, _, Some(last)), (lb, Some(first), _)) => by_lane_and_id((la, last), (lb, first)),
-            _ => false,
-        })
+    let mut previous: Option<(&str, &str)> = None;
+    for l in listings {
+        for e in &l.entries {
+            let Some(stem) = l.stem(e) else { return false };
+            let here = (l.lane.name.as_str(), stem);
+            if previous.is_some_and(|p| by_lane_and_id(p, here).is_gt()) {
+                return false;
+            }
+            previous = Some(here);
+        }
+    }
+    true
+}
+
+/// Issue order: by lane, then natural id.
+fn by_lane_and_id((lane_a, a): (&str, &str), (lane_b, b): (&str, &str)) -> std::cmp::Ordering {
+    names::natural_cmp(lane_a, lane_b).then_with(|| names::natural_cmp(a, b))
 }
 
 /// The issue files of one lane folder, sorted by name bytes, with their stat data when `stat`
@@ -586,9 +585,7 @@ fn order_and_problems(parsed: &[(&str, std::result::Result<&Issue, &Problem>)]) 
 /// Where each parsed issue goes: by lane, then natural id (parse errors have no place).
 fn issue_order(parsed: &[std::result::Result<&Issue, &Problem>]) -> Vec<usize> {
     let mut order: Vec<(usize, &Issue)> = parsed.iter().enumerate().filter_map(|(i, r)| Some((i, *r.as_ref().ok()?))).collect();
-    let by_lane_and_id = |(_, a): &(usize, &Issue), (_, b): &(usize, &Issue)| {
-        names::natural_cmp(a.lane(), b.lane()).then_with(|| names::natural_cmp(a.id(), b.id()))
-    };
+    let by_lane_and_id = |(_, a): &(usize, &Issue), (_, b): &(usize, &Issue)| by_lane_and_id((a.lane(), a.id()), (b.lane(), b.id()));
     // Files are listed by name, which is already this order when ids are zero-padded: one pass
     // proves it, instead of a sort's many comparisons.
     if !order.is_sorted_by(|a, b| by_lane_and_id(a, b).is_le()) {
