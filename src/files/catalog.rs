@@ -6,7 +6,7 @@
 //! `Last Updated` value. Everything else is prose and is kept byte for byte. The catalog is read
 //! back for one thing only: the order of existing rows, which is the lane's queue.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -620,6 +620,10 @@ fn open_issues_by_lane(issues: &[Issue]) -> BTreeMap<&str, Vec<&Issue>> {
 /// Rows for a lane's open issues: the existing queue order first, then new ids in natural order
 /// (`open` is already in natural order).
 fn lane_rows(queue: &[String], open: &[&Issue]) -> Vec<String> {
+    // Usually the queue is the open issues already in order: nothing to look up.
+    if queue.len() == open.len() && queue.iter().zip(open).all(|(id, i)| id == i.id()) {
+        return open.iter().map(|i| issue_row(i)).collect();
+    }
     let by_id: std::collections::HashMap<&str, &Issue> = open.iter().map(|i| (i.id(), *i)).collect();
     let mut ordered: Vec<&Issue> = queue.iter().filter_map(|id| by_id.get(id.as_str()).copied()).collect();
     let mut seen: HashSet<&str> = ordered.iter().map(|i| i.id()).collect();
@@ -756,21 +760,25 @@ pub struct Counts {
 
 impl Counts {
     pub fn of(issues: &[Issue], lanes: &[String]) -> Counts {
-        let mut c = Counts::default();
-        let wanted: HashSet<&str> = lanes.iter().map(String::as_str).collect();
+        // Tallied by borrowed lane name (one lookup per issue, no copy), then kept for the lanes
+        // asked for.
+        let mut by_lane: BTreeMap<&str, Tally> = BTreeMap::new();
         for i in issues {
-            if !wanted.contains(i.lane()) {
-                continue;
+            let tally = by_lane.entry(i.lane()).or_default();
+            tally.total += 1;
+            if i.status().is_closed() {
+                tally.closed += 1;
+            } else {
+                tally.open += 1;
             }
-            let t = c.per_lane.entry(i.lane().to_string()).or_default();
-            for tally in [&mut c.total, t] {
-                tally.total += 1;
-                if i.status().is_closed() {
-                    tally.closed += 1;
-                } else {
-                    tally.open += 1;
-                }
-            }
+        }
+        let wanted: BTreeSet<&str> = lanes.iter().map(String::as_str).collect();
+        let mut c = Counts::default();
+        for (lane, t) in by_lane.into_iter().filter(|(lane, _)| wanted.contains(lane)) {
+            c.total.total += t.total;
+            c.total.closed += t.closed;
+            c.total.open += t.open;
+            c.per_lane.insert(lane.to_string(), t);
         }
         c
     }

@@ -22,11 +22,26 @@ pub enum Value {
 /// Parse `yaml` if it is inside the subset: each key, the 0-based line of `yaml` it is on, and
 /// its value. `None` means "use the full parser".
 pub fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
+    let mut out = Vec::new();
+    each(yaml, |key, at, value| {
+        out.push((key, at, value));
+        Some(())
+    })?;
+    Some(out)
+}
+
+/// [`parse`], handing each key, line and value to `take` as it is read (no list of them is
+/// built); `None` from `take`, or from the text, stops it. Whatever `take` was given is then
+/// to be dropped: the text is for the full parser.
+pub fn each<'y>(yaml: &'y str, mut take: impl FnMut(&'y str, usize, Value) -> Option<()>) -> Option<()> {
+    // The keys so far, to refuse a duplicate (as YAML does); frontmatter with more keys than
+    // this goes to the full parser.
+    let mut seen: [&str; MAX_KEYS] = [""; MAX_KEYS];
+    let mut keys = 0;
     // A tab outside a blank or comment line sends the text to the full parser; most frontmatter
     // holds none, and one search of the whole text spares one of every line.
     let tabs = memchr::memchr(b'\t', yaml.as_bytes()).is_some();
     let has_tab = |line: &str| tabs && line.contains('\t');
-    let mut out: Vec<(&str, usize, Value)> = Vec::with_capacity(16);
     let mut lines = crate::files::text::lines_with_offsets(yaml).map(|(n, _, l)| (n - 1, l)).peekable();
     while let Some((at, line)) = lines.next() {
         if skippable(line) {
@@ -68,6 +83,7 @@ pub fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
                 items.push(list_item(item)?);
                 lines.next();
             }
+            items.shrink_to_fit();
             if items.is_empty() { Value::Null } else { Value::List(items) }
         } else if let Some(inner) = rest.strip_prefix('[') {
             let inner = inner.strip_suffix(']')?;
@@ -75,13 +91,18 @@ pub fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
         } else {
             scalar(rest)?
         };
-        if out.iter().any(|(k, _, _)| *k == key) {
+        if keys == MAX_KEYS || seen[..keys].contains(&key) {
             return None;
         }
-        out.push((key, at, value));
+        seen[keys] = key;
+        keys += 1;
+        take(key, at, value)?;
     }
-    Some(out)
+    Some(())
 }
+
+/// The most top-level keys [`each`] reads (issue frontmatter has about ten).
+const MAX_KEYS: usize = 48;
 
 /// A blank or comment line. Only ASCII spaces count: a line led by other white space is left
 /// to the full parser (it fails the key test).
@@ -225,7 +246,10 @@ fn list_item(v: &str) -> Option<String> {
 
 /// Items of a one-line flow list (`a, "b, c", 'd'`).
 fn flow_items(inner: &str) -> Option<Vec<String>> {
-    let mut items = Vec::new();
+    // Room for one item per comma and one more (exact unless a quoted item holds a comma): the
+    // lists are kept in every issue's summary.
+    let commas = memchr::memchr_iter(b',', inner.as_bytes()).count();
+    let mut items = Vec::with_capacity(if inner.trim_ascii().is_empty() { 0 } else { commas + 1 });
     let mut rest = inner.trim();
     while !rest.is_empty() {
         let (item, after) = match rest.as_bytes()[0] {
@@ -286,6 +310,22 @@ mod tests {
         assert_eq!(v[6], ("depends_on", 9, Value::List(vec![])));
         assert_eq!(v[7], ("blocks", 10, Value::Null));
         assert_eq!(v[8], ("empty", 11, Value::Null));
+    }
+
+    #[test]
+    fn more_keys_than_it_tracks_go_to_the_full_parser() {
+        let many = |n: usize| (0..n).map(|k| format!("k{k}: {k}\n")).collect::<String>();
+        assert_eq!(parse(&many(MAX_KEYS)).map(|v| v.len()), Some(MAX_KEYS));
+        assert!(parse(&many(MAX_KEYS + 1)).is_none());
+    }
+
+    #[test]
+    fn flow_lists_are_sized_to_their_items() {
+        for (y, n) in [("a: []\n", 0), ("a: [x]\n", 1), ("a: [x, \"y\", 'z']\n", 3)] {
+            let Some(v) = parse(y) else { panic!("{y:?} is in the subset") };
+            let Value::List(items) = &v[0].2 else { panic!("{y:?} is a list") };
+            assert_eq!((items.len(), items.capacity()), (n, n), "{y:?}");
+        }
     }
 
     #[test]

@@ -276,14 +276,15 @@ impl Issue {
         let severity = severity_of(path, raw.severity.as_ref(), key_line("severity").unwrap_or(split.yaml_line))?;
         let body = &text[split.body_offset..];
         let outline = markdown::outline(body, split.body_line, split.body_offset);
-        let (title, title_line) = title_of(&outline, &issue_id).unwrap_or_else(|| (issue_id.clone(), split.body_line));
+        let (title, title_line) = title_of(&text, &outline, &issue_id).unwrap_or_else(|| (issue_id.clone(), split.body_line));
         let opt = |s: Option<Scalar>| s.map(Scalar::into_text).filter(|x| !x.trim().is_empty());
         let mut affected_paths = raw.affected_paths.into_vec();
         for p in section_list(&text, &outline, "affected_paths") {
-            if !affected_paths.contains(&p) {
-                affected_paths.push(p);
+            if !affected_paths.iter().any(|q| q == p) {
+                affected_paths.push(p.to_string());
             }
         }
+        affected_paths.shrink_to_fit();
         let meta = Meta {
             issue_id,
             lane,
@@ -305,7 +306,7 @@ impl Issue {
         let facts = Facts {
             checks: checks_of(&text, &outline),
             key_lines,
-            has_resolution: outline.heading("Resolution").is_some(),
+            has_resolution: outline.heading(&text, "Resolution").is_some(),
             prose_extreme: extreme_in_prose(&text, &split, &outline),
         };
         Ok(Issue { path: owned, meta, title, title_line, text, bom, split, outline, facts, cached: false })
@@ -380,7 +381,7 @@ impl Issue {
 
 fn verification_block<'o>(text: &str, outline: &'o Outline) -> Option<&'o markdown::CodeBlock> {
     let shell = |b: &&markdown::CodeBlock| matches!(b.lang.as_str(), "bash" | "sh" | "shell");
-    if let Some((i, _)) = outline.heading("Verification Commands") {
+    if let Some((i, _)) = outline.heading(text, "Verification Commands") {
         let (start, end) = outline.section_lines(i);
         return outline.blocks.iter().filter(shell).find(|b| b.line > start && b.line < end);
     }
@@ -434,6 +435,8 @@ fn checks_of(text: &str, outline: &Outline) -> Vec<Check> {
         checks.push(c);
     }
     checks.retain(|c| !c.command.is_empty());
+    // Kept in the summary of every issue: no room for checks that never come.
+    checks.shrink_to_fit();
     checks
 }
 
@@ -470,7 +473,7 @@ fn fast_raw_meta(yaml: &str, yaml_line: usize) -> Option<(RawMeta, [u32; KEYS.le
     use crate::files::fastyaml::Value;
     let mut m = RawMeta::default();
     let mut lines = [0u32; KEYS.len()];
-    for (key, at, value) in crate::files::fastyaml::parse(yaml)? {
+    crate::files::fastyaml::each(yaml, |key, at, value| {
         if let Some(i) = KEYS.iter().position(|k| *k == key) {
             lines[i] = u32::try_from(yaml_line + at).unwrap_or(u32::MAX);
         }
@@ -510,7 +513,8 @@ fn fast_raw_meta(yaml: &str, yaml_line: usize) -> Option<(RawMeta, [u32; KEYS.le
             "verification_depth" => m.verification_depth = scalar(value)?,
             _ => {}
         }
-    }
+        Some(())
+    })?;
     Some((m, lines))
 }
 
@@ -538,6 +542,9 @@ fn check_name(comment: &str) -> String {
 /// `severity`: a number from 1 to 10 (`7/10` reads as 7); `line` is where the key is.
 fn severity_of(path: &Path, raw: Option<&Scalar>, line: usize) -> Result<Option<u8>, Problem> {
     let Some(s) = raw else { return Ok(None) };
+    if let Scalar::Int(n @ 1..=10) = s {
+        return Ok(u8::try_from(*n).ok());
+    }
     let t = s.text();
     match t.trim().split('/').next().and_then(|x| x.trim().parse::<u8>().ok()) {
         Some(n) if (1..=10).contains(&n) => Ok(Some(n)),
@@ -547,9 +554,9 @@ fn severity_of(path: &Path, raw: Option<&Scalar>, line: usize) -> Result<Option<
 
 /// The title: text after `Issue <ID>:` in the first heading (`# [LANE E] Issue E-01: <title>`),
 /// else after the first `:`, else the whole first heading.
-fn title_of(outline: &Outline, id: &str) -> Option<(String, usize)> {
+fn title_of(text: &str, outline: &Outline, id: &str) -> Option<(String, usize)> {
     let h = outline.headings.first()?;
-    let t = h.text.as_str();
+    let t = h.text(text);
     // The first `<id>:` is at the first colon that follows the id.
     let after_id = t.match_indices(':').map(|(c, _)| c).find(|&c| t[..c].ends_with(id));
     let title = if let Some(c) = after_id {
@@ -562,21 +569,19 @@ fn title_of(outline: &Outline, id: &str) -> Option<(String, usize)> {
     Some((title.trim().to_string(), h.line))
 }
 
-/// List items (`- item`) under a heading, with backticks and quotes stripped.
-fn section_list(text: &str, outline: &Outline, heading: &str) -> Vec<String> {
-    let Some((i, h)) = outline.heading(heading) else { return vec![] };
-    if !h.text.eq_ignore_ascii_case(heading) {
-        return vec![];
-    }
-    let start = h.offset;
-    let end = outline.section_end_offset(i).unwrap_or(text.len());
-    text[start..end]
+/// List items (`- item`) under a heading, with backticks and quotes stripped (borrowed from
+/// `text`: most repeat the frontmatter's and are never copied).
+fn section_list<'t>(text: &'t str, outline: &Outline, heading: &str) -> impl Iterator<Item = &'t str> {
+    let section = match outline.heading(text, heading) {
+        Some((i, h)) if h.text(text).eq_ignore_ascii_case(heading) => &text[h.offset..outline.section_end_offset(i).unwrap_or(text.len())],
+        _ => "",
+    };
+    section
         .lines()
         .skip(1)
         .filter_map(|l| l.trim().strip_prefix("- ").or_else(|| l.trim().strip_prefix("* ")))
-        .map(|item| item.trim().trim_matches(|c| c == '`' || c == '"' || c == '\'').trim().to_string())
+        .map(|item| item.trim().trim_matches(|c| c == '`' || c == '"' || c == '\'').trim())
         .filter(|item| !item.is_empty())
-        .collect()
 }
 
 /// Words that make an issue EXTREME whatever its size: whole words, any case, in the title or the
@@ -644,6 +649,18 @@ mod tests {
         let checks = i.checks();
         assert_eq!(checks.len(), 1);
         assert!(checks[0].command.starts_with("grep -q \"data_retention:\""));
+    }
+
+    #[test]
+    fn a_summary_keeps_no_spare_room_in_its_lists() {
+        // Ten thousand summaries are held at once: a list's unused capacity is memory taken for
+        // nothing (and page faults when loading).
+        let i = parse(SEED).unwrap().into_summary();
+        let checks = &i.facts.checks;
+        assert_eq!(checks.capacity(), checks.len());
+        for list in [&i.meta.affected_paths, &i.meta.type_tags] {
+            assert_eq!(list.capacity(), list.len(), "{list:?}");
+        }
     }
 
     #[test]

@@ -16,10 +16,18 @@ use crate::files::text::lines_with_offsets;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heading {
     pub level: u8,
-    pub text: String,
+    /// The byte range of its text in the file (see [`Heading::text`]): outlining copies no text.
+    pub span: Range<usize>,
     pub line: usize,
     /// Byte offset of the start of the heading line.
     pub offset: usize,
+}
+
+impl Heading {
+    /// The heading's text; `text` is the file the outline was taken from.
+    pub fn text<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.span.clone()).unwrap_or("")
+    }
 }
 
 /// A fenced code block.
@@ -82,8 +90,9 @@ pub fn outline(text: &str, first_line: usize, base_offset: usize) -> Outline {
             fence = Some((ch, len, indent, CodeBlock { lang, line: lineno, lines: Vec::new(), closed: false }));
             continue;
         }
-        if let Some((level, text)) = atx_heading(line) {
-            out.headings.push(Heading { level, text, line: lineno, offset: base_offset + off });
+        if let Some((level, within)) = atx_heading(line) {
+            let start = base_offset + off;
+            out.headings.push(Heading { level, span: start + within.start..start + within.end, line: lineno, offset: start });
         }
     }
     if let Some((_, _, _, b)) = fence {
@@ -132,8 +141,8 @@ fn strip_indent(line: &str, indent: usize) -> &str {
     &line[n..]
 }
 
-/// `## Title ##` → (2, "Title").
-fn atx_heading(line: &str) -> Option<(u8, String)> {
+/// `## Title ##` → (2, where `Title` lies in the line).
+fn atx_heading(line: &str) -> Option<(u8, Range<usize>)> {
     let indent = leading_spaces(line);
     if indent > 3 {
         return None;
@@ -147,23 +156,25 @@ fn atx_heading(line: &str) -> Option<(u8, String)> {
     if !(after.is_empty() || after.starts_with(' ') || after.starts_with('\t')) {
         return None;
     }
+    let start = indent + level + (after.len() - after.trim_start().len());
     let mut text = after.trim();
     // An optional closing sequence of #s preceded by a space.
     let trimmed = text.trim_end_matches('#');
     if trimmed.len() != text.len() && (trimmed.is_empty() || trimmed.ends_with(' ') || trimmed.ends_with('\t')) {
         text = trimmed.trim_end();
     }
-    Some((level as u8, text.to_string()))
+    Some((level as u8, start..start + text.len()))
 }
 
 impl Outline {
-    /// The first heading whose text starts with `prefix` (case-insensitive).
-    pub fn heading(&self, prefix: &str) -> Option<(usize, &Heading)> {
+    /// The first heading whose text starts with `prefix` (case-insensitive); `text` is the file
+    /// the outline was taken from.
+    pub fn heading(&self, text: &str, prefix: &str) -> Option<(usize, &Heading)> {
         let prefix = prefix.as_bytes();
         self.headings
             .iter()
             .enumerate()
-            .find(|(_, h)| h.text.as_bytes().get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)))
+            .find(|(_, h)| h.text(text).as_bytes().get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)))
     }
 
     /// The line range `[start, end)` of the section under heading `index`: until the next heading
@@ -190,7 +201,7 @@ mod tests {
     fn headings_in_fences_are_code() {
         let doc = "# Title\n\n```bash\n# not a heading\necho hi\n```\n## Next ##\n~~~\n```\n~~~\n    # indented code\n#nospace\n";
         let o = outline(doc, 1, 0);
-        let hs: Vec<_> = o.headings.iter().map(|h| (h.level, h.text.as_str(), h.line)).collect();
+        let hs: Vec<_> = o.headings.iter().map(|h| (h.level, h.text(doc), h.line)).collect();
         assert_eq!(hs, [(1, "Title", 1), (2, "Next", 7)]);
         assert_eq!(o.blocks.len(), 2);
         assert_eq!(o.blocks[0].lang, "bash");
