@@ -760,17 +760,15 @@ pub struct Counts {
 
 impl Counts {
     pub fn of(issues: &[Issue], lanes: &[String]) -> Counts {
-        // Tallied by borrowed lane name (one lookup per issue, no copy), then kept for the lanes
-        // asked for.
+        // Tallied by borrowed lane name (no copy), a run of one lane's issues at a time (they
+        // are in lane order: one lookup per lane), then kept for the lanes asked for.
         let mut by_lane: BTreeMap<&str, Tally> = BTreeMap::new();
-        for i in issues {
-            let tally = by_lane.entry(i.lane()).or_default();
-            tally.total += 1;
-            if i.status().is_closed() {
-                tally.closed += 1;
-            } else {
-                tally.open += 1;
-            }
+        for run in issues.chunk_by(|a, b| a.lane() == b.lane()) {
+            let closed = run.iter().filter(|i| i.status().is_closed()).count();
+            let tally = by_lane.entry(run[0].lane()).or_default();
+            tally.total += run.len();
+            tally.closed += closed;
+            tally.open += run.len() - closed;
         }
         let wanted: BTreeSet<&str> = lanes.iter().map(String::as_str).collect();
         let mut c = Counts::default();

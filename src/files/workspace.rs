@@ -277,7 +277,8 @@ impl Workspace {
         }
         let mut set: BTreeSet<&str> = self.specs.keys().map(String::as_str).collect();
         set.extend(self.lane_dirs.iter().map(String::as_str));
-        set.extend(self.issues.iter().map(|i| i.lane()));
+        // One insert per run of a lane's issues (they are in lane order).
+        set.extend(self.issues.chunk_by(|a, b| a.lane() == b.lane()).map(|run| run[0].lane()));
         set.extend(extra.iter().map(String::as_str));
         let mut v: Vec<String> = set.into_iter().filter(|l| names::check_lane(l).is_ok()).map(str::to_string).collect();
         v.sort_by(|a, b| names::natural_cmp(a, b));
@@ -388,6 +389,8 @@ struct LaneListing {
     rel_dir: PathBuf,
     names: Vec<u8>,
     entries: Vec<Entry>,
+    /// Whether the entries (in name-byte order) are in natural id order too.
+    in_natural_order: bool,
     problems: Vec<Problem>,
 }
 
@@ -468,18 +471,22 @@ fn flatten(listings: Vec<LaneListing>, problems: &mut Vec<Problem>) -> Vec<Liste
 
 /// Whether the listing is already in issue order (by lane, then natural id) for issues whose id
 /// is their file's name and whose lane is their folder: then ordering the parsed issues is
-/// proved from the names, which lie together, not by visiting ten thousand parsed issues.
+/// proved from the names, which lie together, not by visiting ten thousand parsed issues. Each
+/// lane's own names were compared as it was listed (on the pool); here only where one lane's
+/// files end and the next one's begin.
 fn listed_in_issue_order(listings: &[LaneListing]) -> bool {
     let mut previous: Option<(&str, &str)> = None;
     for l in listings {
-        for e in &l.entries {
-            let Some(stem) = l.stem(e) else { return false };
-            let here = (l.lane.name.as_str(), stem);
-            if previous.is_some_and(|p| by_lane_and_id(p, here).is_gt()) {
-                return false;
-            }
-            previous = Some(here);
+        if !l.in_natural_order {
+            return false;
         }
+        let (Some(first), Some(last)) = (l.entries.first(), l.entries.last()) else { continue };
+        let (Some(first), Some(last)) = (l.stem(first), l.stem(last)) else { return false };
+        let lane = l.lane.name.as_str();
+        if previous.is_some_and(|p| by_lane_and_id(p, (lane, first)).is_gt()) {
+            return false;
+        }
+        previous = Some((lane, last));
     }
     true
 }
@@ -542,8 +549,11 @@ fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<LaneL
     // most comparisons are of one number.
     let name = |e: &Entry| &names[e.start as usize..][..e.len as usize];
     entries.sort_unstable_by(|a, b| a.prefix.cmp(&b.prefix).then_with(|| name(a).cmp(name(b))));
+    // Listed names are ids (checked above), so UTF-8.
+    let stem = |e: &Entry| std::str::from_utf8(&name(e)[..e.len as usize - 3]).unwrap_or("");
+    let in_natural_order = entries.windows(2).all(|w| names::natural_cmp(stem(&w[0]), stem(&w[1])).is_le());
     let lane = std::sync::Arc::new(LaneDir { name: lane.to_string(), fd });
-    Ok(LaneListing { lane, rel_dir, names, entries, problems })
+    Ok(LaneListing { lane, rel_dir, names, entries, in_natural_order, problems })
 }
 
 /// The first eight bytes of `name` as a number that sorts as they do (names hold no NUL, so a
