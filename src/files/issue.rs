@@ -183,9 +183,10 @@ impl Check {
 
 /// A parsed issue file.
 ///
-/// Everything but `text`, `split` and `outline` is what the summary cache (`issue_cache.rs`)
+/// Everything but the file's text and layout is what the summary cache (`issue_cache.rs`)
 /// keeps, so an issue read from the cache answers every question the catalog commands ask
-/// without its text; such an issue has an empty `text` and [`Issue::from_cache`] is true.
+/// without its text; such an issue has an empty [`Issue::text`] and [`Issue::from_cache`] is
+/// true.
 #[derive(Debug, Clone)]
 pub struct Issue {
     /// Path relative to the repository root.
@@ -193,15 +194,21 @@ pub struct Issue {
     pub meta: Meta,
     pub title: String,
     pub title_line: usize,
-    /// The whole file text (BOM stripped, line endings as written); empty from the cache.
-    pub text: String,
     pub bom: bool,
-    pub split: Split,
-    pub outline: Outline,
     /// What the body and frontmatter say beyond [`Meta`], computed once at parse time.
     pub(crate) facts: Facts,
-    /// Read from the summary cache: no text.
-    cached: bool,
+    /// The file's text and where its parts lie; `None` for a summary. Boxed: ten thousand
+    /// summaries are held at once, and a summary's issue is smaller by the size of what it lacks.
+    file: Option<Box<IssueFile>>,
+}
+
+/// An issue file as read: its text (BOM stripped, line endings as written), the frontmatter's
+/// place in it, and the body's outline.
+#[derive(Debug, Clone)]
+struct IssueFile {
+    text: String,
+    split: Split,
+    outline: Outline,
 }
 
 /// Facts derived from an issue's text that commands ask about (cached with the summary).
@@ -244,6 +251,20 @@ impl Issue {
 
     /// [`Issue::parse`] keeping `owned` as the issue's path (no copy of it).
     pub fn parse_at(owned: PathBuf, bytes: Vec<u8>) -> Result<Issue, Problem> {
+        let (mut issue, file) = Issue::parse_parts(owned, bytes)?;
+        issue.file = Some(Box::new(file));
+        Ok(issue)
+    }
+
+    /// [`Issue::parse_at`] keeping only the summary, as the summary cache does (what
+    /// [`Workspace::load_cached`](crate::files::workspace::Workspace::load_cached) hands out,
+    /// read from the cache or parsed afresh alike).
+    pub(crate) fn parse_summary_at(owned: PathBuf, bytes: Vec<u8>) -> Result<Issue, Problem> {
+        Ok(Issue::parse_parts(owned, bytes)?.0)
+    }
+
+    /// The summary of the file, and the file as read.
+    fn parse_parts(owned: PathBuf, bytes: Vec<u8>) -> Result<(Issue, IssueFile), Problem> {
         let path = owned.as_path();
         let Text { text, bom } = text::decode(path, bytes)?;
         if text.trim().is_empty() {
@@ -309,27 +330,33 @@ impl Issue {
             has_resolution: outline.heading(&text, "Resolution").is_some(),
             prose_extreme: extreme_in_prose(&text, &split, &outline),
         };
-        Ok(Issue { path: owned, meta, title, title_line, text, bom, split, outline, facts, cached: false })
+        Ok((Issue { path: owned, meta, title, title_line, bom, facts, file: None }, IssueFile { text, split, outline }))
     }
 
     /// An issue rebuilt from its cached summary (no text).
     pub(crate) fn from_summary(path: PathBuf, meta: Meta, title: String, title_line: usize, bom: bool, facts: Facts) -> Issue {
-        let split = Split { yaml_start: 0, yaml_end: 0, yaml_line: 0, body_offset: 0, body_line: 0 };
-        Issue { path, meta, title, title_line, text: String::new(), bom, split, outline: Outline::default(), facts, cached: true }
-    }
-
-    /// This issue as the summary cache keeps it: without its text, split and outline (what
-    /// [`Workspace::load_cached`](crate::files::workspace::Workspace::load_cached) hands out,
-    /// read from the cache or parsed afresh alike).
-    pub(crate) fn into_summary(self) -> Issue {
-        let Issue { path, meta, title, title_line, bom, facts, .. } = self;
-        Issue::from_summary(path, meta, title, title_line, bom, facts)
+        Issue { path, meta, title, title_line, bom, facts, file: None }
     }
 
     /// Whether the issue is a summary without its text (read from the summary cache, or loaded
     /// through it; commands that edit files load the workspace without the cache).
     pub fn from_cache(&self) -> bool {
-        self.cached
+        self.file.is_none()
+    }
+
+    /// The whole file text (BOM stripped, line endings as written); empty for a summary.
+    pub fn text(&self) -> &str {
+        self.file.as_ref().map_or("", |f| f.text.as_str())
+    }
+
+    /// Where the frontmatter and the body lie in [`Issue::text`]; `None` for a summary.
+    pub fn split(&self) -> Option<&Split> {
+        self.file.as_ref().map(|f| &f.split)
+    }
+
+    /// The body's headings and fenced blocks; `None` for a summary.
+    pub fn outline(&self) -> Option<&Outline> {
+        self.file.as_ref().map(|f| &f.outline)
     }
 
     pub fn id(&self) -> &str {
@@ -346,10 +373,10 @@ impl Issue {
 
     /// The file line of top-level frontmatter `key`.
     pub fn key_line(&self, key: &str) -> Option<usize> {
-        match known_key_line(&self.facts.key_lines, key) {
-            Some(line) => line,
-            None if self.cached => None,
-            None => key_line(&self.text, &self.split, key),
+        match (known_key_line(&self.facts.key_lines, key), &self.file) {
+            (Some(line), _) => line,
+            (None, None) => None,
+            (None, Some(f)) => key_line(&f.text, &f.split, key),
         }
     }
 
@@ -365,7 +392,7 @@ impl Issue {
     /// `**Verification Commands:**` line, before the next heading of level 1 or 2. `None` for an
     /// issue from the cache (its checks are in the summary).
     pub fn verification_block(&self) -> Option<&markdown::CodeBlock> {
-        verification_block(&self.text, &self.outline)
+        self.file.as_ref().and_then(|f| verification_block(&f.text, &f.outline))
     }
 
     /// Whether the body has a `## Resolution` section already.
@@ -655,7 +682,7 @@ mod tests {
     fn a_summary_keeps_no_spare_room_in_its_lists() {
         // Ten thousand summaries are held at once: a list's unused capacity is memory taken for
         // nothing (and page faults when loading).
-        let i = parse(SEED).unwrap().into_summary();
+        let i = Issue::parse_summary_at(PathBuf::from("issues/E/E-01.md"), SEED.as_bytes().to_vec()).unwrap();
         let checks = &i.facts.checks;
         assert_eq!(checks.capacity(), checks.len());
         for list in [&i.meta.affected_paths, &i.meta.type_tags] {

@@ -791,7 +791,7 @@ mod tests {
         assert!(c.take(&issue.path, &Key::Blob([8; 20])).is_none(), "another blob id is another file");
         let back = c.take(&issue.path, &key).expect("cached");
         same(&back, &issue);
-        assert!(back.from_cache() && back.text.is_empty());
+        assert!(back.from_cache() && back.text().is_empty());
         assert_eq!(back.checks(), issue.checks());
         assert_eq!(back.key_line("status"), issue.key_line("status"));
 

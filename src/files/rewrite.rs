@@ -28,7 +28,7 @@ pub struct Edit {
 
 impl Edit {
     pub fn new(issue: &Issue) -> Edit {
-        Edit { text: issue.text.clone(), bom: issue.bom, textless: issue.from_cache() }
+        Edit { text: issue.text().to_string(), bom: issue.bom, textless: issue.from_cache() }
     }
 
     fn split(&self) -> Option<frontmatter::Split> {

@@ -118,7 +118,7 @@ impl Workspace {
                 match lane.read(root, &rel) {
                     Ok((bytes, stat)) => {
                         let key = key.or(Some(Key::Stat(stat)));
-                        let parsed = Issue::parse_at(rel, bytes).map(Issue::into_summary);
+                        let parsed = Issue::parse_summary_at(rel, bytes);
                         let layout = parsed.as_ref().ok().and_then(|issue| layout_problem(issue, &lane.name)).map(Box::new);
                         (parsed, Side { key, hit: false, layout })
                     }

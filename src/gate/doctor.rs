@@ -200,10 +200,10 @@ fn pool_notes(repo: &crate::git::repo::Repo, config: &crate::files::config::Conf
 
 /// Replace `Issue <old>:` in the title line with the new id.
 fn retitle(text: &str, old: &str, new: &str, issue: &Issue) -> String {
-    let Some(h) = issue.outline.headings.first() else { return text.to_string() };
+    let Some(h) = issue.outline().and_then(|o| o.headings.first()) else { return text.to_string() };
     // The title line's offset is unchanged by the frontmatter edit only if the id has the same
     // length; find the line again by content instead.
-    let line = &issue.text[h.offset..].lines().next().unwrap_or("");
+    let line = &issue.text()[h.offset..].lines().next().unwrap_or("");
     let replaced = line.replacen(&format!("{old}:"), &format!("{new}:"), 1);
     match text.find(line) {
         Some(at) if !line.is_empty() => format!("{}{}{}", &text[..at], replaced, &text[at + line.len()..]),

@@ -104,10 +104,10 @@ fn retag(issue: &Issue, id: &str, map: &HashMap<String, String>, path: &Path) ->
     let own = HashMap::from([(issue.id().to_string(), id.to_string())]);
     let mut merged = map.clone();
     merged.extend(own);
-    let text = &issue.text;
-    let fm_end = issue.split.body_offset;
+    let text = issue.text();
+    let (fm_end, body_line) = issue.split().map_or((0, 0), |s| (s.body_offset, s.body_line));
     let mut out = map_ids(&text[..fm_end], &merged, false);
-    for (line_no, line) in (issue.split.body_line..).zip(text[fm_end..].split_inclusive('\n')) {
+    for (line_no, line) in (body_line..).zip(text[fm_end..].split_inclusive('\n')) {
         if line_no == issue.title_line && line.trim_start().starts_with('#') {
             out.push_str(&map_ids(line, &merged, true));
         } else {
