@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::base::error::Problem;
 use crate::files::issue::{Issue, Status};
 use crate::files::names;
-use crate::files::text::{self, lines_with_offsets};
+use crate::files::text::{self, TrimFast, lines_with_offsets};
 use crate::files::workspace::Workspace;
 
 const LANE_TABLE_HEADER: &str = "| ID | Title | Severity | Type Tags | Status |";
@@ -102,7 +102,7 @@ impl Catalog {
             if cat.last_updated.is_none()
                 && let Some(rest) = line.strip_prefix(LAST_UPDATED)
             {
-                let start = off + LAST_UPDATED.len() + (rest.len() - rest.trim_start().len());
+                let start = off + LAST_UPDATED.len() + (rest.len() - rest.trim_start_fast().len());
                 cat.last_updated = Some(start..off + line.len());
             } else if is_heading(line, "## Summary") {
                 cat.summary = Some(table_after(path, &lines, i, &line_end, "Summary")?);
@@ -343,7 +343,7 @@ fn last_percent(line: &str) -> Option<usize> {
 
 /// `(first cell, [total, resolved, open])` of a summary row (`lane` false) or a progress row.
 fn row_counts(line: &str, lane: bool) -> Option<(String, [usize; 3])> {
-    let cells: Vec<&str> = line.trim().strip_prefix('|')?.split('|').map(str::trim).collect();
+    let cells: Vec<&str> = line.trim_fast().strip_prefix('|')?.split('|').map(str::trim).collect();
     let skip = usize::from(lane);
     let mut n = [0usize; 3];
     for (k, slot) in n.iter_mut().enumerate() {
@@ -358,7 +358,7 @@ fn keep_same_counts(old: &[String], new: &[String]) -> Vec<String> {
     new.iter()
         .enumerate()
         .map(|(k, n)| {
-            let lane = !n.trim_start().trim_start_matches('|').trim_start().starts_with(|c: char| c.is_ascii_digit());
+            let lane = !n.trim_start_fast().trim_start_matches('|').trim_start_fast().starts_with(|c: char| c.is_ascii_digit());
             match (old.get(k), row_counts(n, lane)) {
                 (Some(o), Some(want)) if row_counts(o, lane).as_ref() == Some(&want) => o.clone(),
                 _ => n.clone(),
@@ -401,21 +401,21 @@ pub fn fresh(title: &str, lanes: &[(String, String)], now: &str) -> String {
 }
 
 fn is_heading(line: &str, want: &str) -> bool {
-    line.trim_end().eq_ignore_ascii_case(want)
+    line.trim_end_fast().eq_ignore_ascii_case(want)
 }
 
 /// `<!-- LANE_E_ISSUES -->` → `E`.
 fn marker_lane(line: &str) -> Option<&str> {
-    let inner = line.trim().strip_prefix("<!--")?.strip_suffix("-->")?.trim();
+    let inner = line.trim_fast().strip_prefix("<!--")?.strip_suffix("-->")?.trim_fast();
     inner.strip_prefix("LANE_")?.strip_suffix("_ISSUES")
 }
 
 fn is_table_line(line: &str) -> bool {
-    line.trim_start().starts_with('|')
+    line.trim_start_fast().starts_with('|')
 }
 
 fn is_separator(line: &str) -> bool {
-    let t = line.trim();
+    let t = line.trim_fast();
     t.starts_with('|') && t.contains('-') && t.chars().all(|c| matches!(c, '|' | '-' | ':' | ' '))
 }
 
@@ -429,7 +429,7 @@ fn table_after(
 ) -> Result<Rows, Problem> {
     let heading_line = lines[i].0;
     let mut j = i + 1;
-    while j < lines.len() && lines[j].2.trim().is_empty() {
+    while j < lines.len() && lines[j].2.trim_fast().is_empty() {
         j += 1;
     }
     if j >= lines.len() || !is_table_line(lines[j].2) {
@@ -509,7 +509,7 @@ fn lane_region(
 }
 
 fn first_cell(row: &str) -> Option<String> {
-    let cell = row.trim().strip_prefix('|')?.split('|').next()?.trim();
+    let cell = row.trim_fast().strip_prefix('|')?.split('|').next()?.trim_fast();
     (!cell.is_empty()).then(|| cell.to_string())
 }
 

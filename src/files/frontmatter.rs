@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::base::error::Problem;
-use crate::files::text::lines_with_offsets;
+use crate::files::text::{TrimFast, lines_with_offsets};
 
 /// Where the frontmatter sits in a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct Split {
 pub fn split(text: &str) -> Option<Split> {
     let mut lines = lines_with_offsets(text);
     let (_, _, first) = lines.next()?;
-    if first.trim_end() != "---" {
+    if first.trim_end_fast() != "---" {
         return None;
     }
     let yaml_start = text.find('\n')? + 1;
@@ -35,7 +35,7 @@ pub fn split(text: &str) -> Option<Split> {
         if !matches!(line.as_bytes().first(), Some(b'-' | b'.')) {
             continue;
         }
-        let t = line.trim_end();
+        let t = line.trim_end_fast();
         if t == "---" || t == "..." {
             let body_offset = text[off..].find('\n').map(|i| off + i + 1).unwrap_or(text.len());
             return Some(Split { yaml_start, yaml_end: off, yaml_line: 2, body_offset, body_line: n + 1 });
@@ -79,7 +79,7 @@ pub fn value_span(text: &str, split: &Split, key: &str) -> Option<(usize, usize)
         let Some(after) = rest.trim_start_matches([' ', '\t']).strip_prefix(':') else { continue };
         let value_rel = line.len() - after.len();
         let v = value_extent(after);
-        let lead = after.len() - after.trim_start().len();
+        let lead = after.len() - after.trim_start_fast().len();
         let start = split.yaml_start + off + value_rel + lead;
         return Some((start, start + v));
     }
@@ -89,7 +89,7 @@ pub fn value_span(text: &str, split: &Split, key: &str) -> Option<(usize, usize)
 /// Length of the value text at the start of `s` (after leading blanks): a quoted string up to its
 /// closing quote, or a plain scalar up to ` #` or the end.
 fn value_extent(s: &str) -> usize {
-    let t = s.trim_start();
+    let t = s.trim_start_fast();
     let b = t.as_bytes();
     match b.first() {
         Some(q @ (b'"' | b'\'')) => {
@@ -108,11 +108,11 @@ fn value_extent(s: &str) -> usize {
                 }
                 i += 1;
             }
-            t.trim_end().len()
+            t.trim_end_fast().len()
         }
         _ => {
             let end = t.find(" #").or_else(|| t.find("\t#")).unwrap_or(t.len());
-            t[..end].trim_end().len()
+            t[..end].trim_end_fast().len()
         }
     }
 }

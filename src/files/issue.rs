@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::error::Problem;
 use crate::files::frontmatter::{self, Split};
 use crate::files::markdown::{self, Outline};
-use crate::files::text::{self, Text};
+use crate::files::text::{self, Text, TrimFast};
 
 /// The lifecycle of an issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -24,7 +24,7 @@ pub enum Status {
 
 impl Status {
     pub fn parse(s: &str) -> Option<Status> {
-        let s = s.trim();
+        let s = s.trim_fast();
         let is = |word: &str| s.eq_ignore_ascii_case(word);
         if is("OPEN") {
             Some(Status::Open)
@@ -71,8 +71,8 @@ impl OneOrMany {
     pub fn into_vec(self) -> Vec<String> {
         match self {
             OneOrMany::None => vec![],
-            OneOrMany::One(s) if s.trim().is_empty() => vec![],
-            OneOrMany::One(s) => s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+            OneOrMany::One(s) if s.trim_fast().is_empty() => vec![],
+            OneOrMany::One(s) => s.split(',').map(|x| x.trim_fast().to_string()).filter(|x| !x.is_empty()).collect(),
             OneOrMany::Many(v) => v,
         }
     }
@@ -135,7 +135,7 @@ impl Scalar {
     /// The text trimmed, without a copy when it needs no trimming; `None` when blank.
     fn into_trimmed(self) -> Option<String> {
         let s = self.into_text();
-        match s.trim() {
+        match s.trim_fast() {
             "" => None,
             t if t.len() == s.len() => Some(s),
             t => Some(t.to_string()),
@@ -267,7 +267,7 @@ impl Issue {
     fn parse_parts(owned: PathBuf, bytes: Vec<u8>) -> Result<(Issue, IssueFile), Problem> {
         let path = owned.as_path();
         let Text { text, bom } = text::decode(path, bytes)?;
-        if text.trim().is_empty() {
+        if text.trim_fast().is_empty() {
             return Err(Problem::new(path, 1, "issue file is empty")
                 .with_hint("write the issue with `git lanes new <LANE> <title>` or delete the file"));
         }
@@ -298,7 +298,7 @@ impl Issue {
         let body = &text[split.body_offset..];
         let outline = markdown::outline(body, split.body_line, split.body_offset);
         let (title, title_line) = title_of(&text, &outline, &issue_id).unwrap_or_else(|| (issue_id.clone(), split.body_line));
-        let opt = |s: Option<Scalar>| s.map(Scalar::into_text).filter(|x| !x.trim().is_empty());
+        let opt = |s: Option<Scalar>| s.map(Scalar::into_text).filter(|x| !x.trim_fast().is_empty());
         let mut affected_paths = raw.affected_paths.into_vec();
         for p in section_list(&text, &outline, "affected_paths") {
             if !affected_paths.iter().any(|q| q == p) {
@@ -421,8 +421,8 @@ fn verification_block<'o>(text: &str, outline: &'o Outline) -> Option<&'o markdo
 fn bold_verification_line(text: &str, outline: &Outline) -> Option<usize> {
     let in_block = |n: usize| outline.blocks.iter().any(|b| n >= b.line && n <= b.line + b.lines.len() + 1);
     text.lines().enumerate().map(|(k, l)| (k + 1, l)).find_map(|(n, l)| {
-        let t = l.trim_start().trim_start_matches(['-', '*', '+']).trim_start();
-        let t = if l.trim_start().starts_with("**") { l.trim_start() } else { t };
+        let t = l.trim_start_fast().trim_start_matches(['-', '*', '+']).trim_start_fast();
+        let t = if l.trim_start_fast().starts_with("**") { l.trim_start_fast() } else { t };
         let rest = t.strip_prefix("**")?;
         (rest.to_ascii_lowercase().starts_with("verification commands") && !in_block(n)).then_some(n)
     })
@@ -434,10 +434,10 @@ fn checks_of(text: &str, outline: &Outline) -> Vec<Check> {
     let mut pending_name: Option<String> = None;
     let mut current: Option<Check> = None;
     for (line, raw) in block.texts(text) {
-        let l = raw.trim();
+        let l = raw.trim_fast();
         if let Some(c) = current.as_mut() {
             // Continuation of a `\`-joined command.
-            let joined = c.command.strip_suffix('\\').unwrap_or(&c.command).trim_end().to_string();
+            let joined = c.command.strip_suffix('\\').unwrap_or(&c.command).trim_end_fast().to_string();
             c.command = format!("{joined} {l}");
             if !l.ends_with('\\') {
                 checks.push(current.take().expect("current check"));
@@ -458,7 +458,7 @@ fn checks_of(text: &str, outline: &Outline) -> Vec<Check> {
         }
     }
     if let Some(mut c) = current {
-        c.command = c.command.trim_end_matches('\\').trim_end().to_string();
+        c.command = c.command.trim_end_matches('\\').trim_end_fast().to_string();
         checks.push(c);
     }
     checks.retain(|c| !c.command.is_empty());
@@ -501,9 +501,6 @@ fn fast_raw_meta(yaml: &str, yaml_line: usize) -> Option<(RawMeta, [u32; KEYS.le
     let mut m = RawMeta::default();
     let mut lines = [0u32; KEYS.len()];
     crate::files::fastyaml::each(yaml, |key, at, value| {
-        if let Some(i) = KEYS.iter().position(|k| *k == key) {
-            lines[i] = u32::try_from(yaml_line + at).unwrap_or(u32::MAX);
-        }
         let scalar = |v: Value| -> Option<Option<Scalar>> {
             match v {
                 Value::Null => Some(None),
@@ -521,25 +518,32 @@ fn fast_raw_meta(yaml: &str, yaml_line: usize) -> Option<(RawMeta, [u32; KEYS.le
                 Value::Int(_) | Value::Bool(_) => None,
             }
         };
-        match key {
-            "issue_id" => m.issue_id = scalar(value)?,
-            "lane" => m.lane = scalar(value)?,
-            "severity" => m.severity = scalar(value)?,
-            "severity_level" => m.severity_level = scalar(value)?,
-            "type_tags" => m.type_tags = list(value)?,
-            "status" => m.status = scalar(value)?,
-            "category" => m.category = scalar(value)?,
-            "affected_paths" => m.affected_paths = list(value)?,
-            "depends_on" => m.depends_on = list(value)?,
-            "blocks" => m.blocks = list(value)?,
-            "related" => m.related = list(value)?,
-            "time_box" => m.time_box = scalar(value)?,
-            "date_verified" => m.date_verified = scalar(value)?,
-            "verification_confidence" => m.verification_confidence = scalar(value)?,
-            "verification_pattern" => m.verification_pattern = scalar(value)?,
-            "verification_depth" => m.verification_depth = scalar(value)?,
-            _ => {}
+        // The value in its field, and the key's place in `KEYS` (one comparison per known key; a
+        // test holds the places to the list).
+        fn put<T>(place: usize, field: &mut T, value: T) -> usize {
+            *field = value;
+            place
         }
+        let known = match key {
+            "issue_id" => put(0, &mut m.issue_id, scalar(value)?),
+            "lane" => put(1, &mut m.lane, scalar(value)?),
+            "severity" => put(2, &mut m.severity, scalar(value)?),
+            "severity_level" => put(3, &mut m.severity_level, scalar(value)?),
+            "type_tags" => put(4, &mut m.type_tags, list(value)?),
+            "status" => put(5, &mut m.status, scalar(value)?),
+            "category" => put(6, &mut m.category, scalar(value)?),
+            "affected_paths" => put(7, &mut m.affected_paths, list(value)?),
+            "depends_on" => put(8, &mut m.depends_on, list(value)?),
+            "blocks" => put(9, &mut m.blocks, list(value)?),
+            "related" => put(10, &mut m.related, list(value)?),
+            "time_box" => put(11, &mut m.time_box, scalar(value)?),
+            "date_verified" => put(12, &mut m.date_verified, scalar(value)?),
+            "verification_confidence" => put(13, &mut m.verification_confidence, scalar(value)?),
+            "verification_pattern" => put(14, &mut m.verification_pattern, scalar(value)?),
+            "verification_depth" => put(15, &mut m.verification_depth, scalar(value)?),
+            _ => return Some(()),
+        };
+        lines[known] = u32::try_from(yaml_line + at).unwrap_or(u32::MAX);
         Some(())
     })?;
     Some((m, lines))
@@ -553,14 +557,14 @@ fn key_line(text: &str, split: &Split, key: &str) -> Option<usize> {
 
 /// `# Check 1: file exists` → `file exists`; `# file exists` → `file exists`.
 fn check_name(comment: &str) -> String {
-    let c = comment.trim().trim_start_matches('#').trim();
+    let c = comment.trim_fast().trim_start_matches('#').trim_fast();
     let lower = c.to_ascii_lowercase();
     if lower.starts_with("check")
         && let Some(colon) = c.find(':')
     {
         let head = &c[..colon];
         if head.split_whitespace().count() <= 2 {
-            return c[colon + 1..].trim().to_string();
+            return c[colon + 1..].trim_fast().to_string();
         }
     }
     c.to_string()
@@ -573,7 +577,7 @@ fn severity_of(path: &Path, raw: Option<&Scalar>, line: usize) -> Result<Option<
         return Ok(u8::try_from(*n).ok());
     }
     let t = s.text();
-    match t.trim().split('/').next().and_then(|x| x.trim().parse::<u8>().ok()) {
+    match t.trim_fast().split('/').next().and_then(|x| x.trim_fast().parse::<u8>().ok()) {
         Some(n) if (1..=10).contains(&n) => Ok(Some(n)),
         _ => Err(Problem::new(path, line, format!("severity `{t}` is not a number from 1 to 10"))),
     }
@@ -593,7 +597,7 @@ fn title_of(text: &str, outline: &Outline, id: &str) -> Option<(String, usize)> 
     } else {
         t
     };
-    Some((title.trim().to_string(), h.line))
+    Some((title.trim_fast().to_string(), h.line))
 }
 
 /// List items (`- item`) under a heading, with backticks and quotes stripped (borrowed from
@@ -606,8 +610,8 @@ fn section_list<'t>(text: &'t str, outline: &Outline, heading: &str) -> impl Ite
     section
         .lines()
         .skip(1)
-        .filter_map(|l| l.trim().strip_prefix("- ").or_else(|| l.trim().strip_prefix("* ")))
-        .map(|item| item.trim().trim_matches(|c| c == '`' || c == '"' || c == '\'').trim())
+        .filter_map(|l| l.trim_fast().strip_prefix("- ").or_else(|| l.trim_fast().strip_prefix("* ")))
+        .map(|item| item.trim_fast().trim_matches(|c| c == '`' || c == '"' || c == '\'').trim_fast())
         .filter(|item| !item.is_empty())
 }
 
@@ -676,6 +680,15 @@ mod tests {
         let checks = i.checks();
         assert_eq!(checks.len(), 1);
         assert!(checks[0].command.starts_with("grep -q \"data_retention:\""));
+    }
+
+    #[test]
+    fn the_fast_reader_puts_each_keys_line_at_its_place_in_keys() {
+        for (i, key) in KEYS.iter().enumerate() {
+            let Some((_, lines)) = fast_raw_meta(&format!("other: 1\n{key}: \"x\"\n"), 10) else { panic!("{key} is read") };
+            let want: Vec<u32> = (0..KEYS.len()).map(|k| if k == i { 11 } else { 0 }).collect();
+            assert_eq!(lines.to_vec(), want, "{key}");
+        }
     }
 
     #[test]

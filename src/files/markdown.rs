@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use crate::files::text::lines_with_offsets;
+use crate::files::text::{TrimFast, lines_with_offsets};
 
 /// An ATX heading (`## Title`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +119,7 @@ fn opening_fence(line: &str) -> Option<(u8, usize, usize, &str)> {
     if len < 3 {
         return None;
     }
-    let info = rest[len..].trim();
+    let info = rest[len..].trim_fast();
     if ch == b'`' && info.contains('`') {
         return None;
     }
@@ -133,7 +133,7 @@ fn is_closing_fence(line: &str, ch: u8, len: usize) -> bool {
     }
     let rest = &line[indent..];
     let n = rest.bytes().take_while(|b| *b == ch).count();
-    n >= len && rest[n..].trim().is_empty()
+    n >= len && rest[n..].trim_fast().is_empty()
 }
 
 fn strip_indent(line: &str, indent: usize) -> &str {
@@ -156,12 +156,12 @@ fn atx_heading(line: &str) -> Option<(u8, Range<usize>)> {
     if !(after.is_empty() || after.starts_with(' ') || after.starts_with('\t')) {
         return None;
     }
-    let start = indent + level + (after.len() - after.trim_start().len());
-    let mut text = after.trim();
+    let start = indent + level + (after.len() - after.trim_start_fast().len());
+    let mut text = after.trim_fast();
     // An optional closing sequence of #s preceded by a space.
     let trimmed = text.trim_end_matches('#');
     if trimmed.len() != text.len() && (trimmed.is_empty() || trimmed.ends_with(' ') || trimmed.ends_with('\t')) {
-        text = trimmed.trim_end();
+        text = trimmed.trim_end_fast();
     }
     Some((level as u8, start..start + text.len()))
 }

@@ -88,6 +88,42 @@ pub fn lines_with_offsets(text: &str) -> impl Iterator<Item = (usize, usize, &st
     })
 }
 
+/// White space trimmed as `str`'s methods trim it (Unicode's), without decoding characters when
+/// the new ends are ASCII, as they nearly always are: issue files are trimmed a line, a key and a
+/// value at a time, ten thousand files in a load.
+pub trait TrimFast {
+    /// [`str::trim`].
+    fn trim_fast(&self) -> &str;
+    /// [`str::trim_start`].
+    fn trim_start_fast(&self) -> &str;
+    /// [`str::trim_end`].
+    fn trim_end_fast(&self) -> &str;
+}
+
+impl TrimFast for str {
+    fn trim_fast(&self) -> &str {
+        self.trim_start_fast().trim_end_fast()
+    }
+
+    fn trim_start_fast(&self) -> &str {
+        // ASCII's white space (as `u8::is_ascii_white_space` has it) is Unicode's; of the rest of
+        // ASCII only the vertical tab is.
+        let t = self.trim_ascii_start();
+        match t.as_bytes().first() {
+            Some(&b) if b >= 0x80 || b == 0x0b => t.trim_start(),
+            _ => t,
+        }
+    }
+
+    fn trim_end_fast(&self) -> &str {
+        let t = self.trim_ascii_end();
+        match t.as_bytes().last() {
+            Some(&b) if b >= 0x80 || b == 0x0b => t.trim_end(),
+            _ => t,
+        }
+    }
+}
+
 /// The line ending a file uses (`\r\n` when its first line ends so).
 pub fn line_ending(text: &str) -> &'static str {
     match text.find('\n') {
@@ -99,6 +135,29 @@ pub fn line_ending(text: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimming_fast_trims_as_str_does() {
+        let pieces = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\u{1c}", "\u{85}", "\u{a0}", "\u{3000}", "a", "\u{e9}", "#"];
+        let mut s = String::new();
+        let mut strings = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        s.clear();
+                        s.extend([a, b, c, d]);
+                        assert_eq!(s.trim_fast(), s.trim(), "{s:?}");
+                        assert_eq!(s.trim_start_fast(), s.trim_start(), "{s:?}");
+                        assert_eq!(s.trim_end_fast(), s.trim_end(), "{s:?}");
+                        strings += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(strings, pieces.len().pow(4));
+        assert_eq!("".trim_fast(), "");
+    }
 
     #[test]
     fn refuses_bad_input_with_lines() {
