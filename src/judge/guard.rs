@@ -131,7 +131,7 @@ fn resolution_section(text: &str) -> Option<String> {
 /// The fork's version of an issue file with the lane's bookkeeping applied (its status, its
 /// dates and confidence, its Resolution section).
 fn with_lanes_bookkeeping(base: &Issue, lane: Option<&Issue>) -> Vec<u8> {
-    let Some(lane) = lane else { return bytes_of(base, &base.text()) };
+    let Some(lane) = lane else { return bytes_of(base, base.text()) };
     let mut e = Edit::new(base);
     if lane.status() != base.status() {
         e.set_status(lane.status());
@@ -142,8 +142,8 @@ fn with_lanes_bookkeeping(base: &Issue, lane: Option<&Issue>) -> Vec<u8> {
         }
     }
     let mut text = e.text().to_string();
-    if resolution_section(&base.text()).is_none()
-        && let Some(section) = resolution_section(&lane.text())
+    if resolution_section(base.text()).is_none()
+        && let Some(section) = resolution_section(lane.text())
     {
         if !text.ends_with('\n') {
             text.push('\n');
@@ -239,7 +239,7 @@ pub fn issue_file_reverts(repo: &git2::Repository, old: &git2::Tree<'_>, new: &g
             Some((_, _, bytes)) => match Issue::parse(path, bytes) {
                 Err(_) => out.push(revert("made it unreadable as an issue file".into(), None)),
                 Ok(lane) => {
-                    if without_bookkeeping(&lane.text()) != without_bookkeeping(&base.text()) || lane.bom != base.bom {
+                    if without_bookkeeping(lane.text()) != without_bookkeeping(base.text()) || lane.bom != base.bom {
                         out.push(revert(describe_change(base, &lane), Some(&lane)));
                     }
                 }
