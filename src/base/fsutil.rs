@@ -23,40 +23,46 @@ pub fn read_in_with_stat(
     name: &std::ffi::OsStr,
     path: impl FnOnce() -> PathBuf,
 ) -> Result<(Vec<u8>, rustix::fs::Stat)> {
+    let mut bytes = Vec::new();
+    let stat = read_in_with_stat_into(dir, name, path, &mut bytes)?;
+    Ok((bytes, stat))
+}
+
+/// [`read_in_with_stat`] into `bytes`, emptied first: its room is kept from one file to the next,
+/// so a thread reading thousands of files allocates (and clears) no buffer for each.
+pub fn read_in_with_stat_into(
+    dir: impl std::os::fd::AsFd,
+    name: &std::ffi::OsStr,
+    path: impl FnOnce() -> PathBuf,
+    bytes: &mut Vec<u8>,
+) -> Result<rustix::fs::Stat> {
     use rustix::fs::{Mode, OFlags};
-    let read = || -> std::io::Result<(Vec<u8>, rustix::fs::Stat)> {
+    let read = || -> std::io::Result<rustix::fs::Stat> {
         let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
         let stat = rustix::fs::fstat(&fd)?;
-        let bytes = read_sized(std::fs::File::from(fd), usize::try_from(stat.st_size).unwrap_or(0))?;
-        Ok((bytes, stat))
+        bytes.clear();
+        read_sized(&fd, usize::try_from(stat.st_size).unwrap_or(0), bytes)?;
+        Ok(stat)
     };
     read().map_err(|e| Error::io("read", &path(), e))
 }
 
-/// Read an open file whole whose size was `size` when stat'ed: one read into a buffer of that
-/// size (and a byte more, to see the end), the ordinary way when it has grown since.
-fn read_sized(mut f: std::fs::File, size: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = vec![0u8; size.saturating_add(1)];
-    let mut filled = 0;
+/// Read an open file whole into `bytes` whose size was `size` when stat'ed: one read into room
+/// for that size and a byte more (to see the end), more reads until the end when it has grown.
+fn read_sized(fd: &std::os::fd::OwnedFd, size: usize, bytes: &mut Vec<u8>) -> std::io::Result<()> {
+    bytes.reserve(size.saturating_add(1));
     loop {
-        match f.read(&mut bytes[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+        if bytes.len() == bytes.capacity() {
+            bytes.reserve(bytes.capacity().max(4096));
         }
-        if filled == size {
-            break;
-        }
-        if filled == bytes.len() {
-            bytes.truncate(filled);
-            f.read_to_end(&mut bytes)?;
-            return Ok(bytes);
+        match rustix::io::read(fd, rustix::buffer::spare_capacity(bytes)) {
+            Ok(0) => return Ok(()),
+            Ok(_) if bytes.len() == size => return Ok(()),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
-    bytes.truncate(filled);
-    Ok(bytes)
 }
 
 /// Read a file that may be missing.

@@ -251,33 +251,35 @@ impl Issue {
 
     /// [`Issue::parse`] keeping `owned` as the issue's path (no copy of it).
     pub fn parse_at(owned: PathBuf, bytes: Vec<u8>) -> Result<Issue, Problem> {
-        let (mut issue, file) = Issue::parse_parts(owned, bytes)?;
-        issue.file = Some(Box::new(file));
+        let Text { text, bom } = text::decode(&owned, bytes)?;
+        let (mut issue, split, outline) = Issue::parse_text(owned, &text, bom)?;
+        issue.file = Some(Box::new(IssueFile { text, split, outline }));
         Ok(issue)
     }
 
     /// [`Issue::parse_at`] keeping only the summary, as the summary cache does (what
     /// [`Workspace::load_cached`](crate::files::workspace::Workspace::load_cached) hands out,
-    /// read from the cache or parsed afresh alike).
-    pub(crate) fn parse_summary_at(owned: PathBuf, bytes: Vec<u8>) -> Result<Issue, Problem> {
-        Ok(Issue::parse_parts(owned, bytes)?.0)
+    /// read from the cache or parsed afresh alike), from bytes it does not take.
+    pub(crate) fn parse_summary_at(owned: PathBuf, bytes: &[u8]) -> Result<Issue, Problem> {
+        let (text, bom) = text::decode_borrowed(&owned, bytes)?;
+        Ok(Issue::parse_text(owned, text, bom)?.0)
     }
 
-    /// The summary of the file, and the file as read.
-    fn parse_parts(owned: PathBuf, bytes: Vec<u8>) -> Result<(Issue, IssueFile), Problem> {
+    /// The summary of the file whose text is `text`, and the frontmatter's place and the body's
+    /// outline in it.
+    fn parse_text(owned: PathBuf, text: &str, bom: bool) -> Result<(Issue, Split, Outline), Problem> {
         let path = owned.as_path();
-        let Text { text, bom } = text::decode(path, bytes)?;
         if text.trim_fast().is_empty() {
             return Err(Problem::new(path, 1, "issue file is empty")
                 .with_hint("write the issue with `git lanes new <LANE> <title>` or delete the file"));
         }
-        let split = frontmatter::split(&text).ok_or_else(|| {
+        let split = frontmatter::split(text).ok_or_else(|| {
             Problem::new(path, 1, "no YAML frontmatter (a first line `---`, the keys, then a line `---`)")
                 .with_hint("see `git lanes new` for the issue template")
         })?;
         let (raw, key_lines): (RawMeta, _) = match fast_raw_meta(&text[split.yaml_start..split.yaml_end], split.yaml_line) {
             Some(fast) => fast,
-            None => (frontmatter::parse(path, &text, &split)?, key_lines(&text, &split)),
+            None => (frontmatter::parse(path, text, &split)?, key_lines(text, &split)),
         };
         let key_line = |key: &str| known_key_line(&key_lines, key).flatten();
         let required = |v: Option<Scalar>, key: &str| -> Result<String, Problem> {
@@ -297,10 +299,10 @@ impl Issue {
         let severity = severity_of(path, raw.severity.as_ref(), key_line("severity").unwrap_or(split.yaml_line))?;
         let body = &text[split.body_offset..];
         let outline = markdown::outline(body, split.body_line, split.body_offset);
-        let (title, title_line) = title_of(&text, &outline, &issue_id).unwrap_or_else(|| (issue_id.clone(), split.body_line));
+        let (title, title_line) = title_of(text, &outline, &issue_id).unwrap_or_else(|| (issue_id.clone(), split.body_line));
         let opt = |s: Option<Scalar>| s.map(Scalar::into_text).filter(|x| !x.trim_fast().is_empty());
         let mut affected_paths = raw.affected_paths.into_vec();
-        for p in section_list(&text, &outline, "affected_paths") {
+        for p in section_list(text, &outline, "affected_paths") {
             if !affected_paths.iter().any(|q| q == p) {
                 affected_paths.push(p.to_string());
             }
@@ -325,12 +327,12 @@ impl Issue {
             verification_depth: opt(raw.verification_depth),
         };
         let facts = Facts {
-            checks: checks_of(&text, &outline),
+            checks: checks_of(text, &outline),
             key_lines,
-            has_resolution: outline.heading(&text, "Resolution").is_some(),
-            prose_extreme: extreme_in_prose(&text, &split, &outline),
+            has_resolution: outline.heading(text, "Resolution").is_some(),
+            prose_extreme: extreme_in_prose(text, &split, &outline),
         };
-        Ok((Issue { path: owned, meta, title, title_line, bom, facts, file: None }, IssueFile { text, split, outline }))
+        Ok((Issue { path: owned, meta, title, title_line, bom, facts, file: None }, split, outline))
     }
 
     /// An issue rebuilt from its cached summary (no text).
@@ -695,7 +697,7 @@ mod tests {
     fn a_summary_keeps_no_spare_room_in_its_lists() {
         // Ten thousand summaries are held at once: a list's unused capacity is memory taken for
         // nothing (and page faults when loading).
-        let i = Issue::parse_summary_at(PathBuf::from("issues/E/E-01.md"), SEED.as_bytes().to_vec()).unwrap();
+        let i = Issue::parse_summary_at(PathBuf::from("issues/E/E-01.md"), SEED.as_bytes()).unwrap();
         let checks = &i.facts.checks;
         assert_eq!(checks.capacity(), checks.len());
         for list in [&i.meta.affected_paths, &i.meta.type_tags] {

@@ -24,6 +24,32 @@ pub struct Text {
 
 /// Decode `bytes` read from `path` (relative path used in messages).
 pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<Text, Problem> {
+    refuse_large(path, &bytes)?;
+    let (bom, bytes) = match bytes.strip_prefix(BOM) {
+        Some(rest) => (true, rest.to_vec()),
+        None => (false, bytes),
+    };
+    let text = String::from_utf8(bytes).map_err(|e| not_utf8(path, e.as_bytes(), e.utf8_error()))?;
+    refuse_conflicts(path, &text)?;
+    Ok(Text { text, bom })
+}
+
+/// [`decode`] without taking the bytes: the text borrowed from them, and whether a BOM was
+/// stripped.
+pub fn decode_borrowed<'b>(path: &Path, bytes: &'b [u8]) -> Result<(&'b str, bool), Problem> {
+    refuse_large(path, bytes)?;
+    let (bom, bytes) = match bytes.strip_prefix(BOM) {
+        Some(rest) => (true, rest),
+        None => (false, bytes),
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(path, bytes, e))?;
+    refuse_conflicts(path, text)?;
+    Ok((text, bom))
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn refuse_large(path: &Path, bytes: &[u8]) -> Result<(), Problem> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(Problem::new(
             path,
@@ -31,23 +57,21 @@ pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<Text, Problem> {
             format!("file is {} bytes, more than the {} byte limit for a markdown file", bytes.len(), MAX_FILE_BYTES),
         ));
     }
-    let (bom, bytes) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        Some(rest) => (true, rest.to_vec()),
-        None => (false, bytes),
-    };
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let line = 1 + e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count();
-            return Err(Problem::new(path, line, format!("file is not valid UTF-8 (byte {at})")).with_hint("save the file as UTF-8"));
-        }
-    };
-    if let Some(line) = conflict_marker_line(&text) {
-        return Err(Problem::new(path, line, "file holds git conflict markers (`<<<<<<<`)")
-            .with_hint("resolve the merge conflict in this file, then `git add` it"));
+    Ok(())
+}
+
+fn not_utf8(path: &Path, bytes: &[u8], e: std::str::Utf8Error) -> Problem {
+    let at = e.valid_up_to();
+    let line = 1 + bytes[..at].iter().filter(|b| **b == b'\n').count();
+    Problem::new(path, line, format!("file is not valid UTF-8 (byte {at})")).with_hint("save the file as UTF-8")
+}
+
+fn refuse_conflicts(path: &Path, text: &str) -> Result<(), Problem> {
+    match conflict_marker_line(text) {
+        Some(line) => Err(Problem::new(path, line, "file holds git conflict markers (`<<<<<<<`)")
+            .with_hint("resolve the merge conflict in this file, then `git add` it")),
+        None => Ok(()),
     }
-    Ok(Text { text, bom })
 }
 
 /// The 1-based line of the first `<<<<<<< ` conflict marker, if any.

@@ -100,7 +100,8 @@ impl Workspace {
         let (results, sides): (Vec<std::result::Result<Issue, Problem>>, Vec<Side>) = files
             .into_par_iter()
             .enumerate()
-            .map(|(at, Listed { lane, rel, key })| {
+            // Each piece of the work reads its files into one buffer (parsing keeps no text).
+            .map_init(Vec::new, |bytes, (at, Listed { lane, rel, key })| {
                 // The listed path becomes the issue's (no copy).
                 let rel = match &key {
                     Some(k) => match cache.summary(rel, k, at) {
@@ -115,8 +116,8 @@ impl Workspace {
                 // The stat data is taken before the read (when listed, or from the open file when
                 // the listing took none): a write racing the read changes the stat data, and the
                 // next call reads the file again.
-                match lane.read(root, &rel) {
-                    Ok((bytes, stat)) => {
+                match lane.read_into(root, &rel, bytes) {
+                    Ok(stat) => {
                         let key = key.or(Some(Key::Stat(stat)));
                         let parsed = Issue::parse_summary_at(rel, bytes);
                         let layout = parsed.as_ref().ok().and_then(|issue| layout_problem(issue, &lane.name)).map(Box::new);
@@ -378,6 +379,12 @@ impl LaneDir {
     fn read(&self, root: &Path, rel: &Path) -> Result<(Vec<u8>, Stat)> {
         let (bytes, stat) = crate::base::fsutil::read_in_with_stat(&self.fd, file_name(rel), || root.join(rel))?;
         Ok((bytes, Stat::of_raw(&stat)))
+    }
+
+    /// [`LaneDir::read`] into `bytes` (emptied first).
+    fn read_into(&self, root: &Path, rel: &Path, bytes: &mut Vec<u8>) -> Result<Stat> {
+        let stat = crate::base::fsutil::read_in_with_stat_into(&self.fd, file_name(rel), || root.join(rel), bytes)?;
+        Ok(Stat::of_raw(&stat))
     }
 }
 
