@@ -635,10 +635,20 @@ fn lane_rows(queue: &[String], open: &[&Issue]) -> Vec<String> {
     ordered.iter().map(|i| issue_row(i)).collect()
 }
 
+/// `n` in decimal, without the formatting machinery (which costs more than the rest of a row).
+fn push_u8(out: &mut String, n: u8) {
+    if n >= 100 {
+        out.push(char::from(b'0' + n / 100));
+    }
+    if n >= 10 {
+        out.push(char::from(b'0' + n / 10 % 10));
+    }
+    out.push(char::from(b'0' + n % 10));
+}
+
 /// `| E-01 | Title | 7/10 HIGH | policy, compliance | OPEN |`, written into one string (ten
 /// thousand rows are rendered on every catalog check).
 pub fn issue_row(i: &Issue) -> String {
-    use std::fmt::Write;
     let mut row = String::with_capacity(64 + i.title.len().min(64));
     row.push_str("| ");
     row.push_str(i.id());
@@ -646,11 +656,13 @@ pub fn issue_row(i: &Issue) -> String {
     push_cell(&mut row, &truncate_title(&i.title));
     row.push_str(" | ");
     match (i.meta.severity, &i.meta.severity_level) {
-        (Some(s), Some(l)) => {
-            let _ = write!(row, "{s}/10 {l}");
-        }
-        (Some(s), None) => {
-            let _ = write!(row, "{s}/10");
+        (Some(s), level) => {
+            push_u8(&mut row, s);
+            row.push_str("/10");
+            if let Some(l) = level {
+                row.push(' ');
+                row.push_str(l);
+            }
         }
         (None, Some(l)) => row.push_str(l),
         (None, None) => row.push('-'),
@@ -785,6 +797,15 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_numbers_are_written_as_format_writes_them() {
+        for n in 0..=u8::MAX {
+            let mut s = String::new();
+            push_u8(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+    }
 
     #[test]
     fn tally_rows_follow_the_seed() {

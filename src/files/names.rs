@@ -35,6 +35,17 @@ pub fn check_run_id(id: &str) -> Result<(), String> {
 }
 
 fn check_name(s: &str, what: &str, is_id: bool) -> Result<(), String> {
+    // The usual name passes in one pass over its bytes; the messages below are for the others.
+    let b = s.as_bytes();
+    let allowed = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-' || is_id && *c == b'.';
+    let long = if is_id { 64 } else { 32 };
+    if b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.len() <= long
+        && b.iter().all(allowed)
+        && !(is_id && b.contains(&b'.') && (b.ends_with(b".") || b.windows(2).any(|w| w == b"..")))
+    {
+        return Ok(());
+    }
     if s.is_empty() {
         return Err(format!("{what} is empty"));
     }

@@ -724,8 +724,9 @@ pub(crate) fn load_specs(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -
 
 /// Two files with the same id: one error per extra file, naming the others.
 pub fn duplicate_ids(issues: &[Issue]) -> Vec<Problem> {
-    // One map entry per id, and a group only for ids seen twice (no list per issue).
-    let mut first: HashMap<&str, &Issue> = HashMap::with_capacity(issues.len());
+    // One map entry per id, and a group only for ids seen twice (no list per issue); hashed with
+    // foldhash, not SipHash (ids are no attacker's keys, and ten thousand are hashed per call).
+    let mut first: HashMap<&str, &Issue, foldhash::fast::RandomState> = HashMap::with_capacity_and_hasher(issues.len(), Default::default());
     let mut extra: BTreeMap<&str, Vec<&Issue>> = BTreeMap::new();
     for i in issues {
         match first.entry(i.id()) {
