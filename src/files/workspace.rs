@@ -556,9 +556,13 @@ fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<LaneL
     // most comparisons are of one number.
     let name = |e: &Entry| &names[e.start as usize..][..e.len as usize];
     entries.sort_unstable_by(|a, b| a.prefix.cmp(&b.prefix).then_with(|| name(a).cmp(name(b))));
-    // Listed names are ids (checked above), so UTF-8.
+    // Listed names are ids (checked above), so UTF-8. Two names of one length with digits in the
+    // same places (zero-padded ids) compare naturally as they compare by bytes: only the others
+    // are compared digit run by digit run.
     let stem = |e: &Entry| std::str::from_utf8(&name(e)[..e.len as usize - 3]).unwrap_or("");
-    let in_natural_order = entries.windows(2).all(|w| names::natural_cmp(stem(&w[0]), stem(&w[1])).is_le());
+    let same_shape = |a: &[u8], b: &[u8]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.is_ascii_digit() == y.is_ascii_digit());
+    let in_natural_order =
+        entries.windows(2).all(|w| same_shape(name(&w[0]), name(&w[1])) || names::natural_cmp(stem(&w[0]), stem(&w[1])).is_le());
     let lane = std::sync::Arc::new(LaneDir { name: lane.to_string(), fd });
     Ok(LaneListing { lane, rel_dir, names, entries, in_natural_order, problems })
 }
