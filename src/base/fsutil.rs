@@ -196,6 +196,15 @@ mod tests {
             assert!(!read.is_empty());
             assert_eq!(read, std::fs::read(proc.join("cmdline")).unwrap());
         }
+        // One buffer for file after file, as the cold load reads them: each read holds that file
+        // only, a short one after a long one included.
+        let mut buf = Vec::new();
+        for len in [200_000usize, 1, 0, 4097] {
+            let name = format!("f{len}");
+            let stat = read_in_with_stat_into(&fd, std::ffi::OsStr::new(&name), || dir.path().join(&name), &mut buf).unwrap();
+            assert_eq!(buf, std::fs::read(dir.path().join(&name)).unwrap(), "{len} bytes");
+            assert_eq!(stat.st_size as usize, len);
+        }
         let missing = read_in_with_stat(&fd, std::ffi::OsStr::new("gone"), || dir.path().join("gone")).unwrap_err();
         assert!(missing.to_string().contains("gone"), "{missing}");
     }

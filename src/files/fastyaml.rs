@@ -3,7 +3,7 @@
 //!
 //! Anything outside that subset — nested mappings, anchors, tags, block scalars, multi-line
 //! strings, unusual escapes, numbers other than plain integers, YAML 1.1 booleans, duplicate keys —
-//! makes [`parse`] return `None`, and the caller uses the full parser (serde-saphyr) instead, so
+//! makes [`each`] return `None`, and the caller uses the full parser (serde-saphyr) instead, so
 //! the result is the same either way; a test holds the two to that. It exists because loading
 //! ten thousand issue files is dominated by YAML parsing, and this path is ~20× faster on them.
 
@@ -21,9 +21,9 @@ pub enum Value {
     List(Vec<String>),
 }
 
-/// Parse `yaml` if it is inside the subset: each key, the 0-based line of `yaml` it is on, and
-/// its value. `None` means "use the full parser".
-pub fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
+/// [`each`]'s keys, lines and values as a list (for the tests).
+#[cfg(test)]
+fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
     let mut out = Vec::new();
     each(yaml, |key, at, value| {
         out.push((key, at, value));
@@ -32,9 +32,10 @@ pub fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
     Some(out)
 }
 
-/// [`parse`], handing each key, line and value to `take` as it is read (no list of them is
-/// built); `None` from `take`, or from the text, stops it. Whatever `take` was given is then
-/// to be dropped: the text is for the full parser.
+/// Read `yaml` if it is inside the subset, handing each key, the 0-based line of `yaml` it is on
+/// and its value to `take` as it is read (no list of them is built). `None` means "use the full
+/// parser": from the text, or from `take`, it stops the reading, and whatever `take` was given
+/// is then to be dropped.
 pub fn each<'y>(yaml: &'y str, mut take: impl FnMut(&'y str, usize, Value) -> Option<()>) -> Option<()> {
     // The keys so far, to refuse a duplicate (as YAML does); frontmatter with more keys than
     // this goes to the full parser.
@@ -250,9 +251,9 @@ fn list_item(v: &str) -> Option<String> {
 fn flow_items(inner: &str) -> Option<Vec<String>> {
     // Room for one item per comma and one more (exact unless a quoted item holds a comma): the
     // lists are kept in every issue's summary.
-    let commas = memchr::memchr_iter(b',', inner.as_bytes()).count();
-    let mut items = Vec::with_capacity(if inner.trim_ascii().is_empty() { 0 } else { commas + 1 });
     let mut rest = inner.trim_fast();
+    let commas = memchr::memchr_iter(b',', rest.as_bytes()).count();
+    let mut items = Vec::with_capacity(if rest.is_empty() { 0 } else { commas + 1 });
     while !rest.is_empty() {
         let (item, after) = match rest.as_bytes()[0] {
             q @ (b'"' | b'\'') => {
