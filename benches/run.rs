@@ -169,9 +169,11 @@ fn timed_run(dir: &Path, run_id: &str, sleep: u64, lanes: usize, cpu_window: Opt
                     all_started = Some(start.elapsed());
                     window = proc_cpu_ticks(pid).map(|c| (Instant::now(), c));
                 }
-                Some((t0, c0)) if (t0.elapsed() >= len || first_wakes.is_some_and(|w| Instant::now() >= w)) && cpu_wait_pct.is_nan() => {
-                    if let Some(c1) = proc_cpu_ticks(pid) {
-                        cpu_window_len = t0.elapsed();
+                Some((t0, c0)) if (t0.elapsed() >= len || first_wakes.is_some_and(|w| Instant::now() >= w)) && cpu_window_len.is_zero() => {
+                    // A window under a second (the starts spread over the sleep) says nothing at
+                    // a 10 ms tick: the figure stays unmeasured (NaN), and the print says why.
+                    cpu_window_len = t0.elapsed();
+                    if let Some(c1) = proc_cpu_ticks(pid).filter(|_| cpu_window_len >= Duration::from_secs(1)) {
                         cpu_wait_pct = (c1 - c0) as f64 / 100.0 / cpu_window_len.as_secs_f64() * 100.0; // USER_HZ = 100
                     }
                 }
