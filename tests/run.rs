@@ -285,6 +285,32 @@ fn a_lanes_worker_starts_while_other_worktrees_are_still_being_set_up() {
     r.assert_nothing_lost("P1", &["E", "M"]);
 }
 
+#[test]
+fn a_lane_that_ends_is_judged_while_another_lanes_worker_still_works() {
+    let r = RunRepo::standard();
+    let mut child = r.run_child("J1", &[("E", "fix"), ("M", "gate")], &[]);
+    assert!(r.wait_for_marker("started-M", Duration::from_secs(30)), "worker M never started");
+    // M's worker waits for the gate; E's verdict is written (and its state recorded) meanwhile.
+    let verdict = r.root().join(".git/lanes/runs/J1/E/E-01.verdict.yaml");
+    let judged = wait_until(Duration::from_secs(30), || verdict.exists());
+    let live = live_state(&r, "J1");
+    r.open_gate();
+    let out = common_run::wait_with_deadline(&mut child, Duration::from_secs(60)).expect("run ends");
+    assert!(judged, "lane E was not judged while lane M still ran\n{}", out.stderr);
+    assert_eq!(lane_status(&live, "M"), "running");
+    assert_eq!(live.lanes["E"].resolved, ["E-01"]);
+    out.expect_code(0);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED", "{}", out.stdout);
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED", "{}", out.stdout);
+    // Judged once, while M ran: not again with the rest after the last worker.
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(all.matches("lane E: E-01 RESOLVED").count(), 1, "{all}");
+    let st = final_state(&r);
+    assert_eq!(st.lanes["E"].resolved, ["E-01"]);
+    assert_eq!(st.lanes["M"].resolved, ["M-01"]);
+    r.assert_nothing_lost("J1", &["E", "M"]);
+}
+
 /// Start a run of gate-mode workers as a child and wait until both workers are in.
 fn start_gated(r: &RunRepo, run_id: &str) -> std::process::Child {
     let child = r.run_child(run_id, &[("E", "gate"), ("M", "gate")], &[]);

@@ -6,11 +6,13 @@
 //! issue file as it was when the run started** — a worker that edits its own checks cannot make
 //! them pass — and judged; APPROVED issues are marked RESOLVED on the lane branch (byte-minimal
 //! rewrite + Resolution section + evidence), REJECTED ones stay (or are set back to) OPEN.
-//! Lanes are judged in parallel (each has its own worktree); events are emitted afterwards.
+//! Lanes are judged in parallel (each has its own worktree): in a fixing run each as soon as
+//! its worker ends, while the others work ([`Collector`], driven by the coordinator); the lanes
+//! left (after Ctrl-C, on resume, in `integrate`) together after the last worker ([`collect_all`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Run, RunEvent};
@@ -48,66 +50,102 @@ pub struct Collected {
     pub refused: Vec<String>,
 }
 
-struct LaneInput<'a> {
-    lane: &'a str,
-    plan: &'a LanePlan,
-    worktree: &'a Path,
+/// One lane to collect, owned so a collection can run on its own thread while the coordinator
+/// follows the other lanes.
+#[derive(Debug, Clone)]
+pub(super) struct LaneInput {
+    lane: String,
+    plan: LanePlan,
+    worktree: PathBuf,
     judge: bool,
     duration: Option<Duration>,
     /// Extra paths/globs the lane's worker drops (kept out of the lane commit).
-    keep_out: &'a [String],
+    keep_out: Vec<String>,
 }
 
-/// Collect every lane that ended (in parallel), then record the results in the run state.
+/// At most this many lanes are collected at once: lanes are judged in parallel, but a hundred
+/// lanes must not start a hundred `git` and check processes at once.
+pub(super) const POOL: usize = 8;
+
+/// Collect every lane that ended and is not collected yet (in parallel), record the results in
+/// the run state, and return every lane's collection of this pass (those made while other
+/// lanes ran too), in lane order.
 pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
-    let results = {
-        let inputs = lane_inputs(r);
-        let cx = Cx {
-            ws: &r.ws,
-            config: &r.ws.config,
-            dir: &r.dir,
-            base: &r.fork,
-            run_id: &r.run_id,
-            opts: VerifyOptions::from_config(&r.ws.config, false),
-        };
-        collect_in_parallel(&cx, &inputs)
-    };
-    for c in &results {
-        emit_judgements(r, c)?;
-        record_lane(r.state.lanes.entry(c.lane.clone()).or_default(), c);
-        if let Some(tip) = &c.tip {
-            worktree::archive(r.repo, &r.run_id, &c.lane, tip)?;
-        }
+    let inputs: Vec<LaneInput> =
+        r.lanes.keys().filter(|lane| !r.collected.contains_key(*lane)).filter_map(|lane| lane_input(r, lane)).collect();
+    if !inputs.is_empty() {
+        crate::run::timeline::collection_begins(&mut r.state);
+    }
+    let results = collect_in_parallel(&Cx::of(r), &inputs);
+    for c in results {
+        record(r, c)?;
     }
     r.save()?;
-    Ok(results)
+    Ok(r.collected.values().cloned().collect())
 }
 
-/// The lanes to collect: every lane not collected yet; only finished ones are judged.
-fn lane_inputs<'a>(r: &'a Run<'_>) -> Vec<LaneInput<'a>> {
-    r.lanes
-        .iter()
-        .filter_map(|(lane, lr)| {
-            let st = r.state.lanes.get(lane)?.status.as_str();
-            (st != "collected").then_some(LaneInput {
-                lane,
-                plan: &lr.plan,
-                worktree: &lr.worktree,
-                judge: st == "done",
-                duration: lr.duration,
-                keep_out: &lr.keep_out,
-            })
-        })
-        .collect()
+/// The lane to collect, when it is one of the run's and not collected yet; only a finished
+/// lane is judged.
+pub(super) fn lane_input(r: &Run<'_>, lane: &str) -> Option<LaneInput> {
+    let lr = r.lanes.get(lane)?;
+    let st = r.state.lanes.get(lane)?.status.as_str();
+    (st != "collected").then(|| LaneInput {
+        lane: lane.to_string(),
+        plan: lr.plan.clone(),
+        worktree: lr.worktree.clone(),
+        judge: st == "done",
+        duration: lr.duration,
+        keep_out: lr.keep_out.clone(),
+    })
 }
 
-/// Collect the lanes in a bounded pool: lanes are judged in parallel, but a hundred lanes must
-/// not start a hundred `git` and check processes at once. Results come back in input order.
-fn collect_in_parallel(cx: &Cx<'_>, inputs: &[LaneInput<'_>]) -> Vec<Collected> {
+/// Collects single lanes on threads of their own while the run goes on (see
+/// [`crate::run::coordinator`]); each result goes to `deliver`, to be [`record`]ed by the
+/// coordinator.
+pub(super) struct Collector {
+    cx: Arc<Cx>,
+}
+
+impl Collector {
+    pub(super) fn new(r: &Run<'_>) -> Collector {
+        Collector { cx: Arc::new(Cx::of(r)) }
+    }
+
+    /// Collect `input` on a new thread; a panic is delivered as the lane's error.
+    pub(super) fn start(&self, input: LaneInput, deliver: impl FnOnce(Collected) + Send + 'static) -> std::io::Result<()> {
+        let cx = Arc::clone(&self.cx);
+        std::thread::Builder::new().name(format!("collect {}", input.lane)).spawn(move || {
+            let c = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| collect_lane(&cx, &input)))
+                .unwrap_or_else(|_| panicked(&input.lane));
+            deliver(c);
+        })?;
+        Ok(())
+    }
+}
+
+/// What a collection that panicked leaves: the lane, uncollected, with the reason.
+fn panicked(lane: &str) -> Collected {
+    Collected { lane: lane.to_string(), error: Some("collecting the lane panicked".into()), ..Collected::default() }
+}
+
+/// One lane's collection, in the run: its judgements as events and verdict files, its results in
+/// its state, its tip archived.
+pub(super) fn record(r: &mut Run<'_>, c: Collected) -> Result<()> {
+    emit_judgements(r, &c)?;
+    record_lane(r.lane_state(&c.lane), &c);
+    if let Some(tip) = &c.tip {
+        worktree::archive(r.repo, &r.run_id, &c.lane, tip)?;
+    }
+    r.collected.insert(c.lane.clone(), c);
+    Ok(())
+}
+
+/// Collect the lanes in a bounded pool ([`POOL`]). Results come back in input order.
+fn collect_in_parallel(cx: &Cx, inputs: &[LaneInput]) -> Vec<Collected> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Collected>>> = inputs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
-        for _ in 0..inputs.len().min(8) {
+        for _ in 0..inputs.len().min(POOL) {
             s.spawn(|| {
                 loop {
                     let k = next.fetch_add(1, Ordering::SeqCst);
@@ -120,13 +158,7 @@ fn collect_in_parallel(cx: &Cx<'_>, inputs: &[LaneInput<'_>]) -> Vec<Collected> 
     slots
         .into_iter()
         .zip(inputs)
-        .map(|(slot, input)| {
-            slot.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| Collected {
-                lane: input.lane.to_string(),
-                error: Some("collecting the lane panicked".into()),
-                ..Collected::default()
-            })
-        })
+        .map(|(slot, input)| slot.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| panicked(&input.lane)))
         .collect()
 }
 
@@ -160,22 +192,38 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
     }
 }
 
-struct Cx<'a> {
-    ws: &'a crate::files::workspace::Workspace,
-    config: &'a Config,
+/// What every lane's collection shares: owned, so collections can run on threads of their own.
+struct Cx {
+    ws: Arc<crate::files::workspace::Workspace>,
     /// The run's folder (`.git/lanes/runs/<RUN_ID>`).
-    dir: &'a Path,
-    base: &'a str,
-    run_id: &'a str,
+    dir: PathBuf,
+    base: String,
+    run_id: String,
     opts: VerifyOptions,
 }
 
-fn collect_lane(cx: &Cx<'_>, input: &LaneInput<'_>) -> Collected {
+impl Cx {
+    fn of(r: &Run<'_>) -> Cx {
+        Cx {
+            ws: Arc::clone(&r.ws),
+            dir: r.dir.clone(),
+            base: r.fork.clone(),
+            run_id: r.run_id.clone(),
+            opts: VerifyOptions::from_config(&r.ws.config, false),
+        }
+    }
+
+    fn config(&self) -> &Config {
+        &self.ws.config
+    }
+}
+
+fn collect_lane(cx: &Cx, input: &LaneInput) -> Collected {
     let mut out = Collected { lane: input.lane.to_string(), ..Collected::default() };
     if let Err(e) = collect_inner(cx, input, &mut out) {
         out.error = Some(e.to_string());
     }
-    out.tip = worktree::head(input.worktree).ok();
+    out.tip = worktree::head(&input.worktree).ok();
     out
 }
 
@@ -186,19 +234,19 @@ const JUDGING_NOTE: &str = "judging.json";
 /// One lane's collection, phase by phase: recover an interrupted judgement → commit the
 /// worker's leftovers → guard (refuse or revert) → run the checks with their droppings undone
 /// → judge → write and commit the judgement. Each phase may be redone after a crash.
-fn collect_inner(cx: &Cx<'_>, input: &LaneInput<'_>, out: &mut Collected) -> Result<()> {
-    let note = cx.dir.join(input.lane).join(JUDGING_NOTE);
-    recover_interrupted_judgement(input.worktree, &note)?;
-    if refuse_secret_leftovers(input.worktree, out)? {
+fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> {
+    let note = cx.dir.join(&input.lane).join(JUDGING_NOTE);
+    recover_interrupted_judgement(&input.worktree, &note)?;
+    if refuse_secret_leftovers(&input.worktree, out)? {
         return Ok(());
     }
     out.committed_leftovers = worktree::commit_leftovers(
-        input.worktree,
+        &input.worktree,
         &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane),
-        &super::keep_out(cx.config, input.keep_out),
+        &super::keep_out(cx.config(), &input.keep_out),
     )?;
-    let git = git2::Repository::open(input.worktree).map_err(|e| crate::base::error::Error::git("could not open the lane worktree", e))?;
-    let base = git2::Oid::from_str(cx.base).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
+    let git = git2::Repository::open(&input.worktree).map_err(|e| crate::base::error::Error::git("could not open the lane worktree", e))?;
+    let base = git2::Oid::from_str(&cx.base).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
     let worker_tip = head_or(&git, base);
     if !guard_lane(cx, input, &git, base, worker_tip, out)? || !input.judge {
         return Ok(());
@@ -249,15 +297,8 @@ fn refuse_secret_leftovers(worktree: &Path, out: &mut Collected) -> Result<bool>
 /// A lane the guard refuses as a whole has each of its issues rejected (when it is judged);
 /// issue-file edits it may not make are reverted and committed. Returns whether the lane goes
 /// on to be judged.
-fn guard_lane(
-    cx: &Cx<'_>,
-    input: &LaneInput<'_>,
-    git: &git2::Repository,
-    base: git2::Oid,
-    tip: git2::Oid,
-    out: &mut Collected,
-) -> Result<bool> {
-    let inspection = crate::judge::guard::inspect_lane(git, base, tip, &cx.config.issues)?;
+fn guard_lane(cx: &Cx, input: &LaneInput, git: &git2::Repository, base: git2::Oid, tip: git2::Oid, out: &mut Collected) -> Result<bool> {
+    let inspection = crate::judge::guard::inspect_lane(git, base, tip, &cx.config().issues)?;
     if !inspection.refusals.is_empty() {
         out.refused = inspection.refusals;
         if input.judge {
@@ -276,13 +317,13 @@ fn guard_lane(
 
 /// Put back the issue files the lane may not change (or remove ones it may not add) and commit
 /// that on the lane branch.
-fn restore_guarded_files(cx: &Cx<'_>, input: &LaneInput<'_>, reverts: &[Revert], out: &mut Collected) -> Result<()> {
+fn restore_guarded_files(cx: &Cx, input: &LaneInput, reverts: &[Revert], out: &mut Collected) -> Result<()> {
     let mut paths = Vec::new();
     for rv in reverts {
         match &rv.bytes {
-            Some(b) => crate::base::fsutil::write_under(input.worktree, &rv.path, b)?,
+            Some(b) => crate::base::fsutil::write_under(&input.worktree, &rv.path, b)?,
             None => {
-                crate::base::fsutil::check_no_symlink(input.worktree, &rv.path)?;
+                crate::base::fsutil::check_no_symlink(&input.worktree, &rv.path)?;
                 crate::base::fsutil::remove_file_if_exists(&input.worktree.join(&rv.path))?;
             }
         }
@@ -291,10 +332,10 @@ fn restore_guarded_files(cx: &Cx<'_>, input: &LaneInput<'_>, reverts: &[Revert],
     }
     let mut args: Vec<&str> = vec!["add", "-A", "--"];
     args.extend(paths.iter().map(String::as_str));
-    crate::git::gitcli::git(input.worktree, &args)?;
+    crate::git::gitcli::git(&input.worktree, &args)?;
     let ids: Vec<&str> = reverts.iter().map(|r| r.id.as_str()).collect();
     worktree::commit(
-        input.worktree,
+        &input.worktree,
         &format!(
             "lanes: run {}: lane {}: restore issue files a lane may not change ({})\n\n{}",
             cx.run_id,
@@ -309,12 +350,12 @@ fn restore_guarded_files(cx: &Cx<'_>, input: &LaneInput<'_>, reverts: &[Revert],
 /// the checks write is undone afterwards, so no dropping reaches the lane commit, the run
 /// commit or a tracked file. All checks run before anything is written, so undoing their
 /// droppings cannot undo a judgement's own edits; the note lets a killed collection undo them.
-fn run_checks<'w>(cx: &Cx<'w>, input: &LaneInput<'_>, note: &Path) -> Result<Vec<(&'w Issue, verify::IssueVerdict)>> {
-    let droppings = crate::git::snapshot::Droppings::before(input.worktree)?;
+fn run_checks<'w>(cx: &'w Cx, input: &LaneInput, note: &Path) -> Result<Vec<(&'w Issue, verify::IssueVerdict)>> {
+    let droppings = crate::git::snapshot::Droppings::before(&input.worktree)?;
     droppings.save(note)?;
-    let checker = verify::Checker::new(input.worktree, &cx.opts);
+    let checker = verify::Checker::new(&input.worktree, &cx.opts);
     let results = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).map(|issue| (issue, checker.verify(issue))).collect();
-    droppings.restore(input.worktree, true)?;
+    droppings.restore(&input.worktree, true)?;
     Ok(results)
 }
 
@@ -328,8 +369,8 @@ struct Written {
 
 /// What every judgement of one lane shares.
 struct Judging<'a> {
-    cx: &'a Cx<'a>,
-    input: &'a LaneInput<'a>,
+    cx: &'a Cx,
+    input: &'a LaneInput,
     siblings: Vec<&'a Issue>,
     /// What the worker changed (from the fork to its own tip).
     changed: Vec<verdict::ChangedFile>,
@@ -344,13 +385,13 @@ struct Judging<'a> {
 impl<'a> Judging<'a> {
     /// The judge sees what the worker did (a trespass on another lane's issue file is judged
     /// even though the guard reverted it); evidence and the merge are of the reverted tip.
-    fn new(cx: &'a Cx<'a>, input: &'a LaneInput<'a>, git: &git2::Repository, base: git2::Oid, worker_tip: git2::Oid) -> Result<Self> {
+    fn new(cx: &'a Cx, input: &'a LaneInput, git: &git2::Repository, base: git2::Oid, worker_tip: git2::Oid) -> Result<Self> {
         let tip = head_or(git, base);
         let mut changed = verdict::changed_files(git, base, worker_tip)?;
         // Evidence of this lane's own issues is written by the judge (here, or where the lane
         // ran), not by the worker: it does not count against SpecFit.
         let own_evidence: Vec<PathBuf> =
-            input.plan.issues.iter().map(|a| cx.config.evidence.join(input.lane).join(format!("{}_", a.id))).collect();
+            input.plan.issues.iter().map(|a| cx.config().evidence.join(&input.lane).join(format!("{}_", a.id))).collect();
         changed.retain(|c| !own_evidence.iter().any(|prefix| c.path.starts_with(&*prefix.to_string_lossy())));
         let siblings: Vec<&Issue> = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).collect();
         Ok(Judging {
@@ -360,7 +401,7 @@ impl<'a> Judging<'a> {
             siblings,
             changed,
             other_lane_files: cx.ws.issues.iter().filter(|i| i.lane() != input.lane).map(|i| i.path.clone()).collect(),
-            logbook: logbook_dir(cx.config),
+            logbook: logbook_dir(cx.config()),
             now: crate::files::scaffold::now_rfc3339(),
             tree: verify::TreeState { commit: Some(tip.to_string()), dirty: false },
         })
@@ -377,14 +418,14 @@ impl<'a> Judging<'a> {
         } else {
             v.recommendation.clone()
         };
-        let current = current_issue(self.input.worktree, issue);
+        let current = current_issue(&self.input.worktree, issue);
         if v.approved() && !self.already_recorded(&current, issue) {
             self.resolve(issue, &current, result, written)?;
         } else if !v.approved() && current.status() != Status::Open {
             // The worker marked it RESOLVED (or WONTFIX) itself: that claim is not accepted.
             let mut e = Edit::new(&current);
             e.set_status(Status::Open);
-            e.write(self.input.worktree, &current)?;
+            e.write(&self.input.worktree, &current)?;
             written.files.push(current.path.clone());
             written.reopened.push(issue.id().to_string());
         }
@@ -398,7 +439,7 @@ impl<'a> Judging<'a> {
             issue.meta.depends_on.iter().map(|d| (d.clone(), self.cx.ws.issue(d).map(|i| i.status()))).collect();
         verdict::judge(&JudgeInput {
             issue,
-            lane: self.input.lane,
+            lane: &self.input.lane,
             siblings: &self.siblings,
             changed: &self.changed,
             checks: &checks,
@@ -406,7 +447,7 @@ impl<'a> Judging<'a> {
             duration: self.input.duration,
             time_box: Some(self.time_box),
             other_lane_issue_files: &self.other_lane_files,
-            catalog: &self.cx.config.catalog,
+            catalog: &self.cx.config().catalog,
             logbook: &self.logbook,
             now: &self.now,
         })
@@ -417,7 +458,7 @@ impl<'a> Judging<'a> {
     fn already_recorded(&self, current: &Issue, issue: &Issue) -> bool {
         current.status() == Status::Resolved
             && current.has_resolution()
-            && crate::judge::evidence::latest(self.input.worktree, &self.cx.config.evidence, self.input.lane, issue.id()).is_some()
+            && crate::judge::evidence::latest(&self.input.worktree, &self.cx.config().evidence, &self.input.lane, issue.id()).is_some()
     }
 
     /// Mark the issue RESOLVED (byte-minimal rewrite + Resolution section) and write its evidence.
@@ -433,19 +474,19 @@ impl<'a> Judging<'a> {
                 files_changed: files_for(issue, &self.changed),
                 verification: format!("{}/{} checks passed (git-lanes verify)", result.passed_checks(), result.checks.len()),
             });
-        e.write(input.worktree, current)?;
+        e.write(&input.worktree, current)?;
         written.files.push(current.path.clone());
         let mut ev = verify::to_evidence(result, issue, &self.tree, &chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
         ev.run_id = Some(cx.run_id.to_string());
         let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
-        written.files.push(crate::judge::evidence::write(input.worktree, &cx.config.evidence, &ev, &stamp)?);
+        written.files.push(crate::judge::evidence::write(&input.worktree, &cx.config().evidence, &ev, &stamp)?);
         written.resolved.push(issue.id().to_string());
         Ok(())
     }
 }
 
 /// Commit what the judge wrote on the lane branch (nothing when it wrote nothing).
-fn commit_judgement(cx: &Cx<'_>, input: &LaneInput<'_>, written: &Written) -> Result<()> {
+fn commit_judgement(cx: &Cx, input: &LaneInput, written: &Written) -> Result<()> {
     if written.resolved.is_empty() && written.reopened.is_empty() {
         return Ok(());
     }
@@ -456,7 +497,7 @@ fn commit_judgement(cx: &Cx<'_>, input: &LaneInput<'_>, written: &Written) -> Re
     if !written.reopened.is_empty() {
         msg += &format!("{} keep {} OPEN (not verified)", if written.resolved.is_empty() { "" } else { ";" }, written.reopened.join(", "));
     }
-    crate::git::snapshot::commit_paths(input.worktree, &msg, &written.files).map(|_| ())
+    crate::git::snapshot::commit_paths(&input.worktree, &msg, &written.files).map(|_| ())
 }
 
 /// The files a fix changed for one issue: those inside its affected paths, or every file the

@@ -46,6 +46,12 @@
 //! the lanes still pending or running are left `interrupted` for `run --resume` (`finish`). A
 //! resumed lane whose worker outlived the orchestrator is adopted `running` (followed by pid), or
 //! `done` if it wrote `.done` meanwhile (`on_finished_unwatched`).
+//!
+//! In a fixing run a `done` lane is collected and judged at once, on a thread of its own (at
+//! most [`collect::POOL`] at a time, in the order lanes ended: `start_collections`), while the
+//! other lanes still work; `Collected` (`on_collected`) records the judgement. The loop ends when
+//! no lane runs, waits or is being collected. A lane being judged is not restarted; one judged
+//! already is judged again when its restarted worker ends.
 
 mod worker;
 
@@ -55,6 +61,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::collect::{self, Collected, Collector};
 use super::{LaneControl, LaneRun, Run, RunEvent, RunOptions};
 use crate::agents::presets::{self, Preset, WorkerContext};
 use crate::base::error::{Error, Result};
@@ -254,6 +261,8 @@ pub(super) enum Event {
     Tick,
     /// Ctrl-C was pressed; `presses` times so far.
     Interrupt { presses: usize },
+    /// A lane that ended was collected and judged (on a thread of its own).
+    Collected(Box<Collected>),
 }
 
 /// The settings that bound the lanes: how many run at once, the `.done` grace, the stall warning.
@@ -282,6 +291,13 @@ struct Coordinator<'r, 'a> {
     next_tick: Instant,
     /// When the tick last read every lane's signal files (see [`RESCAN_EVERY`]).
     rescanned_at: Instant,
+    /// Collects a finished lane while the others still work (a fixing run; a hunt judges its
+    /// findings once every hunter has ended).
+    collector: Option<Collector>,
+    /// Finished lanes waiting for a free collection slot, in the order they ended.
+    to_collect: VecDeque<String>,
+    /// Lanes being collected now (at most [`collect::POOL`]).
+    collecting: BTreeSet<String>,
 }
 
 /// Steps 4–5: start workers (at most `max_parallel` at once) and follow every lane to an end.
@@ -326,6 +342,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             done_grace: r.opts.done_grace.unwrap_or(r.ws.config.done_grace),
             stall_after: r.opts.stall_after.unwrap_or(r.ws.config.stall_after),
         };
+        let collector = (r.task == super::TASK_FIX).then(|| Collector::new(r));
         Ok(Coordinator {
             r,
             main_signals,
@@ -341,6 +358,9 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             setup_started,
             next_tick: Instant::now() + TICK,
             rescanned_at: Instant::now(),
+            collector,
+            to_collect: VecDeque::new(),
+            collecting: BTreeSet::new(),
         })
     }
 
@@ -407,11 +427,15 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         }
     }
 
-    /// The loop: start what can start, stop once nothing runs or waits, else take the next event.
+    /// The loop: start what can start, stop once nothing runs, waits or is being collected,
+    /// else take the next event. After Ctrl-C no lane starts and no collection begins (the rest
+    /// is collected after the loop), but those under way end first.
     fn run_until_settled(&mut self, rx: &mpsc::Receiver<Event>) -> Result<()> {
         loop {
             self.start_ready_lanes();
-            if self.running.is_empty() && (self.queue.is_empty() || self.interrupted()) {
+            self.start_collections();
+            let waiting = !self.interrupted() && (!self.queue.is_empty() || !self.to_collect.is_empty());
+            if self.running.is_empty() && self.collecting.is_empty() && !waiting {
                 return Ok(());
             }
             let event = self.next_event(rx);
@@ -455,6 +479,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             Event::WorkerExited { lane } => self.on_exit(&lane),
             Event::Tick => self.on_tick(),
             Event::Interrupt { presses } => self.on_interrupt(presses),
+            Event::Collected(c) => self.on_collected(*c)?,
         }
         Ok(())
     }
@@ -483,6 +508,32 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             }
             save_following(self.r, &mut self.save_warned);
         }
+    }
+
+    /// done → being collected, in the order lanes ended while there is a free slot (not after
+    /// Ctrl-C). The lane's worktree is the collection's alone from now on: its worker has ended.
+    fn start_collections(&mut self) {
+        let Some(collector) = &self.collector else { return };
+        while !self.interrupted() && self.collecting.len() < collect::POOL {
+            let Some(lane) = self.to_collect.pop_front() else { break };
+            let Some(input) = collect::lane_input(self.r, &lane) else { continue };
+            crate::run::timeline::collection_begins(&mut self.r.state);
+            let events = self.events.clone();
+            match collector.start(input, move |c| drop(events.send(Event::Collected(Box::new(c))))) {
+                Ok(()) => {
+                    self.collecting.insert(lane);
+                }
+                // No thread for it: the lane is collected with the rest after the loop.
+                Err(e) => self.r.emit(RunEvent::Note(format!("lane {lane}: collected at the end of the run ({e})"))),
+            }
+        }
+    }
+
+    /// being collected → collected: its judgements shown, its results in the run state.
+    fn on_collected(&mut self, c: Collected) -> Result<()> {
+        self.collecting.remove(&c.lane);
+        collect::record(self.r, c)?;
+        self.r.save()
     }
 
     /// preparing → ready: the lane's worktree exists; its signal folder is watched from now on.
@@ -643,11 +694,18 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     }
 
     /// any state → ready, first in the queue: the operator restarted the lane (its worker, if
-    /// it runs, is ended first). Not after Ctrl-C, nor for a lane already waiting.
+    /// it runs, is ended first; a judgement already made is made again when it ends). Not after
+    /// Ctrl-C, nor for a lane already waiting, nor while the lane is being judged.
     fn on_restart(&mut self, lane: String) {
         if !self.r.lanes.contains_key(&lane) || self.queue.contains(&lane) || self.interrupted() {
             return;
         }
+        if self.collecting.contains(&lane) {
+            let note = format!("lane {lane}: not restarted: it is being judged; restart it once its judgement is shown");
+            return self.r.emit(RunEvent::Note(note));
+        }
+        self.to_collect.retain(|l| *l != lane);
+        self.r.collected.remove(&lane);
         if let Some(mut a) = self.running.remove(&lane) {
             a.end_group();
         }
@@ -708,6 +766,9 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             r.lane_state(lane).warnings.push(format!("could not remove the agent's own files: {e}"));
         }
         self.states.insert(lane.to_string(), outcome.state);
+        if outcome.state == LaneState::Done && self.collector.is_some() {
+            self.to_collect.push_back(lane.to_string());
+        }
         let shown = outcome.shown(preset, &log);
         self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: outcome.state.as_str().into(), detail: shown });
         save_following(self.r, &mut self.save_warned);

@@ -236,7 +236,8 @@ impl LaneOutcome {
 /// Everything the phases share.
 pub(crate) struct Run<'a> {
     pub repo: &'a Repo,
-    pub ws: Workspace,
+    /// Shared with the threads that collect lanes while others still run.
+    pub ws: Arc<Workspace>,
     pub opts: RunOptions,
     pub run_id: String,
     /// Where the integration branch starts and what the user's branch must still be to be
@@ -258,6 +259,8 @@ pub(crate) struct Run<'a> {
     /// Work-order YAML per lane made by the mode (hunting); a lane without one gets the fixing
     /// work order built from its plan.
     pub work_orders: BTreeMap<String, String>,
+    /// Lanes already collected and judged this pass (while others still ran), by lane.
+    pub collected: BTreeMap<String, collect::Collected>,
 }
 
 /// The task of a fixing run (work orders' `task_type`, `LANES_TASK`).
@@ -393,7 +396,7 @@ pub fn run(
     let mut state = begin_state(repo, &run_id, &base);
     let mut r = Run {
         repo,
-        ws,
+        ws: Arc::new(ws),
         opts,
         run_id: run_id.clone(),
         fork: base.clone(),
@@ -406,6 +409,7 @@ pub fn run(
         interrupts,
         task: TASK_FIX,
         work_orders: BTreeMap::new(),
+        collected: BTreeMap::new(),
     };
     let active = skip_idle(&mut r, plans);
     if active.is_empty() {
@@ -493,7 +497,7 @@ pub fn resume(
     let dir = repo.lanes_dir().join("runs").join(&run_id);
     let mut r = Run {
         repo,
-        ws,
+        ws: Arc::new(ws),
         opts,
         run_id: run_id.clone(),
         base,
@@ -506,6 +510,7 @@ pub fn resume(
         interrupts,
         task: TASK_FIX,
         work_orders: BTreeMap::new(),
+        collected: BTreeMap::new(),
     };
     r.state.status = "running".into();
     r.state.orchestrator_pid = Some(std::process::id());

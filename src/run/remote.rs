@@ -63,7 +63,7 @@ pub fn integrate_run(
     let label = free_label(&ws, run_id);
     let mut r = Run {
         repo,
-        ws,
+        ws: Arc::new(ws),
         opts,
         run_id: run_id.to_string(),
         base: head.to_string(),
@@ -76,6 +76,7 @@ pub fn integrate_run(
         interrupts,
         task: super::TASK_FIX,
         work_orders: BTreeMap::new(),
+        collected: BTreeMap::new(),
     };
     r.emit(RunEvent::Started { run_id: run_id.to_string(), lanes: tips.keys().cloned().collect() });
     r.save()?;

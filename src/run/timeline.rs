@@ -54,6 +54,11 @@ fn push_signal(state: &mut RunState, lane: &str, m: SignalMoment) {
     v.push(m);
 }
 
+/// Note that the first lane's collection begins now (a later call keeps the first moment).
+pub fn collection_begins(state: &mut RunState) {
+    state.phases.get_or_insert_with(RunPhases::default).collect_at.get_or_insert_with(now_ms);
+}
+
 /// Note that integration begins now.
 pub fn integration_begins(state: &mut RunState) {
     state.phases.get_or_insert_with(RunPhases::default).integrate_at = Some(now_ms());

@@ -301,7 +301,7 @@ fn hunt_run<'a>(
 ) -> Run<'a> {
     Run {
         repo,
-        ws,
+        ws: Arc::new(ws),
         opts: opts.clone(),
         dir: run_dir(repo, &pass.run_id),
         run_id: pass.run_id,
@@ -314,6 +314,7 @@ fn hunt_run<'a>(
         interrupts,
         task: TASK_HUNT,
         work_orders: pass.work_orders,
+        collected: BTreeMap::new(),
     }
 }
 
