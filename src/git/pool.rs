@@ -278,8 +278,10 @@ pub fn retire_many(repo: &Repo, config: &Config, worktrees: &[&Path]) -> Vec<Res
     // The rest (no room, a move that failed, a folder already gone) is removed as before; this
     // also prunes the records of folders a crash removed.
     let paths: Vec<&Path> = to_remove.iter().map(|(_, w)| *w).collect();
-    for ((k, _), removed) in to_remove.iter().zip(worktree::remove_many(&repo.root, &paths)) {
-        results[*k] = Some(removed);
+    if !paths.is_empty() {
+        for ((k, _), removed) in to_remove.iter().zip(worktree::remove_many(&repo.root, &paths)) {
+            results[*k] = Some(removed);
+        }
     }
     for w in worktrees {
         // The run's worktree folder, once empty (it only ever held that run's worktrees).

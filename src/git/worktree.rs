@@ -497,7 +497,90 @@ pub fn delete_branch(repo: &Repo, branch: &str) -> Result<()> {
     }
 }
 
+/// Delete local branches whose worktrees have left them (tidy). libgit2's branch deletion opens
+/// every worktree of the repository for every branch, to refuse one that is checked out: with a
+/// run's 32 lane worktrees that is 7 ms a branch, most of the tidy. Here every worktree's HEAD is
+/// read once instead; a branch checked out anywhere, or with settings under `branch.<name>`,
+/// goes through [`delete_branch`], which refuses the one and removes the others.
+pub fn delete_branches(repo: &Repo, branches: &[&str]) -> Result<()> {
+    let checked_out = checked_out_branches(repo);
+    let configured: Vec<String> = repo
+        .git
+        .config()
+        .and_then(|mut c| c.snapshot())
+        .map(|c| {
+            let mut names = Vec::new();
+            if let Ok(mut entries) = c.entries(Some("^branch\\.")) {
+                while let Some(Ok(e)) = entries.next() {
+                    names.extend(e.name().map(str::to_string));
+                }
+            }
+            names
+        })
+        .unwrap_or_default();
+    for branch in branches {
+        let full = format!("refs/heads/{branch}");
+        let section = format!("branch.{branch}.");
+        if checked_out.contains(&full) || configured.iter().any(|n| n.starts_with(&section)) {
+            delete_branch(repo, branch)?;
+            continue;
+        }
+        if let Ok(mut r) = repo.git.find_reference(&full) {
+            r.delete().map_err(|e| Error::git(format!("could not delete branch {branch}"), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The branches HEAD names in the main worktree and in every linked one (from their HEAD files).
+fn checked_out_branches(repo: &Repo) -> Vec<String> {
+    let common = repo.git.commondir().to_path_buf();
+    let mut heads = vec![common.join("HEAD")];
+    if let Ok(entries) = std::fs::read_dir(common.join("worktrees")) {
+        heads.extend(entries.flatten().map(|e| e.path().join("HEAD")));
+    }
+    heads
+        .iter()
+        .filter_map(|h| std::fs::read_to_string(h).ok())
+        .filter_map(|t| t.trim().strip_prefix("ref:").map(|r| r.trim().to_string()))
+        .collect()
+}
+
 /// Whether `commit` is contained in (an ancestor of, or equal to) `target`.
 pub fn is_merged(repo: &Repo, commit: git2::Oid, target: git2::Oid) -> bool {
     commit == target || repo.git.graph_descendant_of(target, commit).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branches_are_deleted_at_once_but_one_checked_out_is_refused_and_settings_go() {
+        let d = tempfile::tempdir().unwrap();
+        let git = git2::Repository::init(d.path()).unwrap();
+        let sig = git2::Signature::new("T", "t@example.com", &git2::Time::new(1_700_000_000, 0)).unwrap();
+        let tree = git.find_tree(git.index().unwrap().write_tree().unwrap()).unwrap();
+        let head = git.commit(Some("HEAD"), &sig, &sig, "first", &tree, &[]).unwrap();
+        let commit = git.find_commit(head).unwrap();
+        for b in ["lanes/R/E", "lanes/R/M", "lanes/R/X"] {
+            git.branch(b, &commit, false).unwrap();
+        }
+        git.config().unwrap().set_str("branch.lanes/R/M.remote", "origin").unwrap();
+        let wt = d.path().join("wt");
+        let x = git.find_reference("refs/heads/lanes/R/X").unwrap();
+        git.worktree("x", &wt, Some(git2::WorktreeAddOptions::new().reference(Some(&x)))).unwrap();
+        let repo = Repo::from_git(git2::Repository::open(d.path()).unwrap()).unwrap();
+        delete_branches(&repo, &["lanes/R/E", "lanes/R/M"]).unwrap();
+        let has = |b: &str| repo.git.find_branch(b, git2::BranchType::Local).is_ok();
+        assert!(!has("lanes/R/E") && !has("lanes/R/M"));
+        // M's settings went with it, as `git branch -D` drops them.
+        let cfg = repo.git.config().unwrap().snapshot().unwrap();
+        assert!(cfg.get_str("branch.lanes/R/M.remote").is_err());
+        // A branch a worktree has checked out is refused, not deleted from under it.
+        assert!(delete_branches(&repo, &["lanes/R/X"]).is_err());
+        assert!(has("lanes/R/X"));
+        // One that is gone already is no error.
+        delete_branches(&repo, &["lanes/R/E"]).unwrap();
+    }
 }

@@ -483,13 +483,15 @@ fn tidy(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let removed = crate::git::pool::retire_many(r.repo, &r.ws.config, &refs);
     crate::base::fault::point("mid-tidy");
-    for (m, gone) in f.merged.clone().iter().zip(removed) {
+    let mut gone_branches = Vec::new();
+    for (m, gone) in f.merged.iter().zip(removed) {
         if gone? {
-            worktree::delete_branch(r.repo, &m.branch)?;
+            gone_branches.push(m.branch.as_str());
         } else {
             f.human.push(format!("the worktree of lane {} holds uncommitted changes and was kept: {}", m.lane, m.worktree));
         }
     }
+    worktree::delete_branches(r.repo, &gone_branches)?;
     if (f.fast_forwarded || f.off_branch)
         && crate::git::pool::retire_many(r.repo, &r.ws.config, &[Path::new(&f.integration_worktree)]).remove(0)?
     {
