@@ -290,9 +290,9 @@ fn a_lane_that_ends_is_judged_while_another_lanes_worker_still_works() {
     let r = RunRepo::standard();
     let mut child = r.run_child("J1", &[("E", "fix"), ("M", "gate")], &[]);
     assert!(r.wait_for_marker("started-M", Duration::from_secs(30)), "worker M never started");
-    // M's worker waits for the gate; E's verdict is written (and its state recorded) meanwhile.
+    // M's worker waits for the gate; E's verdict is written and its state recorded meanwhile.
     let verdict = r.root().join(".git/lanes/runs/J1/E/E-01.verdict.yaml");
-    let judged = wait_until(Duration::from_secs(30), || verdict.exists());
+    let judged = wait_until(Duration::from_secs(30), || verdict.exists() && e_resolved_live(&r, "J1"));
     let live = live_state(&r, "J1");
     r.open_gate();
     let out = common_run::wait_with_deadline(&mut child, Duration::from_secs(60)).expect("run ends");
@@ -309,6 +309,38 @@ fn a_lane_that_ends_is_judged_while_another_lanes_worker_still_works() {
     assert_eq!(st.lanes["E"].resolved, ["E-01"]);
     assert_eq!(st.lanes["M"].resolved, ["M-01"]);
     r.assert_nothing_lost("J1", &["E", "M"]);
+}
+
+/// Whether the live state of the run has lane E's issue resolved (false while it cannot be read).
+fn e_resolved_live(r: &RunRepo, run_id: &str) -> bool {
+    RunState::load(r.root(), &Path::new(".git/lanes/runs").join(run_id).join("state.yaml"))
+        .ok()
+        .flatten()
+        .is_some_and(|st| st.lanes.get("E").is_some_and(|l| l.resolved == ["E-01"]))
+}
+
+#[test]
+fn a_lane_judged_while_others_work_is_judged_again_when_the_operator_restarts_it() {
+    let r = RunRepo::standard();
+    let mut child = r.run_child("J2", &[("E", "fix"), ("M", "gate")], &[]);
+    assert!(r.wait_for_marker("started-M", Duration::from_secs(30)), "worker M never started");
+    let judged = wait_until(Duration::from_secs(30), || e_resolved_live(&r, "J2"));
+    // What the live view's `r` sends for a lane (`git lanes restart` refuses a done one).
+    std::fs::write(r.root().join(".git/lanes/runs/J2/E/control"), "restart\n").unwrap();
+    let commits = r.fake_dir().join("commits-E");
+    let twice = wait_until(Duration::from_secs(30), || std::fs::read_to_string(&commits).is_ok_and(|c| c.lines().count() == 2));
+    r.open_gate();
+    let out = common_run::wait_with_deadline(&mut child, Duration::from_secs(60)).expect("run ends");
+    assert!(judged, "lane E was not judged while lane M still ran\n{}", out.stderr);
+    assert!(twice, "worker E was not started again\n{}", out.stderr);
+    out.expect_code(0);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("lane E: restarted by the operator"), "{all}");
+    // The first judgement is not the last word: the second worker's work is judged too.
+    assert_eq!(all.matches("lane E: E-01 RESOLVED").count(), 2, "{all}");
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED", "{}", out.stdout);
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED", "{}", out.stdout);
+    r.assert_nothing_lost("J2", &["E", "M"]);
 }
 
 /// Start a run of gate-mode workers as a child and wait until both workers are in.

@@ -534,9 +534,8 @@ pub fn delete_branches(repo: &Repo, branches: &[&str]) -> Result<()> {
 
 /// The branches HEAD names in the main worktree and in every linked one (from their HEAD files).
 fn checked_out_branches(repo: &Repo) -> Vec<String> {
-    let common = repo.git.commondir().to_path_buf();
-    let mut heads = vec![common.join("HEAD")];
-    if let Ok(entries) = std::fs::read_dir(common.join("worktrees")) {
+    let mut heads = vec![repo.common_dir.join("HEAD")];
+    if let Ok(entries) = std::fs::read_dir(repo.common_dir.join("worktrees")) {
         heads.extend(entries.flatten().map(|e| e.path().join("HEAD")));
     }
     heads

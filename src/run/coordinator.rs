@@ -49,9 +49,9 @@
 //!
 //! In a fixing run a `done` lane is collected and judged at once, on a thread of its own (at
 //! most [`collect::POOL`] at a time, in the order lanes ended, once every worktree is set up:
-//! `start_collections`), while the other lanes still work; `Collected` (`on_collected`) records the judgement. The loop ends when
-//! no lane runs, waits or is being collected. A lane being judged is not restarted; one judged
-//! already is judged again when its restarted worker ends.
+//! `start_collections`), while the other lanes still work; `Collected` (`on_collected`) records
+//! the judgement. The loop ends when no lane runs, waits or is being collected. A lane being
+//! judged is not restarted; one judged already is judged again when its restarted worker ends.
 
 mod worker;
 
@@ -518,7 +518,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// 0.6 s slower than waiting).
     fn start_collections(&mut self) {
         let Some(collector) = &self.collector else { return };
-        let slots = if self.states.values().any(|s| *s == LaneState::Preparing) { 0 } else { collect::POOL };
+        let slots = if self.setting_up() { 0 } else { collect::POOL };
         while !self.interrupted() && self.collecting.len() < slots {
             let Some(lane) = self.to_collect.pop_front() else { break };
             let Some(input) = collect::lane_input(self.r, &lane) else { continue };
@@ -564,10 +564,14 @@ impl<'r, 'a> Coordinator<'r, 'a> {
 
     /// Once no worktree is being made, the set-up time is known.
     fn note_setup_progress(&mut self) {
-        let preparing = self.states.values().any(|s| *s == LaneState::Preparing);
-        if !preparing && self.r.state.worktree_setup_ms.is_none() {
+        if !self.setting_up() && self.r.state.worktree_setup_ms.is_none() {
             self.r.state.worktree_setup_ms = Some(self.setup_started.elapsed().as_millis() as u64);
         }
+    }
+
+    /// Whether a lane's worktree is still being made.
+    fn setting_up(&self) -> bool {
+        self.states.values().any(|s| *s == LaneState::Preparing)
     }
 
     /// A lane fails before a worker ran for it: `exit` is saved, `detail` shown.
