@@ -2,6 +2,7 @@
 //! pool, stale lock files, and commits built in memory (snapshot). Uses base, exec and files
 //! (config).
 
+pub mod confine;
 pub mod gitcli;
 pub mod locks;
 pub mod pool;

@@ -48,6 +48,8 @@ pub struct Collected {
     pub reverts: Vec<String>,
     /// Why the lane is refused as a whole (neither judged nor integrated).
     pub refused: Vec<String>,
+    /// What the lane's warnings say of its collection (git files the worker changed).
+    pub warnings: Vec<String>,
 }
 
 /// One lane to collect, owned so a collection can run on its own thread while the coordinator
@@ -57,6 +59,7 @@ pub(super) struct LaneInput {
     lane: String,
     plan: LanePlan,
     worktree: PathBuf,
+    branch: String,
     judge: bool,
     duration: Option<Duration>,
     /// Extra paths/globs the lane's worker drops (kept out of the lane commit).
@@ -93,6 +96,7 @@ pub(super) fn lane_input(r: &Run<'_>, lane: &str) -> Option<LaneInput> {
         lane: lane.to_string(),
         plan: lr.plan.clone(),
         worktree: lr.worktree.clone(),
+        branch: lr.branch.clone(),
         judge: st == "done",
         duration: lr.duration,
         keep_out: lr.keep_out.clone(),
@@ -184,6 +188,7 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
         ls.warnings.push(format!("issue file edit reverted: {rv}"));
     }
     ls.refused = c.refused.clone();
+    ls.warnings.extend(c.warnings.iter().cloned());
     if c.committed_leftovers {
         ls.warnings.push("the worker left uncommitted changes; git-lanes committed them on the lane branch".into());
     }
@@ -197,6 +202,8 @@ struct Cx {
     ws: Arc<crate::files::workspace::Workspace>,
     /// The run's folder (`.git/lanes/runs/<RUN_ID>`).
     dir: PathBuf,
+    /// The repository's common git folder.
+    common: PathBuf,
     base: String,
     run_id: String,
     opts: VerifyOptions,
@@ -207,6 +214,7 @@ impl Cx {
         Cx {
             ws: Arc::clone(&r.ws),
             dir: r.dir.clone(),
+            common: r.repo.common_dir.clone(),
             base: r.fork.clone(),
             run_id: r.run_id.clone(),
             opts: VerifyOptions::from_config(&r.ws.config, false),
@@ -235,6 +243,8 @@ const JUDGING_NOTE: &str = "judging.json";
 /// worker's leftovers → guard (refuse or revert) → run the checks with their droppings undone
 /// → judge → write and commit the judgement. Each phase may be redone after a crash.
 fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> {
+    // A sandboxed worker's commits (detached, in its own objects) go onto the lane branch.
+    out.warnings.extend(crate::git::confine::adopt(&cx.common, &input.worktree, &input.branch)?);
     let note = cx.dir.join(&input.lane).join(JUDGING_NOTE);
     recover_interrupted_judgement(&input.worktree, &note)?;
     if refuse_secret_leftovers(&input.worktree, out)? {

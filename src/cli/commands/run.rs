@@ -50,10 +50,6 @@ pub struct RunArgs {
     /// Push the result (or, with --no-integrate / --policy branches, the lane branches)
     #[arg(long)]
     pub push: bool,
-    /// Run workers in the sandbox too: writes only in their worktree, git's folder, the signal
-    /// folder, temp and the agents' own config folders (lanes.yaml `sandbox_workers: true`)
-    #[arg(long)]
-    pub sandbox_workers: bool,
     /// Use this run id instead of the current time
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
@@ -69,6 +65,14 @@ pub struct WorkerArgs {
     /// [default: the lane spec's `worker:`, else lanes.yaml's]
     #[arg(long, value_name = "CMD")]
     pub worker: Option<String>,
+    /// Run workers in the sandbox (the default; lanes.yaml `sandbox_workers`): they write only
+    /// their worktree, a temp folder of their own and their agent's folders in $HOME
+    #[arg(long, overrides_with = "no_sandbox_workers")]
+    pub sandbox_workers: bool,
+    /// Run workers without the sandbox: they can write anywhere you can, push with your
+    /// credentials and leave processes behind (lanes.yaml `sandbox_workers: false`)
+    #[arg(long, overrides_with = "sandbox_workers")]
+    pub no_sandbox_workers: bool,
     /// Model passed to preset workers (overrides the agent spec)
     #[arg(long)]
     pub model: Option<String>,
@@ -92,6 +96,26 @@ pub struct WorkerArgs {
     /// Warn when a lane's status has not changed for this long [default: lanes.yaml's, else 10m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub stall_after: Option<std::time::Duration>,
+}
+
+impl WorkerArgs {
+    /// `--sandbox-workers` / `--no-sandbox-workers` (the last given wins); `None`: lanes.yaml's.
+    pub fn sandbox(&self) -> Option<bool> {
+        if self.no_sandbox_workers {
+            Some(false)
+        } else if self.sandbox_workers {
+            Some(true)
+        } else {
+            None
+        }
+    }
+}
+
+/// Say once what running workers without the sandbox gives up (or that there is none here).
+pub(super) fn warn_unsandboxed_workers(ctx: &Ctx, asked: Option<bool>, config: &crate::files::config::Config) {
+    if let Some(w) = crate::exec::sandbox::workers_warning(asked.unwrap_or(config.sandbox_workers)) {
+        ctx.ui.warn(w);
+    }
 }
 
 pub(super) fn duration(s: &str) -> Result<std::time::Duration, String> {
@@ -174,6 +198,7 @@ fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), 
 fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
     let (repo, ws) = ctx.setup_workspace()?;
     let controls: LaneControls = LaneControls::default();
+    let sandbox_workers = args.workers.sandbox();
     let opts = RunOptions {
         lanes: args.lanes,
         max_parallel: args.workers.max_parallel.map(|n| n as usize),
@@ -189,13 +214,14 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
         no_commit: args.no_commit,
         no_integrate: args.no_integrate,
         push: args.push,
-        sandbox_workers: args.sandbox_workers,
+        sandbox_workers,
         run_id: args.run_id,
         controls: Some(controls.clone()),
     };
     if let Some(w) = crate::exec::sandbox::missing_warning() {
         ctx.ui.warn(w);
     }
+    warn_unsandboxed_workers(ctx, opts.sandbox_workers, &ws.config);
     let result = super::run_live::follow_live(&ctx.ui, args.plain, "git lanes run", repo.lanes_dir(), &controls, |observer, interrupts| {
         if args.resume { run::resume(&repo, ws, opts, observer, interrupts) } else { run::run(&repo, ws, opts, observer, interrupts) }
     });

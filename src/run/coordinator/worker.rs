@@ -2,7 +2,7 @@
 //! and its end told (the state it leaves the lane in, and what its log says about it).
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -167,12 +167,19 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     let lr = r.lanes.get(lane).expect("lane prepared").clone();
     let prompt = lr.files.join("prompt.md");
     let order = lr.files.join("work-order.yaml");
+    let sandboxed = r.opts.sandbox_workers.unwrap_or(r.ws.config.sandbox_workers);
+    // In the sandbox the agent's own folder is a part of the lane's state folder: the rest of
+    // it (the operator's control file, the log) is git-lanes' alone.
+    let state_dir = if sandboxed { lr.files.join(AGENT_DIR) } else { lr.files.clone() };
+    if sandboxed {
+        crate::base::fsutil::create_dir_all(&state_dir.join("tmp"))?;
+    }
     let spec = r.ws.specs.get(lane);
     let model = r.opts.model.clone().or_else(|| spec.and_then(|s| s.model.clone())).or_else(|| r.ws.config.model.clone());
     let ctx = WorkerContext {
         prompt_file: &prompt,
         work_order_file: &order,
-        state_dir: &lr.files,
+        state_dir: &state_dir,
         model: model.as_deref(),
         max_turns: r.opts.max_turns,
         max_budget_usd: r.opts.max_budget_usd,
@@ -180,15 +187,28 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     };
     let cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
     let ids: Vec<String> = lr.plan.issues.iter().map(|a| a.id.clone()).collect();
-    let env = worker_env(r, lane, &lr, ctx.env(), main_signals, &ids);
+    // A sandboxed worker signals in its own worktree's signal folder (the shared one is not
+    // writable to it); it is followed there already, and nobody else's.
+    let signal_dir = if sandboxed { lr.worktree.join(&r.ws.config.signals) } else { main_signals.to_path_buf() };
+    let mut env = worker_env(r, lane, &lr, ctx.env(), &signal_dir, &ids);
+    let mut record = None;
+    if sandboxed {
+        crate::base::fsutil::create_dir_all(&signal_dir)?;
+        env.extend(sandbox_env(&state_dir.join("tmp")));
+        let detached = crate::git::confine::detach(&r.repo.common_dir, &lr.worktree, &lr.branch)?;
+        env.extend(detached.env);
+        record = Some(detached.admin);
+    }
     let timeout = lane_timeout(r, lane);
     let argv = cmd.argv();
     let mut spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
         .with_env(EnvPolicy::Inherit(env))
         .with_output(OutputTarget::File(lr.files.join("worker.log")))
         .with_timeout(timeout);
-    if r.opts.sandbox_workers || r.ws.config.sandbox_workers {
-        spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files));
+    if let Some(record) = &record {
+        let mut own: Vec<&Path> = vec![&lr.worktree, &state_dir, record];
+        own.extend(r.ws.config.sandbox_writable.iter().map(PathBuf::as_path));
+        spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&own));
     }
     let exited = events.clone();
     let name = lane.to_string();
@@ -230,6 +250,60 @@ fn worker_env(
         env.push(("PATH".into(), path));
     }
     env.extend(crate::judge::guard::no_push_env(std::env::var_os("GIT_CONFIG_COUNT").as_deref()));
+    env
+}
+
+/// What a lane's worker left behind once it has ended, for the lane's warnings: its processes
+/// still running (found by the `LANES_RUN_ID` and `LANES_LANE` they inherited, also after
+/// `setsid`, a double fork or `nohup`) are ended; signal files it wrote for other lanes in its
+/// own signal folder are named (they count for nobody: a lane is followed only through its
+/// own files).
+pub(super) fn end_left_behind(r: &Run<'_>, lane: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let left = process::processes_with_env(&[(presets::ENV_LANE, lane), ("LANES_RUN_ID", r.run_id.as_str())]);
+    if !left.is_empty() {
+        process::end_processes(&left, Duration::from_millis(500));
+        let list: Vec<String> = left.iter().map(ToString::to_string).collect();
+        warnings.push(format!("the worker left processes running after it ended; git-lanes ended them: {}", list.join(", ")));
+    }
+    if let Some(lr) = r.lanes.get(lane) {
+        let dir = lr.worktree.join(&r.ws.config.signals);
+        let mut foreign: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|n| {
+                let stem = n.strip_suffix(".status").or_else(|| n.strip_suffix(".done"));
+                stem.is_some_and(|s| s != lane && r.lanes.contains_key(s))
+            })
+            .collect();
+        foreign.sort();
+        if !foreign.is_empty() {
+            warnings.push(format!(
+                "the worker wrote signal files of other lanes ({}) in {}; they are ignored (a lane signals only through its own files)",
+                foreign.join(", "),
+                dir.display()
+            ));
+        }
+    }
+    warnings
+}
+
+/// The agent's own folder in a lane's state folder when the worker is sandboxed
+/// (`LANES_STATE_DIR`; its `tmp/` is the worker's `TMPDIR`).
+pub(crate) const AGENT_DIR: &str = "agent";
+
+/// What a sandboxed worker's environment changes: temp is its own, and the user's ssh agent and
+/// password prompts are out of reach.
+fn sandbox_env(tmp: &Path) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> =
+        ["TMPDIR", "TMP", "TEMP"].into_iter().map(|k| (OsString::from(k), tmp.as_os_str().to_owned())).collect();
+    // An empty value counts as unset for ssh and git.
+    for k in ["SSH_AUTH_SOCK", "SSH_AGENT_PID", "GIT_ASKPASS", "SSH_ASKPASS"] {
+        env.push((k.into(), OsString::new()));
+    }
+    env.push(("GIT_TERMINAL_PROMPT".into(), "0".into()));
     env
 }
 
