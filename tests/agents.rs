@@ -213,9 +213,10 @@ fn gemini_trusts_the_new_worktree_and_aider_signals_done_without_committing_its_
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
     let files = r.git(&["log", "--all", "--name-only", "--format="]);
     assert!(!files.contains(".aider"), "an agent's dropping was committed:\n{files}");
-    // Its history files went to the lane's state folder, not the worktree.
+    // Its history files went to the lane's state folder (the agent's part of it, in the
+    // sandbox), not the worktree.
     let args = fs::read_to_string(r.fake_dir().join("args-aider")).unwrap();
-    assert!(args.contains("--chat-history-file") && args.contains(".git/lanes/runs/D1/M/aider.chat.history.md"), "{args}");
+    assert!(args.contains("--chat-history-file") && args.contains(".git/lanes/runs/D1/M/agent/aider.chat.history.md"), "{args}");
     assert!(!r.worktree("D1", "M").exists(), "the merged lane's worktree was kept");
     assert_clean(&r);
 }

@@ -647,7 +647,8 @@ fn workers_cannot_push_and_changed_tags_are_reported() {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let before = remote_main();
-    let out = c.run("P1", &[("E", "push")], &[]);
+    // Without the sandbox (in it, the tag cannot even be made: see tests/workers_sandbox.rs).
+    let out = c.run("P1", &[("E", "push")], &["--no-sandbox-workers"]);
     out.expect_code(3);
     assert_eq!(remote_main(), before, "a worker pushed to the remote");
     let tags = std::process::Command::new("git").arg("--git-dir").arg(&remote).args(["tag", "-l"]).output().unwrap();

@@ -449,7 +449,9 @@ fn a_killed_hunt_is_finished_by_resume_without_losing_a_finding() {
     // The hunter outlives the orchestrator and finishes while nobody watches.
     r.open_gate();
     let state = Path::new(".git/lanes/runs/H1/state.yaml");
-    assert!(common_run::wait_until(Duration::from_secs(30), || { r.root().join("LogBook/issue-hunting/signals/E.done").exists() }));
+    // A sandboxed hunter signals in its own worktree's signal folder.
+    let done = r.worktree("H1", "E").join("LogBook/issue-hunting/signals/E.done");
+    assert!(common_run::wait_until(Duration::from_secs(30), || done.exists()));
     let live = git_lanes::run::state::RunState::load(r.root(), state).unwrap().unwrap();
     assert_eq!(live.task.as_deref(), Some("hunt_issues"));
     // `run --resume` does not take a hunt; `hunt --resume` does.

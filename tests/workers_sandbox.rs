@@ -160,9 +160,19 @@ fn without_the_sandbox_the_run_says_what_that_gives_up() {
 }
 
 /// Processes a worker detaches (`setsid`, and `env -i` that drops every marker) stop when its
-/// lane ends, and are named.
+/// lane ends, and are named: by the lane's cgroup where there is one, and by the lane's mark and
+/// the subreaper without (`LANES_CGROUP=off`).
 #[test]
 fn processes_a_worker_leaves_behind_end_with_its_lane() {
+    left_behind_case(false);
+}
+
+#[test]
+fn without_a_cgroup_processes_a_worker_leaves_behind_still_end() {
+    left_behind_case(true);
+}
+
+fn left_behind_case(no_cgroup: bool) {
     let r = RunRepo::standard();
     let fake = r.fake_dir().to_path_buf();
     let hostile = format!(
@@ -175,7 +185,11 @@ fn processes_a_worker_leaves_behind_end_with_its_lane() {
     );
     let script = fake.join("daemon.sh");
     fs::write(&script, worker(&hostile)).unwrap();
-    let out = run_with(&r, "D1", &script, &[("VICTIM_MAIN", r.root().display().to_string())], &[]);
+    let mut env = vec![("VICTIM_MAIN", r.root().display().to_string())];
+    if no_cgroup {
+        env.push(("LANES_CGROUP", "off".into()));
+    }
+    let out = run_with(&r, "D1", &script, &env, &[]);
     out.expect_code(0);
     for f in ["daemon", "bare"] {
         let path = fake.join(f);
@@ -186,8 +200,16 @@ fn processes_a_worker_leaves_behind_end_with_its_lane() {
     }
     let state = fs::read_to_string(r.root().join("LogBook/issue-fixing/orchestrator-state.yaml")).unwrap();
     assert!(state.contains("the worker left processes running after it ended"), "{state}");
+    // Without a cgroup, what cleared its environment is found as an orphan of git-lanes.
     let printed = format!("{}{}", out.stdout, out.stderr);
-    assert!(printed.contains("ended processes a worker or check left running"), "{printed}");
+    if no_cgroup {
+        assert!(printed.contains("ended processes a worker or check left running"), "{printed}");
+    } else if git_lanes::exec::cgroup::LaneGroup::create(&format!("git-lanes-probe-{}", std::process::id())).is_some() {
+        // The lane's cgroup held even the process that dropped its environment.
+        assert!(!printed.contains("ended processes a worker or check left running"), "{printed}");
+    } else {
+        eprintln!("no writable cgroup v2 here: the lane's mark and the subreaper did the work");
+    }
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
 }
 

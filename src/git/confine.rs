@@ -47,12 +47,16 @@ pub fn admin_dir(common: &Path, worktree: &Path) -> Option<PathBuf> {
     by_name.is_dir().then_some(by_name)
 }
 
-/// Detach `worktree`'s HEAD at `branch`'s commit and make its private object folder.
+/// Detach `worktree`'s HEAD at `branch`'s commit and make its private object folder. A
+/// worktree still detached from an earlier worker (a lane restarted before it was collected) is
+/// adopted first, so its commits stay on the branch. Returns, with what was prepared, what
+/// adopting found changed.
 ///
 /// # Errors
 /// When the worktree has no record in `common`, the branch cannot be read, or a file cannot be
 /// written.
-pub fn detach(common: &Path, worktree: &Path, branch: &str) -> Result<Detached> {
+pub fn detach(common: &Path, worktree: &Path, branch: &str) -> Result<(Detached, Vec<String>)> {
+    let warnings = adopt(common, worktree, branch)?;
     let admin = admin_dir(common, worktree).ok_or_else(|| Error::Conflict {
         message: format!("{} has no worktree record in {}", worktree.display(), common.join("worktrees").display()),
         hint: Some("`git lanes doctor --fix` repairs worktree records".into()),
@@ -69,7 +73,7 @@ pub fn detach(common: &Path, worktree: &Path, branch: &str) -> Result<Detached> 
         (OsString::from("GIT_OBJECT_DIRECTORY"), objects.into_os_string()),
         (OsString::from("GIT_ALTERNATE_OBJECT_DIRECTORIES"), common.join("objects").into_os_string()),
     ];
-    Ok(Detached { admin, env })
+    Ok((Detached { admin, env }, warnings))
 }
 
 /// After the worker: put its worktree's git files back, take its objects in, move `branch` to
@@ -199,7 +203,7 @@ mod tests {
         git(&main, &["worktree", "add", "-q", "-b", "lanes/r/E", wt.to_str().unwrap()], &[]);
         let common = main.join(".git");
         let before = std::fs::read_dir(common.join("objects")).unwrap().count();
-        let det = detach(&common, &wt, "lanes/r/E").unwrap();
+        let (det, _) = detach(&common, &wt, "lanes/r/E").unwrap();
         std::fs::write(wt.join("b.txt"), "b\n").unwrap();
         git(&wt, &["add", "-A"], &det.env);
         git(&wt, &["commit", "-q", "-m", "worker"], &det.env);
@@ -218,5 +222,13 @@ mod tests {
         assert!(!det.admin.join(OBJECTS).exists());
         // Adopting again changes nothing.
         assert!(adopt(&common, &wt, "lanes/r/E").unwrap().is_empty());
+        // A restarted worker's earlier commits stay on the branch.
+        let (det, _) = detach(&common, &wt, "lanes/r/E").unwrap();
+        std::fs::write(wt.join("c.txt"), "c\n").unwrap();
+        git(&wt, &["add", "-A"], &det.env);
+        git(&wt, &["commit", "-q", "-m", "first attempt"], &det.env);
+        let first = git(&wt, &["rev-parse", "HEAD"], &det.env);
+        detach(&common, &wt, "lanes/r/E").unwrap();
+        assert_eq!(git(&main, &["rev-parse", "lanes/r/E"], &[]), first);
     }
 }

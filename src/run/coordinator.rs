@@ -15,7 +15,7 @@
 //! ended, failed; status unchanged for `stall_after` ⇒ a warning. Ctrl-C once forwards SIGINT to
 //! every lane group, stops scheduling and saves state; twice (or 10 s later) kills the groups.
 //! SIGTERM and SIGHUP count as a Ctrl-C. When a lane's worker has ended, processes carrying its
-//! lane's `LANES_RUN_ID`/`LANES_LANE` are ended and named in its warnings; git-lanes is the
+//! lane's mark (`LANES_MARK`) are ended and named in its warnings; git-lanes is the
 //! subreaper of its descendants, and children of it still alive when every lane has ended are
 //! ended too.
 //!
@@ -766,7 +766,8 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// A lane has ended: what its log says is read, its state saved and shown.
     fn end_lane(&mut self, lane: &str, ended: Ended) {
         // A lane stopped before it started has no worker.
-        let a = self.running.remove(lane);
+        let mut a = self.running.remove(lane);
+        let cgroup = a.as_mut().and_then(|a| a.cgroup.take());
         let r = &mut *self.r;
         if let (Some(a), Some(lr)) = (&a, r.lanes.get_mut(lane)) {
             lr.duration = Some(a.started.elapsed());
@@ -791,7 +792,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         {
             r.lane_state(lane).warnings.push(format!("could not remove the agent's own files: {e}"));
         }
-        let left = worker::end_left_behind(r, lane);
+        let left = worker::end_left_behind(r, lane, cgroup.as_ref());
         r.lane_state(lane).warnings.extend(left);
         self.states.insert(lane.to_string(), outcome.state);
         if outcome.state == LaneState::Done && self.collector.is_some() {

@@ -32,6 +32,8 @@ pub(super) struct Active {
     looked_at: Instant,
     /// Why git-lanes ended a worker that would not end on its own.
     pub stuck: Option<String>,
+    /// The lane's cgroup, where the kernel allows one: what the worker started is in it.
+    pub cgroup: Option<crate::exec::cgroup::LaneGroup>,
 }
 
 /// How a lane ended: the state it is left in and the detail shown and saved.
@@ -60,6 +62,7 @@ impl Active {
             preset,
             looked_at: Instant::now(),
             stuck: None,
+            cgroup: None,
         }
     }
 
@@ -195,18 +198,25 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     if sandboxed {
         crate::base::fsutil::create_dir_all(&signal_dir)?;
         env.extend(sandbox_env(&state_dir.join("tmp")));
-        let detached = crate::git::confine::detach(&r.repo.common_dir, &lr.worktree, &lr.branch)?;
+        let (detached, warnings) = crate::git::confine::detach(&r.repo.common_dir, &lr.worktree, &lr.branch)?;
+        r.lane_state(lane).warnings.extend(warnings);
         env.extend(detached.env);
         record = Some(detached.admin);
     }
     let timeout = lane_timeout(r, lane);
-    let argv = cmd.argv();
-    let mut spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
+    let cgroup = crate::exec::cgroup::LaneGroup::create(&format!("git-lanes-{}-{lane}", std::process::id()));
+    let argv: Vec<String> = match &cgroup {
+        Some(g) => g.wrap(&cmd.argv()),
+        None => cmd.argv().iter().map(|a| a.to_string()).collect(),
+    };
+    let mut spec = ProcessSpec::new(&argv[0], &argv[1..], &lr.worktree)
         .with_env(EnvPolicy::Inherit(env))
         .with_output(OutputTarget::File(lr.files.join("worker.log")))
         .with_timeout(timeout);
     if let Some(record) = &record {
+        let procs = cgroup.as_ref().map(crate::exec::cgroup::LaneGroup::procs);
         let mut own: Vec<&Path> = vec![&lr.worktree, &state_dir, record];
+        own.extend(procs.as_deref());
         own.extend(r.ws.config.sandbox_writable.iter().map(PathBuf::as_path));
         spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&own));
     }
@@ -223,7 +233,9 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     ls.started_at = Some(crate::files::scaffold::now_rfc3339());
     r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids });
     let follow = LaneFollow::new(lane, vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)]);
-    Ok(Active::new(lane, Some(child), None, follow, timeout, cmd.preset))
+    let mut active = Active::new(lane, Some(child), None, follow, timeout, cmd.preset);
+    active.cgroup = cgroup;
+    Ok(active)
 }
 
 /// The worker's environment on top of the orchestrator's: the preset's own variables, the run's
@@ -246,6 +258,7 @@ fn worker_env(
     env.push(("LANES_PORT_BASE".into(), port_base.to_string().into()));
     env.push(("LANES_PORT_SPAN".into(), r.ws.config.port_span.to_string().into()));
     env.push(("LANES_WORKTREE".into(), lr.worktree.as_os_str().to_owned()));
+    env.push((MARK.into(), lane_mark(r, lane).into()));
     if let Some(path) = presets::worker_path() {
         env.push(("PATH".into(), path));
     }
@@ -254,15 +267,17 @@ fn worker_env(
 }
 
 /// What a lane's worker left behind once it has ended, for the lane's warnings: its processes
-/// still running (found by the `LANES_RUN_ID` and `LANES_LANE` they inherited, also after
-/// `setsid`, a double fork or `nohup`) are ended; signal files it wrote for other lanes in its
+/// still running (found by the [`MARK`] they inherited, also after `setsid`, a double fork or
+/// `nohup`) are ended; signal files it wrote for other lanes in its
 /// own signal folder are named (they count for nobody: a lane is followed only through its
 /// own files).
-pub(super) fn end_left_behind(r: &Run<'_>, lane: &str) -> Vec<String> {
+pub(super) fn end_left_behind(r: &Run<'_>, lane: &str, cgroup: Option<&crate::exec::cgroup::LaneGroup>) -> Vec<String> {
     let mut warnings = Vec::new();
-    let left = process::processes_with_env(&[(presets::ENV_LANE, lane), ("LANES_RUN_ID", r.run_id.as_str())]);
+    let mut left = cgroup.map(crate::exec::cgroup::LaneGroup::end).unwrap_or_default();
+    let marked = process::processes_with_env(&[(MARK, &lane_mark(r, lane))]);
+    process::end_processes(&marked, Duration::from_millis(500));
+    left.extend(marked);
     if !left.is_empty() {
-        process::end_processes(&left, Duration::from_millis(500));
         let list: Vec<String> = left.iter().map(ToString::to_string).collect();
         warnings.push(format!("the worker left processes running after it ended; git-lanes ended them: {}", list.join(", ")));
     }
@@ -288,6 +303,15 @@ pub(super) fn end_left_behind(r: &Run<'_>, lane: &str) -> Vec<String> {
         }
     }
     warnings
+}
+
+/// The variable every process of a lane's worker inherits, naming the repository, the run and
+/// the lane: what is left behind is found by it (the run id and lane name alone are not unique
+/// across repositories).
+const MARK: &str = "LANES_MARK";
+
+fn lane_mark(r: &Run<'_>, lane: &str) -> String {
+    format!("{}:{}:{lane}", r.repo.common_dir.display(), r.run_id)
 }
 
 /// The agent's own folder in a lane's state folder when the worker is sandboxed
