@@ -135,6 +135,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::print_stderr)] // a skipped case says why
     fn a_detached_process_is_ended_with_its_lanes_cgroup() {
         let Some(g) = LaneGroup::create(&format!("git-lanes-test-{}", std::process::id())) else {
             eprintln!("skipped: no writable cgroup v2 here");

@@ -151,7 +151,7 @@ pub fn credential_paths() -> Vec<PathBuf> {
 /// path gets nothing. Symbolic links are judged by where they lead.
 fn split_around(base: &Path, avoid: &[PathBuf], whole: &mut Vec<PathBuf>, walked: &mut Vec<PathBuf>) {
     let real = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
-    if avoid.iter().any(|a| *a == real) {
+    if avoid.contains(&real) {
         return;
     }
     if !avoid.iter().any(|a| a.starts_with(&real)) {
