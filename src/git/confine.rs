@@ -71,9 +71,20 @@ pub fn detach(common: &Path, worktree: &Path, branch: &str) -> Result<(Detached,
     fsutil::write_atomic(&admin.join("HEAD"), format!("{tip}\n").as_bytes())?;
     let env = vec![
         (OsString::from("GIT_OBJECT_DIRECTORY"), objects.into_os_string()),
-        (OsString::from("GIT_ALTERNATE_OBJECT_DIRECTORIES"), common.join("objects").into_os_string()),
+        (OsString::from("GIT_ALTERNATE_OBJECT_DIRECTORIES"), alternate(&common.join("objects"))),
     ];
     Ok((Detached { admin, env }, warnings))
+}
+
+/// `path` as one entry of git's colon-separated alternates list: C-quoted when it holds a colon
+/// or starts with a quote.
+fn alternate(path: &Path) -> OsString {
+    let text = path.to_string_lossy();
+    if !text.contains(':') && !text.starts_with('"') {
+        return path.as_os_str().to_owned();
+    }
+    let quoted: String = text.chars().flat_map(|c| if matches!(c, '"' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
+    format!("\"{quoted}\"").into()
 }
 
 /// After the worker: put its worktree's git files back, take its objects in, move `branch` to
@@ -230,5 +241,11 @@ mod tests {
         let first = git(&wt, &["rev-parse", "HEAD"], &det.env);
         detach(&common, &wt, "lanes/r/E").unwrap();
         assert_eq!(git(&main, &["rev-parse", "lanes/r/E"], &[]), first);
+    }
+
+    #[test]
+    fn an_alternate_with_a_colon_is_quoted() {
+        assert_eq!(alternate(Path::new("/r/.git/objects")), "/r/.git/objects");
+        assert_eq!(alternate(Path::new("/a:b/\"q\"/objects")), "\"/a:b/\\\"q\\\"/objects\"");
     }
 }
