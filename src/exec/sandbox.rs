@@ -440,4 +440,23 @@ mod tests {
         assert_eq!(g.restore(), [d.path().join(".git/hooks/pre-push")]);
         assert_eq!(std::fs::read_to_string(d.path().join(".git/hooks/pre-push")).unwrap(), "mine");
     }
+
+    #[test]
+    fn the_rules_go_around_a_hidden_path_and_grant_its_ancestors_only_a_listing() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().canonicalize().unwrap();
+        for f in [".ssh/id", ".config/git/credentials", ".config/git/config", ".config/app/x", "notes"] {
+            std::fs::create_dir_all(base.join(f).parent().unwrap()).unwrap();
+            std::fs::write(base.join(f), "x").unwrap();
+        }
+        // A link to the hidden folder is not followed into it.
+        std::os::unix::fs::symlink(base.join(".ssh"), base.join("keys")).unwrap();
+        let hidden = [base.join(".ssh"), base.join(".config/git/credentials")];
+        let (mut whole, mut walked) = (Vec::new(), Vec::new());
+        split_around(&base, &hidden, &mut whole, &mut walked);
+        whole.sort();
+        walked.sort();
+        assert_eq!(whole, [base.join(".config/app"), base.join(".config/git/config"), base.join("notes")]);
+        assert_eq!(walked, [base.clone(), base.join(".config"), base.join(".config/git")]);
+    }
 }
