@@ -143,13 +143,17 @@ mod tests {
         };
         let marker = tempfile::tempdir().unwrap();
         let pidfile = marker.path().join("pid");
-        let script = format!("setsid sh -c 'echo $$ > {}; sleep 30' > /dev/null 2>&1 < /dev/null &", pidfile.display());
+        // The starter waits for the daemon to be on its own (its group is ended when it exits).
+        let script = format!(
+            "setsid sh -c 'echo $$ > {p}.tmp && mv {p}.tmp {p}; sleep 30' > /dev/null 2>&1 < /dev/null & while [ ! -s {p} ]; do sleep 0.01; done",
+            p = pidfile.display()
+        );
         let argv = g.wrap(&["sh", "-c", &script]);
         let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
         let spec = crate::exec::process::ProcessSpec::new(&argv[0], &args, marker.path());
         crate::exec::process::run(&spec).unwrap();
         let mut pid = None;
-        for _ in 0..100 {
+        for _ in 0..500 {
             pid = std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse::<u32>().ok());
             if pid.is_some() {
                 break;

@@ -370,14 +370,19 @@ fn prepare(policy: &Policy) -> Result<Option<OwnedFd>, String> {
     // The crate downgrades what this kernel does not know (best effort), so one target ABI
     // serves every kernel that has Landlock at all.
     let abi = ABI::V6;
-    let mut ruleset = Ruleset::default().handle_access(AccessFs::from_all(abi)).map_err(|e| e.to_string())?;
+    let split = !(policy.hidden.is_empty() && policy.read_only.is_empty());
+    // A worker's rules also handle connecting to named sockets where the kernel mediates it
+    // (ABI 9): allowed wherever reading is, so never beneath a hidden path (an ssh agent's or
+    // git's credential cache socket). Older kernels drop it (best effort).
+    let fs_abi = if split { ABI::V9 } else { abi };
+    let mut ruleset = Ruleset::default().handle_access(AccessFs::from_all(fs_abi)).map_err(|e| e.to_string())?;
     if !policy.network {
         ruleset = ruleset.handle_access(AccessNet::from_all(abi)).map_err(|e| e.to_string())?;
     }
     let ruleset = ruleset.scope(Scope::from_all(abi)).map_err(|e| e.to_string())?;
     let devices: Vec<&Path> = DEVICES.iter().map(Path::new).filter(|p| p.exists()).collect();
     let mut created = ruleset.create().map_err(|e| e.to_string())?;
-    if policy.hidden.is_empty() && policy.read_only.is_empty() {
+    if !split {
         let root = PathFd::new("/").map_err(|e| e.to_string())?;
         let writable: Vec<&Path> = policy.writable.iter().map(PathBuf::as_path).filter(|p| p.exists()).collect();
         created = created
@@ -393,9 +398,9 @@ fn prepare(policy: &Policy) -> Result<Option<OwnedFd>, String> {
             split_around(w, &avoid, &mut writable, &mut walked);
         }
         created = created
-            .add_rules(path_beneath_rules(&readable, AccessFs::from_read(abi)))
+            .add_rules(path_beneath_rules(&readable, AccessFs::from_read(abi) | AccessFs::ResolveUnix))
             .and_then(|r| r.add_rules(path_beneath_rules(&listed, AccessFs::ReadDir)))
-            .and_then(|r| r.add_rules(path_beneath_rules(&writable, AccessFs::from_all(abi))))
+            .and_then(|r| r.add_rules(path_beneath_rules(&writable, AccessFs::from_all(fs_abi))))
             // Within a writable folder, new folders may be made next to a read-only one.
             .and_then(|r| r.add_rules(path_beneath_rules(&walked, AccessFs::ReadDir | AccessFs::MakeDir)))
             .map_err(|e| e.to_string())?;
