@@ -42,9 +42,9 @@ const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/
 
 impl Policy {
     /// A check's policy: it may write inside `tree` (its worktree or export) and `tmp` (a private
-    /// temporary folder), nothing else, and has no network. (Landlock cannot carve `.git` out of
-    /// the main worktree, which `git lanes verify` runs in: [`GitGuard`] puts back what a check
-    /// changed there that git would execute.)
+    /// temporary folder), nothing else, and has no network. The repository's git folders are
+    /// kept out of its reach by [`Prepared::for_check`] (a read-only mount where the kernel
+    /// allows it); where nothing enforces that, [`GitGuard`] puts back what git would execute.
     pub fn for_check(tree: &Path, tmp: &Path) -> Policy {
         Policy { writable: vec![tree.to_path_buf(), tmp.to_path_buf()], network: false }
     }
@@ -152,6 +152,43 @@ impl GitGuard {
     }
 }
 
+/// How a check is kept from writing the repository's git data (objects, refs, config, hooks,
+/// info, worktree records, `.git/lanes`), from the strongest way to the weakest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitShield {
+    /// The git folders are mounted read-only in a mount namespace of the check's own.
+    ReadOnlyMount,
+    /// No mount namespace here: Landlock grants write beneath each entry of the tree but
+    /// `.git` (a check cannot create a new file at the tree's top level either).
+    LandlockRules,
+    /// The tree has no git folder (an export outside the repository).
+    NoGitFolder,
+    /// Nothing enforces it: what git executes (config, hooks, info) is put back afterwards.
+    PutBack,
+}
+
+impl GitShield {
+    /// Its name in JSON output and evidence.
+    pub fn code(self) -> &'static str {
+        match self {
+            GitShield::ReadOnlyMount => "read_only_mount",
+            GitShield::LandlockRules => "landlock_rules",
+            GitShield::NoGitFolder => "no_git_folder",
+            GitShield::PutBack => "put_back",
+        }
+    }
+
+    /// A few words for output and evidence.
+    pub fn describe(self) -> &'static str {
+        match self {
+            GitShield::ReadOnlyMount => "git folders mounted read-only",
+            GitShield::LandlockRules => "git folders outside the Landlock rules",
+            GitShield::NoGitFolder => "export without git folder",
+            GitShield::PutBack => "git folders writable; config and hooks put back",
+        }
+    }
+}
+
 /// Whether this process can sandbox its children.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -204,6 +241,10 @@ pub fn missing_warning() -> Option<String> {
 pub struct Prepared {
     policy: Policy,
     ruleset: Option<OwnedFd>,
+    /// The mount namespace its children run in (checks: git folders read-only), if any.
+    mounts: Option<std::sync::Arc<crate::exec::mountns::MountPlan>>,
+    /// How it keeps a check from writing the repository's git data.
+    shield: GitShield,
     /// The thread confined to it that starts its children, once there is a first.
     starter: OnceLock<crate::exec::process::Starter>,
 }
@@ -215,7 +256,54 @@ impl Prepared {
     /// When Landlock is there but refuses the ruleset; the reason.
     pub fn new(policy: Policy) -> Result<Prepared, String> {
         let ruleset = prepare(&policy)?;
-        Ok(Prepared { policy, ruleset, starter: OnceLock::new() })
+        Ok(Prepared { policy, ruleset, mounts: None, shield: GitShield::NoGitFolder, starter: OnceLock::new() })
+    }
+
+    /// A check's sandbox in `tree` with the private temporary folder `tmp`
+    /// ([`Policy::for_check`]), keeping the repository's git folders out of its reach as well
+    /// as this machine allows ([`GitShield`]).
+    ///
+    /// # Errors
+    /// When Landlock or the mount namespace is there but refuses the set-up; the reason.
+    pub fn for_check(tree: &Path, tmp: &Path) -> Result<Prepared, String> {
+        let mut policy = Policy::for_check(tree, tmp);
+        let folders = crate::exec::mountns::git_folders(tree);
+        if folders.is_empty() {
+            return Prepared::new(policy);
+        }
+        let per_child = match crate::exec::mountns::support() {
+            crate::exec::mountns::Support::Thread => Some(false),
+            crate::exec::mountns::Support::Child => Some(true),
+            crate::exec::mountns::Support::Missing(_) => None,
+        };
+        if let Some(per_child) = per_child {
+            let plan = crate::exec::mountns::MountPlan::new(&folders, &policy.writable, per_child)
+                .map_err(|e| format!("could not prepare the read-only git folders: {e}"))?;
+            let ruleset = prepare(&policy)?;
+            let mounts = Some(std::sync::Arc::new(plan));
+            return Ok(Prepared { policy, ruleset, mounts, shield: GitShield::ReadOnlyMount, starter: OnceLock::new() });
+        }
+        if !status().is_enforced() {
+            return Ok(Prepared { policy, ruleset: None, mounts: None, shield: GitShield::PutBack, starter: OnceLock::new() });
+        }
+        // No namespace: Landlock grants write beneath each entry of the tree but its `.git`.
+        let entries = std::fs::read_dir(tree).map_err(|e| format!("{}: {e}", tree.display()))?;
+        let mut writable: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.file_name() != Some(".git".as_ref())).collect();
+        writable.sort();
+        writable.push(tmp.to_path_buf());
+        policy.writable = writable;
+        let ruleset = prepare(&policy)?;
+        Ok(Prepared { policy, ruleset, mounts: None, shield: GitShield::LandlockRules, starter: OnceLock::new() })
+    }
+
+    /// How this sandbox keeps a check from writing git's data.
+    pub fn shield(&self) -> GitShield {
+        self.shield
+    }
+
+    /// The mount namespace its children run in, if any.
+    pub(crate) fn mounts(&self) -> Option<&crate::exec::mountns::MountPlan> {
+        self.mounts.as_deref()
     }
 
     /// The descriptor a child's starter hands to `landlock_restrict_self`.
@@ -232,8 +320,10 @@ impl Prepared {
         if let Some(s) = self.starter.get() {
             return Ok(s);
         }
-        let ruleset = self.ruleset().ok_or_else(|| std::io::Error::other("no sandbox to start children in"))?;
-        let made = crate::exec::process::Starter::new(ruleset)?;
+        if self.ruleset.is_none() && self.mounts.is_none() {
+            return Err(std::io::Error::other("no sandbox to start children in"));
+        }
+        let made = crate::exec::process::Starter::new(self.ruleset(), self.mounts.clone())?;
         // Two first children at once: one starter is kept, the other ends when dropped.
         Ok(self.starter.get_or_init(|| made))
     }
@@ -241,7 +331,7 @@ impl Prepared {
 
 impl PartialEq for Prepared {
     fn eq(&self, other: &Prepared) -> bool {
-        self.policy == other.policy
+        self.policy == other.policy && self.shield == other.shield
     }
 }
 

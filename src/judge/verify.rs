@@ -120,6 +120,8 @@ pub struct CheckResult {
     /// Bytes of output left out by the cap.
     pub dropped_bytes: u64,
     pub duration: Duration,
+    /// How its sandbox kept it from writing git's data; `None` when it was not started.
+    pub git_shield: Option<crate::exec::sandbox::GitShield>,
 }
 
 impl CheckResult {
@@ -268,8 +270,7 @@ impl Slot {
             .prefix("git-lanes-check-")
             .tempdir()
             .map_err(|e| format!("could not create its temporary folder: {e}"))?;
-        let policy = crate::exec::sandbox::Policy::for_check(tree, tmp.path());
-        let sandbox = crate::exec::sandbox::Prepared::new(policy).map_err(|e| format!("sandbox: {e}"))?;
+        let sandbox = crate::exec::sandbox::Prepared::for_check(tree, tmp.path()).map_err(|e| format!("sandbox: {e}"))?;
         Ok(Slot { tmp, sandbox: std::sync::Arc::new(sandbox) })
     }
 
@@ -332,6 +333,7 @@ impl<'a> Checker<'a> {
             output: String::new(),
             dropped_bytes: 0,
             duration: Duration::ZERO,
+            git_shield: None,
         };
         if !self.opts.allow_dangerous
             && let Some(finding) = safety::inspect(&check.command).into_iter().next()
@@ -360,6 +362,7 @@ impl<'a> Checker<'a> {
             let meanwhile = guard.1 != restorations_before;
             (restored, meanwhile)
         };
+        let shield = slot.sandbox.shield();
         self.give_back(slot);
         let done = match ran {
             Err(e) => return not_run(e.to_string()),
@@ -383,6 +386,7 @@ impl<'a> Checker<'a> {
             output: crate::base::redact::redact(&done.output.text).into_owned(),
             dropped_bytes: done.output.dropped_bytes,
             duration: done.duration,
+            git_shield: Some(shield),
         }
     }
 
@@ -441,6 +445,7 @@ pub fn to_evidence(verdict: &IssueVerdict, issue: &Issue, tree: &TreeState, time
                 Reason::NotRun { why } => format!("not run: {why}"),
                 _ => c.ending.map(|e| e.to_string()).unwrap_or_default(),
             }),
+            git_shield: c.git_shield.map(|g| g.code().to_string()),
         })
         .collect();
     Evidence {
