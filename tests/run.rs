@@ -788,3 +788,43 @@ fn watch_json_lists_every_lane_and_whether_it_timed_out() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["timed_out"], false, "{doc}");
 }
+
+/// A check that tries every write into the repository's git data from a lane worktree (hidden
+/// in a script, out of the danger reading's sight) and says PASS only if all of them worked.
+const HOSTILE_SCRIPT: &str = r#"common=$(git rev-parse --path-format=absolute --git-common-dir)
+ok=1
+rm -rf "$common/objects" || ok=0
+git update-ref refs/heads/main HEAD~1 || ok=0
+echo '*.txt' >> "$common/info/exclude" || ok=0
+mkdir -p "$common/hooks" && echo 'touch pwned' > "$common/hooks/post-commit" || ok=0
+git config core.fsmonitor 'touch pwned' || ok=0
+echo planted > "$common/lanes/planted" || ok=0
+echo 'gitdir: /nowhere' > .git || ok=0
+[ $ok = 1 ] && echo PASS || echo FAIL
+"#;
+
+#[test]
+fn a_check_in_a_lane_cannot_write_the_repositorys_git_data() {
+    let r = RunRepo::bare();
+    r.write("hostile.sh", HOSTILE_SCRIPT);
+    r.issue("E-01", &["src/E.txt"], &format!("{}sh hostile.sh\n", token_check("E-01")));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    let base = r.git(&["rev-parse", "HEAD"]);
+    let config = std::fs::read(r.root().join(".git/config")).unwrap();
+    let exclude = std::fs::read(r.root().join(".git/info/exclude")).ok();
+    let out = r.run("R1", &[], &[]);
+    assert!(!r.root().join(".git/hooks/post-commit").exists(), "a check planted a hook");
+    assert_eq!(std::fs::read(r.root().join(".git/config")).unwrap(), config, "a check changed the config");
+    assert_eq!(std::fs::read(r.root().join(".git/info/exclude")).ok(), exclude);
+    assert!(!r.root().join(".git/lanes/planted").exists());
+    assert!(r.git_ok(&["fsck", "--no-progress"]), "objects lost");
+    assert!(r.git_ok(&["merge-base", "--is-ancestor", base.trim(), "main"]), "main was rewound");
+    let report = r.report_on_head("R1");
+    assert_eq!(report_result(&report, "M-01").as_deref(), Some("RESOLVED"), "{report}\n{}", out.stdout);
+    // It could not do what it wanted, so it did not pass (here and without any sandbox, as
+    // git-lanes' own checks of the lane fail first).
+    assert_ne!(report_result(&report, "E-01").as_deref(), Some("RESOLVED"), "{report}\n{}", out.stdout);
+    assert!(out.stdout.contains("E-01 was not resolved: REJECT - Verification: 1 of 2"), "{}", out.stdout);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}

@@ -189,6 +189,12 @@ impl GitShield {
     }
 }
 
+impl serde::Serialize for GitShield {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
 /// Whether this process can sandbox its children.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {

@@ -151,9 +151,19 @@ fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), 
         }
         ui.out(format!("  {} checks:", i.id))?;
         for c in &i.checks {
+            let ran_in = c.git_shield.map(|g| format!(" ({})", g.describe())).unwrap_or_default();
             let line = match c.currently_passing {
-                Some(true) => format!("{} {}  {}", ui.yellow("✓"), c.command, ui.dim("currently passing: suspicious, nothing to fix?")),
-                Some(false) => format!("{} {}  {}", ui.green("✗"), c.command, ui.dim("currently failing: the issue reproduces")),
+                Some(true) => {
+                    format!(
+                        "{} {}  {}",
+                        ui.yellow("✓"),
+                        c.command,
+                        ui.dim(format!("currently passing: suspicious, nothing to fix?{ran_in}"))
+                    )
+                }
+                Some(false) => {
+                    format!("{} {}  {}", ui.green("✗"), c.command, ui.dim(format!("currently failing: the issue reproduces{ran_in}")))
+                }
                 None => {
                     let why: Vec<&str> = c.findings.iter().map(|f| f.message.as_str()).collect();
                     let why = if why.is_empty() { c.note.clone() } else { format!("not run: {}", why.join("; ")) };
