@@ -457,3 +457,34 @@ fn a_user_namespace_per_check_keeps_git_read_only_too() {
     assert_eq!(*passed.last().unwrap(), true, "{doc}");
     assert_eq!(r.read("README.md"), "# test repo\n");
 }
+
+/// The largest resident size of the children waited for so far, in KiB.
+fn children_peak_kib() -> i64 {
+    // SAFETY: getrusage fills the struct it is given.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u.ru_maxrss
+    }
+}
+
+#[test]
+fn a_huge_file_is_refused_by_its_size_without_being_read_whole_and_named_by_its_kind() {
+    let r = TestRepo::new();
+    r.issue_with_paths("E-01", "E", "OPEN", &[], "true\n");
+    // 300 MB without using the disk: a sparse file.
+    let huge = |rel: &str| std::fs::File::create(r.path(rel)).unwrap().set_len(300 << 20).unwrap();
+    huge("lanes.yaml");
+    let out = r.cmd().arg("validate").assert().failure().get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("configuration file is larger than the 4 MiB limit"), "{err}");
+    assert!(!err.contains("markdown file"), "{err}");
+    assert!(children_peak_kib() < 100 * 1024, "peak {} KiB", children_peak_kib());
+    std::fs::remove_file(r.path("lanes.yaml")).unwrap();
+    huge("issues/E/E-01.md");
+    let out = r.cmd().arg("validate").assert().failure().get_output().clone();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("issue file is larger than the 4 MiB limit"), "{text}");
+    assert!(children_peak_kib() < 100 * 1024, "peak {} KiB", children_peak_kib());
+}

@@ -18,13 +18,17 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 /// buffer holds one byte more than the stat size, so a read that returns exactly that size has
 /// reached the end the stat data describes. A read that finds more (a file grown since the stat,
 /// or one whose stat size is not its length) goes on to the end.
+///
+/// At most `cap` bytes and one are read: a larger file is refused by its parser by its length
+/// without ever being read whole.
 pub fn read_in_with_stat(
     dir: impl std::os::fd::AsFd,
     name: &std::ffi::OsStr,
     path: impl FnOnce() -> PathBuf,
+    cap: usize,
 ) -> Result<(Vec<u8>, rustix::fs::Stat)> {
     let mut bytes = Vec::new();
-    let stat = read_in_with_stat_into(dir, name, path, &mut bytes)?;
+    let stat = read_in_with_stat_into(dir, name, path, &mut bytes, cap)?;
     Ok((bytes, stat))
 }
 
@@ -35,25 +39,31 @@ pub fn read_in_with_stat_into(
     name: &std::ffi::OsStr,
     path: impl FnOnce() -> PathBuf,
     bytes: &mut Vec<u8>,
+    cap: usize,
 ) -> Result<rustix::fs::Stat> {
     use rustix::fs::{Mode, OFlags};
     let read = || -> std::io::Result<rustix::fs::Stat> {
         let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
         let stat = rustix::fs::fstat(&fd)?;
         bytes.clear();
-        read_sized(&fd, usize::try_from(stat.st_size).unwrap_or(0), bytes)?;
+        read_sized(&fd, usize::try_from(stat.st_size).unwrap_or(0), bytes, cap.saturating_add(1))?;
         Ok(stat)
     };
     read().map_err(|e| Error::io("read", &path(), e))
 }
 
 /// Read an open file whole into `bytes` whose size was `size` when stat'ed: one read into room
-/// for that size and a byte more (to see the end), more reads until the end when it has grown.
-fn read_sized(fd: &std::os::fd::OwnedFd, size: usize, bytes: &mut Vec<u8>) -> std::io::Result<()> {
-    bytes.reserve(size.saturating_add(1));
+/// for that size and a byte more (to see the end), more reads until the end when it has grown;
+/// never more than `limit` bytes.
+fn read_sized(fd: &std::os::fd::OwnedFd, size: usize, bytes: &mut Vec<u8>, limit: usize) -> std::io::Result<()> {
+    bytes.reserve_exact(size.saturating_add(1).min(limit));
     loop {
+        if bytes.len() >= limit {
+            bytes.truncate(limit);
+            return Ok(());
+        }
         if bytes.len() == bytes.capacity() {
-            bytes.reserve(bytes.capacity().max(4096));
+            bytes.reserve_exact(bytes.capacity().max(4096).min(limit - bytes.len()));
         }
         match rustix::io::read(fd, rustix::buffer::spare_capacity(bytes)) {
             Ok(0) => return Ok(()),
@@ -72,6 +82,22 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("read", path, e)),
     }
+}
+
+/// [`read_optional`] of a file parsed as text, reading no more than `cap` bytes and one: a larger
+/// file (a 300 MB `lanes.yaml`) is never read whole; the parser refuses it by its length.
+pub fn read_optional_capped(path: &Path, cap: usize) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let size = file.metadata().map_err(|e| Error::io("read", path, e))?.len();
+    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    let mut bytes = Vec::with_capacity(usize::try_from(size.min(limit)).unwrap_or(0));
+    file.take(limit).read_to_end(&mut bytes).map_err(|e| Error::io("read", path, e))?;
+    Ok(Some(bytes))
 }
 
 /// How git-lanes' temporary files are named (`.lanes-tmp-XXXXXX`, beside their target).

@@ -175,7 +175,7 @@ impl Config {
 
     /// Load `lanes.yaml` from `root` (if present) over the defaults, then apply `overrides`.
     pub fn load(root: &Path, overrides: &Overrides) -> Result<Config> {
-        Config::from_bytes(fsutil::read_optional(&root.join(CONFIG_FILE))?, overrides)
+        Config::from_bytes(fsutil::read_optional_capped(&root.join(CONFIG_FILE), crate::files::text::MAX_FILE_BYTES)?, overrides)
     }
 
     /// Like [`Config::load`] from the bytes of `lanes.yaml` (`None` when there is none), e.g. as
@@ -183,7 +183,7 @@ impl Config {
     pub fn from_bytes(file: Option<Vec<u8>>, overrides: &Overrides) -> Result<Config> {
         let mut c = Config::defaults();
         if let Some(bytes) = file {
-            let text = crate::files::text::decode(Path::new(CONFIG_FILE), bytes)?.text;
+            let text = crate::files::text::decode("configuration file", Path::new(CONFIG_FILE), bytes)?.text;
             let file: FileConfig = if text.trim().is_empty() {
                 FileConfig::default()
             } else {

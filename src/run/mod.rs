@@ -483,7 +483,7 @@ pub fn resume(
     let (run_id, state) = latest_resumable(repo, TASK_FIX)?
         .ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
-    let catalog = match crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
+    let catalog = match crate::base::fsutil::read_optional_capped(&ws.root.join(&ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
         None => None,
     };
@@ -728,7 +728,7 @@ fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Ca
         }
     }
     ws.ensure_clean()?;
-    let catalog = match crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
+    let catalog = match crate::base::fsutil::read_optional_capped(&ws.root.join(&ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
         None => None,
     };

@@ -295,8 +295,8 @@ impl RunState {
 
     /// Read the state file; `None` when it does not exist.
     pub fn load(root: &Path, rel: &Path) -> Result<Option<RunState>> {
-        let Some(bytes) = fsutil::read_optional(&root.join(rel))? else { return Ok(None) };
-        let text = crate::files::text::decode(rel, bytes)?.text;
+        let Some(bytes) = fsutil::read_optional_capped(&root.join(rel), crate::files::text::MAX_FILE_BYTES)? else { return Ok(None) };
+        let text = crate::files::text::decode("run state file", rel, bytes)?.text;
         if text.trim().is_empty() {
             return Ok(Some(RunState::fresh()));
         }
