@@ -828,3 +828,51 @@ fn a_check_in_a_lane_cannot_write_the_repositorys_git_data() {
     assert!(out.stdout.contains("E-01 was not resolved: REJECT - Verification: 1 of 2"), "{}", out.stdout);
     r.assert_nothing_lost("R1", &["E", "M"]);
 }
+
+#[test]
+fn a_symlinked_catalog_state_logbook_or_lanes_folder_is_refused_before_any_lane_starts() {
+    for what in ["catalog", "state", "logbook", "signals", "lanes"] {
+        let r = RunRepo::standard();
+        let outside = r.outside().join("elsewhere");
+        std::fs::create_dir_all(&outside).unwrap();
+        let link = |rel: &str| {
+            let at = r.root().join(rel);
+            let to = outside.join(at.file_name().unwrap());
+            if at.exists() {
+                std::fs::rename(&at, &to).unwrap();
+            } else if rel.ends_with(".yaml") {
+                std::fs::write(&to, "status: idle\n").unwrap();
+            } else {
+                std::fs::create_dir_all(&to).unwrap();
+            }
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(&to, &at).unwrap();
+        };
+        match what {
+            "catalog" => link("SAF_ISSUE_CATALOG.md"),
+            "state" => link("LogBook/issue-fixing/orchestrator-state.yaml"),
+            "logbook" => link("LogBook/issue-fixing"),
+            "signals" => link("LogBook/issue-fixing/signals"),
+            _ => {
+                std::fs::create_dir_all(r.root().join(".git/lanes")).unwrap();
+                link(".git/lanes");
+            }
+        }
+        if what != "lanes" {
+            r.git(&["add", "-A"]);
+            r.git(&["commit", "-q", "-m", "symlink"]);
+        }
+        let listed = |dir: &Path| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+        let before = listed(&outside);
+        let out = r.run("R1", &[], &[]);
+        assert_ne!(out.code, Some(0), "{what}: {}", out.stdout);
+        assert!(out.stderr.contains("is a symlink"), "{what}: {}", out.stderr);
+        assert!(out.stderr.contains("hint:"), "{what}: {}", out.stderr);
+        assert!(!out.stderr.contains("started"), "{what}: a lane started: {}", out.stderr);
+        assert!(r.lane_branches().is_empty(), "{what}: {:?}", r.lane_branches());
+        assert_eq!(listed(&outside), before, "{what}: something was written outside the repository");
+        assert!(!r.root().join(".git/lanes/runs/R1").exists(), "{what}: the run is listed");
+        let status = r.cmd().arg("status").output().unwrap();
+        assert!(!String::from_utf8_lossy(&status.stdout).contains("running"), "{what}");
+    }
+}

@@ -147,8 +147,7 @@ pub fn write_under(root: &Path, rel: &Path, bytes: &[u8]) -> Result<()> {
 /// `root` (checked with `symlink_metadata`, which never follows).
 pub fn check_no_symlink(root: &Path, rel: &Path) -> Result<()> {
     use std::path::Component;
-    let refuse =
-        |why: &str| Error::io("refuse to write", &root.join(rel), std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()));
+    let refuse = |why: &str| Error::io("write", &root.join(rel), std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()));
     let mut at = root.to_path_buf();
     for c in rel.components() {
         match c {

@@ -714,6 +714,39 @@ fn refuse_uncommitted_setup(repo: &Repo, ws: &Workspace) -> Result<()> {
     })
 }
 
+/// Refuse a run whose files would be written through a symlink (the catalog, the state file,
+/// the runs, signals and evidence folders and the folders above them, `.git/lanes`): before
+/// any lane starts, not at the finish after every lane has worked.
+pub(crate) fn refuse_symlinked_files(repo: &Repo, ws: &Workspace) -> Result<()> {
+    let c = &ws.config;
+    let link = |at: &Path| std::fs::symlink_metadata(at).is_ok_and(|m| m.file_type().is_symlink());
+    let mut found: Option<PathBuf> = None;
+    for rel in [&c.catalog, &c.state, &c.runs, &c.signals, &c.evidence] {
+        let mut at = ws.root.clone();
+        for part in rel.components() {
+            at.push(part);
+            if link(&at) {
+                found = Some(at);
+                break;
+            }
+        }
+        if found.is_some() {
+            break;
+        }
+    }
+    let lanes = repo.lanes_dir();
+    if found.is_none() {
+        found = [lanes.clone(), lanes.join("runs"), lanes.join("worktrees"), lanes.join("cache")].into_iter().find(|p| link(p));
+    }
+    let Some(at) = found else { return Ok(()) };
+    let shown = at.strip_prefix(&ws.root).unwrap_or(&at).display().to_string();
+    let target = std::fs::read_link(&at).map(|t| format!(" (to {})", t.display())).unwrap_or_default();
+    Err(Error::Conflict {
+        message: format!("`{shown}` is a symlink{target}; git-lanes writes its files there and never through a symlink"),
+        hint: Some(format!("make `{shown}` a real folder or file inside the repository, then run again")),
+    })
+}
+
 /// Step 1: refuse a dirty main worktree when the run will commit or merge; validate input.
 fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Catalog>> {
     let will_touch_main =
@@ -728,6 +761,7 @@ fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Ca
         }
     }
     ws.ensure_clean()?;
+    refuse_symlinked_files(repo, ws)?;
     let catalog = match crate::base::fsutil::read_optional_capped(&ws.root.join(&ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
         None => None,

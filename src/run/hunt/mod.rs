@@ -229,6 +229,7 @@ pub fn hunt(
     super::refuse_uncommitted_setup(repo, &ws)?;
     super::preflight(repo, &ws, &opts.run)?;
     let (ws, fixers) = hunting_workspace(ws)?;
+    super::refuse_symlinked_files(repo, &ws)?;
     let lanes = lanes_to_hunt(&ws, &fixers, &opts.run.lanes)?;
     // Every lane's worker is checked (it exists, its program is installed, its limits are valid)
     // before anything — lock, run folder, branch, worktree — exists.
