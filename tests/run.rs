@@ -876,3 +876,35 @@ fn a_symlinked_catalog_state_logbook_or_lanes_folder_is_refused_before_any_lane_
         assert!(!String::from_utf8_lossy(&status.stdout).contains("running"), "{what}");
     }
 }
+
+#[test]
+fn a_check_that_deletes_its_worktrees_git_file_fails_its_lane_by_name_and_clean_still_works() {
+    for sandbox in ["", "off"] {
+        let r = RunRepo::bare();
+        r.write("cut.sh", "rm -rf .git\necho PASS\n");
+        r.issue("E-01", &["src/E.txt"], &format!("{}sh cut.sh\n", token_check("E-01")));
+        r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+        r.finish_setup("");
+        let mut c = r.cmd();
+        c.args(["run", "--run-id", "R1", "--done-grace", "1s", "--timeout", "60s"]).env("LANES_SANDBOX", sandbox);
+        let out = c.output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!stdout.contains("collecting failed") && !stderr.contains("collecting failed"), "{sandbox}: {stdout}{stderr}");
+        if sandbox == "off" {
+            // Nothing kept it from deleting the link: it is put back, and the check is named.
+            assert!(stdout.contains("lane E: check `sh cut.sh` of E-01: it deleted or changed the worktree's link"), "{stdout}");
+            assert_ne!(report_result(&r.report_on_head("R1"), "E-01").as_deref(), Some("RESOLVED"));
+        }
+        let report = r.report_on_head("R1");
+        assert_eq!(report_result(&report, "M-01").as_deref(), Some("RESOLVED"), "{sandbox}: {report}");
+        if r.has_ref("refs/heads/lanes/R1/E") {
+            assert!(r.show("refs/heads/lanes/R1/E", "src/E.txt").contains("fixed-E-01"), "{sandbox}");
+        }
+        assert_archived(&r, "R1", &["E", "M"]);
+        assert!(r.show("refs/lanes/archive/R1/E", "src/E.txt").contains("fixed-E-01"), "{sandbox}: the archive ref is not the lane's work");
+        r.cmd().arg("clean").assert().success();
+        r.cmd().args(["clean", "--force"]).assert().success();
+        r.cmd().args(["clean", "--force"]).assert().success();
+        assert!(r.git_ok(&["fsck", "--no-progress"]));
+    }
+}

@@ -79,6 +79,8 @@ pub struct GitGuard {
     /// When the surface was read: a file modified shortly before may change again within the
     /// same timestamp tick unseen (git's racy-file rule), so its bytes are compared.
     taken: Option<std::time::SystemTime>,
+    /// `dir` is a linked worktree's `.git` file, the one thing guarded.
+    link: bool,
 }
 
 /// What proves a file unchanged without reading it: size, modification time and inode (a
@@ -92,10 +94,15 @@ fn stamp(path: &Path) -> Option<Stamp> {
 }
 
 impl GitGuard {
-    /// Remember `tree/.git`'s executable surface (nothing when `.git` is not a folder: lane
-    /// worktrees and exports keep their git folder outside the tree).
+    /// Remember `tree/.git`'s executable surface, or, in a linked worktree (lane worktrees),
+    /// its `.git` file, whose loss would cut the worktree off its repository (nothing in an
+    /// export, which has no `.git`).
     pub fn before(tree: &Path) -> GitGuard {
         let dir = tree.join(".git");
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_file()) {
+            let files = vec![(dir.clone(), std::fs::read(&dir).ok(), stamp(&dir))];
+            return GitGuard { files, dir: Some(dir), taken: Some(std::time::SystemTime::now()), link: true };
+        }
         if !dir.is_dir() {
             return GitGuard::default();
         }
@@ -106,7 +113,14 @@ impl GitGuard {
                 (p.clone(), std::fs::read(&p).ok(), st)
             })
             .collect();
-        GitGuard { files, dir: Some(dir), taken: Some(std::time::SystemTime::now()) }
+        GitGuard { files, dir: Some(dir), taken: Some(std::time::SystemTime::now()), link: false }
+    }
+
+    fn surface_of(&self, dir: &Path) -> Vec<PathBuf> {
+        if self.link {
+            return vec![dir.to_path_buf()];
+        }
+        Self::surface(dir)
     }
 
     fn surface(dir: &Path) -> Vec<PathBuf> {
@@ -127,7 +141,7 @@ impl GitGuard {
     pub fn restore(&self) -> Vec<PathBuf> {
         let Some(dir) = &self.dir else { return Vec::new() };
         let mut changed = Vec::new();
-        for p in Self::surface(dir) {
+        for p in self.surface_of(dir) {
             let noted = self.files.iter().find(|(q, _, _)| *q == p);
             if let Some((_, _, Some(st))) = noted
                 && self.settled(st)
@@ -141,7 +155,10 @@ impl GitGuard {
                 continue;
             }
             let ok = match &before {
-                Some(bytes) => std::fs::remove_file(&p).or(Ok(())).and_then(|()| std::fs::write(&p, bytes)).is_ok(),
+                Some(bytes) => {
+                    let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
+                    std::fs::write(&p, bytes).is_ok()
+                }
                 None => std::fs::remove_file(&p).is_ok() || std::fs::remove_dir_all(&p).is_ok(),
             };
             if ok {

@@ -370,7 +370,12 @@ impl<'a> Checker<'a> {
         };
         let (passed, reason) = if !restored.is_empty() {
             let paths = restored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-            (false, Reason::NotRun { why: format!("it changed what git executes ({paths}); git-lanes put it back") })
+            let why = if restored.iter().any(|p| p.file_name() == Some(".git".as_ref())) {
+                format!("it deleted or changed the worktree's link to its repository ({paths}); git-lanes put it back")
+            } else {
+                format!("it changed what git executes ({paths}); git-lanes put it back")
+            };
+            (false, Reason::NotRun { why })
         } else if restored_meanwhile {
             let why =
                 "a check running at the same time changed what git executes (git-lanes put it back), so this one cannot be trusted either";

@@ -92,6 +92,7 @@ fn collected_lines(c: &Collected) -> Vec<String> {
         out.push(format!("lane {}: collecting failed: {e}", c.lane));
     }
     out.extend(c.reverts.iter().map(|rv| format!("lane {}: issue file edit reverted: {rv}", c.lane)));
+    out.extend(c.tampering.iter().map(|t| format!("lane {}: {t}", c.lane)));
     if !c.refused.is_empty() {
         out.push(format!(
             "lane {} was refused ({}); it is neither judged nor integrated, its branch is kept",
