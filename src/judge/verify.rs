@@ -769,7 +769,8 @@ mod tests {
         let hooks = tree.path().join(".git/hooks");
         std::fs::create_dir_all(&hooks).unwrap();
         std::fs::write(hooks.join("pre-push"), "mine").unwrap();
-        let o = opts(Duration::from_secs(10));
+        // Past the danger reading, which flags the write, to the sandbox.
+        let o = VerifyOptions { allow_dangerous: true, ..opts(Duration::from_secs(10)) };
         let checker = Checker::new(tree.path(), &o);
         let (tamper, bystander) = std::thread::scope(|s| {
             let bystander = s.spawn(|| checker.run(&check("sleep 1; echo PASS")));
@@ -777,9 +778,15 @@ mod tests {
             let tamper = checker.run(&check("echo evil > .git/hooks/pre-push; echo PASS"));
             (tamper, bystander.join().unwrap())
         });
+        assert_eq!(std::fs::read_to_string(hooks.join("pre-push")).unwrap(), "mine");
+        if tamper.git_shield != Some(crate::exec::sandbox::GitShield::PutBack) {
+            // The sandbox kept `.git` out of reach: the write failed, nothing to put back.
+            assert!(tamper.output.contains("Read-only file system") || tamper.output.contains("Permission denied"), "{tamper:?}");
+            assert!(bystander.passed, "{bystander:?}");
+            return;
+        }
         assert!(!tamper.passed && matches!(&tamper.reason, Reason::NotRun { why } if why.contains("changed what git executes")));
         assert!(!bystander.passed, "a check running while another changed a hook passed: {bystander:?}");
-        assert_eq!(std::fs::read_to_string(hooks.join("pre-push")).unwrap(), "mine");
         // Afterwards, with the hook put back, checks pass again.
         assert!(checker.run(&check("echo PASS")).passed);
     }
