@@ -53,7 +53,8 @@ pub fn support() -> &'static Support {
         if asked != "userns" && std::thread::spawn(|| thread_can_unshare().is_ok()).join().unwrap_or(false) {
             return Support::Thread;
         }
-        match crate::exec::process::probe_in_child(child_can_unshare) {
+        let maps = IdMaps::own();
+        match crate::exec::process::probe_in_child(&|| child_can_unshare(&maps)) {
             Ok(()) => Support::Child,
             Err(e) => Support::Missing(format!("no mount namespace for checks: {e}")),
         }
@@ -168,6 +169,19 @@ impl MountPlan {
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(MountPlan { user: per_child.then(IdMaps::own), steps, read_only: ro })
+    }
+
+    /// Try the plan once: on a throwaway thread (thread way) or in a throwaway child (per
+    /// child), so a mount this machine refuses is known before any check depends on it.
+    ///
+    /// # Errors
+    /// What refused it.
+    pub fn try_once(&self) -> io::Result<()> {
+        if self.per_child() {
+            crate::exec::process::probe_in_child(&|| self.enter())
+        } else {
+            std::thread::scope(|s| s.spawn(|| self.enter()).join().unwrap_or_else(|_| Err(io::Error::other("the trial thread panicked"))))
+        }
     }
 
     /// Whether each child enters the namespace itself (before exec).

@@ -458,8 +458,7 @@ fn spawn_confined(mut cmd: Command, sandbox: Option<Arc<crate::exec::sandbox::Pr
 /// Run `f` in a throwaway child (forked, never exec'd) and say how it went: how the mount
 /// namespace helper learns once whether a child may enter a user namespace. `f` must only make
 /// system calls (it runs after fork).
-pub(crate) fn probe_in_child(f: fn(&crate::exec::mountns::IdMaps) -> io::Result<()>) -> io::Result<()> {
-    let maps = crate::exec::mountns::IdMaps::own();
+pub(crate) fn probe_in_child(f: &dyn Fn() -> io::Result<()>) -> io::Result<()> {
     // SAFETY: the child only makes system calls through `f` and leaves with `_exit`; the parent
     // waits for exactly that pid (nothing else is reaped).
     unsafe {
@@ -468,7 +467,7 @@ pub(crate) fn probe_in_child(f: fn(&crate::exec::mountns::IdMaps) -> io::Result<
             return Err(io::Error::last_os_error());
         }
         if pid == 0 {
-            let code = match f(&maps) {
+            let code = match f() {
                 Ok(()) => 0,
                 Err(e) => e.raw_os_error().unwrap_or(libc::EINVAL).clamp(1, 255),
             };

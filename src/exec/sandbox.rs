@@ -15,6 +15,12 @@
 //! over re-executing git-lanes as a launcher keeps library callers (tests, other binaries)
 //! working without knowing where the git-lanes binary is.
 //!
+//! A check is also kept from git's data ([`Prepared::for_check`], [`GitShield`]): the
+//! repository's git folders are mounted read-only in a mount namespace of its own
+//! ([`crate::exec::mountns`]); where the kernel refuses namespaces, its Landlock rules grant
+//! writes beneath each entry of the tree but `.git`; with neither, [`GitGuard`] puts back what
+//! git would execute.
+//!
 //! Where Landlock is missing (not Linux, an old kernel, disabled, or `LANES_SANDBOX=off` to try
 //! the fallback), [`status`] says why, callers say so once, and the dry run refuses to run checks
 //! unless `--allow-unsandboxed`.
@@ -299,9 +305,11 @@ impl Prepared {
             crate::exec::mountns::Support::Child => Some(true),
             crate::exec::mountns::Support::Missing(_) => None,
         };
-        if let Some(per_child) = per_child {
-            let plan = crate::exec::mountns::MountPlan::new(&folders, &policy.writable, per_child)
-                .map_err(|e| format!("could not prepare the read-only git folders: {e}"))?;
+        // A plan this machine refuses (a mount it does not allow) falls back to the next way.
+        let plan = per_child.and_then(|per_child| {
+            crate::exec::mountns::MountPlan::new(&folders, &policy.writable, per_child).ok().filter(|p| p.try_once().is_ok())
+        });
+        if let Some(plan) = plan {
             let ruleset = prepare(&policy)?;
             let mounts = Some(std::sync::Arc::new(plan));
             return Ok(Prepared { policy, ruleset, mounts, shield: GitShield::ReadOnlyMount, starter: OnceLock::new() });
