@@ -478,13 +478,13 @@ fn a_huge_file_is_refused_by_its_size_without_being_read_whole_and_named_by_its_
     huge("lanes.yaml");
     let out = r.cmd().arg("validate").assert().failure().get_output().clone();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(err.contains("configuration file is larger than the 4 MiB limit"), "{err}");
+    assert!(err.contains("configuration file is larger than the 4194304 byte limit"), "{err}");
     assert!(!err.contains("markdown file"), "{err}");
     assert!(children_peak_kib() < 100 * 1024, "peak {} KiB", children_peak_kib());
     std::fs::remove_file(r.path("lanes.yaml")).unwrap();
     huge("issues/E/E-01.md");
     let out = r.cmd().arg("validate").assert().failure().get_output().clone();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("issue file is larger than the 4 MiB limit"), "{text}");
+    assert!(text.contains("issue file is larger than the 4194304 byte limit"), "{text}");
     assert!(children_peak_kib() < 100 * 1024, "peak {} KiB", children_peak_kib());
 }

@@ -53,12 +53,8 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 fn refuse_large(kind: &str, path: &Path, bytes: &[u8]) -> Result<(), Problem> {
     if bytes.len() > MAX_FILE_BYTES {
         // Readers stop a byte past the limit: the length seen is not the file's size.
-        return Err(Problem::new(
-            path,
-            0,
-            format!("{kind} is larger than the {} MiB limit ({MAX_FILE_BYTES} bytes)", MAX_FILE_BYTES >> 20),
-        )
-        .with_hint(format!("is this the right file? a {kind} is a few KiB of text")));
+        return Err(Problem::new(path, 0, format!("{kind} is larger than the {MAX_FILE_BYTES} byte limit ({} MiB)", MAX_FILE_BYTES >> 20))
+            .with_hint(format!("is this the right file? a {kind} is a few KiB of text")));
     }
     Ok(())
 }
