@@ -33,6 +33,14 @@ fn assert_archived(r: &RunRepo, run_id: &str, lanes: &[&str]) {
     }
 }
 
+/// The pre-push gate's range check passes on what the run committed since `base`: a genuine run's
+/// resolutions are earned by the evidence its judge wrote.
+fn assert_gate_passes(r: &RunRepo, base: &str) {
+    let out = r.cmd().args(["check", "--range", &format!("{}..HEAD", base.trim())]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "the gate refuses a genuine run: {text}");
+}
+
 #[test]
 fn a_worker_that_fixes_gets_its_issues_resolved_merged_and_tidied() {
     let r = RunRepo::standard();
@@ -71,13 +79,16 @@ fn a_worker_that_fixes_gets_its_issues_resolved_merged_and_tidied() {
     assert_eq!(lane_status(&st, "E"), "done");
     assert!(st.lanes["E"].signal_latency_ms.is_some());
     r.assert_nothing_lost("R1", &["E", "M"]);
+    assert_gate_passes(&r, &base);
 }
 
 #[test]
 fn a_worker_that_marks_resolved_without_fixing_is_rejected_and_stays_open() {
     let r = RunRepo::standard();
+    let base = r.git(&["rev-parse", "HEAD"]);
     let out = r.run("R1", &[("E", "claim")], &[]);
     out.expect_code(3);
+    assert_gate_passes(&r, &base);
     assert_eq!(r.status_on_head("E-01"), "OPEN");
     assert!(r.show("HEAD", "issues/E/E-01.md").contains("- **Status:** OPEN"));
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
@@ -726,7 +737,9 @@ fn demo_builds_the_example_and_resolves_its_issues() {
 fn squash_policy_makes_one_commit_per_lane_and_push_reaches_the_remote() {
     let r = RunRepo::standard();
     let remote = local_origin(&r);
+    let base = r.git(&["rev-parse", "HEAD"]);
     r.run("R1", &[], &["--policy", "squash", "--push"]).expect_code(0);
+    assert_gate_passes(&r, &base);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
     let subjects = r.git(&["log", "--format=%s", "-4"]);
