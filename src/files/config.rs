@@ -67,6 +67,10 @@ pub struct FileConfig {
     pub worktree_pool: Option<bool>,
     /// At most this many worktrees are kept in the pool (default 32).
     pub worktree_pool_size: Option<usize>,
+    /// Commands run on the integration result before the user's branch moves (e.g. the whole
+    /// test suite); a lane that breaks one is backed out.
+    #[serde(default)]
+    pub integration_checks: Vec<String>,
     #[serde(default)]
     pub verify: VerifyConfig,
     #[serde(default)]
@@ -134,6 +138,8 @@ pub struct Config {
     /// `worktree_pool_size:` — how many worktrees the pool keeps at most.
     pub worktree_pool_size: usize,
     pub setup: SetupConfig,
+    /// `integration_checks:` (see [`FileConfig::integration_checks`]).
+    pub integration_checks: Vec<String>,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
 }
@@ -169,6 +175,7 @@ impl Config {
             worktree_pool: true,
             worktree_pool_size: 32,
             setup: SetupConfig::default(),
+            integration_checks: Vec::new(),
             from_file: false,
         }
     }
@@ -249,6 +256,10 @@ impl Config {
         self.worktree_pool = f.worktree_pool.unwrap_or(self.worktree_pool);
         self.worktree_pool_size = f.worktree_pool_size.unwrap_or(self.worktree_pool_size);
         self.setup = f.setup.clone();
+        if let Some(bad) = f.integration_checks.iter().find(|c| c.trim().is_empty()) {
+            return Err(Problem::new(CONFIG_FILE, 0, format!("integration_checks: `{bad}` is an empty command")).into());
+        }
+        self.integration_checks = f.integration_checks.clone();
         if let Some(lanes) = &f.lanes {
             for l in lanes {
                 names::check_lane(l).map_err(|m| Problem::new(CONFIG_FILE, 0, m))?;

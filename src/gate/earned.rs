@@ -124,13 +124,14 @@ pub(crate) fn unearned(git: &Repository, config: &Config, at: &View, before: Opt
     let mut first_problem = None;
     for rel in &added {
         let problem = match at.read(rel).map(|b| serde_json::from_slice::<Evidence>(&b)) {
-            Some(Ok(ev)) => match problem_of(git, at, &issue, &ev) {
-                None => return None,
-                Some(p) => p,
-            },
-            _ => "is not evidence JSON".to_string(),
+            Some(Ok(ev)) => problem_of(git, at, &issue, &ev),
+            _ => Some("is not evidence JSON".to_string()),
         };
-        first_problem.get_or_insert_with(|| format!("{} {problem}", rel.display()));
+        if let Some(p) = problem {
+            first_problem.get_or_insert_with(|| format!("{} {p}", rel.display()));
+        } else {
+            return None; // this file earns it
+        }
     }
     first_problem
 }

@@ -67,6 +67,8 @@ pub struct RunOptions {
     pub policy: Option<IntegrationPolicy>,
     pub no_commit: bool,
     pub no_integrate: bool,
+    /// Skip `lanes.yaml` `integration_checks:` for this run (`--no-integration-checks`).
+    pub no_integration_checks: bool,
     pub push: bool,
     /// Run workers in the sandbox (`--sandbox-workers`, or `sandbox_workers: true`).
     pub sandbox_workers: bool,
