@@ -151,3 +151,28 @@ fn lanes_that_break_a_command_only_together_back_out_the_later_one() {
     assert!(out.stdout.contains("(merged after lane A, which passes)"), "{}", out.stdout);
     assert_eq!(final_state(&r).integration.unwrap().merged, ["A", "C"]);
 }
+
+/// Killed in the middle of the bisection (a candidate's files in the integration worktree), the
+/// integration branch is still at the full result, and `run --resume` finds the culprit again.
+#[test]
+fn a_run_killed_mid_bisection_resumes_to_the_same_result() {
+    let r = repo(&["E", "M"], &[KEEPME]);
+    let out = r
+        .cmd()
+        .args(["run", "--run-id", "R1", "--done-grace", "1s", "--timeout", "60s"])
+        .env("FAKE_MODE_M", "break")
+        .env("LANES_FAULT", "mid-bisect")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None, "the fault point did not abort: {}", String::from_utf8_lossy(&out.stderr));
+    let m_tip = r.git(&["rev-parse", "refs/heads/lanes/R1/M"]);
+    assert!(
+        r.git_ok(&["merge-base", "--is-ancestor", m_tip.trim(), "refs/heads/lanes/R1/integration"]),
+        "the integration branch was moved to a bisection candidate"
+    );
+    let resumed = r.cmd().args(["run", "--resume"]).env("FAKE_MODE_M", "break").output().unwrap();
+    assert_eq!(resumed.status.code(), Some(3), "{}{}", String::from_utf8_lossy(&resumed.stdout), String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!((r.status_on_head("E-01"), r.status_on_head("M-01")), ("RESOLVED".into(), "OPEN".into()));
+    assert!(r.show("HEAD", "shared.txt").contains("keepme"));
+    assert_eq!(checks_of(&r).broken.iter().map(|b| b.lane.as_str()).collect::<Vec<_>>(), ["M"]);
+}

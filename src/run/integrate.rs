@@ -373,9 +373,13 @@ impl Passes<'_> {
         Ok(log)
     }
 
-    /// The lanes merged onto the start, in order: the commit, or why a lane does not merge.
+    /// The lanes merged onto the run's base, in order: the commit, or why a lane does not merge.
+    /// From the base, not from where a resumed integration started: that start holds lanes merged
+    /// before the kill, which could then not be backed out.
     fn candidate(&self, lanes: &[&Candidate]) -> Result<std::result::Result<git2::Oid, String>> {
-        let mut head = self.start;
+        let git = &self.repo.git;
+        let from_base = self.start == self.base || git.graph_descendant_of(self.start, self.base).unwrap_or(false);
+        let mut head = if from_base { self.base } else { self.start };
         for c in lanes {
             match self.merger.merge(head, c)? {
                 Ok(next) => head = next,
@@ -394,6 +398,7 @@ impl Passes<'_> {
             Err(reason) => return Ok(Some(CheckFailure { command: "merge".into(), output: reason })),
         };
         show_files(self.path, commit)?;
+        crate::base::fault::point("mid-bisect");
         if let Some(f) = self.recheck.failing_commands(active, true)?.into_iter().next() {
             return Ok(Some(f));
         }
