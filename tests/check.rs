@@ -263,6 +263,7 @@ fn hand_resolved_issue_is_refused_then_accepted_with_evidence() {
     env.verify("E-01");
     env.write_issue("E-01", "RESOLVED", "Missing retention policy");
     env.lanes(&["sync"]).assert_ok();
+    env.lanes(&["check"]).assert_ok(); // the working tree: the evidence is new since HEAD
     env.commit_all("resolve E-01, verified");
     env.push(&["main"]).assert_ok();
     assert_eq!(env.remote_ref("main").unwrap(), env.head());
