@@ -176,3 +176,18 @@ fn a_run_killed_mid_bisection_resumes_to_the_same_result() {
     assert!(r.show("HEAD", "shared.txt").contains("keepme"));
     assert_eq!(checks_of(&r).broken.iter().map(|b| b.lane.as_str()).collect::<Vec<_>>(), ["M"]);
 }
+
+#[test]
+fn an_integration_check_is_timed_out_by_integration_timeout() {
+    let r = RunRepo::bare();
+    for id in ["E-01", "M-01"] {
+        r.issue(id, &[&format!("src/{}.txt", &id[..1])], &token_check(id));
+    }
+    r.finish_setup("integration_checks:\n  - \"sleep 5\"\nintegration_timeout: 1s\n");
+    let out = r.run("R1", &[], &[]);
+    out.expect_code(3);
+    let checks = checks_of(&r);
+    assert_eq!(checks.failing_before.len(), 1, "{checks:?}");
+    assert!(checks.failing_before[0].output.contains("timed out after 1s"), "{checks:?}");
+    assert_eq!((r.status_on_head("E-01"), r.status_on_head("M-01")), ("RESOLVED".into(), "RESOLVED".into()));
+}

@@ -71,6 +71,8 @@ pub struct FileConfig {
     /// test suite); a lane that breaks one is backed out.
     #[serde(default)]
     pub integration_checks: Vec<String>,
+    /// Time limit of one integration check (default: `verify.timeout`).
+    pub integration_timeout: Option<String>,
     #[serde(default)]
     pub verify: VerifyConfig,
     #[serde(default)]
@@ -140,6 +142,8 @@ pub struct Config {
     pub setup: SetupConfig,
     /// `integration_checks:` (see [`FileConfig::integration_checks`]).
     pub integration_checks: Vec<String>,
+    /// `integration_timeout:`, else `verify.timeout`.
+    pub integration_timeout: Duration,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
 }
@@ -176,6 +180,7 @@ impl Config {
             worktree_pool_size: 32,
             setup: SetupConfig::default(),
             integration_checks: Vec::new(),
+            integration_timeout: Duration::from_secs(30),
             from_file: false,
         }
     }
@@ -260,6 +265,7 @@ impl Config {
             return Err(Problem::new(CONFIG_FILE, 0, format!("integration_checks: `{bad}` is an empty command")).into());
         }
         self.integration_checks = f.integration_checks.clone();
+        self.integration_timeout = dur(&f.integration_timeout, "integration_timeout", self.verify_timeout)?;
         if let Some(lanes) = &f.lanes {
             for l in lanes {
                 names::check_lane(l).map_err(|m| Problem::new(CONFIG_FILE, 0, m))?;

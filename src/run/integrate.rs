@@ -182,7 +182,8 @@ impl Recheck<'_> {
     /// reaches the integration commit.
     fn failing_commands(&self, commands: &[String], first_failure: bool) -> Result<Vec<CheckFailure>> {
         let droppings = crate::git::snapshot::Droppings::before(self.path)?;
-        let checker = verify::Checker::new(self.path, &self.opts);
+        let opts = VerifyOptions { timeout: self.ws.config.integration_timeout, ..self.opts.clone() };
+        let checker = verify::Checker::new(self.path, &opts);
         let mut failing = Vec::new();
         for command in commands {
             let r = checker.run(&crate::files::issue::Check { name: None, command: command.clone(), line: 0 });
