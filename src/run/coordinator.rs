@@ -853,11 +853,33 @@ fn lane_worker(ws: &Workspace, opts: &RunOptions, lane: &str) -> Result<String> 
     })
 }
 
+/// `model:` maps and `agents:` keyed by something that is no preset: refused, with the line.
+fn check_agent_keys(root: &Path, ws: &Workspace) -> Result<()> {
+    let config = Path::new(crate::files::config::CONFIG_FILE);
+    let mut wrong: Vec<(PathBuf, String)> = crate::planning::model::unknown_presets(ws.config.model.as_ref())
+        .into_iter()
+        .chain(ws.config.agents.keys().filter(|k| k.parse::<Preset>().is_err()).cloned())
+        .map(|k| (config.to_path_buf(), k))
+        .collect();
+    for spec in ws.specs.values() {
+        wrong.extend(crate::planning::model::unknown_presets(spec.model.as_ref()).into_iter().map(|k| (spec.path.clone(), k)));
+    }
+    let Some((file, key)) = wrong.into_iter().next() else { return Ok(()) };
+    let full = if file.is_absolute() { file.clone() } else { root.join(&file) };
+    let text = std::fs::read_to_string(&full).unwrap_or_default();
+    let line = text.lines().position(|l| l.contains(&format!("{key}:"))).map_or(0, |n| n + 1);
+    let shown = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
+    Err(crate::base::error::Problem::new(shown, line, format!("`{key}` is not an agent preset (a key of `model:` or `agents:`)"))
+        .with_hint(format!("use one of: {}", Preset::NAMES.join(", ")))
+        .into())
+}
+
 /// The preflight for workers (before any lock, branch, worktree or commit exists): every lane
 /// that will run has a worker, its limits are valid, and its program is installed.
 pub(super) fn check_workers(root: &Path, ws: &Workspace, opts: &RunOptions, lanes: &[&str]) -> Result<()> {
     let path = presets::worker_path().or_else(|| std::env::var_os("PATH"));
     let nowhere = Path::new("");
+    check_agent_keys(root, ws)?;
     for lane in lanes {
         let worker = lane_worker(ws, opts, lane)?;
         let ctx = WorkerContext {
@@ -868,6 +890,7 @@ pub(super) fn check_workers(root: &Path, ws: &Workspace, opts: &RunOptions, lane
             max_turns: opts.max_turns,
             max_budget_usd: opts.max_budget_usd,
             lane,
+            sandboxed: opts.sandbox_workers || ws.config.sandbox_workers,
         };
         let cmd = presets::resolve_worker(&worker, &ctx).map_err(worker_error)?;
         presets::check_worker(&cmd, lane, path.as_deref(), root).map_err(worker_error)?;

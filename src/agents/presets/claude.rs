@@ -1,12 +1,15 @@
 //! Claude Code (`@anthropic-ai/claude-code`), checked against 2.1.197: its `--help`, and the
 //! bundled source for the hidden `--max-turns`, the root check and the result subtypes.
 //!
-//! Line: `IS_SANDBOX=1 exec claude -p --output-format json --dangerously-skip-permissions
-//! [--model M] [--max-turns N] [--max-budget-usd X] < "$LANES_PROMPT_FILE"`
+//! Line: `IS_SANDBOX=1 exec claude -p --output-format stream-json --verbose
+//! --dangerously-skip-permissions [--model M] [--max-turns N] [--max-budget-usd X]
+//! < "$LANES_PROMPT_FILE"`
 //!
 //! - `-p` is print (headless) mode and reads the prompt from stdin when no prompt argument is
-//!   given; `--output-format json` prints one result object (`total_cost_usd`, `num_turns`,
-//!   `duration_ms`, `is_error`, `subtype`).
+//!   given; `--output-format stream-json` (which needs `--verbose` in print mode) prints one
+//!   JSON event per message as it happens, so a working agent is seen working, and ends with the
+//!   result object (`total_cost_usd`, `num_turns`, `duration_ms`, `is_error`, `subtype`). With
+//!   `json` nothing is printed until the end.
 //! - `--dangerously-skip-permissions`: in print mode a tool that needs approval is denied, and a
 //!   worker must run checks and `git lanes signal` (which writes outside the worktree).
 //! - `IS_SANDBOX=1`: as root (every container, most CI and Kubernetes pods) the CLI refuses
@@ -29,7 +32,7 @@ pub(super) const AGENT: Agent = Agent {
     package: "@anthropic-ai/claude-code",
     install: "npm install -g @anthropic-ai/claude-code",
     checked_version: "2.1.197",
-    flags: &["-p", "--output-format", "--dangerously-skip-permissions", "--model", "--max-budget-usd"],
+    flags: &["-p", "--output-format", "--verbose", "--dangerously-skip-permissions", "--model", "--max-budget-usd"],
     hidden_flags: &["--max-turns"],
     droppings: &[],
     keys: &["ANTHROPIC_API_KEY"],
@@ -45,7 +48,7 @@ pub(super) const AGENT: Agent = Agent {
 const ROOT_REFUSAL: &str = "cannot be used with root/sudo privileges";
 
 fn line(p: &LineParts<'_>) -> String {
-    let mut line = String::from("IS_SANDBOX=1 exec claude -p --output-format json --dangerously-skip-permissions");
+    let mut line = String::from("IS_SANDBOX=1 exec claude -p --output-format stream-json --verbose --dangerously-skip-permissions");
     push_option(&mut line, "--model", p.model);
     push_option(&mut line, "--max-turns", p.turns().as_deref());
     push_option(&mut line, "--max-budget-usd", p.budget().as_deref());

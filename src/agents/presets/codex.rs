@@ -1,12 +1,19 @@
 //! The Codex CLI (`@openai/codex`), checked against 0.171.0 (`codex exec --help`).
 //!
-//! Line: `exec codex exec --json --sandbox workspace-write --add-dir "$LANES_SIGNAL_DIR"
-//! [--model M] - < "$LANES_PROMPT_FILE"`
+//! Line: `exec codex exec --json -c allow_login_shell=false --sandbox workspace-write --add-dir
+//! "$LANES_SIGNAL_DIR" [--model M] - < "$LANES_PROMPT_FILE"`; in git-lanes' own sandbox
+//! `--sandbox danger-full-access` instead of the last two.
 //!
 //! - `exec` is the non-interactive mode; `-` reads the prompt from stdin.
+//! - `-c allow_login_shell=false`: codex otherwise runs each command as `bash -lc`, whose
+//!   `/etc/profile` resets `PATH`, so `git lanes signal` fails with "git: 'lanes' is not a git
+//!   command". With it codex runs `bash -c` and keeps the worker's environment.
 //! - `--sandbox workspace-write` lets it edit the worktree (the default is read-only; the older
 //!   `--full-auto` is gone). `--add-dir` makes the signal directory writable inside the sandbox,
 //!   so `git lanes signal` works.
+//! - In git-lanes' sandbox (Landlock) codex's own bubblewrap cannot start ("bwrap: setting up uid
+//!   map: Permission denied") and every command would fail, so codex runs its commands without
+//!   its own sandbox, `danger-full-access`, confined by the outer one.
 //! - `--json` prints JSONL events; `turn.completed` carries token usage, `turn.failed` and
 //!   `error` events carry messages. Codex has no turn or budget flag and reports no cost.
 //!
@@ -25,7 +32,7 @@ pub(super) const AGENT: Agent = Agent {
     package: "@openai/codex",
     install: "npm install -g @openai/codex",
     checked_version: "0.171.0",
-    flags: &["exec", "--json", "--sandbox", "--add-dir", "--model"],
+    flags: &["exec", "--json", "-c", "--sandbox", "--add-dir", "--model"],
     hidden_flags: &[],
     droppings: &[],
     keys: &["OPENAI_API_KEY", "CODEX_API_KEY"],
@@ -43,9 +50,14 @@ const WAITING: &str = "Reconnecting... waiting for network";
 const WAITING_LIMIT: usize = 3;
 
 fn line(p: &LineParts<'_>) -> String {
-    let mut line = String::from("exec codex exec --json --sandbox workspace-write --add-dir \"$");
-    line.push_str(super::ENV_SIGNAL_DIR);
-    line.push('"');
+    let mut line = String::from("exec codex exec --json -c allow_login_shell=false");
+    if p.sandboxed {
+        line.push_str(" --sandbox danger-full-access");
+    } else {
+        line.push_str(" --sandbox workspace-write --add-dir \"$");
+        line.push_str(super::ENV_SIGNAL_DIR);
+        line.push('"');
+    }
     push_option(&mut line, "--model", p.model);
     line.push_str(" -");
     push_prompt_redirect(&mut line);

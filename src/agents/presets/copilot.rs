@@ -2,11 +2,13 @@
 //! ships as a native binary, so its source could not be read).
 //!
 //! Line: `exec copilot --prompt="$(cat "$LANES_PROMPT_FILE")" --allow-all --no-ask-user
-//! --no-color --output-format json [--model M]`
+//! --no-color --output-format json [--model M]`, for a prompt up to 100 000 bytes; a longer one
+//! is replaced by a sentence naming the prompt file, which the agent reads with its tools.
 //!
 //! - `--prompt` runs one prompt non-interactively and exits. The prompt is an argument, read from
 //!   the file by the shell; the `=` form keeps a prompt that starts with `-` from being read as
-//!   a flag.
+//!   a flag. Linux refuses a single argument over 128 KiB ("Argument list too long"), hence the
+//!   file for long ones.
 //! - `--allow-all` allows every tool, path and URL without asking (as `--yolo`), so the agent
 //!   can run checks and `git lanes signal`; `--no-ask-user` removes the tool that would ask a
 //!   question nobody answers.
@@ -39,13 +41,22 @@ pub(super) const AGENT: Agent = Agent {
     stuck: super::never_stuck,
 };
 
+/// The largest prompt passed as the argument itself (Linux refuses one argument over 128 KiB).
+pub(super) const INLINE_MAX: u64 = 100_000;
+
 fn line(p: &LineParts<'_>) -> String {
-    let mut line = String::from("exec copilot --prompt=\"$(cat \"$");
-    line.push_str(super::ENV_PROMPT_FILE);
-    line.push_str("\")\" --allow-all --no-ask-user --no-color --output-format json");
+    let file = format!("\"${}\"", super::ENV_PROMPT_FILE);
+    let mut line = format!(
+        "if [ \"$(wc -c < {file})\" -le {INLINE_MAX} ]; then set -- --prompt=\"$(cat {file})\"; \
+         else set -- --prompt=\"{BY_FILE}\"; fi; exec copilot \"$@\" --allow-all --no-ask-user --no-color --output-format json"
+    );
     push_option(&mut line, "--model", p.model);
     line
 }
+
+/// The prompt given instead of one too long for an argument: where to read it.
+const BY_FILE: &str =
+    "Your task is written in the file $LANES_PROMPT_FILE (too long to pass here): read all of it first, then carry it out.";
 
 /// The first `Error:` line (and the line explaining it), else the last JSON event whose type
 /// names an error.

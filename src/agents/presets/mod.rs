@@ -221,6 +221,7 @@ struct LineParts<'a> {
     model: Option<&'a str>,
     max_turns: Option<u32>,
     max_budget_usd: Option<f64>,
+    sandboxed: bool,
 }
 
 impl LineParts<'_> {
@@ -314,6 +315,9 @@ pub struct WorkerContext<'a> {
     pub max_budget_usd: Option<f64>,
     /// The lane, for error messages and `LANES_LANE`.
     pub lane: &'a str,
+    /// Whether git-lanes runs the worker in its own sandbox: an agent whose own sandbox cannot
+    /// start inside it (codex's bubblewrap) is told to rely on the outer one.
+    pub sandboxed: bool,
 }
 
 impl WorkerContext<'_> {
@@ -348,6 +352,7 @@ impl WorkerContext<'_> {
             model: self.model.map(str::trim).filter(|m| !m.is_empty()),
             max_turns: self.max_turns.filter(|&n| n > 0),
             max_budget_usd: self.max_budget_usd.filter(|b| b.is_finite() && *b > 0.0),
+            sandboxed: self.sandboxed,
         }
     }
 }

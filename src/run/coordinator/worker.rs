@@ -168,7 +168,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     let prompt = lr.files.join("prompt.md");
     let order = lr.files.join("work-order.yaml");
     let spec = r.ws.specs.get(lane);
-    let model = r.opts.model.clone().or_else(|| spec.and_then(|s| s.model.clone())).or_else(|| r.ws.config.model.clone());
+    let model = crate::planning::model::lane_model(preset_of(&lr.worker), r.opts.model.as_deref(), spec, &r.ws.config);
     let ctx = WorkerContext {
         prompt_file: &prompt,
         work_order_file: &order,
@@ -177,6 +177,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
         max_turns: r.opts.max_turns,
         max_budget_usd: r.opts.max_budget_usd,
         lane,
+        sandboxed: r.opts.sandbox_workers || r.ws.config.sandbox_workers,
     };
     let cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
     let ids: Vec<String> = lr.plan.issues.iter().map(|a| a.id.clone()).collect();
