@@ -157,6 +157,34 @@ fn a_worker_that_never_writes_done_times_out_and_its_group_is_killed() {
 }
 
 #[test]
+fn a_worker_with_no_sign_of_life_for_stall_after_is_ended_naming_the_stall() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "never")], &["--stall-after", "2s", "--timeout", "60s"]);
+    out.expect_code(3);
+    assert!(out.took < Duration::from_secs(20), "took {:?}", out.took);
+    let st = final_state(&r);
+    assert_eq!(lane_status(&st, "E"), "failed");
+    assert_eq!(lane_status(&st, "M"), "done");
+    assert!(out.stdout.contains("no sign of life for 2s"), "{}", out.stdout);
+    assert!(out.stdout.contains("stalled: no output, no signal and no change in its worktree for 2s"), "{}", out.stdout);
+    let pid = r.worker_pid("E").expect("the sleeping worker wrote its pid");
+    assert!(wait_until(Duration::from_secs(3), || !process_alive(pid)), "the worker's sleep {pid} is still running");
+    let report = r.report_on_head("R1");
+    assert!(report.contains("stalled: no output"), "{report}");
+}
+
+#[test]
+fn a_quiet_worker_that_keeps_changing_its_worktree_is_not_stalled() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "busy")], &["--stall-after", "2s", "--timeout", "60s"]);
+    out.expect_code(0);
+    let st = final_state(&r);
+    assert_eq!(lane_status(&st, "E"), "done", "{}", out.stdout);
+    assert!(!out.stdout.contains("stalled"), "{}", out.stdout);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+}
+
+#[test]
 fn garbage_signals_and_a_deleted_signal_folder_do_not_stop_the_run() {
     let r = RunRepo::standard();
     // One lane only: the worker deletes the shared signal folder, which would also hide the

@@ -12,7 +12,8 @@
 //! The rules: `.done` + exited ⇒ done; `.done` + still running after `done_grace` ⇒ group ended,
 //! done (agent CLIs are known to hang after finishing); exit without `.done` or non-zero ⇒
 //! failed; past the lane timeout ⇒ group killed, timed out; a log in a known stuck shape ⇒ group
-//! ended, failed; status unchanged for `stall_after` ⇒ a warning. Ctrl-C once forwards SIGINT to
+//! ended, failed; no output, no new status and no worktree change for `stall_after` ⇒ group
+//! ended, failed, the reason naming the stall. Ctrl-C once forwards SIGINT to
 //! every lane group, stops scheduling and saves state; twice kills the groups.
 //!
 //! # A lane's states
@@ -29,10 +30,10 @@
 //!   WorktreeReady (error) │                             │ a free slot (--max-parallel):
 //!   on_worktree_failed    │                             │ start_ready_lanes
 //!                         ▼       could not start  ┌─────────┐   SignalSeen: on_status,
-//!                      failed ◄─────────────────── │ running │ ◄─ on_done_seen; Tick: on_stall
-//!                         ▲                        └────┬────┘    (it stays running)
+//!                      failed ◄─────────────────── │ running │ ◄─ on_done_seen
+//!                         ▲                        └────┬────┘
 //!                         │ on_stop (operator),         │
-//!                         │ Tick: a stuck log           │ WorkerExited: on_exit
+//!                         │ Tick: a stuck log, a stall  │ WorkerExited: on_exit
 //!                         └─────────────────────────────┤ Tick: on_grace_over, on_timeout
 //!          ┌──────────────────┬─────────────────────────┼──────────────────────┐
 //!          ▼                  ▼                         ▼                      ▼
@@ -265,7 +266,7 @@ pub(super) enum Event {
     Collected(Box<Collected>),
 }
 
-/// The settings that bound the lanes: how many run at once, the `.done` grace, the stall warning.
+/// The settings that bound the lanes: how many run at once, the `.done` grace, the stall limit.
 struct Limits {
     max_parallel: usize,
     done_grace: Duration,
@@ -632,13 +633,14 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         } else if a.started.elapsed() >= a.timeout {
             Some(a.on_timeout())
         } else {
-            a.end_if_stuck(&self.r.dir)
+            a.end_if_stuck(&self.r.dir).or_else(|| a.end_if_stalled(&self.r.dir, stall_after))
         };
-        let stalled = ended.is_none() && a.follow.stalled(stall_after);
-        match ended {
-            Some(ended) => self.end_lane(lane, ended),
-            None if stalled => self.on_stall(lane),
-            None => {}
+        let stalled = a.stuck.as_deref().is_some_and(|s| s.starts_with("stalled:"));
+        if let Some(ended) = ended {
+            if stalled {
+                self.on_stall(lane);
+            }
+            self.end_lane(lane, ended);
         }
     }
 
@@ -674,11 +676,10 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         (self.r.observer)(&RunEvent::Note(format!("lane {lane}: {text}")));
     }
 
-    /// running → running: the status has not changed for `stall_after` (said once per status).
+    /// running → failed (ended next): no sign of life from the worker for `stall_after`.
     fn on_stall(&mut self, lane: &str) {
         let secs = self.limits.stall_after.as_secs();
         (self.r.observer)(&RunEvent::LaneStalled { lane: lane.to_string(), for_secs: secs });
-        self.r.lane_state(lane).warnings.push(format!("stalled: status unchanged for {secs}s"));
     }
 
     /// running → done | failed | timed_out | interrupted: the worker exited. A hint for a lane

@@ -89,7 +89,8 @@ pub struct WorkerArgs {
     /// lanes.yaml's, else 30s]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub done_grace: Option<std::time::Duration>,
-    /// Warn when a lane's status has not changed for this long [default: lanes.yaml's, else 10m]
+    /// End a lane whose worker shows no sign of life (no output, no new status, no change in its
+    /// worktree) for this long [default: lanes.yaml's, else 10m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub stall_after: Option<std::time::Duration>,
 }
