@@ -21,7 +21,7 @@
 
 use serde_json::Value;
 
-use super::{Agent, LineParts, WorkerUsage, json_lines, push_option};
+use super::{Agent, LineParts, WorkerUsage, add, count, json_lines, push_option};
 
 pub(super) const AGENT: Agent = Agent {
     name: "copilot",
@@ -59,16 +59,48 @@ const BY_FILE: &str =
     "Your task is written in the file $LANES_PROMPT_FILE (too long to pass here): read all of it first, then carry it out.";
 
 /// The first `Error:` line (and the line explaining it), else the last JSON event whose type
-/// names an error.
+/// names an error (`session.error`, whose message is under `data`), with the tokens the
+/// `assistant.usage` events reported.
 pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
     if let Some(reason) = super::error_line(log) {
         return Some(WorkerUsage::failed(reason));
     }
-    let error = json_lines(log)
-        .filter(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.contains("error")))
-        .filter_map(|e| super::error_message(&e).or_else(|| e.get("message").and_then(Value::as_str).map(str::to_owned)))
-        .last()?;
-    Some(WorkerUsage::failed(error))
+    let mut input: Option<u64> = None;
+    let mut output: Option<u64> = None;
+    let mut error = None;
+    let mut any = false;
+    for event in json_lines(log) {
+        let Some(kind) = event.get("type").and_then(Value::as_str) else { continue };
+        any = true;
+        let data = event.get("data").and_then(Value::as_object);
+        if kind.contains("error") {
+            error = super::error_message(&event)
+                .or_else(|| data.and_then(super::error_message))
+                .or_else(|| data.and_then(|d| d.get("message")).and_then(Value::as_str).map(str::to_owned))
+                .or_else(|| event.get("message").and_then(Value::as_str).map(str::to_owned))
+                .or_else(|| Some(kind.to_owned()));
+        }
+        if kind.ends_with("usage")
+            && let Some(d) = data
+        {
+            let field = |keys: &[&str]| keys.iter().find_map(|k| d.get(*k)).and_then(count);
+            add(&mut input, field(&["inputTokens", "input_tokens", "promptTokens"]));
+            add(&mut output, field(&["outputTokens", "output_tokens", "completionTokens"]));
+        }
+    }
+    if !any {
+        return None;
+    }
+    if error.is_none() && input.is_none() && output.is_none() {
+        return None;
+    }
+    Some(WorkerUsage {
+        is_error: Some(error.is_some()),
+        reason: error.map(|e| super::clip(&e)),
+        input_tokens: input,
+        output_tokens: output,
+        ..WorkerUsage::default()
+    })
 }
 
 #[cfg(test)]
@@ -89,5 +121,23 @@ mod tests {
         let classic = parse(&fixture_log("copilot", "token-offline")).unwrap();
         assert!(classic.reason.unwrap().starts_with("Classic Personal Access Tokens (ghp_) are not supported"));
         assert_eq!(parse("all good\n"), None);
+    }
+
+    #[test]
+    fn a_session_error_event_is_the_reason_and_usage_events_are_summed() {
+        let log = r#"{"type":"session.start","data":{"sessionId":"s1"}}
+{"type":"assistant.usage","data":{"model":"gpt-5","inputTokens":1200,"outputTokens":80}}
+{"type":"assistant.usage","data":{"model":"gpt-5","inputTokens":300,"outputTokens":20}}
+{"type":"session.error","data":{"errorType":"authentication","message":"Authentication failed (Request ID: 1): 401 invalid api key"}}
+"#;
+        let usage = parse(log).unwrap();
+        assert_eq!(usage.is_error, Some(true));
+        assert_eq!(usage.reason.as_deref(), Some("Authentication failed (Request ID: 1): 401 invalid api key"));
+        assert_eq!(usage.input_tokens, Some(1500));
+        assert_eq!(usage.output_tokens, Some(100));
+        let fine: String = log.lines().take(3).map(|l| format!("{l}\n")).collect();
+        let usage = parse(&fine).unwrap();
+        assert_eq!(usage.is_error, Some(false));
+        assert_eq!(usage.reason, None);
     }
 }

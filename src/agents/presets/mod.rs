@@ -792,8 +792,64 @@ pub fn stuck(preset: Preset, log_tail: &str) -> Option<String> {
         // A user's line may run any agent: every known shape applies.
         Preset::Script => Preset::ALL.into_iter().filter(|p| *p != Preset::Script).find_map(|p| (p.agent().stuck)(log_tail)),
         _ => (preset.agent().stuck)(log_tail),
-    }?;
+    }
+    .or_else(|| repeated_refusal(log_tail))?;
     Some(crate::base::redact::redact(&why).into_owned())
+}
+
+/// How many times the same authentication or quota error must be seen to end the lane: a CLI
+/// that retries a rejected key (claude for three minutes) will not succeed on its own.
+const REFUSALS: usize = 3;
+
+/// The same authentication or quota error, [`REFUSALS`] times: the API refuses the key or the
+/// account, and retrying will not change that. Lines are compared with their digits removed
+/// (timestamps, attempt counters); the content an agent reads or writes (tool output events) is
+/// not looked at.
+fn repeated_refusal(log: &str) -> Option<String> {
+    const SIGNS: &[&str] = &[
+        "401",
+        "403",
+        "unauthorized",
+        "invalid api key",
+        "invalid_api_key",
+        "invalid x-api-key",
+        "authentication_error",
+        "authentication failed",
+        "incorrect api key",
+        "api key not valid",
+        "permission_denied",
+        "insufficient_quota",
+        "exceeded your current quota",
+        "quota exceeded",
+        "billing",
+    ];
+    const CONTENT: &[&str] = &["user", "assistant", "tool_use", "tool_result", "item.completed", "item.started", "text", "message", "tool"];
+    let mut seen: Vec<(String, usize, String)> = Vec::new();
+    for line in log.lines() {
+        let lower = line.to_ascii_lowercase();
+        if !lower.contains("error") || !SIGNS.iter().any(|s| lower.contains(s)) {
+            continue;
+        }
+        let event = line.find('{').and_then(|at| first_json_object(&line[at..]));
+        if event.as_ref().and_then(|e| e.get("type")).and_then(Value::as_str).is_some_and(|t| CONTENT.contains(&t)) {
+            continue;
+        }
+        let key: String = lower.chars().filter(|c| !c.is_ascii_digit()).collect();
+        let said = event
+            .as_ref()
+            .and_then(|e| error_message(e).or_else(|| e.get("message").and_then(Value::as_str).map(str::to_owned)))
+            .unwrap_or_else(|| strip_ansi(line).trim().to_owned());
+        match seen.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, n, _)) => {
+                *n += 1;
+                if *n >= REFUSALS {
+                    return Some(format!("the API refuses it, {REFUSALS} times the same: {}", clip(&said)));
+                }
+            }
+            None => seen.push((key, 1, said)),
+        }
+    }
+    None
 }
 
 /// The last `n` lines of a log worth showing: not blank, not a stack frame, not a JSON event,

@@ -381,3 +381,27 @@ fn usage_serialises_without_empty_fields() {
     assert_eq!(serde_json::from_str::<WorkerUsage>(&json).unwrap(), usage);
     assert_eq!(serde_json::to_string(&Preset::Opencode).unwrap(), "\"opencode\"");
 }
+
+#[test]
+fn the_same_authentication_error_three_times_ends_the_lane_with_it() {
+    let retry = |n: u32| {
+        format!(
+            "{{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":{n},\"error_status\":401,\"error\":{{\"message\":\"authentication_error: invalid x-api-key\"}}}}\n"
+        )
+    };
+    let two = format!("{}{}", retry(1), retry(2));
+    assert_eq!(stuck(Preset::Claude, &two), None, "two may still be a hiccup");
+    let three = format!("{two}{}", retry(3));
+    let why = stuck(Preset::Claude, &three).unwrap();
+    assert_eq!(why, "the API refuses it, 3 times the same: authentication_error: invalid x-api-key");
+    // Plain log lines too, whatever their timestamps.
+    let plain: String =
+        (1..=3).map(|n| format!("2026-12-0{n}T10:00:0{n}Z ERROR quota: insufficient_quota: You exceeded your current quota\n")).collect();
+    assert!(stuck(Preset::Script, &plain).unwrap().contains("insufficient_quota"));
+    // What the agent reads or runs (tool output events) is not its CLI being refused.
+    let tool = "{\"type\":\"user\",\"message\":{\"content\":\"test auth: expected error 401 unauthorized\"}}\n".repeat(5);
+    assert_eq!(stuck(Preset::Claude, &tool), None);
+    // Different errors are not repeated ones.
+    let mixed = "Error: 401 one\nError: 401 two\nError: 401 three\n";
+    assert_eq!(stuck(Preset::Qwen, mixed), None);
+}
