@@ -759,6 +759,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             a.as_ref().map(|a| a.preset).unwrap_or_else(|| worker::preset_of(r.lanes.get(lane).map_or("", |lr| lr.worker.as_str())));
         let log = r.dir.join(lane).join("worker.log");
         let outcome = Outcome::of(preset, &log, ended, a.and_then(|a| a.stuck));
+        let ws = std::sync::Arc::clone(&r.ws);
         let ls = r.lane_state(lane);
         ls.status = outcome.state.as_str().into();
         ls.exit = Some(outcome.detail.clone());
@@ -769,6 +770,22 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         if let Some(u) = &outcome.usage {
             ls.cost_usd = u.cost_usd;
             ls.turns = u.turns;
+            ls.input_tokens = u.input_tokens;
+            ls.output_tokens = u.output_tokens;
+            ls.cost_estimated = false;
+            if ls.cost_usd.is_none() {
+                let prices = ws.config.agents.get(preset.name()).map(|a| &a.prices);
+                let price = prices.and_then(|p| ls.model.as_deref().and_then(|m| p.get(m)).or_else(|| p.get("*")));
+                if let Some(price) = price
+                    && (u.input_tokens.is_some() || u.output_tokens.is_some())
+                {
+                    #[allow(clippy::cast_precision_loss, reason = "token counts are far below 2^52")]
+                    let dollars =
+                        (u.input_tokens.unwrap_or(0) as f64 * price.input + u.output_tokens.unwrap_or(0) as f64 * price.output) / 1e6;
+                    ls.cost_usd = Some(dollars);
+                    ls.cost_estimated = true;
+                }
+            }
         }
         if let Some(lr) = r.lanes.get(lane)
             && let Err(e) = presets::remove_droppings(&lr.worktree)

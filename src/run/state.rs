@@ -158,6 +158,19 @@ pub struct LaneState {
     pub cost_usd: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turns: Option<u32>,
+    /// Input tokens the agent reported (cached ones included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Output tokens the agent reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// `true` when `cost_usd` was worked out from the tokens and `lanes.yaml`'s prices (the
+    /// agent reports none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cost_estimated: bool,
+    /// The model the agent was given (none: the CLI's own default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -234,7 +234,11 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     };
     let cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
     let ids: Vec<String> = lr.plan.issues.iter().map(|a| a.id.clone()).collect();
-    let env = worker_env(r, lane, &lr, ctx.env(), main_signals, &ids);
+    let mut env = worker_env(r, lane, &lr, ctx.env(), main_signals, &ids);
+    // `agents: {<preset>: {env: …}}`: this preset's own variables (a gateway, a key's name).
+    if let Some(agent) = r.ws.config.agents.get(cmd.preset.name()) {
+        env.extend(agent.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+    }
     let timeout = lane_timeout(r, lane);
     let argv = cmd.argv();
     let mut spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
@@ -252,6 +256,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     crate::base::fault::point("after-spawn");
     let pid = child.pid();
     let ls = r.lane_state(lane);
+    ls.model.clone_from(&model);
     ls.status = LaneState::Running.as_str().into();
     ls.worker_pid = Some(pid);
     ls.started_at = Some(crate::files::scaffold::now_rfc3339());
