@@ -358,6 +358,14 @@ fn doctor_lists_each_preset_cli_with_its_version_or_not_installed() {
     assert_eq!(agents[0]["preset"], "claude");
     assert_eq!(agents[0]["version"], "fake claude");
     assert!(agents[1]["path"].is_null());
+    assert!(agents[0]["uses"].as_str().unwrap().starts_with("Anthropic's API"), "{json}");
+    // What the CLI would use: lanes.yaml's `agents.claude.env` over the environment, key names only.
+    r.write("lanes.yaml", "worker: sh fake-worker.sh\nagents:\n  claude:\n    env: {ANTHROPIC_BASE_URL: 'http://127.0.0.1:9/'}\n");
+    let mut c = r.cmd();
+    c.env("PATH", bare_path(&r, Some(&bin))).env("ANTHROPIC_API_KEY", "sk-ant-api03-abcdefabcdefabcdefabcdef").arg("doctor");
+    let text = String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned();
+    assert!(text.contains("uses: http://127.0.0.1:9/ (from ANTHROPIC_BASE_URL); key from ANTHROPIC_API_KEY"), "{text}");
+    assert!(!text.contains("abcdef"), "{text}");
 }
 
 #[test]

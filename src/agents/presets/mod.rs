@@ -54,6 +54,7 @@ mod aider;
 mod claude;
 mod codex;
 mod copilot;
+pub mod endpoints;
 mod gemini;
 mod opencode;
 mod qwen;
