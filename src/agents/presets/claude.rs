@@ -88,7 +88,9 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
             None => said,
         })
     } else {
-        None
+        // The agent says it succeeded: in a lane that failed (no `.done`), the tool call that
+        // failed last says why.
+        last_failed_tool(log)
     };
     Some(WorkerUsage {
         // `cost_usd` is what versions before the Agent SDK rename called it.
@@ -102,6 +104,28 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
         reason: reason.map(|r| super::clip(&r)),
         limit: limit.map(str::to_owned),
     })
+}
+
+/// The last `tool_result` with `is_error` in a `stream-json` log: its first meaningful lines.
+fn last_failed_tool(log: &str) -> Option<String> {
+    super::json_lines(log)
+        .filter(|e| e.get("type").and_then(Value::as_str) == Some("user"))
+        .filter_map(|e| {
+            let content = e.get("message")?.get("content")?.as_array()?.clone();
+            content.into_iter().rev().find(|b| b.get("is_error").and_then(Value::as_bool) == Some(true))
+        })
+        .last()
+        .and_then(|block| {
+            let text = match block.get("content") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(parts)) => {
+                    parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
+                }
+                _ => return None,
+            };
+            let head: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect();
+            (!head.is_empty()).then(|| format!("its last failed tool call: {}", head.join(" / ")))
+        })
 }
 
 #[cfg(test)]
@@ -164,6 +188,21 @@ mod tests {
         assert_eq!(usage.outcome.as_deref(), Some("error_max_turns"));
         let old = r#"{"type":"result","subtype":"success","cost_usd":0.05,"is_error":false,"num_turns":2}"#;
         assert_eq!(parse(old).unwrap().cost_usd, Some(0.05));
+    }
+
+    #[test]
+    fn a_success_in_a_failed_lane_names_its_last_failed_tool_call() {
+        // Recorded from claude 2.1.197 against the scripted endpoint (trimmed): its command failed.
+        let log = r#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","content":"Exit code 128\nAuthor identity unknown\n\n*** Please tell me who you are.","is_error":true,"tool_use_id":"toolu_1"}]}}
+{"type":"assistant","message":{"content":[{"type":"text","text":"Done."}]}}
+{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Done.","total_cost_usd":0.0075,"usage":{"input_tokens":2000,"output_tokens":100}}
+"#;
+        let usage = parse(log).unwrap();
+        assert_eq!(usage.is_error, Some(false));
+        assert_eq!(
+            usage.reason.as_deref(),
+            Some("its last failed tool call: Exit code 128 / Author identity unknown / *** Please tell me who you are.")
+        );
     }
 
     #[test]

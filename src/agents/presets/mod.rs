@@ -835,11 +835,21 @@ fn repeated_refusal(log: &str) -> Option<String> {
         if event.as_ref().and_then(|e| e.get("type")).and_then(Value::as_str).is_some_and(|t| CONTENT.contains(&t)) {
             continue;
         }
-        let key: String = lower.chars().filter(|c| !c.is_ascii_digit()).collect();
         let said = event
             .as_ref()
-            .and_then(|e| error_message(e).or_else(|| e.get("message").and_then(Value::as_str).map(str::to_owned)))
+            .and_then(|e| {
+                let message = error_message(e).or_else(|| e.get("message").and_then(Value::as_str).map(str::to_owned))?;
+                // claude's `api_retry` events: `"error": "authentication_failed", "error_status": 401`.
+                Some(match e.get("error_status").and_then(Value::as_u64) {
+                    Some(status) => format!("{message} (HTTP {status})"),
+                    None => message,
+                })
+            })
             .unwrap_or_else(|| strip_ansi(line).trim().to_owned());
+        // An event is known by what it says (its ids and delays change every time), a plain
+        // line by its words.
+        let basis = if event.is_some() { said.to_ascii_lowercase() } else { lower.clone() };
+        let key: String = basis.chars().filter(|c| !c.is_ascii_digit()).collect();
         match seen.iter_mut().find(|(k, _, _)| *k == key) {
             Some((_, n, _)) => {
                 *n += 1;

@@ -393,7 +393,13 @@ fn the_same_authentication_error_three_times_ends_the_lane_with_it() {
     assert_eq!(stuck(Preset::Claude, &two), None, "two may still be a hiccup");
     let three = format!("{two}{}", retry(3));
     let why = stuck(Preset::Claude, &three).unwrap();
-    assert_eq!(why, "the API refuses it, 3 times the same: authentication_error: invalid x-api-key");
+    assert_eq!(why, "the API refuses it, 3 times the same: authentication_error: invalid x-api-key (HTTP 401)");
+    // Recorded from claude 2.1.197 against an endpoint that rejects the key (ids shortened): it
+    // retries ten times over about three minutes.
+    let claude: String = (1..=3)
+        .map(|n| format!("{{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":{n},\"max_retries\":10,\"retry_delay_ms\":{}.89,\"error_status\":401,\"error\":\"authentication_failed\",\"session_id\":\"3c8f\",\"uuid\":\"{n}a{n}b-de{n}\"}}\n", 600 * n))
+        .collect();
+    assert_eq!(stuck(Preset::Claude, &claude).unwrap(), "the API refuses it, 3 times the same: authentication_failed (HTTP 401)");
     // Plain log lines too, whatever their timestamps.
     let plain: String =
         (1..=3).map(|n| format!("2026-12-0{n}T10:00:0{n}Z ERROR quota: insufficient_quota: You exceeded your current quota\n")).collect();
