@@ -2,5 +2,6 @@
 //! sandbox). Uses nothing above the base modules.
 
 pub mod cgroup;
+pub mod mountns;
 pub mod process;
 pub mod sandbox;
