@@ -420,9 +420,13 @@ fn a_model_reaches_only_the_agent_it_was_written_for() {
 #[test]
 fn tokens_and_a_cost_from_lanes_yaml_prices_reach_the_report_runs_and_json_and_env_reaches_only_its_preset() {
     let (r, bin) = repo_with_fakes();
+    // (The fake agents write their markers outside the repository: sandboxed workers may.)
     r.write(
         "lanes.yaml",
-        "worker: sh fake-worker.sh\nagents:\n  codex:\n    env: {CODEX_GATEWAY_PROBE: via-codex}\n    prices:\n      \"*\": {input: 1.0, output: 10.0}\n  claude:\n    env: {CLAUDE_ONLY: yes}\n",
+        &format!(
+            "worker: sh fake-worker.sh\nsandbox_writable: [\"{}\"]\nagents:\n  codex:\n    env: {{CODEX_GATEWAY_PROBE: via-codex}}\n    prices:\n      \"*\": {{input: 1.0, output: 10.0}}\n  claude:\n    env: {{CLAUDE_ONLY: yes}}\n",
+            r.fake_dir().display()
+        ),
     );
     r.git(&["commit", "-qam", "prices"]);
     let out = run(&r, &bin, &[], &["--run-id", "U1", "--lane", "E", "--worker", "codex", "--json"]);
