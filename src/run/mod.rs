@@ -386,7 +386,7 @@ pub fn run(
     // Every worker is checked before anything exists: no lock, branch, worktree or commit is
     // made for a run whose agent CLI is not installed.
     let running: Vec<&str> = plans.iter().filter(|p| !p.is_idle()).map(|p| p.lane.as_str()).collect();
-    coordinator::check_workers(&repo.root, &ws, &opts, &running)?;
+    coordinator::check_workers(&repo.root, &ws, &opts, None, &running)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let dir = repo.lanes_dir().join("runs").join(&run_id);
@@ -418,7 +418,13 @@ pub fn run(
     for p in &active {
         state.lanes.insert(
             p.lane.clone(),
-            LaneState { status: "pending".into(), issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(), ..LaneState::default() },
+            LaneState {
+                status: "pending".into(),
+                issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(),
+                // Recorded from the first save, so a resume after a kill at any moment has it.
+                worker: coordinator::lane_worker(&r.ws, &r.opts, None, &p.lane).ok(),
+                ..LaneState::default()
+            },
         );
     }
     state.watched_refs = crate::judge::guard::watched_refs(&repo.git);
@@ -535,7 +541,7 @@ pub fn resume(
         active.push(p);
     }
     let lanes: Vec<&str> = active.iter().map(|p| p.lane.as_str()).collect();
-    coordinator::check_workers(&r.repo.root, &r.ws, &r.opts, &lanes)?;
+    coordinator::check_workers(&r.repo.root, &r.ws, &r.opts, Some(&r.state), &lanes)?;
     let setup = coordinator::prepare_lanes(&mut r, active)?;
     let interrupted = coordinator::follow(&mut r, setup)?;
     finish::complete(&mut r, interrupted)
