@@ -788,3 +788,58 @@ fn watch_json_lists_every_lane_and_whether_it_timed_out() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["timed_out"], false, "{doc}");
 }
+
+/// A package adopted as it is, with upstream `TODO`s in the files its issues name: the run's
+/// resolutions add none, so its very first push (an empty remote, no remote-tracking ref) passes
+/// the installed hook; a marker a resolution does add is still refused, on its own line.
+#[test]
+fn the_first_push_of_an_adopted_package_does_not_blame_upstream_markers() {
+    let r = RunRepo::bare();
+    r.write("src/E.txt", "E base\n# TODO: upstream wants a rewrite\n");
+    r.write("src/M.txt", "M base\n# FIXME upstream\n");
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    r.run("S1", &[], &[]).expect_code(0);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    let remote = r.outside().join("remote.git");
+    std::fs::create_dir_all(&remote).unwrap();
+    r.git(&["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
+    r.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    r.cmd().args(["hooks", "install"]).assert().success();
+    let bin = assert_cmd::cargo::cargo_bin("git-lanes");
+    let path = format!("{}:{}", bin.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    let push = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(r.root())
+            .env_clear()
+            .envs(r.isolated_env())
+            .env("PATH", &path)
+            .args(["push", "origin"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = push(&["main"]);
+    assert!(out.status.success(), "first push refused:\n{}", String::from_utf8_lossy(&out.stderr));
+    // A resolution that does add a marker, on a branch the remote does not have: refused for
+    // that line only, not for the upstream one above it.
+    r.git(&["checkout", "-q", "-b", "topic"]);
+    r.issue("E-02", &["src/E.txt"], &token_check("E-02"));
+    r.cmd().arg("sync").assert().success();
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "file E-02"]);
+    r.write("src/E.txt", &(r.read("src/E.txt") + "# TODO: finish\n"));
+    let issue = r.read("issues/E/E-02.md");
+    r.write(
+        "issues/E/E-02.md",
+        &issue.replace("status: \"OPEN\"", "status: \"RESOLVED\"").replace("**Status:** OPEN", "**Status:** RESOLVED"),
+    );
+    r.cmd().arg("sync").assert().success();
+    r.git(&["commit", "-q", "-am", "resolve E-02 with a stub"]);
+    let out = push(&["topic"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "a stub added by a resolution was pushed:\n{text}");
+    assert!(text.contains("src/E.txt:4: stub marker `TODO` added in a line that resolves E-02"), "{text}");
+    assert!(!text.contains("src/E.txt:2:"), "an upstream marker was blamed:\n{text}");
+}
