@@ -120,10 +120,10 @@ fn value_extent(s: &str) -> usize {
 /// Render `value` the way the existing scalar `old` was written: double-quoted, single-quoted or
 /// plain (plain only when the value needs no quoting).
 pub fn render_like(old: &str, value: &str) -> String {
-    if old.starts_with('\'') {
+    if old.starts_with('\'') && !value.contains(|c: char| c.is_control()) {
         format!("'{}'", value.replace('\'', "''"))
-    } else if old.starts_with('"') || old.is_empty() || needs_quotes(value) {
-        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    } else if old.starts_with(['"', '\'']) || old.is_empty() || needs_quotes(value) {
+        crate::files::yaml::quoted(value)
     } else {
         value.to_string()
     }
@@ -131,6 +131,7 @@ pub fn render_like(old: &str, value: &str) -> String {
 
 fn needs_quotes(v: &str) -> bool {
     v.is_empty()
+        || v.contains(|c: char| c.is_control())
         || v.contains(": ")
         || v.contains(" #")
         || v.starts_with(|c: char| "!&*-?{}[],#|>@`\"'%: ".contains(c))
