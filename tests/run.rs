@@ -843,3 +843,21 @@ fn the_first_push_of_an_adopted_package_does_not_blame_upstream_markers() {
     assert!(text.contains("src/E.txt:4: stub marker `TODO` added in a line that resolves E-02"), "{text}");
     assert!(!text.contains("src/E.txt:2:"), "an upstream marker was blamed:\n{text}");
 }
+
+/// `status` counts the last run from its own record: the committed state also keeps a lane an
+/// earlier run ran (and its count), which the last run did not touch.
+#[test]
+fn status_counts_the_last_run_from_its_own_record() {
+    let r = RunRepo::bare();
+    r.write("src/X.txt", "X base\n");
+    for id in ["E-01", "M-01"] {
+        r.issue(id, &[&format!("src/{}.txt", &id[..1])], &token_check(id));
+    }
+    r.issue("X-01", &["src/X.txt"], &token_check("X-01"));
+    r.finish_setup("");
+    r.run("C1", &[], &["--lane", "X"]).expect_code(0);
+    r.run("C2", &[], &[]).expect_code(0);
+    let out = r.cmd().arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("last run: C2 complete (2 lanes, 2 resolved)"), "{text}");
+}
