@@ -542,7 +542,9 @@ fn integrate_takes_lanes_that_ran_elsewhere_and_verifies_them_again() {
     let r = RunRepo::standard();
     // One lane per "machine": each run leaves its branch without integrating.
     r.run("X1", &[], &["--lane", "E", "--no-integrate"]).expect_code(0);
-    r.run("X1", &[], &["--lane", "M", "--no-integrate"]).expect_code(0);
+    let out = r.run("X1", &[], &["--lane", "M", "--no-integrate"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("to integrate: git lanes integrate X1 --no-fetch"), "{}", out.stdout);
     let out = r.cmd().args(["integrate", "X1", "--no-fetch"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
@@ -562,7 +564,13 @@ fn local_origin(r: &RunRepo) -> std::path::PathBuf {
 fn integrate_fetches_lane_branches_pushed_from_elsewhere() {
     let r = RunRepo::standard();
     local_origin(&r);
-    r.run("X1", &[], &["--lane", "E", "--no-integrate", "--push"]).expect_code(0);
+    let out = r.run("X1", &[], &["--lane", "E", "--no-integrate", "--push"]);
+    out.expect_code(0);
+    // It says what it verified and pushed and how to integrate it, not "0 resolved, 1 open".
+    assert!(out.stdout.contains("run X1: 1 issue(s) verified on the lane branches (E-01), 0 open — not integrated here"), "{}", out.stdout);
+    assert!(out.stdout.contains("pushed: lanes/X1/E"), "{}", out.stdout);
+    assert!(out.stdout.contains("to integrate: git lanes integrate X1\n"), "{}", out.stdout);
+    assert!(!out.stdout.contains("0 resolved"), "{}", out.stdout);
     // As if lane E had run on another machine: here, only the remote has its branch.
     r.git(&["worktree", "remove", "--force", &r.worktree("X1", "E").display().to_string()]);
     r.git(&["branch", "-D", "lanes/X1/E"]);

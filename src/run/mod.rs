@@ -190,6 +190,23 @@ pub struct RunSummary {
     pub fast_forwarded: bool,
     /// How each lane's worker ended, for `--json` (`lanes[]`).
     pub lanes: Vec<LaneOutcome>,
+    /// A run that left its lane branches (`--no-integrate`, policy `branches`): what they hold.
+    pub left: Option<LeftBranches>,
+}
+
+/// What a run that integrates nothing itself left: the issues verified on its lane branches,
+/// the branches (and those pushed), and the command that integrates them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LeftBranches {
+    /// Issues whose checks passed on their lane branch (RESOLVED there, not on your branch yet).
+    pub verified: Vec<String>,
+    /// Issues the run was given that its lanes did not resolve.
+    pub open: Vec<String>,
+    pub branches: Vec<String>,
+    /// The branches pushed to `origin` (`--push`).
+    pub pushed: Vec<String>,
+    /// The command that verifies and integrates them (`git lanes integrate <RUN_ID>`).
+    pub integrate: String,
 }
 
 /// How one lane's worker ended: what `run --json` reports per lane.
@@ -475,6 +492,7 @@ fn nothing_to_do(r: &mut Run<'_>, dir_is_new: bool) -> RunSummary {
         integrated: vec![],
         fast_forwarded: false,
         lanes: vec![],
+        left: None,
     }
 }
 
