@@ -944,3 +944,23 @@ fn validate_reports_broken_fixer_and_hunter_specs_where_they_break() {
     let (_, err) = run(r.cmd().args(["new", "E", "another"]), 0);
     assert!(err.contains("IF-Lane-E.md:3"), "{err}");
 }
+
+/// One list of presets feeds every place that names them: `--help` and the `lanes.yaml` comment
+/// `init` writes.
+#[test]
+fn every_place_that_names_the_presets_names_them_all() {
+    use git_lanes::agents::presets::Preset;
+    let list = Preset::NAMES.join(", ");
+    let r = TestRepo::new();
+    run(r.cmd().args(["init", "--yes", "--lane", "E", "--config"]), 0);
+    let yaml = r.read("lanes.yaml");
+    assert!(yaml.contains(&format!("a preset ({list})")), "{yaml}");
+    for cmd in ["run", "hunt"] {
+        let (help, _) = run(r.cmd().args([cmd, "--help"]), 0);
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&format!("a preset ({list})")), "{cmd} --help:\n{help}");
+    }
+    for (p, name) in Preset::ALL.iter().zip(Preset::NAMES) {
+        assert_eq!(p.name(), name);
+    }
+}

@@ -17,6 +17,7 @@ use common_run::{RunRepo, frontmatter_status, wait_with_deadline};
 /// `FAKE_HUNT_<LANE>` (space-separated), commits and signals:
 /// - `good`: `<L>-02`, a check that fails on the base (token `hunted-good-<L>` missing);
 /// - `passing`: `<L>-03`, whose check already passes;
+/// - `quietpass`: `<L>-10`, whose check already passes by its exit code alone (no PASS/FAIL);
 /// - `duplicate`: `<L>-04`, with the check of the existing `<L>-01`;
 /// - `taken`: rewrites `<L>-01.md` (a taken id) with a different, reproducing finding;
 /// - `malformed`: `<L>-05.md` without frontmatter;
@@ -89,6 +90,7 @@ for k in $kinds; do
   case "$k" in
     good) finding "$lane-02.md" "$lane-02" "Hunted good problem in $lane" "$(tok hunted-good-$lane)" "" "hunted-good-$lane" ;;
     passing) finding "$lane-03.md" "$lane-03" "Already fine in $lane" "grep -q \"$lane base\" src/$lane.txt && echo \"PASS\" || echo \"FAIL\"" "" "x" ;;
+    quietpass) finding "$lane-10.md" "$lane-10" "Already fine, quietly, in $lane" "grep -q \"$lane base\" src/$lane.txt" "" "x" ;;
     duplicate) finding "$lane-04.md" "$lane-04" "The same thing said again" "$(tok fixed-$lane-01)" "" "fixed-$lane-01" ;;
     taken) finding "$lane-01.md" "$lane-01" "Hunted problem filed under a taken id" "$(tok hunted-taken-$lane)" "" "hunted-taken-$lane" ;;
     malformed) printf 'this is not an issue file\n' > "issues/$lane/$lane-05.md" ;;
@@ -347,6 +349,15 @@ fn a_hunt_that_finds_nothing_commits_nothing_and_max_findings_caps_a_lane() {
     assert_eq!(r.git(&["rev-parse", "HEAD"]), head, "nothing accepted, nothing committed");
     let report = std::fs::read_to_string(r.root().join(".git/lanes/runs/H1/report.md")).unwrap();
     assert!(report.contains("does not reproduce") && report.contains("duplicate of E-01"), "{report}");
+    // No noise: a hunting lane has no issue list to show, and a check that passes by its exit
+    // says so, not "(exit code)".
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.lines().any(|l| l.contains("lane E: started (pid ") && l.trim_end().ends_with(')')), "{all}");
+    let quiet = hunt(&r, "H0", &[("E", "quietpass")], &["--lane", "E"]);
+    quiet.expect(0);
+    let all = format!("{}{}", quiet.stdout, quiet.stderr);
+    assert!(!all.contains("(exit code)"), "{all}");
+    assert!(all.contains("already passes on the base commit") && all.contains("(exits 0)"), "{all}");
     assert_eq!(r.report_cmd("H1"), format!("{}\n", report.trim_end()), "`git lanes report` finds a hunt's report");
 
     let out = hunt(&r, "H2", &[("E", "good deps")], &["--lane", "E", "--max-findings", "2"]);

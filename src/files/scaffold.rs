@@ -26,6 +26,8 @@ pub struct InitOptions {
     pub lanes: Vec<(String, String)>,
     pub catalog_title: String,
     pub write_config: bool,
+    /// The worker presets, as `lanes.yaml`'s comment lists them (`script, claude, …`).
+    pub worker_presets: String,
 }
 
 /// The lines `init` makes sure `.gitignore` has: signals are never committed.
@@ -54,7 +56,7 @@ pub fn init(root: &Path, config: &Config, opts: &InitOptions) -> Result<Vec<Outc
         Ok(())
     };
     if opts.write_config {
-        file(CONFIG_FILE.into(), CONFIG_TEMPLATE.to_string())?;
+        file(CONFIG_FILE.into(), config_template(&opts.worker_presets))?;
     }
     let lanes: Vec<(String, String)> = opts.lanes.iter().map(|(l, d)| (l.clone(), one_line(d))).collect();
     file(config.catalog.clone(), catalog::fresh(&opts.catalog_title, &lanes, &now))?;
@@ -189,7 +191,7 @@ const CONFIG_TEMPLATE: &str = r#"# git-lanes configuration. Every key is optiona
 # hunter_specs: .claude/agents/issue-hunters
 # signals: LogBook/issue-fixing/signals
 # lanes: [E, M]            # pin the lane list (default: discovered)
-# worker: claude           # a preset (script, claude, codex, aider, gemini) or a command line
+# worker: claude           # a preset (PRESETS) or a command line
 # max_parallel: 8          # default: all lanes at once
 # max_issues: 5            # issues per lane per run
 # timeout: 1h              # per lane
@@ -205,6 +207,11 @@ const CONFIG_TEMPLATE: &str = r#"# git-lanes configuration. Every key is optiona
 #   copy: [.env]           # untracked files copied into each lane worktree
 #   run: []                # commands run in each worktree before its worker starts
 "#;
+
+/// The commented `lanes.yaml`, its worker line listing `presets`.
+pub fn config_template(presets: &str) -> String {
+    CONFIG_TEMPLATE.replace("PRESETS", presets)
+}
 
 /// The next id in a lane: one more than the highest `<LANE>-<n>` there, same zero padding
 /// (at least 2 digits): `E-04` after `E-03`.

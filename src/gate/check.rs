@@ -47,7 +47,7 @@
 //!         with:
 //!           fetch-depth: 0            # origin/main and the merge base must be present
 //!       - uses: dtolnay/rust-toolchain@stable
-//!       - run: cargo install git-lanes --locked
+//!       - run: cargo install --locked --git "${{ vars.GIT_LANES_REPO }}" git-lanes   # not on crates.io
 //!       - run: git lanes check --range origin/main..HEAD
 //! ```
 //!

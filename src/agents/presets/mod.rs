@@ -242,7 +242,7 @@ fn never_stuck(_log_tail: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WorkerError {
     /// The name is not a preset.
-    #[error("unknown worker preset `{name}` (presets: script, claude, codex, aider, gemini, opencode, qwen, copilot)")]
+    #[error("unknown worker preset `{name}` (presets: {})", Preset::NAMES.join(", "))]
     UnknownPreset {
         /// The name as given.
         name: String,

@@ -404,11 +404,8 @@ fn commit_leftovers(r: &mut Run<'_>, lane: &str, lr: &super::LaneRun) -> Option<
     // Signal folders (both), agents' droppings and the preset's own files never go into a commit.
     let keep_out = super::keep_out(&r.ws.config, &lr.keep_out);
     match worktree::commit_leftovers(&lr.worktree, &msg, &keep_out) {
-        Ok(true) => {
-            r.lane_state(lane).warnings.push("the hunter left uncommitted changes; git-lanes committed them on the lane branch".into());
-            None
-        }
-        Ok(false) => None,
+        // The documented normal path (the commit says it), not a warning.
+        Ok(_) => None,
         Err(e) => Some(format!("lane {lane}: could not commit what the hunter left: {e}")),
     }
 }
