@@ -519,3 +519,31 @@ fn a_hunt_whose_branch_was_switched_keeps_its_findings_on_the_integration_branch
     assert!(issue_files_on_head(&r).contains(&"issues/E/E-02.md".to_string()));
     r.cmd().args(["sync", "--check"]).assert().code(0);
 }
+
+/// A hunt started with `--worker` and killed is resumed by `hunt --resume` alone: each lane's
+/// worker is the one the hunt recorded.
+#[test]
+fn a_killed_hunt_resumes_with_its_recorded_workers() {
+    let r = repo();
+    for lane in ["E", "M"] {
+        let spec = HUNTER_SPEC.replace("{L}", lane).replace("worker: sh fake-hunter.sh\n", "");
+        r.write(&format!(".claude/agents/issue-hunters/IH-Lane-{lane}.md"), &spec);
+    }
+    r.write("lanes.yaml", "max_parallel: 4\n");
+    r.git(&["commit", "-q", "-am", "no worker configured"]);
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
+    c.current_dir(r.root()).env_clear().envs(r.isolated_env()).env("FAKE_HUNT_E", "gate").env("FAKE_HUNT_M", "good");
+    c.args(["hunt", "--run-id", "H1", "--done-grace", "1s", "--timeout", "60s", "--worker", "sh fake-hunter.sh"]);
+    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "the E hunter did not start");
+    common_run::kill9(child.id());
+    let _ = child.wait();
+    r.open_gate();
+    let out = r.cmd().args(["hunt", "--resume", "--done-grace", "1s"]).output().unwrap();
+    let (so, se) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!se.contains("no worker for lane"), "{se}");
+    assert_eq!(out.status.code(), Some(0), "{so}\n{se}");
+    let files = issue_files_on_head(&r);
+    assert!(files.contains(&"issues/E/E-02.md".to_string()) && files.contains(&"issues/M/M-02.md".to_string()), "{files:?}");
+}
