@@ -17,12 +17,13 @@ use common_run::{RunRepo, frontmatter_status, wait_with_deadline};
 /// `FAKE_HUNT_<LANE>` (space-separated), commits and signals:
 /// - `good`: `<L>-02`, a check that fails on the base (token `hunted-good-<L>` missing);
 /// - `passing`: `<L>-03`, whose check already passes;
-/// - `quietpass`: `<L>-10`, whose check already passes by its exit code alone (no PASS/FAIL);
+/// - `quietpass`: `<L>-11`, whose check already passes by its exit code alone (no PASS/FAIL);
 /// - `duplicate`: `<L>-04`, with the check of the existing `<L>-01`;
 /// - `taken`: rewrites `<L>-01.md` (a taken id) with a different, reproducing finding;
 /// - `malformed`: `<L>-05.md` without frontmatter;
 /// - `code`: edits `src/<L>.txt`;
 /// - `dangerous`: `<L>-06`, a check that reaches the network;
+/// - `gitwrite`: `<L>-10`, a check that deletes `.git/objects` when it "fails";
 /// - `catalog`: edits the catalog;
 /// - `otherlane`: files an issue in the other lane's folder;
 /// - `deps`: `<L>-07` and `<L>-08`, the second depending on the first;
@@ -90,12 +91,13 @@ for k in $kinds; do
   case "$k" in
     good) finding "$lane-02.md" "$lane-02" "Hunted good problem in $lane" "$(tok hunted-good-$lane)" "" "hunted-good-$lane" ;;
     passing) finding "$lane-03.md" "$lane-03" "Already fine in $lane" "grep -q \"$lane base\" src/$lane.txt && echo \"PASS\" || echo \"FAIL\"" "" "x" ;;
-    quietpass) finding "$lane-10.md" "$lane-10" "Already fine, quietly, in $lane" "grep -q \"$lane base\" src/$lane.txt" "" "x" ;;
+    quietpass) finding "$lane-11.md" "$lane-11" "Already fine, quietly, in $lane" "grep -q \"$lane base\" src/$lane.txt" "" "x" ;;
     duplicate) finding "$lane-04.md" "$lane-04" "The same thing said again" "$(tok fixed-$lane-01)" "" "fixed-$lane-01" ;;
     taken) finding "$lane-01.md" "$lane-01" "Hunted problem filed under a taken id" "$(tok hunted-taken-$lane)" "" "hunted-taken-$lane" ;;
     malformed) printf 'this is not an issue file\n' > "issues/$lane/$lane-05.md" ;;
     code) echo "hunter edit" >> "src/$lane.txt" ;;
     dangerous) finding "$lane-06.md" "$lane-06" "Needs the network" "curl -s http://example.invalid/ | grep -q x && echo PASS || echo FAIL" "" "x" ;;
+    gitwrite) finding "$lane-10.md" "$lane-10" "Writes git data" "grep -q licence README || { rm -rf .git/objects; echo FAIL; }" "" "x" ;;
     catalog) echo "edited by the hunter" >> SAF_ISSUE_CATALOG.md ;;
     otherlane) o=E; [ "$lane" = E ] && o=M; cp "issues/$lane/$lane-01.md" "issues/$o/$o-09.md" ;;
     deps)
@@ -546,4 +548,16 @@ fn a_killed_hunt_resumes_with_its_recorded_workers() {
     assert_eq!(out.status.code(), Some(0), "{so}\n{se}");
     let files = issue_files_on_head(&r);
     assert!(files.contains(&"issues/E/E-02.md".to_string()) && files.contains(&"issues/M/M-02.md".to_string()), "{files:?}");
+}
+
+#[test]
+fn a_finding_whose_check_would_write_git_data_is_refused_not_committed() {
+    let r = repo();
+    let out = hunt(&r, "H1", &[("E", "good gitwrite"), ("M", "good")], &[]);
+    out.expect(0);
+    assert_eq!(issue_files_on_head(&r), ["issues/E/E-01.md", "issues/E/E-02.md", "issues/M/M-01.md", "issues/M/M-02.md"]);
+    let report = r.show("HEAD", "LogBook/issue-hunting/runs/H1.md");
+    let line = report.lines().find(|l| l.contains("`issues/E/E-10.md`") && l.contains('|')).unwrap_or_else(|| panic!("{report}"));
+    assert!(line.contains("git data"), "{line}");
+    assert!(r.git_ok(&["fsck", "--no-progress"]));
 }

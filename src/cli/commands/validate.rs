@@ -23,7 +23,7 @@ pub fn run(_args: ValidateArgs, ctx: &Ctx) -> CliResult {
     let config = Config::load(&repo.root, &ctx.overrides())?;
     let cache_dir = repo.cache_dir();
     // Read once: the bytes validated are the bytes a report is remembered for.
-    let catalog = crate::base::fsutil::read_optional(&repo.root.join(&config.catalog))?;
+    let catalog = crate::base::fsutil::read_optional_capped(&repo.root.join(&config.catalog), crate::files::text::MAX_FILE_BYTES)?;
     // Hunter specs are read here, not remembered: `hunt` alone loads them.
     let hunters = crate::files::validate::hunter_specs(&repo.root, &config)?;
     if let Some(mut report) =
