@@ -464,7 +464,9 @@ fn check_issue_files(ws: &Workspace, failures: &mut Vec<Failure>) -> bool {
 fn check_catalog(tip: &TipUnderCheck<'_>, ws: &Workspace, issues_valid: bool, failures: &mut Vec<Failure>) -> Result<()> {
     let cat_path = ws.config.catalog.clone();
     let cat_bytes = match tip.snap {
-        Snapshot::WorkTree => crate::base::fsutil::read_optional(&tip.repo.root.join(&cat_path))?,
+        Snapshot::WorkTree => {
+            crate::base::fsutil::read_optional_capped(&tip.repo.root.join(&cat_path), crate::files::text::MAX_FILE_BYTES)?
+        }
         Snapshot::Tree(_, tree) => read_blob(&tip.repo.git, tree, &cat_path),
     };
     match cat_bytes {

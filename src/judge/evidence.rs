@@ -38,6 +38,10 @@ pub struct CheckRecord {
     /// How the command ended (`exit 0`, `timed out after 30s`); an extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending: Option<String>,
+    /// How the check was kept from writing git's data (`read_only_mount`, `landlock_rules`,
+    /// `no_git_folder`, `put_back`); an extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_shield: Option<String>,
 }
 
 /// The `metadata` block (the seed's `verify_issue.py` writes none: `verifier` is then

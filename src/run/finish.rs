@@ -92,6 +92,7 @@ fn collected_lines(c: &Collected) -> Vec<String> {
         out.push(format!("lane {}: collecting failed: {e}", c.lane));
     }
     out.extend(c.reverts.iter().map(|rv| format!("lane {}: issue file edit reverted: {rv}", c.lane)));
+    out.extend(c.tampering.iter().map(|t| format!("lane {}: {t}", c.lane)));
     if !c.refused.is_empty() {
         out.push(format!(
             "lane {} was refused ({}); it is neither judged nor integrated, its branch is kept",
@@ -258,7 +259,7 @@ fn report_rel(r: &Run<'_>) -> PathBuf {
 /// each lane's verdicts next to the report. Returns how many issues stay OPEN there.
 fn write_catalog_and_verdicts(r: &Run<'_>, iw: &Path) -> Result<usize> {
     let iws = Workspace::load(iw, r.ws.config.clone())?;
-    if let Some(bytes) = crate::base::fsutil::read_optional(&iw.join(&r.ws.config.catalog))? {
+    if let Some(bytes) = crate::base::fsutil::read_optional_capped(&iw.join(&r.ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {
         let cat = Catalog::parse(&r.ws.config.catalog, bytes)?;
         let synced = cat.sync(&iws, &crate::files::scaffold::now_stamp());
         if synced.changed {

@@ -121,7 +121,11 @@ fn worker_lines(s: &mut String, l: &LaneState) {
         let _ = writeln!(s, "- **Worker log:** `{log}`");
     }
     if let Some(c) = l.cost_usd {
-        let _ = writeln!(s, "- **Cost:** ${c:.4}{}", l.turns.map(|t| format!(" ({t} turns)")).unwrap_or_default());
+        let how = if l.cost_estimated { ", estimated from lanes.yaml prices" } else { "" };
+        let _ = writeln!(s, "- **Cost:** ${c:.4}{}{how}", l.turns.map(|t| format!(" ({t} turns)")).unwrap_or_default());
+    }
+    if l.input_tokens.is_some() || l.output_tokens.is_some() {
+        let _ = writeln!(s, "- **Tokens:** {} in, {} out", l.input_tokens.unwrap_or(0), l.output_tokens.unwrap_or(0));
     }
     if let Some(ms) = l.signal_latency_ms {
         let _ = writeln!(s, "- **Signal latency:** {ms:.1} ms");

@@ -158,6 +158,19 @@ pub struct LaneState {
     pub cost_usd: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turns: Option<u32>,
+    /// Input tokens the agent reported (cached ones included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Output tokens the agent reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// `true` when `cost_usd` was worked out from the tokens and `lanes.yaml`'s prices (the
+    /// agent reports none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cost_estimated: bool,
+    /// The model the agent was given (none: the CLI's own default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -339,8 +352,8 @@ impl RunState {
 
     /// Read the state file; `None` when it does not exist.
     pub fn load(root: &Path, rel: &Path) -> Result<Option<RunState>> {
-        let Some(bytes) = fsutil::read_optional(&root.join(rel))? else { return Ok(None) };
-        let text = crate::files::text::decode(rel, bytes)?.text;
+        let Some(bytes) = fsutil::read_optional_capped(&root.join(rel), crate::files::text::MAX_FILE_BYTES)? else { return Ok(None) };
+        let text = crate::files::text::decode("run state file", rel, bytes)?.text;
         if text.trim().is_empty() {
             return Ok(Some(RunState::fresh()));
         }

@@ -27,6 +27,8 @@ use tempfile::TempDir;
 /// - `crash`: fix, commit, exit 1 without `.done`.
 /// - `hang`: fix, commit, `.done`, then sleep 600 (pid in `FAKE_DIR/pid-<L>`).
 /// - `never`: sleep 600 without ever writing `.done` (pid in `FAKE_DIR/pid-<L>`).
+/// - `busy`: print nothing more, but rewrite `src/<L>.scratch` every 0.3 s for 5 s (no output, no
+///   status: only its worktree changes), then remove it and fix as `fix` does.
 /// - `garbage`: garbage and CRLF status lines, fix, commit, delete the signal folder, then write
 ///   `.done` in the worktree-relative `LogBook/issue-fixing/signals/` only.
 /// - `nocommit`: fix, `.done`, no commit.
@@ -69,6 +71,9 @@ case "$mode" in
     commit "lane $lane: claim"; done_ ;;
   crash) fix; commit "lane $lane: half done"; echo "boom" >&2; exit 1 ;;
   hang) fix; commit "lane $lane: fix"; done_; sleep 600 & echo $! > "$out/pid-$lane.tmp" && mv "$out/pid-$lane.tmp" "$out/pid-$lane"; wait ;;
+  busy)
+    n=0; while [ $n -lt 17 ]; do echo "$n" > "src/$lane.scratch"; sleep 0.3; n=$((n + 1)); done
+    rm -f "src/$lane.scratch"; fix; commit "lane $lane: fix"; sig "COMPLETE: fixed"; done_ ;;
   never) sig "WORKING: forever"; sleep 600 & echo $! > "$out/pid-$lane.tmp" && mv "$out/pid-$lane.tmp" "$out/pid-$lane"; wait ;;
   garbage)
     printf 'WORKING: one\r\n' > "$LANES_SIGNAL_DIR/$lane.status"

@@ -92,7 +92,8 @@ pub struct WorkerArgs {
     /// lanes.yaml's, else 30s]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub done_grace: Option<std::time::Duration>,
-    /// Warn when a lane's status has not changed for this long [default: lanes.yaml's, else 10m]
+    /// End a lane whose worker shows no sign of life (no output, no new status, no change in its
+    /// worktree) for this long [default: lanes.yaml's, else 10m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub stall_after: Option<std::time::Duration>,
 }
@@ -169,9 +170,19 @@ fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), 
         }
         ui.out(format!("  {} checks:", i.id))?;
         for c in &i.checks {
+            let ran_in = c.git_shield.map(|g| format!(" ({})", g.describe())).unwrap_or_default();
             let line = match c.currently_passing {
-                Some(true) => format!("{} {}  {}", ui.yellow("✓"), c.command, ui.dim("currently passing: suspicious, nothing to fix?")),
-                Some(false) => format!("{} {}  {}", ui.green("✗"), c.command, ui.dim("currently failing: the issue reproduces")),
+                Some(true) => {
+                    format!(
+                        "{} {}  {}",
+                        ui.yellow("✓"),
+                        c.command,
+                        ui.dim(format!("currently passing: suspicious, nothing to fix?{ran_in}"))
+                    )
+                }
+                Some(false) => {
+                    format!("{} {}  {}", ui.green("✗"), c.command, ui.dim(format!("currently failing: the issue reproduces{ran_in}")))
+                }
                 None => {
                     let why: Vec<&str> = c.findings.iter().map(|f| f.message.as_str()).collect();
                     let why = if why.is_empty() { c.note.clone() } else { format!("not run: {}", why.join("; ")) };
