@@ -656,6 +656,7 @@ fn summary(
         fast_forwarded: false,
         lanes: super::LaneOutcome::of(&r.state),
         left: None,
+        integration_checks: r.state.integration.as_ref().and_then(|i| i.checks.clone()),
     }
 }
 

@@ -194,6 +194,8 @@ pub struct RunSummary {
     pub lanes: Vec<LaneOutcome>,
     /// A run that left its lane branches (`--no-integrate`, policy `branches`): what they hold.
     pub left: Option<LeftBranches>,
+    /// What the integration checks did (`None`: none ran or none are configured).
+    pub integration_checks: Option<crate::run::state::IntegrationChecks>,
 }
 
 /// What a run that integrates nothing itself left: the issues verified on its lane branches,
@@ -505,6 +507,7 @@ fn nothing_to_do(r: &mut Run<'_>, dir_is_new: bool) -> RunSummary {
         fast_forwarded: false,
         lanes: vec![],
         left: None,
+        integration_checks: None,
     }
 }
 

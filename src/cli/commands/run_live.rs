@@ -94,6 +94,7 @@ pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
             "fast_forwarded": s.fast_forwarded,
             "lanes": s.lanes,
             "left_branches": s.left,
+            "integration_checks": s.integration_checks,
         }))?;
     } else if let Some(left) = &s.left {
         print_left(ui, s, left)?;
