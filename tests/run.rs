@@ -33,6 +33,14 @@ fn assert_archived(r: &RunRepo, run_id: &str, lanes: &[&str]) {
     }
 }
 
+/// The pre-push gate's range check passes on what the run committed since `base`: a genuine run's
+/// resolutions are earned by the evidence its judge wrote.
+fn assert_gate_passes(r: &RunRepo, base: &str) {
+    let out = r.cmd().args(["check", "--range", &format!("{}..HEAD", base.trim())]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "the gate refuses a genuine run: {text}");
+}
+
 #[test]
 fn a_worker_that_fixes_gets_its_issues_resolved_merged_and_tidied() {
     let r = RunRepo::standard();
@@ -71,13 +79,16 @@ fn a_worker_that_fixes_gets_its_issues_resolved_merged_and_tidied() {
     assert_eq!(lane_status(&st, "E"), "done");
     assert!(st.lanes["E"].signal_latency_ms.is_some());
     r.assert_nothing_lost("R1", &["E", "M"]);
+    assert_gate_passes(&r, &base);
 }
 
 #[test]
 fn a_worker_that_marks_resolved_without_fixing_is_rejected_and_stays_open() {
     let r = RunRepo::standard();
+    let base = r.git(&["rev-parse", "HEAD"]);
     let out = r.run("R1", &[("E", "claim")], &[]);
     out.expect_code(3);
+    assert_gate_passes(&r, &base);
     assert_eq!(r.status_on_head("E-01"), "OPEN");
     assert!(r.show("HEAD", "issues/E/E-01.md").contains("- **Status:** OPEN"));
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
@@ -154,6 +165,34 @@ fn a_worker_that_never_writes_done_times_out_and_its_group_is_killed() {
     assert_eq!(report_result(&r.report_on_head("R1"), "E-01").as_deref(), Some("OPEN"));
     assert!(r.has_ref("refs/heads/lanes/R1/E"));
     assert_archived(&r, "R1", &["E", "M"]);
+}
+
+#[test]
+fn a_worker_with_no_sign_of_life_for_stall_after_is_ended_naming_the_stall() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "never")], &["--stall-after", "2s", "--timeout", "60s"]);
+    out.expect_code(3);
+    assert!(out.took < Duration::from_secs(20), "took {:?}", out.took);
+    let st = final_state(&r);
+    assert_eq!(lane_status(&st, "E"), "failed");
+    assert_eq!(lane_status(&st, "M"), "done");
+    assert!(out.stdout.contains("no sign of life for 2s"), "{}", out.stdout);
+    assert!(out.stdout.contains("stalled: no output, no signal and no change in its worktree for 2s"), "{}", out.stdout);
+    let pid = r.worker_pid("E").expect("the sleeping worker wrote its pid");
+    assert!(wait_until(Duration::from_secs(3), || !process_alive(pid)), "the worker's sleep {pid} is still running");
+    let report = r.report_on_head("R1");
+    assert!(report.contains("stalled: no output"), "{report}");
+}
+
+#[test]
+fn a_quiet_worker_that_keeps_changing_its_worktree_is_not_stalled() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "busy")], &["--stall-after", "2s", "--timeout", "60s"]);
+    out.expect_code(0);
+    let st = final_state(&r);
+    assert_eq!(lane_status(&st, "E"), "done", "{}", out.stdout);
+    assert!(!out.stdout.contains("stalled"), "{}", out.stdout);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
 }
 
 #[test]
@@ -726,7 +765,9 @@ fn demo_builds_the_example_and_resolves_its_issues() {
 fn squash_policy_makes_one_commit_per_lane_and_push_reaches_the_remote() {
     let r = RunRepo::standard();
     let remote = local_origin(&r);
+    let base = r.git(&["rev-parse", "HEAD"]);
     r.run("R1", &[], &["--policy", "squash", "--push"]).expect_code(0);
+    assert_gate_passes(&r, &base);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
     let subjects = r.git(&["log", "--format=%s", "-4"]);

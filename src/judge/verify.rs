@@ -471,6 +471,7 @@ pub fn to_evidence(verdict: &IssueVerdict, issue: &Issue, tree: &TreeState, time
         dirty: tree.dirty,
         path_hashes: verdict.path_hashes.clone(),
         run_id: None,
+        seal: None,
     }
 }
 

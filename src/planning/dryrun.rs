@@ -142,16 +142,18 @@ fn worker_preview(ws: &Workspace, lane: &str, opts: &DryRunOptions) -> (Option<S
     else {
         return (None, Some(format!("no worker for lane {lane}; hint: pass `--worker claude` (or another preset, or a command line)")));
     };
-    let model = presets::lane_setting(opts.model.as_deref(), spec.and_then(|s| s.model.as_deref()), ws.config.model.as_deref());
+    let preset = setting.trim().parse::<presets::Preset>().unwrap_or(presets::Preset::Script);
+    let model = super::model::lane_model(preset, opts.model.as_deref(), spec, &ws.config);
     let nowhere = Path::new("");
     let ctx = presets::WorkerContext {
         prompt_file: nowhere,
         work_order_file: nowhere,
         state_dir: nowhere,
-        model,
+        model: model.as_deref(),
         max_turns: opts.max_turns,
         max_budget_usd: opts.max_budget_usd,
         lane,
+        sandboxed: ws.config.sandbox_workers,
     };
     let with_hint = |e: presets::WorkerError| match e.hint() {
         Some(h) => format!("{e}; hint: {h}"),

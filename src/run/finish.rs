@@ -23,7 +23,7 @@ use crate::files::config::IntegrationPolicy;
 use crate::files::issue::Status;
 use crate::files::workspace::Workspace;
 use crate::run::report;
-use crate::run::state::{Finishing, IntegrationState, IssueLine, LaneState, MergedLane, Rejection};
+use crate::run::state::{Finishing, IntegrationChecks, IntegrationState, IssueLine, LaneState, MergedLane, Rejection};
 use crate::{git::gitcli, git::worktree, run::signal};
 
 /// Collect, integrate and finish a run whose lanes all ended; `interrupted` stops after
@@ -186,7 +186,8 @@ fn integrate_lanes(r: &mut Run<'_>, candidates: &[Candidate], policy: Integratio
         crate::run::timeline::record(&mut r.state, &e);
         (r.observer)(&e);
     };
-    integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, candidates, policy, &mut on_step)
+    let commands: &[String] = if r.opts.no_integration_checks { &[] } else { &r.ws.config.integration_checks };
+    integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, candidates, policy, commands, &mut on_step)
 }
 
 /// Each lane's merge result in the state, the integration as a whole, and what a human must
@@ -206,6 +207,18 @@ fn record_integration(r: &mut Run<'_>, int: &Integrated, policy: IntegrationPoli
     for (a, b) in &int.conflicting_pairs {
         r.emit(RunEvent::Note(format!("lanes {a} and {b} conflict when merged")));
     }
+    let mut checks = int.checks.clone();
+    if r.opts.no_integration_checks && !r.ws.config.integration_checks.is_empty() {
+        r.emit(RunEvent::Note("integration checks skipped for this run (--no-integration-checks)".into()));
+        checks =
+            Some(IntegrationChecks { commands: r.ws.config.integration_checks.clone(), skipped: true, ..IntegrationChecks::default() });
+    }
+    for f in checks.iter().flat_map(|c| &c.failing_before) {
+        human.push(format!(
+            "integration check `{}` already fails at the run's base (no lane is blamed); fix it or take it out of integration_checks",
+            f.command
+        ));
+    }
     r.state.integration = Some(IntegrationState {
         policy: format!("{policy:?}").to_lowercase(),
         branch: Some(int.branch.clone()),
@@ -214,6 +227,7 @@ fn record_integration(r: &mut Run<'_>, int: &Integrated, policy: IntegrationPoli
         fast_forwarded: false,
         commit: None,
         kept_at: None,
+        checks,
     });
 }
 

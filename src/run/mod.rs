@@ -67,6 +67,8 @@ pub struct RunOptions {
     pub policy: Option<IntegrationPolicy>,
     pub no_commit: bool,
     pub no_integrate: bool,
+    /// Skip `lanes.yaml` `integration_checks:` for this run (`--no-integration-checks`).
+    pub no_integration_checks: bool,
     pub push: bool,
     /// Run workers in the sandbox (`--sandbox-workers`, or `sandbox_workers: true`).
     pub sandbox_workers: bool,
@@ -209,7 +211,13 @@ pub struct LaneOutcome {
     /// The worker's log file.
     pub log: Option<String>,
     pub cost_usd: Option<f64>,
+    /// Whether `cost_usd` comes from `lanes.yaml`'s prices rather than the agent.
+    pub cost_estimated: bool,
     pub turns: Option<u32>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    /// The model the agent was given (`null`: the CLI's own default).
+    pub model: Option<String>,
 }
 
 impl LaneOutcome {
@@ -227,7 +235,11 @@ impl LaneOutcome {
                 limit: l.limit.clone(),
                 log: l.log.clone(),
                 cost_usd: l.cost_usd,
+                cost_estimated: l.cost_estimated,
                 turns: l.turns,
+                input_tokens: l.input_tokens,
+                output_tokens: l.output_tokens,
+                model: l.model.clone(),
             })
             .collect()
     }

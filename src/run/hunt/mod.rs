@@ -584,6 +584,7 @@ fn land_findings(r: &mut Run<'_>, found: &Judged, human: &mut Vec<String>) -> Re
         fast_forwarded: merge_command.is_none(),
         commit: Some(commit.clone()),
         kept_at: None,
+        checks: None,
     });
     Ok(LandOutcome { landed, report: report_rel, commit, merge_command })
 }
