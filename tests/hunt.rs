@@ -533,7 +533,8 @@ fn a_killed_hunt_resumes_with_its_recorded_workers() {
         let spec = HUNTER_SPEC.replace("{L}", lane).replace("worker: sh fake-hunter.sh\n", "");
         r.write(&format!(".claude/agents/issue-hunters/IH-Lane-{lane}.md"), &spec);
     }
-    r.write("lanes.yaml", "max_parallel: 4\n");
+    // (The fake hunter writes its markers outside the repository: sandboxed workers may.)
+    r.write("lanes.yaml", &format!("max_parallel: 4\nsandbox_writable: [\"{}\"]\n", r.fake_dir().display()));
     r.git(&["commit", "-q", "-am", "no worker configured"]);
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
     c.current_dir(r.root()).env_clear().envs(r.isolated_env()).env("FAKE_HUNT_E", "gate").env("FAKE_HUNT_M", "good");
