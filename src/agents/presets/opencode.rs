@@ -32,6 +32,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["run", "--format", "--auto", "--print-logs", "--log-level", "--model"],
     hidden_flags: &[],
     droppings: &[],
+    home: &[".local/share/opencode", ".local/state/opencode", ".config/opencode", ".cache/opencode"],
     keys: &["ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
     max_turns_flag: None,
     max_budget_flag: None,
