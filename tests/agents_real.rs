@@ -233,6 +233,7 @@ fn run_scripted(preset: Preset, mode: &str, args: &[&str]) -> Scripted {
     std::fs::create_dir_all(&home).unwrap();
     let root = demo_repo(&dir);
     let endpoint = Endpoint::start(&dir, mode);
+    #[allow(clippy::disallowed_methods)] // a child the test waits for with a deadline
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
     c.current_dir(&root)
         .env_clear()
@@ -246,7 +247,6 @@ fn run_scripted(preset: Preset, mode: &str, args: &[&str]) -> Scripted {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    #[allow(clippy::disallowed_methods)]
     let mut child = c.spawn().expect("git-lanes starts");
     let started = std::time::Instant::now();
     let out =
