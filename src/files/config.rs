@@ -71,6 +71,12 @@ pub struct FileConfig {
     pub worktree_pool: Option<bool>,
     /// At most this many worktrees are kept in the pool (default 32).
     pub worktree_pool_size: Option<usize>,
+    /// Commands run on the integration result before the user's branch moves (e.g. the whole
+    /// test suite); a lane that breaks one is backed out.
+    #[serde(default)]
+    pub integration_checks: Vec<String>,
+    /// Time limit of one integration check (default: `verify.timeout`).
+    pub integration_timeout: Option<String>,
     #[serde(default)]
     pub verify: VerifyConfig,
     #[serde(default)]
@@ -196,6 +202,10 @@ pub struct Config {
     /// `worktree_pool_size:` — how many worktrees the pool keeps at most.
     pub worktree_pool_size: usize,
     pub setup: SetupConfig,
+    /// `integration_checks:` (see [`FileConfig::integration_checks`]).
+    pub integration_checks: Vec<String>,
+    /// `integration_timeout:`, else `verify.timeout`.
+    pub integration_timeout: Duration,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
 }
@@ -232,13 +242,15 @@ impl Config {
             worktree_pool: true,
             worktree_pool_size: 32,
             setup: SetupConfig::default(),
+            integration_checks: Vec::new(),
+            integration_timeout: Duration::from_secs(30),
             from_file: false,
         }
     }
 
     /// Load `lanes.yaml` from `root` (if present) over the defaults, then apply `overrides`.
     pub fn load(root: &Path, overrides: &Overrides) -> Result<Config> {
-        Config::from_bytes(fsutil::read_optional(&root.join(CONFIG_FILE))?, overrides)
+        Config::from_bytes(fsutil::read_optional_capped(&root.join(CONFIG_FILE), crate::files::text::MAX_FILE_BYTES)?, overrides)
     }
 
     /// Like [`Config::load`] from the bytes of `lanes.yaml` (`None` when there is none), e.g. as
@@ -246,7 +258,7 @@ impl Config {
     pub fn from_bytes(file: Option<Vec<u8>>, overrides: &Overrides) -> Result<Config> {
         let mut c = Config::defaults();
         if let Some(bytes) = file {
-            let text = crate::files::text::decode(Path::new(CONFIG_FILE), bytes)?.text;
+            let text = crate::files::text::decode("configuration file", Path::new(CONFIG_FILE), bytes)?.text;
             let file: FileConfig = if text.trim().is_empty() {
                 FileConfig::default()
             } else {
@@ -313,6 +325,11 @@ impl Config {
         self.worktree_pool = f.worktree_pool.unwrap_or(self.worktree_pool);
         self.worktree_pool_size = f.worktree_pool_size.unwrap_or(self.worktree_pool_size);
         self.setup = f.setup.clone();
+        if let Some(bad) = f.integration_checks.iter().find(|c| c.trim().is_empty()) {
+            return Err(Problem::new(CONFIG_FILE, 0, format!("integration_checks: `{bad}` is an empty command")).into());
+        }
+        self.integration_checks = f.integration_checks.clone();
+        self.integration_timeout = dur(&f.integration_timeout, "integration_timeout", self.verify_timeout)?;
         if let Some(lanes) = &f.lanes {
             for l in lanes {
                 names::check_lane(l).map_err(|m| Problem::new(CONFIG_FILE, 0, m))?;

@@ -54,7 +54,7 @@ pub fn lane_of_file(file_name: &str) -> Option<&str> {
 
 impl AgentSpec {
     pub fn parse(path: &Path, lane: &str, bytes: Vec<u8>) -> Result<AgentSpec, Problem> {
-        let Text { text, .. } = text::decode(path, bytes)?;
+        let Text { text, .. } = text::decode("agent spec", path, bytes)?;
         let (raw, body) = match frontmatter::split(&text) {
             Some(split) => (frontmatter::parse::<RawSpec>(path, &text, &split)?, text[split.body_offset..].to_string()),
             None => return Err(Problem::new(path, 1, "agent spec has no YAML frontmatter (`---` … `---`)")),

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::run::state::{IntegrationState, IssueLine, LaneState, RunState};
+use crate::run::state::{IntegrationChecks, IntegrationState, IssueLine, LaneState, RunState};
 
 /// Ids the report says the run resolved: rows `| <ID> | RESOLVED | … |`.
 pub fn resolved_ids(report: &str) -> Vec<String> {
@@ -146,6 +146,32 @@ fn integration_section(s: &mut String, int: &IntegrationState) {
     let _ = writeln!(s, "- **Fast-forwarded:** {}", if int.fast_forwarded { "yes" } else { "no" });
     if let Some(kept) = &int.kept_at {
         let _ = writeln!(s, "- **Kept off your branch:** nothing was resolved, so this report and the state are kept under `{kept}`");
+    }
+    if let Some(checks) = &int.checks {
+        integration_checks_section(s, checks);
+    }
+}
+
+/// The integration checks: skipped, or which command each backed-out lane broke (with the end of
+/// its output) and which already failed at the base.
+fn integration_checks_section(s: &mut String, c: &IntegrationChecks) {
+    let commands: Vec<String> = c.commands.iter().map(|c| format!("`{c}`")).collect();
+    if c.skipped {
+        let _ = writeln!(s, "- **Integration checks:** skipped for this run (`--no-integration-checks`): {}", commands.join(", "));
+        return;
+    }
+    let _ = writeln!(s, "- **Integration checks:** {} (run {} time(s))", commands.join(", "), c.runs);
+    for f in &c.failing_before {
+        let _ = writeln!(s, "- **Failing before the run:** `{}` already fails at the base; no lane is blamed", f.command);
+    }
+    for b in &c.broken {
+        let _ = writeln!(s, "- **Broken by lane {}:** `{}`", b.lane, b.command);
+    }
+    for b in &c.broken {
+        let _ = writeln!(s, "\n### Lane {} broke `{}`\n\n```text\n{}\n```", b.lane, b.command, b.output.trim_end().replace("```", "'''"));
+    }
+    for f in &c.failing_before {
+        let _ = writeln!(s, "\n### `{}` fails at the base\n\n```text\n{}\n```", f.command, f.output.trim_end().replace("```", "'''"));
     }
 }
 

@@ -40,6 +40,7 @@ use tempfile::TempDir;
 ///   lane's issue file / the catalog.
 /// - `conflict`: fix and rewrite `shared.txt` with the lane's name, commit.
 /// - `break`: fix and delete the `keepme` line of `shared.txt`, commit.
+/// - `flag`: fix and add `src/<L>.flag`, commit.
 /// - `share`: fix and add a line to `shared.txt` — lane E at the top, any other at the bottom (two
 ///   lanes doing so change one file without conflicting), commit.
 /// - `gate`: commit a `wip` line, touch `FAKE_DIR/started-<L>`, wait (up to 60 s) for
@@ -94,6 +95,7 @@ case "$mode" in
   trespass_catalog) fix; commit "lane $lane: fix"; echo "edited by lane $lane" >> SAF_ISSUE_CATALOG.md; commit "lane $lane: trespass"; done_ ;;
   conflict) fix; echo "rewritten by lane $lane" > shared.txt; commit "lane $lane: fix + shared"; done_ ;;
   break) fix; sed -i '/keepme/d' shared.txt; commit "lane $lane: fix + drop keepme"; done_ ;;
+  flag) fix; echo "$lane" > "src/$lane.flag"; commit "lane $lane: fix + flag"; done_ ;;
   share) fix; if [ "$lane" = E ]; then sed -i '1i top by lane E' shared.txt; else echo "bottom by lane $lane" >> shared.txt; fi; commit "lane $lane: fix + shared line"; done_ ;;
   gate)
     echo "wip-$lane" >> "src/$lane.txt"; commit "lane $lane: wip"
