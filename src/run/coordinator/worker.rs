@@ -273,8 +273,10 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
         .with_timeout(timeout);
     if let Some(record) = &record {
         let procs = cgroup.as_ref().map(crate::exec::cgroup::LaneGroup::procs);
+        let home = agent_home(cmd.preset);
         let mut own: Vec<&Path> = vec![&lr.worktree, &state_dir, record];
         own.extend(procs.as_deref());
+        own.extend(home.iter().map(PathBuf::as_path));
         own.extend(r.ws.config.sandbox_writable.iter().map(PathBuf::as_path));
         spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&own));
     }
@@ -296,6 +298,14 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     active.cgroup = cgroup;
     active.worktree = Some(lr.worktree.clone());
     Ok(active)
+}
+
+/// The agent's own folders under `$HOME`, created when missing: the sandbox can only let it
+/// write a folder that exists, and a CLI run for the first time creates its folder (claude's
+/// `~/.claude`, qwen's `~/.qwen`) before anything else.
+fn agent_home(preset: Preset) -> Vec<PathBuf> {
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute()) else { return Vec::new() };
+    preset.agent().home.iter().map(|d| home.join(d)).filter(|d| d.is_dir() || crate::base::fsutil::create_dir_all(d).is_ok()).collect()
 }
 
 /// Whether any file or folder under `root` (its `.git` left out, symlinks not followed) was
