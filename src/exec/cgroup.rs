@@ -41,6 +41,23 @@ fn own_cgroup() -> Option<String> {
     text.lines().find_map(|l| l.strip_prefix("0::").map(str::to_string))
 }
 
+/// Remove the empty lane cgroups (`git-lanes-<pid>-…`) of git-lanes processes that are gone
+/// (killed before they could remove their own).
+pub fn remove_stale() {
+    let (Some(mount), Some(own)) = (cgroup2_mount(), own_cgroup()) else { return };
+    let parent = mount.join(own.trim_start_matches('/'));
+    for e in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("git-lanes-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !crate::exec::process::pid_alive(pid) {
+            // Fails, and so keeps it, while processes are still in it.
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+}
+
 impl LaneGroup {
     /// Make the cgroup `name` beneath git-lanes' own; `None` where the kernel or the
     /// permissions do not allow it, or `LANES_CGROUP=off` (to try the fallback).

@@ -318,6 +318,7 @@ pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
     let (events, rx) = mpsc::channel::<Event>();
     // What a worker or check detaches from its group comes back to git-lanes, to be ended.
     crate::exec::process::become_subreaper();
+    crate::exec::cgroup::remove_stale();
     let fresh: BTreeSet<String> = setup.fresh.iter().map(|(l, _)| l.clone()).collect();
     let mut c = Coordinator::new(r, &fresh, setup.started, events.clone())?;
     c.take_over_lanes(&fresh);
