@@ -281,3 +281,45 @@ fn crlf_issue_files_and_sources_keep_their_line_endings() {
     assert!(r.show("HEAD", "src/E.txt").starts_with("E base\r\n"));
     r.cmd().args(["sync", "--check"]).assert().code(0);
 }
+
+/// A main checkout made sparse with `git sparse-checkout set <args>`: `docs/b.txt` (and, in the
+/// non-cone case, `notes.txt`) are outside the patterns. Lane E leaves its fix uncommitted (so
+/// git-lanes commits it), lane M commits its own.
+fn sparse_run(set: &[&str]) {
+    let r = RunRepo::bare();
+    r.write("docs/b.txt", "outside the sparse patterns\n");
+    r.write("notes.txt", "a top-level file\n");
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    let mut args = vec!["sparse-checkout", "set"];
+    args.extend(set);
+    r.git(&args);
+    assert!(!r.root().join("docs/b.txt").exists(), "the sparse set-up did not apply");
+    let out = r.run("R1", &[("E", "nocommit")], &[]);
+    out.expect_code(0);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    let files = tree(&r);
+    assert!(files.contains(&"docs/b.txt".to_string()), "a file outside the sparse patterns was deleted: {files:?}");
+    assert!(files.contains(&"notes.txt".to_string()), "{files:?}");
+    for lane in ["E", "M"] {
+        let tip = format!("refs/lanes/archive/R1/{lane}");
+        let changed = r.git(&["diff", "--name-status", &format!("{tip}~1"), &tip]);
+        assert!(!changed.contains("docs/b.txt") && !changed.contains("notes.txt"), "lane {lane}: {changed}");
+        let all = r.git(&["diff", "--name-only", "HEAD~1", "HEAD"]);
+        assert!(!all.contains("docs/"), "{all}");
+    }
+    // The main checkout keeps its sparse set-up: the excluded file is still not checked out.
+    assert!(!r.root().join("docs/b.txt").exists(), "the fast-forward checked out an excluded file");
+    assert_eq!(r.git(&["status", "--porcelain"]).trim(), "", "the main checkout is not clean");
+}
+
+#[test]
+fn a_cone_sparse_checkout_never_commits_excluded_files_as_deleted() {
+    sparse_run(&["src", "issues", "LogBook"]);
+}
+
+#[test]
+fn a_non_cone_sparse_checkout_never_commits_excluded_files_as_deleted() {
+    sparse_run(&["--no-cone", "/*", "!/docs/", "!/notes.txt"]);
+}

@@ -193,12 +193,8 @@ fn slash(p: &Path) -> String {
 fn changed_paths(repo: &git2::Repository, worktree: &Path) -> Result<Vec<String>> {
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true).renames_head_to_index(false);
-    let statuses = repo.statuses(Some(&mut opts)).map_err(git_err("could not read the status", worktree))?;
-    let mut out: Vec<String> = statuses
-        .iter()
-        .filter(|s| s.status() != git2::Status::CURRENT && !s.status().contains(git2::Status::IGNORED))
-        .filter_map(|s| s.path().map(str::to_string))
-        .collect();
+    let statuses = crate::git::repo::statuses(repo, &mut opts).map_err(git_err("could not read the status", worktree))?;
+    let mut out: Vec<String> = statuses.into_iter().filter(|(_, st)| !st.contains(git2::Status::IGNORED)).map(|(p, _)| p).collect();
     // A submodule whose checked-out commit moved is a change of its gitlink.
     if let Ok(subs) = repo.submodules() {
         for sm in subs {
@@ -227,8 +223,11 @@ fn stage(repo: &git2::Repository, worktree: &Path, keep: &[String], reset: &[Str
     let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;
     index.read(true).map_err(git_err("could not read the index", worktree))?;
     let head_tree = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+    // A path outside a sparse checkout's patterns is committed as the index has it: its file is
+    // not on disk, and that is no deletion.
+    let skipped = crate::git::repo::skip_worktree_paths(repo);
     for p in keep {
-        if filtered.contains(&p) {
+        if filtered.contains(&p) || skipped.contains(p.as_bytes()) {
             continue;
         }
         let full = worktree.join(p);
@@ -477,8 +476,7 @@ fn workdir_status(repo: &git2::Repository, worktree: &Path) -> Result<Vec<(Strin
         .recurse_untracked_dirs(true)
         .include_ignored(false)
         .exclude_submodules(true);
-    let statuses = repo.statuses(Some(&mut opts)).map_err(git_err("could not read the status", worktree))?;
-    Ok(statuses.iter().filter(|s| s.status() != git2::Status::CURRENT).filter_map(|s| Some((s.path()?.to_string(), s.status()))).collect())
+    crate::git::repo::statuses(repo, &mut opts).map_err(git_err("could not read the status", worktree))
 }
 
 /// Remove a file and the folders it leaves empty (up to the worktree).
@@ -579,6 +577,31 @@ mod tests {
         let mut opts = git2::StatusOptions::new();
         opts.include_untracked(false);
         assert_eq!(repo.statuses(Some(&mut opts)).unwrap().iter().filter(|s| !s.status().is_empty()).count(), 0);
+    }
+
+    #[test]
+    fn files_outside_a_sparse_checkout_are_never_committed_as_deleted_nor_checked_out() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let repo = git2::Repository::init(root).unwrap();
+        write(root, "a.txt", "a\n");
+        write(root, "docs/b.txt", "b\n");
+        commit_worktree(root, "base", &KeepOut::default()).unwrap();
+        // What `git sparse-checkout set` leaves: the entry marked skip-worktree, no file on disk.
+        let mut index = repo.index().unwrap();
+        let mut entry = index.get_path(Path::new("docs/b.txt"), 0).unwrap();
+        entry.flags_extended |= git2::IndexEntryExtendedFlag::SKIP_WORKTREE.bits();
+        index.add(&entry).unwrap();
+        index.write().unwrap();
+        std::fs::remove_dir_all(root.join("docs")).unwrap();
+        let before = Droppings::before(root).unwrap();
+        write(root, "a.txt", "changed by a check\n");
+        assert_eq!(before.restore(root, true).unwrap(), vec!["a.txt"]);
+        assert!(!root.join("docs/b.txt").exists(), "an excluded file was checked out");
+        write(root, "a.txt", "fixed\n");
+        commit_worktree(root, "fix", &KeepOut::default()).unwrap().unwrap();
+        assert_eq!(head_files(&repo), vec!["a.txt", "docs/b.txt"]);
+        assert_eq!(amend_head(root, &KeepOut::default()).unwrap(), None);
     }
 
     #[test]

@@ -687,11 +687,12 @@ pub fn uncommitted_setup(repo: &Repo, ws: &Workspace) -> Result<Vec<String>> {
         opts.pathspec(format!("{}/", d.trim_end_matches('/')));
     }
     opts.disable_pathspec_match(false);
-    let statuses = repo.git.statuses(Some(&mut opts)).map_err(|e| Error::git("could not read the status of the set-up files", e))?;
+    let statuses =
+        crate::git::repo::statuses(&repo.git, &mut opts).map_err(|e| Error::git("could not read the status of the set-up files", e))?;
     let mut out: Vec<String> = statuses
-        .iter()
-        .filter(|s| s.status() != git2::Status::CURRENT && !s.status().contains(git2::Status::IGNORED))
-        .filter_map(|s| s.path().map(str::to_string))
+        .into_iter()
+        .filter(|(_, st)| !st.contains(git2::Status::IGNORED))
+        .map(|(p, _)| p)
         .filter(|p| files.contains(p) || dirs.iter().any(|d| p.starts_with(&format!("{}/", d.trim_end_matches('/')))))
         .collect();
     out.sort();
