@@ -323,3 +323,39 @@ fn a_cone_sparse_checkout_never_commits_excluded_files_as_deleted() {
 fn a_non_cone_sparse_checkout_never_commits_excluded_files_as_deleted() {
     sparse_run(&["--no-cone", "/*", "!/docs/", "!/notes.txt"]);
 }
+
+/// A worker `git init`s a repository inside its worktree (left untracked, staged as a gitlink,
+/// or committed): it is left out of the lane commit and named, and the fix is judged.
+fn embedded_run(mode: &str) {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", mode)], &[]);
+    // Merged, but the worktree holding the repository is kept for a human (exit 3).
+    out.expect_code(3);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    let inner = r.worktree("R1", "E").join("vendor/inner");
+    assert_eq!(std::fs::read_to_string(inner.join("inner.txt")).unwrap(), "inner\n", "{mode}: the repository was not kept");
+    assert!(inner.join(".git").is_dir());
+    let files = tree(&r);
+    assert!(!files.iter().any(|f| f.starts_with("vendor")), "{mode}: the embedded repository reached main: {files:?}");
+    let lane = r.git(&["ls-tree", "-r", "refs/lanes/archive/R1/E"]);
+    assert!(!lane.contains("vendor/inner"), "{mode}: the embedded repository is in the lane's tip: {lane}");
+    let state = std::fs::read_to_string(r.root().join(".git/lanes/runs/R1/state.yaml")).unwrap();
+    assert!(state.contains("vendor/inner"), "{mode}: the lane's warnings do not name it: {state}");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("vendor/inner"), "{mode}: the run does not name it: {said}");
+}
+
+#[test]
+fn an_embedded_repository_left_untracked_is_left_out_and_named() {
+    embedded_run("embed");
+}
+
+#[test]
+fn an_embedded_repository_staged_as_a_gitlink_is_left_out_and_named() {
+    embedded_run("embed_staged");
+}
+
+#[test]
+fn an_embedded_repository_committed_by_the_worker_is_left_out_and_named() {
+    embedded_run("embed_commit");
+}

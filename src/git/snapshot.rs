@@ -145,14 +145,118 @@ fn git_err(what: &str, worktree: &Path) -> impl Fn(git2::Error) -> Error {
 /// paths go back to HEAD's version. No commit hooks run (work is never lost to a failing hook).
 /// Returns the new commit, or `None` when there was nothing to commit.
 pub fn commit_worktree(worktree: &Path, message: &str, keep_out: &KeepOut) -> Result<Option<git2::Oid>> {
+    Ok(snapshot_worktree(worktree, message, keep_out)?.commit)
+}
+
+/// What [`snapshot_worktree`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The new commit, `None` when there was nothing to commit.
+    pub commit: Option<git2::Oid>,
+    /// Repositories found inside the worktree (a folder with its own `.git` that is no
+    /// submodule of HEAD or `.gitmodules`), left out of the commit.
+    pub embedded: Vec<String>,
+}
+
+/// [`commit_worktree`], saying which embedded repositories it left out: a folder a worker made
+/// with `git init` is not the lane's work (git would record it as a gitlink to a commit no one
+/// else has), whether it is untracked or staged as a gitlink; the rest is committed.
+pub fn snapshot_worktree(worktree: &Path, message: &str, keep_out: &KeepOut) -> Result<Snapshot> {
     let repo = open(worktree)?;
     let changed = changed_paths(&repo, worktree)?;
-    if changed.is_empty() {
-        return Ok(None);
+    let (changed, embedded) = split_embedded(&repo, worktree, changed);
+    if changed.is_empty() && embedded.is_empty() {
+        return Ok(Snapshot::default());
     }
-    let (keep, kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    let (keep, mut kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    kept_out.extend(embedded.iter().cloned());
     stage(&repo, worktree, &keep, &kept_out)?;
-    commit_index(&repo, worktree, message)
+    Ok(Snapshot { commit: commit_index(&repo, worktree, message)?, embedded })
+}
+
+/// Gitlinks HEAD has that `base`'s tree does not and that HEAD's `.gitmodules` does not name: a
+/// repository a worker made inside its worktree and committed (`git add -A` records it as a
+/// gitlink). They are taken out of the index and that is committed with `message`; the folders
+/// stay on disk. Returns their paths.
+pub fn drop_new_gitlinks(worktree: &Path, base: git2::Oid, message: &str) -> Result<Vec<String>> {
+    let repo = open(worktree)?;
+    let Some(head) = repo.head().ok().and_then(|h| h.peel_to_tree().ok()) else { return Ok(Vec::new()) };
+    let base_tree = repo.find_commit(base).and_then(|c| c.tree()).ok();
+    let modules = gitmodules_paths(&repo, &head);
+    let mut found = Vec::new();
+    head.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
+        if e.filemode() == 0o160000
+            && let Some(name) = e.name()
+        {
+            let path = format!("{dir}{name}");
+            let in_base = base_tree.as_ref().and_then(|t| t.get_path(Path::new(&path)).ok()).is_some_and(|b| b.filemode() == 0o160000);
+            if !in_base && !modules.contains(&path) {
+                found.push(path);
+            }
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(git_err("could not read HEAD's tree", worktree))?;
+    if found.is_empty() {
+        return Ok(found);
+    }
+    let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;
+    for p in &found {
+        let _ = index.remove_path(Path::new(p));
+    }
+    index.write().map_err(git_err("could not write the index", worktree))?;
+    commit_index(&repo, worktree, message)?;
+    Ok(found)
+}
+
+/// The `path` of every `submodule.<name>` in `.gitmodules` of `tree`.
+fn gitmodules_paths(repo: &git2::Repository, tree: &git2::Tree<'_>) -> Vec<String> {
+    let Some(blob) = tree.get_path(Path::new(".gitmodules")).ok().and_then(|e| repo.find_blob(e.id()).ok()) else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(blob.content())
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == "path").then(|| v.trim().trim_matches('"').trim_end_matches('/').to_string())
+        })
+        .collect()
+}
+
+/// Split changed paths into what may be committed and embedded repositories (see
+/// [`Snapshot::embedded`]): changed folders holding a `.git` and gitlinks staged in the index
+/// that HEAD does not have as a submodule. Paths under an embedded repository go with it.
+fn split_embedded(repo: &git2::Repository, worktree: &Path, changed: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+    let known_submodule = |p: &str| {
+        head.as_ref().and_then(|t| t.get_path(Path::new(p)).ok()).is_some_and(|e| e.filemode() == 0o160000)
+            || head.as_ref().is_some_and(|t| gitmodules_paths(repo, t).iter().any(|m| m == p))
+    };
+    let mut embedded: Vec<String> = Vec::new();
+    for p in &changed {
+        let p = p.trim_end_matches('/');
+        let full = worktree.join(p);
+        if full.is_dir() && full.join(".git").exists() && !known_submodule(p) {
+            embedded.push(p.to_string());
+        }
+    }
+    if let Ok(index) = repo.index() {
+        for e in index.iter().filter(|e| e.mode == 0o160000) {
+            let p = String::from_utf8_lossy(&e.path).into_owned();
+            if !known_submodule(&p) && !embedded.contains(&p) {
+                embedded.push(p);
+            }
+        }
+    }
+    embedded.sort();
+    let rest = changed
+        .into_iter()
+        .filter(|p| {
+            let p = p.trim_end_matches('/');
+            !embedded.iter().any(|e| p == e || p.starts_with(&format!("{e}/")))
+        })
+        .collect();
+    (rest, embedded)
 }
 
 /// Commit exactly `paths` (relative to the worktree; files git-lanes wrote itself) as they are
@@ -170,7 +274,9 @@ pub fn commit_paths(worktree: &Path, message: &str, paths: &[PathBuf]) -> Result
 pub fn amend_head(worktree: &Path, keep_out: &KeepOut) -> Result<Option<git2::Oid>> {
     let repo = open(worktree)?;
     let changed = changed_paths(&repo, worktree)?;
-    let (keep, kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    let (changed, embedded) = split_embedded(&repo, worktree, changed);
+    let (keep, mut kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    kept_out.extend(embedded);
     stage(&repo, worktree, &keep, &kept_out)?;
     let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err("could not read HEAD", worktree))?;
     let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;

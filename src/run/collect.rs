@@ -48,6 +48,8 @@ pub struct Collected {
     pub reverts: Vec<String>,
     /// Why the lane is refused as a whole (neither judged nor integrated).
     pub refused: Vec<String>,
+    /// Repositories the worker made inside its worktree, left out of the lane.
+    pub embedded: Vec<String>,
 }
 
 /// One lane to collect, owned so a collection can run on its own thread while the coordinator
@@ -184,12 +186,20 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
         ls.warnings.push(format!("issue file edit reverted: {rv}"));
     }
     ls.refused = c.refused.clone();
+    for e in &c.embedded {
+        ls.warnings.push(embedded_warning(e));
+    }
     if c.committed_leftovers {
         ls.warnings.push("the worker left uncommitted changes; git-lanes committed them on the lane branch".into());
     }
     if let Some(e) = &c.error {
         ls.warnings.push(format!("collecting failed: {e}"));
     }
+}
+
+/// The warning for a repository a worker made inside its worktree.
+pub(super) fn embedded_warning(path: &str) -> String {
+    format!("`{path}` is a git repository the worker made inside its worktree; it was left out of the lane (still in the worktree)")
 }
 
 /// What every lane's collection shares: owned, so collections can run on threads of their own.
@@ -240,13 +250,15 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
     if refuse_secret_leftovers(&input.worktree, out)? {
         return Ok(());
     }
-    out.committed_leftovers = worktree::commit_leftovers(
+    let base = git2::Oid::from_str(&cx.base).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
+    (out.committed_leftovers, out.embedded) = worktree::commit_leftovers_naming_embedded(
         &input.worktree,
         &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane),
         &super::keep_out(cx.config(), &input.keep_out),
+        base,
+        &format!("lanes: run {}: lane {}: leave out repositories the worker made inside its worktree", cx.run_id, input.lane),
     )?;
     let git = git2::Repository::open(&input.worktree).map_err(|e| crate::base::error::Error::git("could not open the lane worktree", e))?;
-    let base = git2::Oid::from_str(&cx.base).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
     let worker_tip = head_or(&git, base);
     if !guard_lane(cx, input, &git, base, worker_tip, out)? || !input.judge {
         return Ok(());

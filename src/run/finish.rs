@@ -92,6 +92,7 @@ fn collected_lines(c: &Collected) -> Vec<String> {
         out.push(format!("lane {}: collecting failed: {e}", c.lane));
     }
     out.extend(c.reverts.iter().map(|rv| format!("lane {}: issue file edit reverted: {rv}", c.lane)));
+    out.extend(c.embedded.iter().map(|e| format!("lane {}: {}", c.lane, collect::embedded_warning(e))));
     if !c.refused.is_empty() {
         out.push(format!(
             "lane {} was refused ({}); it is neither judged nor integrated, its branch is kept",

@@ -40,6 +40,9 @@ use tempfile::TempDir;
 /// - `break`: fix and delete the `keepme` line of `shared.txt`, commit.
 /// - `share`: fix and add a line to `shared.txt` — lane E at the top, any other at the bottom (two
 ///   lanes doing so change one file without conflicting), commit.
+/// - `embed` / `embed_staged` / `embed_commit`: fix, then `git init` a repository with one
+///   commit at `vendor/inner`, left untracked / staged (a gitlink in the index) / committed with
+///   the fix; `.done`.
 /// - `gate`: commit a `wip` line, touch `FAKE_DIR/started-<L>`, wait (up to 60 s) for
 ///   `FAKE_DIR/gate`, then fix as `fix` does.
 ///
@@ -97,6 +100,11 @@ case "$mode" in
     n=0; while [ ! -e "$out/gate" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
     echo "gate: open"
     fix; commit "lane $lane: fix"; sig "COMPLETE: fixed"; done_ ;;
+  embed|embed_staged|embed_commit)
+    fix; mkdir -p vendor/inner
+    (cd vendor/inner && git init -q && echo inner > inner.txt && git add inner.txt && git commit -q -m inner)
+    case "$mode" in embed_staged) git add -A . 2>/dev/null ;; embed_commit) commit "lane $lane: fix + embedded repository" 2>/dev/null ;; esac
+    sig "COMPLETE: fixed"; done_ ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
 "#;
