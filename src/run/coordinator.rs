@@ -748,6 +748,10 @@ impl<'r, 'a> Coordinator<'r, 'a> {
 
     /// A lane has ended: what its log says is read, its state saved and shown.
     fn end_lane(&mut self, lane: &str, ended: Ended) {
+        // Every lane that ran since the last comparison (this one among them) may have moved a
+        // ref; each lane's end compares them.
+        let suspects: Vec<String> = self.running.keys().cloned().collect();
+        super::check_refs(self.r, &suspects);
         // A lane stopped before it started has no worker.
         let a = self.running.remove(lane);
         let r = &mut *self.r;

@@ -29,6 +29,8 @@ use crate::{git::gitcli, git::worktree, run::signal};
 /// Collect, integrate and finish a run whose lanes all ended; `interrupted` stops after
 /// collecting (the work is kept; `run --resume` continues).
 pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary> {
+    // What moved after the last lane's end (a process a worker left behind) is put back too.
+    super::check_refs(r, &[]);
     let collected = collect::collect_all(r)?;
     crate::base::fault::point("after-collect");
     let mut human = lane_outcomes(r, &collected);
@@ -57,12 +59,11 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
 fn lane_outcomes(r: &Run<'_>, collected: &[Collected]) -> Vec<String> {
     let mut human: Vec<String> = r.state.lanes.iter().flat_map(|(lane, ls)| lane_state_lines(&r.run_id, lane, ls)).collect();
     human.extend(collected.iter().flat_map(collected_lines));
-    // Workers cannot push (their git refuses); whatever changed tags or a local remote anyway
-    // is said.
-    let now = crate::judge::guard::watched_refs(&r.repo.git);
-    for change in crate::judge::guard::ref_changes(&r.state.watched_refs, &now) {
-        human.push(format!("{change}: a worker may have pushed or tagged; check it"));
+    // Refs a worker moved (put back at each lane's end; see `run::refwatch`).
+    for (lane, ls) in &r.state.lanes {
+        human.extend(ls.held.iter().map(|h| format!("lane {lane} is held, its branch kept: {h}")));
     }
+    human.extend(r.state.ref_notes.iter().cloned());
     human
 }
 
@@ -116,7 +117,7 @@ fn candidates(r: &Run<'_>) -> Vec<Candidate> {
         .iter()
         .filter_map(|(lane, lr)| {
             let ls = r.state.lanes.get(lane)?;
-            (ls.status == "done" && ls.refused.is_empty()).then(|| Candidate {
+            (ls.status == "done" && ls.refused.is_empty() && ls.held.is_empty()).then(|| Candidate {
                 lane: lane.clone(),
                 branch: lr.branch.clone(),
                 tip: ls.tip.clone().unwrap_or_default(),

@@ -25,6 +25,7 @@ pub mod follow;
 pub mod hunt;
 pub mod integrate;
 pub mod lock;
+mod refwatch;
 mod remote;
 pub mod report;
 pub mod runs;
@@ -319,6 +320,36 @@ pub fn keep_out(config: &crate::files::config::Config, extra: &[String]) -> crat
     k
 }
 
+/// The folder of a run's own branches, `refs/heads/<prefix>/<RUN_ID>/` (its lanes' and its
+/// integration branch): the only branches its workers may move.
+pub(crate) fn own_branches(config: &crate::files::config::Config, run_id: &str) -> String {
+    format!("refs/heads/{}/{run_id}/", config.branch_prefix)
+}
+
+/// Compare the refs the run watches with their value at its start (see [`refwatch`]): what
+/// moved is put back, `suspects` (the lanes that ran since the last comparison) are held, and
+/// what was found is said.
+pub(crate) fn check_refs(r: &mut Run<'_>, suspects: &[String]) {
+    if r.state.watched_refs.is_empty() {
+        return;
+    }
+    let own = own_branches(&r.ws.config, &r.run_id);
+    let found = refwatch::check(&r.repo.git, &r.run_id, &own, &r.state.watched_refs, suspects);
+    for (lane, lines) in found.held {
+        for line in lines {
+            r.emit(RunEvent::Note(format!("lane {lane}: {line}")));
+            let ls = r.lane_state(&lane);
+            if !ls.held.contains(&line) {
+                ls.held.push(line);
+            }
+        }
+    }
+    for note in found.notes {
+        r.emit(RunEvent::Note(note.clone()));
+        r.state.ref_notes.push(note);
+    }
+}
+
 /// A run id: `YYYYmmdd-HHMMSS`, with `-2`, `-3`… when taken.
 fn new_run_id(repo: &Repo) -> String {
     let base = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
@@ -421,7 +452,7 @@ pub fn run(
             LaneState { status: "pending".into(), issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(), ..LaneState::default() },
         );
     }
-    state.watched_refs = crate::judge::guard::watched_refs(&repo.git);
+    state.watched_refs = refwatch::snapshot(&repo.git, &run_id, &own_branches(&r.ws.config, &run_id));
     r.state = state;
     r.emit(RunEvent::Started { run_id: run_id.clone(), lanes: active.iter().map(|p| p.lane.clone()).collect() });
     r.save()?;
@@ -514,6 +545,8 @@ pub fn resume(
     };
     r.state.status = "running".into();
     r.state.orchestrator_pid = Some(std::process::id());
+    // What moved while no run watched is not a worker's doing (the user's own work since).
+    r.state.watched_refs = refwatch::snapshot(&repo.git, &run_id, &own_branches(&r.ws.config, &run_id));
     r.emit(RunEvent::Note(format!("resuming run {run_id}")));
     if r.state.finishing.is_some() {
         // The run commit exists: no lane is prepared, judged or committed again.

@@ -43,10 +43,14 @@ pub struct RunState {
     /// How long creating the lane worktrees took (the part of a run bound by the file system).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree_setup_ms: Option<u64>,
-    /// Tags and local remotes' refs when the run started (see `guard::watched_refs`): what a
-    /// worker changed there is reported.
+    /// Every ref the run watches, as it was when the run (or its resume) started (see
+    /// `run::refwatch`): a worker that moved one is named and its lane held.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub watched_refs: BTreeMap<String, String>,
+    /// Refs put back that held no lane (the stash, a move after every lane ended, one that
+    /// could not be put back), said at the end of the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ref_notes: Vec<String>,
     /// The journal of the finishing steps once the run commit exists (see [`Finishing`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finishing: Option<Finishing>,
@@ -168,6 +172,10 @@ pub struct LaneState {
     /// its commits): a refused lane is neither judged nor integrated; its branch is kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
+    /// Refs moved outside the lane's branch while the lane ran (see `run::refwatch`): a held lane
+    /// is not integrated; its branch is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<LanePhases>,
     /// Status lines and `.done` as they were seen (at most [`MAX_SIGNAL_MOMENTS`]).
@@ -319,6 +327,7 @@ impl RunState {
             l.merge.as_mut().map(r);
             l.warnings.iter_mut().for_each(r);
             l.refused.iter_mut().for_each(r);
+            l.held.iter_mut().for_each(r);
             l.rejected.iter_mut().for_each(|x| r(&mut x.reason));
         }
         if let Some(i) = clean.integration.as_mut() {

@@ -43,6 +43,13 @@ use tempfile::TempDir;
 /// - `embed` / `embed_staged` / `embed_commit`: fix, then `git init` a repository with one
 ///   commit at `vendor/inner`, left untracked / staged (a gitlink in the index) / committed with
 ///   the fix; `.done`.
+/// - `forge` / `forge_wait`: fix and commit, then point `refs/heads/main` at a detached commit
+///   that marks the other lane's `-01` issue RESOLVED (its id in `FAKE_DIR/forged-<L>`);
+///   `forge_wait` first waits for `FAKE_DIR/started-<other lane>`.
+/// - `push` / `pushurl`: fix and commit, then push past the push guard: `env -u
+///   GIT_CONFIG_COUNT git push origin HEAD:pushed-<L>` / `git -c
+///   remote.origin.pushurl=$FAKE_PUSHURL push origin HEAD:main`.
+/// - `tag` / `stash`: fix and commit, then `git tag v-<L>` / stash an edit of `shared.txt`.
 /// - `gate`: commit a `wip` line, touch `FAKE_DIR/started-<L>`, wait (up to 60 s) for
 ///   `FAKE_DIR/gate`, then fix as `fix` does.
 ///
@@ -100,6 +107,20 @@ case "$mode" in
     n=0; while [ ! -e "$out/gate" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
     echo "gate: open"
     fix; commit "lane $lane: fix"; sig "COMPLETE: fixed"; done_ ;;
+  forge|forge_wait)
+    fix; commit "lane $lane: fix"
+    o=$(other)
+    if [ "$mode" = forge_wait ]; then n=0; while [ ! -e "$out/started-$o" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done; fi
+    git checkout -q --detach
+    sed -i 's/^status: "OPEN"/status: "RESOLVED"/' "issues/$o/$o-01.md"
+    git commit -q -am "forged: $o-01 resolved"
+    f=$(git rev-parse HEAD); git checkout -q -
+    git update-ref refs/heads/main "$f"; echo "$f" > "$out/forged-$lane"
+    sig "COMPLETE: fixed"; done_ ;;
+  push) fix; commit "lane $lane: fix"; env -u GIT_CONFIG_COUNT git push -q origin "HEAD:refs/heads/pushed-$lane" 2>&1; sig "COMPLETE: fixed"; done_ ;;
+  pushurl) fix; commit "lane $lane: fix"; git -c remote.origin.pushurl="$FAKE_PUSHURL" push -q origin HEAD:main 2>&1; sig "COMPLETE: fixed"; done_ ;;
+  tag) fix; commit "lane $lane: fix"; git tag "v-$lane"; sig "COMPLETE: fixed"; done_ ;;
+  stash) fix; commit "lane $lane: fix"; echo "stashed by $lane" >> shared.txt; git stash -q; sig "COMPLETE: fixed"; done_ ;;
   embed|embed_staged|embed_commit)
     fix; mkdir -p vendor/inner
     (cd vendor/inner && git init -q && echo inner > inner.txt && git add inner.txt && git commit -q -m inner)
