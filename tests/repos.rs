@@ -359,3 +359,68 @@ fn an_embedded_repository_staged_as_a_gitlink_is_left_out_and_named() {
 fn an_embedded_repository_committed_by_the_worker_is_left_out_and_named() {
     embedded_run("embed_commit");
 }
+
+/// An ssh signing key made for the test (`ssh-keygen`), `None` (said) when there is none.
+fn ssh_signing_key(r: &RunRepo) -> Option<std::path::PathBuf> {
+    let key = r.outside().join("signing_key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", key.to_str().unwrap()])
+        .output();
+    match made {
+        Ok(o) if o.status.success() => Some(key),
+        _ => {
+            eprintln!("skipped: ssh-keygen is not available to make a signing key");
+            None
+        }
+    }
+}
+
+/// Commits of `range` whose object carries no signature.
+fn unsigned(r: &RunRepo, range: &str) -> Vec<String> {
+    r.git(&["rev-list", range])
+        .lines()
+        .filter(|c| !r.git(&["cat-file", "commit", c]).lines().any(|l| l.starts_with("gpgsig")))
+        .map(|c| r.git(&["log", "-1", "--format=%h %s", c]).trim().to_string())
+        .collect()
+}
+
+#[test]
+fn with_commit_gpgsign_every_commit_of_the_run_is_signed() {
+    let r = RunRepo::standard();
+    let Some(key) = ssh_signing_key(&r) else { return };
+    r.git(&["config", "gpg.format", "ssh"]);
+    r.git(&["config", "user.signingkey", key.to_str().unwrap()]);
+    r.git(&["config", "commit.gpgsign", "true"]);
+    let base = r.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // E leaves its fix uncommitted (git-lanes commits it), M commits its own.
+    let out = r.run("R1", &[("E", "nocommit")], &[]);
+    out.expect_code(0);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    let range = format!("{base}..HEAD");
+    assert!(r.git(&["rev-list", "--count", &range]).trim().parse::<u32>().unwrap() >= 4, "too few commits to tell");
+    let bare = unsigned(&r, &range);
+    assert!(bare.is_empty(), "unsigned commits on main: {bare:?}");
+    let lane = unsigned(&r, &format!("{base}..refs/lanes/archive/R1/E"));
+    assert!(lane.is_empty(), "unsigned commits on lane E: {lane:?}");
+}
+
+#[test]
+fn with_commit_gpgsign_and_no_usable_key_the_run_is_refused_before_anything_starts() {
+    let r = RunRepo::standard();
+    r.git(&["config", "gpg.format", "ssh"]);
+    r.git(&["config", "user.signingkey", r.outside().join("no-such-key").to_str().unwrap()]);
+    r.git(&["config", "commit.gpgsign", "true"]);
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let out = r.run("R1", &[], &[]);
+    assert_ne!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("commit.gpgSign") && out.stderr.contains("hint:"), "{}", out.stderr);
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head, "a commit was made");
+    assert!(r.lane_branches().is_empty(), "{:?}", r.lane_branches());
+    assert!(!r.root().join(".git/lanes/runs/R1").exists(), "the run left a folder");
+    assert!(!r.root().join(".git/lanes/worktrees/R1").exists(), "the run made worktrees");
+    // Turning signing off for one run (as the hint says) runs it.
+    let mut c = r.cmd();
+    c.args(["run", "--run-id", "R2", "--done-grace", "1s", "--timeout", "60s"]).env("GIT_CONFIG_PARAMETERS", "'commit.gpgsign'='false'");
+    let off = c.output().unwrap();
+    assert_eq!(off.status.code(), Some(0), "{}", String::from_utf8_lossy(&off.stderr));
+}

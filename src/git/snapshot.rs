@@ -286,8 +286,11 @@ pub fn amend_head(worktree: &Path, keep_out: &KeepOut) -> Result<Option<git2::Oi
     }
     let tree = repo.find_tree(tree_id).map_err(git_err("could not read the new tree", worktree))?;
     let (_, committer) = signatures(&repo)?;
-    let oid =
-        head.amend(Some("HEAD"), None, Some(&committer), None, None, Some(&tree)).map_err(git_err("could not amend HEAD", worktree))?;
+    let parents: Vec<git2::Commit<'_>> = head.parents().collect();
+    let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+    let message = String::from_utf8_lossy(head.message_bytes()).into_owned();
+    let oid = create_commit(&repo, Some("HEAD"), &head.author(), &committer, &message, &tree, &parents)
+        .map_err(|e| crate::git::snapshot::in_context(e, format!("could not amend HEAD in {}", worktree.display())))?;
     Ok(Some(oid))
 }
 
@@ -403,8 +406,109 @@ fn commit_index(repo: &git2::Repository, worktree: &Path, message: &str) -> Resu
     let tree = repo.find_tree(tree_id).map_err(git_err("could not read the new tree", worktree))?;
     let (author, committer) = signatures(repo)?;
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    let oid = repo.commit(Some("HEAD"), &author, &committer, message, &tree, &parents).map_err(git_err("could not commit", worktree))?;
+    let oid = create_commit(repo, Some("HEAD"), &author, &committer, message, &tree, &parents)
+        .map_err(|e| crate::git::snapshot::in_context(e, format!("could not commit in {}", worktree.display())))?;
     Ok(Some(oid))
+}
+
+/// A libgit2 error from [`create_commit`] said with `what` (what was being done, and where).
+pub(crate) fn in_context(e: Error, what: String) -> Error {
+    match e {
+        Error::Git { source, .. } => Error::git(what, source),
+        other => other,
+    }
+}
+
+/// Whether commits must be signed: `commit.gpgSign` as git reads it. libgit2 reads the
+/// configuration files; only when they or `git -c` (`GIT_CONFIG_PARAMETERS`) mention it is git
+/// itself asked, so that `git -c commit.gpgSign=false lanes …` is heard.
+pub fn signs_commits(repo: &git2::Repository) -> bool {
+    let in_files = repo.config().ok().and_then(|c| c.get_bool("commit.gpgsign").ok()).unwrap_or(false);
+    let given = std::env::var("GIT_CONFIG_PARAMETERS").is_ok_and(|p| p.to_ascii_lowercase().contains("commit.gpgsign"));
+    if !in_files && !given {
+        return false;
+    }
+    let cwd = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+    crate::git::gitcli::git(&cwd, &["config", "--type=bool", "commit.gpgsign"]).is_ok_and(|v| v.trim() == "true")
+}
+
+/// When commits must be signed ([`signs_commits`]), check before anything is made that git can
+/// sign one: `git commit-tree` signs a commit of HEAD's tree (an object nothing refers to, which
+/// `git gc` drops). A key that is missing, locked or unusable refuses the run here, not after the
+/// lanes have worked.
+pub fn check_signing(repo: &git2::Repository) -> Result<()> {
+    if !signs_commits(repo) {
+        return Ok(());
+    }
+    let Some(tree) = repo.head().ok().and_then(|h| h.peel_to_tree().ok()) else { return Ok(()) };
+    let cwd = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+    let tree = tree.id().to_string();
+    match crate::git::gitcli::git(&cwd, &["commit-tree", "-S", &tree, "-m", "git-lanes: can commits be signed?"]) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::Conflict {
+            message: format!("`commit.gpgSign` is set, but git cannot sign a commit here, so the run would make unsigned commits: {e}"),
+            hint: Some(
+                "make the signing key usable (`user.signingKey`, `gpg.format`, `gpg.program`; try `git commit --allow-empty -S -m test`), or run without signing: `git -c commit.gpgSign=false lanes run …`"
+                    .into(),
+            ),
+        }),
+    }
+}
+
+/// Make a commit as git would: built in memory by libgit2, or — when commits must be signed
+/// ([`signs_commits`]) — by the user's `git commit-tree`, which signs it with the user's key and
+/// settings (`gpg.format`, `user.signingKey`, `gpg.program`, …) exactly as `git commit` would.
+/// `update_ref` (`HEAD` or a ref name) is then pointed at it.
+pub fn create_commit(
+    repo: &git2::Repository,
+    update_ref: Option<&str>,
+    author: &git2::Signature<'_>,
+    committer: &git2::Signature<'_>,
+    message: &str,
+    tree: &git2::Tree<'_>,
+    parents: &[&git2::Commit<'_>],
+) -> Result<git2::Oid> {
+    if !signs_commits(repo) {
+        return repo.commit(update_ref, author, committer, message, tree, parents).map_err(|e| Error::git("could not commit", e));
+    }
+    let cwd = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+    let tree_id = tree.id().to_string();
+    let parent_ids: Vec<String> = parents.iter().map(|p| p.id().to_string()).collect();
+    // `commit-tree` is plumbing: it signs when told (`-S`, with `user.signingKey`), not by
+    // `commit.gpgSign`.
+    let mut args: Vec<&str> = vec!["commit-tree", "-S", &tree_id];
+    for p in &parent_ids {
+        args.extend(["-p", p.as_str()]);
+    }
+    args.extend(["-m", message]);
+    let who = |s: &git2::Signature<'_>| {
+        let t = s.when();
+        let off = t.offset_minutes();
+        let date = format!("@{} {}{:02}{:02}", t.seconds(), if off < 0 { '-' } else { '+' }, off.abs() / 60, off.abs() % 60);
+        (String::from_utf8_lossy(s.name_bytes()).into_owned(), String::from_utf8_lossy(s.email_bytes()).into_owned(), date)
+    };
+    let (an, ae, ad) = who(author);
+    let (cn, ce, cd) = who(committer);
+    let env = [
+        ("GIT_AUTHOR_NAME", an.as_str()),
+        ("GIT_AUTHOR_EMAIL", ae.as_str()),
+        ("GIT_AUTHOR_DATE", ad.as_str()),
+        ("GIT_COMMITTER_NAME", cn.as_str()),
+        ("GIT_COMMITTER_EMAIL", ce.as_str()),
+        ("GIT_COMMITTER_DATE", cd.as_str()),
+    ];
+    let out = crate::git::gitcli::git_env(&cwd, &args, &env)?;
+    let id = out.lines().last().unwrap_or("").trim();
+    let oid = git2::Oid::from_str(id).map_err(|e| Error::git(format!("`git commit-tree` gave `{id}`, not a commit id"), e))?;
+    if let Some(name) = update_ref {
+        let name = match repo.find_reference(name) {
+            Ok(r) => r.symbolic_target().map(str::to_string).unwrap_or_else(|| name.to_string()),
+            Err(_) => name.to_string(),
+        };
+        repo.reference(&name, oid, true, &format!("commit: {}", message.lines().next().unwrap_or("")))
+            .map_err(|e| Error::git(format!("could not point {name} at the new commit"), e))?;
+    }
+    Ok(oid)
 }
 
 /// Author and committer as git would take them: `GIT_AUTHOR_*`/`GIT_COMMITTER_*`, then
@@ -708,6 +812,15 @@ mod tests {
         commit_worktree(root, "fix", &KeepOut::default()).unwrap().unwrap();
         assert_eq!(head_files(&repo), vec!["a.txt", "docs/b.txt"]);
         assert_eq!(amend_head(root, &KeepOut::default()).unwrap(), None);
+    }
+
+    #[test]
+    fn signing_follows_commit_gpgsign() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(d.path()).unwrap();
+        assert!(!signs_commits(&repo));
+        repo.config().unwrap().set_bool("commit.gpgsign", true).unwrap();
+        assert!(signs_commits(&repo));
     }
 
     #[test]

@@ -513,6 +513,7 @@ pub fn resume(
 ) -> Result<RunSummary> {
     let (run_id, state) = latest_resumable(repo, TASK_FIX)?
         .ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
+    crate::git::snapshot::check_signing(&repo.git)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let catalog = match crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
@@ -770,5 +771,7 @@ fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Ca
     if !report.errors.is_empty() {
         return Err(Error::from(report.errors));
     }
+    // The run's commits are signed as git would sign them, or the run does not start.
+    crate::git::snapshot::check_signing(&repo.git)?;
     Ok(catalog)
 }
