@@ -289,8 +289,9 @@ pub fn amend_head(worktree: &Path, keep_out: &KeepOut) -> Result<Option<git2::Oi
     let parents: Vec<git2::Commit<'_>> = head.parents().collect();
     let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
     let message = String::from_utf8_lossy(head.message_bytes()).into_owned();
-    let oid = create_commit(&repo, Some("HEAD"), &head.author(), &committer, &message, &tree, &parents)
+    let oid = create_commit(&repo, None, &head.author(), &committer, &message, &tree, &parents)
         .map_err(|e| crate::git::snapshot::in_context(e, format!("could not amend HEAD in {}", worktree.display())))?;
+    point(&repo, "HEAD", oid, &format!("commit (amend): {}", message.lines().next().unwrap_or("")))?;
     Ok(Some(oid))
 }
 
@@ -501,14 +502,19 @@ pub fn create_commit(
     let id = out.lines().last().unwrap_or("").trim();
     let oid = git2::Oid::from_str(id).map_err(|e| Error::git(format!("`git commit-tree` gave `{id}`, not a commit id"), e))?;
     if let Some(name) = update_ref {
-        let name = match repo.find_reference(name) {
-            Ok(r) => r.symbolic_target().map(str::to_string).unwrap_or_else(|| name.to_string()),
-            Err(_) => name.to_string(),
-        };
-        repo.reference(&name, oid, true, &format!("commit: {}", message.lines().next().unwrap_or("")))
-            .map_err(|e| Error::git(format!("could not point {name} at the new commit"), e))?;
+        point(repo, name, oid, &format!("commit: {}", message.lines().next().unwrap_or("")))?;
     }
     Ok(oid)
+}
+
+/// Point `name` (`HEAD`: the branch it names, or HEAD itself when detached) at `oid`.
+fn point(repo: &git2::Repository, name: &str, oid: git2::Oid, log: &str) -> Result<()> {
+    let name = match repo.find_reference(name) {
+        Ok(r) => r.symbolic_target().map(str::to_string).unwrap_or_else(|| name.to_string()),
+        Err(_) => name.to_string(),
+    };
+    repo.reference(&name, oid, true, log).map_err(|e| Error::git(format!("could not point {name} at the new commit"), e))?;
+    Ok(())
 }
 
 /// Author and committer as git would take them: `GIT_AUTHOR_*`/`GIT_COMMITTER_*`, then
