@@ -16,7 +16,10 @@
 //! remote-tracking ref also moves on a fetch, which a worker may do: it counts as a push only
 //! when it now points into the run's own work (a commit of a lane branch), and a fetch is left
 //! alone. A worker's `git stash` writes `refs/stash`, shared by every worktree: it is put back
-//! (the user's stash list stays the user's) and said, but holds no lane.
+//! (the user's stash list stays the user's) and said, but holds no lane. The user may work
+//! meanwhile: a move of the branch the user's checkout has checked out that leaves that
+//! checkout consistent (its index holds the new commit's tree: a commit, a new branch checked
+//! out) is the user's, and is left to the fast-forward's own check.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -110,7 +113,7 @@ pub fn check(repo: &git2::Repository, run_id: &str, own_branches: &str, before: 
         if old == new {
             continue;
         }
-        if key.starts_with("refs/remotes/") && !points_into(repo, new, &run_tips) {
+        if key.starts_with("refs/remotes/") && !points_into(repo, new, &run_tips) || users_own(repo, key, new) {
             continue;
         }
         let what = describe(key, old, new);
@@ -146,6 +149,22 @@ pub fn check(repo: &git2::Repository, run_id: &str, own_branches: &str, before: 
         }
     }
     found
+}
+
+/// Whether the move of `key` to `new` is the user's own work in their checkout: `key` is the
+/// branch the checkout the run started from has checked out, and that checkout's index holds
+/// `new`'s tree — as after `git commit`, `git checkout -b` or `git pull` there. A ref moved
+/// behind the checkout's back (`git update-ref` from a lane's worktree) leaves the index at the
+/// old tree, and is put back.
+fn users_own(repo: &git2::Repository, key: &str, new: Option<&String>) -> bool {
+    let Some(new) = new.and_then(|n| git2::Oid::from_str(n).ok()) else { return false };
+    let Ok(head) = repo.find_reference("HEAD") else { return false };
+    if head.symbolic_target() != Some(key) {
+        return false;
+    }
+    let Ok(new_tree) = repo.find_commit(new).map(|c| c.tree_id()) else { return false };
+    let Ok(mut index) = repo.index() else { return false };
+    index.read(true).is_ok() && index.write_tree().is_ok_and(|t| t == new_tree)
 }
 
 /// `refs/heads/main moved (1234567890 → abcdef1234)`, `… was created (at …)`, `… was deleted`.
