@@ -50,10 +50,26 @@ fn a_worker_pointing_main_at_a_forged_commit_is_put_back_and_its_lane_held() {
 }
 
 #[test]
-fn with_several_lanes_running_a_moved_ref_holds_all_of_them_and_says_so() {
+fn with_several_lanes_running_a_ref_moved_onto_one_lanes_work_holds_that_lane() {
     let r = unsandboxed();
     let base = rev(&r, "HEAD");
     let mut child = r.run_child("R1", &[("E", "forge_wait"), ("M", "gate")], &[]);
+    assert!(r.wait_for_marker("forged-E", Duration::from_secs(60)), "E never forged");
+    r.open_gate();
+    let out = wait_with_deadline(&mut child, Duration::from_secs(120)).expect("the run ends");
+    let text = said(&out);
+    assert!(r.git_ok(&["merge-base", "--is-ancestor", &base, "main"]), "{text}");
+    assert_ne!(rev(&r, "main"), std::fs::read_to_string(r.fake_dir().join("forged-E")).unwrap().trim(), "{text}");
+    assert!(text.contains("while lane E ran"), "the move is not traced to lane E:\n{text}");
+    assert_eq!(r.status_on_head("E-01"), "OPEN", "{text}");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED", "the innocent lane was held\n{text}");
+}
+
+#[test]
+fn with_several_lanes_running_a_move_no_lane_can_be_told_from_holds_all_of_them_and_says_so() {
+    let r = unsandboxed();
+    let base = rev(&r, "HEAD");
+    let mut child = r.run_child("R1", &[("E", "forge_base_wait"), ("M", "gate")], &[]);
     assert!(r.wait_for_marker("forged-E", Duration::from_secs(60)), "E never forged");
     r.open_gate();
     let out = wait_with_deadline(&mut child, Duration::from_secs(120)).expect("the run ends");

@@ -334,7 +334,8 @@ pub(crate) fn check_refs(r: &mut Run<'_>, suspects: &[String]) {
         return;
     }
     let own = own_branches(&r.ws.config, &r.run_id);
-    let found = refwatch::check(&r.repo.git, &r.run_id, &own, &r.state.watched_refs, suspects);
+    let base = git2::Oid::from_str(&r.fork).ok();
+    let found = refwatch::check(&r.repo.git, &r.run_id, &own, base, &r.state.watched_refs, suspects);
     for (lane, lines) in found.held {
         for line in lines {
             r.emit(RunEvent::Note(format!("lane {lane}: {line}")));

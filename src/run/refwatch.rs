@@ -103,7 +103,14 @@ pub struct Found {
 /// Compare the watched refs with `before`, put back every one that moved and keep its value
 /// under `refs/lanes/quarantine/<RUN_ID>/…`. `suspects` are the lanes that ran since the last
 /// comparison. Fetches (see the module's note) are left as they are.
-pub fn check(repo: &git2::Repository, run_id: &str, own_branches: &str, before: &BTreeMap<String, String>, suspects: &[String]) -> Found {
+pub fn check(
+    repo: &git2::Repository,
+    run_id: &str,
+    own_branches: &str,
+    base: Option<git2::Oid>,
+    before: &BTreeMap<String, String>,
+    suspects: &[String],
+) -> Found {
     let now = snapshot(repo, run_id, own_branches);
     let mut found = Found::default();
     let keys: BTreeSet<&String> = before.keys().chain(now.keys()).collect();
@@ -134,6 +141,11 @@ pub fn check(repo: &git2::Repository, run_id: &str, own_branches: &str, before: 
         }
         let push = key.starts_with(REMOTE_KEY) || key.starts_with("refs/remotes/");
         let kind = if push { " — a push" } else { "" };
+        let traced = traced_to(repo, own_branches, base, new, suspects);
+        let suspects: &[String] = match &traced {
+            Some(one) => std::slice::from_ref(one),
+            None => suspects,
+        };
         let line = match suspects {
             [] => format!("{what}{kind} after every lane ended: {restored}"),
             [one] => format!("{what}{kind} while lane {one} ran: {restored}; the lane is not integrated"),
@@ -176,6 +188,25 @@ fn describe(key: &str, old: Option<&String>, new: Option<&String>) -> String {
         (Some(o), None) => format!("`{key}` was deleted (it was at {})", short(o)),
         (None, None) => format!("`{key}`"),
     }
+}
+
+/// The one suspect whose own commits (on its lane branch, made since `base`) are in the history
+/// of `new`: a ref moved to a commit built on a lane's work is that lane's doing, even when
+/// other lanes ran too. `None` when no suspect's, or several suspects', work is there.
+fn traced_to(
+    repo: &git2::Repository,
+    own_branches: &str,
+    base: Option<git2::Oid>,
+    new: Option<&String>,
+    suspects: &[String],
+) -> Option<String> {
+    let (base, new) = (base?, git2::Oid::from_str(new?).ok()?);
+    let mut hits = suspects.iter().filter(|lane| {
+        let Some(tip) = repo.find_reference(&format!("{own_branches}{lane}")).ok().and_then(|r| r.target()) else { return false };
+        repo.merge_base(new, tip).is_ok_and(|mb| mb != base && !repo.graph_descendant_of(base, mb).unwrap_or(false))
+    });
+    let one = hits.next()?;
+    hits.next().is_none().then(|| one.clone())
 }
 
 /// Tips of the run's lane branches and archive refs: the run's own work.

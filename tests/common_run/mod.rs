@@ -43,9 +43,10 @@ use tempfile::TempDir;
 /// - `embed` / `embed_staged` / `embed_commit`: fix, then `git init` a repository with one
 ///   commit at `vendor/inner`, left untracked / staged (a gitlink in the index) / committed with
 ///   the fix; `.done`.
-/// - `forge` / `forge_wait`: fix and commit, then point `refs/heads/main` at a detached commit
-///   that marks the other lane's `-01` issue RESOLVED (its id in `FAKE_DIR/forged-<L>`);
-///   `forge_wait` first waits for `FAKE_DIR/started-<other lane>`.
+/// - `forge` / `forge_wait` / `forge_base_wait`: fix and commit, then point `refs/heads/main`
+///   at a detached commit on top of that fix (on top of the base: `forge_base_wait`) that marks
+///   the other lane's `-01` issue RESOLVED (its id in `FAKE_DIR/forged-<L>`); the `_wait` modes
+///   first wait for `FAKE_DIR/started-<other lane>`.
 /// - `push` / `pushurl`: fix and commit, then push past the push guard: `env -u
 ///   GIT_CONFIG_COUNT git push origin HEAD:pushed-<L>` / `git -c
 ///   remote.origin.pushurl=$FAKE_PUSHURL push origin HEAD:main`.
@@ -107,11 +108,11 @@ case "$mode" in
     n=0; while [ ! -e "$out/gate" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
     echo "gate: open"
     fix; commit "lane $lane: fix"; sig "COMPLETE: fixed"; done_ ;;
-  forge|forge_wait)
+  forge|forge_wait|forge_base_wait)
     fix; commit "lane $lane: fix"
     o=$(other)
-    if [ "$mode" = forge_wait ]; then n=0; while [ ! -e "$out/started-$o" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done; fi
-    git checkout -q --detach
+    if [ "$mode" != forge ]; then n=0; while [ ! -e "$out/started-$o" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done; fi
+    if [ "$mode" = forge_base_wait ]; then git checkout -q --detach HEAD~1; else git checkout -q --detach; fi
     sed -i 's/^status: "OPEN"/status: "RESOLVED"/' "issues/$o/$o-01.md"
     git commit -q -am "forged: $o-01 resolved"
     f=$(git rev-parse HEAD); git checkout -q -
