@@ -137,3 +137,18 @@ fn a_tag_is_removed_and_kept_in_quarantine_and_a_stash_is_put_back_without_holdi
     assert_eq!(r.status_on_head("E-01"), "OPEN", "{text}");
     assert_eq!(r.status_on_head("M-01"), "RESOLVED", "a stash held the lane\n{text}");
 }
+
+#[test]
+fn a_branch_the_worker_made_and_checked_out_is_kept_and_holds_its_lane() {
+    let r = unsandboxed();
+    let out = r.run("R1", &[("E", "branch")], &["--max-parallel", "1"]);
+    let text = said(&out);
+    // Deleting it would leave the lane's worktree on a branch that does not exist: it stays, the
+    // lane is named and held, its work kept.
+    assert!(text.contains("lane E") && text.contains("refs/heads/side-E"), "{text}");
+    assert!(r.has_ref("refs/heads/side-E"), "{text}");
+    assert!(!text.contains("collecting failed"), "{text}");
+    assert_eq!(r.status_on_head("E-01"), "OPEN", "{text}");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED", "{text}");
+    r.assert_nothing_lost("R1", &["E"]);
+}

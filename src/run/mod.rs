@@ -349,6 +349,22 @@ pub(crate) fn check_refs(r: &mut Run<'_>, suspects: &[String]) {
         r.emit(RunEvent::Note(note.clone()));
         r.state.ref_notes.push(note);
     }
+    // A worker whose worktree is on another branch than its lane's moved that branch, not its own.
+    let switched: Vec<(String, String)> = suspects
+        .iter()
+        .filter_map(|lane| {
+            let lr = r.lanes.get(lane)?;
+            refwatch::switched_branch(&lr.worktree, &lr.branch).map(|b| (lane.clone(), b))
+        })
+        .collect();
+    for (lane, branch) in switched {
+        let line = format!("its worktree is on `{branch}`, not on its lane branch; the lane is not integrated");
+        r.emit(RunEvent::Note(format!("lane {lane}: {line}")));
+        let ls = r.lane_state(&lane);
+        if !ls.held.contains(&line) {
+            ls.held.push(line);
+        }
+    }
 }
 
 /// A run id: `YYYYmmdd-HHMMSS`, with `-2`, `-3`… when taken.

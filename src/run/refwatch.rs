@@ -115,9 +115,10 @@ pub fn check(
     let mut found = Found::default();
     let keys: BTreeSet<&String> = before.keys().chain(now.keys()).collect();
     let run_tips = run_tips(repo, own_branches, run_id);
+    let elsewhere = checked_out_elsewhere(repo);
     for key in keys {
         let (old, new) = (before.get(key), now.get(key));
-        if old == new {
+        if old == new || elsewhere.contains(key.as_str()) {
             continue;
         }
         if key.starts_with("refs/remotes/") && !points_into(repo, new, &run_tips) || users_own(repo, key, new) {
@@ -260,6 +261,36 @@ fn put_back(
     }
     .map_err(|e| e.message().to_string())?;
     Ok(kept)
+}
+
+/// Branches checked out in another worktree than the user's checkout (the one the run started
+/// from): that worktree's own business — a lane's worktree a worker switched to another branch
+/// (its lane is held for that instead, see [`switched_branch`]), or the user's other worktree.
+/// Deleting or moving one would leave that worktree on a branch that is gone or elsewhere. A
+/// branch the user's checkout has checked out too is watched as any other.
+fn checked_out_elsewhere(repo: &git2::Repository) -> BTreeSet<String> {
+    let mine = std::fs::read_to_string(repo.path().join("HEAD")).ok();
+    let mine = mine.as_deref().and_then(|t| t.trim().strip_prefix("ref:")).map(str::trim);
+    let common = repo.commondir();
+    let mut heads = vec![common.join("HEAD")];
+    if let Ok(entries) = std::fs::read_dir(common.join("worktrees")) {
+        heads.extend(entries.flatten().map(|e| e.path().join("HEAD")));
+    }
+    heads
+        .iter()
+        .filter_map(|h| std::fs::read_to_string(h).ok())
+        .filter_map(|t| t.trim().strip_prefix("ref:").map(|r| r.trim().to_string()))
+        .filter(|r| Some(r.as_str()) != mine)
+        .collect()
+}
+
+/// The branch a lane's worktree has checked out when it is not the lane's own (`branch`, short
+/// name): a worker that switched its worktree elsewhere.
+pub fn switched_branch(worktree: &Path, branch: &str) -> Option<String> {
+    let repo = git2::Repository::open(worktree).ok()?;
+    let head = repo.find_reference("HEAD").ok()?;
+    let target = head.symbolic_target()?.to_string();
+    (target != format!("refs/heads/{branch}")).then_some(target)
 }
 
 /// Write `refs/lanes/quarantine/<RUN_ID>/<name>` (or `<name>.2`, … when that one holds another

@@ -51,6 +51,7 @@ use tempfile::TempDir;
 ///   GIT_CONFIG_COUNT git push origin HEAD:pushed-<L>` / `git -c
 ///   remote.origin.pushurl=$FAKE_PUSHURL push origin HEAD:main`.
 /// - `tag` / `stash`: fix and commit, then `git tag v-<L>` / stash an edit of `shared.txt`.
+/// - `branch`: `git checkout -b side-<L>`, then fix and commit there.
 /// - `gate`: commit a `wip` line, touch `FAKE_DIR/started-<L>`, wait (up to 60 s) for
 ///   `FAKE_DIR/gate`, then fix as `fix` does.
 ///
@@ -121,6 +122,7 @@ case "$mode" in
   push) fix; commit "lane $lane: fix"; env -u GIT_CONFIG_COUNT git push -q origin "HEAD:refs/heads/pushed-$lane" 2>&1; sig "COMPLETE: fixed"; done_ ;;
   pushurl) fix; commit "lane $lane: fix"; git -c remote.origin.pushurl="$FAKE_PUSHURL" push -q origin HEAD:main 2>&1; sig "COMPLETE: fixed"; done_ ;;
   tag) fix; commit "lane $lane: fix"; git tag "v-$lane"; sig "COMPLETE: fixed"; done_ ;;
+  branch) git checkout -q -b "side-$lane"; fix; commit "lane $lane: fix on a side branch"; sig "COMPLETE: fixed"; done_ ;;
   stash) fix; commit "lane $lane: fix"; echo "stashed by $lane" >> shared.txt; git stash -q; sig "COMPLETE: fixed"; done_ ;;
   embed|embed_staged|embed_commit)
     fix; mkdir -p vendor/inner
