@@ -47,6 +47,8 @@ fn a_worker_pointing_main_at_a_forged_commit_is_put_back_and_its_lane_held() {
     assert_ne!(out.code, Some(0), "a held lane needs a human\n{text}");
     let state = std::fs::read_to_string(r.root().join(".git/lanes/runs/R1/state.yaml")).unwrap();
     assert!(state.contains("held:"), "{state}");
+    let report = r.report_on_head("R1");
+    assert!(report.contains("lane E is held") && report.contains("refs/lanes/quarantine/R1/heads/main"), "{report}");
 }
 
 #[test]
