@@ -50,6 +50,9 @@ pub struct Collected {
     pub refused: Vec<String>,
     /// Repositories the worker made inside its worktree, left out of the lane.
     pub embedded: Vec<String>,
+    /// Checks that changed git's files in the worktree (its `.git` link, what git executes),
+    /// put back by git-lanes: `` check `…` of E-01: why ``.
+    pub tampering: Vec<String>,
 }
 
 /// One lane to collect, owned so a collection can run on its own thread while the coordinator
@@ -195,6 +198,7 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
     if let Some(e) = &c.error {
         ls.warnings.push(format!("collecting failed: {e}"));
     }
+    ls.warnings.extend(c.tampering.iter().cloned());
 }
 
 /// The warning for a repository a worker made inside its worktree.
@@ -265,6 +269,7 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
     }
     let judging = Judging::new(cx, input, &git, base, worker_tip)?;
     let results = run_checks(cx, input, &note)?;
+    out.tampering = tampering(&results);
     let mut written = Written::default();
     for (issue, result) in results {
         out.judgements.push(judging.judge(issue, &result, &mut written)?);
@@ -369,6 +374,20 @@ fn run_checks<'w>(cx: &'w Cx, input: &LaneInput, note: &Path) -> Result<Vec<(&'w
     let results = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).map(|issue| (issue, checker.verify(issue))).collect();
     droppings.restore(&input.worktree, true)?;
     Ok(results)
+}
+
+/// The checks that changed git's files (their results say what git-lanes put back).
+fn tampering(results: &[(&Issue, verify::IssueVerdict)]) -> Vec<String> {
+    results
+        .iter()
+        .flat_map(|(issue, v)| v.checks.iter().map(move |c| (issue, c)))
+        .filter_map(|(issue, c)| match &c.reason {
+            verify::Reason::NotRun { why } if why.contains("git-lanes put it back") && c.ending.is_some() => {
+                Some(format!("check `{}` of {}: {why}", c.check.label(), issue.id()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// What the judge wrote in the lane worktree: the only files its commit takes.
