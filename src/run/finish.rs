@@ -642,6 +642,7 @@ fn summary(
         integrated: vec![],
         fast_forwarded: false,
         lanes: super::LaneOutcome::of(&r.state),
+        integration_checks: r.state.integration.as_ref().and_then(|i| i.checks.clone()),
     }
 }
 

@@ -193,6 +193,8 @@ pub struct RunSummary {
     pub fast_forwarded: bool,
     /// How each lane's worker ended, for `--json` (`lanes[]`).
     pub lanes: Vec<LaneOutcome>,
+    /// What the integration checks did (`None`: none ran or none are configured).
+    pub integration_checks: Option<crate::run::state::IntegrationChecks>,
 }
 
 /// How one lane's worker ended: what `run --json` reports per lane.
@@ -529,6 +531,7 @@ fn nothing_to_do(r: &mut Run<'_>, dir_is_new: bool) -> RunSummary {
         integrated: vec![],
         fast_forwarded: false,
         lanes: vec![],
+        integration_checks: None,
     }
 }
 
