@@ -67,6 +67,11 @@ pub struct FileConfig {
     pub worktree_pool: Option<bool>,
     /// At most this many worktrees are kept in the pool (default 32).
     pub worktree_pool_size: Option<usize>,
+    /// How many times a lane's worker is started when its issues are rejected (default 2; 1 =
+    /// never again).
+    pub attempts: Option<u32>,
+    /// What the whole run may spend: no attempt starts once the recorded usage reaches it.
+    pub budget: Option<BudgetConfig>,
     #[serde(default)]
     pub verify: VerifyConfig,
     #[serde(default)]
@@ -133,9 +138,21 @@ pub struct Config {
     pub worktree_pool: bool,
     /// `worktree_pool_size:` — how many worktrees the pool keeps at most.
     pub worktree_pool_size: usize,
+    /// `attempts:` — how many times a rejected lane's worker is started in all (at least 1).
+    pub attempts: u32,
+    /// `budget:` — the whole run's limit in dollars and in tokens (none by default).
+    pub budget: BudgetConfig,
     pub setup: SetupConfig,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
+}
+
+/// `budget:` in `lanes.yaml`: `usd:` and `tokens:` for the whole run (each optional).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    pub usd: Option<f64>,
+    pub tokens: Option<u64>,
 }
 
 impl Config {
@@ -168,6 +185,8 @@ impl Config {
             sandbox_workers: false,
             worktree_pool: true,
             worktree_pool_size: 32,
+            attempts: 2,
+            budget: BudgetConfig::default(),
             setup: SetupConfig::default(),
             from_file: false,
         }
@@ -248,6 +267,16 @@ impl Config {
         self.sandbox_workers = f.sandbox_workers.unwrap_or(self.sandbox_workers);
         self.worktree_pool = f.worktree_pool.unwrap_or(self.worktree_pool);
         self.worktree_pool_size = f.worktree_pool_size.unwrap_or(self.worktree_pool_size);
+        if f.attempts == Some(0) {
+            return Err(Problem::new(CONFIG_FILE, 0, "attempts: must be at least 1 (1 = a rejected lane is not started again)").into());
+        }
+        self.attempts = f.attempts.unwrap_or(self.attempts);
+        if let Some(b) = &f.budget {
+            if b.usd.is_some_and(|u| !u.is_finite() || u < 0.0) {
+                return Err(Problem::new(CONFIG_FILE, 0, "budget.usd: must be a number of dollars, 0 or more").into());
+            }
+            self.budget = b.clone();
+        }
         self.setup = f.setup.clone();
         if let Some(lanes) = &f.lanes {
             for l in lanes {
@@ -372,6 +401,7 @@ mod tests {
         let c = Config::load(dir.path(), &Overrides::default()).unwrap();
         assert!(c.worktree_pool);
         assert_eq!(c.worktree_pool_size, 32);
+        assert_eq!((c.attempts, c.budget.clone()), (2, BudgetConfig::default()));
         std::fs::write(dir.path().join(CONFIG_FILE), "worktree_pool: false\nworktree_pool_size: 4\n").unwrap();
         let c = Config::load(dir.path(), &Overrides::default()).unwrap();
         assert!(!c.worktree_pool);

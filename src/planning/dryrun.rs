@@ -55,6 +55,10 @@ pub struct CheckPreview {
     pub findings: Vec<Finding>,
     /// How it ended (`exit 0`, `timed out after 30s`) or why it was not run.
     pub note: String,
+    /// The last lines of its output (capped, secrets redacted) when it fails now: what a worker
+    /// has to make pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// The verdict preview of one assigned issue.
@@ -112,7 +116,14 @@ pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog
                     .map(|c| {
                         let findings = safety::inspect(&c.command);
                         let note = if findings.is_empty() { String::new() } else { "not run: flagged as dangerous".into() };
-                        CheckPreview { label: c.label().to_string(), command: c.command, currently_passing: None, findings, note }
+                        CheckPreview {
+                            label: c.label().to_string(),
+                            command: c.command,
+                            currently_passing: None,
+                            findings,
+                            note,
+                            output: None,
+                        }
                     })
                     .collect();
                 IssuePreview { id: a.id.clone(), unverifiable: checks.is_empty(), checks }
@@ -188,9 +199,10 @@ fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]
     let opts = crate::judge::verify::VerifyOptions::from_config(&ws.config, true);
     let checker = crate::judge::verify::Checker::new(&export, &opts);
     todo.par_iter_mut().for_each(|c| {
-        let (passing, note) = run_check(&checker, &c.command);
+        let (passing, note, output) = run_check(&checker, &c.command);
         c.currently_passing = passing;
         c.note = note;
+        c.output = output;
     });
     Ok(())
 }
@@ -219,12 +231,16 @@ pub(crate) fn export_outside(
 
 /// Run one check in the export with the judge's own rule (`verify::Checker`): scrubbed
 /// environment, the verify timeout, PASS/FAIL words. `None`: it could not be run.
-fn run_check(checker: &crate::judge::verify::Checker<'_>, command: &str) -> (Option<bool>, String) {
+/// A failing check also gives the tail of its output.
+fn run_check(checker: &crate::judge::verify::Checker<'_>, command: &str) -> (Option<bool>, String, Option<String>) {
     let check = crate::files::issue::Check { name: None, command: command.to_string(), line: 0 };
     let r = checker.run(&check);
     match &r.reason {
-        crate::judge::verify::Reason::NotRun { why } => (None, format!("not run: {why}")),
-        _ => (Some(r.passed), r.ending.map(|e| e.to_string()).unwrap_or_default()),
+        crate::judge::verify::Reason::NotRun { why } => (None, format!("not run: {why}"), None),
+        _ => {
+            let output = (!r.passed).then(|| crate::judge::verify::FailedCheck::of(command, r.ending_words(), &r.output).output);
+            (Some(r.passed), r.ending_words(), output)
+        }
     }
 }
 
@@ -285,6 +301,8 @@ mod tests {
         let checker = crate::judge::verify::Checker::new(d.path(), &opts);
         assert_eq!(run_check(&checker, "echo FAIL").0, Some(false));
         assert_eq!(run_check(&checker, "echo PASS; exit 1").0, Some(true));
+        let (passing, note, output) = run_check(&checker, "echo 'assert 2 == 3'; exit 1");
+        assert_eq!((passing, note.as_str(), output.as_deref()), (Some(false), "exit 1", Some("assert 2 == 3")));
         assert_eq!(run_check(&checker, "true").0, Some(true));
     }
 }

@@ -154,7 +154,10 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
         if !fresh.iter().any(|(l, _)| *l == lane) {
             r.emit(RunEvent::WorktreeReady { lane: lane.clone(), path: path.clone() });
         }
-        r.lanes.insert(lane, LaneRun { plan: p, branch, worktree: path, files, worker, duration: None, keep_out: Vec::new() });
+        r.lanes.insert(
+            lane,
+            LaneRun { plan: p, branch, worktree: path, files, worker, duration: None, keep_out: Vec::new(), resolved_before: Vec::new() },
+        );
     }
     if fresh.is_empty() {
         r.state.worktree_setup_ms = Some(setup_started.elapsed().as_millis() as u64);
@@ -493,6 +496,11 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         while !self.interrupted() && self.running.len() < self.limits.max_parallel {
             let Some(at) = self.queue.iter().position(|l| self.states.get(l) == Some(&LaneState::Ready)) else { break };
             let Some(lane) = self.queue.remove(at) else { break };
+            if let Some(why) = super::attempts::budget_reached(self.r) {
+                self.fail(&lane, format!("not started: {why}"), format!("not started: {why}"));
+                save_following(self.r, &mut self.save_warned);
+                continue;
+            }
             // A stale `.done` from an earlier run (in either folder) must not end the new worker
             // at once.
             let _ = crate::base::fsutil::remove_file_if_exists(&signal::paths(&self.main_signals, &lane).1);
@@ -535,9 +543,16 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     }
 
     /// being collected → collected: its judgements shown, its results in the run state.
+    /// A lane with a rejected issue goes back to its worker while attempts are left
+    /// (`super::attempts`): collected → ready, last in the queue.
     fn on_collected(&mut self, c: Collected) -> Result<()> {
         self.collecting.remove(&c.lane);
+        let lane = c.lane.clone();
         collect::record(self.r, c)?;
+        if super::attempts::after_judgement(self.r, &lane, self.interrupted())? {
+            self.states.insert(lane.clone(), LaneState::Ready);
+            self.queue.push_back(lane);
+        }
         self.r.save()
     }
 
@@ -769,6 +784,12 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             ls.cost_usd = u.cost_usd;
             ls.turns = u.turns;
         }
+        let usage = outcome.usage.as_ref();
+        let tokens = usage.and_then(|u| match (u.input_tokens, u.output_tokens) {
+            (None, None) => None,
+            (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
+        });
+        super::attempts::worker_ended(ls, outcome.state.as_str(), usage.and_then(|u| u.cost_usd), tokens, &outcome.detail);
         if let Some(lr) = r.lanes.get(lane)
             && let Err(e) = presets::remove_droppings(&lr.worktree)
         {

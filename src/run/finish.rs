@@ -209,7 +209,7 @@ fn record_integration(r: &mut Run<'_>, int: &Integrated, policy: IntegrationPoli
         policy: format!("{policy:?}").to_lowercase(),
         branch: Some(int.branch.clone()),
         merged: int.merged.clone(),
-        backed_out: int.backed_out.iter().map(|(l, why)| Rejection { id: l.clone(), reason: why.clone() }).collect(),
+        backed_out: int.backed_out.iter().map(|(l, why)| Rejection { id: l.clone(), reason: why.clone(), checks: Vec::new() }).collect(),
         fast_forwarded: false,
         commit: None,
         kept_at: None,

@@ -17,6 +17,7 @@
 //! change, seen from every worktree, never a tracked file, so it cannot block the final
 //! fast-forward); the LogBook's `orchestrator-state.yaml` gets the final state in the run commit.
 
+mod attempts;
 pub mod clean;
 mod collect;
 mod coordinator;
@@ -74,6 +75,13 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     /// Requests from the operator (the live view's stop and restart keys), read every tick.
     pub controls: Option<LaneControls>,
+    /// How many times a lane's worker is started in all when its issues are rejected
+    /// (`--attempts`; else `lanes.yaml`'s `attempts:`, 2).
+    pub attempts: Option<u32>,
+    /// The whole run's budget in dollars (`--budget-usd`; else `lanes.yaml`'s `budget.usd`).
+    pub budget_usd: Option<f64>,
+    /// The whole run's budget in tokens (`--budget-tokens`; else `budget.tokens`).
+    pub budget_tokens: Option<u64>,
 }
 
 /// What the operator can ask of a lane while the run follows it.
@@ -151,6 +159,8 @@ pub enum RunEvent {
         id: String,
         approved: bool,
         reason: String,
+        /// The checks that failed, with the tail of their output.
+        failing: Vec<crate::run::state::FailedCheck>,
     },
     /// A hunter's finding (the file it wrote) judged: kept or rejected, and why.
     Finding {
@@ -210,6 +220,8 @@ pub struct LaneOutcome {
     pub log: Option<String>,
     pub cost_usd: Option<f64>,
     pub turns: Option<u32>,
+    /// Each attempt of the lane's worker: `{n, started, ended, outcome, reason, cost_usd, tokens}`.
+    pub attempts: Vec<crate::run::state::Attempt>,
 }
 
 impl LaneOutcome {
@@ -228,6 +240,7 @@ impl LaneOutcome {
                 log: l.log.clone(),
                 cost_usd: l.cost_usd,
                 turns: l.turns,
+                attempts: l.attempts.clone(),
             })
             .collect()
     }
@@ -280,6 +293,9 @@ pub(crate) struct LaneRun {
     /// Paths and globs the lane's worker leaves behind that never belong in a commit (an agent
     /// preset's own files), on top of the signal folders; see [`keep_out`].
     pub keep_out: Vec<String>,
+    /// Issues an earlier attempt resolved: kept resolved, neither given to the worker nor
+    /// judged again (see [`attempts`]).
+    pub resolved_before: Vec<collect::Judgement>,
 }
 
 impl Run<'_> {

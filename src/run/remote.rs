@@ -163,6 +163,7 @@ fn lane_from_elsewhere(repo: &Repo, ws: &Workspace, at: &Here<'_>, lane: &str, t
         worker: "elsewhere".into(),
         duration: None,
         keep_out: Vec::new(),
+        resolved_before: Vec::new(),
     };
     Ok((state, run))
 }

@@ -371,7 +371,7 @@ mod tests {
         record(&mut st, &RunEvent::LaneStarted { lane: "E".into(), pid: 1, issues: vec![] });
         record(&mut st, &RunEvent::LaneStatus { lane: "E".into(), text: "WORKING".into() });
         record(&mut st, &RunEvent::LaneEnded { lane: "E".into(), state: "done".into(), detail: String::new() });
-        record(&mut st, &RunEvent::Judged { lane: "E".into(), id: "E-01".into(), approved: true, reason: String::new() });
+        record(&mut st, &RunEvent::Judged { lane: "E".into(), id: "E-01".into(), approved: true, reason: String::new(), failing: vec![] });
         record(&mut st, &RunEvent::Merged { lane: "E".into() });
         let p = st.lanes["E"].phases.clone().unwrap();
         assert!(p.ready_at.is_some() && p.work_started_at.is_some() && p.work_ended_at.is_some());

@@ -54,6 +54,18 @@ pub struct RunArgs {
     /// folder, temp and the agents' own config folders (lanes.yaml `sandbox_workers: true`)
     #[arg(long)]
     pub sandbox_workers: bool,
+    /// Start a lane's worker at most N times in all: a rejected lane is started again with the
+    /// failing output as feedback [default: lanes.yaml's `attempts:`, else 2]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempts: Option<u32>,
+    /// Start no attempt once the run's recorded cost reaches this many dollars [default:
+    /// lanes.yaml's `budget.usd`]
+    #[arg(long, value_name = "USD", value_parser = budget_usd)]
+    pub budget_usd: Option<f64>,
+    /// Start no attempt once the run's recorded tokens reach N [default: lanes.yaml's
+    /// `budget.tokens`]
+    #[arg(long, value_name = "N")]
+    pub budget_tokens: Option<u64>,
     /// Use this run id instead of the current time
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
@@ -92,6 +104,14 @@ pub struct WorkerArgs {
     /// Warn when a lane's status has not changed for this long [default: lanes.yaml's, else 10m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub stall_after: Option<std::time::Duration>,
+}
+
+fn budget_usd(s: &str) -> Result<f64, String> {
+    s.trim_start_matches('$')
+        .parse::<f64>()
+        .ok()
+        .filter(|u| u.is_finite() && *u >= 0.0)
+        .ok_or_else(|| format!("`{s}` is not a number of dollars (e.g. 5, 12.50)"))
 }
 
 pub(super) fn duration(s: &str) -> Result<std::time::Duration, String> {
@@ -161,6 +181,17 @@ fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), 
                 }
             };
             ui.out(format!("    {line}"))?;
+            // What a worker has to make pass: the last lines of the failing check's output.
+            for out in c
+                .output
+                .as_deref()
+                .map(|o| o.lines().rev().take(crate::cli::progress::CONSOLE_OUTPUT_LINES).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .rev()
+            {
+                ui.out(format!("        {} {out}", ui.dim("|")))?;
+            }
         }
     }
     if show_work_order && let Some(wo) = &l.work_order {
@@ -192,6 +223,9 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
         sandbox_workers: args.sandbox_workers,
         run_id: args.run_id,
         controls: Some(controls.clone()),
+        attempts: args.attempts,
+        budget_usd: args.budget_usd,
+        budget_tokens: args.budget_tokens,
     };
     if let Some(w) = crate::exec::sandbox::missing_warning() {
         ctx.ui.warn(w);

@@ -179,8 +179,22 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
         lane,
     };
     let cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
-    let ids: Vec<String> = lr.plan.issues.iter().map(|a| a.id.clone()).collect();
-    let env = worker_env(r, lane, &lr, ctx.env(), main_signals, &ids);
+    // A later attempt works on what is left: issues an earlier attempt resolved stay resolved.
+    let ids: Vec<String> =
+        lr.plan.issues.iter().map(|a| a.id.clone()).filter(|id| !lr.resolved_before.iter().any(|j| &j.id == id)).collect();
+    let attempt = crate::run::attempts::next_number(r.state.lanes.get(lane));
+    let mut env = worker_env(r, lane, &lr, ctx.env(), main_signals, &ids);
+    env.push(("LANES_ATTEMPT".into(), attempt.to_string().into()));
+    let feedback = lr.files.join(crate::run::attempts::FEEDBACK_FILE);
+    if attempt > 1 && feedback.is_file() {
+        env.push(("LANES_FEEDBACK_FILE".into(), feedback.into_os_string()));
+        // Each attempt has a log of its own (what it cost is read from it); the earlier one is
+        // kept beside it.
+        let log = lr.files.join("worker.log");
+        if log.exists() {
+            let _ = std::fs::rename(&log, lr.files.join(format!("worker.attempt-{}.log", attempt - 1)));
+        }
+    }
     let timeout = lane_timeout(r, lane);
     let argv = cmd.argv();
     let mut spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
@@ -201,6 +215,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     ls.status = LaneState::Running.as_str().into();
     ls.worker_pid = Some(pid);
     ls.started_at = Some(crate::files::scaffold::now_rfc3339());
+    crate::run::attempts::begin(ls);
     r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids });
     let follow = LaneFollow::new(lane, vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)]);
     Ok(Active::new(lane, Some(child), None, follow, timeout, cmd.preset))

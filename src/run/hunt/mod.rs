@@ -492,7 +492,7 @@ fn announce(r: &mut Run<'_>, found: &Judged) {
             .rejected
             .iter()
             .filter(|x| &x.lane == lane)
-            .map(|x| crate::run::state::Rejection { id: x.path.clone(), reason: x.reason.clone() })
+            .map(|x| crate::run::state::Rejection { id: x.path.clone(), reason: x.reason.clone(), checks: Vec::new() })
             .collect();
     }
 }
