@@ -185,3 +185,27 @@ fn the_dry_run_shows_what_a_failing_check_prints() {
     assert!(text.contains("currently failing"), "{text}");
     assert!(text.contains("| want: magic-42 in src/E.txt"), "{text}");
 }
+
+#[test]
+fn a_lane_that_conflicts_with_an_earlier_lane_resolves_the_conflict_on_its_second_attempt_and_both_merge() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "resolve_conflict"), ("M", "resolve_conflict")], &[]);
+    out.expect_code(0);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
+    // M kept both lanes' lines when it resolved the markers git-lanes merged into its worktree.
+    assert_eq!(r.show("HEAD", "shared.txt"), "rewritten by lane M\nrewritten by lane E\n");
+    assert!(out.stderr.contains("lane M: attempt 2 of 2 starts: conflicts with lane E"), "{}", out.stderr);
+    assert!(fake(&r, "attempt-E-2").is_none(), "lane E merged on its first attempt");
+    let feedback = fake(&r, "feedback-M-2").expect("M's second attempt got feedback");
+    assert!(feedback.contains("Your changes conflict with lane(s) E, in these files:\n\n- `shared.txt`"), "{feedback}");
+    let st = final_state(&r);
+    assert_eq!(st.integration.as_ref().unwrap().merged, ["E", "M"]);
+    assert!(st.integration.as_ref().unwrap().backed_out.is_empty());
+    let m = &st.lanes["M"].attempts;
+    assert_eq!((m.len(), m[0].outcome.as_str(), m[1].outcome.as_str()), (2, "conflict", "resolved"), "{m:?}");
+    // The others' issue files came in with the merge: that is no trespass.
+    assert!(st.lanes["M"].warnings.iter().all(|w| !w.contains("reverted")), "{:?}", st.lanes["M"].warnings);
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}

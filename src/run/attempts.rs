@@ -156,10 +156,15 @@ pub(super) fn after_judgement(r: &mut Run<'_>, lane: &str, interrupted: bool) ->
 /// Write the feedback of attempt `n` and append it to the lane's first prompt; returns the
 /// feedback file.
 fn prepare(r: &Run<'_>, lane: &str, c: &Collected, n: u32, max: u32) -> Result<PathBuf> {
-    let files = r.dir.join(lane);
     // The lane's judgements (those of earlier attempts included: see `collect::record`).
     let resolved: Vec<String> = c.judgements.iter().filter(|j| j.approved).map(|j| j.id.clone()).collect();
     let text = feedback(lane, c, r.state.lanes.get(lane), &resolved, n, max);
+    write_feedback(r, lane, &text, n)
+}
+
+/// Keep `text` as attempt `n`'s feedback and append it to the lane's first prompt.
+fn write_feedback(r: &Run<'_>, lane: &str, text: &str, n: u32) -> Result<PathBuf> {
+    let files = r.dir.join(lane);
     let path = files.join(FEEDBACK_FILE);
     crate::base::fsutil::write_atomic(&files.join(format!("feedback-{n}.md")), text.as_bytes())?;
     crate::base::fsutil::write_atomic(&path, text.as_bytes())?;
@@ -174,9 +179,129 @@ fn prepare(r: &Run<'_>, lane: &str, c: &Collected, n: u32, max: u32) -> Result<P
     };
     let mut extended = String::from_utf8_lossy(&prompt).trim_end().to_string();
     extended.push_str("\n\n---\n\n");
-    extended.push_str(&text);
+    extended.push_str(text);
     crate::base::fsutil::write_atomic(&files.join("prompt.md"), extended.as_bytes())?;
     Ok(path)
+}
+
+/// After the integration: each lane backed out of it (its merge conflicts with lanes merged
+/// before it, or makes checks fail) goes back to its worker while attempts are left and the
+/// budget allows: the integration result is merged into its worktree (conflict markers and all,
+/// the merge left for the worker to finish), its feedback names the files and the lanes, and its
+/// work is judged again from that merge. Returns the lanes sent back (pending again).
+pub(super) fn after_integration(r: &mut Run<'_>, int: &crate::run::integrate::Integrated) -> Result<Vec<String>> {
+    let mut sent = Vec::new();
+    let Ok(tip) = crate::git::worktree::head(&int.worktree) else { return Ok(sent) };
+    let max = max_attempts(r);
+    for (lane, reason) in &int.backed_out {
+        let Some(lr) = r.lanes.get(lane) else { continue };
+        let worktree = lr.worktree.clone();
+        let done = r.state.lanes.get(lane).map_or(0, |l| l.attempts.len() as u32);
+        if done >= max || done == 0 {
+            continue;
+        }
+        if let Some(why) = budget_reached(r) {
+            let stopped = format!("attempt {} not started: {why}", done + 1);
+            r.lane_state(lane).warnings.push(format!("budget: {stopped}"));
+            r.emit(RunEvent::Note(format!("lane {lane}: {stopped}")));
+            continue;
+        }
+        let message = format!("lanes: run {}: lane {lane}: merge the integration result for attempt {}", r.run_id, done + 1);
+        let merged = crate::git::gitcli::git(&worktree, &["merge", "--no-ff", "--no-edit", "-m", &message, &tip]);
+        let conflicted: Vec<String> = crate::git::gitcli::git(&worktree, &["diff", "--name-only", "--diff-filter=U"])
+            .map(|o| o.lines().map(str::to_string).filter(|l| !l.is_empty()).collect())
+            .unwrap_or_default();
+        if merged.is_err() && conflicted.is_empty() {
+            // Not a conflict git can leave for the worker: nothing to send back.
+            let _ = crate::git::gitcli::git(&worktree, &["merge", "--abort"]);
+            continue;
+        }
+        let with: Vec<String> = int
+            .conflicting_pairs
+            .iter()
+            .filter_map(|(a, b)| {
+                if a == lane {
+                    Some(b.clone())
+                } else if b == lane {
+                    Some(a.clone())
+                } else {
+                    None
+                }
+            })
+            .filter(|other| int.merged.contains(other))
+            .collect();
+        let text = integration_feedback(lane, reason, &conflicted, &with, &int.merged, done + 1, max);
+        let path = write_feedback(r, lane, &text, done + 1)?;
+        if let Some(a) = r.lane_state(lane).attempts.last_mut() {
+            a.outcome = if conflicted.is_empty() { "backed_out".into() } else { "conflict".into() };
+            a.reason = Some(reason.clone());
+        }
+        let lr = r.lanes.get_mut(lane).expect("checked above");
+        // The merge is the lane's own work from now on: every issue of it is judged again.
+        lr.resolved_before.clear();
+        lr.fork = Some(tip.clone());
+        r.collected.remove(lane);
+        let ls = r.lane_state(lane);
+        ls.status = "pending".into();
+        ls.exit = None;
+        ls.completed_at = None;
+        ls.merge = None;
+        r.emit(RunEvent::Note(format!(
+            "lane {lane}: attempt {} of {max} starts: {reason}; the integration result is merged into its worktree{} ({})",
+            done + 1,
+            if conflicted.is_empty() { String::new() } else { format!(" with conflicts in {}", conflicted.join(", ")) },
+            path.display()
+        )));
+        sent.push(lane.clone());
+    }
+    Ok(sent)
+}
+
+/// The feedback of an attempt after the integration backed the lane out.
+fn integration_feedback(lane: &str, reason: &str, conflicted: &[String], with: &[String], merged: &[String], n: u32, max: u32) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Attempt {n} of {max} for lane {lane}: your work could not be integrated
+"
+    );
+    let _ = writeln!(
+        s,
+        "git-lanes backed your lane out of the integration: {reason}.
+"
+    );
+    let others = if merged.is_empty() { "none".to_string() } else { merged.join(", ") };
+    let _ = writeln!(s, "The integration result (the work of lane(s) {others}) is merged into this worktree now.");
+    if conflicted.is_empty() {
+        let _ = writeln!(
+            s,
+            "The merge is committed. Make your issues' checks pass together with the others' work, commit, and write              the .done signal again."
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "
+## Conflicts to resolve
+"
+        );
+        if !with.is_empty() {
+            let _ = writeln!(
+                s,
+                "Your changes conflict with lane(s) {}, in these files:
+",
+                with.join(", ")
+            );
+        }
+        for f in conflicted {
+            let _ = writeln!(s, "- `{f}`");
+        }
+        let _ = writeln!(
+            s,
+            "
+The files hold git's conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`). Keep both lanes' intent, remove              the markers, `git add` the files and commit (the merge is in progress), then write the .done signal again.              Your issues are judged again on the result."
+        );
+    }
+    crate::base::redact::redact(&s).into_owned()
 }
 
 /// The feedback markdown: what was rejected and why, each failing check's output, what the guard

@@ -68,6 +68,9 @@ pub(super) struct LaneInput {
     keep_out: Vec<String>,
     /// Issues of the plan an earlier attempt resolved: not judged again.
     resolved_before: Vec<String>,
+    /// What the lane's work is judged against instead of the run's fork: the integration result
+    /// merged into its worktree for an attempt after a conflict (the others' work is not its).
+    fork: Option<String>,
 }
 
 /// At most this many lanes are collected at once: lanes are judged in parallel, but a hundred
@@ -100,6 +103,7 @@ pub(super) fn lane_input(r: &Run<'_>, lane: &str) -> Option<LaneInput> {
         lane: lane.to_string(),
         plan: lr.plan.clone(),
         resolved_before: lr.resolved_before.iter().map(|j| j.id.clone()).collect(),
+        fork: lr.fork.clone(),
         worktree: lr.worktree.clone(),
         judge: st == "done",
         duration: lr.duration,
@@ -273,7 +277,8 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
         &super::keep_out(cx.config(), &input.keep_out),
     )?;
     let git = git2::Repository::open(&input.worktree).map_err(|e| crate::base::error::Error::git("could not open the lane worktree", e))?;
-    let base = git2::Oid::from_str(&cx.base).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
+    let base =
+        git2::Oid::from_str(input.fork.as_deref().unwrap_or(&cx.base)).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
     let worker_tip = head_or(&git, base);
     if !guard_lane(cx, input, &git, base, worker_tip, out)? || !input.judge {
         return Ok(());

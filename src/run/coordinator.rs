@@ -89,6 +89,14 @@ pub(super) struct Setup {
     started: Instant,
 }
 
+impl Setup {
+    /// Nothing to set up: every lane's worktree exists (lanes sent back to their workers after
+    /// the integration).
+    pub(super) fn none() -> Setup {
+        Setup { fresh: Vec::new(), started: Instant::now() }
+    }
+}
+
 /// Step 3: branch, work order and prompt for each lane; worktrees that already exist are
 /// attached here, new ones are left to [`follow`] (pipelined lanes).
 pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Setup> {
@@ -156,7 +164,17 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
         }
         r.lanes.insert(
             lane,
-            LaneRun { plan: p, branch, worktree: path, files, worker, duration: None, keep_out: Vec::new(), resolved_before: Vec::new() },
+            LaneRun {
+                plan: p,
+                branch,
+                worktree: path,
+                files,
+                worker,
+                duration: None,
+                keep_out: Vec::new(),
+                resolved_before: Vec::new(),
+                fork: None,
+            },
         );
     }
     if fresh.is_empty() {

@@ -296,6 +296,9 @@ pub(crate) struct LaneRun {
     /// Issues an earlier attempt resolved: kept resolved, neither given to the worker nor
     /// judged again (see [`attempts`]).
     pub resolved_before: Vec<collect::Judgement>,
+    /// Set once the integration result was merged into the lane's worktree (an attempt after a
+    /// conflict): its work is judged from that commit, not from the run's fork.
+    pub fork: Option<String>,
 }
 
 impl Run<'_> {

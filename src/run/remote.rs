@@ -164,6 +164,7 @@ fn lane_from_elsewhere(repo: &Repo, ws: &Workspace, at: &Here<'_>, lane: &str, t
         duration: None,
         keep_out: Vec::new(),
         resolved_before: Vec::new(),
+        fork: None,
     };
     Ok((state, run))
 }
