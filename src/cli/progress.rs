@@ -53,8 +53,9 @@ impl LaneDisplay {
     pub fn event(&mut self, e: &RunEvent) {
         let ui = self.ui.clone();
         match e {
-            RunEvent::LaneStarted { lane, pid, issues } => {
-                let msg = format!("started (pid {pid}): {}", issues.join(", "));
+            RunEvent::LaneStarted { lane, pid, issues, attempt } => {
+                let again = if *attempt > 1 { format!(", attempt {attempt}") } else { String::new() };
+                let msg = format!("started (pid {pid}{again}): {}", issues.join(", "));
                 match self.bar(lane) {
                     Some(b) => b.set_message(msg),
                     None => self.line(format!("lane {lane}: {msg}")),

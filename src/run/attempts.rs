@@ -68,7 +68,7 @@ pub(super) fn budget_reached(r: &Run<'_>) -> Option<String> {
 /// A new attempt of the lane's worker starts now: recorded, and its number returned.
 pub(super) fn begin(ls: &mut LaneState) -> u32 {
     let n = ls.attempts.len() as u32 + 1;
-    ls.attempts.push(Attempt { n, started: Some(crate::files::scaffold::now_rfc3339()), outcome: "running".into(), ..Attempt::default() });
+    ls.attempts.push(Attempt { n, started: Some(crate::run::timeline::now_ms()), outcome: "running".into(), ..Attempt::default() });
     n
 }
 
@@ -81,7 +81,7 @@ pub(super) fn next_number(ls: Option<&LaneState>) -> u32 {
 /// the lane's cost becomes the sum of its attempts'.
 pub(super) fn worker_ended(ls: &mut LaneState, state: &str, cost_usd: Option<f64>, tokens: Option<u64>, detail: &str) {
     let Some(a) = ls.attempts.last_mut().filter(|a| a.ended.is_none()) else { return };
-    a.ended = Some(crate::files::scaffold::now_rfc3339());
+    a.ended = Some(crate::run::timeline::now_ms());
     a.outcome = if state == "done" { "judging".into() } else { state.to_string() };
     if state != "done" {
         a.reason = Some(detail.lines().next().unwrap_or(detail).to_string());

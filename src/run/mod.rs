@@ -136,6 +136,8 @@ pub enum RunEvent {
         lane: String,
         pid: u32,
         issues: Vec<String>,
+        /// 1 for the first attempt; more when a rejected lane is started again.
+        attempt: u32,
     },
     LaneStatus {
         lane: String,

@@ -215,8 +215,8 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     ls.status = LaneState::Running.as_str().into();
     ls.worker_pid = Some(pid);
     ls.started_at = Some(crate::files::scaffold::now_rfc3339());
-    crate::run::attempts::begin(ls);
-    r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids });
+    let attempt = crate::run::attempts::begin(ls);
+    r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids, attempt });
     let follow = LaneFollow::new(lane, vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)]);
     Ok(Active::new(lane, Some(child), None, follow, timeout, cmd.preset))
 }
