@@ -178,7 +178,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
         max_budget_usd: r.opts.max_budget_usd,
         lane,
     };
-    let cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
+    let mut cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
     // A later attempt works on what is left: issues an earlier attempt resolved stay resolved.
     let ids: Vec<String> =
         lr.plan.issues.iter().map(|a| a.id.clone()).filter(|id| !lr.resolved_before.iter().any(|j| &j.id == id)).collect();
@@ -191,8 +191,14 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
         // Each attempt has a log of its own (what it cost is read from it); the earlier one is
         // kept beside it.
         let log = lr.files.join("worker.log");
+        let earlier = lr.files.join(format!("worker.attempt-{}.log", attempt - 1));
         if log.exists() {
-            let _ = std::fs::rename(&log, lr.files.join(format!("worker.attempt-{}.log", attempt - 1)));
+            let _ = std::fs::rename(&log, &earlier);
+        }
+        // An agent that can resume its session headless continues the conversation.
+        let session = log_tail(&earlier, 256 * 1024).and_then(|tail| crate::agents::resume::session_id(cmd.preset, &tail));
+        if let Some(line) = session.and_then(|id| crate::agents::resume::resumed_line(cmd.preset, &cmd.shell, &id)) {
+            cmd.shell = line;
         }
     }
     let timeout = lane_timeout(r, lane);
