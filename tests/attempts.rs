@@ -209,3 +209,33 @@ fn a_lane_that_conflicts_with_an_earlier_lane_resolves_the_conflict_on_its_secon
     r.cmd().args(["sync", "--check"]).assert().code(0);
     r.assert_nothing_lost("R1", &["E", "M"]);
 }
+
+#[test]
+fn the_notify_command_reads_the_runs_json_when_a_lane_needs_a_human_and_when_the_run_ends() {
+    let r = repo_wanting_magic();
+    let notify = "cat > \"$FAKE_DIR/notified-$LANES_NOTIFY_EVENT.json\"";
+    let out = r.run("R1", &[("E", "feedback")], &["--attempts", "1", "--notify", notify]);
+    out.expect_code(3);
+    let lane: serde_json::Value = serde_json::from_str(&fake(&r, "notified-lane_needs_human.json").expect("told about lane E")).unwrap();
+    assert_eq!(lane["event"], "lane_needs_human");
+    assert_eq!((lane["run_id"].as_str(), lane["lane"].as_str()), (Some("R1"), Some("E")));
+    assert!(lane["reason"].as_str().unwrap().contains("E-01"), "{lane}");
+    let end: serde_json::Value = serde_json::from_str(&fake(&r, "notified-run_ended.json").expect("told the run ended")).unwrap();
+    assert_eq!(end["event"], "run_ended");
+    assert_eq!(end["summary"]["run_id"], "R1");
+    assert_eq!(end["summary"]["resolved"], serde_json::json!(["M-01"]));
+    assert!(end["summary"]["needs_human"].as_array().unwrap().iter().any(|h| h.as_str().unwrap().contains("E-01")), "{end}");
+    assert_eq!(end["summary"]["lanes"][0]["attempts"][0]["outcome"], "rejected");
+}
+
+#[test]
+fn a_notify_command_that_fails_is_a_warning_and_lanes_yaml_sets_one() {
+    let r = RunRepo::standard();
+    // lanes.yaml's `notify:`; the command fails: the run's outcome is its own.
+    r.write("lanes.yaml", "worker: sh fake-worker.sh\nnotify: \"cat > \\\"$FAKE_DIR/from-yaml.json\\\"; exit 4\"\n");
+    r.git(&["commit", "-qam", "notify"]);
+    let out = r.run("R1", &[], &[]);
+    out.expect_code(0);
+    assert!(fake(&r, "from-yaml.json").unwrap().contains("\"run_ended\""));
+    assert!(out.stderr.contains("notify: `cat > \"$FAKE_DIR/from-yaml.json\"; exit 4` ended with exit 4"), "{}", out.stderr);
+}

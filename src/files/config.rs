@@ -72,6 +72,8 @@ pub struct FileConfig {
     pub attempts: Option<u32>,
     /// What the whole run may spend: no attempt starts once the recorded usage reaches it.
     pub budget: Option<BudgetConfig>,
+    /// A command told when a run ends or a lane needs a human (JSON on its standard input).
+    pub notify: Option<String>,
     #[serde(default)]
     pub verify: VerifyConfig,
     #[serde(default)]
@@ -142,6 +144,8 @@ pub struct Config {
     pub attempts: u32,
     /// `budget:` — the whole run's limit in dollars and in tokens (none by default).
     pub budget: BudgetConfig,
+    /// `notify:` — the command told when a run ends or a lane needs a human.
+    pub notify: Option<String>,
     pub setup: SetupConfig,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
@@ -187,6 +191,7 @@ impl Config {
             worktree_pool_size: 32,
             attempts: 2,
             budget: BudgetConfig::default(),
+            notify: None,
             setup: SetupConfig::default(),
             from_file: false,
         }
@@ -271,6 +276,7 @@ impl Config {
             return Err(Problem::new(CONFIG_FILE, 0, "attempts: must be at least 1 (1 = a rejected lane is not started again)").into());
         }
         self.attempts = f.attempts.unwrap_or(self.attempts);
+        self.notify = f.notify.clone().or(self.notify.take());
         if let Some(b) = &f.budget {
             if b.usd.is_some_and(|u| !u.is_finite() || u < 0.0) {
                 return Err(Problem::new(CONFIG_FILE, 0, "budget.usd: must be a number of dollars, 0 or more").into());

@@ -124,6 +124,7 @@ pub(super) fn after_judgement(r: &mut Run<'_>, lane: &str, interrupted: bool) ->
             let note = format!("lane {lane}: no attempt left ({done} of {max} made); its rejected issues wait for a human");
             r.emit(RunEvent::Note(note));
         }
+        crate::run::notify::lane_needs_human(r, lane, &format!("rejected after {done} attempt(s): {}", rejected.join("; ")));
         return Ok(false);
     }
     if let Some(why) = budget_reached(r) {
@@ -133,6 +134,7 @@ pub(super) fn after_judgement(r: &mut Run<'_>, lane: &str, interrupted: bool) ->
         }
         r.lane_state(lane).warnings.push(format!("budget: attempt {} {stopped}", done + 1));
         r.emit(RunEvent::Note(format!("lane {lane}: attempt {} {stopped}", done + 1)));
+        crate::run::notify::lane_needs_human(r, lane, &format!("rejected, and attempt {} {stopped}: {}", done + 1, rejected.join("; ")));
         return Ok(false);
     }
     let feedback = prepare(r, lane, &c, done + 1, max)?;

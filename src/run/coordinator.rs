@@ -818,7 +818,11 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             self.to_collect.push_back(lane.to_string());
         }
         let shown = outcome.shown(preset, &log);
-        self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: outcome.state.as_str().into(), detail: shown });
+        let by_operator = outcome.detail.starts_with("stopped by the operator");
+        self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: outcome.state.as_str().into(), detail: shown.clone() });
+        if matches!(outcome.state, LaneState::Failed | LaneState::TimedOut) && !by_operator {
+            super::notify::lane_needs_human(self.r, lane, &shown);
+        }
         save_following(self.r, &mut self.save_warned);
     }
 

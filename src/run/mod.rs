@@ -26,6 +26,7 @@ pub mod follow;
 pub mod hunt;
 pub mod integrate;
 pub mod lock;
+pub mod notify;
 mod remote;
 pub mod report;
 pub mod runs;
@@ -82,6 +83,9 @@ pub struct RunOptions {
     pub budget_usd: Option<f64>,
     /// The whole run's budget in tokens (`--budget-tokens`; else `budget.tokens`).
     pub budget_tokens: Option<u64>,
+    /// The command told when the run ends or a lane needs a human (`--notify`; else
+    /// `lanes.yaml`'s `notify:`); see [`notify`].
+    pub notify: Option<String>,
 }
 
 /// What the operator can ask of a lane while the run follows it.
@@ -226,6 +230,25 @@ pub struct LaneOutcome {
     pub attempts: Vec<crate::run::state::Attempt>,
 }
 
+impl RunSummary {
+    /// What `run --json` prints (and a notify command reads as `summary`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "run_id": self.run_id,
+            "resolved": self.resolved,
+            "open": self.open,
+            "needs_human": self.needs_human,
+            "report": self.report,
+            "commit": self.commit,
+            "merge_command": self.merge_command,
+            "interrupted": self.interrupted,
+            "integrated": self.integrated,
+            "fast_forwarded": self.fast_forwarded,
+            "lanes": self.lanes,
+        })
+    }
+}
+
 impl LaneOutcome {
     /// The outcome of every lane in a run's state.
     pub fn of(state: &RunState) -> Vec<LaneOutcome> {
@@ -276,6 +299,8 @@ pub(crate) struct Run<'a> {
     pub work_orders: BTreeMap<String, String>,
     /// Lanes already collected and judged this pass (while others still ran), by lane.
     pub collected: BTreeMap<String, collect::Collected>,
+    /// Notify commands told that a lane needs a human, still running (see [`notify`]).
+    pub notifying: Vec<crate::exec::process::Running>,
 }
 
 /// The task of a fixing run (work orders' `task_type`, `LANES_TASK`).
@@ -431,6 +456,7 @@ pub fn run(
         task: TASK_FIX,
         work_orders: BTreeMap::new(),
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     };
     let active = skip_idle(&mut r, plans);
     if active.is_empty() {
@@ -449,7 +475,9 @@ pub fn run(
     let setup = coordinator::prepare_lanes(&mut r, active)?;
     crate::base::fault::point("after-prepare");
     let interrupted = coordinator::follow(&mut r, setup)?;
-    finish::complete(&mut r, interrupted)
+    let summary = finish::complete(&mut r, interrupted);
+    notify::reap(&mut r);
+    summary
 }
 
 /// The lanes with work; each idle one is reported as skipped (and why).
@@ -532,6 +560,7 @@ pub fn resume(
         task: TASK_FIX,
         work_orders: BTreeMap::new(),
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     };
     r.state.status = "running".into();
     r.state.orchestrator_pid = Some(std::process::id());
@@ -559,7 +588,9 @@ pub fn resume(
     coordinator::check_workers(&r.repo.root, &r.ws, &r.opts, &lanes)?;
     let setup = coordinator::prepare_lanes(&mut r, active)?;
     let interrupted = coordinator::follow(&mut r, setup)?;
-    finish::complete(&mut r, interrupted)
+    let summary = finish::complete(&mut r, interrupted);
+    notify::reap(&mut r);
+    summary
 }
 
 /// Where a resumed run or hunt starts: `(fork, base, label)`. An interrupted one goes on from its

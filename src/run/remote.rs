@@ -77,6 +77,7 @@ pub fn integrate_run(
         task: super::TASK_FIX,
         work_orders: BTreeMap::new(),
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     };
     r.emit(RunEvent::Started { run_id: run_id.to_string(), lanes: tips.keys().cloned().collect() });
     r.save()?;

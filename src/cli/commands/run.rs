@@ -66,6 +66,10 @@ pub struct RunArgs {
     /// `budget.tokens`]
     #[arg(long, value_name = "N")]
     pub budget_tokens: Option<u64>,
+    /// Run CMD (`sh -c`) when the run ends or a lane needs a human, with the run's JSON on its
+    /// standard input [default: lanes.yaml's `notify:`]
+    #[arg(long, value_name = "CMD")]
+    pub notify: Option<String>,
     /// Use this run id instead of the current time
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
@@ -226,12 +230,21 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
         attempts: args.attempts,
         budget_usd: args.budget_usd,
         budget_tokens: args.budget_tokens,
+        notify: args.notify.clone(),
     };
     if let Some(w) = crate::exec::sandbox::missing_warning() {
         ctx.ui.warn(w);
     }
+    let notify = opts.notify.clone().or_else(|| ws.config.notify.clone()).filter(|c| !c.trim().is_empty());
     let result = super::run_live::follow_live(&ctx.ui, args.plain, "git lanes run", repo.lanes_dir(), &controls, |observer, interrupts| {
         if args.resume { run::resume(&repo, ws, opts, observer, interrupts) } else { run::run(&repo, ws, opts, observer, interrupts) }
     });
-    super::run_live::print_summary(ctx, &result?)
+    let summary = result?;
+    if let Some(cmd) = notify {
+        let run_dir = repo.lanes_dir().join("runs").join(&summary.run_id);
+        if let Some(problem) = run::notify::run_ended(&repo.root, &run_dir, &cmd, &summary) {
+            ctx.ui.warn(format!("notify: {problem}"));
+        }
+    }
+    super::run_live::print_summary(ctx, &summary)
 }

@@ -52,19 +52,7 @@ pub fn follow_live<T>(
 pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
     let ui = &ctx.ui;
     if ui.json {
-        ui.json(serde_json::json!({
-            "run_id": s.run_id,
-            "resolved": s.resolved,
-            "open": s.open,
-            "needs_human": s.needs_human,
-            "report": s.report,
-            "commit": s.commit,
-            "merge_command": s.merge_command,
-            "interrupted": s.interrupted,
-            "integrated": s.integrated,
-            "fast_forwarded": s.fast_forwarded,
-            "lanes": s.lanes,
-        }))?;
+        ui.json(s.to_json())?;
     } else {
         ui.out(format!(
             "run {}: {} resolved, {} open{}",

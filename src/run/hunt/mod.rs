@@ -315,6 +315,7 @@ fn hunt_run<'a>(
         task: TASK_HUNT,
         work_orders: pass.work_orders,
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     }
 }
 
