@@ -239,3 +239,16 @@ fn a_notify_command_that_fails_is_a_warning_and_lanes_yaml_sets_one() {
     assert!(fake(&r, "from-yaml.json").unwrap().contains("\"run_ended\""));
     assert!(out.stderr.contains("notify: `cat > \"$FAKE_DIR/from-yaml.json\"; exit 4` ended with exit 4"), "{}", out.stderr);
 }
+
+#[test]
+fn a_lane_whose_usage_passes_the_budget_while_it_works_is_stopped_and_the_report_says_so() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "spend")], &["--lane", "E", "--budget-usd", "0.5"]);
+    out.expect_code(3);
+    assert!(out.took < std::time::Duration::from_secs(30), "stopped long before its 600 s sleep: {:?}", out.took);
+    let pid: u32 = fake(&r, "pid-E").unwrap().trim().parse().unwrap();
+    assert!(common_run::wait_until(std::time::Duration::from_secs(5), || !common_run::process_alive(pid)), "the worker's group was ended");
+    let why = "stopped by git-lanes: the run's budget of $0.50 was passed ($0.90 with this attempt's $0.90)";
+    assert!(out.stderr.contains(why), "{}", out.stderr);
+    assert!(r.report_cmd("R1").contains(why));
+}

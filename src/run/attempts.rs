@@ -65,6 +65,25 @@ pub(super) fn budget_reached(r: &Run<'_>) -> Option<String> {
     None
 }
 
+/// What the run may still spend while a lane's worker runs: the budget's limits and what the
+/// run recorded before this attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct BudgetLeft {
+    pub usd: Option<(f64, f64)>,
+    pub tokens: Option<(u64, u64)>,
+}
+
+/// The budget's limits and what the run recorded so far (ended attempts), when it has one.
+pub(super) fn budget_left(r: &Run<'_>) -> Option<BudgetLeft> {
+    let budget = &r.ws.config.budget;
+    let (usd, tokens) = (r.opts.budget_usd.or(budget.usd), r.opts.budget_tokens.or(budget.tokens));
+    if usd.is_none() && tokens.is_none() {
+        return None;
+    }
+    let (spent_usd, spent_tokens) = usage(r);
+    Some(BudgetLeft { usd: usd.map(|l| (l, spent_usd)), tokens: tokens.map(|l| (l, spent_tokens)) })
+}
+
 /// A new attempt of the lane's worker starts now: recorded, and its number returned.
 pub(super) fn begin(ls: &mut LaneState) -> u32 {
     let n = ls.attempts.len() as u32 + 1;

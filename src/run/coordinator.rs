@@ -659,13 +659,14 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             self.rescan(lane);
         }
         let (grace, stall_after) = (self.limits.done_grace, self.limits.stall_after);
+        let budget = super::attempts::budget_left(self.r);
         let Some(a) = self.running.get_mut(lane) else { return };
         let ended = if a.past_grace(grace) {
             Some(a.on_grace_over(grace))
         } else if a.started.elapsed() >= a.timeout {
             Some(a.on_timeout())
         } else {
-            a.end_if_stuck(&self.r.dir)
+            a.end_if_stuck(&self.r.dir).or_else(|| budget.and_then(|b| a.end_if_over_budget(&self.r.dir, b)))
         };
         let stalled = ended.is_none() && a.follow.stalled(stall_after);
         match ended {

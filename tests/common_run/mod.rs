@@ -48,6 +48,8 @@ use tempfile::TempDir;
 /// - `resolve_conflict`: the first attempt rewrites `shared.txt` (as `conflict`) and fixes; a
 ///   later one resolves the conflict markers git-lanes merged into the worktree by keeping both
 ///   sides, and commits the merge.
+/// - `spend`: print an aider-shaped `Cost: … $0.90 session.` line, then sleep 600 without `.done`
+///   (pid in `FAKE_DIR/pid-<L>`).
 /// - `gate`: commit a `wip` line, touch `FAKE_DIR/started-<L>`, wait (up to 60 s) for
 ///   `FAKE_DIR/gate`, then fix as `fix` does.
 ///
@@ -115,6 +117,9 @@ case "$mode" in
     if [ "$n" = 1 ]; then fix; echo "rewritten by lane $lane" > shared.txt; commit "lane $lane: fix + shared"
     else sed -i '/^<<<<<<<\|^=======\|^>>>>>>>/d' shared.txt; commit "lane $lane: resolve the conflict"; fi
     done_ ;;
+  spend)
+    echo "Cost: \$0.90 message, \$0.90 session."
+    sleep 600 & echo $! > "$out/pid-$lane.tmp" && mv "$out/pid-$lane.tmp" "$out/pid-$lane"; wait ;;
   gate)
     echo "wip-$lane" >> "src/$lane.txt"; commit "lane $lane: wip"
     echo "gate: waiting"

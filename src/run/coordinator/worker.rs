@@ -32,6 +32,8 @@ pub(super) struct Active {
     looked_at: Instant,
     /// Why git-lanes ended a worker that would not end on its own.
     pub stuck: Option<String>,
+    /// When the log was last read for the usage so far (a run with a budget).
+    usage_looked_at: Instant,
 }
 
 /// How a lane ended: the state it is left in and the detail shown and saved.
@@ -60,6 +62,7 @@ impl Active {
             preset,
             looked_at: Instant::now(),
             stuck: None,
+            usage_looked_at: Instant::now(),
         }
     }
 
@@ -159,6 +162,34 @@ impl Active {
         self.stuck = Some(why);
         let ending = child.terminate(Duration::from_secs(2));
         Some(Ended::new(LaneState::Failed, format!("ended by git-lanes: the agent would not finish on its own ({ending})")))
+    }
+}
+
+impl Active {
+    /// Ends a worker whose usage so far (read from its log at most every [`STUCK_EVERY`], for
+    /// agents that print it as they go) takes the run past its budget: `budget` holds each limit
+    /// and what the run recorded before this attempt.
+    pub fn end_if_over_budget(&mut self, run_dir: &Path, budget: crate::run::attempts::BudgetLeft) -> Option<Ended> {
+        if self.usage_looked_at.elapsed() < STUCK_EVERY {
+            return None;
+        }
+        self.usage_looked_at = Instant::now();
+        let child = self.child.as_mut()?;
+        let tail = log_tail(&run_dir.join(&self.lane).join("worker.log"), 256 * 1024)?;
+        let usage = presets::parse_usage(self.preset, &tail)?;
+        let tokens = usage.input_tokens.unwrap_or(0) + usage.output_tokens.unwrap_or(0);
+        let why = match (budget.usd, usage.cost_usd, budget.tokens) {
+            (Some((limit, before)), Some(now), _) if before + now > limit => {
+                format!("the run's budget of ${limit:.2} was passed (${:.2} with this attempt's ${now:.2})", before + now)
+            }
+            (_, _, Some((limit, before))) if tokens > 0 && before + tokens > limit => {
+                format!("the run's budget of {limit} tokens was passed ({} with this attempt's {tokens})", before + tokens)
+            }
+            _ => return None,
+        };
+        self.ended_by_us = true;
+        let ending = child.terminate(Duration::from_secs(2));
+        Some(Ended::new(LaneState::Failed, format!("stopped by git-lanes: {why} ({ending})")))
     }
 }
 
