@@ -10,6 +10,11 @@
 //! `LANES_FEEDBACK_FILE`, and its prompt has the feedback appended. Issues resolved on an earlier
 //! attempt stay resolved: only the rest are given to the worker and judged again.
 //!
+//! The budget also ends a running worker whose usage so far, read from its log, passes it (see
+//! the coordinator). After the integration, a lane backed out of it (a conflict, or checks its
+//! merge breaks) goes back too, with the integration result merged into its worktree
+//! ([`after_integration`]).
+//!
 //! Each attempt is kept in the lane's state ([`Attempt`]): when it ran, how it was judged, what it
 //! cost; the report, `run --json` and `git lanes logs <LANE> --checks` show them.
 

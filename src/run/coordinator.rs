@@ -52,6 +52,9 @@
 //! `start_collections`), while the other lanes still work; `Collected` (`on_collected`) records
 //! the judgement. The loop ends when no lane runs, waits or is being collected. A lane being
 //! judged is not restarted; one judged already is judged again when its restarted worker ends.
+//! A judged lane with a rejected issue goes back to `ready` (last in the queue) while attempts
+//! are left and the budget allows (`super::attempts`); a running lane whose usage so far takes
+//! the run past its budget is ended, failed.
 
 mod worker;
 
