@@ -408,6 +408,15 @@ mod tests {
         assert!(c.worktree_pool);
         assert_eq!(c.worktree_pool_size, 32);
         assert_eq!((c.attempts, c.budget.clone()), (2, BudgetConfig::default()));
+        let yaml = "attempts: 3\nbudget:\n  usd: 12.5\n  tokens: 100000\nnotify: notify-send lanes\n";
+        let c = Config::from_bytes(Some(yaml.as_bytes().to_vec()), &Overrides::default()).unwrap();
+        assert_eq!(
+            (c.attempts, c.budget.usd, c.budget.tokens, c.notify.as_deref()),
+            (3, Some(12.5), Some(100000), Some("notify-send lanes"))
+        );
+        for bad in ["attempts: 0\n", "budget:\n  usd: -1\n", "budget:\n  dollars: 3\n"] {
+            assert!(Config::from_bytes(Some(bad.as_bytes().to_vec()), &Overrides::default()).is_err(), "{bad}");
+        }
         std::fs::write(dir.path().join(CONFIG_FILE), "worktree_pool: false\nworktree_pool_size: 4\n").unwrap();
         let c = Config::load(dir.path(), &Overrides::default()).unwrap();
         assert!(!c.worktree_pool);
