@@ -76,6 +76,8 @@ fn a_worker_that_fixes_only_after_reading_the_failing_output_is_resolved_on_its_
     assert!(report.contains("- **Attempt 2:** resolved"), "{report}");
     // Each attempt has its own log.
     assert!(r.root().join(".git/lanes/runs/R1/E/worker.attempt-1.log").is_file());
+    // The first attempt's evidence of a rejection went once the issue was resolved.
+    assert!(!r.root().join(".git/lanes/runs/R1/E/E-01.evidence.json").exists());
     r.assert_nothing_lost("R1", &["E", "M"]);
 }
 
@@ -251,4 +253,29 @@ fn a_lane_whose_usage_passes_the_budget_while_it_works_is_stopped_and_the_report
     let why = "stopped by git-lanes: the run's budget of $0.50 was passed ($0.90 with this attempt's $0.90)";
     assert!(out.stderr.contains(why), "{}", out.stderr);
     assert!(r.report_cmd("R1").contains(why));
+}
+
+#[test]
+fn a_later_attempt_that_crashes_leaves_the_lane_with_what_the_earlier_one_verified() {
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("E-02", &["src/E.txt"], &token_check("E-02"));
+    r.finish_setup("");
+    let out = r.run("R1", &[("E", "half_then_crash")], &["--lane", "E"]);
+    out.expect_code(3);
+    assert_eq!(fake(&r, "attempt-E-2").as_deref(), Some("2 E-02\n"));
+    // E-01, verified on the first attempt, is integrated; E-02 waits for a human.
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    assert_eq!(r.status_on_head("E-02"), "OPEN");
+    assert!(!r.show("HEAD", "src/E.txt").contains("partial"), "the failed attempt's work is not merged");
+    assert!(out.stdout.contains("E-02 was not resolved"), "{}", out.stdout);
+    let st = final_state(&r);
+    assert_eq!(st.lanes["E"].status, "done");
+    assert!(st.lanes["E"].warnings.iter().any(|w| w.starts_with("attempt 2 failed (")), "{:?}", st.lanes["E"].warnings);
+    assert_eq!(st.lanes["E"].attempts[1].outcome, "failed");
+    // Nothing is lost: the crashed attempt's commit is archived.
+    assert!(r.show("refs/lanes/archive/R1/E.2", "src/E.txt").contains("partial"));
+    for c in r.worker_commits("E") {
+        assert!(r.git_ok(&["merge-base", "--is-ancestor", &c, "refs/lanes/archive/R1/E.2"]), "commit {c} lost");
+    }
 }

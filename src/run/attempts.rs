@@ -162,8 +162,9 @@ pub(super) fn after_judgement(r: &mut Run<'_>, lane: &str, interrupted: bool) ->
         return Ok(false);
     }
     let feedback = prepare(r, lane, &c, done + 1, max)?;
-    let lr = r.lanes.get_mut(lane).expect("a collected lane is one of the run's");
+    let Some(lr) = r.lanes.get_mut(lane) else { return Ok(false) };
     lr.resolved_before = c.judgements.iter().filter(|j| j.approved).cloned().collect();
+    lr.judged_before = c.tip.clone().map(|tip| (tip, c.judgements.clone()));
     r.collected.remove(lane);
     let ls = r.lane_state(lane);
     ls.status = "pending".into();
@@ -177,6 +178,38 @@ pub(super) fn after_judgement(r: &mut Run<'_>, lane: &str, interrupted: bool) ->
         feedback.display()
     )));
     Ok(true)
+}
+
+/// A later attempt whose worker failed, timed out or was stopped (by the budget) leaves the lane
+/// with the verified result of the attempt before it, when that one resolved something: the
+/// worktree (and branch) go back to that tip — the failed attempt's work, its leftovers committed,
+/// stays archived under `refs/lanes/archive/<RUN_ID>/<LANE>.<N>` — and the lane is done with
+/// those judgements, so what was verified is still integrated.
+pub(super) fn keep_earlier_result(r: &mut Run<'_>, c: &mut Collected) -> Result<()> {
+    let Some(lr) = r.lanes.get(&c.lane) else { return Ok(()) };
+    let Some((tip, judgements)) = lr.judged_before.clone() else { return Ok(()) };
+    let status = r.state.lanes.get(&c.lane).map(|l| l.status.clone()).unwrap_or_default();
+    let worked = c.error.is_none() && c.refused.is_empty() && judgements.iter().any(|j| j.approved);
+    if !matches!(status.as_str(), "failed" | "timed_out") || !worked {
+        return Ok(());
+    }
+    crate::git::gitcli::git(&lr.worktree, &["reset", "--hard", "--quiet", &tip])?;
+    crate::git::worktree::archive(r.repo, &r.run_id, &c.lane, &tip)?;
+    c.tip = Some(tip);
+    c.judgements = judgements;
+    let lane = c.lane.clone();
+    let ls = r.lane_state(&lane);
+    let n = ls.attempts.len();
+    let why = ls.exit.clone().unwrap_or_default();
+    ls.status = "done".into();
+    let kept = format!(
+        "attempt {n} {} ({why}); the lane keeps attempt {}'s verified result, and attempt {n}'s work is archived under refs/lanes/archive/",
+        crate::run::state::status_words(&status),
+        n.saturating_sub(1)
+    );
+    ls.warnings.push(kept.clone());
+    r.emit(RunEvent::Note(format!("lane {lane}: {kept}")));
+    Ok(())
 }
 
 /// Write the feedback of attempt `n` and append it to the lane's first prompt; returns the
@@ -262,9 +295,10 @@ pub(super) fn after_integration(r: &mut Run<'_>, int: &crate::run::integrate::In
             a.outcome = if conflicted.is_empty() { "backed_out".into() } else { "conflict".into() };
             a.reason = Some(reason.clone());
         }
-        let lr = r.lanes.get_mut(lane).expect("checked above");
+        let Some(lr) = r.lanes.get_mut(lane) else { continue };
         // The merge is the lane's own work from now on: every issue of it is judged again.
         lr.resolved_before.clear();
+        lr.judged_before = None;
         lr.fork = Some(tip.clone());
         r.collected.remove(lane);
         let ls = r.lane_state(lane);

@@ -141,18 +141,18 @@ fn panicked(lane: &str) -> Collected {
 }
 
 /// One lane's collection, in the run: its judgements as events and verdict files, its results in
-/// its state, its tip archived.
-/// Issues an earlier attempt resolved are kept among its judgements.
+/// its state (with the issues an earlier attempt resolved), its tip archived.
 pub(super) fn record(r: &mut Run<'_>, mut c: Collected) -> Result<()> {
     emit_judgements(r, &c)?;
     if let Some(lr) = r.lanes.get(&c.lane) {
         let earlier: Vec<Judgement> = lr.resolved_before.iter().filter(|e| !c.judgements.iter().any(|j| j.id == e.id)).cloned().collect();
         c.judgements.splice(0..0, earlier);
     }
-    record_lane(r.lane_state(&c.lane), &c);
     if let Some(tip) = &c.tip {
         worktree::archive(r.repo, &r.run_id, &c.lane, tip)?;
     }
+    super::attempts::keep_earlier_result(r, &mut c)?;
+    record_lane(r.lane_state(&c.lane), &c);
     r.collected.insert(c.lane.clone(), c);
     Ok(())
 }
@@ -192,8 +192,11 @@ fn emit_judgements(r: &mut Run<'_>, c: &Collected) -> Result<()> {
         if let Some(y) = &j.verdict_yaml {
             crate::base::fsutil::write_atomic(&r.dir.join(&c.lane).join(format!("{}.verdict.yaml", j.id)), y.as_bytes())?;
         }
-        if let Some(json) = &j.evidence_json {
-            crate::base::fsutil::write_atomic(&r.dir.join(&c.lane).join(format!("{}.evidence.json", j.id)), json.as_bytes())?;
+        // A rejected issue's evidence; an earlier attempt's goes once the issue is resolved.
+        let evidence = r.dir.join(&c.lane).join(format!("{}.evidence.json", j.id));
+        match &j.evidence_json {
+            Some(json) => crate::base::fsutil::write_atomic(&evidence, json.as_bytes())?,
+            None => crate::base::fsutil::remove_file_if_exists(&evidence)?,
         }
     }
     Ok(())

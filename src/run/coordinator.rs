@@ -177,6 +177,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
                 keep_out: Vec::new(),
                 resolved_before: Vec::new(),
                 fork: None,
+                judged_before: None,
             },
         );
     }

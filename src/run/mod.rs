@@ -323,6 +323,9 @@ pub(crate) struct LaneRun {
     /// Issues an earlier attempt resolved: kept resolved, neither given to the worker nor
     /// judged again (see [`attempts`]).
     pub resolved_before: Vec<collect::Judgement>,
+    /// The tip and judgements of the lane's last judged attempt, while a later one runs: what the
+    /// lane keeps when that one fails (see [`attempts`]).
+    pub judged_before: Option<(String, Vec<collect::Judgement>)>,
     /// Set once the integration result was merged into the lane's worktree (an attempt after a
     /// conflict): its work is judged from that commit, not from the run's fork.
     pub fork: Option<String>,

@@ -166,6 +166,7 @@ fn lane_from_elsewhere(repo: &Repo, ws: &Workspace, at: &Here<'_>, lane: &str, t
         keep_out: Vec::new(),
         resolved_before: Vec::new(),
         fork: None,
+        judged_before: None,
     };
     Ok((state, run))
 }

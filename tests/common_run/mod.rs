@@ -48,6 +48,8 @@ use tempfile::TempDir;
 /// - `resolve_conflict`: the first attempt rewrites `shared.txt` (as `conflict`) and fixes; a
 ///   later one resolves the conflict markers git-lanes merged into the worktree by keeping both
 ///   sides, and commits the merge.
+/// - `half_then_crash`: the first attempt fixes the first of its issues only (commit, `.done`);
+///   a later one commits a `partial` line and exits 1 without `.done`.
 /// - `spend`: print an aider-shaped `Cost: … $0.90 session.` line, then sleep 600 without `.done`
 ///   (pid in `FAKE_DIR/pid-<L>`).
 /// - `gate`: commit a `wip` line, touch `FAKE_DIR/started-<L>`, wait (up to 60 s) for
@@ -117,6 +119,11 @@ case "$mode" in
     if [ "$n" = 1 ]; then fix; echo "rewritten by lane $lane" > shared.txt; commit "lane $lane: fix + shared"
     else sed -i '/^<<<<<<<\|^=======\|^>>>>>>>/d' shared.txt; commit "lane $lane: resolve the conflict"; fi
     done_ ;;
+  half_then_crash)
+    n="${LANES_ATTEMPT:-1}"
+    echo "$n $LANES_ISSUES" > "$out/attempt-$lane-$n"
+    if [ "$n" = 1 ]; then first=$(echo "$LANES_ISSUES" | cut -d, -f1); echo "fixed-$first" >> "src/$lane.txt"; commit "lane $lane: fix $first"; done_
+    else echo "partial" >> "src/$lane.txt"; commit "lane $lane: partial"; echo "crashed" >&2; exit 1; fi ;;
   spend)
     echo "Cost: \$0.90 message, \$0.90 session."
     sleep 600 & echo $! > "$out/pid-$lane.tmp" && mv "$out/pid-$lane.tmp" "$out/pid-$lane"; wait ;;
