@@ -55,6 +55,9 @@ pub struct CheckPreview {
     pub findings: Vec<Finding>,
     /// How it ended (`exit 0`, `timed out after 30s`) or why it was not run.
     pub note: String,
+    /// How it was kept from writing git's data (`no_git_folder`: the export has none); `None`
+    /// when not run.
+    pub git_shield: Option<crate::exec::sandbox::GitShield>,
     /// The last lines of its output (capped, secrets redacted) when it fails now: what a worker
     /// has to make pass.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,6 +125,7 @@ pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog
                             currently_passing: None,
                             findings,
                             note,
+                            git_shield: None,
                             output: None,
                         }
                     })
@@ -143,16 +147,18 @@ fn worker_preview(ws: &Workspace, lane: &str, opts: &DryRunOptions) -> (Option<S
     else {
         return (None, Some(format!("no worker for lane {lane}; hint: pass `--worker claude` (or another preset, or a command line)")));
     };
-    let model = presets::lane_setting(opts.model.as_deref(), spec.and_then(|s| s.model.as_deref()), ws.config.model.as_deref());
+    let preset = setting.trim().parse::<presets::Preset>().unwrap_or(presets::Preset::Script);
+    let model = super::model::lane_model(preset, opts.model.as_deref(), spec, &ws.config);
     let nowhere = Path::new("");
     let ctx = presets::WorkerContext {
         prompt_file: nowhere,
         work_order_file: nowhere,
         state_dir: nowhere,
-        model,
+        model: model.as_deref(),
         max_turns: opts.max_turns,
         max_budget_usd: opts.max_budget_usd,
         lane,
+        sandboxed: ws.config.sandbox_workers,
     };
     let with_hint = |e: presets::WorkerError| match e.hint() {
         Some(h) => format!("{e}; hint: {h}"),
@@ -199,9 +205,10 @@ fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]
     let opts = crate::judge::verify::VerifyOptions::from_config(&ws.config, true);
     let checker = crate::judge::verify::Checker::new(&export, &opts);
     todo.par_iter_mut().for_each(|c| {
-        let (passing, note, output) = run_check(&checker, &c.command);
+        let (passing, note, shield, output) = run_check(&checker, &c.command);
         c.currently_passing = passing;
         c.note = note;
+        c.git_shield = shield;
         c.output = output;
     });
     Ok(())
@@ -232,14 +239,17 @@ pub(crate) fn export_outside(
 /// Run one check in the export with the judge's own rule (`verify::Checker`): scrubbed
 /// environment, the verify timeout, PASS/FAIL words. `None`: it could not be run.
 /// A failing check also gives the tail of its output.
-fn run_check(checker: &crate::judge::verify::Checker<'_>, command: &str) -> (Option<bool>, String, Option<String>) {
+fn run_check(
+    checker: &crate::judge::verify::Checker<'_>,
+    command: &str,
+) -> (Option<bool>, String, Option<crate::exec::sandbox::GitShield>, Option<String>) {
     let check = crate::files::issue::Check { name: None, command: command.to_string(), line: 0 };
     let r = checker.run(&check);
     match &r.reason {
-        crate::judge::verify::Reason::NotRun { why } => (None, format!("not run: {why}"), None),
+        crate::judge::verify::Reason::NotRun { why } => (None, format!("not run: {why}"), r.git_shield, None),
         _ => {
             let output = (!r.passed).then(|| crate::judge::verify::FailedCheck::of(command, r.ending_words(), &r.output).output);
-            (Some(r.passed), r.ending_words(), output)
+            (Some(r.passed), r.ending_words(), r.git_shield, output)
         }
     }
 }
@@ -301,7 +311,7 @@ mod tests {
         let checker = crate::judge::verify::Checker::new(d.path(), &opts);
         assert_eq!(run_check(&checker, "echo FAIL").0, Some(false));
         assert_eq!(run_check(&checker, "echo PASS; exit 1").0, Some(true));
-        let (passing, note, output) = run_check(&checker, "echo 'assert 2 == 3'; exit 1");
+        let (passing, note, _, output) = run_check(&checker, "echo 'assert 2 == 3'; exit 1");
         assert_eq!((passing, note.as_str(), output.as_deref()), (Some(false), "exit 1", Some("assert 2 == 3")));
         assert_eq!(run_check(&checker, "true").0, Some(true));
     }

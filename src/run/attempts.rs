@@ -320,45 +320,29 @@ pub(super) fn after_integration(r: &mut Run<'_>, int: &crate::run::integrate::In
 /// The feedback of an attempt after the integration backed the lane out.
 fn integration_feedback(lane: &str, reason: &str, conflicted: &[String], with: &[String], merged: &[String], n: u32, max: u32) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# Attempt {n} of {max} for lane {lane}: your work could not be integrated
-"
-    );
-    let _ = writeln!(
-        s,
-        "git-lanes backed your lane out of the integration: {reason}.
-"
-    );
+    let _ = writeln!(s, "# Attempt {n} of {max} for lane {lane}: your work could not be integrated\n");
+    let _ = writeln!(s, "git-lanes backed your lane out of the integration: {reason}.\n");
     let others = if merged.is_empty() { "none".to_string() } else { merged.join(", ") };
     let _ = writeln!(s, "The integration result (the work of lane(s) {others}) is merged into this worktree now.");
     if conflicted.is_empty() {
         let _ = writeln!(
             s,
-            "The merge is committed. Make your issues' checks pass together with the others' work, commit, and write              the .done signal again."
+            "The merge is committed. Make your issues' checks pass together with the others' work, commit, and write \
+             the .done signal again."
         );
     } else {
-        let _ = writeln!(
-            s,
-            "
-## Conflicts to resolve
-"
-        );
+        let _ = writeln!(s, "\n## Conflicts to resolve\n");
         if !with.is_empty() {
-            let _ = writeln!(
-                s,
-                "Your changes conflict with lane(s) {}, in these files:
-",
-                with.join(", ")
-            );
+            let _ = writeln!(s, "Your changes conflict with lane(s) {}, in these files:\n", with.join(", "));
         }
         for f in conflicted {
             let _ = writeln!(s, "- `{f}`");
         }
         let _ = writeln!(
             s,
-            "
-The files hold git's conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`). Keep both lanes' intent, remove              the markers, `git add` the files and commit (the merge is in progress), then write the .done signal again.              Your issues are judged again on the result."
+            "\nThe files hold git's conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`). Keep both lanes' intent, remove \
+             the markers, `git add` the files and commit (the merge is in progress), then write the .done signal again. \
+             Your issues are judged again on the result."
         );
     }
     crate::base::redact::redact(&s).into_owned()

@@ -53,6 +53,9 @@ pub struct Collected {
     pub reverts: Vec<String>,
     /// Why the lane is refused as a whole (neither judged nor integrated).
     pub refused: Vec<String>,
+    /// Checks that changed git's files in the worktree (its `.git` link, what git executes),
+    /// put back by git-lanes: `` check `…` of E-01: why ``.
+    pub tampering: Vec<String>,
 }
 
 /// One lane to collect, owned so a collection can run on its own thread while the coordinator
@@ -224,6 +227,7 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
     if let Some(e) = &c.error {
         ls.warnings.push(format!("collecting failed: {e}"));
     }
+    ls.warnings.extend(c.tampering.iter().cloned());
 }
 
 /// What every lane's collection shares: owned, so collections can run on threads of their own.
@@ -288,6 +292,7 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
     }
     let judging = Judging::new(cx, input, &git, base, worker_tip)?;
     let results = run_checks(cx, input, &note)?;
+    out.tampering = tampering(&results);
     let mut written = Written::default();
     for (issue, result) in results {
         out.judgements.push(judging.judge(issue, &result, &mut written)?);
@@ -406,6 +411,20 @@ fn run_checks<'w>(cx: &'w Cx, input: &LaneInput, note: &Path) -> Result<Vec<(&'w
         .collect();
     droppings.restore(&input.worktree, true)?;
     Ok(results)
+}
+
+/// The checks that changed git's files (their results say what git-lanes put back).
+fn tampering(results: &[(&Issue, verify::IssueVerdict)]) -> Vec<String> {
+    results
+        .iter()
+        .flat_map(|(issue, v)| v.checks.iter().map(move |c| (issue, c)))
+        .filter_map(|(issue, c)| match &c.reason {
+            verify::Reason::NotRun { why } if why.contains("git-lanes put it back") && c.ending.is_some() => {
+                Some(format!("check `{}` of {}: {why}", c.check.label(), issue.id()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// What the judge wrote in the lane worktree: the only files its commit takes.
