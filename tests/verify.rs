@@ -454,7 +454,7 @@ fn a_user_namespace_per_check_keeps_git_read_only_too() {
     }
     let passed = checks_passed(&doc, 0);
     assert_eq!(passed[..GIT_WRITES.len()], vec![false; GIT_WRITES.len()][..], "{doc}");
-    assert_eq!(*passed.last().unwrap(), true, "{doc}");
+    assert!(*passed.last().unwrap(), "{doc}");
     assert_eq!(r.read("README.md"), "# test repo\n");
 }
 

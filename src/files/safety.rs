@@ -58,7 +58,7 @@ static GIT_REDIRECT: LazyLock<Regex> =
 /// Whether a path argument names the git folder or something in it (`.git`, `.git/hooks/x`,
 /// `sub/.git/config`; not `.gitignore`).
 fn in_git_folder(arg: &str) -> bool {
-    let a = arg.trim_start_matches(|c| c == '=' || c == '@');
+    let a = arg.trim_start_matches(['=', '@']);
     a.split('/').any(|part| part == ".git")
         || a.contains("$GIT_DIR")
         || a.contains("${GIT_DIR}")
