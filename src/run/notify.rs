@@ -18,8 +18,12 @@ use crate::exec::process::{self, EnvPolicy, OutputTarget, ProcessSpec};
 /// How long a notify command may take.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The notify command of this run (`--notify`, else `lanes.yaml`'s `notify:`), if any.
+/// The notify command of this fixing run (`--notify`, else `lanes.yaml`'s `notify:`), if any (a
+/// hunt tells none).
 pub(super) fn command(r: &Run<'_>) -> Option<String> {
+    if r.task != super::TASK_FIX {
+        return None;
+    }
     r.opts.notify.clone().or_else(|| r.ws.config.notify.clone()).filter(|c| !c.trim().is_empty())
 }
 
