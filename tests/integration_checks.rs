@@ -130,7 +130,18 @@ fn bisection_over_eight_lanes_finds_one_culprit_in_log2_steps() {
 fn two_culprits_are_both_found_and_backed_out() {
     let lanes = ["A", "B", "C", "D", "E", "F"];
     let r = repo(&lanes, &[KEEPME]);
-    r.run("R1", &[("B", "break"), ("E", "break")], &["--max-parallel", "6"]).expect_code(3);
+    let out = r
+        .cmd()
+        .args(["--json", "run", "--run-id", "R1", "--done-grace", "1s", "--timeout", "60s", "--max-parallel", "6"])
+        .env("FAKE_MODE_B", "break")
+        .env("FAKE_MODE_E", "break")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let broken: Vec<&str> = json["integration_checks"]["broken"].as_array().unwrap().iter().map(|b| b["lane"].as_str().unwrap()).collect();
+    assert_eq!(broken, ["B", "E"], "{json}");
+    assert_eq!(json["integration_checks"]["broken"][0]["command"], KEEPME);
     let checks = checks_of(&r);
     assert_eq!(checks.broken.iter().map(|b| b.lane.as_str()).collect::<Vec<_>>(), ["B", "E"], "{checks:?}");
     assert_eq!(final_state(&r).integration.unwrap().merged, ["A", "C", "D", "F"]);

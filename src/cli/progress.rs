@@ -55,7 +55,12 @@ impl LaneDisplay {
         match e {
             RunEvent::LaneStarted { lane, pid, issues, attempt } => {
                 let again = if *attempt > 1 { format!(", attempt {attempt}") } else { String::new() };
-                let msg = format!("started (pid {pid}{again}): {}", issues.join(", "));
+                // A hunting lane has no issues: no empty list after the colon.
+                let msg = if issues.is_empty() {
+                    format!("started (pid {pid}{again})")
+                } else {
+                    format!("started (pid {pid}{again}): {}", issues.join(", "))
+                };
                 match self.bar(lane) {
                     Some(b) => b.set_message(msg),
                     None => self.line(format!("lane {lane}: {msg}")),

@@ -235,6 +235,50 @@ mod tests {
         assert!(inconsistent(&ev).is_some());
     }
 
+    /// A repository folder with one fixed file and an issue whose check is `grep -q fixed f.txt`.
+    fn setup() -> (tempfile::TempDir, Repository, Issue) {
+        let d = tempfile::tempdir().unwrap();
+        let git = Repository::init(d.path()).unwrap();
+        std::fs::write(d.path().join("f.txt"), "fixed\n").unwrap();
+        let text = "---\nissue_id: \"E-01\"\nlane: \"E\"\nseverity: 5\nseverity_level: \"MEDIUM\"\ntype_tags: [\"t\"]\nstatus: \"RESOLVED\"\naffected_paths: [\"f.txt\"]\n---\n\n# [LANE E] Issue E-01: t\n\n## Verification Commands\n\n```bash\ngrep -q fixed f.txt\n```\n";
+        let issue = Issue::parse(Path::new("issues/E/E-01.md"), text.as_bytes().to_vec()).unwrap();
+        (d, git, issue)
+    }
+
+    fn genuine(root: &Path) -> Evidence {
+        let mut ev = record("", 0);
+        ev.checks[0].command = "grep -q fixed f.txt".into();
+        ev.path_hashes = evidence::hash_paths(root, &["f.txt".to_string()]);
+        ev.seal = Some(ev.compute_seal());
+        ev
+    }
+
+    #[test]
+    fn evidence_must_be_of_this_issue_its_checks_and_its_files() {
+        let (d, git, issue) = setup();
+        let at = View::Disk(d.path());
+        assert_eq!(problem_of(&git, &at, &issue, &genuine(d.path())), None);
+        let reseal = |mut ev: Evidence| {
+            ev.seal = Some(ev.compute_seal());
+            problem_of(&git, &at, &issue, &ev).unwrap()
+        };
+        let mut ev = genuine(d.path());
+        ev.issue_id = "E-02".into();
+        assert!(reseal(ev).contains("is evidence for E-02"));
+        let mut ev = genuine(d.path());
+        ev.checks[0].command = "true".into();
+        assert!(reseal(ev).contains("ran other checks"));
+        let mut ev = genuine(d.path());
+        ev.path_hashes.clear();
+        assert!(reseal(ev).contains("records no hash of the affected path f.txt"));
+        let mut ev = genuine(d.path());
+        ev.metadata.verifier = "verify_issue.py".into();
+        assert!(reseal(ev).contains("was not written by git-lanes"));
+        let ev = genuine(d.path());
+        std::fs::write(d.path().join("f.txt"), "fixed, then changed\n").unwrap();
+        assert!(problem_of(&git, &at, &issue, &ev).unwrap().contains("is stale (f.txt"));
+    }
+
     #[test]
     fn a_hand_edit_breaks_the_seal() {
         let mut ev = record("", 0);
