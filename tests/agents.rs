@@ -472,3 +472,17 @@ fn tokens_and_a_cost_from_lanes_yaml_prices_reach_the_report_runs_and_json_and_e
     assert_eq!(out.code, Some(3), "{}\n{}", out.stdout, out.stderr);
     assert_eq!(fs::read_to_string(r.fake_dir().join("env-seen")).unwrap().trim(), "codex=via-codex claude=unset");
 }
+
+#[test]
+fn logs_ends_with_the_agents_reason_for_a_failed_lane() {
+    let (r, bin) = repo_with_fakes();
+    let env = [("FAKE_AGENT_CASE", "not-logged-in"), ("FAKE_UID", "0")];
+    let out = run(&r, &bin, &env, &["--run-id", "G1", "--lane", "E", "--worker", "claude"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    let logs = r.cmd().args(["logs", "E", "--run", "G1"]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&logs.stdout), String::from_utf8_lossy(&logs.stderr));
+    assert!(text.contains("lane E failed: claude said: Not logged in · Please run /login"), "{text}");
+    let json = r.cmd().args(["logs", "E", "--run", "G1", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["reason"], "Not logged in · Please run /login", "{json}");
+}

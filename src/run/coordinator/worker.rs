@@ -297,7 +297,9 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
         .with_output(OutputTarget::File(lr.files.join("worker.log")))
         .with_timeout(timeout);
     if r.opts.sandbox_workers || r.ws.config.sandbox_workers {
-        spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files));
+        let mut policy = crate::exec::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files);
+        policy.writable.extend(agent_home(cmd.preset));
+        spec = spec.with_sandbox(policy);
     }
     let exited = events.clone();
     let name = lane.to_string();
@@ -317,6 +319,14 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     let mut active = Active::new(lane, Some(child), None, follow, timeout, cmd.preset);
     active.worktree = Some(lr.worktree.clone());
     Ok(active)
+}
+
+/// The agent's own folders under `$HOME`, created when missing: the sandbox can only let it
+/// write a folder that exists, and a CLI run for the first time creates its folder (claude's
+/// `~/.claude`, qwen's `~/.qwen`) before anything else.
+fn agent_home(preset: Preset) -> Vec<PathBuf> {
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute()) else { return Vec::new() };
+    preset.agent().home.iter().map(|d| home.join(d)).filter(|d| d.is_dir() || crate::base::fsutil::create_dir_all(d).is_ok()).collect()
 }
 
 /// Whether any file or folder under `root` (its `.git` left out, symlinks not followed) was
