@@ -161,7 +161,8 @@ fn files_contain(dir: &Path, needle: &str) -> bool {
 #[test]
 fn a_weakened_check_is_never_merged_and_a_later_run_cannot_resolve_with_it() {
     let c = Case::new("");
-    let out = c.run("W1", &[("E", "weaken")], &[]);
+    // One attempt: a second would be given E-02 alone, and this worker would fix it.
+    let out = c.run("W1", &[("E", "weaken")], &["--attempts", "1"]);
     out.expect_code(3);
     c.assert_promises(&out);
     assert_eq!(c.r.status_on_head("E-01"), "RESOLVED");
@@ -177,7 +178,8 @@ fn a_weakened_check_is_never_merged_and_a_later_run_cannot_resolve_with_it() {
 #[test]
 fn a_deleted_issue_file_is_restored() {
     let c = Case::new("");
-    let out = c.run("D1", &[("E", "delete")], &[]);
+    // One attempt: a second would be given E-02 alone, and this worker would fix it.
+    let out = c.run("D1", &[("E", "delete")], &["--attempts", "1"]);
     c.assert_promises(&out);
     assert_eq!(c.r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(c.r.status_on_head("E-02"), "OPEN");

@@ -43,7 +43,26 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     if r.opts.no_integrate || policy == IntegrationPolicy::Branches {
         return leave_branches(r, &candidates, human);
     }
-    let int = integrate_lanes(r, &candidates, policy)?;
+    let mut int = integrate_lanes(r, &candidates, policy)?;
+    // Lanes backed out of the integration go back to their workers while attempts are left;
+    // then the integration is made again from the base, with every lane.
+    loop {
+        let sent = super::attempts::after_integration(r, &int)?;
+        if sent.is_empty() {
+            break;
+        }
+        r.save()?;
+        let interrupted = super::coordinator::follow(r, super::coordinator::Setup::none())?;
+        let collected = collect::collect_all(r)?;
+        human = lane_outcomes(r, &collected);
+        if interrupted {
+            return stop_interrupted(r, human);
+        }
+        let candidates = self::candidates(r);
+        human.extend(kept_for_review(&candidates));
+        gitcli::git(&int.worktree, &["reset", "--hard", "--quiet", &r.base])?;
+        int = integrate_lanes(r, &candidates, policy)?;
+    }
     crate::base::fault::point("after-integrate");
     record_integration(r, &int, policy, &mut human);
     let mut f = finishing_of(r, &int, human);
@@ -240,7 +259,7 @@ fn record_integration(r: &mut Run<'_>, int: &Integrated, policy: IntegrationPoli
         policy: format!("{policy:?}").to_lowercase(),
         branch: Some(int.branch.clone()),
         merged: int.merged.clone(),
-        backed_out: int.backed_out.iter().map(|(l, why)| Rejection { id: l.clone(), reason: why.clone() }).collect(),
+        backed_out: int.backed_out.iter().map(|(l, why)| Rejection { id: l.clone(), reason: why.clone(), checks: Vec::new() }).collect(),
         fast_forwarded: false,
         commit: None,
         kept_at: None,

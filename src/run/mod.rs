@@ -17,6 +17,7 @@
 //! change, seen from every worktree, never a tracked file, so it cannot block the final
 //! fast-forward); the LogBook's `orchestrator-state.yaml` gets the final state in the run commit.
 
+mod attempts;
 pub mod clean;
 mod collect;
 mod coordinator;
@@ -25,6 +26,7 @@ pub mod follow;
 pub mod hunt;
 pub mod integrate;
 pub mod lock;
+pub mod notify;
 mod refwatch;
 mod remote;
 pub mod report;
@@ -77,6 +79,16 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     /// Requests from the operator (the live view's stop and restart keys), read every tick.
     pub controls: Option<LaneControls>,
+    /// How many times a lane's worker is started in all when its issues are rejected
+    /// (`--attempts`; else `lanes.yaml`'s `attempts:`, 2).
+    pub attempts: Option<u32>,
+    /// The whole run's budget in dollars (`--budget-usd`; else `lanes.yaml`'s `budget.usd`).
+    pub budget_usd: Option<f64>,
+    /// The whole run's budget in tokens (`--budget-tokens`; else `budget.tokens`).
+    pub budget_tokens: Option<u64>,
+    /// The command told when the run ends or a lane needs a human (`--notify`; else
+    /// `lanes.yaml`'s `notify:`); see [`notify`].
+    pub notify: Option<String>,
 }
 
 /// What the operator can ask of a lane while the run follows it.
@@ -131,6 +143,8 @@ pub enum RunEvent {
         lane: String,
         pid: u32,
         issues: Vec<String>,
+        /// 1 for the first attempt; more when a rejected lane is started again.
+        attempt: u32,
     },
     LaneStatus {
         lane: String,
@@ -154,6 +168,8 @@ pub enum RunEvent {
         id: String,
         approved: bool,
         reason: String,
+        /// The checks that failed, with the tail of their output.
+        failing: Vec<crate::run::state::FailedCheck>,
     },
     /// A hunter's finding (the file it wrote) judged: kept or rejected, and why.
     Finding {
@@ -238,6 +254,29 @@ pub struct LaneOutcome {
     pub output_tokens: Option<u64>,
     /// The model the agent was given (`null`: the CLI's own default).
     pub model: Option<String>,
+    /// Each attempt of the lane's worker: `{n, started, ended, outcome, reason, cost_usd, tokens}`.
+    pub attempts: Vec<crate::run::state::Attempt>,
+}
+
+impl RunSummary {
+    /// What `run --json` prints (and a notify command reads as `summary`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "run_id": self.run_id,
+            "resolved": self.resolved,
+            "open": self.open,
+            "needs_human": self.needs_human,
+            "report": self.report,
+            "commit": self.commit,
+            "merge_command": self.merge_command,
+            "interrupted": self.interrupted,
+            "integrated": self.integrated,
+            "fast_forwarded": self.fast_forwarded,
+            "lanes": self.lanes,
+            "left_branches": self.left,
+            "integration_checks": self.integration_checks,
+        })
+    }
 }
 
 impl LaneOutcome {
@@ -260,6 +299,7 @@ impl LaneOutcome {
                 input_tokens: l.input_tokens,
                 output_tokens: l.output_tokens,
                 model: l.model.clone(),
+                attempts: l.attempts.clone(),
             })
             .collect()
     }
@@ -293,6 +333,8 @@ pub(crate) struct Run<'a> {
     pub work_orders: BTreeMap<String, String>,
     /// Lanes already collected and judged this pass (while others still ran), by lane.
     pub collected: BTreeMap<String, collect::Collected>,
+    /// Notify commands told that a lane needs a human, still running (see [`notify`]).
+    pub notifying: Vec<crate::exec::process::Running>,
 }
 
 /// The task of a fixing run (work orders' `task_type`, `LANES_TASK`).
@@ -312,6 +354,15 @@ pub(crate) struct LaneRun {
     /// Paths and globs the lane's worker leaves behind that never belong in a commit (an agent
     /// preset's own files), on top of the signal folders; see [`keep_out`].
     pub keep_out: Vec<String>,
+    /// Issues an earlier attempt resolved: kept resolved, neither given to the worker nor
+    /// judged again (see [`attempts`]).
+    pub resolved_before: Vec<collect::Judgement>,
+    /// The tip and judgements of the lane's last judged attempt, while a later one runs: what the
+    /// lane keeps when that one fails (see [`attempts`]).
+    pub judged_before: Option<(String, Vec<collect::Judgement>)>,
+    /// Set once the integration result was merged into the lane's worktree (an attempt after a
+    /// conflict): its work is judged from that commit, not from the run's fork.
+    pub fork: Option<String>,
 }
 
 impl Run<'_> {
@@ -489,6 +540,7 @@ pub fn run(
         task: TASK_FIX,
         work_orders: BTreeMap::new(),
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     };
     let active = skip_idle(&mut r, plans);
     if active.is_empty() {
@@ -513,7 +565,9 @@ pub fn run(
     let setup = coordinator::prepare_lanes(&mut r, active)?;
     crate::base::fault::point("after-prepare");
     let interrupted = coordinator::follow(&mut r, setup)?;
-    finish::complete(&mut r, interrupted)
+    let summary = finish::complete(&mut r, interrupted);
+    notify::reap(&mut r);
+    summary
 }
 
 /// The lanes with work; each idle one is reported as skipped (and why).
@@ -599,6 +653,7 @@ pub fn resume(
         task: TASK_FIX,
         work_orders: BTreeMap::new(),
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     };
     r.state.status = "running".into();
     r.state.orchestrator_pid = Some(std::process::id());
@@ -628,7 +683,9 @@ pub fn resume(
     coordinator::check_workers(&r.repo.root, &r.ws, &r.opts, Some(&r.state), &lanes)?;
     let setup = coordinator::prepare_lanes(&mut r, active)?;
     let interrupted = coordinator::follow(&mut r, setup)?;
-    finish::complete(&mut r, interrupted)
+    let summary = finish::complete(&mut r, interrupted);
+    notify::reap(&mut r);
+    summary
 }
 
 /// Where a resumed run or hunt starts: `(fork, base, label)`. An interrupted one goes on from its

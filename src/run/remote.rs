@@ -77,6 +77,7 @@ pub fn integrate_run(
         task: super::TASK_FIX,
         work_orders: BTreeMap::new(),
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     };
     r.emit(RunEvent::Started { run_id: run_id.to_string(), lanes: tips.keys().cloned().collect() });
     r.save()?;
@@ -163,6 +164,9 @@ fn lane_from_elsewhere(repo: &Repo, ws: &Workspace, at: &Here<'_>, lane: &str, t
         worker: "elsewhere".into(),
         duration: None,
         keep_out: Vec::new(),
+        resolved_before: Vec::new(),
+        fork: None,
+        judged_before: None,
     };
     Ok((state, run))
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::error::{Problem, Result};
 use crate::base::fsutil;
+pub use crate::judge::verify::FailedCheck;
 
 /// The whole state file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -194,6 +195,10 @@ pub struct LaneState {
     /// Status lines and `.done` as they were seen (at most [`MAX_SIGNAL_MOMENTS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<SignalMoment>,
+    /// Each attempt of the lane's worker, in order (a rejected lane is given another one while
+    /// attempts are left).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
     /// Keys git-lanes does not know (the seed's `committed`, `issues`, …): kept.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -280,6 +285,30 @@ impl Finishing {
 pub struct Rejection {
     pub id: String,
     pub reason: String,
+    /// The checks that failed, each with the tail of its output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<FailedCheck>,
+}
+
+/// One attempt of a lane's worker: when it ran, how it was judged, what it cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub n: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    /// `running`, `resolved` (every issue left resolved), `rejected`, `refused`, `failed`,
+    /// `timed_out`, `interrupted`, `stopped` (by the budget).
+    #[serde(default)]
+    pub outcome: String,
+    /// Why it ended so (the rejected issues and their reasons, the worker's exit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }
 
 /// Where integration ended.

@@ -55,6 +55,18 @@ use tempfile::TempDir;
 ///   remote.origin.pushurl=$FAKE_PUSHURL push origin HEAD:main`.
 /// - `tag` / `stash`: fix and commit, then `git tag v-<L>` / stash an edit of `shared.txt`.
 /// - `branch`: `git checkout -b side-<L>`, then fix and commit there.
+/// - `feedback`: the first attempt appends `guess` to `src/<L>.txt`; a later one appends what the
+///   feedback file's `want: <TOKEN>` line asks for. Each attempt copies `LANES_ATTEMPT`,
+///   `LANES_ISSUES`, its feedback file and its prompt to `FAKE_DIR/attempt-<L>-<N>`,
+///   `FAKE_DIR/feedback-<L>-<N>`, `FAKE_DIR/prompt-<L>-<N>`, and prints a claude-shaped result
+///   line costing $0.50 and 30 tokens. Commit, `.done`.
+/// - `resolve_conflict`: the first attempt rewrites `shared.txt` (as `conflict`) and fixes; a
+///   later one resolves the conflict markers git-lanes merged into the worktree by keeping both
+///   sides, and commits the merge.
+/// - `half_then_crash`: the first attempt fixes the first of its issues only (commit, `.done`);
+///   a later one commits a `partial` line and exits 1 without `.done`.
+/// - `spend`: print an aider-shaped `Cost: … $0.90 session.` line, then sleep 600 without `.done`
+///   (pid in `FAKE_DIR/pid-<L>`).
 /// - `gate`: commit a `wip` line, touch `FAKE_DIR/started-<L>`, wait (up to 60 s) for
 ///   `FAKE_DIR/gate`, then fix as `fix` does.
 ///
@@ -109,6 +121,31 @@ case "$mode" in
   break) fix; sed -i '/keepme/d' shared.txt; commit "lane $lane: fix + drop keepme"; done_ ;;
   flag) fix; echo "$lane" > "src/$lane.flag"; commit "lane $lane: fix + flag"; done_ ;;
   share) fix; if [ "$lane" = E ]; then sed -i '1i top by lane E' shared.txt; else echo "bottom by lane $lane" >> shared.txt; fi; commit "lane $lane: fix + shared line"; done_ ;;
+  feedback)
+    n="${LANES_ATTEMPT:-1}"
+    echo "$n $LANES_ISSUES" > "$out/attempt-$lane-$n"
+    cp "$LANES_PROMPT_FILE" "$out/prompt-$lane-$n"
+    if [ -n "${LANES_FEEDBACK_FILE:-}" ]; then cp "$LANES_FEEDBACK_FILE" "$out/feedback-$lane-$n"; fi
+    if [ "$n" = 1 ]; then echo "guess" >> "src/$lane.txt"
+    else sed -n 's/.*want: \([A-Za-z0-9-]*\).*/\1/p' "$LANES_FEEDBACK_FILE" | head -n 1 >> "src/$lane.txt"; fi
+    commit "lane $lane: attempt $n"
+    echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"session_id":"s","total_cost_usd":0.5,"usage":{"input_tokens":10,"output_tokens":20}}'
+    sig "COMPLETE: attempt $n"; done_ ;;
+  resolve_conflict)
+    n="${LANES_ATTEMPT:-1}"
+    echo "$n $LANES_ISSUES" > "$out/attempt-$lane-$n"
+    if [ -n "${LANES_FEEDBACK_FILE:-}" ]; then cp "$LANES_FEEDBACK_FILE" "$out/feedback-$lane-$n"; fi
+    if [ "$n" = 1 ]; then fix; echo "rewritten by lane $lane" > shared.txt; commit "lane $lane: fix + shared"
+    else sed -i '/^<<<<<<<\|^=======\|^>>>>>>>/d' shared.txt; commit "lane $lane: resolve the conflict"; fi
+    done_ ;;
+  half_then_crash)
+    n="${LANES_ATTEMPT:-1}"
+    echo "$n $LANES_ISSUES" > "$out/attempt-$lane-$n"
+    if [ "$n" = 1 ]; then first=$(echo "$LANES_ISSUES" | cut -d, -f1); echo "fixed-$first" >> "src/$lane.txt"; commit "lane $lane: fix $first"; done_
+    else echo "partial" >> "src/$lane.txt"; commit "lane $lane: partial"; echo "crashed" >&2; exit 1; fi ;;
+  spend)
+    echo "Cost: \$0.90 message, \$0.90 session."
+    sleep 600 & echo $! > "$out/pid-$lane.tmp" && mv "$out/pid-$lane.tmp" "$out/pid-$lane"; wait ;;
   gate)
     echo "wip-$lane" >> "src/$lane.txt"; commit "lane $lane: wip"
     echo "gate: waiting"

@@ -323,6 +323,7 @@ fn hunt_run<'a>(
         task: TASK_HUNT,
         work_orders: pass.work_orders,
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     }
 }
 
@@ -502,7 +503,7 @@ fn announce(r: &mut Run<'_>, found: &Judged) {
             .rejected
             .iter()
             .filter(|x| &x.lane == lane)
-            .map(|x| crate::run::state::Rejection { id: x.path.clone(), reason: x.reason.clone() })
+            .map(|x| crate::run::state::Rejection { id: x.path.clone(), reason: x.reason.clone(), checks: Vec::new() })
             .collect();
     }
 }
