@@ -255,7 +255,8 @@ fn a_worker_that_edits_another_lanes_issue_or_the_catalog_is_rejected() {
 #[test]
 fn two_lanes_that_conflict_back_out_the_second_and_keep_its_branch() {
     let r = RunRepo::standard();
-    let out = r.run("R1", &[("E", "conflict"), ("M", "conflict")], &[]);
+    // One attempt: the lane that conflicts is not sent back to its worker (see tests/attempts.rs).
+    let out = r.run("R1", &[("E", "conflict"), ("M", "conflict")], &["--attempts", "1"]);
     out.expect_code(3);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(r.status_on_head("M-01"), "OPEN");

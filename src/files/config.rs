@@ -73,6 +73,13 @@ pub struct FileConfig {
     pub worktree_pool: Option<bool>,
     /// At most this many worktrees are kept in the pool (default 32).
     pub worktree_pool_size: Option<usize>,
+    /// How many times a lane's worker is started when its issues are rejected (default 2; 1 =
+    /// never again).
+    pub attempts: Option<u32>,
+    /// What the whole run may spend: no attempt starts once the recorded usage reaches it.
+    pub budget: Option<BudgetConfig>,
+    /// A command told when a run ends or a lane needs a human (JSON on its standard input).
+    pub notify: Option<String>,
     /// Commands run on the integration result before the user's branch moves (e.g. the whole
     /// test suite); a lane that breaks one is backed out.
     #[serde(default)]
@@ -205,6 +212,12 @@ pub struct Config {
     pub worktree_pool: bool,
     /// `worktree_pool_size:` — how many worktrees the pool keeps at most.
     pub worktree_pool_size: usize,
+    /// `attempts:` — how many times a rejected lane's worker is started in all (at least 1).
+    pub attempts: u32,
+    /// `budget:` — the whole run's limit in dollars and in tokens (none by default).
+    pub budget: BudgetConfig,
+    /// `notify:` — the command told when a run ends or a lane needs a human.
+    pub notify: Option<String>,
     pub setup: SetupConfig,
     /// `integration_checks:` (see [`FileConfig::integration_checks`]).
     pub integration_checks: Vec<String>,
@@ -212,6 +225,14 @@ pub struct Config {
     pub integration_timeout: Duration,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
+}
+
+/// `budget:` in `lanes.yaml`: `usd:` and `tokens:` for the whole run (each optional).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    pub usd: Option<f64>,
+    pub tokens: Option<u64>,
 }
 
 impl Config {
@@ -246,6 +267,9 @@ impl Config {
             sandbox_writable: Vec::new(),
             worktree_pool: true,
             worktree_pool_size: 32,
+            attempts: 2,
+            budget: BudgetConfig::default(),
+            notify: None,
             setup: SetupConfig::default(),
             integration_checks: Vec::new(),
             integration_timeout: Duration::from_secs(30),
@@ -346,6 +370,17 @@ impl Config {
         }
         self.worktree_pool = f.worktree_pool.unwrap_or(self.worktree_pool);
         self.worktree_pool_size = f.worktree_pool_size.unwrap_or(self.worktree_pool_size);
+        if f.attempts == Some(0) {
+            return Err(Problem::new(CONFIG_FILE, 0, "attempts: must be at least 1 (1 = a rejected lane is not started again)").into());
+        }
+        self.attempts = f.attempts.unwrap_or(self.attempts);
+        self.notify = f.notify.clone().or(self.notify.take());
+        if let Some(b) = &f.budget {
+            if b.usd.is_some_and(|u| !u.is_finite() || u < 0.0) {
+                return Err(Problem::new(CONFIG_FILE, 0, "budget.usd: must be a number of dollars, 0 or more").into());
+            }
+            self.budget = b.clone();
+        }
         self.setup = f.setup.clone();
         if let Some(bad) = f.integration_checks.iter().find(|c| c.trim().is_empty()) {
             return Err(Problem::new(CONFIG_FILE, 0, format!("integration_checks: `{bad}` is an empty command")).into());
@@ -475,6 +510,16 @@ mod tests {
         let c = Config::load(dir.path(), &Overrides::default()).unwrap();
         assert!(c.worktree_pool);
         assert_eq!(c.worktree_pool_size, 32);
+        assert_eq!((c.attempts, c.budget.clone()), (2, BudgetConfig::default()));
+        let yaml = "attempts: 3\nbudget:\n  usd: 12.5\n  tokens: 100000\nnotify: notify-send lanes\n";
+        let c = Config::from_bytes(Some(yaml.as_bytes().to_vec()), &Overrides::default()).unwrap();
+        assert_eq!(
+            (c.attempts, c.budget.usd, c.budget.tokens, c.notify.as_deref()),
+            (3, Some(12.5), Some(100000), Some("notify-send lanes"))
+        );
+        for bad in ["attempts: 0\n", "budget:\n  usd: -1\n", "budget:\n  dollars: 3\n"] {
+            assert!(Config::from_bytes(Some(bad.as_bytes().to_vec()), &Overrides::default()).is_err(), "{bad}");
+        }
         std::fs::write(dir.path().join(CONFIG_FILE), "worktree_pool: false\nworktree_pool_size: 4\n").unwrap();
         let c = Config::load(dir.path(), &Overrides::default()).unwrap();
         assert!(!c.worktree_pool);
