@@ -1,6 +1,6 @@
 //! Opt-in: the presets against the real agent CLIs installed on this machine
 //! (`LANES_REAL_AGENTS=1 cargo test --test agents_real`; every CLI not on `PATH` is skipped and
-//! named). For each installed CLI:
+//! named; `LANES_REAL_ONLY=qwen,aider` keeps only those). For each installed CLI:
 //! - its `--help` (and `codex exec --help`, `opencode run --help`) still lists every flag the
 //!   preset passes, and a hidden flag (claude's `--max-turns`) is still accepted;
 //! - `git lanes run --worker <preset>` in a fresh repository, with an empty `HOME` (no
@@ -9,9 +9,9 @@
 //!
 //! - against a scripted model endpoint (`tests/agents_real/endpoint.py`, loopback only, speaking
 //!   the Anthropic Messages, OpenAI Chat Completions and Responses and Gemini APIs, streaming
-//!   included), `git lanes run --worker <preset>` on the demo repository as shipped (its specs'
-//!   `model:` maps included) resolves lane E's issues, without and (where Landlock is) with
-//!   `--sandbox-workers`; a rejected key ends the lane within 60 s naming the CLI's own message;
+//!   included; aider, which edits through its answer's text, gets SEARCH/REPLACE blocks), `git lanes run --worker <preset>` on the demo repository as shipped (its specs'
+//!   `model:` maps included) resolves lane E's issues with `--no-sandbox-workers` and (where
+//!   Landlock is) in the sandbox, the default, where the next two cases also run; a rejected key ends the lane within 60 s naming the CLI's own message;
 //!   an API that accepts requests and never answers ends it within 90 s with `--stall-after 30s`,
 //!   naming the stall.
 //!
@@ -30,9 +30,15 @@ fn enabled() -> bool {
     std::env::var_os("LANES_REAL_AGENTS").is_some_and(|v| v == "1")
 }
 
+/// The presets whose CLI is on `PATH` (only those named in `LANES_REAL_ONLY=qwen,aider` when set).
 fn installed() -> Vec<Preset> {
     let path = std::env::var_os("PATH");
-    Preset::ALL.into_iter().filter(|p| p.agent().program.is_some_and(|prog| find_program(prog, path.as_deref()).is_some())).collect()
+    let only = std::env::var("LANES_REAL_ONLY").ok();
+    Preset::ALL
+        .into_iter()
+        .filter(|p| only.as_deref().is_none_or(|o| o.split(',').any(|n| n.trim() == p.name())))
+        .filter(|p| p.agent().program.is_some_and(|prog| find_program(prog, path.as_deref()).is_some()))
+        .collect()
 }
 
 /// `program args…` with a deadline: (exit code, stdout + stderr).
@@ -117,7 +123,7 @@ struct Endpoint {
 }
 
 impl Endpoint {
-    fn start(dir: &std::path::Path, mode: &str) -> Endpoint {
+    fn start(dir: &std::path::Path, mode: &str, reply: Option<&str>) -> Endpoint {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agents_real/endpoint.py");
         let port_file = dir.join("endpoint.port");
         let log = dir.join("endpoint.log");
@@ -128,6 +134,7 @@ impl Endpoint {
             .env("SCRIPTED_MODE", mode)
             .env("SCRIPTED_LOG", &log)
             .env("SCRIPTED_COMMAND", SCRIPTED_COMMAND)
+            .envs(reply.map(|r| ("SCRIPTED_REPLY", r)))
             .stdin(std::process::Stdio::null())
             .spawn()
             .expect("python3 runs the endpoint");
@@ -147,6 +154,35 @@ impl Drop for Endpoint {
 /// What the scripted model has the agent run: the demo's own fixes (its example worker, with its
 /// signals sent elsewhere), then `git lanes signal` from the agent's shell.
 const SCRIPTED_COMMAND: &str = "mkdir -p \"${TMPDIR:-/tmp}/scripted-$LANES_LANE\" && LANES_SIGNAL_DIR=\"${TMPDIR:-/tmp}/scripted-$LANES_LANE\" sh examples/demo/worker.sh && git lanes signal status \"COMPLETE: scripted\" && git lanes signal done";
+
+/// What the scripted model answers aider, which edits through SEARCH/REPLACE blocks in its
+/// answer and runs no shell command (its preset's line signals done once it exits 0): the demo's
+/// E-01 and E-02 fixes.
+const AIDER_REPLY: &str = "examples/demo/config/retention.yaml
+```yaml
+<<<<<<< SEARCH
+tickets:
+  open_ticket_days: unlimited
+=======
+tickets:
+  closed_ticket_days: 365
+  open_ticket_days: unlimited
+>>>>>>> REPLACE
+```
+
+examples/demo/config/privacy-notice.md
+```markdown
+<<<<<<< SEARCH
+Data is processed only to answer requests and is never sold.
+=======
+Data is processed only to answer requests and is never sold.
+
+## Data requests
+
+Send access or deletion requests to privacy@example.com.
+>>>>>>> REPLACE
+```
+";
 
 /// The demo repository as `git lanes demo` writes it, committed.
 fn demo_repo(dir: &std::path::Path) -> std::path::PathBuf {
@@ -213,7 +249,16 @@ fn point_at(preset: Preset, url: &str, home: &std::path::Path) -> Vec<(String, S
             );
             Vec::new()
         }
-        Preset::Aider => v(&[("OPENAI_API_BASE", format!("{url}/v1")), ("OPENAI_API_KEY", "sk-scripted".into())]),
+        // No `model:` for aider in the demo's specs: its own variables name the model (through
+        // litellm's OpenAI-compatible route) and the SEARCH/REPLACE edit format the reply uses;
+        // litellm's price list is read from its package, not fetched.
+        Preset::Aider => v(&[
+            ("OPENAI_API_BASE", format!("{url}/v1")),
+            ("OPENAI_API_KEY", "sk-scripted".into()),
+            ("AIDER_MODEL", "openai/scripted".into()),
+            ("AIDER_EDIT_FORMAT", "diff".into()),
+            ("LITELLM_LOCAL_MODEL_COST_MAP", "True".into()),
+        ]),
         Preset::Script => Vec::new(),
     }
 }
@@ -232,7 +277,7 @@ fn run_scripted(preset: Preset, mode: &str, args: &[&str]) -> Scripted {
     let home = dir.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let root = demo_repo(&dir);
-    let endpoint = Endpoint::start(&dir, mode);
+    let endpoint = Endpoint::start(&dir, mode, (preset == Preset::Aider).then_some(AIDER_REPLY));
     #[allow(clippy::disallowed_methods)] // a child the test waits for with a deadline
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
     c.current_dir(&root)
@@ -268,8 +313,9 @@ fn each_installed_cli_resolves_the_demo_against_a_scripted_endpoint_in_and_out_o
     }
     let mut failed = Vec::new();
     for preset in installed() {
-        for extra in [&[][..], &["--sandbox-workers"][..]] {
-            if !extra.is_empty() && !sandbox {
+        // Workers run in the sandbox by default; `--no-sandbox-workers` is the run outside it.
+        for extra in [&["--no-sandbox-workers"][..], &["--sandbox-workers"][..]] {
+            if extra == ["--sandbox-workers"] && !sandbox {
                 continue;
             }
             let out = run_scripted(preset, "work", extra);

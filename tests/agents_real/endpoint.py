@@ -4,7 +4,8 @@
 It speaks the Anthropic Messages API, OpenAI Chat Completions and Responses, and Gemini's
 generateContent, streaming (SSE) included. Its "model" is a script: asked with tools, it calls the
 CLI's shell tool once with the command in $SCRIPTED_COMMAND; given that tool's result, it answers
-"Done." and ends. MODE changes that: `reject` answers 401 to everything, `hang` accepts each request
+"Done." and ends. Asked without tools (aider, which edits files through the text of its answers),
+it answers $SCRIPTED_REPLY (the test's SEARCH/REPLACE blocks) once, then "Done.". MODE changes that: `reject` answers 401 to everything, `hang` accepts each request
 and never answers. Every request is appended to $SCRIPTED_LOG (one JSON line: method, path, tools).
 
 Usage: endpoint.py PORT_FILE  (it listens on 127.0.0.1, a free port, written to PORT_FILE)
@@ -21,6 +22,7 @@ COMMAND = os.environ.get("SCRIPTED_COMMAND", "echo scripted")
 MODE = os.environ.get("SCRIPTED_MODE", "work")
 LOG = os.environ.get("SCRIPTED_LOG")
 SHELL_TOOLS = ["Bash", "bash", "shell", "exec_command", "shell_command", "run_shell_command", "local_shell"]
+REPLY = os.environ.get("SCRIPTED_REPLY")
 LOCK = threading.Lock()
 
 
@@ -160,13 +162,18 @@ class Handler(BaseHTTPRequestHandler):
     # --- OpenAI Chat Completions --------------------------------------------------------------
     def chat(self, req):
         tools = [((t.get("function") or {}).get("name"), (t.get("function") or {}).get("parameters")) for t in req.get("tools") or []]
-        done = any(m.get("role") == "tool" for m in req.get("messages", []))
+        messages = req.get("messages", [])
+        done = any(m.get("role") == "tool" for m in messages)
         name, args = pick_tool(tools)
-        log({"api": "chat", "tools": [n for n, _ in tools], "answered": "text" if done or not name else name})
+        # Without tools, the scripted text reply (edit blocks) until it is in the history (aider's
+        # prompt has example exchanges of its own), then "Done.".
+        sent = any(m.get("role") == "assistant" and REPLY.strip() in str(m.get("content")) for m in messages) if REPLY else True
+        reply = REPLY if not tools and not sent else None
+        log({"api": "chat", "tools": [n for n, _ in tools], "answered": "reply" if reply else "text" if done or not name else name})
         cid = "chatcmpl-" + uuid.uuid4().hex[:12]
         usage = {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050}
-        if done or not name:
-            message = {"role": "assistant", "content": "Done."}
+        if reply or done or not name:
+            message = {"role": "assistant", "content": reply or "Done."}
             finish = "stop"
         else:
             call = {"id": "call_" + uuid.uuid4().hex[:12], "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
@@ -178,7 +185,7 @@ class Handler(BaseHTTPRequestHandler):
         self.start_sse()
         chunk = {**base, "object": "chat.completion.chunk"}
         if finish == "stop":
-            self.sse({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Done."}, "finish_reason": None}]})
+            self.sse({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": message["content"]}, "finish_reason": None}]})
         else:
             call = message["tool_calls"][0]
             self.sse({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [{"index": 0, **call}]}, "finish_reason": None}]})
