@@ -12,6 +12,21 @@ use crate::{base::fsutil, files::names};
 /// The name of the optional configuration file at the repository root.
 pub const CONFIG_FILE: &str = "lanes.yaml";
 
+/// The paths that judge a fix when `lanes.yaml` has no `protect:`: the usual test locations of
+/// the main ecosystems.
+pub const DEFAULT_PROTECT: &[&str] = &[
+    "tests/**",
+    "test/**",
+    "**/test_*.py",
+    "**/*_test.py",
+    "**/*_test.go",
+    "**/*.test.*",
+    "**/*.spec.*",
+    "spec/**",
+    "__tests__/**",
+    "src/test/**",
+];
+
 /// How finished lanes are brought together (SPEC §4 step 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -67,6 +82,9 @@ pub struct FileConfig {
     pub worktree_pool: Option<bool>,
     /// At most this many worktrees are kept in the pool (default 32).
     pub worktree_pool_size: Option<usize>,
+    /// Globs of the paths that judge a fix (tests): checks run with them as they are at the run's
+    /// base, and a lane's edits to existing ones are not merged. Absent: the usual test locations.
+    pub protect: Option<Vec<String>>,
     #[serde(default)]
     pub verify: VerifyConfig,
     #[serde(default)]
@@ -134,6 +152,8 @@ pub struct Config {
     /// `worktree_pool_size:` — how many worktrees the pool keeps at most.
     pub worktree_pool_size: usize,
     pub setup: SetupConfig,
+    /// Protected-path globs (`protect:`; by default [`DEFAULT_PROTECT`]).
+    pub protect: Vec<String>,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
 }
@@ -169,6 +189,7 @@ impl Config {
             worktree_pool: true,
             worktree_pool_size: 32,
             setup: SetupConfig::default(),
+            protect: DEFAULT_PROTECT.iter().map(|s| s.to_string()).collect(),
             from_file: false,
         }
     }
@@ -249,6 +270,16 @@ impl Config {
         self.worktree_pool = f.worktree_pool.unwrap_or(self.worktree_pool);
         self.worktree_pool_size = f.worktree_pool_size.unwrap_or(self.worktree_pool_size);
         self.setup = f.setup.clone();
+        if let Some(globs) = &f.protect {
+            for g in globs {
+                if let Err(e) = globset::Glob::new(g) {
+                    return Err(Problem::new(CONFIG_FILE, 0, format!("protect: `{g}` is not a valid glob: {}", e.kind()))
+                        .with_hint("write globs such as `tests/**` or `**/test_*.py`")
+                        .into());
+                }
+            }
+            self.protect = globs.clone();
+        }
         if let Some(lanes) = &f.lanes {
             for l in lanes {
                 names::check_lane(l).map_err(|m| Problem::new(CONFIG_FILE, 0, m))?;

@@ -27,6 +27,7 @@ pub fn validate(ws: &Workspace, catalog: Option<&Result<Catalog, Problem>>) -> R
         references(i, &ids, &mut r);
         pinned_lane(ws, i, &mut r);
         affected_paths(i, &mut r);
+        may_change(i, &mut r);
         verification(i, &mut r);
     }
     r.errors.extend(cycles(&ws.issues));
@@ -92,6 +93,24 @@ fn affected_paths(i: &Issue, r: &mut Report) {
                     format!("affected path `{a}` {why}; it must name a path inside the repository"),
                 )
                 .with_hint("write it relative to the repository root, e.g. `src/module.rs`"),
+            );
+        }
+    }
+}
+
+/// `may_change:` names paths inside the repository, as paths, folders or valid globs.
+fn may_change(i: &Issue, r: &mut Report) {
+    for m in &i.meta.may_change {
+        let line = i.key_line("may_change").unwrap_or(0);
+        if let Some(why) = crate::files::names::escapes_repository(m) {
+            r.errors.push(
+                Problem::new(&i.path, line, format!("may_change path `{m}` {why}; it must name a path inside the repository"))
+                    .with_hint("write it relative to the repository root, e.g. `tests/test_parser.py`"),
+            );
+        } else if let Err(e) = globset::Glob::new(m) {
+            r.errors.push(
+                Problem::new(&i.path, line, format!("may_change pattern `{m}` is not a valid glob: {}", e.kind()))
+                    .with_hint("use a path, a folder, or a glob such as `tests/test_*.py`"),
             );
         }
     }

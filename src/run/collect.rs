@@ -2,9 +2,13 @@
 //!
 //! Whatever the worker left uncommitted is committed on its lane branch first (work is never
 //! lost). A lane that did not finish (failed, timed out, interrupted) stops there: its work waits
-//! for a human. A finished lane's assigned issues are each verified **with the checks of the
-//! issue file as it was when the run started** — a worker that edits its own checks cannot make
-//! them pass — and judged; APPROVED issues are marked RESOLVED on the lane branch (byte-minimal
+//! for a human. The lane guard ([`crate::judge::guard`]) then drops from the lane's commit what
+//! is not the lane's to change — issue files and statuses, protected files (tests, files checks
+//! name), `lanes.yaml`, agent specs, the catalog, git-lanes' records — by committing them back as
+//! they were at the base, so a finished lane's assigned issues are each verified **with the
+//! checks of the issue file and the protected files as they were when the run started** — a
+//! worker that edits its own checks or weakens a test cannot make them pass — and judged on the
+//! rest; APPROVED issues are marked RESOLVED on the lane branch (byte-minimal
 //! rewrite + Resolution section + evidence), REJECTED ones stay (or are set back to) OPEN.
 //! Lanes are judged in parallel (each has its own worktree): in a fixing run each as soon as
 //! its worker ends, while the others work ([`Collector`], driven by the coordinator); the lanes
@@ -44,10 +48,13 @@ pub struct Collected {
     pub tip: Option<String>,
     pub judgements: Vec<Judgement>,
     pub error: Option<String>,
-    /// Issue-file edits the guard reverted on the lane branch (see [`crate::guard`]).
+    /// Edits the guard dropped from the lane's commit (see [`crate::judge::guard`]), one line each.
     pub reverts: Vec<String>,
     /// Why the lane is refused as a whole (neither judged nor integrated).
     pub refused: Vec<String>,
+    /// Files the lane changed that belong to none of its issues (their affected paths and the
+    /// files their checks name).
+    pub other_changes: Vec<String>,
 }
 
 /// One lane to collect, owned so a collection can run on its own thread while the coordinator
@@ -181,9 +188,13 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
     ls.issues_fixed = ls.resolved.len();
     ls.rejected = c.judgements.iter().filter(|j| !j.approved).map(|j| Rejection { id: j.id.clone(), reason: j.reason.clone() }).collect();
     for rv in &c.reverts {
-        ls.warnings.push(format!("issue file edit reverted: {rv}"));
+        ls.warnings.push(format!("edit dropped: {rv}"));
     }
     ls.refused = c.refused.clone();
+    for j in c.judgements.iter().filter(|j| j.approved && j.reason.contains("APPROVE with warnings")) {
+        ls.warnings.push(format!("{} approved with warnings: {}", j.id, j.reason));
+    }
+    ls.other_changes = c.other_changes.clone();
     if c.committed_leftovers {
         ls.warnings.push("the worker left uncommitted changes; git-lanes committed them on the lane branch".into());
     }
@@ -200,22 +211,47 @@ struct Cx {
     base: String,
     run_id: String,
     opts: VerifyOptions,
+    /// The protected paths at the base.
+    protection: crate::judge::protect::Protection,
+    /// What git-lanes owns: no lane's commit changes it.
+    owned: Vec<(PathBuf, &'static str)>,
 }
 
 impl Cx {
     fn of(r: &Run<'_>) -> Cx {
+        let config = &r.ws.config;
+        let base_tree = git2::Oid::from_str(&r.fork).ok().and_then(|o| r.repo.git.find_commit(o).ok()).and_then(|c| c.tree().ok());
+        let exists = |p: &str| base_tree.as_ref().is_some_and(|t| t.get_path(Path::new(p)).is_ok());
         Cx {
             ws: Arc::clone(&r.ws),
             dir: r.dir.clone(),
             base: r.fork.clone(),
             run_id: r.run_id.clone(),
-            opts: VerifyOptions::from_config(&r.ws.config, false),
+            opts: VerifyOptions::from_config(config, false),
+            protection: crate::judge::protect::Protection::new(&config.protect, &r.ws.issues, exists),
+            owned: owned_paths(config),
         }
     }
 
     fn config(&self) -> &Config {
         &self.ws.config
     }
+}
+
+/// The files and folders git-lanes owns, each with what it is.
+fn owned_paths(config: &Config) -> Vec<(PathBuf, &'static str)> {
+    let mut out: Vec<(PathBuf, &'static str)> = vec![
+        (PathBuf::from(crate::files::config::CONFIG_FILE), "git-lanes' configuration (`lanes.yaml`)"),
+        (config.catalog.clone(), "the catalog"),
+        (PathBuf::from(".claude/agents"), "an agent spec"),
+        (config.fixer_specs.clone(), "an agent spec"),
+        (config.hunter_specs.clone(), "an agent spec"),
+        (logbook_dir(config), "git-lanes' LogBook"),
+    ];
+    for p in [&config.runs, &config.evidence, &config.signals, &config.state] {
+        out.push((p.clone(), "git-lanes' run records"));
+    }
+    out
 }
 
 fn collect_lane(cx: &Cx, input: &LaneInput) -> Collected {
@@ -251,12 +287,13 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
     if !guard_lane(cx, input, &git, base, worker_tip, out)? || !input.judge {
         return Ok(());
     }
-    let judging = Judging::new(cx, input, &git, base, worker_tip)?;
+    let judging = Judging::new(cx, input, &git, base, &out.reverts)?;
     let results = run_checks(cx, input, &note)?;
     let mut written = Written::default();
     for (issue, result) in results {
         out.judgements.push(judging.judge(issue, &result, &mut written)?);
     }
+    out.other_changes = judging.unclaimed();
     crate::base::fault::point("mid-judge");
     commit_judgement(cx, input, &written)?;
     crate::base::fsutil::remove_file_if_exists(&note)?;
@@ -298,7 +335,10 @@ fn refuse_secret_leftovers(worktree: &Path, out: &mut Collected) -> Result<bool>
 /// issue-file edits it may not make are reverted and committed. Returns whether the lane goes
 /// on to be judged.
 fn guard_lane(cx: &Cx, input: &LaneInput, git: &git2::Repository, base: git2::Oid, tip: git2::Oid, out: &mut Collected) -> Result<bool> {
-    let inspection = crate::judge::guard::inspect_lane(git, base, tip, &cx.config().issues)?;
+    let assigned: Vec<&Issue> = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).collect();
+    let scope =
+        crate::judge::guard::Scope { issues_dir: &cx.config().issues, assigned: &assigned, protection: &cx.protection, owned: &cx.owned };
+    let inspection = crate::judge::guard::inspect_lane(git, base, tip, &scope)?;
     if !inspection.refusals.is_empty() {
         out.refused = inspection.refusals;
         if input.judge {
@@ -315,13 +355,16 @@ fn guard_lane(cx: &Cx, input: &LaneInput, git: &git2::Repository, base: git2::Oi
     Ok(true)
 }
 
-/// Put back the issue files the lane may not change (or remove ones it may not add) and commit
-/// that on the lane branch.
+/// Put back the files the lane may not change (or remove ones it may not add) and commit that on
+/// the lane branch: what the checks then run on, and what is merged.
 fn restore_guarded_files(cx: &Cx, input: &LaneInput, reverts: &[Revert], out: &mut Collected) -> Result<()> {
     let mut paths = Vec::new();
     for rv in reverts {
         match &rv.bytes {
-            Some(b) => crate::base::fsutil::write_under(&input.worktree, &rv.path, b)?,
+            Some(b) => {
+                crate::base::fsutil::write_under(&input.worktree, &rv.path, b)?;
+                set_executable(&input.worktree.join(&rv.path), rv.executable)?;
+            }
             None => {
                 crate::base::fsutil::check_no_symlink(&input.worktree, &rv.path)?;
                 crate::base::fsutil::remove_file_if_exists(&input.worktree.join(&rv.path))?;
@@ -333,17 +376,32 @@ fn restore_guarded_files(cx: &Cx, input: &LaneInput, reverts: &[Revert], out: &m
     let mut args: Vec<&str> = vec!["add", "-A", "--"];
     args.extend(paths.iter().map(String::as_str));
     crate::git::gitcli::git(&input.worktree, &args)?;
-    let ids: Vec<&str> = reverts.iter().map(|r| r.id.as_str()).collect();
+    let mut names: Vec<String> =
+        reverts.iter().map(|r| if r.id.is_empty() { r.path.display().to_string() } else { r.id.clone() }).collect();
+    names.dedup();
     worktree::commit(
         &input.worktree,
         &format!(
-            "lanes: run {}: lane {}: restore issue files a lane may not change ({})\n\n{}",
+            "lanes: run {}: lane {}: restore files a lane may not change ({})\n\n{}",
             cx.run_id,
             input.lane,
-            ids.join(", "),
+            names.join(", "),
             out.reverts.join("\n")
         ),
     )
+}
+
+/// Give a restored file the executable bit it had at the base (and only then).
+fn set_executable(path: &Path, executable: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |e| crate::base::error::Error::io("could not set the mode of", path, e);
+    let mut perms = std::fs::metadata(path).map_err(io)?.permissions();
+    let mode = if executable { perms.mode() | 0o111 } else { perms.mode() & !0o111 };
+    if mode != perms.mode() {
+        perms.set_mode(mode);
+        std::fs::set_permissions(path, perms).map_err(io)?;
+    }
+    Ok(())
 }
 
 /// Verify each of the lane's issues in its worktree. The worker's tree is committed; whatever
@@ -372,8 +430,10 @@ struct Judging<'a> {
     cx: &'a Cx,
     input: &'a LaneInput,
     siblings: Vec<&'a Issue>,
-    /// What the worker changed (from the fork to its own tip).
+    /// What the lane changed (from the fork to its tip, after the guard's reverts).
     changed: Vec<verdict::ChangedFile>,
+    /// The edits the guard dropped, one line each.
+    dropped: &'a [String],
     other_lane_files: Vec<PathBuf>,
     time_box: Duration,
     logbook: PathBuf,
@@ -383,11 +443,11 @@ struct Judging<'a> {
 }
 
 impl<'a> Judging<'a> {
-    /// The judge sees what the worker did (a trespass on another lane's issue file is judged
-    /// even though the guard reverted it); evidence and the merge are of the reverted tip.
-    fn new(cx: &'a Cx, input: &'a LaneInput, git: &git2::Repository, base: git2::Oid, worker_tip: git2::Oid) -> Result<Self> {
+    /// The lane is judged on what the guard left (what is merged); what it dropped is named in
+    /// the verdict.
+    fn new(cx: &'a Cx, input: &'a LaneInput, git: &git2::Repository, base: git2::Oid, dropped: &'a [String]) -> Result<Self> {
         let tip = head_or(git, base);
-        let mut changed = verdict::changed_files(git, base, worker_tip)?;
+        let mut changed = verdict::changed_files(git, base, tip)?;
         // Evidence of this lane's own issues is written by the judge (here, or where the lane
         // ran), not by the worker: it does not count against SpecFit.
         let own_evidence: Vec<PathBuf> =
@@ -400,6 +460,7 @@ impl<'a> Judging<'a> {
             time_box: crate::planning::workorder::lane_time_box(&siblings),
             siblings,
             changed,
+            dropped,
             other_lane_files: cx.ws.issues.iter().filter(|i| i.lane() != input.lane).map(|i| i.path.clone()).collect(),
             logbook: logbook_dir(cx.config()),
             now: crate::files::scaffold::now_rfc3339(),
@@ -447,10 +508,21 @@ impl<'a> Judging<'a> {
             duration: self.input.duration,
             time_box: Some(self.time_box),
             other_lane_issue_files: &self.other_lane_files,
+            dropped: self.dropped,
             catalog: &self.cx.config().catalog,
             logbook: &self.logbook,
             now: &self.now,
         })
+    }
+
+    /// The files the lane changed that belong to none of its issues (nor are one of their issue
+    /// files): listed under the lane in the report.
+    fn unclaimed(&self) -> Vec<String> {
+        self.changed
+            .iter()
+            .map(|c| c.path.clone())
+            .filter(|p| !self.siblings.iter().any(|i| Path::new(p) == i.path || belongs(i, p)))
+            .collect()
     }
 
     /// Already judged and recorded where the lane ran (`git lanes integrate`): verified again
@@ -472,6 +544,7 @@ impl<'a> Judging<'a> {
                 date: crate::files::scaffold::today(),
                 fixed_by: format!("lane {} (git-lanes run {})", input.lane, cx.run_id),
                 files_changed: files_for(issue, &self.changed),
+                other_files: self.changed.len() - files_for(issue, &self.changed).len(),
                 verification: format!("{}/{} checks passed (git-lanes verify)", result.passed_checks(), result.checks.len()),
             });
         e.write(&input.worktree, current)?;
@@ -500,21 +573,17 @@ fn commit_judgement(cx: &Cx, input: &LaneInput, written: &Written) -> Result<()>
     crate::git::snapshot::commit_paths(&input.worktree, &msg, &written.files).map(|_| ())
 }
 
-/// The files a fix changed for one issue: those inside its affected paths, or every file the
-/// lane changed (its issue file aside) when none is.
+/// The files a fix changed for one issue: those inside its affected paths or named by its
+/// checks (its issue file aside).
 fn files_for(issue: &Issue, changed: &[verdict::ChangedFile]) -> Vec<String> {
-    let all: Vec<String> = changed.iter().map(|c| c.path.clone()).filter(|p| Path::new(p) != issue.path).collect();
-    let inside: Vec<String> = all
-        .iter()
-        .filter(|p| {
-            issue.meta.affected_paths.iter().any(|a| {
-                let a = a.trim_end_matches('/');
-                p.as_str() == a || p.starts_with(&format!("{a}/"))
-            })
-        })
-        .cloned()
-        .collect();
-    if inside.is_empty() { all } else { inside }
+    changed.iter().map(|c| c.path.clone()).filter(|p| Path::new(p) != issue.path && belongs(issue, p)).collect()
+}
+
+/// Whether a changed file belongs to an issue: inside its affected paths, or named by its checks.
+fn belongs(issue: &Issue, path: &str) -> bool {
+    use crate::judge::protect::covers;
+    issue.meta.affected_paths.iter().any(|a| covers(a, path))
+        || issue.checks().iter().any(|c| crate::judge::protect::named_paths(&c.command).iter().any(|n| covers(n, path)))
 }
 
 /// Uncommitted files (modified or untracked, signal files aside) of a worktree that carry the

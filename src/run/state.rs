@@ -168,6 +168,9 @@ pub struct LaneState {
     /// its commits): a refused lane is neither judged nor integrated; its branch is kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
+    /// Files the lane changed that belong to none of its issues.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_changes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<LanePhases>,
     /// Status lines and `.done` as they were seen (at most [`MAX_SIGNAL_MOMENTS`]).
