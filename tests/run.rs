@@ -380,6 +380,13 @@ fn two_lanes_that_change_one_file_apart_are_both_merged_with_both_changes() {
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
     assert_eq!(r.show("HEAD", "shared.txt"), "top by lane E\nkeepme\nshared base\nbottom by lane M\n");
     assert!(!out.stdout.contains("conflict"), "{}", out.stdout);
+    // Credit per issue: E-01's changes are its own file; the shared line is listed under the lane.
+    let e01 = r.show("HEAD", "issues/E/E-01.md");
+    let changes = &e01[e01.find("**Changes Made:**").expect("a resolution")..];
+    assert!(changes.contains("`src/E.txt`") && !changes.contains("`shared.txt`"), "{e01}");
+    assert!(changes.contains("and 1 other file(s) of the lane, listed in the run report"), "{e01}");
+    let report = r.report_on_head("R1");
+    assert!(report.contains("- **Other changes (no issue of the lane's):** `shared.txt`"), "{report}");
     assert_eq!(final_state(&r).integration.as_ref().unwrap().merged, ["E", "M"]);
     r.cmd().args(["sync", "--check"]).assert().code(0);
     r.assert_nothing_lost("R1", &["E", "M"]);

@@ -533,6 +533,32 @@ mod tests {
     }
 
     #[test]
+    fn dropped_edits_are_named_and_the_rest_is_judged() {
+        let c = case();
+        let dropped = ["tests/test_a.py: the lane changed a protected path; restored as it was when the run started".to_string()];
+        let v = judge(&JudgeInput {
+            issue: &c.issue,
+            lane: "E",
+            siblings: &[],
+            changed: &c.changed,
+            checks: &c.checks,
+            dependencies: &c.deps,
+            duration: c.duration,
+            time_box: c.time_box,
+            other_lane_issue_files: &c.others,
+            catalog: Path::new("SAF_ISSUE_CATALOG.md"),
+            logbook: Path::new("LogBook"),
+            dropped: &dropped,
+            now: "2026-01-07T10:25:00Z",
+        });
+        assert!(v.approved(), "{v:?}");
+        assert!(v.recommendation.starts_with("APPROVE with warnings - SpecFit"), "{}", v.recommendation);
+        assert!(v.recommendation.contains("tests/test_a.py"), "{}", v.recommendation);
+        let yaml = v.to_yaml().unwrap();
+        assert!(yaml.contains("dropped_edit"), "{yaml}");
+    }
+
+    #[test]
     fn added_todo_macro_fails_security_and_rejects() {
         let mut c = case();
         c.changed = vec![file("src/E-1/f0.rs", &["fn fixed() {", "    todo!()", "}"])];
