@@ -75,16 +75,15 @@ impl Protection {
         None
     }
 
-    /// What protects the paths of `issue` in a run of its lane, for the dry run: the patterns,
-    /// then the files and folders its lane's checks name (those outside its affected paths).
+    /// The protected paths to show for `issue` in a run of its lane (the dry run): the patterns,
+    /// then the files and folders its own checks name outside its lane's affected paths. (Files
+    /// other issues' checks name are protected too; they are not repeated under every issue.)
     pub fn shown_for(&self, issue: &Issue, lane_issues: &[&Issue]) -> Vec<String> {
         let mut out: Vec<String> = self.patterns.clone();
         let own = |p: &str| lane_issues.iter().any(|i| i.meta.affected_paths.iter().any(|a| covers(a, p)));
-        for paths in self.named.values() {
-            for p in paths {
-                if !own(p) && !out.contains(p) {
-                    out.push(p.clone());
-                }
+        for p in self.named.get(issue.id()).into_iter().flatten() {
+            if !own(p) && !out.contains(p) {
+                out.push(p.clone());
             }
         }
         out.retain(|p| !issue.meta.may_change.iter().any(|m| m == p || covers(m, p)));

@@ -283,10 +283,22 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
     )?;
     let git = git2::Repository::open(&input.worktree).map_err(|e| crate::base::error::Error::git("could not open the lane worktree", e))?;
     let base = git2::Oid::from_str(&cx.base).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
-    let worker_tip = head_or(&git, base);
-    if !guard_lane(cx, input, &git, base, worker_tip, out)? || !input.judge {
+    // A lane this run already guarded (and maybe judged) before it was killed: the guard's commit
+    // and the judge's are git-lanes' own, the worker's tip is the one the guard saw then.
+    let guarded = cx.dir.join(&input.lane).join(GUARD_NOTE);
+    let head = head_or(&git, base);
+    let note_read = read_guard_note(&guarded);
+    // A lane worked on again after it was judged (restarted): what the judge wrote then is put
+    // back like any edit, to be judged again, but it is not the lane's to be named for.
+    let own = note_read.as_ref().map(|(_, heads)| judge_writes(&git, heads, head)).unwrap_or_default();
+    let earlier = note_read.filter(|(_, heads)| heads.contains(&head));
+    let worker_tip = earlier.as_ref().map_or(head, |(w, _)| *w);
+    if !guard_lane(cx, input, &git, (base, worker_tip), earlier.is_none(), &own, out)? || !input.judge {
         return Ok(());
     }
+    let mut heads = earlier.map(|(_, h)| h).unwrap_or_default();
+    heads.push(head_or(&git, base));
+    write_guard_note(&guarded, worker_tip, &heads)?;
     let judging = Judging::new(cx, input, &git, base, &out.reverts)?;
     let results = run_checks(cx, input, &note)?;
     let mut written = Written::default();
@@ -296,8 +308,43 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
     out.other_changes = judging.unclaimed();
     crate::base::fault::point("mid-judge");
     commit_judgement(cx, input, &written)?;
+    heads.push(head_or(&git, base));
+    write_guard_note(&guarded, worker_tip, &heads)?;
     crate::base::fsutil::remove_file_if_exists(&note)?;
     Ok(())
+}
+
+/// The note of a lane the guard has seen (in `.git/lanes/runs/<RUN_ID>/<LANE>/`): the worker's
+/// tip, then the heads git-lanes itself made on top of it (the guard's commit, the judge's).
+const GUARD_NOTE: &str = "guarded.txt";
+
+/// The files the judge wrote in its commit (between the first and the last of git-lanes' own
+/// `heads`) that `head`, a descendant of the last, still has as the judge wrote them.
+fn judge_writes(git: &git2::Repository, heads: &[git2::Oid], head: git2::Oid) -> Vec<PathBuf> {
+    let (Some(first), Some(last)) = (heads.first(), heads.last()) else { return Vec::new() };
+    if first == last || !git.graph_descendant_of(head, *last).unwrap_or(false) {
+        return Vec::new();
+    }
+    let tree = |o: git2::Oid| git.find_commit(o).and_then(|c| c.tree()).ok();
+    let (Some(a), Some(b), Some(now)) = (tree(*first), tree(*last), tree(head)) else { return Vec::new() };
+    let Ok(diff) = git.diff_tree_to_tree(Some(&a), Some(&b), None) else { return Vec::new() };
+    diff.deltas()
+        .filter_map(|d| d.new_file().path().map(|p| (p.to_path_buf(), d.new_file().id())))
+        .filter(|(p, id)| now.get_path(p).is_ok_and(|e| e.id() == *id))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+fn read_guard_note(path: &Path) -> Option<(git2::Oid, Vec<git2::Oid>)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut ids = text.split_whitespace().map(git2::Oid::from_str);
+    let worker = ids.next()?.ok()?;
+    Some((worker, ids.flatten().collect()))
+}
+
+fn write_guard_note(path: &Path, worker_tip: git2::Oid, heads: &[git2::Oid]) -> Result<()> {
+    let line: Vec<String> = std::iter::once(worker_tip).chain(heads.iter().copied()).map(|o| o.to_string()).collect();
+    crate::base::fsutil::write_atomic(path, format!("{}\n", line.join(" ")).as_bytes())
 }
 
 /// The commit HEAD points at, or `base` when there is none.
@@ -332,9 +379,18 @@ fn refuse_secret_leftovers(worktree: &Path, out: &mut Collected) -> Result<bool>
 
 /// What judges the lane is not the lane's to change; nothing is written through its symlinks.
 /// A lane the guard refuses as a whole has each of its issues rejected (when it is judged);
-/// issue-file edits it may not make are reverted and committed. Returns whether the lane goes
-/// on to be judged.
-fn guard_lane(cx: &Cx, input: &LaneInput, git: &git2::Repository, base: git2::Oid, tip: git2::Oid, out: &mut Collected) -> Result<bool> {
+/// edits it may not make are reverted and committed (`apply`; otherwise they were before a crash,
+/// and are only named). Returns whether the lane goes on to be judged.
+/// `own`: files the judge wrote in an earlier judgement of this lane (put back, not named).
+fn guard_lane(
+    cx: &Cx,
+    input: &LaneInput,
+    git: &git2::Repository,
+    (base, tip): (git2::Oid, git2::Oid),
+    apply: bool,
+    own: &[PathBuf],
+    out: &mut Collected,
+) -> Result<bool> {
     let assigned: Vec<&Issue> = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).collect();
     let scope =
         crate::judge::guard::Scope { issues_dir: &cx.config().issues, assigned: &assigned, protection: &cx.protection, owned: &cx.owned };
@@ -349,15 +405,19 @@ fn guard_lane(cx: &Cx, input: &LaneInput, git: &git2::Repository, base: git2::Oi
         }
         return Ok(false);
     }
-    if !inspection.reverts.is_empty() {
-        restore_guarded_files(cx, input, &inspection.reverts, out)?;
+    let named = || inspection.reverts.iter().filter(|rv| !own.contains(&rv.path)).map(ToString::to_string);
+    if !apply {
+        out.reverts = named().collect();
+    } else if !inspection.reverts.is_empty() {
+        out.reverts.extend(named());
+        restore_guarded_files(cx, input, &inspection.reverts)?;
     }
     Ok(true)
 }
 
 /// Put back the files the lane may not change (or remove ones it may not add) and commit that on
 /// the lane branch: what the checks then run on, and what is merged.
-fn restore_guarded_files(cx: &Cx, input: &LaneInput, reverts: &[Revert], out: &mut Collected) -> Result<()> {
+fn restore_guarded_files(cx: &Cx, input: &LaneInput, reverts: &[Revert]) -> Result<()> {
     let mut paths = Vec::new();
     for rv in reverts {
         match &rv.bytes {
@@ -371,7 +431,6 @@ fn restore_guarded_files(cx: &Cx, input: &LaneInput, reverts: &[Revert], out: &m
             }
         }
         paths.push(rv.path.display().to_string());
-        out.reverts.push(rv.to_string());
     }
     let mut args: Vec<&str> = vec!["add", "-A", "--"];
     args.extend(paths.iter().map(String::as_str));
@@ -386,7 +445,7 @@ fn restore_guarded_files(cx: &Cx, input: &LaneInput, reverts: &[Revert], out: &m
             cx.run_id,
             input.lane,
             names.join(", "),
-            out.reverts.join("\n")
+            reverts.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
         ),
     )
 }
