@@ -379,6 +379,17 @@ mod tests {
     }
 
     #[test]
+    fn protect_replaces_the_default_test_locations_and_bad_globs_are_refused() {
+        let o = Overrides::default();
+        assert_eq!(Config::from_bytes(None, &o).unwrap().protect.len(), DEFAULT_PROTECT.len());
+        let c = Config::from_bytes(Some(b"protect: [\"checks/**\"]\n".to_vec()), &o).unwrap();
+        assert_eq!(c.protect, ["checks/**"]);
+        assert!(Config::from_bytes(Some(b"protect: []\n".to_vec()), &o).unwrap().protect.is_empty());
+        let e = Config::from_bytes(Some(b"protect: [\"tests/[a\"]\n".to_vec()), &o).unwrap_err().to_string();
+        assert!(e.contains("protect: `tests/[a` is not a valid glob"), "{e}");
+    }
+
+    #[test]
     fn lanes_yaml_overrides_and_rejects_typos() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(

@@ -224,3 +224,21 @@ pub fn dependency_cycles(issues: &[Issue]) -> Vec<Vec<String>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn may_change_must_stay_inside_the_repository_and_be_a_valid_glob() {
+        let text = "---\nissue_id: \"E-01\"\nlane: \"E\"\nstatus: \"OPEN\"\nmay_change: [\"tests/test_a.py\", \"../x\", \"tests/[a\"]\n---\n\n# [LANE E] Issue E-01: t\n";
+        let i = Issue::parse(std::path::Path::new("issues/E/E-01.md"), text.as_bytes().to_vec()).unwrap();
+        assert_eq!(i.meta.may_change, ["tests/test_a.py", "../x", "tests/[a"]);
+        let mut r = Report::default();
+        may_change(&i, &mut r);
+        let errors: Vec<String> = r.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("issues/E/E-01.md:5") && errors[0].contains("`../x`"), "{errors:?}");
+        assert!(errors[1].contains("not a valid glob"), "{errors:?}");
+    }
+}

@@ -240,8 +240,12 @@ pub fn issue_file_reverts(repo: &git2::Repository, old: &git2::Tree<'_>, new: &g
         }
     }
     for (path, _, issue) in &after {
-        let known = before.iter().any(|(p, _, b)| p == path || b.id() == issue.id());
-        if !known && issue.status() != Status::Open {
+        if before.iter().any(|(p, _, _)| p == path) || out.iter().any(|r| &r.path == path) {
+            continue;
+        }
+        if before.iter().any(|(_, _, b)| b.id() == issue.id()) {
+            out.push(Revert::remove(path, issue.id(), "added a second issue file with an existing id".into()));
+        } else if issue.status() != Status::Open {
             out.push(Revert::remove(
                 path,
                 issue.id(),
@@ -624,6 +628,7 @@ mod tests {
             ("issues/M/M-01.md", &resolve(&m)),
             ("issues/E/E-03.md", &new_e3),
             ("issues/E/E-04.md", &new_e4),
+            ("issues/M/M-01-again.md", &resolve(&m)),
         ]);
         let e = parse(ISSUE);
         let none = Protection::new(&[], [], |_| false);
@@ -639,7 +644,10 @@ mod tests {
         // A new issue born RESOLVED is removed; a new OPEN one is kept.
         assert_eq!(by_path("issues/E/E-03.md").bytes, None);
         assert!(!reverts.iter().any(|r| r.path == Path::new("issues/E/E-04.md")), "{reverts:?}");
-        assert_eq!(reverts.len(), 4, "{reverts:?}");
+        // A copy of an existing issue (a second M-01, RESOLVED) is removed.
+        assert_eq!(by_path("issues/M/M-01-again.md").bytes, None);
+        assert!(by_path("issues/M/M-01-again.md").what.contains("existing id"));
+        assert_eq!(reverts.len(), 5, "{reverts:?}");
     }
 
     #[test]
