@@ -29,6 +29,9 @@ pub struct Protection {
     globs: GlobSet,
     /// Issue id → the repository paths (files or folders, at the base) its checks name.
     named: BTreeMap<String, Vec<String>>,
+    /// The same, by path: each named path → the issues whose checks name it (looked up for a
+    /// path and each of its folders, so a check is never scanned per changed file).
+    by_path: BTreeMap<String, Vec<String>>,
 }
 
 impl Protection {
@@ -46,15 +49,19 @@ impl Protection {
         }
         let globs = b.build().unwrap_or_else(|_| GlobSet::empty());
         let mut named = BTreeMap::new();
+        let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for issue in issues {
             let mut paths: Vec<String> = issue.checks().iter().flat_map(|c| named_paths(&c.command)).filter(|p| exists(p)).collect();
             paths.sort();
             paths.dedup();
+            for p in &paths {
+                by_path.entry(p.clone()).or_default().push(issue.id().to_string());
+            }
             if !paths.is_empty() {
                 named.insert(issue.id().to_string(), paths);
             }
         }
-        Protection { patterns: kept, globs, named }
+        Protection { patterns: kept, globs, named, by_path }
     }
 
     /// Why `path` (a file of the base) may not be changed by a lane working on `lane_issues`, or
@@ -66,13 +73,21 @@ impl Protection {
         if let Some(k) = self.globs.matches(path).first() {
             return Some(format!("a protected path (`protect:` pattern `{}`)", self.patterns[*k]));
         }
-        let own = |p: &str| lane_issues.iter().any(|i| i.meta.affected_paths.iter().any(|a| covers(a, p)));
-        for (id, paths) in &self.named {
-            if paths.iter().any(|n| covers(n, path)) && !own(path) {
-                return Some(format!("a protected path (named by the checks of {id})"));
+        let own = lane_issues.iter().any(|i| i.meta.affected_paths.iter().any(|a| covers(a, path)));
+        if own {
+            return None;
+        }
+        // The path itself, then each folder above it.
+        let mut at = path;
+        loop {
+            if let Some(ids) = self.by_path.get(at) {
+                return Some(format!("a protected path (named by the checks of {})", ids.join(", ")));
+            }
+            match at.rfind('/') {
+                Some(k) => at = &at[..k],
+                None => return None,
             }
         }
-        None
     }
 
     /// The protected paths to show for `issue` in a run of its lane (the dry run): the patterns,
