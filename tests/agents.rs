@@ -322,7 +322,7 @@ fn dry_run_shows_each_lanes_worker_line_and_what_would_stop_it() {
     for lane in json["lanes"].as_array().unwrap() {
         assert_eq!(
             lane["worker"],
-            "IS_SANDBOX=1 exec claude -p --output-format json --dangerously-skip-permissions --model opus < \"$LANES_PROMPT_FILE\""
+            "IS_SANDBOX=1 exec claude -p --output-format stream-json --verbose --dangerously-skip-permissions --model opus < \"$LANES_PROMPT_FILE\""
         );
         assert!(lane["worker_problem"].is_null(), "{lane}");
     }
@@ -330,7 +330,7 @@ fn dry_run_shows_each_lanes_worker_line_and_what_would_stop_it() {
     c.env("PATH", bare_path(&r, None)).args(["run", "--dry-run", "--worker", "qwen"]);
     let out = c.output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("worker: exec qwen --approval-mode yolo --output-format json"), "{text}");
+    assert!(text.contains("worker: exec qwen --approval-mode yolo --output-format stream-json"), "{text}");
     assert!(
         text.contains("qwen (the worker of lane E) is not installed") && text.contains("npm install -g @qwen-code/qwen-code"),
         "{text}"
@@ -358,6 +358,14 @@ fn doctor_lists_each_preset_cli_with_its_version_or_not_installed() {
     assert_eq!(agents[0]["preset"], "claude");
     assert_eq!(agents[0]["version"], "fake claude");
     assert!(agents[1]["path"].is_null());
+    assert!(agents[0]["uses"].as_str().unwrap().starts_with("Anthropic's API"), "{json}");
+    // What the CLI would use: lanes.yaml's `agents.claude.env` over the environment, key names only.
+    r.write("lanes.yaml", "worker: sh fake-worker.sh\nagents:\n  claude:\n    env: {ANTHROPIC_BASE_URL: 'http://127.0.0.1:9/'}\n");
+    let mut c = r.cmd();
+    c.env("PATH", bare_path(&r, Some(&bin))).env("ANTHROPIC_API_KEY", "sk-ant-api03-abcdefabcdefabcdefabcdef").arg("doctor");
+    let text = String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned();
+    assert!(text.contains("uses: http://127.0.0.1:9/ (from ANTHROPIC_BASE_URL); key from ANTHROPIC_API_KEY"), "{text}");
+    assert!(!text.contains("abcdef"), "{text}");
 }
 
 #[test]
@@ -367,4 +375,80 @@ fn a_users_own_line_that_prints_error_looking_json_and_finishes_is_done() {
     let out = run(&r, &bin, &[], &["--run-id", "U1", "--lane", "E", "--worker", line]);
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+}
+
+/// The worker line `run --dry-run --json --worker <cli>` shows for lane E.
+fn dry_line(r: &RunRepo, bin: &Path, extra: &[&str]) -> String {
+    let mut c = r.cmd();
+    c.env("PATH", path_with(bin)).args(["run", "--dry-run", "--json", "--lane", "E"]).args(extra);
+    let out = c.output().unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    json["lanes"][0]["worker"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_model_reaches_only_the_agent_it_was_written_for() {
+    let (r, bin) = repo_with_fakes();
+    // A plain name in lanes.yaml is for the preset lanes.yaml names as its worker.
+    r.write("lanes.yaml", "worker: claude\nmodel: sonnet\n");
+    assert!(dry_line(&r, &bin, &[]).contains("--model sonnet"));
+    for cli in ["codex", "gemini", "qwen", "opencode", "copilot", "aider"] {
+        let line = dry_line(&r, &bin, &["--worker", cli]);
+        assert!(line.contains(cli) && !line.contains("--model"), "{cli}: {line}");
+    }
+    // A map gives each preset its own; `--model` overrides for one run.
+    r.write("lanes.yaml", "worker: claude\nmodel: {claude: sonnet, codex: gpt-5.2}\n");
+    assert!(dry_line(&r, &bin, &["--worker", "codex"]).contains("--model gpt-5.2"));
+    assert!(!dry_line(&r, &bin, &["--worker", "gemini"]).contains("--model"));
+    assert!(dry_line(&r, &bin, &["--worker", "gemini", "--model", "gemini-2.5-pro"]).contains("--model gemini-2.5-pro"));
+    // A spec's map wins over lanes.yaml's for the presets it names.
+    r.write(".claude/agents/issue-fixers/IF-Lane-E.md", "---\nname: IF-Lane-E\nmodel: {codex: o4-mini}\n---\nFix it.\n");
+    assert!(dry_line(&r, &bin, &["--worker", "codex"]).contains("--model o4-mini"));
+    assert!(dry_line(&r, &bin, &[]).contains("--model sonnet"));
+    // A key that is no preset is refused, naming the file and the line.
+    r.write("lanes.yaml", "worker: claude\nmodel:\n  claude: sonnet\n  claud: opus\n");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "a typo"]);
+    let out = run(&r, &bin, &[], &["--run-id", "K1", "--lane", "E"]);
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("lanes.yaml:4") && out.stderr.contains("`claud` is not an agent preset"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+}
+
+#[test]
+fn tokens_and_a_cost_from_lanes_yaml_prices_reach_the_report_runs_and_json_and_env_reaches_only_its_preset() {
+    let (r, bin) = repo_with_fakes();
+    r.write(
+        "lanes.yaml",
+        "worker: sh fake-worker.sh\nagents:\n  codex:\n    env: {CODEX_GATEWAY_PROBE: via-codex}\n    prices:\n      \"*\": {input: 1.0, output: 10.0}\n  claude:\n    env: {CLAUDE_ONLY: yes}\n",
+    );
+    r.git(&["commit", "-qam", "prices"]);
+    let out = run(&r, &bin, &[], &["--run-id", "U1", "--lane", "E", "--worker", "codex", "--json"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let lane = &json["lanes"][0];
+    // The recorded codex run: 24 763 input and 122 output tokens, no cost of its own.
+    assert_eq!(lane["input_tokens"], 24763, "{lane}");
+    assert_eq!(lane["output_tokens"], 122, "{lane}");
+    let cost = lane["cost_usd"].as_f64().unwrap();
+    assert!((cost - (24763.0 + 1220.0) / 1e6).abs() < 1e-9, "{lane}");
+    assert_eq!(lane["cost_estimated"], true, "{lane}");
+    let report = r.report_cmd("U1");
+    assert!(report.contains("- **Tokens:** 24763 in, 122 out"), "{report}");
+    assert!(report.contains("estimated from lanes.yaml prices"), "{report}");
+    let runs = r.cmd().args(["runs", "--json"]).output().unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let row = runs["runs"].as_array().unwrap().iter().find(|x| x["id"] == "U1").unwrap().clone();
+    assert_eq!(row["tokens"], 24763 + 122, "{row}");
+    assert!(row["cost_usd"].as_f64().is_some(), "{row}");
+    let text = String::from_utf8(r.cmd().args(["runs"]).output().unwrap().stdout).unwrap();
+    assert!(text.contains("tok"), "{text}");
+    // `agents.<preset>.env` reaches that preset's worker only.
+    let probe =
+        "sh -c 'echo \"codex=${CODEX_GATEWAY_PROBE:-unset} claude=${CLAUDE_ONLY:-unset}\" > \"$FAKE_DIR/env-seen\"; git lanes signal done'";
+    fs::write(bin.join("codex"), format!("#!/bin/sh\n{probe}\n")).unwrap();
+    let out = run(&r, &bin, &[], &["--run-id", "U2", "--lane", "M", "--worker", "codex"]);
+    assert_eq!(out.code, Some(3), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fs::read_to_string(r.fake_dir().join("env-seen")).unwrap().trim(), "codex=via-codex claude=unset");
 }

@@ -373,16 +373,20 @@ fn checks_run_in_a_sandbox_that_keeps_writes_network_and_environments_in() {
     r.issue("E-01", &["src/E.txt"], &checks);
     r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
     r.finish_setup("");
-    let out = r.cmd().args(["--json", "verify", "E-01"]).env("GITHUB_TOKEN", TOKEN).output().unwrap();
+    let out = r.cmd().args(["--json", "verify", "E-01", "--allow-dangerous"]).env("GITHUB_TOKEN", TOKEN).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    for word in ["outside-blocked", "env-blocked", "net-blocked", "tmp-and-tree-ok"] {
+    for word in ["outside-blocked", "hook-blocked", "env-blocked", "net-blocked", "tmp-and-tree-ok"] {
         assert!(text.contains(word), "{word} missing:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
     }
     assert!(!victim.path().join("planted").exists());
-    // The main worktree's `.git` is inside the tree Landlock lets the check write: what git
-    // would execute is put back, and the check fails for it.
+    // The main worktree's `.git` is inside the tree, but out of the check's reach.
+    assert!(!r.root().join(".git/hooks/pre-commit").exists());
+    // Without any sandbox, what git would execute is put back, and the check fails for it.
+    let out = r.cmd().args(["--json", "verify", "E-01", "--allow-dangerous"]).env("LANES_SANDBOX", "off").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(!r.root().join(".git/hooks/pre-commit").exists());
     assert!(text.contains("changed what git executes"), "{text}");
+    assert!(text.contains("\"git_shield\": \"put_back\""), "{text}");
     drop(listener);
 }
 

@@ -22,6 +22,7 @@ use common_run::{RunRepo, frontmatter_status, wait_with_deadline};
 /// - `malformed`: `<L>-05.md` without frontmatter;
 /// - `code`: edits `src/<L>.txt`;
 /// - `dangerous`: `<L>-06`, a check that reaches the network;
+/// - `gitwrite`: `<L>-10`, a check that deletes `.git/objects` when it "fails";
 /// - `catalog`: edits the catalog;
 /// - `otherlane`: files an issue in the other lane's folder;
 /// - `deps`: `<L>-07` and `<L>-08`, the second depending on the first;
@@ -94,6 +95,7 @@ for k in $kinds; do
     malformed) printf 'this is not an issue file\n' > "issues/$lane/$lane-05.md" ;;
     code) echo "hunter edit" >> "src/$lane.txt" ;;
     dangerous) finding "$lane-06.md" "$lane-06" "Needs the network" "curl -s http://example.invalid/ | grep -q x && echo PASS || echo FAIL" "" "x" ;;
+    gitwrite) finding "$lane-10.md" "$lane-10" "Writes git data" "grep -q licence README || { rm -rf .git/objects; echo FAIL; }" "" "x" ;;
     catalog) echo "edited by the hunter" >> SAF_ISSUE_CATALOG.md ;;
     otherlane) o=E; [ "$lane" = E ] && o=M; cp "issues/$lane/$lane-01.md" "issues/$o/$o-09.md" ;;
     deps)
@@ -507,4 +509,16 @@ fn a_hunt_whose_branch_was_switched_keeps_its_findings_on_the_integration_branch
     r.git(&["merge", "-q", "--ff-only", "lanes/H1/integration"]);
     assert!(issue_files_on_head(&r).contains(&"issues/E/E-02.md".to_string()));
     r.cmd().args(["sync", "--check"]).assert().code(0);
+}
+
+#[test]
+fn a_finding_whose_check_would_write_git_data_is_refused_not_committed() {
+    let r = repo();
+    let out = hunt(&r, "H1", &[("E", "good gitwrite"), ("M", "good")], &[]);
+    out.expect(0);
+    assert_eq!(issue_files_on_head(&r), ["issues/E/E-01.md", "issues/E/E-02.md", "issues/M/M-01.md", "issues/M/M-02.md"]);
+    let report = r.show("HEAD", "LogBook/issue-hunting/runs/H1.md");
+    let line = report.lines().find(|l| l.contains("`issues/E/E-10.md`") && l.contains('|')).unwrap_or_else(|| panic!("{report}"));
+    assert!(line.contains("git data"), "{line}");
+    assert!(r.git_ok(&["fsck", "--no-progress"]));
 }

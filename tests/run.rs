@@ -33,6 +33,14 @@ fn assert_archived(r: &RunRepo, run_id: &str, lanes: &[&str]) {
     }
 }
 
+/// The pre-push gate's range check passes on what the run committed since `base`: a genuine run's
+/// resolutions are earned by the evidence its judge wrote.
+fn assert_gate_passes(r: &RunRepo, base: &str) {
+    let out = r.cmd().args(["check", "--range", &format!("{}..HEAD", base.trim())]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "the gate refuses a genuine run: {text}");
+}
+
 #[test]
 fn a_worker_that_fixes_gets_its_issues_resolved_merged_and_tidied() {
     let r = RunRepo::standard();
@@ -71,13 +79,16 @@ fn a_worker_that_fixes_gets_its_issues_resolved_merged_and_tidied() {
     assert_eq!(lane_status(&st, "E"), "done");
     assert!(st.lanes["E"].signal_latency_ms.is_some());
     r.assert_nothing_lost("R1", &["E", "M"]);
+    assert_gate_passes(&r, &base);
 }
 
 #[test]
 fn a_worker_that_marks_resolved_without_fixing_is_rejected_and_stays_open() {
     let r = RunRepo::standard();
+    let base = r.git(&["rev-parse", "HEAD"]);
     let out = r.run("R1", &[("E", "claim")], &[]);
     out.expect_code(3);
+    assert_gate_passes(&r, &base);
     assert_eq!(r.status_on_head("E-01"), "OPEN");
     assert!(r.show("HEAD", "issues/E/E-01.md").contains("- **Status:** OPEN"));
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
@@ -154,6 +165,34 @@ fn a_worker_that_never_writes_done_times_out_and_its_group_is_killed() {
     assert_eq!(report_result(&r.report_on_head("R1"), "E-01").as_deref(), Some("OPEN"));
     assert!(r.has_ref("refs/heads/lanes/R1/E"));
     assert_archived(&r, "R1", &["E", "M"]);
+}
+
+#[test]
+fn a_worker_with_no_sign_of_life_for_stall_after_is_ended_naming_the_stall() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "never")], &["--stall-after", "2s", "--timeout", "60s"]);
+    out.expect_code(3);
+    assert!(out.took < Duration::from_secs(20), "took {:?}", out.took);
+    let st = final_state(&r);
+    assert_eq!(lane_status(&st, "E"), "failed");
+    assert_eq!(lane_status(&st, "M"), "done");
+    assert!(out.stdout.contains("no sign of life for 2s"), "{}", out.stdout);
+    assert!(out.stdout.contains("stalled: no output, no signal and no change in its worktree for 2s"), "{}", out.stdout);
+    let pid = r.worker_pid("E").expect("the sleeping worker wrote its pid");
+    assert!(wait_until(Duration::from_secs(3), || !process_alive(pid)), "the worker's sleep {pid} is still running");
+    let report = r.report_on_head("R1");
+    assert!(report.contains("stalled: no output"), "{report}");
+}
+
+#[test]
+fn a_quiet_worker_that_keeps_changing_its_worktree_is_not_stalled() {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", "busy")], &["--stall-after", "2s", "--timeout", "60s"]);
+    out.expect_code(0);
+    let st = final_state(&r);
+    assert_eq!(lane_status(&st, "E"), "done", "{}", out.stdout);
+    assert!(!out.stdout.contains("stalled"), "{}", out.stdout);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
 }
 
 #[test]
@@ -872,7 +911,9 @@ fn demo_builds_the_example_and_resolves_its_issues() {
 fn squash_policy_makes_one_commit_per_lane_and_push_reaches_the_remote() {
     let r = RunRepo::standard();
     let remote = local_origin(&r);
+    let base = r.git(&["rev-parse", "HEAD"]);
     r.run("R1", &[], &["--policy", "squash", "--push"]).expect_code(0);
+    assert_gate_passes(&r, &base);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
     let subjects = r.git(&["log", "--format=%s", "-4"]);
@@ -933,4 +974,124 @@ fn watch_json_lists_every_lane_and_whether_it_timed_out() {
     assert_eq!(out.status.code(), Some(0));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["timed_out"], false, "{doc}");
+}
+
+/// A check that tries every write into the repository's git data from a lane worktree (hidden
+/// in a script, out of the danger reading's sight) and says PASS only if all of them worked.
+const HOSTILE_SCRIPT: &str = r#"common=$(git rev-parse --path-format=absolute --git-common-dir)
+ok=1
+rm -rf "$common/objects" || ok=0
+git update-ref refs/heads/main HEAD~1 || ok=0
+echo '*.txt' >> "$common/info/exclude" || ok=0
+mkdir -p "$common/hooks" && echo 'touch pwned' > "$common/hooks/post-commit" || ok=0
+git config core.fsmonitor 'touch pwned' || ok=0
+echo planted > "$common/lanes/planted" || ok=0
+echo 'gitdir: /nowhere' > .git || ok=0
+[ $ok = 1 ] && echo PASS || echo FAIL
+"#;
+
+#[test]
+fn a_check_in_a_lane_cannot_write_the_repositorys_git_data() {
+    let r = RunRepo::bare();
+    r.write("hostile.sh", HOSTILE_SCRIPT);
+    r.issue("E-01", &["src/E.txt"], &format!("{}sh hostile.sh\n", token_check("E-01")));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    let base = r.git(&["rev-parse", "HEAD"]);
+    let config = std::fs::read(r.root().join(".git/config")).unwrap();
+    let exclude = std::fs::read(r.root().join(".git/info/exclude")).ok();
+    let out = r.run("R1", &[], &[]);
+    assert!(!r.root().join(".git/hooks/post-commit").exists(), "a check planted a hook");
+    assert_eq!(std::fs::read(r.root().join(".git/config")).unwrap(), config, "a check changed the config");
+    assert_eq!(std::fs::read(r.root().join(".git/info/exclude")).ok(), exclude);
+    assert!(!r.root().join(".git/lanes/planted").exists());
+    assert!(r.git_ok(&["fsck", "--no-progress"]), "objects lost");
+    assert!(r.git_ok(&["merge-base", "--is-ancestor", base.trim(), "main"]), "main was rewound");
+    let report = r.report_on_head("R1");
+    assert_eq!(report_result(&report, "M-01").as_deref(), Some("RESOLVED"), "{report}\n{}", out.stdout);
+    // It could not do what it wanted, so it did not pass (here and without any sandbox, as
+    // git-lanes' own checks of the lane fail first).
+    assert_ne!(report_result(&report, "E-01").as_deref(), Some("RESOLVED"), "{report}\n{}", out.stdout);
+    assert!(out.stdout.contains("E-01 was not resolved: REJECT - Verification: 1 of 2"), "{}", out.stdout);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn a_symlinked_catalog_state_logbook_or_lanes_folder_is_refused_before_any_lane_starts() {
+    for what in ["catalog", "state", "logbook", "signals", "lanes"] {
+        let r = RunRepo::standard();
+        let outside = r.outside().join("elsewhere");
+        std::fs::create_dir_all(&outside).unwrap();
+        let link = |rel: &str| {
+            let at = r.root().join(rel);
+            let to = outside.join(at.file_name().unwrap());
+            if at.exists() {
+                std::fs::rename(&at, &to).unwrap();
+            } else if rel.ends_with(".yaml") {
+                std::fs::write(&to, "status: idle\n").unwrap();
+            } else {
+                std::fs::create_dir_all(&to).unwrap();
+            }
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(&to, &at).unwrap();
+        };
+        match what {
+            "catalog" => link("SAF_ISSUE_CATALOG.md"),
+            "state" => link("LogBook/issue-fixing/orchestrator-state.yaml"),
+            "logbook" => link("LogBook/issue-fixing"),
+            "signals" => link("LogBook/issue-fixing/signals"),
+            _ => {
+                std::fs::create_dir_all(r.root().join(".git/lanes")).unwrap();
+                link(".git/lanes");
+            }
+        }
+        if what != "lanes" {
+            r.git(&["add", "-A"]);
+            r.git(&["commit", "-q", "-m", "symlink"]);
+        }
+        let listed = |dir: &Path| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+        let before = listed(&outside);
+        let out = r.run("R1", &[], &[]);
+        assert_ne!(out.code, Some(0), "{what}: {}", out.stdout);
+        assert!(out.stderr.contains("is a symlink"), "{what}: {}", out.stderr);
+        assert!(out.stderr.contains("hint:"), "{what}: {}", out.stderr);
+        assert!(!out.stderr.contains("started"), "{what}: a lane started: {}", out.stderr);
+        assert!(r.lane_branches().is_empty(), "{what}: {:?}", r.lane_branches());
+        assert_eq!(listed(&outside), before, "{what}: something was written outside the repository");
+        assert!(!r.root().join(".git/lanes/runs/R1").exists(), "{what}: the run is listed");
+        let status = r.cmd().arg("status").output().unwrap();
+        assert!(!String::from_utf8_lossy(&status.stdout).contains("running"), "{what}");
+    }
+}
+
+#[test]
+fn a_check_that_deletes_its_worktrees_git_file_fails_its_lane_by_name_and_clean_still_works() {
+    for sandbox in ["", "off"] {
+        let r = RunRepo::bare();
+        r.write("cut.sh", "rm -rf .git\necho PASS\n");
+        r.issue("E-01", &["src/E.txt"], &format!("{}sh cut.sh\n", token_check("E-01")));
+        r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+        r.finish_setup("");
+        let mut c = r.cmd();
+        c.args(["run", "--run-id", "R1", "--done-grace", "1s", "--timeout", "60s"]).env("LANES_SANDBOX", sandbox);
+        let out = c.output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!stdout.contains("collecting failed") && !stderr.contains("collecting failed"), "{sandbox}: {stdout}{stderr}");
+        if sandbox == "off" {
+            // Nothing kept it from deleting the link: it is put back, and the check is named.
+            assert!(stdout.contains("lane E: check `sh cut.sh` of E-01: it deleted or changed the worktree's link"), "{stdout}");
+            assert_ne!(report_result(&r.report_on_head("R1"), "E-01").as_deref(), Some("RESOLVED"));
+        }
+        let report = r.report_on_head("R1");
+        assert_eq!(report_result(&report, "M-01").as_deref(), Some("RESOLVED"), "{sandbox}: {report}");
+        if r.has_ref("refs/heads/lanes/R1/E") {
+            assert!(r.show("refs/heads/lanes/R1/E", "src/E.txt").contains("fixed-E-01"), "{sandbox}");
+        }
+        assert_archived(&r, "R1", &["E", "M"]);
+        assert!(r.show("refs/lanes/archive/R1/E", "src/E.txt").contains("fixed-E-01"), "{sandbox}: the archive ref is not the lane's work");
+        r.cmd().arg("clean").assert().success();
+        r.cmd().args(["clean", "--force"]).assert().success();
+        r.cmd().args(["clean", "--force"]).assert().success();
+        assert!(r.git_ok(&["fsck", "--no-progress"]));
+    }
 }

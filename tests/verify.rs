@@ -359,3 +359,132 @@ fn wontfix_issues_are_skipped_by_all_but_not_by_id() {
     assert_eq!(doc["summary"]["total"], 1);
     json_of(r.cmd().args(["verify", "E-02", "--no-evidence", "--json"]), 4);
 }
+
+/// Every write a hostile check may try on the repository's git data, one per check.
+const GIT_WRITES: &[&str] = &[
+    "rm -rf .git/objects && echo PASS",
+    "git update-ref refs/heads/main HEAD~1 && echo PASS",
+    "echo '*.rs' >> .git/info/exclude && echo PASS",
+    "mkdir -p .git/hooks && printf '#!/bin/sh\\ntouch /tmp/pwned\\n' > .git/hooks/post-commit && chmod +x .git/hooks/post-commit && echo PASS",
+    "git config core.fsmonitor 'touch pwned' && echo PASS",
+    "mkdir -p .git/lanes/x && echo planted > .git/lanes/x/f && echo PASS",
+];
+
+/// What a check must leave as it was: every file of `.git` (but the index git may refresh)
+/// with its bytes, and the user's uncommitted edit.
+fn git_snapshot(root: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.join(".git")];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.file_name().unwrap() != "index" {
+                out.push((p.strip_prefix(root).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_check_in_the_users_checkout_cannot_write_git_data() {
+    let r = TestRepo::new();
+    r.write("b.txt", "two\n");
+    r.commit_all("second");
+    r.write("README.md", "# uncommitted edit\n");
+    let checks: String = GIT_WRITES.iter().map(|c| format!("{c}\n")).collect();
+    r.issue_with_paths("E-01", "E", "OPEN", &[], &checks);
+    let before = git_snapshot(r.root());
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let doc = json_of(r.cmd().args(["verify", "E-01", "--json", "--allow-dangerous"]), 4);
+    assert_eq!(git_snapshot(r.root()), before, "a check changed the git folder");
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(r.read("README.md"), "# uncommitted edit\n");
+    r.git(&["fsck", "--no-progress"]);
+    let mode = doc["issues"][0]["checks"][0]["git_shield"].as_str().unwrap().to_string();
+    if mode == "read_only_mount" {
+        // rm and git fail on the read-only folder: no check passes by destroying.
+        let passed = checks_passed(&doc, 0);
+        assert!(passed.iter().all(|p| !p), "{doc}");
+        let out = r.cmd().args(["verify", "E-01", "--allow-dangerous"]).assert().code(4).get_output().stdout.clone();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("git folders mounted read-only"), "{out}");
+        assert!(!out.contains("PASSED"), "{out}");
+    } else {
+        eprintln!("skipped the read-only mount part: checks ran with {mode} here");
+    }
+}
+
+#[test]
+fn without_a_mount_namespace_landlock_keeps_git_out_of_reach() {
+    if !git_lanes::exec::sandbox::status().is_enforced() {
+        eprintln!("skipped: no Landlock here");
+        return;
+    }
+    let r = TestRepo::new();
+    r.write("b.txt", "two\n");
+    r.commit_all("second");
+    let checks: String = GIT_WRITES.iter().map(|c| format!("{c}\n")).collect();
+    r.issue_with_paths("E-01", "E", "OPEN", &["b.txt"], &format!("{checks}echo more >> b.txt && echo PASS\n"));
+    r.write("b.txt", "two\n");
+    let before = git_snapshot(r.root());
+    let doc = json_of(r.cmd().args(["verify", "E-01", "--json", "--allow-dangerous"]).env("LANES_SANDBOX", "landlock"), 4);
+    assert_eq!(git_snapshot(r.root()), before, "a check changed the git folder");
+    assert_eq!(doc["issues"][0]["checks"][0]["git_shield"], "landlock_rules", "{doc}");
+    // The tree's own entries stay writable (the edit itself is put back as for every check).
+    assert_eq!(checks_passed(&doc, 0), [vec![false; GIT_WRITES.len()], vec![true]].concat(), "{doc}");
+    assert_eq!(r.read("b.txt"), "two\n");
+}
+
+#[test]
+fn a_user_namespace_per_check_keeps_git_read_only_too() {
+    let r = TestRepo::new();
+    let checks: String = GIT_WRITES.iter().map(|c| format!("{c}\n")).collect();
+    r.issue_with_paths("E-01", "E", "OPEN", &[], &format!("{checks}echo edit >> README.md && echo PASS\n"));
+    let before = git_snapshot(r.root());
+    let doc = json_of(r.cmd().args(["verify", "E-01", "--json", "--allow-dangerous"]).env("LANES_SANDBOX", "userns"), 4);
+    assert_eq!(git_snapshot(r.root()), before, "a check changed the git folder");
+    let mode = doc["issues"][0]["checks"][0]["git_shield"].as_str().unwrap();
+    if mode != "read_only_mount" {
+        eprintln!("skipped: no user namespace here ({mode})");
+        return;
+    }
+    let passed = checks_passed(&doc, 0);
+    assert_eq!(passed[..GIT_WRITES.len()], vec![false; GIT_WRITES.len()][..], "{doc}");
+    assert!(*passed.last().unwrap(), "{doc}");
+    assert_eq!(r.read("README.md"), "# test repo\n");
+}
+
+/// The largest resident size of the children waited for so far, in KiB.
+fn children_peak_kib() -> i64 {
+    // SAFETY: getrusage fills the struct it is given.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u.ru_maxrss
+    }
+}
+
+#[test]
+fn a_huge_file_is_refused_by_its_size_without_being_read_whole_and_named_by_its_kind() {
+    let r = TestRepo::new();
+    r.issue_with_paths("E-01", "E", "OPEN", &[], "true\n");
+    // 300 MB without using the disk: a sparse file.
+    let huge = |rel: &str| std::fs::File::create(r.path(rel)).unwrap().set_len(300 << 20).unwrap();
+    huge("lanes.yaml");
+    let out = r.cmd().arg("validate").assert().failure().get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("configuration file is larger than the 4194304 byte limit"), "{err}");
+    assert!(!err.contains("markdown file"), "{err}");
+    assert!(children_peak_kib() < 100 * 1024, "peak {} KiB", children_peak_kib());
+    std::fs::remove_file(r.path("lanes.yaml")).unwrap();
+    huge("issues/E/E-01.md");
+    let out = r.cmd().arg("validate").assert().failure().get_output().clone();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("issue file is larger than the 4194304 byte limit"), "{text}");
+    assert!(children_peak_kib() < 100 * 1024, "peak {} KiB", children_peak_kib());
+}

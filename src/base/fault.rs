@@ -6,7 +6,8 @@
 /// state save — as a `kill -9` at that phase boundary would. Points: `after-spawn` (a worker
 /// started, not yet recorded), `after-prepare`,
 /// `mid-judge` (a lane's checks ran and its judgement is written, not yet committed),
-/// `after-collect`, `after-integrate`, `before-journal` (the run commit exists, the journal does
+/// `after-collect`, `mid-bisect` (an integration check's bisection has a candidate's files in the
+/// integration worktree, its branch still at the full result), `after-integrate`, `before-journal` (the run commit exists, the journal does
 /// not say so yet), `after-commit`, `after-ff`, `mid-pool` (a worktree marked as pooled, not
 /// moved into the pool yet), `mid-remove` (worktree folders pooled or deleted, records not yet
 /// pruned), `mid-tidy`, `after-tidy`; and during set-up `mid-take` (a pooled worktree moved to

@@ -18,13 +18,17 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 /// buffer holds one byte more than the stat size, so a read that returns exactly that size has
 /// reached the end the stat data describes. A read that finds more (a file grown since the stat,
 /// or one whose stat size is not its length) goes on to the end.
+///
+/// At most `cap` bytes and one are read: a larger file is refused by its parser by its length
+/// without ever being read whole.
 pub fn read_in_with_stat(
     dir: impl std::os::fd::AsFd,
     name: &std::ffi::OsStr,
     path: impl FnOnce() -> PathBuf,
+    cap: usize,
 ) -> Result<(Vec<u8>, rustix::fs::Stat)> {
     let mut bytes = Vec::new();
-    let stat = read_in_with_stat_into(dir, name, path, &mut bytes)?;
+    let stat = read_in_with_stat_into(dir, name, path, &mut bytes, cap)?;
     Ok((bytes, stat))
 }
 
@@ -35,25 +39,31 @@ pub fn read_in_with_stat_into(
     name: &std::ffi::OsStr,
     path: impl FnOnce() -> PathBuf,
     bytes: &mut Vec<u8>,
+    cap: usize,
 ) -> Result<rustix::fs::Stat> {
     use rustix::fs::{Mode, OFlags};
     let read = || -> std::io::Result<rustix::fs::Stat> {
         let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
         let stat = rustix::fs::fstat(&fd)?;
         bytes.clear();
-        read_sized(&fd, usize::try_from(stat.st_size).unwrap_or(0), bytes)?;
+        read_sized(&fd, usize::try_from(stat.st_size).unwrap_or(0), bytes, cap.saturating_add(1))?;
         Ok(stat)
     };
     read().map_err(|e| Error::io("read", &path(), e))
 }
 
 /// Read an open file whole into `bytes` whose size was `size` when stat'ed: one read into room
-/// for that size and a byte more (to see the end), more reads until the end when it has grown.
-fn read_sized(fd: &std::os::fd::OwnedFd, size: usize, bytes: &mut Vec<u8>) -> std::io::Result<()> {
-    bytes.reserve(size.saturating_add(1));
+/// for that size and a byte more (to see the end), more reads until the end when it has grown;
+/// never more than `limit` bytes.
+fn read_sized(fd: &std::os::fd::OwnedFd, size: usize, bytes: &mut Vec<u8>, limit: usize) -> std::io::Result<()> {
+    bytes.reserve_exact(size.saturating_add(1).min(limit));
     loop {
+        if bytes.len() >= limit {
+            bytes.truncate(limit);
+            return Ok(());
+        }
         if bytes.len() == bytes.capacity() {
-            bytes.reserve(bytes.capacity().max(4096));
+            bytes.reserve_exact(bytes.capacity().max(4096).min(limit - bytes.len()));
         }
         match rustix::io::read(fd, rustix::buffer::spare_capacity(bytes)) {
             Ok(0) => return Ok(()),
@@ -72,6 +82,22 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("read", path, e)),
     }
+}
+
+/// [`read_optional`] of a file parsed as text, reading no more than `cap` bytes and one: a larger
+/// file (a 300 MB `lanes.yaml`) is never read whole; the parser refuses it by its length.
+pub fn read_optional_capped(path: &Path, cap: usize) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let size = file.metadata().map_err(|e| Error::io("read", path, e))?.len();
+    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    let mut bytes = Vec::with_capacity(usize::try_from(size.min(limit)).unwrap_or(0));
+    file.take(limit).read_to_end(&mut bytes).map_err(|e| Error::io("read", path, e))?;
+    Ok(Some(bytes))
 }
 
 /// How git-lanes' temporary files are named (`.lanes-tmp-XXXXXX`, beside their target).
@@ -121,8 +147,7 @@ pub fn write_under(root: &Path, rel: &Path, bytes: &[u8]) -> Result<()> {
 /// `root` (checked with `symlink_metadata`, which never follows).
 pub fn check_no_symlink(root: &Path, rel: &Path) -> Result<()> {
     use std::path::Component;
-    let refuse =
-        |why: &str| Error::io("refuse to write", &root.join(rel), std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()));
+    let refuse = |why: &str| Error::io("write", &root.join(rel), std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()));
     let mut at = root.to_path_buf();
     for c in rel.components() {
         match c {
@@ -184,14 +209,14 @@ mod tests {
             let name = format!("f{len}");
             let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             std::fs::write(dir.path().join(&name), &bytes).unwrap();
-            let (read, stat) = read_in_with_stat(&fd, std::ffi::OsStr::new(&name), || dir.path().join(&name)).unwrap();
+            let (read, stat) = read_in_with_stat(&fd, std::ffi::OsStr::new(&name), || dir.path().join(&name), usize::MAX).unwrap();
             assert_eq!(read, bytes, "{len} bytes");
             assert_eq!(stat.st_size as usize, len);
         }
         let proc = Path::new("/proc/self");
         if proc.exists() {
             let fd = std::fs::File::open(proc).unwrap();
-            let (read, stat) = read_in_with_stat(&fd, std::ffi::OsStr::new("cmdline"), || proc.join("cmdline")).unwrap();
+            let (read, stat) = read_in_with_stat(&fd, std::ffi::OsStr::new("cmdline"), || proc.join("cmdline"), usize::MAX).unwrap();
             assert_eq!(stat.st_size, 0);
             assert!(!read.is_empty());
             assert_eq!(read, std::fs::read(proc.join("cmdline")).unwrap());
@@ -201,12 +226,17 @@ mod tests {
         let mut buf = Vec::new();
         for len in [200_000usize, 1, 0, 4097] {
             let name = format!("f{len}");
-            let stat = read_in_with_stat_into(&fd, std::ffi::OsStr::new(&name), || dir.path().join(&name), &mut buf).unwrap();
+            let stat = read_in_with_stat_into(&fd, std::ffi::OsStr::new(&name), || dir.path().join(&name), &mut buf, usize::MAX).unwrap();
             assert_eq!(buf, std::fs::read(dir.path().join(&name)).unwrap(), "{len} bytes");
             assert_eq!(stat.st_size as usize, len);
         }
-        let missing = read_in_with_stat(&fd, std::ffi::OsStr::new("gone"), || dir.path().join("gone")).unwrap_err();
+        let missing = read_in_with_stat(&fd, std::ffi::OsStr::new("gone"), || dir.path().join("gone"), usize::MAX).unwrap_err();
         assert!(missing.to_string().contains("gone"), "{missing}");
+        // A file larger than the cap is read to the cap and a byte, no further.
+        let (read, stat) = read_in_with_stat(&fd, std::ffi::OsStr::new("f200000"), || dir.path().join("f200000"), 5000).unwrap();
+        assert_eq!((read.len(), stat.st_size), (5001, 200_000));
+        assert_eq!(read_optional_capped(&dir.path().join("f200000"), 10).unwrap().map(|b| b.len()), Some(11));
+        assert_eq!(read_optional_capped(&dir.path().join("gone"), 10).unwrap(), None);
     }
 
     #[test]
@@ -229,7 +259,8 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("f"), dir.path().join("link")).unwrap();
         for rel in ["issues/M/M-01.md", "link", "../x", "/etc/x"] {
             let e = write_under(dir.path(), Path::new(rel), b"status: RESOLVED").unwrap_err();
-            assert!(e.to_string().contains("refuse to write"), "{rel}: {e}");
+            assert!(e.to_string().contains("could not write"), "{rel}: {e}");
+            assert!(!e.to_string().contains("refuse to write"), "{rel}: {e}");
         }
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
         write_under(dir.path(), Path::new("issues/E/E-01.md"), b"ok").unwrap();

@@ -69,7 +69,7 @@ impl Ctx {
     /// Read and parse the catalog; `Ok(None)` when the file does not exist.
     pub fn catalog(&self, ws: &Workspace) -> Result<Option<Result<Catalog, Problem>>, CliError> {
         let path: PathBuf = ws.config.catalog.clone();
-        match crate::base::fsutil::read_optional(&ws.root.join(&path))? {
+        match crate::base::fsutil::read_optional_capped(&ws.root.join(&path), crate::files::text::MAX_FILE_BYTES)? {
             None => Ok(None),
             Some(bytes) => Ok(Some(Catalog::parse(&path, bytes))),
         }
@@ -77,7 +77,7 @@ impl Ctx {
 
     /// The catalog, which must exist and parse.
     pub fn require_catalog(&self, ws: &Workspace) -> Result<Catalog, CliError> {
-        let bytes = crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))?;
+        let bytes = crate::base::fsutil::read_optional_capped(&ws.root.join(&ws.config.catalog), crate::files::text::MAX_FILE_BYTES)?;
         self.parse_catalog(ws, bytes)
     }
 

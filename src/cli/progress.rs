@@ -103,7 +103,9 @@ pub fn describe(ui: &Ui, e: &RunEvent) -> Option<String> {
             format!("run {} — {}: {}", ui.bold(run_id), crate::files::text::plural(lanes.len(), "lane"), lanes.join(", "))
         }
         RunEvent::Skipped { lane, reason } => format!("lane {lane}: skipped ({reason})"),
-        RunEvent::LaneStalled { lane, for_secs } => format!("{} lane {lane}: status unchanged for {for_secs}s", ui.yellow("stalled:")),
+        RunEvent::LaneStalled { lane, for_secs } => {
+            format!("{} lane {lane}: no output, no signal and no change in its worktree for {for_secs}s; ending it", ui.yellow("stalled:"))
+        }
         RunEvent::LaneEnded { lane, state, detail } => {
             let tag = match state.as_str() {
                 "done" => ui.green("done"),

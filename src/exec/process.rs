@@ -433,15 +433,64 @@ fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>, Optio
 /// standard library `fork` the whole process instead of `posix_spawn`ing (copying this process's
 /// page tables on every check: about a millisecond each).
 fn spawn_confined(mut cmd: Command, sandbox: Option<Arc<crate::exec::sandbox::Prepared>>) -> io::Result<Child> {
-    match sandbox.as_deref() {
-        Some(prepared) if prepared.ruleset().is_some() => prepared.starter()?.spawn(cmd),
+    match sandbox {
+        Some(prepared) if prepared.mounts().is_some_and(crate::exec::mountns::MountPlan::per_child) => {
+            // SAFETY: the hook only makes system calls on what the plan and the ruleset hold,
+            // prepared before the fork; it allocates nothing.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if let Some(plan) = prepared.mounts() {
+                        plan.enter()?;
+                    }
+                    match prepared.ruleset() {
+                        Some(fd) => confine_this_thread(fd),
+                        None => Ok(()),
+                    }
+                });
+            }
+            cmd.spawn()
+        }
+        Some(prepared) if prepared.ruleset().is_some() || prepared.mounts().is_some() => prepared.starter()?.spawn(cmd),
         _ => cmd.spawn(),
+    }
+}
+
+/// Run `f` in a throwaway child (forked, never exec'd) and say how it went: how the mount
+/// namespace helper learns once whether a child may enter a user namespace. `f` must only make
+/// system calls (it runs after fork).
+pub(crate) fn probe_in_child(f: &dyn Fn() -> io::Result<()>) -> io::Result<()> {
+    // SAFETY: the child only makes system calls through `f` and leaves with `_exit`; the parent
+    // waits for exactly that pid (nothing else is reaped).
+    unsafe {
+        let pid = libc::fork();
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            let code = match f() {
+                Ok(()) => 0,
+                Err(e) => e.raw_os_error().unwrap_or(libc::EINVAL).clamp(1, 255),
+            };
+            libc::_exit(code);
+        }
+        let mut status = 0;
+        while libc::waitpid(pid, &mut status, 0) < 0 {
+            if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
+            Some(0) => Ok(()),
+            Some(code) => Err(io::Error::from_raw_os_error(code)),
+            None => Err(io::Error::other("the probe did not exit")),
+        }
     }
 }
 
 /// A thread confined for good to one sandbox, which starts that sandbox's children: a sandboxed
 /// child then costs a message to it, not a thread of its own. It ends when the starter is
-/// dropped (with its [`crate::exec::sandbox::Prepared`]).
+/// dropped (with its [`crate::exec::sandbox::Prepared`]). When the sandbox has a mount plan it
+/// enters that mount namespace first (children inherit it).
 #[derive(Debug)]
 pub(crate) struct Starter {
     jobs: mpsc::Sender<StartJob>,
@@ -451,16 +500,23 @@ pub(crate) struct Starter {
 type StartJob = (Command, mpsc::Sender<io::Result<Child>>);
 
 impl Starter {
-    /// Start the thread and confine it with `ruleset`.
+    /// Start the thread, enter `mounts`' namespace and confine it with `ruleset`.
     ///
     /// # Errors
-    /// When the thread cannot be made or cannot confine itself.
-    pub(crate) fn new(ruleset: std::os::fd::BorrowedFd<'_>) -> io::Result<Starter> {
-        let fd = ruleset.try_clone_to_owned()?;
+    /// When the thread cannot be made, cannot enter the namespace or cannot confine itself.
+    pub(crate) fn new(
+        ruleset: Option<std::os::fd::BorrowedFd<'_>>,
+        mounts: Option<Arc<crate::exec::mountns::MountPlan>>,
+    ) -> io::Result<Starter> {
+        let fd = ruleset.map(|r| r.try_clone_to_owned()).transpose()?;
         let (jobs, queue) = mpsc::channel::<StartJob>();
         let (ready_tx, ready) = mpsc::channel();
         thread::Builder::new().name("sandboxed-starter".into()).spawn(move || {
-            let confined = confine_this_thread(&fd);
+            let entered = mounts.as_deref().map_or(Ok(()), crate::exec::mountns::MountPlan::enter);
+            let confined = entered.and_then(|()| {
+                use std::os::fd::AsFd;
+                fd.as_ref().map_or(Ok(()), |fd| confine_this_thread(fd.as_fd()))
+            });
             drop(fd);
             let ok = confined.is_ok();
             let _ = ready_tx.send(confined);
@@ -484,8 +540,9 @@ impl Starter {
     }
 }
 
-/// Confine the calling thread, and what it starts from now on, with a Landlock ruleset.
-fn confine_this_thread(ruleset: &std::os::fd::OwnedFd) -> io::Result<()> {
+/// Confine the calling thread (or the child between fork and exec: system calls only), and
+/// what it starts from now on, with a Landlock ruleset.
+fn confine_this_thread(ruleset: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: two system calls on integers and a descriptor this thread owns; they change only
     // this thread's credentials.

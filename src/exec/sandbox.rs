@@ -15,6 +15,12 @@
 //! over re-executing git-lanes as a launcher keeps library callers (tests, other binaries)
 //! working without knowing where the git-lanes binary is.
 //!
+//! A check is also kept from git's data ([`Prepared::for_check`], [`GitShield`]): the
+//! repository's git folders are mounted read-only in a mount namespace of its own
+//! ([`crate::exec::mountns`]); where the kernel refuses namespaces, its Landlock rules grant
+//! writes beneath each entry of the tree but `.git`; with neither, [`GitGuard`] puts back what
+//! git would execute.
+//!
 //! Where Landlock is missing (not Linux, an old kernel, disabled, or `LANES_SANDBOX=off` to try
 //! the fallback), [`status`] says why, callers say so once, and the dry run refuses to run checks
 //! unless `--allow-unsandboxed`.
@@ -42,9 +48,9 @@ const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/
 
 impl Policy {
     /// A check's policy: it may write inside `tree` (its worktree or export) and `tmp` (a private
-    /// temporary folder), nothing else, and has no network. (Landlock cannot carve `.git` out of
-    /// the main worktree, which `git lanes verify` runs in: [`GitGuard`] puts back what a check
-    /// changed there that git would execute.)
+    /// temporary folder), nothing else, and has no network. The repository's git folders are
+    /// kept out of its reach by [`Prepared::for_check`] (a read-only mount where the kernel
+    /// allows it); where nothing enforces that, [`GitGuard`] puts back what git would execute.
     pub fn for_check(tree: &Path, tmp: &Path) -> Policy {
         Policy { writable: vec![tree.to_path_buf(), tmp.to_path_buf()], network: false }
     }
@@ -79,6 +85,8 @@ pub struct GitGuard {
     /// When the surface was read: a file modified shortly before may change again within the
     /// same timestamp tick unseen (git's racy-file rule), so its bytes are compared.
     taken: Option<std::time::SystemTime>,
+    /// `dir` is a linked worktree's `.git` file, the one thing guarded.
+    link: bool,
 }
 
 /// What proves a file unchanged without reading it: size, modification time and inode (a
@@ -92,10 +100,15 @@ fn stamp(path: &Path) -> Option<Stamp> {
 }
 
 impl GitGuard {
-    /// Remember `tree/.git`'s executable surface (nothing when `.git` is not a folder: lane
-    /// worktrees and exports keep their git folder outside the tree).
+    /// Remember `tree/.git`'s executable surface, or, in a linked worktree (lane worktrees),
+    /// its `.git` file, whose loss would cut the worktree off its repository (nothing in an
+    /// export, which has no `.git`).
     pub fn before(tree: &Path) -> GitGuard {
         let dir = tree.join(".git");
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_file()) {
+            let files = vec![(dir.clone(), std::fs::read(&dir).ok(), stamp(&dir))];
+            return GitGuard { files, dir: Some(dir), taken: Some(std::time::SystemTime::now()), link: true };
+        }
         if !dir.is_dir() {
             return GitGuard::default();
         }
@@ -106,7 +119,14 @@ impl GitGuard {
                 (p.clone(), std::fs::read(&p).ok(), st)
             })
             .collect();
-        GitGuard { files, dir: Some(dir), taken: Some(std::time::SystemTime::now()) }
+        GitGuard { files, dir: Some(dir), taken: Some(std::time::SystemTime::now()), link: false }
+    }
+
+    fn surface_of(&self, dir: &Path) -> Vec<PathBuf> {
+        if self.link {
+            return vec![dir.to_path_buf()];
+        }
+        Self::surface(dir)
     }
 
     fn surface(dir: &Path) -> Vec<PathBuf> {
@@ -127,7 +147,7 @@ impl GitGuard {
     pub fn restore(&self) -> Vec<PathBuf> {
         let Some(dir) = &self.dir else { return Vec::new() };
         let mut changed = Vec::new();
-        for p in Self::surface(dir) {
+        for p in self.surface_of(dir) {
             let noted = self.files.iter().find(|(q, _, _)| *q == p);
             if let Some((_, _, Some(st))) = noted
                 && self.settled(st)
@@ -141,7 +161,10 @@ impl GitGuard {
                 continue;
             }
             let ok = match &before {
-                Some(bytes) => std::fs::remove_file(&p).or(Ok(())).and_then(|()| std::fs::write(&p, bytes)).is_ok(),
+                Some(bytes) => {
+                    let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
+                    std::fs::write(&p, bytes).is_ok()
+                }
                 None => std::fs::remove_file(&p).is_ok() || std::fs::remove_dir_all(&p).is_ok(),
             };
             if ok {
@@ -149,6 +172,49 @@ impl GitGuard {
             }
         }
         changed
+    }
+}
+
+/// How a check is kept from writing the repository's git data (objects, refs, config, hooks,
+/// info, worktree records, `.git/lanes`), from the strongest way to the weakest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitShield {
+    /// The git folders are mounted read-only in a mount namespace of the check's own.
+    ReadOnlyMount,
+    /// No mount namespace here: Landlock grants write beneath each entry of the tree but
+    /// `.git` (a check cannot create a new file at the tree's top level either).
+    LandlockRules,
+    /// The tree has no git folder (an export outside the repository).
+    NoGitFolder,
+    /// Nothing enforces it: what git executes (config, hooks, info) is put back afterwards.
+    PutBack,
+}
+
+impl GitShield {
+    /// Its name in JSON output and evidence.
+    pub fn code(self) -> &'static str {
+        match self {
+            GitShield::ReadOnlyMount => "read_only_mount",
+            GitShield::LandlockRules => "landlock_rules",
+            GitShield::NoGitFolder => "no_git_folder",
+            GitShield::PutBack => "put_back",
+        }
+    }
+
+    /// A few words for output and evidence.
+    pub fn describe(self) -> &'static str {
+        match self {
+            GitShield::ReadOnlyMount => "git folders mounted read-only",
+            GitShield::LandlockRules => "git folders outside the Landlock rules",
+            GitShield::NoGitFolder => "export without git folder",
+            GitShield::PutBack => "git folders writable; config and hooks put back",
+        }
+    }
+}
+
+impl serde::Serialize for GitShield {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
     }
 }
 
@@ -204,6 +270,10 @@ pub fn missing_warning() -> Option<String> {
 pub struct Prepared {
     policy: Policy,
     ruleset: Option<OwnedFd>,
+    /// The mount namespace its children run in (checks: git folders read-only), if any.
+    mounts: Option<std::sync::Arc<crate::exec::mountns::MountPlan>>,
+    /// How it keeps a check from writing the repository's git data.
+    shield: GitShield,
     /// The thread confined to it that starts its children, once there is a first.
     starter: OnceLock<crate::exec::process::Starter>,
 }
@@ -215,7 +285,56 @@ impl Prepared {
     /// When Landlock is there but refuses the ruleset; the reason.
     pub fn new(policy: Policy) -> Result<Prepared, String> {
         let ruleset = prepare(&policy)?;
-        Ok(Prepared { policy, ruleset, starter: OnceLock::new() })
+        Ok(Prepared { policy, ruleset, mounts: None, shield: GitShield::NoGitFolder, starter: OnceLock::new() })
+    }
+
+    /// A check's sandbox in `tree` with the private temporary folder `tmp`
+    /// ([`Policy::for_check`]), keeping the repository's git folders out of its reach as well
+    /// as this machine allows ([`GitShield`]).
+    ///
+    /// # Errors
+    /// When Landlock or the mount namespace is there but refuses the set-up; the reason.
+    pub fn for_check(tree: &Path, tmp: &Path) -> Result<Prepared, String> {
+        let mut policy = Policy::for_check(tree, tmp);
+        let folders = crate::exec::mountns::git_folders(tree);
+        if folders.is_empty() {
+            return Prepared::new(policy);
+        }
+        let per_child = match crate::exec::mountns::support() {
+            crate::exec::mountns::Support::Thread => Some(false),
+            crate::exec::mountns::Support::Child => Some(true),
+            crate::exec::mountns::Support::Missing(_) => None,
+        };
+        // A plan this machine refuses (a mount it does not allow) falls back to the next way.
+        let plan = per_child.and_then(|per_child| {
+            crate::exec::mountns::MountPlan::new(&folders, &policy.writable, per_child).ok().filter(|p| p.try_once().is_ok())
+        });
+        if let Some(plan) = plan {
+            let ruleset = prepare(&policy)?;
+            let mounts = Some(std::sync::Arc::new(plan));
+            return Ok(Prepared { policy, ruleset, mounts, shield: GitShield::ReadOnlyMount, starter: OnceLock::new() });
+        }
+        if !status().is_enforced() {
+            return Ok(Prepared { policy, ruleset: None, mounts: None, shield: GitShield::PutBack, starter: OnceLock::new() });
+        }
+        // No namespace: Landlock grants write beneath each entry of the tree but its `.git`.
+        let entries = std::fs::read_dir(tree).map_err(|e| format!("{}: {e}", tree.display()))?;
+        let mut writable: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.file_name() != Some(".git".as_ref())).collect();
+        writable.sort();
+        writable.push(tmp.to_path_buf());
+        policy.writable = writable;
+        let ruleset = prepare(&policy)?;
+        Ok(Prepared { policy, ruleset, mounts: None, shield: GitShield::LandlockRules, starter: OnceLock::new() })
+    }
+
+    /// How this sandbox keeps a check from writing git's data.
+    pub fn shield(&self) -> GitShield {
+        self.shield
+    }
+
+    /// The mount namespace its children run in, if any.
+    pub(crate) fn mounts(&self) -> Option<&crate::exec::mountns::MountPlan> {
+        self.mounts.as_deref()
     }
 
     /// The descriptor a child's starter hands to `landlock_restrict_self`.
@@ -232,8 +351,10 @@ impl Prepared {
         if let Some(s) = self.starter.get() {
             return Ok(s);
         }
-        let ruleset = self.ruleset().ok_or_else(|| std::io::Error::other("no sandbox to start children in"))?;
-        let made = crate::exec::process::Starter::new(ruleset)?;
+        if self.ruleset.is_none() && self.mounts.is_none() {
+            return Err(std::io::Error::other("no sandbox to start children in"));
+        }
+        let made = crate::exec::process::Starter::new(self.ruleset(), self.mounts.clone())?;
         // Two first children at once: one starter is kept, the other ends when dropped.
         Ok(self.starter.get_or_init(|| made))
     }
@@ -241,7 +362,7 @@ impl Prepared {
 
 impl PartialEq for Prepared {
     fn eq(&self, other: &Prepared) -> bool {
-        self.policy == other.policy
+        self.policy == other.policy && self.shield == other.shield
     }
 }
 

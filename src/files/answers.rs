@@ -268,7 +268,7 @@ where
     T: serde::Serialize + serde::de::DeserializeOwned,
     E: From<crate::base::error::Error>,
 {
-    let catalog = crate::base::fsutil::read_optional(&root.join(&config.catalog))?;
+    let catalog = crate::base::fsutil::read_optional_capped(&root.join(&config.catalog), crate::files::text::MAX_FILE_BYTES)?;
     if let Some(value) = recall(root, &config, cache_dir, catalog.as_deref(), |a, sum, inputs| a.recalled(kind, sum, inputs, extra))? {
         return Ok(value);
     }

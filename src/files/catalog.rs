@@ -80,7 +80,7 @@ pub struct Synced {
 impl Catalog {
     /// Parse the catalog at `path` (relative path for messages).
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Catalog, Problem> {
-        let t = text::decode(path, bytes)?;
+        let t = text::decode("catalog", path, bytes)?;
         let text = t.text;
         let eol = text::line_ending(&text);
         let lines: Vec<(usize, usize, &str)> = lines_with_offsets(&text).collect();

@@ -74,7 +74,11 @@ pub struct FileConfig {
     pub integration: Option<IntegrationPolicy>,
     pub port_base: Option<u16>,
     pub port_span: Option<u16>,
-    pub model: Option<String>,
+    /// The model: one for the preset `worker:` names, or one per preset.
+    pub model: Option<ModelSetting>,
+    /// Settings per agent preset (`agents: {codex: {env: {…}}}`).
+    #[serde(default)]
+    pub agents: std::collections::BTreeMap<String, AgentConfig>,
     /// Run workers in the sandbox too (writes limited to the worktree, git's folder, the signal
     /// folder, temp and the agent's own config folders). Off by default.
     pub sandbox_workers: Option<bool>,
@@ -85,10 +89,72 @@ pub struct FileConfig {
     /// Globs of the paths that judge a fix (tests): checks run with them as they are at the run's
     /// base, and a lane's edits to existing ones are not merged. Absent: the usual test locations.
     pub protect: Option<Vec<String>>,
+    /// Commands run on the integration result before the user's branch moves (e.g. the whole
+    /// test suite); a lane that breaks one is backed out.
+    #[serde(default)]
+    pub integration_checks: Vec<String>,
+    /// Time limit of one integration check (default: `verify.timeout`).
+    pub integration_timeout: Option<String>,
     #[serde(default)]
     pub verify: VerifyConfig,
     #[serde(default)]
     pub setup: SetupConfig,
+}
+
+/// `model:` in `lanes.yaml` or an agent spec: one model, meant for the agent the same file names
+/// as `worker:`, or one model per preset (`model: {claude: sonnet, codex: gpt-5.2}`). A model
+/// name means nothing to another vendor's CLI, so a plain name never reaches another agent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum ModelSetting {
+    /// `model: sonnet`.
+    One(String),
+    /// `model: {claude: sonnet, codex: gpt-5.2}`, keyed by preset name.
+    ByAgent(std::collections::BTreeMap<String, String>),
+}
+
+impl ModelSetting {
+    /// The model for the preset called `agent`: the map's entry for it, or the plain name when
+    /// `file_names_it` (the same file's `worker:` is that preset). Empty names count as none.
+    #[must_use]
+    pub fn pick(&self, agent: &str, file_names_it: bool) -> Option<&str> {
+        let model = match self {
+            ModelSetting::One(m) => file_names_it.then_some(m.as_str()),
+            ModelSetting::ByAgent(map) => map.iter().find(|(k, _)| k.trim().eq_ignore_ascii_case(agent)).map(|(_, v)| v.as_str()),
+        };
+        model.map(str::trim).filter(|m| !m.is_empty())
+    }
+
+    /// The preset names a map form is keyed by (none for a plain name), for checking.
+    #[must_use]
+    pub fn agents(&self) -> Vec<&str> {
+        match self {
+            ModelSetting::One(_) => Vec::new(),
+            ModelSetting::ByAgent(map) => map.keys().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// One entry of `agents:` in `lanes.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Variables set for this preset's worker only (a gateway's URL, a key variable's name).
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// Dollars per million tokens by model, for agents that report tokens but no cost.
+    #[serde(default)]
+    pub prices: std::collections::BTreeMap<String, Price>,
+}
+
+/// What a model costs, in dollars per million tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Per million input tokens.
+    pub input: f64,
+    /// Per million output tokens.
+    pub output: f64,
 }
 
 /// `verify:` in `lanes.yaml`.
@@ -142,7 +208,9 @@ pub struct Config {
     pub integration: IntegrationPolicy,
     pub port_base: u16,
     pub port_span: u16,
-    pub model: Option<String>,
+    pub model: Option<ModelSetting>,
+    /// `agents:` — settings per agent preset, keyed by preset name.
+    pub agents: std::collections::BTreeMap<String, AgentConfig>,
     pub verify_timeout: Duration,
     pub verify_env: Vec<String>,
     /// `sandbox_workers:` (see [`FileConfig::sandbox_workers`]).
@@ -154,6 +222,10 @@ pub struct Config {
     pub setup: SetupConfig,
     /// Protected-path globs (`protect:`; by default [`DEFAULT_PROTECT`]).
     pub protect: Vec<String>,
+    /// `integration_checks:` (see [`FileConfig::integration_checks`]).
+    pub integration_checks: Vec<String>,
+    /// `integration_timeout:`, else `verify.timeout`.
+    pub integration_timeout: Duration,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
 }
@@ -183,6 +255,7 @@ impl Config {
             port_base: 20000,
             port_span: 100,
             model: None,
+            agents: std::collections::BTreeMap::new(),
             verify_timeout: Duration::from_secs(30),
             verify_env: Vec::new(),
             sandbox_workers: false,
@@ -190,13 +263,15 @@ impl Config {
             worktree_pool_size: 32,
             setup: SetupConfig::default(),
             protect: DEFAULT_PROTECT.iter().map(|s| s.to_string()).collect(),
+            integration_checks: Vec::new(),
+            integration_timeout: Duration::from_secs(30),
             from_file: false,
         }
     }
 
     /// Load `lanes.yaml` from `root` (if present) over the defaults, then apply `overrides`.
     pub fn load(root: &Path, overrides: &Overrides) -> Result<Config> {
-        Config::from_bytes(fsutil::read_optional(&root.join(CONFIG_FILE))?, overrides)
+        Config::from_bytes(fsutil::read_optional_capped(&root.join(CONFIG_FILE), crate::files::text::MAX_FILE_BYTES)?, overrides)
     }
 
     /// Like [`Config::load`] from the bytes of `lanes.yaml` (`None` when there is none), e.g. as
@@ -204,7 +279,7 @@ impl Config {
     pub fn from_bytes(file: Option<Vec<u8>>, overrides: &Overrides) -> Result<Config> {
         let mut c = Config::defaults();
         if let Some(bytes) = file {
-            let text = crate::files::text::decode(Path::new(CONFIG_FILE), bytes)?.text;
+            let text = crate::files::text::decode("configuration file", Path::new(CONFIG_FILE), bytes)?.text;
             let file: FileConfig = if text.trim().is_empty() {
                 FileConfig::default()
             } else {
@@ -259,6 +334,7 @@ impl Config {
         );
         self.worker = f.worker.clone().or(self.worker.take());
         self.model = f.model.clone().or(self.model.take());
+        self.agents = f.agents.clone();
         self.max_parallel = f.max_parallel.or(self.max_parallel);
         self.worktree_dir = f.worktree_dir.clone().or(self.worktree_dir.take());
         self.lane_timeout = dur(&f.timeout, "timeout", self.lane_timeout)?;
@@ -280,6 +356,11 @@ impl Config {
             }
             self.protect = globs.clone();
         }
+        if let Some(bad) = f.integration_checks.iter().find(|c| c.trim().is_empty()) {
+            return Err(Problem::new(CONFIG_FILE, 0, format!("integration_checks: `{bad}` is an empty command")).into());
+        }
+        self.integration_checks = f.integration_checks.clone();
+        self.integration_timeout = dur(&f.integration_timeout, "integration_timeout", self.verify_timeout)?;
         if let Some(lanes) = &f.lanes {
             for l in lanes {
                 names::check_lane(l).map_err(|m| Problem::new(CONFIG_FILE, 0, m))?;
@@ -418,5 +499,32 @@ mod tests {
         let c = Config::load(dir.path(), &Overrides::default()).unwrap();
         assert!(!c.worktree_pool);
         assert_eq!(c.worktree_pool_size, 4);
+    }
+
+    #[test]
+    fn model_is_a_name_or_a_map_by_preset_and_agents_carry_env_and_prices() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "worker: codex\nmodel: gpt-5.2\n").unwrap();
+        let c = Config::load(dir.path(), &Overrides::default()).unwrap();
+        let model = c.model.unwrap();
+        assert_eq!(model.pick("codex", true), Some("gpt-5.2"));
+        assert_eq!(model.pick("claude", false), None, "a plain name reaches only the agent its file names");
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "model: {claude: sonnet, Codex: ' gpt-5.2 ', qwen: ''}\nagents:\n  codex:\n    env: {OPENAI_BASE_URL: 'http://127.0.0.1:9/v1'}\n    prices:\n      gpt-5.2: {input: 1.25, output: 10}\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path(), &Overrides::default()).unwrap();
+        let model = c.model.unwrap();
+        assert_eq!(model.pick("claude", false), Some("sonnet"));
+        assert_eq!(model.pick("codex", true), Some("gpt-5.2"));
+        assert_eq!(model.pick("qwen", true), None, "an empty name is no model");
+        assert_eq!(model.pick("gemini", true), None);
+        assert_eq!(model.agents(), vec!["Codex", "claude", "qwen"]);
+        let codex = &c.agents["codex"];
+        assert_eq!(codex.env["OPENAI_BASE_URL"], "http://127.0.0.1:9/v1");
+        assert_eq!(codex.prices["gpt-5.2"], Price { input: 1.25, output: 10.0 });
+        std::fs::write(dir.path().join(CONFIG_FILE), "agents:\n  codex:\n    evn: {}\n").unwrap();
+        assert!(Config::load(dir.path(), &Overrides::default()).is_err(), "typos under agents: are refused");
     }
 }

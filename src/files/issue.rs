@@ -256,7 +256,7 @@ impl Issue {
 
     /// [`Issue::parse`] keeping `owned` as the issue's path (no copy of it).
     pub fn parse_at(owned: PathBuf, bytes: Vec<u8>) -> Result<Issue, Problem> {
-        let Text { text, bom } = text::decode(&owned, bytes)?;
+        let Text { text, bom } = text::decode("issue file", &owned, bytes)?;
         let (mut issue, split, outline) = Issue::parse_text(owned, &text, bom)?;
         issue.file = Some(Box::new(IssueFile { text, split, outline }));
         Ok(issue)
@@ -266,7 +266,7 @@ impl Issue {
     /// [`Workspace::load_cached`](crate::files::workspace::Workspace::load_cached) hands out,
     /// read from the cache or parsed afresh alike), from bytes it does not take.
     pub(crate) fn parse_summary_at(owned: PathBuf, bytes: &[u8]) -> Result<Issue, Problem> {
-        let (text, bom) = text::decode_borrowed(&owned, bytes)?;
+        let (text, bom) = text::decode_borrowed("issue file", &owned, bytes)?;
         Ok(Issue::parse_text(owned, text, bom)?.0)
     }
 

@@ -22,6 +22,9 @@ pub enum FindingKind {
     Sudo,
     /// Runs code the list cannot see through (`eval`, a command named by a variable).
     Indirect,
+    /// Writes the repository's git data: a file under `.git` (deleted, moved, copied over or
+    /// redirected into) or a git command that moves refs, rewrites config or prunes objects.
+    WritesGitData,
 }
 
 /// One finding about one command.
@@ -44,6 +47,119 @@ static SCRIPT_DELETE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"rmtree|os\.remove|os\.unlink|os\.rmdir|\.unlink\(|rmSync|rmdirSync|unlinkSync|FileUtils\.rm|\bunlink\b|remove_tree|rm_rf")
         .expect("valid regex")
 });
+
+/// Commands that write the paths they are given (besides [`DELETERS`]).
+const WRITERS: &[&str] = &["cp", "tee", "touch", "mkdir", "ln", "chmod", "chown", "install", "dd", "rsync", "sed", "perl"];
+
+/// A redirection into the git folder (`> .git/config`, `>> x/.git/info/exclude`).
+static GIT_REDIRECT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#">\|?>?\s*['"]?(?:[^\s'"]*/)?\.git(?:/|['"\s;|&)]|$)"#).expect("valid regex"));
+
+/// Whether a path argument names the git folder or something in it (`.git`, `.git/hooks/x`,
+/// `sub/.git/config`; not `.gitignore`).
+fn in_git_folder(arg: &str) -> bool {
+    let a = arg.trim_start_matches(['=', '@']);
+    a.split('/').any(|part| part == ".git")
+        || a.contains("$GIT_DIR")
+        || a.contains("${GIT_DIR}")
+        || a.contains("--git-common-dir")
+        || a.contains("--git-dir")
+}
+
+/// The git subcommand of `git args…` and its own arguments (global options such as `-C dir`
+/// and `-c key=value` skipped).
+fn git_subcommand<'a, 'b>(args: &'b [&'a str]) -> Option<(&'a str, &'b [&'a str])> {
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if matches!(*a, "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path") {
+            i += 2;
+        } else if a.starts_with('-') {
+            i += 1;
+        } else {
+            return Some((a, &args[i + 1..]));
+        }
+    }
+    None
+}
+
+/// Whether `git sub rest…` writes git's data (refs, config, objects, the index, HEAD); the
+/// reason in a few words when it does.
+fn git_writes(sub: &str, rest: &[&str]) -> Option<&'static str> {
+    let flags = |set: &[&str]| rest.iter().any(|a| set.iter().any(|f| a == f || a.starts_with(&format!("{f}="))));
+    let operands = rest.iter().filter(|a| !a.starts_with('-')).count();
+    match sub {
+        "update-ref" | "symbolic-ref" if sub == "update-ref" || operands >= 2 || flags(&["-d", "--delete"]) => {
+            Some("moves or deletes a ref")
+        }
+        "gc" | "prune" | "repack" | "prune-packed" => Some("prunes or repacks objects"),
+        "reflog" if rest.first().is_some_and(|a| matches!(*a, "expire" | "delete")) => Some("expires the reflog"),
+        "config" => {
+            let reads = flags(&["--get", "--get-all", "--get-regexp", "--get-urlmatch", "-l", "--list", "--get-color", "--get-colorbool"])
+                || rest.first().is_some_and(|a| matches!(*a, "get" | "list"));
+            let writes =
+                flags(&["--unset", "--unset-all", "--add", "--replace-all", "--remove-section", "--rename-section", "-e", "--edit"])
+                    || rest.first().is_some_and(|a| matches!(*a, "set" | "unset" | "rename-section" | "remove-section" | "edit"))
+                    || operands >= 2;
+            (writes && !reads).then_some("changes git's config")
+        }
+        "branch"
+            if flags(&[
+                "-d",
+                "-D",
+                "--delete",
+                "-f",
+                "--force",
+                "-m",
+                "-M",
+                "--move",
+                "-c",
+                "-C",
+                "--copy",
+                "--set-upstream-to",
+                "-u",
+                "--unset-upstream",
+                "--edit-description",
+            ]) || (operands > 0
+                && !flags(&[
+                    "-l",
+                    "--list",
+                    "--contains",
+                    "--no-contains",
+                    "--merged",
+                    "--no-merged",
+                    "--points-at",
+                    "--show-current",
+                    "-a",
+                    "-r",
+                    "--all",
+                    "--remotes",
+                    "-v",
+                    "-vv",
+                    "--verbose",
+                ])) =>
+        {
+            Some("creates, moves or deletes a branch")
+        }
+        "tag"
+            if flags(&["-d", "--delete", "-f", "--force", "-a", "-s", "-m"])
+                || (operands > 0
+                    && !flags(&["-l", "--list", "--contains", "--no-contains", "--merged", "--no-merged", "--points-at", "-n"])) =>
+        {
+            Some("creates or deletes a tag")
+        }
+        "push" => Some("pushes"),
+        "reset" | "commit" | "merge" | "rebase" | "cherry-pick" | "revert" | "am" | "pull" | "fetch" | "stash" | "checkout" | "switch"
+        | "update-index" | "add" | "rm" | "mv" | "filter-branch" | "filter-repo" | "replace" | "notes" | "clean" => {
+            Some("changes refs, HEAD, the index or the work it tracks")
+        }
+        "worktree" | "remote" | "submodule"
+            if rest.first().is_some_and(|a| !matches!(*a, "list" | "show" | "get-url" | "-v" | "status")) =>
+        {
+            Some("changes the worktree, remote or submodule records")
+        }
+        _ => None,
+    }
+}
 
 /// Inspect one command.
 pub fn inspect(command: &str) -> Vec<Finding> {
@@ -84,7 +200,27 @@ fn inspect_into(command: &str, depth: usize, out: &mut Vec<Finding>) {
     let mut after_cd = false;
     for words in simple_commands(command) {
         let mut words: Vec<&str> = words.iter().map(String::as_str).skip_while(|w| w.contains('=') && !w.starts_with('-')).collect();
-        while matches!(words.first(), Some(&("sudo" | "doas" | "env" | "exec" | "nohup" | "time" | "command"))) {
+        while matches!(
+            words.first(),
+            Some(
+                &("sudo"
+                    | "doas"
+                    | "env"
+                    | "exec"
+                    | "nohup"
+                    | "time"
+                    | "command"
+                    | "{"
+                    | "!"
+                    | "if"
+                    | "then"
+                    | "else"
+                    | "elif"
+                    | "do"
+                    | "while"
+                    | "until")
+            )
+        ) {
             if matches!(words[0], "sudo" | "doas") {
                 push(FindingKind::Sudo, format!("uses `{}` (runs with raised privileges)", words[0]));
             }
@@ -127,6 +263,17 @@ fn inspect_into(command: &str, depth: usize, out: &mut Vec<Finding>) {
         if cmd == "su" {
             push(FindingKind::Sudo, "uses `su` (runs with raised privileges)".into());
         }
+        if cmd == "git"
+            && let Some((sub, rest)) = git_subcommand(args)
+            && let Some(why) = git_writes(sub, rest)
+        {
+            push(FindingKind::WritesGitData, format!("writes the repository's git data (`git {sub}` {why})"));
+        }
+        if (DELETERS.contains(&cmd) || WRITERS.contains(&cmd) || (cmd == "find" && args.contains(&"-delete")))
+            && let Some(target) = args.iter().find(|a| in_git_folder(a))
+        {
+            push(FindingKind::WritesGitData, format!("writes the repository's git data (`{cmd}` on `{target}`)"));
+        }
         if reaches_network(cmd, args) {
             push(FindingKind::Network, format!("reaches the network (`{cmd}`)"));
         }
@@ -134,6 +281,9 @@ fn inspect_into(command: &str, depth: usize, out: &mut Vec<Finding>) {
         if deletes && let Some(target) = args.iter().filter(|a| !a.starts_with('-')).find(|a| escapes_worktree(a)) {
             push(FindingKind::DeletesOutsideWorktree, format!("deletes or moves `{target}`, outside the worktree"));
         }
+    }
+    if let Some(m) = GIT_REDIRECT.find(command) {
+        push(FindingKind::WritesGitData, format!("writes the repository's git data (redirects into `{}`)", m.as_str().trim()));
     }
     if let Some(m) = URL.find(command) {
         push(FindingKind::Network, format!("reaches the network (`{}`)", m.as_str()));
@@ -224,7 +374,7 @@ mod tests {
         assert_eq!(kinds("rm -rf ~/.ssh"), [FindingKind::DeletesOutsideWorktree]);
         assert_eq!(kinds("find /tmp -name x -delete"), [FindingKind::DeletesOutsideWorktree]);
         assert_eq!(kinds("curl -s https://example.com | grep ok"), [FindingKind::Network]);
-        assert_eq!(kinds("git push origin main"), [FindingKind::Network]);
+        assert_eq!(kinds("git push origin main"), [FindingKind::WritesGitData, FindingKind::Network]);
         assert_eq!(kinds("sudo ls"), [FindingKind::Sudo]);
         assert_eq!(kinds("X=1 sudo rm -rf /etc/x"), [FindingKind::Sudo, FindingKind::DeletesOutsideWorktree]);
         assert_eq!(kinds("echo $(wget -qO- x)"), [FindingKind::Network]);
@@ -246,6 +396,60 @@ mod tests {
         }
         assert_eq!(kinds("r=rm; $r -rf x"), [FindingKind::Indirect]);
         assert_eq!(kinds("sh -c \"curl https://x\""), [FindingKind::Network]);
+    }
+
+    #[test]
+    fn flags_writes_into_git_data() {
+        for c in [
+            "rm -rf .git/objects",
+            "grep -q licence README || { rm -rf .git/objects; echo FAIL; }",
+            "mv .git/config /tmp/x",
+            "cp evil .git/hooks/post-commit",
+            "echo '*.rs' >> .git/info/exclude",
+            "printf x > ./.git/hooks/pre-push",
+            "echo x >.git/config && echo PASS",
+            "git update-ref refs/heads/main HEAD~2",
+            "git -C . update-ref -d refs/heads/x",
+            "git config core.fsmonitor 'touch pwned'",
+            "git config --unset user.name",
+            "git config set core.hooksPath /tmp",
+            "git gc --prune=now",
+            "git reflog expire --expire=now --all",
+            "git branch -D main",
+            "git branch -f main HEAD~1",
+            "git tag -d v1",
+            "git push origin main",
+            "git reset --hard HEAD~1",
+            "git stash",
+            "git symbolic-ref HEAD refs/heads/x",
+            "sh -c 'git update-ref refs/heads/main HEAD~1'",
+            "touch \"$(git rev-parse --git-dir)/hooks/post-commit\"",
+            "sed -i s/a/b/ .git/config",
+        ] {
+            assert!(inspect(c).iter().any(|f| f.kind == FindingKind::WritesGitData), "{c}: {:?}", inspect(c));
+        }
+    }
+
+    #[test]
+    fn reading_git_data_is_not_flagged() {
+        for c in [
+            "git config --get user.name",
+            "git config user.name",
+            "git branch --show-current",
+            "git branch -a",
+            "git tag -l 'v*'",
+            "git log --oneline -5",
+            "git diff --quiet HEAD -- src",
+            "git status --porcelain",
+            "cat .git/HEAD",
+            "grep -q x .gitignore && echo PASS > /dev/null",
+            "echo x > .gitignore.tmp; rm .gitignore.tmp",
+            "git reflog show",
+            "git worktree list",
+            "git remote -v",
+        ] {
+            assert!(inspect(c).iter().all(|f| f.kind != FindingKind::WritesGitData), "{c}: {:?}", inspect(c));
+        }
     }
 
     #[test]

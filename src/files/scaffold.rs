@@ -97,7 +97,7 @@ pub fn fixer_spec(lane: &str, desc: &str) -> String {
         r#"---
 name: IF-Lane-{lane}
 description: Fixes issues in Lane {lane} - {desc} (max 5 per run, oldest first)
-model: sonnet
+model: {{claude: sonnet}}
 color: blue
 tools: ["Read", "Write", "Edit", "Grep", "Glob", "Bash"]
 ---
@@ -135,7 +135,7 @@ pub fn hunter_spec(lane: &str, desc: &str) -> String {
         r#"---
 name: IH-Lane-{lane}
 description: Hunts for Lane {lane} - {desc} issues (max 5 per run)
-model: sonnet
+model: {{claude: sonnet}}
 color: purple
 tools: ["Read", "Grep", "Glob", "Bash"]
 # paths: [src/]          # where this lane's problems live (the work order lists them)
@@ -187,7 +187,7 @@ const CONFIG_TEMPLATE: &str = r#"# git-lanes configuration. Every key is optiona
 # max_parallel: 8          # default: all lanes at once
 # max_issues: 5            # issues per lane per run
 # timeout: 1h              # per lane
-# stall_after: 10m         # warn when a lane's status has not changed for this long
+# stall_after: 10m         # end a lane whose worker shows no sign of life for this long
 # done_grace: 30s          # after .done, how long a worker may keep running before it is ended
 # integration: merge       # merge | branches | squash
 # worktree_pool: true      # keep finished runs' clean worktrees (and their ignored build output) for the next run

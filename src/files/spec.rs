@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::base::error::Problem;
+use crate::files::config::ModelSetting;
 use crate::files::frontmatter;
 use crate::files::text::{self, Text};
 
@@ -15,7 +16,8 @@ pub struct AgentSpec {
     pub lane: String,
     pub name: String,
     pub description: Option<String>,
-    pub model: Option<String>,
+    /// `model:`, a name or a map by preset (see [`ModelSetting`]).
+    pub model: Option<ModelSetting>,
     pub color: Option<String>,
     pub tools: Vec<String>,
     /// git-lanes extensions.
@@ -32,7 +34,7 @@ pub struct AgentSpec {
 struct RawSpec {
     name: Option<String>,
     description: Option<String>,
-    model: Option<String>,
+    model: Option<ModelSetting>,
     color: Option<String>,
     #[serde(default)]
     tools: crate::files::issue::OneOrMany,
@@ -52,7 +54,7 @@ pub fn lane_of_file(file_name: &str) -> Option<&str> {
 
 impl AgentSpec {
     pub fn parse(path: &Path, lane: &str, bytes: Vec<u8>) -> Result<AgentSpec, Problem> {
-        let Text { text, .. } = text::decode(path, bytes)?;
+        let Text { text, .. } = text::decode("agent spec", path, bytes)?;
         let (raw, body) = match frontmatter::split(&text) {
             Some(split) => (frontmatter::parse::<RawSpec>(path, &text, &split)?, text[split.body_offset..].to_string()),
             None => return Err(Problem::new(path, 1, "agent spec has no YAML frontmatter (`---` … `---`)")),
@@ -102,11 +104,23 @@ mod tests {
         let bytes = include_bytes!("../../tests/fixtures/seed/agents/IF-Lane-E.md").to_vec();
         let s = AgentSpec::parse(Path::new("IF-Lane-E.md"), "E", bytes).unwrap();
         assert_eq!(s.name, "IF-Lane-E");
-        assert_eq!(s.model.as_deref(), Some("haiku"));
+        assert_eq!(s.model, Some(ModelSetting::One("haiku".into())));
         assert_eq!(s.tools.len(), 6);
         assert_eq!(s.lane_title().as_deref(), Some("Customer Services & Data Protection"));
         assert!(s.body.contains("# Issue Fixer"));
         assert_eq!(lane_of_file("IF-Lane-E.md"), Some("E"));
         assert_eq!(lane_of_file("IF-Orchestrator.md"), None);
+    }
+
+    #[test]
+    fn model_may_be_a_map_by_preset() {
+        let text = "---\nname: IF-Lane-E\nmodel: {claude: sonnet, codex: gpt-5.2}\n---\nbody\n";
+        let s = AgentSpec::parse(Path::new("IF-Lane-E.md"), "E", text.as_bytes().to_vec()).unwrap();
+        let model = s.model.unwrap();
+        assert_eq!(model.pick("codex", false), Some("gpt-5.2"));
+        assert_eq!(model.pick("gemini", false), None);
+        let block = "---\nname: IF-Lane-E\nmodel:\n  claude: sonnet\n---\nbody\n";
+        let s = AgentSpec::parse(Path::new("IF-Lane-E.md"), "E", block.as_bytes().to_vec()).unwrap();
+        assert_eq!(s.model.unwrap().pick("claude", false), Some("sonnet"));
     }
 }

@@ -22,9 +22,10 @@ pub struct Text {
     pub bom: bool,
 }
 
-/// Decode `bytes` read from `path` (relative path used in messages).
-pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<Text, Problem> {
-    refuse_large(path, &bytes)?;
+/// Decode `bytes` read from `path` (relative path used in messages), a `kind` of file (`issue
+/// file`, `catalog`, …: said when it is refused).
+pub fn decode(kind: &str, path: &Path, bytes: Vec<u8>) -> Result<Text, Problem> {
+    refuse_large(kind, path, &bytes)?;
     let (bom, bytes) = match bytes.strip_prefix(BOM) {
         Some(rest) => (true, rest.to_vec()),
         None => (false, bytes),
@@ -36,8 +37,8 @@ pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<Text, Problem> {
 
 /// [`decode`] without taking the bytes: the text borrowed from them, and whether a BOM was
 /// stripped.
-pub fn decode_borrowed<'b>(path: &Path, bytes: &'b [u8]) -> Result<(&'b str, bool), Problem> {
-    refuse_large(path, bytes)?;
+pub fn decode_borrowed<'b>(kind: &str, path: &Path, bytes: &'b [u8]) -> Result<(&'b str, bool), Problem> {
+    refuse_large(kind, path, bytes)?;
     let (bom, bytes) = match bytes.strip_prefix(BOM) {
         Some(rest) => (true, rest),
         None => (false, bytes),
@@ -49,13 +50,11 @@ pub fn decode_borrowed<'b>(path: &Path, bytes: &'b [u8]) -> Result<(&'b str, boo
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-fn refuse_large(path: &Path, bytes: &[u8]) -> Result<(), Problem> {
+fn refuse_large(kind: &str, path: &Path, bytes: &[u8]) -> Result<(), Problem> {
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(Problem::new(
-            path,
-            0,
-            format!("file is {} bytes, more than the {} byte limit for a markdown file", bytes.len(), MAX_FILE_BYTES),
-        ));
+        // Readers stop a byte past the limit: the length seen is not the file's size.
+        return Err(Problem::new(path, 0, format!("{kind} is larger than the {MAX_FILE_BYTES} byte limit ({} MiB)", MAX_FILE_BYTES >> 20))
+            .with_hint(format!("is this the right file? a {kind} is a few KiB of text")));
     }
     Ok(())
 }
@@ -186,15 +185,15 @@ mod tests {
     #[test]
     fn refuses_bad_input_with_lines() {
         let p = Path::new("x.md");
-        let e = decode(p, b"a\nb\n\xff\n".to_vec()).unwrap_err();
+        let e = decode("issue file", p, b"a\nb\n\xff\n".to_vec()).unwrap_err();
         assert_eq!(e.line, 3);
-        let e = decode(p, b"a\n<<<<<<< HEAD\nb\n=======\nc\n>>>>>>> x\n".to_vec()).unwrap_err();
+        let e = decode("issue file", p, b"a\n<<<<<<< HEAD\nb\n=======\nc\n>>>>>>> x\n".to_vec()).unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains("conflict"));
-        let t = decode(p, b"\xEF\xBB\xBFhi".to_vec()).unwrap();
+        let t = decode("issue file", p, b"\xEF\xBB\xBFhi".to_vec()).unwrap();
         assert!(t.bom);
         assert_eq!(t.text, "hi");
-        assert!(decode(p, vec![b'a'; MAX_FILE_BYTES + 1]).is_err());
+        assert!(decode("issue file", p, vec![b'a'; MAX_FILE_BYTES + 1]).is_err());
     }
 
     /// The marker search finds the line `str::lines` would: every combination of the pieces

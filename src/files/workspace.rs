@@ -377,13 +377,20 @@ struct LaneDir {
 impl LaneDir {
     /// Read the issue file at `rel` (in this folder) and take its stat data from the open file.
     fn read(&self, root: &Path, rel: &Path) -> Result<(Vec<u8>, Stat)> {
-        let (bytes, stat) = crate::base::fsutil::read_in_with_stat(&self.fd, file_name(rel), || root.join(rel))?;
+        let (bytes, stat) =
+            crate::base::fsutil::read_in_with_stat(&self.fd, file_name(rel), || root.join(rel), crate::files::text::MAX_FILE_BYTES)?;
         Ok((bytes, Stat::of_raw(&stat)))
     }
 
     /// [`LaneDir::read`] into `bytes` (emptied first).
     fn read_into(&self, root: &Path, rel: &Path, bytes: &mut Vec<u8>) -> Result<Stat> {
-        let stat = crate::base::fsutil::read_in_with_stat_into(&self.fd, file_name(rel), || root.join(rel), bytes)?;
+        let stat = crate::base::fsutil::read_in_with_stat_into(
+            &self.fd,
+            file_name(rel),
+            || root.join(rel),
+            bytes,
+            crate::files::text::MAX_FILE_BYTES,
+        )?;
         Ok(Stat::of_raw(&stat))
     }
 }
@@ -718,7 +725,9 @@ pub(crate) fn load_specs(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -
             continue;
         }
         let rel = dir.join(&fname);
-        let bytes = crate::base::fsutil::read(&entry.path())?;
+        let path = entry.path();
+        let bytes = crate::base::fsutil::read_optional_capped(&path, crate::files::text::MAX_FILE_BYTES)?
+            .ok_or_else(|| Error::io("read", &path, std::io::ErrorKind::NotFound.into()))?;
         if let Some((lane, s)) = parse_spec(&rel, &fname, bytes, problems) {
             specs.insert(lane, s);
         }

@@ -5,7 +5,8 @@
 //! Start at [`check`]; [`Target`] says what is checked:
 //!
 //! - `--pre-push`: the `<local ref> <local sha> <remote ref> <remote sha>` lines git feeds a
-//!   pre-push hook. A deletion (local sha all zeros) checks nothing. For each pushed tip the
+//!   pre-push hook. A deletion (local sha all zeros) and a tag (`refs/tags/…`, annotated or
+//!   lightweight: it adds no resolution of its own) check nothing. For each pushed tip the
 //!   *base* is the merge base with the remote sha when that commit is known locally; for a new
 //!   branch (remote sha all zeros) it is the nearest merge base with the remote's tracking refs
 //!   (`refs/remotes/<remote>/*`), or nothing at all (every issue is new).
@@ -20,11 +21,9 @@
 //!    something else changed). Skipped while issue files are invalid (those are reported).
 //! 2. **Issue files valid**: frontmatter parses, ids unique, id = file name, lane = folder.
 //! 3. **Resolutions are earned**: every issue that *becomes* RESOLVED (its status at the base was
-//!    not RESOLVED, or the file is new) has, at the tip, either evidence — the newest
-//!    `<evidence>/<LANE>/<ID>_<stamp>.json` with `all_passed` and `path_hashes` equal to the
-//!    hashes of those paths in the tip's tree (see `evidence.rs`) — or a run report under the
-//!    runs folder that resolved it: a line of a `*.md` report holding both the word `RESOLVED`
-//!    and the id as whole words (the run engine writes `| E-01 | RESOLVED | … |`).
+//!    not RESOLVED, or the file is new) does so in a pushed commit that also adds passing evidence
+//!    for it written by git-lanes, sealed, consistent in itself and matching that commit's files
+//!    (see `earned.rs`). A run report, or evidence added before, does not count.
 //! 4. **No signal files committed**: no pushed commit adds or changes a `*.status` / `*.done`
 //!    file under the fixing or hunting signals folders.
 //! 5. **No stubs in a resolution**: no line added by the pushed commits to an affected path of an
@@ -71,8 +70,8 @@ use crate::files::issue::{Issue, Status};
 use crate::files::issue_cache::{IssueCache, Key, Stat};
 use crate::files::workspace::Workspace;
 use crate::files::workspace::duplicate_ids;
+use crate::gate::earned;
 use crate::git::repo::Repo;
-use crate::judge::evidence::{self, Evidence};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -176,10 +175,13 @@ pub fn check(repo: &Repo, overrides: &Overrides, target: &Target) -> Result<Outc
         Target::PrePush { remote, updates } => {
             let mut seen = BTreeSet::new();
             for u in updates {
-                if u.local.is_zero() || !seen.insert((u.local, u.remote)) {
+                if u.local.is_zero() || is_tag(u) || !seen.insert((u.local, u.remote)) {
                     continue;
                 }
-                let commit = git.find_commit(u.local).map_err(|e| Error::git(format!("could not read pushed commit {}", u.local), e))?;
+                let commit = git
+                    .find_object(u.local, None)
+                    .and_then(|o| o.peel_to_commit())
+                    .map_err(|e| Error::git(format!("could not read pushed commit {}", u.local), e))?;
                 let tree = commit.tree().map_err(|e| Error::git(format!("could not read the tree of {}", u.local), e))?;
                 let (base, hide) = if !u.remote.is_zero() && git.find_commit(u.remote).is_ok() {
                     (git.merge_base(u.local, u.remote).ok(), vec![u.remote])
@@ -217,6 +219,11 @@ pub fn check(repo: &Repo, overrides: &Overrides, target: &Target) -> Result<Outc
         }
     }
     Ok(out)
+}
+
+/// Whether a pushed ref is a tag: a tag names a commit that its branch's push is checked with.
+fn is_tag(u: &RefUpdate) -> bool {
+    u.local_ref.starts_with("refs/tags/") || u.remote_ref.starts_with("refs/tags/")
 }
 
 /// `A..B`, `A...B` or `A` (meaning `A..HEAD`) → `(A, B)`.
@@ -326,7 +333,7 @@ fn check_one(
     let FromFiles { issues, mut failures, resolving, signals } = from_files(&tip, config.clone(), untouched, commits)?;
     let resolving_issues = resolving_at(&tip, &resolving);
     let resolving: Vec<&Issue> = resolving_issues.iter().collect();
-    check_resolutions(&tip, &config, &resolving, &mut failures);
+    check_resolutions(&tip, &config, &resolving, commits, &mut failures);
     failures.extend(signals);
     check_stubs(&tip, &resolving, &mut failures)?;
     if !untouched {
@@ -457,7 +464,9 @@ fn check_issue_files(ws: &Workspace, failures: &mut Vec<Failure>) -> bool {
 fn check_catalog(tip: &TipUnderCheck<'_>, ws: &Workspace, issues_valid: bool, failures: &mut Vec<Failure>) -> Result<()> {
     let cat_path = ws.config.catalog.clone();
     let cat_bytes = match tip.snap {
-        Snapshot::WorkTree => crate::base::fsutil::read_optional(&tip.repo.root.join(&cat_path))?,
+        Snapshot::WorkTree => {
+            crate::base::fsutil::read_optional_capped(&tip.repo.root.join(&cat_path), crate::files::text::MAX_FILE_BYTES)?
+        }
         Snapshot::Tree(_, tree) => read_blob(&tip.repo.git, tree, &cat_path),
     };
     match cat_bytes {
@@ -510,20 +519,36 @@ fn resolving_issues<'w>(tip: &TipUnderCheck<'_>, ws: &'w Workspace) -> Result<Ve
     Ok(resolving)
 }
 
-/// Check 3, resolutions are earned: passing evidence for the tip's files, or a run report that
-/// resolved the issue.
-fn check_resolutions(tip: &TipUnderCheck<'_>, config: &Config, resolving: &[&Issue], failures: &mut Vec<Failure>) {
-    let mut reports: Option<Vec<(PathBuf, String)>> = None;
+/// Check 3, resolutions are earned: each issue becomes RESOLVED in a commit (or the working
+/// tree's change) that adds passing, sealed evidence for it matching its files there.
+fn check_resolutions(tip: &TipUnderCheck<'_>, config: &Config, resolving: &[&Issue], commits: &[Oid], failures: &mut Vec<Failure>) {
+    let git = &tip.repo.git;
+    let pushed: std::collections::HashSet<Oid> = commits.iter().copied().collect();
     for issue in resolving {
-        let Some(why) = evidence_problem(tip.repo, tip.snap, config, issue) else { continue };
-        let reports = reports.get_or_insert_with(|| run_reports(tip.repo, tip.snap, &config.runs));
-        if !reports.iter().any(|(_, text)| report_resolves(text, issue.id())) {
-            failures.push(Failure::new(
-                format!("{}:{}", issue.path.display(), issue.key_line("status").unwrap_or(0)),
-                format!("{} becomes RESOLVED without passing evidence or a run report that resolved it: {why}", issue.id()),
-                format!("run `git lanes verify {}` and commit its evidence, or set status back to OPEN", issue.id()),
-            ));
-        }
+        let (why, at) = match tip.snap {
+            Snapshot::WorkTree => {
+                let before = tip.base_tree.map(|t| earned::View::Tree(git, t));
+                (earned::unearned(git, config, &earned::View::Disk(&tip.repo.root), before.as_ref(), &issue.path), String::new())
+            }
+            Snapshot::Tree(oid, _) => {
+                let Some(c) = earned::resolving_commit(git, *oid, &pushed, &issue.path).and_then(|c| git.find_commit(c).ok()) else {
+                    continue;
+                };
+                let (Ok(tree), parent) = (c.tree(), c.parent(0).ok().and_then(|p| p.tree().ok())) else { continue };
+                let before = parent.as_ref().map(|t| earned::View::Tree(git, t));
+                let why = earned::unearned(git, config, &earned::View::Tree(git, &tree), before.as_ref(), &issue.path);
+                (why, format!(" in commit {}", &c.id().to_string()[..10]))
+            }
+        };
+        let Some(why) = why else { continue };
+        failures.push(Failure::new(
+            format!("{}:{}", issue.path.display(), issue.key_line("status").unwrap_or(0)),
+            format!("{} becomes RESOLVED{at} without passing evidence written by git-lanes in that same change: {why}", issue.id()),
+            format!(
+                "let `git lanes run` resolve it, or commit the fix, run `git lanes verify {}` and commit the evidence it writes together with the status change (a run report or older evidence does not count); else set status back to OPEN",
+                issue.id()
+            ),
+        ));
     }
 }
 
@@ -795,101 +820,6 @@ fn added_stubs(git: &Repository, base: Option<&Tree>, snap: &Snapshot, paths: &[
     Ok(hits)
 }
 
-/// Why the issue's evidence at `snap` does not count (`None`: it is passing and fresh).
-fn evidence_problem(repo: &Repo, snap: &Snapshot, config: &Config, issue: &Issue) -> Option<String> {
-    let dir = config.evidence.join(issue.lane());
-    let names: Vec<String> = match snap {
-        Snapshot::WorkTree => evidence::lane_names(&repo.root, &config.evidence, issue.lane()).unwrap_or_default(),
-        Snapshot::Tree(_, tree) => {
-            subtree(&repo.git, tree, &dir).map(|t| t.iter().filter_map(|e| e.name().map(str::to_string)).collect()).unwrap_or_default()
-        }
-    };
-    let names = evidence::sorted_names(names, issue.id());
-    if names.is_empty() {
-        return Some(format!("no evidence for {} under {}", issue.id(), dir.display()));
-    }
-    // The newest file that is evidence JSON counts; a newer unreadable one does not hide it.
-    let parsed = names.iter().rev().find_map(|name| {
-        let rel = dir.join(name);
-        let bytes = match snap {
-            Snapshot::WorkTree => std::fs::read(repo.root.join(&rel)).ok(),
-            Snapshot::Tree(_, tree) => read_blob(&repo.git, tree, &rel),
-        }?;
-        serde_json::from_slice::<Evidence>(&bytes).ok().map(|ev| (rel, ev))
-    });
-    let Some((rel, ev)) = parsed else {
-        return Some(format!("{} is not readable evidence JSON", dir.join(names.last()?).display()));
-    };
-    if !ev.all_passed {
-        return Some(format!("{} records failing checks", rel.display()));
-    }
-    if !ev.has_path_hashes() {
-        // The seed's evidence: fresh when the affected paths are unchanged since the commit
-        // that added it.
-        let paths = if issue.meta.affected_paths.is_empty() { ev.affected_paths.clone() } else { issue.meta.affected_paths.clone() };
-        let at = match snap {
-            Snapshot::Tree(oid, _) => Some(*oid),
-            Snapshot::WorkTree => None,
-        };
-        let stale = evidence::foreign_stale_paths(&repo.git, at, &rel, &paths);
-        if !stale.is_empty() {
-            return Some(format!("{} is stale ({} changed since the commit that added it)", rel.display(), stale.join(", ")));
-        }
-        return None;
-    }
-    let stale: Vec<&str> = ev
-        .path_hashes
-        .iter()
-        .filter(|(p, h)| {
-            let now = match snap {
-                Snapshot::WorkTree => evidence::path_hash(&repo.root, p),
-                Snapshot::Tree(_, tree) => evidence::tree_path_hash(&repo.git, tree, p),
-            };
-            now != **h
-        })
-        .map(|(p, _)| p.as_str())
-        .collect();
-    if !stale.is_empty() {
-        return Some(format!("{} is stale ({} changed since)", rel.display(), stale.join(", ")));
-    }
-    None
-}
-
-/// Run reports (`*.md` under the runs folder) at `snap`: `(path, text)`.
-fn run_reports(repo: &Repo, snap: &Snapshot, runs: &Path) -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
-    match snap {
-        Snapshot::WorkTree => {
-            for e in std::fs::read_dir(repo.root.join(runs)).into_iter().flatten().flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".md")
-                    && let Ok(b) = std::fs::read(e.path())
-                {
-                    out.push((runs.join(name), String::from_utf8_lossy(&b).into_owned()));
-                }
-            }
-        }
-        Snapshot::Tree(_, tree) => {
-            if let Some(t) = subtree(&repo.git, tree, runs) {
-                for e in t.iter() {
-                    if let Some(name) = e.name().filter(|n| n.ends_with(".md"))
-                        && let Ok(b) = repo.git.find_blob(e.id())
-                    {
-                        out.push((runs.join(name), String::from_utf8_lossy(b.content()).into_owned()));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Whether a run report resolved `id`: some line holds both the upper-case word `RESOLVED` and
-/// `id` as whole words (a word is a run of `[A-Za-z0-9_-]`), as in `| E-01 | RESOLVED | … |`.
-pub fn report_resolves(text: &str, id: &str) -> bool {
-    crate::run::report::resolved_ids(text).iter().any(|r| r == id)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -902,13 +832,5 @@ mod tests {
         assert_eq!(u.len(), 1);
         assert!(u[0].remote.is_zero());
         assert!(parse_pre_push("refs/heads/x abc").is_err());
-    }
-
-    #[test]
-    fn report_lines() {
-        assert!(report_resolves("| E-01 | RESOLVED | fixed |", "E-01"));
-        assert!(!report_resolves("| E-011 | RESOLVED |", "E-01"));
-        assert!(!report_resolves("| E-01 | UNRESOLVED |", "E-01"));
-        assert!(!report_resolves("| E-01 | REJECTED |\n| E-02 | RESOLVED |", "E-01"));
     }
 }

@@ -4,4 +4,5 @@
 
 pub mod check;
 pub mod doctor;
+mod earned;
 pub mod hook;

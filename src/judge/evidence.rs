@@ -38,6 +38,10 @@ pub struct CheckRecord {
     /// How the command ended (`exit 0`, `timed out after 30s`); an extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending: Option<String>,
+    /// How the check was kept from writing git's data (`read_only_mount`, `landlock_rules`,
+    /// `no_git_folder`, `put_back`); an extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_shield: Option<String>,
 }
 
 /// The `metadata` block (the seed's `verify_issue.py` writes none: `verifier` is then
@@ -81,6 +85,10 @@ pub struct Evidence {
     pub path_hashes: BTreeMap<String, Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// sha256 of the record without this field, set when git-lanes writes the file (see
+    /// [`Evidence::seal_matches`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 impl Default for Metadata {
@@ -93,6 +101,20 @@ impl Evidence {
     /// Whether git-lanes wrote it (it then records the hash of every affected path).
     pub fn has_path_hashes(&self) -> bool {
         !self.path_hashes.is_empty() || self.commit.is_some()
+    }
+
+    /// The seal of this record: the sha256 of its JSON with `seal` left out. It holds no
+    /// secret: anyone can compute it, so it proves no authorship; what it catches is a hand
+    /// edit (`all_passed: true`, a check's exit code) that did not also recompute it.
+    pub fn compute_seal(&self) -> String {
+        let mut bare = self.clone();
+        bare.seal = None;
+        sha256_hex(&serde_json::to_vec(&bare).unwrap_or_default())
+    }
+
+    /// Whether the record carries the seal of its own content.
+    pub fn seal_matches(&self) -> bool {
+        self.seal.as_deref() == Some(self.compute_seal().as_str())
     }
 
     /// Metadata for evidence written by this build.
@@ -180,7 +202,9 @@ pub fn write(root: &Path, evidence_dir: &Path, ev: &Evidence, stamp: &str) -> Re
         rel = dir.join(format!("{}_{stamp}_{n}.json", ev.issue_id));
         n += 1;
     }
-    let json = serde_json::to_string_pretty(ev).map_err(|e| Error::usage(format!("could not serialise evidence: {e}"), None))?;
+    let mut ev = ev.clone();
+    ev.seal = Some(ev.compute_seal());
+    let json = serde_json::to_string_pretty(&ev).map_err(|e| Error::usage(format!("could not serialise evidence: {e}"), None))?;
     fsutil::write_under(root, &rel, format!("{json}\n").as_bytes())?;
     Ok(rel)
 }

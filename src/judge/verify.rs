@@ -120,6 +120,8 @@ pub struct CheckResult {
     /// Bytes of output left out by the cap.
     pub dropped_bytes: u64,
     pub duration: Duration,
+    /// How its sandbox kept it from writing git's data; `None` when it was not started.
+    pub git_shield: Option<crate::exec::sandbox::GitShield>,
 }
 
 impl CheckResult {
@@ -268,8 +270,7 @@ impl Slot {
             .prefix("git-lanes-check-")
             .tempdir()
             .map_err(|e| format!("could not create its temporary folder: {e}"))?;
-        let policy = crate::exec::sandbox::Policy::for_check(tree, tmp.path());
-        let sandbox = crate::exec::sandbox::Prepared::new(policy).map_err(|e| format!("sandbox: {e}"))?;
+        let sandbox = crate::exec::sandbox::Prepared::for_check(tree, tmp.path()).map_err(|e| format!("sandbox: {e}"))?;
         Ok(Slot { tmp, sandbox: std::sync::Arc::new(sandbox) })
     }
 
@@ -332,6 +333,7 @@ impl<'a> Checker<'a> {
             output: String::new(),
             dropped_bytes: 0,
             duration: Duration::ZERO,
+            git_shield: None,
         };
         if !self.opts.allow_dangerous
             && let Some(finding) = safety::inspect(&check.command).into_iter().next()
@@ -360,6 +362,7 @@ impl<'a> Checker<'a> {
             let meanwhile = guard.1 != restorations_before;
             (restored, meanwhile)
         };
+        let shield = slot.sandbox.shield();
         self.give_back(slot);
         let done = match ran {
             Err(e) => return not_run(e.to_string()),
@@ -367,7 +370,12 @@ impl<'a> Checker<'a> {
         };
         let (passed, reason) = if !restored.is_empty() {
             let paths = restored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-            (false, Reason::NotRun { why: format!("it changed what git executes ({paths}); git-lanes put it back") })
+            let why = if restored.iter().any(|p| p.file_name() == Some(".git".as_ref())) {
+                format!("it deleted or changed the worktree's link to its repository ({paths}); git-lanes put it back")
+            } else {
+                format!("it changed what git executes ({paths}); git-lanes put it back")
+            };
+            (false, Reason::NotRun { why })
         } else if restored_meanwhile {
             let why =
                 "a check running at the same time changed what git executes (git-lanes put it back), so this one cannot be trusted either";
@@ -383,6 +391,7 @@ impl<'a> Checker<'a> {
             output: crate::base::redact::redact(&done.output.text).into_owned(),
             dropped_bytes: done.output.dropped_bytes,
             duration: done.duration,
+            git_shield: Some(shield),
         }
     }
 
@@ -441,6 +450,7 @@ pub fn to_evidence(verdict: &IssueVerdict, issue: &Issue, tree: &TreeState, time
                 Reason::NotRun { why } => format!("not run: {why}"),
                 _ => c.ending.map(|e| e.to_string()).unwrap_or_default(),
             }),
+            git_shield: c.git_shield.map(|g| g.code().to_string()),
         })
         .collect();
     Evidence {
@@ -461,6 +471,7 @@ pub fn to_evidence(verdict: &IssueVerdict, issue: &Issue, tree: &TreeState, time
         dirty: tree.dirty,
         path_hashes: verdict.path_hashes.clone(),
         run_id: None,
+        seal: None,
     }
 }
 
@@ -759,7 +770,8 @@ mod tests {
         let hooks = tree.path().join(".git/hooks");
         std::fs::create_dir_all(&hooks).unwrap();
         std::fs::write(hooks.join("pre-push"), "mine").unwrap();
-        let o = opts(Duration::from_secs(10));
+        // Past the danger reading, which flags the write, to the sandbox.
+        let o = VerifyOptions { allow_dangerous: true, ..opts(Duration::from_secs(10)) };
         let checker = Checker::new(tree.path(), &o);
         let (tamper, bystander) = std::thread::scope(|s| {
             let bystander = s.spawn(|| checker.run(&check("sleep 1; echo PASS")));
@@ -767,9 +779,15 @@ mod tests {
             let tamper = checker.run(&check("echo evil > .git/hooks/pre-push; echo PASS"));
             (tamper, bystander.join().unwrap())
         });
+        assert_eq!(std::fs::read_to_string(hooks.join("pre-push")).unwrap(), "mine");
+        if tamper.git_shield != Some(crate::exec::sandbox::GitShield::PutBack) {
+            // The sandbox kept `.git` out of reach: the write failed, nothing to put back.
+            assert!(tamper.output.contains("Read-only file system") || tamper.output.contains("Permission denied"), "{tamper:?}");
+            assert!(bystander.passed, "{bystander:?}");
+            return;
+        }
         assert!(!tamper.passed && matches!(&tamper.reason, Reason::NotRun { why } if why.contains("changed what git executes")));
         assert!(!bystander.passed, "a check running while another changed a hook passed: {bystander:?}");
-        assert_eq!(std::fs::read_to_string(hooks.join("pre-push")).unwrap(), "mine");
         // Afterwards, with the hook put back, checks pass again.
         assert!(checker.run(&check("echo PASS")).passed);
     }

@@ -55,6 +55,9 @@ pub struct CheckPreview {
     pub findings: Vec<Finding>,
     /// How it ended (`exit 0`, `timed out after 30s`) or why it was not run.
     pub note: String,
+    /// How it was kept from writing git's data (`no_git_folder`: the export has none); `None`
+    /// when not run.
+    pub git_shield: Option<crate::exec::sandbox::GitShield>,
 }
 
 /// The verdict preview of one assigned issue.
@@ -119,7 +122,14 @@ pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog
                     .map(|c| {
                         let findings = safety::inspect(&c.command);
                         let note = if findings.is_empty() { String::new() } else { "not run: flagged as dangerous".into() };
-                        CheckPreview { label: c.label().to_string(), command: c.command, currently_passing: None, findings, note }
+                        CheckPreview {
+                            label: c.label().to_string(),
+                            command: c.command,
+                            currently_passing: None,
+                            findings,
+                            note,
+                            git_shield: None,
+                        }
                     })
                     .collect();
                 let protected = by_id.get(a.id.as_str()).map(|i| protection.shown_for(i, &lane_issues)).unwrap_or_default();
@@ -140,16 +150,18 @@ fn worker_preview(ws: &Workspace, lane: &str, opts: &DryRunOptions) -> (Option<S
     else {
         return (None, Some(format!("no worker for lane {lane}; hint: pass `--worker claude` (or another preset, or a command line)")));
     };
-    let model = presets::lane_setting(opts.model.as_deref(), spec.and_then(|s| s.model.as_deref()), ws.config.model.as_deref());
+    let preset = setting.trim().parse::<presets::Preset>().unwrap_or(presets::Preset::Script);
+    let model = super::model::lane_model(preset, opts.model.as_deref(), spec, &ws.config);
     let nowhere = Path::new("");
     let ctx = presets::WorkerContext {
         prompt_file: nowhere,
         work_order_file: nowhere,
         state_dir: nowhere,
-        model,
+        model: model.as_deref(),
         max_turns: opts.max_turns,
         max_budget_usd: opts.max_budget_usd,
         lane,
+        sandboxed: ws.config.sandbox_workers,
     };
     let with_hint = |e: presets::WorkerError| match e.hint() {
         Some(h) => format!("{e}; hint: {h}"),
@@ -196,9 +208,10 @@ fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]
     let opts = crate::judge::verify::VerifyOptions::from_config(&ws.config, true);
     let checker = crate::judge::verify::Checker::new(&export, &opts);
     todo.par_iter_mut().for_each(|c| {
-        let (passing, note) = run_check(&checker, &c.command);
+        let (passing, note, shield) = run_check(&checker, &c.command);
         c.currently_passing = passing;
         c.note = note;
+        c.git_shield = shield;
     });
     Ok(())
 }
@@ -227,12 +240,15 @@ pub(crate) fn export_outside(
 
 /// Run one check in the export with the judge's own rule (`verify::Checker`): scrubbed
 /// environment, the verify timeout, PASS/FAIL words. `None`: it could not be run.
-fn run_check(checker: &crate::judge::verify::Checker<'_>, command: &str) -> (Option<bool>, String) {
+fn run_check(
+    checker: &crate::judge::verify::Checker<'_>,
+    command: &str,
+) -> (Option<bool>, String, Option<crate::exec::sandbox::GitShield>) {
     let check = crate::files::issue::Check { name: None, command: command.to_string(), line: 0 };
     let r = checker.run(&check);
     match &r.reason {
-        crate::judge::verify::Reason::NotRun { why } => (None, format!("not run: {why}")),
-        _ => (Some(r.passed), r.ending.map(|e| e.to_string()).unwrap_or_default()),
+        crate::judge::verify::Reason::NotRun { why } => (None, format!("not run: {why}"), r.git_shield),
+        _ => (Some(r.passed), r.ending.map(|e| e.to_string()).unwrap_or_default(), r.git_shield),
     }
 }
 

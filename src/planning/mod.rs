@@ -2,5 +2,6 @@
 //! files, judge, and agents (the worker line a dry run shows).
 
 pub mod dryrun;
+pub mod model;
 pub mod plan;
 pub mod workorder;

@@ -55,6 +55,9 @@ pub struct Collected {
     /// Files the lane changed that belong to none of its issues (their affected paths and the
     /// files their checks name).
     pub other_changes: Vec<String>,
+    /// Checks that changed git's files in the worktree (its `.git` link, what git executes),
+    /// put back by git-lanes: `` check `…` of E-01: why ``.
+    pub tampering: Vec<String>,
 }
 
 /// One lane to collect, owned so a collection can run on its own thread while the coordinator
@@ -201,6 +204,7 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
     if let Some(e) = &c.error {
         ls.warnings.push(format!("collecting failed: {e}"));
     }
+    ls.warnings.extend(c.tampering.iter().cloned());
 }
 
 /// What every lane's collection shares: owned, so collections can run on threads of their own.
@@ -301,6 +305,7 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
     write_guard_note(&guarded, worker_tip, &heads)?;
     let judging = Judging::new(cx, input, &git, base, &out.reverts)?;
     let results = run_checks(cx, input, &note)?;
+    out.tampering = tampering(&results);
     let mut written = Written::default();
     for (issue, result) in results {
         out.judgements.push(judging.judge(issue, &result, &mut written)?);
@@ -474,6 +479,20 @@ fn run_checks<'w>(cx: &'w Cx, input: &LaneInput, note: &Path) -> Result<Vec<(&'w
     let results = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).map(|issue| (issue, checker.verify(issue))).collect();
     droppings.restore(&input.worktree, true)?;
     Ok(results)
+}
+
+/// The checks that changed git's files (their results say what git-lanes put back).
+fn tampering(results: &[(&Issue, verify::IssueVerdict)]) -> Vec<String> {
+    results
+        .iter()
+        .flat_map(|(issue, v)| v.checks.iter().map(move |c| (issue, c)))
+        .filter_map(|(issue, c)| match &c.reason {
+            verify::Reason::NotRun { why } if why.contains("git-lanes put it back") && c.ending.is_some() => {
+                Some(format!("check `{}` of {}: {why}", c.check.label(), issue.id()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// What the judge wrote in the lane worktree: the only files its commit takes.

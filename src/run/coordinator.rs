@@ -12,7 +12,8 @@
 //! The rules: `.done` + exited ⇒ done; `.done` + still running after `done_grace` ⇒ group ended,
 //! done (agent CLIs are known to hang after finishing); exit without `.done` or non-zero ⇒
 //! failed; past the lane timeout ⇒ group killed, timed out; a log in a known stuck shape ⇒ group
-//! ended, failed; status unchanged for `stall_after` ⇒ a warning. Ctrl-C once forwards SIGINT to
+//! ended, failed; no output, no new status and no worktree change for `stall_after` ⇒ group
+//! ended, failed, the reason naming the stall. Ctrl-C once forwards SIGINT to
 //! every lane group, stops scheduling and saves state; twice kills the groups.
 //!
 //! # A lane's states
@@ -29,10 +30,10 @@
 //!   WorktreeReady (error) │                             │ a free slot (--max-parallel):
 //!   on_worktree_failed    │                             │ start_ready_lanes
 //!                         ▼       could not start  ┌─────────┐   SignalSeen: on_status,
-//!                      failed ◄─────────────────── │ running │ ◄─ on_done_seen; Tick: on_stall
-//!                         ▲                        └────┬────┘    (it stays running)
+//!                      failed ◄─────────────────── │ running │ ◄─ on_done_seen
+//!                         ▲                        └────┬────┘
 //!                         │ on_stop (operator),         │
-//!                         │ Tick: a stuck log           │ WorkerExited: on_exit
+//!                         │ Tick: a stuck log, a stall  │ WorkerExited: on_exit
 //!                         └─────────────────────────────┤ Tick: on_grace_over, on_timeout
 //!          ┌──────────────────┬─────────────────────────┼──────────────────────┐
 //!          ▼                  ▼                         ▼                      ▼
@@ -265,7 +266,7 @@ pub(super) enum Event {
     Collected(Box<Collected>),
 }
 
-/// The settings that bound the lanes: how many run at once, the `.done` grace, the stall warning.
+/// The settings that bound the lanes: how many run at once, the `.done` grace, the stall limit.
 struct Limits {
     max_parallel: usize,
     done_grace: Duration,
@@ -632,13 +633,14 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         } else if a.started.elapsed() >= a.timeout {
             Some(a.on_timeout())
         } else {
-            a.end_if_stuck(&self.r.dir)
+            a.end_if_stuck(&self.r.dir).or_else(|| a.end_if_stalled(&self.r.dir, stall_after))
         };
-        let stalled = ended.is_none() && a.follow.stalled(stall_after);
-        match ended {
-            Some(ended) => self.end_lane(lane, ended),
-            None if stalled => self.on_stall(lane),
-            None => {}
+        let stalled = a.stuck.as_deref().is_some_and(|s| s.starts_with("stalled:"));
+        if let Some(ended) = ended {
+            if stalled {
+                self.on_stall(lane);
+            }
+            self.end_lane(lane, ended);
         }
     }
 
@@ -674,11 +676,10 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         (self.r.observer)(&RunEvent::Note(format!("lane {lane}: {text}")));
     }
 
-    /// running → running: the status has not changed for `stall_after` (said once per status).
+    /// running → failed (ended next): no sign of life from the worker for `stall_after`.
     fn on_stall(&mut self, lane: &str) {
         let secs = self.limits.stall_after.as_secs();
         (self.r.observer)(&RunEvent::LaneStalled { lane: lane.to_string(), for_secs: secs });
-        self.r.lane_state(lane).warnings.push(format!("stalled: status unchanged for {secs}s"));
     }
 
     /// running → done | failed | timed_out | interrupted: the worker exited. A hint for a lane
@@ -758,6 +759,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             a.as_ref().map(|a| a.preset).unwrap_or_else(|| worker::preset_of(r.lanes.get(lane).map_or("", |lr| lr.worker.as_str())));
         let log = r.dir.join(lane).join("worker.log");
         let outcome = Outcome::of(preset, &log, ended, a.and_then(|a| a.stuck));
+        let ws = std::sync::Arc::clone(&r.ws);
         let ls = r.lane_state(lane);
         ls.status = outcome.state.as_str().into();
         ls.exit = Some(outcome.detail.clone());
@@ -768,6 +770,22 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         if let Some(u) = &outcome.usage {
             ls.cost_usd = u.cost_usd;
             ls.turns = u.turns;
+            ls.input_tokens = u.input_tokens;
+            ls.output_tokens = u.output_tokens;
+            ls.cost_estimated = false;
+            if ls.cost_usd.is_none() {
+                let prices = ws.config.agents.get(preset.name()).map(|a| &a.prices);
+                let price = prices.and_then(|p| ls.model.as_deref().and_then(|m| p.get(m)).or_else(|| p.get("*")));
+                if let Some(price) = price
+                    && (u.input_tokens.is_some() || u.output_tokens.is_some())
+                {
+                    #[allow(clippy::cast_precision_loss, reason = "token counts are far below 2^52")]
+                    let dollars =
+                        (u.input_tokens.unwrap_or(0) as f64 * price.input + u.output_tokens.unwrap_or(0) as f64 * price.output) / 1e6;
+                    ls.cost_usd = Some(dollars);
+                    ls.cost_estimated = true;
+                }
+            }
         }
         if let Some(lr) = r.lanes.get(lane)
             && let Err(e) = presets::remove_droppings(&lr.worktree)
@@ -853,11 +871,33 @@ fn lane_worker(ws: &Workspace, opts: &RunOptions, lane: &str) -> Result<String> 
     })
 }
 
+/// `model:` maps and `agents:` keyed by something that is no preset: refused, with the line.
+fn check_agent_keys(root: &Path, ws: &Workspace) -> Result<()> {
+    let config = Path::new(crate::files::config::CONFIG_FILE);
+    let mut wrong: Vec<(PathBuf, String)> = crate::planning::model::unknown_presets(ws.config.model.as_ref())
+        .into_iter()
+        .chain(ws.config.agents.keys().filter(|k| k.parse::<Preset>().is_err()).cloned())
+        .map(|k| (config.to_path_buf(), k))
+        .collect();
+    for spec in ws.specs.values() {
+        wrong.extend(crate::planning::model::unknown_presets(spec.model.as_ref()).into_iter().map(|k| (spec.path.clone(), k)));
+    }
+    let Some((file, key)) = wrong.into_iter().next() else { return Ok(()) };
+    let full = if file.is_absolute() { file.clone() } else { root.join(&file) };
+    let text = std::fs::read_to_string(&full).unwrap_or_default();
+    let line = text.lines().position(|l| l.contains(&format!("{key}:"))).map_or(0, |n| n + 1);
+    let shown = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
+    Err(crate::base::error::Problem::new(shown, line, format!("`{key}` is not an agent preset (a key of `model:` or `agents:`)"))
+        .with_hint(format!("use one of: {}", Preset::NAMES.join(", ")))
+        .into())
+}
+
 /// The preflight for workers (before any lock, branch, worktree or commit exists): every lane
 /// that will run has a worker, its limits are valid, and its program is installed.
 pub(super) fn check_workers(root: &Path, ws: &Workspace, opts: &RunOptions, lanes: &[&str]) -> Result<()> {
     let path = presets::worker_path().or_else(|| std::env::var_os("PATH"));
     let nowhere = Path::new("");
+    check_agent_keys(root, ws)?;
     for lane in lanes {
         let worker = lane_worker(ws, opts, lane)?;
         let ctx = WorkerContext {
@@ -868,6 +908,7 @@ pub(super) fn check_workers(root: &Path, ws: &Workspace, opts: &RunOptions, lane
             max_turns: opts.max_turns,
             max_budget_usd: opts.max_budget_usd,
             lane,
+            sandboxed: opts.sandbox_workers || ws.config.sandbox_workers,
         };
         let cmd = presets::resolve_worker(&worker, &ctx).map_err(worker_error)?;
         presets::check_worker(&cmd, lane, path.as_deref(), root).map_err(worker_error)?;

@@ -23,7 +23,7 @@ use crate::files::config::IntegrationPolicy;
 use crate::files::issue::Status;
 use crate::files::workspace::Workspace;
 use crate::run::report;
-use crate::run::state::{Finishing, IntegrationState, IssueLine, LaneState, MergedLane, Rejection};
+use crate::run::state::{Finishing, IntegrationChecks, IntegrationState, IssueLine, LaneState, MergedLane, Rejection};
 use crate::{git::gitcli, git::worktree, run::signal};
 
 /// Collect, integrate and finish a run whose lanes all ended; `interrupted` stops after
@@ -92,6 +92,7 @@ fn collected_lines(c: &Collected) -> Vec<String> {
         out.push(format!("lane {}: collecting failed: {e}", c.lane));
     }
     out.extend(c.reverts.iter().map(|rv| format!("lane {}: edit dropped from its commit: {rv}", c.lane)));
+    out.extend(c.tampering.iter().map(|t| format!("lane {}: {t}", c.lane)));
     if !c.refused.is_empty() {
         out.push(format!(
             "lane {} was refused ({}); it is neither judged nor integrated, its branch is kept",
@@ -185,7 +186,8 @@ fn integrate_lanes(r: &mut Run<'_>, candidates: &[Candidate], policy: Integratio
         crate::run::timeline::record(&mut r.state, &e);
         (r.observer)(&e);
     };
-    integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, candidates, policy, &mut on_step)
+    let commands: &[String] = if r.opts.no_integration_checks { &[] } else { &r.ws.config.integration_checks };
+    integrate::integrate(r.repo, &r.ws, &r.label, &r.base, &wt_root, candidates, policy, commands, &mut on_step)
 }
 
 /// Each lane's merge result in the state, the integration as a whole, and what a human must
@@ -205,6 +207,18 @@ fn record_integration(r: &mut Run<'_>, int: &Integrated, policy: IntegrationPoli
     for (a, b) in &int.conflicting_pairs {
         r.emit(RunEvent::Note(format!("lanes {a} and {b} conflict when merged")));
     }
+    let mut checks = int.checks.clone();
+    if r.opts.no_integration_checks && !r.ws.config.integration_checks.is_empty() {
+        r.emit(RunEvent::Note("integration checks skipped for this run (--no-integration-checks)".into()));
+        checks =
+            Some(IntegrationChecks { commands: r.ws.config.integration_checks.clone(), skipped: true, ..IntegrationChecks::default() });
+    }
+    for f in checks.iter().flat_map(|c| &c.failing_before) {
+        human.push(format!(
+            "integration check `{}` already fails at the run's base (no lane is blamed); fix it or take it out of integration_checks",
+            f.command
+        ));
+    }
     r.state.integration = Some(IntegrationState {
         policy: format!("{policy:?}").to_lowercase(),
         branch: Some(int.branch.clone()),
@@ -213,6 +227,7 @@ fn record_integration(r: &mut Run<'_>, int: &Integrated, policy: IntegrationPoli
         fast_forwarded: false,
         commit: None,
         kept_at: None,
+        checks,
     });
 }
 
@@ -244,7 +259,7 @@ fn report_rel(r: &Run<'_>) -> PathBuf {
 /// each lane's verdicts next to the report. Returns how many issues stay OPEN there.
 fn write_catalog_and_verdicts(r: &Run<'_>, iw: &Path) -> Result<usize> {
     let iws = Workspace::load(iw, r.ws.config.clone())?;
-    if let Some(bytes) = crate::base::fsutil::read_optional(&iw.join(&r.ws.config.catalog))? {
+    if let Some(bytes) = crate::base::fsutil::read_optional_capped(&iw.join(&r.ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {
         let cat = Catalog::parse(&r.ws.config.catalog, bytes)?;
         let synced = cat.sync(&iws, &crate::files::scaffold::now_stamp());
         if synced.changed {
@@ -625,6 +640,7 @@ fn summary(
         integrated: vec![],
         fast_forwarded: false,
         lanes: super::LaneOutcome::of(&r.state),
+        integration_checks: r.state.integration.as_ref().and_then(|i| i.checks.clone()),
     }
 }
 

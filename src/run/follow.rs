@@ -104,7 +104,6 @@ pub struct LaneFollow {
     pub done: bool,
     pub done_seen: Option<Instant>,
     pub latency: Option<Duration>,
-    pub stall_warned: bool,
     /// Signal-file problems already reported.
     pub warned: Vec<String>,
 }
@@ -119,7 +118,6 @@ impl LaneFollow {
             done: false,
             done_seen: None,
             latency: None,
-            stall_warned: false,
             warned: Vec::new(),
         }
     }
@@ -156,7 +154,6 @@ impl LaneFollow {
         {
             self.status = Some(text.clone());
             self.status_since = Instant::now();
-            self.stall_warned = false;
             out.push(Change::Status(text));
         }
         if let Some(m) = done_mtime
@@ -168,15 +165,6 @@ impl LaneFollow {
             out.push(Change::Done { latency: self.latency });
         }
         out
-    }
-
-    /// Whether the status has not changed for `after` (reported once per status).
-    pub fn stalled(&mut self, after: Duration) -> bool {
-        if !self.done && !self.stall_warned && self.status_since.elapsed() >= after {
-            self.stall_warned = true;
-            return true;
-        }
-        false
     }
 }
 

@@ -14,6 +14,18 @@
 //! and the others go on. Only lanes that resolved at least one issue are merged: a lane whose
 //! every fix was rejected keeps its branch for a human. Policy `squash` is the same with one
 //! squashed commit per lane.
+//!
+//! # Design note: integration checks and bisection
+//! `lanes.yaml` `integration_checks:` (e.g. the whole test suite) run last, on the result. When
+//! one fails, the failing ones run once at the run's base: a command that fails there already is
+//! reported as failing before the run and blames no lane. Otherwise the lanes that broke it are
+//! found as a merge queue finds them, by bisection over the merged lanes in merge order: the
+//! shortest prefix of them whose result fails is found by halving (the empty prefix, the base,
+//! passes; the whole list fails), its last lane is backed out — it broke a command on its own or
+//! together with the lanes before it — and the rest is checked again; until it passes. One culprit
+//! among `n` lanes costs about `log2(n)` runs besides the first run, the base run and the run that
+//! confirms the result. Every run of the bisection runs every integration command that passes
+//! at the base (those that failed first) and the checks of the issues the candidate resolves.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +38,7 @@ use crate::git::repo::Repo;
 use crate::git::treemerge;
 use crate::git::worktree;
 use crate::judge::verify::{self, VerifyOptions};
+use crate::run::state::{Breakage, CheckFailure, IntegrationChecks};
 
 /// A lane offered for integration.
 #[derive(Debug, Clone)]
@@ -49,6 +62,8 @@ pub struct Integrated {
     pub conflicting_pairs: Vec<(String, String)>,
     /// Issues resolved by merged lanes.
     pub resolved: Vec<String>,
+    /// What the integration checks did (`None`: there are none).
+    pub checks: Option<IntegrationChecks>,
 }
 
 /// Which pairs of lane tips conflict when merged in memory.
@@ -87,6 +102,7 @@ pub fn integrate(
     wt_root: &Path,
     lanes: &[Candidate],
     policy: IntegrationPolicy,
+    commands: &[String],
     on_step: &mut dyn FnMut(&str, Option<&str>),
 ) -> Result<Integrated> {
     let branch = worktree::integration_branch(&ws.config, run_id);
@@ -106,11 +122,15 @@ pub fn integrate(
         branch: &branch,
         path: &path,
         start,
+        base: oid(base)?,
         offered: lanes.iter().filter(|c| !c.resolved.is_empty()).collect(),
     };
     let mut out = Integrated { branch: branch.clone(), worktree: path.clone(), ..Integrated::default() };
     if !passes.optimistic(&mut out, on_step)? {
         passes.lane_by_lane(&mut out, on_step)?;
+    }
+    if !commands.is_empty() {
+        out.checks = Some(passes.integration_checks(commands, &mut out, on_step)?);
     }
     out.conflicting_pairs = pairs;
     Ok(out)
@@ -156,6 +176,40 @@ impl Recheck<'_> {
     }
 }
 
+impl Recheck<'_> {
+    /// Run `commands` in the integration worktree, in order (stopping at the first failure when
+    /// `first_failure`): the failures, each with the end of its output. What they write never
+    /// reaches the integration commit.
+    fn failing_commands(&self, commands: &[String], first_failure: bool) -> Result<Vec<CheckFailure>> {
+        let droppings = crate::git::snapshot::Droppings::before(self.path)?;
+        let opts = VerifyOptions { timeout: self.ws.config.integration_timeout, ..self.opts.clone() };
+        let checker = verify::Checker::new(self.path, &opts);
+        let mut failing = Vec::new();
+        for command in commands {
+            let r = checker.run(&crate::files::issue::Check { name: None, command: command.clone(), line: 0 });
+            if !r.passed {
+                let how = r.unusual_ending().or_else(|| r.ending.map(|e| e.to_string())).unwrap_or_default();
+                failing.push(CheckFailure { command: command.clone(), output: format!("({how})\n{}", tail(&r.output, 40)) });
+                if first_failure {
+                    break;
+                }
+            }
+        }
+        droppings.restore(self.path, true)?;
+        Ok(failing)
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// The two passes of an integration (see the design note at the top).
 struct Passes<'a> {
     repo: &'a Repo,
@@ -165,6 +219,8 @@ struct Passes<'a> {
     path: &'a Path,
     /// Where the integration branch starts (the base, or where a killed integration got to).
     start: git2::Oid,
+    /// The run's base.
+    base: git2::Oid,
     /// The lanes that resolved something, in lane order.
     offered: Vec<&'a Candidate>,
 }
@@ -238,6 +294,121 @@ impl Passes<'_> {
     }
 }
 
+impl Passes<'_> {
+    /// The integration checks on the result of the two passes; lanes that break one are found by
+    /// bisection and backed out (see the design note at the top). `out` is updated: merged lanes,
+    /// resolved issues, backed-out lanes; the worktree and branch are left at the result.
+    fn integration_checks(
+        &self,
+        commands: &[String],
+        out: &mut Integrated,
+        on_step: &mut dyn FnMut(&str, Option<&str>),
+    ) -> Result<IntegrationChecks> {
+        let mut log = IntegrationChecks { commands: commands.to_vec(), ..IntegrationChecks::default() };
+        let mut kept: Vec<&Candidate> = out.merged.iter().filter_map(|l| self.offered.iter().find(|c| &c.lane == l).copied()).collect();
+        if kept.is_empty() {
+            return Ok(log);
+        }
+        let head = worktree::head(self.path).and_then(|h| oid(&h))?;
+        log.runs += 1;
+        let failing = self.recheck.failing_commands(commands, false)?;
+        if failing.is_empty() {
+            return Ok(log);
+        }
+        // The failing ones at the base, once: those that fail there blame no lane.
+        let failed: Vec<String> = failing.iter().map(|f| f.command.clone()).collect();
+        show_files(self.path, self.base)?;
+        log.runs += 1;
+        log.failing_before = self.recheck.failing_commands(&failed, false)?;
+        let before: Vec<&str> = log.failing_before.iter().map(|f| f.command.as_str()).collect();
+        // What the bisection runs: the commands that pass at the base, those that broke first.
+        let mut active: Vec<String> = failed.iter().filter(|c| !before.contains(&c.as_str())).cloned().collect();
+        if active.is_empty() {
+            return git_reset(self.path, head).map(|_| log);
+        }
+        active.extend(commands.iter().filter(|c| !failed.contains(c)).cloned());
+        let mut last = failing.into_iter().find(|f| active.contains(&f.command));
+        // `kept[..good]` is known to pass (the empty prefix is the base).
+        let mut good = 0;
+        while let Some(failure) = last.take() {
+            let (mut lo, mut hi, mut at_hi) = (good, kept.len(), failure);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                log.runs += 1;
+                match self.candidate_fails(&kept[..mid], &active)? {
+                    Some(f) => (hi, at_hi) = (mid, f),
+                    None => lo = mid,
+                }
+            }
+            let culprit = kept.remove(hi - 1);
+            let after: Vec<String> = kept[..hi - 1].iter().map(|c| c.lane.clone()).collect();
+            let what = match at_hi.command.as_str() {
+                "merge" => format!("it does not merge once the lanes before it are backed out ({})", at_hi.output),
+                c if c.starts_with("the checks of ") => format!("its merge breaks {c}"),
+                c => format!("its merge breaks integration check `{c}`"),
+            };
+            let reason = if after.is_empty() {
+                what
+            } else {
+                format!(
+                    "{what} (merged after lane{} {}, which pass{})",
+                    plural(after.len()),
+                    after.join(", "),
+                    if after.len() == 1 { "es" } else { "" }
+                )
+            };
+            on_step(&culprit.lane, Some(&reason));
+            out.backed_out.push((culprit.lane.clone(), reason));
+            log.broken.push(Breakage { lane: culprit.lane.clone(), command: at_hi.command, output: at_hi.output, after });
+            good = hi - 1;
+            if kept.is_empty() {
+                break;
+            }
+            log.runs += 1;
+            last = self.candidate_fails(&kept, &active)?;
+        }
+        let result = self.candidate(&kept)?.map_err(|e| Error::usage(format!("could not merge the lanes kept: {e}"), None))?;
+        git_reset(self.path, result)?;
+        out.merged = kept.iter().map(|c| c.lane.clone()).collect();
+        out.resolved = kept.iter().flat_map(|c| c.resolved.iter().cloned()).collect();
+        Ok(log)
+    }
+
+    /// The lanes merged onto the run's base, in order: the commit, or why a lane does not merge.
+    /// From the base, not from where a resumed integration started: that start holds lanes merged
+    /// before the kill, which could then not be backed out.
+    fn candidate(&self, lanes: &[&Candidate]) -> Result<std::result::Result<git2::Oid, String>> {
+        let git = &self.repo.git;
+        let from_base = self.start == self.base || git.graph_descendant_of(self.start, self.base).unwrap_or(false);
+        let mut head = if from_base { self.base } else { self.start };
+        for c in lanes {
+            match self.merger.merge(head, c)? {
+                Ok(next) => head = next,
+                Err(reason) => return Ok(Err(format!("lane {}: {reason}", c.lane))),
+            }
+        }
+        Ok(Ok(head))
+    }
+
+    /// Whether the result of merging `lanes` fails: the first failing command of `active`, else
+    /// the checks of the issues those lanes resolve, else `None`. A lane that no longer merges
+    /// counts as a failure too.
+    fn candidate_fails(&self, lanes: &[&Candidate], active: &[String]) -> Result<Option<CheckFailure>> {
+        let commit = match self.candidate(lanes)? {
+            Ok(c) => c,
+            Err(reason) => return Ok(Some(CheckFailure { command: "merge".into(), output: reason })),
+        };
+        show_files(self.path, commit)?;
+        crate::base::fault::point("mid-bisect");
+        if let Some(f) = self.recheck.failing_commands(active, true)?.into_iter().next() {
+            return Ok(Some(f));
+        }
+        let ids: Vec<String> = lanes.iter().flat_map(|c| c.resolved.iter().cloned()).collect();
+        let failing = self.recheck.failing(&ids)?;
+        Ok((!failing.is_empty()).then(|| CheckFailure { command: format!("the checks of {}", failing.join(", ")), output: String::new() }))
+    }
+}
+
 /// Why lane `c` is backed out when `failing` checks fail once it is merged: it breaks others'
 /// checks, or its own fail beside the others.
 fn breakage(c: &Candidate, failing: &[String]) -> String {
@@ -257,6 +428,13 @@ fn oid(s: &str) -> Result<git2::Oid> {
 /// only the files that differ).
 fn git_reset(path: &Path, commit: git2::Oid) -> Result<()> {
     git(path, &["reset", "--hard", "--quiet", &commit.to_string()]).map(|_| ())
+}
+
+/// The files of `commit` in the integration worktree (index and files), its branch left where it
+/// is: a run killed while candidates are checked leaves the branch at the full result, which
+/// `run --resume` continues from.
+fn show_files(path: &Path, commit: git2::Oid) -> Result<()> {
+    git(path, &["read-tree", "-u", "--reset", &commit.to_string()]).map(|_| ())
 }
 
 /// Put the integration worktree at `commit` on `branch`: created (one checkout) when missing,

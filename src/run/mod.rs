@@ -67,6 +67,8 @@ pub struct RunOptions {
     pub policy: Option<IntegrationPolicy>,
     pub no_commit: bool,
     pub no_integrate: bool,
+    /// Skip `lanes.yaml` `integration_checks:` for this run (`--no-integration-checks`).
+    pub no_integration_checks: bool,
     pub push: bool,
     /// Run workers in the sandbox (`--sandbox-workers`, or `sandbox_workers: true`).
     pub sandbox_workers: bool,
@@ -190,6 +192,8 @@ pub struct RunSummary {
     pub fast_forwarded: bool,
     /// How each lane's worker ended, for `--json` (`lanes[]`).
     pub lanes: Vec<LaneOutcome>,
+    /// What the integration checks did (`None`: none ran or none are configured).
+    pub integration_checks: Option<crate::run::state::IntegrationChecks>,
 }
 
 /// How one lane's worker ended: what `run --json` reports per lane.
@@ -209,7 +213,13 @@ pub struct LaneOutcome {
     /// The worker's log file.
     pub log: Option<String>,
     pub cost_usd: Option<f64>,
+    /// Whether `cost_usd` comes from `lanes.yaml`'s prices rather than the agent.
+    pub cost_estimated: bool,
     pub turns: Option<u32>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    /// The model the agent was given (`null`: the CLI's own default).
+    pub model: Option<String>,
 }
 
 impl LaneOutcome {
@@ -227,7 +237,11 @@ impl LaneOutcome {
                 limit: l.limit.clone(),
                 log: l.log.clone(),
                 cost_usd: l.cost_usd,
+                cost_estimated: l.cost_estimated,
                 turns: l.turns,
+                input_tokens: l.input_tokens,
+                output_tokens: l.output_tokens,
+                model: l.model.clone(),
             })
             .collect()
     }
@@ -469,6 +483,7 @@ fn nothing_to_do(r: &mut Run<'_>, dir_is_new: bool) -> RunSummary {
         integrated: vec![],
         fast_forwarded: false,
         lanes: vec![],
+        integration_checks: None,
     }
 }
 
@@ -483,7 +498,7 @@ pub fn resume(
     let (run_id, state) = latest_resumable(repo, TASK_FIX)?
         .ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
-    let catalog = match crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
+    let catalog = match crate::base::fsutil::read_optional_capped(&ws.root.join(&ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
         None => None,
     };
@@ -714,6 +729,39 @@ fn refuse_uncommitted_setup(repo: &Repo, ws: &Workspace) -> Result<()> {
     })
 }
 
+/// Refuse a run whose files would be written through a symlink (the catalog, the state file,
+/// the runs, signals and evidence folders and the folders above them, `.git/lanes`): before
+/// any lane starts, not at the finish after every lane has worked.
+pub(crate) fn refuse_symlinked_files(repo: &Repo, ws: &Workspace) -> Result<()> {
+    let c = &ws.config;
+    let link = |at: &Path| std::fs::symlink_metadata(at).is_ok_and(|m| m.file_type().is_symlink());
+    let mut found: Option<PathBuf> = None;
+    for rel in [&c.catalog, &c.state, &c.runs, &c.signals, &c.evidence] {
+        let mut at = ws.root.clone();
+        for part in rel.components() {
+            at.push(part);
+            if link(&at) {
+                found = Some(at);
+                break;
+            }
+        }
+        if found.is_some() {
+            break;
+        }
+    }
+    let lanes = repo.lanes_dir();
+    if found.is_none() {
+        found = [lanes.clone(), lanes.join("runs"), lanes.join("worktrees"), lanes.join("cache")].into_iter().find(|p| link(p));
+    }
+    let Some(at) = found else { return Ok(()) };
+    let shown = at.strip_prefix(&ws.root).unwrap_or(&at).display().to_string();
+    let target = std::fs::read_link(&at).map(|t| format!(" (to {})", t.display())).unwrap_or_default();
+    Err(Error::Conflict {
+        message: format!("`{shown}` is a symlink{target}; git-lanes writes its files there and never through a symlink"),
+        hint: Some(format!("make `{shown}` a real folder or file inside the repository, then run again")),
+    })
+}
+
 /// Step 1: refuse a dirty main worktree when the run will commit or merge; validate input.
 fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Catalog>> {
     let will_touch_main =
@@ -728,7 +776,8 @@ fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Ca
         }
     }
     ws.ensure_clean()?;
-    let catalog = match crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))? {
+    refuse_symlinked_files(repo, ws)?;
+    let catalog = match crate::base::fsutil::read_optional_capped(&ws.root.join(&ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
         None => None,
     };

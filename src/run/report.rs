@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::run::state::{IntegrationState, IssueLine, LaneState, RunState};
+use crate::run::state::{IntegrationChecks, IntegrationState, IssueLine, LaneState, RunState};
 
 /// Ids the report says the run resolved: rows `| <ID> | RESOLVED | … |`.
 pub fn resolved_ids(report: &str) -> Vec<String> {
@@ -125,7 +125,11 @@ fn worker_lines(s: &mut String, l: &LaneState) {
         let _ = writeln!(s, "- **Worker log:** `{log}`");
     }
     if let Some(c) = l.cost_usd {
-        let _ = writeln!(s, "- **Cost:** ${c:.4}{}", l.turns.map(|t| format!(" ({t} turns)")).unwrap_or_default());
+        let how = if l.cost_estimated { ", estimated from lanes.yaml prices" } else { "" };
+        let _ = writeln!(s, "- **Cost:** ${c:.4}{}{how}", l.turns.map(|t| format!(" ({t} turns)")).unwrap_or_default());
+    }
+    if l.input_tokens.is_some() || l.output_tokens.is_some() {
+        let _ = writeln!(s, "- **Tokens:** {} in, {} out", l.input_tokens.unwrap_or(0), l.output_tokens.unwrap_or(0));
     }
     if let Some(ms) = l.signal_latency_ms {
         let _ = writeln!(s, "- **Signal latency:** {ms:.1} ms");
@@ -146,6 +150,32 @@ fn integration_section(s: &mut String, int: &IntegrationState) {
     let _ = writeln!(s, "- **Fast-forwarded:** {}", if int.fast_forwarded { "yes" } else { "no" });
     if let Some(kept) = &int.kept_at {
         let _ = writeln!(s, "- **Kept off your branch:** nothing was resolved, so this report and the state are kept under `{kept}`");
+    }
+    if let Some(checks) = &int.checks {
+        integration_checks_section(s, checks);
+    }
+}
+
+/// The integration checks: skipped, or which command each backed-out lane broke (with the end of
+/// its output) and which already failed at the base.
+fn integration_checks_section(s: &mut String, c: &IntegrationChecks) {
+    let commands: Vec<String> = c.commands.iter().map(|c| format!("`{c}`")).collect();
+    if c.skipped {
+        let _ = writeln!(s, "- **Integration checks:** skipped for this run (`--no-integration-checks`): {}", commands.join(", "));
+        return;
+    }
+    let _ = writeln!(s, "- **Integration checks:** {} (run {} time(s))", commands.join(", "), c.runs);
+    for f in &c.failing_before {
+        let _ = writeln!(s, "- **Failing before the run:** `{}` already fails at the base; no lane is blamed", f.command);
+    }
+    for b in &c.broken {
+        let _ = writeln!(s, "- **Broken by lane {}:** `{}`", b.lane, b.command);
+    }
+    for b in &c.broken {
+        let _ = writeln!(s, "\n### Lane {} broke `{}`\n\n```text\n{}\n```", b.lane, b.command, b.output.trim_end().replace("```", "'''"));
+    }
+    for f in &c.failing_before {
+        let _ = writeln!(s, "\n### `{}` fails at the base\n\n```text\n{}\n```", f.command, f.output.trim_end().replace("```", "'''"));
     }
 }
 

@@ -62,6 +62,11 @@ pub struct RunInfo {
     /// `not yet` (running or interrupted) or `unknown`.
     pub integrated: String,
     pub report: Option<ReportSource>,
+    /// Dollars the lanes' agents spent (reported, or estimated from `lanes.yaml`'s prices), when
+    /// the run's state is still here and any lane said.
+    pub cost_usd: Option<f64>,
+    /// Tokens the lanes' agents reported, input and output together.
+    pub tokens: Option<u64>,
 }
 
 /// What a rendered report says about its run (parsed back for runs with no live folder).
@@ -197,7 +202,19 @@ pub fn info(repo: &Repo, config: &Config, id: &str) -> Result<RunInfo> {
         open: 0,
         integrated: "unknown".into(),
         report: report.as_ref().map(|(s, _)| s.clone()),
+        cost_usd: None,
+        tokens: None,
     };
+    if let Some(s) = &state {
+        let sum = |f: fn(&crate::run::state::LaneState) -> Option<u64>| {
+            s.lanes.values().filter_map(f).fold(None, |t: Option<u64>, n| Some(t.unwrap_or(0).saturating_add(n)))
+        };
+        i.tokens = match (sum(|l| l.input_tokens), sum(|l| l.output_tokens)) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+        };
+        i.cost_usd = s.lanes.values().filter_map(|l| l.cost_usd).fold(None, |t, c| Some(t.unwrap_or(0.0) + c));
+    }
     if let Some(f) = &facts {
         if i.lanes.is_empty() {
             i.lanes = f.lanes.clone();

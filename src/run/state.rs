@@ -158,6 +158,19 @@ pub struct LaneState {
     pub cost_usd: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turns: Option<u32>,
+    /// Input tokens the agent reported (cached ones included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Output tokens the agent reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// `true` when `cost_usd` was worked out from the tokens and `lanes.yaml`'s prices (the
+    /// agent reports none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cost_estimated: bool,
+    /// The model the agent was given (none: the CLI's own default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -282,6 +295,50 @@ pub struct IntegrationState {
     pub kept_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// What `integration_checks:` found (absent when there are none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<IntegrationChecks>,
+}
+
+/// What the integration checks (`lanes.yaml` `integration_checks:`) did on a run's result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationChecks {
+    /// The commands, as configured.
+    pub commands: Vec<String>,
+    /// Skipped for this run (`--no-integration-checks`).
+    #[serde(default)]
+    pub skipped: bool,
+    /// How many times the checks ran on some candidate result (the full result, the base, and
+    /// each step of the bisection).
+    #[serde(default)]
+    pub runs: usize,
+    /// Commands that already fail at the run's base: run there once, blaming no lane.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing_before: Vec<CheckFailure>,
+    /// Lanes backed out because their merge broke a command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub broken: Vec<Breakage>,
+}
+
+/// A command that failed, and the end of its output.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckFailure {
+    pub command: String,
+    #[serde(default)]
+    pub output: String,
+}
+
+/// A lane whose merge broke an integration check: backed out, with the failing output (what the
+/// lane's worker needs to try again).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Breakage {
+    pub lane: String,
+    pub command: String,
+    #[serde(default)]
+    pub output: String,
+    /// The lanes merged before it when it broke the command (empty: it broke it on its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
 }
 
 /// A state word for people: `needs_attention` → `needs attention`, `timed_out` → `timed out`.
@@ -298,8 +355,8 @@ impl RunState {
 
     /// Read the state file; `None` when it does not exist.
     pub fn load(root: &Path, rel: &Path) -> Result<Option<RunState>> {
-        let Some(bytes) = fsutil::read_optional(&root.join(rel))? else { return Ok(None) };
-        let text = crate::files::text::decode(rel, bytes)?.text;
+        let Some(bytes) = fsutil::read_optional_capped(&root.join(rel), crate::files::text::MAX_FILE_BYTES)? else { return Ok(None) };
+        let text = crate::files::text::decode("run state file", rel, bytes)?.text;
         if text.trim().is_empty() {
             return Ok(Some(RunState::fresh()));
         }

@@ -27,6 +27,8 @@ use tempfile::TempDir;
 /// - `crash`: fix, commit, exit 1 without `.done`.
 /// - `hang`: fix, commit, `.done`, then sleep 600 (pid in `FAKE_DIR/pid-<L>`).
 /// - `never`: sleep 600 without ever writing `.done` (pid in `FAKE_DIR/pid-<L>`).
+/// - `busy`: print nothing more, but rewrite `src/<L>.scratch` every 0.3 s for 5 s (no output, no
+///   status: only its worktree changes), then remove it and fix as `fix` does.
 /// - `garbage`: garbage and CRLF status lines, fix, commit, delete the signal folder, then write
 ///   `.done` in the worktree-relative `LogBook/issue-fixing/signals/` only.
 /// - `nocommit`: fix, `.done`, no commit.
@@ -38,6 +40,7 @@ use tempfile::TempDir;
 ///   lane's issue file / the catalog.
 /// - `conflict`: fix and rewrite `shared.txt` with the lane's name, commit.
 /// - `break`: fix and delete the `keepme` line of `shared.txt`, commit.
+/// - `flag`: fix and add `src/<L>.flag`, commit.
 /// - `share`: fix and add a line to `shared.txt` — lane E at the top, any other at the bottom (two
 ///   lanes doing so change one file without conflicting), commit.
 /// - `sed|<FILE>|<EXPR>`: `sed -i <EXPR> <FILE>` (no fix of its own), commit, `COMPLETE`, `.done`.
@@ -72,6 +75,9 @@ case "$mode" in
     commit "lane $lane: claim"; done_ ;;
   crash) fix; commit "lane $lane: half done"; echo "boom" >&2; exit 1 ;;
   hang) fix; commit "lane $lane: fix"; done_; sleep 600 & echo $! > "$out/pid-$lane.tmp" && mv "$out/pid-$lane.tmp" "$out/pid-$lane"; wait ;;
+  busy)
+    n=0; while [ $n -lt 17 ]; do echo "$n" > "src/$lane.scratch"; sleep 0.3; n=$((n + 1)); done
+    rm -f "src/$lane.scratch"; fix; commit "lane $lane: fix"; sig "COMPLETE: fixed"; done_ ;;
   never) sig "WORKING: forever"; sleep 600 & echo $! > "$out/pid-$lane.tmp" && mv "$out/pid-$lane.tmp" "$out/pid-$lane"; wait ;;
   garbage)
     printf 'WORKING: one\r\n' > "$LANES_SIGNAL_DIR/$lane.status"
@@ -93,6 +99,7 @@ case "$mode" in
   trespass_catalog) fix; commit "lane $lane: fix"; echo "edited by lane $lane" >> SAF_ISSUE_CATALOG.md; commit "lane $lane: trespass"; done_ ;;
   conflict) fix; echo "rewritten by lane $lane" > shared.txt; commit "lane $lane: fix + shared"; done_ ;;
   break) fix; sed -i '/keepme/d' shared.txt; commit "lane $lane: fix + drop keepme"; done_ ;;
+  flag) fix; echo "$lane" > "src/$lane.flag"; commit "lane $lane: fix + flag"; done_ ;;
   share) fix; if [ "$lane" = E ]; then sed -i '1i top by lane E' shared.txt; else echo "bottom by lane $lane" >> shared.txt; fi; commit "lane $lane: fix + shared line"; done_ ;;
   sed\|*)
     f=$(printf '%s' "$mode" | cut -d'|' -f2); e=$(printf '%s' "$mode" | cut -d'|' -f3-)

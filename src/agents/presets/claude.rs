@@ -1,12 +1,15 @@
 //! Claude Code (`@anthropic-ai/claude-code`), checked against 2.1.197: its `--help`, and the
 //! bundled source for the hidden `--max-turns`, the root check and the result subtypes.
 //!
-//! Line: `IS_SANDBOX=1 exec claude -p --output-format json --dangerously-skip-permissions
-//! [--model M] [--max-turns N] [--max-budget-usd X] < "$LANES_PROMPT_FILE"`
+//! Line: `IS_SANDBOX=1 exec claude -p --output-format stream-json --verbose
+//! --dangerously-skip-permissions [--model M] [--max-turns N] [--max-budget-usd X]
+//! < "$LANES_PROMPT_FILE"`
 //!
 //! - `-p` is print (headless) mode and reads the prompt from stdin when no prompt argument is
-//!   given; `--output-format json` prints one result object (`total_cost_usd`, `num_turns`,
-//!   `duration_ms`, `is_error`, `subtype`).
+//!   given; `--output-format stream-json` (which needs `--verbose` in print mode) prints one
+//!   JSON event per message as it happens, so a working agent is seen working, and ends with the
+//!   result object (`total_cost_usd`, `num_turns`, `duration_ms`, `is_error`, `subtype`). With
+//!   `json` nothing is printed until the end.
 //! - `--dangerously-skip-permissions`: in print mode a tool that needs approval is denied, and a
 //!   worker must run checks and `git lanes signal` (which writes outside the worktree).
 //! - `IS_SANDBOX=1`: as root (every container, most CI and Kubernetes pods) the CLI refuses
@@ -29,7 +32,7 @@ pub(super) const AGENT: Agent = Agent {
     package: "@anthropic-ai/claude-code",
     install: "npm install -g @anthropic-ai/claude-code",
     checked_version: "2.1.197",
-    flags: &["-p", "--output-format", "--dangerously-skip-permissions", "--model", "--max-budget-usd"],
+    flags: &["-p", "--output-format", "--verbose", "--dangerously-skip-permissions", "--model", "--max-budget-usd"],
     hidden_flags: &["--max-turns"],
     droppings: &[],
     keys: &["ANTHROPIC_API_KEY"],
@@ -45,7 +48,7 @@ pub(super) const AGENT: Agent = Agent {
 const ROOT_REFUSAL: &str = "cannot be used with root/sudo privileges";
 
 fn line(p: &LineParts<'_>) -> String {
-    let mut line = String::from("IS_SANDBOX=1 exec claude -p --output-format json --dangerously-skip-permissions");
+    let mut line = String::from("IS_SANDBOX=1 exec claude -p --output-format stream-json --verbose --dangerously-skip-permissions");
     push_option(&mut line, "--model", p.model);
     push_option(&mut line, "--max-turns", p.turns().as_deref());
     push_option(&mut line, "--max-budget-usd", p.budget().as_deref());
@@ -85,7 +88,9 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
             None => said,
         })
     } else {
-        None
+        // The agent says it succeeded: in a lane that failed (no `.done`), the tool call that
+        // failed last says why.
+        last_failed_tool(log)
     };
     Some(WorkerUsage {
         // `cost_usd` is what versions before the Agent SDK rename called it.
@@ -99,6 +104,28 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
         reason: reason.map(|r| super::clip(&r)),
         limit: limit.map(str::to_owned),
     })
+}
+
+/// The last `tool_result` with `is_error` in a `stream-json` log: its first meaningful lines.
+fn last_failed_tool(log: &str) -> Option<String> {
+    super::json_lines(log)
+        .filter(|e| e.get("type").and_then(Value::as_str) == Some("user"))
+        .filter_map(|e| {
+            let content = e.get("message")?.get("content")?.as_array()?.clone();
+            content.into_iter().rev().find(|b| b.get("is_error").and_then(Value::as_bool) == Some(true))
+        })
+        .last()
+        .and_then(|block| {
+            let text = match block.get("content") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(parts)) => {
+                    parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
+                }
+                _ => return None,
+            };
+            let head: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect();
+            (!head.is_empty()).then(|| format!("its last failed tool call: {}", head.join(" / ")))
+        })
 }
 
 #[cfg(test)]
@@ -161,6 +188,21 @@ mod tests {
         assert_eq!(usage.outcome.as_deref(), Some("error_max_turns"));
         let old = r#"{"type":"result","subtype":"success","cost_usd":0.05,"is_error":false,"num_turns":2}"#;
         assert_eq!(parse(old).unwrap().cost_usd, Some(0.05));
+    }
+
+    #[test]
+    fn a_success_in_a_failed_lane_names_its_last_failed_tool_call() {
+        // Recorded from claude 2.1.197 against the scripted endpoint (trimmed): its command failed.
+        let log = r#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","content":"Exit code 128\nAuthor identity unknown\n\n*** Please tell me who you are.","is_error":true,"tool_use_id":"toolu_1"}]}}
+{"type":"assistant","message":{"content":[{"type":"text","text":"Done."}]}}
+{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Done.","total_cost_usd":0.0075,"usage":{"input_tokens":2000,"output_tokens":100}}
+"#;
+        let usage = parse(log).unwrap();
+        assert_eq!(usage.is_error, Some(false));
+        assert_eq!(
+            usage.reason.as_deref(),
+            Some("its last failed tool call: Exit code 128 / Author identity unknown / *** Please tell me who you are.")
+        );
     }
 
     #[test]

@@ -1,12 +1,19 @@
 //! The Codex CLI (`@openai/codex`), checked against 0.171.0 (`codex exec --help`).
 //!
-//! Line: `exec codex exec --json --sandbox workspace-write --add-dir "$LANES_SIGNAL_DIR"
-//! [--model M] - < "$LANES_PROMPT_FILE"`
+//! Line: `exec codex exec --json -c allow_login_shell=false --sandbox workspace-write --add-dir
+//! "$LANES_SIGNAL_DIR" [--model M] - < "$LANES_PROMPT_FILE"`; in git-lanes' own sandbox
+//! `--sandbox danger-full-access` instead of the last two.
 //!
 //! - `exec` is the non-interactive mode; `-` reads the prompt from stdin.
+//! - `-c allow_login_shell=false`: codex otherwise runs each command as `bash -lc`, whose
+//!   `/etc/profile` resets `PATH`, so `git lanes signal` fails with "git: 'lanes' is not a git
+//!   command". With it codex runs `bash -c` and keeps the worker's environment.
 //! - `--sandbox workspace-write` lets it edit the worktree (the default is read-only; the older
 //!   `--full-auto` is gone). `--add-dir` makes the signal directory writable inside the sandbox,
 //!   so `git lanes signal` works.
+//! - In git-lanes' sandbox (Landlock) codex's own bubblewrap cannot start ("bwrap: setting up uid
+//!   map: Permission denied") and every command would fail, so codex runs its commands without
+//!   its own sandbox, `danger-full-access`, confined by the outer one.
 //! - `--json` prints JSONL events; `turn.completed` carries token usage, `turn.failed` and
 //!   `error` events carry messages. Codex has no turn or budget flag and reports no cost.
 //!
@@ -25,7 +32,7 @@ pub(super) const AGENT: Agent = Agent {
     package: "@openai/codex",
     install: "npm install -g @openai/codex",
     checked_version: "0.171.0",
-    flags: &["exec", "--json", "--sandbox", "--add-dir", "--model"],
+    flags: &["exec", "--json", "-c", "--sandbox", "--add-dir", "--model"],
     hidden_flags: &[],
     droppings: &[],
     keys: &["OPENAI_API_KEY", "CODEX_API_KEY"],
@@ -43,9 +50,14 @@ const WAITING: &str = "Reconnecting... waiting for network";
 const WAITING_LIMIT: usize = 3;
 
 fn line(p: &LineParts<'_>) -> String {
-    let mut line = String::from("exec codex exec --json --sandbox workspace-write --add-dir \"$");
-    line.push_str(super::ENV_SIGNAL_DIR);
-    line.push('"');
+    let mut line = String::from("exec codex exec --json -c allow_login_shell=false");
+    if p.sandboxed {
+        line.push_str(" --sandbox danger-full-access");
+    } else {
+        line.push_str(" --sandbox workspace-write --add-dir \"$");
+        line.push_str(super::ENV_SIGNAL_DIR);
+        line.push('"');
+    }
     push_option(&mut line, "--model", p.model);
     line.push_str(" -");
     push_prompt_redirect(&mut line);
@@ -61,8 +73,10 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
     let mut last_failed = false;
     let mut outcome = None;
     let mut last_error = None;
+    let mut failed_command = None;
     for event in json_lines(log) {
         match event.get("type").and_then(Value::as_str) {
+            Some("item.completed") => failed_command = failed_command_of(&event).or(failed_command),
             Some("turn.completed") => {
                 turns = turns.saturating_add(1);
                 let usage = event.get("usage");
@@ -84,17 +98,50 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
         }
     }
     if turns == 0 {
-        return last_error.map(|message| WorkerUsage { outcome: Some(message.clone()), ..WorkerUsage::failed(describe(&message)) });
+        let said = last_error.or_else(|| logged_error(log))?;
+        return Some(WorkerUsage { outcome: Some(said.clone()), ..WorkerUsage::failed(describe(&said)) });
     }
+    // A turn that ended well in a lane that failed (no `.done`): the command that failed last
+    // says why (`git lanes signal done` not found, a check that would not pass).
+    let reason = if last_failed { outcome.clone().map(|m| describe(&m)) } else { failed_command };
     Some(WorkerUsage {
         turns: Some(turns),
         is_error: Some(last_failed),
         input_tokens: Some(input),
         output_tokens: Some(output),
-        reason: last_failed.then(|| outcome.clone()).flatten().map(|m| super::clip(&describe(&m))),
+        reason: reason.map(|m| super::clip(&m)),
         outcome,
         ..WorkerUsage::default()
     })
+}
+
+/// A `command_execution` item that failed: the command, its exit code and its output's last line.
+fn failed_command_of(event: &serde_json::Map<String, Value>) -> Option<String> {
+    let item = event.get("item")?;
+    if item.get("type").and_then(Value::as_str) != Some("command_execution") {
+        return None;
+    }
+    let code = item.get("exit_code").and_then(Value::as_i64);
+    let failed = item.get("status").and_then(Value::as_str) == Some("failed") || code.is_some_and(|c| c != 0);
+    if !failed {
+        return None;
+    }
+    let command = item.get("command").and_then(Value::as_str).unwrap_or("a command");
+    let output = item.get("aggregated_output").and_then(Value::as_str).and_then(|o| super::last_meaningful_lines(o, 1));
+    let code = code.map(|c| format!(" (exit {c})")).unwrap_or_default();
+    Some(match output {
+        Some(out) => format!("its last failed command, `{command}`{code}: {out}"),
+        None => format!("its last failed command, `{command}`{code}"),
+    })
+}
+
+/// The message of codex's last logged `ERROR` line (`<time> ERROR <module>: <message>`), for a
+/// run that printed no error event.
+fn logged_error(log: &str) -> Option<String> {
+    let line = log.lines().rev().find(|l| l.split_whitespace().nth(1) == Some("ERROR"))?;
+    let rest = line.split_once(" ERROR ")?.1;
+    let message = rest.split_once(": ").map_or(rest, |(_, m)| m);
+    Some(message.trim().to_owned())
 }
 
 fn describe(message: &str) -> String {
@@ -145,6 +192,34 @@ mod tests {
         assert_eq!(usage.turns, Some(2));
         assert_eq!(usage.is_error, Some(true));
         assert_eq!(usage.reason.as_deref(), Some("stream disconnected"));
+    }
+
+    #[test]
+    fn the_last_failed_command_is_the_reason_when_the_turn_ended_well() {
+        let log = r#"{"type":"thread.started","thread_id":"t"}
+{"type":"turn.started"}
+{"type":"item.completed","item":{"id":"item_1","type":"command_execution","command":"bash -c 'python3 -m pytest -q'","aggregated_output":"1 passed\n","exit_code":0,"status":"completed"}}
+{"type":"item.completed","item":{"id":"item_2","type":"command_execution","command":"bash -c 'git lanes signal done'","aggregated_output":"git: 'lanes' is not a git command. See 'git --help'.\n","exit_code":1,"status":"failed"}}
+{"type":"turn.completed","usage":{"input_tokens":10,"cached_input_tokens":0,"output_tokens":5}}
+"#;
+        let usage = parse(&format!("2026-12-01T19:41:56Z WARN codex_core::config: ignoring an unknown key\n{log}")).unwrap();
+        assert_eq!(usage.is_error, Some(false));
+        assert_eq!(
+            usage.reason.as_deref(),
+            Some(
+                "its last failed command, `bash -c 'git lanes signal done'` (exit 1): git: 'lanes' is not a git command. See 'git --help'."
+            )
+        );
+        let reason = crate::agents::presets::failure_reason(crate::agents::presets::Preset::Codex, log).unwrap();
+        assert!(reason.contains("'lanes' is not a git command"), "{reason}");
+    }
+
+    #[test]
+    fn a_logged_error_line_is_the_reason_when_no_event_says_one() {
+        let stderr = std::fs::read_to_string(crate::agents::presets::tests::fixture_dir("codex").join("api-key-offline.stderr")).unwrap();
+        let usage = parse(&stderr).unwrap();
+        assert_eq!(usage.is_error, Some(true));
+        assert_eq!(usage.reason.as_deref(), Some("failed to connect to Responses WebSocket stage=Unknown"));
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! ships as a native binary, so its source could not be read).
 //!
 //! Line: `exec copilot --prompt="$(cat "$LANES_PROMPT_FILE")" --allow-all --no-ask-user
-//! --no-color --output-format json [--model M]`
+//! --no-color --output-format json [--model M]`, for a prompt up to 100 000 bytes; a longer one
+//! is replaced by a sentence naming the prompt file, which the agent reads with its tools.
 //!
 //! - `--prompt` runs one prompt non-interactively and exits. The prompt is an argument, read from
 //!   the file by the shell; the `=` form keeps a prompt that starts with `-` from being read as
-//!   a flag.
+//!   a flag. Linux refuses a single argument over 128 KiB ("Argument list too long"), hence the
+//!   file for long ones.
 //! - `--allow-all` allows every tool, path and URL without asking (as `--yolo`), so the agent
 //!   can run checks and `git lanes signal`; `--no-ask-user` removes the tool that would ask a
 //!   question nobody answers.
@@ -19,7 +21,7 @@
 
 use serde_json::Value;
 
-use super::{Agent, LineParts, WorkerUsage, json_lines, push_option};
+use super::{Agent, LineParts, WorkerUsage, add, count, json_lines, push_option};
 
 pub(super) const AGENT: Agent = Agent {
     name: "copilot",
@@ -39,25 +41,66 @@ pub(super) const AGENT: Agent = Agent {
     stuck: super::never_stuck,
 };
 
+/// The largest prompt passed as the argument itself (Linux refuses one argument over 128 KiB).
+pub(super) const INLINE_MAX: u64 = 100_000;
+
 fn line(p: &LineParts<'_>) -> String {
-    let mut line = String::from("exec copilot --prompt=\"$(cat \"$");
-    line.push_str(super::ENV_PROMPT_FILE);
-    line.push_str("\")\" --allow-all --no-ask-user --no-color --output-format json");
+    let file = format!("\"${}\"", super::ENV_PROMPT_FILE);
+    let mut line = format!(
+        "if [ \"$(wc -c < {file})\" -le {INLINE_MAX} ]; then set -- --prompt=\"$(cat {file})\"; \
+         else set -- --prompt=\"{BY_FILE}\"; fi; exec copilot \"$@\" --allow-all --no-ask-user --no-color --output-format json"
+    );
     push_option(&mut line, "--model", p.model);
     line
 }
 
+/// The prompt given instead of one too long for an argument: where to read it.
+const BY_FILE: &str =
+    "Your task is written in the file $LANES_PROMPT_FILE (too long to pass here): read all of it first, then carry it out.";
+
 /// The first `Error:` line (and the line explaining it), else the last JSON event whose type
-/// names an error.
+/// names an error (`session.error`, whose message is under `data`), with the tokens the
+/// `assistant.usage` events reported.
 pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
     if let Some(reason) = super::error_line(log) {
         return Some(WorkerUsage::failed(reason));
     }
-    let error = json_lines(log)
-        .filter(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.contains("error")))
-        .filter_map(|e| super::error_message(&e).or_else(|| e.get("message").and_then(Value::as_str).map(str::to_owned)))
-        .last()?;
-    Some(WorkerUsage::failed(error))
+    let mut input: Option<u64> = None;
+    let mut output: Option<u64> = None;
+    let mut error = None;
+    let mut any = false;
+    for event in json_lines(log) {
+        let Some(kind) = event.get("type").and_then(Value::as_str) else { continue };
+        any = true;
+        let data = event.get("data").and_then(Value::as_object);
+        if kind.contains("error") {
+            error = super::error_message(&event)
+                .or_else(|| data.and_then(super::error_message))
+                .or_else(|| data.and_then(|d| d.get("message")).and_then(Value::as_str).map(str::to_owned))
+                .or_else(|| event.get("message").and_then(Value::as_str).map(str::to_owned))
+                .or_else(|| Some(kind.to_owned()));
+        }
+        if kind.ends_with("usage")
+            && let Some(d) = data
+        {
+            let field = |keys: &[&str]| keys.iter().find_map(|k| d.get(*k)).and_then(count);
+            add(&mut input, field(&["inputTokens", "input_tokens", "promptTokens"]));
+            add(&mut output, field(&["outputTokens", "output_tokens", "completionTokens"]));
+        }
+    }
+    if !any {
+        return None;
+    }
+    if error.is_none() && input.is_none() && output.is_none() {
+        return None;
+    }
+    Some(WorkerUsage {
+        is_error: Some(error.is_some()),
+        reason: error.map(|e| super::clip(&e)),
+        input_tokens: input,
+        output_tokens: output,
+        ..WorkerUsage::default()
+    })
 }
 
 #[cfg(test)]
@@ -78,5 +121,23 @@ mod tests {
         let classic = parse(&fixture_log("copilot", "token-offline")).unwrap();
         assert!(classic.reason.unwrap().starts_with("Classic Personal Access Tokens (ghp_) are not supported"));
         assert_eq!(parse("all good\n"), None);
+    }
+
+    #[test]
+    fn a_session_error_event_is_the_reason_and_usage_events_are_summed() {
+        let log = r#"{"type":"session.start","data":{"sessionId":"s1"}}
+{"type":"assistant.usage","data":{"model":"gpt-5","inputTokens":1200,"outputTokens":80}}
+{"type":"assistant.usage","data":{"model":"gpt-5","inputTokens":300,"outputTokens":20}}
+{"type":"session.error","data":{"errorType":"authentication","message":"Authentication failed (Request ID: 1): 401 invalid api key"}}
+"#;
+        let usage = parse(log).unwrap();
+        assert_eq!(usage.is_error, Some(true));
+        assert_eq!(usage.reason.as_deref(), Some("Authentication failed (Request ID: 1): 401 invalid api key"));
+        assert_eq!(usage.input_tokens, Some(1500));
+        assert_eq!(usage.output_tokens, Some(100));
+        let fine: String = log.lines().take(3).map(|l| format!("{l}\n")).collect();
+        let usage = parse(&fine).unwrap();
+        assert_eq!(usage.is_error, Some(false));
+        assert_eq!(usage.reason, None);
     }
 }

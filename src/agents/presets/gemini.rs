@@ -1,7 +1,7 @@
 //! The Gemini CLI (`@google/gemini-cli`), checked against 0.61.0: its `--help` and the bundled
 //! source (folder trust, `FatalError` exit codes, the JSON error shape).
 //!
-//! Line: `exec gemini --skip-trust --approval-mode yolo --output-format json [--model M]
+//! Line: `exec gemini --skip-trust --approval-mode yolo --output-format stream-json [--model M]
 //! -p 'Carry out the task described above.' < "$LANES_PROMPT_FILE"`
 //!
 //! - `-p` forces non-interactive mode; its text is appended to what is read from stdin, which
@@ -11,7 +11,10 @@
 //!   `--approval-mode yolo` to `default` ("Approval mode overridden to "default" because the
 //!   current folder is not trusted"). The flag trusts the worktree for this session only.
 //! - `--approval-mode yolo` approves tool calls (`--yolo` is the older spelling);
-//!   `--output-format json` prints one object with `response` and `stats` on stdout.
+//!   `--output-format stream-json` prints one JSON event per message and tool call as they
+//!   happen (so a working agent is seen working) and ends with `{"type": "result", "status",
+//!   "stats": {"input_tokens", "output_tokens", "duration_ms", …}}`, with an `error` object
+//!   when it failed; `json` prints one object with `response` and `stats` only at the end.
 //!
 //! Known failure shapes: fatal errors (authentication, turn limit, API) print
 //! `{"session_id", "error": {"type", "message", "code"}}` on **stderr**, with no `stats`, and exit
@@ -45,7 +48,7 @@ pub(super) const AGENT: Agent = Agent {
 const TURN_LIMIT_CODE: u64 = 53;
 
 fn line(p: &LineParts<'_>) -> String {
-    let mut line = String::from("exec gemini --skip-trust --approval-mode yolo --output-format json");
+    let mut line = String::from("exec gemini --skip-trust --approval-mode yolo --output-format stream-json");
     push_option(&mut line, "--model", p.model);
     push_option(&mut line, "-p", Some(TRAILER));
     push_prompt_redirect(&mut line);

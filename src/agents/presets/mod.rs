@@ -54,6 +54,7 @@ mod aider;
 mod claude;
 mod codex;
 mod copilot;
+pub mod endpoints;
 mod gemini;
 mod opencode;
 mod qwen;
@@ -221,6 +222,7 @@ struct LineParts<'a> {
     model: Option<&'a str>,
     max_turns: Option<u32>,
     max_budget_usd: Option<f64>,
+    sandboxed: bool,
 }
 
 impl LineParts<'_> {
@@ -314,6 +316,9 @@ pub struct WorkerContext<'a> {
     pub max_budget_usd: Option<f64>,
     /// The lane, for error messages and `LANES_LANE`.
     pub lane: &'a str,
+    /// Whether git-lanes runs the worker in its own sandbox: an agent whose own sandbox cannot
+    /// start inside it (codex's bubblewrap) is told to rely on the outer one.
+    pub sandboxed: bool,
 }
 
 impl WorkerContext<'_> {
@@ -348,6 +353,7 @@ impl WorkerContext<'_> {
             model: self.model.map(str::trim).filter(|m| !m.is_empty()),
             max_turns: self.max_turns.filter(|&n| n > 0),
             max_budget_usd: self.max_budget_usd.filter(|b| b.is_finite() && *b > 0.0),
+            sandboxed: self.sandboxed,
         }
     }
 }
@@ -787,8 +793,74 @@ pub fn stuck(preset: Preset, log_tail: &str) -> Option<String> {
         // A user's line may run any agent: every known shape applies.
         Preset::Script => Preset::ALL.into_iter().filter(|p| *p != Preset::Script).find_map(|p| (p.agent().stuck)(log_tail)),
         _ => (preset.agent().stuck)(log_tail),
-    }?;
+    }
+    .or_else(|| repeated_refusal(log_tail))?;
     Some(crate::base::redact::redact(&why).into_owned())
+}
+
+/// How many times the same authentication or quota error must be seen to end the lane: a CLI
+/// that retries a rejected key (claude for three minutes) will not succeed on its own.
+const REFUSALS: usize = 3;
+
+/// The same authentication or quota error, [`REFUSALS`] times: the API refuses the key or the
+/// account, and retrying will not change that. Lines are compared with their digits removed
+/// (timestamps, attempt counters); the content an agent reads or writes (tool output events) is
+/// not looked at.
+fn repeated_refusal(log: &str) -> Option<String> {
+    const SIGNS: &[&str] = &[
+        "401",
+        "403",
+        "unauthorized",
+        "invalid api key",
+        "invalid_api_key",
+        "invalid x-api-key",
+        "authentication_error",
+        "authentication failed",
+        "incorrect api key",
+        "api key not valid",
+        "permission_denied",
+        "insufficient_quota",
+        "exceeded your current quota",
+        "quota exceeded",
+        "billing",
+    ];
+    const CONTENT: &[&str] = &["user", "assistant", "tool_use", "tool_result", "item.completed", "item.started", "text", "message", "tool"];
+    let mut seen: Vec<(String, usize, String)> = Vec::new();
+    for line in log.lines() {
+        let lower = line.to_ascii_lowercase();
+        if !lower.contains("error") || !SIGNS.iter().any(|s| lower.contains(s)) {
+            continue;
+        }
+        let event = line.find('{').and_then(|at| first_json_object(&line[at..]));
+        if event.as_ref().and_then(|e| e.get("type")).and_then(Value::as_str).is_some_and(|t| CONTENT.contains(&t)) {
+            continue;
+        }
+        let said = event
+            .as_ref()
+            .and_then(|e| {
+                let message = error_message(e).or_else(|| e.get("message").and_then(Value::as_str).map(str::to_owned))?;
+                // claude's `api_retry` events: `"error": "authentication_failed", "error_status": 401`.
+                Some(match e.get("error_status").and_then(Value::as_u64) {
+                    Some(status) => format!("{message} (HTTP {status})"),
+                    None => message,
+                })
+            })
+            .unwrap_or_else(|| strip_ansi(line).trim().to_owned());
+        // An event is known by what it says (its ids and delays change every time), a plain
+        // line by its words.
+        let basis = if event.is_some() { said.to_ascii_lowercase() } else { lower.clone() };
+        let key: String = basis.chars().filter(|c| !c.is_ascii_digit()).collect();
+        match seen.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, n, _)) => {
+                *n += 1;
+                if *n >= REFUSALS {
+                    return Some(format!("the API refuses it, {REFUSALS} times the same: {}", clip(&said)));
+                }
+            }
+            None => seen.push((key, 1, said)),
+        }
+    }
+    None
 }
 
 /// The last `n` lines of a log worth showing: not blank, not a stack frame, not a JSON event,

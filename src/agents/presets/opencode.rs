@@ -78,8 +78,13 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
     }
     let logged = last_stream_error(log);
     if steps.is_none() && error.is_none() {
-        return logged.map(WorkerUsage::failed);
+        return logged.or_else(|| last_logged_error(log)).map(WorkerUsage::failed);
     }
+    // A generic final error ("Unexpected server error") hides the cause logged just before it.
+    let error = error.map(|e| match last_logged_error(log) {
+        Some(cause) if is_generic(&e) && !e.contains(&cause) => format!("{e} (logged: {cause})"),
+        _ => e,
+    });
     let reason = error.or(if steps.is_none() { logged } else { None });
     Some(WorkerUsage {
         cost_usd: cost,
@@ -90,6 +95,41 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
         reason: reason.map(|r| super::clip(&r)),
         ..WorkerUsage::default()
     })
+}
+
+/// An error message that names no cause.
+fn is_generic(message: &str) -> bool {
+    let m = message.trim().to_ascii_lowercase();
+    m.is_empty() || m == "error" || m.contains("unexpected server error") || m.contains("unknown error") || m == "unknownerror"
+}
+
+/// The cause of the last `level=ERROR` log line: its `error.error=`, `error.message=`, `error=`
+/// or else `message=` value.
+fn last_logged_error(log: &str) -> Option<String> {
+    let line = log.lines().rev().find(|l| l.contains("level=ERROR"))?;
+    ["error.error=", "error.message=", "error=", "message="].iter().find_map(|key| logged_value(line, key))
+}
+
+/// The value of ` key` in a logfmt line, quoted (`key="a b"`) or not (`key=word`).
+fn logged_value(line: &str, key: &str) -> Option<String> {
+    let at = line.match_indices(key).find(|(i, _)| *i == 0 || line.as_bytes()[i - 1] == b' ')?.0 + key.len();
+    let rest = &line[at..];
+    let value = match rest.strip_prefix('"') {
+        Some(quoted) => {
+            let mut out = String::new();
+            let mut chars = quoted.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => out.extend(chars.next()),
+                    '"' => break,
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+        None => rest.split_whitespace().next().unwrap_or("").to_owned(),
+    };
+    Some(value).filter(|v| !v.trim().is_empty())
 }
 
 /// The `error.error="…"` of the last `message="stream error"` log line.
@@ -129,5 +169,21 @@ mod tests {
         let failed = parse(&fixture_log("opencode", "error-event")).unwrap();
         assert_eq!(failed.is_error, Some(true));
         assert_eq!(failed.reason.as_deref(), Some("Invalid API key."));
+    }
+
+    #[test]
+    fn a_generic_final_error_gets_the_cause_logged_before_it() {
+        let log = r#"timestamp=2026-12-01T19:43:40.040Z level=ERROR run=f6 message="failed to resolve model" error="ProviderModelNotFoundError: model \"sonnet\" not found for provider anthropic"
+{"type":"error","timestamp":1,"sessionID":"s","error":{"name":"UnknownError","data":{"message":"Unexpected server error"}}}
+"#;
+        let usage = parse(log).unwrap();
+        assert_eq!(usage.is_error, Some(true));
+        assert_eq!(
+            usage.reason.as_deref(),
+            Some(r#"Unexpected server error (logged: ProviderModelNotFoundError: model "sonnet" not found for provider anthropic)"#)
+        );
+        // A specific final error is kept as it is.
+        let offline = parse(&fixture_log("opencode", "offline")).unwrap();
+        assert!(!offline.reason.unwrap().contains("logged:"));
     }
 }

@@ -1,16 +1,17 @@
 //! Qwen Code (`@qwen-code/qwen-code`), checked against 0.15.10: its `--help` and the bundled
 //! source (`buildResultMessage`, `handleMaxTurnsExceededError`, the stdin handling).
 //!
-//! Line: `exec qwen --approval-mode yolo --output-format json [--model M] [--max-session-turns N]
-//! -p 'Carry out the task described above.' < "$LANES_PROMPT_FILE"`
+//! Line: `exec qwen --approval-mode yolo --output-format stream-json [--model M]
+//! [--max-session-turns N] -p 'Carry out the task described above.' < "$LANES_PROMPT_FILE"`
 //!
 //! - `-p` runs headless; stdin, when it is not a terminal, is read and put before its text. (The
 //!   help calls `-p` deprecated in favour of a positional prompt; it is still accepted, and the
 //!   opt-in real-CLI test notices when it goes.)
 //! - `--approval-mode yolo` approves every tool call. Folder trust is off by default in this
 //!   CLI (`security.folderTrust.enabled`), so no trust flag is needed.
-//! - `--output-format json` prints one JSON array of messages on stdout, ending with a
-//!   `{"type":"result", "is_error", "num_turns", "usage", "stats"}` object.
+//! - `--output-format stream-json` prints one JSON message per line as they happen, ending with
+//!   a `{"type":"result", "is_error", "num_turns", "usage", "stats"}` object (`json` prints the
+//!   same messages as one array, only at the end; both are read).
 //! - `--max-session-turns` is the turn limit; reaching it prints gemini's fatal-error shape
 //!   (`FatalTurnLimitedError`, code 53) on stderr.
 //!
@@ -41,7 +42,7 @@ pub(super) const AGENT: Agent = Agent {
 };
 
 fn line(p: &LineParts<'_>) -> String {
-    let mut line = String::from("exec qwen --approval-mode yolo --output-format json");
+    let mut line = String::from("exec qwen --approval-mode yolo --output-format stream-json");
     push_option(&mut line, "--model", p.model);
     push_option(&mut line, "--max-session-turns", p.turns().as_deref());
     push_option(&mut line, "-p", Some(TRAILER));

@@ -29,6 +29,7 @@ fn ctx(model: Option<&str>, turns: Option<u32>, budget: Option<f64>) -> WorkerCo
         max_turns: turns,
         max_budget_usd: budget,
         lane: "E",
+        sandboxed: false,
     }
 }
 
@@ -73,28 +74,32 @@ fn preset_lines_are_the_documented_ones() {
     let c = ctx(None, None, None);
     assert_eq!(
         preset_command(Preset::Claude, &c),
-        "IS_SANDBOX=1 exec claude -p --output-format json --dangerously-skip-permissions < \"$LANES_PROMPT_FILE\""
+        "IS_SANDBOX=1 exec claude -p --output-format stream-json --verbose --dangerously-skip-permissions < \"$LANES_PROMPT_FILE\""
     );
     assert_eq!(
         preset_command(Preset::Codex, &c),
-        "exec codex exec --json --sandbox workspace-write --add-dir \"$LANES_SIGNAL_DIR\" - < \"$LANES_PROMPT_FILE\""
+        "exec codex exec --json -c allow_login_shell=false --sandbox workspace-write --add-dir \"$LANES_SIGNAL_DIR\" - < \"$LANES_PROMPT_FILE\""
+    );
+    // In git-lanes' sandbox codex's bubblewrap cannot start: it relies on the outer sandbox.
+    assert_eq!(
+        preset_command(Preset::Codex, &WorkerContext { sandboxed: true, ..c }),
+        "exec codex exec --json -c allow_login_shell=false --sandbox danger-full-access - < \"$LANES_PROMPT_FILE\""
     );
     assert_eq!(
         preset_command(Preset::Gemini, &c),
-        "exec gemini --skip-trust --approval-mode yolo --output-format json -p 'Carry out the task described above.' < \"$LANES_PROMPT_FILE\""
+        "exec gemini --skip-trust --approval-mode yolo --output-format stream-json -p 'Carry out the task described above.' < \"$LANES_PROMPT_FILE\""
     );
     assert_eq!(
         preset_command(Preset::Qwen, &ctx(None, Some(7), None)),
-        "exec qwen --approval-mode yolo --output-format json --max-session-turns 7 -p 'Carry out the task described above.' < \"$LANES_PROMPT_FILE\""
+        "exec qwen --approval-mode yolo --output-format stream-json --max-session-turns 7 -p 'Carry out the task described above.' < \"$LANES_PROMPT_FILE\""
     );
     assert_eq!(
         preset_command(Preset::Opencode, &c),
         "exec opencode run --format json --auto --print-logs --log-level WARN 'Carry out the task described above.' < \"$LANES_PROMPT_FILE\""
     );
-    assert_eq!(
-        preset_command(Preset::Copilot, &c),
-        "exec copilot --prompt=\"$(cat \"$LANES_PROMPT_FILE\")\" --allow-all --no-ask-user --no-color --output-format json"
-    );
+    let copilot = preset_command(Preset::Copilot, &c);
+    assert!(copilot.contains("then set -- --prompt=\"$(cat \"$LANES_PROMPT_FILE\")\";"), "{copilot}");
+    assert!(copilot.ends_with("exec copilot \"$@\" --allow-all --no-ask-user --no-color --output-format json"), "{copilot}");
     let aider = preset_command(Preset::Aider, &c);
     assert!(aider.starts_with("aider --message-file \"$LANES_PROMPT_FILE\" --yes-always --no-auto-commits --no-dirty-commits"), "{aider}");
     assert!(aider.contains("--no-detect-urls --disable-playwright"), "{aider}");
@@ -142,13 +147,13 @@ fn preset_lines_deliver_arguments_and_prompt() {
     let out = run_sh(&preset_command(Preset::Claude, &context), &env);
     assert_eq!(
         out,
-        "sandbox=1\n[-p][--output-format][json][--dangerously-skip-permissions][--model][my model]\
+        "sandbox=1\n[-p][--output-format][stream-json][--verbose][--dangerously-skip-permissions][--model][my model]\
          [--max-turns][4][--max-budget-usd][1.5]\n-Fix E-01.\n"
     );
     let out = run_sh(&preset_command(Preset::Codex, &context), &env);
     assert_eq!(
         out,
-        "sandbox=\n[exec][--json][--sandbox][workspace-write][--add-dir][/tmp/signals dir][--model][my model][-]\n-Fix E-01.\n"
+        "sandbox=\n[exec][--json][-c][allow_login_shell=false][--sandbox][workspace-write][--add-dir][/tmp/signals dir][--model][my model][-]\n-Fix E-01.\n"
     );
     let out = run_sh(&preset_command(Preset::Aider, &context), &env);
     assert!(out.contains(&format!("[--message-file][{}][--yes-always]", prompt.display())), "{out}");
@@ -163,6 +168,38 @@ fn preset_lines_deliver_arguments_and_prompt() {
     assert!(out.ends_with("[Carry out the task described above.]\n-Fix E-01.\n"), "{out}");
     let out = run_sh(&preset_command(Preset::Copilot, &context), &env);
     assert!(out.starts_with("sandbox=\n[--prompt=-Fix E-01.][--allow-all]"), "{out}");
+}
+
+/// Every preset gets a prompt of any size: the ones reading stdin or a file trivially, copilot
+/// (whose prompt is an argument, refused by Linux over 128 KiB) by naming the file instead.
+#[test]
+fn a_prompt_over_the_argument_limit_reaches_every_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // Prints how many bytes of arguments and of stdin it got, and the prompt argument's start.
+    let fake = "#!/bin/sh\nargs=0\nfor a in \"$@\"; do args=$((args + ${#a})); done\nprintf 'args=%s stdin=%s\\n' \"$args\" \"$(wc -c | tr -d ' ')\"\nfor a in \"$@\"; do case \"$a\" in --prompt=*) printf '%.60s\\n' \"$a\";; esac; done\n";
+    for agent in ["claude", "codex", "aider", "gemini", "qwen", "opencode", "copilot", "git"] {
+        let path = bin.join(agent);
+        std::fs::write(&path, fake).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let prompt = dir.path().join("prompt.md");
+    std::fs::write(&prompt, "x".repeat(300 * 1024)).unwrap();
+    let context = WorkerContext { prompt_file: &prompt, ..ctx(None, None, None) };
+    let mut env: Vec<(&str, OsString)> = context.env();
+    env.push(("PATH", OsString::from(format!("{}:/usr/bin:/bin", bin.display()))));
+    env.push((ENV_SIGNAL_DIR, OsString::from("/tmp/signals")));
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    for preset in Preset::ALL.into_iter().filter(|p| *p != Preset::Script) {
+        let out = run_sh(&preset_command(preset, &context), &env);
+        let got_it = out.contains(&format!("stdin={}", 300 * 1024)) || out.contains("--prompt=Your task is written in the file");
+        assert!(got_it || preset == Preset::Aider, "{preset}: {out}");
+    }
+    // A prompt that fits is passed as it is.
+    std::fs::write(&prompt, "small").unwrap();
+    assert!(run_sh(&preset_command(Preset::Copilot, &context), &env).contains("--prompt=small"));
 }
 
 #[test]
@@ -343,4 +380,34 @@ fn usage_serialises_without_empty_fields() {
     assert_eq!(json, r#"{"cost_usd":0.5,"turns":3}"#);
     assert_eq!(serde_json::from_str::<WorkerUsage>(&json).unwrap(), usage);
     assert_eq!(serde_json::to_string(&Preset::Opencode).unwrap(), "\"opencode\"");
+}
+
+#[test]
+fn the_same_authentication_error_three_times_ends_the_lane_with_it() {
+    let retry = |n: u32| {
+        format!(
+            "{{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":{n},\"error_status\":401,\"error\":{{\"message\":\"authentication_error: invalid x-api-key\"}}}}\n"
+        )
+    };
+    let two = format!("{}{}", retry(1), retry(2));
+    assert_eq!(stuck(Preset::Claude, &two), None, "two may still be a hiccup");
+    let three = format!("{two}{}", retry(3));
+    let why = stuck(Preset::Claude, &three).unwrap();
+    assert_eq!(why, "the API refuses it, 3 times the same: authentication_error: invalid x-api-key (HTTP 401)");
+    // Recorded from claude 2.1.197 against an endpoint that rejects the key (ids shortened): it
+    // retries ten times over about three minutes.
+    let claude: String = (1..=3)
+        .map(|n| format!("{{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":{n},\"max_retries\":10,\"retry_delay_ms\":{}.89,\"error_status\":401,\"error\":\"authentication_failed\",\"session_id\":\"3c8f\",\"uuid\":\"{n}a{n}b-de{n}\"}}\n", 600 * n))
+        .collect();
+    assert_eq!(stuck(Preset::Claude, &claude).unwrap(), "the API refuses it, 3 times the same: authentication_failed (HTTP 401)");
+    // Plain log lines too, whatever their timestamps.
+    let plain: String =
+        (1..=3).map(|n| format!("2026-12-0{n}T10:00:0{n}Z ERROR quota: insufficient_quota: You exceeded your current quota\n")).collect();
+    assert!(stuck(Preset::Script, &plain).unwrap().contains("insufficient_quota"));
+    // What the agent reads or runs (tool output events) is not its CLI being refused.
+    let tool = "{\"type\":\"user\",\"message\":{\"content\":\"test auth: expected error 401 unauthorized\"}}\n".repeat(5);
+    assert_eq!(stuck(Preset::Claude, &tool), None);
+    // Different errors are not repeated ones.
+    let mixed = "Error: 401 one\nError: 401 two\nError: 401 three\n";
+    assert_eq!(stuck(Preset::Qwen, mixed), None);
 }

@@ -12,7 +12,9 @@ use crate::gate::doctor;
 /// renumbered. Notes RESOLVED issues whose latest verification evidence is missing, failing or
 /// stale (an affected path changed since), lane branches and worktrees left by finished runs, and
 /// runs that `run --resume` can continue; those have no automatic repair here. Lists each worker
-/// preset's agent CLI with its version, or "not installed" with the command that installs it.
+/// preset's agent CLI with its version, or "not installed" with the command that installs it,
+/// and for an installed one where it would send its requests (the endpoint variable set, else
+/// its default) and which key variables are set (names only).
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Apply the repair plan
@@ -36,6 +38,14 @@ pub fn run(args: DoctorArgs, ctx: &Ctx) -> CliResult {
         doctor::apply(&ws, &plan.actions)?;
     }
     if ui.json {
+        let agents: Vec<serde_json::Value> = agents
+            .iter()
+            .map(|a| {
+                let mut v = serde_json::to_value(a).unwrap_or_default();
+                v["uses"] = serde_json::json!(a.path.as_ref().and_then(|_| uses(&ws.config, a.preset)));
+                v
+            })
+            .collect();
         ui.json(serde_json::json!({ "applied": args.fix, "actions": plan.actions, "notes": plan.notes, "agents": agents }))?;
     } else {
         for a in &plan.actions {
@@ -58,6 +68,11 @@ pub fn run(args: DoctorArgs, ctx: &Ctx) -> CliResult {
                 (None, _) => format!("{} — install with `{}`", ui.yellow("not installed"), a.install),
             };
             ui.out(format!("{} {}: {line}", ui.dim("agent"), a.preset))?;
+            if a.path.is_some()
+                && let Some(uses) = uses(&ws.config, a.preset)
+            {
+                ui.out(format!("      uses: {uses}"))?;
+            }
         }
         if plan.actions.is_empty() {
             ui.info("nothing to repair");
@@ -68,4 +83,13 @@ pub fn run(args: DoctorArgs, ctx: &Ctx) -> CliResult {
         }
     }
     Ok(if plan.actions.is_empty() || args.fix { Exit::Success } else { Exit::CheckFailed })
+}
+
+/// Where an installed CLI would send its requests, with `lanes.yaml`'s `agents.<preset>.env`
+/// over the environment, as its worker would see them.
+fn uses(config: &crate::files::config::Config, preset: crate::agents::presets::Preset) -> Option<String> {
+    let own = config.agents.get(preset.name()).map(|a| a.env.clone()).unwrap_or_default();
+    let var = move |name: &str| own.get(name).cloned().or_else(|| std::env::var(name).ok());
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    crate::agents::presets::endpoints::describe(preset, &var, home.as_deref())
 }

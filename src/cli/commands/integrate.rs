@@ -31,6 +31,9 @@ pub struct IntegrateArgs {
     /// Push the result
     #[arg(long)]
     pub push: bool,
+    /// Skip lanes.yaml's `integration_checks:` this time (the report says so)
+    #[arg(long)]
+    pub no_integration_checks: bool,
 }
 
 pub fn run(args: IntegrateArgs, ctx: &Ctx) -> CliResult {
@@ -39,6 +42,7 @@ pub fn run(args: IntegrateArgs, ctx: &Ctx) -> CliResult {
         policy: args.policy.as_deref().map(|p| p.parse::<IntegrationPolicy>()).transpose().map_err(CliError::usage)?,
         no_commit: args.no_commit,
         push: args.push,
+        no_integration_checks: args.no_integration_checks,
         ..RunOptions::default()
     };
     let interrupts = super::run_live::install_ctrl_c();

@@ -3,14 +3,19 @@
 //!
 //! Secret-like strings are redacted line by line, as everywhere git-lanes prints.
 //!
+//! After the log, a lane that failed or timed out gets its reason (the agent's own words, as the
+//! run recorded them) on a line of its own.
+//!
 //! JSON (`--json`, schema_version 1): `{ "run_id", "lane", "path", "status" (the lane's state
-//! word), "log" (the whole log so far, redacted) }`; `-f` does not apply.
+//! word), "reason" (`null` unless it failed), "log" (the whole log so far, redacted) }`; `-f`
+//! does not apply.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
+use crate::agents::presets::Preset;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 
@@ -48,6 +53,7 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> CliResult {
             "lane": lane.lane,
             "path": lane.log,
             "status": lane.state.lanes[&lane.lane].status,
+            "reason": lane.state.lanes[&lane.lane].reason,
             "log": crate::base::redact::redact(&text),
         }))?;
         return Ok(Exit::Success);
@@ -82,11 +88,23 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> CliResult {
         }
     }
     write_lines(&mut out, &[], &mut pending, true)?;
+    drop(out);
     if !args.follow && lane_running(&repo, &lane) {
-        drop(out);
         ui.info(ui.dim(format!("lane {} is still running; `git lanes logs {} -f` follows it", lane.lane, lane.lane)));
+    } else if let Some(reason) = ended_reason(&repo, &lane) {
+        let preset = lane.state.lanes.get(&lane.lane).and_then(|l| l.worker.as_deref()).and_then(|w| w.trim().parse::<Preset>().ok());
+        let who = preset.filter(|p| *p != Preset::Script).map_or("worker", Preset::name);
+        ui.info(format!("lane {} {}: {who} said: {reason}", lane.lane, ui.red("failed")));
     }
     Ok(Exit::Success)
+}
+
+/// The reason the lane's run recorded for its failure, read again (the lane may have ended while
+/// its log was printed).
+fn ended_reason(repo: &crate::git::repo::Repo, lane: &crate::run::runs::LaneRef) -> Option<String> {
+    let live = crate::run::runs::live_state(repo, &lane.run_id).ok().flatten();
+    let st = live.as_ref().unwrap_or(&lane.state);
+    st.lanes.get(&lane.lane).and_then(|l| l.reason.clone()).map(|r| crate::base::redact::redact(&r).into_owned())
 }
 
 /// Whether the lane's worker may still write: its state says pending or running.

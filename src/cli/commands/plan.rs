@@ -27,7 +27,7 @@
 //! `git lanes run --dry-run --json` prints the same document with `run_id` at the top and, in each
 //! lane, `work_order` (the work order YAML's content as an object, `null` for an idle lane) and
 //! `verdict_preview`: `[{ "id", "unverifiable", "checks": [{ "label", "command",
-//! "currently_passing": true|false|null, "findings": [{ "kind", "message" }], "note" }] }]` —
+//! "currently_passing": true|false|null, "findings": [{ "kind", "message" }], "note", "git_shield" }] }]` —
 //! `false`: the check fails on HEAD (the issue reproduces), `true`: it passes already (suspicious),
 //! `null`: not run (a finding, or no commit); `worker`: the shell line the lane's worker would be
 //! started with (presets expanded; `null` for an idle lane) and `worker_problem`: why it could

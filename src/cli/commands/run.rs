@@ -47,6 +47,9 @@ pub struct RunArgs {
     /// Run the lanes only: keep their branches, integrate elsewhere (`git lanes integrate`)
     #[arg(long)]
     pub no_integrate: bool,
+    /// Skip lanes.yaml's `integration_checks:` for this run (the report says so)
+    #[arg(long)]
+    pub no_integration_checks: bool,
     /// Push the result (or, with --no-integrate / --policy branches, the lane branches)
     #[arg(long)]
     pub push: bool,
@@ -89,7 +92,8 @@ pub struct WorkerArgs {
     /// lanes.yaml's, else 30s]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub done_grace: Option<std::time::Duration>,
-    /// Warn when a lane's status has not changed for this long [default: lanes.yaml's, else 10m]
+    /// End a lane whose worker shows no sign of life (no output, no new status, no change in its
+    /// worktree) for this long [default: lanes.yaml's, else 10m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub stall_after: Option<std::time::Duration>,
 }
@@ -120,12 +124,27 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> CliResult {
     }
     let lanes = crate::planning::dryrun::dry_run(&repo.git, &ws, catalog.as_ref(), &opts)?;
     let ui = &ctx.ui;
+    let integration_checks = &ws.config.integration_checks;
     if ui.json {
-        ui.json(serde_json::json!({ "run_id": opts.run_id, "dry_run": true, "lanes": lanes }))?;
+        ui.json(serde_json::json!({
+            "run_id": opts.run_id, "dry_run": true, "lanes": lanes,
+            "integration_checks": { "commands": integration_checks, "skipped": args.no_integration_checks },
+        }))?;
         return Ok(Exit::Success);
     }
     for l in &lanes {
         print_preview(ui, l, args.show_work_order)?;
+    }
+    if !integration_checks.is_empty() {
+        let when = if args.no_integration_checks {
+            "skipped for this run (--no-integration-checks)"
+        } else {
+            "run on the integrated result before your branch moves; a lane that breaks one is backed out"
+        };
+        ui.out(format!("integration checks ({when}):"))?;
+        for c in integration_checks {
+            ui.out(format!("  {c}"))?;
+        }
     }
     let plans: Vec<_> = lanes.iter().map(|l| l.plan.clone()).collect();
     super::plan::summary(ui, &plans);
@@ -151,9 +170,19 @@ fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), 
         }
         ui.out(format!("  {} checks:", i.id))?;
         for c in &i.checks {
+            let ran_in = c.git_shield.map(|g| format!(" ({})", g.describe())).unwrap_or_default();
             let line = match c.currently_passing {
-                Some(true) => format!("{} {}  {}", ui.yellow("✓"), c.command, ui.dim("currently passing: suspicious, nothing to fix?")),
-                Some(false) => format!("{} {}  {}", ui.green("✗"), c.command, ui.dim("currently failing: the issue reproduces")),
+                Some(true) => {
+                    format!(
+                        "{} {}  {}",
+                        ui.yellow("✓"),
+                        c.command,
+                        ui.dim(format!("currently passing: suspicious, nothing to fix?{ran_in}"))
+                    )
+                }
+                Some(false) => {
+                    format!("{} {}  {}", ui.green("✗"), c.command, ui.dim(format!("currently failing: the issue reproduces{ran_in}")))
+                }
                 None => {
                     let why: Vec<&str> = c.findings.iter().map(|f| f.message.as_str()).collect();
                     let why = if why.is_empty() { c.note.clone() } else { format!("not run: {}", why.join("; ")) };
@@ -191,6 +220,7 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
         policy: args.policy.as_deref().map(|p| p.parse::<IntegrationPolicy>()).transpose().map_err(CliError::usage)?,
         no_commit: args.no_commit,
         no_integrate: args.no_integrate,
+        no_integration_checks: args.no_integration_checks,
         push: args.push,
         sandbox_workers: args.sandbox_workers,
         run_id: args.run_id,

@@ -64,6 +64,7 @@ pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
             "integrated": s.integrated,
             "fast_forwarded": s.fast_forwarded,
             "lanes": s.lanes,
+            "integration_checks": s.integration_checks,
         }))?;
     } else {
         ui.out(format!(

@@ -66,7 +66,10 @@ fn show(ctx: &Ctx, repo: &Repo, config: &Config, issues: &Overview) -> CliResult
     let affected = |at: usize| {
         let (lane, id) = resolved[at];
         let rel = issues_dir.join(lane).join(format!("{id}.md"));
-        let parsed = crate::base::fsutil::read(&root.join(&rel)).ok().and_then(|b| crate::files::issue::Issue::parse(&rel, b).ok());
+        let parsed = crate::base::fsutil::read_optional_capped(&root.join(&rel), crate::files::text::MAX_FILE_BYTES)
+            .ok()
+            .flatten()
+            .and_then(|b| crate::files::issue::Issue::parse(&rel, b).ok());
         parsed.map(|i| i.meta.affected_paths).unwrap_or_default()
     };
     let unbacked = crate::judge::verify::unbacked(&repo.root, &config.evidence, &resolved, affected)

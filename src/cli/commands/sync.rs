@@ -28,7 +28,7 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> CliResult {
     let config = Config::load(&repo.root, &ctx.overrides())?;
     let cache_dir = repo.cache_dir();
     // Read once: the bytes compared are the bytes an answer is remembered for.
-    let catalog = crate::base::fsutil::read_optional(&repo.root.join(&config.catalog))?;
+    let catalog = crate::base::fsutil::read_optional_capped(&repo.root.join(&config.catalog), crate::files::text::MAX_FILE_BYTES)?;
     if let Some(issues) = answers::recall(&repo.root, &config, &cache_dir, catalog.as_deref(), |a, sum, inputs| a.in_sync(sum, inputs))? {
         return up_to_date(ctx, &config, issues);
     }

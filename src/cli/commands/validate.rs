@@ -23,7 +23,7 @@ pub fn run(_args: ValidateArgs, ctx: &Ctx) -> CliResult {
     let config = Config::load(&repo.root, &ctx.overrides())?;
     let cache_dir = repo.cache_dir();
     // Read once: the bytes validated are the bytes a report is remembered for.
-    let catalog = crate::base::fsutil::read_optional(&repo.root.join(&config.catalog))?;
+    let catalog = crate::base::fsutil::read_optional_capped(&repo.root.join(&config.catalog), crate::files::text::MAX_FILE_BYTES)?;
     if let Some(report) = answers::recall(&repo.root, &config, &cache_dir, catalog.as_deref(), |a, sum, inputs| a.validated(sum, inputs))? {
         return show(ctx, &report);
     }

@@ -13,8 +13,9 @@
 //!   issue file names none), `command`, `line` (in the issue file), `passed`, `reason` (the rule
 //!   that decided: `not_run`, `ended`, `says_fail`, `says_pass` or `exit_code`), `not_run` (why
 //!   it was not started, else null), `ending` (`exit 0`, `timed out after 30s`, `killed by signal 9`; null when not run),
-//!   `exit_code` (null unless it exited), `duration_ms`, `output` (capped, redacted) and
-//!   `dropped_bytes`. Secret-like strings are redacted in commands and output alike.
+//!   `exit_code` (null unless it exited), `duration_ms`, `output` (capped, redacted),
+//!   `dropped_bytes` and `git_shield` (how the check was kept from writing git's data:
+//!   `read_only_mount`, `landlock_rules`, `no_git_folder`, `put_back`; null when not run). Secret-like strings are redacted in commands and output alike.
 
 use clap::Args;
 use serde_json::{Value, json};
@@ -226,6 +227,7 @@ fn check_json(c: &CheckResult) -> Value {
         "duration_ms": verify::duration_ms(c.duration),
         "output": c.output,
         "dropped_bytes": c.dropped_bytes,
+        "git_shield": c.git_shield.map(crate::exec::sandbox::GitShield::code),
     })
 }
 
@@ -256,6 +258,9 @@ fn print_issue(ui: &Ui, r: &Recorded<'_>) -> std::io::Result<()> {
         Outcome::Unverifiable => format!("  → {outcome}: no verification commands"),
         _ => format!("  → {outcome}: {}/{} checks passed ({}%)", v.passed_checks(), v.checks.len(), v.confidence()),
     };
+    if let Some(shield) = v.checks.iter().find_map(|c| c.git_shield) {
+        line += &format!("; {}", shield.describe());
+    }
     if let Some(e) = &r.evidence {
         line += &format!("; evidence {}", e.display());
     }

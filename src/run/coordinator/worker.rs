@@ -2,7 +2,7 @@
 //! and its end told (the state it leaves the lane in, and what its log says about it).
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,16 @@ pub(super) struct Active {
     looked_at: Instant,
     /// Why git-lanes ended a worker that would not end on its own.
     pub stuck: Option<String>,
+    /// The lane's worktree, looked at for changes before a quiet worker is called stalled.
+    worktree: Option<PathBuf>,
+    /// The last sign of life seen: output in its log, a new status, a change in its worktree.
+    alive_at: Instant,
+    /// The log's length when last looked at.
+    log_len: u64,
+    /// The status line when last looked at.
+    last_status: Option<String>,
+    /// When the signs of life were last looked for.
+    life_checked: Instant,
 }
 
 /// How a lane ended: the state it is left in and the detail shown and saved.
@@ -60,13 +70,56 @@ impl Active {
             preset,
             looked_at: Instant::now(),
             stuck: None,
+            worktree: None,
+            alive_at: Instant::now(),
+            log_len: 0,
+            last_status: None,
+            life_checked: Instant::now(),
         }
+    }
+
+    /// Ends a worker that showed no sign of life — no output, no new status, no change in its
+    /// worktree — for `after` (`stall_after`). The log and status are looked at every
+    /// [`STUCK_EVERY`]; the worktree is walked only once the others have been quiet for `after`.
+    pub fn end_if_stalled(&mut self, run_dir: &Path, after: Duration) -> Option<Ended> {
+        if self.follow.done || self.life_checked.elapsed() < STUCK_EVERY {
+            return None;
+        }
+        self.life_checked = Instant::now();
+        let log = run_dir.join(&self.lane).join("worker.log");
+        let len = std::fs::metadata(&log).map_or(0, |m| m.len());
+        if len != self.log_len || self.follow.status != self.last_status {
+            self.log_len = len;
+            self.last_status.clone_from(&self.follow.status);
+            self.alive_at = Instant::now();
+            return None;
+        }
+        let quiet = self.alive_at.elapsed();
+        if quiet < after {
+            return None;
+        }
+        let since = std::time::SystemTime::now().checked_sub(quiet).unwrap_or(std::time::UNIX_EPOCH);
+        if self.worktree.as_deref().is_some_and(|w| changed_since(w, since)) {
+            self.alive_at = Instant::now();
+            return None;
+        }
+        let secs = after.as_secs();
+        let why = format!("stalled: no output, no signal and no change in its worktree for {secs}s (stall_after)");
+        self.stuck = Some(why);
+        self.ended_by_us = true;
+        if let Some(pid) = self.foreign_pid {
+            kill_group(pid);
+        }
+        let how = self.child.as_mut().map(|c| format!(" ({})", c.terminate(Duration::from_secs(2)))).unwrap_or_default();
+        Some(Ended::new(LaneState::Failed, format!("ended by git-lanes: no sign of life for {secs}s{how}")))
     }
 
     /// A worker an earlier orchestrator started, still alive after its crash: followed by pid.
     pub fn adopted(r: &Run<'_>, lane: &str, pid: u32, follow: LaneFollow) -> Active {
         let preset = r.lanes.get(lane).map_or(Preset::Script, |lr| preset_of(&lr.worker));
-        Active::new(lane, None, Some(pid), follow, lane_timeout(r, lane), preset)
+        let mut active = Active::new(lane, None, Some(pid), follow, lane_timeout(r, lane), preset);
+        active.worktree = r.lanes.get(lane).map(|lr| lr.worktree.clone());
+        active
     }
 
     /// How the worker ended, once it has; never blocks.
@@ -168,7 +221,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     let prompt = lr.files.join("prompt.md");
     let order = lr.files.join("work-order.yaml");
     let spec = r.ws.specs.get(lane);
-    let model = r.opts.model.clone().or_else(|| spec.and_then(|s| s.model.clone())).or_else(|| r.ws.config.model.clone());
+    let model = crate::planning::model::lane_model(preset_of(&lr.worker), r.opts.model.as_deref(), spec, &r.ws.config);
     let ctx = WorkerContext {
         prompt_file: &prompt,
         work_order_file: &order,
@@ -177,10 +230,15 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
         max_turns: r.opts.max_turns,
         max_budget_usd: r.opts.max_budget_usd,
         lane,
+        sandboxed: r.opts.sandbox_workers || r.ws.config.sandbox_workers,
     };
     let cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
     let ids: Vec<String> = lr.plan.issues.iter().map(|a| a.id.clone()).collect();
-    let env = worker_env(r, lane, &lr, ctx.env(), main_signals, &ids);
+    let mut env = worker_env(r, lane, &lr, ctx.env(), main_signals, &ids);
+    // `agents: {<preset>: {env: …}}`: this preset's own variables (a gateway, a key's name).
+    if let Some(agent) = r.ws.config.agents.get(cmd.preset.name()) {
+        env.extend(agent.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+    }
     let timeout = lane_timeout(r, lane);
     let argv = cmd.argv();
     let mut spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
@@ -198,12 +256,43 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     crate::base::fault::point("after-spawn");
     let pid = child.pid();
     let ls = r.lane_state(lane);
+    ls.model.clone_from(&model);
     ls.status = LaneState::Running.as_str().into();
     ls.worker_pid = Some(pid);
     ls.started_at = Some(crate::files::scaffold::now_rfc3339());
     r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids });
     let follow = LaneFollow::new(lane, vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)]);
-    Ok(Active::new(lane, Some(child), None, follow, timeout, cmd.preset))
+    let mut active = Active::new(lane, Some(child), None, follow, timeout, cmd.preset);
+    active.worktree = Some(lr.worktree.clone());
+    Ok(active)
+}
+
+/// Whether any file or folder under `root` (its `.git` left out, symlinks not followed) was
+/// modified after `since`. Stops at the first one, and after 200 000 entries (then: changed, so
+/// a huge worktree is never called stalled for want of looking).
+fn changed_since(root: &Path, since: std::time::SystemTime) -> bool {
+    let mut todo = vec![root.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > 200_000 {
+                return true;
+            }
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.modified().is_ok_and(|m| m > since) {
+                return true;
+            }
+            if meta.is_dir() {
+                todo.push(entry.path());
+            }
+        }
+    }
+    false
 }
 
 /// The worker's environment on top of the orchestrator's: the preset's own variables, the run's

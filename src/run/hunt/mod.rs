@@ -118,10 +118,11 @@ fn lanes_to_hunt(ws: &Workspace, fixers: &BTreeMap<String, AgentSpec>, asked: &[
         ws.specs.keys().cloned().collect()
     } else {
         let mut known: Vec<String> = fixers.keys().cloned().collect();
-        if let Some(Ok(cat)) = crate::base::fsutil::read_optional(&ws.root.join(&ws.config.catalog))
-            .ok()
-            .flatten()
-            .map(|b| Catalog::parse(&ws.config.catalog, b))
+        if let Some(Ok(cat)) =
+            crate::base::fsutil::read_optional_capped(&ws.root.join(&ws.config.catalog), crate::files::text::MAX_FILE_BYTES)
+                .ok()
+                .flatten()
+                .map(|b| Catalog::parse(&ws.config.catalog, b))
         {
             known.extend(cat.lanes());
         }
@@ -228,6 +229,7 @@ pub fn hunt(
     super::refuse_uncommitted_setup(repo, &ws)?;
     super::preflight(repo, &ws, &opts.run)?;
     let (ws, fixers) = hunting_workspace(ws)?;
+    super::refuse_symlinked_files(repo, &ws)?;
     let lanes = lanes_to_hunt(&ws, &fixers, &opts.run.lanes)?;
     // Every lane's worker is checked (it exists, its program is installed, its limits are valid)
     // before anything — lock, run folder, branch, worktree — exists.
@@ -582,6 +584,7 @@ fn land_findings(r: &mut Run<'_>, found: &Judged, human: &mut Vec<String>) -> Re
         fast_forwarded: merge_command.is_none(),
         commit: Some(commit.clone()),
         kept_at: None,
+        checks: None,
     });
     Ok(LandOutcome { landed, report: report_rel, commit, merge_command })
 }
@@ -630,7 +633,7 @@ fn write_findings(r: &mut Run<'_>, iw: &Path, config: &Config, accepted: &[judge
 /// is a catalog.
 fn sync_catalog(iw: &Path, config: &Config) -> Result<Option<String>> {
     let iws = Workspace::load(iw, config.clone())?;
-    let Some(bytes) = fsutil::read_optional(&iw.join(&config.catalog))? else { return Ok(None) };
+    let Some(bytes) = fsutil::read_optional_capped(&iw.join(&config.catalog), crate::files::text::MAX_FILE_BYTES)? else { return Ok(None) };
     let cat = Catalog::parse(&config.catalog, bytes)?;
     let synced = cat.sync(&iws, &crate::files::scaffold::now_stamp());
     if synced.changed {
