@@ -465,7 +465,10 @@ fn missing_binary_fails_closed_unless_skipped() {
     env.write("src/x.txt", "x\n");
     env.commit_all("x");
     env.path = "/usr/bin:/bin".into();
-    env.push(&["main"]).assert_refused("cargo install");
+    let refused = env.push(&["main"]);
+    // The install line the README gives; git-lanes is not on crates.io.
+    refused.assert_refused("cargo install --locked --path <git-lanes checkout>");
+    assert!(!refused.text.contains("# from crates.io"), "{}", refused.text);
     let mut c = env.cmd("git");
     c.env("GIT_LANES_SKIP", "1").args(["push", "origin", "main"]);
     Env::run(c).assert_ok();

@@ -467,8 +467,13 @@ impl Case {
     }
 
     fn resume(&self, point: Option<&str>) -> std::process::Output {
+        self.resume_with(point, &self.worker_args())
+    }
+
+    /// `run --resume` with `worker` as its worker arguments (none: the run's recorded workers).
+    fn resume_with(&self, point: Option<&str>, worker: &[String]) -> std::process::Output {
         let mut c = self.r.cmd();
-        c.args(["run", "--resume", "--done-grace", "1s", "--timeout", "60s"]).args(self.worker_args());
+        c.args(["run", "--resume", "--done-grace", "1s", "--timeout", "60s"]).args(worker);
         c.env("OUTSIDE", &self.outside);
         if let Some(p) = point {
             c.env("LANES_FAULT", p);
@@ -548,6 +553,74 @@ fn kill_at_every_phase_boundary_then_resume_converges() {
             took: std::time::Duration::ZERO,
         });
     }
+}
+
+/// The advice a killed run leaves, `git lanes run --resume`, works as printed: the resume takes
+/// each lane's worker from the run's state (no `--worker`, none in `lanes.yaml` or the specs),
+/// whenever the kill came.
+#[test]
+fn a_killed_run_resumes_with_its_recorded_workers_without_worker_flag() {
+    let moments: &[(&str, Option<u64>)] = &[
+        ("right after start", Some(150)),
+        ("mid-work", Some(700)),
+        ("later", Some(1500)),
+        ("after-prepare", None),
+        ("mid-judge", None),
+        ("after-collect", None),
+    ];
+    for (what, at) in moments {
+        let c = Case::new("");
+        // The run's only worker is the one `--worker` names.
+        fs::write(c.r.root().join("lanes.yaml"), "max_parallel: 4\n").unwrap();
+        c.r.git(&["commit", "-q", "-am", "no worker in lanes.yaml"]);
+        let base_files: Vec<String> = c.r.git(&["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_string).collect();
+        match at {
+            Some(ms) => c.run_killed_after("W1", std::time::Duration::from_millis(*ms)),
+            None => {
+                let out = c.run_with_fault("W1", what);
+                assert_eq!(out.status.code(), None, "{what}: the fault point did not abort");
+            }
+        }
+        let state = c.r.root().join(".git/lanes/runs/W1/state.yaml");
+        if !state.exists() {
+            // Killed before the run had a state: there is nothing to resume, a new run starts.
+            eprintln!("{what}: killed before the state existed");
+            continue;
+        }
+        let resumed = c.resume_with(None, &[]);
+        let (so, se) = (String::from_utf8_lossy(&resumed.stdout), String::from_utf8_lossy(&resumed.stderr));
+        assert!(!se.contains("no worker for lane"), "{what}: {se}");
+        if se.contains("no interrupted run") {
+            // The kill came after the run had finished.
+            c.assert_converged("W1", &base_files);
+            continue;
+        }
+        assert!(matches!(resumed.status.code(), Some(0) | Some(3)), "{what}: resume failed\n{so}\n{se}");
+        c.assert_converged("W1", &base_files);
+    }
+}
+
+/// A `git` the killed run started on the main worktree (its own fast-forward) holds the index
+/// lock for a while after the kill: the resume waits for it instead of reporting a refusal.
+#[test]
+fn a_resume_waits_for_the_index_lock_of_the_killed_runs_git() {
+    let c = Case::new("");
+    let base_files: Vec<String> = c.r.git(&["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_string).collect();
+    let out = c.run_with_fault("L1", "after-commit");
+    assert_eq!(out.status.code(), None);
+    let lock = c.r.root().join(".git/index.lock");
+    fs::write(&lock, "").unwrap();
+    let held = lock.clone();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        fs::remove_file(held).unwrap();
+    });
+    let resumed = c.resume_with(None, &[]);
+    release.join().unwrap();
+    let (so, se) = (String::from_utf8_lossy(&resumed.stdout), String::from_utf8_lossy(&resumed.stderr));
+    assert!(!so.contains("refused the fast-forward"), "{so}{se}");
+    assert!(matches!(resumed.status.code(), Some(0) | Some(3)), "{so}\n{se}");
+    c.assert_converged("L1", &base_files);
 }
 
 /// A kill in the middle of a ref or index write leaves git's `*.lock` files behind; git never

@@ -878,3 +878,89 @@ fn usage_errors_exit_2() {
     run(r.cmd().arg("--version"), 0);
     run(r.cmd().args(["sync", "--help"]), 0);
 }
+
+/// Whatever text a lane description, title, tag or path holds, what `init` and `new` write reads
+/// back as that text: every spec and issue file parses, with the values given.
+#[test]
+fn init_and_new_write_yaml_that_reads_back_whatever_the_text() {
+    use git_lanes::files::issue::Issue;
+    use git_lanes::files::spec::AgentSpec;
+    let r = TestRepo::new();
+    let hostile = "Quotes \"double\" and 'single' #not-a-comment: [x] {y} & *z";
+    run(r.cmd().args(["init", "--yes", "--lane", "E=Billing: invoices", "--lane", &format!("M={hostile}")]), 0);
+    let (out, err) = run(r.cmd().arg("validate"), 0);
+    assert!(!out.contains("error:") && !err.contains("error:"), "{out}{err}");
+    for (lane, desc) in [("E", "Billing: invoices"), ("M", hostile)] {
+        for (dir, kind) in [("issue-fixers", "IF"), ("issue-hunters", "IH")] {
+            let rel = PathBuf::from(format!(".claude/agents/{dir}/{kind}-Lane-{lane}.md"));
+            let spec = AgentSpec::parse(&rel, lane, r.read(rel.to_str().unwrap()).into_bytes())
+                .unwrap_or_else(|p| panic!("{} does not parse: {}", rel.display(), p.message));
+            let d = spec.description.unwrap();
+            assert!(d.contains(&format!("Lane {lane} - {desc}")), "{d}");
+        }
+    }
+    assert!(r.read(CATALOG).contains("### Lane E - Billing: invoices"));
+    let title = "Totals: wrong when \"net\" is 'gross' #1";
+    let (out, err) = run(
+        r.cmd().args([
+            "new",
+            "E",
+            title,
+            "--tag",
+            "a: b",
+            "--path",
+            "src/a: b.py",
+            "--check",
+            "grep -q 'x: y' src/a.py && echo PASS || echo FAIL",
+        ]),
+        0,
+    );
+    assert!(!err.contains("not synced"), "{err}");
+    let rel = PathBuf::from(out.trim());
+    let issue = Issue::parse(&rel, r.read(out.trim()).into_bytes()).unwrap_or_else(|p| panic!("new issue does not parse: {}", p.message));
+    assert_eq!(issue.title, title);
+    assert_eq!(issue.meta.affected_paths, vec!["src/a: b.py".to_string()]);
+    assert_eq!(issue.meta.type_tags, vec!["a: b".to_string()]);
+    run(r.cmd().arg("validate"), 0);
+}
+
+/// A spec that does not parse is reported where it breaks, with the parser's message — fixer or
+/// hunter spec — and never as a missing spec.
+#[test]
+fn validate_reports_broken_fixer_and_hunter_specs_where_they_break() {
+    let r = TestRepo::new();
+    run(r.cmd().args(["init", "--yes", "--lane", "E"]), 0);
+    run(r.cmd().args(["new", "E", "something", "--check", "true"]), 0);
+    let broken = "---\nname: IF-Lane-E\ndescription: Billing: invoices\n---\nbody\n";
+    r.write(".claude/agents/issue-fixers/IF-Lane-E.md", broken);
+    r.write(".claude/agents/issue-hunters/IH-Lane-E.md", &broken.replace("IF-", "IH-"));
+    let (out, err) = run(r.cmd().arg("validate"), 4);
+    let text = format!("{out}{err}");
+    assert!(text.contains(".claude/agents/issue-fixers/IF-Lane-E.md:3:"), "{text}");
+    assert!(text.contains(".claude/agents/issue-hunters/IH-Lane-E.md:3:"), "{text}");
+    assert!(text.contains("mapping values are not allowed"), "the parser's message is missing:\n{text}");
+    assert!(!text.contains("no fixer spec"), "a broken spec is reported as missing:\n{text}");
+    // `new` names the broken file instead of blaming the issue files.
+    let (_, err) = run(r.cmd().args(["new", "E", "another"]), 0);
+    assert!(err.contains("IF-Lane-E.md:3"), "{err}");
+}
+
+/// One list of presets feeds every place that names them: `--help` and the `lanes.yaml` comment
+/// `init` writes.
+#[test]
+fn every_place_that_names_the_presets_names_them_all() {
+    use git_lanes::agents::presets::Preset;
+    let list = Preset::NAMES.join(", ");
+    let r = TestRepo::new();
+    run(r.cmd().args(["init", "--yes", "--lane", "E", "--config"]), 0);
+    let yaml = r.read("lanes.yaml");
+    assert!(yaml.contains(&format!("a preset ({list})")), "{yaml}");
+    for cmd in ["run", "hunt"] {
+        let (help, _) = run(r.cmd().args([cmd, "--help"]), 0);
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&format!("a preset ({list})")), "{cmd} --help:\n{help}");
+    }
+    for (p, name) in Preset::ALL.iter().zip(Preset::NAMES) {
+        assert_eq!(p.name(), name);
+    }
+}

@@ -17,6 +17,7 @@ use common_run::{RunRepo, frontmatter_status, wait_with_deadline};
 /// `FAKE_HUNT_<LANE>` (space-separated), commits and signals:
 /// - `good`: `<L>-02`, a check that fails on the base (token `hunted-good-<L>` missing);
 /// - `passing`: `<L>-03`, whose check already passes;
+/// - `quietpass`: `<L>-11`, whose check already passes by its exit code alone (no PASS/FAIL);
 /// - `duplicate`: `<L>-04`, with the check of the existing `<L>-01`;
 /// - `taken`: rewrites `<L>-01.md` (a taken id) with a different, reproducing finding;
 /// - `malformed`: `<L>-05.md` without frontmatter;
@@ -90,6 +91,7 @@ for k in $kinds; do
   case "$k" in
     good) finding "$lane-02.md" "$lane-02" "Hunted good problem in $lane" "$(tok hunted-good-$lane)" "" "hunted-good-$lane" ;;
     passing) finding "$lane-03.md" "$lane-03" "Already fine in $lane" "grep -q \"$lane base\" src/$lane.txt && echo \"PASS\" || echo \"FAIL\"" "" "x" ;;
+    quietpass) finding "$lane-11.md" "$lane-11" "Already fine, quietly, in $lane" "grep -q \"$lane base\" src/$lane.txt" "" "x" ;;
     duplicate) finding "$lane-04.md" "$lane-04" "The same thing said again" "$(tok fixed-$lane-01)" "" "fixed-$lane-01" ;;
     taken) finding "$lane-01.md" "$lane-01" "Hunted problem filed under a taken id" "$(tok hunted-taken-$lane)" "" "hunted-taken-$lane" ;;
     malformed) printf 'this is not an issue file\n' > "issues/$lane/$lane-05.md" ;;
@@ -349,6 +351,15 @@ fn a_hunt_that_finds_nothing_commits_nothing_and_max_findings_caps_a_lane() {
     assert_eq!(r.git(&["rev-parse", "HEAD"]), head, "nothing accepted, nothing committed");
     let report = std::fs::read_to_string(r.root().join(".git/lanes/runs/H1/report.md")).unwrap();
     assert!(report.contains("does not reproduce") && report.contains("duplicate of E-01"), "{report}");
+    // No noise: a hunting lane has no issue list to show, and a check that passes by its exit
+    // says so, not "(exit code)".
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.lines().any(|l| l.contains("lane E: started (pid ") && l.trim_end().ends_with(')')), "{all}");
+    let quiet = hunt(&r, "H0", &[("E", "quietpass")], &["--lane", "E"]);
+    quiet.expect(0);
+    let all = format!("{}{}", quiet.stdout, quiet.stderr);
+    assert!(!all.contains("(exit code)"), "{all}");
+    assert!(all.contains("already passes on the base commit") && all.contains("(exits 0)"), "{all}");
     assert_eq!(r.report_cmd("H1"), format!("{}\n", report.trim_end()), "`git lanes report` finds a hunt's report");
 
     let out = hunt(&r, "H2", &[("E", "good deps")], &["--lane", "E", "--max-findings", "2"]);
@@ -509,6 +520,34 @@ fn a_hunt_whose_branch_was_switched_keeps_its_findings_on_the_integration_branch
     r.git(&["merge", "-q", "--ff-only", "lanes/H1/integration"]);
     assert!(issue_files_on_head(&r).contains(&"issues/E/E-02.md".to_string()));
     r.cmd().args(["sync", "--check"]).assert().code(0);
+}
+
+/// A hunt started with `--worker` and killed is resumed by `hunt --resume` alone: each lane's
+/// worker is the one the hunt recorded.
+#[test]
+fn a_killed_hunt_resumes_with_its_recorded_workers() {
+    let r = repo();
+    for lane in ["E", "M"] {
+        let spec = HUNTER_SPEC.replace("{L}", lane).replace("worker: sh fake-hunter.sh\n", "");
+        r.write(&format!(".claude/agents/issue-hunters/IH-Lane-{lane}.md"), &spec);
+    }
+    r.write("lanes.yaml", "max_parallel: 4\n");
+    r.git(&["commit", "-q", "-am", "no worker configured"]);
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
+    c.current_dir(r.root()).env_clear().envs(r.isolated_env()).env("FAKE_HUNT_E", "gate").env("FAKE_HUNT_M", "good");
+    c.args(["hunt", "--run-id", "H1", "--done-grace", "1s", "--timeout", "60s", "--worker", "sh fake-hunter.sh"]);
+    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "the E hunter did not start");
+    common_run::kill9(child.id());
+    let _ = child.wait();
+    r.open_gate();
+    let out = r.cmd().args(["hunt", "--resume", "--done-grace", "1s"]).output().unwrap();
+    let (so, se) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!se.contains("no worker for lane"), "{se}");
+    assert_eq!(out.status.code(), Some(0), "{so}\n{se}");
+    let files = issue_files_on_head(&r);
+    assert!(files.contains(&"issues/E/E-02.md".to_string()) && files.contains(&"issues/M/M-02.md".to_string()), "{files:?}");
 }
 
 #[test]

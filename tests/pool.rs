@@ -166,6 +166,11 @@ fn clean_empties_the_pool_but_keeps_a_dirty_or_foreign_worktree() {
     assert_eq!(pooled(&r).len(), 4, "a dry run removed something");
     let out = r.cmd().arg("clean").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // One true thing per worktree: removed, or kept with the reason.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("removed pooled worktree {}: it holds no work", pool[1].display())), "{said}");
+    assert!(said.contains(&format!("kept pooled worktree {}: it holds uncommitted changes", pool[0].display())), "{said}");
+    assert!(!said.contains("kept for the next run") && !said.contains("done:"), "{said}");
     assert_eq!(pooled(&r), vec![pool[0].clone(), mine.clone()]);
     assert_eq!(std::fs::read_to_string(pool[0].join("notes.txt")).unwrap(), "mine\n");
     let listed = registered(&r);

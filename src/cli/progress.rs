@@ -54,7 +54,9 @@ impl LaneDisplay {
         let ui = self.ui.clone();
         match e {
             RunEvent::LaneStarted { lane, pid, issues } => {
-                let msg = format!("started (pid {pid}): {}", issues.join(", "));
+                // A hunting lane has no issues: no empty list after the colon.
+                let msg =
+                    if issues.is_empty() { format!("started (pid {pid})") } else { format!("started (pid {pid}): {}", issues.join(", ")) };
                 match self.bar(lane) {
                     Some(b) => b.set_message(msg),
                     None => self.line(format!("lane {lane}: {msg}")),

@@ -120,10 +120,10 @@ fn value_extent(s: &str) -> usize {
 /// Render `value` the way the existing scalar `old` was written: double-quoted, single-quoted or
 /// plain (plain only when the value needs no quoting).
 pub fn render_like(old: &str, value: &str) -> String {
-    if old.starts_with('\'') {
+    if old.starts_with('\'') && !value.contains(|c: char| c.is_control()) {
         format!("'{}'", value.replace('\'', "''"))
-    } else if old.starts_with('"') || old.is_empty() || needs_quotes(value) {
-        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    } else if old.starts_with(['"', '\'']) || old.is_empty() || needs_quotes(value) {
+        crate::files::yaml::quoted(value)
     } else {
         value.to_string()
     }
@@ -131,6 +131,9 @@ pub fn render_like(old: &str, value: &str) -> String {
 
 fn needs_quotes(v: &str) -> bool {
     v.is_empty()
+        || v.contains(|c: char| c.is_control())
+        || v.ends_with(':')
+        || v.trim() != v
         || v.contains(": ")
         || v.contains(" #")
         || v.starts_with(|c: char| "!&*-?{}[],#|>@`\"'%: ".contains(c))
@@ -199,6 +202,21 @@ mod tests {
         assert_eq!(out, DOC.replace("lane: E", "lane: M"));
         let out = set_value(DOC, &s, "date_verified", "2026-01-01");
         assert_eq!(out, DOC.replace("lane: E\n", "lane: E\ndate_verified: \"2026-01-01\"\n"));
+    }
+
+    #[test]
+    fn any_value_set_reads_back_as_itself() {
+        for v in ["a: b", "ends:", " padded", "line\nbreak", "#x", "[x]", "it's", "say \"hi\"", "plain"] {
+            for doc in [DOC.to_string(), DOC.replace("lane: E", "lane: 'E'"), DOC.replace("lane: E", "lane: \"E\"")] {
+                let s = split(&doc).unwrap();
+                let out = set_value(&doc, &s, "lane", v);
+                let s2 = split(&out).unwrap();
+                let yaml = &out[s2.yaml_start..s2.yaml_end];
+                let back: std::collections::BTreeMap<String, serde_json::Value> =
+                    serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{v:?}: {e}\n{yaml}"));
+                assert_eq!(back["lane"], serde_json::Value::String(v.to_string()), "{yaml}");
+            }
+        }
     }
 
     #[test]

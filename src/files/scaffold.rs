@@ -9,6 +9,7 @@ use crate::files::catalog;
 use crate::files::config::{CONFIG_FILE, Config};
 use crate::files::names;
 use crate::files::workspace::Workspace;
+use crate::files::yaml;
 
 /// What `init` did with one path.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -25,6 +26,8 @@ pub struct InitOptions {
     pub lanes: Vec<(String, String)>,
     pub catalog_title: String,
     pub write_config: bool,
+    /// The worker presets, as `lanes.yaml`'s comment lists them (`script, claude, …`).
+    pub worker_presets: String,
 }
 
 /// The lines `init` makes sure `.gitignore` has: signals are never committed.
@@ -53,10 +56,11 @@ pub fn init(root: &Path, config: &Config, opts: &InitOptions) -> Result<Vec<Outc
         Ok(())
     };
     if opts.write_config {
-        file(CONFIG_FILE.into(), CONFIG_TEMPLATE.to_string())?;
+        file(CONFIG_FILE.into(), config_template(&opts.worker_presets))?;
     }
-    file(config.catalog.clone(), catalog::fresh(&opts.catalog_title, &opts.lanes, &now))?;
-    for (lane, desc) in &opts.lanes {
+    let lanes: Vec<(String, String)> = opts.lanes.iter().map(|(l, d)| (l.clone(), one_line(d))).collect();
+    file(config.catalog.clone(), catalog::fresh(&opts.catalog_title, &lanes, &now))?;
+    for (lane, desc) in &lanes {
         file(config.issues.join(lane).join(".gitkeep"), String::new())?;
         file(config.fixer_specs.join(format!("IF-Lane-{lane}.md")), fixer_spec(lane, desc))?;
         file(config.hunter_specs.join(format!("IH-Lane-{lane}.md")), hunter_spec(lane, desc))?;
@@ -93,10 +97,12 @@ pub fn ensure_gitignore(root: &Path, lines: &[String]) -> Result<Outcome> {
 
 /// A fixer spec template for a lane.
 pub fn fixer_spec(lane: &str, desc: &str) -> String {
+    let desc = one_line(desc);
+    let description = yaml::scalar(&format!("Fixes issues in Lane {lane} - {desc} (max 5 per run, oldest first)"));
     format!(
         r#"---
 name: IF-Lane-{lane}
-description: Fixes issues in Lane {lane} - {desc} (max 5 per run, oldest first)
+description: {description}
 model: {{claude: sonnet}}
 color: blue
 tools: ["Read", "Write", "Edit", "Grep", "Glob", "Bash"]
@@ -131,10 +137,12 @@ run to judge your work. You are done when they pass, not when you think they sho
 
 /// A hunter spec template for a lane (`git lanes hunt` runs it; the seed's `IH-Lane-<X>.md` shape).
 pub fn hunter_spec(lane: &str, desc: &str) -> String {
+    let desc = one_line(desc);
+    let description = yaml::scalar(&format!("Hunts for Lane {lane} - {desc} issues (max 5 per run)"));
     format!(
         r#"---
 name: IH-Lane-{lane}
-description: Hunts for Lane {lane} - {desc} issues (max 5 per run)
+description: {description}
 model: {{claude: sonnet}}
 color: purple
 tools: ["Read", "Grep", "Glob", "Bash"]
@@ -183,7 +191,7 @@ const CONFIG_TEMPLATE: &str = r#"# git-lanes configuration. Every key is optiona
 # hunter_specs: .claude/agents/issue-hunters
 # signals: LogBook/issue-fixing/signals
 # lanes: [E, M]            # pin the lane list (default: discovered)
-# worker: claude           # a preset (script, claude, codex, aider, gemini) or a command line
+# worker: claude           # a preset (PRESETS) or a command line
 # max_parallel: 8          # default: all lanes at once
 # max_issues: 5            # issues per lane per run
 # timeout: 1h              # per lane
@@ -199,6 +207,11 @@ const CONFIG_TEMPLATE: &str = r#"# git-lanes configuration. Every key is optiona
 #   copy: [.env]           # untracked files copied into each lane worktree
 #   run: []                # commands run in each worktree before its worker starts
 "#;
+
+/// The commented `lanes.yaml`, its worker line listing `presets`.
+pub fn config_template(presets: &str) -> String {
+    CONFIG_TEMPLATE.replace("PRESETS", presets)
+}
 
 /// The next id in a lane: one more than the highest `<LANE>-<n>` there, same zero padding
 /// (at least 2 digits): `E-04` after `E-03`.
@@ -258,12 +271,17 @@ pub fn issue_text(id: &str, n: &NewIssue, today: &str) -> String {
         tags = list(&n.tags),
         paths = list(&n.affected_paths),
         deps = list(&n.depends_on),
-        title = n.title.trim(),
+        title = one_line(&n.title),
     )
 }
 
 fn yaml_quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    yaml::quoted(s)
+}
+
+/// A lane description as one line (it goes into YAML values, headings and catalog rows).
+pub fn one_line(desc: &str) -> String {
+    desc.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Create the next issue of a lane; returns its id and repository-relative path.

@@ -16,6 +16,29 @@ pub fn to_yaml<T: Serialize>(value: &T, what: &str) -> Result<String> {
         .map_err(|e| Error::from(Problem::new(what, 0, format!("could not write the {what} as YAML: {e}"))))
 }
 
+/// `s` as one YAML scalar for a `key: value` line or a flow list: plain when YAML reads it back
+/// as that same string, else double-quoted (any text, newlines and control characters escaped).
+pub fn scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.trim() == s
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.ends_with(':')
+        && s.chars().all(|c| !c.is_control() && !",[]{}\"'".contains(c))
+        && !s.starts_with(|c: char| "!&*-?|>@`%#".contains(c))
+        && !is_yaml11_timestamp(s)
+        && !matches!(s.to_ascii_lowercase().as_str(), "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "~")
+        && s.parse::<f64>().is_err()
+        && !s.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '+');
+    if plain { s.to_string() } else { quoted(s) }
+}
+
+/// `s` as a YAML double-quoted scalar, read back as exactly `s` by any YAML reader: JSON's string
+/// escapes are YAML's.
+pub fn quoted(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
 /// Quote every plain scalar that a YAML 1.1 reader (PyYAML, the seed's tools) would load as a
 /// date or datetime — `2026-01-07T10:00:00Z`, `2026-01-07` — so that it stays a string there
 /// too (`json.dumps` of a loaded state then works). Keys, quoted values and block scalars are
@@ -63,6 +86,48 @@ fn is_yaml11_timestamp(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_text_reads_back_as_itself_in_a_value_and_a_flow_list() {
+        let texts = [
+            "Billing: invoices",
+            "plain words",
+            "a #comment",
+            "trailing:",
+            "- dash",
+            "[x]",
+            "{y}",
+            "\"double\" and 'single'",
+            "yes",
+            "No",
+            "~",
+            "1.5",
+            "0x1F",
+            "2026-01-07",
+            "",
+            " padded ",
+            "line\nbreak\ttab\u{7}bell",
+            "back\\slash",
+            "ünïcödé ✓ 🚀",
+            "a, b",
+            "%percent",
+            "*alias",
+            "&anchor",
+            "!tag",
+            "|block",
+            ">folded",
+            "@at",
+            "`tick`",
+        ];
+        for t in texts {
+            let doc = format!("k: {}\nl: [{}, {}]\n", scalar(t), scalar(t), quoted(t));
+            let back: std::collections::BTreeMap<String, serde_json::Value> =
+                serde_saphyr::from_str(&doc).unwrap_or_else(|e| panic!("{t:?} wrote {doc:?}: {e}"));
+            assert_eq!(back["k"], serde_json::Value::String(t.to_string()), "{doc}");
+            assert_eq!(back["l"], serde_json::json!([t, t]), "{doc}");
+        }
+        assert_eq!(scalar("plain words"), "plain words");
+    }
 
     #[test]
     fn timestamps_are_quoted_for_yaml_1_1_readers() {

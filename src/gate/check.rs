@@ -46,7 +46,7 @@
 //!         with:
 //!           fetch-depth: 0            # origin/main and the merge base must be present
 //!       - uses: dtolnay/rust-toolchain@stable
-//!       - run: cargo install git-lanes --locked
+//!       - run: cargo install --locked --git "${{ vars.GIT_LANES_REPO }}" git-lanes   # not on crates.io
 //!       - run: git lanes check --range origin/main..HEAD
 //! ```
 //!
@@ -598,8 +598,8 @@ fn signal_hits(tip: &TipUnderCheck<'_>, dirs: &[String], commits: &[Oid]) -> Res
     Ok(hits)
 }
 
-/// Check 5, no stubs in a resolution: no stub marker in a line added to an affected path of an
-/// issue that becomes RESOLVED.
+/// Check 5, no stubs in a resolution: no stub marker in a line the resolution added to an
+/// affected path of an issue that becomes RESOLVED (see [`stubs_of_resolution`]).
 fn check_stubs(tip: &TipUnderCheck<'_>, resolving: &[&Issue], failures: &mut Vec<Failure>) -> Result<()> {
     for issue in resolving {
         let paths: Vec<String> =
@@ -607,7 +607,7 @@ fn check_stubs(tip: &TipUnderCheck<'_>, resolving: &[&Issue], failures: &mut Vec
         if paths.is_empty() {
             continue;
         }
-        for (path, line, marker) in added_stubs(&tip.repo.git, tip.base_tree, tip.snap, &paths)? {
+        for (path, line, marker) in stubs_of_resolution(tip, issue, &paths)? {
             failures.push(Failure::new(
                 format!("{path}:{line}"),
                 format!("stub marker `{marker}` added in a line that resolves {}", issue.id()),
@@ -616,6 +616,47 @@ fn check_stubs(tip: &TipUnderCheck<'_>, resolving: &[&Issue], failures: &mut Vec
         }
     }
     Ok(())
+}
+
+/// The stub rule: a marker is blamed on an issue only in a line that is new both relative to
+/// what the remote already has (`tip.base_tree`; on a first push there is nothing) and relative
+/// to the issue's own start — the newest commit on the pushed line (first parents) where the
+/// issue was not yet RESOLVED, which for a run is the run's base commit (or the merge of the
+/// lanes integrated before the issue's). The run's verdict judges the same lines: those its
+/// lane added to the run's base. A marker that was there before never counts.
+fn stubs_of_resolution(tip: &TipUnderCheck<'_>, issue: &Issue, paths: &[String]) -> Result<Vec<(String, u32, String)>> {
+    let git = &tip.repo.git;
+    let mut hits = added_stubs(git, tip.base_tree, tip.snap, paths)?;
+    if hits.is_empty() {
+        return Ok(hits);
+    }
+    let from = match tip.snap {
+        Snapshot::Tree(oid, _) => Some(*oid),
+        Snapshot::WorkTree => tip.repo.head_commit(),
+    };
+    if let Some(start) = from.and_then(|oid| before_resolution(git, oid, &issue.path))
+        && let Ok(tree) = git.find_commit(start).and_then(|c| c.tree())
+    {
+        let since_start = added_stubs(git, Some(&tree), tip.snap, paths)?;
+        hits.retain(|h| since_start.contains(h));
+    }
+    Ok(hits)
+}
+
+/// The newest commit on `from`'s first-parent line where the issue file at `path` is missing or
+/// not RESOLVED (`None` when it is RESOLVED all the way back).
+fn before_resolution(git: &Repository, from: Oid, path: &Path) -> Option<Oid> {
+    let mut commit = git.find_commit(from).ok()?;
+    // A bound on the walk: an issue resolved that long ago is not being pushed now.
+    for _ in 0..100_000 {
+        let tree = commit.tree().ok()?;
+        let resolved = read_blob(git, &tree, path).and_then(|b| Issue::parse(path, b).ok()).is_some_and(|i| i.status() == Status::Resolved);
+        if !resolved {
+            return Some(commit.id());
+        }
+        commit = commit.parent(0).ok()?;
+    }
+    None
 }
 
 /// Check 6, nothing that judges an issue is weakened: no issue file deleted, no check changed on

@@ -37,7 +37,25 @@ pub fn git_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String
     }
 }
 
+/// git's reason for a failure: from its first `error:` or `fatal:` line (the reason; what follows
+/// is advice), else the last `n` lines, blank lines aside, at most `n` lines either way.
 fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let from = lines.iter().position(|l| l.starts_with("error:") || l.starts_with("fatal:")).unwrap_or(lines.len().saturating_sub(n));
+    lines[from..].iter().take(n).copied().collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_is_gits_error_line_not_the_advice_after_it() {
+        // What `git merge` prints when the index is locked: the reason, a blank line, advice.
+        let text = "error: Unable to create '/r/.git/index.lock': File exists.\n\nAnother git process seems to be running in this repository, e.g.\nan editor opened by 'git commit'. Please make sure all processes\nare terminated then try again. If it still fails, a git process\nmay have crashed in this repository earlier:\nremove the file manually to continue.";
+        let got = last_lines(text, 6);
+        assert!(got.starts_with("error: Unable to create '/r/.git/index.lock': File exists."), "{got}");
+        assert_eq!(last_lines("a\nb\n\nc", 2), "b\nc");
+        assert_eq!(last_lines("", 6), "");
+    }
 }

@@ -28,18 +28,28 @@ pub struct Action {
 
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(&self.action))
+    }
+}
+
+impl Action {
+    /// The action as one line led by `verb` (`remove`, `would remove`, `removed`, …).
+    pub fn describe(&self, verb: &str) -> String {
         if self.pooled {
             let path = self.worktree.as_ref().map(|w| w.display().to_string()).unwrap_or_default();
-            return write!(f, "{} pooled worktree {path}: {}", self.action, self.reason);
+            return format!("{verb} pooled worktree {path}: {}", self.reason);
         }
-        write!(
-            f,
-            "{} `{}`{}: {}",
-            self.action,
+        format!(
+            "{verb} `{}`{}: {}",
             self.branch,
             self.worktree.as_ref().map(|w| format!(" and {}", w.display())).unwrap_or_default(),
             self.reason
         )
+    }
+
+    /// The verb for what was done: `removed` or `kept`.
+    pub fn done_verb(&self) -> &'static str {
+        if self.action == "remove" { "removed" } else { "kept" }
     }
 }
 
@@ -120,7 +130,7 @@ fn pool_actions(repo: &Repo) -> Vec<Action> {
                 crate::git::pool::Entry::Parked(_) => String::new(),
             };
             let (action, reason) = match worktree::is_dirty(&path) {
-                Ok(false) => ("remove", format!("kept for the next run to reuse; it holds no work{astray}")),
+                Ok(false) => ("remove", format!("it holds no work, only what a checkout and a build make again{astray}")),
                 Ok(true) => (
                     "keep",
                     format!(

@@ -198,9 +198,8 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
         ls.warnings.push(format!("{} approved with warnings: {}", j.id, j.reason));
     }
     ls.other_changes = c.other_changes.clone();
-    if c.committed_leftovers {
-        ls.warnings.push("the worker left uncommitted changes; git-lanes committed them on the lane branch".into());
-    }
+    // Leftovers committed for the worker are the documented normal path, not a warning: the
+    // lane's commit "work left uncommitted by the worker" says it.
     if let Some(e) = &c.error {
         ls.warnings.push(format!("collecting failed: {e}"));
     }

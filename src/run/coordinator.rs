@@ -139,7 +139,8 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
         crate::base::fsutil::write_atomic(&files.join("work-order.yaml"), yaml.as_bytes())?;
         let prompt = workorder::prompt(spec.map(|s| s.body.as_str()).unwrap_or(""), &yaml);
         crate::base::fsutil::write_atomic(&files.join("prompt.md"), prompt.as_bytes())?;
-        let worker = lane_worker(&r.ws, &r.opts, &lane)?;
+        let recorded = r.state.lanes.get(&lane).and_then(|l| l.worker.clone());
+        let worker = lane_worker(&r.ws, &r.opts, recorded.as_deref(), &lane)?;
         prepared.push((p, branch, path, files, worker));
     }
     // Worktrees a finished run pooled are re-pointed instead of added (`git::pool`).
@@ -856,10 +857,12 @@ fn worker_error(e: presets::WorkerError) -> Error {
     Error::usage(e.to_string(), hint)
 }
 
-/// The worker setting of a lane (`--worker`, the spec, `lanes.yaml`), or the error saying how to
-/// give one.
-fn lane_worker(ws: &Workspace, opts: &RunOptions, lane: &str) -> Result<String> {
+/// The worker setting of a lane: `--worker`, else the worker the run recorded for it (a resumed
+/// run keeps its lanes' workers), else the spec's, else `lanes.yaml`'s; or the error saying how
+/// to give one.
+pub(crate) fn lane_worker(ws: &Workspace, opts: &RunOptions, recorded: Option<&str>, lane: &str) -> Result<String> {
     let spec = ws.specs.get(lane).and_then(|s| s.worker.as_deref());
+    let spec = recorded.filter(|w| !w.trim().is_empty()).or(spec);
     presets::lane_setting(opts.worker.as_deref(), spec, ws.config.worker.as_deref()).map(str::to_owned).ok_or_else(|| {
         Error::usage(
             format!("no worker for lane {lane}"),
@@ -893,13 +896,21 @@ fn check_agent_keys(root: &Path, ws: &Workspace) -> Result<()> {
 }
 
 /// The preflight for workers (before any lock, branch, worktree or commit exists): every lane
-/// that will run has a worker, its limits are valid, and its program is installed.
-pub(super) fn check_workers(root: &Path, ws: &Workspace, opts: &RunOptions, lanes: &[&str]) -> Result<()> {
+/// that will run has a worker, its limits are valid, and its program is installed. `state` is the
+/// state of the run being resumed, whose recorded workers count (see [`lane_worker`]).
+pub(super) fn check_workers(
+    root: &Path,
+    ws: &Workspace,
+    opts: &RunOptions,
+    state: Option<&crate::run::state::RunState>,
+    lanes: &[&str],
+) -> Result<()> {
     let path = presets::worker_path().or_else(|| std::env::var_os("PATH"));
     let nowhere = Path::new("");
     check_agent_keys(root, ws)?;
     for lane in lanes {
-        let worker = lane_worker(ws, opts, lane)?;
+        let recorded = state.and_then(|s| s.lanes.get(*lane)).and_then(|l| l.worker.as_deref());
+        let worker = lane_worker(ws, opts, recorded, lane)?;
         let ctx = WorkerContext {
             prompt_file: nowhere,
             work_order_file: nowhere,

@@ -138,10 +138,12 @@ fn kept_for_review(candidates: &[Candidate]) -> Vec<String> {
 /// `--no-integrate` or policy `branches`: push the lane branches when asked, write the report
 /// and state in the run's folder, and leave the branches for review.
 fn leave_branches(r: &mut Run<'_>, candidates: &[Candidate], mut human: Vec<String>) -> Result<RunSummary> {
+    let mut pushed = Vec::new();
     if r.opts.push {
         for c in candidates {
-            if let Err(e) = gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &c.branch]) {
-                human.push(format!("could not push `{}`: {e}", c.branch));
+            match gitcli::git(&r.repo.root, &["push", "--quiet", "origin", &c.branch]) {
+                Ok(_) => pushed.push(c.branch.clone()),
+                Err(e) => human.push(format!("could not push `{}`: {e}", c.branch)),
             }
         }
     }
@@ -166,7 +168,20 @@ fn leave_branches(r: &mut Run<'_>, candidates: &[Candidate], mut human: Vec<Stri
     r.state.report = Some(path.display().to_string());
     r.save()?;
     clear_signals(r);
-    Ok(summary(r, vec![], human, Some(path), None, None, false))
+    let verified: Vec<String> = candidates.iter().flat_map(|c| c.resolved.iter().cloned()).collect();
+    let open: Vec<String> = r.state.lanes.values().flat_map(|l| l.issue_ids.iter()).filter(|id| !verified.contains(id)).cloned().collect();
+    // Pushed branches are fetched by `integrate` on any clone; branches only here are taken as
+    // they stand.
+    let integrate = if pushed.is_empty() {
+        format!("git lanes integrate {} --no-fetch", r.run_id)
+    } else {
+        format!("git lanes integrate {}", r.run_id)
+    };
+    let branches = candidates.iter().map(|c| c.branch.clone()).collect();
+    let mut s = summary(r, vec![], human, Some(path), None, None, false);
+    s.open = open.len();
+    s.left = Some(super::LeftBranches { verified, open, branches, pushed, integrate });
+    Ok(s)
 }
 
 /// `complete` when nobody needs to look: `complete`, else `needs_attention`.
@@ -640,6 +655,7 @@ fn summary(
         integrated: vec![],
         fast_forwarded: false,
         lanes: super::LaneOutcome::of(&r.state),
+        left: None,
         integration_checks: r.state.integration.as_ref().and_then(|i| i.checks.clone()),
     }
 }

@@ -558,6 +558,9 @@ fn first_line(s: &str) -> String {
 /// detached, is on another branch, moved, or git refuses (it never overwrites uncommitted changes
 /// or untracked files); `why` says which.
 pub fn fast_forward(repo: &Repo, run_id: &str, base: &str, branch: Option<&str>, target: &str) -> Result<Option<String>> {
+    // A `git` that a killed run started on the main worktree (its own fast-forward) outlives it
+    // and holds the index lock until it is done: wait for it, then look at HEAD afresh.
+    wait_for_index_lock(&repo.git.path().join("index.lock"), INDEX_LOCK_WAIT);
     let fresh = repo.reopen()?;
     let head = fresh.head_commit().map(|o| o.to_string());
     if head.as_deref() == Some(target) {
@@ -589,8 +592,21 @@ pub fn fast_forward(repo: &Repo, run_id: &str, base: &str, branch: Option<&str>,
             } else if text.contains("would be overwritten") {
                 Some(format!("uncommitted changes in the main worktree are in the way: {}", files.join(", ")))
             } else {
-                Some(format!("git refused the fast-forward: {}", text.lines().next().unwrap_or("")))
+                // git's own reason, not the command line that carried it.
+                let reason = text.split_once("): ").map_or(text.as_str(), |(_, r)| r);
+                Some(format!("git refused the fast-forward: {}", reason.lines().next().unwrap_or("").trim()))
             }
         }
     })
+}
+
+/// How long a fast-forward waits for a main worktree's index lock to go.
+const INDEX_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Wait until `lock` is gone, at most `limit`. A lock that stays is git's to report.
+fn wait_for_index_lock(lock: &Path, limit: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while lock.symlink_metadata().is_ok() && start.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

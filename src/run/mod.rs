@@ -192,8 +192,25 @@ pub struct RunSummary {
     pub fast_forwarded: bool,
     /// How each lane's worker ended, for `--json` (`lanes[]`).
     pub lanes: Vec<LaneOutcome>,
+    /// A run that left its lane branches (`--no-integrate`, policy `branches`): what they hold.
+    pub left: Option<LeftBranches>,
     /// What the integration checks did (`None`: none ran or none are configured).
     pub integration_checks: Option<crate::run::state::IntegrationChecks>,
+}
+
+/// What a run that integrates nothing itself left: the issues verified on its lane branches,
+/// the branches (and those pushed), and the command that integrates them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LeftBranches {
+    /// Issues whose checks passed on their lane branch (RESOLVED there, not on your branch yet).
+    pub verified: Vec<String>,
+    /// Issues the run was given that its lanes did not resolve.
+    pub open: Vec<String>,
+    pub branches: Vec<String>,
+    /// The branches pushed to `origin` (`--push`).
+    pub pushed: Vec<String>,
+    /// The command that verifies and integrates them (`git lanes integrate <RUN_ID>`).
+    pub integrate: String,
 }
 
 /// How one lane's worker ended: what `run --json` reports per lane.
@@ -400,7 +417,7 @@ pub fn run(
     // Every worker is checked before anything exists: no lock, branch, worktree or commit is
     // made for a run whose agent CLI is not installed.
     let running: Vec<&str> = plans.iter().filter(|p| !p.is_idle()).map(|p| p.lane.as_str()).collect();
-    coordinator::check_workers(&repo.root, &ws, &opts, &running)?;
+    coordinator::check_workers(&repo.root, &ws, &opts, None, &running)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let dir = repo.lanes_dir().join("runs").join(&run_id);
@@ -432,7 +449,13 @@ pub fn run(
     for p in &active {
         state.lanes.insert(
             p.lane.clone(),
-            LaneState { status: "pending".into(), issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(), ..LaneState::default() },
+            LaneState {
+                status: "pending".into(),
+                issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(),
+                // Recorded from the first save, so a resume after a kill at any moment has it.
+                worker: coordinator::lane_worker(&r.ws, &r.opts, None, &p.lane).ok(),
+                ..LaneState::default()
+            },
         );
     }
     state.watched_refs = crate::judge::guard::watched_refs(&repo.git);
@@ -483,6 +506,7 @@ fn nothing_to_do(r: &mut Run<'_>, dir_is_new: bool) -> RunSummary {
         integrated: vec![],
         fast_forwarded: false,
         lanes: vec![],
+        left: None,
         integration_checks: None,
     }
 }
@@ -550,7 +574,7 @@ pub fn resume(
         active.push(p);
     }
     let lanes: Vec<&str> = active.iter().map(|p| p.lane.as_str()).collect();
-    coordinator::check_workers(&r.repo.root, &r.ws, &r.opts, &lanes)?;
+    coordinator::check_workers(&r.repo.root, &r.ws, &r.opts, Some(&r.state), &lanes)?;
     let setup = coordinator::prepare_lanes(&mut r, active)?;
     let interrupted = coordinator::follow(&mut r, setup)?;
     finish::complete(&mut r, interrupted)

@@ -244,7 +244,7 @@ fn never_stuck(_log_tail: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WorkerError {
     /// The name is not a preset.
-    #[error("unknown worker preset `{name}` (presets: script, claude, codex, aider, gemini, opencode, qwen, copilot)")]
+    #[error("unknown worker preset `{name}` (presets: {})", Preset::NAMES.join(", "))]
     UnknownPreset {
         /// The name as given.
         name: String,
@@ -562,7 +562,40 @@ pub fn check_worker(cmd: &WorkerCommand, lane: &str, path: Option<&OsStr>, root:
         };
         return Err(missing(&first, "not found on PATH".into(), hint));
     }
+    // `sh fix.sh`: the script is looked for where the worker starts, its lane worktree (a
+    // checkout of HEAD), not where the command was typed.
+    if let Some(script) = interpreted_script(&cmd.shell) {
+        let full = if Path::new(&script).is_absolute() { PathBuf::from(&script) } else { root.join(&script) };
+        if !full.exists() {
+            return Err(missing(
+                &script,
+                format!("no such file at {} (a worker starts in its lane worktree, a checkout of HEAD)", full.display()),
+                "give the script's absolute path, or commit it in the repository".into(),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// The script an interpreter is given as its first argument (`sh fix.sh`, `python3 w.py`), when
+/// the line can be read without running a shell.
+fn interpreted_script(line: &str) -> Option<String> {
+    const INTERPRETERS: &[&str] = &["sh", "bash", "dash", "zsh", "python", "python3", "node", "perl", "ruby"];
+    let first = first_program(line)?;
+    let name = first.rsplit('/').next().unwrap_or(&first);
+    if !INTERPRETERS.contains(&name) {
+        return None;
+    }
+    let mut rest = line.trim_start();
+    while let Some(word) = shell_word(&mut rest) {
+        if word == first {
+            break;
+        }
+    }
+    let arg = shell_word(&mut rest)?;
+    let plain =
+        !arg.is_empty() && !arg.starts_with('-') && !arg.contains(['$', '`', '(', ')', '{', '}', ';', '&', '|', '<', '>', '*', '?', '~']);
+    plain.then_some(arg)
 }
 
 /// The program a shell line starts, when it can be told without running a shell: leading

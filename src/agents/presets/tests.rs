@@ -273,6 +273,17 @@ fn preflight_names_the_missing_cli_and_its_install_command() {
     assert!(err.to_string().contains("no such file"), "{err}");
     std::fs::write(dir.path().join("here.sh"), "").unwrap();
     assert_eq!(check_worker(&line("./here.sh --go"), "M", Some(&path), dir.path()), Ok(()));
+    // An interpreter's script is looked for where the worker starts (its worktree, a checkout
+    // of the repository), not where the command was typed.
+    let sh = bin.join("sh");
+    std::fs::write(&sh, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&sh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = check_worker(&line("sh ../fix.sh"), "M", Some(&path), dir.path()).unwrap_err();
+    assert!(err.to_string().contains("a worker starts in its lane worktree"), "{err}");
+    assert!(err.hint().unwrap().contains("absolute path"), "{err:?}");
+    assert_eq!(check_worker(&line("sh here.sh"), "M", Some(&path), dir.path()), Ok(()));
+    assert_eq!(check_worker(&line(&format!("sh {}", dir.path().join("here.sh").display())), "M", Some(&path), dir.path()), Ok(()));
+    assert_eq!(check_worker(&line("sh -c 'echo hi'"), "M", Some(&path), dir.path()), Ok(()));
     // The script preset needs its script.
     let script = resolve_worker("script", &c).unwrap();
     assert!(check_worker(&script, "E", Some(&path), dir.path()).is_err());

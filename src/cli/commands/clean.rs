@@ -32,7 +32,12 @@ pub fn run(args: CleanArgs, ctx: &Ctx) -> CliResult {
     } else {
         // The list is what clean did, for people: `-q` silences it (errors still print).
         for a in actions.iter().filter(|_| !ui.quiet) {
-            ui.out(format!("{} {a}", if args.dry_run { ui.yellow("would") } else { ui.green("done:") }))?;
+            let line = if args.dry_run {
+                format!("{} {}", ui.yellow("would"), a.describe(&a.action))
+            } else {
+                a.describe(&ui.green(a.done_verb()))
+            };
+            ui.out(line)?;
         }
         if actions.is_empty() {
             ui.info("nothing to clean");

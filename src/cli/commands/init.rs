@@ -84,7 +84,16 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> CliResult {
             existing.clone()
         };
     }
-    let outcomes = scaffold::init(&repo.root, &config, &InitOptions { lanes: lanes.clone(), catalog_title: args.title, write_config })?;
+    let outcomes = scaffold::init(
+        &repo.root,
+        &config,
+        &InitOptions {
+            lanes: lanes.clone(),
+            catalog_title: args.title,
+            write_config,
+            worker_presets: crate::agents::presets::Preset::NAMES.join(", "),
+        },
+    )?;
     let ui = &ctx.ui;
     if ui.json {
         ui.json(serde_json::json!({ "files": outcomes }))?;

@@ -117,7 +117,8 @@ fn edit(ctx: &Ctx, root: &std::path::Path, rel: &std::path::Path) -> Result<(), 
 pub(super) fn sync_catalog(ctx: &Ctx, ws: &Workspace) -> Result<bool, CliError> {
     let ws = Workspace::load(&ws.root, ws.config.clone())?;
     if ws.ensure_clean().is_err() {
-        ctx.ui.warn("some issue files have problems; the catalog was not synced (run `git lanes validate`)");
+        let first = ws.problems.first().map(|p| format!("{}: {}; ", p.location(), p.message)).unwrap_or_default();
+        ctx.ui.warn(format!("{first}the catalog was not synced (run `git lanes validate` for every problem)"));
         return Ok(false);
     }
     match ctx.catalog(&ws)? {

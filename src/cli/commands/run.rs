@@ -65,12 +65,18 @@ pub struct RunArgs {
     pub plain: bool,
 }
 
+/// `--worker`'s help, naming every preset from the one list.
+fn worker_help() -> String {
+    format!(
+        "Worker: a preset ({}) or a shell command line [default: on --resume the worker the run recorded for the lane, else the lane spec's `worker:`, else lanes.yaml's]",
+        crate::agents::presets::Preset::NAMES.join(", ")
+    )
+}
+
 /// The worker options `run` and `hunt` share: which worker, its limits, and how it is followed.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// Worker: a preset (script, claude, codex, aider, gemini, opencode, qwen, copilot) or a shell command line
-    /// [default: the lane spec's `worker:`, else lanes.yaml's]
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", help = worker_help())]
     pub worker: Option<String>,
     /// Model passed to preset workers (overrides the agent spec)
     #[arg(long)]

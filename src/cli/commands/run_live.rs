@@ -47,6 +47,35 @@ pub fn follow_live<T>(
     result
 }
 
+/// The summary of a run that left its lane branches: what they verified, what was pushed, and
+/// the command that integrates them (nothing is resolved on your branch yet).
+fn print_left(ui: &crate::cli::ui::Ui, s: &RunSummary, left: &crate::run::LeftBranches) -> std::io::Result<()> {
+    let list = |ids: &[String]| if ids.is_empty() { String::new() } else { format!(" ({})", ids.join(", ")) };
+    ui.out(format!(
+        "run {}: {} issue(s) verified on the lane branches{}, {} open{} — not integrated here",
+        s.run_id,
+        ui.green(left.verified.len()),
+        list(&left.verified),
+        left.open.len(),
+        list(&left.open),
+    ))?;
+    if let Some(r) = &s.report {
+        ui.out(format!("report: {}", r.display()))?;
+    }
+    if !left.pushed.is_empty() {
+        ui.out(format!("pushed: {}", left.pushed.join(", ")))?;
+    } else if !left.branches.is_empty() {
+        ui.out(format!("branches: {}", left.branches.join(", ")))?;
+    }
+    for h in &s.needs_human {
+        ui.out(format!("{} {h}", ui.yellow("needs a human:")))?;
+    }
+    if !left.branches.is_empty() {
+        ui.out(format!("to integrate: {}", left.integrate))?;
+    }
+    Ok(())
+}
+
 /// Print the run's summary; exit 0 when all went well, 3 when a human is needed, 130 when
 /// interrupted.
 pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
@@ -64,8 +93,11 @@ pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
             "integrated": s.integrated,
             "fast_forwarded": s.fast_forwarded,
             "lanes": s.lanes,
+            "left_branches": s.left,
             "integration_checks": s.integration_checks,
         }))?;
+    } else if let Some(left) = &s.left {
+        print_left(ui, s, left)?;
     } else {
         ui.out(format!(
             "run {}: {} resolved, {} open{}",

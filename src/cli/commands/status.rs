@@ -40,6 +40,8 @@ struct Status<'o> {
     config: &'o Config,
     issues: &'o Overview,
     state: Option<RunState>,
+    /// The last run as its own record (report and live state) has it.
+    last_run: Option<crate::run::runs::RunInfo>,
     signals: Vec<crate::run::signal::LaneSignal>,
     lock: Option<String>,
     /// Resolved issues whose latest evidence no longer backs them (missing, failing or stale):
@@ -76,7 +78,8 @@ fn show(ctx: &Ctx, repo: &Repo, config: &Config, issues: &Overview) -> CliResult
         .into_iter()
         .map(|(at, st)| (resolved[at].0, resolved[at].1, st))
         .collect();
-    let status = Status { config, issues, state, signals, lock, unbacked };
+    let last_run = state.as_ref().and_then(|s| s.run_id.as_deref()).and_then(|id| crate::run::runs::info(repo, config, id).ok());
+    let status = Status { config, issues, state, last_run, signals, lock, unbacked };
     if ctx.ui.json {
         print_json(&ctx.ui, &status)?;
     } else {
@@ -107,6 +110,8 @@ fn print_json(ui: &Ui, o: &Status) -> std::io::Result<()> {
         "last_run": o.state.as_ref().map(|s| json!({
             "run_id": s.run_id, "status": s.status, "started": s.started, "finished": s.finished,
             "warnings": s.lanes.iter().flat_map(|(lane, l)| l.warnings.iter().map(move |w| json!({ "lane": lane, "warning": w }))).collect::<Vec<_>>(),
+            "lanes": o.last_run.as_ref().map(|i| i.lanes.clone()),
+            "resolved": o.last_run.as_ref().map(|i| i.resolved.len()),
         })),
         "running_pid": o.lock,
         "signals": o.signals,
@@ -158,12 +163,15 @@ fn print_human(ui: &Ui, o: &Status) -> std::io::Result<()> {
 fn print_last_run(ui: &Ui, o: &Status) -> std::io::Result<()> {
     match &o.state {
         Some(s) if s.run_id.is_some() => {
-            let fixed = s.progress.total_fixed;
+            // Counted from that run's own record (the committed state also keeps lanes earlier
+            // runs ran, with their counts).
+            let (lanes, fixed) =
+                o.last_run.as_ref().map_or_else(|| (s.lanes.len(), s.progress.total_fixed), |i| (i.lanes.len(), i.resolved.len()));
             ui.out(format!(
                 "last run: {} {} ({}, {fixed} resolved){}",
                 s.run_id.as_deref().unwrap_or("?"),
                 crate::run::state::status_words(&s.status),
-                crate::files::text::plural(s.lanes.len(), "lane"),
+                crate::files::text::plural(lanes, "lane"),
                 match s.integration.as_ref().and_then(|i| i.kept_at.as_ref()) {
                     Some(kept) => format!(", report under {kept}"),
                     None => s.report.as_ref().map(|r| format!(", report {r}")).unwrap_or_default(),

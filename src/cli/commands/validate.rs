@@ -24,7 +24,12 @@ pub fn run(_args: ValidateArgs, ctx: &Ctx) -> CliResult {
     let cache_dir = repo.cache_dir();
     // Read once: the bytes validated are the bytes a report is remembered for.
     let catalog = crate::base::fsutil::read_optional_capped(&repo.root.join(&config.catalog), crate::files::text::MAX_FILE_BYTES)?;
-    if let Some(report) = answers::recall(&repo.root, &config, &cache_dir, catalog.as_deref(), |a, sum, inputs| a.validated(sum, inputs))? {
+    // Hunter specs are read here, not remembered: `hunt` alone loads them.
+    let hunters = crate::files::validate::hunter_specs(&repo.root, &config)?;
+    if let Some(mut report) =
+        answers::recall(&repo.root, &config, &cache_dir, catalog.as_deref(), |a, sum, inputs| a.validated(sum, inputs))?
+    {
+        report.errors.extend(hunters);
         return show(ctx, &report);
     }
     // Validated while the summary cache is written.
@@ -36,6 +41,8 @@ pub fn run(_args: ValidateArgs, ctx: &Ctx) -> CliResult {
         answers::remember(&ws, &cache_dir, sum, catalog.as_deref(), |a, sum, inputs| a.remember_validated(sum, inputs, &report));
     }
     ws.release_at_exit();
+    let mut report = report;
+    report.errors.extend(hunters);
     show(ctx, &report)
 }
 

@@ -346,6 +346,10 @@ fn reproduce(issue: &Issue, export: &Path, opts: &VerifyOptions, base: &str) -> 
                 let how = r.unusual_ending().unwrap_or_else(|| "did not finish".into());
                 return Err(format!("check `{}` {how} on the base commit {base}: that proves nothing", check.command));
             }
+            // "exit code" would only restate what passing means: said as the exit itself.
+            Reason::ExitCode if r.passed => {
+                return Err(format!("does not reproduce: check `{}` already passes on the base commit {base} (exits 0)", check.command));
+            }
             _ if r.passed => {
                 return Err(format!(
                     "does not reproduce: check `{}` already passes on the base commit {base} ({})",
@@ -356,7 +360,11 @@ fn reproduce(issue: &Issue, export: &Path, opts: &VerifyOptions, base: &str) -> 
         }
         let ending = r.ending.map(|e| e.to_string()).unwrap_or_default();
         let output: String = r.output.lines().take(5).collect::<Vec<_>>().join("\n");
-        out.push(Reproduction { command: check.command.clone(), result: format!("{ending}, {}", r.reason), output });
+        let result = match r.reason {
+            Reason::ExitCode => ending,
+            _ => format!("{ending}, {}", r.reason),
+        };
+        out.push(Reproduction { command: check.command.clone(), result, output });
     }
     Ok(out)
 }

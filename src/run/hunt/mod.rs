@@ -234,7 +234,7 @@ pub fn hunt(
     // Every lane's worker is checked (it exists, its program is installed, its limits are valid)
     // before anything — lock, run folder, branch, worktree — exists.
     let names: Vec<&str> = lanes.iter().map(String::as_str).collect();
-    coordinator::check_workers(&repo.root, &ws, &opts.run, &names)?;
+    coordinator::check_workers(&repo.root, &ws, &opts.run, None, &names)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let quotas = quotas(&ws, &lanes, opts.max_findings);
@@ -243,7 +243,9 @@ pub fn hunt(
     let mut state = super::begin_state(repo, &run_id, &base);
     state.task = Some(TASK_HUNT.into());
     for lane in &lanes {
-        state.lanes.insert(lane.clone(), LaneState { status: "pending".into(), ..LaneState::default() });
+        // The worker is recorded from the first save, so a resume after a kill at any moment has it.
+        let worker = coordinator::lane_worker(&ws, &opts.run, None, lane).ok();
+        state.lanes.insert(lane.clone(), LaneState { status: "pending".into(), worker, ..LaneState::default() });
     }
     let pass = Pass { run_id: run_id.clone(), fork: base.clone(), base, label: run_id.clone(), state, work_orders };
     let mut r = hunt_run(repo, ws, &opts.run, pass, observer, interrupts);
@@ -267,6 +269,8 @@ pub fn hunt_resume(
     let (ws, fixers) = hunting_workspace(ws)?;
     let (fork, base, label) = super::resume_point(repo, &ws, &mut state, &run_id)?;
     let lanes: Vec<String> = state.lanes.keys().cloned().collect();
+    let names: Vec<&str> = lanes.iter().map(String::as_str).collect();
+    coordinator::check_workers(&repo.root, &ws, &opts.run, Some(&state), &names)?;
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
     state.status = "running".into();
@@ -402,11 +406,8 @@ fn commit_leftovers(r: &mut Run<'_>, lane: &str, lr: &super::LaneRun) -> Option<
     // Signal folders (both), agents' droppings and the preset's own files never go into a commit.
     let keep_out = super::keep_out(&r.ws.config, &lr.keep_out);
     match worktree::commit_leftovers(&lr.worktree, &msg, &keep_out) {
-        Ok(true) => {
-            r.lane_state(lane).warnings.push("the hunter left uncommitted changes; git-lanes committed them on the lane branch".into());
-            None
-        }
-        Ok(false) => None,
+        // The documented normal path (the commit says it), not a warning.
+        Ok(_) => None,
         Err(e) => Some(format!("lane {lane}: could not commit what the hunter left: {e}")),
     }
 }
