@@ -377,6 +377,26 @@ fn a_users_own_line_that_prints_error_looking_json_and_finishes_is_done() {
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
 }
 
+#[test]
+fn claudes_second_attempt_resumes_the_session_of_its_first() {
+    let r = RunRepo::bare();
+    // Passes once the fix is there twice: the first attempt's fix alone is rejected.
+    r.issue("E-01", &["src/E.txt"], "[ \"$(grep -c fixed-E-01 src/E.txt)\" -ge 2 ] && echo PASS || echo FAIL\n");
+    r.finish_setup("");
+    let bin = r.outside().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fake(&bin, "claude");
+    let out = run(&r, &bin, &[], &["--run-id", "C1", "--lane", "E", "--worker", "claude"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    let args = fs::read_to_string(r.fake_dir().join("args-claude")).unwrap();
+    let calls: Vec<&str> = args.lines().collect();
+    assert_eq!(calls.len(), 2, "{args}");
+    assert!(!calls[0].contains("--resume"), "{args}");
+    // The session id the first attempt's result object named (tests/fixtures/agents/claude/success.stdout).
+    assert!(calls[1].starts_with("-p --resume 9f1c2b7e-4c1d-4e55-9d0a-3b8f0c2d1e4f "), "{args}");
+}
+
 /// The worker line `run --dry-run --json --worker <cli>` shows for lane E.
 fn dry_line(r: &RunRepo, bin: &Path, extra: &[&str]) -> String {
     let mut c = r.cmd();
@@ -451,4 +471,18 @@ fn tokens_and_a_cost_from_lanes_yaml_prices_reach_the_report_runs_and_json_and_e
     let out = run(&r, &bin, &[], &["--run-id", "U2", "--lane", "M", "--worker", "codex"]);
     assert_eq!(out.code, Some(3), "{}\n{}", out.stdout, out.stderr);
     assert_eq!(fs::read_to_string(r.fake_dir().join("env-seen")).unwrap().trim(), "codex=via-codex claude=unset");
+}
+
+#[test]
+fn logs_ends_with_the_agents_reason_for_a_failed_lane() {
+    let (r, bin) = repo_with_fakes();
+    let env = [("FAKE_AGENT_CASE", "not-logged-in"), ("FAKE_UID", "0")];
+    let out = run(&r, &bin, &env, &["--run-id", "G1", "--lane", "E", "--worker", "claude"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    let logs = r.cmd().args(["logs", "E", "--run", "G1"]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&logs.stdout), String::from_utf8_lossy(&logs.stderr));
+    assert!(text.contains("lane E failed: claude said: Not logged in · Please run /login"), "{text}");
+    let json = r.cmd().args(["logs", "E", "--run", "G1", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["reason"], "Not logged in · Please run /login", "{json}");
 }

@@ -7,8 +7,16 @@
 //!   credentials), ends with the lane failed and the console naming the CLI's own reason — no
 //!   flag, trust or root refusal — and nothing tracked left dirty.
 //!
+//! - against a scripted model endpoint (`tests/agents_real/endpoint.py`, loopback only, speaking
+//!   the Anthropic Messages, OpenAI Chat Completions and Responses and Gemini APIs, streaming
+//!   included), `git lanes run --worker <preset>` on the demo repository as shipped (its specs'
+//!   `model:` maps included) resolves lane E's issues, without and (where Landlock is) with
+//!   `--sandbox-workers`; a rejected key ends the lane within 60 s naming the CLI's own message;
+//!   an API that accepts requests and never answers ends it within 90 s with `--stall-after 30s`,
+//!   naming the stall.
+//!
 //! It needs no network, and works without it: the CLIs fail on authentication or on the
-//! connection, which is what it checks.
+//! connection, or talk to the loopback endpoint, which is what it checks.
 
 mod common;
 mod common_run;
@@ -98,5 +106,206 @@ fn each_installed_cli_fails_offline_with_its_own_reason_and_leaves_nothing_dirty
         }
         let dirty = r.git(&["status", "--porcelain", "--untracked-files=no"]);
         assert!(dirty.trim().is_empty(), "{preset}: tracked files left dirty: {dirty}");
+    }
+}
+
+/// The scripted endpoint, started on a free loopback port; killed when dropped.
+struct Endpoint {
+    child: std::process::Child,
+    url: String,
+    log: std::path::PathBuf,
+}
+
+impl Endpoint {
+    fn start(dir: &std::path::Path, mode: &str) -> Endpoint {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agents_real/endpoint.py");
+        let port_file = dir.join("endpoint.port");
+        let log = dir.join("endpoint.log");
+        #[allow(clippy::disallowed_methods)] // the test's own server, not a worker
+        let child = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&port_file)
+            .env("SCRIPTED_MODE", mode)
+            .env("SCRIPTED_LOG", &log)
+            .env("SCRIPTED_COMMAND", SCRIPTED_COMMAND)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs the endpoint");
+        assert!(common_run::wait_until(Duration::from_secs(10), || port_file.is_file()), "the endpoint did not start");
+        let port = std::fs::read_to_string(&port_file).unwrap();
+        Endpoint { child, url: format!("http://127.0.0.1:{}", port.trim()), log }
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the scripted model has the agent run: the demo's own fixes (its example worker, with its
+/// signals sent elsewhere), then `git lanes signal` from the agent's shell.
+const SCRIPTED_COMMAND: &str = "mkdir -p \"${TMPDIR:-/tmp}/scripted-$LANES_LANE\" && LANES_SIGNAL_DIR=\"${TMPDIR:-/tmp}/scripted-$LANES_LANE\" sh examples/demo/worker.sh && git lanes signal status \"COMPLETE: scripted\" && git lanes signal done";
+
+/// The demo repository as `git lanes demo` writes it, committed.
+fn demo_repo(dir: &std::path::Path) -> std::path::PathBuf {
+    let root = dir.join("demo");
+    git_lanes::files::example::write(&root).unwrap();
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["config", "user.name", "Scripted"],
+        &["config", "user.email", "scripted@example.invalid"],
+        &["add", "-A"],
+        &["commit", "-qm", "demo"],
+    ] {
+        #[allow(clippy::disallowed_methods)]
+        let ok = std::process::Command::new("git").args(args).current_dir(&root).status().unwrap().success();
+        assert!(ok, "git {args:?}");
+    }
+    root
+}
+
+/// The variables (and files under `home`) that point `preset`'s CLI at `url` with a key.
+fn point_at(preset: Preset, url: &str, home: &std::path::Path) -> Vec<(String, String)> {
+    let v = |pairs: &[(&str, String)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<Vec<_>>();
+    let write = |rel: &str, text: String| {
+        let p = home.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    match preset {
+        Preset::Claude => v(&[
+            ("ANTHROPIC_BASE_URL", url.to_owned()),
+            ("ANTHROPIC_API_KEY", "sk-scripted".into()),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
+        ]),
+        Preset::Codex => {
+            write(
+                ".codex/config.toml",
+                format!(
+                    "model_provider = \"scripted\"\nmodel = \"scripted\"\n[model_providers.scripted]\nname = \"scripted\"\nbase_url = \"{url}/v1\"\nwire_api = \"responses\"\nenv_key = \"SCRIPTED_KEY\"\nsupports_websockets = false\n"
+                ),
+            );
+            v(&[("SCRIPTED_KEY", "sk-scripted".into())])
+        }
+        Preset::Gemini => {
+            write(".gemini/settings.json", r#"{"security":{"auth":{"selectedType":"gemini-api-key"}}}"#.into());
+            v(&[("GOOGLE_GEMINI_BASE_URL", url.to_owned()), ("GEMINI_API_KEY", "scripted".into())])
+        }
+        Preset::Qwen => {
+            write(".qwen/settings.json", r#"{"security":{"auth":{"selectedType":"openai"}}}"#.into());
+            v(&[("OPENAI_BASE_URL", format!("{url}/v1")), ("OPENAI_API_KEY", "sk-scripted".into()), ("OPENAI_MODEL", "scripted".into())])
+        }
+        Preset::Copilot => v(&[
+            ("COPILOT_PROVIDER_BASE_URL", format!("{url}/v1")),
+            ("COPILOT_PROVIDER_TYPE", "openai".into()),
+            ("COPILOT_PROVIDER_API_KEY", "sk-scripted".into()),
+            ("COPILOT_MODEL", "scripted".into()),
+            ("COPILOT_OFFLINE", "true".into()),
+        ]),
+        Preset::Opencode => {
+            write(
+                ".config/opencode/opencode.json",
+                format!(
+                    r#"{{"model":"scripted/scripted","provider":{{"scripted":{{"npm":"@ai-sdk/openai-compatible","name":"scripted","options":{{"baseURL":"{url}/v1","apiKey":"sk-scripted"}},"models":{{"scripted":{{"name":"scripted"}}}}}}}}}}"#
+                ),
+            );
+            Vec::new()
+        }
+        Preset::Aider => v(&[("OPENAI_API_BASE", format!("{url}/v1")), ("OPENAI_API_KEY", "sk-scripted".into())]),
+        Preset::Script => Vec::new(),
+    }
+}
+
+struct Scripted {
+    code: Option<i32>,
+    console: String,
+    took: Duration,
+}
+
+/// `git lanes run --lane E --worker <preset> <args>` on a fresh demo repository, the CLI pointed
+/// at a scripted endpoint in `mode`.
+fn run_scripted(preset: Preset, mode: &str, args: &[&str]) -> Scripted {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.keep();
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let root = demo_repo(&dir);
+    let endpoint = Endpoint::start(&dir, mode);
+    #[allow(clippy::disallowed_methods)] // a child the test waits for with a deadline
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
+    c.current_dir(&root)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("NO_COLOR", "1")
+        .env("TMPDIR", &dir)
+        .envs(point_at(preset, &endpoint.url, &home))
+        .args(["run", "--lane", "E", "--worker", preset.name(), "--timeout", "240s"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("git-lanes starts");
+    let started = std::time::Instant::now();
+    let out =
+        common_run::wait_with_deadline(&mut child, Duration::from_secs(300)).unwrap_or_else(|| panic!("{preset} {mode}: the run hangs"));
+    let took = started.elapsed();
+    let console = format!("{}{}", out.stdout, out.stderr);
+    eprintln!("--- {preset} {mode} {args:?} ({took:.0?}); endpoint log {}\n{console}", endpoint.log.display());
+    Scripted { code: out.code, console, took }
+}
+
+#[test]
+fn each_installed_cli_resolves_the_demo_against_a_scripted_endpoint_in_and_out_of_the_sandbox() {
+    if !enabled() {
+        return;
+    }
+    let sandbox = git_lanes::exec::sandbox::status().is_enforced();
+    if !sandbox {
+        eprintln!("the sandbox runs are skipped: Landlock is not available here");
+    }
+    let mut failed = Vec::new();
+    for preset in installed() {
+        for extra in [&[][..], &["--sandbox-workers"][..]] {
+            if !extra.is_empty() && !sandbox {
+                continue;
+            }
+            let out = run_scripted(preset, "work", extra);
+            let resolved = out.code == Some(0) && out.console.contains("E-01 RESOLVED") && out.console.contains("E-02 RESOLVED");
+            if !resolved {
+                failed.push(format!("{preset} {extra:?}: {}", out.console));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "not resolved:\n{}", failed.join("\n"));
+}
+
+#[test]
+fn a_rejected_key_ends_each_lane_within_a_minute_naming_the_clis_own_message() {
+    if !enabled() {
+        return;
+    }
+    for preset in installed() {
+        let out = run_scripted(preset, "reject", &[]);
+        assert_eq!(out.code, Some(3), "{preset}: {}", out.console);
+        assert!(out.took < Duration::from_secs(60), "{preset}: took {:?}: {}", out.took, out.console);
+        assert!(out.console.contains(&format!("{preset} said: ")), "{preset}: {}", out.console);
+        let named = ["401", "key rejected", "authentication", "Authentication"].iter().any(|w| out.console.contains(w));
+        assert!(named, "{preset}: the rejection is not named: {}", out.console);
+    }
+}
+
+#[test]
+fn an_api_that_never_answers_ends_the_lane_at_stall_after_naming_the_stall() {
+    if !enabled() {
+        return;
+    }
+    for preset in installed() {
+        let out = run_scripted(preset, "hang", &["--stall-after", "30s"]);
+        assert_eq!(out.code, Some(3), "{preset}: {}", out.console);
+        assert!(out.took < Duration::from_secs(90), "{preset}: took {:?}: {}", out.took, out.console);
+        assert!(out.console.contains("stalled: no output, no signal and no change in its worktree for 30s"), "{preset}: {}", out.console);
     }
 }

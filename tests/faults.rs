@@ -161,7 +161,8 @@ fn files_contain(dir: &Path, needle: &str) -> bool {
 #[test]
 fn a_weakened_check_is_never_merged_and_a_later_run_cannot_resolve_with_it() {
     let c = Case::new("");
-    let out = c.run("W1", &[("E", "weaken")], &[]);
+    // One attempt: a second would be given E-02 alone, and this worker would fix it.
+    let out = c.run("W1", &[("E", "weaken")], &["--attempts", "1"]);
     out.expect_code(3);
     c.assert_promises(&out);
     assert_eq!(c.r.status_on_head("E-01"), "RESOLVED");
@@ -177,7 +178,8 @@ fn a_weakened_check_is_never_merged_and_a_later_run_cannot_resolve_with_it() {
 #[test]
 fn a_deleted_issue_file_is_restored() {
     let c = Case::new("");
-    let out = c.run("D1", &[("E", "delete")], &[]);
+    // One attempt: a second would be given E-02 alone, and this worker would fix it.
+    let out = c.run("D1", &[("E", "delete")], &["--attempts", "1"]);
     c.assert_promises(&out);
     assert_eq!(c.r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(c.r.status_on_head("E-02"), "OPEN");
@@ -712,7 +714,7 @@ fn repeated_kills_at_random_points_and_moments_converge() {
 }
 
 #[test]
-fn workers_cannot_push_and_changed_tags_are_reported() {
+fn workers_cannot_push_and_a_tag_they_make_is_put_back_and_holds_the_lane() {
     let c = Case::new("");
     let r = &c.r;
     let remote = c.outside.join("remote.git");
@@ -724,14 +726,19 @@ fn workers_cannot_push_and_changed_tags_are_reported() {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let before = remote_main();
-    let out = c.run("P1", &[("E", "push")], &[]);
+    // One lane at a time: the tag is the pushing lane's alone.
+    let out = c.run("P1", &[("E", "push")], &["--max-parallel", "1"]);
     out.expect_code(3);
     assert_eq!(remote_main(), before, "a worker pushed to the remote");
     let tags = std::process::Command::new("git").arg("--git-dir").arg(&remote).args(["tag", "-l"]).output().unwrap();
     assert!(String::from_utf8_lossy(&tags.stdout).trim().is_empty(), "a worker pushed a tag");
-    assert!(out.stdout.contains("tag hostile-tag was created during the run"), "{}", out.stdout);
-    // The lane's fix itself is still judged and merged.
-    assert_eq!(r.status_on_head("E-01"), "RESOLVED");
+    // A worker moves no ref but its lane branch: the tag is put back (kept in quarantine) and
+    // the lane is named and not integrated.
+    assert!(out.stdout.contains("lane E is held") && out.stdout.contains("refs/tags/hostile-tag"), "{}", out.stdout);
+    assert!(!r.has_ref("refs/tags/hostile-tag"));
+    assert!(r.has_ref("refs/lanes/quarantine/P1/tags/hostile-tag"));
+    assert_eq!(r.status_on_head("E-01"), "OPEN");
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED");
 }
 
 #[test]

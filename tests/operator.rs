@@ -392,7 +392,8 @@ fn the_committed_report_links_a_timeline_svg_with_a_bar_per_lane() {
     }
     assert!(svg.contains("lane E: integration "), "the merged lane has an integration bar:\n{svg}");
     assert!(!svg.contains("lane M: integration "), "the rejected lane was not integrated:\n{svg}");
-    assert!(svg.contains(">1 resolved</text>") && svg.contains(">1 rejected</text>"), "outcomes:\n{svg}");
+    // Lane M was rejected on each of its two attempts.
+    assert!(svg.contains(">1 resolved</text>") && svg.contains(">1 rejected (2 attempts)</text>"), "outcomes:\n{svg}");
     // The signal moments: the fake worker's last status line and `.done` (earlier lines of a
     // fast worker may be overwritten before they are seen: signal files hold the latest state).
     assert!(svg.contains("<title>COMPLETE: fixed</title>") && svg.contains("<title>.done</title>"), "{svg}");

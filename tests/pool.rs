@@ -315,3 +315,28 @@ fn with_a_configured_worktree_dir_the_pool_lives_there() {
     assert_eq!(in_pool(&dir), 4, "the second run took two of three and gave back three");
     assert_eq!(registered(&r).len(), 5, "{:?}", registered(&r));
 }
+
+#[test]
+fn a_pooled_worktree_is_reused_only_with_the_sparse_set_up_of_the_users_checkout() {
+    let r = RunRepo::standard();
+    r.run("R1", &[], &[]).expect_code(0);
+    assert_eq!(pooled(&r).len(), 3);
+    // The user makes the checkout sparse after the pool was filled.
+    r.git(&["sparse-checkout", "set", "--no-cone", "/*", "!/shared.txt"]);
+    assert!(!r.root().join("shared.txt").exists());
+    more_work(&r, 2);
+    let mut child = r.run_child("R2", &[("E", "gate"), ("M", "gate")], &[]);
+    assert!(r.wait_for_marker("started-E", Duration::from_secs(60)) && r.wait_for_marker("started-M", Duration::from_secs(60)));
+    for lane in ["E", "M"] {
+        let wt = r.worktree("R2", lane);
+        assert!(!wt.join("shared.txt").exists(), "lane {lane}'s worktree does not follow the sparse set-up");
+        let listed = r.git(&["-C", wt.to_str().unwrap(), "ls-files", "-t", "shared.txt"]);
+        assert_eq!(listed.trim(), "S shared.txt", "lane {lane}");
+    }
+    r.open_gate();
+    let out = wait_with_deadline(&mut child, Duration::from_secs(120)).expect("the second run ends");
+    out.expect_code(0);
+    assert_eq!(r.status_on_head("E-02"), "RESOLVED");
+    assert_eq!(r.show("HEAD", "shared.txt"), "keepme\nshared base\n");
+    assert!(!r.root().join("shared.txt").exists());
+}

@@ -281,3 +281,146 @@ fn crlf_issue_files_and_sources_keep_their_line_endings() {
     assert!(r.show("HEAD", "src/E.txt").starts_with("E base\r\n"));
     r.cmd().args(["sync", "--check"]).assert().code(0);
 }
+
+/// A main checkout made sparse with `git sparse-checkout set <args>`: `docs/b.txt` (and, in the
+/// non-cone case, `notes.txt`) are outside the patterns. Lane E leaves its fix uncommitted (so
+/// git-lanes commits it), lane M commits its own.
+fn sparse_run(set: &[&str]) {
+    let r = RunRepo::bare();
+    r.write("docs/b.txt", "outside the sparse patterns\n");
+    r.write("notes.txt", "a top-level file\n");
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    r.finish_setup("");
+    let mut args = vec!["sparse-checkout", "set"];
+    args.extend(set);
+    r.git(&args);
+    assert!(!r.root().join("docs/b.txt").exists(), "the sparse set-up did not apply");
+    let out = r.run("R1", &[("E", "nocommit")], &[]);
+    out.expect_code(0);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    let files = tree(&r);
+    assert!(files.contains(&"docs/b.txt".to_string()), "a file outside the sparse patterns was deleted: {files:?}");
+    assert!(files.contains(&"notes.txt".to_string()), "{files:?}");
+    for lane in ["E", "M"] {
+        let tip = format!("refs/lanes/archive/R1/{lane}");
+        let changed = r.git(&["diff", "--name-status", &format!("{tip}~1"), &tip]);
+        assert!(!changed.contains("docs/b.txt") && !changed.contains("notes.txt"), "lane {lane}: {changed}");
+        let all = r.git(&["diff", "--name-only", "HEAD~1", "HEAD"]);
+        assert!(!all.contains("docs/"), "{all}");
+    }
+    // The main checkout keeps its sparse set-up: the excluded file is still not checked out.
+    assert!(!r.root().join("docs/b.txt").exists(), "the fast-forward checked out an excluded file");
+    assert_eq!(r.git(&["status", "--porcelain"]).trim(), "", "the main checkout is not clean");
+}
+
+#[test]
+fn a_cone_sparse_checkout_never_commits_excluded_files_as_deleted() {
+    sparse_run(&["src", "issues", "LogBook"]);
+}
+
+#[test]
+fn a_non_cone_sparse_checkout_never_commits_excluded_files_as_deleted() {
+    sparse_run(&["--no-cone", "/*", "!/docs/", "!/notes.txt"]);
+}
+
+/// A worker `git init`s a repository inside its worktree (left untracked, staged as a gitlink,
+/// or committed): it is left out of the lane commit and named, and the fix is judged.
+fn embedded_run(mode: &str) {
+    let r = RunRepo::standard();
+    let out = r.run("R1", &[("E", mode)], &[]);
+    // Merged, but the worktree holding the repository is kept for a human (exit 3).
+    out.expect_code(3);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    let inner = r.worktree("R1", "E").join("vendor/inner");
+    assert_eq!(std::fs::read_to_string(inner.join("inner.txt")).unwrap(), "inner\n", "{mode}: the repository was not kept");
+    assert!(inner.join(".git").is_dir());
+    let files = tree(&r);
+    assert!(!files.iter().any(|f| f.starts_with("vendor")), "{mode}: the embedded repository reached main: {files:?}");
+    let lane = r.git(&["ls-tree", "-r", "refs/lanes/archive/R1/E"]);
+    assert!(!lane.contains("vendor/inner"), "{mode}: the embedded repository is in the lane's tip: {lane}");
+    let state = std::fs::read_to_string(r.root().join(".git/lanes/runs/R1/state.yaml")).unwrap();
+    assert!(state.contains("vendor/inner"), "{mode}: the lane's warnings do not name it: {state}");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("vendor/inner"), "{mode}: the run does not name it: {said}");
+}
+
+#[test]
+fn an_embedded_repository_left_untracked_is_left_out_and_named() {
+    embedded_run("embed");
+}
+
+#[test]
+fn an_embedded_repository_staged_as_a_gitlink_is_left_out_and_named() {
+    embedded_run("embed_staged");
+}
+
+#[test]
+fn an_embedded_repository_committed_by_the_worker_is_left_out_and_named() {
+    embedded_run("embed_commit");
+}
+
+/// An ssh signing key made for the test (`ssh-keygen`), `None` (said) when there is none.
+fn ssh_signing_key(r: &RunRepo) -> Option<std::path::PathBuf> {
+    let key = r.outside().join("signing_key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", key.to_str().unwrap()])
+        .output();
+    match made {
+        Ok(o) if o.status.success() => Some(key),
+        _ => {
+            eprintln!("skipped: ssh-keygen is not available to make a signing key");
+            None
+        }
+    }
+}
+
+/// Commits of `range` whose object carries no signature.
+fn unsigned(r: &RunRepo, range: &str) -> Vec<String> {
+    r.git(&["rev-list", range])
+        .lines()
+        .filter(|c| !r.git(&["cat-file", "commit", c]).lines().any(|l| l.starts_with("gpgsig")))
+        .map(|c| r.git(&["log", "-1", "--format=%h %s", c]).trim().to_string())
+        .collect()
+}
+
+#[test]
+fn with_commit_gpgsign_every_commit_of_the_run_is_signed() {
+    let r = RunRepo::standard();
+    let Some(key) = ssh_signing_key(&r) else { return };
+    r.git(&["config", "gpg.format", "ssh"]);
+    r.git(&["config", "user.signingkey", key.to_str().unwrap()]);
+    r.git(&["config", "commit.gpgsign", "true"]);
+    let base = r.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // E leaves its fix uncommitted (git-lanes commits it), M commits its own.
+    let out = r.run("R1", &[("E", "nocommit")], &[]);
+    out.expect_code(0);
+    assert_resolved(&r, &["E-01", "M-01"]);
+    let range = format!("{base}..HEAD");
+    assert!(r.git(&["rev-list", "--count", &range]).trim().parse::<u32>().unwrap() >= 4, "too few commits to tell");
+    let bare = unsigned(&r, &range);
+    assert!(bare.is_empty(), "unsigned commits on main: {bare:?}");
+    let lane = unsigned(&r, &format!("{base}..refs/lanes/archive/R1/E"));
+    assert!(lane.is_empty(), "unsigned commits on lane E: {lane:?}");
+}
+
+#[test]
+fn with_commit_gpgsign_and_no_usable_key_the_run_is_refused_before_anything_starts() {
+    let r = RunRepo::standard();
+    r.git(&["config", "gpg.format", "ssh"]);
+    r.git(&["config", "user.signingkey", r.outside().join("no-such-key").to_str().unwrap()]);
+    r.git(&["config", "commit.gpgsign", "true"]);
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let out = r.run("R1", &[], &[]);
+    assert_ne!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("commit.gpgSign") && out.stderr.contains("hint:"), "{}", out.stderr);
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), head, "a commit was made");
+    assert!(r.lane_branches().is_empty(), "{:?}", r.lane_branches());
+    assert!(!r.root().join(".git/lanes/runs/R1").exists(), "the run left a folder");
+    assert!(!r.root().join(".git/lanes/worktrees/R1").exists(), "the run made worktrees");
+    // Turning signing off for one run (as the hint says) runs it.
+    let mut c = r.cmd();
+    c.args(["run", "--run-id", "R2", "--done-grace", "1s", "--timeout", "60s"]).env("GIT_CONFIG_PARAMETERS", "'commit.gpgsign'='false'");
+    let off = c.output().unwrap();
+    assert_eq!(off.status.code(), Some(0), "{}", String::from_utf8_lossy(&off.stderr));
+}

@@ -394,7 +394,8 @@ fn a_weakened_test_in_a_python_package_is_not_merged_and_an_honest_fix_is() {
 #[test]
 fn two_lanes_that_conflict_back_out_the_second_and_keep_its_branch() {
     let r = RunRepo::standard();
-    let out = r.run("R1", &[("E", "conflict"), ("M", "conflict")], &[]);
+    // One attempt: the lane that conflicts is not sent back to its worker (see tests/attempts.rs).
+    let out = r.run("R1", &[("E", "conflict"), ("M", "conflict")], &["--attempts", "1"]);
     out.expect_code(3);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(r.status_on_head("M-01"), "OPEN");

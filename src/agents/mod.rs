@@ -2,3 +2,4 @@
 //! known failure shapes). Uses base and exec.
 
 pub mod presets;
+pub mod resume;

@@ -49,6 +49,8 @@ pub struct LaneRow {
     pub issues: Vec<String>,
     pub cost_usd: Option<f64>,
     pub last: String,
+    /// The attempt running or last run (1 unless a rejected lane was started again).
+    pub attempt: u32,
 }
 
 /// What the live view shows.
@@ -98,9 +100,10 @@ impl Model {
                     self.row(l);
                 }
             }
-            RunEvent::LaneStarted { lane, issues, .. } => {
+            RunEvent::LaneStarted { lane, issues, attempt, .. } => {
                 let r = self.row(lane);
                 r.state = "running".into();
+                r.attempt = *attempt;
                 r.started = Some(Instant::now());
                 r.took = None;
                 r.issues = issues.clone();
@@ -187,7 +190,11 @@ pub fn draw(f: &mut Frame, m: &Model) {
             let cost = r.cost_usd.map(|c| format!("${c:.2}")).unwrap_or_else(|| "-".into());
             Row::new(vec![
                 lane.clone(),
-                crate::run::state::status_words(&r.state),
+                if r.attempt > 1 {
+                    format!("{} #{}", crate::run::state::status_words(&r.state), r.attempt)
+                } else {
+                    crate::run::state::status_words(&r.state)
+                },
                 elapsed,
                 if r.issues.is_empty() { "-".into() } else { r.issues.join(",") },
                 cost,
@@ -520,9 +527,9 @@ mod tests {
     fn one_row_per_lane_with_state_issues_cost_and_last_signal() {
         let mut m = Model::new("git lanes run", true);
         m.apply(&RunEvent::Started { run_id: "R1".into(), lanes: vec!["E".into(), "M".into()] });
-        m.apply(&RunEvent::LaneStarted { lane: "E".into(), pid: 7, issues: vec!["E-01".into(), "E-02".into()] });
+        m.apply(&RunEvent::LaneStarted { lane: "E".into(), pid: 7, issues: vec!["E-01".into(), "E-02".into()], attempt: 1 });
         m.apply(&RunEvent::LaneStatus { lane: "E".into(), text: "WORKING: E-02 tests".into() });
-        m.apply(&RunEvent::LaneStarted { lane: "M".into(), pid: 8, issues: vec!["M-01".into()] });
+        m.apply(&RunEvent::LaneStarted { lane: "M".into(), pid: 8, issues: vec!["M-01".into()], attempt: 1 });
         m.apply(&RunEvent::LaneEnded { lane: "M".into(), state: "timed_out".into(), detail: String::new() });
         m.rows.get_mut("E").unwrap().cost_usd = Some(0.4213);
         m.note("12:00:00 lane M: timed out".into());
@@ -532,6 +539,11 @@ mod tests {
         assert!(e.contains("running") && e.contains("E-01,E-02") && e.contains("$0.42") && e.contains("WORKING: E-02 tests"), "{e}");
         let mline = s.lines().find(|l| l.contains("│M ")).unwrap();
         assert!(mline.contains("timed out") && mline.contains("M-01"), "{mline}");
+        // A lane started again says which attempt it is on.
+        m.apply(&RunEvent::LaneStarted { lane: "M".into(), pid: 9, issues: vec!["M-01".into()], attempt: 2 });
+        let s = screen(&m);
+        let mline = s.lines().find(|l| l.contains("│M ")).unwrap();
+        assert!(mline.contains("running #2"), "{mline}");
         assert!(s.contains(" events ") && s.contains("lane M: timed out"), "{s}");
         assert!(s.contains("s stop lane") && s.contains("r restart lane"), "{s}");
     }

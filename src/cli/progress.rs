@@ -53,10 +53,14 @@ impl LaneDisplay {
     pub fn event(&mut self, e: &RunEvent) {
         let ui = self.ui.clone();
         match e {
-            RunEvent::LaneStarted { lane, pid, issues } => {
+            RunEvent::LaneStarted { lane, pid, issues, attempt } => {
+                let again = if *attempt > 1 { format!(", attempt {attempt}") } else { String::new() };
                 // A hunting lane has no issues: no empty list after the colon.
-                let msg =
-                    if issues.is_empty() { format!("started (pid {pid})") } else { format!("started (pid {pid}): {}", issues.join(", ")) };
+                let msg = if issues.is_empty() {
+                    format!("started (pid {pid}{again})")
+                } else {
+                    format!("started (pid {pid}{again}): {}", issues.join(", "))
+                };
                 match self.bar(lane) {
                     Some(b) => b.set_message(msg),
                     None => self.line(format!("lane {lane}: {msg}")),
@@ -97,6 +101,24 @@ impl LaneDisplay {
     }
 }
 
+/// How many of a failing check's last output lines the console shows under its REJECTED line
+/// (the report and `git lanes logs <LANE> --checks` show more).
+pub const CONSOLE_OUTPUT_LINES: usize = 12;
+
+/// A failing check under its REJECTED line: its command and how it ended, then the last `lines`
+/// lines of its output, indented.
+pub fn failed_check_lines(ui: &Ui, check: &crate::run::state::FailedCheck, lines: usize) -> String {
+    let mut text = format!("\n    {} `{}` ({})", ui.red("failed:"), check.command, check.ending);
+    let tail = check.last_lines(lines);
+    if tail.trim().is_empty() {
+        text.push_str(&format!("\n      {}", ui.dim("(no output)")));
+    }
+    for line in tail.lines() {
+        text.push_str(&format!("\n      {} {line}", ui.dim("|")));
+    }
+    text
+}
+
 /// The line an event leaves in the record (the plain output, and the scrollback above the live
 /// view); `None` for events that only update a lane's live row.
 pub fn describe(ui: &Ui, e: &RunEvent) -> Option<String> {
@@ -115,9 +137,13 @@ pub fn describe(ui: &Ui, e: &RunEvent) -> Option<String> {
             };
             format!("lane {lane}: {tag} — {detail}")
         }
-        RunEvent::Judged { lane, id, approved, reason } => {
+        RunEvent::Judged { lane, id, approved, reason, failing } => {
             let tag = if *approved { ui.green("RESOLVED") } else { ui.red("REJECTED") };
-            format!("lane {lane}: {id} {tag} — {reason}")
+            let mut text = format!("lane {lane}: {id} {tag} — {reason}");
+            for check in failing {
+                text.push_str(&failed_check_lines(ui, check, CONSOLE_OUTPUT_LINES));
+            }
+            text
         }
         RunEvent::Finding { lane, path, accepted, reason } => {
             let tag = if *accepted { ui.green("KEPT") } else { ui.red("REJECTED") };

@@ -4,9 +4,10 @@
 //! how long it may take), then call [`run`] (blocking, for checks) or [`spawn`] (a [`Running`]
 //! handle, for long-lived workers that a coordinator thread owns).
 //!
-//! Every child gets its own process group (pgid = its pid) and a null stdin. Output is either
-//! captured — stdout and stderr through one pipe, so the text is in arrival order, keeping the
-//! first and last [`DEFAULT_CAP_EACH_END`] bytes — or appended to a log file.
+//! Every child gets its own process group (pgid = its pid) and a null stdin (or a file, when the
+//! spec names one: [`ProcessSpec::with_stdin_file`]). Output is either captured — stdout and
+//! stderr through one pipe, so the text is in arrival order, keeping the first and last
+//! [`DEFAULT_CAP_EACH_END`] bytes — or appended to a log file.
 //!
 //! # Design note: waiting, killing, and pid reuse
 //!
@@ -107,6 +108,8 @@ pub struct ProcessSpec {
     /// Run the child in this sandbox (Landlock, see [`crate::sandbox`]); ignored where the
     /// kernel has none (callers check [`crate::exec::sandbox::status`] and say so).
     pub sandbox: Option<Sandbox>,
+    /// A file the child reads as its standard input; `None`: a null stdin.
+    pub stdin: Option<PathBuf>,
 }
 
 /// A child's sandbox: a policy whose ruleset is built when the child starts, or one built
@@ -134,6 +137,7 @@ impl ProcessSpec {
             timeout: None,
             grace: DEFAULT_GRACE,
             sandbox: None,
+            stdin: None,
         }
     }
 
@@ -175,6 +179,13 @@ impl ProcessSpec {
     #[must_use]
     pub fn with_prepared_sandbox(mut self, prepared: Arc<crate::exec::sandbox::Prepared>) -> Self {
         self.sandbox = Some(Sandbox::Prepared(prepared));
+        self
+    }
+
+    /// Gives the child `path` as its standard input instead of a null one.
+    #[must_use]
+    pub fn with_stdin_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.stdin = Some(path.into());
         self
     }
 
@@ -386,10 +397,10 @@ fn spawn_inner(spec: &ProcessSpec, on_exit: Option<ExitHook>) -> Result<Running,
     Running::watch(child, started, spec, pipe_reader, on_exit)
 }
 
-/// The one place a [`Command`] is built from a spec: own process group, null stdin, the
-/// environment policy, and output routed as asked (both streams into one pipe when captured; the
-/// pipe's read end is returned), with the Landlock ruleset of its sandbox, if any, for
-/// [`spawn_confined`].
+/// The one place a [`Command`] is built from a spec: own process group, a null stdin (or the
+/// spec's file), the environment policy, and output routed as asked (both streams into one pipe
+/// when captured; the pipe's read end is returned), with the Landlock ruleset of its sandbox, if
+/// any, for [`spawn_confined`].
 fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>, Option<Arc<crate::exec::sandbox::Prepared>>), ProcessError> {
     let program = spec.program_name();
     let setup_err = |source| ProcessError::Setup { program: program.clone(), cwd: spec.cwd.clone(), source };
@@ -401,7 +412,11 @@ fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>, Optio
     let mut cmd = Command::new(resolved_program(spec));
     // argv[0] stays what the spec says, so `ps` and the child's `$0` look as before.
     cmd.arg0(&spec.program);
-    cmd.args(&spec.args).current_dir(&spec.cwd).stdin(Stdio::null()).process_group(0);
+    let stdin = match &spec.stdin {
+        Some(path) => Stdio::from(std::fs::File::open(path).map_err(setup_err)?),
+        None => Stdio::null(),
+    };
+    cmd.args(&spec.args).current_dir(&spec.cwd).stdin(stdin).process_group(0);
     match &spec.env {
         EnvPolicy::Inherit(extra) => {
             cmd.envs(extra.iter().map(|(k, v)| (k, v)));
@@ -1362,6 +1377,15 @@ mod tests {
     fn stdin_is_null() {
         let done = run(&sh("cat; echo end")).unwrap();
         assert_eq!(done.output.text, "end\n");
+    }
+
+    #[test]
+    fn stdin_can_be_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.json");
+        fs::write(&input, "{\"a\":1}\n").unwrap();
+        let done = run(&sh("cat; echo end").with_stdin_file(&input)).unwrap();
+        assert_eq!(done.output.text, "{\"a\":1}\nend\n");
     }
 
     #[test]

@@ -89,6 +89,13 @@ pub struct FileConfig {
     /// Globs of the paths that judge a fix (tests): checks run with them as they are at the run's
     /// base, and a lane's edits to existing ones are not merged. Absent: the usual test locations.
     pub protect: Option<Vec<String>>,
+    /// How many times a lane's worker is started when its issues are rejected (default 2; 1 =
+    /// never again).
+    pub attempts: Option<u32>,
+    /// What the whole run may spend: no attempt starts once the recorded usage reaches it.
+    pub budget: Option<BudgetConfig>,
+    /// A command told when a run ends or a lane needs a human (JSON on its standard input).
+    pub notify: Option<String>,
     /// Commands run on the integration result before the user's branch moves (e.g. the whole
     /// test suite); a lane that breaks one is backed out.
     #[serde(default)]
@@ -219,6 +226,12 @@ pub struct Config {
     pub worktree_pool: bool,
     /// `worktree_pool_size:` — how many worktrees the pool keeps at most.
     pub worktree_pool_size: usize,
+    /// `attempts:` — how many times a rejected lane's worker is started in all (at least 1).
+    pub attempts: u32,
+    /// `budget:` — the whole run's limit in dollars and in tokens (none by default).
+    pub budget: BudgetConfig,
+    /// `notify:` — the command told when a run ends or a lane needs a human.
+    pub notify: Option<String>,
     pub setup: SetupConfig,
     /// Protected-path globs (`protect:`; by default [`DEFAULT_PROTECT`]).
     pub protect: Vec<String>,
@@ -228,6 +241,14 @@ pub struct Config {
     pub integration_timeout: Duration,
     /// Whether `lanes.yaml` exists.
     pub from_file: bool,
+}
+
+/// `budget:` in `lanes.yaml`: `usd:` and `tokens:` for the whole run (each optional).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    pub usd: Option<f64>,
+    pub tokens: Option<u64>,
 }
 
 impl Config {
@@ -261,6 +282,9 @@ impl Config {
             sandbox_workers: false,
             worktree_pool: true,
             worktree_pool_size: 32,
+            attempts: 2,
+            budget: BudgetConfig::default(),
+            notify: None,
             setup: SetupConfig::default(),
             protect: DEFAULT_PROTECT.iter().map(|s| s.to_string()).collect(),
             integration_checks: Vec::new(),
@@ -345,6 +369,17 @@ impl Config {
         self.sandbox_workers = f.sandbox_workers.unwrap_or(self.sandbox_workers);
         self.worktree_pool = f.worktree_pool.unwrap_or(self.worktree_pool);
         self.worktree_pool_size = f.worktree_pool_size.unwrap_or(self.worktree_pool_size);
+        if f.attempts == Some(0) {
+            return Err(Problem::new(CONFIG_FILE, 0, "attempts: must be at least 1 (1 = a rejected lane is not started again)").into());
+        }
+        self.attempts = f.attempts.unwrap_or(self.attempts);
+        self.notify = f.notify.clone().or(self.notify.take());
+        if let Some(b) = &f.budget {
+            if b.usd.is_some_and(|u| !u.is_finite() || u < 0.0) {
+                return Err(Problem::new(CONFIG_FILE, 0, "budget.usd: must be a number of dollars, 0 or more").into());
+            }
+            self.budget = b.clone();
+        }
         self.setup = f.setup.clone();
         if let Some(globs) = &f.protect {
             for g in globs {
@@ -495,6 +530,16 @@ mod tests {
         let c = Config::load(dir.path(), &Overrides::default()).unwrap();
         assert!(c.worktree_pool);
         assert_eq!(c.worktree_pool_size, 32);
+        assert_eq!((c.attempts, c.budget.clone()), (2, BudgetConfig::default()));
+        let yaml = "attempts: 3\nbudget:\n  usd: 12.5\n  tokens: 100000\nnotify: notify-send lanes\n";
+        let c = Config::from_bytes(Some(yaml.as_bytes().to_vec()), &Overrides::default()).unwrap();
+        assert_eq!(
+            (c.attempts, c.budget.usd, c.budget.tokens, c.notify.as_deref()),
+            (3, Some(12.5), Some(100000), Some("notify-send lanes"))
+        );
+        for bad in ["attempts: 0\n", "budget:\n  usd: -1\n", "budget:\n  dollars: 3\n"] {
+            assert!(Config::from_bytes(Some(bad.as_bytes().to_vec()), &Overrides::default()).is_err(), "{bad}");
+        }
         std::fs::write(dir.path().join(CONFIG_FILE), "worktree_pool: false\nworktree_pool_size: 4\n").unwrap();
         let c = Config::load(dir.path(), &Overrides::default()).unwrap();
         assert!(!c.worktree_pool);

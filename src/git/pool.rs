@@ -65,6 +65,8 @@ pub fn list(repo: &Repo) -> Vec<Entry> {
             Some("its HEAD is on a branch, not detached".to_string())
         } else if admin.join("index.lock").exists() {
             Some("its index is locked (a git command runs there, or died there)".to_string())
+        } else if sparse_setup(&admin) != sparse_setup(repo.git.path()) {
+            Some("its sparse-checkout set-up is not the one of the worktree the run starts from".to_string())
         } else {
             None
         };
@@ -125,6 +127,17 @@ fn points_back(path: &Path, admin: &Path) -> bool {
         .ok()
         .and_then(|t| t.trim().strip_prefix("gitdir:").map(|d| PathBuf::from(d.trim())))
         .is_some_and(|d| same_path(&d, admin))
+}
+
+/// A worktree's sparse-checkout set-up, from its private git folder: `core.sparseCheckout` and
+/// `core.sparseCheckoutCone` of its own `config.worktree`, and its patterns. A new lane worktree
+/// gets the set-up of the worktree it is added from (`git worktree add` copies it); a pooled one
+/// is reused only when its own is the same, so every lane sees the files the user's does.
+fn sparse_setup(git_dir: &Path) -> (Option<bool>, Option<bool>, Option<Vec<u8>>) {
+    let cfg = git2::Config::open(&git_dir.join("config.worktree")).ok().filter(|_| git_dir.join("config.worktree").is_file());
+    let flag = |key: &str| cfg.as_ref().and_then(|c| c.get_bool(key).ok());
+    let patterns = std::fs::read(git_dir.join("info").join("sparse-checkout")).ok();
+    (flag("core.sparseCheckout"), flag("core.sparseCheckoutCone"), patterns)
 }
 
 /// Whether a worktree's HEAD is a commit id (detached), not a branch.
@@ -207,10 +220,9 @@ fn holds_anything(worktree: &Path) -> Result<bool> {
         .map_err(|e| crate::base::error::Error::git(format!("could not open {}", worktree.display()), e))?;
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true).recurse_untracked_dirs(false).include_ignored(false).exclude_submodules(false);
-    let statuses = repo
-        .statuses(Some(&mut opts))
+    let statuses = crate::git::repo::statuses(&repo, &mut opts)
         .map_err(|e| crate::base::error::Error::git(format!("could not read the status of {}", worktree.display()), e))?;
-    Ok(statuses.iter().any(|s| s.status() != git2::Status::CURRENT && !s.status().contains(git2::Status::IGNORED)))
+    Ok(statuses.iter().any(|(_, st)| !st.contains(git2::Status::IGNORED)))
 }
 
 /// A marked worktree that is not as the pool left it: removed when it holds nothing, else left.

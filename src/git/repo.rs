@@ -83,7 +83,48 @@ impl Repo {
     pub fn dirty_tracked_files(&self) -> Result<Vec<String>> {
         let mut opts = git2::StatusOptions::new();
         opts.include_untracked(false).include_ignored(false).exclude_submodules(true);
-        let statuses = self.git.statuses(Some(&mut opts)).map_err(|e| Error::git("could not read the status of the working tree", e))?;
-        Ok(statuses.iter().filter(|s| s.status() != git2::Status::CURRENT).filter_map(|s| s.path().map(str::to_string)).collect())
+        let statuses = statuses(&self.git, &mut opts).map_err(|e| Error::git("could not read the status of the working tree", e))?;
+        Ok(statuses.into_iter().map(|(path, _)| path).collect())
     }
+}
+
+/// Paths the index marks skip-worktree: outside a sparse checkout's patterns (or set aside with
+/// `git update-index --skip-worktree`). git ignores their files on disk — a missing one is not a
+/// deletion — but libgit2's status does not know the bit.
+pub fn skip_worktree_paths(repo: &git2::Repository) -> std::collections::HashSet<Vec<u8>> {
+    let Ok(index) = repo.index() else { return Default::default() };
+    let bit = git2::IndexEntryExtendedFlag::SKIP_WORKTREE.bits();
+    index.iter().filter(|e| e.flags_extended & bit != 0).map(|e| e.path).collect()
+}
+
+/// The worktree side of a status (what the files on disk say against the index).
+const WORKTREE_SIDE: git2::Status = git2::Status::WT_MODIFIED
+    .union(git2::Status::WT_DELETED)
+    .union(git2::Status::WT_TYPECHANGE)
+    .union(git2::Status::WT_RENAMED)
+    .union(git2::Status::WT_UNREADABLE);
+
+/// libgit2's status as git reads it in a sparse checkout: every path whose status is not
+/// current, with the worktree side of skip-worktree paths (see [`skip_worktree_paths`]) dropped,
+/// so that a file a sparse checkout leaves out never reads as deleted. What is staged for such a
+/// path still counts.
+pub fn statuses(repo: &git2::Repository, opts: &mut git2::StatusOptions) -> std::result::Result<Vec<(String, git2::Status)>, git2::Error> {
+    let list = repo.statuses(Some(opts))?;
+    let mut skipped: Option<std::collections::HashSet<Vec<u8>>> = None;
+    let mut out = Vec::new();
+    for e in list.iter() {
+        let mut st = e.status();
+        if st.intersects(WORKTREE_SIDE) {
+            let skipped = skipped.get_or_insert_with(|| skip_worktree_paths(repo));
+            if !skipped.is_empty() && skipped.contains(e.path_bytes()) {
+                st.remove(WORKTREE_SIDE);
+            }
+        }
+        if st != git2::Status::CURRENT
+            && let Some(p) = e.path()
+        {
+            out.push((p.to_string(), st));
+        }
+    }
+    Ok(out)
 }

@@ -145,14 +145,118 @@ fn git_err(what: &str, worktree: &Path) -> impl Fn(git2::Error) -> Error {
 /// paths go back to HEAD's version. No commit hooks run (work is never lost to a failing hook).
 /// Returns the new commit, or `None` when there was nothing to commit.
 pub fn commit_worktree(worktree: &Path, message: &str, keep_out: &KeepOut) -> Result<Option<git2::Oid>> {
+    Ok(snapshot_worktree(worktree, message, keep_out)?.commit)
+}
+
+/// What [`snapshot_worktree`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The new commit, `None` when there was nothing to commit.
+    pub commit: Option<git2::Oid>,
+    /// Repositories found inside the worktree (a folder with its own `.git` that is no
+    /// submodule of HEAD or `.gitmodules`), left out of the commit.
+    pub embedded: Vec<String>,
+}
+
+/// [`commit_worktree`], saying which embedded repositories it left out: a folder a worker made
+/// with `git init` is not the lane's work (git would record it as a gitlink to a commit no one
+/// else has), whether it is untracked or staged as a gitlink; the rest is committed.
+pub fn snapshot_worktree(worktree: &Path, message: &str, keep_out: &KeepOut) -> Result<Snapshot> {
     let repo = open(worktree)?;
     let changed = changed_paths(&repo, worktree)?;
-    if changed.is_empty() {
-        return Ok(None);
+    let (changed, embedded) = split_embedded(&repo, worktree, changed);
+    if changed.is_empty() && embedded.is_empty() {
+        return Ok(Snapshot::default());
     }
-    let (keep, kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    let (keep, mut kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    kept_out.extend(embedded.iter().cloned());
     stage(&repo, worktree, &keep, &kept_out)?;
-    commit_index(&repo, worktree, message)
+    Ok(Snapshot { commit: commit_index(&repo, worktree, message)?, embedded })
+}
+
+/// Gitlinks HEAD has that `base`'s tree does not and that HEAD's `.gitmodules` does not name: a
+/// repository a worker made inside its worktree and committed (`git add -A` records it as a
+/// gitlink). They are taken out of the index and that is committed with `message`; the folders
+/// stay on disk. Returns their paths.
+pub fn drop_new_gitlinks(worktree: &Path, base: git2::Oid, message: &str) -> Result<Vec<String>> {
+    let repo = open(worktree)?;
+    let Some(head) = repo.head().ok().and_then(|h| h.peel_to_tree().ok()) else { return Ok(Vec::new()) };
+    let base_tree = repo.find_commit(base).and_then(|c| c.tree()).ok();
+    let modules = gitmodules_paths(&repo, &head);
+    let mut found = Vec::new();
+    head.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
+        if e.filemode() == 0o160000
+            && let Some(name) = e.name()
+        {
+            let path = format!("{dir}{name}");
+            let in_base = base_tree.as_ref().and_then(|t| t.get_path(Path::new(&path)).ok()).is_some_and(|b| b.filemode() == 0o160000);
+            if !in_base && !modules.contains(&path) {
+                found.push(path);
+            }
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(git_err("could not read HEAD's tree", worktree))?;
+    if found.is_empty() {
+        return Ok(found);
+    }
+    let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;
+    for p in &found {
+        let _ = index.remove_path(Path::new(p));
+    }
+    index.write().map_err(git_err("could not write the index", worktree))?;
+    commit_index(&repo, worktree, message)?;
+    Ok(found)
+}
+
+/// The `path` of every `submodule.<name>` in `.gitmodules` of `tree`.
+fn gitmodules_paths(repo: &git2::Repository, tree: &git2::Tree<'_>) -> Vec<String> {
+    let Some(blob) = tree.get_path(Path::new(".gitmodules")).ok().and_then(|e| repo.find_blob(e.id()).ok()) else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(blob.content())
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == "path").then(|| v.trim().trim_matches('"').trim_end_matches('/').to_string())
+        })
+        .collect()
+}
+
+/// Split changed paths into what may be committed and embedded repositories (see
+/// [`Snapshot::embedded`]): changed folders holding a `.git` and gitlinks staged in the index
+/// that HEAD does not have as a submodule. Paths under an embedded repository go with it.
+fn split_embedded(repo: &git2::Repository, worktree: &Path, changed: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+    let known_submodule = |p: &str| {
+        head.as_ref().and_then(|t| t.get_path(Path::new(p)).ok()).is_some_and(|e| e.filemode() == 0o160000)
+            || head.as_ref().is_some_and(|t| gitmodules_paths(repo, t).iter().any(|m| m == p))
+    };
+    let mut embedded: Vec<String> = Vec::new();
+    for p in &changed {
+        let p = p.trim_end_matches('/');
+        let full = worktree.join(p);
+        if full.is_dir() && full.join(".git").exists() && !known_submodule(p) {
+            embedded.push(p.to_string());
+        }
+    }
+    if let Ok(index) = repo.index() {
+        for e in index.iter().filter(|e| e.mode == 0o160000) {
+            let p = String::from_utf8_lossy(&e.path).into_owned();
+            if !known_submodule(&p) && !embedded.contains(&p) {
+                embedded.push(p);
+            }
+        }
+    }
+    embedded.sort();
+    let rest = changed
+        .into_iter()
+        .filter(|p| {
+            let p = p.trim_end_matches('/');
+            !embedded.iter().any(|e| p == e || p.starts_with(&format!("{e}/")))
+        })
+        .collect();
+    (rest, embedded)
 }
 
 /// Commit exactly `paths` (relative to the worktree; files git-lanes wrote itself) as they are
@@ -170,7 +274,9 @@ pub fn commit_paths(worktree: &Path, message: &str, paths: &[PathBuf]) -> Result
 pub fn amend_head(worktree: &Path, keep_out: &KeepOut) -> Result<Option<git2::Oid>> {
     let repo = open(worktree)?;
     let changed = changed_paths(&repo, worktree)?;
-    let (keep, kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    let (changed, embedded) = split_embedded(&repo, worktree, changed);
+    let (keep, mut kept_out): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| !keep_out.matches(p));
+    kept_out.extend(embedded);
     stage(&repo, worktree, &keep, &kept_out)?;
     let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err("could not read HEAD", worktree))?;
     let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;
@@ -180,8 +286,12 @@ pub fn amend_head(worktree: &Path, keep_out: &KeepOut) -> Result<Option<git2::Oi
     }
     let tree = repo.find_tree(tree_id).map_err(git_err("could not read the new tree", worktree))?;
     let (_, committer) = signatures(&repo)?;
-    let oid =
-        head.amend(Some("HEAD"), None, Some(&committer), None, None, Some(&tree)).map_err(git_err("could not amend HEAD", worktree))?;
+    let parents: Vec<git2::Commit<'_>> = head.parents().collect();
+    let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+    let message = String::from_utf8_lossy(head.message_bytes()).into_owned();
+    let oid = create_commit(&repo, None, &head.author(), &committer, &message, &tree, &parents)
+        .map_err(|e| crate::git::snapshot::in_context(e, format!("could not amend HEAD in {}", worktree.display())))?;
+    point(&repo, "HEAD", oid, &format!("commit (amend): {}", message.lines().next().unwrap_or("")))?;
     Ok(Some(oid))
 }
 
@@ -193,12 +303,8 @@ fn slash(p: &Path) -> String {
 fn changed_paths(repo: &git2::Repository, worktree: &Path) -> Result<Vec<String>> {
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true).renames_head_to_index(false);
-    let statuses = repo.statuses(Some(&mut opts)).map_err(git_err("could not read the status", worktree))?;
-    let mut out: Vec<String> = statuses
-        .iter()
-        .filter(|s| s.status() != git2::Status::CURRENT && !s.status().contains(git2::Status::IGNORED))
-        .filter_map(|s| s.path().map(str::to_string))
-        .collect();
+    let statuses = crate::git::repo::statuses(repo, &mut opts).map_err(git_err("could not read the status", worktree))?;
+    let mut out: Vec<String> = statuses.into_iter().filter(|(_, st)| !st.contains(git2::Status::IGNORED)).map(|(p, _)| p).collect();
     // A submodule whose checked-out commit moved is a change of its gitlink.
     if let Ok(subs) = repo.submodules() {
         for sm in subs {
@@ -227,8 +333,11 @@ fn stage(repo: &git2::Repository, worktree: &Path, keep: &[String], reset: &[Str
     let mut index = repo.index().map_err(git_err("could not read the index", worktree))?;
     index.read(true).map_err(git_err("could not read the index", worktree))?;
     let head_tree = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+    // A path outside a sparse checkout's patterns is committed as the index has it: its file is
+    // not on disk, and that is no deletion.
+    let skipped = crate::git::repo::skip_worktree_paths(repo);
     for p in keep {
-        if filtered.contains(&p) {
+        if filtered.contains(&p) || skipped.contains(p.as_bytes()) {
             continue;
         }
         let full = worktree.join(p);
@@ -298,8 +407,114 @@ fn commit_index(repo: &git2::Repository, worktree: &Path, message: &str) -> Resu
     let tree = repo.find_tree(tree_id).map_err(git_err("could not read the new tree", worktree))?;
     let (author, committer) = signatures(repo)?;
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    let oid = repo.commit(Some("HEAD"), &author, &committer, message, &tree, &parents).map_err(git_err("could not commit", worktree))?;
+    let oid = create_commit(repo, Some("HEAD"), &author, &committer, message, &tree, &parents)
+        .map_err(|e| crate::git::snapshot::in_context(e, format!("could not commit in {}", worktree.display())))?;
     Ok(Some(oid))
+}
+
+/// A libgit2 error from [`create_commit`] said with `what` (what was being done, and where).
+pub(crate) fn in_context(e: Error, what: String) -> Error {
+    match e {
+        Error::Git { source, .. } => Error::git(what, source),
+        other => other,
+    }
+}
+
+/// Whether commits must be signed: `commit.gpgSign` as git reads it. libgit2 reads the
+/// configuration files; only when they or `git -c` (`GIT_CONFIG_PARAMETERS`) mention it is git
+/// itself asked, so that `git -c commit.gpgSign=false lanes …` is heard.
+pub fn signs_commits(repo: &git2::Repository) -> bool {
+    let in_files = repo.config().ok().and_then(|c| c.get_bool("commit.gpgsign").ok()).unwrap_or(false);
+    let given = std::env::var("GIT_CONFIG_PARAMETERS").is_ok_and(|p| p.to_ascii_lowercase().contains("commit.gpgsign"));
+    if !in_files && !given {
+        return false;
+    }
+    let cwd = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+    crate::git::gitcli::git(&cwd, &["config", "--type=bool", "commit.gpgsign"]).is_ok_and(|v| v.trim() == "true")
+}
+
+/// When commits must be signed ([`signs_commits`]), check before anything is made that git can
+/// sign one: `git commit-tree` signs a commit of HEAD's tree (an object nothing refers to, which
+/// `git gc` drops). A key that is missing, locked or unusable refuses the run here, not after the
+/// lanes have worked.
+pub fn check_signing(repo: &git2::Repository) -> Result<()> {
+    if !signs_commits(repo) {
+        return Ok(());
+    }
+    let Some(tree) = repo.head().ok().and_then(|h| h.peel_to_tree().ok()) else { return Ok(()) };
+    let cwd = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+    let tree = tree.id().to_string();
+    match crate::git::gitcli::git(&cwd, &["commit-tree", "-S", &tree, "-m", "git-lanes: can commits be signed?"]) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::Conflict {
+            message: format!("`commit.gpgSign` is set, but git cannot sign a commit here, so the run would make unsigned commits: {e}"),
+            hint: Some(
+                "make the signing key usable (`user.signingKey`, `gpg.format`, `gpg.program`; try `git commit --allow-empty -S -m test`), or run without signing: `git -c commit.gpgSign=false lanes run …`"
+                    .into(),
+            ),
+        }),
+    }
+}
+
+/// Make a commit as git would: built in memory by libgit2, or — when commits must be signed
+/// ([`signs_commits`]) — by the user's `git commit-tree`, which signs it with the user's key and
+/// settings (`gpg.format`, `user.signingKey`, `gpg.program`, …) exactly as `git commit` would.
+/// `update_ref` (`HEAD` or a ref name) is then pointed at it.
+pub fn create_commit(
+    repo: &git2::Repository,
+    update_ref: Option<&str>,
+    author: &git2::Signature<'_>,
+    committer: &git2::Signature<'_>,
+    message: &str,
+    tree: &git2::Tree<'_>,
+    parents: &[&git2::Commit<'_>],
+) -> Result<git2::Oid> {
+    if !signs_commits(repo) {
+        return repo.commit(update_ref, author, committer, message, tree, parents).map_err(|e| Error::git("could not commit", e));
+    }
+    let cwd = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+    let tree_id = tree.id().to_string();
+    let parent_ids: Vec<String> = parents.iter().map(|p| p.id().to_string()).collect();
+    // `commit-tree` is plumbing: it signs when told (`-S`, with `user.signingKey`), not by
+    // `commit.gpgSign`.
+    let mut args: Vec<&str> = vec!["commit-tree", "-S", &tree_id];
+    for p in &parent_ids {
+        args.extend(["-p", p.as_str()]);
+    }
+    args.extend(["-m", message]);
+    let who = |s: &git2::Signature<'_>| {
+        let t = s.when();
+        let off = t.offset_minutes();
+        let date = format!("@{} {}{:02}{:02}", t.seconds(), if off < 0 { '-' } else { '+' }, off.abs() / 60, off.abs() % 60);
+        (String::from_utf8_lossy(s.name_bytes()).into_owned(), String::from_utf8_lossy(s.email_bytes()).into_owned(), date)
+    };
+    let (an, ae, ad) = who(author);
+    let (cn, ce, cd) = who(committer);
+    let env = [
+        ("GIT_AUTHOR_NAME", an.as_str()),
+        ("GIT_AUTHOR_EMAIL", ae.as_str()),
+        ("GIT_AUTHOR_DATE", ad.as_str()),
+        ("GIT_COMMITTER_NAME", cn.as_str()),
+        ("GIT_COMMITTER_EMAIL", ce.as_str()),
+        ("GIT_COMMITTER_DATE", cd.as_str()),
+    ];
+    let out = crate::git::gitcli::git_env(&cwd, &args, &env)?;
+    let id = out.lines().last().unwrap_or("").trim();
+    let oid = git2::Oid::from_str(id).map_err(|e| Error::git(format!("`git commit-tree` gave `{id}`, not a commit id"), e))?;
+    if let Some(name) = update_ref {
+        point(repo, name, oid, &format!("commit: {}", message.lines().next().unwrap_or("")))?;
+    }
+    Ok(oid)
+}
+
+/// Point `name` (`HEAD`: the branch it names, or HEAD itself when detached) at `oid`.
+fn point(repo: &git2::Repository, name: &str, oid: git2::Oid, log: &str) -> Result<()> {
+    let name = match repo.find_reference(name) {
+        Ok(r) => r.symbolic_target().map(str::to_string).unwrap_or_else(|| name.to_string()),
+        Err(_) => name.to_string(),
+    };
+    repo.reference(&name, oid, true, log).map_err(|e| Error::git(format!("could not point {name} at the new commit"), e))?;
+    Ok(())
 }
 
 /// Author and committer as git would take them: `GIT_AUTHOR_*`/`GIT_COMMITTER_*`, then
@@ -477,8 +692,7 @@ fn workdir_status(repo: &git2::Repository, worktree: &Path) -> Result<Vec<(Strin
         .recurse_untracked_dirs(true)
         .include_ignored(false)
         .exclude_submodules(true);
-    let statuses = repo.statuses(Some(&mut opts)).map_err(git_err("could not read the status", worktree))?;
-    Ok(statuses.iter().filter(|s| s.status() != git2::Status::CURRENT).filter_map(|s| Some((s.path()?.to_string(), s.status()))).collect())
+    crate::git::repo::statuses(repo, &mut opts).map_err(git_err("could not read the status", worktree))
 }
 
 /// Remove a file and the folders it leaves empty (up to the worktree).
@@ -579,6 +793,40 @@ mod tests {
         let mut opts = git2::StatusOptions::new();
         opts.include_untracked(false);
         assert_eq!(repo.statuses(Some(&mut opts)).unwrap().iter().filter(|s| !s.status().is_empty()).count(), 0);
+    }
+
+    #[test]
+    fn files_outside_a_sparse_checkout_are_never_committed_as_deleted_nor_checked_out() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let repo = git2::Repository::init(root).unwrap();
+        write(root, "a.txt", "a\n");
+        write(root, "docs/b.txt", "b\n");
+        commit_worktree(root, "base", &KeepOut::default()).unwrap();
+        // What `git sparse-checkout set` leaves: the entry marked skip-worktree, no file on disk.
+        let mut index = repo.index().unwrap();
+        let mut entry = index.get_path(Path::new("docs/b.txt"), 0).unwrap();
+        entry.flags_extended |= git2::IndexEntryExtendedFlag::SKIP_WORKTREE.bits();
+        index.add(&entry).unwrap();
+        index.write().unwrap();
+        std::fs::remove_dir_all(root.join("docs")).unwrap();
+        let before = Droppings::before(root).unwrap();
+        write(root, "a.txt", "changed by a check\n");
+        assert_eq!(before.restore(root, true).unwrap(), vec!["a.txt"]);
+        assert!(!root.join("docs/b.txt").exists(), "an excluded file was checked out");
+        write(root, "a.txt", "fixed\n");
+        commit_worktree(root, "fix", &KeepOut::default()).unwrap().unwrap();
+        assert_eq!(head_files(&repo), vec!["a.txt", "docs/b.txt"]);
+        assert_eq!(amend_head(root, &KeepOut::default()).unwrap(), None);
+    }
+
+    #[test]
+    fn signing_follows_commit_gpgsign() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(d.path()).unwrap();
+        assert!(!signs_commits(&repo));
+        repo.config().unwrap().set_bool("commit.gpgsign", true).unwrap();
+        assert!(signs_commits(&repo));
     }
 
     #[test]

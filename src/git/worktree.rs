@@ -367,6 +367,27 @@ pub fn commit_leftovers(worktree: &Path, message: &str, keep_out: &crate::git::s
     Ok(crate::git::snapshot::commit_worktree(worktree, message, keep_out)?.is_some())
 }
 
+/// [`commit_leftovers`], also saying which repositories a worker made inside its worktree were
+/// left out of the lane: uncommitted ones, and ones its own commits since `base` recorded as
+/// gitlinks (taken out again with a commit of their own). Returns whether the leftovers were
+/// committed, and those repositories' paths.
+pub fn commit_leftovers_naming_embedded(
+    worktree: &Path,
+    message: &str,
+    keep_out: &crate::git::snapshot::KeepOut,
+    base: git2::Oid,
+    drop_message: &str,
+) -> Result<(bool, Vec<String>)> {
+    let snap = crate::git::snapshot::snapshot_worktree(worktree, message, keep_out)?;
+    let mut embedded = snap.embedded;
+    for p in crate::git::snapshot::drop_new_gitlinks(worktree, base, drop_message)? {
+        if !embedded.contains(&p) {
+            embedded.push(p);
+        }
+    }
+    Ok((snap.commit.is_some(), embedded))
+}
+
 /// `git commit --no-verify -m message` with git-lanes as the committer when none is configured.
 pub fn commit(worktree: &Path, message: &str) -> Result<()> {
     let has_ident = git(worktree, &["var", "GIT_COMMITTER_IDENT"]).is_ok();

@@ -306,7 +306,7 @@ fn has_uncommitted_changes(git: &git2::Repository, path: &str) -> bool {
     opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true);
     let p = path.trim_end_matches('/');
     opts.pathspec(p).pathspec(format!("{p}/"));
-    git.statuses(Some(&mut opts)).map(|s| s.iter().any(|e| e.status() != git2::Status::CURRENT)).unwrap_or(true)
+    crate::git::repo::statuses(git, &mut opts).map(|s| !s.is_empty()).unwrap_or(true)
 }
 
 /// The hash [`path_hash`] computes on disk, from a tree: a blob's sha256, a directory's

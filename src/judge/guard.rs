@@ -403,49 +403,6 @@ pub fn no_push_env(count: Option<&std::ffi::OsStr>) -> Vec<(std::ffi::OsString, 
     ]
 }
 
-/// Refs a worker could change behind the run's back: this repository's tags, and every ref of
-/// each remote whose URL is a folder on this machine. `name → commit`.
-pub fn watched_refs(repo: &git2::Repository) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
-    if let Ok(refs) = repo.references_glob("refs/tags/*") {
-        for r in refs.flatten() {
-            if let (Some(n), Some(t)) = (r.name(), r.target()) {
-                out.insert(format!("tag {}", n.trim_start_matches("refs/tags/")), t.to_string());
-            }
-        }
-    }
-    for name in repo.remotes().ok().iter().flat_map(|r| r.iter().flatten().map(str::to_string).collect::<Vec<_>>()) {
-        let Some(url) = repo.find_remote(&name).ok().and_then(|r| r.url().map(str::to_string)) else { continue };
-        let path = url.strip_prefix("file://").unwrap_or(&url);
-        let Ok(remote) = git2::Repository::open_bare(path).or_else(|_| git2::Repository::open(path)) else { continue };
-        if let Ok(refs) = remote.references() {
-            for r in refs.flatten() {
-                if let (Some(n), Some(t)) = (r.name(), r.target()) {
-                    out.insert(format!("{name}: {n}"), t.to_string());
-                }
-            }
-        }
-    }
-    out
-}
-
-/// What changed between two [`watched_refs`] snapshots, one line each.
-pub fn ref_changes(before: &std::collections::BTreeMap<String, String>, after: &std::collections::BTreeMap<String, String>) -> Vec<String> {
-    let short = |s: &str| s[..s.len().min(10)].to_string();
-    let mut out = Vec::new();
-    for (k, v) in after {
-        match before.get(k) {
-            None => out.push(format!("{k} was created during the run (at {})", short(v))),
-            Some(old) if old != v => out.push(format!("{k} was moved during the run ({} → {})", short(old), short(v))),
-            _ => {}
-        }
-    }
-    for k in before.keys().filter(|k| !after.contains_key(*k)) {
-        out.push(format!("{k} was deleted during the run"));
-    }
-    out
-}
-
 /// For `check`: issue files of `old` that `new` deletes (and no file keeps its id), and issues
 /// whose verification commands `new` changes while it has them RESOLVED (a weakened check that
 /// lets an issue pass). Only the changed files under `issues_dir` are read, so it stays cheap on

@@ -133,6 +133,19 @@ impl CheckResult {
         }
     }
 
+    /// How it ended and what decided, for people: `exit 1`, `exit 0, printed FAIL`,
+    /// `timed out after 30s`, `not run: reaches the network (curl)`.
+    pub fn ending_words(&self) -> String {
+        if let Some(unusual) = self.unusual_ending() {
+            return unusual;
+        }
+        let exit = self.ending.map(|e| e.to_string()).unwrap_or_default();
+        match self.reason {
+            Reason::SaysFail | Reason::SaysPass => format!("{exit}, {}", self.reason),
+            _ => exit,
+        }
+    }
+
     /// A short description of how it ended, when that is more than a plain exit
     /// (`timed out after 1s`, `killed by signal 9`, `not run: reaches the network (curl)`).
     pub fn unusual_ending(&self) -> Option<String> {
@@ -143,6 +156,52 @@ impl CheckResult {
             (_, None) => None,
         }
     }
+}
+
+/// A check that failed: its command, how it ended and the last lines of its output (capped and
+/// redacted: see [`FailedCheck::of`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FailedCheck {
+    pub command: String,
+    /// How it ended and what decided: `exit 1`, `printed FAIL`, `timed out after 30s`.
+    pub ending: String,
+    #[serde(default)]
+    pub output: String,
+}
+
+/// At most this many of a failing check's last output lines are kept (and at most
+/// [`FAILED_OUTPUT_BYTES`] of them).
+pub const FAILED_OUTPUT_LINES: usize = 40;
+/// At most this many bytes of a failing check's output tail are kept.
+pub const FAILED_OUTPUT_BYTES: usize = 4096;
+
+impl FailedCheck {
+    /// The failing check from its command, ending and whole output: the output's last
+    /// [`FAILED_OUTPUT_LINES`] lines (at most [`FAILED_OUTPUT_BYTES`]), secrets redacted.
+    pub fn of(command: &str, ending: String, output: &str) -> FailedCheck {
+        FailedCheck { command: command.to_string(), ending, output: output_tail(&crate::base::redact::redact(output), FAILED_OUTPUT_LINES) }
+    }
+
+    /// The last `lines` lines of the kept output.
+    pub fn last_lines(&self, lines: usize) -> String {
+        output_tail(&self.output, lines)
+    }
+}
+
+/// The last `lines` lines of `text` (at most [`FAILED_OUTPUT_BYTES`], cut at a character
+/// boundary), without trailing blank lines.
+pub fn output_tail(text: &str, lines: usize) -> String {
+    let body = text.trim_end();
+    let start = body.char_indices().rev().filter(|(_, c)| *c == '\n').nth(lines.saturating_sub(1)).map_or(0, |(i, _)| i + 1);
+    let mut tail = &body[start..];
+    if tail.len() > FAILED_OUTPUT_BYTES {
+        let mut cut = tail.len() - FAILED_OUTPUT_BYTES;
+        while !tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        tail = &tail[cut..];
+    }
+    tail.to_string()
 }
 
 /// What verification concluded about an issue.

@@ -58,6 +58,10 @@ pub struct CheckPreview {
     /// How it was kept from writing git's data (`no_git_folder`: the export has none); `None`
     /// when not run.
     pub git_shield: Option<crate::exec::sandbox::GitShield>,
+    /// The last lines of its output (capped, secrets redacted) when it fails now: what a worker
+    /// has to make pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// The verdict preview of one assigned issue.
@@ -129,6 +133,7 @@ pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog
                             findings,
                             note,
                             git_shield: None,
+                            output: None,
                         }
                     })
                     .collect();
@@ -208,10 +213,11 @@ fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]
     let opts = crate::judge::verify::VerifyOptions::from_config(&ws.config, true);
     let checker = crate::judge::verify::Checker::new(&export, &opts);
     todo.par_iter_mut().for_each(|c| {
-        let (passing, note, shield) = run_check(&checker, &c.command);
+        let (passing, note, shield, output) = run_check(&checker, &c.command);
         c.currently_passing = passing;
         c.note = note;
         c.git_shield = shield;
+        c.output = output;
     });
     Ok(())
 }
@@ -240,15 +246,19 @@ pub(crate) fn export_outside(
 
 /// Run one check in the export with the judge's own rule (`verify::Checker`): scrubbed
 /// environment, the verify timeout, PASS/FAIL words. `None`: it could not be run.
+/// A failing check also gives the tail of its output.
 fn run_check(
     checker: &crate::judge::verify::Checker<'_>,
     command: &str,
-) -> (Option<bool>, String, Option<crate::exec::sandbox::GitShield>) {
+) -> (Option<bool>, String, Option<crate::exec::sandbox::GitShield>, Option<String>) {
     let check = crate::files::issue::Check { name: None, command: command.to_string(), line: 0 };
     let r = checker.run(&check);
     match &r.reason {
-        crate::judge::verify::Reason::NotRun { why } => (None, format!("not run: {why}"), r.git_shield),
-        _ => (Some(r.passed), r.ending.map(|e| e.to_string()).unwrap_or_default(), r.git_shield),
+        crate::judge::verify::Reason::NotRun { why } => (None, format!("not run: {why}"), r.git_shield, None),
+        _ => {
+            let output = (!r.passed).then(|| crate::judge::verify::FailedCheck::of(command, r.ending_words(), &r.output).output);
+            (Some(r.passed), r.ending_words(), r.git_shield, output)
+        }
     }
 }
 
@@ -309,6 +319,8 @@ mod tests {
         let checker = crate::judge::verify::Checker::new(d.path(), &opts);
         assert_eq!(run_check(&checker, "echo FAIL").0, Some(false));
         assert_eq!(run_check(&checker, "echo PASS; exit 1").0, Some(true));
+        let (passing, note, _, output) = run_check(&checker, "echo 'assert 2 == 3'; exit 1");
+        assert_eq!((passing, note.as_str(), output.as_deref()), (Some(false), "exit 1", Some("assert 2 == 3")));
         assert_eq!(run_check(&checker, "true").0, Some(true));
     }
 }

@@ -29,7 +29,7 @@ use crate::judge::guard::Revert;
 use crate::judge::verdict::{self, CheckOutcome, JudgeInput};
 use crate::judge::verify::{self, VerifyOptions};
 use crate::planning::plan::LanePlan;
-use crate::run::state::{LaneState, Rejection};
+use crate::run::state::{FailedCheck, LaneState, Rejection};
 
 /// One issue's judgement.
 #[derive(Debug, Clone)]
@@ -38,6 +38,11 @@ pub struct Judgement {
     pub approved: bool,
     pub reason: String,
     pub verdict_yaml: Option<String>,
+    /// The checks that failed, with the tail of their output (none when approved).
+    pub failing: Vec<FailedCheck>,
+    /// The evidence of a rejected issue (JSON, every check's output): kept in the lane's run
+    /// folder, since only a resolved issue's evidence is committed.
+    pub evidence_json: Option<String>,
 }
 
 /// What collecting a lane produced.
@@ -55,6 +60,8 @@ pub struct Collected {
     /// Files the lane changed that belong to none of its issues (their affected paths and the
     /// files their checks name).
     pub other_changes: Vec<String>,
+    /// Repositories the worker made inside its worktree, left out of the lane.
+    pub embedded: Vec<String>,
     /// Checks that changed git's files in the worktree (its `.git` link, what git executes),
     /// put back by git-lanes: `` check `…` of E-01: why ``.
     pub tampering: Vec<String>,
@@ -71,6 +78,11 @@ pub(super) struct LaneInput {
     duration: Option<Duration>,
     /// Extra paths/globs the lane's worker drops (kept out of the lane commit).
     keep_out: Vec<String>,
+    /// Issues of the plan an earlier attempt resolved: not judged again.
+    resolved_before: Vec<String>,
+    /// What the lane's work is judged against instead of the run's fork: the integration result
+    /// merged into its worktree for an attempt after a conflict (the others' work is not its).
+    fork: Option<String>,
 }
 
 /// At most this many lanes are collected at once: lanes are judged in parallel, but a hundred
@@ -102,6 +114,8 @@ pub(super) fn lane_input(r: &Run<'_>, lane: &str) -> Option<LaneInput> {
     (st != "collected").then(|| LaneInput {
         lane: lane.to_string(),
         plan: lr.plan.clone(),
+        resolved_before: lr.resolved_before.iter().map(|j| j.id.clone()).collect(),
+        fork: lr.fork.clone(),
         worktree: lr.worktree.clone(),
         judge: st == "done",
         duration: lr.duration,
@@ -139,13 +153,18 @@ fn panicked(lane: &str) -> Collected {
 }
 
 /// One lane's collection, in the run: its judgements as events and verdict files, its results in
-/// its state, its tip archived.
-pub(super) fn record(r: &mut Run<'_>, c: Collected) -> Result<()> {
+/// its state (with the issues an earlier attempt resolved), its tip archived.
+pub(super) fn record(r: &mut Run<'_>, mut c: Collected) -> Result<()> {
     emit_judgements(r, &c)?;
-    record_lane(r.lane_state(&c.lane), &c);
+    if let Some(lr) = r.lanes.get(&c.lane) {
+        let earlier: Vec<Judgement> = lr.resolved_before.iter().filter(|e| !c.judgements.iter().any(|j| j.id == e.id)).cloned().collect();
+        c.judgements.splice(0..0, earlier);
+    }
     if let Some(tip) = &c.tip {
         worktree::archive(r.repo, &r.run_id, &c.lane, tip)?;
     }
+    super::attempts::keep_earlier_result(r, &mut c)?;
+    record_lane(r.lane_state(&c.lane), &c);
     r.collected.insert(c.lane.clone(), c);
     Ok(())
 }
@@ -175,9 +194,21 @@ fn collect_in_parallel(cx: &Cx, inputs: &[LaneInput]) -> Vec<Collected> {
 /// Each judgement as an event, its verdict file in the lane's run folder.
 fn emit_judgements(r: &mut Run<'_>, c: &Collected) -> Result<()> {
     for j in &c.judgements {
-        r.emit(RunEvent::Judged { lane: c.lane.clone(), id: j.id.clone(), approved: j.approved, reason: j.reason.clone() });
+        r.emit(RunEvent::Judged {
+            lane: c.lane.clone(),
+            id: j.id.clone(),
+            approved: j.approved,
+            reason: j.reason.clone(),
+            failing: j.failing.clone(),
+        });
         if let Some(y) = &j.verdict_yaml {
             crate::base::fsutil::write_atomic(&r.dir.join(&c.lane).join(format!("{}.verdict.yaml", j.id)), y.as_bytes())?;
+        }
+        // A rejected issue's evidence; an earlier attempt's goes once the issue is resolved.
+        let evidence = r.dir.join(&c.lane).join(format!("{}.evidence.json", j.id));
+        match &j.evidence_json {
+            Some(json) => crate::base::fsutil::write_atomic(&evidence, json.as_bytes())?,
+            None => crate::base::fsutil::remove_file_if_exists(&evidence)?,
         }
     }
     Ok(())
@@ -189,7 +220,12 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
     ls.tip = c.tip.clone();
     ls.resolved = c.judgements.iter().filter(|j| j.approved).map(|j| j.id.clone()).collect();
     ls.issues_fixed = ls.resolved.len();
-    ls.rejected = c.judgements.iter().filter(|j| !j.approved).map(|j| Rejection { id: j.id.clone(), reason: j.reason.clone() }).collect();
+    ls.rejected = c
+        .judgements
+        .iter()
+        .filter(|j| !j.approved)
+        .map(|j| Rejection { id: j.id.clone(), reason: j.reason.clone(), checks: j.failing.clone() })
+        .collect();
     for rv in &c.reverts {
         ls.warnings.push(format!("edit dropped: {rv}"));
     }
@@ -198,12 +234,20 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
         ls.warnings.push(format!("{} approved with warnings: {}", j.id, j.reason));
     }
     ls.other_changes = c.other_changes.clone();
+    for e in &c.embedded {
+        ls.warnings.push(embedded_warning(e));
+    }
     // Leftovers committed for the worker are the documented normal path, not a warning: the
     // lane's commit "work left uncommitted by the worker" says it.
     if let Some(e) = &c.error {
         ls.warnings.push(format!("collecting failed: {e}"));
     }
     ls.warnings.extend(c.tampering.iter().cloned());
+}
+
+/// The warning for a repository a worker made inside its worktree.
+pub(super) fn embedded_warning(path: &str) -> String {
+    format!("`{path}` is a git repository the worker made inside its worktree; it was left out of the lane (still in the worktree)")
 }
 
 /// What every lane's collection shares: owned, so collections can run on threads of their own.
@@ -279,13 +323,16 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
     if refuse_secret_leftovers(&input.worktree, out)? {
         return Ok(());
     }
-    out.committed_leftovers = worktree::commit_leftovers(
+    let base =
+        git2::Oid::from_str(input.fork.as_deref().unwrap_or(&cx.base)).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
+    (out.committed_leftovers, out.embedded) = worktree::commit_leftovers_naming_embedded(
         &input.worktree,
         &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane),
         &super::keep_out(cx.config(), &input.keep_out),
+        base,
+        &format!("lanes: run {}: lane {}: leave out repositories the worker made inside its worktree", cx.run_id, input.lane),
     )?;
     let git = git2::Repository::open(&input.worktree).map_err(|e| crate::base::error::Error::git("could not open the lane worktree", e))?;
-    let base = git2::Oid::from_str(&cx.base).map_err(|e| crate::base::error::Error::git("bad base commit", e))?;
     // A lane this run already guarded (and maybe judged) before it was killed: the guard's commit
     // and the judge's are git-lanes' own, the worker's tip is the one the guard saw then.
     let guarded = cx.dir.join(&input.lane).join(GUARD_NOTE);
@@ -403,8 +450,15 @@ fn guard_lane(
         out.refused = inspection.refusals;
         if input.judge {
             let reason = format!("the lane was refused: {}", out.refused.join("; "));
-            for a in &input.plan.issues {
-                out.judgements.push(Judgement { id: a.id.clone(), approved: false, reason: reason.clone(), verdict_yaml: None });
+            for a in input.plan.issues.iter().filter(|a| !input.resolved_before.contains(&a.id)) {
+                out.judgements.push(Judgement {
+                    id: a.id.clone(),
+                    approved: false,
+                    reason: reason.clone(),
+                    verdict_yaml: None,
+                    failing: Vec::new(),
+                    evidence_json: None,
+                });
             }
         }
         return Ok(false);
@@ -475,7 +529,14 @@ fn run_checks<'w>(cx: &'w Cx, input: &LaneInput, note: &Path) -> Result<Vec<(&'w
     let droppings = crate::git::snapshot::Droppings::before(&input.worktree)?;
     droppings.save(note)?;
     let checker = verify::Checker::new(&input.worktree, &cx.opts);
-    let results = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).map(|issue| (issue, checker.verify(issue))).collect();
+    let results = input
+        .plan
+        .issues
+        .iter()
+        .filter(|a| !input.resolved_before.contains(&a.id))
+        .filter_map(|a| cx.ws.issue(&a.id))
+        .map(|issue| (issue, checker.verify(issue)))
+        .collect();
     droppings.restore(&input.worktree, true)?;
     Ok(results)
 }
@@ -567,7 +628,20 @@ impl<'a> Judging<'a> {
             written.files.push(current.path.clone());
             written.reopened.push(issue.id().to_string());
         }
-        Ok(Judgement { id: issue.id().to_string(), approved: v.approved(), reason, verdict_yaml: v.to_yaml().ok() })
+        let (failing, evidence_json) = if v.approved() {
+            (Vec::new(), None)
+        } else {
+            let failing = result
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| FailedCheck::of(&crate::base::redact::redact(&c.check.command), c.ending_words(), &c.output))
+                .collect();
+            let mut ev = verify::to_evidence(result, issue, &self.tree, &chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
+            ev.run_id = Some(self.cx.run_id.to_string());
+            (failing, serde_json::to_string_pretty(&ev).ok().map(|j| j + "\n"))
+        };
+        Ok(Judgement { id: issue.id().to_string(), approved: v.approved(), reason, verdict_yaml: v.to_yaml().ok(), failing, evidence_json })
     }
 
     fn verdict(&self, issue: &Issue, result: &verify::IssueVerdict) -> verdict::Verdict {

@@ -53,6 +53,9 @@
 //! `start_collections`), while the other lanes still work; `Collected` (`on_collected`) records
 //! the judgement. The loop ends when no lane runs, waits or is being collected. A lane being
 //! judged is not restarted; one judged already is judged again when its restarted worker ends.
+//! A judged lane with a rejected issue goes back to `ready` (last in the queue) while attempts
+//! are left and the budget allows (`super::attempts`); a running lane whose usage so far takes
+//! the run past its budget is ended, failed.
 
 mod worker;
 
@@ -88,6 +91,14 @@ const RESCAN_EVERY: Duration = Duration::from_secs(1);
 pub(super) struct Setup {
     fresh: Vec<(String, worktree::NewWorktree)>,
     started: Instant,
+}
+
+impl Setup {
+    /// Nothing to set up: every lane's worktree exists (lanes sent back to their workers after
+    /// the integration).
+    pub(super) fn none() -> Setup {
+        Setup { fresh: Vec::new(), started: Instant::now() }
+    }
 }
 
 /// Step 3: branch, work order and prompt for each lane; worktrees that already exist are
@@ -156,7 +167,21 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
         if !fresh.iter().any(|(l, _)| *l == lane) {
             r.emit(RunEvent::WorktreeReady { lane: lane.clone(), path: path.clone() });
         }
-        r.lanes.insert(lane, LaneRun { plan: p, branch, worktree: path, files, worker, duration: None, keep_out: Vec::new() });
+        r.lanes.insert(
+            lane,
+            LaneRun {
+                plan: p,
+                branch,
+                worktree: path,
+                files,
+                worker,
+                duration: None,
+                keep_out: Vec::new(),
+                resolved_before: Vec::new(),
+                fork: None,
+                judged_before: None,
+            },
+        );
     }
     if fresh.is_empty() {
         r.state.worktree_setup_ms = Some(setup_started.elapsed().as_millis() as u64);
@@ -495,6 +520,11 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         while !self.interrupted() && self.running.len() < self.limits.max_parallel {
             let Some(at) = self.queue.iter().position(|l| self.states.get(l) == Some(&LaneState::Ready)) else { break };
             let Some(lane) = self.queue.remove(at) else { break };
+            if let Some(why) = super::attempts::budget_reached(self.r) {
+                self.fail(&lane, format!("not started: {why}"), format!("not started: {why}"));
+                save_following(self.r, &mut self.save_warned);
+                continue;
+            }
             // A stale `.done` from an earlier run (in either folder) must not end the new worker
             // at once.
             let _ = crate::base::fsutil::remove_file_if_exists(&signal::paths(&self.main_signals, &lane).1);
@@ -537,9 +567,16 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     }
 
     /// being collected → collected: its judgements shown, its results in the run state.
+    /// A lane with a rejected issue goes back to its worker while attempts are left
+    /// (`super::attempts`): collected → ready, last in the queue.
     fn on_collected(&mut self, c: Collected) -> Result<()> {
         self.collecting.remove(&c.lane);
+        let lane = c.lane.clone();
         collect::record(self.r, c)?;
+        if super::attempts::after_judgement(self.r, &lane, self.interrupted())? {
+            self.states.insert(lane.clone(), LaneState::Ready);
+            self.queue.push_back(lane);
+        }
         self.r.save()
     }
 
@@ -628,13 +665,16 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             self.rescan(lane);
         }
         let (grace, stall_after) = (self.limits.done_grace, self.limits.stall_after);
+        let budget = super::attempts::budget_left(self.r);
         let Some(a) = self.running.get_mut(lane) else { return };
         let ended = if a.past_grace(grace) {
             Some(a.on_grace_over(grace))
         } else if a.started.elapsed() >= a.timeout {
             Some(a.on_timeout())
         } else {
-            a.end_if_stuck(&self.r.dir).or_else(|| a.end_if_stalled(&self.r.dir, stall_after))
+            a.end_if_stuck(&self.r.dir)
+                .or_else(|| a.end_if_stalled(&self.r.dir, stall_after))
+                .or_else(|| budget.and_then(|b| a.end_if_over_budget(&self.r.dir, b)))
         };
         let stalled = a.stuck.as_deref().is_some_and(|s| s.starts_with("stalled:"));
         if let Some(ended) = ended {
@@ -750,6 +790,10 @@ impl<'r, 'a> Coordinator<'r, 'a> {
 
     /// A lane has ended: what its log says is read, its state saved and shown.
     fn end_lane(&mut self, lane: &str, ended: Ended) {
+        // Every lane that ran since the last comparison (this one among them) may have moved a
+        // ref; each lane's end compares them.
+        let suspects: Vec<String> = self.running.keys().cloned().collect();
+        super::check_refs(self.r, &suspects);
         // A lane stopped before it started has no worker.
         let a = self.running.remove(lane);
         let r = &mut *self.r;
@@ -788,6 +832,14 @@ impl<'r, 'a> Coordinator<'r, 'a> {
                 }
             }
         }
+        // This attempt's usage (its cost perhaps estimated from the prices above).
+        let usage = outcome.usage.as_ref();
+        let tokens = usage.and_then(|u| match (u.input_tokens, u.output_tokens) {
+            (None, None) => None,
+            (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
+        });
+        let cost = usage.and(ls.cost_usd);
+        super::attempts::worker_ended(ls, outcome.state.as_str(), cost, tokens, &outcome.detail);
         if let Some(lr) = r.lanes.get(lane)
             && let Err(e) = presets::remove_droppings(&lr.worktree)
         {
@@ -798,7 +850,11 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             self.to_collect.push_back(lane.to_string());
         }
         let shown = outcome.shown(preset, &log);
-        self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: outcome.state.as_str().into(), detail: shown });
+        let by_operator = outcome.detail.starts_with("stopped by the operator");
+        self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: outcome.state.as_str().into(), detail: shown.clone() });
+        if matches!(outcome.state, LaneState::Failed | LaneState::TimedOut) && !by_operator {
+            super::notify::lane_needs_human(self.r, lane, &shown);
+        }
         save_following(self.r, &mut self.save_warned);
     }
 

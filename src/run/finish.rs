@@ -29,6 +29,8 @@ use crate::{git::gitcli, git::worktree, run::signal};
 /// Collect, integrate and finish a run whose lanes all ended; `interrupted` stops after
 /// collecting (the work is kept; `run --resume` continues).
 pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary> {
+    // What moved after the last lane's end (a process a worker left behind) is put back too.
+    super::check_refs(r, &[]);
     let collected = collect::collect_all(r)?;
     crate::base::fault::point("after-collect");
     let mut human = lane_outcomes(r, &collected);
@@ -41,7 +43,26 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     if r.opts.no_integrate || policy == IntegrationPolicy::Branches {
         return leave_branches(r, &candidates, human);
     }
-    let int = integrate_lanes(r, &candidates, policy)?;
+    let mut int = integrate_lanes(r, &candidates, policy)?;
+    // Lanes backed out of the integration go back to their workers while attempts are left;
+    // then the integration is made again from the base, with every lane.
+    loop {
+        let sent = super::attempts::after_integration(r, &int)?;
+        if sent.is_empty() {
+            break;
+        }
+        r.save()?;
+        let interrupted = super::coordinator::follow(r, super::coordinator::Setup::none())?;
+        let collected = collect::collect_all(r)?;
+        human = lane_outcomes(r, &collected);
+        if interrupted {
+            return stop_interrupted(r, human);
+        }
+        let candidates = self::candidates(r);
+        human.extend(kept_for_review(&candidates));
+        gitcli::git(&int.worktree, &["reset", "--hard", "--quiet", &r.base])?;
+        int = integrate_lanes(r, &candidates, policy)?;
+    }
     crate::base::fault::point("after-integrate");
     record_integration(r, &int, policy, &mut human);
     let mut f = finishing_of(r, &int, human);
@@ -57,12 +78,11 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
 fn lane_outcomes(r: &Run<'_>, collected: &[Collected]) -> Vec<String> {
     let mut human: Vec<String> = r.state.lanes.iter().flat_map(|(lane, ls)| lane_state_lines(&r.run_id, lane, ls)).collect();
     human.extend(collected.iter().flat_map(collected_lines));
-    // Workers cannot push (their git refuses); whatever changed tags or a local remote anyway
-    // is said.
-    let now = crate::judge::guard::watched_refs(&r.repo.git);
-    for change in crate::judge::guard::ref_changes(&r.state.watched_refs, &now) {
-        human.push(format!("{change}: a worker may have pushed or tagged; check it"));
+    // Refs a worker moved (put back at each lane's end; see `run::refwatch`).
+    for (lane, ls) in &r.state.lanes {
+        human.extend(ls.held.iter().map(|h| format!("lane {lane} is held, its branch kept: {h}")));
     }
+    human.extend(r.state.ref_notes.iter().cloned());
     human
 }
 
@@ -92,6 +112,7 @@ fn collected_lines(c: &Collected) -> Vec<String> {
         out.push(format!("lane {}: collecting failed: {e}", c.lane));
     }
     out.extend(c.reverts.iter().map(|rv| format!("lane {}: edit dropped from its commit: {rv}", c.lane)));
+    out.extend(c.embedded.iter().map(|e| format!("lane {}: {}", c.lane, collect::embedded_warning(e))));
     out.extend(c.tampering.iter().map(|t| format!("lane {}: {t}", c.lane)));
     if !c.refused.is_empty() {
         out.push(format!(
@@ -116,7 +137,7 @@ fn candidates(r: &Run<'_>) -> Vec<Candidate> {
         .iter()
         .filter_map(|(lane, lr)| {
             let ls = r.state.lanes.get(lane)?;
-            (ls.status == "done" && ls.refused.is_empty()).then(|| Candidate {
+            (ls.status == "done" && ls.refused.is_empty() && ls.held.is_empty()).then(|| Candidate {
                 lane: lane.clone(),
                 branch: lr.branch.clone(),
                 tip: ls.tip.clone().unwrap_or_default(),
@@ -238,7 +259,7 @@ fn record_integration(r: &mut Run<'_>, int: &Integrated, policy: IntegrationPoli
         policy: format!("{policy:?}").to_lowercase(),
         branch: Some(int.branch.clone()),
         merged: int.merged.clone(),
-        backed_out: int.backed_out.iter().map(|(l, why)| Rejection { id: l.clone(), reason: why.clone() }).collect(),
+        backed_out: int.backed_out.iter().map(|(l, why)| Rejection { id: l.clone(), reason: why.clone(), checks: Vec::new() }).collect(),
         fast_forwarded: false,
         commit: None,
         kept_at: None,

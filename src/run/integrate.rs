@@ -490,9 +490,8 @@ impl Merger<'_> {
             }
             _ => (format!("lanes: run {}: merge lane {}", self.run_id, c.lane), vec![&ours, &theirs]),
         };
-        let commit = git
-            .commit(None, self.author, self.committer, &message, &tree, &parents)
-            .map_err(|e| Error::git(format!("could not commit the merge of lane {}", c.lane), e))?;
+        let commit = crate::git::snapshot::create_commit(git, None, self.author, self.committer, &message, &tree, &parents)
+            .map_err(|e| crate::git::snapshot::in_context(e, format!("could not commit the merge of lane {}", c.lane)))?;
         Ok(Ok(commit))
     }
 

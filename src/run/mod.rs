@@ -17,6 +17,7 @@
 //! change, seen from every worktree, never a tracked file, so it cannot block the final
 //! fast-forward); the LogBook's `orchestrator-state.yaml` gets the final state in the run commit.
 
+mod attempts;
 pub mod clean;
 mod collect;
 mod coordinator;
@@ -25,6 +26,8 @@ pub mod follow;
 pub mod hunt;
 pub mod integrate;
 pub mod lock;
+pub mod notify;
+mod refwatch;
 mod remote;
 pub mod report;
 pub mod runs;
@@ -76,6 +79,16 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     /// Requests from the operator (the live view's stop and restart keys), read every tick.
     pub controls: Option<LaneControls>,
+    /// How many times a lane's worker is started in all when its issues are rejected
+    /// (`--attempts`; else `lanes.yaml`'s `attempts:`, 2).
+    pub attempts: Option<u32>,
+    /// The whole run's budget in dollars (`--budget-usd`; else `lanes.yaml`'s `budget.usd`).
+    pub budget_usd: Option<f64>,
+    /// The whole run's budget in tokens (`--budget-tokens`; else `budget.tokens`).
+    pub budget_tokens: Option<u64>,
+    /// The command told when the run ends or a lane needs a human (`--notify`; else
+    /// `lanes.yaml`'s `notify:`); see [`notify`].
+    pub notify: Option<String>,
 }
 
 /// What the operator can ask of a lane while the run follows it.
@@ -130,6 +143,8 @@ pub enum RunEvent {
         lane: String,
         pid: u32,
         issues: Vec<String>,
+        /// 1 for the first attempt; more when a rejected lane is started again.
+        attempt: u32,
     },
     LaneStatus {
         lane: String,
@@ -153,6 +168,8 @@ pub enum RunEvent {
         id: String,
         approved: bool,
         reason: String,
+        /// The checks that failed, with the tail of their output.
+        failing: Vec<crate::run::state::FailedCheck>,
     },
     /// A hunter's finding (the file it wrote) judged: kept or rejected, and why.
     Finding {
@@ -237,6 +254,29 @@ pub struct LaneOutcome {
     pub output_tokens: Option<u64>,
     /// The model the agent was given (`null`: the CLI's own default).
     pub model: Option<String>,
+    /// Each attempt of the lane's worker: `{n, started, ended, outcome, reason, cost_usd, tokens}`.
+    pub attempts: Vec<crate::run::state::Attempt>,
+}
+
+impl RunSummary {
+    /// What `run --json` prints (and a notify command reads as `summary`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "run_id": self.run_id,
+            "resolved": self.resolved,
+            "open": self.open,
+            "needs_human": self.needs_human,
+            "report": self.report,
+            "commit": self.commit,
+            "merge_command": self.merge_command,
+            "interrupted": self.interrupted,
+            "integrated": self.integrated,
+            "fast_forwarded": self.fast_forwarded,
+            "lanes": self.lanes,
+            "left_branches": self.left,
+            "integration_checks": self.integration_checks,
+        })
+    }
 }
 
 impl LaneOutcome {
@@ -259,6 +299,7 @@ impl LaneOutcome {
                 input_tokens: l.input_tokens,
                 output_tokens: l.output_tokens,
                 model: l.model.clone(),
+                attempts: l.attempts.clone(),
             })
             .collect()
     }
@@ -292,6 +333,8 @@ pub(crate) struct Run<'a> {
     pub work_orders: BTreeMap<String, String>,
     /// Lanes already collected and judged this pass (while others still ran), by lane.
     pub collected: BTreeMap<String, collect::Collected>,
+    /// Notify commands told that a lane needs a human, still running (see [`notify`]).
+    pub notifying: Vec<crate::exec::process::Running>,
 }
 
 /// The task of a fixing run (work orders' `task_type`, `LANES_TASK`).
@@ -311,6 +354,15 @@ pub(crate) struct LaneRun {
     /// Paths and globs the lane's worker leaves behind that never belong in a commit (an agent
     /// preset's own files), on top of the signal folders; see [`keep_out`].
     pub keep_out: Vec<String>,
+    /// Issues an earlier attempt resolved: kept resolved, neither given to the worker nor
+    /// judged again (see [`attempts`]).
+    pub resolved_before: Vec<collect::Judgement>,
+    /// The tip and judgements of the lane's last judged attempt, while a later one runs: what the
+    /// lane keeps when that one fails (see [`attempts`]).
+    pub judged_before: Option<(String, Vec<collect::Judgement>)>,
+    /// Set once the integration result was merged into the lane's worktree (an attempt after a
+    /// conflict): its work is judged from that commit, not from the run's fork.
+    pub fork: Option<String>,
 }
 
 impl Run<'_> {
@@ -348,6 +400,53 @@ pub fn keep_out(config: &crate::files::config::Config, extra: &[String]) -> crat
     k.extend([crate::base::fsutil::TEMP_PREFIX.to_string() + "*"]);
     k.extend(extra);
     k
+}
+
+/// The folder of a run's own branches, `refs/heads/<prefix>/<RUN_ID>/` (its lanes' and its
+/// integration branch): the only branches its workers may move.
+pub(crate) fn own_branches(config: &crate::files::config::Config, run_id: &str) -> String {
+    format!("refs/heads/{}/{run_id}/", config.branch_prefix)
+}
+
+/// Compare the refs the run watches with their value at its start (see [`refwatch`]): what
+/// moved is put back, `suspects` (the lanes that ran since the last comparison) are held, and
+/// what was found is said.
+pub(crate) fn check_refs(r: &mut Run<'_>, suspects: &[String]) {
+    if r.state.watched_refs.is_empty() {
+        return;
+    }
+    let own = own_branches(&r.ws.config, &r.run_id);
+    let base = git2::Oid::from_str(&r.fork).ok();
+    let found = refwatch::check(&r.repo.git, &r.run_id, &own, base, &r.state.watched_refs, suspects);
+    for (lane, lines) in found.held {
+        for line in lines {
+            r.emit(RunEvent::Note(format!("lane {lane}: {line}")));
+            let ls = r.lane_state(&lane);
+            if !ls.held.contains(&line) {
+                ls.held.push(line);
+            }
+        }
+    }
+    for note in found.notes {
+        r.emit(RunEvent::Note(note.clone()));
+        r.state.ref_notes.push(note);
+    }
+    // A worker whose worktree is on another branch than its lane's moved that branch, not its own.
+    let switched: Vec<(String, String)> = suspects
+        .iter()
+        .filter_map(|lane| {
+            let lr = r.lanes.get(lane)?;
+            refwatch::switched_branch(&lr.worktree, &lr.branch).map(|b| (lane.clone(), b))
+        })
+        .collect();
+    for (lane, branch) in switched {
+        let line = format!("its worktree is on `{branch}`, not on its lane branch; the lane is not integrated");
+        r.emit(RunEvent::Note(format!("lane {lane}: {line}")));
+        let ls = r.lane_state(&lane);
+        if !ls.held.contains(&line) {
+            ls.held.push(line);
+        }
+    }
 }
 
 /// A run id: `YYYYmmdd-HHMMSS`, with `-2`, `-3`… when taken.
@@ -441,6 +540,7 @@ pub fn run(
         task: TASK_FIX,
         work_orders: BTreeMap::new(),
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     };
     let active = skip_idle(&mut r, plans);
     if active.is_empty() {
@@ -458,14 +558,16 @@ pub fn run(
             },
         );
     }
-    state.watched_refs = crate::judge::guard::watched_refs(&repo.git);
+    state.watched_refs = refwatch::snapshot(&repo.git, &run_id, &own_branches(&r.ws.config, &run_id));
     r.state = state;
     r.emit(RunEvent::Started { run_id: run_id.clone(), lanes: active.iter().map(|p| p.lane.clone()).collect() });
     r.save()?;
     let setup = coordinator::prepare_lanes(&mut r, active)?;
     crate::base::fault::point("after-prepare");
     let interrupted = coordinator::follow(&mut r, setup)?;
-    finish::complete(&mut r, interrupted)
+    let summary = finish::complete(&mut r, interrupted);
+    notify::reap(&mut r);
+    summary
 }
 
 /// The lanes with work; each idle one is reported as skipped (and why).
@@ -521,6 +623,7 @@ pub fn resume(
 ) -> Result<RunSummary> {
     let (run_id, state) = latest_resumable(repo, TASK_FIX)?
         .ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
+    crate::git::snapshot::check_signing(&repo.git)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let catalog = match crate::base::fsutil::read_optional_capped(&ws.root.join(&ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {
         Some(b) => Some(Catalog::parse(&ws.config.catalog, b)?),
@@ -550,9 +653,12 @@ pub fn resume(
         task: TASK_FIX,
         work_orders: BTreeMap::new(),
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     };
     r.state.status = "running".into();
     r.state.orchestrator_pid = Some(std::process::id());
+    // What moved while no run watched is not a worker's doing (the user's own work since).
+    r.state.watched_refs = refwatch::snapshot(&repo.git, &run_id, &own_branches(&r.ws.config, &run_id));
     r.emit(RunEvent::Note(format!("resuming run {run_id}")));
     if r.state.finishing.is_some() {
         // The run commit exists: no lane is prepared, judged or committed again.
@@ -577,7 +683,9 @@ pub fn resume(
     coordinator::check_workers(&r.repo.root, &r.ws, &r.opts, Some(&r.state), &lanes)?;
     let setup = coordinator::prepare_lanes(&mut r, active)?;
     let interrupted = coordinator::follow(&mut r, setup)?;
-    finish::complete(&mut r, interrupted)
+    let summary = finish::complete(&mut r, interrupted);
+    notify::reap(&mut r);
+    summary
 }
 
 /// Where a resumed run or hunt starts: `(fork, base, label)`. An interrupted one goes on from its
@@ -726,11 +834,12 @@ pub fn uncommitted_setup(repo: &Repo, ws: &Workspace) -> Result<Vec<String>> {
         opts.pathspec(format!("{}/", d.trim_end_matches('/')));
     }
     opts.disable_pathspec_match(false);
-    let statuses = repo.git.statuses(Some(&mut opts)).map_err(|e| Error::git("could not read the status of the set-up files", e))?;
+    let statuses =
+        crate::git::repo::statuses(&repo.git, &mut opts).map_err(|e| Error::git("could not read the status of the set-up files", e))?;
     let mut out: Vec<String> = statuses
-        .iter()
-        .filter(|s| s.status() != git2::Status::CURRENT && !s.status().contains(git2::Status::IGNORED))
-        .filter_map(|s| s.path().map(str::to_string))
+        .into_iter()
+        .filter(|(_, st)| !st.contains(git2::Status::IGNORED))
+        .map(|(p, _)| p)
         .filter(|p| files.contains(p) || dirs.iter().any(|d| p.starts_with(&format!("{}/", d.trim_end_matches('/')))))
         .collect();
     out.sort();
@@ -809,5 +918,7 @@ fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Ca
     if !report.errors.is_empty() {
         return Err(Error::from(report.errors));
     }
+    // The run's commits are signed as git would sign them, or the run does not start.
+    crate::git::snapshot::check_signing(&repo.git)?;
     Ok(catalog)
 }

@@ -51,7 +51,7 @@ pub fn integrate_run(
     let mut state = super::begin_state(repo, run_id, &fork.to_string());
     // No worker runs here: a local remote's refs (the lane branches just fetched, its main)
     // are the starting point, not something a worker pushed.
-    state.watched_refs = crate::judge::guard::watched_refs(&repo.git);
+    state.watched_refs = super::refwatch::snapshot(&repo.git, run_id, &super::own_branches(&ws.config, run_id));
     let mut lanes = BTreeMap::new();
     let at = Here { prefix: &prefix, wt_root: &worktree::worktrees_dir(repo, &ws.config, run_id), dir: &dir };
     for (lane, tip) in &tips {
@@ -77,6 +77,7 @@ pub fn integrate_run(
         task: super::TASK_FIX,
         work_orders: BTreeMap::new(),
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     };
     r.emit(RunEvent::Started { run_id: run_id.to_string(), lanes: tips.keys().cloned().collect() });
     r.save()?;
@@ -163,6 +164,9 @@ fn lane_from_elsewhere(repo: &Repo, ws: &Workspace, at: &Here<'_>, lane: &str, t
         worker: "elsewhere".into(),
         duration: None,
         keep_out: Vec::new(),
+        resolved_before: Vec::new(),
+        fork: None,
+        judged_before: None,
     };
     Ok((state, run))
 }

@@ -106,7 +106,53 @@ fn lane_section(s: &mut String, lane: &str, l: &LaneState) {
     for w in &l.warnings {
         let _ = writeln!(s, "- **Warning:** {w}");
     }
+    attempt_lines(s, l);
+    rejection_lines(s, l);
     let _ = writeln!(s);
+}
+
+/// Each attempt of the lane's worker, when it had more than one or one ended other than
+/// resolved: its outcome, why, and what it cost.
+fn attempt_lines(s: &mut String, l: &LaneState) {
+    if l.attempts.len() < 2 && l.attempts.iter().all(|a| a.outcome == "resolved") {
+        return;
+    }
+    for a in &l.attempts {
+        let cost = match (a.cost_usd, a.tokens) {
+            (Some(c), Some(t)) => format!(" (${c:.4}, {t} tokens)"),
+            (Some(c), None) => format!(" (${c:.4})"),
+            (None, Some(t)) => format!(" ({t} tokens)"),
+            (None, None) => String::new(),
+        };
+        let why = a.reason.as_deref().map(|r| format!(" — {}", r.replace('\n', " "))).unwrap_or_default();
+        let _ = writeln!(s, "- **Attempt {}:** {}{cost}{why}", a.n, crate::run::state::status_words(&a.outcome));
+    }
+}
+
+/// Each rejected issue and, folded, the output of each of its failing checks.
+fn rejection_lines(s: &mut String, l: &LaneState) {
+    for rej in &l.rejected {
+        let _ = writeln!(s, "- **Rejected:** {} — {}", rej.id, rej.reason.replace('\n', " "));
+        for c in &rej.checks {
+            let fence = fence_for(&c.output);
+            let summary = html_escape(&format!("{}: {} ({})", rej.id, c.command, c.ending));
+            let _ = writeln!(s, "\n  <details><summary>{summary}</summary>\n\n  {fence}text");
+            for line in c.output.lines() {
+                let _ = writeln!(s, "  {line}");
+            }
+            let _ = writeln!(s, "  {fence}\n\n  </details>\n");
+        }
+    }
+}
+
+/// A code fence longer than any run of backticks in `text`, so the output cannot close it.
+fn fence_for(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// How the lane's worker ended, why, which limit it hit, its log (unless it finished), its
@@ -186,6 +232,27 @@ fn short(sha: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rejected_issue_shows_each_failing_check_folded_and_a_fence_the_output_cannot_close() {
+        use crate::run::state::{FailedCheck, Rejection};
+        let mut st = RunState::default();
+        let lane = LaneState {
+            status: "done".into(),
+            rejected: vec![Rejection {
+                id: "E-03".into(),
+                reason: "Verification: 1 of 1 verification commands failed".into(),
+                checks: vec![FailedCheck::of("pytest -q <tests>", "exit 1".into(), "collected 3 items\n```\nassert 2 == 3\n")],
+            }],
+            ..LaneState::default()
+        };
+        st.lanes.insert("E".into(), lane);
+        let text = render(&st, &[], &[], "now");
+        assert!(text.contains("- **Rejected:** E-03 — Verification: 1 of 1"), "{text}");
+        assert!(text.contains("<details><summary>E-03: pytest -q &lt;tests&gt; (exit 1)</summary>"), "{text}");
+        assert!(text.contains("  ````text\n  collected 3 items\n  ```\n  assert 2 == 3\n  ````\n"), "{text}");
+        assert!(text.contains("</details>"), "{text}");
+    }
 
     #[test]
     fn resolved_rows_are_found() {

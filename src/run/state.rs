@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::error::{Problem, Result};
 use crate::base::fsutil;
+pub use crate::judge::verify::FailedCheck;
 
 /// The whole state file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -43,10 +44,14 @@ pub struct RunState {
     /// How long creating the lane worktrees took (the part of a run bound by the file system).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree_setup_ms: Option<u64>,
-    /// Tags and local remotes' refs when the run started (see `guard::watched_refs`): what a
-    /// worker changed there is reported.
+    /// Every ref the run watches, as it was when the run (or its resume) started (see
+    /// `run::refwatch`): a worker that moved one is named and its lane held.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub watched_refs: BTreeMap<String, String>,
+    /// Refs put back that held no lane (the stash, a move after every lane ended, one that
+    /// could not be put back), said at the end of the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ref_notes: Vec<String>,
     /// The journal of the finishing steps once the run commit exists (see [`Finishing`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finishing: Option<Finishing>,
@@ -184,11 +189,19 @@ pub struct LaneState {
     /// Files the lane changed that belong to none of its issues.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_changes: Vec<String>,
+    /// Refs moved outside the lane's branch while the lane ran (see `run::refwatch`): a held lane
+    /// is not integrated; its branch is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<LanePhases>,
     /// Status lines and `.done` as they were seen (at most [`MAX_SIGNAL_MOMENTS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<SignalMoment>,
+    /// Each attempt of the lane's worker, in order (a rejected lane is given another one while
+    /// attempts are left).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
     /// Keys git-lanes does not know (the seed's `committed`, `issues`, …): kept.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -275,6 +288,30 @@ impl Finishing {
 pub struct Rejection {
     pub id: String,
     pub reason: String,
+    /// The checks that failed, each with the tail of its output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<FailedCheck>,
+}
+
+/// One attempt of a lane's worker: when it ran, how it was judged, what it cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub n: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    /// `running`, `resolved` (every issue left resolved), `rejected`, `refused`, `failed`,
+    /// `timed_out`, `interrupted`, `stopped` (by the budget).
+    #[serde(default)]
+    pub outcome: String,
+    /// Why it ended so (the rejected issues and their reasons, the worker's exit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }
 
 /// Where integration ended.
@@ -379,6 +416,7 @@ impl RunState {
             l.merge.as_mut().map(r);
             l.warnings.iter_mut().for_each(r);
             l.refused.iter_mut().for_each(r);
+            l.held.iter_mut().for_each(r);
             l.rejected.iter_mut().for_each(|x| r(&mut x.reason));
         }
         if let Some(i) = clean.integration.as_mut() {

@@ -80,6 +80,14 @@ const CHART: f64 = WIDTH - LABEL - RIGHT;
 const PHASES: [(&str, &str); 4] = [("set-up", "#9aa5b1"), ("work", "#3b82f6"), ("judging", "#a855f7"), ("integration", "#14b8a6")];
 
 fn outcome(state: &RunState, lane: &str) -> (&'static str, String) {
+    let (colour, words) = outcome_of(state, lane);
+    match state.lanes[lane].attempts.len() {
+        n if n > 1 => (colour, format!("{words} ({n} attempts)")),
+        _ => (colour, words),
+    }
+}
+
+fn outcome_of(state: &RunState, lane: &str) -> (&'static str, String) {
     let l = &state.lanes[lane];
     let backed = l.merge.as_deref().is_some_and(|m| m.starts_with("backed out"));
     match l.status.as_str() {
@@ -270,7 +278,33 @@ impl Picture {
             );
         }
         let _ = writeln!(self.s, r#"<text x="{}" y="{}" fill="{colour}">{}</text>"#, LABEL + CHART + 10.0, y + 18.0, esc(&words));
+        self.attempts(y, lane, l);
         self.signal_ticks(y, &l.signals);
+    }
+
+    /// A lane given more than one attempt: the work bar of each earlier attempt (the phase times
+    /// keep the last one's), and a dashed line where each later attempt began, numbered.
+    fn attempts(&mut self, y: f64, lane: &str, l: &LaneState) {
+        let Some((_, earlier)) = l.attempts.split_last() else { return };
+        for a in earlier {
+            self.bar(y, lane, parse(&a.started), parse(&a.ended), 1);
+        }
+        for a in l.attempts.iter().skip(1) {
+            let Some(t) = parse(&a.started) else { continue };
+            let x = self.scale.x(t);
+            let _ = writeln!(
+                self.s,
+                r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="#111827" stroke-dasharray="3,2"><title>lane {}: attempt {} ({})</title></line><text x="{:.1}" y="{}" font-size="9">{}</text>"##,
+                y + 1.0,
+                y + 27.0,
+                esc(lane),
+                a.n,
+                esc(&crate::run::state::status_words(&a.outcome)),
+                x + 2.0,
+                y + 11.0,
+                a.n
+            );
+        }
     }
 
     /// The bar of phase `phase` (an index into [`PHASES`]) from `from` to `to`, when both are known.
@@ -364,14 +398,42 @@ mod tests {
     }
 
     #[test]
+    fn a_lane_with_two_attempts_shows_the_earlier_work_and_where_the_second_began() {
+        use crate::run::state::Attempt;
+        let at = |s: &str| Some(format!("2026-11-20T10:00:{s}+00:00"));
+        let mut st = RunState { run_id: Some("R".into()), status: "complete".into(), ..RunState::default() };
+        st.phases = Some(RunPhases { started_at: at("00.000"), ..RunPhases::default() });
+        let attempt = |n: u32, from: &str, to: &str, outcome: &str| Attempt {
+            n,
+            started: at(from),
+            ended: at(to),
+            outcome: outcome.into(),
+            ..Attempt::default()
+        };
+        let lane = LaneState {
+            status: "done".into(),
+            resolved: vec!["E-01".into()],
+            phases: Some(LanePhases { work_started_at: at("04.000"), work_ended_at: at("06.000"), ..LanePhases::default() }),
+            attempts: vec![attempt(1, "01.000", "02.000", "rejected"), attempt(2, "04.000", "06.000", "resolved")],
+            ..LaneState::default()
+        };
+        st.lanes.insert("E".into(), lane);
+        let svg = svg(&st);
+        assert_eq!(svg.matches("<title>lane E: work ").count(), 2, "{svg}");
+        assert!(svg.contains("<title>lane E: attempt 2 (resolved)</title>"), "{svg}");
+        assert!(!svg.contains("attempt 1 ("), "the first attempt has no marker: {svg}");
+        assert!(svg.contains(">1 resolved (2 attempts)</text>"), "{svg}");
+    }
+
+    #[test]
     fn recording_events_sets_the_phase_times() {
         let mut st = RunState::default();
         record(&mut st, &RunEvent::Started { run_id: "R".into(), lanes: vec!["E".into()] });
         record(&mut st, &RunEvent::WorktreeReady { lane: "E".into(), path: "/x".into() });
-        record(&mut st, &RunEvent::LaneStarted { lane: "E".into(), pid: 1, issues: vec![] });
+        record(&mut st, &RunEvent::LaneStarted { lane: "E".into(), pid: 1, issues: vec![], attempt: 1 });
         record(&mut st, &RunEvent::LaneStatus { lane: "E".into(), text: "WORKING".into() });
         record(&mut st, &RunEvent::LaneEnded { lane: "E".into(), state: "done".into(), detail: String::new() });
-        record(&mut st, &RunEvent::Judged { lane: "E".into(), id: "E-01".into(), approved: true, reason: String::new() });
+        record(&mut st, &RunEvent::Judged { lane: "E".into(), id: "E-01".into(), approved: true, reason: String::new(), failing: vec![] });
         record(&mut st, &RunEvent::Merged { lane: "E".into() });
         let p = st.lanes["E"].phases.clone().unwrap();
         assert!(p.ready_at.is_some() && p.work_started_at.is_some() && p.work_ended_at.is_some());

@@ -47,6 +47,30 @@ use tempfile::TempDir;
 /// - `steer`: fix and commit, plus a commit that points `lanes.yaml` `worker:` at `stolen.sh`,
 ///   appends an instruction to the other lane's agent spec and edits the catalog.
 /// - `flip`: fix and commit, plus a commit that marks `<L>-02` (not assigned) RESOLVED.
+/// - `embed` / `embed_staged` / `embed_commit`: fix, then `git init` a repository with one
+///   commit at `vendor/inner`, left untracked / staged (a gitlink in the index) / committed with
+///   the fix; `.done`.
+/// - `forge` / `forge_wait` / `forge_base_wait`: fix and commit, then point `refs/heads/main`
+///   at a detached commit on top of that fix (on top of the base: `forge_base_wait`) that marks
+///   the other lane's `-01` issue RESOLVED (its id in `FAKE_DIR/forged-<L>`); the `_wait` modes
+///   first wait for `FAKE_DIR/started-<other lane>`.
+/// - `push` / `pushurl`: fix and commit, then push past the push guard: `env -u
+///   GIT_CONFIG_COUNT git push origin HEAD:pushed-<L>` / `git -c
+///   remote.origin.pushurl=$FAKE_PUSHURL push origin HEAD:main`.
+/// - `tag` / `stash`: fix and commit, then `git tag v-<L>` / stash an edit of `shared.txt`.
+/// - `branch`: `git checkout -b side-<L>`, then fix and commit there.
+/// - `feedback`: the first attempt appends `guess` to `src/<L>.txt`; a later one appends what the
+///   feedback file's `want: <TOKEN>` line asks for. Each attempt copies `LANES_ATTEMPT`,
+///   `LANES_ISSUES`, its feedback file and its prompt to `FAKE_DIR/attempt-<L>-<N>`,
+///   `FAKE_DIR/feedback-<L>-<N>`, `FAKE_DIR/prompt-<L>-<N>`, and prints a claude-shaped result
+///   line costing $0.50 and 30 tokens. Commit, `.done`.
+/// - `resolve_conflict`: the first attempt rewrites `shared.txt` (as `conflict`) and fixes; a
+///   later one resolves the conflict markers git-lanes merged into the worktree by keeping both
+///   sides, and commits the merge.
+/// - `half_then_crash`: the first attempt fixes the first of its issues only (commit, `.done`);
+///   a later one commits a `partial` line and exits 1 without `.done`.
+/// - `spend`: print an aider-shaped `Cost: … $0.90 session.` line, then sleep 600 without `.done`
+///   (pid in `FAKE_DIR/pid-<L>`).
 /// - `gate`: commit a `wip` line, touch `FAKE_DIR/started-<L>`, wait (up to 60 s) for
 ///   `FAKE_DIR/gate`, then fix as `fix` does.
 ///
@@ -114,6 +138,31 @@ case "$mode" in
     fix; commit "lane $lane: fix"
     sed -i 's/^status: "OPEN"/status: "RESOLVED"/; s/^- \*\*Status:\*\* OPEN/- **Status:** RESOLVED/' "issues/$lane/$lane-02.md"
     commit "lane $lane: flip"; sig "COMPLETE: fixed"; done_ ;;
+  feedback)
+    n="${LANES_ATTEMPT:-1}"
+    echo "$n $LANES_ISSUES" > "$out/attempt-$lane-$n"
+    cp "$LANES_PROMPT_FILE" "$out/prompt-$lane-$n"
+    if [ -n "${LANES_FEEDBACK_FILE:-}" ]; then cp "$LANES_FEEDBACK_FILE" "$out/feedback-$lane-$n"; fi
+    if [ "$n" = 1 ]; then echo "guess" >> "src/$lane.txt"
+    else sed -n 's/.*want: \([A-Za-z0-9-]*\).*/\1/p' "$LANES_FEEDBACK_FILE" | head -n 1 >> "src/$lane.txt"; fi
+    commit "lane $lane: attempt $n"
+    echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"session_id":"s","total_cost_usd":0.5,"usage":{"input_tokens":10,"output_tokens":20}}'
+    sig "COMPLETE: attempt $n"; done_ ;;
+  resolve_conflict)
+    n="${LANES_ATTEMPT:-1}"
+    echo "$n $LANES_ISSUES" > "$out/attempt-$lane-$n"
+    if [ -n "${LANES_FEEDBACK_FILE:-}" ]; then cp "$LANES_FEEDBACK_FILE" "$out/feedback-$lane-$n"; fi
+    if [ "$n" = 1 ]; then fix; echo "rewritten by lane $lane" > shared.txt; commit "lane $lane: fix + shared"
+    else sed -i '/^<<<<<<<\|^=======\|^>>>>>>>/d' shared.txt; commit "lane $lane: resolve the conflict"; fi
+    done_ ;;
+  half_then_crash)
+    n="${LANES_ATTEMPT:-1}"
+    echo "$n $LANES_ISSUES" > "$out/attempt-$lane-$n"
+    if [ "$n" = 1 ]; then first=$(echo "$LANES_ISSUES" | cut -d, -f1); echo "fixed-$first" >> "src/$lane.txt"; commit "lane $lane: fix $first"; done_
+    else echo "partial" >> "src/$lane.txt"; commit "lane $lane: partial"; echo "crashed" >&2; exit 1; fi ;;
+  spend)
+    echo "Cost: \$0.90 message, \$0.90 session."
+    sleep 600 & echo $! > "$out/pid-$lane.tmp" && mv "$out/pid-$lane.tmp" "$out/pid-$lane"; wait ;;
   gate)
     echo "wip-$lane" >> "src/$lane.txt"; commit "lane $lane: wip"
     echo "gate: waiting"
@@ -121,6 +170,26 @@ case "$mode" in
     n=0; while [ ! -e "$out/gate" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
     echo "gate: open"
     fix; commit "lane $lane: fix"; sig "COMPLETE: fixed"; done_ ;;
+  forge|forge_wait|forge_base_wait)
+    fix; commit "lane $lane: fix"
+    o=$(other)
+    if [ "$mode" != forge ]; then n=0; while [ ! -e "$out/started-$o" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done; fi
+    if [ "$mode" = forge_base_wait ]; then git checkout -q --detach HEAD~1; else git checkout -q --detach; fi
+    sed -i 's/^status: "OPEN"/status: "RESOLVED"/' "issues/$o/$o-01.md"
+    git commit -q -am "forged: $o-01 resolved"
+    f=$(git rev-parse HEAD); git checkout -q -
+    git update-ref refs/heads/main "$f"; echo "$f" > "$out/forged-$lane"
+    sig "COMPLETE: fixed"; done_ ;;
+  push) fix; commit "lane $lane: fix"; env -u GIT_CONFIG_COUNT git push -q origin "HEAD:refs/heads/pushed-$lane" 2>&1; sig "COMPLETE: fixed"; done_ ;;
+  pushurl) fix; commit "lane $lane: fix"; git -c remote.origin.pushurl="$FAKE_PUSHURL" push -q origin HEAD:main 2>&1; sig "COMPLETE: fixed"; done_ ;;
+  tag) fix; commit "lane $lane: fix"; git tag "v-$lane"; sig "COMPLETE: fixed"; done_ ;;
+  branch) git checkout -q -b "side-$lane"; fix; commit "lane $lane: fix on a side branch"; sig "COMPLETE: fixed"; done_ ;;
+  stash) fix; commit "lane $lane: fix"; echo "stashed by $lane" >> shared.txt; git stash -q; sig "COMPLETE: fixed"; done_ ;;
+  embed|embed_staged|embed_commit)
+    fix; mkdir -p vendor/inner
+    (cd vendor/inner && git init -q && echo inner > inner.txt && git add inner.txt && git commit -q -m inner)
+    case "$mode" in embed_staged) git add -A . 2>/dev/null ;; embed_commit) commit "lane $lane: fix + embedded repository" 2>/dev/null ;; esac
+    sig "COMPLETE: fixed"; done_ ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
 "#;

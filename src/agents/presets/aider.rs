@@ -56,6 +56,7 @@ pub(super) const AGENT: Agent = Agent {
     ],
     hidden_flags: &[],
     droppings: &[".aider.tags.cache.v4", ".aider.chat.history.md", ".aider.input.history", ".aider.llm.history"],
+    home: &[".aider", ".cache"],
     keys: &["ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
     max_turns_flag: None,
     max_budget_flag: None,

@@ -35,6 +35,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["-p", "--output-format", "--verbose", "--dangerously-skip-permissions", "--model", "--max-budget-usd"],
     hidden_flags: &["--max-turns"],
     droppings: &[],
+    home: &[".claude"],
     keys: &["ANTHROPIC_API_KEY"],
     max_turns_flag: Some("--max-turns"),
     max_budget_flag: Some("--max-budget-usd"),
@@ -106,8 +107,9 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
     })
 }
 
-/// The last `tool_result` with `is_error` in a `stream-json` log: its first meaningful lines.
-fn last_failed_tool(log: &str) -> Option<String> {
+/// The last `tool_result` with `is_error` in a `stream-json` log (claude's, and qwen's, which
+/// has the same shape): its first meaningful lines.
+pub(super) fn last_failed_tool(log: &str) -> Option<String> {
     super::json_lines(log)
         .filter(|e| e.get("type").and_then(Value::as_str) == Some("user"))
         .filter_map(|e| {

@@ -35,6 +35,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["exec", "--json", "-c", "--sandbox", "--add-dir", "--model"],
     hidden_flags: &[],
     droppings: &[],
+    home: &[".codex"],
     keys: &["OPENAI_API_KEY", "CODEX_API_KEY"],
     max_turns_flag: None,
     max_budget_flag: None,

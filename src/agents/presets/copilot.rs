@@ -32,6 +32,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["--prompt", "--allow-all", "--no-ask-user", "--no-color", "--output-format", "--model"],
     hidden_flags: &[],
     droppings: &[],
+    home: &[".copilot", ".cache"],
     keys: &["COPILOT_GITHUB_TOKEN"],
     max_turns_flag: None,
     max_budget_flag: None,

@@ -35,6 +35,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["--skip-trust", "--approval-mode", "--output-format", "--model", "-p"],
     hidden_flags: &[],
     droppings: &[],
+    home: &[".gemini"],
     keys: &["GEMINI_API_KEY"],
     max_turns_flag: None,
     max_budget_flag: None,

@@ -203,6 +203,8 @@ pub struct Agent {
     pub hidden_flags: &'static [&'static str],
     /// Files and folders the CLI writes into the worktree: never part of a lane's commit.
     pub droppings: &'static [&'static str],
+    /// Its own folders under `$HOME` (settings, sessions, logs): writable in git-lanes' sandbox.
+    pub home: &'static [&'static str],
     /// Environment variables the CLI takes its credentials from headless (for CI templates).
     pub keys: &'static [&'static str],
     /// The flag a turn limit is passed with, when the CLI has one.

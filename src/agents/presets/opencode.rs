@@ -1,9 +1,14 @@
 //! opencode (`opencode-ai`), checked against 1.18.33: `opencode run --help` and the bundled source
 //! of the `run` command (stdin handling, the `--format json` events, the exit status).
 //!
-//! Line: `exec opencode run --format json --auto --print-logs --log-level WARN [--model M]
+//! Line: `OPENCODE_DISABLE_AUTOUPDATE=true OPENCODE_DISABLE_MODELS_FETCH=…
+//! exec opencode run --format json --auto --print-logs --log-level WARN [--model M]
 //! 'Carry out the task described above.' < "$LANES_PROMPT_FILE"`
 //!
+//! - The variables keep a headless worker from updating itself and from fetching the model list
+//!   from models.dev at start (it uses the list it ships): without a route to it, that fetch alone
+//!   took 20 s and a rejected key 60 to 80 s to end the run, against 16 s without it. Set
+//!   `OPENCODE_DISABLE_MODELS_FETCH: "false"` under `agents: {opencode: {env: …}}` to fetch it.
 //! - `run` is the headless mode; when stdin is not a terminal it is read and put before the
 //!   message, so the prompt comes from the redirection.
 //! - `--auto` approves every permission that is not explicitly denied (without it `run`
@@ -32,6 +37,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["run", "--format", "--auto", "--print-logs", "--log-level", "--model"],
     hidden_flags: &[],
     droppings: &[],
+    home: &[".local/share/opencode", ".local/state/opencode", ".config/opencode", ".cache/opencode"],
     keys: &["ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
     max_turns_flag: None,
     max_budget_flag: None,
@@ -42,7 +48,10 @@ pub(super) const AGENT: Agent = Agent {
 };
 
 fn line(p: &LineParts<'_>) -> String {
-    let mut line = String::from("exec opencode run --format json --auto --print-logs --log-level WARN");
+    let mut line = String::from(
+        "OPENCODE_DISABLE_AUTOUPDATE=true OPENCODE_DISABLE_MODELS_FETCH=\"${OPENCODE_DISABLE_MODELS_FETCH:-true}\" \
+         exec opencode run --format json --auto --print-logs --log-level WARN",
+    );
     push_option(&mut line, "--model", p.model);
     line.push(' ');
     line.push_str(&super::shell_quote(TRAILER));

@@ -32,6 +32,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &["--approval-mode", "--output-format", "--model", "--max-session-turns", "-p"],
     hidden_flags: &[],
     droppings: &[],
+    home: &[".qwen"],
     keys: &["OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"],
     max_turns_flag: Some("--max-session-turns"),
     max_budget_flag: None,
@@ -57,7 +58,14 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
     let result = last_result(log);
     match (result, fatal) {
         (_, Some(error)) => Some(super::gemini::read_result(&error)),
-        (Some(result), None) => Some(read(&result)),
+        (Some(result), None) => {
+            let mut usage = read(&result);
+            if usage.reason.is_none() {
+                // It says it succeeded: in a lane that failed, its last failed tool call says why.
+                usage.reason = super::claude::last_failed_tool(log);
+            }
+            Some(usage)
+        }
         (None, None) => None,
     }
 }
@@ -125,6 +133,18 @@ mod tests {
         assert_eq!(usage.outcome.as_deref(), Some("success"));
         assert_eq!(usage.reason.as_deref(), Some("[API Error: Connection error. (cause: fetch failed)]"));
         assert_eq!(usage.turns, Some(1));
+    }
+
+    #[test]
+    fn a_failed_shell_in_a_successful_run_is_the_reason() {
+        // Recorded from qwen 0.15.10 in git-lanes' sandbox without pty access (ids shortened).
+        let log = r#"{"type":"user","uuid":"b","session_id":"s","parent_tool_use_id":null,"message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"call_0","is_error":true,"content":"forkpty(3) failed."}]}}
+{"type":"result","subtype":"success","uuid":"4","session_id":"s","is_error":false,"duration_ms":21337,"num_turns":2,"result":"Done.","usage":{"input_tokens":2000,"output_tokens":100}}
+"#;
+        let usage = parse(log).unwrap();
+        assert_eq!(usage.is_error, Some(false));
+        assert_eq!(usage.reason.as_deref(), Some("its last failed tool call: forkpty(3) failed."));
+        assert_eq!(usage.input_tokens, Some(2000));
     }
 
     #[test]

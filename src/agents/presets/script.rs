@@ -17,6 +17,7 @@ pub(super) const AGENT: Agent = Agent {
     flags: &[],
     hidden_flags: &[],
     droppings: &[],
+    home: &[],
     keys: &[],
     max_turns_flag: None,
     max_budget_flag: None,

@@ -95,7 +95,8 @@ fn preset_lines_are_the_documented_ones() {
     );
     assert_eq!(
         preset_command(Preset::Opencode, &c),
-        "exec opencode run --format json --auto --print-logs --log-level WARN 'Carry out the task described above.' < \"$LANES_PROMPT_FILE\""
+        "OPENCODE_DISABLE_AUTOUPDATE=true OPENCODE_DISABLE_MODELS_FETCH=\"${OPENCODE_DISABLE_MODELS_FETCH:-true}\" \
+         exec opencode run --format json --auto --print-logs --log-level WARN 'Carry out the task described above.' < \"$LANES_PROMPT_FILE\""
     );
     let copilot = preset_command(Preset::Copilot, &c);
     assert!(copilot.contains("then set -- --prompt=\"$(cat \"$LANES_PROMPT_FILE\")\";"), "{copilot}");

@@ -33,6 +33,9 @@ pub struct LogsArgs {
     /// Print only the last N lines first
     #[arg(long, short = 'n', value_name = "N")]
     pub tail: Option<usize>,
+    /// Print the lane's rejected issues and the output of each failing check instead
+    #[arg(long, conflicts_with_all = ["follow", "tail"])]
+    pub checks: bool,
 }
 
 const POLL: Duration = Duration::from_millis(150);
@@ -46,6 +49,9 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> CliResult {
     }
     let lane = crate::run::runs::lane_ref(&repo, &args.lane, args.run_id.as_deref())?;
     let ui = &ctx.ui;
+    if args.checks {
+        return print_checks(ctx, &lane);
+    }
     if ui.json {
         let text = crate::base::fsutil::read_optional(&lane.log)?.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         ui.json(serde_json::json!({
@@ -95,6 +101,40 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> CliResult {
         let preset = lane.state.lanes.get(&lane.lane).and_then(|l| l.worker.as_deref()).and_then(|w| w.trim().parse::<Preset>().ok());
         let who = preset.filter(|p| *p != Preset::Script).map_or("worker", Preset::name);
         ui.info(format!("lane {} {}: {who} said: {reason}", lane.lane, ui.red("failed")));
+    }
+    Ok(Exit::Success)
+}
+
+/// `--checks`: each rejected issue of the lane, why, and each failing check with the kept tail
+/// of its output (JSON: `{ "run_id", "lane", "status", "rejected": [{ "id", "reason", "checks":
+/// [{ "command", "ending", "output" }] }], "attempts": [...] }`).
+fn print_checks(ctx: &Ctx, lane: &crate::run::runs::LaneRef) -> CliResult {
+    let ui = &ctx.ui;
+    let ls = &lane.state.lanes[&lane.lane];
+    if ui.json {
+        ui.json(serde_json::json!({
+            "run_id": lane.run_id,
+            "lane": lane.lane,
+            "status": ls.status,
+            "rejected": ls.rejected,
+            "attempts": ls.attempts,
+        }))?;
+        return Ok(Exit::Success);
+    }
+    ui.info(ui.dim(format!("run {} lane {}: the checks that failed", lane.run_id, lane.lane)));
+    if ls.rejected.is_empty() {
+        ui.out(if ls.resolved.is_empty() {
+            "no issue of this lane was rejected (none was judged yet)"
+        } else {
+            "no issue of this lane was rejected"
+        })?;
+    }
+    for rej in &ls.rejected {
+        let mut text = format!("{} {} — {}", rej.id, ui.red("REJECTED"), rej.reason);
+        for check in &rej.checks {
+            text.push_str(&crate::cli::progress::failed_check_lines(ui, check, usize::MAX));
+        }
+        ui.out(text)?;
     }
     Ok(Exit::Success)
 }

@@ -57,6 +57,22 @@ pub struct RunArgs {
     /// folder, temp and the agents' own config folders (lanes.yaml `sandbox_workers: true`)
     #[arg(long)]
     pub sandbox_workers: bool,
+    /// Start a lane's worker at most N times in all: a rejected lane is started again with the
+    /// failing output as feedback [default: lanes.yaml's `attempts:`, else 2]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempts: Option<u32>,
+    /// Start no attempt once the run's recorded cost reaches this many dollars [default:
+    /// lanes.yaml's `budget.usd`]
+    #[arg(long, value_name = "USD", value_parser = budget_usd)]
+    pub budget_usd: Option<f64>,
+    /// Start no attempt once the run's recorded tokens reach N [default: lanes.yaml's
+    /// `budget.tokens`]
+    #[arg(long, value_name = "N")]
+    pub budget_tokens: Option<u64>,
+    /// Run CMD (`sh -c`) when the run ends or a lane needs a human, with the run's JSON on its
+    /// standard input [default: lanes.yaml's `notify:`]
+    #[arg(long, value_name = "CMD")]
+    pub notify: Option<String>,
     /// Use this run id instead of the current time
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
@@ -102,6 +118,14 @@ pub struct WorkerArgs {
     /// worktree) for this long [default: lanes.yaml's, else 10m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub stall_after: Option<std::time::Duration>,
+}
+
+fn budget_usd(s: &str) -> Result<f64, String> {
+    s.trim_start_matches('$')
+        .parse::<f64>()
+        .ok()
+        .filter(|u| u.is_finite() && *u >= 0.0)
+        .ok_or_else(|| format!("`{s}` is not a number of dollars (e.g. 5, 12.50)"))
 }
 
 pub(super) fn duration(s: &str) -> Result<std::time::Duration, String> {
@@ -196,6 +220,17 @@ fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), 
                 }
             };
             ui.out(format!("    {line}"))?;
+            // What a worker has to make pass: the last lines of the failing check's output.
+            for out in c
+                .output
+                .as_deref()
+                .map(|o| o.lines().rev().take(crate::cli::progress::CONSOLE_OUTPUT_LINES).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .rev()
+            {
+                ui.out(format!("        {} {out}", ui.dim("|")))?;
+            }
         }
         if !i.protected.is_empty() {
             ui.out(format!("    {}", ui.dim(format!("protected (run as at the base, edits not merged): {}", i.protected.join(", ")))))?;
@@ -231,12 +266,24 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
         sandbox_workers: args.sandbox_workers,
         run_id: args.run_id,
         controls: Some(controls.clone()),
+        attempts: args.attempts,
+        budget_usd: args.budget_usd,
+        budget_tokens: args.budget_tokens,
+        notify: args.notify.clone(),
     };
     if let Some(w) = crate::exec::sandbox::missing_warning() {
         ctx.ui.warn(w);
     }
+    let notify = opts.notify.clone().or_else(|| ws.config.notify.clone()).filter(|c| !c.trim().is_empty());
     let result = super::run_live::follow_live(&ctx.ui, args.plain, "git lanes run", repo.lanes_dir(), &controls, |observer, interrupts| {
         if args.resume { run::resume(&repo, ws, opts, observer, interrupts) } else { run::run(&repo, ws, opts, observer, interrupts) }
     });
-    super::run_live::print_summary(ctx, &result?)
+    let summary = result?;
+    if let Some(cmd) = notify {
+        let run_dir = repo.lanes_dir().join("runs").join(&summary.run_id);
+        if let Some(problem) = run::notify::run_ended(&repo.root, &run_dir, &cmd, &summary) {
+            ctx.ui.warn(format!("notify: {problem}"));
+        }
+    }
+    super::run_live::print_summary(ctx, &summary)
 }

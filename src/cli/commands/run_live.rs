@@ -81,21 +81,7 @@ fn print_left(ui: &crate::cli::ui::Ui, s: &RunSummary, left: &crate::run::LeftBr
 pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
     let ui = &ctx.ui;
     if ui.json {
-        ui.json(serde_json::json!({
-            "run_id": s.run_id,
-            "resolved": s.resolved,
-            "open": s.open,
-            "needs_human": s.needs_human,
-            "report": s.report,
-            "commit": s.commit,
-            "merge_command": s.merge_command,
-            "interrupted": s.interrupted,
-            "integrated": s.integrated,
-            "fast_forwarded": s.fast_forwarded,
-            "lanes": s.lanes,
-            "left_branches": s.left,
-            "integration_checks": s.integration_checks,
-        }))?;
+        ui.json(s.to_json())?;
     } else if let Some(left) = &s.left {
         print_left(ui, s, left)?;
     } else {

@@ -32,6 +32,8 @@ pub(super) struct Active {
     looked_at: Instant,
     /// Why git-lanes ended a worker that would not end on its own.
     pub stuck: Option<String>,
+    /// When the log was last read for the usage so far (a run with a budget).
+    usage_looked_at: Instant,
     /// The lane's worktree, looked at for changes before a quiet worker is called stalled.
     worktree: Option<PathBuf>,
     /// The last sign of life seen: output in its log, a new status, a change in its worktree.
@@ -70,6 +72,7 @@ impl Active {
             preset,
             looked_at: Instant::now(),
             stuck: None,
+            usage_looked_at: Instant::now(),
             worktree: None,
             alive_at: Instant::now(),
             log_len: 0,
@@ -215,6 +218,34 @@ impl Active {
     }
 }
 
+impl Active {
+    /// Ends a worker whose usage so far (read from its log at most every [`STUCK_EVERY`], for
+    /// agents that print it as they go) takes the run past its budget: `budget` holds each limit
+    /// and what the run recorded before this attempt.
+    pub fn end_if_over_budget(&mut self, run_dir: &Path, budget: crate::run::attempts::BudgetLeft) -> Option<Ended> {
+        if self.usage_looked_at.elapsed() < STUCK_EVERY {
+            return None;
+        }
+        self.usage_looked_at = Instant::now();
+        let child = self.child.as_mut()?;
+        let tail = log_tail(&run_dir.join(&self.lane).join("worker.log"), 256 * 1024)?;
+        let usage = presets::parse_usage(self.preset, &tail)?;
+        let tokens = usage.input_tokens.unwrap_or(0) + usage.output_tokens.unwrap_or(0);
+        let why = match (budget.usd, usage.cost_usd, budget.tokens) {
+            (Some((limit, before)), Some(now), _) if before + now > limit => {
+                format!("the run's budget of ${limit:.2} was passed (${:.2} with this attempt's ${now:.2})", before + now)
+            }
+            (_, _, Some((limit, before))) if tokens > 0 && before + tokens > limit => {
+                format!("the run's budget of {limit} tokens was passed ({} with this attempt's {tokens})", before + tokens)
+            }
+            _ => return None,
+        };
+        self.ended_by_us = true;
+        let ending = child.terminate(Duration::from_secs(2));
+        Some(Ended::new(LaneState::Failed, format!("stopped by git-lanes: {why} ({ending})")))
+    }
+}
+
 /// Start a lane's worker through the process module; `events` hears when it exits.
 pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &mpsc::Sender<Event>) -> Result<Active> {
     let lr = r.lanes.get(lane).expect("lane prepared").clone();
@@ -232,9 +263,29 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
         lane,
         sandboxed: r.opts.sandbox_workers || r.ws.config.sandbox_workers,
     };
-    let cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
-    let ids: Vec<String> = lr.plan.issues.iter().map(|a| a.id.clone()).collect();
+    let mut cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
+    // A later attempt works on what is left: issues an earlier attempt resolved stay resolved.
+    let ids: Vec<String> =
+        lr.plan.issues.iter().map(|a| a.id.clone()).filter(|id| !lr.resolved_before.iter().any(|j| &j.id == id)).collect();
+    let attempt = crate::run::attempts::next_number(r.state.lanes.get(lane));
     let mut env = worker_env(r, lane, &lr, ctx.env(), main_signals, &ids);
+    env.push(("LANES_ATTEMPT".into(), attempt.to_string().into()));
+    let feedback = lr.files.join(crate::run::attempts::FEEDBACK_FILE);
+    if attempt > 1 && feedback.is_file() {
+        env.push(("LANES_FEEDBACK_FILE".into(), feedback.into_os_string()));
+        // Each attempt has a log of its own (what it cost is read from it); the earlier one is
+        // kept beside it.
+        let log = lr.files.join("worker.log");
+        let earlier = lr.files.join(format!("worker.attempt-{}.log", attempt - 1));
+        if log.exists() {
+            let _ = std::fs::rename(&log, &earlier);
+        }
+        // An agent that can resume its session headless continues the conversation.
+        let session = log_tail(&earlier, 256 * 1024).and_then(|tail| crate::agents::resume::session_id(cmd.preset, &tail));
+        if let Some(line) = session.and_then(|id| crate::agents::resume::resumed_line(cmd.preset, &cmd.shell, &id)) {
+            cmd.shell = line;
+        }
+    }
     // `agents: {<preset>: {env: …}}`: this preset's own variables (a gateway, a key's name).
     if let Some(agent) = r.ws.config.agents.get(cmd.preset.name()) {
         env.extend(agent.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
@@ -246,7 +297,9 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
         .with_output(OutputTarget::File(lr.files.join("worker.log")))
         .with_timeout(timeout);
     if r.opts.sandbox_workers || r.ws.config.sandbox_workers {
-        spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files));
+        let mut policy = crate::exec::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files);
+        policy.writable.extend(agent_home(cmd.preset));
+        spec = spec.with_sandbox(policy);
     }
     let exited = events.clone();
     let name = lane.to_string();
@@ -260,11 +313,20 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     ls.status = LaneState::Running.as_str().into();
     ls.worker_pid = Some(pid);
     ls.started_at = Some(crate::files::scaffold::now_rfc3339());
-    r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids });
+    let attempt = crate::run::attempts::begin(ls);
+    r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids, attempt });
     let follow = LaneFollow::new(lane, vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)]);
     let mut active = Active::new(lane, Some(child), None, follow, timeout, cmd.preset);
     active.worktree = Some(lr.worktree.clone());
     Ok(active)
+}
+
+/// The agent's own folders under `$HOME`, created when missing: the sandbox can only let it
+/// write a folder that exists, and a CLI run for the first time creates its folder (claude's
+/// `~/.claude`, qwen's `~/.qwen`) before anything else.
+fn agent_home(preset: Preset) -> Vec<PathBuf> {
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute()) else { return Vec::new() };
+    preset.agent().home.iter().map(|d| home.join(d)).filter(|d| d.is_dir() || crate::base::fsutil::create_dir_all(d).is_ok()).collect()
 }
 
 /// Whether any file or folder under `root` (its `.git` left out, symlinks not followed) was

@@ -242,6 +242,7 @@ pub fn hunt(
     fsutil::create_dir_all(&run_dir(repo, &run_id))?;
     let mut state = super::begin_state(repo, &run_id, &base);
     state.task = Some(TASK_HUNT.into());
+    state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &super::own_branches(&ws.config, &run_id));
     for lane in &lanes {
         // The worker is recorded from the first save, so a resume after a kill at any moment has it.
         let worker = coordinator::lane_worker(&ws, &opts.run, None, lane).ok();
@@ -275,6 +276,7 @@ pub fn hunt_resume(
     let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
     state.status = "running".into();
     state.orchestrator_pid = Some(std::process::id());
+    state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &super::own_branches(&ws.config, &run_id));
     let pass = Pass { run_id: run_id.clone(), fork, base, label, state, work_orders };
     let mut r = hunt_run(repo, ws, &opts.run, pass, observer, interrupts);
     r.emit(RunEvent::Note(format!("resuming hunt {run_id}")));
@@ -321,6 +323,7 @@ fn hunt_run<'a>(
         task: TASK_HUNT,
         work_orders: pass.work_orders,
         collected: BTreeMap::new(),
+        notifying: Vec::new(),
     }
 }
 
@@ -340,7 +343,12 @@ fn hunt_lanes(r: &mut Run<'_>, lanes: &[String], quotas: &BTreeMap<String, usize
 /// After the hunters: leftovers committed and archived, findings judged and landed, tidy-up.
 fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) -> Result<HuntSummary> {
     let lanes: Vec<String> = r.lanes.keys().cloned().collect();
+    super::check_refs(r, &[]);
     let mut human = settle_lanes(r, &lanes)?;
+    for (lane, ls) in &r.state.lanes {
+        human.extend(ls.held.iter().map(|h| format!("lane {lane} is held, its findings not judged: {h}")));
+    }
+    human.extend(r.state.ref_notes.iter().cloned());
     let mut summary = HuntSummary { run_id: r.run_id.clone(), lanes: lanes.clone(), ..HuntSummary::default() };
     if interrupted {
         r.state.status = "interrupted".into();
@@ -432,7 +440,7 @@ fn judge_findings(r: &mut Run<'_>, quotas: &BTreeMap<String, usize>) -> Result<J
     let mut candidates = Vec::new();
     let mut dropped = Vec::new();
     for (lane, ls) in &r.state.lanes {
-        let Some(tip) = ls.tip.as_deref().filter(|_| ls.status == "done") else { continue };
+        let Some(tip) = ls.tip.as_deref().filter(|_| ls.status == "done" && ls.held.is_empty()) else { continue };
         let (c, d) = judge::lane_changes(&r.repo.git, &r.fork, tip, lane, &r.ws.config)?;
         candidates.extend(c);
         dropped.extend(d);
@@ -495,7 +503,7 @@ fn announce(r: &mut Run<'_>, found: &Judged) {
             .rejected
             .iter()
             .filter(|x| &x.lane == lane)
-            .map(|x| crate::run::state::Rejection { id: x.path.clone(), reason: x.reason.clone() })
+            .map(|x| crate::run::state::Rejection { id: x.path.clone(), reason: x.reason.clone(), checks: Vec::new() })
             .collect();
     }
 }
