@@ -463,12 +463,26 @@ fn guard_lane(
         }
         return Ok(false);
     }
-    let named = || inspection.reverts.iter().filter(|rv| !own.contains(&rv.path)).map(ToString::to_string);
+    // What the judge wrote earlier stays for an issue not judged again (resolved on an earlier
+    // attempt); for one judged again it is put back, to be written anew.
+    let of_issue = |p: &Path, id: &str| {
+        cx.ws.issue(id).is_some_and(|i| i.path == p)
+            || p.starts_with(cx.config().evidence.join(&input.lane))
+                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{id}_")))
+    };
+    let judged_again = |p: &Path| input.plan.issues.iter().any(|a| !input.resolved_before.contains(&a.id) && of_issue(p, &a.id));
+    let resolved_before = |p: &Path| input.resolved_before.iter().any(|id| of_issue(p, id));
+    let reverts: Vec<Revert> = inspection
+        .reverts
+        .into_iter()
+        .filter(|rv| !resolved_before(&rv.path) && (!own.contains(&rv.path) || judged_again(&rv.path)))
+        .collect();
+    let named = || reverts.iter().filter(|rv| !own.contains(&rv.path)).map(ToString::to_string);
     if !apply {
         out.reverts = named().collect();
-    } else if !inspection.reverts.is_empty() {
+    } else if !reverts.is_empty() {
         out.reverts.extend(named());
-        restore_guarded_files(cx, input, &inspection.reverts)?;
+        restore_guarded_files(cx, input, &reverts)?;
     }
     Ok(true)
 }
