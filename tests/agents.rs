@@ -213,9 +213,10 @@ fn gemini_trusts_the_new_worktree_and_aider_signals_done_without_committing_its_
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
     let files = r.git(&["log", "--all", "--name-only", "--format="]);
     assert!(!files.contains(".aider"), "an agent's dropping was committed:\n{files}");
-    // Its history files went to the lane's state folder, not the worktree.
+    // Its history files went to the lane's state folder (the agent's part of it, in the
+    // sandbox), not the worktree.
     let args = fs::read_to_string(r.fake_dir().join("args-aider")).unwrap();
-    assert!(args.contains("--chat-history-file") && args.contains(".git/lanes/runs/D1/M/aider.chat.history.md"), "{args}");
+    assert!(args.contains("--chat-history-file") && args.contains(".git/lanes/runs/D1/M/agent/aider.chat.history.md"), "{args}");
     assert!(!r.worktree("D1", "M").exists(), "the merged lane's worktree was kept");
     assert_clean(&r);
 }
@@ -439,9 +440,13 @@ fn a_model_reaches_only_the_agent_it_was_written_for() {
 #[test]
 fn tokens_and_a_cost_from_lanes_yaml_prices_reach_the_report_runs_and_json_and_env_reaches_only_its_preset() {
     let (r, bin) = repo_with_fakes();
+    // (The fake agents write their markers outside the repository: sandboxed workers may.)
     r.write(
         "lanes.yaml",
-        "worker: sh fake-worker.sh\nagents:\n  codex:\n    env: {CODEX_GATEWAY_PROBE: via-codex}\n    prices:\n      \"*\": {input: 1.0, output: 10.0}\n  claude:\n    env: {CLAUDE_ONLY: yes}\n",
+        &format!(
+            "worker: sh fake-worker.sh\nsandbox_writable: [\"{}\"]\nagents:\n  codex:\n    env: {{CODEX_GATEWAY_PROBE: via-codex}}\n    prices:\n      \"*\": {{input: 1.0, output: 10.0}}\n  claude:\n    env: {{CLAUDE_ONLY: yes}}\n",
+            r.fake_dir().display()
+        ),
     );
     r.git(&["commit", "-qam", "prices"]);
     let out = run(&r, &bin, &[], &["--run-id", "U1", "--lane", "E", "--worker", "codex", "--json"]);

@@ -726,8 +726,9 @@ fn workers_cannot_push_and_a_tag_they_make_is_put_back_and_holds_the_lane() {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let before = remote_main();
-    // One lane at a time: the tag is the pushing lane's alone.
-    let out = c.run("P1", &[("E", "push")], &["--max-parallel", "1"]);
+    // Without the sandbox (in it, the tag cannot even be made: see tests/workers_sandbox.rs);
+    // one lane at a time: the tag is the pushing lane's alone.
+    let out = c.run("P1", &[("E", "push")], &["--no-sandbox-workers", "--max-parallel", "1"]);
     out.expect_code(3);
     assert_eq!(remote_main(), before, "a worker pushed to the remote");
     let tags = std::process::Command::new("git").arg("--git-dir").arg(&remote).args(["tag", "-l"]).output().unwrap();

@@ -462,7 +462,9 @@ fn a_killed_hunt_is_finished_by_resume_without_losing_a_finding() {
     // The hunter outlives the orchestrator and finishes while nobody watches.
     r.open_gate();
     let state = Path::new(".git/lanes/runs/H1/state.yaml");
-    assert!(common_run::wait_until(Duration::from_secs(30), || { r.root().join("LogBook/issue-hunting/signals/E.done").exists() }));
+    // A sandboxed hunter signals in its own worktree's signal folder.
+    let done = r.worktree("H1", "E").join("LogBook/issue-hunting/signals/E.done");
+    assert!(common_run::wait_until(Duration::from_secs(30), || done.exists()));
     let live = git_lanes::run::state::RunState::load(r.root(), state).unwrap().unwrap();
     assert_eq!(live.task.as_deref(), Some("hunt_issues"));
     // `run --resume` does not take a hunt; `hunt --resume` does.
@@ -531,7 +533,8 @@ fn a_killed_hunt_resumes_with_its_recorded_workers() {
         let spec = HUNTER_SPEC.replace("{L}", lane).replace("worker: sh fake-hunter.sh\n", "");
         r.write(&format!(".claude/agents/issue-hunters/IH-Lane-{lane}.md"), &spec);
     }
-    r.write("lanes.yaml", "max_parallel: 4\n");
+    // (The fake hunter writes its markers outside the repository: sandboxed workers may.)
+    r.write("lanes.yaml", &format!("max_parallel: 4\nsandbox_writable: [\"{}\"]\n", r.fake_dir().display()));
     r.git(&["commit", "-q", "-am", "no worker configured"]);
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("git-lanes"));
     c.current_dir(r.root()).env_clear().envs(r.isolated_env()).env("FAKE_HUNT_E", "gate").env("FAKE_HUNT_M", "good");

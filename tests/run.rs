@@ -587,7 +587,8 @@ fn an_orchestrator_killed_mid_run_is_finished_by_resume_after_its_workers_ended(
     let _ = child.wait();
     r.open_gate();
     for lane in ["E", "M"] {
-        let done = r.signals().join(format!("{lane}.done"));
+        // A sandboxed worker signals in its own worktree's signal folder.
+        let done = r.worktree("R1", lane).join("LogBook/issue-fixing/signals").join(format!("{lane}.done"));
         assert!(wait_until(Duration::from_secs(20), || done.exists()), "worker {lane} never finished");
     }
     // Let the orphans exit.

@@ -1266,6 +1266,100 @@ pub fn group_leaders_with_env(vars: &[(&str, &str)]) -> Vec<u32> {
     out
 }
 
+/// A process found by [`processes_with_env`] or [`adopted_orphans`]: its pid and command name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub pid: u32,
+    pub name: String,
+}
+
+impl std::fmt::Display for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.pid, self.name)
+    }
+}
+
+/// `/proc/<pid>/stat` read: command name, state, parent pid.
+fn stat_of(pid: u32) -> Option<(String, String, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?.to_string();
+    let mut rest = stat.get(close + 1..)?.split_whitespace();
+    let state = rest.next()?.to_string();
+    let ppid = rest.next()?.parse().ok()?;
+    Some((name, state, ppid))
+}
+
+fn live_pids() -> impl Iterator<Item = (u32, String, u32)> {
+    std::fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|e| {
+        let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+        let (name, state, ppid) = stat_of(pid)?;
+        (!matches!(state.as_str(), "Z" | "X")).then_some((pid, name, ppid))
+    })
+}
+
+/// Every live process (not only group leaders) whose environment holds every `NAME=value` of
+/// `vars`: what a worker started keeps its `LANES_RUN_ID` and `LANES_LANE`, also after `setsid`,
+/// a double fork or `nohup`. Linux `/proc`; elsewhere none.
+pub fn processes_with_env(vars: &[(&str, &str)]) -> Vec<Found> {
+    let wanted: Vec<Vec<u8>> = vars.iter().map(|(k, v)| format!("{k}={v}").into_bytes()).collect();
+    let me = std::process::id();
+    live_pids()
+        .filter(|(pid, _, _)| *pid != me)
+        .filter(|(pid, _, _)| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| wanted.iter().all(|w| env.split(|b| *b == 0).any(|kv| kv == w.as_slice())))
+        })
+        .map(|(pid, name, _)| Found { pid, name })
+        .collect()
+}
+
+/// Make this process the reaper of its orphaned descendants (Linux `PR_SET_CHILD_SUBREAPER`): a
+/// process a worker detached from (a double fork, `setsid`, even with its environment cleared)
+/// is re-parented to git-lanes instead of init, so [`adopted_orphans`] finds it. Whether it
+/// took.
+#[allow(unsafe_code)]
+pub fn become_subreaper() -> bool {
+    // SAFETY: prctl with an integer option and flag; no memory is passed.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+}
+
+/// This process's live children that are not in `known`: after every worker and check has
+/// ended, what is left is what they left behind (see [`become_subreaper`]).
+pub fn adopted_orphans(known: &[u32]) -> Vec<Found> {
+    let me = std::process::id();
+    live_pids().filter(|(pid, _, ppid)| *ppid == me && !known.contains(pid)).map(|(pid, name, _)| Found { pid, name }).collect()
+}
+
+/// End `found`: SIGTERM, then SIGKILL to those still there after `grace`; an adopted orphan
+/// (our child now) is reaped, by its own pid only.
+#[allow(unsafe_code)]
+pub fn end_processes(found: &[Found], grace: Duration) {
+    let me = std::process::id();
+    for f in found {
+        // SAFETY: signals a process found by pid; a pid that is gone is an ESRCH.
+        unsafe { libc::kill(f.pid as i32, libc::SIGTERM) };
+    }
+    let until = Instant::now() + grace;
+    while Instant::now() < until && found.iter().any(|f| stat_of(f.pid).is_some_and(|(_, st, _)| st != "Z" && st != "X")) {
+        thread::sleep(Duration::from_millis(20));
+    }
+    for f in found {
+        let Some((_, state, ppid)) = stat_of(f.pid) else { continue };
+        if state != "Z" {
+            // SAFETY: as above.
+            unsafe { libc::kill(f.pid as i32, libc::SIGKILL) };
+        }
+        if ppid == me {
+            let mut status = 0;
+            // SAFETY: reaps one adopted orphan by its pid (never a child a `Running` owns: those
+            // are never in `found`); blocks at most until the SIGKILL lands.
+            unsafe { libc::waitpid(f.pid as i32, &mut status, 0) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,11 @@ pub struct Policy {
     pub writable: Vec<PathBuf>,
     /// Whether TCP connect/bind stay allowed (workers need their API; checks do not).
     pub network: bool,
+    /// Paths neither readable nor writable (a user's push credentials): the read and write
+    /// rules are built around them ([`split_around`]).
+    pub hidden: Vec<PathBuf>,
+    /// Paths inside a writable folder that stay read-only (git's own settings in `~/.config`).
+    pub read_only: Vec<PathBuf>,
 }
 
 /// Device files every program expects to write.
@@ -52,25 +57,120 @@ impl Policy {
     /// kept out of its reach by [`Prepared::for_check`] (a read-only mount where the kernel
     /// allows it); where nothing enforces that, [`GitGuard`] puts back what git would execute.
     pub fn for_check(tree: &Path, tmp: &Path) -> Policy {
-        Policy { writable: vec![tree.to_path_buf(), tmp.to_path_buf()], network: false }
+        Policy { writable: vec![tree.to_path_buf(), tmp.to_path_buf()], network: false, ..Policy::default() }
     }
 }
 
 impl Policy {
-    /// A worker's policy (opt-in): it may write its worktree, the repository's git folder (to
-    /// commit), the signal folder, its run files (log), temp, and the agent CLIs' own folders in
-    /// `$HOME` (`.claude`, `.codex`, `.gemini`, `.aider*`, `.config`, `.cache`, `.local`, `.npm`);
-    /// it keeps the network (agents call their API).
-    pub fn for_worker(worktree: &Path, git_dir: &Path, signals: &Path, files: &Path) -> Policy {
-        let mut writable =
-            vec![worktree.to_path_buf(), git_dir.to_path_buf(), signals.to_path_buf(), files.to_path_buf(), std::env::temp_dir()];
-        if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
-            for d in [".claude", ".claude.json", ".codex", ".gemini", ".aider", ".config", ".cache", ".local", ".npm"] {
-                writable.push(home.join(d));
+    /// A worker's policy: it may write `own` (its worktree, the agent's state folder with its
+    /// private temporary folder, its worktree's record in the git folder — see
+    /// [`crate::git::confine`]) and the agent CLIs' own folders in `$HOME` ([`AGENT_HOME`]);
+    /// git's settings there (`~/.config/git`) stay read-only. It cannot read the user's push
+    /// credentials ([`credential_paths`]). It keeps the network (agents call their API) and
+    /// pseudo-terminals (CLIs that run their shell through `forkpty`).
+    ///
+    /// Nothing else of the repository's git folder is writable (objects, refs, hooks, config,
+    /// other worktrees' records), nor the main checkout, another lane's worktree, the run's
+    /// shared signal folder, its other files, or the system's temporary folder.
+    pub fn for_worker(own: &[&Path]) -> Policy {
+        let mut writable: Vec<PathBuf> = own.iter().map(|p| p.to_path_buf()).collect();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let mut read_only = Vec::new();
+        if let Some(home) = &home {
+            writable.extend(AGENT_HOME.iter().map(|d| home.join(d)));
+            read_only.push(home.join(".config/git"));
+        }
+        if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from) {
+            read_only.push(xdg.join("git"));
+        }
+        writable.extend(PTYS.iter().map(PathBuf::from));
+        Policy { writable, network: true, hidden: credential_paths(), read_only }
+    }
+}
+
+/// The agent CLIs' own folders in `$HOME` a sandboxed worker may write (sessions, settings,
+/// caches, installs).
+/// Not `~/.config` or `~/.local` as a whole: a worker could put a program on the user's `PATH`
+/// (`~/.local/bin`) or in their session's start-up there.
+pub const AGENT_HOME: &[&str] = &[
+    ".claude",
+    ".claude.json",
+    ".config/claude",
+    ".codex",
+    ".gemini",
+    ".qwen",
+    ".aider",
+    ".config/opencode",
+    ".local/share/opencode",
+    ".local/state/opencode",
+    ".copilot",
+    ".config/github-copilot",
+    ".cache",
+    ".npm",
+];
+
+/// The pseudo-terminal devices: a CLI that runs commands through `forkpty(3)` opens
+/// `/dev/ptmx` read-write and sets the terminal up by `ioctl`, both denied on a device that is
+/// only readable (qwen's shell failed with "forkpty(3) failed" without them).
+const PTYS: &[&str] = &["/dev/ptmx", "/dev/pts"];
+
+/// Where the user's push credentials live: ssh keys and agent socket folder, git's credential
+/// stores (`store` and `cache` helpers), gpg keys. Only those that exist, canonical.
+pub fn credential_paths() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        for d in [".ssh", ".git-credentials", ".config/git/credentials", ".git-credential-cache", ".cache/git/credential", ".gnupg"] {
+            out.push(home.join(d));
+        }
+    }
+    if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from) {
+        out.push(xdg.join("git/credentials"));
+    }
+    if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from) {
+        out.push(xdg.join("git/credential"));
+    }
+    // The ssh agent's socket folder (`/tmp/ssh-XXXX/agent.N`), and any other agent's there.
+    if let Some(sock) = std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from)
+        && let Some(dir) = sock.parent()
+        && dir != Path::new("/")
+        && dir != std::env::temp_dir()
+        && dir != Path::new("/tmp")
+    {
+        out.push(dir.to_path_buf());
+    }
+    for tmp in [std::env::temp_dir(), PathBuf::from("/tmp")] {
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with("ssh-") {
+                out.push(e.path());
             }
         }
-        writable.push(PathBuf::from("/tmp"));
-        Policy { writable, network: true }
+    }
+    let mut out: Vec<PathBuf> = out.into_iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Split the tree at `base` around `avoid`: `whole` gets the folders and files beneath which
+/// nothing is avoided (a rule each), `walked` the folders that lead to an avoided path (they
+/// get only a listing right, which Landlock grants to everything beneath them). An avoided
+/// path gets nothing. Symbolic links are judged by where they lead.
+fn split_around(base: &Path, avoid: &[PathBuf], whole: &mut Vec<PathBuf>, walked: &mut Vec<PathBuf>) {
+    let real = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    if avoid.contains(&real) {
+        return;
+    }
+    if !avoid.iter().any(|a| a.starts_with(&real)) {
+        whole.push(base.to_path_buf());
+        return;
+    }
+    // A link into an avoided path's ancestry is left out rather than followed.
+    if real != base {
+        return;
+    }
+    walked.push(base.to_path_buf());
+    for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        split_around(&e.path(), avoid, whole, walked);
     }
 }
 
@@ -264,6 +364,20 @@ pub fn missing_warning() -> Option<String> {
     }
 }
 
+/// The one-line warning callers show once when workers run without the sandbox: turned off
+/// (`sandbox`: false), or none on this system.
+pub fn workers_warning(sandbox: bool) -> Option<String> {
+    let gives_up = "they can write anywhere you can (the repository's git folder and hooks, other lanes' worktrees, your home), \
+                    read your ssh keys and git credentials to push, and leave processes running";
+    if !sandbox {
+        return Some(format!("workers run without the sandbox (--no-sandbox-workers or sandbox_workers: false): {gives_up}"));
+    }
+    match status() {
+        Status::Enforced => None,
+        Status::Missing(why) => Some(format!("no sandbox for workers: {why}; {gives_up}")),
+    }
+}
+
 /// A policy with its Landlock ruleset built once, for as many children as are started in it (the
 /// checks of one verify slot share one). `ruleset` is `None` where there is no sandbox.
 #[derive(Debug)]
@@ -377,20 +491,42 @@ fn prepare(policy: &Policy) -> Result<Option<OwnedFd>, String> {
     // The crate downgrades what this kernel does not know (best effort), so one target ABI
     // serves every kernel that has Landlock at all.
     let abi = ABI::V6;
-    let mut ruleset = Ruleset::default().handle_access(AccessFs::from_all(abi)).map_err(|e| e.to_string())?;
+    let split = !(policy.hidden.is_empty() && policy.read_only.is_empty());
+    // A worker's rules also handle connecting to named sockets where the kernel mediates it
+    // (ABI 9): allowed wherever reading is, so never beneath a hidden path (an ssh agent's or
+    // git's credential cache socket). Older kernels drop it (best effort).
+    let fs_abi = if split { ABI::V9 } else { abi };
+    let mut ruleset = Ruleset::default().handle_access(AccessFs::from_all(fs_abi)).map_err(|e| e.to_string())?;
     if !policy.network {
         ruleset = ruleset.handle_access(AccessNet::from_all(abi)).map_err(|e| e.to_string())?;
     }
     let ruleset = ruleset.scope(Scope::from_all(abi)).map_err(|e| e.to_string())?;
-    let root = PathFd::new("/").map_err(|e| e.to_string())?;
-    let writable: Vec<&Path> = policy.writable.iter().map(PathBuf::as_path).filter(|p| p.exists()).collect();
     let devices: Vec<&Path> = DEVICES.iter().map(Path::new).filter(|p| p.exists()).collect();
-    let created = ruleset
-        .create()
-        .and_then(|r| r.add_rule(PathBeneath::new(root, AccessFs::from_read(abi))))
-        .and_then(|r| r.add_rules(path_beneath_rules(&writable, AccessFs::from_all(abi))))
-        .and_then(|r| r.add_rules(path_beneath_rules(&devices, AccessFs::from_file(abi))))
-        .map_err(|e| e.to_string())?;
+    let mut created = ruleset.create().map_err(|e| e.to_string())?;
+    if !split {
+        let root = PathFd::new("/").map_err(|e| e.to_string())?;
+        let writable: Vec<&Path> = policy.writable.iter().map(PathBuf::as_path).filter(|p| p.exists()).collect();
+        created = created
+            .add_rule(PathBeneath::new(root, AccessFs::from_read(abi)))
+            .and_then(|r| r.add_rules(path_beneath_rules(&writable, AccessFs::from_all(abi))))
+            .map_err(|e| e.to_string())?;
+    } else {
+        let (mut readable, mut listed) = (Vec::new(), Vec::new());
+        split_around(Path::new("/"), &policy.hidden, &mut readable, &mut listed);
+        let avoid: Vec<PathBuf> = policy.hidden.iter().chain(&policy.read_only).filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+        let (mut writable, mut walked) = (Vec::new(), Vec::new());
+        for w in policy.writable.iter().filter(|p| p.exists()) {
+            split_around(w, &avoid, &mut writable, &mut walked);
+        }
+        created = created
+            .add_rules(path_beneath_rules(&readable, AccessFs::from_read(abi) | AccessFs::ResolveUnix))
+            .and_then(|r| r.add_rules(path_beneath_rules(&listed, AccessFs::ReadDir)))
+            .and_then(|r| r.add_rules(path_beneath_rules(&writable, AccessFs::from_all(fs_abi))))
+            // Within a writable folder, new folders may be made next to a read-only one.
+            .and_then(|r| r.add_rules(path_beneath_rules(&walked, AccessFs::ReadDir | AccessFs::MakeDir)))
+            .map_err(|e| e.to_string())?;
+    }
+    let created = created.add_rules(path_beneath_rules(&devices, AccessFs::from_file(abi))).map_err(|e| e.to_string())?;
     Ok(created.into())
 }
 
@@ -429,5 +565,24 @@ mod tests {
         std::fs::write(d.path().join(".git/hooks/pre-push"), "evil").unwrap();
         assert_eq!(g.restore(), [d.path().join(".git/hooks/pre-push")]);
         assert_eq!(std::fs::read_to_string(d.path().join(".git/hooks/pre-push")).unwrap(), "mine");
+    }
+
+    #[test]
+    fn the_rules_go_around_a_hidden_path_and_grant_its_ancestors_only_a_listing() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().canonicalize().unwrap();
+        for f in [".ssh/id", ".config/git/credentials", ".config/git/config", ".config/app/x", "notes"] {
+            std::fs::create_dir_all(base.join(f).parent().unwrap()).unwrap();
+            std::fs::write(base.join(f), "x").unwrap();
+        }
+        // A link to the hidden folder is not followed into it.
+        std::os::unix::fs::symlink(base.join(".ssh"), base.join("keys")).unwrap();
+        let hidden = [base.join(".ssh"), base.join(".config/git/credentials")];
+        let (mut whole, mut walked) = (Vec::new(), Vec::new());
+        split_around(&base, &hidden, &mut whole, &mut walked);
+        whole.sort();
+        walked.sort();
+        assert_eq!(whole, [base.join(".config/app"), base.join(".config/git/config"), base.join("notes")]);
+        assert_eq!(walked, [base.clone(), base.join(".config"), base.join(".config/git")]);
     }
 }

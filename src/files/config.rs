@@ -79,9 +79,11 @@ pub struct FileConfig {
     /// Settings per agent preset (`agents: {codex: {env: {…}}}`).
     #[serde(default)]
     pub agents: std::collections::BTreeMap<String, AgentConfig>,
-    /// Run workers in the sandbox too (writes limited to the worktree, git's folder, the signal
-    /// folder, temp and the agent's own config folders). Off by default.
+    /// Run workers in the sandbox (writes limited to their worktree, a temp folder of their own
+    /// and the agent's own folders in `$HOME`). On by default.
     pub sandbox_workers: Option<bool>,
+    /// More folders sandboxed workers may write (absolute or `~/…`), e.g. a build cache.
+    pub sandbox_writable: Option<Vec<PathBuf>>,
     /// Keep a finished run's clean lane worktrees for the next run (default on).
     pub worktree_pool: Option<bool>,
     /// At most this many worktrees are kept in the pool (default 32).
@@ -222,6 +224,8 @@ pub struct Config {
     pub verify_env: Vec<String>,
     /// `sandbox_workers:` (see [`FileConfig::sandbox_workers`]).
     pub sandbox_workers: bool,
+    /// `sandbox_writable:` (see [`FileConfig::sandbox_writable`]), `~/` resolved.
+    pub sandbox_writable: Vec<PathBuf>,
     /// `worktree_pool:` — whether finished runs' clean worktrees are pooled and reused.
     pub worktree_pool: bool,
     /// `worktree_pool_size:` — how many worktrees the pool keeps at most.
@@ -279,7 +283,8 @@ impl Config {
             agents: std::collections::BTreeMap::new(),
             verify_timeout: Duration::from_secs(30),
             verify_env: Vec::new(),
-            sandbox_workers: false,
+            sandbox_workers: true,
+            sandbox_writable: Vec::new(),
             worktree_pool: true,
             worktree_pool_size: 32,
             attempts: 2,
@@ -367,6 +372,23 @@ impl Config {
         self.verify_timeout = dur(&f.verify.timeout, "verify.timeout", self.verify_timeout)?;
         self.verify_env = f.verify.env.clone();
         self.sandbox_workers = f.sandbox_workers.unwrap_or(self.sandbox_workers);
+        for p in f.sandbox_writable.iter().flatten() {
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            let resolved = match (p.strip_prefix("~"), home) {
+                (Ok(rest), Some(home)) => home.join(rest),
+                _ => p.clone(),
+            };
+            if !resolved.is_absolute() {
+                return Err(Problem::new(
+                    CONFIG_FILE,
+                    0,
+                    format!("sandbox_writable: `{}` is neither absolute nor under `~/`", p.display()),
+                )
+                .with_hint("name the folder in full, e.g. `~/.cargo` or `/opt/cache`")
+                .into());
+            }
+            self.sandbox_writable.push(resolved);
+        }
         self.worktree_pool = f.worktree_pool.unwrap_or(self.worktree_pool);
         self.worktree_pool_size = f.worktree_pool_size.unwrap_or(self.worktree_pool_size);
         if f.attempts == Some(0) {

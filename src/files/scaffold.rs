@@ -200,6 +200,8 @@ const CONFIG_TEMPLATE: &str = r#"# git-lanes configuration. Every key is optiona
 # integration: merge       # merge | branches | squash
 # worktree_pool: true      # keep finished runs' clean worktrees (and their ignored build output) for the next run
 # worktree_pool_size: 32   # how many worktrees the pool keeps at most
+# sandbox_workers: true   # workers write only their worktree, their temp and their agent's folders
+# sandbox_writable: []     # more folders sandboxed workers may write, e.g. [~/.cargo]
 # verify:
 #   timeout: 30s           # per verification command
 #   env: []                # extra environment variable names checks may see

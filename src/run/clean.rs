@@ -184,6 +184,9 @@ pub fn apply(repo: &Repo, config: &Config, actions: &[Action]) -> Result<()> {
         }
     }
     for a in actions.iter().filter(|a| a.action == "remove" && !a.pooled) {
+        if let Some(w) = &a.worktree {
+            crate::git::confine::adopt(&repo.common_dir, w, &a.branch)?;
+        }
         if let Some(w) = &a.worktree
             && worktree::is_dirty(w)?
         {

@@ -60,6 +60,8 @@ pub struct Collected {
     /// Files the lane changed that belong to none of its issues (their affected paths and the
     /// files their checks name).
     pub other_changes: Vec<String>,
+    /// What the lane's warnings say of its collection (git files the worker changed).
+    pub warnings: Vec<String>,
     /// Repositories the worker made inside its worktree, left out of the lane.
     pub embedded: Vec<String>,
     /// Checks that changed git's files in the worktree (its `.git` link, what git executes),
@@ -74,6 +76,7 @@ pub(super) struct LaneInput {
     lane: String,
     plan: LanePlan,
     worktree: PathBuf,
+    branch: String,
     judge: bool,
     duration: Option<Duration>,
     /// Extra paths/globs the lane's worker drops (kept out of the lane commit).
@@ -117,6 +120,7 @@ pub(super) fn lane_input(r: &Run<'_>, lane: &str) -> Option<LaneInput> {
         resolved_before: lr.resolved_before.iter().map(|j| j.id.clone()).collect(),
         fork: lr.fork.clone(),
         worktree: lr.worktree.clone(),
+        branch: lr.branch.clone(),
         judge: st == "done",
         duration: lr.duration,
         keep_out: lr.keep_out.clone(),
@@ -234,6 +238,7 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
         ls.warnings.push(format!("{} approved with warnings: {}", j.id, j.reason));
     }
     ls.other_changes = c.other_changes.clone();
+    ls.warnings.extend(c.warnings.iter().cloned());
     for e in &c.embedded {
         ls.warnings.push(embedded_warning(e));
     }
@@ -255,6 +260,8 @@ struct Cx {
     ws: Arc<crate::files::workspace::Workspace>,
     /// The run's folder (`.git/lanes/runs/<RUN_ID>`).
     dir: PathBuf,
+    /// The repository's common git folder.
+    common: PathBuf,
     base: String,
     run_id: String,
     opts: VerifyOptions,
@@ -272,6 +279,7 @@ impl Cx {
         Cx {
             ws: Arc::clone(&r.ws),
             dir: r.dir.clone(),
+            common: r.repo.common_dir.clone(),
             base: r.fork.clone(),
             run_id: r.run_id.clone(),
             opts: VerifyOptions::from_config(config, false),
@@ -318,6 +326,8 @@ const JUDGING_NOTE: &str = "judging.json";
 /// worker's leftovers → guard (refuse or revert) → run the checks with their droppings undone
 /// → judge → write and commit the judgement. Each phase may be redone after a crash.
 fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> {
+    // A sandboxed worker's commits (detached, in its own objects) go onto the lane branch.
+    out.warnings.extend(crate::git::confine::adopt(&cx.common, &input.worktree, &input.branch)?);
     let note = cx.dir.join(&input.lane).join(JUDGING_NOTE);
     recover_interrupted_judgement(&input.worktree, &note)?;
     if refuse_secret_leftovers(&input.worktree, out)? {

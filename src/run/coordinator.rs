@@ -14,7 +14,11 @@
 //! failed; past the lane timeout ⇒ group killed, timed out; a log in a known stuck shape ⇒ group
 //! ended, failed; no output, no new status and no worktree change for `stall_after` ⇒ group
 //! ended, failed, the reason naming the stall. Ctrl-C once forwards SIGINT to
-//! every lane group, stops scheduling and saves state; twice kills the groups.
+//! every lane group, stops scheduling and saves state; twice (or 10 s later) kills the groups.
+//! SIGTERM and SIGHUP count as a Ctrl-C. When a lane's worker has ended, processes carrying its
+//! lane's mark (`LANES_MARK`) are ended and named in its warnings; git-lanes is the
+//! subreaper of its descendants, and children of it still alive when every lane has ended are
+//! ended too.
 //!
 //! # A lane's states
 //! The words are those `state.yaml` keeps (`preparing` and `ready` are both `pending` there); an
@@ -313,6 +317,9 @@ struct Coordinator<'r, 'a> {
     watcher: SignalWatcher,
     limits: Limits,
     presses_seen: usize,
+    /// When the first Ctrl-C (or SIGTERM, SIGHUP) came: workers still running [`KILL_AFTER`]
+    /// later are killed as a second press would (nobody may be there to press it).
+    interrupted_at: Option<Instant>,
     save_warned: bool,
     setup_started: Instant,
     next_tick: Instant,
@@ -327,10 +334,16 @@ struct Coordinator<'r, 'a> {
     collecting: BTreeSet<String>,
 }
 
+/// How long workers get to stop after the first interrupt before they are killed.
+const KILL_AFTER: Duration = Duration::from_secs(10);
+
 /// Steps 4–5: start workers (at most `max_parallel` at once) and follow every lane to an end.
 /// Returns whether the run was interrupted.
 pub(super) fn follow(r: &mut Run<'_>, setup: Setup) -> Result<bool> {
     let (events, rx) = mpsc::channel::<Event>();
+    // What a worker or check detaches from its group comes back to git-lanes, to be ended.
+    crate::exec::process::become_subreaper();
+    crate::exec::cgroup::remove_stale();
     let fresh: BTreeSet<String> = setup.fresh.iter().map(|(l, _)| l.clone()).collect();
     let mut c = Coordinator::new(r, &fresh, setup.started, events.clone())?;
     c.take_over_lanes(&fresh);
@@ -381,6 +394,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             watcher,
             limits,
             presses_seen: 0,
+            interrupted_at: None,
             save_warned: false,
             setup_started,
             next_tick: Instant::now() + TICK,
@@ -640,6 +654,9 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             self.rescanned_at = Instant::now();
             self.watcher.rewatch();
         }
+        if self.presses_seen == 1 && self.interrupted_at.is_some_and(|t| t.elapsed() >= KILL_AFTER) && !self.running.is_empty() {
+            self.on_interrupt(2);
+        }
         for control in take_controls(self.r) {
             match control {
                 LaneControl::Stop(lane) => self.on_stop(&lane),
@@ -773,6 +790,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// and no lane starts any more.
     fn on_interrupt(&mut self, presses: usize) {
         self.presses_seen = presses;
+        self.interrupted_at.get_or_insert_with(Instant::now);
         self.r.emit(RunEvent::Interrupted { count: presses });
         let sig = if presses >= 2 { libc::SIGKILL } else { libc::SIGINT };
         for a in self.running.values() {
@@ -795,7 +813,8 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let suspects: Vec<String> = self.running.keys().cloned().collect();
         super::check_refs(self.r, &suspects);
         // A lane stopped before it started has no worker.
-        let a = self.running.remove(lane);
+        let mut a = self.running.remove(lane);
+        let cgroup = a.as_mut().and_then(|a| a.cgroup.take());
         let r = &mut *self.r;
         if let (Some(a), Some(lr)) = (&a, r.lanes.get_mut(lane)) {
             lr.duration = Some(a.started.elapsed());
@@ -845,6 +864,8 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         {
             r.lane_state(lane).warnings.push(format!("could not remove the agent's own files: {e}"));
         }
+        let left = worker::end_left_behind(r, lane, cgroup.as_ref());
+        r.lane_state(lane).warnings.extend(left);
         self.states.insert(lane.to_string(), outcome.state);
         if outcome.state == LaneState::Done && self.collector.is_some() {
             self.to_collect.push_back(lane.to_string());
@@ -861,6 +882,14 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// After the last worker: on Ctrl-C, lanes still pending or running are left interrupted.
     fn finish(self) -> Result<bool> {
         let interrupted = self.interrupted();
+        // Every worker, check and set-up command has ended: a child of git-lanes still alive
+        // is one they left behind with its environment cleared (found by the subreaper).
+        let orphans = crate::exec::process::adopted_orphans(&[]);
+        if !orphans.is_empty() {
+            crate::exec::process::end_processes(&orphans, Duration::from_millis(500));
+            let list: Vec<String> = orphans.iter().map(ToString::to_string).collect();
+            self.r.emit(RunEvent::Note(format!("ended processes a worker or check left running: {}", list.join(", "))));
+        }
         if interrupted {
             for (lane, ls) in self.r.state.lanes.iter_mut() {
                 if matches!(LaneState::parse(&ls.status), Some(LaneState::Running | LaneState::Pending)) {
@@ -975,7 +1004,7 @@ pub(super) fn check_workers(
             max_turns: opts.max_turns,
             max_budget_usd: opts.max_budget_usd,
             lane,
-            sandboxed: opts.sandbox_workers || ws.config.sandbox_workers,
+            sandboxed: opts.sandbox_workers.unwrap_or(ws.config.sandbox_workers),
         };
         let cmd = presets::resolve_worker(&worker, &ctx).map_err(worker_error)?;
         presets::check_worker(&cmd, lane, path.as_deref(), root).map_err(worker_error)?;

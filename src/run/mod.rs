@@ -73,8 +73,9 @@ pub struct RunOptions {
     /// Skip `lanes.yaml` `integration_checks:` for this run (`--no-integration-checks`).
     pub no_integration_checks: bool,
     pub push: bool,
-    /// Run workers in the sandbox (`--sandbox-workers`, or `sandbox_workers: true`).
-    pub sandbox_workers: bool,
+    /// Run workers in the sandbox (`--sandbox-workers` / `--no-sandbox-workers`); `None`:
+    /// lanes.yaml's `sandbox_workers` (on by default).
+    pub sandbox_workers: Option<bool>,
     /// Use this run id instead of a timestamp (tests, CI matrices).
     pub run_id: Option<String>,
     /// Requests from the operator (the live view's stop and restart keys), read every tick.

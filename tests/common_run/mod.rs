@@ -293,7 +293,9 @@ impl RunRepo {
 
     /// Write `lanes.yaml` (`worker:` plus `extra`), sync the catalog and commit everything.
     pub fn finish_setup(&self, extra: &str) {
-        self.write("lanes.yaml", &format!("worker: sh fake-worker.sh\n{extra}"));
+        // The fake worker writes its markers outside the repository: sandboxed workers may.
+        let fake = self.fake.display();
+        self.write("lanes.yaml", &format!("worker: sh fake-worker.sh\nsandbox_writable: [\"{fake}\"]\n{extra}"));
         self.cmd().arg("sync").assert().success();
         self.cmd().args(["sync", "--check"]).assert().code(0);
         self.git(&["add", "-A"]);

@@ -60,6 +60,7 @@ fn options(args: &HuntArgs, controls: LaneControls) -> HuntOptions {
             done_grace: args.workers.done_grace,
             stall_after: args.workers.stall_after,
             run_id: args.run_id.clone(),
+            sandbox_workers: args.workers.sandbox(),
             controls: Some(controls),
             ..RunOptions::default()
         },
@@ -107,6 +108,7 @@ pub fn run(args: HuntArgs, ctx: &Ctx) -> CliResult {
         ui.info(ui.dim("dry run: nothing was written"));
         return Ok(Exit::Success);
     }
+    super::run::warn_unsandboxed_workers(ctx, opts.run.sandbox_workers, &ws.config);
     let result = super::run_live::follow_live(ui, args.plain, "git lanes hunt", repo.lanes_dir(), &controls, |observer, interrupts| {
         if args.resume { run::hunt_resume(&repo, ws, opts, observer, interrupts) } else { run::hunt(&repo, ws, opts, observer, interrupts) }
     });

@@ -53,10 +53,6 @@ pub struct RunArgs {
     /// Push the result (or, with --no-integrate / --policy branches, the lane branches)
     #[arg(long)]
     pub push: bool,
-    /// Run workers in the sandbox too: writes only in their worktree, git's folder, the signal
-    /// folder, temp and the agents' own config folders (lanes.yaml `sandbox_workers: true`)
-    #[arg(long)]
-    pub sandbox_workers: bool,
     /// Start a lane's worker at most N times in all: a rejected lane is started again with the
     /// failing output as feedback [default: lanes.yaml's `attempts:`, else 2]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -94,6 +90,14 @@ fn worker_help() -> String {
 pub struct WorkerArgs {
     #[arg(long, value_name = "CMD", help = worker_help())]
     pub worker: Option<String>,
+    /// Run workers in the sandbox (the default; lanes.yaml `sandbox_workers`): they write only
+    /// their worktree, a temp folder of their own and their agent's folders in $HOME
+    #[arg(long, overrides_with = "no_sandbox_workers")]
+    pub sandbox_workers: bool,
+    /// Run workers without the sandbox: they can write anywhere you can, push with your
+    /// credentials and leave processes behind (lanes.yaml `sandbox_workers: false`)
+    #[arg(long, overrides_with = "sandbox_workers")]
+    pub no_sandbox_workers: bool,
     /// Model passed to preset workers (overrides the agent spec)
     #[arg(long)]
     pub model: Option<String>,
@@ -118,6 +122,26 @@ pub struct WorkerArgs {
     /// worktree) for this long [default: lanes.yaml's, else 10m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub stall_after: Option<std::time::Duration>,
+}
+
+impl WorkerArgs {
+    /// `--sandbox-workers` / `--no-sandbox-workers` (the last given wins); `None`: lanes.yaml's.
+    pub fn sandbox(&self) -> Option<bool> {
+        if self.no_sandbox_workers {
+            Some(false)
+        } else if self.sandbox_workers {
+            Some(true)
+        } else {
+            None
+        }
+    }
+}
+
+/// Say once what running workers without the sandbox gives up (or that there is none here).
+pub(super) fn warn_unsandboxed_workers(ctx: &Ctx, asked: Option<bool>, config: &crate::files::config::Config) {
+    if let Some(w) = crate::exec::sandbox::workers_warning(asked.unwrap_or(config.sandbox_workers)) {
+        ctx.ui.warn(w);
+    }
 }
 
 fn budget_usd(s: &str) -> Result<f64, String> {
@@ -247,6 +271,7 @@ fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), 
 fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
     let (repo, ws) = ctx.setup_workspace()?;
     let controls: LaneControls = LaneControls::default();
+    let sandbox_workers = args.workers.sandbox();
     let opts = RunOptions {
         lanes: args.lanes,
         max_parallel: args.workers.max_parallel.map(|n| n as usize),
@@ -263,7 +288,7 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
         no_integrate: args.no_integrate,
         no_integration_checks: args.no_integration_checks,
         push: args.push,
-        sandbox_workers: args.sandbox_workers,
+        sandbox_workers,
         run_id: args.run_id,
         controls: Some(controls.clone()),
         attempts: args.attempts,
@@ -274,6 +299,7 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
     if let Some(w) = crate::exec::sandbox::missing_warning() {
         ctx.ui.warn(w);
     }
+    warn_unsandboxed_workers(ctx, opts.sandbox_workers, &ws.config);
     let notify = opts.notify.clone().or_else(|| ws.config.notify.clone()).filter(|c| !c.trim().is_empty());
     let result = super::run_live::follow_live(&ctx.ui, args.plain, "git lanes run", repo.lanes_dir(), &controls, |observer, interrupts| {
         if args.resume { run::resume(&repo, ws, opts, observer, interrupts) } else { run::run(&repo, ws, opts, observer, interrupts) }

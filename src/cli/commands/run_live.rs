@@ -13,6 +13,8 @@ use crate::run::{LaneControls, RunEvent, RunSummary};
 
 /// Ctrl-C protocol: each press is counted; the coordinator stops on the first and kills on the
 /// second; a third press while git-lanes is busy elsewhere (e.g. running checks) exits at once.
+/// SIGTERM and SIGHUP are counted the same way (a service manager's stop, a closed terminal):
+/// the run saves its state, ends its workers, says how to resume and exits 130.
 pub fn install_ctrl_c() -> Arc<AtomicUsize> {
     let presses = Arc::new(AtomicUsize::new(0));
     let p = presses.clone();

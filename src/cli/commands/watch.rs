@@ -44,8 +44,19 @@ pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
     let dir = args.dir.map(|d| if d.is_absolute() { d } else { repo.root.join(d) }).unwrap_or_else(|| repo.root.join(&ws.config.signals));
     let lanes = lanes_to_watch(args.lanes, &repo, &ws, &dir)?;
     let (tx, rx) = mpsc::channel::<()>();
-    let mut watcher = SignalWatcher::new(vec![dir.clone()], tx, || ());
-    let mut follows: BTreeMap<String, LaneFollow> = lanes.iter().map(|l| (l.clone(), LaneFollow::new(l, vec![dir.clone()]))).collect();
+    // A running run's sandboxed workers signal in their own worktrees: those are followed too.
+    let own = lane_signal_dirs(&repo, &ws);
+    let mut dirs = vec![dir.clone()];
+    dirs.extend(own.values().cloned());
+    let mut watcher = SignalWatcher::new(dirs, tx, || ());
+    let mut follows: BTreeMap<String, LaneFollow> = lanes
+        .iter()
+        .map(|l| {
+            let mut dirs = vec![dir.clone()];
+            dirs.extend(own.get(l).cloned());
+            (l.clone(), LaneFollow::new(l, dirs))
+        })
+        .collect();
     // The live view reads Ctrl-C as a key (raw mode) and counts it here.
     let quit = Arc::new(AtomicUsize::new(0));
     let mut display = RunDisplay::new(&ctx.ui, args.plain, || LiveSetup {
@@ -102,6 +113,15 @@ fn lanes_to_watch(asked: Vec<String>, repo: &Repo, ws: &Workspace, dir: &Path) -
         crate::files::names::check_lane(l).map_err(CliError::usage)?;
     }
     Ok(lanes)
+}
+
+/// Each lane's own signal folder in its worktree, while a run is going on.
+fn lane_signal_dirs(repo: &Repo, ws: &Workspace) -> BTreeMap<String, PathBuf> {
+    if crate::run::lock::holder(&repo.lanes_dir()).is_none() {
+        return BTreeMap::new();
+    }
+    let Ok(Some((_, st))) = crate::run::live_state(repo, None) else { return BTreeMap::new() };
+    st.lanes.iter().filter_map(|(l, ls)| Some((l.clone(), PathBuf::from(ls.worktree.as_ref()?).join(&ws.config.signals)))).collect()
 }
 
 /// How following the lanes ended.

@@ -32,6 +32,8 @@ pub(super) struct Active {
     looked_at: Instant,
     /// Why git-lanes ended a worker that would not end on its own.
     pub stuck: Option<String>,
+    /// The lane's cgroup, where the kernel allows one: what the worker started is in it.
+    pub cgroup: Option<crate::exec::cgroup::LaneGroup>,
     /// When the log was last read for the usage so far (a run with a budget).
     usage_looked_at: Instant,
     /// The lane's worktree, looked at for changes before a quiet worker is called stalled.
@@ -72,6 +74,7 @@ impl Active {
             preset,
             looked_at: Instant::now(),
             stuck: None,
+            cgroup: None,
             usage_looked_at: Instant::now(),
             worktree: None,
             alive_at: Instant::now(),
@@ -251,24 +254,34 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     let lr = r.lanes.get(lane).expect("lane prepared").clone();
     let prompt = lr.files.join("prompt.md");
     let order = lr.files.join("work-order.yaml");
+    let sandboxed = r.opts.sandbox_workers.unwrap_or(r.ws.config.sandbox_workers);
+    // In the sandbox the agent's own folder is a part of the lane's state folder: the rest of
+    // it (the operator's control file, the log) is git-lanes' alone.
+    let state_dir = if sandboxed { lr.files.join(AGENT_DIR) } else { lr.files.clone() };
+    if sandboxed {
+        crate::base::fsutil::create_dir_all(&state_dir.join("tmp"))?;
+    }
     let spec = r.ws.specs.get(lane);
     let model = crate::planning::model::lane_model(preset_of(&lr.worker), r.opts.model.as_deref(), spec, &r.ws.config);
     let ctx = WorkerContext {
         prompt_file: &prompt,
         work_order_file: &order,
-        state_dir: &lr.files,
+        state_dir: &state_dir,
         model: model.as_deref(),
         max_turns: r.opts.max_turns,
         max_budget_usd: r.opts.max_budget_usd,
         lane,
-        sandboxed: r.opts.sandbox_workers || r.ws.config.sandbox_workers,
+        sandboxed,
     };
     let mut cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
     // A later attempt works on what is left: issues an earlier attempt resolved stay resolved.
     let ids: Vec<String> =
         lr.plan.issues.iter().map(|a| a.id.clone()).filter(|id| !lr.resolved_before.iter().any(|j| &j.id == id)).collect();
     let attempt = crate::run::attempts::next_number(r.state.lanes.get(lane));
-    let mut env = worker_env(r, lane, &lr, ctx.env(), main_signals, &ids);
+    // A sandboxed worker signals in its own worktree's signal folder (the shared one is not
+    // writable to it); it is followed there already, and nobody else's.
+    let signal_dir = if sandboxed { lr.worktree.join(&r.ws.config.signals) } else { main_signals.to_path_buf() };
+    let mut env = worker_env(r, lane, &lr, ctx.env(), &signal_dir, &ids);
     env.push(("LANES_ATTEMPT".into(), attempt.to_string().into()));
     let feedback = lr.files.join(crate::run::attempts::FEEDBACK_FILE);
     if attempt > 1 && feedback.is_file() {
@@ -290,16 +303,33 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     if let Some(agent) = r.ws.config.agents.get(cmd.preset.name()) {
         env.extend(agent.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
     }
+    let mut record = None;
+    if sandboxed {
+        crate::base::fsutil::create_dir_all(&signal_dir)?;
+        env.extend(sandbox_env(&state_dir.join("tmp")));
+        let (detached, warnings) = crate::git::confine::detach(&r.repo.common_dir, &lr.worktree, &lr.branch)?;
+        r.lane_state(lane).warnings.extend(warnings);
+        env.extend(detached.env);
+        record = Some(detached.admin);
+    }
     let timeout = lane_timeout(r, lane);
-    let argv = cmd.argv();
-    let mut spec = ProcessSpec::new(argv[0], &argv[1..], &lr.worktree)
+    let cgroup = crate::exec::cgroup::LaneGroup::create(&format!("git-lanes-{}-{lane}", std::process::id()));
+    let argv: Vec<String> = match &cgroup {
+        Some(g) => g.wrap(&cmd.argv()),
+        None => cmd.argv().iter().map(|a| a.to_string()).collect(),
+    };
+    let mut spec = ProcessSpec::new(&argv[0], &argv[1..], &lr.worktree)
         .with_env(EnvPolicy::Inherit(env))
         .with_output(OutputTarget::File(lr.files.join("worker.log")))
         .with_timeout(timeout);
-    if r.opts.sandbox_workers || r.ws.config.sandbox_workers {
-        let mut policy = crate::exec::sandbox::Policy::for_worker(&lr.worktree, r.repo.git.commondir(), main_signals, &lr.files);
-        policy.writable.extend(agent_home(cmd.preset));
-        spec = spec.with_sandbox(policy);
+    if let Some(record) = &record {
+        let procs = cgroup.as_ref().map(crate::exec::cgroup::LaneGroup::procs);
+        let home = agent_home(cmd.preset);
+        let mut own: Vec<&Path> = vec![&lr.worktree, &state_dir, record];
+        own.extend(procs.as_deref());
+        own.extend(home.iter().map(PathBuf::as_path));
+        own.extend(r.ws.config.sandbox_writable.iter().map(PathBuf::as_path));
+        spec = spec.with_sandbox(crate::exec::sandbox::Policy::for_worker(&own));
     }
     let exited = events.clone();
     let name = lane.to_string();
@@ -317,6 +347,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     r.emit(RunEvent::LaneStarted { lane: lane.to_string(), pid, issues: ids, attempt });
     let follow = LaneFollow::new(lane, vec![main_signals.to_path_buf(), lr.worktree.join(&r.ws.config.signals)]);
     let mut active = Active::new(lane, Some(child), None, follow, timeout, cmd.preset);
+    active.cgroup = cgroup;
     active.worktree = Some(lr.worktree.clone());
     Ok(active)
 }
@@ -377,10 +408,76 @@ fn worker_env(
     env.push(("LANES_PORT_BASE".into(), port_base.to_string().into()));
     env.push(("LANES_PORT_SPAN".into(), r.ws.config.port_span.to_string().into()));
     env.push(("LANES_WORKTREE".into(), lr.worktree.as_os_str().to_owned()));
+    env.push((MARK.into(), lane_mark(r, lane).into()));
     if let Some(path) = presets::worker_path() {
         env.push(("PATH".into(), path));
     }
     env.extend(crate::judge::guard::no_push_env(std::env::var_os("GIT_CONFIG_COUNT").as_deref()));
+    env
+}
+
+/// What a lane's worker left behind once it has ended, for the lane's warnings: its processes
+/// still running (found by the [`MARK`] they inherited, also after `setsid`, a double fork or
+/// `nohup`) are ended; signal files it wrote for other lanes in its
+/// own signal folder are named (they count for nobody: a lane is followed only through its
+/// own files).
+pub(super) fn end_left_behind(r: &Run<'_>, lane: &str, cgroup: Option<&crate::exec::cgroup::LaneGroup>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut left = cgroup.map(crate::exec::cgroup::LaneGroup::end).unwrap_or_default();
+    let marked = process::processes_with_env(&[(MARK, &lane_mark(r, lane))]);
+    process::end_processes(&marked, Duration::from_millis(500));
+    left.extend(marked);
+    if !left.is_empty() {
+        let list: Vec<String> = left.iter().map(ToString::to_string).collect();
+        warnings.push(format!("the worker left processes running after it ended; git-lanes ended them: {}", list.join(", ")));
+    }
+    if let Some(lr) = r.lanes.get(lane) {
+        let dir = lr.worktree.join(&r.ws.config.signals);
+        let mut foreign: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|n| {
+                let stem = n.strip_suffix(".status").or_else(|| n.strip_suffix(".done"));
+                stem.is_some_and(|s| s != lane && r.lanes.contains_key(s))
+            })
+            .collect();
+        foreign.sort();
+        if !foreign.is_empty() {
+            warnings.push(format!(
+                "the worker wrote signal files of other lanes ({}) in {}; they are ignored (a lane signals only through its own files)",
+                foreign.join(", "),
+                dir.display()
+            ));
+        }
+    }
+    warnings
+}
+
+/// The variable every process of a lane's worker inherits, naming the repository, the run and
+/// the lane: what is left behind is found by it (the run id and lane name alone are not unique
+/// across repositories).
+const MARK: &str = "LANES_MARK";
+
+fn lane_mark(r: &Run<'_>, lane: &str) -> String {
+    format!("{}:{}:{lane}", r.repo.common_dir.display(), r.run_id)
+}
+
+/// The agent's own folder in a lane's state folder when the worker is sandboxed
+/// (`LANES_STATE_DIR`; its `tmp/` is the worker's `TMPDIR`).
+pub(crate) const AGENT_DIR: &str = "agent";
+
+/// What a sandboxed worker's environment changes: temp is its own, and the user's ssh agent and
+/// password prompts are out of reach.
+fn sandbox_env(tmp: &Path) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> =
+        ["TMPDIR", "TMP", "TEMP"].into_iter().map(|k| (OsString::from(k), tmp.as_os_str().to_owned())).collect();
+    // An empty value counts as unset for ssh and git.
+    for k in ["SSH_AUTH_SOCK", "SSH_AGENT_PID", "GIT_ASKPASS", "SSH_ASKPASS"] {
+        env.push((k.into(), OsString::new()));
+    }
+    env.push(("GIT_TERMINAL_PROMPT".into(), "0".into()));
     env
 }
 

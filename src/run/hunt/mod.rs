@@ -413,6 +413,10 @@ fn commit_leftovers(r: &mut Run<'_>, lane: &str, lr: &super::LaneRun) -> Option<
     let msg = format!("lanes: hunt {}: lane {lane}: work left uncommitted by the hunter", r.run_id);
     // Signal folders (both), agents' droppings and the preset's own files never go into a commit.
     let keep_out = super::keep_out(&r.ws.config, &lr.keep_out);
+    match crate::git::confine::adopt(&r.repo.common_dir, &lr.worktree, &lr.branch) {
+        Ok(warnings) => r.lane_state(lane).warnings.extend(warnings),
+        Err(e) => return Some(format!("lane {lane}: could not take the hunter's commits: {e}")),
+    }
     match worktree::commit_leftovers(&lr.worktree, &msg, &keep_out) {
         // The documented normal path (the commit says it), not a warning.
         Ok(_) => None,
