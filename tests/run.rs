@@ -272,13 +272,14 @@ fn a_lane_that_rewrites_lanes_yaml_a_spec_or_the_catalog_has_those_edits_dropped
     }
     r.finish_setup("");
     let spec_m = r.show("HEAD", ".claude/agents/issue-fixers/IF-Lane-M.md");
+    let config = r.show("HEAD", "lanes.yaml");
     let out = r.run("R1", &[("E", "steer"), ("M", "fix")], &[]);
     // Resolved and merged, with what was dropped left for a human to look at.
     out.expect_code(3);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED", "{}", out.stdout);
     assert_eq!(r.status_on_head("M-01"), "RESOLVED", "{}", out.stdout);
     assert!(r.show("HEAD", "src/E.txt").contains("fixed-E-01"));
-    assert_eq!(r.show("HEAD", "lanes.yaml"), "worker: sh fake-worker.sh\n");
+    assert_eq!(r.show("HEAD", "lanes.yaml"), config);
     assert_eq!(r.show("HEAD", ".claude/agents/issue-fixers/IF-Lane-M.md"), spec_m);
     assert!(!r.show("HEAD", "SAF_ISSUE_CATALOG.md").contains("edited by lane E"));
     for what in [
