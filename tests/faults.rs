@@ -167,7 +167,7 @@ fn a_weakened_check_is_never_merged_and_a_later_run_cannot_resolve_with_it() {
     c.assert_promises(&out);
     assert_eq!(c.r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(c.r.status_on_head("E-02"), "OPEN");
-    assert!(out.stdout.contains("E-02") && out.stdout.contains("reverted"), "{}", out.stdout);
+    assert!(out.stdout.contains("E-02") && out.stdout.contains("edit dropped"), "{}", out.stdout);
     // A do-nothing worker next time: E-02's real check still fails.
     let again = c.run("W2", &[("E", "fix")], &["--lane", "E"]);
     c.assert_promises(&again);

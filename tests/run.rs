@@ -231,24 +231,164 @@ fn a_worker_that_forgets_to_commit_has_its_work_committed_and_accepted() {
 }
 
 #[test]
-fn a_worker_that_edits_another_lanes_issue_or_the_catalog_is_rejected() {
+fn a_worker_that_edits_another_lanes_issue_or_the_catalog_has_the_edit_dropped_and_its_fix_merged() {
     let r = RunRepo::standard();
+    let catalog = r.show("HEAD", "SAF_ISSUE_CATALOG.md");
     let out = r.run("R1", &[("E", "trespass_issue"), ("M", "trespass_catalog")], &[]);
+    // Resolved and merged, with what was dropped left for a human to look at.
     out.expect_code(3);
-    assert_eq!(r.status_on_head("E-01"), "OPEN");
-    assert_eq!(r.status_on_head("M-01"), "OPEN");
-    // Nothing was resolved: the bookkeeping is kept under refs/lanes/runs/R1, off the branch.
-    let report = r.report_cmd("R1");
-    assert_eq!(report_result(&report, "E-01").as_deref(), Some("REJECTED"), "{report}");
-    assert_eq!(report_result(&report, "M-01").as_deref(), Some("REJECTED"), "{report}");
-    let verdict = r.show("refs/lanes/runs/R1", "LogBook/issue-fixing/runs/R1/E-01.verdict.yaml");
-    assert!(verdict.contains("SpecFit"), "{verdict}");
-    // Nothing of theirs reached HEAD; their branches wait for a human.
+    // Judged on the rest: both honest fixes are resolved and merged.
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED", "{}", out.stdout);
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED", "{}", out.stdout);
+    assert!(r.show("HEAD", "src/E.txt").contains("fixed-E-01"));
+    assert!(r.show("HEAD", "src/M.txt").contains("fixed-M-01"));
+    // The trespasses are not: not on HEAD, and named with their lane.
     assert!(!r.show("HEAD", "issues/M/M-01.md").contains("edited by lane E"));
     assert!(!r.show("HEAD", "SAF_ISSUE_CATALOG.md").contains("edited by lane M"));
-    assert!(!r.show("HEAD", "src/E.txt").contains("fixed-E-01"));
-    assert!(r.has_ref("refs/heads/lanes/R1/E") && r.has_ref("refs/heads/lanes/R1/M"));
+    assert_ne!(r.show("HEAD", "SAF_ISSUE_CATALOG.md"), catalog, "the run still syncs the catalog");
+    assert!(out.stdout.contains("lane E: edit dropped from its commit: issues/M/M-01.md (M-01)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("lane M: edit dropped from its commit: SAF_ISSUE_CATALOG.md: the lane changed the catalog"),
+        "{}",
+        out.stdout
+    );
+    let report = r.report_on_head("R1");
+    assert!(report.contains("edit dropped: issues/M/M-01.md"), "{report}");
+    let verdict = r.show("HEAD", "LogBook/issue-fixing/runs/R1/E-01.verdict.yaml");
+    assert!(verdict.contains("dropped_edit") && verdict.contains("issues/M/M-01.md"), "{verdict}");
     r.cmd().args(["sync", "--check"]).assert().code(0);
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+/// What steers the next run is not a lane's: `lanes.yaml`, agent specs and the catalog.
+#[test]
+fn a_lane_that_rewrites_lanes_yaml_a_spec_or_the_catalog_has_those_edits_dropped_and_named() {
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    for lane in ["E", "M"] {
+        let spec = std::fs::read_to_string(format!("tests/fixtures/seed/agents/IF-Lane-{lane}.md")).unwrap();
+        r.write(&format!(".claude/agents/issue-fixers/IF-Lane-{lane}.md"), &spec);
+    }
+    r.finish_setup("");
+    let spec_m = r.show("HEAD", ".claude/agents/issue-fixers/IF-Lane-M.md");
+    let config = r.show("HEAD", "lanes.yaml");
+    let out = r.run("R1", &[("E", "steer"), ("M", "fix")], &[]);
+    // Resolved and merged, with what was dropped left for a human to look at.
+    out.expect_code(3);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED", "{}", out.stdout);
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED", "{}", out.stdout);
+    assert!(r.show("HEAD", "src/E.txt").contains("fixed-E-01"));
+    assert_eq!(r.show("HEAD", "lanes.yaml"), config);
+    assert_eq!(r.show("HEAD", ".claude/agents/issue-fixers/IF-Lane-M.md"), spec_m);
+    assert!(!r.show("HEAD", "SAF_ISSUE_CATALOG.md").contains("edited by lane E"));
+    for what in [
+        "lanes.yaml: the lane changed git-lanes' configuration",
+        ".claude/agents/issue-fixers/IF-Lane-M.md: the lane changed an agent spec",
+        "SAF_ISSUE_CATALOG.md: the lane changed the catalog",
+    ] {
+        assert!(out.stdout.contains(&format!("lane E: edit dropped from its commit: {what}")), "{what}\n{}", out.stdout);
+    }
+    // `status` names them after the run.
+    let status = r.cmd().arg("status").output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("lane E: edit dropped: lanes.yaml"), "{status}");
+    assert!(status.contains("E-01 approved with warnings"), "{status}");
+    r.assert_nothing_lost("R1", &["E", "M"]);
+}
+
+#[test]
+fn a_worker_that_marks_an_issue_it_was_not_given_resolved_does_not_resolve_it() {
+    let r = RunRepo::bare();
+    r.issue("E-01", &["src/E.txt"], &token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &token_check("M-01"));
+    // E-02 waits for M-01: blocked, so not assigned in this run.
+    r.issue("E-02", &["src/E.txt"], &token_check("E-02"));
+    let e2 = std::fs::read_to_string(r.root().join("issues/E/E-02.md")).unwrap();
+    r.write("issues/E/E-02.md", &e2.replace("depends_on: []", "depends_on: [\"M-01\"]"));
+    r.finish_setup("");
+    let out = r.run("R1", &[("E", "flip"), ("M", "fix")], &[]);
+    // Resolved and merged, with what was dropped left for a human to look at.
+    out.expect_code(3);
+    assert_eq!(r.status_on_head("E-01"), "RESOLVED", "{}", out.stdout);
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED", "{}", out.stdout);
+    assert_eq!(r.status_on_head("E-02"), "OPEN", "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "lane E: edit dropped from its commit: issues/E/E-02.md (E-02): the lane set its status to RESOLVED (not an issue of this lane)"
+        ),
+        "{}",
+        out.stdout
+    );
+    r.cmd().args(["sync", "--check"]).assert().code(0);
+}
+
+/// A protected file an issue lists under `may_change:` is the lane's to change; without it the
+/// same edit is dropped and the checks run on the base's version.
+#[test]
+fn may_change_lets_a_lane_change_a_protected_file_and_without_it_the_edit_is_dropped() {
+    for (lenient, code, status) in [(true, 0, "RESOLVED"), (false, 3, "OPEN")] {
+        let r = RunRepo::bare();
+        r.write("tests/expected.txt", "old expectation\n");
+        r.issue("E-01", &["tests/expected.txt"], "grep -q new tests/expected.txt && echo PASS || echo FAIL\n");
+        if lenient {
+            let text = std::fs::read_to_string(r.root().join("issues/E/E-01.md")).unwrap();
+            r.write("issues/E/E-01.md", &text.replace("depends_on: []", "depends_on: []\nmay_change: [\"tests/expected.txt\"]"));
+        }
+        r.finish_setup("");
+        r.cmd().arg("validate").assert().code(0);
+        let out = r.run("R1", &[("E", "sed|tests/expected.txt|s/old/new/")], &["--lane", "E"]);
+        out.expect_code(code);
+        assert_eq!(r.status_on_head("E-01"), status, "may_change {lenient}: {}", out.stdout);
+        let on_head = r.show("HEAD", "tests/expected.txt");
+        assert_eq!(on_head.contains("new"), lenient, "{on_head}");
+        assert_eq!(out.stdout.contains("lane E: edit dropped from its commit: tests/expected.txt"), !lenient, "{}", out.stdout);
+    }
+}
+
+#[test]
+fn a_weakened_test_in_a_python_package_is_not_merged_and_an_honest_fix_is() {
+    if !common_run::has_pytest() {
+        eprintln!("skipped: `python3 -m pytest --version` fails (pytest is not installed)");
+        return;
+    }
+    let r = RunRepo::bare();
+    r.write("calc/__init__.py", "def add(a, b):\n    return a + b + 1\n\n\ndef mul(a, b):\n    return a * b + 1\n");
+    let tests =
+        "from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n";
+    r.write("tests/test_calc.py", tests);
+    let pytest = |t: &str| format!("python3 -m pytest -q -p no:cacheprovider tests/test_calc.py::{t}\n");
+    r.issue("E-01", &["calc/"], &pytest("test_add"));
+    r.issue("M-01", &["calc/"], &pytest("test_mul"));
+    r.finish_setup("");
+    let dry = r.cmd().args(["run", "--dry-run"]).output().unwrap();
+    let dry = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.contains("protected (run as at the base, edits not merged): tests/**"), "{dry}");
+    assert!(dry.contains("tests/test_calc.py"), "{dry}");
+    // Lane E rewrites the test to expect the bug; lane M fixes the code.
+    let out = r.run(
+        "R1",
+        &[("E", "sed|tests/test_calc.py|s/add(2, 3) == 5/add(2, 3) == 6/"), ("M", "sed|calc/__init__.py|s/a \\* b + 1/a * b/")],
+        &[],
+    );
+    out.expect_code(3);
+    assert_eq!(r.status_on_head("E-01"), "OPEN", "{}", out.stdout);
+    assert_eq!(r.status_on_head("M-01"), "RESOLVED", "{}", out.stdout);
+    assert_eq!(r.show("HEAD", "tests/test_calc.py"), tests);
+    assert!(r.show("HEAD", "calc/__init__.py").contains("return a * b\n"));
+    assert!(
+        out.stdout.contains(
+            "lane E: edit dropped from its commit: tests/test_calc.py: the lane changed a protected path (`protect:` pattern `tests/**`)"
+        ),
+        "{}",
+        out.stdout
+    );
+    let report = r.report_on_head("R1");
+    assert_eq!(report_result(&report, "E-01").as_deref(), Some("REJECTED"), "{report}");
+    assert_eq!(report_result(&report, "M-01").as_deref(), Some("RESOLVED"), "{report}");
+    assert!(report.contains("edit dropped: tests/test_calc.py"), "{report}");
+    let status = r.cmd().arg("status").output().unwrap();
+    assert!(String::from_utf8_lossy(&status.stdout).contains("lane E: edit dropped: tests/test_calc.py"));
     r.assert_nothing_lost("R1", &["E", "M"]);
 }
 
@@ -285,6 +425,13 @@ fn two_lanes_that_change_one_file_apart_are_both_merged_with_both_changes() {
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
     assert_eq!(r.show("HEAD", "shared.txt"), "top by lane E\nkeepme\nshared base\nbottom by lane M\n");
     assert!(!out.stdout.contains("conflict"), "{}", out.stdout);
+    // Credit per issue: E-01's changes are its own file; the shared line is listed under the lane.
+    let e01 = r.show("HEAD", "issues/E/E-01.md");
+    let changes = &e01[e01.find("**Changes Made:**").expect("a resolution")..];
+    assert!(changes.contains("`src/E.txt`") && !changes.contains("`shared.txt`"), "{e01}");
+    assert!(changes.contains("and 1 other file(s) of the lane, listed in the run report"), "{e01}");
+    let report = r.report_on_head("R1");
+    assert!(report.contains("- **Other changes (no issue of the lane's):** `shared.txt`"), "{report}");
     assert_eq!(final_state(&r).integration.as_ref().unwrap().merged, ["E", "M"]);
     r.cmd().args(["sync", "--check"]).assert().code(0);
     r.assert_nothing_lost("R1", &["E", "M"]);

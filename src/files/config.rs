@@ -12,6 +12,21 @@ use crate::{base::fsutil, files::names};
 /// The name of the optional configuration file at the repository root.
 pub const CONFIG_FILE: &str = "lanes.yaml";
 
+/// The paths that judge a fix when `lanes.yaml` has no `protect:`: the usual test locations of
+/// the main ecosystems.
+pub const DEFAULT_PROTECT: &[&str] = &[
+    "tests/**",
+    "test/**",
+    "**/test_*.py",
+    "**/*_test.py",
+    "**/*_test.go",
+    "**/*.test.*",
+    "**/*.spec.*",
+    "spec/**",
+    "__tests__/**",
+    "src/test/**",
+];
+
 /// How finished lanes are brought together (SPEC §4 step 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -73,6 +88,9 @@ pub struct FileConfig {
     pub worktree_pool: Option<bool>,
     /// At most this many worktrees are kept in the pool (default 32).
     pub worktree_pool_size: Option<usize>,
+    /// Globs of the paths that judge a fix (tests): checks run with them as they are at the run's
+    /// base, and a lane's edits to existing ones are not merged. Absent: the usual test locations.
+    pub protect: Option<Vec<String>>,
     /// How many times a lane's worker is started when its issues are rejected (default 2; 1 =
     /// never again).
     pub attempts: Option<u32>,
@@ -219,6 +237,8 @@ pub struct Config {
     /// `notify:` — the command told when a run ends or a lane needs a human.
     pub notify: Option<String>,
     pub setup: SetupConfig,
+    /// Protected-path globs (`protect:`; by default [`DEFAULT_PROTECT`]).
+    pub protect: Vec<String>,
     /// `integration_checks:` (see [`FileConfig::integration_checks`]).
     pub integration_checks: Vec<String>,
     /// `integration_timeout:`, else `verify.timeout`.
@@ -271,6 +291,7 @@ impl Config {
             budget: BudgetConfig::default(),
             notify: None,
             setup: SetupConfig::default(),
+            protect: DEFAULT_PROTECT.iter().map(|s| s.to_string()).collect(),
             integration_checks: Vec::new(),
             integration_timeout: Duration::from_secs(30),
             from_file: false,
@@ -382,6 +403,16 @@ impl Config {
             self.budget = b.clone();
         }
         self.setup = f.setup.clone();
+        if let Some(globs) = &f.protect {
+            for g in globs {
+                if let Err(e) = globset::Glob::new(g) {
+                    return Err(Problem::new(CONFIG_FILE, 0, format!("protect: `{g}` is not a valid glob: {}", e.kind()))
+                        .with_hint("write globs such as `tests/**` or `**/test_*.py`")
+                        .into());
+                }
+            }
+            self.protect = globs.clone();
+        }
         if let Some(bad) = f.integration_checks.iter().find(|c| c.trim().is_empty()) {
             return Err(Problem::new(CONFIG_FILE, 0, format!("integration_checks: `{bad}` is an empty command")).into());
         }
@@ -483,6 +514,17 @@ mod tests {
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("5x"), None);
         assert_eq!(iso_duration(Duration::from_secs(1500)), "PT25M");
+    }
+
+    #[test]
+    fn protect_replaces_the_default_test_locations_and_bad_globs_are_refused() {
+        let o = Overrides::default();
+        assert_eq!(Config::from_bytes(None, &o).unwrap().protect.len(), DEFAULT_PROTECT.len());
+        let c = Config::from_bytes(Some(b"protect: [\"checks/**\"]\n".to_vec()), &o).unwrap();
+        assert_eq!(c.protect, ["checks/**"]);
+        assert!(Config::from_bytes(Some(b"protect: []\n".to_vec()), &o).unwrap().protect.is_empty());
+        let e = Config::from_bytes(Some(b"protect: [\"tests/[a\"]\n".to_vec()), &o).unwrap_err().to_string();
+        assert!(e.contains("protect: `tests/[a` is not a valid glob"), "{e}");
     }
 
     #[test]

@@ -102,6 +102,8 @@ struct RawMeta {
     verification_confidence: Option<Scalar>,
     verification_pattern: Option<Scalar>,
     verification_depth: Option<Scalar>,
+    #[serde(default)]
+    may_change: OneOrMany,
 }
 
 /// A YAML scalar of any type, kept as text.
@@ -162,6 +164,9 @@ pub struct Meta {
     pub verification_confidence: Option<String>,
     pub verification_pattern: Option<String>,
     pub verification_depth: Option<String>,
+    /// Protected paths (tests, files its checks name) a fix of this issue may change: paths,
+    /// folders or globs.
+    pub may_change: Vec<String>,
 }
 
 /// One verification command.
@@ -325,6 +330,7 @@ impl Issue {
             verification_confidence: opt(raw.verification_confidence),
             verification_pattern: opt(raw.verification_pattern),
             verification_depth: opt(raw.verification_depth),
+            may_change: raw.may_change.into_vec(),
         };
         let facts = Facts {
             checks: checks_of(text, &outline),
@@ -543,6 +549,10 @@ fn fast_raw_meta(yaml: &str, yaml_line: usize) -> Option<(RawMeta, [u32; KEYS.le
             "verification_confidence" => put(13, &mut m.verification_confidence, scalar(value)?),
             "verification_pattern" => put(14, &mut m.verification_pattern, scalar(value)?),
             "verification_depth" => put(15, &mut m.verification_depth, scalar(value)?),
+            "may_change" => {
+                m.may_change = list(value)?;
+                return Some(());
+            }
             _ => return Some(()),
         };
         lines[known] = u32::try_from(yaml_line + at).unwrap_or(u32::MAX);

@@ -40,8 +40,9 @@ const MAGIC: &[u8; 8] = b"GLSUMCCH";
 /// Bumped whenever the encoding or the meaning of a summary changes (2: entries sorted by path,
 /// each summary length-prefixed so it is decoded only when its file is unchanged; 3: the paths and
 /// keys in a table of their own before the summaries, so proving files unchanged reads only it;
-/// 4: the summaries' checksum seeded without their length, as they are streamed to the file).
-const FORMAT: u32 = 4;
+/// 4: the summaries' checksum seeded without their length, as they are streamed to the file;
+/// 5: `may_change`).
+const FORMAT: u32 = 5;
 
 /// What proves a file unchanged since its summary was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -526,6 +527,7 @@ fn put_issue(out: &mut Vec<u8>, issue: &Issue) {
         verification_confidence,
         verification_pattern,
         verification_depth,
+        may_change,
     } = &issue.meta;
     let Facts { checks, key_lines, has_resolution, prose_extreme } = &issue.facts;
     put_str(out, issue_id);
@@ -546,6 +548,7 @@ fn put_issue(out: &mut Vec<u8>, issue: &Issue) {
     for o in [time_box, date_verified, verification_confidence, verification_pattern, verification_depth] {
         put_opt(out, o);
     }
+    put_list(out, may_change);
     put_str(out, &issue.title);
     put_u64(out, issue.title_line as u64);
     out.push(u8::from(issue.bom));
@@ -680,6 +683,7 @@ impl<'a> Reader<'a> {
         let verification_confidence = self.opt()?;
         let verification_pattern = self.opt()?;
         let verification_depth = self.opt()?;
+        let may_change = self.list()?;
         let meta = Meta {
             issue_id,
             lane,
@@ -697,6 +701,7 @@ impl<'a> Reader<'a> {
             verification_confidence,
             verification_pattern,
             verification_depth,
+            may_change,
         };
         let title = self.string()?;
         let title_line = self.usize()?;

@@ -13,6 +13,9 @@ pub struct Resolution {
     pub date: String,
     pub fixed_by: String,
     pub files_changed: Vec<String>,
+    /// How many more files the lane changed that belong to no issue of its (named in the run
+    /// report, under the lane).
+    pub other_files: usize,
     pub verification: String,
 }
 
@@ -96,11 +99,14 @@ impl Edit {
         s.push_str(&format!("- **Fixed:** {}{eol}", r.date));
         s.push_str(&format!("- **Fixed By:** {}{eol}", r.fixed_by));
         s.push_str(&format!("- **Changes Made:**{eol}"));
-        if r.files_changed.is_empty() {
+        if r.files_changed.is_empty() && r.other_files == 0 {
             s.push_str(&format!("  - (no files changed){eol}"));
         }
         for f in &r.files_changed {
             s.push_str(&format!("  - `{f}`{eol}"));
+        }
+        if r.other_files > 0 {
+            s.push_str(&format!("  - (and {} other file(s) of the lane, listed in the run report){eol}", r.other_files));
         }
         s.push_str(&format!("- **Verification:** {}{eol}", r.verification));
         self.text.push_str(&s);
@@ -208,6 +214,7 @@ mod tests {
             date: "2026-11-25".into(),
             fixed_by: "lane E (run R1)".into(),
             files_changed: vec!["examples/minimal_demo/config/guidelines.yaml".into()],
+            other_files: 0,
             verification: "1/1 checks passed".into(),
         });
         let after = e.text();

@@ -341,6 +341,12 @@ fn simple_commands(line: &str) -> Vec<Vec<String>> {
     cmds
 }
 
+/// Every word of a shell line, quotes removed (see [`simple_commands`]): what a check's command
+/// line names.
+pub fn words(line: &str) -> Vec<String> {
+    simple_commands(line).into_iter().flatten().collect()
+}
+
 /// Whether a path argument points outside the current directory tree.
 fn escapes_worktree(arg: &&str) -> bool {
     let a = *arg;

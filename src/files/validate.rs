@@ -27,6 +27,7 @@ pub fn validate(ws: &Workspace, catalog: Option<&Result<Catalog, Problem>>) -> R
         references(i, &ids, &mut r);
         pinned_lane(ws, i, &mut r);
         affected_paths(i, &mut r);
+        may_change(i, &mut r);
         verification(i, &mut r);
     }
     r.errors.extend(cycles(&ws.issues));
@@ -92,6 +93,24 @@ fn affected_paths(i: &Issue, r: &mut Report) {
                     format!("affected path `{a}` {why}; it must name a path inside the repository"),
                 )
                 .with_hint("write it relative to the repository root, e.g. `src/module.rs`"),
+            );
+        }
+    }
+}
+
+/// `may_change:` names paths inside the repository, as paths, folders or valid globs.
+fn may_change(i: &Issue, r: &mut Report) {
+    for m in &i.meta.may_change {
+        let line = i.key_line("may_change").unwrap_or(0);
+        if let Some(why) = crate::files::names::escapes_repository(m) {
+            r.errors.push(
+                Problem::new(&i.path, line, format!("may_change path `{m}` {why}; it must name a path inside the repository"))
+                    .with_hint("write it relative to the repository root, e.g. `tests/test_parser.py`"),
+            );
+        } else if let Err(e) = globset::Glob::new(m) {
+            r.errors.push(
+                Problem::new(&i.path, line, format!("may_change pattern `{m}` is not a valid glob: {}", e.kind()))
+                    .with_hint("use a path, a folder, or a glob such as `tests/test_*.py`"),
             );
         }
     }
@@ -215,4 +234,22 @@ pub fn dependency_cycles(issues: &[Issue]) -> Vec<Vec<String>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn may_change_must_stay_inside_the_repository_and_be_a_valid_glob() {
+        let text = "---\nissue_id: \"E-01\"\nlane: \"E\"\nstatus: \"OPEN\"\nmay_change: [\"tests/test_a.py\", \"../x\", \"tests/[a\"]\n---\n\n# [LANE E] Issue E-01: t\n";
+        let i = Issue::parse(std::path::Path::new("issues/E/E-01.md"), text.as_bytes().to_vec()).unwrap();
+        assert_eq!(i.meta.may_change, ["tests/test_a.py", "../x", "tests/[a"]);
+        let mut r = Report::default();
+        may_change(&i, &mut r);
+        let errors: Vec<String> = r.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("issues/E/E-01.md:5") && errors[0].contains("`../x`"), "{errors:?}");
+        assert!(errors[1].contains("not a valid glob"), "{errors:?}");
+    }
 }

@@ -108,7 +108,9 @@ pub fn adopt(common: &Path, worktree: &Path, branch: &str) -> Result<Vec<String>
     let name = format!("refs/heads/{branch}");
     let head = std::fs::read_to_string(admin.join("HEAD")).unwrap_or_default();
     let head = head.trim();
-    if head == format!("ref: {name}") {
+    if head == format!("ref: {name}") || head.starts_with("ref: refs/heads/") {
+        // On its lane branch, or switched to another branch the worker made or checked out: that
+        // branch keeps its commits and the lane is held for the switch (see `run::refwatch`).
         remove_objects(&objects)?;
         return Ok(warnings);
     }

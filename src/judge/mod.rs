@@ -3,5 +3,6 @@
 
 pub mod evidence;
 pub mod guard;
+pub mod protect;
 pub mod verdict;
 pub mod verify;

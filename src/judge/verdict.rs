@@ -9,7 +9,8 @@
 //! | dimension | fails when | rejects? |
 //! |---|---|---|
 //! | SpecFit | a changed file is outside the issue's affected paths (path or directory prefix), the issue file itself, and the affected paths of the lane's other issues in the same run | no: a warning, the score is the share of files inside |
-//! | SpecFit | the lane touched another lane's issue file, the catalog, or the LogBook | **yes**: a lane that edits shared state must not get its fix approved |
+//! | SpecFit | the lane guard dropped edits from the lane's commit (tests, issue files, `lanes.yaml`…): the lane is judged on the rest | no: a warning naming each |
+//! | SpecFit | the lane touched another lane's issue file, the catalog, or the LogBook (what the guard did not drop) | **yes**: a lane that edits shared state must not get its fix approved |
 //! | Verification | any check fails, or the issue has no checks (UNVERIFIABLE) | **yes** |
 //! | Dependencies | a `depends_on` issue is not RESOLVED/WONTFIX (or unknown) | no (SPEC: only Verification and Security reject) |
 //! | Effort | the lane took longer than its time box; no time box or no duration passes | no |
@@ -93,6 +94,9 @@ pub struct JudgeInput<'a> {
     pub catalog: &'a Path,
     /// The LogBook folder (`LogBook`); nothing under it may be changed by a lane.
     pub logbook: &'a Path,
+    /// Edits the lane guard dropped from the lane's commit (one line each): the lane is judged
+    /// without them, and they are named.
+    pub dropped: &'a [String],
     /// RFC 3339 timestamp for the verdict.
     pub now: &'a str,
 }
@@ -290,6 +294,19 @@ fn spec_fit(input: &JudgeInput<'_>) -> DimensionResult {
             true,
         );
     }
+    if !input.dropped.is_empty() {
+        let n = input.dropped.len();
+        let mut evidence: Vec<Evidence> = input.dropped.iter().map(|d| ev("dropped_edit", d.clone())).collect();
+        evidence.extend(outside);
+        return result(
+            Dimension::SpecFit,
+            false,
+            if total == 0 { 0.0 } else { inside as f64 / total as f64 },
+            format!("{n} edit(s) the lane may not make were dropped from its commit (judged without them): {}", input.dropped.join("; ")),
+            evidence,
+            false,
+        );
+    }
     if !outside.is_empty() {
         let n = outside.len();
         return result(
@@ -452,6 +469,7 @@ mod tests {
             other_lane_issue_files: &c.others,
             catalog: Path::new("SAF_ISSUE_CATALOG.md"),
             logbook: Path::new("LogBook"),
+            dropped: &[],
             now: "2026-01-07T10:25:00Z",
         })
     }
@@ -512,6 +530,32 @@ mod tests {
             assert_eq!(v.dimension(Dimension::SpecFit).score, 0.0, "{path}");
             assert!(!v.approved(), "{path}");
         }
+    }
+
+    #[test]
+    fn dropped_edits_are_named_and_the_rest_is_judged() {
+        let c = case();
+        let dropped = ["tests/test_a.py: the lane changed a protected path; restored as it was when the run started".to_string()];
+        let v = judge(&JudgeInput {
+            issue: &c.issue,
+            lane: "E",
+            siblings: &[],
+            changed: &c.changed,
+            checks: &c.checks,
+            dependencies: &c.deps,
+            duration: c.duration,
+            time_box: c.time_box,
+            other_lane_issue_files: &c.others,
+            catalog: Path::new("SAF_ISSUE_CATALOG.md"),
+            logbook: Path::new("LogBook"),
+            dropped: &dropped,
+            now: "2026-01-07T10:25:00Z",
+        });
+        assert!(v.approved(), "{v:?}");
+        assert!(v.recommendation.starts_with("APPROVE with warnings - SpecFit"), "{}", v.recommendation);
+        assert!(v.recommendation.contains("tests/test_a.py"), "{}", v.recommendation);
+        let yaml = v.to_yaml().unwrap();
+        assert!(yaml.contains("dropped_edit"), "{yaml}");
     }
 
     #[test]

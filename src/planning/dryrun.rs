@@ -71,6 +71,9 @@ pub struct IssuePreview {
     /// No checks: a run could never resolve it.
     pub unverifiable: bool,
     pub checks: Vec<CheckPreview>,
+    /// What the checks run with as it is at the base, and a lane's edits to which are not merged:
+    /// the `protect:` globs and the files the lane's checks name (outside its affected paths).
+    pub protected: Vec<String>,
 }
 
 /// One lane's dry run.
@@ -93,6 +96,9 @@ pub struct LanePreview {
 pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog>, opts: &DryRunOptions) -> Result<Vec<LanePreview>> {
     let plans = plan::plan(ws, catalog, &opts.plan)?;
     let by_id = ws.by_id();
+    let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+    let exists = |p: &str| head.as_ref().is_some_and(|t| t.get_path(Path::new(p)).is_ok());
+    let protection = crate::judge::protect::Protection::new(&ws.config.protect, &ws.issues, exists);
     let mut lanes = Vec::with_capacity(plans.len());
     for p in plans {
         let work_order = if p.is_idle() {
@@ -107,6 +113,7 @@ pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog
             };
             Some(WorkOrder::build(&p, &cx)?)
         };
+        let lane_issues: Vec<&crate::files::issue::Issue> = p.issues.iter().filter_map(|a| by_id.get(a.id.as_str()).copied()).collect();
         let verdict_preview = p
             .issues
             .iter()
@@ -130,7 +137,8 @@ pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog
                         }
                     })
                     .collect();
-                IssuePreview { id: a.id.clone(), unverifiable: checks.is_empty(), checks }
+                let protected = by_id.get(a.id.as_str()).map(|i| protection.shown_for(i, &lane_issues)).unwrap_or_default();
+                IssuePreview { id: a.id.clone(), unverifiable: checks.is_empty(), checks, protected }
             })
             .collect();
         let (worker, worker_problem) = if p.is_idle() { (None, None) } else { worker_preview(ws, &p.lane, opts) };

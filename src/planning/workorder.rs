@@ -297,6 +297,14 @@ fn prohibited(config: &Config, lane: &str) -> Vec<Prohibited> {
             reason: "Run state, reports and evidence are written by git-lanes".into(),
         },
         Prohibited {
+            action: format!(
+                "Change existing tests ({}) or files a verification command names, unless the issue lists them under may_change; or edit {} or agent specs",
+                config.protect.join(", "),
+                crate::files::config::CONFIG_FILE
+            ),
+            reason: "Checks run with them as they are at the run's base; such edits are dropped from the lane's commit".into(),
+        },
+        Prohibited {
             action: "Mark an issue RESOLVED yourself".into(),
             reason: "git-lanes resolves an issue only after its verification commands pass".into(),
         },

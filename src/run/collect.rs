@@ -2,9 +2,13 @@
 //!
 //! Whatever the worker left uncommitted is committed on its lane branch first (work is never
 //! lost). A lane that did not finish (failed, timed out, interrupted) stops there: its work waits
-//! for a human. A finished lane's assigned issues are each verified **with the checks of the
-//! issue file as it was when the run started** — a worker that edits its own checks cannot make
-//! them pass — and judged; APPROVED issues are marked RESOLVED on the lane branch (byte-minimal
+//! for a human. The lane guard ([`crate::judge::guard`]) then drops from the lane's commit what
+//! is not the lane's to change — issue files and statuses, protected files (tests, files checks
+//! name), `lanes.yaml`, agent specs, the catalog, git-lanes' records — by committing them back as
+//! they were at the base, so a finished lane's assigned issues are each verified **with the
+//! checks of the issue file and the protected files as they were when the run started** — a
+//! worker that edits its own checks or weakens a test cannot make them pass — and judged on the
+//! rest; APPROVED issues are marked RESOLVED on the lane branch (byte-minimal
 //! rewrite + Resolution section + evidence), REJECTED ones stay (or are set back to) OPEN.
 //! Lanes are judged in parallel (each has its own worktree): in a fixing run each as soon as
 //! its worker ends, while the others work ([`Collector`], driven by the coordinator); the lanes
@@ -49,10 +53,13 @@ pub struct Collected {
     pub tip: Option<String>,
     pub judgements: Vec<Judgement>,
     pub error: Option<String>,
-    /// Issue-file edits the guard reverted on the lane branch (see [`crate::guard`]).
+    /// Edits the guard dropped from the lane's commit (see [`crate::judge::guard`]), one line each.
     pub reverts: Vec<String>,
     /// Why the lane is refused as a whole (neither judged nor integrated).
     pub refused: Vec<String>,
+    /// Files the lane changed that belong to none of its issues (their affected paths and the
+    /// files their checks name).
+    pub other_changes: Vec<String>,
     /// What the lane's warnings say of its collection (git files the worker changed).
     pub warnings: Vec<String>,
     /// Repositories the worker made inside its worktree, left out of the lane.
@@ -224,9 +231,13 @@ fn record_lane(ls: &mut LaneState, c: &Collected) {
         .map(|j| Rejection { id: j.id.clone(), reason: j.reason.clone(), checks: j.failing.clone() })
         .collect();
     for rv in &c.reverts {
-        ls.warnings.push(format!("issue file edit reverted: {rv}"));
+        ls.warnings.push(format!("edit dropped: {rv}"));
     }
     ls.refused = c.refused.clone();
+    for j in c.judgements.iter().filter(|j| j.approved && j.reason.contains("APPROVE with warnings")) {
+        ls.warnings.push(format!("{} approved with warnings: {}", j.id, j.reason));
+    }
+    ls.other_changes = c.other_changes.clone();
     ls.warnings.extend(c.warnings.iter().cloned());
     for e in &c.embedded {
         ls.warnings.push(embedded_warning(e));
@@ -254,23 +265,48 @@ struct Cx {
     base: String,
     run_id: String,
     opts: VerifyOptions,
+    /// The protected paths at the base.
+    protection: crate::judge::protect::Protection,
+    /// What git-lanes owns: no lane's commit changes it.
+    owned: Vec<(PathBuf, &'static str)>,
 }
 
 impl Cx {
     fn of(r: &Run<'_>) -> Cx {
+        let config = &r.ws.config;
+        let base_tree = git2::Oid::from_str(&r.fork).ok().and_then(|o| r.repo.git.find_commit(o).ok()).and_then(|c| c.tree().ok());
+        let exists = |p: &str| base_tree.as_ref().is_some_and(|t| t.get_path(Path::new(p)).is_ok());
         Cx {
             ws: Arc::clone(&r.ws),
             dir: r.dir.clone(),
             common: r.repo.common_dir.clone(),
             base: r.fork.clone(),
             run_id: r.run_id.clone(),
-            opts: VerifyOptions::from_config(&r.ws.config, false),
+            opts: VerifyOptions::from_config(config, false),
+            protection: crate::judge::protect::Protection::new(&config.protect, &r.ws.issues, exists),
+            owned: owned_paths(config),
         }
     }
 
     fn config(&self) -> &Config {
         &self.ws.config
     }
+}
+
+/// The files and folders git-lanes owns, each with what it is.
+fn owned_paths(config: &Config) -> Vec<(PathBuf, &'static str)> {
+    let mut out: Vec<(PathBuf, &'static str)> = vec![
+        (PathBuf::from(crate::files::config::CONFIG_FILE), "git-lanes' configuration (`lanes.yaml`)"),
+        (config.catalog.clone(), "the catalog"),
+        (PathBuf::from(".claude/agents"), "an agent spec"),
+        (config.fixer_specs.clone(), "an agent spec"),
+        (config.hunter_specs.clone(), "an agent spec"),
+        (logbook_dir(config), "git-lanes' LogBook"),
+    ];
+    for p in [&config.runs, &config.evidence, &config.signals, &config.state] {
+        out.push((p.clone(), "git-lanes' run records"));
+    }
+    out
 }
 
 fn collect_lane(cx: &Cx, input: &LaneInput) -> Collected {
@@ -307,21 +343,69 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
         &format!("lanes: run {}: lane {}: leave out repositories the worker made inside its worktree", cx.run_id, input.lane),
     )?;
     let git = git2::Repository::open(&input.worktree).map_err(|e| crate::base::error::Error::git("could not open the lane worktree", e))?;
-    let worker_tip = head_or(&git, base);
-    if !guard_lane(cx, input, &git, base, worker_tip, out)? || !input.judge {
+    // A lane this run already guarded (and maybe judged) before it was killed: the guard's commit
+    // and the judge's are git-lanes' own, the worker's tip is the one the guard saw then.
+    let guarded = cx.dir.join(&input.lane).join(GUARD_NOTE);
+    let head = head_or(&git, base);
+    let note_read = read_guard_note(&guarded);
+    // A lane worked on again after it was judged (restarted): what the judge wrote then is put
+    // back like any edit, to be judged again, but it is not the lane's to be named for.
+    let own = note_read.as_ref().map(|(_, heads)| judge_writes(&git, heads, head)).unwrap_or_default();
+    let earlier = note_read.filter(|(_, heads)| heads.contains(&head));
+    let worker_tip = earlier.as_ref().map_or(head, |(w, _)| *w);
+    if !guard_lane(cx, input, &git, (base, worker_tip), earlier.is_none(), &own, out)? || !input.judge {
         return Ok(());
     }
-    let judging = Judging::new(cx, input, &git, base, worker_tip)?;
+    let mut heads = earlier.map(|(_, h)| h).unwrap_or_default();
+    heads.push(head_or(&git, base));
+    write_guard_note(&guarded, worker_tip, &heads)?;
+    let judging = Judging::new(cx, input, &git, base, &out.reverts)?;
     let results = run_checks(cx, input, &note)?;
     out.tampering = tampering(&results);
     let mut written = Written::default();
     for (issue, result) in results {
         out.judgements.push(judging.judge(issue, &result, &mut written)?);
     }
+    out.other_changes = judging.unclaimed();
     crate::base::fault::point("mid-judge");
     commit_judgement(cx, input, &written)?;
+    heads.push(head_or(&git, base));
+    write_guard_note(&guarded, worker_tip, &heads)?;
     crate::base::fsutil::remove_file_if_exists(&note)?;
     Ok(())
+}
+
+/// The note of a lane the guard has seen (in `.git/lanes/runs/<RUN_ID>/<LANE>/`): the worker's
+/// tip, then the heads git-lanes itself made on top of it (the guard's commit, the judge's).
+const GUARD_NOTE: &str = "guarded.txt";
+
+/// The files the judge wrote in its commit (between the first and the last of git-lanes' own
+/// `heads`) that `head`, a descendant of the last, still has as the judge wrote them.
+fn judge_writes(git: &git2::Repository, heads: &[git2::Oid], head: git2::Oid) -> Vec<PathBuf> {
+    let (Some(first), Some(last)) = (heads.first(), heads.last()) else { return Vec::new() };
+    if first == last || !git.graph_descendant_of(head, *last).unwrap_or(false) {
+        return Vec::new();
+    }
+    let tree = |o: git2::Oid| git.find_commit(o).and_then(|c| c.tree()).ok();
+    let (Some(a), Some(b), Some(now)) = (tree(*first), tree(*last), tree(head)) else { return Vec::new() };
+    let Ok(diff) = git.diff_tree_to_tree(Some(&a), Some(&b), None) else { return Vec::new() };
+    diff.deltas()
+        .filter_map(|d| d.new_file().path().map(|p| (p.to_path_buf(), d.new_file().id())))
+        .filter(|(p, id)| now.get_path(p).is_ok_and(|e| e.id() == *id))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+fn read_guard_note(path: &Path) -> Option<(git2::Oid, Vec<git2::Oid>)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut ids = text.split_whitespace().map(git2::Oid::from_str);
+    let worker = ids.next()?.ok()?;
+    Some((worker, ids.flatten().collect()))
+}
+
+fn write_guard_note(path: &Path, worker_tip: git2::Oid, heads: &[git2::Oid]) -> Result<()> {
+    let line: Vec<String> = std::iter::once(worker_tip).chain(heads.iter().copied()).map(|o| o.to_string()).collect();
+    crate::base::fsutil::write_atomic(path, format!("{}\n", line.join(" ")).as_bytes())
 }
 
 /// The commit HEAD points at, or `base` when there is none.
@@ -356,10 +440,22 @@ fn refuse_secret_leftovers(worktree: &Path, out: &mut Collected) -> Result<bool>
 
 /// What judges the lane is not the lane's to change; nothing is written through its symlinks.
 /// A lane the guard refuses as a whole has each of its issues rejected (when it is judged);
-/// issue-file edits it may not make are reverted and committed. Returns whether the lane goes
-/// on to be judged.
-fn guard_lane(cx: &Cx, input: &LaneInput, git: &git2::Repository, base: git2::Oid, tip: git2::Oid, out: &mut Collected) -> Result<bool> {
-    let inspection = crate::judge::guard::inspect_lane(git, base, tip, &cx.config().issues)?;
+/// edits it may not make are reverted and committed (`apply`; otherwise they were before a crash,
+/// and are only named). Returns whether the lane goes on to be judged.
+/// `own`: files the judge wrote in an earlier judgement of this lane (put back, not named).
+fn guard_lane(
+    cx: &Cx,
+    input: &LaneInput,
+    git: &git2::Repository,
+    (base, tip): (git2::Oid, git2::Oid),
+    apply: bool,
+    own: &[PathBuf],
+    out: &mut Collected,
+) -> Result<bool> {
+    let assigned: Vec<&Issue> = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).collect();
+    let scope =
+        crate::judge::guard::Scope { issues_dir: &cx.config().issues, assigned: &assigned, protection: &cx.protection, owned: &cx.owned };
+    let inspection = crate::judge::guard::inspect_lane(git, base, tip, &scope)?;
     if !inspection.refusals.is_empty() {
         out.refused = inspection.refusals;
         if input.judge {
@@ -377,41 +473,76 @@ fn guard_lane(cx: &Cx, input: &LaneInput, git: &git2::Repository, base: git2::Oi
         }
         return Ok(false);
     }
-    if !inspection.reverts.is_empty() {
-        restore_guarded_files(cx, input, &inspection.reverts, out)?;
+    // What the judge wrote earlier stays for an issue not judged again (resolved on an earlier
+    // attempt); for one judged again it is put back, to be written anew.
+    let of_issue = |p: &Path, id: &str| {
+        cx.ws.issue(id).is_some_and(|i| i.path == p)
+            || p.starts_with(cx.config().evidence.join(&input.lane))
+                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{id}_")))
+    };
+    let judged_again = |p: &Path| input.plan.issues.iter().any(|a| !input.resolved_before.contains(&a.id) && of_issue(p, &a.id));
+    let resolved_before = |p: &Path| input.resolved_before.iter().any(|id| of_issue(p, id));
+    let reverts: Vec<Revert> = inspection
+        .reverts
+        .into_iter()
+        .filter(|rv| !resolved_before(&rv.path) && (!own.contains(&rv.path) || judged_again(&rv.path)))
+        .collect();
+    let named = || reverts.iter().filter(|rv| !own.contains(&rv.path)).map(ToString::to_string);
+    if !apply {
+        out.reverts = named().collect();
+    } else if !reverts.is_empty() {
+        out.reverts.extend(named());
+        restore_guarded_files(cx, input, &reverts)?;
     }
     Ok(true)
 }
 
-/// Put back the issue files the lane may not change (or remove ones it may not add) and commit
-/// that on the lane branch.
-fn restore_guarded_files(cx: &Cx, input: &LaneInput, reverts: &[Revert], out: &mut Collected) -> Result<()> {
+/// Put back the files the lane may not change (or remove ones it may not add) and commit that on
+/// the lane branch: what the checks then run on, and what is merged.
+fn restore_guarded_files(cx: &Cx, input: &LaneInput, reverts: &[Revert]) -> Result<()> {
     let mut paths = Vec::new();
     for rv in reverts {
         match &rv.bytes {
-            Some(b) => crate::base::fsutil::write_under(&input.worktree, &rv.path, b)?,
+            Some(b) => {
+                crate::base::fsutil::write_under(&input.worktree, &rv.path, b)?;
+                set_executable(&input.worktree.join(&rv.path), rv.executable)?;
+            }
             None => {
                 crate::base::fsutil::check_no_symlink(&input.worktree, &rv.path)?;
                 crate::base::fsutil::remove_file_if_exists(&input.worktree.join(&rv.path))?;
             }
         }
         paths.push(rv.path.display().to_string());
-        out.reverts.push(rv.to_string());
     }
     let mut args: Vec<&str> = vec!["add", "-A", "--"];
     args.extend(paths.iter().map(String::as_str));
     crate::git::gitcli::git(&input.worktree, &args)?;
-    let ids: Vec<&str> = reverts.iter().map(|r| r.id.as_str()).collect();
+    let mut names: Vec<String> =
+        reverts.iter().map(|r| if r.id.is_empty() { r.path.display().to_string() } else { r.id.clone() }).collect();
+    names.dedup();
     worktree::commit(
         &input.worktree,
         &format!(
-            "lanes: run {}: lane {}: restore issue files a lane may not change ({})\n\n{}",
+            "lanes: run {}: lane {}: restore files a lane may not change ({})\n\n{}",
             cx.run_id,
             input.lane,
-            ids.join(", "),
-            out.reverts.join("\n")
+            names.join(", "),
+            reverts.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
         ),
     )
+}
+
+/// Give a restored file the executable bit it had at the base (and only then).
+fn set_executable(path: &Path, executable: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |e| crate::base::error::Error::io("could not set the mode of", path, e);
+    let mut perms = std::fs::metadata(path).map_err(io)?.permissions();
+    let mode = if executable { perms.mode() | 0o111 } else { perms.mode() & !0o111 };
+    if mode != perms.mode() {
+        perms.set_mode(mode);
+        std::fs::set_permissions(path, perms).map_err(io)?;
+    }
+    Ok(())
 }
 
 /// Verify each of the lane's issues in its worktree. The worker's tree is committed; whatever
@@ -461,8 +592,10 @@ struct Judging<'a> {
     cx: &'a Cx,
     input: &'a LaneInput,
     siblings: Vec<&'a Issue>,
-    /// What the worker changed (from the fork to its own tip).
+    /// What the lane changed (from the fork to its tip, after the guard's reverts).
     changed: Vec<verdict::ChangedFile>,
+    /// The edits the guard dropped, one line each.
+    dropped: &'a [String],
     other_lane_files: Vec<PathBuf>,
     time_box: Duration,
     logbook: PathBuf,
@@ -472,11 +605,11 @@ struct Judging<'a> {
 }
 
 impl<'a> Judging<'a> {
-    /// The judge sees what the worker did (a trespass on another lane's issue file is judged
-    /// even though the guard reverted it); evidence and the merge are of the reverted tip.
-    fn new(cx: &'a Cx, input: &'a LaneInput, git: &git2::Repository, base: git2::Oid, worker_tip: git2::Oid) -> Result<Self> {
+    /// The lane is judged on what the guard left (what is merged); what it dropped is named in
+    /// the verdict.
+    fn new(cx: &'a Cx, input: &'a LaneInput, git: &git2::Repository, base: git2::Oid, dropped: &'a [String]) -> Result<Self> {
         let tip = head_or(git, base);
-        let mut changed = verdict::changed_files(git, base, worker_tip)?;
+        let mut changed = verdict::changed_files(git, base, tip)?;
         // Evidence of this lane's own issues is written by the judge (here, or where the lane
         // ran), not by the worker: it does not count against SpecFit.
         let own_evidence: Vec<PathBuf> =
@@ -489,6 +622,7 @@ impl<'a> Judging<'a> {
             time_box: crate::planning::workorder::lane_time_box(&siblings),
             siblings,
             changed,
+            dropped,
             other_lane_files: cx.ws.issues.iter().filter(|i| i.lane() != input.lane).map(|i| i.path.clone()).collect(),
             logbook: logbook_dir(cx.config()),
             now: crate::files::scaffold::now_rfc3339(),
@@ -549,10 +683,21 @@ impl<'a> Judging<'a> {
             duration: self.input.duration,
             time_box: Some(self.time_box),
             other_lane_issue_files: &self.other_lane_files,
+            dropped: self.dropped,
             catalog: &self.cx.config().catalog,
             logbook: &self.logbook,
             now: &self.now,
         })
+    }
+
+    /// The files the lane changed that belong to none of its issues (nor are one of their issue
+    /// files): listed under the lane in the report.
+    fn unclaimed(&self) -> Vec<String> {
+        self.changed
+            .iter()
+            .map(|c| c.path.clone())
+            .filter(|p| !self.siblings.iter().any(|i| Path::new(p) == i.path || belongs(i, p)))
+            .collect()
     }
 
     /// Already judged and recorded where the lane ran (`git lanes integrate`): verified again
@@ -574,6 +719,7 @@ impl<'a> Judging<'a> {
                 date: crate::files::scaffold::today(),
                 fixed_by: format!("lane {} (git-lanes run {})", input.lane, cx.run_id),
                 files_changed: files_for(issue, &self.changed),
+                other_files: self.changed.len() - files_for(issue, &self.changed).len(),
                 verification: format!("{}/{} checks passed (git-lanes verify)", result.passed_checks(), result.checks.len()),
             });
         e.write(&input.worktree, current)?;
@@ -602,21 +748,17 @@ fn commit_judgement(cx: &Cx, input: &LaneInput, written: &Written) -> Result<()>
     crate::git::snapshot::commit_paths(&input.worktree, &msg, &written.files).map(|_| ())
 }
 
-/// The files a fix changed for one issue: those inside its affected paths, or every file the
-/// lane changed (its issue file aside) when none is.
+/// The files a fix changed for one issue: those inside its affected paths or named by its
+/// checks (its issue file aside).
 fn files_for(issue: &Issue, changed: &[verdict::ChangedFile]) -> Vec<String> {
-    let all: Vec<String> = changed.iter().map(|c| c.path.clone()).filter(|p| Path::new(p) != issue.path).collect();
-    let inside: Vec<String> = all
-        .iter()
-        .filter(|p| {
-            issue.meta.affected_paths.iter().any(|a| {
-                let a = a.trim_end_matches('/');
-                p.as_str() == a || p.starts_with(&format!("{a}/"))
-            })
-        })
-        .cloned()
-        .collect();
-    if inside.is_empty() { all } else { inside }
+    changed.iter().map(|c| c.path.clone()).filter(|p| Path::new(p) != issue.path && belongs(issue, p)).collect()
+}
+
+/// Whether a changed file belongs to an issue: inside its affected paths, or named by its checks.
+fn belongs(issue: &Issue, path: &str) -> bool {
+    use crate::judge::protect::covers;
+    issue.meta.affected_paths.iter().any(|a| covers(a, path))
+        || issue.checks().iter().any(|c| crate::judge::protect::named_paths(&c.command).iter().any(|n| covers(n, path)))
 }
 
 /// Uncommitted files (modified or untracked, signal files aside) of a worktree that carry the

@@ -105,13 +105,13 @@ fn lane_state_lines(run_id: &str, lane: &str, ls: &LaneState) -> Vec<String> {
     out
 }
 
-/// What collecting one lane ran into: an error, reverted issue-file edits, a refusal.
+/// What collecting one lane ran into: an error, edits the guard dropped, a refusal.
 fn collected_lines(c: &Collected) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(e) = &c.error {
         out.push(format!("lane {}: collecting failed: {e}", c.lane));
     }
-    out.extend(c.reverts.iter().map(|rv| format!("lane {}: issue file edit reverted: {rv}", c.lane)));
+    out.extend(c.reverts.iter().map(|rv| format!("lane {}: edit dropped from its commit: {rv}", c.lane)));
     out.extend(c.embedded.iter().map(|e| format!("lane {}: {}", c.lane, collect::embedded_warning(e))));
     out.extend(c.tampering.iter().map(|t| format!("lane {}: {t}", c.lane)));
     if !c.refused.is_empty() {

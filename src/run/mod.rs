@@ -428,6 +428,12 @@ pub(crate) fn check_refs(r: &mut Run<'_>, suspects: &[String]) {
             }
         }
     }
+    for (key, value) in found.accepted {
+        match value {
+            Some(v) => r.state.watched_refs.insert(key, v),
+            None => r.state.watched_refs.remove(&key),
+        };
+    }
     for note in found.notes {
         r.emit(RunEvent::Note(note.clone()));
         r.state.ref_notes.push(note);

@@ -98,6 +98,9 @@ pub struct Found {
     pub held: BTreeMap<String, Vec<String>>,
     /// What was put back without holding a lane (the stash), and what could not be put back.
     pub notes: Vec<String>,
+    /// Refs left as they are because another worktree has them checked out, with their value
+    /// now (`None`: deleted): the comparisons after this one start from it.
+    pub accepted: Vec<(String, Option<String>)>,
 }
 
 /// Compare the watched refs with `before`, put back every one that moved and keep its value
@@ -118,7 +121,13 @@ pub fn check(
     let elsewhere = checked_out_elsewhere(repo);
     for key in keys {
         let (old, new) = (before.get(key), now.get(key));
-        if old == new || elsewhere.contains(key.as_str()) {
+        if old == new {
+            continue;
+        }
+        if elsewhere.contains(key.as_str()) {
+            // Left alone, and taken as the value from now on: once the worktree that has it checked
+            // out is back on its lane branch, a later comparison must not take it for a new move.
+            found.accepted.push((key.clone(), new.cloned()));
             continue;
         }
         if key.starts_with("refs/remotes/") && !points_into(repo, new, &run_tips) || users_own(repo, key, new) {

@@ -99,6 +99,10 @@ fn lane_section(s: &mut String, lane: &str, l: &LaneState) {
     if let Some(m) = &l.merge {
         let _ = writeln!(s, "- **Integration:** {m}");
     }
+    if !l.other_changes.is_empty() {
+        let files: Vec<String> = l.other_changes.iter().map(|f| format!("`{f}`")).collect();
+        let _ = writeln!(s, "- **Other changes (no issue of the lane's):** {}", files.join(", "));
+    }
     for w in &l.warnings {
         let _ = writeln!(s, "- **Warning:** {w}");
     }

@@ -186,6 +186,9 @@ pub struct LaneState {
     /// its commits): a refused lane is neither judged nor integrated; its branch is kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
+    /// Files the lane changed that belong to none of its issues.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_changes: Vec<String>,
     /// Refs moved outside the lane's branch while the lane ran (see `run::refwatch`): a held lane
     /// is not integrated; its branch is kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -256,6 +256,9 @@ fn print_preview(ui: &Ui, l: &LanePreview, show_work_order: bool) -> Result<(), 
                 ui.out(format!("        {} {out}", ui.dim("|")))?;
             }
         }
+        if !i.protected.is_empty() {
+            ui.out(format!("    {}", ui.dim(format!("protected (run as at the base, edits not merged): {}", i.protected.join(", ")))))?;
+        }
     }
     if show_work_order && let Some(wo) = &l.work_order {
         ui.out(format!("  --- work order {} ---", wo.work_order.id))?;

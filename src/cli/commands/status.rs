@@ -109,6 +109,7 @@ fn print_json(ui: &Ui, o: &Status) -> std::io::Result<()> {
         "problems": o.issues.problems,
         "last_run": o.state.as_ref().map(|s| json!({
             "run_id": s.run_id, "status": s.status, "started": s.started, "finished": s.finished,
+            "warnings": s.lanes.iter().flat_map(|(lane, l)| l.warnings.iter().map(move |w| json!({ "lane": lane, "warning": w }))).collect::<Vec<_>>(),
             "lanes": o.last_run.as_ref().map(|i| i.lanes.clone()),
             "resolved": o.last_run.as_ref().map(|i| i.resolved.len()),
         })),
@@ -178,6 +179,12 @@ fn print_last_run(ui: &Ui, o: &Status) -> std::io::Result<()> {
             ))?;
         }
         _ => ui.out("last run: none")?,
+    }
+    // What the judge dropped from a lane's commit and what it approved only with warnings.
+    for (lane, l) in o.state.iter().flat_map(|s| s.lanes.iter()) {
+        for w in &l.warnings {
+            ui.out(format!("  {} lane {lane}: {w}", ui.yellow("warning:")))?;
+        }
     }
     if let Some(pid) = &o.lock {
         ui.out(format!("{} a run is in progress (pid {pid})", ui.yellow("running:")))?;
