@@ -1484,10 +1484,10 @@ mod tests {
 
     #[test]
     fn huge_output_keeps_head_and_tail_only() {
-        let spec = sh("printf 'START'; head -c 200000000 /dev/zero | tr '\\0' a; printf 'END'");
+        let spec = sh("printf 'START'; head -c 400000000 /dev/zero | tr '\\0' a; printf 'END'");
         let done = run(&spec).unwrap();
         assert!(done.ending.success());
-        let total: u64 = 200_000_000 + 8;
+        let total: u64 = 400_000_000 + 8;
         let kept = 2 * DEFAULT_CAP_EACH_END as u64;
         assert_eq!(done.output.dropped_bytes, total - kept);
         let marker = format!("\n… [{} bytes dropped] …\n", total - kept);
@@ -1495,7 +1495,8 @@ mod tests {
         assert!(done.output.text.starts_with("STARTaaa"));
         assert!(done.output.text.ends_with("aaaEND"));
         assert!(done.output.text.contains(&marker));
-        // Memory stayed bounded: the whole test binary never came near the 200 MB printed.
+        // Memory stayed bounded: the whole test binary (other tests run beside this one in it)
+        // never came near the 400 MB printed.
         let status = fs::read_to_string("/proc/self/status").unwrap();
         let hwm_kb: u64 = status
             .lines()
@@ -1503,7 +1504,7 @@ mod tests {
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap();
-        assert!(hwm_kb < 150 * 1024, "peak RSS {hwm_kb} kB");
+        assert!(hwm_kb < 250 * 1024, "peak RSS {hwm_kb} kB");
     }
 
     #[test]
