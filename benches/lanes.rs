@@ -1,4 +1,4 @@
-//! Catalog benchmark (SPEC §6, issue 14): `sync --check`, `sync`, `validate`, `status`, `plan` and
+//! Catalog benchmark (docs/design.md#the-performance-model): `sync --check`, `sync`, `validate`, `status`, `plan` and
 //! `check` (working tree, and `--pre-push` for a push touching 3 issues) on a generated repository
 //! of 10,000 issues in 20 lanes, warm (summary cache current) and cold (cache deleted before each
 //! run), each printed beside the floor measured in the same run: `grep -rl status issues/` over

@@ -1,4 +1,4 @@
-//! Run benchmark (SPEC §6, issue 14): signal latency, the wall time of a 32-lane run next to its
+//! Run benchmark (docs/design.md#the-performance-model): signal latency, the wall time of a 32-lane run next to its
 //! floor (32 × `git worktree add` + the workers' 1 s + 1.5 s), the time until the first worker
 //! starts (pipelined lanes), a second run's worktree set-up from the pool the first one left
 //! (against a quarter of the same floor), orchestrator CPU while waiting, and memory with 100
@@ -234,14 +234,14 @@ fn main() {
     let setup = Duration::from_millis(state_number(&dir, "worktree_setup_ms") as u64);
     row("  of which: worktree setup", &setup, &floor_wt, "no slower than git worktree add x lanes");
     row("  of which: everything else", &s.wall.saturating_sub(setup), &Duration::from_millis(2_500), "<= 1 s + 1.5 s");
-    // Pipelined lanes: the first worker starts once its own worktree is ready (issue 14 target:
+    // Pipelined lanes: the first worker starts once its own worktree is ready (target:
     // within 1 s + 3 x one worktree add of the call).
     let one_add = floor_wt / lanes as u32;
     let first_floor = Duration::from_secs(1) + one_add * 3;
     row("time to first worker", &s.first_worker.unwrap_or(s.wall), &first_floor, "<= 1 s + 3 x one worktree add (ratio <= 1.0)");
     let lat = latencies(&dir);
     // The floors' worktrees go only after the second run (see `worktree_floor`).
-    // A second run: its worktrees come from the pool the first run left (issue 14 target: set-up
+    // A second run: its worktrees come from the pool the first run left (target: set-up
     // <= 0.25 x the floor's adds). Read before the second run rewrites the state.
     add_second_issues(&dir, lanes);
     settle();

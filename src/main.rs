@@ -1,6 +1,6 @@
 /// mimalloc, not glibc's malloc: loading ten thousand issue files on every core, glibc's
 /// per-thread arenas grew a page at a time (an `mprotect` each) and contended on their locks, so a
-/// cold catalog command took 60 or 100 ms by luck (issue 14). Without transparent huge pages
+/// cold catalog command took 60 or 100 ms by luck. Without transparent huge pages
 /// (`no_thp`), which zeroed 2 MB at a time and doubled the peak memory.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

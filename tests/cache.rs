@@ -1,4 +1,4 @@
-//! End-to-end tests of the summary cache (`src/files/issue_cache.rs`, issue 14): the catalog commands
+//! End-to-end tests of the summary cache (`src/files/issue_cache.rs`): the catalog commands
 //! give the same answers with the cache current, deleted, corrupt, from another version, and
 //! after an edit that keeps the file's size and mtime.
 

@@ -1,4 +1,4 @@
-//! The fault suite (issue 16): hostile workers, hostile checks, secrets in the environment and
+//! The fault suite (docs/design.md#the-safety-model): hostile workers, hostile checks, secrets in the environment and
 //! hard kills. After each case it asserts what git-lanes promises: nothing outside the
 //! repository changed, no secret value is in any object of `.git`, every issue file survives,
 //! and no check is weakened on the user's branch.

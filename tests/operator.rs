@@ -1,4 +1,4 @@
-//! End-to-end tests of the operator's view (issue 12): `runs`, `report <RUN_ID>`, `logs`,
+//! End-to-end tests of the operator's view (docs/guide.md#runs-reports-logs-and-diffs): `runs`, `report <RUN_ID>`, `logs`,
 //! `diff`, the run timeline, the issue lifecycle commands, and a set-up that explains itself —
 //! against real temporary repositories with the scriptable fake worker (`tests/common_run`).
 #![allow(clippy::disallowed_methods)] // the tests start and read child processes with the std API

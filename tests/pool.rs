@@ -1,4 +1,4 @@
-//! End-to-end tests of the worktree pool (issue 14): a finished run's clean worktrees are kept
+//! End-to-end tests of the worktree pool (docs/design.md#reused-worktrees-the-pool): a finished run's clean worktrees are kept
 //! on a detached HEAD under `.git/lanes/worktrees/.pool/` and the next run re-points them instead
 //! of adding new ones; a dirty or foreign worktree is never reused (nor deleted); `clean` empties
 //! the pool; `worktree_pool: false` turns it off; a kill while a worktree moves in or out of the

@@ -1,4 +1,4 @@
-//! End-to-end runs on repository shapes that real projects have (issue 11): ignore files that
+//! End-to-end runs on repository shapes that real projects have: ignore files that
 //! ignore the signal folders whole, nested `.gitignore`, checks that write `build/` and
 //! `__pycache__`, a Python package, an npm package, submodules, LFS-style attributes, CRLF —
 //! each with the fake worker of `tests/common_run`, each checked on what reached the commits.

@@ -1,6 +1,6 @@
 //! End-to-end tests of `git lanes run` (and `watch`, `report`, `clean`, `demo`) against real
 //! temporary git repositories with a scriptable fake worker (`tests/common_run`): every way a
-//! worker or the orchestrator can misbehave that SPEC §7 lists, each checked on the exit code,
+//! worker or the orchestrator can misbehave (docs/design.md#the-safety-model), each checked on the exit code,
 //! the report, the issue statuses on HEAD, the refs, and that no lane commit is lost.
 #![allow(clippy::disallowed_methods)] // the tests start and kill processes with the std API
 

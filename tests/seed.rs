@@ -1,5 +1,5 @@
 //! The seed's own Python tools (`tests/fixtures/seed/tools/`, copied unchanged from the seed)
-//! against what git-lanes writes, and git-lanes against what they write (issue 11): a repository
+//! against what git-lanes writes, and git-lanes against what they write: a repository
 //! that ignores the signal folders whole, issues in the seed's `**Verification Commands:**` layout
 //! whose checks write `build/` and `__pycache__`, a custom frontmatter key, seed-only state keys.
 //!

@@ -1,7 +1,7 @@
 //! The one error boundary: every failure becomes a [`CliError`] with a kind (which picks the exit
 //! code), a message, its causes and `hint:` lines.
 //!
-//! Exit codes (SPEC §3): 0 success; 1 error (bad input, git failure); 2 usage; 3 a run finished
+//! Exit codes (docs/formats.md#exit-codes): 0 success; 1 error (bad input, git failure); 2 usage; 3 a run finished
 //! but needs a human; 4 a check failed (`sync --check`, `check`, `validate`, a failing `verify`).
 
 use std::process::ExitCode;

@@ -1,4 +1,4 @@
-//! The sandbox untrusted commands run in (SPEC §2.7; issue 16 point 3): on Linux, Landlock.
+//! The sandbox untrusted commands run in (docs/design.md#the-check-sandbox-and-read-only-git-folders): on Linux, Landlock.
 //! Start at [`Policy`] (what a child may write, whether it may use the network) and [`status`]
 //! (whether this kernel enforces it).
 //!

@@ -1,6 +1,6 @@
 //! Remembered answers: what `sync --check`, `validate`, `status`, `plan` and `check` found, given
 //! again while none of their inputs has changed, so a warm call neither decodes ten thousand
-//! summaries nor renders the catalog again (issue 14).
+//! summaries nor renders the catalog again (docs/design.md#the-summary-cache-and-remembered-answers).
 //!
 //! Start at [`recall`] and [`remember`].
 //!

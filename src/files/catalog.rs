@@ -1,5 +1,5 @@
 //! The issue catalog (`SAF_ISSUE_CATALOG.md`): finding its generated regions and regenerating them
-//! from the issue files (SPEC §2.2).
+//! from the issue files (docs/formats.md#catalog).
 //!
 //! Generated regions are the Summary table's data row, the Progress by Lane table's rows, each
 //! lane's open-issue rows (the table directly above its `<!-- LANE_<X>_ISSUES -->` marker), and the

@@ -27,7 +27,7 @@ pub const DEFAULT_PROTECT: &[&str] = &[
     "src/test/**",
 ];
 
-/// How finished lanes are brought together (SPEC §4 step 7).
+/// How finished lanes are brought together (docs/design.md#integrate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum IntegrationPolicy {
@@ -256,7 +256,7 @@ pub struct BudgetConfig {
 }
 
 impl Config {
-    /// Seed defaults (SPEC §1).
+    /// Seed defaults (docs/formats.md#lanesyaml).
     pub fn defaults() -> Config {
         Config {
             catalog: "SAF_ISSUE_CATALOG.md".into(),

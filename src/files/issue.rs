@@ -388,7 +388,7 @@ impl Issue {
         }
     }
 
-    /// The verification checks (SPEC §2.1): every non-blank, non-comment line of the first
+    /// The verification checks (docs/formats.md#issue-file): every non-blank, non-comment line of the first
     /// `bash`/`sh` block under the "Verification Commands" heading; `\` joins lines; a comment
     /// directly above a command names it.
     pub fn checks(&self) -> Vec<Check> {

@@ -1,5 +1,5 @@
 //! The summary cache: each issue file's parsed summary, kept under `<git common dir>/lanes/cache/`
-//! so catalog commands re-read only the files that changed (issue 14).
+//! so catalog commands re-read only the files that changed (docs/design.md#the-summary-cache-and-remembered-answers).
 //!
 //! Start at [`IssueCache::read`] and [`IssueCache::take`]; `workspace.rs` uses them for files on
 //! disk and `check.rs` for blobs read from a commit.

@@ -1,6 +1,7 @@
 //! Findings about verification commands themselves: they are untrusted code written by agents
-//! (SPEC §2.7). A command that deletes outside the worktree, reaches the network or uses `sudo`
-//! is flagged by `validate` and never run by a dry run.
+//! (docs/design.md#the-check-sandbox-and-read-only-git-folders). A command that deletes outside
+//! the worktree, reaches the network or uses `sudo` is flagged by `validate` and never run by a
+//! dry run.
 //!
 //! This is a first, explained warning and nothing more: no list of words can be complete (a
 //! deleter can hide behind `eval`, a variable, a nested shell or an interpreter). What protects

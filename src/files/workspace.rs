@@ -305,7 +305,7 @@ impl Workspace {
         m
     }
 
-    /// Fail with every loading problem and every duplicate id (SPEC §2.2: an error everywhere),
+    /// Fail with every loading problem and every duplicate id (an error everywhere),
     /// for commands that must not write on bad input.
     pub fn ensure_clean(&self) -> Result<()> {
         let mut problems = self.problems.clone();
@@ -674,7 +674,7 @@ fn file_name(rel: &Path) -> &std::ffi::OsStr {
     std::ffi::OsStr::from_bytes(&bytes[start..])
 }
 
-/// The id must equal the file name and the lane the folder (SPEC §1).
+/// The id must equal the file name and the lane the folder (docs/formats.md#issue-file).
 fn layout_problem(issue: &Issue, lane_dir: &str) -> Option<Problem> {
     let name = file_name(&issue.path).as_bytes();
     // The usual case, proved without building the stem: `<id>.md` in the lane's own folder (the

@@ -1,4 +1,4 @@
-//! `git lanes check`: the pre-push gate (SPEC §5). Checks what is about to be pushed by reading
+//! `git lanes check`: the pre-push gate (docs/design.md#the-pre-push-gate). Checks what is about to be pushed by reading
 //! git objects with git2 — never checking anything out and **never running verification
 //! commands** (a hook must be fast and must not execute code an agent wrote).
 //!
@@ -50,7 +50,7 @@
 //!       - run: git lanes check --range origin/main..HEAD
 //! ```
 //!
-//! Design note on speed (SPEC §6): the catalog comparison needs every issue's status, so every
+//! Design note on speed (docs/design.md#the-performance-model): the catalog comparison needs every issue's status, so every
 //! issue blob at the tip is read and parsed; blobs are read and parsed in parallel, one
 //! `git2::Repository` per worker thread (it is `Send`, not `Sync`). Everything else is limited
 //! to what changed between base and tip (git2 tree diffs restricted by pathspec).

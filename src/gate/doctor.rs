@@ -157,7 +157,7 @@ fn rename_no_clobber(from: &std::path::Path, to: &std::path::Path) -> Result<()>
     }
 }
 
-/// A note for each RESOLVED issue whose latest evidence is missing, failing or stale (SPEC §2.1:
+/// A note for each RESOLVED issue whose latest evidence is missing, failing or stale (docs/formats.md#evidence:
 /// stale evidence counts as missing). Cheap: one evidence file per resolved issue.
 pub fn evidence_notes(ws: &Workspace) -> Vec<Note> {
     crate::judge::verify::unbacked_resolved(&ws.root, &ws.config.evidence, &ws.issues)

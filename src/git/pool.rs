@@ -1,4 +1,4 @@
-//! The pool of reused lane worktrees (issue 14): a finished run's clean worktrees are parked on a
+//! The pool of reused lane worktrees (docs/design.md#reused-worktrees-the-pool): a finished run's clean worktrees are parked on a
 //! detached HEAD under `<worktrees folder>/.pool/<n>` instead of being deleted, and the next run
 //! re-points one to its base (moved as `git worktree move` would, then `git checkout -b`, which
 //! writes only the files that differ) instead of `git worktree add` writing every file again.

@@ -1,5 +1,5 @@
 //! Verdicts: whether a lane's claimed fix of one issue is accepted, in the seed's shape
-//! (`demo/demo_verdict.yaml`), from five computed dimensions (SPEC §2.5).
+//! (`demo/demo_verdict.yaml`), from five computed dimensions (docs/formats.md#verdict).
 //!
 //! The run engine calls [`changed_files`] once per lane (base commit → lane tip) and [`judge`]
 //! once per assigned issue, then saves [`Verdict::to_yaml`] with the run.
@@ -12,7 +12,7 @@
 //! | SpecFit | the lane guard dropped edits from the lane's commit (tests, issue files, `lanes.yaml`…): the lane is judged on the rest | no: a warning naming each |
 //! | SpecFit | the lane touched another lane's issue file, the catalog, or the LogBook (what the guard did not drop) | **yes**: a lane that edits shared state must not get its fix approved |
 //! | Verification | any check fails, or the issue has no checks (UNVERIFIABLE) | **yes** |
-//! | Dependencies | a `depends_on` issue is not RESOLVED/WONTFIX (or unknown) | no (SPEC: only Verification and Security reject) |
+//! | Dependencies | a `depends_on` issue is not RESOLVED/WONTFIX (or unknown) | no (only Verification and Security reject) |
 //! | Effort | the lane took longer than its time box; no time box or no duration passes | no |
 //! | Security | an added line holds a secret-like string or a stub marker | **yes** |
 //!

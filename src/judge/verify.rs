@@ -1,4 +1,4 @@
-//! Verification: run an issue's own checks (SPEC §2.1) and judge them; build the evidence that
+//! Verification: run an issue's own checks (docs/formats.md#issue-file) and judge them; build the evidence that
 //! records the result; tell whether a resolved issue's latest evidence still holds.
 //!
 //! Start with a [`Checker`] (checks run in one tree; [`Checker::verify`] runs one issue's checks
@@ -8,10 +8,10 @@
 //!
 //! # Design note: when a check passes
 //!
-//! Checks are untrusted shell lines (SPEC §2.7). Each runs as `sh -c <command>` in the worktree
-//! being verified, with a scrubbed environment, stdin closed, its own process group, a timeout
-//! (the group is killed when it elapses) and at most 64 KiB of output kept (`process.rs`). The
-//! verdict, in this order:
+//! Checks are untrusted shell lines (docs/design.md#the-check-sandbox-and-read-only-git-folders).
+//! Each runs as `sh -c <command>` in the worktree being verified, with a scrubbed environment,
+//! stdin closed, its own process group, a timeout (the group is killed when it elapses) and at
+//! most 64 KiB of output kept (`process.rs`). The verdict, in this order:
 //!
 //! 1. not started — flagged by [`safety::inspect`] without `allow_dangerous`, or `sh` could not
 //!    be spawned — **fails** (`not run: …`);

@@ -1,5 +1,5 @@
 //! `run --dry-run`: steps 1–2 of a run (plan and work orders) plus a verdict preview, writing
-//! nothing (SPEC §4). Start at [`dry_run`].
+//! nothing (docs/design.md#the-run-algorithm). Start at [`dry_run`].
 //!
 //! # Design note: writing nothing
 //!

@@ -1,5 +1,5 @@
 //! Issue selection: which issues each lane works on in a run, in which order, and why the others
-//! wait (SPEC §2.4). Start at [`plan`]; [`complexity`] rates one issue.
+//! wait (docs/design.md#plan). Start at [`plan`]; [`complexity`] rates one issue.
 //!
 //! # Design note: the selection rules
 //!
@@ -28,7 +28,7 @@ use crate::files::catalog::Catalog;
 use crate::files::issue::Issue;
 use crate::files::workspace::Workspace;
 
-/// Default issue budget per lane (SPEC §2.4).
+/// Default issue budget per lane (docs/design.md#plan).
 pub const DEFAULT_MAX_ISSUES: usize = 5;
 
 /// How much work an issue is, from its affected paths and wording.

@@ -1,5 +1,5 @@
 //! Work orders: what a lane's worker is asked to do in one run, as YAML in the seed's shape
-//! (`demo/demo_work_order.yaml`) plus the assigned issues and the signal paths (SPEC §2.4).
+//! (`demo/demo_work_order.yaml`) plus the assigned issues and the signal paths (docs/formats.md#work-order).
 //!
 //! Start at [`WorkOrder::build`] (from a [`LanePlan`]), then [`WorkOrder::to_yaml`] and
 //! [`prompt`]. The same struct serialises to JSON for `plan --json` / `run --dry-run --json`, so

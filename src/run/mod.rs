@@ -1,4 +1,4 @@
-//! `git lanes run`: the main job (SPEC §4). Start reading at [`run`].
+//! `git lanes run`: the main job (docs/design.md#the-run-algorithm). Start reading at [`run`].
 //!
 //! # Design note: the order of a run
 //! 1. **Preflight** (`preflight`): lock, refuse a dirty main worktree, validate everything —

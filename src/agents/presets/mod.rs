@@ -46,7 +46,7 @@
 //! `claude -p` has repeatedly been reported to stay alive after printing its result (background
 //! Bash tasks, MCP servers or language servers holding stdio open), and so have `codex exec` and
 //! the Gemini CLI in some versions. Nothing here can prevent that; the runner ends the lane's
-//! process group a grace period after `.done` appears (SPEC §4 step 5).
+//! process group a grace period after `.done` appears (docs/design.md#follow).
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

@@ -1,4 +1,4 @@
-//! `git lanes check [--pre-push | --range A..B]`: the pre-push gate (SPEC §5).
+//! `git lanes check [--pre-push | --range A..B]`: the pre-push gate (docs/design.md#the-pre-push-gate).
 //!
 //! `--json` document (schema_version 1): `ok` (bool), `failures` (list of `{path, message, fix}`:
 //! `path` relative to the repository root with `:line` when known), `checked` (list of `{tip,

@@ -1,4 +1,4 @@
-//! The findings judge: which of a hunter's new issue files count (SPEC §3, issue 13 point 2).
+//! The findings judge: which of a hunter's new issue files count (docs/design.md#hunting).
 //!
 //! A hunter's claimed finding deserves the same distrust as a fixer's claimed fix. From the diff
 //! of a hunter's lane branch against the run's base ([`lane_changes`]) only issue files the hunter

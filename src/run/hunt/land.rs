@@ -1,4 +1,4 @@
-//! Landing accepted findings (issue 13 point 3): final ids, the rewritten files, the hunt report
+//! Landing accepted findings (docs/design.md#hunting): final ids, the rewritten files, the hunt report
 //! and the seed-shaped `LogBook/issue-hunting/orchestrator-state.yaml`.
 //!
 //! # Design note: final ids

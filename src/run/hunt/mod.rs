@@ -1,5 +1,5 @@
 //! `git lanes hunt`: hunters find new issues on the run engine, and only findings that reproduce
-//! are kept (SPEC §3, issue 13). Start at [`hunt`].
+//! are kept (docs/design.md#hunting). Start at [`hunt`].
 //!
 //! # Design note: a hunt is a run in another mode
 //! The lock, preflight, lane branches and worktrees, workers and presets, signal following,
