@@ -87,5 +87,5 @@ fn main() {
     row("check --pre-push (code only)", &code_only.median, &grep.median, "far below a full check");
     let rss_mb = sync.max_rss_kb.max(cold.max_rss_kb) as f64 / 1024.0;
     println!("{:<32} {:>9.1} MB   (target < 50 MB)", "peak RSS of any git-lanes run", rss_mb);
-    println!("seed's Python sync on such a repo (SPEC §6): ~230 ms check, ~670 ms write; 10x faster means <= 23 / 67 ms");
+    println!("seed's Python sync on such a repo: ~230 ms check, ~670 ms write; 10x faster means <= 23 / 67 ms");
 }
