@@ -17,7 +17,7 @@
 //! commits do is refused).
 //!
 //! Compiling `PATTERNS` costs more than a warm catalog command does in all, so every use first
-//! asks [`may_hold_secret`], a literal test that every pattern's match passes; text that fails
+//! asks `may_hold_secret`, a literal test that every pattern's match passes; text that fails
 //! it (most output lines, most environment values) never compiles the table.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

@@ -98,7 +98,7 @@ fn require_setup(ws: &Workspace) -> Result<(), CliError> {
     require_setup_of(&ws.root, &ws.config, !ws.lanes(&[]).is_empty())
 }
 
-/// [`require_setup`] for a command that knows whether there are lanes without a workspace.
+/// `require_setup` for a command that knows whether there are lanes without a workspace.
 pub fn require_setup_of(root: &std::path::Path, config: &Config, has_lanes: bool) -> Result<(), CliError> {
     let has_catalog = root.join(&config.catalog).exists();
     let has_state = root.join(&config.state).exists();

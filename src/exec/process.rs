@@ -105,7 +105,7 @@ pub struct ProcessSpec {
     pub timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when the group is stopped.
     pub grace: Duration,
-    /// Run the child in this sandbox (Landlock, see [`crate::sandbox`]); ignored where the
+    /// Run the child in this sandbox (Landlock, see [`crate::exec::sandbox`]); ignored where the
     /// kernel has none (callers check [`crate::exec::sandbox::status`] and say so).
     pub sandbox: Option<Sandbox>,
     /// A file the child reads as its standard input; `None`: a null stdin.

@@ -4,7 +4,7 @@
 //!
 //! # Design note
 //! A [`Policy`] is turned into a Landlock ruleset here, in the parent, by the `landlock` crate
-//! ([`prepare`]): every file-system access is handled, read and execute are granted everywhere,
+//! (`prepare`): every file-system access is handled, read and execute are granted everywhere,
 //! everything else only beneath the writable paths (and `/dev/null` and friends); TCP bind and
 //! connect are handled with no port allowed (no network, ABI ≥ 4); abstract UNIX sockets and
 //! signals are scoped to the sandbox (ABI ≥ 6). A landlocked process also passes no ptrace
@@ -42,7 +42,7 @@ pub struct Policy {
     /// Whether TCP connect/bind stay allowed (workers need their API; checks do not).
     pub network: bool,
     /// Paths neither readable nor writable (a user's push credentials): the read and write
-    /// rules are built around them ([`split_around`]).
+    /// rules are built around them (`split_around`).
     pub hidden: Vec<PathBuf>,
     /// Paths inside a writable folder that stay read-only (git's own settings in `~/.config`).
     pub read_only: Vec<PathBuf>,
@@ -393,7 +393,7 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Build `policy`'s ruleset (see [`prepare`]).
+    /// Build `policy`'s ruleset (see `prepare`).
     ///
     /// # Errors
     /// When Landlock is there but refuses the ruleset; the reason.

@@ -5,7 +5,7 @@
 //!
 //! This is a first, explained warning and nothing more: no list of words can be complete (a
 //! deleter can hide behind `eval`, a variable, a nested shell or an interpreter). What protects
-//! the machine is the sandbox every check runs in ([`crate::sandbox`]). The list does catch the
+//! the machine is the sandbox every check runs in ([`crate::exec::sandbox`]). The list does catch the
 //! common shapes: nested `sh -c`/`bash -c` strings are inspected too, and a delete after a `cd`,
 //! `xargs rm`, `find -exec rm`, `eval`, a command named by a variable (`$r -rf …`) and an
 //! interpreter one-liner that removes trees (`python3 -c "shutil.rmtree(…)"`) are flagged.
@@ -342,7 +342,7 @@ fn simple_commands(line: &str) -> Vec<Vec<String>> {
     cmds
 }
 
-/// Every word of a shell line, quotes removed (see [`simple_commands`]): what a check's command
+/// Every word of a shell line, quotes removed (see `simple_commands`): what a check's command
 /// line names.
 pub fn words(line: &str) -> Vec<String> {
     simple_commands(line).into_iter().flatten().collect()

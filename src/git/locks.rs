@@ -11,7 +11,7 @@ const SETTLE: Duration = Duration::from_secs(1);
 
 /// Remove `<ref>.lock` for each ref (full names, in `common_dir`), every lock directly in each
 /// folder of `ref_dirs` (`refs/lanes/archive/<RUN_ID>`), and `index.lock` and `HEAD.lock` in each
-/// worktree's admin folder. A lock younger than [`SETTLE`] is waited for until it is that old
+/// worktree's admin folder. A lock younger than `SETTLE` is waited for until it is that old
 /// (or gone). Returns the locks removed.
 pub fn clear_stale(common_dir: &Path, refs: &[String], ref_dirs: &[String], worktrees: &[PathBuf]) -> Vec<PathBuf> {
     let mut locks: Vec<PathBuf> = refs.iter().map(|r| common_dir.join(format!("{r}.lock"))).collect();

@@ -3,7 +3,7 @@
 //! libgit2's `merge_trees` walks every entry of all three trees, so merging two lanes of a
 //! 2,000-file repository costs a walk of 6,000 entries even when each lane changed two files.
 //! Lanes of one run nearly always change disjoint paths, and then the merge is the union of both
-//! sides' changes. [`merge`] finds that union by descending only into subtrees whose ids differ
+//! sides' changes. [`merge_commits`] finds that union by descending only into subtrees whose ids differ
 //! (as git's own `merge-ort` resolves trivial trees first) and answers `None` as soon as one path
 //! is changed on both sides in different ways: the caller then merges with libgit2, which merges
 //! file contents, detects renames and reports conflicts. So a `Some` answer is exactly what

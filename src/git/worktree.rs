@@ -361,7 +361,7 @@ pub fn setup(main_root: &Path, worktree: &Path, setup: &SetupConfig, log: &Path)
 
 /// Commit everything a worker left uncommitted in `worktree` — nothing ignored, nothing
 /// `keep_out` names (signal files, an agent's droppings) — built in memory (see
-/// [`crate::snapshot`]), without running the user's commit hooks (work is never lost to a failing
+/// [`crate::git::snapshot`]), without running the user's commit hooks (work is never lost to a failing
 /// hook). Returns whether a commit was made.
 pub fn commit_leftovers(worktree: &Path, message: &str, keep_out: &crate::git::snapshot::KeepOut) -> Result<bool> {
     Ok(crate::git::snapshot::commit_worktree(worktree, message, keep_out)?.is_some())

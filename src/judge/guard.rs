@@ -20,7 +20,7 @@
 //! - **symlinks that leave the repository**, and tracked files or folders replaced by a symlink:
 //!   the lane is refused with the reason (nothing is written through such a link);
 //! - **secret values** (of this process's secret environment variables, see
-//!   [`crate::redact`]) in the lane's commit messages or added lines: the lane is refused.
+//!   [`crate::base::redact`]) in the lane's commit messages or added lines: the lane is refused.
 //!
 //! The same bookkeeping rule serves `check` (pre-push), through [`weakened_issue_files`].
 #![deny(clippy::print_stdout, clippy::print_stderr)]

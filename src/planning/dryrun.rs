@@ -10,7 +10,7 @@
 //! the export is deleted afterwards. One export serves every lane; checks are expected to inspect,
 //! not to write. A check that [`crate::files::safety::inspect`] flags (deletes outside the worktree,
 //! reaches the network, uses `sudo`) is shown with its findings and never run. Every check runs
-//! in the sandbox ([`crate::sandbox`]: writes only in the export and a private temporary folder,
+//! in the sandbox ([`crate::exec::sandbox`]: writes only in the export and a private temporary folder,
 //! no network); where there is none, no check runs unless `--allow-unsandboxed`.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
