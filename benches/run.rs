@@ -25,6 +25,13 @@ echo "COMPLETE" > "$LANES_SIGNAL_DIR/$LANES_LANE.status"
 touch "$LANES_SIGNAL_DIR/$LANES_LANE.done"
 "#;
 
+/// Where the benchmark workers mark that they started: beside the repository, outside its git
+/// folder (which sandboxed workers cannot write).
+fn markers_dir(dir: &Path) -> std::path::PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir.with_file_name(format!("{name}.bench-markers"))
+}
+
 /// A repository with `files` filler files and `lanes` lanes of one issue each.
 fn make_repo(dir: &Path, lanes: usize, files: usize) {
     std::fs::create_dir_all(dir.join("src")).unwrap();
@@ -43,6 +50,8 @@ fn make_repo(dir: &Path, lanes: usize, files: usize) {
     }
     std::fs::write(dir.join("SAF_ISSUE_CATALOG.md"), catalog).unwrap();
     std::fs::write(dir.join("worker.sh"), WORKER).unwrap();
+    // Workers run in the sandbox, as by default: their start markers go to a folder it lets them write.
+    std::fs::write(dir.join("lanes.yaml"), format!("sandbox_writable: [\"{}\"]\n", markers_dir(dir).display())).unwrap();
     std::fs::write(dir.join(".gitignore"), "/LogBook/issue-fixing/signals/*.status\n/LogBook/issue-fixing/signals/*.done\n").unwrap();
     git_out(dir, &["init", "-q", "-b", "main"]);
     run_ok(dir, &["sync"]);
@@ -120,8 +129,10 @@ fn proc_rss_kb(pid: u32) -> Option<u64> {
 /// the orchestrator's CPU is sampled over that long once every worker has started, and no longer
 /// than until the first one can wake (all are then asleep: pure waiting, no lane to collect).
 fn timed_run(dir: &Path, run_id: &str, sleep: u64, lanes: usize, cpu_window: Option<Duration>) -> Sampled {
-    let markers = dir.join(".git/bench-markers");
+    let markers = markers_dir(dir);
     let _ = std::fs::remove_dir_all(&markers);
+    // It exists before the run: the sandbox grants only folders that exist when it is built.
+    std::fs::create_dir_all(&markers).unwrap();
     let log = dir.join(".git/bench-run.log");
     let start = Instant::now();
     let mut child = Command::new(binary())
