@@ -457,6 +457,10 @@ mod tests {
     }
 
     fn run(c: &Case) -> Verdict {
+        run_dropping(c, &[])
+    }
+
+    fn run_dropping(c: &Case, dropped: &[String]) -> Verdict {
         judge(&JudgeInput {
             issue: &c.issue,
             lane: "E",
@@ -469,7 +473,7 @@ mod tests {
             other_lane_issue_files: &c.others,
             catalog: Path::new("SAF_ISSUE_CATALOG.md"),
             logbook: Path::new("LogBook"),
-            dropped: &[],
+            dropped,
             now: "2026-01-07T10:25:00Z",
         })
     }
@@ -536,21 +540,7 @@ mod tests {
     fn dropped_edits_are_named_and_the_rest_is_judged() {
         let c = case();
         let dropped = ["tests/test_a.py: the lane changed a protected path; restored as it was when the run started".to_string()];
-        let v = judge(&JudgeInput {
-            issue: &c.issue,
-            lane: "E",
-            siblings: &[],
-            changed: &c.changed,
-            checks: &c.checks,
-            dependencies: &c.deps,
-            duration: c.duration,
-            time_box: c.time_box,
-            other_lane_issue_files: &c.others,
-            catalog: Path::new("SAF_ISSUE_CATALOG.md"),
-            logbook: Path::new("LogBook"),
-            dropped: &dropped,
-            now: "2026-01-07T10:25:00Z",
-        });
+        let v = run_dropping(&c, &dropped);
         assert!(v.approved(), "{v:?}");
         assert!(v.recommendation.starts_with("APPROVE with warnings - SpecFit"), "{}", v.recommendation);
         assert!(v.recommendation.contains("tests/test_a.py"), "{}", v.recommendation);

@@ -689,9 +689,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         } else if a.started.elapsed() >= a.timeout {
             Some(a.on_timeout())
         } else {
-            a.end_if_stuck(&self.r.dir)
-                .or_else(|| a.end_if_stalled(&self.r.dir, stall_after))
-                .or_else(|| budget.and_then(|b| a.end_if_over_budget(&self.r.dir, b)))
+            a.end_if_stuck_or_over_budget(&self.r.dir, budget).or_else(|| a.end_if_stalled(&self.r.dir, stall_after))
         };
         let stalled = a.stuck.as_deref().is_some_and(|s| s.starts_with("stalled:"));
         if let Some(ended) = ended {

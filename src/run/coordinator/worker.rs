@@ -28,14 +28,12 @@ pub(super) struct Active {
     pub ended_by_us: bool,
     /// Whose log format the worker's log follows.
     pub preset: Preset,
-    /// When the log was last read for a known stuck shape.
+    /// When the log was last read for a known stuck shape or the usage so far.
     looked_at: Instant,
     /// Why git-lanes ended a worker that would not end on its own.
     pub stuck: Option<String>,
     /// The lane's cgroup, where the kernel allows one: what the worker started is in it.
     pub cgroup: Option<crate::exec::cgroup::LaneGroup>,
-    /// When the log was last read for the usage so far (a run with a budget).
-    usage_looked_at: Instant,
     /// The lane's worktree, looked at for changes before a quiet worker is called stalled.
     worktree: Option<PathBuf>,
     /// The last sign of life seen: output in its log, a new status, a change in its worktree.
@@ -75,7 +73,6 @@ impl Active {
             looked_at: Instant::now(),
             stuck: None,
             cgroup: None,
-            usage_looked_at: Instant::now(),
             worktree: None,
             alive_at: Instant::now(),
             log_len: 0,
@@ -204,48 +201,48 @@ impl Active {
         }
     }
 
-    /// Ends a worker whose log shows it will never finish on its own (`presets::stuck`); the
-    /// log is read at most every [`STUCK_EVERY`].
-    pub fn end_if_stuck(&mut self, run_dir: &Path) -> Option<Ended> {
+    /// Ends a worker whose log shows it will never finish on its own (`presets::stuck`, read in
+    /// the log's last 64 KiB), or whose usage so far (for agents that print it as they go) takes
+    /// the run past its budget: `budget` holds each limit and what the run recorded before this
+    /// attempt. The log's tail is read once, at most every [`STUCK_EVERY`].
+    pub fn end_if_stuck_or_over_budget(&mut self, run_dir: &Path, budget: Option<crate::run::attempts::BudgetLeft>) -> Option<Ended> {
         if self.looked_at.elapsed() < STUCK_EVERY {
             return None;
         }
         self.looked_at = Instant::now();
-        let child = self.child.as_mut()?;
-        let tail = log_tail(&run_dir.join(&self.lane).join("worker.log"), 64 * 1024)?;
-        let why = presets::stuck(self.preset, &tail)?;
+        self.child.as_ref()?;
+        let max = if budget.is_some() { 256 * 1024 } else { 64 * 1024 };
+        let tail = log_tail(&run_dir.join(&self.lane).join("worker.log"), max)?;
+        let recent = tail.len().saturating_sub(64 * 1024);
+        let recent = &tail[(recent..).find(|&i| tail.is_char_boundary(i)).unwrap_or(tail.len())..];
+        if let Some(why) = presets::stuck(self.preset, recent) {
+            self.stuck = Some(why);
+            let ending = self.end_by_us();
+            return Some(Ended::new(LaneState::Failed, format!("ended by git-lanes: the agent would not finish on its own ({ending})")));
+        }
+        let why = over_budget(&presets::parse_usage(self.preset, &tail)?, budget?)?;
+        let ending = self.end_by_us();
+        Some(Ended::new(LaneState::Failed, format!("stopped by git-lanes: {why} ({ending})")))
+    }
+
+    /// End the worker's group, marked as ended by git-lanes; how it ended.
+    fn end_by_us(&mut self) -> String {
         self.ended_by_us = true;
-        self.stuck = Some(why);
-        let ending = child.terminate(Duration::from_secs(2));
-        Some(Ended::new(LaneState::Failed, format!("ended by git-lanes: the agent would not finish on its own ({ending})")))
+        self.child.as_mut().map(|c| c.terminate(Duration::from_secs(2)).to_string()).unwrap_or_default()
     }
 }
 
-impl Active {
-    /// Ends a worker whose usage so far (read from its log at most every [`STUCK_EVERY`], for
-    /// agents that print it as they go) takes the run past its budget: `budget` holds each limit
-    /// and what the run recorded before this attempt.
-    pub fn end_if_over_budget(&mut self, run_dir: &Path, budget: crate::run::attempts::BudgetLeft) -> Option<Ended> {
-        if self.usage_looked_at.elapsed() < STUCK_EVERY {
-            return None;
+/// Why `usage` (this attempt's so far) takes the run past `budget`, if it does.
+fn over_budget(usage: &presets::WorkerUsage, budget: crate::run::attempts::BudgetLeft) -> Option<String> {
+    let tokens = usage.input_tokens.unwrap_or(0) + usage.output_tokens.unwrap_or(0);
+    match (budget.usd, usage.cost_usd, budget.tokens) {
+        (Some((limit, before)), Some(now), _) if before + now > limit => {
+            Some(format!("the run's budget of ${limit:.2} was passed (${:.2} with this attempt's ${now:.2})", before + now))
         }
-        self.usage_looked_at = Instant::now();
-        let child = self.child.as_mut()?;
-        let tail = log_tail(&run_dir.join(&self.lane).join("worker.log"), 256 * 1024)?;
-        let usage = presets::parse_usage(self.preset, &tail)?;
-        let tokens = usage.input_tokens.unwrap_or(0) + usage.output_tokens.unwrap_or(0);
-        let why = match (budget.usd, usage.cost_usd, budget.tokens) {
-            (Some((limit, before)), Some(now), _) if before + now > limit => {
-                format!("the run's budget of ${limit:.2} was passed (${:.2} with this attempt's ${now:.2})", before + now)
-            }
-            (_, _, Some((limit, before))) if tokens > 0 && before + tokens > limit => {
-                format!("the run's budget of {limit} tokens was passed ({} with this attempt's {tokens})", before + tokens)
-            }
-            _ => return None,
-        };
-        self.ended_by_us = true;
-        let ending = child.terminate(Duration::from_secs(2));
-        Some(Ended::new(LaneState::Failed, format!("stopped by git-lanes: {why} ({ending})")))
+        (_, _, Some((limit, before))) if tokens > 0 && before + tokens > limit => {
+            Some(format!("the run's budget of {limit} tokens was passed ({} with this attempt's {tokens})", before + tokens))
+        }
+        _ => None,
     }
 }
 
