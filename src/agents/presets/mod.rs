@@ -545,8 +545,9 @@ pub fn check_worker(cmd: &WorkerCommand, lane: &str, path: Option<&OsStr>, root:
         return Ok(());
     }
     let Some(first) = first_program(&cmd.shell) else { return Ok(()) };
+    let at_root = |name: &str| if Path::new(name).is_absolute() { PathBuf::from(name) } else { root.join(name) };
     if first.contains('/') {
-        let full = if Path::new(&first).is_absolute() { PathBuf::from(&first) } else { root.join(&first) };
+        let full = at_root(&first);
         if !full.exists() {
             return Err(missing(
                 &first,
@@ -567,7 +568,7 @@ pub fn check_worker(cmd: &WorkerCommand, lane: &str, path: Option<&OsStr>, root:
     // `sh fix.sh`: the script is looked for where the worker starts, its lane worktree (a
     // checkout of HEAD), not where the command was typed.
     if let Some(script) = interpreted_script(&cmd.shell) {
-        let full = if Path::new(&script).is_absolute() { PathBuf::from(&script) } else { root.join(&script) };
+        let full = at_root(&script);
         if !full.exists() {
             return Err(missing(
                 &script,
