@@ -227,7 +227,7 @@ fn stale_catalog_is_refused_and_remote_ref_does_not_move() {
     let before = env.remote_ref("main").unwrap();
     env.write_issue("E-02", "OPEN", "A new title for the escalation matrix");
     env.commit_all("retitle without sync");
-    env.push(&["main"]).assert_refused("SAF_ISSUE_CATALOG.md:").assert_refused("run `git lanes sync`");
+    env.push(&["main"]).assert_refused("SAF_ISSUE_CATALOG.md:").assert_refused("run `git lanes sync`) [catalog]");
     assert_eq!(env.remote_ref("main").unwrap(), before);
     env.lanes(&["sync"]).assert_ok();
     env.commit_all("sync");
@@ -379,6 +379,18 @@ fn stub_markers_in_resolving_lines_are_refused() {
 }
 
 #[test]
+fn a_deleted_issue_file_is_refused_and_names_its_rule() {
+    let env = Env::installed();
+    std::fs::remove_file(env.repo.join("issues/E/E-02.md")).unwrap();
+    env.lanes(&["sync"]).assert_ok();
+    env.commit_all("drop an issue instead of fixing it");
+    env.push(&["main"]).assert_refused("issues/E/E-02.md: issue file of E-02 is deleted").assert_refused("[weakened]");
+    let o = env.lanes(&["--json", "check", "--range", "HEAD~1..HEAD"]);
+    let v: serde_json::Value = serde_json::from_str(&o.text).unwrap();
+    assert_eq!(v["failures"][0]["rule"], "weakened", "{}", o.text);
+}
+
+#[test]
 fn committed_signal_files_are_refused() {
     let env = Env::installed();
     env.write("LogBook/issue-fixing/signals/E.status", "WORKING: E-01\n");
@@ -386,7 +398,8 @@ fn committed_signal_files_are_refused() {
     env.commit_all("oops, signals");
     let o = env.push(&["main"]);
     o.assert_refused("LogBook/issue-fixing/signals/E.status: signal file committed")
-        .assert_refused("LogBook/issue-hunting/signals/E.done: signal file committed");
+        .assert_refused("LogBook/issue-hunting/signals/E.done: signal file committed")
+        .assert_refused("[signals]");
     // Removing them in a later commit does not help: the pushed commits still carry them.
     env.git(&["rm", "-q", "-r", "--cached", "LogBook"]);
     env.git(&["commit", "-q", "-m", "remove signals"]);
@@ -492,6 +505,7 @@ fn range_and_working_tree_checks_with_json() {
     assert_eq!(v["failures"].as_array().unwrap().len(), 1);
     assert_eq!(v["failures"][0]["path"], "issues/E/E-01.md:7");
     assert!(v["failures"][0]["fix"].as_str().unwrap().contains("git lanes verify E-01"));
+    assert_eq!(v["failures"][0]["rule"], "earned");
     assert_eq!(v["checked"][0]["resolving"], serde_json::json!(["E-01"]));
     // An untracked issue file born RESOLVED is seen by the working-tree check.
     env.write_issue("E-03", "RESOLVED", "Born resolved");

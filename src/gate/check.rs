@@ -14,23 +14,37 @@
 //! - neither: the working tree and index against the merge base of `HEAD` and its upstream (or
 //!   `HEAD` when there is no upstream).
 //!
-//! What is verified at each tip:
+//! What is verified at each tip — the rules of [`crate::gate::rules::RULES`], in its order (a test
+//! compares this list with the table):
 //!
-//! 1. **Catalog in sync**: the catalog at the tip equals what `git lanes sync` would generate
-//!    from the issue files at the tip (`Last Updated` excepted: sync only changes it when
-//!    something else changed). Skipped while issue files are invalid (those are reported).
-//! 2. **Issue files valid**: frontmatter parses, ids unique, id = file name, lane = folder.
-//! 3. **Resolutions are earned**: every issue that *becomes* RESOLVED (its status at the base was
-//!    not RESOLVED, or the file is new) does so in a pushed commit that also adds passing evidence
-//!    for it written by git-lanes, sealed, consistent in itself and matching that commit's files
-//!    (see `earned.rs`). A run report, or evidence added before, does not count.
-//! 4. **No signal files committed**: no pushed commit adds or changes a `*.status` / `*.done`
-//!    file under the fixing or hunting signals folders.
-//! 5. **No stubs in a resolution**: no line added by the pushed commits to an affected path of an
-//!    issue that becomes RESOLVED contains `TODO`, `FIXME`, `todo!()`, `unimplemented!()`,
-//!    `NotImplementedError` or `pass  # placeholder`.
+//! 1. **Settings readable** (`settings`): `lanes.yaml` at the tip parses (when it does not, that is
+//!    the tip's only failure).
+//! 2. **Catalog in sync** (`catalog`): the catalog equals what `git lanes sync` would generate
+//!    from the issue files (`Last Updated` excepted; compared only while the issue files are
+//!    valid). `Last Updated` is excepted because sync only changes it when something else changed.
+//! 3. **Issue files valid** (`issue-files`): every issue file parses, ids are unique, each id
+//!    matches its file name and each lane its folder.
+//! 4. **Resolutions earned** (`earned`): an issue becomes RESOLVED only in a change that also adds
+//!    passing evidence for it written and sealed by git-lanes, matching that change's files (a run
+//!    report, or evidence added before, does not count). An issue *becomes* RESOLVED when its
+//!    status at the base was not RESOLVED, or its file is new; the change is the pushed commit
+//!    that makes it so on the first-parent chain (see `earned.rs`).
+//! 5. **No signal files committed** (`signals`): no pushed commit (for the working tree: the index)
+//!    adds or changes a signal file under the fixing or hunting signals folders.
+//! 6. **No stubs in a resolution** (`stubs`): no line added to an affected path of an issue that
+//!    becomes RESOLVED holds a stub marker (`TODO`, `FIXME`, `todo!()`, `unimplemented!()`,
+//!    `NotImplementedError`, `pass  # placeholder`). Only lines new both to the remote and since
+//!    the issue's own start count (see `stubs_of_resolution`).
+//! 7. **Nothing judging an issue weakened** (`weakened`): no pushed commit deletes an issue file
+//!    (unless another file keeps its id) or changes the verification commands of an issue it has
+//!    RESOLVED. Checked for pushed commits against their base only, when they touch the issue
+//!    files.
 //!
-//! Each failure is a [`Failure`]: a path (with `:line` when known), what is wrong, and the fix.
+//! A push that changes no issue file, catalog, fixer spec or `lanes.yaml` skips rules 2, 3 and 7
+//! (and nothing can become RESOLVED in it).
+//!
+//! Each failure is a [`Failure`]: the rule it breaks, a path (with `:line` when known), what is
+//! wrong, and the fix.
 //!
 //! The same check runs in CI, because a hook can be skipped with `git push --no-verify`
 //! (GitHub Actions):
@@ -71,6 +85,7 @@ use crate::files::issue_cache::{IssueCache, Key, Stat};
 use crate::files::workspace::Workspace;
 use crate::files::workspace::duplicate_ids;
 use crate::gate::earned;
+use crate::gate::rules::{self, Rule};
 use crate::git::repo::Repo;
 
 /// What to check.
@@ -125,11 +140,14 @@ pub struct Failure {
     pub message: String,
     /// How to fix it (`run `git lanes sync``).
     pub fix: String,
+    /// The rule it breaks (its id in JSON).
+    #[serde(with = "crate::gate::rules::by_id")]
+    pub rule: &'static Rule,
 }
 
 impl Failure {
-    fn new(path: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Failure {
-        Failure { path: path.into(), message: message.into(), fix: fix.into() }
+    fn new(rule: &'static Rule, path: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Failure {
+        Failure { path: path.into(), message: message.into(), fix: fix.into(), rule }
     }
 }
 
@@ -437,7 +455,7 @@ fn config_at(tip: &TipUnderCheck<'_>, overrides: &Overrides) -> std::result::Res
         Snapshot::WorkTree => Config::load(&tip.repo.root, overrides),
         Snapshot::Tree(_, tree) => Config::from_bytes(read_blob(&tip.repo.git, tree, Path::new(CONFIG_FILE)), overrides),
     };
-    config.map_err(|e| Failure::new(CONFIG_FILE, e.to_string(), "fix lanes.yaml (see `git lanes validate`)"))
+    config.map_err(|e| Failure::new(&rules::SETTINGS, CONFIG_FILE, e.to_string(), "fix lanes.yaml (see `git lanes validate`)"))
 }
 
 /// Whether a pushed commit leaves the issue files, catalog, fixer specs and `lanes.yaml` as the
@@ -454,7 +472,7 @@ fn check_issue_files(ws: &Workspace, failures: &mut Vec<Failure>) -> bool {
     let mut problems = ws.problems.clone();
     problems.extend(duplicate_ids(&ws.issues));
     for p in &problems {
-        failures.push(problem_failure(p, "fix the file, then run `git lanes validate`"));
+        failures.push(problem_failure(&rules::ISSUE_FILES, p, "fix the file, then run `git lanes validate`"));
     }
     problems.is_empty()
 }
@@ -471,16 +489,18 @@ fn check_catalog(tip: &TipUnderCheck<'_>, ws: &Workspace, issues_valid: bool, fa
     };
     match cat_bytes {
         None if !ws.issues.is_empty() => failures.push(Failure::new(
+            &rules::CATALOG,
             cat_path.display().to_string(),
             "the catalog is missing",
             "run `git lanes init` (it never overwrites), then `git lanes sync`",
         )),
         None => {}
         Some(bytes) => match Catalog::parse(&cat_path, bytes) {
-            Err(p) => failures.push(problem_failure(&p, "restore the catalog's shape, then run `git lanes sync`")),
+            Err(p) => failures.push(problem_failure(&rules::CATALOG, &p, "restore the catalog's shape, then run `git lanes sync`")),
             Ok(cat) if issues_valid => {
                 for d in cat.sync(ws, "").differences {
                     failures.push(Failure::new(
+                        &rules::CATALOG,
                         format!("{}:{}", cat_path.display(), d.line),
                         format!("catalog is out of date ({}): {}", d.region, d.message),
                         "run `git lanes sync`",
@@ -542,6 +562,7 @@ fn check_resolutions(tip: &TipUnderCheck<'_>, config: &Config, resolving: &[&Iss
         };
         let Some(why) = why else { continue };
         failures.push(Failure::new(
+            &rules::EARNED,
             format!("{}:{}", issue.path.display(), issue.key_line("status").unwrap_or(0)),
             format!("{} becomes RESOLVED{at} without passing evidence written by git-lanes in that same change: {why}", issue.id()),
             format!(
@@ -558,6 +579,7 @@ fn check_signal_files(tip: &TipUnderCheck<'_>, config: &Config, commits: &[Oid],
     for (p, where_) in signal_hits(tip, &signal_dirs(config), commits)? {
         if p.ends_with(".status") || p.ends_with(".done") {
             failures.push(Failure::new(
+                &rules::SIGNALS,
                 p.clone(),
                 format!("signal file committed ({where_}); signals are runtime state and never committed"),
                 format!("run `git rm --cached {p}`, add the signals folder to .gitignore, and amend the commit"),
@@ -609,6 +631,7 @@ fn check_stubs(tip: &TipUnderCheck<'_>, resolving: &[&Issue], failures: &mut Vec
         }
         for (path, line, marker) in stubs_of_resolution(tip, issue, &paths)? {
             failures.push(Failure::new(
+                &rules::STUBS,
                 format!("{path}:{line}"),
                 format!("stub marker `{marker}` added in a line that resolves {}", issue.id()),
                 format!("finish the fix and remove the marker, or set {} back to OPEN", issue.id()),
@@ -665,6 +688,7 @@ fn check_weakened(tip: &TipUnderCheck<'_>, config: &Config, failures: &mut Vec<F
     let (Snapshot::Tree(_, tree), Some(bt)) = (tip.snap, tip.base_tree) else { return };
     for (path, message) in crate::judge::guard::weakened_issue_files(&tip.repo.git, bt, tree, &config.issues) {
         failures.push(Failure::new(
+            &rules::NOT_WEAKENED,
             path.display().to_string(),
             message,
             format!(
@@ -683,9 +707,9 @@ fn tip_name(snap: &Snapshot) -> String {
     }
 }
 
-fn problem_failure(p: &Problem, default_fix: &str) -> Failure {
+fn problem_failure(rule: &'static Rule, p: &Problem, default_fix: &str) -> Failure {
     let fix = p.hint.clone().unwrap_or_else(|| default_fix.to_string());
-    Failure::new(p.location(), p.message.clone(), fix)
+    Failure::new(rule, p.location(), p.message.clone(), fix)
 }
 
 /// The workspace at `snap`: from disk for the working tree, from blobs for a commit.

@@ -9,14 +9,24 @@
 use std::path::{Path, PathBuf};
 
 use crate::base::error::{Error, Result};
+use crate::gate::rules;
 use crate::{base::fsutil, git::gitcli};
 
-/// The shipped hook, embedded so installation works in any repository.
-pub const SCRIPT: &str = include_str!("../../hooks/pre-push");
+/// The shipped hook, embedded so installation works in any repository; [`script`] fills in the
+/// rules.
+const TEMPLATE: &str = include_str!("../../hooks/pre-push");
+/// The line of [`TEMPLATE`] that [`script`] replaces with the gate's rules.
+const RULES_LINE: &str = "# (the rules, one line each, are written here from src/gate/rules.rs when the hook is installed)\n";
 /// The line that marks a hook as ours.
 pub const MARKER: &str = "# git-lanes pre-push hook";
 /// Where a pre-existing hook is kept.
 pub const CHAINED: &str = "pre-push.lanes-chained";
+
+/// The hook as installed: the shipped script, its comment listing the rules of
+/// [`crate::gate::rules::RULES`].
+pub fn script() -> String {
+    TEMPLATE.replacen(RULES_LINE, &rules::hook_comment(), 1)
+}
 
 /// One thing `install` or `uninstall` did (or found already done).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -67,7 +77,7 @@ pub fn install(dir: &Path) -> Result<Vec<Action>> {
     let mut actions = Vec::new();
     if exists(&hook) {
         if is_ours(&hook) {
-            if std::fs::read(&hook).is_ok_and(|b| b == SCRIPT.as_bytes()) {
+            if std::fs::read(&hook).is_ok_and(|b| b == script().as_bytes()) {
                 make_executable(&hook)?;
                 return Ok(vec![Action::AlreadyInstalled { path: hook }]);
             }
@@ -110,7 +120,7 @@ pub fn uninstall(dir: &Path) -> Result<Vec<Action>> {
 }
 
 fn write_hook(hook: &Path) -> Result<()> {
-    fsutil::write_atomic(hook, SCRIPT.as_bytes())?;
+    fsutil::write_atomic(hook, script().as_bytes())?;
     make_executable(hook)
 }
 
@@ -138,13 +148,14 @@ mod tests {
         let before = std::fs::metadata(&hook).unwrap().permissions();
         let a = install(d.path()).unwrap();
         assert!(matches!(a[0], Action::Chained { .. }), "{a:?}");
-        assert_eq!(std::fs::read_to_string(&hook).unwrap(), SCRIPT);
+        assert_eq!(std::fs::read_to_string(&hook).unwrap(), script());
         assert!(matches!(install(d.path()).unwrap()[0], Action::AlreadyInstalled { .. }));
         let a = uninstall(d.path()).unwrap();
         assert_eq!(a.len(), 2);
         assert_eq!(std::fs::read(&hook).unwrap(), b"#!/bin/sh\nexit 0\n");
         assert_eq!(std::fs::metadata(&hook).unwrap().permissions(), before);
         assert!(matches!(uninstall(d.path()).unwrap()[0], Action::NotOurs { .. }));
-        assert!(SCRIPT.contains(MARKER));
+        assert!(script().contains(MARKER));
+        assert_eq!(TEMPLATE.matches(RULES_LINE).count(), 1, "the template holds the rules' line once");
     }
 }

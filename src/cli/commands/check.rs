@@ -1,7 +1,8 @@
 //! `git lanes check [--pre-push | --range A..B]`: the pre-push gate (docs/design.md#the-pre-push-gate).
 //!
-//! `--json` document (schema_version 1): `ok` (bool), `failures` (list of `{path, message, fix}`:
-//! `path` relative to the repository root with `:line` when known), `checked` (list of `{tip,
+//! `--json` document (schema_version 1): `ok` (bool), `failures` (list of `{path, message, fix,
+//! rule}`: `path` relative to the repository root with `:line` when known, `rule` the id of the
+//! rule broken, from `gate::rules::RULES`), `checked` (list of `{tip,
 //! reference?, base, issues, resolving}`: each tip checked, the base it was compared with, how
 //! many issue files it holds, and the ids that become RESOLVED).
 
@@ -12,16 +13,13 @@ use clap::Args;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::gate::check::{self, Target};
+use crate::gate::rules;
 
-/// Check what is about to be pushed: catalog in sync, issue files valid, resolutions earned
-///
-/// Reads git objects only: nothing is checked out and no verification command is ever run.
-/// Verifies that the catalog matches the issue files, every issue file is valid, every issue
-/// that becomes RESOLVED has fresh passing evidence or a run report that resolved it, no signal
-/// files are committed, and no stub markers (TODO, FIXME, todo!() ...) are added to the affected
-/// paths of a resolved issue. Without flags, checks the working tree and index against the
-/// upstream. Exits 4 when anything fails.
+/// Check what is about to be pushed against the gate's rules: catalog in sync, issue files valid,
+/// resolutions earned, …
+// The long help lists every rule, rendered from `gate::rules::RULES` by `long_about`.
 #[derive(Debug, Args)]
+#[command(long_about = long_about())]
 pub struct CheckArgs {
     /// Read git's pre-push hook input on stdin and check the commits being pushed
     #[arg(long, conflicts_with = "range")]
@@ -32,6 +30,18 @@ pub struct CheckArgs {
     /// The remote's name and URL, as git passes them to a pre-push hook
     #[arg(hide = true, requires = "pre_push", num_args = 0..=2)]
     pub remote: Vec<String>,
+}
+
+/// `check --help`'s text: what the check reads, the rules (rendered from the table) and the exit code.
+fn long_about() -> String {
+    format!(
+        "Check what is about to be pushed against the gate's rules\n\n\
+         Reads git objects only: nothing is checked out and no verification command is ever run. \
+         Without flags, checks the working tree and index against the upstream. \
+         Exits 4 when a rule fails; each failure ends with the id of the rule it breaks.\n\n\
+         Rules:\n{}",
+        rules::help()
+    )
 }
 
 pub fn run(args: CheckArgs, ctx: &Ctx) -> CliResult {
@@ -51,7 +61,7 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> CliResult {
         ui.json(serde_json::json!({ "ok": outcome.ok(), "failures": outcome.failures, "checked": outcome.checked }))?;
     } else {
         for f in &outcome.failures {
-            ui.out(format!("{}: {} ({})", ui.bold(&f.path), f.message, f.fix))?;
+            ui.out(format!("{}: {} ({}) [{}]", ui.bold(&f.path), f.message, f.fix, f.rule.id))?;
         }
         let issues: usize = outcome.checked.iter().map(|c| c.issues).max().unwrap_or(0);
         let resolving: Vec<&str> = outcome.checked.iter().flat_map(|c| c.resolving.iter().map(String::as_str)).collect();
