@@ -255,6 +255,16 @@ pub struct BudgetConfig {
     pub tokens: Option<u64>,
 }
 
+/// The word in the default fixing folders that [`Config::hunting`] replaces.
+const FIXING: &str = "issue-fixing";
+/// What it becomes in the hunting folders.
+const HUNTING: &str = "issue-hunting";
+
+/// `path` with `from` replaced by `to` (`LogBook/issue-fixing/signals` → `LogBook/issue-hunting/signals`).
+fn sibling(path: &Path, from: &str, to: &str) -> PathBuf {
+    PathBuf::from(path.to_string_lossy().replace(from, to))
+}
+
 impl Config {
     /// Seed defaults (docs/formats.md#lanesyaml).
     pub fn defaults() -> Config {
@@ -296,6 +306,27 @@ impl Config {
             integration_timeout: Duration::from_secs(30),
             from_file: false,
         }
+    }
+
+    /// The configuration of a hunt: the fixing folders' `issue-fixing` becomes `issue-hunting` in
+    /// the signals folder, the state file and the reports folder (`LogBook/issue-hunting/…` by
+    /// default, as `init` creates it); everything else stays. Every place that needs a hunting
+    /// path takes it from here.
+    pub fn hunting(&self) -> Config {
+        let mut h = self.clone();
+        h.signals = sibling(&self.signals, FIXING, HUNTING);
+        h.state = sibling(&self.state, FIXING, HUNTING);
+        h.runs = sibling(&self.runs, FIXING, HUNTING);
+        h
+    }
+
+    /// Both signals folders, fixing and hunting, whichever of the two this configuration follows
+    /// (a hunt's points at the hunting one): sorted, each once.
+    pub fn signal_folders(&self) -> Vec<PathBuf> {
+        let mut v = vec![sibling(&self.signals, HUNTING, FIXING), sibling(&self.signals, FIXING, HUNTING)];
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// Load `lanes.yaml` from `root` (if present) over the defaults, then apply `overrides`.
@@ -502,6 +533,23 @@ pub fn iso_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hunting_paths_come_from_the_fixing_ones() {
+        let c = Config::defaults();
+        let h = c.hunting();
+        assert_eq!(h.signals, Path::new("LogBook/issue-hunting/signals"));
+        assert_eq!(h.state, Path::new("LogBook/issue-hunting/orchestrator-state.yaml"));
+        assert_eq!(h.runs, Path::new("LogBook/issue-hunting/runs"));
+        assert_eq!((h.evidence, h.issues), (c.evidence.clone(), c.issues.clone()), "the rest stays");
+        let both = [PathBuf::from("LogBook/issue-fixing/signals"), PathBuf::from("LogBook/issue-hunting/signals")];
+        assert_eq!(c.signal_folders(), both);
+        assert_eq!(c.hunting().signal_folders(), both, "a hunt's configuration names the same two");
+        let mut own = c.clone();
+        own.signals = "sig".into();
+        assert_eq!(own.signal_folders(), [PathBuf::from("sig")]);
+        assert_eq!(own.hunting().signals, Path::new("sig"));
+    }
 
     #[test]
     fn durations() {

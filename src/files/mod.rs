@@ -1,5 +1,6 @@
 //! The repository's files: issue files, frontmatter, markdown, the catalog, agent specs, the
-//! configuration, the workspace that loads them all (with its summary cache and remembered
+//! configuration (with the hunting folders derived from the fixing ones), signal files and their
+//! kinds, the workspace that loads them all (with its summary cache and remembered
 //! answers), byte-minimal
 //! rewrites, validation, and the static reading of check commands (safety). Uses only base.
 
@@ -17,6 +18,7 @@ pub mod overview;
 pub mod rewrite;
 pub mod safety;
 pub mod scaffold;
+pub mod signal;
 pub mod spec;
 pub mod text;
 pub mod validate;

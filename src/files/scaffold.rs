@@ -8,6 +8,7 @@ use crate::base::fsutil;
 use crate::files::catalog;
 use crate::files::config::{CONFIG_FILE, Config};
 use crate::files::names;
+use crate::files::signal;
 use crate::files::workspace::Workspace;
 use crate::files::yaml;
 
@@ -28,18 +29,6 @@ pub struct InitOptions {
     pub write_config: bool,
     /// The worker presets, as `lanes.yaml`'s comment lists them (`script, claude, …`).
     pub worker_presets: String,
-}
-
-/// The lines `init` makes sure `.gitignore` has: signals are never committed.
-pub fn gitignore_lines(config: &Config) -> Vec<String> {
-    let hunt = config.signals.to_string_lossy().replace("issue-fixing", "issue-hunting");
-    let fix = config.signals.to_string_lossy().into_owned();
-    let mut v = vec![format!("/{fix}/*.status"), format!("/{fix}/*.done")];
-    if hunt != fix {
-        v.push(format!("/{hunt}/*.status"));
-        v.push(format!("/{hunt}/*.done"));
-    }
-    v
 }
 
 /// Scaffold a repository for git-lanes under `root`.
@@ -65,11 +54,11 @@ pub fn init(root: &Path, config: &Config, opts: &InitOptions) -> Result<Vec<Outc
         file(config.fixer_specs.join(format!("IF-Lane-{lane}.md")), fixer_spec(lane, desc))?;
         file(config.hunter_specs.join(format!("IH-Lane-{lane}.md")), hunter_spec(lane, desc))?;
     }
-    let hunt_signals = PathBuf::from(config.signals.to_string_lossy().replace("issue-fixing", "issue-hunting"));
+    let hunt_signals = config.hunting().signals;
     for dir in [&config.signals, &hunt_signals, &config.runs, &config.evidence] {
         file(dir.join(".gitkeep"), String::new())?;
     }
-    out.push(ensure_gitignore(root, &gitignore_lines(config))?);
+    out.push(ensure_gitignore(root, &signal::ignore_lines(config))?);
     Ok(out)
 }
 
@@ -86,7 +75,7 @@ pub fn ensure_gitignore(root: &Path, lines: &[String]) -> Result<Outcome> {
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str("# git-lanes: signal files are never committed\n");
+    text.push_str(signal::IGNORE_HEADER);
     for l in &missing {
         text.push_str(l);
         text.push('\n');

@@ -82,6 +82,7 @@ use crate::files::catalog::Catalog;
 use crate::files::config::{CONFIG_FILE, Config, Overrides};
 use crate::files::issue::{Issue, Status};
 use crate::files::issue_cache::{IssueCache, Key, Stat};
+use crate::files::signal::SignalFile;
 use crate::files::workspace::Workspace;
 use crate::files::workspace::duplicate_ids;
 use crate::gate::earned;
@@ -307,14 +308,13 @@ fn new_commits(git: &Repository, tip: Oid, hide: &[Oid]) -> Result<Vec<Oid>> {
     walk.collect::<std::result::Result<Vec<_>, _>>().map_err(err)
 }
 
-/// Signals folders: fixing (configured) and hunting (its sibling, as `init` creates it).
+/// Signals folders: fixing (configured) and hunting (its sibling, as `init` creates it), and the
+/// default hunting one.
 fn signal_dirs(config: &Config) -> Vec<String> {
-    let fixing = config.signals.to_string_lossy().into_owned();
-    let hunting = fixing.replace("issue-fixing", "issue-hunting");
-    let mut v = vec![fixing, hunting, "LogBook/issue-hunting/signals".to_string()];
+    let mut v = vec![config.signals.clone(), config.hunting().signals, Config::defaults().hunting().signals];
     v.sort();
     v.dedup();
-    v
+    v.iter().map(|p| p.to_string_lossy().into_owned()).collect()
 }
 
 /// One tip under check: what every check of it reads.
@@ -577,7 +577,7 @@ fn check_resolutions(tip: &TipUnderCheck<'_>, config: &Config, resolving: &[&Iss
 /// pushed commit.
 fn check_signal_files(tip: &TipUnderCheck<'_>, config: &Config, commits: &[Oid], failures: &mut Vec<Failure>) -> Result<()> {
     for (p, where_) in signal_hits(tip, &signal_dirs(config), commits)? {
-        if p.ends_with(".status") || p.ends_with(".done") {
+        if SignalFile::ALL.iter().any(|k| p.ends_with(k.suffix())) {
             failures.push(Failure::new(
                 &rules::SIGNALS,
                 p.clone(),

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use crate::base::error::Result;
 use crate::files::config::Config;
+use crate::files::signal::SignalFile;
 use crate::git::gitcli::git;
 use crate::git::repo::Repo;
 use crate::git::worktree::{self, NewWorktree, POOL_MARKER, Pooled, READY_MARKER};
@@ -347,11 +348,10 @@ fn park(repo: &Repo, worktree: &Path, admin: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Remove untracked `*.status` and `*.done` files from a worktree's signal folders (fixing and
+/// Remove untracked signal files (every [`SignalFile`] kind) from a worktree's signal folders (fixing and
 /// hunting): they are the finished run's signals, and a later lane must not read them.
 fn drop_signal_files(worktree: &Path, config: &Config) -> Result<()> {
-    let signals = config.signals.to_string_lossy().into_owned();
-    let folders = [signals.replace("issue-hunting", "issue-fixing"), signals.replace("issue-fixing", "issue-hunting")];
+    let folders = config.signal_folders();
     let index = git2::Repository::open(worktree).and_then(|r| r.index()).ok();
     for folder in folders {
         let Ok(dir) = std::fs::read_dir(worktree.join(&folder)) else { continue };
@@ -359,7 +359,7 @@ fn drop_signal_files(worktree: &Path, config: &Config) -> Result<()> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let rel = Path::new(&folder).join(&name);
             let tracked = index.as_ref().is_none_or(|i| i.get_path(&rel, 0).is_some());
-            if (name.ends_with(".status") || name.ends_with(".done")) && !tracked && entry.path().is_file() {
+            if SignalFile::of_file_name(&name).is_some() && !tracked && entry.path().is_file() {
                 crate::base::fsutil::remove_file_if_exists(&entry.path())?;
             }
         }

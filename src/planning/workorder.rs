@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::base::error::{Error, Problem, Result};
 use crate::files::config::{Config, iso_duration, parse_duration};
 use crate::files::issue::Issue;
+use crate::files::signal::SignalFile;
 use crate::files::spec::AgentSpec;
 use crate::planning::plan::{Complexity, LanePlan};
 
@@ -128,7 +129,15 @@ impl Signals {
     /// A lane's signal files in the configured signal folder.
     pub fn of_lane(config: &Config, lane: &str) -> Signals {
         let dir = path_str(&config.signals);
-        Signals { status: format!("{dir}/{lane}.status"), done: format!("{dir}/{lane}.done") }
+        let mut signals = Signals { status: String::new(), done: String::new() };
+        for kind in SignalFile::ALL {
+            let path = format!("{dir}/{}", kind.file_name(lane));
+            match kind {
+                SignalFile::Status => signals.status = path,
+                SignalFile::Done => signals.done = path,
+            }
+        }
+        signals
     }
 }
 

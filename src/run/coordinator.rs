@@ -73,11 +73,12 @@ use super::collect::{self, Collected, Collector};
 use super::{LaneControl, LaneRun, Run, RunEvent, RunOptions};
 use crate::agents::presets::{self, Preset, WorkerContext};
 use crate::base::error::{Error, Result};
+use crate::files::signal::SignalFile;
 use crate::files::workspace::Workspace;
+use crate::git::worktree;
 use crate::planning::plan::LanePlan;
 use crate::planning::workorder::{self, WorkOrder};
 use crate::run::follow::{Change, LaneFollow, SignalWatcher};
-use crate::{git::worktree, run::signal};
 use worker::{Active, Ended, Outcome};
 
 /// The timer: deadlines, the operator's controls, workers followed by pid and Ctrl-C are looked
@@ -541,9 +542,10 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             }
             // A stale `.done` from an earlier run (in either folder) must not end the new worker
             // at once.
-            let _ = crate::base::fsutil::remove_file_if_exists(&signal::paths(&self.main_signals, &lane).1);
+            let _ = crate::base::fsutil::remove_file_if_exists(&SignalFile::Done.path(&self.main_signals, &lane));
             if let Some(lr) = self.r.lanes.get(&lane) {
-                let _ = crate::base::fsutil::remove_file_if_exists(&signal::paths(&lr.worktree.join(&self.r.ws.config.signals), &lane).1);
+                let _ =
+                    crate::base::fsutil::remove_file_if_exists(&SignalFile::Done.path(&lr.worktree.join(&self.r.ws.config.signals), &lane));
             }
             match worker::start(self.r, &lane, &self.main_signals, &self.events) {
                 Ok(active) => {

@@ -24,7 +24,7 @@ use crate::files::issue::Status;
 use crate::files::workspace::Workspace;
 use crate::run::report;
 use crate::run::state::{Finishing, IntegrationChecks, IntegrationState, IssueLine, LaneState, MergedLane, Rejection};
-use crate::{git::gitcli, git::worktree, run::signal};
+use crate::{files::signal, git::gitcli, git::worktree};
 
 /// Collect, integrate and finish a run whose lanes all ended; `interrupted` stops after
 /// collecting (the work is kept; `run --resume` continues).
@@ -647,9 +647,7 @@ fn issue_lines(r: &Run<'_>, integrated: &[String]) -> Vec<IssueLine> {
 fn clear_signals(r: &Run<'_>) {
     let dir = r.repo.root.join(&r.ws.config.signals);
     for lane in r.lanes.keys().chain(r.state.lanes.keys()) {
-        let (s, d) = signal::paths(&dir, lane);
-        let _ = crate::base::fsutil::remove_file_if_exists(&s);
-        let _ = crate::base::fsutil::remove_file_if_exists(&d);
+        signal::remove_lane(&dir, lane);
     }
 }
 

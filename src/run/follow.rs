@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use notify::{RecursiveMode, Watcher};
 
-use crate::run::signal;
+use crate::files::signal::{self, SignalFile};
 
 /// Watches signal folders and calls `hint` on any change.
 pub struct SignalWatcher {
@@ -128,7 +128,7 @@ impl LaneFollow {
         let mut newest: Option<(SystemTime, String)> = None;
         let mut done_mtime: Option<SystemTime> = None;
         for d in &self.dirs {
-            let (status_path, done_path) = signal::paths(d, &self.lane);
+            let (status_path, done_path) = (SignalFile::Status.path(d, &self.lane), SignalFile::Done.path(d, &self.lane));
             let (bytes, problem) = signal::read_file(&status_path);
             if let Some(p) = problem.map(|p| p.to_string())
                 && !self.warned.contains(&p)

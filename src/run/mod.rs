@@ -31,7 +31,6 @@ mod refwatch;
 mod remote;
 pub mod report;
 pub mod runs;
-pub mod signal;
 pub mod state;
 pub mod timeline;
 
@@ -390,10 +389,8 @@ impl Run<'_> {
 pub fn keep_out(config: &crate::files::config::Config, extra: &[String]) -> crate::git::snapshot::KeepOut {
     // Both signal folders, whichever of the two this configuration follows (a hunt's config
     // points at the hunting one).
-    let signals = config.signals.to_string_lossy().into_owned();
-    let fix = signals.replace("issue-hunting", "issue-fixing");
-    let hunt = signals.replace("issue-fixing", "issue-hunting");
-    let mut k = crate::git::snapshot::KeepOut::new([signals, fix, hunt]);
+    let folders = config.signal_folders().into_iter().map(|f| f.to_string_lossy().into_owned());
+    let mut k = crate::git::snapshot::KeepOut::new(folders);
     // What agent CLIs drop into a worktree (aider's tags cache and histories) is never work.
     let droppings: Vec<String> = crate::agents::presets::all_droppings().iter().map(|p| p.display().to_string()).collect();
     k.extend(&droppings);

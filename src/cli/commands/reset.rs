@@ -20,7 +20,7 @@ pub fn run(_args: ResetArgs, ctx: &Ctx) -> CliResult {
         return Err(CliError::new(1, format!("a run is in progress (pid {holder})"))
             .hint("wait for it, or stop it with Ctrl-C; `git lanes status` shows it"));
     }
-    let removed = crate::run::signal::clear(&repo.root.join(&config.signals))?;
+    let removed = crate::files::signal::clear(&repo.root.join(&config.signals))?;
     let mut state = RunState::fresh();
     // Keys another tool keeps in the state file (the seed's `complexity_notes`) survive a reset.
     if let Ok(Some(old)) = RunState::load(&repo.root, &config.state) {

@@ -49,8 +49,8 @@ pub fn run(args: SignalArgs, ctx: &Ctx) -> CliResult {
         }
     };
     match args.what {
-        SignalKind::Status { text } => crate::run::signal::write_status(&dir, &lane, &text.join(" "))?,
-        SignalKind::Done => crate::run::signal::write_done(&dir, &lane, &chrono::Local::now().to_rfc3339())?,
+        SignalKind::Status { text } => crate::files::signal::write_status(&dir, &lane, &text.join(" "))?,
+        SignalKind::Done => crate::files::signal::write_done(&dir, &lane, &chrono::Local::now().to_rfc3339())?,
     }
     Ok(Exit::Success)
 }

@@ -42,7 +42,7 @@ struct Status<'o> {
     state: Option<RunState>,
     /// The last run as its own record (report and live state) has it.
     last_run: Option<crate::run::runs::RunInfo>,
-    signals: Vec<crate::run::signal::LaneSignal>,
+    signals: Vec<crate::files::signal::LaneSignal>,
     lock: Option<String>,
     /// Resolved issues whose latest evidence no longer backs them (missing, failing or stale):
     /// `(lane, id, state)`.
@@ -60,7 +60,7 @@ fn show(ctx: &Ctx, repo: &Repo, config: &Config, issues: &Overview) -> CliResult
     }
     let signal_dir = repo.root.join(&config.signals);
     let signals: Vec<_> =
-        issues.lanes.iter().map(|l| crate::run::signal::read(&signal_dir, l)).filter(|s| s.status.is_some() || s.done).collect();
+        issues.lanes.iter().map(|l| crate::files::signal::read(&signal_dir, l)).filter(|s| s.status.is_some() || s.done).collect();
     let lock = crate::run::lock::holder(&repo.lanes_dir());
     let (root, issues_dir) = (repo.root.as_path(), config.issues.as_path());
     let resolved = issues.resolved();

@@ -104,7 +104,7 @@ fn lanes_to_watch(asked: Vec<String>, repo: &Repo, ws: &Workspace, dir: &Path) -
         lanes = ws.config.lanes.clone().unwrap_or_else(|| ws.specs.keys().cloned().collect());
     }
     if lanes.is_empty() {
-        lanes = crate::run::signal::lanes_with_signals(dir);
+        lanes = crate::files::signal::lanes_with_signals(dir);
     }
     if lanes.is_empty() {
         return Err(CliError::usage("no lanes to watch").hint("pass `--lane <LANE>` (repeatable)"));

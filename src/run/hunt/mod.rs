@@ -7,7 +7,7 @@
 //! changes only what is mode-specific:
 //! - hunter specs (`.claude/agents/issue-hunters/IH-Lane-<X>.md`) take the fixer specs' place,
 //!   and the hunting signal folder, state file and reports (`LogBook/issue-hunting/`) the fixing
-//!   ones (a copy of the configuration with those paths, [`hunting_config`]);
+//!   ones (a copy of the configuration with those paths, `Config::hunting`);
 //! - each lane gets a `hunt_issues` work order (`order.rs`) instead of an issue batch;
 //! - instead of verdicts on fixes, the findings judge (`judge.rs`) looks at what each hunter
 //!   committed on its branch: only new issue files of its lane whose checks all FAIL on the base
@@ -44,7 +44,7 @@ use crate::git::repo::Repo;
 use crate::judge::verify::VerifyOptions;
 use crate::planning::plan::LanePlan;
 use crate::run::state::{IntegrationState, LaneState};
-use crate::{base::fsutil, git::gitcli, git::worktree, run::signal};
+use crate::{base::fsutil, files::signal, git::gitcli, git::worktree};
 
 /// What the user asked for: the run options that apply to a hunt, and `--max-findings`.
 #[derive(Debug, Clone, Default)]
@@ -82,17 +82,6 @@ pub struct HuntPreview {
     pub work_order: HuntOrder,
 }
 
-/// The configuration of a hunt: the fixing paths' `issue-fixing` becomes `issue-hunting`
-/// (signals, state, reports), everything else stays.
-pub fn hunting_config(c: &Config) -> Config {
-    let hunt = |p: &Path| PathBuf::from(p.to_string_lossy().replace("issue-fixing", "issue-hunting"));
-    let mut h = c.clone();
-    h.signals = hunt(&c.signals);
-    h.state = hunt(&c.state);
-    h.runs = hunt(&c.runs);
-    h
-}
-
 /// The workspace a hunt runs with (hunter specs, hunting paths) and the fixer specs.
 fn hunting_workspace(mut ws: Workspace) -> Result<(Workspace, BTreeMap<String, AgentSpec>)> {
     let mut problems = Vec::new();
@@ -101,7 +90,7 @@ fn hunting_workspace(mut ws: Workspace) -> Result<(Workspace, BTreeMap<String, A
         return Err(Error::from(problems));
     }
     let fixers = std::mem::replace(&mut ws.specs, hunters);
-    ws.config = hunting_config(&ws.config);
+    ws.config = ws.config.hunting();
     Ok((ws, fixers))
 }
 
@@ -556,9 +545,7 @@ fn tidy(r: &mut Run<'_>, lanes: &[String], human: &mut Vec<String>) -> Result<()
     }
     let dir = r.repo.root.join(&r.ws.config.signals);
     for lane in lanes {
-        let (s, d) = signal::paths(&dir, lane);
-        let _ = fsutil::remove_file_if_exists(&s);
-        let _ = fsutil::remove_file_if_exists(&d);
+        signal::remove_lane(&dir, lane);
     }
     Ok(())
 }

@@ -1,4 +1,13 @@
-//! Signal files: `<LANE>.status` (one line, the lane's latest state) and `<LANE>.done`.
+//! Signal files: the tiny files a worker writes to say how it is doing, one per lane and
+//! [`SignalFile`] kind — `<LANE>.status` (one line, the lane's latest state) and `<LANE>.done`
+//! (finished) — in the signals folder (docs/formats.md#signals).
+//!
+//! Every place that names, reads, writes, clears, ignores or refuses signal files (the work
+//! order, `init`'s `.gitignore`, the pre-push gate, the worktree pool, the run) spells them through
+//! [`SignalFile`]. To add a kind, add a variant there and to [`SignalFile::ALL`]; the compiler then
+//! points at each exhaustive `match` that must handle it ([`SignalFile::suffix`], [`read`], the
+//! work order's `Signals`), and everything that walks [`SignalFile::ALL`] (clearing, `.gitignore`,
+//! the gate, the pool) takes it up by itself.
 //!
 //! Workers written for the seed use `echo … > file` and `touch`, so readers cope with empty,
 //! half-written, CRLF and garbage content: the first non-empty line, trimmed, control characters
@@ -14,7 +23,60 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::base::error::Result;
+use crate::files::config::Config;
 use crate::{base::fsutil, files::names};
+
+/// A kind of signal file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignalFile {
+    /// `<LANE>.status`: one line, the lane's latest state (`WORKING: …`).
+    Status,
+    /// `<LANE>.done`: the worker has finished (its content is never read).
+    Done,
+}
+
+impl SignalFile {
+    /// Every kind.
+    pub const ALL: [SignalFile; 2] = [SignalFile::Status, SignalFile::Done];
+
+    /// What a lane's file of this kind ends with (`.status`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            SignalFile::Status => ".status",
+            SignalFile::Done => ".done",
+        }
+    }
+
+    /// A lane's file of this kind (`E.status`).
+    pub fn file_name(self, lane: &str) -> String {
+        format!("{lane}{}", self.suffix())
+    }
+
+    /// A lane's file of this kind in the signals folder `dir`.
+    pub fn path(self, dir: &Path, lane: &str) -> PathBuf {
+        dir.join(self.file_name(lane))
+    }
+
+    /// The kind and the lane of a signal file's name (`E.done` → `(Done, "E")`); `None` for any
+    /// other name. The lane is not checked.
+    pub fn of_file_name(name: &str) -> Option<(SignalFile, &str)> {
+        SignalFile::ALL.into_iter().find_map(|k| name.strip_suffix(k.suffix()).map(|lane| (k, lane)))
+    }
+}
+
+/// The comment `init` writes above [`ignore_lines`] in `.gitignore`.
+pub const IGNORE_HEADER: &str = "# git-lanes: signal files are never committed\n";
+
+/// The lines `init` makes sure `.gitignore` has: every kind of signal file, in the fixing signals
+/// folder and its hunting sibling, is never committed.
+pub fn ignore_lines(config: &Config) -> Vec<String> {
+    let mut folders = vec![config.signals.clone()];
+    let hunt = config.hunting().signals;
+    if hunt != folders[0] {
+        folders.push(hunt);
+    }
+    folders.iter().map(|f| f.to_string_lossy()).flat_map(|dir| SignalFile::ALL.map(|k| format!("/{dir}/*{}", k.suffix()))).collect()
+}
 
 /// The most bytes read from a status file (a status is one line; the rest is ignored).
 pub const MAX_SIGNAL_BYTES: u64 = 4096;
@@ -109,11 +171,6 @@ pub struct LaneSignal {
     pub done: bool,
 }
 
-/// Paths of a lane's signal files in `dir`.
-pub fn paths(dir: &Path, lane: &str) -> (PathBuf, PathBuf) {
-    (dir.join(format!("{lane}.status")), dir.join(format!("{lane}.done")))
-}
-
 /// Clean a raw status file into one displayable line.
 pub fn clean_status(raw: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(raw);
@@ -140,11 +197,18 @@ pub fn keyword(status: &str) -> Keyword {
 
 /// Read one lane's signals (missing files and a missing directory are simply "no signal").
 pub fn read(dir: &Path, lane: &str) -> LaneSignal {
-    let (status_path, done_path) = paths(dir, lane);
-    let status = read_file(&status_path).0.and_then(|b| clean_status(&b));
-    let keyword = status.as_deref().map(keyword);
-    let done = done_exists(&done_path);
-    LaneSignal { lane: lane.to_string(), status, keyword, done }
+    let mut signal = LaneSignal { lane: lane.to_string(), status: None, keyword: None, done: false };
+    for kind in SignalFile::ALL {
+        let path = kind.path(dir, lane);
+        match kind {
+            SignalFile::Status => {
+                signal.status = read_file(&path).0.and_then(|b| clean_status(&b));
+                signal.keyword = signal.status.as_deref().map(keyword);
+            }
+            SignalFile::Done => signal.done = done_exists(&path),
+        }
+    }
+    signal
 }
 
 /// Lanes that have any signal file in `dir`.
@@ -155,7 +219,7 @@ pub fn lanes_with_signals(dir: &Path) -> Vec<String> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            let lane = name.strip_suffix(".status").or_else(|| name.strip_suffix(".done"))?.to_string();
+            let lane = SignalFile::of_file_name(&name)?.1.to_string();
             names::check_lane(&lane).is_ok().then_some(lane)
         })
         .collect();
@@ -166,23 +230,22 @@ pub fn lanes_with_signals(dir: &Path) -> Vec<String> {
 
 /// Write a status line atomically.
 pub fn write_status(dir: &Path, lane: &str, text: &str) -> Result<()> {
-    let (p, _) = paths(dir, lane);
+    let p = SignalFile::Status.path(dir, lane);
     let line: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
     fsutil::write_atomic(&p, format!("{line}\n").as_bytes())
 }
 
 /// Mark a lane done (atomically; the content is the time, for people reading the folder).
 pub fn write_done(dir: &Path, lane: &str, stamp: &str) -> Result<()> {
-    let (_, p) = paths(dir, lane);
+    let p = SignalFile::Done.path(dir, lane);
     fsutil::write_atomic(&p, format!("{stamp}\n").as_bytes())
 }
 
-/// Remove every `*.status` / `*.done` file in `dir`; returns how many were removed.
+/// Remove every signal file of every lane in `dir`; returns how many were removed.
 pub fn clear(dir: &Path) -> Result<usize> {
     let mut n = 0;
     for lane in lanes_with_signals(dir) {
-        let (s, d) = paths(dir, &lane);
-        for p in [s, d] {
+        for p in SignalFile::ALL.map(|k| k.path(dir, &lane)) {
             if done_exists(&p) {
                 fsutil::remove_file_if_exists(&p)?;
                 n += 1;
@@ -190,6 +253,13 @@ pub fn clear(dir: &Path) -> Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Remove a lane's signal files from `dir`, ignoring any failure (the run no longer follows them).
+pub fn remove_lane(dir: &Path, lane: &str) {
+    for p in SignalFile::ALL.map(|k| k.path(dir, lane)) {
+        let _ = fsutil::remove_file_if_exists(&p);
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +274,16 @@ mod tests {
         assert_eq!(keyword("COMPLEX: E-45 (EXTREME - 15 files)"), Keyword::Complex);
         assert_eq!(keyword("whatever"), Keyword::Unknown);
         assert_eq!(clean_status(&[b'a'; 1000]).unwrap().len(), 200);
+    }
+
+    #[test]
+    fn kinds_name_their_files() {
+        assert_eq!(SignalFile::Status.file_name("E"), "E.status");
+        assert_eq!(SignalFile::Done.path(Path::new("s"), "E"), Path::new("s/E.done"));
+        for k in SignalFile::ALL {
+            assert_eq!(SignalFile::of_file_name(&k.file_name("Lane_2")), Some((k, "Lane_2")));
+        }
+        assert_eq!(SignalFile::of_file_name("E.md"), None);
     }
 
     #[test]
