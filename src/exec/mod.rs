@@ -5,3 +5,4 @@ pub mod cgroup;
 pub mod mountns;
 pub mod process;
 pub mod sandbox;
+mod starter;

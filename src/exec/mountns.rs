@@ -54,7 +54,7 @@ pub fn support() -> &'static Support {
             return Support::Thread;
         }
         let maps = IdMaps::own();
-        match crate::exec::process::probe_in_child(&|| child_can_unshare(&maps)) {
+        match crate::exec::starter::probe_in_child(&|| child_can_unshare(&maps)) {
             Ok(()) => Support::Child,
             Err(e) => Support::Missing(format!("no mount namespace for checks: {e}")),
         }
@@ -178,7 +178,7 @@ impl MountPlan {
     /// What refused it.
     pub fn try_once(&self) -> io::Result<()> {
         if self.per_child() {
-            crate::exec::process::probe_in_child(&|| self.enter())
+            crate::exec::starter::probe_in_child(&|| self.enter())
         } else {
             std::thread::scope(|s| s.spawn(|| self.enter()).join().unwrap_or_else(|_| Err(io::Error::other("the trial thread panicked"))))
         }

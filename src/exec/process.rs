@@ -443,7 +443,7 @@ fn command(spec: &ProcessSpec) -> Result<(Command, Option<io::PipeReader>, Optio
 ///
 /// Landlock confines a thread and what it starts, so the child is started from a thread that
 /// has confined itself (`PR_SET_NO_NEW_PRIVS`, which Landlock requires, then
-/// `landlock_restrict_self`): the sandbox's [`Starter`], made on its first child and kept as long
+/// `landlock_restrict_self`): the sandbox's `Starter` (`starter.rs`), made on its first child and kept as long
 /// as the sandbox is. A pre-exec hook in the child would do the same, but a hook makes the
 /// standard library `fork` the whole process instead of `posix_spawn`ing (copying this process's
 /// page tables on every check: about a millisecond each).
@@ -458,7 +458,7 @@ fn spawn_confined(mut cmd: Command, sandbox: Option<Arc<crate::exec::sandbox::Pr
                         plan.enter()?;
                     }
                     match prepared.ruleset() {
-                        Some(fd) => confine_this_thread(fd),
+                        Some(fd) => crate::exec::starter::confine_this_thread(fd),
                         None => Ok(()),
                     }
                 });
@@ -468,109 +468,6 @@ fn spawn_confined(mut cmd: Command, sandbox: Option<Arc<crate::exec::sandbox::Pr
         Some(prepared) if prepared.ruleset().is_some() || prepared.mounts().is_some() => prepared.starter()?.spawn(cmd),
         _ => cmd.spawn(),
     }
-}
-
-/// Run `f` in a throwaway child (forked, never exec'd) and say how it went: how the mount
-/// namespace helper learns once whether a child may enter a user namespace. `f` must only make
-/// system calls (it runs after fork).
-pub(crate) fn probe_in_child(f: &dyn Fn() -> io::Result<()>) -> io::Result<()> {
-    // SAFETY: the child only makes system calls through `f` and leaves with `_exit`; the parent
-    // waits for exactly that pid (nothing else is reaped).
-    unsafe {
-        let pid = libc::fork();
-        if pid < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if pid == 0 {
-            let code = match f() {
-                Ok(()) => 0,
-                Err(e) => e.raw_os_error().unwrap_or(libc::EINVAL).clamp(1, 255),
-            };
-            libc::_exit(code);
-        }
-        let mut status = 0;
-        while libc::waitpid(pid, &mut status, 0) < 0 {
-            if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
-            Some(0) => Ok(()),
-            Some(code) => Err(io::Error::from_raw_os_error(code)),
-            None => Err(io::Error::other("the probe did not exit")),
-        }
-    }
-}
-
-/// A thread confined for good to one sandbox, which starts that sandbox's children: a sandboxed
-/// child then costs a message to it, not a thread of its own. It ends when the starter is
-/// dropped (with its [`crate::exec::sandbox::Prepared`]). When the sandbox has a mount plan it
-/// enters that mount namespace first (children inherit it).
-#[derive(Debug)]
-pub(crate) struct Starter {
-    jobs: mpsc::Sender<StartJob>,
-}
-
-/// A command for the starter, and where the child (or why it could not start) goes.
-type StartJob = (Command, mpsc::Sender<io::Result<Child>>);
-
-impl Starter {
-    /// Start the thread, enter `mounts`' namespace and confine it with `ruleset`.
-    ///
-    /// # Errors
-    /// When the thread cannot be made, cannot enter the namespace or cannot confine itself.
-    pub(crate) fn new(
-        ruleset: Option<std::os::fd::BorrowedFd<'_>>,
-        mounts: Option<Arc<crate::exec::mountns::MountPlan>>,
-    ) -> io::Result<Starter> {
-        let fd = ruleset.map(|r| r.try_clone_to_owned()).transpose()?;
-        let (jobs, queue) = mpsc::channel::<StartJob>();
-        let (ready_tx, ready) = mpsc::channel();
-        thread::Builder::new().name("sandboxed-starter".into()).spawn(move || {
-            let entered = mounts.as_deref().map_or(Ok(()), crate::exec::mountns::MountPlan::enter);
-            let confined = entered.and_then(|()| {
-                use std::os::fd::AsFd;
-                fd.as_ref().map_or(Ok(()), |fd| confine_this_thread(fd.as_fd()))
-            });
-            drop(fd);
-            let ok = confined.is_ok();
-            let _ = ready_tx.send(confined);
-            if ok {
-                for (mut cmd, reply) in queue {
-                    let child = cmd.spawn();
-                    drop(cmd);
-                    let _ = reply.send(child);
-                }
-            }
-        })?;
-        ready.recv().map_err(|_| io::Error::other("the sandboxed starter ended"))??;
-        Ok(Starter { jobs })
-    }
-
-    fn spawn(&self, cmd: Command) -> io::Result<Child> {
-        let gone = || io::Error::other("the sandboxed starter ended");
-        let (reply, child) = mpsc::channel();
-        self.jobs.send((cmd, reply)).map_err(|_| gone())?;
-        child.recv().map_err(|_| gone())?
-    }
-}
-
-/// Confine the calling thread (or the child between fork and exec: system calls only), and
-/// what it starts from now on, with a Landlock ruleset.
-fn confine_this_thread(ruleset: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: two system calls on integers and a descriptor this thread owns; they change only
-    // this thread's credentials.
-    #[allow(unsafe_code)]
-    unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// Route the child's stdout and stderr as the spec asks; when captured, the pipe's read end.

@@ -10,8 +10,8 @@
 //! signals are scoped to the sandbox (ABI ≥ 6). A landlocked process also passes no ptrace
 //! check on processes outside its domain, so it cannot read `/proc/<pid>/environ` of git-lanes
 //! or of any other process. The child only has to call `prctl(PR_SET_NO_NEW_PRIVS)` and
-//! `landlock_restrict_self(fd)` between fork and exec — two raw system calls, done in
-//! `process.rs`, the one place that spawns (no allocation after fork). Choosing a pre-exec hook
+//! `landlock_restrict_self(fd)` between fork and exec — two raw system calls, made by
+//! `starter.rs` for `process.rs`, the one place that spawns (no allocation after fork). Choosing a pre-exec hook
 //! over re-executing git-lanes as a launcher keeps library callers (tests, other binaries)
 //! working without knowing where the git-lanes binary is.
 //!
@@ -389,7 +389,7 @@ pub struct Prepared {
     /// How it keeps a check from writing the repository's git data.
     shield: GitShield,
     /// The thread confined to it that starts its children, once there is a first.
-    starter: OnceLock<crate::exec::process::Starter>,
+    starter: OnceLock<crate::exec::starter::Starter>,
 }
 
 impl Prepared {
@@ -461,14 +461,16 @@ impl Prepared {
     ///
     /// # Errors
     /// When there is no ruleset, or the thread cannot be made or confined.
-    pub(crate) fn starter(&self) -> std::io::Result<&crate::exec::process::Starter> {
+    pub(crate) fn starter(&self) -> std::io::Result<&crate::exec::starter::Starter> {
         if let Some(s) = self.starter.get() {
             return Ok(s);
         }
         if self.ruleset.is_none() && self.mounts.is_none() {
             return Err(std::io::Error::other("no sandbox to start children in"));
         }
-        let made = crate::exec::process::Starter::new(self.ruleset(), self.mounts.clone())?;
+        let mounts = self.mounts.clone();
+        let enter = move || mounts.as_deref().map_or(Ok(()), crate::exec::mountns::MountPlan::enter);
+        let made = crate::exec::starter::Starter::new(self.ruleset(), enter)?;
         // Two first children at once: one starter is kept, the other ends when dropped.
         Ok(self.starter.get_or_init(|| made))
     }

@@ -24,7 +24,7 @@ use crate::files::config::Config;
 use crate::files::signal::SignalFile;
 use crate::git::gitcli::git;
 use crate::git::repo::Repo;
-use crate::git::worktree::{self, NewWorktree, POOL_MARKER, Pooled, READY_MARKER};
+use crate::git::worktree::{self, NewWorktree, POOL_MARKER, Pooled, READY_MARKER, current_path, points_back, same_path};
 
 /// The pool's folder: `<worktrees folder>/.pool` (`.git/lanes/worktrees/.pool` by default).
 pub fn pool_dir(repo: &Repo, config: &Config) -> PathBuf {
@@ -81,30 +81,6 @@ pub fn list(repo: &Repo) -> Vec<Entry> {
     out
 }
 
-/// Where a pooled (marked) worktree is: the folder git's record names, or — after a move cut
-/// short between its two steps (see [`worktree::move_worktree`]) — the folder its marker names,
-/// when that one names this private folder back; git's record is then put right. `None` when
-/// neither exists.
-fn current_path(admin: &Path, marked: &str) -> Option<PathBuf> {
-    let path = registered_path(admin)?;
-    if path.exists() {
-        return Some(path);
-    }
-    let at_marker = PathBuf::from(marked);
-    (points_back(&at_marker, admin) && worktree::write_record(admin, &at_marker).is_ok()).then_some(at_marker)
-}
-
-/// Put right git's record of every pooled worktree whose move was cut short, so that `git
-/// worktree prune` does not drop it (see [`worktree::prune`]).
-pub(crate) fn repair_cut_moves(common_dir: &Path) {
-    let Ok(dir) = std::fs::read_dir(common_dir.join("worktrees")) else { return };
-    for admin in dir.flatten().map(|e| e.path()) {
-        if let Ok(marked) = std::fs::read_to_string(admin.join(POOL_MARKER)) {
-            let _ = current_path(&admin, marked.trim());
-        }
-    }
-}
-
 /// Folders in the pool's folder that are no pooled worktree (a run killed in the middle of
 /// `git worktree move`, or something the user put there): never reused, never removed.
 pub fn strays(repo: &Repo, config: &Config) -> Vec<PathBuf> {
@@ -113,21 +89,6 @@ pub fn strays(repo: &Repo, config: &Config) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = dir.flatten().map(|e| e.path()).filter(|p| !pooled.iter().any(|q| same_path(p, q))).collect();
     out.sort();
     out
-}
-
-/// The worktree folder git has registered for a private git folder (its `gitdir` file names the
-/// worktree's `.git` file).
-fn registered_path(admin: &Path) -> Option<PathBuf> {
-    let gitdir = std::fs::read_to_string(admin.join("gitdir")).ok()?;
-    Path::new(gitdir.trim()).parent().map(Path::to_path_buf)
-}
-
-/// Whether the worktree's `.git` file names this private git folder.
-fn points_back(path: &Path, admin: &Path) -> bool {
-    std::fs::read_to_string(path.join(".git"))
-        .ok()
-        .and_then(|t| t.trim().strip_prefix("gitdir:").map(|d| PathBuf::from(d.trim())))
-        .is_some_and(|d| same_path(&d, admin))
 }
 
 /// A worktree's sparse-checkout set-up, from its private git folder: `core.sparseCheckout` and
@@ -144,10 +105,6 @@ fn sparse_setup(git_dir: &Path) -> (Option<bool>, Option<bool>, Option<Vec<u8>>)
 /// Whether a worktree's HEAD is a commit id (detached), not a branch.
 fn is_detached(admin: &Path) -> bool {
     std::fs::read_to_string(admin.join("HEAD")).is_ok_and(|h| !h.starts_with("ref:") && git2::Oid::from_str(h.trim()).is_ok())
-}
-
-fn same_path(a: &Path, b: &Path) -> bool {
-    a == b || a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(x, y)| x == y)
 }
 
 /// `f` over `items` on as many threads as there are cores, results in order.

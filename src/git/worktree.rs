@@ -2,7 +2,9 @@
 //! — parallel adds race on `.git/worktrees` — or by re-pointing a pooled one, see
 //! [`crate::git::pool`]), preparing them (`setup:`), committing what a worker left behind,
 //! archiving tips under `refs/lanes/archive/<RUN_ID>/<LANE>`, and removing them only once their
-//! work is kept elsewhere.
+//! work is kept elsewhere. It also reads and repairs the record git keeps of a worktree in its
+//! private folder (where it is, whether its `.git` file points back, a pooled worktree's move cut
+//! short), which the pool uses: the pool builds on this file, never the other way round.
 
 use std::path::{Path, PathBuf};
 
@@ -292,6 +294,50 @@ pub(crate) fn write_record(admin: &Path, path: &Path) -> Result<()> {
     crate::base::fsutil::write_atomic(&admin.join("gitdir"), format!("{}\n", path.join(".git").display()).as_bytes())
 }
 
+/// Where a pooled (marked) worktree is: the folder git's record names, or — after a move cut
+/// short between its two steps (see [`move_worktree`]) — the folder its marker names,
+/// when that one names this private folder back; git's record is then put right. `None` when
+/// neither exists.
+pub(crate) fn current_path(admin: &Path, marked: &str) -> Option<PathBuf> {
+    let path = registered_path(admin)?;
+    if path.exists() {
+        return Some(path);
+    }
+    let at_marker = PathBuf::from(marked);
+    (points_back(&at_marker, admin) && write_record(admin, &at_marker).is_ok()).then_some(at_marker)
+}
+
+/// Put right git's record of every pooled worktree whose move was cut short, so that `git
+/// worktree prune` does not drop it (see [`prune`]).
+fn repair_cut_moves(common_dir: &Path) {
+    let Ok(dir) = std::fs::read_dir(common_dir.join("worktrees")) else { return };
+    for admin in dir.flatten().map(|e| e.path()) {
+        if let Ok(marked) = std::fs::read_to_string(admin.join(POOL_MARKER)) {
+            let _ = current_path(&admin, marked.trim());
+        }
+    }
+}
+
+/// The worktree folder git has registered for a private git folder (its `gitdir` file names the
+/// worktree's `.git` file).
+fn registered_path(admin: &Path) -> Option<PathBuf> {
+    let gitdir = std::fs::read_to_string(admin.join("gitdir")).ok()?;
+    Path::new(gitdir.trim()).parent().map(Path::to_path_buf)
+}
+
+/// Whether the worktree's `.git` file names this private git folder.
+pub(crate) fn points_back(path: &Path, admin: &Path) -> bool {
+    std::fs::read_to_string(path.join(".git"))
+        .ok()
+        .and_then(|t| t.trim().strip_prefix("gitdir:").map(|d| PathBuf::from(d.trim())))
+        .is_some_and(|d| same_path(&d, admin))
+}
+
+/// Whether two paths name the same folder (the same text, or the same once resolved).
+pub(crate) fn same_path(a: &Path, b: &Path) -> bool {
+    a == b || a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(x, y)| x == y)
+}
+
 /// Append a line to a lane's set-up log (best effort: the log only explains).
 fn note_in_log(log: &Path, line: &str) {
     use std::io::Write;
@@ -315,7 +361,7 @@ pub fn add_existing(repo_root: &Path, path: &Path, branch: &str) -> Result<()> {
 /// elsewhere (see [`move_worktree`]).
 pub fn prune(repo_root: &Path) -> Result<()> {
     if let Ok(repo) = git2::Repository::open(repo_root) {
-        crate::git::pool::repair_cut_moves(repo.commondir());
+        repair_cut_moves(repo.commondir());
     }
     git(repo_root, &["worktree", "prune"]).map(|_| ())
 }
