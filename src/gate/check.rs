@@ -167,29 +167,29 @@ pub struct Checked {
     pub resolving: Vec<String>,
 }
 
-/// The result of a check: it passed when `failures` is empty.
+/// What a check found: each tip checked and every rule broken; it passed when `failures` is empty.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Outcome {
+pub struct CheckReport {
     pub checked: Vec<Checked>,
     pub failures: Vec<Failure>,
 }
 
-impl Outcome {
+impl CheckReport {
     pub fn ok(&self) -> bool {
         self.failures.is_empty()
     }
 }
 
-/// A tree to check: a commit's, or the working tree.
-enum Snapshot<'r> {
+/// The files of a tip under check: a pushed commit's tree, or the working tree (and index).
+enum TipFiles<'r> {
     Tree(Oid, Tree<'r>),
     WorkTree,
 }
 
 /// Check `target` in `repo`; `overrides` are the `--catalog`/`--issues` flags.
-pub fn check(repo: &Repo, overrides: &Overrides, target: &Target) -> Result<Outcome> {
+pub fn check(repo: &Repo, overrides: &Overrides, target: &Target) -> Result<CheckReport> {
     let git = &repo.git;
-    let mut jobs: Vec<(Option<String>, Snapshot, Option<Oid>, Vec<Oid>)> = Vec::new();
+    let mut jobs: Vec<(Option<String>, TipFiles, Option<Oid>, Vec<Oid>)> = Vec::new();
     match target {
         Target::PrePush { remote, updates } => {
             let mut seen = BTreeSet::new();
@@ -208,7 +208,7 @@ pub fn check(repo: &Repo, overrides: &Overrides, target: &Target) -> Result<Outc
                     new_branch_base(git, u.local, remote.as_deref())?
                 };
                 let commits = new_commits(git, u.local, &hide)?;
-                jobs.push((Some(u.remote_ref.clone()), Snapshot::Tree(u.local, tree), base, commits));
+                jobs.push((Some(u.remote_ref.clone()), TipFiles::Tree(u.local, tree), base, commits));
             }
         }
         Target::Range(spec) => {
@@ -216,7 +216,7 @@ pub fn check(repo: &Repo, overrides: &Overrides, target: &Target) -> Result<Outc
             let tree = git.find_commit(to).and_then(|c| c.tree()).map_err(|e| Error::git(format!("could not read {to}"), e))?;
             let base = git.merge_base(from, to).ok();
             let commits = new_commits(git, to, &[from])?;
-            jobs.push((None, Snapshot::Tree(to, tree), base, commits));
+            jobs.push((None, TipFiles::Tree(to, tree), base, commits));
         }
         Target::WorkTree => {
             let head = repo.head_commit();
@@ -224,10 +224,10 @@ pub fn check(repo: &Repo, overrides: &Overrides, target: &Target) -> Result<Outc
                 let up = git.revparse_single("@{upstream}").ok()?.peel_to_commit().ok()?.id();
                 git.merge_base(h, up).ok()
             });
-            jobs.push((None, Snapshot::WorkTree, base.or(head), Vec::new()));
+            jobs.push((None, TipFiles::WorkTree, base.or(head), Vec::new()));
         }
     }
-    let mut out = Outcome::default();
+    let mut out = CheckReport::default();
     for (reference, snap, base, commits) in jobs {
         let (checked, failures) = check_one(repo, overrides, reference, &snap, base, &commits)?;
         out.checked.push(checked);
@@ -320,7 +320,7 @@ fn signal_dirs(config: &Config) -> Vec<String> {
 /// One tip under check: what every check of it reads.
 struct TipUnderCheck<'r> {
     repo: &'r Repo,
-    snap: &'r Snapshot<'r>,
+    snap: &'r TipFiles<'r>,
     base: Option<Oid>,
     base_tree: Option<&'r Tree<'r>>,
 }
@@ -329,7 +329,7 @@ fn check_one(
     repo: &Repo,
     overrides: &Overrides,
     reference: Option<String>,
-    snap: &Snapshot,
+    snap: &TipFiles,
     base: Option<Oid>,
     commits: &[Oid],
 ) -> Result<(Checked, Vec<Failure>)> {
@@ -395,14 +395,14 @@ fn from_files(tip: &TipUnderCheck<'_>, config: Config, untouched: bool, commits:
         Ok(FromFiles { issues: ws.issues.len(), failures, resolving, signals })
     };
     match tip.snap {
-        Snapshot::WorkTree => {
+        TipFiles::WorkTree => {
             let repo = tip.repo;
             let index = Stat::of_path(&repo.git.path().join("index"));
             let extra = format!("base {:?}; ignores {:?}; index {index:?}", tip.base, ignore_stamps(repo, &config));
             crate::files::answers::answer(&repo.root, config, &repo.cache_dir(), Kind::Check, &extra, |ws, _| compute(ws))
         }
-        Snapshot::Tree(..) if untouched => compute(&Workspace::from_files(&tip.repo.root, config, vec![], vec![])),
-        Snapshot::Tree(..) => compute(&load_workspace(tip.repo, tip.snap, config)?),
+        TipFiles::Tree(..) if untouched => compute(&Workspace::from_files(&tip.repo.root, config, vec![], vec![])),
+        TipFiles::Tree(..) => compute(&load_workspace(tip.repo, tip.snap, config)?),
     }
 }
 
@@ -440,8 +440,8 @@ fn resolving_at(tip: &TipUnderCheck<'_>, paths: &[PathBuf]) -> Vec<Issue> {
         .iter()
         .filter_map(|rel| {
             let bytes = match tip.snap {
-                Snapshot::WorkTree => crate::base::fsutil::read(&tip.repo.root.join(rel)).ok()?,
-                Snapshot::Tree(_, tree) => read_blob(&tip.repo.git, tree, rel)?,
+                TipFiles::WorkTree => crate::base::fsutil::read(&tip.repo.root.join(rel)).ok()?,
+                TipFiles::Tree(_, tree) => read_blob(&tip.repo.git, tree, rel)?,
             };
             Issue::parse(rel, bytes).ok()
         })
@@ -452,8 +452,8 @@ fn resolving_at(tip: &TipUnderCheck<'_>, paths: &[PathBuf]) -> Vec<Issue> {
 /// one is the tip's only failure.
 fn config_at(tip: &TipUnderCheck<'_>, overrides: &Overrides) -> std::result::Result<Config, Failure> {
     let config = match tip.snap {
-        Snapshot::WorkTree => Config::load(&tip.repo.root, overrides),
-        Snapshot::Tree(_, tree) => Config::from_bytes(read_blob(&tip.repo.git, tree, Path::new(CONFIG_FILE)), overrides),
+        TipFiles::WorkTree => Config::load(&tip.repo.root, overrides),
+        TipFiles::Tree(_, tree) => Config::from_bytes(read_blob(&tip.repo.git, tree, Path::new(CONFIG_FILE)), overrides),
     };
     config.map_err(|e| Failure::new(&rules::SETTINGS, CONFIG_FILE, e.to_string(), "fix lanes.yaml (see `git lanes validate`)"))
 }
@@ -461,7 +461,7 @@ fn config_at(tip: &TipUnderCheck<'_>, overrides: &Overrides) -> std::result::Res
 /// Whether a pushed commit leaves the issue files, catalog, fixer specs and `lanes.yaml` as the
 /// base had them (never for the working tree, nor without a base).
 fn untouched(tip: &TipUnderCheck<'_>, config: &Config) -> bool {
-    let (Snapshot::Tree(_, tree), Some(base)) = (tip.snap, tip.base_tree) else { return false };
+    let (TipFiles::Tree(_, tree), Some(base)) = (tip.snap, tip.base_tree) else { return false };
     let same = |p: &Path| tree.get_path(p).ok().map(|e| e.id()) == base.get_path(p).ok().map(|e| e.id());
     [config.issues.as_path(), config.catalog.as_path(), config.fixer_specs.as_path(), Path::new(CONFIG_FILE)].into_iter().all(same)
 }
@@ -482,10 +482,10 @@ fn check_issue_files(ws: &Workspace, failures: &mut Vec<Failure>) -> bool {
 fn check_catalog(tip: &TipUnderCheck<'_>, ws: &Workspace, issues_valid: bool, failures: &mut Vec<Failure>) -> Result<()> {
     let cat_path = ws.config.catalog.clone();
     let cat_bytes = match tip.snap {
-        Snapshot::WorkTree => {
+        TipFiles::WorkTree => {
             crate::base::fsutil::read_optional_capped(&tip.repo.root.join(&cat_path), crate::files::text::MAX_FILE_BYTES)?
         }
-        Snapshot::Tree(_, tree) => read_blob(&tip.repo.git, tree, &cat_path),
+        TipFiles::Tree(_, tree) => read_blob(&tip.repo.git, tree, &cat_path),
     };
     match cat_bytes {
         None if !ws.issues.is_empty() => failures.push(Failure::new(
@@ -546,11 +546,11 @@ fn check_resolutions(tip: &TipUnderCheck<'_>, config: &Config, resolving: &[&Iss
     let pushed: std::collections::HashSet<Oid> = commits.iter().copied().collect();
     for issue in resolving {
         let (why, at) = match tip.snap {
-            Snapshot::WorkTree => {
+            TipFiles::WorkTree => {
                 let before = tip.base_tree.map(|t| earned::View::Tree(git, t));
                 (earned::unearned(git, config, &earned::View::Disk(&tip.repo.root), before.as_ref(), &issue.path), String::new())
             }
-            Snapshot::Tree(oid, _) => {
+            TipFiles::Tree(oid, _) => {
                 let Some(c) = earned::resolving_commit(git, *oid, &pushed, &issue.path).and_then(|c| git.find_commit(c).ok()) else {
                     continue;
                 };
@@ -594,7 +594,7 @@ fn check_signal_files(tip: &TipUnderCheck<'_>, config: &Config, commits: &[Oid],
 fn signal_hits(tip: &TipUnderCheck<'_>, dirs: &[String], commits: &[Oid]) -> Result<BTreeMap<String, String>> {
     let git = &tip.repo.git;
     let mut hits: BTreeMap<String, String> = BTreeMap::new();
-    if let Snapshot::WorkTree = tip.snap {
+    if let TipFiles::WorkTree = tip.snap {
         let mut opts = pathspec_opts(dirs);
         let index = git.index().map_err(|e| Error::git("could not read the index", e))?;
         let diff =
@@ -654,8 +654,8 @@ fn stubs_of_resolution(tip: &TipUnderCheck<'_>, issue: &Issue, paths: &[String])
         return Ok(hits);
     }
     let from = match tip.snap {
-        Snapshot::Tree(oid, _) => Some(*oid),
-        Snapshot::WorkTree => tip.repo.head_commit(),
+        TipFiles::Tree(oid, _) => Some(*oid),
+        TipFiles::WorkTree => tip.repo.head_commit(),
     };
     if let Some(start) = from.and_then(|oid| before_resolution(git, oid, &issue.path))
         && let Ok(tree) = git.find_commit(start).and_then(|c| c.tree())
@@ -685,7 +685,7 @@ fn before_resolution(git: &Repository, from: Oid, path: &Path) -> Option<Oid> {
 /// Check 6, nothing that judges an issue is weakened: no issue file deleted, no check changed on
 /// an issue that is RESOLVED in what is pushed (pushed commits only).
 fn check_weakened(tip: &TipUnderCheck<'_>, config: &Config, failures: &mut Vec<Failure>) {
-    let (Snapshot::Tree(_, tree), Some(bt)) = (tip.snap, tip.base_tree) else { return };
+    let (TipFiles::Tree(_, tree), Some(bt)) = (tip.snap, tip.base_tree) else { return };
     for (path, message) in crate::judge::guard::weakened_issue_files(&tip.repo.git, bt, tree, &config.issues) {
         failures.push(Failure::new(
             &rules::NOT_WEAKENED,
@@ -700,10 +700,10 @@ fn check_weakened(tip: &TipUnderCheck<'_>, config: &Config, failures: &mut Vec<F
     }
 }
 
-fn tip_name(snap: &Snapshot) -> String {
+fn tip_name(snap: &TipFiles) -> String {
     match snap {
-        Snapshot::Tree(oid, _) => oid.to_string(),
-        Snapshot::WorkTree => "working tree".into(),
+        TipFiles::Tree(oid, _) => oid.to_string(),
+        TipFiles::WorkTree => "working tree".into(),
     }
 }
 
@@ -713,10 +713,10 @@ fn problem_failure(rule: &'static Rule, p: &Problem, default_fix: &str) -> Failu
 }
 
 /// The workspace at `snap`: from disk for the working tree, from blobs for a commit.
-fn load_workspace(repo: &Repo, snap: &Snapshot, config: Config) -> Result<Workspace> {
+fn load_workspace(repo: &Repo, snap: &TipFiles, config: Config) -> Result<Workspace> {
     let tree = match snap {
-        Snapshot::WorkTree => return Workspace::load_cached(&repo.root, config, &repo.cache_dir(), true),
-        Snapshot::Tree(_, tree) => tree,
+        TipFiles::WorkTree => return Workspace::load_cached(&repo.root, config, &repo.cache_dir(), true),
+        TipFiles::Tree(_, tree) => tree,
     };
     let git = &repo.git;
     // Issue blobs: `<issues>/<LANE>/<file>`, one level deep, as on disk.
@@ -832,7 +832,7 @@ fn added_paths(diff: &git2::Diff) -> Vec<String> {
 }
 
 /// `(new path, old path if it existed)` of files under `dirs` that changed from `base` to `snap`.
-fn changed_paths(git: &Repository, base: Option<&Tree>, snap: &Snapshot, dirs: &[String]) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
+fn changed_paths(git: &Repository, base: Option<&Tree>, snap: &TipFiles, dirs: &[String]) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
     let mut opts = pathspec_opts(dirs);
     let diff = diff_to(git, base, snap, &mut opts)?;
     Ok(diff
@@ -849,10 +849,10 @@ fn changed_paths(git: &Repository, base: Option<&Tree>, snap: &Snapshot, dirs: &
 
 /// The diff from `base` to `snap`; for the working tree, untracked files count as added (a new
 /// issue file need not be staged to be checked).
-fn diff_to<'r>(git: &'r Repository, base: Option<&Tree<'r>>, snap: &Snapshot<'r>, opts: &mut DiffOptions) -> Result<git2::Diff<'r>> {
+fn diff_to<'r>(git: &'r Repository, base: Option<&Tree<'r>>, snap: &TipFiles<'r>, opts: &mut DiffOptions) -> Result<git2::Diff<'r>> {
     match snap {
-        Snapshot::Tree(_, tree) => git.diff_tree_to_tree(base, Some(tree), Some(opts)),
-        Snapshot::WorkTree => {
+        TipFiles::Tree(_, tree) => git.diff_tree_to_tree(base, Some(tree), Some(opts)),
+        TipFiles::WorkTree => {
             opts.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
             git.diff_tree_to_workdir_with_index(base, Some(opts))
         }
@@ -861,7 +861,7 @@ fn diff_to<'r>(git: &'r Repository, base: Option<&Tree<'r>>, snap: &Snapshot<'r>
 }
 
 /// `(path, line, marker)` of stub markers in lines added from `base` to `snap` under `paths`.
-fn added_stubs(git: &Repository, base: Option<&Tree>, snap: &Snapshot, paths: &[String]) -> Result<Vec<(String, u32, String)>> {
+fn added_stubs(git: &Repository, base: Option<&Tree>, snap: &TipFiles, paths: &[String]) -> Result<Vec<(String, u32, String)>> {
     let mut opts = pathspec_opts(paths);
     opts.context_lines(0);
     let diff = diff_to(git, base, snap, &mut opts)?;
