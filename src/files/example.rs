@@ -5,7 +5,7 @@
 use crate::files::config::{Config, Overrides};
 use crate::files::signal;
 
-/// `(path, content)` of the example's own files, relative to the repository root; [`write`] adds
+/// `(path, content)` of the example's own files, relative to the repository root; [`write()`] adds
 /// what `init` would write around them for its `lanes.yaml`: the signal folders and the
 /// `.gitignore` lines that keep signal files out of commits.
 pub const FILES: &[(&str, &str)] = &[
