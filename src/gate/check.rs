@@ -40,8 +40,8 @@
 //!    RESOLVED. Checked for pushed commits against their base only, when they touch the issue
 //!    files.
 //!
-//! A push that changes no issue file, catalog, fixer spec or `lanes.yaml` skips rules 2, 3 and 7
-//! (and nothing can become RESOLVED in it).
+//! A push that changes no issue file, catalog, fixer spec or `lanes.yaml` skips `catalog`,
+//! `issue-files` and `weakened` (and nothing can become RESOLVED in it).
 //!
 //! Each failure is a [`Failure`]: the rule it breaks, a path (with `:line` when known), what is
 //! wrong, and the fix.
@@ -367,8 +367,8 @@ fn check_one(
     Ok((checked, failures))
 }
 
-/// What a tip's files and index alone show: checks 1 and 2, which issue files become RESOLVED
-/// (by path, in id order), and check 4 (signal files).
+/// What a tip's files and index alone show: the rules `catalog` and `issue-files`, which issue
+/// files become RESOLVED (by path, in id order), and the rule `signals`.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct FromFiles {
     issues: usize,
@@ -448,8 +448,8 @@ fn resolving_at(tip: &TipUnderCheck<'_>, paths: &[PathBuf]) -> Vec<Issue> {
         .collect()
 }
 
-/// The configuration at the tip (`lanes.yaml` of the working tree or of the commit); a broken
-/// one is the tip's only failure.
+/// Rule `settings`: the configuration at the tip (`lanes.yaml` of the working tree or of the
+/// commit); a broken one is the tip's only failure.
 fn config_at(tip: &TipUnderCheck<'_>, overrides: &Overrides) -> std::result::Result<Config, Failure> {
     let config = match tip.snap {
         TipFiles::WorkTree => Config::load(&tip.repo.root, overrides),
@@ -466,7 +466,7 @@ fn untouched(tip: &TipUnderCheck<'_>, config: &Config) -> bool {
     [config.issues.as_path(), config.catalog.as_path(), config.fixer_specs.as_path(), Path::new(CONFIG_FILE)].into_iter().all(same)
 }
 
-/// Check 2, issue files valid: every problem of an issue file, and duplicate ids. Returns whether
+/// Rule `issue-files`: every problem of an issue file, and duplicate ids. Returns whether
 /// all are valid.
 fn check_issue_files(ws: &Workspace, failures: &mut Vec<Failure>) -> bool {
     let mut problems = ws.problems.clone();
@@ -477,7 +477,7 @@ fn check_issue_files(ws: &Workspace, failures: &mut Vec<Failure>) -> bool {
     problems.is_empty()
 }
 
-/// Check 1, catalog in sync (compared only while the issue files are valid: it is meaningless
+/// Rule `catalog` (compared only while the issue files are valid: it is meaningless
 /// before).
 fn check_catalog(tip: &TipUnderCheck<'_>, ws: &Workspace, issues_valid: bool, failures: &mut Vec<Failure>) -> Result<()> {
     let cat_path = ws.config.catalog.clone();
@@ -513,7 +513,7 @@ fn check_catalog(tip: &TipUnderCheck<'_>, ws: &Workspace, issues_valid: bool, fa
     Ok(())
 }
 
-/// For check 3: the issues that become RESOLVED between base and tip (their status at the base
+/// For the rule `earned`: the issues that become RESOLVED between base and tip (their status at the base
 /// was not RESOLVED, or the file is new), in id order.
 fn resolving_issues<'w>(tip: &TipUnderCheck<'_>, ws: &'w Workspace) -> Result<Vec<&'w Issue>> {
     let issues_dir = ws.config.issues.to_string_lossy().into_owned();
@@ -539,7 +539,7 @@ fn resolving_issues<'w>(tip: &TipUnderCheck<'_>, ws: &'w Workspace) -> Result<Ve
     Ok(resolving)
 }
 
-/// Check 3, resolutions are earned: each issue becomes RESOLVED in a commit (or the working
+/// Rule `earned`: each issue becomes RESOLVED in a commit (or the working
 /// tree's change) that adds passing, sealed evidence for it matching its files there.
 fn check_resolutions(tip: &TipUnderCheck<'_>, config: &Config, resolving: &[&Issue], commits: &[Oid], failures: &mut Vec<Failure>) {
     let git = &tip.repo.git;
@@ -573,7 +573,7 @@ fn check_resolutions(tip: &TipUnderCheck<'_>, config: &Config, resolving: &[&Iss
     }
 }
 
-/// Check 4, no signal files committed: none added or changed in the index (working tree) or by a
+/// Rule `signals`: none added or changed in the index (working tree) or by a
 /// pushed commit.
 fn check_signal_files(tip: &TipUnderCheck<'_>, config: &Config, commits: &[Oid], failures: &mut Vec<Failure>) -> Result<()> {
     for (p, where_) in signal_hits(tip, &signal_dirs(config), commits)? {
@@ -620,7 +620,7 @@ fn signal_hits(tip: &TipUnderCheck<'_>, dirs: &[String], commits: &[Oid]) -> Res
     Ok(hits)
 }
 
-/// Check 5, no stubs in a resolution: no stub marker in a line the resolution added to an
+/// Rule `stubs`: no stub marker in a line the resolution added to an
 /// affected path of an issue that becomes RESOLVED (see [`stubs_of_resolution`]).
 fn check_stubs(tip: &TipUnderCheck<'_>, resolving: &[&Issue], failures: &mut Vec<Failure>) -> Result<()> {
     for issue in resolving {
@@ -682,7 +682,7 @@ fn before_resolution(git: &Repository, from: Oid, path: &Path) -> Option<Oid> {
     None
 }
 
-/// Check 6, nothing that judges an issue is weakened: no issue file deleted, no check changed on
+/// Rule `weakened`: no issue file deleted, no check changed on
 /// an issue that is RESOLVED in what is pushed (pushed commits only).
 fn check_weakened(tip: &TipUnderCheck<'_>, config: &Config, failures: &mut Vec<Failure>) {
     let (TipFiles::Tree(_, tree), Some(bt)) = (tip.snap, tip.base_tree) else { return };
