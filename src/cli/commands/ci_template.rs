@@ -76,7 +76,7 @@ struct Template<'a> {
 
 impl Template<'_> {
     fn preset(&self) -> Option<Preset> {
-        self.worker.trim().parse::<Preset>().ok().filter(|p| p.agent().program.is_some())
+        self.worker.trim().parse::<Preset>().ok().filter(|p| p.agent().program().is_some())
     }
 
     /// The worker as one shell word.
