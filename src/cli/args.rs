@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::agents::presets::Preset;
+
 /// Flags every command accepts.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
@@ -34,4 +36,21 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// `--worker` values: a preset name or any shell command line, kept as written. Shell completion
+/// offers the preset names (from `Preset::ALL`); help does not list them as the only choices.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerValue;
+
+impl clap::builder::TypedValueParser for WorkerValue {
+    type Value = String;
+
+    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &std::ffi::OsStr) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(Preset::ALL.into_iter().map(|p| clap::builder::PossibleValue::new(p.name()))))
+    }
 }

@@ -14,6 +14,17 @@
 //! - after it ended, [`parse_usage`] reads cost, turns, tokens and whether the agent itself says
 //!   it failed, and [`failure_reason`] gives the words shown to the user.
 //!
+//! The files, from the bottom up: `agent.rs` (what a preset file defines, and the helpers its
+//! line uses) and `usage.rs` (reading a log) know no preset; the agent files import only them
+//! (and one another); `preset.rs` is the table, the [`Preset`] enum naming each file's `AGENT`;
+//! `worker.rs` turns a setting into a checked command line; `endpoints.rs` says where each CLI
+//! sends its requests. This file only declares and re-exports them.
+//!
+//! To add a preset: add a file here with its `AGENT`, a variant to [`Preset`] (and to
+//! `Preset::ALL`), and a row in the preset table of `docs/guide.md` (a test checks it); its name,
+//! written once in its `AGENT`, reaches `--worker`'s help and completion, `init`'s `lanes.yaml`,
+//! `doctor` and the error for an unknown preset from there.
+//!
 //! # Design note: every worker is one `sh -c` line
 //!
 //! The runner starts children with stdin set to null, so no agent can be fed its prompt through a

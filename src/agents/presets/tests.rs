@@ -414,3 +414,42 @@ fn the_same_authentication_error_three_times_ends_the_lane_with_it() {
     let mixed = "Error: 401 one\nError: 401 two\nError: 401 three\n";
     assert_eq!(stuck(Preset::Qwen, mixed), None);
 }
+
+/// The preset table in docs/guide.md ("Agent presets") has one row per preset, in any order: its
+/// name, its package and checked version, and a command line whose program and flags are the
+/// preset's own.
+#[test]
+fn the_guide_table_lists_every_preset_as_it_is() {
+    let guide = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md")).unwrap();
+    let section = guide.split("### Agent presets").nth(1).expect("docs/guide.md has a section `### Agent presets`");
+    let rows: Vec<Vec<&str>> = section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    let mut named: Vec<&str> = rows.iter().map(|r| r[0].trim_matches('`')).collect();
+    named.sort_unstable();
+    let mut names = Preset::NAMES.to_vec();
+    names.sort_unstable();
+    assert_eq!(named, names, "docs/guide.md's preset table names other presets than Preset::ALL");
+    let full = WorkerContext { model: Some("M"), max_turns: Some(3), max_budget_usd: Some(1.5), ..ctx(None, None, None) };
+    for row in &rows {
+        let preset: Preset = row[0].trim_matches('`').parse().unwrap();
+        let agent = preset.agent();
+        let cli = match agent.program() {
+            Some(_) => format!("`{}` {}", agent.package, agent.checked_version),
+            None => "—".to_owned(),
+        };
+        assert_eq!(row[1], cli, "docs/guide.md: the CLI of {preset}");
+        let line = preset_command(preset, &full);
+        if let Some(program) = agent.program() {
+            assert!(row[2].contains(&format!("exec {program} ")) || row[2].starts_with(&format!("`{program} ")), "{preset}: {}", row[2]);
+        }
+        for word in row[2].split_whitespace().filter_map(|w| w.trim_start_matches(['[', '`']).strip_prefix("--")) {
+            let flag = format!("--{}", word.split(['=', ']', '`']).next().unwrap_or_default());
+            assert!(line.contains(&flag), "docs/guide.md shows {flag} for {preset}, which its line does not pass: {line}");
+        }
+    }
+}
