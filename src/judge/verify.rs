@@ -28,7 +28,7 @@
 //! code (test runners print `FAILED` *and* exit non-zero). `FAIL` beats `PASS` when both appear.
 //! The words are looked for in the kept output (first and last 32 KiB), before redaction.
 //!
-//! An issue with no checks is [`Outcome::Unverifiable`], never passed.
+//! An issue with no checks is [`VerifyOutcome::Unverifiable`], never passed.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -207,7 +207,7 @@ pub fn output_tail(text: &str, lines: usize) -> String {
 /// What verification concluded about an issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Outcome {
+pub enum VerifyOutcome {
     /// Every check passed.
     Passed,
     /// At least one check failed.
@@ -216,17 +216,17 @@ pub enum Outcome {
     Unverifiable,
 }
 
-impl Outcome {
+impl VerifyOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Passed => "PASSED",
-            Outcome::Failed => "FAILED",
-            Outcome::Unverifiable => "UNVERIFIABLE",
+            VerifyOutcome::Passed => "PASSED",
+            VerifyOutcome::Failed => "FAILED",
+            VerifyOutcome::Unverifiable => "UNVERIFIABLE",
         }
     }
 }
 
-impl std::fmt::Display for Outcome {
+impl std::fmt::Display for VerifyOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -239,7 +239,7 @@ pub struct IssueVerdict {
     pub lane: String,
     /// The issue file, relative to the repository root.
     pub path: PathBuf,
-    pub outcome: Outcome,
+    pub outcome: VerifyOutcome,
     /// In the order of the issue file.
     pub checks: Vec<CheckResult>,
     /// sha256 of every affected path, taken just before the checks ran.
@@ -365,11 +365,11 @@ impl<'a> Checker<'a> {
         let path_hashes = evidence::hash_paths(self.tree, &issue.meta.affected_paths);
         let checks: Vec<CheckResult> = issue.checks().iter().map(|c| self.run(c)).collect();
         let outcome = if checks.is_empty() {
-            Outcome::Unverifiable
+            VerifyOutcome::Unverifiable
         } else if checks.iter().all(|c| c.passed) {
-            Outcome::Passed
+            VerifyOutcome::Passed
         } else {
-            Outcome::Failed
+            VerifyOutcome::Failed
         };
         IssueVerdict {
             id: issue.id().to_string(),
@@ -516,7 +516,7 @@ pub fn to_evidence(verdict: &IssueVerdict, issue: &Issue, tree: &TreeState, time
         issue_id: verdict.id.clone(),
         lane: verdict.lane.clone(),
         timestamp: timestamp.to_string(),
-        all_passed: verdict.outcome == Outcome::Passed,
+        all_passed: verdict.outcome == VerifyOutcome::Passed,
         passed_checks: verdict.passed_checks(),
         failed_checks: verdict.failed_checks(),
         total_checks: verdict.checks.len(),
@@ -770,7 +770,7 @@ mod tests {
         let o = opts(Duration::from_secs(5));
         let i = issue("# Check 1: a exists\ntest -f a.txt && echo PASS || echo FAIL\ntest -f b.txt\n", "\"a.txt\"");
         let v = verify_issue(&i, dir.path(), &o);
-        assert_eq!(v.outcome, Outcome::Failed);
+        assert_eq!(v.outcome, VerifyOutcome::Failed);
         assert_eq!((v.passed_checks(), v.failed_checks(), v.confidence()), (1, 1, 50));
         let tree = TreeState { commit: Some("abc".into()), dirty: true };
         let ev = to_evidence(&v, &i, &tree, "2026-01-01T00:00:00.000000");
@@ -786,7 +786,7 @@ mod tests {
         assert_eq!(ev.path_hashes["a.txt"], Some(evidence::sha256_hex(b"x")));
 
         let none = issue("# only a comment\n", "");
-        assert_eq!(verify_issue(&none, dir.path(), &o).outcome, Outcome::Unverifiable);
+        assert_eq!(verify_issue(&none, dir.path(), &o).outcome, VerifyOutcome::Unverifiable);
         assert_eq!(verify_issue(&none, dir.path(), &o).confidence(), 0);
     }
 
@@ -796,10 +796,20 @@ mod tests {
         let issues: Vec<Issue> = (0..6).map(|n| issue(&format!("test {} -lt 3\n", n), "")).collect();
         let refs: Vec<&Issue> = issues.iter().collect();
         let o = opts(Duration::from_secs(5));
-        let seq: Vec<Outcome> = verify_many(&refs, dir.path(), &o, 1).iter().map(|v| v.outcome).collect();
-        let par: Vec<Outcome> = verify_many(&refs, dir.path(), &o, 4).iter().map(|v| v.outcome).collect();
+        let seq: Vec<VerifyOutcome> = verify_many(&refs, dir.path(), &o, 1).iter().map(|v| v.outcome).collect();
+        let par: Vec<VerifyOutcome> = verify_many(&refs, dir.path(), &o, 4).iter().map(|v| v.outcome).collect();
         assert_eq!(seq, par);
-        assert_eq!(&seq[..], [Outcome::Passed, Outcome::Passed, Outcome::Passed, Outcome::Failed, Outcome::Failed, Outcome::Failed]);
+        assert_eq!(
+            &seq[..],
+            [
+                VerifyOutcome::Passed,
+                VerifyOutcome::Passed,
+                VerifyOutcome::Passed,
+                VerifyOutcome::Failed,
+                VerifyOutcome::Failed,
+                VerifyOutcome::Failed
+            ]
+        );
     }
 
     #[test]
