@@ -42,6 +42,7 @@ use serde::Serialize;
 use crate::exec::process::{self, Ending, EnvPolicy, ProcessSpec};
 use crate::files::config::Config;
 use crate::files::issue::{Check, Issue, Status};
+use crate::files::rewrite::Edit;
 use crate::files::safety;
 use crate::git::repo::Repo;
 use crate::judge::evidence::{self, CheckRecord, Evidence};
@@ -532,6 +533,45 @@ pub fn to_evidence(verdict: &IssueVerdict, issue: &Issue, tree: &TreeState, time
         run_id: None,
         seal: None,
     }
+}
+
+/// The evidence of a verdict as of `now`, of the tree `tree`; `run_id` when a run judged it.
+pub fn evidence_of(
+    verdict: &IssueVerdict,
+    issue: &Issue,
+    tree: &TreeState,
+    run_id: Option<&str>,
+    now: &chrono::DateTime<chrono::Local>,
+) -> Evidence {
+    let mut ev = to_evidence(verdict, issue, tree, &now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
+    ev.run_id = run_id.map(str::to_owned);
+    ev
+}
+
+/// Records a verdict: writes its evidence ([`evidence_of`]) at `root` under `evidence_dir`, as
+/// `<LANE>/<ID>_<YYYYmmdd_HHMMSS>.json` stamped with `now`, and returns that path (relative to
+/// `root`). `git lanes verify` and a run's judge both record what they verified through here.
+///
+/// # Errors
+///
+/// When the lane or id cannot name a file, or the file cannot be written.
+pub fn record_evidence(
+    root: &Path,
+    evidence_dir: &Path,
+    verdict: &IssueVerdict,
+    issue: &Issue,
+    tree: &TreeState,
+    run_id: Option<&str>,
+    now: &chrono::DateTime<chrono::Local>,
+) -> crate::base::error::Result<PathBuf> {
+    let ev = evidence_of(verdict, issue, tree, run_id, now);
+    evidence::write(root, evidence_dir, &ev, &now.format("%Y%m%d_%H%M%S").to_string())
+}
+
+/// Sets what a passing verification records in the issue's frontmatter: `date_verified` (`today`)
+/// and `verification_confidence`.
+pub fn stamp_verified<'e>(edit: &'e mut Edit, verdict: &IssueVerdict, today: &str) -> &'e mut Edit {
+    edit.set_key("date_verified", today).set_number("verification_confidence", u64::from(verdict.confidence()))
 }
 
 /// Milliseconds, saturating.

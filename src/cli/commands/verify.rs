@@ -26,7 +26,6 @@ use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::ui::Ui;
 use crate::files::issue::{Issue, Status};
 use crate::files::rewrite::Edit;
-use crate::judge::evidence;
 use crate::judge::verify::{self, CheckResult, IssueVerdict, TreeState, VerifyOptions, VerifyOutcome};
 
 /// Run issues' verification commands, write evidence and print the results
@@ -107,23 +106,17 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> CliResult {
     }
 
     let now = chrono::Local::now();
-    let timestamp = now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
-    let stamp = now.format("%Y%m%d_%H%M%S").to_string();
     let today = now.format("%Y-%m-%d").to_string();
     let mut recorded = Vec::with_capacity(verdicts.len());
     for (issue, verdict) in selected.iter().zip(verdicts) {
         let evidence = if args.no_evidence {
             None
         } else {
-            let ev = verify::to_evidence(&verdict, issue, &tree, &timestamp);
-            Some(evidence::write(&ws.root, &ws.config.evidence, &ev, &stamp)?)
+            Some(verify::record_evidence(&ws.root, &ws.config.evidence, &verdict, issue, &tree, None, &now)?)
         };
         let updated = args.update && verdict.outcome == VerifyOutcome::Passed;
         if updated {
-            Edit::new(issue)
-                .set_key("date_verified", &today)
-                .set_number("verification_confidence", u64::from(verdict.confidence()))
-                .write(&ws.root, issue)?;
+            verify::stamp_verified(&mut Edit::new(issue), &verdict, &today).write(&ws.root, issue)?;
         }
         recorded.push(Recorded { issue, verdict, evidence, updated });
     }
