@@ -11,6 +11,7 @@ pub mod fastyaml;
 pub mod frontmatter;
 pub mod issue;
 pub mod issue_cache;
+pub mod lifecycle;
 pub mod markdown;
 pub mod names;
 pub mod overview;
