@@ -1,7 +1,8 @@
 //! The repository's files: issue files, frontmatter, markdown, the catalog, agent specs, the
 //! configuration, the workspace that loads them all (with its summary cache and remembered
 //! answers), byte-minimal
-//! rewrites, validation, and the static reading of check commands (safety). Uses only base.
+//! rewrites, the issue lifecycle by hand (wontfix, reopen, the catalog re-synced after an edit),
+//! validation, and the static reading of check commands (safety). Uses only base.
 
 pub mod answers;
 pub mod catalog;
