@@ -145,14 +145,14 @@ mod tests {
 
     #[test]
     fn clap_definition_is_consistent() {
-        super::Cli::command().debug_assert();
+        crate::cli::app::Cli::command().debug_assert();
     }
 
     /// Completion offers every preset after `--worker` (and help does not call them the only
     /// choices: a command line is a worker too).
     #[test]
     fn worker_flags_complete_the_preset_names() {
-        let cli = super::Cli::command();
+        let cli = crate::cli::app::Cli::command();
         for sub in ["run", "hunt", "ci-template"] {
             let arg = cli.find_subcommand(sub).and_then(|c| c.get_arguments().find(|a| a.get_id() == "worker")).unwrap();
             let names: Vec<String> = arg.get_possible_values().iter().map(|v| v.get_name().to_owned()).collect();

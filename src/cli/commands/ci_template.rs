@@ -269,7 +269,7 @@ spec:
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::cli::commands::ci_template::*;
 
     fn t<'a>(lanes: &'a [String], worker: &'a str) -> Template<'a> {
         Template { lanes, worker, install_from: None, image: "git-lanes-agents:latest" }
