@@ -920,4 +920,27 @@ mod tests {
         let rel = evidence::write(root, evdir, &to_evidence(&v, &i, &TreeState::default(), "t"), "20260101_000001").unwrap();
         assert_eq!(evidence_state(root, evdir, &i), EvidenceState::Failing { evidence: rel });
     }
+
+    #[test]
+    fn a_verdict_is_recorded_as_evidence_with_its_run_and_stamped_when_it_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.txt"), "x").unwrap();
+        let i = issue("test -f a.txt\n", "\"a.txt\"");
+        let v = verify_issue(&i, root, &opts(Duration::from_secs(5)));
+        let now = chrono::Local::now();
+        let tree = TreeState { commit: Some("abc".into()), dirty: false };
+        let rel = record_evidence(root, Path::new("ev"), &v, &i, &tree, Some("R1"), &now).unwrap();
+        assert_eq!(rel, Path::new("ev/E").join(format!("E-01_{}.json", now.format("%Y%m%d_%H%M%S"))));
+        let mut ev: Evidence = serde_json::from_slice(&std::fs::read(root.join(&rel)).unwrap()).unwrap();
+        assert!(ev.seal.take().is_some(), "written evidence is sealed");
+        assert_eq!(ev, evidence_of(&v, &i, &tree, Some("R1"), &now));
+        assert_eq!((ev.run_id.as_deref(), ev.all_passed, ev.commit.as_deref()), (Some("R1"), true, Some("abc")));
+        assert_eq!(evidence_state(root, Path::new("ev"), &i), EvidenceState::Fresh { evidence: rel });
+
+        std::fs::create_dir_all(root.join("issues/E")).unwrap();
+        stamp_verified(&mut Edit::new(&i), &v, "2026-01-02").write(root, &i).unwrap();
+        let text = std::fs::read_to_string(root.join(&i.path)).unwrap();
+        assert!(text.contains("date_verified: \"2026-01-02\"") && text.contains("verification_confidence: 100"), "{text}");
+    }
 }
