@@ -37,7 +37,7 @@ fn installed() -> Vec<Preset> {
     Preset::ALL
         .into_iter()
         .filter(|p| only.as_deref().is_none_or(|o| o.split(',').any(|n| n.trim() == p.name())))
-        .filter(|p| p.agent().program.is_some_and(|prog| find_program(prog, path.as_deref()).is_some()))
+        .filter(|p| p.agent().program().is_some_and(|prog| find_program(prog, path.as_deref()).is_some()))
         .collect()
 }
 
@@ -67,7 +67,7 @@ fn every_preset_flag_is_still_accepted_by_the_installed_cli() {
     assert!(!found.is_empty(), "no preset CLI is on PATH");
     for preset in found {
         let agent = preset.agent();
-        let program = agent.program.unwrap();
+        let program = agent.program().unwrap();
         let mut help = output(program, &["--help"], home.path()).1;
         for sub in ["exec", "run"] {
             if agent.flags.first() == Some(&sub) {

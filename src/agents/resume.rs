@@ -35,7 +35,7 @@ pub fn resumed_line(preset: Preset, line: &str, session: &str) -> Option<String>
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::agents::resume::*;
 
     #[test]
     fn a_claude_session_is_resumed_with_its_id_and_nothing_unsafe_reaches_the_line() {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::base::error::Problem;
-use crate::cli::GlobalArgs;
+use crate::cli::args::GlobalArgs;
 use crate::cli::error::CliError;
 use crate::cli::ui::Ui;
 use crate::files::catalog::Catalog;

@@ -506,7 +506,7 @@ impl RunDisplay {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::cli::live::*;
     use ratatui::backend::TestBackend;
 
     fn screen(m: &Model) -> String {

@@ -20,13 +20,13 @@ pub struct Ui {
 pub const SCHEMA_VERSION: u32 = 1;
 
 impl Ui {
-    pub fn new(json: bool, quiet: bool, color: crate::cli::ColorChoice) -> Ui {
+    pub fn new(json: bool, quiet: bool, color: crate::cli::args::ColorChoice) -> Ui {
         use std::io::IsTerminal;
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color = match color {
-            crate::cli::ColorChoice::Always => true,
-            crate::cli::ColorChoice::Never => false,
-            crate::cli::ColorChoice::Auto => !no_color && io::stderr().is_terminal() && io::stdout().is_terminal(),
+            crate::cli::args::ColorChoice::Always => true,
+            crate::cli::args::ColorChoice::Never => false,
+            crate::cli::args::ColorChoice::Auto => !no_color && io::stderr().is_terminal() && io::stdout().is_terminal(),
         };
         console::set_colors_enabled(color);
         console::set_colors_enabled_stderr(color);

@@ -2,7 +2,8 @@
 //! configuration (with the hunting folders derived from the fixing ones), signal files and their
 //! kinds, the workspace that loads them all (with its summary cache and remembered
 //! answers), byte-minimal
-//! rewrites, validation, and the static reading of check commands (safety). Uses only base.
+//! rewrites, the issue lifecycle by hand (wontfix, reopen, the catalog re-synced after an edit),
+//! validation, and the static reading of check commands (safety). Uses only base.
 
 pub mod answers;
 pub mod catalog;
@@ -12,6 +13,7 @@ pub mod fastyaml;
 pub mod frontmatter;
 pub mod issue;
 pub mod issue_cache;
+pub mod lifecycle;
 pub mod markdown;
 pub mod names;
 pub mod overview;

@@ -14,7 +14,7 @@ use crate::files::yaml;
 
 /// What `init` did with one path.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Outcome {
+pub struct PathAction {
     pub path: PathBuf,
     /// `created`, `kept` (already there, untouched), `appended` (.gitignore lines added).
     pub what: &'static str,
@@ -32,7 +32,7 @@ pub struct InitOptions {
 }
 
 /// Scaffold a repository for git-lanes under `root`.
-pub fn init(root: &Path, config: &Config, opts: &InitOptions) -> Result<Vec<Outcome>> {
+pub fn init(root: &Path, config: &Config, opts: &InitOptions) -> Result<Vec<PathAction>> {
     for (lane, _) in &opts.lanes {
         names::check_lane(lane)
             .map_err(|m| Error::usage(m, Some("lane names are 1-32 letters, digits, `_` or `-`, starting with a letter".into())))?;
@@ -41,7 +41,7 @@ pub fn init(root: &Path, config: &Config, opts: &InitOptions) -> Result<Vec<Outc
     let mut out = Vec::new();
     let mut file = |rel: PathBuf, content: String| -> Result<()> {
         let created = fsutil::create_new(&root.join(&rel), content.as_bytes())?;
-        out.push(Outcome { path: rel, what: if created { "created" } else { "kept" } });
+        out.push(PathAction { path: rel, what: if created { "created" } else { "kept" } });
         Ok(())
     };
     if opts.write_config {
@@ -63,13 +63,13 @@ pub fn init(root: &Path, config: &Config, opts: &InitOptions) -> Result<Vec<Outc
 }
 
 /// Append missing lines to `.gitignore` (creating it if needed); never removes anything.
-pub fn ensure_gitignore(root: &Path, lines: &[String]) -> Result<Outcome> {
+pub fn ensure_gitignore(root: &Path, lines: &[String]) -> Result<PathAction> {
     let path = root.join(".gitignore");
     let existing = fsutil::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
     let have = existing.clone().unwrap_or_default();
     let missing: Vec<&String> = lines.iter().filter(|l| !have.lines().any(|h| h.trim() == l.as_str())).collect();
     if missing.is_empty() {
-        return Ok(Outcome { path: ".gitignore".into(), what: "kept" });
+        return Ok(PathAction { path: ".gitignore".into(), what: "kept" });
     }
     let mut text = have.clone();
     if !text.is_empty() && !text.ends_with('\n') {
@@ -81,7 +81,7 @@ pub fn ensure_gitignore(root: &Path, lines: &[String]) -> Result<Outcome> {
         text.push('\n');
     }
     fsutil::write_atomic(&path, text.as_bytes())?;
-    Ok(Outcome { path: ".gitignore".into(), what: if existing.is_some() { "appended" } else { "created" } })
+    Ok(PathAction { path: ".gitignore".into(), what: if existing.is_some() { "appended" } else { "created" } })
 }
 
 /// A fixer spec template for a lane.

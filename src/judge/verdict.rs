@@ -129,15 +129,15 @@ pub enum Dimension {
 
 /// One piece of evidence (`type: file_check`, `ref: src/a.rs outside affected paths`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Evidence {
+pub struct DimensionEvidence {
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(rename = "ref")]
     pub reference: String,
 }
 
-fn ev(kind: &str, reference: impl Into<String>) -> Evidence {
-    Evidence { kind: kind.into(), reference: reference.into() }
+fn ev(kind: &str, reference: impl Into<String>) -> DimensionEvidence {
+    DimensionEvidence { kind: kind.into(), reference: reference.into() }
 }
 
 /// One dimension's result.
@@ -147,7 +147,7 @@ pub struct DimensionResult {
     pub verdict: Pass,
     pub score: f64,
     pub feedback: String,
-    pub evidence: Vec<Evidence>,
+    pub evidence: Vec<DimensionEvidence>,
     /// Whether this failure rejects the fix (not in the seed; see the module's design note).
     #[serde(skip)]
     pub rejects: bool,
@@ -243,7 +243,14 @@ pub fn judge(input: &JudgeInput<'_>) -> Verdict {
     }
 }
 
-fn result(dimension: Dimension, ok: bool, score: f64, feedback: String, evidence: Vec<Evidence>, rejects: bool) -> DimensionResult {
+fn result(
+    dimension: Dimension,
+    ok: bool,
+    score: f64,
+    feedback: String,
+    evidence: Vec<DimensionEvidence>,
+    rejects: bool,
+) -> DimensionResult {
     let score = (score.clamp(0.0, 1.0) * 100.0).round() / 100.0;
     DimensionResult { dimension, verdict: if ok { Pass::Pass } else { Pass::Fail }, score, feedback, evidence, rejects: !ok && rejects }
 }
@@ -296,7 +303,7 @@ fn spec_fit(input: &JudgeInput<'_>) -> DimensionResult {
     }
     if !input.dropped.is_empty() {
         let n = input.dropped.len();
-        let mut evidence: Vec<Evidence> = input.dropped.iter().map(|d| ev("dropped_edit", d.clone())).collect();
+        let mut evidence: Vec<DimensionEvidence> = input.dropped.iter().map(|d| ev("dropped_edit", d.clone())).collect();
         evidence.extend(outside);
         return result(
             Dimension::SpecFit,

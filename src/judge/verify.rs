@@ -28,7 +28,7 @@
 //! code (test runners print `FAILED` *and* exit non-zero). `FAIL` beats `PASS` when both appear.
 //! The words are looked for in the kept output (first and last 32 KiB), before redaction.
 //!
-//! An issue with no checks is [`Outcome::Unverifiable`], never passed.
+//! An issue with no checks is [`VerifyOutcome::Unverifiable`], never passed.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +42,7 @@ use serde::Serialize;
 use crate::exec::process::{self, Ending, EnvPolicy, ProcessSpec};
 use crate::files::config::Config;
 use crate::files::issue::{Check, Issue, Status};
+use crate::files::rewrite::Edit;
 use crate::files::safety;
 use crate::git::repo::Repo;
 use crate::judge::evidence::{self, CheckRecord, Evidence};
@@ -207,7 +208,7 @@ pub fn output_tail(text: &str, lines: usize) -> String {
 /// What verification concluded about an issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Outcome {
+pub enum VerifyOutcome {
     /// Every check passed.
     Passed,
     /// At least one check failed.
@@ -216,17 +217,17 @@ pub enum Outcome {
     Unverifiable,
 }
 
-impl Outcome {
+impl VerifyOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Passed => "PASSED",
-            Outcome::Failed => "FAILED",
-            Outcome::Unverifiable => "UNVERIFIABLE",
+            VerifyOutcome::Passed => "PASSED",
+            VerifyOutcome::Failed => "FAILED",
+            VerifyOutcome::Unverifiable => "UNVERIFIABLE",
         }
     }
 }
 
-impl std::fmt::Display for Outcome {
+impl std::fmt::Display for VerifyOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -239,7 +240,7 @@ pub struct IssueVerdict {
     pub lane: String,
     /// The issue file, relative to the repository root.
     pub path: PathBuf,
-    pub outcome: Outcome,
+    pub outcome: VerifyOutcome,
     /// In the order of the issue file.
     pub checks: Vec<CheckResult>,
     /// sha256 of every affected path, taken just before the checks ran.
@@ -365,11 +366,11 @@ impl<'a> Checker<'a> {
         let path_hashes = evidence::hash_paths(self.tree, &issue.meta.affected_paths);
         let checks: Vec<CheckResult> = issue.checks().iter().map(|c| self.run(c)).collect();
         let outcome = if checks.is_empty() {
-            Outcome::Unverifiable
+            VerifyOutcome::Unverifiable
         } else if checks.iter().all(|c| c.passed) {
-            Outcome::Passed
+            VerifyOutcome::Passed
         } else {
-            Outcome::Failed
+            VerifyOutcome::Failed
         };
         IssueVerdict {
             id: issue.id().to_string(),
@@ -516,7 +517,7 @@ pub fn to_evidence(verdict: &IssueVerdict, issue: &Issue, tree: &TreeState, time
         issue_id: verdict.id.clone(),
         lane: verdict.lane.clone(),
         timestamp: timestamp.to_string(),
-        all_passed: verdict.outcome == Outcome::Passed,
+        all_passed: verdict.outcome == VerifyOutcome::Passed,
         passed_checks: verdict.passed_checks(),
         failed_checks: verdict.failed_checks(),
         total_checks: verdict.checks.len(),
@@ -532,6 +533,45 @@ pub fn to_evidence(verdict: &IssueVerdict, issue: &Issue, tree: &TreeState, time
         run_id: None,
         seal: None,
     }
+}
+
+/// The evidence of a verdict as of `now`, of the tree `tree`; `run_id` when a run judged it.
+pub fn evidence_of(
+    verdict: &IssueVerdict,
+    issue: &Issue,
+    tree: &TreeState,
+    run_id: Option<&str>,
+    now: &chrono::DateTime<chrono::Local>,
+) -> Evidence {
+    let mut ev = to_evidence(verdict, issue, tree, &now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
+    ev.run_id = run_id.map(str::to_owned);
+    ev
+}
+
+/// Records a verdict: writes its evidence ([`evidence_of`]) at `root` under `evidence_dir`, as
+/// `<LANE>/<ID>_<YYYYmmdd_HHMMSS>.json` stamped with `now`, and returns that path (relative to
+/// `root`). `git lanes verify` and a run's judge both record what they verified through here.
+///
+/// # Errors
+///
+/// When the lane or id cannot name a file, or the file cannot be written.
+pub fn record_evidence(
+    root: &Path,
+    evidence_dir: &Path,
+    verdict: &IssueVerdict,
+    issue: &Issue,
+    tree: &TreeState,
+    run_id: Option<&str>,
+    now: &chrono::DateTime<chrono::Local>,
+) -> crate::base::error::Result<PathBuf> {
+    let ev = evidence_of(verdict, issue, tree, run_id, now);
+    evidence::write(root, evidence_dir, &ev, &now.format("%Y%m%d_%H%M%S").to_string())
+}
+
+/// Sets what a passing verification records in the issue's frontmatter: `date_verified` (`today`)
+/// and `verification_confidence`.
+pub fn stamp_verified<'e>(edit: &'e mut Edit, verdict: &IssueVerdict, today: &str) -> &'e mut Edit {
+    edit.set_key("date_verified", today).set_number("verification_confidence", u64::from(verdict.confidence()))
 }
 
 /// Milliseconds, saturating.
@@ -770,7 +810,7 @@ mod tests {
         let o = opts(Duration::from_secs(5));
         let i = issue("# Check 1: a exists\ntest -f a.txt && echo PASS || echo FAIL\ntest -f b.txt\n", "\"a.txt\"");
         let v = verify_issue(&i, dir.path(), &o);
-        assert_eq!(v.outcome, Outcome::Failed);
+        assert_eq!(v.outcome, VerifyOutcome::Failed);
         assert_eq!((v.passed_checks(), v.failed_checks(), v.confidence()), (1, 1, 50));
         let tree = TreeState { commit: Some("abc".into()), dirty: true };
         let ev = to_evidence(&v, &i, &tree, "2026-01-01T00:00:00.000000");
@@ -786,7 +826,7 @@ mod tests {
         assert_eq!(ev.path_hashes["a.txt"], Some(evidence::sha256_hex(b"x")));
 
         let none = issue("# only a comment\n", "");
-        assert_eq!(verify_issue(&none, dir.path(), &o).outcome, Outcome::Unverifiable);
+        assert_eq!(verify_issue(&none, dir.path(), &o).outcome, VerifyOutcome::Unverifiable);
         assert_eq!(verify_issue(&none, dir.path(), &o).confidence(), 0);
     }
 
@@ -796,10 +836,20 @@ mod tests {
         let issues: Vec<Issue> = (0..6).map(|n| issue(&format!("test {} -lt 3\n", n), "")).collect();
         let refs: Vec<&Issue> = issues.iter().collect();
         let o = opts(Duration::from_secs(5));
-        let seq: Vec<Outcome> = verify_many(&refs, dir.path(), &o, 1).iter().map(|v| v.outcome).collect();
-        let par: Vec<Outcome> = verify_many(&refs, dir.path(), &o, 4).iter().map(|v| v.outcome).collect();
+        let seq: Vec<VerifyOutcome> = verify_many(&refs, dir.path(), &o, 1).iter().map(|v| v.outcome).collect();
+        let par: Vec<VerifyOutcome> = verify_many(&refs, dir.path(), &o, 4).iter().map(|v| v.outcome).collect();
         assert_eq!(seq, par);
-        assert_eq!(&seq[..], [Outcome::Passed, Outcome::Passed, Outcome::Passed, Outcome::Failed, Outcome::Failed, Outcome::Failed]);
+        assert_eq!(
+            &seq[..],
+            [
+                VerifyOutcome::Passed,
+                VerifyOutcome::Passed,
+                VerifyOutcome::Passed,
+                VerifyOutcome::Failed,
+                VerifyOutcome::Failed,
+                VerifyOutcome::Failed
+            ]
+        );
     }
 
     #[test]
@@ -869,5 +919,28 @@ mod tests {
         let v = verify_issue(&i, root, &opts(Duration::from_secs(5)));
         let rel = evidence::write(root, evdir, &to_evidence(&v, &i, &TreeState::default(), "t"), "20260101_000001").unwrap();
         assert_eq!(evidence_state(root, evdir, &i), EvidenceState::Failing { evidence: rel });
+    }
+
+    #[test]
+    fn a_verdict_is_recorded_as_evidence_with_its_run_and_stamped_when_it_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.txt"), "x").unwrap();
+        let i = issue("test -f a.txt\n", "\"a.txt\"");
+        let v = verify_issue(&i, root, &opts(Duration::from_secs(5)));
+        let now = chrono::Local::now();
+        let tree = TreeState { commit: Some("abc".into()), dirty: false };
+        let rel = record_evidence(root, Path::new("ev"), &v, &i, &tree, Some("R1"), &now).unwrap();
+        assert_eq!(rel, Path::new("ev/E").join(format!("E-01_{}.json", now.format("%Y%m%d_%H%M%S"))));
+        let mut ev: Evidence = serde_json::from_slice(&std::fs::read(root.join(&rel)).unwrap()).unwrap();
+        assert!(ev.seal.take().is_some(), "written evidence is sealed");
+        assert_eq!(ev, evidence_of(&v, &i, &tree, Some("R1"), &now));
+        assert_eq!((ev.run_id.as_deref(), ev.all_passed, ev.commit.as_deref()), (Some("R1"), true, Some("abc")));
+        assert_eq!(evidence_state(root, Path::new("ev"), &i), EvidenceState::Fresh { evidence: rel });
+
+        std::fs::create_dir_all(root.join("issues/E")).unwrap();
+        stamp_verified(&mut Edit::new(&i), &v, "2026-01-02").write(root, &i).unwrap();
+        let text = std::fs::read_to_string(root.join(&i.path)).unwrap();
+        assert!(text.contains("date_verified: \"2026-01-02\"") && text.contains("verification_confidence: 100"), "{text}");
     }
 }

@@ -55,7 +55,7 @@ mod tests {
     #[test]
     fn a_map_gives_each_preset_its_own_and_the_flag_overrides() {
         let mut config = Config::defaults();
-        config.worker = Some("claude".into());
+        config.worker = Some(Preset::Claude.name().into());
         config.model = Some(ModelSetting::One("opus".into()));
         let map = spec("model: {claude: sonnet, codex: gpt-5.2}\n");
         assert_eq!(lane_model(Preset::Codex, None, Some(&map), &config).as_deref(), Some("gpt-5.2"));

@@ -661,8 +661,7 @@ impl<'a> Judging<'a> {
                 .filter(|c| !c.passed)
                 .map(|c| FailedCheck::of(&crate::base::redact::redact(&c.check.command), c.ending_words(), &c.output))
                 .collect();
-            let mut ev = verify::to_evidence(result, issue, &self.tree, &chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
-            ev.run_id = Some(self.cx.run_id.to_string());
+            let ev = verify::evidence_of(result, issue, &self.tree, Some(&self.cx.run_id.to_string()), &chrono::Local::now());
             (failing, serde_json::to_string_pretty(&ev).ok().map(|j| j + "\n"))
         };
         Ok(Judgement { id: issue.id().to_string(), approved: v.approved(), reason, verdict_yaml: v.to_yaml().ok(), failing, evidence_json })
@@ -712,22 +711,27 @@ impl<'a> Judging<'a> {
     fn resolve(&self, issue: &Issue, current: &Issue, result: &verify::IssueVerdict, written: &mut Written) -> Result<()> {
         let (cx, input) = (self.cx, self.input);
         let mut e = Edit::new(current);
-        e.set_status(Status::Resolved)
-            .set_key("date_verified", &crate::files::scaffold::today())
-            .set_number("verification_confidence", u64::from(result.confidence()))
-            .add_resolution(&Resolution {
-                date: crate::files::scaffold::today(),
-                fixed_by: format!("lane {} (git-lanes run {})", input.lane, cx.run_id),
-                files_changed: files_for(issue, &self.changed),
-                other_files: self.changed.len() - files_for(issue, &self.changed).len(),
-                verification: format!("{}/{} checks passed (git-lanes verify)", result.passed_checks(), result.checks.len()),
-            });
+        e.set_status(Status::Resolved);
+        verify::stamp_verified(&mut e, result, &crate::files::scaffold::today()).add_resolution(&Resolution {
+            date: crate::files::scaffold::today(),
+            fixed_by: format!("lane {} (git-lanes run {})", input.lane, cx.run_id),
+            files_changed: files_for(issue, &self.changed),
+            other_files: self.changed.len() - files_for(issue, &self.changed).len(),
+            verification: format!("{}/{} checks passed (git-lanes verify)", result.passed_checks(), result.checks.len()),
+        });
         e.write(&input.worktree, current)?;
         written.files.push(current.path.clone());
-        let mut ev = verify::to_evidence(result, issue, &self.tree, &chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
-        ev.run_id = Some(cx.run_id.to_string());
-        let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
-        written.files.push(crate::judge::evidence::write(&input.worktree, &cx.config().evidence, &ev, &stamp)?);
+        let run_id = cx.run_id.to_string();
+        let now = chrono::Local::now();
+        written.files.push(verify::record_evidence(
+            &input.worktree,
+            &cx.config().evidence,
+            result,
+            issue,
+            &self.tree,
+            Some(&run_id),
+            &now,
+        )?);
         written.resolved.push(issue.id().to_string());
         Ok(())
     }

@@ -18,7 +18,6 @@ use super::collect::{self, Collected};
 use super::integrate::{self, Candidate, Integrated};
 use super::{Run, RunEvent, RunSummary};
 use crate::base::error::Result;
-use crate::files::catalog::Catalog;
 use crate::files::config::IntegrationPolicy;
 use crate::files::issue::Status;
 use crate::files::workspace::Workspace;
@@ -295,12 +294,8 @@ fn report_rel(r: &Run<'_>) -> PathBuf {
 /// each lane's verdicts next to the report. Returns how many issues stay OPEN there.
 fn write_catalog_and_verdicts(r: &Run<'_>, iw: &Path) -> Result<usize> {
     let iws = Workspace::load(iw, r.ws.config.clone())?;
-    if let Some(bytes) = crate::base::fsutil::read_optional_capped(&iw.join(&r.ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {
-        let cat = Catalog::parse(&r.ws.config.catalog, bytes)?;
-        let synced = cat.sync(&iws, &crate::files::scaffold::now_stamp());
-        if synced.changed {
-            crate::base::fsutil::write_under(iw, &r.ws.config.catalog, &synced.bytes)?;
-        }
+    if let crate::files::lifecycle::CatalogSync::Unparsable(p) = crate::files::lifecycle::resync_catalog(&iws)? {
+        return Err(p.into());
     }
     for lane in r.lanes.keys() {
         for entry in std::fs::read_dir(r.dir.join(lane)).into_iter().flatten().flatten() {

@@ -168,7 +168,7 @@ impl Recheck<'_> {
         let droppings = crate::git::snapshot::Droppings::before(self.path)?;
         let failing = verify::verify_many(&issues, self.path, &self.opts, self.jobs)
             .into_iter()
-            .filter(|v| v.outcome != verify::Outcome::Passed)
+            .filter(|v| v.outcome != verify::VerifyOutcome::Passed)
             .map(|v| v.id)
             .collect::<Vec<String>>();
         droppings.restore(self.path, true)?;

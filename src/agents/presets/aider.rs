@@ -27,11 +27,12 @@
 //! 412 received.` is still printed); with no model and no API key it offers an OpenRouter login,
 //! which `--yes-always` accepts, and waits five minutes for a browser ([`stuck`]).
 
-use super::{Agent, LineParts, WorkerUsage, push_option};
+use super::agent::{Agent, LineParts, push_option};
+use super::usage::WorkerUsage;
 
 pub(super) const AGENT: Agent = Agent {
     name: "aider",
-    program: Some("aider"),
+    on_path: true,
     package: "aider-chat",
     install: "python3 -m pip install aider-chat",
     checked_version: "0.86.2",
@@ -71,7 +72,7 @@ const BROWSER_WAIT: &str = "Waiting up to 5 minutes for you to finish in the bro
 
 fn line(p: &LineParts<'_>) -> String {
     let mut line = String::from("aider --message-file \"$");
-    line.push_str(super::ENV_PROMPT_FILE);
+    line.push_str(super::agent::ENV_PROMPT_FILE);
     line.push_str(
         "\" --yes-always --no-auto-commits --no-dirty-commits --no-gitignore --no-check-update \
          --no-show-release-notes --no-show-model-warnings --analytics-disable --no-pretty --no-stream \
@@ -81,7 +82,7 @@ fn line(p: &LineParts<'_>) -> String {
         line.push(' ');
         line.push_str(flag);
         line.push_str(" \"$");
-        line.push_str(super::ENV_STATE_DIR);
+        line.push_str(super::agent::ENV_STATE_DIR);
         line.push('/');
         line.push_str(file);
         line.push('"');
@@ -105,8 +106,8 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
     for (i, line) in lines.iter().enumerate() {
         if let Some((s, r)) = tokens(line) {
             messages = messages.saturating_add(1);
-            super::add(&mut sent, Some(s));
-            super::add(&mut received, Some(r));
+            super::usage::add(&mut sent, Some(s));
+            super::usage::add(&mut received, Some(r));
             error = None;
         }
         if let Some(at) = line.rfind(MARK)
@@ -130,7 +131,7 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
         is_error: error.as_ref().map(|_| true),
         input_tokens: sent,
         output_tokens: received,
-        reason: error.map(|e| super::clip(&e)),
+        reason: error.map(|e| super::usage::clip(&e)),
         ..WorkerUsage::default()
     })
 }
@@ -210,12 +211,12 @@ fn stuck(log: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::agents::presets::tests::fixture_log;
+    use crate::agents::presets::aider::*;
+    use crate::agents::presets::fixtures::fixture_log;
 
     #[test]
     fn authentication_error_with_exit_0_is_an_error() {
-        let usage = parse(&fixture_log("aider", "model-no-key")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "model-no-key")).unwrap();
         assert_eq!(usage.is_error, Some(true));
         let reason = usage.reason.unwrap();
         assert!(
@@ -227,14 +228,14 @@ mod tests {
 
     #[test]
     fn offline_retries_end_in_the_last_error() {
-        let usage = parse(&fixture_log("aider", "api-key-offline")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "api-key-offline")).unwrap();
         assert_eq!(usage.is_error, Some(true));
         assert!(usage.reason.unwrap().starts_with("The API provider's servers are down or overloaded. (litellm.InternalServerError"));
     }
 
     #[test]
     fn browser_login_wait_is_stuck() {
-        let log = fixture_log("aider", "no-auth");
+        let log = fixture_log(&AGENT, "no-auth");
         assert!(stuck(&log).unwrap().starts_with("no model and no API key: it waits for an OpenRouter login"));
         let usage = parse(&log).unwrap();
         assert_eq!(usage.is_error, Some(true));
@@ -243,7 +244,7 @@ mod tests {
 
     #[test]
     fn tokens_without_cost_count_and_the_last_session_cost_is_taken() {
-        let usage = parse(&fixture_log("aider", "success")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "success")).unwrap();
         assert_eq!(usage.cost_usd, Some(0.04));
         assert_eq!(usage.turns, Some(3));
         assert_eq!(usage.is_error, None);

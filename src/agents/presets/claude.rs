@@ -24,11 +24,12 @@
 
 use serde_json::Value;
 
-use super::{Agent, LineParts, WorkerUsage, count, dollars, last_json_object, push_option, push_prompt_redirect, sum_fields, to_u32};
+use super::agent::{Agent, LineParts, push_option, push_prompt_redirect};
+use super::usage::{WorkerUsage, count, dollars, last_json_object, sum_fields, to_u32};
 
 pub(super) const AGENT: Agent = Agent {
     name: "claude",
-    program: Some("claude"),
+    on_path: true,
     package: "@anthropic-ai/claude-code",
     install: "npm install -g @anthropic-ai/claude-code",
     checked_version: "2.1.197",
@@ -42,7 +43,7 @@ pub(super) const AGENT: Agent = Agent {
     reports_cost: true,
     line,
     parse,
-    stuck: super::never_stuck,
+    stuck: super::agent::never_stuck,
 };
 
 /// The one line the CLI prints as root without `IS_SANDBOX=1`.
@@ -102,7 +103,7 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
         input_tokens: input,
         output_tokens: usage.and_then(|u| u.get("output_tokens")).and_then(count),
         outcome: subtype,
-        reason: reason.map(|r| super::clip(&r)),
+        reason: reason.map(|r| super::usage::clip(&r)),
         limit: limit.map(str::to_owned),
     })
 }
@@ -110,7 +111,7 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
 /// The last `tool_result` with `is_error` in a `stream-json` log (claude's, and qwen's, which
 /// has the same shape): its first meaningful lines.
 pub(super) fn last_failed_tool(log: &str) -> Option<String> {
-    super::json_lines(log)
+    super::usage::json_lines(log)
         .filter(|e| e.get("type").and_then(Value::as_str) == Some("user"))
         .filter_map(|e| {
             let content = e.get("message")?.get("content")?.as_array()?.clone();
@@ -132,13 +133,12 @@ pub(super) fn last_failed_tool(log: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::agents::presets::Preset;
-    use crate::agents::presets::tests::fixture_log;
+    use crate::agents::presets::claude::*;
+    use crate::agents::presets::fixtures::fixture_log;
 
     #[test]
     fn not_logged_in_is_an_error_despite_subtype_success() {
-        let log = fixture_log("claude", "not-logged-in");
+        let log = fixture_log(&AGENT, "not-logged-in");
         let usage = parse(&log).unwrap();
         assert_eq!(usage.is_error, Some(true));
         assert_eq!(usage.outcome.as_deref(), Some("success"));
@@ -149,14 +149,14 @@ mod tests {
 
     #[test]
     fn root_refusal_is_named() {
-        let usage = parse(&fixture_log("claude", "root-refusal")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "root-refusal")).unwrap();
         assert_eq!(usage.is_error, Some(true));
         assert!(usage.reason.unwrap().contains("cannot be used with root/sudo privileges"));
     }
 
     #[test]
     fn success_result_is_read() {
-        let usage = parse(&fixture_log("claude", "success")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "success")).unwrap();
         assert_eq!(usage.is_error, Some(false));
         assert_eq!(usage.cost_usd, Some(0.4231));
         assert_eq!(usage.turns, Some(12));
@@ -168,14 +168,14 @@ mod tests {
 
     #[test]
     fn limits_are_named() {
-        let turns = parse(&fixture_log("claude", "max-turns")).unwrap();
+        let turns = parse(&fixture_log(&AGENT, "max-turns")).unwrap();
         assert_eq!(turns.limit.as_deref(), Some("turns"));
         assert_eq!(turns.is_error, Some(true));
         assert_eq!(turns.reason.as_deref(), Some("turn limit reached: Reached maximum number of turns (3)"));
-        let budget = parse(&fixture_log("claude", "max-budget")).unwrap();
+        let budget = parse(&fixture_log(&AGENT, "max-budget")).unwrap();
         assert_eq!(budget.limit.as_deref(), Some("budget"));
         assert!(budget.reason.unwrap().starts_with("budget limit reached"));
-        assert_eq!(parse(&fixture_log("claude", "success")).unwrap().limit, None);
+        assert_eq!(parse(&fixture_log(&AGENT, "success")).unwrap().limit, None);
     }
 
     #[test]
@@ -211,9 +211,8 @@ mod tests {
     fn without_result_gives_none() {
         assert_eq!(parse("Error: something else\n"), None);
         assert_eq!(parse(""), None);
-        let log = fixture_log("claude", "success");
+        let log = fixture_log(&AGENT, "success");
         // Cut off at its start: the object cannot be found.
         assert_eq!(parse(&log[40..]), None);
-        assert_eq!(Preset::Claude.agent().name, "claude");
     }
 }

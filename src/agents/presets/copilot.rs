@@ -21,11 +21,12 @@
 
 use serde_json::Value;
 
-use super::{Agent, LineParts, WorkerUsage, add, count, json_lines, push_option};
+use super::agent::{Agent, LineParts, push_option};
+use super::usage::{WorkerUsage, add, count, json_lines};
 
 pub(super) const AGENT: Agent = Agent {
     name: "copilot",
-    program: Some("copilot"),
+    on_path: true,
     package: "@github/copilot",
     install: "npm install -g @github/copilot",
     checked_version: "1.0.102",
@@ -39,14 +40,14 @@ pub(super) const AGENT: Agent = Agent {
     reports_cost: false,
     line,
     parse,
-    stuck: super::never_stuck,
+    stuck: super::agent::never_stuck,
 };
 
 /// The largest prompt passed as the argument itself (Linux refuses one argument over 128 KiB).
 pub(super) const INLINE_MAX: u64 = 100_000;
 
 fn line(p: &LineParts<'_>) -> String {
-    let file = format!("\"${}\"", super::ENV_PROMPT_FILE);
+    let file = format!("\"${}\"", super::agent::ENV_PROMPT_FILE);
     let mut line = format!(
         "if [ \"$(wc -c < {file})\" -le {INLINE_MAX} ]; then set -- --prompt=\"$(cat {file})\"; \
          else set -- --prompt=\"{BY_FILE}\"; fi; exec copilot \"$@\" --allow-all --no-ask-user --no-color --output-format json"
@@ -63,7 +64,7 @@ const BY_FILE: &str =
 /// names an error (`session.error`, whose message is under `data`), with the tokens the
 /// `assistant.usage` events reported.
 pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
-    if let Some(reason) = super::error_line(log) {
+    if let Some(reason) = super::usage::error_line(log) {
         return Some(WorkerUsage::failed(reason));
     }
     let mut input: Option<u64> = None;
@@ -75,8 +76,8 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
         any = true;
         let data = event.get("data").and_then(Value::as_object);
         if kind.contains("error") {
-            error = super::error_message(&event)
-                .or_else(|| data.and_then(super::error_message))
+            error = super::usage::error_message(&event)
+                .or_else(|| data.and_then(super::usage::error_message))
                 .or_else(|| data.and_then(|d| d.get("message")).and_then(Value::as_str).map(str::to_owned))
                 .or_else(|| event.get("message").and_then(Value::as_str).map(str::to_owned))
                 .or_else(|| Some(kind.to_owned()));
@@ -97,7 +98,7 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
     }
     Some(WorkerUsage {
         is_error: Some(error.is_some()),
-        reason: error.map(|e| super::clip(&e)),
+        reason: error.map(|e| super::usage::clip(&e)),
         input_tokens: input,
         output_tokens: output,
         ..WorkerUsage::default()
@@ -106,12 +107,12 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::agents::presets::tests::fixture_log;
+    use crate::agents::presets::copilot::*;
+    use crate::agents::presets::fixtures::fixture_log;
 
     #[test]
     fn missing_authentication_is_the_reason() {
-        let usage = parse(&fixture_log("copilot", "no-auth")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "no-auth")).unwrap();
         assert_eq!(usage.is_error, Some(true));
         assert_eq!(
             usage.reason.as_deref(),
@@ -119,7 +120,7 @@ mod tests {
                 "No authentication information found. Copilot can be authenticated with GitHub using an OAuth Token or a Fine-Grained Personal Access Token."
             )
         );
-        let classic = parse(&fixture_log("copilot", "token-offline")).unwrap();
+        let classic = parse(&fixture_log(&AGENT, "token-offline")).unwrap();
         assert!(classic.reason.unwrap().starts_with("Classic Personal Access Tokens (ghp_) are not supported"));
         assert_eq!(parse("all good\n"), None);
     }

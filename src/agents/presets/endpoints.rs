@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Preset;
+use super::preset::Preset;
 
 /// What one CLI reads to find its API.
 struct Gateway {
@@ -95,7 +95,7 @@ pub fn describe(preset: Preset, var: &dyn Fn(&str) -> Option<String>, home: Opti
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::agents::presets::endpoints::*;
 
     #[test]
     fn names_the_endpoint_variable_and_the_keys_set_never_their_values() {

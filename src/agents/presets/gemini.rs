@@ -24,11 +24,12 @@
 
 use serde_json::{Map, Value};
 
-use super::{Agent, LineParts, TRAILER, WorkerUsage, add, count, last_json_object, push_option, push_prompt_redirect, to_u32};
+use super::agent::{Agent, LineParts, TRAILER, push_option, push_prompt_redirect};
+use super::usage::{WorkerUsage, add, count, last_json_object, to_u32};
 
 pub(super) const AGENT: Agent = Agent {
     name: "gemini",
-    program: Some("gemini"),
+    on_path: true,
     package: "@google/gemini-cli",
     install: "npm install -g @google/gemini-cli",
     checked_version: "0.61.0",
@@ -42,7 +43,7 @@ pub(super) const AGENT: Agent = Agent {
     reports_cost: false,
     line,
     parse,
-    stuck: super::never_stuck,
+    stuck: super::agent::never_stuck,
 };
 
 /// `FatalTurnLimitedError`'s exit code and `error.code`.
@@ -89,7 +90,7 @@ pub(super) fn read_result(object: &Map<String, Value>) -> WorkerUsage {
     let code = error.and_then(|e| e.get("code")).and_then(count);
     let turn_limit = code == Some(TURN_LIMIT_CODE) || kind.as_deref() == Some("FatalTurnLimitedError");
     let reason = error.map(|_| {
-        let message = super::error_message(object).unwrap_or_else(|| kind.clone().unwrap_or_else(|| "error".into()));
+        let message = super::usage::error_message(object).unwrap_or_else(|| kind.clone().unwrap_or_else(|| "error".into()));
         if turn_limit { format!("turn limit reached: {message}") } else { message }
     });
     WorkerUsage {
@@ -100,20 +101,20 @@ pub(super) fn read_result(object: &Map<String, Value>) -> WorkerUsage {
         input_tokens: input,
         output_tokens: output,
         outcome: kind,
-        reason: reason.map(|r| super::clip(&r)),
+        reason: reason.map(|r| super::usage::clip(&r)),
         limit: turn_limit.then(|| "turns".to_owned()),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::agents::presets::tests::fixture_log;
+    use crate::agents::presets::fixtures::fixture_log;
+    use crate::agents::presets::gemini::*;
 
     #[test]
     fn stderr_error_without_stats_is_recorded() {
         for case in ["no-auth", "untrusted"] {
-            let usage = parse(&fixture_log("gemini", case)).unwrap();
+            let usage = parse(&fixture_log(&AGENT, case)).unwrap();
             assert_eq!(usage.is_error, Some(true), "{case}");
             assert!(usage.reason.as_deref().unwrap().starts_with("Please set an Auth method"), "{case}");
             assert_eq!(usage.turns, None);
@@ -122,14 +123,14 @@ mod tests {
 
     #[test]
     fn turn_limit_is_named() {
-        let usage = parse(&fixture_log("gemini", "max-turns")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "max-turns")).unwrap();
         assert_eq!(usage.limit.as_deref(), Some("turns"));
         assert!(usage.reason.unwrap().starts_with("turn limit reached: Reached max session turns"));
     }
 
     #[test]
     fn pretty_result_is_read() {
-        let usage = parse(&fixture_log("gemini", "success")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "success")).unwrap();
         assert_eq!(usage.turns, Some(5));
         assert_eq!(usage.is_error, Some(false));
         assert_eq!(usage.input_tokens, Some(25939));
@@ -140,6 +141,6 @@ mod tests {
     #[test]
     fn offline_with_a_key_has_no_result_yet() {
         // It retries with backoff and prints stack traces, no JSON, until it gives up.
-        assert_eq!(parse(&fixture_log("gemini", "api-key-offline")), None);
+        assert_eq!(parse(&fixture_log(&AGENT, "api-key-offline")), None);
     }
 }

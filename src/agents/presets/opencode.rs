@@ -26,11 +26,12 @@
 
 use serde_json::Value;
 
-use super::{Agent, LineParts, TRAILER, WorkerUsage, add, count, dollars, json_lines, push_option, push_prompt_redirect, to_u32};
+use super::agent::{Agent, LineParts, TRAILER, push_option, push_prompt_redirect};
+use super::usage::{WorkerUsage, add, count, dollars, json_lines, to_u32};
 
 pub(super) const AGENT: Agent = Agent {
     name: "opencode",
-    program: Some("opencode"),
+    on_path: true,
     package: "opencode-ai",
     install: "npm install -g opencode-ai",
     checked_version: "1.18.33",
@@ -44,7 +45,7 @@ pub(super) const AGENT: Agent = Agent {
     reports_cost: true,
     line,
     parse,
-    stuck: super::never_stuck,
+    stuck: super::agent::never_stuck,
 };
 
 fn line(p: &LineParts<'_>) -> String {
@@ -54,7 +55,7 @@ fn line(p: &LineParts<'_>) -> String {
     );
     push_option(&mut line, "--model", p.model);
     line.push(' ');
-    line.push_str(&super::shell_quote(TRAILER));
+    line.push_str(&super::agent::shell_quote(TRAILER));
     push_prompt_redirect(&mut line);
     line
 }
@@ -81,7 +82,7 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
                 add(&mut output, tokens.and_then(|t| t.get("output")).and_then(count));
             }
             // Codex's `error` events carry a `message`, opencode's an `error` object.
-            Some("error") if event.contains_key("error") => error = super::error_message(&event).or_else(|| Some("error".into())),
+            Some("error") if event.contains_key("error") => error = super::usage::error_message(&event).or_else(|| Some("error".into())),
             _ => {}
         }
     }
@@ -101,7 +102,7 @@ pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
         is_error: Some(reason.is_some()),
         input_tokens: input,
         output_tokens: output,
-        reason: reason.map(|r| super::clip(&r)),
+        reason: reason.map(|r| super::usage::clip(&r)),
         ..WorkerUsage::default()
     })
 }
@@ -152,12 +153,12 @@ fn last_stream_error(log: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::agents::presets::tests::fixture_log;
+    use crate::agents::presets::fixtures::fixture_log;
+    use crate::agents::presets::opencode::*;
 
     #[test]
     fn offline_gives_up_with_an_error_event() {
-        let log = fixture_log("opencode", "offline");
+        let log = fixture_log(&AGENT, "offline");
         let usage = parse(&log).unwrap();
         assert_eq!(usage.is_error, Some(true));
         assert_eq!(usage.reason.as_deref(), Some("Cannot connect to API: Unable to connect. Is the computer able to access the url?"));
@@ -169,13 +170,13 @@ mod tests {
 
     #[test]
     fn steps_are_summed_and_an_error_event_is_the_reason() {
-        let usage = parse(&fixture_log("opencode", "success")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "success")).unwrap();
         assert_eq!(usage.turns, Some(2));
         assert_eq!(usage.is_error, Some(false));
         assert_eq!(usage.cost_usd, Some(0.0125 + 0.0031));
         assert_eq!(usage.input_tokens, Some(1200 + 300 + 1500));
         assert_eq!(usage.output_tokens, Some(210 + 40));
-        let failed = parse(&fixture_log("opencode", "error-event")).unwrap();
+        let failed = parse(&fixture_log(&AGENT, "error-event")).unwrap();
         assert_eq!(failed.is_error, Some(true));
         assert_eq!(failed.reason.as_deref(), Some("Invalid API key."));
     }
@@ -192,7 +193,7 @@ mod tests {
             Some(r#"Unexpected server error (logged: ProviderModelNotFoundError: model "sonnet" not found for provider anthropic)"#)
         );
         // A specific final error is kept as it is.
-        let offline = parse(&fixture_log("opencode", "offline")).unwrap();
+        let offline = parse(&fixture_log(&AGENT, "offline")).unwrap();
         assert!(!offline.reason.unwrap().contains("logged:"));
     }
 }

@@ -21,11 +21,12 @@
 
 use serde_json::{Map, Value};
 
-use super::{Agent, LineParts, TRAILER, WorkerUsage, count, first_json_object, push_option, push_prompt_redirect, to_u32};
+use super::agent::{Agent, LineParts, TRAILER, push_option, push_prompt_redirect};
+use super::usage::{WorkerUsage, count, first_json_object, to_u32};
 
 pub(super) const AGENT: Agent = Agent {
     name: "qwen",
-    program: Some("qwen"),
+    on_path: true,
     package: "@qwen-code/qwen-code",
     install: "npm install -g @qwen-code/qwen-code",
     checked_version: "0.15.10",
@@ -39,7 +40,7 @@ pub(super) const AGENT: Agent = Agent {
     reports_cost: false,
     line,
     parse,
-    stuck: super::never_stuck,
+    stuck: super::agent::never_stuck,
 };
 
 fn line(p: &LineParts<'_>) -> String {
@@ -54,7 +55,7 @@ fn line(p: &LineParts<'_>) -> String {
 /// The `result` message of the last JSON array (or object, for `stream-json`) in the log; else
 /// the fatal-error object qwen shares with gemini.
 pub(super) fn parse(log: &str) -> Option<WorkerUsage> {
-    let fatal = super::last_json_object(log, |o| o.get("error").is_some_and(Value::is_object) && o.get("type").is_none());
+    let fatal = super::usage::last_json_object(log, |o| o.get("error").is_some_and(Value::is_object) && o.get("type").is_none());
     let result = last_result(log);
     match (result, fatal) {
         (_, Some(error)) => Some(super::gemini::read_result(&error)),
@@ -95,7 +96,10 @@ fn read(result: &Map<String, Value>) -> WorkerUsage {
     let said_error = result.get("is_error").and_then(Value::as_bool).unwrap_or(false);
     let usage = result.get("usage");
     let reason = if said_error {
-        Some(super::error_message(result).unwrap_or_else(|| result.get("subtype").and_then(Value::as_str).unwrap_or("error").to_owned()))
+        Some(
+            super::usage::error_message(result)
+                .unwrap_or_else(|| result.get("subtype").and_then(Value::as_str).unwrap_or("error").to_owned()),
+        )
     } else if api_error {
         Some(text.trim().to_owned())
     } else {
@@ -108,19 +112,19 @@ fn read(result: &Map<String, Value>) -> WorkerUsage {
         input_tokens: usage.and_then(|u| u.get("input_tokens")).and_then(count),
         output_tokens: usage.and_then(|u| u.get("output_tokens")).and_then(count),
         outcome: result.get("subtype").and_then(Value::as_str).map(str::to_owned),
-        reason: reason.map(|r| super::clip(&r)),
+        reason: reason.map(|r| super::usage::clip(&r)),
         ..WorkerUsage::default()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::agents::presets::tests::fixture_log;
+    use crate::agents::presets::fixtures::fixture_log;
+    use crate::agents::presets::qwen::*;
 
     #[test]
     fn no_auth_is_an_error_with_its_message() {
-        let usage = parse(&fixture_log("qwen", "no-auth")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "no-auth")).unwrap();
         assert_eq!(usage.is_error, Some(true));
         assert_eq!(usage.outcome.as_deref(), Some("error_during_execution"));
         assert!(usage.reason.unwrap().starts_with("No auth type is selected"));
@@ -128,7 +132,7 @@ mod tests {
 
     #[test]
     fn api_error_reported_as_success_is_an_error() {
-        let usage = parse(&fixture_log("qwen", "api-key-offline")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "api-key-offline")).unwrap();
         assert_eq!(usage.is_error, Some(true));
         assert_eq!(usage.outcome.as_deref(), Some("success"));
         assert_eq!(usage.reason.as_deref(), Some("[API Error: Connection error. (cause: fetch failed)]"));
@@ -149,10 +153,10 @@ mod tests {
 
     #[test]
     fn turn_limit_is_named_and_success_is_read() {
-        let usage = parse(&fixture_log("qwen", "max-turns")).unwrap();
+        let usage = parse(&fixture_log(&AGENT, "max-turns")).unwrap();
         assert_eq!(usage.limit.as_deref(), Some("turns"));
         assert_eq!(usage.is_error, Some(true));
-        let ok = parse(&fixture_log("qwen", "success")).unwrap();
+        let ok = parse(&fixture_log(&AGENT, "success")).unwrap();
         assert_eq!(ok.is_error, Some(false));
         assert_eq!(ok.turns, Some(4));
         assert_eq!(ok.reason, None);

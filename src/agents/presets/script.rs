@@ -6,11 +6,13 @@
 //! output format is tried in turn, so a hand-written line that runs an agent still gets its
 //! usage and its failure reason recorded.
 
-use super::{Agent, LineParts, Preset, WorkerUsage};
+use super::agent::{Agent, LineParts};
+use super::usage::WorkerUsage;
+use super::{aider, claude, codex, gemini, opencode, qwen};
 
 pub(super) const AGENT: Agent = Agent {
     name: "script",
-    program: None,
+    on_path: false,
     package: "",
     install: "",
     checked_version: "",
@@ -24,16 +26,14 @@ pub(super) const AGENT: Agent = Agent {
     reports_cost: false,
     line,
     parse,
-    stuck: super::never_stuck,
+    stuck: super::agent::never_stuck,
 };
 
 pub(super) fn line(_: &LineParts<'_>) -> String {
-    format!("exec \"${{{}:-{}}}\"", super::ENV_WORKER_SCRIPT, super::DEFAULT_WORKER_SCRIPT)
+    format!("exec \"${{{}:-{}}}\"", super::agent::ENV_WORKER_SCRIPT, super::agent::DEFAULT_WORKER_SCRIPT)
 }
 
 /// Each agent's format in turn, the structured ones first.
 fn parse(log: &str) -> Option<WorkerUsage> {
-    [Preset::Claude, Preset::Qwen, Preset::Gemini, Preset::Opencode, Preset::Codex, Preset::Aider]
-        .into_iter()
-        .find_map(|p| super::parse_usage(p, log))
+    [&claude::AGENT, &qwen::AGENT, &gemini::AGENT, &opencode::AGENT, &codex::AGENT, &aider::AGENT].into_iter().find_map(|a| (a.parse)(log))
 }

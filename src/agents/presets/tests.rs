@@ -5,20 +5,11 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::*;
-
-/// A recorded run: its stdout followed by its stderr, as the worker log holds them.
-pub(crate) fn fixture_log(cli: &str, case: &str) -> String {
-    let dir = fixture_dir(cli);
-    let read = |ext: &str| std::fs::read_to_string(dir.join(format!("{case}.{ext}"))).unwrap_or_default();
-    let log = format!("{}{}", read("stdout"), read("stderr"));
-    assert!(!log.is_empty(), "fixture {cli}/{case} is missing or empty");
-    log
-}
-
-pub(crate) fn fixture_dir(cli: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents").join(cli)
-}
+use super::agent::*;
+use super::fixtures::{fixture_dir, fixture_log};
+use super::preset::*;
+use super::usage::*;
+use super::worker::*;
 
 fn ctx(model: Option<&str>, turns: Option<u32>, budget: Option<f64>) -> WorkerContext<'_> {
     WorkerContext {
@@ -50,9 +41,9 @@ fn run_sh(line: &str, env: &[(&str, &std::ffi::OsStr)]) -> String {
 fn every_preset_flag_is_in_the_recorded_help_of_its_checked_version() {
     for preset in Preset::ALL.into_iter().filter(|p| *p != Preset::Script) {
         let agent = preset.agent();
-        let mut help = std::fs::read_to_string(fixture_dir(agent.name).join("help.txt")).unwrap();
+        let mut help = std::fs::read_to_string(fixture_dir(agent).join("help.txt")).unwrap();
         for sub in ["exec-help.txt", "run-help.txt"] {
-            help.push_str(&std::fs::read_to_string(fixture_dir(agent.name).join(sub)).unwrap_or_default());
+            help.push_str(&std::fs::read_to_string(fixture_dir(agent).join(sub)).unwrap_or_default());
         }
         for flag in agent.flags {
             let listed = help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']' || c == '=').any(|w| w == *flag);
@@ -62,7 +53,7 @@ fn every_preset_flag_is_in_the_recorded_help_of_its_checked_version() {
             assert!(!agent.flags.contains(flag));
         }
         let line = preset_command(preset, &ctx(Some("m"), Some(3), Some(0.5)));
-        assert!(line.contains(agent.program.unwrap()), "{line}");
+        assert!(line.contains(agent.program().unwrap()), "{line}");
         for flag in agent.max_turns_flag.iter().chain(agent.max_budget_flag.iter()) {
             assert!(line.contains(flag), "{}: {flag} not passed: {line}", agent.name);
         }
@@ -130,7 +121,7 @@ fn preset_lines_deliver_arguments_and_prompt() {
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let echo = "#!/bin/sh\nprintf 'sandbox=%s\\n' \"${IS_SANDBOX:-}\"\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done\necho\ncat\n";
-    for agent in ["claude", "codex", "aider", "gemini", "qwen", "opencode", "copilot", "git"] {
+    for agent in Preset::ALL.into_iter().filter_map(|p| p.agent().program()).chain(["git"]) {
         let path = bin.join(agent);
         std::fs::write(&path, echo).unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -180,7 +171,7 @@ fn a_prompt_over_the_argument_limit_reaches_every_preset() {
     std::fs::create_dir_all(&bin).unwrap();
     // Prints how many bytes of arguments and of stdin it got, and the prompt argument's start.
     let fake = "#!/bin/sh\nargs=0\nfor a in \"$@\"; do args=$((args + ${#a})); done\nprintf 'args=%s stdin=%s\\n' \"$args\" \"$(wc -c | tr -d ' ')\"\nfor a in \"$@\"; do case \"$a\" in --prompt=*) printf '%.60s\\n' \"$a\";; esac; done\n";
-    for agent in ["claude", "codex", "aider", "gemini", "qwen", "opencode", "copilot", "git"] {
+    for agent in Preset::ALL.into_iter().filter_map(|p| p.agent().program()).chain(["git"]) {
         let path = bin.join(agent);
         std::fs::write(&path, fake).unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -206,11 +197,11 @@ fn a_prompt_over_the_argument_limit_reaches_every_preset() {
 #[test]
 fn resolve_expands_presets_and_keeps_command_lines() {
     let c = ctx(Some("sonnet"), None, None);
-    let claude = resolve_worker("claude", &c).unwrap();
+    let claude = resolve_worker(Preset::Claude.name(), &c).unwrap();
     assert_eq!(claude.preset, Preset::Claude);
     assert_eq!(claude.shell, preset_command(Preset::Claude, &c));
     assert_eq!(resolve_worker(" Gemini\n", &c).unwrap().preset, Preset::Gemini);
-    assert_eq!(resolve_worker("opencode", &c).unwrap().preset, Preset::Opencode);
+    assert_eq!(resolve_worker(Preset::Opencode.name(), &c).unwrap().preset, Preset::Opencode);
     let literal = "python3 tools/fix.py --lane \"$LANES_LANE\"";
     let own = resolve_worker(literal, &c).unwrap();
     assert_eq!(own.preset, Preset::Script);
@@ -218,18 +209,18 @@ fn resolve_expands_presets_and_keeps_command_lines() {
     assert_eq!(own.argv(), ["/bin/sh", "-c", literal]);
     // A preset name followed by arguments is a command line, kept as written.
     assert_eq!(resolve_worker("claude -p hi", &c).unwrap().shell, "claude -p hi");
-    assert_eq!(lane_setting(None, Some("codex"), Some("claude")), Some("codex"));
-    assert_eq!(lane_setting(Some("aider"), Some("codex"), None), Some("aider"));
+    assert_eq!(lane_setting(None, Some(Preset::Codex.name()), Some(Preset::Claude.name())), Some(Preset::Codex.name()));
+    assert_eq!(lane_setting(Some(Preset::Aider.name()), Some(Preset::Codex.name()), None), Some(Preset::Aider.name()));
 }
 
 #[test]
 fn resolve_rejects_empty_commands_and_bad_limits() {
     assert_eq!(resolve_worker("  \n", &ctx(None, None, None)), Err(WorkerError::EmptyCommand { lane: "E".into() }));
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-        let err = resolve_worker("claude", &ctx(None, None, Some(bad))).unwrap_err();
+        let err = resolve_worker(Preset::Claude.name(), &ctx(None, None, Some(bad))).unwrap_err();
         assert!(matches!(err, WorkerError::InvalidBudget { .. }), "{bad}");
     }
-    assert_eq!(resolve_worker("codex", &ctx(None, Some(0), None)), Err(WorkerError::ZeroMaxTurns { lane: "E".into() }));
+    assert_eq!(resolve_worker(Preset::Codex.name(), &ctx(None, Some(0), None)), Err(WorkerError::ZeroMaxTurns { lane: "E".into() }));
     assert_eq!(WorkerError::EmptyCommand { lane: "E".into() }.to_string(), "worker command for lane E is empty");
 }
 
@@ -249,11 +240,11 @@ fn preflight_names_the_missing_cli_and_its_install_command() {
     std::fs::create_dir_all(&bin).unwrap();
     let path = OsString::from(bin.as_os_str());
     let c = ctx(None, None, None);
-    let claude = resolve_worker("claude", &c).unwrap();
+    let claude = resolve_worker(Preset::Claude.name(), &c).unwrap();
     let err = check_worker(&claude, "E", Some(&path), dir.path()).unwrap_err();
     assert_eq!(err.to_string(), "claude (the worker of lane E) is not installed: not found on PATH");
     assert_eq!(err.hint().unwrap(), "install it with `npm install -g @anthropic-ai/claude-code`, or pick another worker with `--worker`");
-    let tool = bin.join("claude");
+    let tool = bin.join(Preset::Claude.name());
     std::fs::write(&tool, "#!/bin/sh\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     // Not executable: still missing.
@@ -286,7 +277,7 @@ fn preflight_names_the_missing_cli_and_its_install_command() {
     assert_eq!(check_worker(&line(&format!("sh {}", dir.path().join("here.sh").display())), "M", Some(&path), dir.path()), Ok(()));
     assert_eq!(check_worker(&line("sh -c 'echo hi'"), "M", Some(&path), dir.path()), Ok(()));
     // The script preset needs its script.
-    let script = resolve_worker("script", &c).unwrap();
+    let script = resolve_worker(Preset::Script.name(), &c).unwrap();
     assert!(check_worker(&script, "E", Some(&path), dir.path()).is_err());
     std::fs::write(dir.path().join("lanes-worker.sh"), "").unwrap();
     assert_eq!(check_worker(&script, "E", Some(&path), dir.path()), Ok(()));
@@ -294,7 +285,7 @@ fn preflight_names_the_missing_cli_and_its_install_command() {
 
 #[test]
 fn first_program_skips_assignments_and_exec() {
-    assert_eq!(first_program("exec claude -p").as_deref(), Some("claude"));
+    assert_eq!(first_program("exec claude -p").as_deref(), Some(Preset::Claude.name()));
     assert_eq!(first_program("A=1 B='x y' env sh worker.sh").as_deref(), Some("sh"));
     assert_eq!(first_program("'my tool' --x").as_deref(), Some("my tool"));
     assert_eq!(first_program("if true; then x; fi"), None);
@@ -307,7 +298,7 @@ fn first_program_skips_assignments_and_exec() {
 #[test]
 fn reasons_come_from_the_agent_or_the_last_meaningful_lines() {
     assert_eq!(
-        failure_reason(Preset::Claude, &fixture_log("claude", "not-logged-in")).as_deref(),
+        failure_reason(Preset::Claude, &fixture_log(Preset::Claude.agent(), "not-logged-in")).as_deref(),
         Some("Not logged in · Please run /login")
     );
     let log = "starting\n\u{1b}[31mboom: disk full\u{1b}[0m\n    at f (x.js:1:2)\n{\"type\":\"x\"}\n\n[lanes] worker exited 1\n";
@@ -323,19 +314,19 @@ fn reasons_come_from_the_agent_or_the_last_meaningful_lines() {
 
 #[test]
 fn stuck_shapes_apply_to_own_command_lines_too() {
-    assert!(stuck(Preset::Script, &fixture_log("aider", "no-auth")).is_some());
-    assert!(stuck(Preset::Codex, &fixture_log("codex", "no-auth")).is_some());
-    assert_eq!(stuck(Preset::Claude, &fixture_log("codex", "no-auth")), None);
+    assert!(stuck(Preset::Script, &fixture_log(Preset::Aider.agent(), "no-auth")).is_some());
+    assert!(stuck(Preset::Codex, &fixture_log(Preset::Codex.agent(), "no-auth")).is_some());
+    assert_eq!(stuck(Preset::Claude, &fixture_log(Preset::Codex.agent(), "no-auth")), None);
     assert_eq!(stuck(Preset::Script, "all fine\n"), None);
 }
 
 #[test]
 fn script_tries_every_format() {
-    assert_eq!(parse_usage(Preset::Script, &fixture_log("claude", "success")).unwrap().cost_usd, Some(0.4231));
-    assert_eq!(parse_usage(Preset::Script, &fixture_log("aider", "success")).unwrap().cost_usd, Some(0.04));
-    assert_eq!(parse_usage(Preset::Script, &fixture_log("gemini", "success")).unwrap().turns, Some(5));
-    assert_eq!(parse_usage(Preset::Script, &fixture_log("codex", "success")).unwrap().turns, Some(1));
-    assert_eq!(parse_usage(Preset::Script, &fixture_log("qwen", "no-auth")).unwrap().is_error, Some(true));
+    assert_eq!(parse_usage(Preset::Script, &fixture_log(Preset::Claude.agent(), "success")).unwrap().cost_usd, Some(0.4231));
+    assert_eq!(parse_usage(Preset::Script, &fixture_log(Preset::Aider.agent(), "success")).unwrap().cost_usd, Some(0.04));
+    assert_eq!(parse_usage(Preset::Script, &fixture_log(Preset::Gemini.agent(), "success")).unwrap().turns, Some(5));
+    assert_eq!(parse_usage(Preset::Script, &fixture_log(Preset::Codex.agent(), "success")).unwrap().turns, Some(1));
+    assert_eq!(parse_usage(Preset::Script, &fixture_log(Preset::Qwen.agent(), "no-auth")).unwrap().is_error, Some(true));
     assert_eq!(parse_usage(Preset::Script, "STARTING\nCOMPLETE: 2 fixed\n"), None);
 }
 
@@ -422,4 +413,43 @@ fn the_same_authentication_error_three_times_ends_the_lane_with_it() {
     // Different errors are not repeated ones.
     let mixed = "Error: 401 one\nError: 401 two\nError: 401 three\n";
     assert_eq!(stuck(Preset::Qwen, mixed), None);
+}
+
+/// The preset table in docs/guide.md ("Agent presets") has one row per preset, in any order: its
+/// name, its package and checked version, and a command line whose program and flags are the
+/// preset's own.
+#[test]
+fn the_guide_table_lists_every_preset_as_it_is() {
+    let guide = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md")).unwrap();
+    let section = guide.split("### Agent presets").nth(1).expect("docs/guide.md has a section `### Agent presets`");
+    let rows: Vec<Vec<&str>> = section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    let mut named: Vec<&str> = rows.iter().map(|r| r[0].trim_matches('`')).collect();
+    named.sort_unstable();
+    let mut names = Preset::NAMES.to_vec();
+    names.sort_unstable();
+    assert_eq!(named, names, "docs/guide.md's preset table names other presets than Preset::ALL");
+    let full = WorkerContext { model: Some("M"), max_turns: Some(3), max_budget_usd: Some(1.5), ..ctx(None, None, None) };
+    for row in &rows {
+        let preset: Preset = row[0].trim_matches('`').parse().unwrap();
+        let agent = preset.agent();
+        let cli = match agent.program() {
+            Some(_) => format!("`{}` {}", agent.package, agent.checked_version),
+            None => "—".to_owned(),
+        };
+        assert_eq!(row[1], cli, "docs/guide.md: the CLI of {preset}");
+        let line = preset_command(preset, &full);
+        if let Some(program) = agent.program() {
+            assert!(row[2].contains(&format!("exec {program} ")) || row[2].starts_with(&format!("`{program} ")), "{preset}: {}", row[2]);
+        }
+        for word in row[2].split_whitespace().filter_map(|w| w.trim_start_matches(['[', '`']).strip_prefix("--")) {
+            let flag = format!("--{}", word.split(['=', ']', '`']).next().unwrap_or_default());
+            assert!(line.contains(&flag), "docs/guide.md shows {flag} for {preset}, which its line does not pass: {line}");
+        }
+    }
 }

@@ -23,7 +23,7 @@ pub struct CiTemplateArgs {
     #[arg(long = "lane", value_name = "LANE")]
     pub lanes: Vec<String>,
     /// The worker each job runs (a preset or a command line)
-    #[arg(long, default_value = "claude")]
+    #[arg(long, default_value = Preset::Claude.name(), value_parser = crate::cli::args::WorkerValue, hide_possible_values = true)]
     pub worker: String,
     /// git-lanes' own git repository, for `cargo install --git` (default: the CI variable
     /// GIT_LANES_REPO)
@@ -76,7 +76,7 @@ struct Template<'a> {
 
 impl Template<'_> {
     fn preset(&self) -> Option<Preset> {
-        self.worker.trim().parse::<Preset>().ok().filter(|p| p.agent().program.is_some())
+        self.worker.trim().parse::<Preset>().ok().filter(|p| p.agent().program().is_some())
     }
 
     /// The worker as one shell word.
@@ -269,7 +269,7 @@ spec:
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::cli::commands::ci_template::*;
 
     fn t<'a>(lanes: &'a [String], worker: &'a str) -> Template<'a> {
         Template { lanes, worker, install_from: None, image: "git-lanes-agents:latest" }
@@ -289,22 +289,26 @@ mod tests {
                 assert!(!text.contains("cargo install --locked git-lanes"), "{text}");
             }
         }
-        assert_eq!(github(&t(&lanes, "claude")).matches("fetch-depth: 0").count(), 2, "both GitHub jobs fetch the full history");
+        assert_eq!(
+            github(&t(&lanes, Preset::Claude.name())).matches("fetch-depth: 0").count(),
+            2,
+            "both GitHub jobs fetch the full history"
+        );
     }
 
     #[test]
     fn each_preset_gets_its_cli_and_its_credentials() {
         let lanes = vec!["E".to_string()];
-        let gh = github(&t(&lanes, "codex"));
+        let gh = github(&t(&lanes, Preset::Codex.name()));
         assert!(gh.contains("npm install -g @openai/codex") && gh.contains("OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}"), "{gh}");
         assert!(gh.contains("cargo install --locked --git \"${{ vars.GIT_LANES_REPO }}\" git-lanes"), "{gh}");
-        let gl = gitlab(&Template { install_from: Some("https://example.org/git-lanes.git"), ..t(&lanes, "aider") });
+        let gl = gitlab(&Template { install_from: Some("https://example.org/git-lanes.git"), ..t(&lanes, Preset::Aider.name()) });
         assert!(gl.contains("cargo install --locked --git https://example.org/git-lanes.git git-lanes"), "{gl}");
         assert!(gl.contains("pip\" install aider-chat"), "{gl}");
-        assert!(gitlab(&t(&lanes, "qwen")).contains("selectedType"));
+        assert!(gitlab(&t(&lanes, Preset::Qwen.name())).contains("selectedType"));
         let own = github(&t(&lanes, "sh my-worker.sh"));
         assert!(!own.contains("npm install") && !own.contains("${{ secrets."), "{own}");
-        let k = k8s(&t(&lanes, "copilot"));
+        let k = k8s(&t(&lanes, Preset::Copilot.name()));
         assert!(k.contains("image: git-lanes-agents:latest") && k.contains("COPILOT_GITHUB_TOKEN") && k.contains("Containerfile"), "{k}");
     }
 }

@@ -10,9 +10,8 @@
 
 use std::io::Write;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 
-use crate::cli::Cli;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
 
@@ -46,9 +45,9 @@ _git_lanes() {
 }
 "#;
 
-/// The completion script for `shell`.
-pub fn script(shell: clap_complete::Shell) -> Vec<u8> {
-    let mut cmd = Cli::command().name("git-lanes");
+/// The completion script for `shell`, from the parser's command tree `cli`.
+pub fn script(shell: clap_complete::Shell, cli: clap::Command) -> Vec<u8> {
+    let mut cmd = cli.name("git-lanes");
     // Render into memory first: clap_complete panics when its writer fails (a closed pipe).
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "git-lanes", &mut buf);
@@ -63,7 +62,8 @@ pub fn script(shell: clap_complete::Shell) -> Vec<u8> {
     buf
 }
 
-pub fn run(args: CompletionsArgs, _ctx: &Ctx) -> CliResult {
-    std::io::stdout().write_all(&script(args.shell))?;
+/// `cli` is the parser's command tree (`Cli::command()`, handed down by the dispatch).
+pub fn run(args: CompletionsArgs, _ctx: &Ctx, cli: clap::Command) -> CliResult {
+    std::io::stdout().write_all(&script(args.shell, cli))?;
     Ok(Exit::Success)
 }

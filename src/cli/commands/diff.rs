@@ -41,9 +41,9 @@ pub fn run(args: DiffArgs, ctx: &Ctx) -> CliResult {
     }
     ui.info(ui.dim(format!("run {} lane {}: {}..{}", lane.run_id, lane.lane, &base[..base.len().min(10)], &tip[..tip.len().min(10)])));
     let mut argv: Vec<&str> = vec!["diff"];
-    if ctx.global.color == crate::cli::ColorChoice::Always {
+    if ctx.global.color == crate::cli::args::ColorChoice::Always {
         argv.push("--color=always");
-    } else if ctx.global.color == crate::cli::ColorChoice::Never || !ctx.ui.color && std::env::var_os("NO_COLOR").is_some() {
+    } else if ctx.global.color == crate::cli::args::ColorChoice::Never || !ctx.ui.color && std::env::var_os("NO_COLOR").is_some() {
         argv.push("--no-color");
     }
     argv.push(&base);

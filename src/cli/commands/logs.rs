@@ -212,7 +212,7 @@ fn tail_start(bytes: &[u8], n: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::cli::commands::logs::*;
 
     #[test]
     fn tail_and_partial_lines() {

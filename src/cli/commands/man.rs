@@ -8,9 +8,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 
-use crate::cli::Cli;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 
@@ -25,8 +24,9 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-pub fn run(args: ManArgs, ctx: &Ctx) -> CliResult {
-    let cmd = Cli::command().name("git-lanes");
+/// `cli` is the parser's command tree (`Cli::command()`, handed down by the dispatch).
+pub fn run(args: ManArgs, ctx: &Ctx, cli: clap::Command) -> CliResult {
+    let cmd = cli.name("git-lanes");
     let dir = match (args.dir, args.install) {
         (Some(d), _) => d,
         (None, true) => default_dir()?,

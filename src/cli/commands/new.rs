@@ -4,6 +4,7 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
+use crate::files::lifecycle::{self, CatalogSync};
 use crate::files::scaffold::{self, NewIssue};
 use crate::files::workspace::Workspace;
 
@@ -112,27 +113,22 @@ fn edit(ctx: &Ctx, root: &std::path::Path, rel: &std::path::Path) -> Result<(), 
     Ok(())
 }
 
-/// Regenerate the catalog after an issue file changed (when the catalog exists and every issue
-/// file reads cleanly); returns whether it was written.
+/// Re-sync the catalog after an issue file changed (when the catalog exists and every issue file
+/// reads cleanly), saying why not when it could not be; returns whether it was written.
 pub(super) fn sync_catalog(ctx: &Ctx, ws: &Workspace) -> Result<bool, CliError> {
-    let ws = Workspace::load(&ws.root, ws.config.clone())?;
-    if ws.ensure_clean().is_err() {
-        let first = ws.problems.first().map(|p| format!("{}: {}; ", p.location(), p.message)).unwrap_or_default();
-        ctx.ui.warn(format!("{first}the catalog was not synced (run `git lanes validate` for every problem)"));
-        return Ok(false);
-    }
-    match ctx.catalog(&ws)? {
-        Some(Ok(cat)) => {
-            let s = cat.sync(&ws, &scaffold::now_stamp());
-            if s.changed {
-                crate::base::fsutil::write_under(&ws.root, &ws.config.catalog, &s.bytes)?;
-            }
-            Ok(s.changed)
+    let sync = lifecycle::resync_after_edit(ws)?;
+    warn_unsynced(ctx, &sync);
+    Ok(sync.written())
+}
+
+/// The warning for a catalog that was left as it was.
+pub(super) fn warn_unsynced(ctx: &Ctx, sync: &CatalogSync) {
+    match sync {
+        CatalogSync::IssueProblems(first) => {
+            let first = first.as_ref().map(|p| format!("{}: {}; ", p.location(), p.message)).unwrap_or_default();
+            ctx.ui.warn(format!("{first}the catalog was not synced (run `git lanes validate` for every problem)"));
         }
-        Some(Err(p)) => {
-            ctx.ui.warn(format!("the catalog was not synced: {p}"));
-            Ok(false)
-        }
-        None => Ok(false),
+        CatalogSync::Unparsable(p) => ctx.ui.warn(format!("the catalog was not synced: {p}")),
+        CatalogSync::NoCatalog | CatalogSync::Synced { .. } => {}
     }
 }

@@ -4,8 +4,7 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
-use crate::files::issue::Status;
-use crate::files::rewrite::Edit;
+use crate::files::lifecycle::{self, StatusChange};
 
 /// Reopen a RESOLVED or WONTFIX issue (it joins its lane's queue again)
 ///
@@ -24,19 +23,16 @@ pub fn run(args: ReopenArgs, ctx: &Ctx) -> CliResult {
     let (_repo, ws) = ctx.setup_workspace()?;
     ws.ensure_clean()?;
     let issue = super::wontfix::find(&ws, &args.id)?;
-    if issue.status() == Status::Open {
-        ctx.ui.info(format!("{} is already OPEN; nothing changed", args.id));
-        return Ok(Exit::Success);
+    match lifecycle::reopen(&ws, issue, args.reason.as_deref(), &crate::files::scaffold::today())? {
+        StatusChange::Unchanged => {
+            ctx.ui.info(format!("{} is already OPEN; nothing changed", args.id));
+            Ok(Exit::Success)
+        }
+        // Only an OPEN issue is left alone; kept for the match to stay exhaustive.
+        StatusChange::Resolved => Ok(Exit::Success),
+        StatusChange::Changed { path, catalog } => {
+            super::new::warn_unsynced(ctx, &catalog);
+            super::wontfix::report(ctx, &args.id, "OPEN", &path, catalog.written())
+        }
     }
-    let was = issue.status();
-    let note = match args.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        Some(r) => format!("{} (was {was}) — {r}", crate::files::scaffold::today()),
-        None => format!("{} (was {was})", crate::files::scaffold::today()),
-    };
-    let mut e = Edit::new(issue);
-    e.set_status(Status::Open).add_resolution_note("Reopened", &note);
-    e.write(&ws.root, issue)?;
-    let path = issue.path.clone();
-    let synced = super::new::sync_catalog(ctx, &ws)?;
-    super::wontfix::report(ctx, &args.id, "OPEN", &path, synced)
 }

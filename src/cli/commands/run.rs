@@ -88,7 +88,7 @@ fn worker_help() -> String {
 /// The worker options `run` and `hunt` share: which worker, its limits, and how it is followed.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    #[arg(long, value_name = "CMD", help = worker_help())]
+    #[arg(long, value_name = "CMD", help = worker_help(), value_parser = crate::cli::args::WorkerValue, hide_possible_values = true)]
     pub worker: Option<String>,
     /// Run workers in the sandbox (the default; lanes.yaml `sandbox_workers`): they write only
     /// their worktree, a temp folder of their own and their agent's folders in $HOME

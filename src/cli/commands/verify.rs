@@ -26,8 +26,7 @@ use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::ui::Ui;
 use crate::files::issue::{Issue, Status};
 use crate::files::rewrite::Edit;
-use crate::judge::evidence;
-use crate::judge::verify::{self, CheckResult, IssueVerdict, Outcome, TreeState, VerifyOptions};
+use crate::judge::verify::{self, CheckResult, IssueVerdict, TreeState, VerifyOptions, VerifyOutcome};
 
 /// Run issues' verification commands, write evidence and print the results
 ///
@@ -107,28 +106,22 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> CliResult {
     }
 
     let now = chrono::Local::now();
-    let timestamp = now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
-    let stamp = now.format("%Y%m%d_%H%M%S").to_string();
     let today = now.format("%Y-%m-%d").to_string();
     let mut recorded = Vec::with_capacity(verdicts.len());
     for (issue, verdict) in selected.iter().zip(verdicts) {
         let evidence = if args.no_evidence {
             None
         } else {
-            let ev = verify::to_evidence(&verdict, issue, &tree, &timestamp);
-            Some(evidence::write(&ws.root, &ws.config.evidence, &ev, &stamp)?)
+            Some(verify::record_evidence(&ws.root, &ws.config.evidence, &verdict, issue, &tree, None, &now)?)
         };
-        let updated = args.update && verdict.outcome == Outcome::Passed;
+        let updated = args.update && verdict.outcome == VerifyOutcome::Passed;
         if updated {
-            Edit::new(issue)
-                .set_key("date_verified", &today)
-                .set_number("verification_confidence", u64::from(verdict.confidence()))
-                .write(&ws.root, issue)?;
+            verify::stamp_verified(&mut Edit::new(issue), &verdict, &today).write(&ws.root, issue)?;
         }
         recorded.push(Recorded { issue, verdict, evidence, updated });
     }
 
-    let all_passed = recorded.iter().all(|r| r.verdict.outcome == Outcome::Passed);
+    let all_passed = recorded.iter().all(|r| r.verdict.outcome == VerifyOutcome::Passed);
     let verdicts: Vec<&IssueVerdict> = recorded.iter().map(|r| &r.verdict).collect();
     if ui.json {
         let issues: Vec<Value> = recorded.iter().map(issue_json).collect();
@@ -188,12 +181,12 @@ fn select<'a>(args: &VerifyArgs, ws: &'a crate::files::workspace::Workspace) -> 
 }
 
 fn summary(verdicts: &[&IssueVerdict]) -> Value {
-    let count = |o: Outcome| verdicts.iter().filter(|v| v.outcome == o).count();
+    let count = |o: VerifyOutcome| verdicts.iter().filter(|v| v.outcome == o).count();
     json!({
         "total": verdicts.len(),
-        "passed": count(Outcome::Passed),
-        "failed": count(Outcome::Failed),
-        "unverifiable": count(Outcome::Unverifiable),
+        "passed": count(VerifyOutcome::Passed),
+        "failed": count(VerifyOutcome::Failed),
+        "unverifiable": count(VerifyOutcome::Unverifiable),
     })
 }
 
@@ -250,12 +243,12 @@ fn print_issue(ui: &Ui, r: &Recorded<'_>) -> std::io::Result<()> {
         }
     }
     let outcome = match v.outcome {
-        Outcome::Passed => ui.green(v.outcome),
-        Outcome::Failed => ui.red(v.outcome),
-        Outcome::Unverifiable => ui.yellow(v.outcome),
+        VerifyOutcome::Passed => ui.green(v.outcome),
+        VerifyOutcome::Failed => ui.red(v.outcome),
+        VerifyOutcome::Unverifiable => ui.yellow(v.outcome),
     };
     let mut line = match v.outcome {
-        Outcome::Unverifiable => format!("  → {outcome}: no verification commands"),
+        VerifyOutcome::Unverifiable => format!("  → {outcome}: no verification commands"),
         _ => format!("  → {outcome}: {}/{} checks passed ({}%)", v.passed_checks(), v.checks.len(), v.confidence()),
     };
     if let Some(shield) = v.checks.iter().find_map(|c| c.git_shield) {

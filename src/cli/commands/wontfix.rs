@@ -4,8 +4,7 @@ use clap::Args;
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
-use crate::files::issue::Status;
-use crate::files::rewrite::Edit;
+use crate::files::lifecycle::{self, StatusChange};
 
 /// Close an open issue as WONTFIX, with the reason recorded in its Resolution section
 ///
@@ -27,24 +26,18 @@ pub fn run(args: WontfixArgs, ctx: &Ctx) -> CliResult {
     if args.reason.trim().is_empty() {
         return Err(CliError::usage("--reason is empty").hint(format!("git lanes wontfix {} --reason \"out of scope\"", args.id)));
     }
-    match issue.status() {
-        Status::Wontfix => {
+    match lifecycle::wontfix(&ws, issue, &args.reason, &crate::files::scaffold::today())? {
+        StatusChange::Unchanged => {
             ctx.ui.info(format!("{} is already WONTFIX; nothing changed", args.id));
-            return Ok(Exit::Success);
+            Ok(Exit::Success)
         }
-        Status::Resolved => {
-            return Err(CliError::new(1, format!("{} is RESOLVED; it was fixed and verified", args.id))
-                .hint(format!("`git lanes reopen {}` first if the fix did not hold", args.id)));
+        StatusChange::Resolved => Err(CliError::new(1, format!("{} is RESOLVED; it was fixed and verified", args.id))
+            .hint(format!("`git lanes reopen {}` first if the fix did not hold", args.id))),
+        StatusChange::Changed { path, catalog } => {
+            super::new::warn_unsynced(ctx, &catalog);
+            report(ctx, &args.id, "WONTFIX", &path, catalog.written())
         }
-        Status::Open => {}
     }
-    let mut e = Edit::new(issue);
-    e.set_status(Status::Wontfix)
-        .add_resolution_note("Won't fix", &format!("{} — {}", crate::files::scaffold::today(), args.reason.trim()));
-    e.write(&ws.root, issue)?;
-    let path = issue.path.clone();
-    let synced = super::new::sync_catalog(ctx, &ws)?;
-    report(ctx, &args.id, "WONTFIX", &path, synced)
 }
 
 /// The issue with this id, or a usage error naming it.

@@ -38,6 +38,7 @@ use super::{Run, RunEvent, RunOptions, TASK_HUNT, coordinator};
 use crate::base::error::{Error, Result};
 use crate::files::catalog::Catalog;
 use crate::files::config::Config;
+use crate::files::lifecycle::CatalogSync;
 use crate::files::spec::AgentSpec;
 use crate::files::workspace::Workspace;
 use crate::git::repo::Repo;
@@ -633,13 +634,11 @@ fn write_findings(r: &mut Run<'_>, iw: &Path, config: &Config, accepted: &[judge
 /// is a catalog.
 fn sync_catalog(iw: &Path, config: &Config) -> Result<Option<String>> {
     let iws = Workspace::load(iw, config.clone())?;
-    let Some(bytes) = fsutil::read_optional_capped(&iw.join(&config.catalog), crate::files::text::MAX_FILE_BYTES)? else { return Ok(None) };
-    let cat = Catalog::parse(&config.catalog, bytes)?;
-    let synced = cat.sync(&iws, &crate::files::scaffold::now_stamp());
-    if synced.changed {
-        fsutil::write_atomic(&iw.join(&config.catalog), &synced.bytes)?;
+    match crate::files::lifecycle::resync_catalog(&iws)? {
+        CatalogSync::NoCatalog => Ok(None),
+        CatalogSync::Unparsable(p) => Err(p.into()),
+        CatalogSync::Synced { .. } | CatalogSync::IssueProblems(_) => Ok(Some(config.catalog.to_string_lossy().into_owned())),
     }
-    Ok(Some(config.catalog.to_string_lossy().into_owned()))
 }
 
 /// The hunt report (`<runs>/<LABEL>.md`) and the seed-shaped state, in the integration worktree;
