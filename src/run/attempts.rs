@@ -21,9 +21,10 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::collect::Collected;
-use super::{Run, RunEvent};
 use crate::base::error::Result;
+use crate::run::collected::Collected;
+use crate::run::context::Run;
+use crate::run::events::RunEvent;
 use crate::run::state::{Attempt, LaneState};
 
 /// The feedback file of a lane's latest attempt, in its run folder.
@@ -394,8 +395,8 @@ pub(super) fn feedback(lane: &str, c: &Collected, ls: Option<&LaneState>, resolv
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::run::collect::Judgement;
+    use crate::run::attempts::*;
+    use crate::run::collected::Judgement;
     use crate::run::state::FailedCheck;
 
     fn judgement(id: &str, approved: bool, failing: Vec<FailedCheck>) -> Judgement {

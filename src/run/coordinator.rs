@@ -1,7 +1,7 @@
 //! Steps 3–5: lane worktrees, workers, and following them to an end, as a state machine.
 //!
 //! # Design note: the coordinator
-//! One thread owns every lane's state ([`LaneState`]) and waits on one channel for the next
+//! One thread owns every lane's state ([`LaneStage`]) and waits on one channel for the next
 //! [`Event`]: a signal folder changed (notify), the set-up thread made a worktree, a worker
 //! exited (its waiter thread says so at once), or the timer ticked ([`TICK`]). Each event goes to
 //! one small handler (`on_…`) that moves lanes between states; after every event, lanes whose
@@ -61,6 +61,8 @@
 //! are left and the budget allows (`super::attempts`); a running lane whose usage so far takes
 //! the run past its budget is ended, failed.
 
+mod event;
+mod stage;
 mod worker;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -69,15 +71,20 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::collect::{self, Collected, Collector};
-use super::{LaneControl, LaneRun, Run, RunEvent, RunOptions};
+use super::collect::{self, Collector};
 use crate::agents::presets::{self, Preset, WorkerContext};
 use crate::base::error::{Error, Result};
 use crate::files::workspace::Workspace;
 use crate::planning::plan::LanePlan;
 use crate::planning::workorder::{self, WorkOrder};
+use crate::run::collected::Collected;
+use crate::run::context::{LaneRun, Run};
+use crate::run::events::RunEvent;
 use crate::run::follow::{Change, LaneFollow, SignalWatcher};
+use crate::run::options::{LaneControl, RunOptions};
 use crate::{git::worktree, run::signal};
+use event::Event;
+use stage::LaneStage;
 use worker::{Active, Ended, Outcome};
 
 /// The timer: deadlines, the operator's controls, workers followed by pid and Ctrl-C are looked
@@ -229,73 +236,6 @@ fn save_following(r: &mut Run<'_>, warned: &mut bool) {
     }
 }
 
-/// Where a lane is while the run follows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum LaneState {
-    /// Planned; not given a worktree yet.
-    Pending,
-    /// Its new worktree is being made on the set-up thread.
-    Preparing,
-    /// Its worktree is there; it waits for a free slot.
-    Ready,
-    /// Its worker runs: one this run started, or one from an earlier orchestrator (by pid).
-    Running,
-    /// The worker wrote `.done` and ended (or was ended after the grace).
-    Done,
-    /// It could not be set up or started, its worker ended without `.done`, would not finish, or
-    /// the operator stopped it.
-    Failed,
-    /// No `.done` within the lane timeout; its group was killed.
-    TimedOut,
-    /// Stopped by Ctrl-C; `run --resume` restarts it.
-    Interrupted,
-}
-
-impl LaneState {
-    /// The word `state.yaml` keeps for it (`git lanes status` and the tests read these).
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            LaneState::Pending | LaneState::Preparing | LaneState::Ready => "pending",
-            LaneState::Running => "running",
-            LaneState::Done => "done",
-            LaneState::Failed => "failed",
-            LaneState::TimedOut => "timed_out",
-            LaneState::Interrupted => "interrupted",
-        }
-    }
-
-    /// The state a word in `state.yaml` names, if the coordinator has one for it (`collected`,
-    /// written after the run, is not one).
-    fn parse(word: &str) -> Option<LaneState> {
-        Some(match word {
-            "pending" => LaneState::Pending,
-            "running" => LaneState::Running,
-            "done" => LaneState::Done,
-            "failed" => LaneState::Failed,
-            "timed_out" => LaneState::TimedOut,
-            "interrupted" => LaneState::Interrupted,
-            _ => return None,
-        })
-    }
-}
-
-/// What the coordinator waits for: every source sends on one channel.
-#[derive(Debug)]
-pub(super) enum Event {
-    /// Something changed in a signal folder (a hint: running lanes' files are read again).
-    SignalSeen,
-    /// The set-up thread made a lane's worktree, or says why it could not.
-    WorktreeReady { lane: String, result: std::result::Result<(), String> },
-    /// A worker this run started has exited (from its waiter thread).
-    WorkerExited { lane: String },
-    /// The timer: deadlines, the operator's controls, workers followed by pid.
-    Tick,
-    /// Ctrl-C was pressed; `presses` times so far.
-    Interrupt { presses: usize },
-    /// A lane that ended was collected and judged (on a thread of its own).
-    Collected(Box<Collected>),
-}
-
 /// The settings that bound the lanes: how many run at once, the `.done` grace, the stall limit.
 struct Limits {
     max_parallel: usize,
@@ -307,7 +247,7 @@ struct Limits {
 struct Coordinator<'r, 'a> {
     r: &'r mut Run<'a>,
     main_signals: PathBuf,
-    states: BTreeMap<String, LaneState>,
+    states: BTreeMap<String, LaneStage>,
     /// Lanes waiting to start (preparing or ready), in the order they start.
     queue: VecDeque<String>,
     running: BTreeMap<String, Active>,
@@ -382,7 +322,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             done_grace: r.opts.done_grace.unwrap_or(r.ws.config.done_grace),
             stall_after: r.opts.stall_after.unwrap_or(r.ws.config.stall_after),
         };
-        let collector = (r.task == super::TASK_FIX).then(|| Collector::new(r));
+        let collector = (r.task == crate::run::context::TASK_FIX).then(|| Collector::new(r));
         Ok(Coordinator {
             r,
             main_signals,
@@ -412,17 +352,17 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let mut finished_unwatched = Vec::new();
         for (lane, worktree) in lanes {
             let (status, pid) = self.r.state.lanes.get(&lane).map(|ls| (ls.status.clone(), ls.worker_pid)).unwrap_or_default();
-            match LaneState::parse(&status) {
+            match LaneStage::parse(&status) {
                 _ if status == "collected" => {}
-                Some(ended @ (LaneState::Done | LaneState::Failed | LaneState::TimedOut)) => {
+                Some(ended @ (LaneStage::Done | LaneStage::Failed | LaneStage::TimedOut)) => {
                     self.states.insert(lane, ended);
                 }
-                Some(LaneState::Running) => {
+                Some(LaneStage::Running) => {
                     // Resume: a worker from a dead orchestrator may still be alive.
                     let mut follow = LaneFollow::new(&lane, vec![self.main_signals.clone(), worktree.join(&self.r.ws.config.signals)]);
                     if let Some(pid) = pid.filter(|p| crate::exec::process::pid_alive(*p)) {
                         self.running.insert(lane.clone(), Active::adopted(self.r, &lane, pid, follow));
-                        self.states.insert(lane, LaneState::Running);
+                        self.states.insert(lane, LaneStage::Running);
                         continue;
                     }
                     // Its worker finished (`.done` written, process gone) while nobody watched:
@@ -443,7 +383,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     }
 
     fn enqueue(&mut self, lane: String, fresh: &BTreeSet<String>) {
-        let state = if fresh.contains(&lane) { LaneState::Preparing } else { LaneState::Ready };
+        let state = if fresh.contains(&lane) { LaneStage::Preparing } else { LaneStage::Ready };
         self.states.insert(lane.clone(), state);
         self.queue.push_back(lane);
     }
@@ -451,12 +391,12 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// running → done: the worker of the earlier run wrote `.done` and exited before the resume.
     fn on_finished_unwatched(&mut self, lane: String) {
         let ls = self.r.lane_state(&lane);
-        ls.status = LaneState::Done.as_str().into();
+        ls.status = LaneStage::Done.as_str().into();
         ls.exit = Some("worker from the earlier run finished (.done written) before the run was resumed".into());
         ls.completed_at = Some(crate::files::scaffold::now_rfc3339());
         let detail = ls.exit.clone().unwrap_or_default();
-        self.states.insert(lane.clone(), LaneState::Done);
-        self.r.emit(RunEvent::LaneEnded { lane, state: LaneState::Done.as_str().into(), detail });
+        self.states.insert(lane.clone(), LaneStage::Done);
+        self.r.emit(RunEvent::LaneEnded { lane, state: LaneStage::Done.as_str().into(), detail });
     }
 
     /// preparing → failed, for every lane: no set-up thread, so no new worktree.
@@ -532,7 +472,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// ready → running (or failed), in queue order while there is a free slot (not after Ctrl-C).
     fn start_ready_lanes(&mut self) {
         while !self.interrupted() && self.running.len() < self.limits.max_parallel {
-            let Some(at) = self.queue.iter().position(|l| self.states.get(l) == Some(&LaneState::Ready)) else { break };
+            let Some(at) = self.queue.iter().position(|l| self.states.get(l) == Some(&LaneStage::Ready)) else { break };
             let Some(lane) = self.queue.remove(at) else { break };
             if let Some(why) = super::attempts::budget_reached(self.r) {
                 self.fail(&lane, format!("not started: {why}"), format!("not started: {why}"));
@@ -548,7 +488,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             match worker::start(self.r, &lane, &self.main_signals, &self.events) {
                 Ok(active) => {
                     self.running.insert(lane.clone(), active);
-                    self.states.insert(lane, LaneState::Running);
+                    self.states.insert(lane, LaneStage::Running);
                 }
                 Err(e) => self.fail(&lane, format!("could not start: {e}"), format!("could not start the worker: {e}")),
             }
@@ -588,7 +528,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let lane = c.lane.clone();
         collect::record(self.r, c)?;
         if super::attempts::after_judgement(self.r, &lane, self.interrupted())? {
-            self.states.insert(lane.clone(), LaneState::Ready);
+            self.states.insert(lane.clone(), LaneStage::Ready);
             self.queue.push_back(lane);
         }
         self.r.save()
@@ -596,8 +536,8 @@ impl<'r, 'a> Coordinator<'r, 'a> {
 
     /// preparing → ready: the lane's worktree exists; its signal folder is watched from now on.
     fn on_worktree_ready(&mut self, lane: String) {
-        if self.states.get(&lane) == Some(&LaneState::Preparing) {
-            self.states.insert(lane.clone(), LaneState::Ready);
+        if self.states.get(&lane) == Some(&LaneStage::Preparing) {
+            self.states.insert(lane.clone(), LaneStage::Ready);
         }
         let path = self.r.lanes.get(&lane).map(|l| l.worktree.clone()).unwrap_or_default();
         self.watcher.add_dir(path.join(&self.r.ws.config.signals));
@@ -624,16 +564,16 @@ impl<'r, 'a> Coordinator<'r, 'a> {
 
     /// Whether a lane's worktree is still being made.
     fn setting_up(&self) -> bool {
-        self.states.values().any(|s| *s == LaneState::Preparing)
+        self.states.values().any(|s| *s == LaneStage::Preparing)
     }
 
     /// A lane fails before a worker ran for it: `exit` is saved, `detail` shown.
     fn fail(&mut self, lane: &str, exit: String, detail: String) {
         let ls = self.r.lane_state(lane);
-        ls.status = LaneState::Failed.as_str().into();
+        ls.status = LaneStage::Failed.as_str().into();
         ls.exit = Some(exit);
-        self.states.insert(lane.to_string(), LaneState::Failed);
-        self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: LaneState::Failed.as_str().into(), detail });
+        self.states.insert(lane.to_string(), LaneStage::Failed);
+        self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: LaneStage::Failed.as_str().into(), detail });
     }
 
     /// Signal files changed: every running lane's files are read again (a lane ends on its
@@ -755,7 +695,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             self.end_lane(lane, ended);
         } else if let Some(at) = self.queue.iter().position(|l| l == lane) {
             self.queue.remove(at);
-            self.end_lane(lane, Ended::new(LaneState::Failed, "stopped by the operator before it started"));
+            self.end_lane(lane, Ended::new(LaneStage::Failed, "stopped by the operator before it started"));
         }
     }
 
@@ -776,11 +716,11 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             a.end_group();
         }
         let ls = self.r.lane_state(&lane);
-        ls.status = LaneState::Pending.as_str().into();
+        ls.status = LaneStage::Pending.as_str().into();
         ls.exit = None;
         ls.completed_at = None;
         self.r.emit(RunEvent::Note(format!("lane {lane}: restarted by the operator")));
-        self.states.insert(lane.clone(), LaneState::Ready);
+        self.states.insert(lane.clone(), LaneStage::Ready);
         self.queue.push_front(lane);
     }
 
@@ -809,7 +749,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         // Every lane that ran since the last comparison (this one among them) may have moved a
         // ref; each lane's end compares them.
         let suspects: Vec<String> = self.running.keys().cloned().collect();
-        super::check_refs(self.r, &suspects);
+        crate::run::context::check_refs(self.r, &suspects);
         // A lane stopped before it started has no worker.
         let mut a = self.running.remove(lane);
         let cgroup = a.as_mut().and_then(|a| a.cgroup.take());
@@ -865,13 +805,13 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let left = worker::end_left_behind(r, lane, cgroup.as_ref());
         r.lane_state(lane).warnings.extend(left);
         self.states.insert(lane.to_string(), outcome.state);
-        if outcome.state == LaneState::Done && self.collector.is_some() {
+        if outcome.state == LaneStage::Done && self.collector.is_some() {
             self.to_collect.push_back(lane.to_string());
         }
         let shown = outcome.shown(preset, &log);
         let by_operator = outcome.detail.starts_with("stopped by the operator");
         self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: outcome.state.as_str().into(), detail: shown.clone() });
-        if matches!(outcome.state, LaneState::Failed | LaneState::TimedOut) && !by_operator {
+        if matches!(outcome.state, LaneStage::Failed | LaneStage::TimedOut) && !by_operator {
             super::notify::lane_needs_human(self.r, lane, &shown);
         }
         save_following(self.r, &mut self.save_warned);
@@ -890,8 +830,8 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         }
         if interrupted {
             for (lane, ls) in self.r.state.lanes.iter_mut() {
-                if matches!(LaneState::parse(&ls.status), Some(LaneState::Running | LaneState::Pending)) {
-                    ls.status = LaneState::Interrupted.as_str().into();
+                if matches!(LaneStage::parse(&ls.status), Some(LaneStage::Running | LaneStage::Pending)) {
+                    ls.status = LaneStage::Interrupted.as_str().into();
                     ls.warnings.push(format!("lane {lane} was interrupted; `git lanes run --resume` restarts it"));
                 }
             }
@@ -917,27 +857,22 @@ fn take_arrived(rx: &mpsc::Receiver<Event>, held: &mut VecDeque<Event>) -> bool 
 
 /// The operator's requests since the last tick: from the live view's queue, and from the
 /// `control` files `git lanes stop|restart <LANE>` writes into a lane's run folder.
-fn take_controls(r: &Run<'_>) -> Vec<super::LaneControl> {
-    let mut out: Vec<super::LaneControl> = match &r.opts.controls {
+fn take_controls(r: &Run<'_>) -> Vec<crate::run::options::LaneControl> {
+    let mut out: Vec<crate::run::options::LaneControl> = match &r.opts.controls {
         Some(q) => q.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default(),
         None => Vec::new(),
     };
     for (lane, lr) in &r.lanes {
-        let path = lr.files.join(super::CONTROL_FILE);
+        let path = lr.files.join(crate::run::options::CONTROL_FILE);
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let _ = std::fs::remove_file(&path);
         match text.trim() {
-            "stop" => out.push(super::LaneControl::Stop(lane.clone())),
-            "restart" => out.push(super::LaneControl::Restart(lane.clone())),
+            "stop" => out.push(crate::run::options::LaneControl::Stop(lane.clone())),
+            "restart" => out.push(crate::run::options::LaneControl::Restart(lane.clone())),
             _ => {}
         }
     }
     out
-}
-
-fn worker_error(e: presets::WorkerError) -> Error {
-    let hint = e.hint();
-    Error::usage(e.to_string(), hint)
 }
 
 /// The worker setting of a lane: `--worker`, else the worker the run recorded for it (a resumed
@@ -1004,37 +939,37 @@ pub(super) fn check_workers(
             lane,
             sandboxed: opts.sandbox_workers.unwrap_or(ws.config.sandbox_workers),
         };
-        let cmd = presets::resolve_worker(&worker, &ctx).map_err(worker_error)?;
-        presets::check_worker(&cmd, lane, path.as_deref(), root).map_err(worker_error)?;
+        let cmd = presets::resolve_worker(&worker, &ctx).map_err(worker::worker_error)?;
+        presets::check_worker(&cmd, lane, path.as_deref(), root).map_err(worker::worker_error)?;
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::coordinator::*;
 
     #[test]
     fn lane_states_keep_the_words_of_the_state_file() {
         let all = [
-            LaneState::Pending,
-            LaneState::Preparing,
-            LaneState::Ready,
-            LaneState::Running,
-            LaneState::Done,
-            LaneState::Failed,
-            LaneState::TimedOut,
-            LaneState::Interrupted,
+            LaneStage::Pending,
+            LaneStage::Preparing,
+            LaneStage::Ready,
+            LaneStage::Running,
+            LaneStage::Done,
+            LaneStage::Failed,
+            LaneStage::TimedOut,
+            LaneStage::Interrupted,
         ];
         let words: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
         assert_eq!(words, ["pending", "pending", "pending", "running", "done", "failed", "timed_out", "interrupted"]);
         // Every word the coordinator writes reads back as the state (a waiting lane as pending).
         for s in all {
-            let back = LaneState::parse(s.as_str()).unwrap();
+            let back = LaneStage::parse(s.as_str()).unwrap();
             assert_eq!(back.as_str(), s.as_str());
         }
-        assert_eq!(LaneState::parse("collected"), None);
-        assert_eq!(LaneState::parse(""), None);
+        assert_eq!(LaneStage::parse("collected"), None);
+        assert_eq!(LaneStage::parse(""), None);
     }
 
     #[test]

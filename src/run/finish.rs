@@ -14,23 +14,26 @@
 
 use std::path::{Path, PathBuf};
 
-use super::collect::{self, Collected};
+use super::collect;
 use super::integrate::{self, Candidate, Integrated};
-use super::{Run, RunEvent, RunSummary};
 use crate::base::error::Result;
 use crate::files::catalog::Catalog;
 use crate::files::config::IntegrationPolicy;
 use crate::files::issue::Status;
 use crate::files::workspace::Workspace;
+use crate::run::collected::Collected;
+use crate::run::context::Run;
+use crate::run::events::RunEvent;
 use crate::run::report;
 use crate::run::state::{Finishing, IntegrationChecks, IntegrationState, IssueLine, LaneState, MergedLane, Rejection};
+use crate::run::summary::RunSummary;
 use crate::{git::gitcli, git::worktree, run::signal};
 
 /// Collect, integrate and finish a run whose lanes all ended; `interrupted` stops after
 /// collecting (the work is kept; `run --resume` continues).
 pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary> {
     // What moved after the last lane's end (a process a worker left behind) is put back too.
-    super::check_refs(r, &[]);
+    crate::run::context::check_refs(r, &[]);
     let collected = collect::collect_all(r)?;
     crate::base::fault::point("after-collect");
     let mut human = lane_outcomes(r, &collected);
@@ -201,7 +204,7 @@ fn leave_branches(r: &mut Run<'_>, candidates: &[Candidate], mut human: Vec<Stri
     let branches = candidates.iter().map(|c| c.branch.clone()).collect();
     let mut s = summary(r, vec![], human, Some(path), None, None, false);
     s.open = open.len();
-    s.left = Some(super::LeftBranches { verified, open, branches, pushed, integrate });
+    s.left = Some(crate::run::summary::LeftBranches { verified, open, branches, pushed, integrate });
     Ok(s)
 }
 
@@ -352,7 +355,7 @@ fn run_commit(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
         f.human.push(format!("--no-commit: the catalog, report and state are written but not committed in {}", iw.display()));
         return Ok(());
     }
-    let keep_out = super::keep_out(&r.ws.config, &[]);
+    let keep_out = crate::run::context::keep_out(&r.ws.config, &[]);
     // A run killed between its commit and the journal left that commit at the integration
     // branch's tip: the resumed run folds into it rather than committing a second one.
     if head_is_run_commit(&iw, &r.label) {
@@ -501,7 +504,7 @@ fn not_fast_forwarded(r: &mut Run<'_>, f: &mut Finishing, why: &str) -> Result<(
     r.state.status = "needs_attention".into();
     let iw = PathBuf::from(&f.integration_worktree);
     write_report(r, &iw, Path::new(&f.report), &f.lines, &f.human)?;
-    let keep_out = super::keep_out(&r.ws.config, &[]);
+    let keep_out = crate::run::context::keep_out(&r.ws.config, &[]);
     if let Some(amended) = crate::git::snapshot::amend_head(&iw, &keep_out)? {
         let amended = amended.to_string();
         worktree::archive(r.repo, &r.label, "integration", &amended)?;
@@ -675,7 +678,7 @@ fn summary(
         interrupted,
         integrated: vec![],
         fast_forwarded: false,
-        lanes: super::LaneOutcome::of(&r.state),
+        lanes: crate::run::summary::LaneOutcome::of(&r.state),
         left: None,
         integration_checks: r.state.integration.as_ref().and_then(|i| i.checks.clone()),
     }
@@ -683,7 +686,7 @@ fn summary(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::finish::*;
 
     #[test]
     fn the_run_commit_is_told_from_lane_and_merge_commits_by_its_subject() {

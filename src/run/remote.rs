@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
-use super::{LaneRun, Run, RunEvent, RunOptions, RunSummary, finish};
 use crate::base::error::{Error, Result};
 use crate::files::issue::{Issue, Status};
 use crate::files::workspace::Workspace;
@@ -17,7 +16,12 @@ use crate::git::gitcli::git;
 use crate::git::repo::Repo;
 use crate::git::worktree;
 use crate::planning::plan::{Assigned, LanePlan};
+use crate::run::context::{LaneRun, Run};
+use crate::run::events::RunEvent;
+use crate::run::finish;
+use crate::run::options::RunOptions;
 use crate::run::state::LaneState;
+use crate::run::summary::RunSummary;
 
 /// Fetch (unless `remote` is `None`) and integrate the lane branches of `run_id`.
 pub fn integrate_run(
@@ -48,10 +52,10 @@ pub fn integrate_run(
     let fork = fork_point(repo, head, &tips)?;
     let dir = repo.lanes_dir().join("runs").join(run_id);
     crate::base::fsutil::create_dir_all(&dir)?;
-    let mut state = super::begin_state(repo, run_id, &fork.to_string());
+    let mut state = crate::run::context::begin_state(repo, run_id, &fork.to_string());
     // No worker runs here: a local remote's refs (the lane branches just fetched, its main)
     // are the starting point, not something a worker pushed.
-    state.watched_refs = super::refwatch::snapshot(&repo.git, run_id, &super::own_branches(&ws.config, run_id));
+    state.watched_refs = super::refwatch::snapshot(&repo.git, run_id, &crate::run::context::own_branches(&ws.config, run_id));
     let mut lanes = BTreeMap::new();
     let at = Here { prefix: &prefix, wt_root: &worktree::worktrees_dir(repo, &ws.config, run_id), dir: &dir };
     for (lane, tip) in &tips {
@@ -74,7 +78,7 @@ pub fn integrate_run(
         lanes,
         observer,
         interrupts,
-        task: super::TASK_FIX,
+        task: crate::run::context::TASK_FIX,
         work_orders: BTreeMap::new(),
         collected: BTreeMap::new(),
         notifying: Vec::new(),

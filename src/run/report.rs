@@ -231,7 +231,7 @@ fn short(sha: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::report::*;
 
     #[test]
     fn a_rejected_issue_shows_each_failing_check_folded_and_a_fence_the_output_cannot_close() {

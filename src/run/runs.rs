@@ -120,7 +120,7 @@ pub fn find_report(repo: &Repo, config: &Config, run_id: &str) -> Result<Option<
         return Ok(Some((ReportSource::Committed { path: rel }, String::from_utf8_lossy(&b).into_owned())));
     }
     // A hunt's report (`LogBook/issue-hunting/runs/`).
-    let hunt_rel = crate::run::hunt::hunting_config(config).runs.join(format!("{run_id}.md"));
+    let hunt_rel = crate::run::hunt::config::hunting_config(config).runs.join(format!("{run_id}.md"));
     if hunt_rel != rel
         && let Some(b) = crate::base::fsutil::read_optional(&repo.root.join(&hunt_rel))?
     {
@@ -159,7 +159,7 @@ pub fn list(repo: &Repo, config: &Config) -> Result<Vec<RunInfo>> {
             ids.insert(e.file_name().to_string_lossy().into_owned(), ());
         }
     }
-    let hunts = repo.root.join(crate::run::hunt::hunting_config(config).runs);
+    let hunts = repo.root.join(crate::run::hunt::config::hunting_config(config).runs);
     let committed = std::fs::read_dir(repo.root.join(&config.runs)).into_iter().chain(std::fs::read_dir(hunts));
     for e in committed.flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -334,7 +334,7 @@ pub fn lane_range(repo: &Repo, l: &LaneRef) -> Result<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::runs::*;
 
     #[test]
     fn facts_are_read_back_from_a_rendered_report() {

@@ -472,7 +472,7 @@ pub struct IssueLine {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::state::*;
 
     #[test]
     fn reads_the_seed_state_and_round_trips() {

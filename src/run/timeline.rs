@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::run::RunEvent;
+use crate::run::events::RunEvent;
 use crate::run::state::{LanePhases, LaneState, MAX_SIGNAL_MOMENTS, RunPhases, RunState, SignalMoment};
 
 /// Now, RFC 3339 with milliseconds (phases of a fast run are shorter than a second).
@@ -358,7 +358,7 @@ fn human_span(ms: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::timeline::*;
 
     fn at(s: &str) -> Option<String> {
         Some(format!("2026-01-01T00:00:{s}+00:00"))

@@ -401,7 +401,7 @@ pub fn seed_state(r: &ReportInput<'_>, committed: bool, batch_size: usize, repor
         },
         lanes,
         errors: r.human.to_vec(),
-        task: crate::run::TASK_HUNT.into(),
+        task: crate::run::context::TASK_HUNT.into(),
         base_commit: st.base_commit.clone(),
         report: Some(report.to_string_lossy().into_owned()),
     }
@@ -437,7 +437,7 @@ pub fn landed_path(root: &Path, l: &Landed) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::hunt::land::*;
 
     fn accepted(lane: &str, file: &str, id: &str, deps: &[&str]) -> Accepted {
         let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();

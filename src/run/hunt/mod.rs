@@ -20,9 +20,12 @@
 //!   fast-forwarded only if it did not move meanwhile. The hunters' branches are archived under
 //!   `refs/lanes/archive/<RUN_ID>/<LANE>` before they are removed, so dropped work has a way back.
 
+pub(crate) mod config;
 pub mod judge;
 pub mod land;
 pub mod order;
+
+pub use config::hunting_config;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +37,6 @@ use serde::Serialize;
 use self::judge::{Dropped, JudgeContext, Judged, Rejected};
 use self::land::{Landed, ReportInput};
 use self::order::HuntOrder;
-use super::{Run, RunEvent, RunOptions, TASK_HUNT, coordinator};
 use crate::base::error::{Error, Result};
 use crate::files::catalog::Catalog;
 use crate::files::config::Config;
@@ -43,6 +45,10 @@ use crate::files::workspace::Workspace;
 use crate::git::repo::Repo;
 use crate::judge::verify::VerifyOptions;
 use crate::planning::plan::LanePlan;
+use crate::run::context::{Run, TASK_HUNT};
+use crate::run::coordinator;
+use crate::run::events::RunEvent;
+use crate::run::options::RunOptions;
 use crate::run::state::{IntegrationState, LaneState};
 use crate::{base::fsutil, git::gitcli, git::worktree, run::signal};
 
@@ -80,17 +86,6 @@ pub struct HuntPreview {
     pub worker: Option<String>,
     pub max_findings: usize,
     pub work_order: HuntOrder,
-}
-
-/// The configuration of a hunt: the fixing paths' `issue-fixing` becomes `issue-hunting`
-/// (signals, state, reports), everything else stays.
-pub fn hunting_config(c: &Config) -> Config {
-    let hunt = |p: &Path| PathBuf::from(p.to_string_lossy().replace("issue-fixing", "issue-hunting"));
-    let mut h = c.clone();
-    h.signals = hunt(&c.signals);
-    h.state = hunt(&c.state);
-    h.runs = hunt(&c.runs);
-    h
 }
 
 /// The workspace a hunt runs with (hunter specs, hunting paths) and the fixer specs.
@@ -225,11 +220,11 @@ pub fn hunt(
     observer: &mut dyn FnMut(&RunEvent),
     interrupts: Arc<AtomicUsize>,
 ) -> Result<HuntSummary> {
-    let run_id = super::choose_run_id(repo, opts.run.run_id.as_deref())?;
-    super::refuse_uncommitted_setup(repo, &ws)?;
-    super::preflight(repo, &ws, &opts.run)?;
+    let run_id = crate::run::context::choose_run_id(repo, opts.run.run_id.as_deref())?;
+    crate::run::preflight::refuse_uncommitted_setup(repo, &ws)?;
+    crate::run::preflight::preflight(repo, &ws, &opts.run)?;
     let (ws, fixers) = hunting_workspace(ws)?;
-    super::refuse_symlinked_files(repo, &ws)?;
+    crate::run::preflight::refuse_symlinked_files(repo, &ws)?;
     let lanes = lanes_to_hunt(&ws, &fixers, &opts.run.lanes)?;
     // Every lane's worker is checked (it exists, its program is installed, its limits are valid)
     // before anything — lock, run folder, branch, worktree — exists.
@@ -240,9 +235,9 @@ pub fn hunt(
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
     fsutil::create_dir_all(&run_dir(repo, &run_id))?;
-    let mut state = super::begin_state(repo, &run_id, &base);
+    let mut state = crate::run::context::begin_state(repo, &run_id, &base);
     state.task = Some(TASK_HUNT.into());
-    state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &super::own_branches(&ws.config, &run_id));
+    state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &crate::run::context::own_branches(&ws.config, &run_id));
     for lane in &lanes {
         // The worker is recorded from the first save, so a resume after a kill at any moment has it.
         let worker = coordinator::lane_worker(&ws, &opts.run, None, lane).ok();
@@ -264,11 +259,11 @@ pub fn hunt_resume(
     observer: &mut dyn FnMut(&RunEvent),
     interrupts: Arc<AtomicUsize>,
 ) -> Result<HuntSummary> {
-    let (run_id, mut state) = super::latest_resumable(repo, TASK_HUNT)?
+    let (run_id, mut state) = crate::run::resume::latest_resumable(repo, TASK_HUNT)?
         .ok_or_else(|| Error::usage("there is no interrupted hunt to resume", Some("start one with `git lanes hunt`".into())))?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let (ws, fixers) = hunting_workspace(ws)?;
-    let (fork, base, label) = super::resume_point(repo, &ws, &mut state, &run_id)?;
+    let (fork, base, label) = crate::run::resume::resume_point(repo, &ws, &mut state, &run_id)?;
     let lanes: Vec<String> = state.lanes.keys().cloned().collect();
     let names: Vec<&str> = lanes.iter().map(String::as_str).collect();
     coordinator::check_workers(&repo.root, &ws, &opts.run, Some(&state), &names)?;
@@ -276,7 +271,7 @@ pub fn hunt_resume(
     let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
     state.status = "running".into();
     state.orchestrator_pid = Some(std::process::id());
-    state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &super::own_branches(&ws.config, &run_id));
+    state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &crate::run::context::own_branches(&ws.config, &run_id));
     let pass = Pass { run_id: run_id.clone(), fork, base, label, state, work_orders };
     let mut r = hunt_run(repo, ws, &opts.run, pass, observer, interrupts);
     r.emit(RunEvent::Note(format!("resuming hunt {run_id}")));
@@ -343,7 +338,7 @@ fn hunt_lanes(r: &mut Run<'_>, lanes: &[String], quotas: &BTreeMap<String, usize
 /// After the hunters: leftovers committed and archived, findings judged and landed, tidy-up.
 fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) -> Result<HuntSummary> {
     let lanes: Vec<String> = r.lanes.keys().cloned().collect();
-    super::check_refs(r, &[]);
+    crate::run::context::check_refs(r, &[]);
     let mut human = settle_lanes(r, &lanes)?;
     for (lane, ls) in &r.state.lanes {
         human.extend(ls.held.iter().map(|h| format!("lane {lane} is held, its findings not judged: {h}")));
@@ -409,10 +404,10 @@ fn settle_lanes(r: &mut Run<'_>, lanes: &[String]) -> Result<Vec<String>> {
 
 /// Commit what a hunter left uncommitted on its lane branch (the run's keep-out applies); the
 /// note for a human when that failed.
-fn commit_leftovers(r: &mut Run<'_>, lane: &str, lr: &super::LaneRun) -> Option<String> {
+fn commit_leftovers(r: &mut Run<'_>, lane: &str, lr: &crate::run::context::LaneRun) -> Option<String> {
     let msg = format!("lanes: hunt {}: lane {lane}: work left uncommitted by the hunter", r.run_id);
     // Signal folders (both), agents' droppings and the preset's own files never go into a commit.
-    let keep_out = super::keep_out(&r.ws.config, &lr.keep_out);
+    let keep_out = crate::run::context::keep_out(&r.ws.config, &lr.keep_out);
     match crate::git::confine::adopt(&r.repo.common_dir, &lr.worktree, &lr.branch) {
         Ok(warnings) => r.lane_state(lane).warnings.extend(warnings),
         Err(e) => return Some(format!("lane {lane}: could not take the hunter's commits: {e}")),
@@ -540,7 +535,7 @@ fn report_without_findings(r: &mut Run<'_>, found: &Judged, human: &[String]) ->
 /// Tidy: finished hunters' branches go (their tips are archived), their worktrees to the pool
 /// (`git::pool`), and every lane's signal files.
 fn tidy(r: &mut Run<'_>, lanes: &[String], human: &mut Vec<String>) -> Result<()> {
-    let finished: Vec<(String, super::LaneRun)> = r
+    let finished: Vec<(String, crate::run::context::LaneRun)> = r
         .lanes
         .iter()
         .filter(|(l, _)| r.state.lanes.get(*l).is_some_and(|s| s.status == "done"))
