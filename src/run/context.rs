@@ -78,6 +78,72 @@ pub(crate) struct LaneRun {
     pub fork: Option<String>,
 }
 
+/// Where a pass of a run starts, new, resumed or integrated from elsewhere: what [`Run::new`]
+/// is given beside the repository, the workspace and the display. [`RunStart::new`] gives a new
+/// run's defaults (forked from `base`, labelled with its id, an empty state); a resumed or
+/// continued one sets the fields that differ.
+pub(crate) struct RunStart {
+    /// `fix_issue` or `hunt_issues` (see [`Run`]'s `task`).
+    pub task: &'static str,
+    pub run_id: String,
+    pub base: String,
+    pub fork: String,
+    pub label: String,
+    pub state: RunState,
+    /// Lanes known before any is prepared (lanes that ran elsewhere, integrated here).
+    pub lanes: BTreeMap<String, LaneRun>,
+    /// Work-order YAML per lane made by the mode (hunting).
+    pub work_orders: BTreeMap<String, String>,
+}
+
+impl RunStart {
+    /// A new pass of `run_id` starting from `base`: lanes fork from it, the label is the id.
+    pub(crate) fn new(task: &'static str, run_id: &str, base: &str) -> RunStart {
+        RunStart {
+            task,
+            run_id: run_id.to_string(),
+            base: base.to_string(),
+            fork: base.to_string(),
+            label: run_id.to_string(),
+            state: RunState::default(),
+            lanes: BTreeMap::new(),
+            work_orders: BTreeMap::new(),
+        }
+    }
+}
+
+impl<'a> Run<'a> {
+    /// The run every phase works on; its folder is the run's live folder,
+    /// `<common>/lanes/runs/<RUN_ID>`.
+    pub(crate) fn new(
+        repo: &'a Repo,
+        ws: Workspace,
+        opts: RunOptions,
+        start: RunStart,
+        observer: &'a mut dyn FnMut(&RunEvent),
+        interrupts: Arc<AtomicUsize>,
+    ) -> Run<'a> {
+        Run {
+            repo,
+            ws: Arc::new(ws),
+            opts,
+            dir: crate::run::runs::live_dir(repo, &start.run_id),
+            run_id: start.run_id,
+            base: start.base,
+            fork: start.fork,
+            label: start.label,
+            state: start.state,
+            lanes: start.lanes,
+            observer,
+            interrupts,
+            task: start.task,
+            work_orders: start.work_orders,
+            collected: BTreeMap::new(),
+            notifying: Vec::new(),
+        }
+    }
+}
+
 impl Run<'_> {
     pub(crate) fn emit(&mut self, e: RunEvent) {
         crate::run::timeline::record(&mut self.state, &e);

@@ -1,7 +1,6 @@
 //! The orchestrator of `git lanes run`: [`run`] starts a run, [`resume`] continues one; each
 //! drives the steps in order (see the `crate::run` module doc).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
@@ -10,7 +9,7 @@ use crate::files::catalog::Catalog;
 use crate::files::workspace::Workspace;
 use crate::git::repo::Repo;
 use crate::planning::plan::{LanePlan, PlanOptions};
-use crate::run::context::{Run, TASK_FIX, begin_state, choose_run_id, own_branches};
+use crate::run::context::{Run, RunStart, TASK_FIX, begin_state, choose_run_id, own_branches};
 use crate::run::coordinator;
 use crate::run::events::RunEvent;
 use crate::run::finish;
@@ -19,7 +18,7 @@ use crate::run::options::RunOptions;
 use crate::run::preflight::{preflight, refuse_uncommitted_setup};
 use crate::run::refwatch;
 use crate::run::resume::{latest_resumable, resume_point};
-use crate::run::state::{LaneState, RunState};
+use crate::run::state::LaneState;
 use crate::run::summary::RunSummary;
 
 /// Run the main job. `observer` sees every event; `interrupts` counts Ctrl-C presses.
@@ -43,29 +42,12 @@ pub fn run(
     coordinator::check_workers(&repo.root, &ws, &opts, None, &running)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
-    let dir = repo.lanes_dir().join("runs").join(&run_id);
+    let dir = crate::run::runs::live_dir(repo, &run_id);
     // A run id given twice (`--run-id`) must not remove the folder of the run that has it.
     let dir_is_new = !dir.exists();
     crate::base::fsutil::create_dir_all(&dir)?;
     let mut state = begin_state(repo, &run_id, &base);
-    let mut r = Run {
-        repo,
-        ws: Arc::new(ws),
-        opts,
-        run_id: run_id.clone(),
-        fork: base.clone(),
-        base,
-        label: run_id.clone(),
-        dir,
-        state: RunState::default(),
-        lanes: BTreeMap::new(),
-        observer,
-        interrupts,
-        task: TASK_FIX,
-        work_orders: BTreeMap::new(),
-        collected: BTreeMap::new(),
-        notifying: Vec::new(),
-    };
+    let mut r = Run::new(repo, ws, opts, RunStart::new(TASK_FIX, &run_id, &base), observer, interrupts);
     let active = skip_idle(&mut r, plans);
     if active.is_empty() {
         return Ok(nothing_to_do(&mut r, dir_is_new));
@@ -160,25 +142,8 @@ pub fn resume(
         catalog.as_ref(),
         &PlanOptions { lanes: state.lanes.keys().cloned().collect(), max_issues: opts.max_issues },
     )?;
-    let dir = repo.lanes_dir().join("runs").join(&run_id);
-    let mut r = Run {
-        repo,
-        ws: Arc::new(ws),
-        opts,
-        run_id: run_id.clone(),
-        base,
-        fork,
-        label,
-        dir,
-        state,
-        lanes: BTreeMap::new(),
-        observer,
-        interrupts,
-        task: TASK_FIX,
-        work_orders: BTreeMap::new(),
-        collected: BTreeMap::new(),
-        notifying: Vec::new(),
-    };
+    let start = RunStart { fork, label, state, ..RunStart::new(TASK_FIX, &run_id, &base) };
+    let mut r = Run::new(repo, ws, opts, start, observer, interrupts);
     r.state.status = "running".into();
     r.state.orchestrator_pid = Some(std::process::id());
     // What moved while no run watched is not a worker's doing (the user's own work since).

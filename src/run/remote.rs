@@ -16,7 +16,7 @@ use crate::git::gitcli::git;
 use crate::git::repo::Repo;
 use crate::git::worktree;
 use crate::planning::plan::{Assigned, LanePlan};
-use crate::run::context::{LaneRun, Run};
+use crate::run::context::{LaneRun, Run, RunStart, TASK_FIX};
 use crate::run::events::RunEvent;
 use crate::run::finish;
 use crate::run::options::RunOptions;
@@ -65,24 +65,8 @@ pub fn integrate_run(
     }
     state.base_commit = Some(head.to_string());
     let label = free_label(&ws, run_id);
-    let mut r = Run {
-        repo,
-        ws: Arc::new(ws),
-        opts,
-        run_id: run_id.to_string(),
-        base: head.to_string(),
-        fork: fork.to_string(),
-        label,
-        dir,
-        state,
-        lanes,
-        observer,
-        interrupts,
-        task: crate::run::context::TASK_FIX,
-        work_orders: BTreeMap::new(),
-        collected: BTreeMap::new(),
-        notifying: Vec::new(),
-    };
+    let start = RunStart { fork: fork.to_string(), label, state, lanes, ..RunStart::new(TASK_FIX, run_id, &head.to_string()) };
+    let mut r = Run::new(repo, ws, opts, start, observer, interrupts);
     r.emit(RunEvent::Started { run_id: run_id.to_string(), lanes: tips.keys().cloned().collect() });
     r.save()?;
     finish::complete(&mut r, false)

@@ -45,7 +45,7 @@ use crate::files::workspace::Workspace;
 use crate::git::repo::Repo;
 use crate::judge::verify::VerifyOptions;
 use crate::planning::plan::LanePlan;
-use crate::run::context::{Run, TASK_HUNT};
+use crate::run::context::{Run, RunStart, TASK_HUNT};
 use crate::run::coordinator;
 use crate::run::events::RunEvent;
 use crate::run::options::RunOptions;
@@ -234,7 +234,7 @@ pub fn hunt(
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
-    fsutil::create_dir_all(&run_dir(repo, &run_id))?;
+    fsutil::create_dir_all(&crate::run::runs::live_dir(repo, &run_id))?;
     let mut state = crate::run::context::begin_state(repo, &run_id, &base);
     state.task = Some(TASK_HUNT.into());
     state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &crate::run::context::own_branches(&ws.config, &run_id));
@@ -243,8 +243,8 @@ pub fn hunt(
         let worker = coordinator::lane_worker(&ws, &opts.run, None, lane).ok();
         state.lanes.insert(lane.clone(), LaneState { status: "pending".into(), worker, ..LaneState::default() });
     }
-    let pass = Pass { run_id: run_id.clone(), fork: base.clone(), base, label: run_id.clone(), state, work_orders };
-    let mut r = hunt_run(repo, ws, &opts.run, pass, observer, interrupts);
+    let start = RunStart { state, work_orders, ..RunStart::new(TASK_HUNT, &run_id, &base) };
+    let mut r = Run::new(repo, ws, opts.run, start, observer, interrupts);
     r.emit(RunEvent::Started { run_id, lanes: lanes.clone() });
     r.save()?;
     hunt_lanes(&mut r, &lanes, &quotas)
@@ -272,54 +272,10 @@ pub fn hunt_resume(
     state.status = "running".into();
     state.orchestrator_pid = Some(std::process::id());
     state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &crate::run::context::own_branches(&ws.config, &run_id));
-    let pass = Pass { run_id: run_id.clone(), fork, base, label, state, work_orders };
-    let mut r = hunt_run(repo, ws, &opts.run, pass, observer, interrupts);
+    let start = RunStart { fork, label, state, work_orders, ..RunStart::new(TASK_HUNT, &run_id, &base) };
+    let mut r = Run::new(repo, ws, opts.run, start, observer, interrupts);
     r.emit(RunEvent::Note(format!("resuming hunt {run_id}")));
     hunt_lanes(&mut r, &lanes, &quotas)
-}
-
-/// What a hunt pass starts from, new or resumed (see [`Run`] for the fields).
-struct Pass {
-    run_id: String,
-    fork: String,
-    base: String,
-    label: String,
-    state: crate::run::state::RunState,
-    work_orders: BTreeMap<String, String>,
-}
-
-/// A run's live folder, `<common>/lanes/runs/<RUN_ID>`.
-fn run_dir(repo: &Repo, run_id: &str) -> PathBuf {
-    repo.lanes_dir().join("runs").join(run_id)
-}
-
-/// The run engine's state for a hunt pass.
-fn hunt_run<'a>(
-    repo: &'a Repo,
-    ws: Workspace,
-    opts: &RunOptions,
-    pass: Pass,
-    observer: &'a mut dyn FnMut(&RunEvent),
-    interrupts: Arc<AtomicUsize>,
-) -> Run<'a> {
-    Run {
-        repo,
-        ws: Arc::new(ws),
-        opts: opts.clone(),
-        dir: run_dir(repo, &pass.run_id),
-        run_id: pass.run_id,
-        base: pass.base,
-        fork: pass.fork,
-        label: pass.label,
-        state: pass.state,
-        lanes: BTreeMap::new(),
-        observer,
-        interrupts,
-        task: TASK_HUNT,
-        work_orders: pass.work_orders,
-        collected: BTreeMap::new(),
-        notifying: Vec::new(),
-    }
 }
 
 /// Every lane's work order as the YAML its worker reads.
