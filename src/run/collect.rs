@@ -32,6 +32,7 @@ use crate::run::collected::{Collected, Judgement};
 use crate::run::context::Run;
 use crate::run::events::RunEvent;
 use crate::run::state::{FailedCheck, LaneState, Rejection};
+use crate::run::status::LaneStatus;
 
 /// One lane to collect, owned so a collection can run on its own thread while the coordinator
 /// follows the other lanes.
@@ -77,15 +78,15 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
 /// lane is judged.
 pub(super) fn lane_input(r: &Run<'_>, lane: &str) -> Option<LaneInput> {
     let lr = r.lanes.get(lane)?;
-    let st = r.state.lanes.get(lane)?.status.as_str();
-    (st != "collected").then(|| LaneInput {
+    let st = &r.state.lanes.get(lane)?.status;
+    (*st != LaneStatus::Collected).then(|| LaneInput {
         lane: lane.to_string(),
         plan: lr.plan.clone(),
         resolved_before: lr.resolved_before.iter().map(|j| j.id.clone()).collect(),
         fork: lr.fork.clone(),
         worktree: lr.worktree.clone(),
         branch: lr.branch.clone(),
-        judge: st == "done",
+        judge: *st == LaneStatus::Done,
         duration: lr.duration,
         keep_out: lr.keep_out.clone(),
     })

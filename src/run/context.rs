@@ -17,6 +17,7 @@ use crate::run::events::RunEvent;
 use crate::run::options::RunOptions;
 use crate::run::refwatch;
 use crate::run::state::{LaneState, RunState};
+use crate::run::status::RunStatus;
 
 /// Everything the phases share.
 pub(crate) struct Run<'a> {
@@ -263,7 +264,7 @@ pub(crate) fn begin_state(repo: &Repo, run_id: &str, base: &str) -> RunState {
     RunState {
         run_id: Some(run_id.to_string()),
         started: Some(crate::files::scaffold::now_rfc3339()),
-        status: "running".into(),
+        status: RunStatus::Running,
         base_commit: Some(base.to_string()),
         base_branch: repo.head_branch(),
         orchestrator_pid: Some(std::process::id()),

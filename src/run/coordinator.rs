@@ -82,6 +82,7 @@ use crate::run::context::{LaneRun, Run};
 use crate::run::events::RunEvent;
 use crate::run::follow::{Change, LaneFollow, SignalWatcher};
 use crate::run::options::{LaneControl, RunOptions};
+use crate::run::status::{LaneStatus, RunStatus};
 use crate::{git::worktree, run::signal};
 use event::Event;
 use stage::LaneStage;
@@ -130,7 +131,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
         let log = files.join("worker.log");
         // A worktree whose checkout a crash or a full disk cut short is never reused; one whose
         // worker already ran (or made by an older git-lanes, without the marker) always is.
-        let never_worked = r.state.lanes.get(&lane).is_none_or(|l| matches!(l.status.as_str(), "" | "pending"));
+        let never_worked = r.state.lanes.get(&lane).is_none_or(|l| matches!(l.status, LaneStatus::Unset | LaneStatus::Pending));
         if path.exists() && never_worked && !worktree::is_ready(&path) {
             worktree::discard_unready(&r.repo.root, &path)?;
         }
@@ -352,8 +353,8 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let mut finished_unwatched = Vec::new();
         for (lane, worktree) in lanes {
             let (status, pid) = self.r.state.lanes.get(&lane).map(|ls| (ls.status.clone(), ls.worker_pid)).unwrap_or_default();
-            match LaneStage::parse(&status) {
-                _ if status == "collected" => {}
+            match LaneStage::of(&status) {
+                _ if status == LaneStatus::Collected => {}
                 Some(ended @ (LaneStage::Done | LaneStage::Failed | LaneStage::TimedOut)) => {
                     self.states.insert(lane, ended);
                 }
@@ -391,7 +392,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// running → done: the worker of the earlier run wrote `.done` and exited before the resume.
     fn on_finished_unwatched(&mut self, lane: String) {
         let ls = self.r.lane_state(&lane);
-        ls.status = LaneStage::Done.as_str().into();
+        ls.status = LaneStage::Done.status();
         ls.exit = Some("worker from the earlier run finished (.done written) before the run was resumed".into());
         ls.completed_at = Some(crate::files::scaffold::now_rfc3339());
         let detail = ls.exit.clone().unwrap_or_default();
@@ -570,7 +571,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// A lane fails before a worker ran for it: `exit` is saved, `detail` shown.
     fn fail(&mut self, lane: &str, exit: String, detail: String) {
         let ls = self.r.lane_state(lane);
-        ls.status = LaneStage::Failed.as_str().into();
+        ls.status = LaneStage::Failed.status();
         ls.exit = Some(exit);
         self.states.insert(lane.to_string(), LaneStage::Failed);
         self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: LaneStage::Failed.as_str().into(), detail });
@@ -716,7 +717,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             a.end_group();
         }
         let ls = self.r.lane_state(&lane);
-        ls.status = LaneStage::Pending.as_str().into();
+        ls.status = LaneStage::Pending.status();
         ls.exit = None;
         ls.completed_at = None;
         self.r.emit(RunEvent::Note(format!("lane {lane}: restarted by the operator")));
@@ -736,7 +737,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
                 let _ = c.signal_group(sig);
             }
         }
-        self.r.state.status = "interrupted".into();
+        self.r.state.status = RunStatus::Interrupted;
         if presses >= 2 {
             for c in self.running.values_mut().filter_map(|a| a.child.as_mut()) {
                 c.terminate(Duration::ZERO);
@@ -763,7 +764,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let outcome = Outcome::of(preset, &log, ended, a.and_then(|a| a.stuck));
         let ws = std::sync::Arc::clone(&r.ws);
         let ls = r.lane_state(lane);
-        ls.status = outcome.state.as_str().into();
+        ls.status = outcome.state.status();
         ls.exit = Some(outcome.detail.clone());
         ls.completed_at = Some(crate::files::scaffold::now_rfc3339());
         ls.reason = outcome.reason.clone();
@@ -796,7 +797,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
         });
         let cost = usage.and(ls.cost_usd);
-        super::attempts::worker_ended(ls, outcome.state.as_str(), cost, tokens, &outcome.detail);
+        super::attempts::worker_ended(ls, &outcome.state.status(), cost, tokens, &outcome.detail);
         if let Some(lr) = r.lanes.get(lane)
             && let Err(e) = presets::remove_droppings(&lr.worktree)
         {
@@ -830,12 +831,12 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         }
         if interrupted {
             for (lane, ls) in self.r.state.lanes.iter_mut() {
-                if matches!(LaneStage::parse(&ls.status), Some(LaneStage::Running | LaneStage::Pending)) {
-                    ls.status = LaneStage::Interrupted.as_str().into();
+                if matches!(LaneStage::of(&ls.status), Some(LaneStage::Running | LaneStage::Pending)) {
+                    ls.status = LaneStage::Interrupted.status();
                     ls.warnings.push(format!("lane {lane} was interrupted; `git lanes run --resume` restarts it"));
                 }
             }
-            self.r.state.status = "interrupted".into();
+            self.r.state.status = RunStatus::Interrupted;
         }
         self.r.save()?;
         Ok(interrupted)
@@ -965,11 +966,12 @@ mod tests {
         assert_eq!(words, ["pending", "pending", "pending", "running", "done", "failed", "timed_out", "interrupted"]);
         // Every word the coordinator writes reads back as the state (a waiting lane as pending).
         for s in all {
-            let back = LaneStage::parse(s.as_str()).unwrap();
+            assert_eq!(s.status().as_str(), s.as_str());
+            let back = LaneStage::of(&s.status()).unwrap();
             assert_eq!(back.as_str(), s.as_str());
         }
-        assert_eq!(LaneStage::parse("collected"), None);
-        assert_eq!(LaneStage::parse(""), None);
+        assert_eq!(LaneStage::of(&LaneStatus::Collected), None);
+        assert_eq!(LaneStage::of(&LaneStatus::Unset), None);
     }
 
     #[test]

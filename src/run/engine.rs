@@ -19,6 +19,7 @@ use crate::run::preflight::{preflight, refuse_uncommitted_setup};
 use crate::run::refwatch;
 use crate::run::resume::{latest_resumable, resume_point};
 use crate::run::state::LaneState;
+use crate::run::status::{LaneStatus, RunStatus};
 use crate::run::summary::RunSummary;
 
 /// Run the main job. `observer` sees every event; `interrupts` counts Ctrl-C presses.
@@ -56,7 +57,7 @@ pub fn run(
         state.lanes.insert(
             p.lane.clone(),
             LaneState {
-                status: "pending".into(),
+                status: LaneStatus::Pending,
                 issue_ids: p.issues.iter().map(|a| a.id.clone()).collect(),
                 // Recorded from the first save, so a resume after a kill at any moment has it.
                 worker: coordinator::lane_worker(&r.ws, &r.opts, None, &p.lane).ok(),
@@ -144,7 +145,7 @@ pub fn resume(
     )?;
     let start = RunStart { fork, label, state, ..RunStart::new(TASK_FIX, &run_id, &base) };
     let mut r = Run::new(repo, ws, opts, start, observer, interrupts);
-    r.state.status = "running".into();
+    r.state.status = RunStatus::Running;
     r.state.orchestrator_pid = Some(std::process::id());
     // What moved while no run watched is not a worker's doing (the user's own work since).
     r.state.watched_refs = refwatch::snapshot(&repo.git, &run_id, &own_branches(&r.ws.config, &run_id));

@@ -26,6 +26,7 @@ use crate::run::context::Run;
 use crate::run::events::RunEvent;
 use crate::run::report;
 use crate::run::state::{Finishing, IntegrationChecks, IntegrationState, IssueLine, LaneState, MergedLane, Rejection};
+use crate::run::status::{LaneStatus, RunStatus};
 use crate::run::summary::RunSummary;
 use crate::{git::gitcli, git::worktree, run::signal};
 
@@ -92,16 +93,16 @@ fn lane_outcomes(r: &Run<'_>, collected: &[Collected]) -> Vec<String> {
 /// A lane that failed, timed out or was interrupted, and each issue its judge rejected.
 fn lane_state_lines(run_id: &str, lane: &str, ls: &LaneState) -> Vec<String> {
     let mut out = Vec::new();
-    match ls.status.as_str() {
-        "failed" | "timed_out" => out.push(format!(
+    match ls.status {
+        LaneStatus::Failed | LaneStatus::TimedOut => out.push(format!(
             "lane {lane} {}: {}{}{}; its work is on `{}` (`git lanes run --resume` restarts it; `git lanes integrate {run_id} --no-fetch` verifies it and takes it as it stands)",
-            ls.status.replace('_', " "),
+            ls.status.words(),
             ls.exit.as_deref().unwrap_or("?"),
             ls.reason.as_deref().map(|why| format!(" — {why}")).unwrap_or_default(),
             ls.log.as_deref().map(|log| format!(" (log: {log})")).unwrap_or_default(),
             ls.branch.as_deref().unwrap_or("?"),
         )),
-        "interrupted" => out.push(format!("lane {lane} was interrupted; `git lanes run --resume` continues it")),
+        LaneStatus::Interrupted => out.push(format!("lane {lane} was interrupted; `git lanes run --resume` continues it")),
         _ => {}
     }
     out.extend(ls.rejected.iter().map(|rej| format!("{} was not resolved: {}", rej.id, rej.reason)));
@@ -129,7 +130,7 @@ fn collected_lines(c: &Collected) -> Vec<String> {
 
 /// An interrupted run stops after collecting: its state says so, nothing is integrated.
 fn stop_interrupted(r: &mut Run<'_>, human: Vec<String>) -> Result<RunSummary> {
-    r.state.status = "interrupted".into();
+    r.state.status = RunStatus::Interrupted;
     r.save()?;
     Ok(summary(r, vec![], human, None, None, None, true))
 }
@@ -140,7 +141,7 @@ fn candidates(r: &Run<'_>) -> Vec<Candidate> {
         .iter()
         .filter_map(|(lane, lr)| {
             let ls = r.state.lanes.get(lane)?;
-            (ls.status == "done" && ls.refused.is_empty() && ls.held.is_empty()).then(|| Candidate {
+            (ls.status == LaneStatus::Done && ls.refused.is_empty() && ls.held.is_empty()).then(|| Candidate {
                 lane: lane.clone(),
                 branch: lr.branch.clone(),
                 tip: ls.tip.clone().unwrap_or_default(),
@@ -179,7 +180,7 @@ fn leave_branches(r: &mut Run<'_>, candidates: &[Candidate], mut human: Vec<Stri
         candidates.iter().map(|c| c.branch.as_str()).collect::<Vec<_>>().join(", ")
     );
     r.emit(RunEvent::Note(left.clone()));
-    r.state.status = status_for(&human).into();
+    r.state.status = status_for(&human);
     r.state.finished = Some(crate::files::scaffold::now_rfc3339());
     let lines = issue_lines(r, &[]);
     let mut listed = human.clone();
@@ -209,8 +210,8 @@ fn leave_branches(r: &mut Run<'_>, candidates: &[Candidate], mut human: Vec<Stri
 }
 
 /// `complete` when nobody needs to look: `complete`, else `needs_attention`.
-fn status_for(human: &[String]) -> &'static str {
-    if human.is_empty() { "complete" } else { "needs_attention" }
+fn status_for(human: &[String]) -> RunStatus {
+    if human.is_empty() { RunStatus::Complete } else { RunStatus::NeedsAttention }
 }
 
 /// Merge the candidates into the integration branch, each merge or back-out an event.
@@ -338,7 +339,7 @@ fn place_run_commit(r: &mut Run<'_>, int: &Integrated, f: &mut Finishing) -> Res
 
 /// The run's outcome, the report and the committed state, in the integration worktree.
 fn write_run_report(r: &mut Run<'_>, int: &Integrated, f: &mut Finishing) -> Result<()> {
-    r.state.status = status_for(&f.human).into();
+    r.state.status = status_for(&f.human);
     r.state.finished = Some(crate::files::scaffold::now_rfc3339());
     r.state.report = Some(f.report.clone());
     f.status = r.state.status.clone();
@@ -501,7 +502,7 @@ fn not_fast_forwarded(r: &mut Run<'_>, f: &mut Finishing, why: &str) -> Result<(
     if let Some(i) = r.state.integration.as_mut() {
         i.fast_forwarded = false;
     }
-    r.state.status = "needs_attention".into();
+    r.state.status = RunStatus::NeedsAttention;
     let iw = PathBuf::from(&f.integration_worktree);
     write_report(r, &iw, Path::new(&f.report), &f.lines, &f.human)?;
     let keep_out = crate::run::context::keep_out(&r.ws.config, &[]);
@@ -558,9 +559,9 @@ fn tidy(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
 /// files cleared, and the summary.
 fn final_state(r: &mut Run<'_>, f: Finishing) -> Result<RunSummary> {
     r.state.status = if !f.human.is_empty() {
-        "needs_attention".into()
-    } else if f.status.is_empty() || f.status == "running" {
-        "complete".into()
+        RunStatus::NeedsAttention
+    } else if matches!(f.status, RunStatus::Unset | RunStatus::Running) {
+        RunStatus::Complete
     } else {
         f.status.clone()
     };
@@ -578,7 +579,7 @@ fn final_state(r: &mut Run<'_>, f: Finishing) -> Result<RunSummary> {
 /// Save the journal in the live state, which says `running` until the last step is done.
 fn journal(r: &mut Run<'_>, f: &Finishing) -> Result<()> {
     r.state.finishing = Some(f.clone());
-    let status = std::mem::replace(&mut r.state.status, "running".into());
+    let status = std::mem::replace(&mut r.state.status, RunStatus::Running);
     let saved = r.save();
     r.state.status = status;
     saved
@@ -630,7 +631,7 @@ fn issue_lines(r: &Run<'_>, integrated: &[String]) -> Vec<IssueLine> {
             } else if let Some(rej) = ls.rejected.iter().find(|x| x.id == a.id) {
                 ("REJECTED".to_string(), rej.reason.clone())
             } else {
-                ("OPEN".to_string(), format!("lane {}", ls.status.replace('_', " ")))
+                ("OPEN".to_string(), format!("lane {}", ls.status.words()))
             };
             out.push(IssueLine { id: a.id.clone(), lane: lane.clone(), result, detail });
         }

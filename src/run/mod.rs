@@ -40,6 +40,7 @@ mod resume;
 pub mod runs;
 pub mod signal;
 pub mod state;
+pub mod status;
 pub mod summary;
 pub mod timeline;
 

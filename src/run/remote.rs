@@ -21,6 +21,7 @@ use crate::run::events::RunEvent;
 use crate::run::finish;
 use crate::run::options::RunOptions;
 use crate::run::state::LaneState;
+use crate::run::status::LaneStatus;
 use crate::run::summary::RunSummary;
 
 /// Fetch (unless `remote` is `None`) and integrate the lane branches of `run_id`.
@@ -136,7 +137,7 @@ fn lane_from_elsewhere(repo: &Repo, ws: &Workspace, at: &Here<'_>, lane: &str, t
     }
     let issues = claimed_issues(repo, ws, lane, tip)?;
     let state = LaneState {
-        status: "done".into(),
+        status: LaneStatus::Done,
         issue_ids: issues.iter().map(|a| a.id.clone()).collect(),
         branch: Some(branch.clone()),
         worktree: Some(path.display().to_string()),

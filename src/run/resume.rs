@@ -8,6 +8,7 @@ use crate::files::workspace::Workspace;
 use crate::git::repo::Repo;
 use crate::run::context::TASK_FIX;
 use crate::run::state::{LaneState, RunState};
+use crate::run::status::{LaneStatus, RunStatus};
 
 /// Where a resumed run or hunt starts: `(fork, base, label)`. An interrupted one goes on from its
 /// fork under its own id; a finished one with lanes that failed restarts just those, on top of its
@@ -26,7 +27,7 @@ pub(crate) fn resume_point(repo: &Repo, ws: &Workspace, state: &mut RunState, ru
     if finished(state) {
         state.lanes.retain(|_, l| restartable(l));
         for l in state.lanes.values_mut() {
-            l.status = "pending".into();
+            l.status = LaneStatus::Pending;
             l.warnings.clear();
             l.exit = None;
         }
@@ -54,7 +55,7 @@ pub(crate) fn resume_point(repo: &Repo, ws: &Workspace, state: &mut RunState, ru
 /// its lane and its worktree (another repository may run a run of the same id).
 fn adopt_unrecorded_workers(state: &mut RunState, run_id: &str, worktrees: &Path) {
     for (lane, ls) in state.lanes.iter_mut() {
-        if ls.worker_pid.is_some_and(crate::exec::process::pid_alive) || !matches!(ls.status.as_str(), "pending" | "running") {
+        if ls.worker_pid.is_some_and(crate::exec::process::pid_alive) || !ls.status.is_unended() {
             continue;
         }
         let worktree = ls.worktree.as_ref().map(PathBuf::from).unwrap_or_else(|| worktrees.join(lane));
@@ -66,7 +67,7 @@ fn adopt_unrecorded_workers(state: &mut RunState, run_id: &str, worktrees: &Path
         ]);
         if let Some(pid) = found.into_iter().next() {
             ls.worker_pid = Some(pid);
-            ls.status = "running".into();
+            ls.status = LaneStatus::Running;
         }
     }
 }
@@ -90,12 +91,12 @@ fn clear_stale_locks(repo: &Repo, ws: &Workspace, state: &RunState, run_id: &str
 }
 
 fn finished(st: &RunState) -> bool {
-    matches!(st.status.as_str(), "complete" | "needs_attention")
+    st.status.is_finished()
 }
 
 /// A lane of a finished run that `--resume` starts again.
 fn restartable(l: &LaneState) -> bool {
-    matches!(l.status.as_str(), "failed" | "timed_out" | "interrupted")
+    matches!(l.status, LaneStatus::Failed | LaneStatus::TimedOut | LaneStatus::Interrupted)
 }
 
 /// The newest run (fixing or hunting) that `--resume` can continue: interrupted or crashed, or
@@ -114,7 +115,7 @@ fn latest_matching(repo: &Repo, of_task: impl Fn(&RunState) -> bool) -> Result<O
     let runs = repo.lanes_dir().join("runs");
     for id in run_ids(repo).into_iter().rev() {
         if let Some(st) = RunState::load(Path::new("/"), &runs.join(&id).join("state.yaml"))?
-            && (matches!(st.status.as_str(), "running" | "interrupted") || finished(&st) && st.lanes.values().any(restartable))
+            && (matches!(st.status, RunStatus::Running | RunStatus::Interrupted) || finished(&st) && st.lanes.values().any(restartable))
             && of_task(&st)
         {
             return Ok(Some((id, st)));

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::run::state::RunState;
+use crate::run::status::LaneStatus;
 
 /// How a run ended.
 #[derive(Debug, Clone)]
@@ -49,7 +50,7 @@ pub struct LeftBranches {
 pub struct LaneOutcome {
     pub lane: String,
     /// `done`, `failed`, `timed_out`, `interrupted`, ….
-    pub status: String,
+    pub status: LaneStatus,
     /// The worker setting (a preset name or a command line).
     pub worker: Option<String>,
     /// How the process ended (`exit 1 without writing .done`).

@@ -1,6 +1,8 @@
 //! Where a lane is while the coordinator follows it ([`LaneStage`]): a finer view than the
 //! word `state.yaml` keeps for it.
 
+use crate::run::status::LaneStatus;
+
 /// Where a lane is while the run follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LaneStage {
@@ -24,7 +26,19 @@ pub(crate) enum LaneStage {
 }
 
 impl LaneStage {
-    /// The word `state.yaml` keeps for it (`git lanes status` and the tests read these).
+    /// The lane status `state.yaml` keeps for it (`git lanes status` and the tests read these).
+    pub(crate) fn status(self) -> LaneStatus {
+        match self {
+            LaneStage::Pending | LaneStage::Preparing | LaneStage::Ready => LaneStatus::Pending,
+            LaneStage::Running => LaneStatus::Running,
+            LaneStage::Done => LaneStatus::Done,
+            LaneStage::Failed => LaneStatus::Failed,
+            LaneStage::TimedOut => LaneStatus::TimedOut,
+            LaneStage::Interrupted => LaneStatus::Interrupted,
+        }
+    }
+
+    /// The word `state.yaml` keeps for it.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             LaneStage::Pending | LaneStage::Preparing | LaneStage::Ready => "pending",
@@ -36,16 +50,16 @@ impl LaneStage {
         }
     }
 
-    /// The state a word in `state.yaml` names, if the coordinator has one for it (`collected`,
-    /// written after the run, is not one).
-    pub(crate) fn parse(word: &str) -> Option<LaneStage> {
-        Some(match word {
-            "pending" => LaneStage::Pending,
-            "running" => LaneStage::Running,
-            "done" => LaneStage::Done,
-            "failed" => LaneStage::Failed,
-            "timed_out" => LaneStage::TimedOut,
-            "interrupted" => LaneStage::Interrupted,
+    /// The stage a lane status in `state.yaml` names, if the coordinator has one for it
+    /// (`collected`, `skipped` and unknown words are not one).
+    pub(crate) fn of(status: &LaneStatus) -> Option<LaneStage> {
+        Some(match status {
+            LaneStatus::Pending => LaneStage::Pending,
+            LaneStatus::Running => LaneStage::Running,
+            LaneStatus::Done => LaneStage::Done,
+            LaneStatus::Failed => LaneStage::Failed,
+            LaneStatus::TimedOut => LaneStage::TimedOut,
+            LaneStatus::Interrupted => LaneStage::Interrupted,
             _ => return None,
         })
     }

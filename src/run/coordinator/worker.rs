@@ -339,7 +339,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     let pid = child.pid();
     let ls = r.lane_state(lane);
     ls.model.clone_from(&model);
-    ls.status = LaneStage::Running.as_str().into();
+    ls.status = LaneStage::Running.status();
     ls.worker_pid = Some(pid);
     ls.started_at = Some(crate::files::scaffold::now_rfc3339());
     let attempt = crate::run::attempts::begin(ls);

@@ -50,6 +50,7 @@ use crate::run::coordinator;
 use crate::run::events::RunEvent;
 use crate::run::options::RunOptions;
 use crate::run::state::{IntegrationState, LaneState};
+use crate::run::status::{LaneStatus, RunStatus};
 use crate::{base::fsutil, git::gitcli, git::worktree, run::signal};
 
 /// What the user asked for: the run options that apply to a hunt, and `--max-findings`.
@@ -241,7 +242,7 @@ pub fn hunt(
     for lane in &lanes {
         // The worker is recorded from the first save, so a resume after a kill at any moment has it.
         let worker = coordinator::lane_worker(&ws, &opts.run, None, lane).ok();
-        state.lanes.insert(lane.clone(), LaneState { status: "pending".into(), worker, ..LaneState::default() });
+        state.lanes.insert(lane.clone(), LaneState { status: LaneStatus::Pending, worker, ..LaneState::default() });
     }
     let start = RunStart { state, work_orders, ..RunStart::new(TASK_HUNT, &run_id, &base) };
     let mut r = Run::new(repo, ws, opts.run, start, observer, interrupts);
@@ -269,7 +270,7 @@ pub fn hunt_resume(
     coordinator::check_workers(&repo.root, &ws, &opts.run, Some(&state), &names)?;
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
-    state.status = "running".into();
+    state.status = RunStatus::Running;
     state.orchestrator_pid = Some(std::process::id());
     state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &crate::run::context::own_branches(&ws.config, &run_id));
     let start = RunStart { fork, label, state, work_orders, ..RunStart::new(TASK_HUNT, &run_id, &base) };
@@ -302,7 +303,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
     human.extend(r.state.ref_notes.iter().cloned());
     let mut summary = HuntSummary { run_id: r.run_id.clone(), lanes: lanes.clone(), ..HuntSummary::default() };
     if interrupted {
-        r.state.status = "interrupted".into();
+        r.state.status = RunStatus::Interrupted;
         r.save()?;
         summary.needs_human = human;
         summary.interrupted = true;
@@ -327,7 +328,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
     }
     tidy(r, &lanes, &mut human)?;
     if !human.is_empty() {
-        r.state.status = "needs_attention".into();
+        r.state.status = RunStatus::NeedsAttention;
     }
     r.save()?;
     summary.accepted = landed;
@@ -344,7 +345,7 @@ fn settle_lanes(r: &mut Run<'_>, lanes: &[String]) -> Result<Vec<String>> {
     for lane in lanes {
         let lr = r.lanes[lane].clone();
         let status = r.state.lanes.get(lane).map(|l| l.status.clone()).unwrap_or_default();
-        if status == "pending" {
+        if status == LaneStatus::Pending {
             continue;
         }
         human.extend(commit_leftovers(r, lane, &lr));
@@ -377,14 +378,14 @@ fn commit_leftovers(r: &mut Run<'_>, lane: &str, lr: &crate::run::context::LaneR
 
 /// What a human is told about a lane whose findings are not judged (it failed, timed out or was
 /// interrupted).
-fn unjudged_note(lane: &str, status: &str, exit: Option<&str>, branch: &str) -> Option<String> {
+fn unjudged_note(lane: &str, status: &LaneStatus, exit: Option<&str>, branch: &str) -> Option<String> {
     match status {
-        "failed" | "timed_out" => Some(format!(
+        LaneStatus::Failed | LaneStatus::TimedOut => Some(format!(
             "lane {lane} {}: {}; its findings were not judged; its work is on `{branch}` (`git lanes hunt --resume` restarts it)",
-            status.replace('_', " "),
+            status.words(),
             exit.unwrap_or("?"),
         )),
-        "interrupted" => Some(format!("lane {lane} was interrupted; `git lanes hunt --resume` continues it")),
+        LaneStatus::Interrupted => Some(format!("lane {lane} was interrupted; `git lanes hunt --resume` continues it")),
         _ => None,
     }
 }
@@ -395,7 +396,7 @@ fn judge_findings(r: &mut Run<'_>, quotas: &BTreeMap<String, usize>) -> Result<J
     let mut candidates = Vec::new();
     let mut dropped = Vec::new();
     for (lane, ls) in &r.state.lanes {
-        let Some(tip) = ls.tip.as_deref().filter(|_| ls.status == "done" && ls.held.is_empty()) else { continue };
+        let Some(tip) = ls.tip.as_deref().filter(|_| ls.status == LaneStatus::Done && ls.held.is_empty()) else { continue };
         let (c, d) = judge::lane_changes(&r.repo.git, &r.fork, tip, lane, &r.ws.config)?;
         candidates.extend(c);
         dropped.extend(d);
@@ -465,7 +466,7 @@ fn announce(r: &mut Run<'_>, found: &Judged) {
 
 /// The hunt's final status (`complete`, or `needs_attention` when a human is needed) and end time.
 fn close_state(r: &mut Run<'_>, human: &[String]) {
-    r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
+    r.state.status = if human.is_empty() { RunStatus::Complete } else { RunStatus::NeedsAttention };
     r.state.finished = Some(crate::files::scaffold::now_rfc3339());
 }
 
@@ -494,7 +495,7 @@ fn tidy(r: &mut Run<'_>, lanes: &[String], human: &mut Vec<String>) -> Result<()
     let finished: Vec<(String, crate::run::context::LaneRun)> = r
         .lanes
         .iter()
-        .filter(|(l, _)| r.state.lanes.get(*l).is_some_and(|s| s.status == "done"))
+        .filter(|(l, _)| r.state.lanes.get(*l).is_some_and(|s| s.status == LaneStatus::Done))
         .map(|(l, lr)| (l.clone(), lr.clone()))
         .collect();
     let paths: Vec<&Path> = finished.iter().map(|(_, lr)| lr.worktree.as_path()).collect();
