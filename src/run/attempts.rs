@@ -35,7 +35,7 @@ const FIRST_PROMPT: &str = "prompt.first.md";
 
 /// How many attempts a lane gets in all.
 pub(super) fn max_attempts(r: &Run<'_>) -> u32 {
-    r.opts.attempts.unwrap_or(r.ws.config.attempts).max(1)
+    r.settings.attempts
 }
 
 /// The run's recorded usage: dollars and tokens of every attempt of every lane.
@@ -58,13 +58,12 @@ fn lane_cost(ls: &LaneState) -> Option<f64> {
 /// Why no attempt may start any more (the budget reached), if so.
 pub(super) fn budget_reached(r: &Run<'_>) -> Option<String> {
     let (usd, tokens) = usage(r);
-    let budget = &r.ws.config.budget;
-    if let Some(limit) = r.opts.budget_usd.or(budget.usd)
+    if let Some(limit) = r.settings.budget_usd
         && usd >= limit
     {
         return Some(format!("the run's budget of ${limit:.2} is reached (${usd:.2} recorded)"));
     }
-    if let Some(limit) = r.opts.budget_tokens.or(budget.tokens)
+    if let Some(limit) = r.settings.budget_tokens
         && tokens >= limit
     {
         return Some(format!("the run's budget of {limit} tokens is reached ({tokens} recorded)"));
@@ -82,8 +81,7 @@ pub(crate) struct BudgetLeft {
 
 /// The budget's limits and what the run recorded so far (ended attempts), when it has one.
 pub(super) fn budget_left(r: &Run<'_>) -> Option<BudgetLeft> {
-    let budget = &r.ws.config.budget;
-    let (usd, tokens) = (r.opts.budget_usd.or(budget.usd), r.opts.budget_tokens.or(budget.tokens));
+    let (usd, tokens) = (r.settings.budget_usd, r.settings.budget_tokens);
     if usd.is_none() && tokens.is_none() {
         return None;
     }

@@ -16,6 +16,7 @@ use crate::run::collected::{Collected, Judgement};
 use crate::run::events::RunEvent;
 use crate::run::options::RunOptions;
 use crate::run::refwatch;
+use crate::run::settings::Settings;
 use crate::run::state::{LaneState, RunState};
 use crate::run::status::RunStatus;
 
@@ -25,6 +26,8 @@ pub(crate) struct Run<'a> {
     /// Shared with the threads that collect lanes while others still run.
     pub ws: Arc<Workspace>,
     pub opts: RunOptions,
+    /// The settings `opts` and `lanes.yaml` resolve to, worked out once (see [`Settings`]).
+    pub settings: Settings,
     pub run_id: String,
     /// Where the integration branch starts and what the user's branch must still be to be
     /// fast-forwarded.
@@ -126,6 +129,7 @@ impl<'a> Run<'a> {
     ) -> Run<'a> {
         Run {
             repo,
+            settings: Settings::resolve(&opts, &ws.config),
             ws: Arc::new(ws),
             opts,
             dir: crate::run::runs::live_dir(repo, &start.run_id),

@@ -319,9 +319,9 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         dirs.extend(r.lanes.iter().filter(|(l, _)| !fresh.contains(*l)).map(|(_, lr)| lr.worktree.join(&r.ws.config.signals)));
         let watcher = SignalWatcher::new(dirs, events.clone(), || Event::SignalSeen);
         let limits = Limits {
-            max_parallel: r.opts.max_parallel.or(r.ws.config.max_parallel).unwrap_or(usize::MAX).max(1),
-            done_grace: r.opts.done_grace.unwrap_or(r.ws.config.done_grace),
-            stall_after: r.opts.stall_after.unwrap_or(r.ws.config.stall_after),
+            max_parallel: r.settings.max_parallel.unwrap_or(usize::MAX).max(1),
+            done_grace: r.settings.done_grace,
+            stall_after: r.settings.stall_after,
         };
         let collector = (r.task == crate::run::context::TASK_FIX).then(|| Collector::new(r));
         Ok(Coordinator {
@@ -798,6 +798,13 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         });
         let cost = usage.and(ls.cost_usd);
         super::attempts::worker_ended(ls, &outcome.state.status(), cost, tokens, &outcome.detail);
+        let used = RunEvent::LaneUsage {
+            lane: lane.to_string(),
+            cost_usd: ls.cost_usd,
+            cost_estimated: ls.cost_estimated,
+            input_tokens: ls.input_tokens,
+            output_tokens: ls.output_tokens,
+        };
         if let Some(lr) = r.lanes.get(lane)
             && let Err(e) = presets::remove_droppings(&lr.worktree)
         {
@@ -810,6 +817,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             self.to_collect.push_back(lane.to_string());
         }
         let shown = outcome.shown(preset, &log);
+        self.r.emit(used);
         let by_operator = outcome.detail.starts_with("stopped by the operator");
         self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: outcome.state.as_str().into(), detail: shown.clone() });
         if matches!(outcome.state, LaneStage::Failed | LaneStage::TimedOut) && !by_operator {
@@ -927,6 +935,7 @@ pub(super) fn check_workers(
     let path = presets::worker_path().or_else(|| std::env::var_os("PATH"));
     let nowhere = Path::new("");
     check_agent_keys(root, ws)?;
+    let sandboxed = crate::run::settings::Settings::resolve(opts, &ws.config).sandbox_workers;
     for lane in lanes {
         let recorded = state.and_then(|s| s.lanes.get(*lane)).and_then(|l| l.worker.as_deref());
         let worker = lane_worker(ws, opts, recorded, lane)?;
@@ -938,7 +947,7 @@ pub(super) fn check_workers(
             max_turns: opts.max_turns,
             max_budget_usd: opts.max_budget_usd,
             lane,
-            sandboxed: opts.sandbox_workers.unwrap_or(ws.config.sandbox_workers),
+            sandboxed,
         };
         let cmd = presets::resolve_worker(&worker, &ctx).map_err(worker::worker_error)?;
         presets::check_worker(&cmd, lane, path.as_deref(), root).map_err(worker::worker_error)?;

@@ -32,6 +32,16 @@ pub enum RunEvent {
         lane: String,
         latency_ms: Option<f64>,
     },
+    /// What a lane's worker used, recorded when it ended (the lane's totals over its attempts),
+    /// so a display shows it without reading the live state.
+    LaneUsage {
+        lane: String,
+        cost_usd: Option<f64>,
+        /// Whether `cost_usd` comes from `lanes.yaml`'s prices rather than the agent.
+        cost_estimated: bool,
+        input_tokens: Option<u64>,
+        output_tokens: Option<u64>,
+    },
     LaneStalled {
         lane: String,
         for_secs: u64,

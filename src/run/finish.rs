@@ -41,7 +41,7 @@ pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary>
     if interrupted {
         return stop_interrupted(r, human);
     }
-    let policy = r.opts.policy.unwrap_or(r.ws.config.integration);
+    let policy = r.settings.policy;
     let candidates = candidates(r);
     human.extend(kept_for_review(&candidates));
     if r.opts.no_integrate || policy == IntegrationPolicy::Branches {

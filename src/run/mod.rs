@@ -38,6 +38,7 @@ mod remote;
 pub mod report;
 mod resume;
 pub mod runs;
+pub mod settings;
 pub mod signal;
 pub mod state;
 pub mod status;

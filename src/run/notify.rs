@@ -25,7 +25,7 @@ pub(super) fn command(r: &Run<'_>) -> Option<String> {
     if r.task != crate::run::context::TASK_FIX {
         return None;
     }
-    r.opts.notify.clone().or_else(|| r.ws.config.notify.clone()).filter(|c| !c.trim().is_empty())
+    r.settings.notify.clone()
 }
 
 /// Tell the notify command that `lane` needs a human (`why`); it runs beside the run (not

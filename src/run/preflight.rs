@@ -92,8 +92,9 @@ pub(crate) fn refuse_symlinked_files(repo: &Repo, ws: &Workspace) -> Result<()> 
 
 /// Step 1: refuse a dirty main worktree when the run will commit or merge; validate input.
 pub(crate) fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Catalog>> {
-    let will_touch_main =
-        !opts.no_commit && !opts.no_integrate && opts.policy.unwrap_or(ws.config.integration) != IntegrationPolicy::Branches;
+    let will_touch_main = !opts.no_commit
+        && !opts.no_integrate
+        && crate::run::settings::Settings::resolve(opts, &ws.config).policy != IntegrationPolicy::Branches;
     if will_touch_main {
         let dirty = repo.dirty_tracked_files()?;
         if !dirty.is_empty() {

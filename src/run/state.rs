@@ -212,7 +212,7 @@ pub struct LaneState {
 mod lane_status {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use super::LaneStatus;
+    use crate::run::status::LaneStatus;
 
     pub fn serialize<S: Serializer>(status: &LaneStatus, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(if *status == LaneStatus::Done { "completed" } else { status.as_str() })

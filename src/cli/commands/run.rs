@@ -300,7 +300,7 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
         ctx.ui.warn(w);
     }
     warn_unsandboxed_workers(ctx, opts.sandbox_workers, &ws.config);
-    let notify = opts.notify.clone().or_else(|| ws.config.notify.clone()).filter(|c| !c.trim().is_empty());
+    let notify = run::settings::Settings::resolve(&opts, &ws.config).notify;
     let result = super::run_live::follow_live(&ctx.ui, args.plain, "git lanes run", repo.lanes_dir(), &controls, |observer, interrupts| {
         if args.resume { run::resume(&repo, ws, opts, observer, interrupts) } else { run::run(&repo, ws, opts, observer, interrupts) }
     });

@@ -253,7 +253,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     let lr = r.lanes.get(lane).expect("lane prepared").clone();
     let prompt = lr.files.join("prompt.md");
     let order = lr.files.join("work-order.yaml");
-    let sandboxed = r.opts.sandbox_workers.unwrap_or(r.ws.config.sandbox_workers);
+    let sandboxed = r.settings.sandbox_workers;
     // In the sandbox the agent's own folder is a part of the lane's state folder: the rest of
     // it (the operator's control file, the log) is git-lanes' alone.
     let state_dir = if sandboxed { lr.files.join(AGENT_DIR) } else { lr.files.clone() };
@@ -481,10 +481,7 @@ fn sandbox_env(tmp: &Path) -> Vec<(OsString, OsString)> {
 }
 
 fn lane_timeout(r: &Run<'_>, lane: &str) -> Duration {
-    r.opts
-        .timeout
-        .or_else(|| r.ws.specs.get(lane).and_then(|s| s.timeout.as_deref()).and_then(crate::files::config::parse_duration))
-        .unwrap_or(r.ws.config.lane_timeout)
+    r.settings.lane_timeout(r.ws.specs.get(lane))
 }
 
 /// The end of a worker this run started, from how it exited and whether `.done` was seen.

@@ -49,6 +49,7 @@ use crate::run::context::{Run, RunStart, TASK_HUNT};
 use crate::run::coordinator;
 use crate::run::events::RunEvent;
 use crate::run::options::RunOptions;
+use crate::run::settings::Settings;
 use crate::run::state::{IntegrationState, LaneState};
 use crate::run::status::{LaneStatus, RunStatus};
 use crate::{base::fsutil, git::gitcli, git::worktree, run::signal};
@@ -155,7 +156,7 @@ fn work_orders(
     lanes: &[String],
     run_id: &str,
     quotas: &BTreeMap<String, usize>,
-    opts: &RunOptions,
+    settings: &Settings,
 ) -> BTreeMap<String, HuntOrder> {
     let created_at = crate::files::scaffold::now_rfc3339();
     let taken: std::collections::HashSet<String> = ws.issues.iter().map(|i| i.id().to_string()).collect();
@@ -165,10 +166,7 @@ fn work_orders(
             let (after, width) = order::numbering(lane, taken.iter().cloned());
             let (next_id, _) = order::next_free_id(lane, &taken, after, width);
             let spec = ws.specs.get(lane);
-            let time_box = opts
-                .timeout
-                .or_else(|| spec.and_then(|s| s.timeout.as_deref()).and_then(crate::files::config::parse_duration))
-                .unwrap_or(ws.config.lane_timeout);
+            let time_box = settings.lane_timeout(spec);
             let cx = order::Context {
                 run_id,
                 created_at: &created_at,
@@ -197,7 +195,7 @@ pub fn preview(ws: Workspace, opts: &HuntOptions) -> Result<Vec<HuntPreview>> {
     let lanes = lanes_to_hunt(&ws, &fixers, &opts.run.lanes)?;
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let run_id = opts.run.run_id.clone().unwrap_or_else(|| chrono::Local::now().format("%Y%m%d-%H%M%S").to_string());
-    let mut orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
+    let mut orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &Settings::resolve(&opts.run, &ws.config));
     Ok(lanes
         .iter()
         .map(|lane| {
@@ -234,7 +232,7 @@ pub fn hunt(
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let quotas = quotas(&ws, &lanes, opts.max_findings);
-    let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
+    let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &Settings::resolve(&opts.run, &ws.config)))?;
     fsutil::create_dir_all(&crate::run::runs::live_dir(repo, &run_id))?;
     let mut state = crate::run::context::begin_state(repo, &run_id, &base);
     state.task = Some(TASK_HUNT.into());
@@ -269,7 +267,7 @@ pub fn hunt_resume(
     let names: Vec<&str> = lanes.iter().map(String::as_str).collect();
     coordinator::check_workers(&repo.root, &ws, &opts.run, Some(&state), &names)?;
     let quotas = quotas(&ws, &lanes, opts.max_findings);
-    let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
+    let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &Settings::resolve(&opts.run, &ws.config)))?;
     state.status = RunStatus::Running;
     state.orchestrator_pid = Some(std::process::id());
     state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &crate::run::context::own_branches(&ws.config, &run_id));
@@ -629,7 +627,7 @@ fn write_report_and_state(
         generated: &crate::files::scaffold::now_stamp(),
     };
     fsutil::write_atomic(&iw.join(&report_rel), land::render(&input).as_bytes())?;
-    let batch = r.opts.max_parallel.or(config.max_parallel).unwrap_or(r.state.lanes.len());
+    let batch = r.settings.max_parallel.unwrap_or(r.state.lanes.len());
     let seed = land::seed_state(&input, true, batch, &report_rel);
     fsutil::write_atomic(&iw.join(&config.state), land::seed_state_yaml(&seed)?.as_bytes())?;
     Ok(report_rel)
