@@ -86,7 +86,7 @@ use crate::run::status::{LaneStatus, RunStatus};
 use crate::{git::worktree, run::signal};
 use event::Event;
 use stage::LaneStage;
-use worker::{Active, Ended, Outcome};
+use worker::{Active, Ended, WorkerOutcome};
 
 /// The timer: deadlines, the operator's controls, workers followed by pid and Ctrl-C are looked
 /// at this often (signal files and exits are events and need no tick).
@@ -761,7 +761,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let preset =
             a.as_ref().map(|a| a.preset).unwrap_or_else(|| worker::preset_of(r.lanes.get(lane).map_or("", |lr| lr.worker.as_str())));
         let log = r.dir.join(lane).join("worker.log");
-        let outcome = Outcome::of(preset, &log, ended, a.and_then(|a| a.stuck));
+        let outcome = WorkerOutcome::of(preset, &log, ended, a.and_then(|a| a.stuck));
         let ws = std::sync::Arc::clone(&r.ws);
         let ls = r.lane_state(lane);
         ls.status = outcome.state.status();

@@ -517,23 +517,23 @@ fn log_tail(log: &Path, max: u64) -> Option<String> {
 }
 
 /// A lane's end as the agent tells it: its state, detail, reason and usage.
-pub(super) struct Outcome {
+pub(super) struct WorkerOutcome {
     pub state: LaneStage,
     pub detail: String,
     pub reason: Option<String>,
     pub usage: Option<presets::WorkerUsage>,
 }
 
-impl Outcome {
+impl WorkerOutcome {
     /// What the log says overrides a clean exit: a preset worker that wrote `.done` and exited 0
     /// but whose agent reported an error (aider after an authentication error, claude's
     /// `is_error`) failed. A failed or timed-out lane gets the agent's reason, or the last
     /// meaningful lines of its log.
-    pub fn of(preset: Preset, log: &Path, ended: Ended, stuck: Option<String>) -> Outcome {
+    pub fn of(preset: Preset, log: &Path, ended: Ended, stuck: Option<String>) -> WorkerOutcome {
         let tail = log_tail(log, 256 * 1024).unwrap_or_default();
         let usage = presets::parse_usage(preset, &tail);
         let said_error = usage.as_ref().and_then(|u| u.is_error) == Some(true);
-        let mut out = Outcome { state: ended.state, detail: ended.detail, reason: None, usage };
+        let mut out = WorkerOutcome { state: ended.state, detail: ended.detail, reason: None, usage };
         // Only a preset's own format decides: a user's script that wrote `.done` and exited 0 is
         // done, whatever JSON or error-looking lines it printed on the way.
         if out.state == LaneStage::Done && said_error && preset != Preset::Script {

@@ -203,7 +203,7 @@ pub fn preview(ws: Workspace, opts: &HuntOptions) -> Result<Vec<HuntPreview>> {
             HuntPreview {
                 lane: lane.clone(),
                 hunter_spec: spec.map(|s| s.path.clone()),
-                worker: opts.run.worker.clone().or_else(|| spec.and_then(|s| s.worker.clone())).or_else(|| ws.config.worker.clone()),
+                worker: coordinator::lane_worker(&ws, &opts.run, None, lane).ok(),
                 max_findings: quotas[lane],
                 work_order: orders.remove(lane).expect("an order per lane"),
             }
