@@ -1,12 +1,12 @@
 //! The status words of a run ([`RunStatus`]) and of a lane ([`LaneStatus`]) as typed values:
-//! each variant is one word in `state.yaml`, `run --json` and the reports (docs/formats.md), and a
+//! each variant is one word in `state.yaml`, `run --json` and the reports (docs/formats.md#run-state-and-report), and a
 //! word this version does not know (written by a newer version or another tool) is kept as it is.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One enum per status field: the known words, an empty word (`Unset`, what a state not filled
 /// in yet holds) and any other word kept verbatim.
-macro_rules! status_words {
+macro_rules! status_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,7 +20,7 @@ macro_rules! status_words {
         }
 
         impl $name {
-            /// Every known variant, in declaration order (for tests and completions).
+            /// Every known variant, in declaration order.
             pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
 
             /// The word on disk and in JSON.
@@ -73,7 +73,7 @@ macro_rules! status_words {
     };
 }
 
-status_words! {
+status_enum! {
     /// A run's `status:` in `state.yaml`.
     RunStatus {
         /// Before any run (what `reset` writes).
@@ -87,7 +87,7 @@ status_words! {
     }
 }
 
-status_words! {
+status_enum! {
     /// A lane's `status:` (in `state.yaml` the seed's `completed` stands for [`LaneStatus::Done`],
     /// see `state.rs`; `run --json` says `done`).
     LaneStatus {
