@@ -1,6 +1,7 @@
 //! The status words of a run ([`RunStatus`]) and of a lane ([`LaneStatus`]) as typed values:
-//! each variant is one word in `state.yaml`, `run --json` and the reports (docs/formats.md#run-state-and-report), and a
-//! word this version does not know (written by a newer version or another tool) is kept as it is.
+//! each variant is one word in `state.yaml`, `run --json` and the reports
+//! (docs/formats.md#run-state-and-report), and a word this version does not know (written by a
+//! newer version or another tool) is kept as it is.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
