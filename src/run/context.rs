@@ -50,7 +50,7 @@ pub(crate) struct Run<'a> {
     pub work_orders: BTreeMap<String, String>,
     /// Lanes already collected and judged this pass (while others still ran), by lane.
     pub collected: BTreeMap<String, Collected>,
-    /// Notify commands told that a lane needs a human, still running (see [`notify`]).
+    /// Notify commands told that a lane needs a human, still running (see `notify.rs`).
     pub notifying: Vec<crate::exec::process::Running>,
 }
 
@@ -72,10 +72,10 @@ pub(crate) struct LaneRun {
     /// preset's own files), on top of the signal folders; see [`keep_out`].
     pub keep_out: Vec<String>,
     /// Issues an earlier attempt resolved: kept resolved, neither given to the worker nor
-    /// judged again (see [`attempts`]).
+    /// judged again (see `attempts.rs`).
     pub resolved_before: Vec<Judgement>,
     /// The tip and judgements of the lane's last judged attempt, while a later one runs: what the
-    /// lane keeps when that one fails (see [`attempts`]).
+    /// lane keeps when that one fails (see `attempts.rs`).
     pub judged_before: Option<(String, Vec<Judgement>)>,
     /// Set once the integration result was merged into the lane's worktree (an attempt after a
     /// conflict): its work is judged from that commit, not from the run's fork.
@@ -192,7 +192,7 @@ pub(crate) fn own_branches(config: &crate::files::config::Config, run_id: &str) 
     format!("refs/heads/{}/{run_id}/", config.branch_prefix)
 }
 
-/// Compare the refs the run watches with their value at its start (see [`refwatch`]): what
+/// Compare the refs the run watches with their value at its start (see `refwatch.rs`): what
 /// moved is put back, `suspects` (the lanes that ran since the last comparison) are held, and
 /// what was found is said.
 pub(crate) fn check_refs(r: &mut Run<'_>, suspects: &[String]) {

@@ -44,7 +44,7 @@ pub struct RunOptions {
     /// The whole run's budget in tokens (`--budget-tokens`; else `budget.tokens`).
     pub budget_tokens: Option<u64>,
     /// The command told when the run ends or a lane needs a human (`--notify`; else
-    /// `lanes.yaml`'s `notify:`); see [`notify`].
+    /// `lanes.yaml`'s `notify:`); see [`crate::run::notify`].
     pub notify: Option<String>,
 }
 
