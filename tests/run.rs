@@ -611,7 +611,7 @@ fn an_orchestrator_killed_mid_run_is_finished_by_resume_after_its_workers_ended(
         assert_eq!(r.worker_commits(lane).len(), 2, "lane {lane} was run again");
     }
     // Nothing left to resume.
-    r.cmd().args(["run", "--resume"]).assert().code(2);
+    r.cmd().args(["run", "--resume"]).assert().code(5);
 }
 
 #[test]

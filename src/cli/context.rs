@@ -86,7 +86,7 @@ impl Ctx {
     pub fn parse_catalog(&self, ws: &Workspace, bytes: Option<Vec<u8>>) -> Result<Catalog, CliError> {
         match bytes {
             Some(b) => Ok(Catalog::parse(&ws.config.catalog, b)?),
-            None => Err(CliError::new(1, format!("no catalog at {}", ws.config.catalog.display()))
+            None => Err(CliError::state(format!("no catalog at {}", ws.config.catalog.display()))
                 .hint("run `git lanes init` to create one, or pass `--catalog <path>`")),
         }
     }
@@ -103,10 +103,11 @@ pub fn require_setup_of(root: &std::path::Path, config: &Config, has_lanes: bool
     let has_catalog = root.join(&config.catalog).exists();
     let has_state = root.join(&config.state).exists();
     if !has_catalog && !has_state && !config.from_file && !has_lanes {
-        return Err(CliError::new(
-            1,
-            format!("no git-lanes set-up in {}: no catalog ({}), no lanes.yaml, no lane", root.display(), config.catalog.display()),
-        )
+        return Err(CliError::state(format!(
+            "no git-lanes set-up in {}: no catalog ({}), no lanes.yaml, no lane",
+            root.display(),
+            config.catalog.display()
+        ))
         .hint("run `git lanes init` to set this repository up (or pass `--catalog <path>` / `--repo <path>`)"));
     }
     Ok(())

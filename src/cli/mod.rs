@@ -66,7 +66,7 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(if e.use_stderr() { error::ExitKind::Usage.code() } else { 0 });
         }
     };
     // Secret values are read before anything else runs, and the process is made non-dumpable so
@@ -80,7 +80,7 @@ pub fn main() -> ExitCode {
         Err(e) if e.broken_pipe => ExitCode::SUCCESS,
         Err(e) => {
             report_error(&ui, &e);
-            ExitCode::from(e.code)
+            ExitCode::from(e.code())
         }
     }
 }
@@ -89,7 +89,7 @@ fn report_error(ui: &Ui, e: &CliError) {
     if ui.json {
         let doc = serde_json::json!({
             "schema_version": ui::SCHEMA_VERSION,
-            "error": { "message": e.message, "exit_code": e.code, "problems": e.problems, "hints": e.hints },
+            "error": { "kind": e.exit.name(), "message": e.message, "exit_code": e.code(), "problems": e.problems, "hints": e.hints },
         });
         eprintln!("{}", crate::base::redact::redact_values(&doc.to_string()));
         return;

@@ -937,7 +937,10 @@ fn take_controls(r: &Run<'_>) -> Vec<super::LaneControl> {
 
 fn worker_error(e: presets::WorkerError) -> Error {
     let hint = e.hint();
-    Error::usage(e.to_string(), hint)
+    match e {
+        presets::WorkerError::ProgramMissing { .. } => Error::state(e.to_string(), hint),
+        _ => Error::usage(e.to_string(), hint),
+    }
 }
 
 /// The worker setting of a lane: `--worker`, else the worker the run recorded for it (a resumed

@@ -525,7 +525,7 @@ pub fn run(
     let running: Vec<&str> = plans.iter().filter(|p| !p.is_idle()).map(|p| p.lane.as_str()).collect();
     coordinator::check_workers(&repo.root, &ws, &opts, None, &running)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
-    let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
+    let base = repo.head_commit().ok_or_else(|| Error::state("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let dir = repo.lanes_dir().join("runs").join(&run_id);
     // A run id given twice (`--run-id`) must not remove the folder of the run that has it.
     let dir_is_new = !dir.exists();
@@ -629,7 +629,7 @@ pub fn resume(
     interrupts: Arc<AtomicUsize>,
 ) -> Result<RunSummary> {
     let (run_id, state) = latest_resumable(repo, TASK_FIX)?
-        .ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
+        .ok_or_else(|| Error::state("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
     crate::git::snapshot::check_signing(&repo.git)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let catalog = match crate::base::fsutil::read_optional_capped(&ws.root.join(&ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {
@@ -706,7 +706,7 @@ pub(crate) fn resume_point(repo: &Repo, ws: &Workspace, state: &mut RunState, ru
         adopt_unrecorded_workers(state, run_id, &crate::git::worktree::worktrees_dir(repo, &ws.config, run_id));
     }
     clear_stale_locks(repo, ws, state, run_id);
-    let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
+    let fork = state.base_commit.clone().ok_or_else(|| Error::state("the run's state has no base commit", None))?;
     let mut base = fork.clone();
     let mut label = run_id.to_string();
     if finished(state) {
@@ -859,7 +859,7 @@ fn refuse_uncommitted_setup(repo: &Repo, ws: &Workspace) -> Result<()> {
         return Ok(());
     }
     let quoted: Vec<String> = files.iter().map(|f| if f.contains([' ', '\'', '"']) { format!("'{f}'") } else { f.clone() }).collect();
-    Err(Error::Conflict {
+    Err(Error::State {
         message: format!(
             "the set-up is not committed: {} (lanes start from HEAD, where {} missing or different)",
             files.join(", "),
@@ -896,7 +896,7 @@ pub(crate) fn refuse_symlinked_files(repo: &Repo, ws: &Workspace) -> Result<()> 
     let Some(at) = found else { return Ok(()) };
     let shown = at.strip_prefix(&ws.root).unwrap_or(&at).display().to_string();
     let target = std::fs::read_link(&at).map(|t| format!(" (to {})", t.display())).unwrap_or_default();
-    Err(Error::Conflict {
+    Err(Error::State {
         message: format!("`{shown}` is a symlink{target}; git-lanes writes its files there and never through a symlink"),
         hint: Some(format!("make `{shown}` a real folder or file inside the repository, then run again")),
     })
@@ -909,7 +909,7 @@ fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Result<Option<Ca
     if will_touch_main {
         let dirty = repo.dirty_tracked_files()?;
         if !dirty.is_empty() {
-            return Err(Error::Conflict {
+            return Err(Error::State {
                 message: format!("the main worktree has uncommitted changes to tracked files: {}", dirty.join(", ")),
                 hint: Some("commit or stash them yourself (git-lanes never does), or run with `--no-commit` or `--policy branches`".into()),
             });

@@ -33,7 +33,7 @@ pub fn run(args: WontfixArgs, ctx: &Ctx) -> CliResult {
             return Ok(Exit::Success);
         }
         Status::Resolved => {
-            return Err(CliError::new(1, format!("{} is RESOLVED; it was fixed and verified", args.id))
+            return Err(CliError::state(format!("{} is RESOLVED; it was fixed and verified", args.id))
                 .hint(format!("`git lanes reopen {}` first if the fix did not hold", args.id)));
         }
         Status::Open => {}
