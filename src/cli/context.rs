@@ -41,7 +41,7 @@ impl Ctx {
     }
 
     /// Like [`Ctx::workspace`], for commands that need a git-lanes set-up: outside one (no
-    /// catalog, no `lanes.yaml`, no lane, no run state) they stop with "run `git lanes init`" and exit 1
+    /// catalog, no `lanes.yaml`, no lane, no run state) they stop with "run `git lanes init`" and exit 5 (state)
     /// instead of reporting on a catalog that does not exist.
     pub fn setup_workspace(&self) -> Result<(Repo, Workspace), CliError> {
         let (repo, ws) = self.workspace()?;
