@@ -76,9 +76,10 @@ pub enum Error {
     #[error("{what}: {source}")]
     Git { what: String, source: git2::Error },
 
-    /// A git command (or git's answer) failed.
+    /// A command git-lanes ran (git, a worktree's set-up command) failed, or git answered what
+    /// it cannot.
     #[error("{message}")]
-    GitCommand { message: String, hint: Option<String> },
+    Command { message: String, hint: Option<String> },
 
     #[error("{0}")]
     Process(#[from] crate::exec::process::ProcessError),
@@ -114,9 +115,10 @@ impl Error {
         Error::Git { what: what.into(), source }
     }
 
-    /// A git command that failed, or answered what it cannot: [`ErrorKind::Git`].
-    pub fn git_command(message: impl Into<String>, hint: Option<String>) -> Self {
-        Error::GitCommand { message: message.into(), hint }
+    /// A command git-lanes ran (git, a set-up command) that failed, or git's answer that it
+    /// cannot use: [`ErrorKind::Git`].
+    pub fn command(message: impl Into<String>, hint: Option<String>) -> Self {
+        Error::Command { message: message.into(), hint }
     }
 
     /// The command line is wrong: [`ErrorKind::Usage`].
@@ -141,7 +143,7 @@ impl Error {
             Error::Usage { .. } => ErrorKind::Usage,
             Error::Invalid(_) | Error::Problems(_) => ErrorKind::Input,
             Error::State { .. } => ErrorKind::State,
-            Error::Io { .. } | Error::Git { .. } | Error::GitCommand { .. } | Error::Process(_) => ErrorKind::Git,
+            Error::Io { .. } | Error::Git { .. } | Error::Command { .. } | Error::Process(_) => ErrorKind::Git,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }
@@ -150,7 +152,7 @@ impl Error {
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::Invalid(p) => p.hint.as_deref(),
-            Error::Usage { hint, .. } | Error::State { hint, .. } | Error::GitCommand { hint, .. } => hint.as_deref(),
+            Error::Usage { hint, .. } | Error::State { hint, .. } | Error::Command { hint, .. } => hint.as_deref(),
             Error::Internal { hint, .. } => Some(hint),
             _ => None,
         }

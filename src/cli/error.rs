@@ -216,6 +216,12 @@ impl CliError {
         Error::internal(message).into()
     }
 
+    /// A command that panicked (exit 70): `payload` is what `catch_unwind` caught.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let what = payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        Self::internal(format!("it panicked: {}", what.unwrap_or("(no message)")))
+    }
+
     /// Ctrl-C, SIGTERM or SIGHUP stopped the command (exit 130).
     pub fn interrupted(message: impl Into<String>) -> Self {
         Self::new(ExitKind::Interrupted, message)
@@ -320,7 +326,7 @@ mod tests {
             (Error::usage("a flag conflicts", None), 2, "usage"),
             (Problem::new("issues/E/E-01.md", 3, "unknown status").into(), 1, "input"),
             (Error::state("another git-lanes run holds the lock", None), 5, "state"),
-            (Error::git_command("`git worktree prune` failed", None), 6, "git"),
+            (Error::command("`git worktree prune` failed", None), 6, "git"),
             (Error::io("read", std::path::Path::new("x"), std::io::Error::other("disk")), 6, "git"),
             (Error::internal("a lane was merged twice"), 70, "internal"),
         ];
@@ -338,6 +344,11 @@ mod tests {
         assert_eq!(c.message, "this is a bug in git-lanes: a lane was merged twice");
         assert_eq!(c.hints.len(), 1, "{c:?}");
         assert!(c.hints[0].starts_with("please report it "), "{c:?}");
+        let caught = std::panic::catch_unwind(|| -> u8 { panic!("index {} out of range", 7) }).unwrap_err();
+        let c = CliError::from_panic(caught.as_ref());
+        assert_eq!((c.code(), c.message.as_str()), (70, "this is a bug in git-lanes: it panicked: index 7 out of range"));
+        let c = CliError::from_panic(&"static text");
+        assert_eq!(c.message, "this is a bug in git-lanes: it panicked: static text");
     }
 
     #[test]

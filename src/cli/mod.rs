@@ -75,7 +75,10 @@ pub fn main() -> ExitCode {
     crate::exec::process::harden_self();
     let ui = Ui::new(cli.global.json, cli.global.quiet, cli.global.color);
     let ctx = Ctx::new(cli.global.clone(), ui.clone());
-    match commands::run(cli.command, &ctx) {
+    // A panic is a bug in git-lanes: Rust's hook has printed where it happened; it ends as an
+    // internal error (exit 70, with where to report it), not with Rust's 101.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commands::run(cli.command, &ctx)));
+    match result.unwrap_or_else(|panic| Err(CliError::from_panic(panic.as_ref()))) {
         Ok(exit) => exit.into(),
         Err(e) if e.broken_pipe => ExitCode::SUCCESS,
         Err(e) => {

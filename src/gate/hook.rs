@@ -45,7 +45,7 @@ pub fn hooks_dir(root: &Path) -> Result<PathBuf> {
     let out = gitcli::git(root, &["rev-parse", "--git-path", "hooks"])?;
     let line = out.lines().last().unwrap_or("").trim();
     if line.is_empty() {
-        return Err(Error::git_command("`git rev-parse --git-path hooks` printed nothing", None));
+        return Err(Error::command("`git rev-parse --git-path hooks` printed nothing", None));
     }
     let p = PathBuf::from(line);
     Ok(if p.is_absolute() { p } else { root.join(p) })

@@ -37,7 +37,7 @@ impl Repo {
             if e.code() == git2::ErrorCode::NotFound {
                 Error::usage(message, Some("run inside a git repository, or pass `--repo <path>`".into()))
             } else {
-                Error::git_command(message, Some("git cannot read this repository; `git status` in it says why".into()))
+                Error::command(message, Some("git cannot read this repository; `git status` in it says why".into()))
             }
         })?;
         Self::from_git(git)

@@ -350,7 +350,7 @@ pub fn setup(main_root: &Path, worktree: &Path, setup: &SetupConfig, log: &Path)
             .with_timeout(std::time::Duration::from_secs(1800));
         let done = process::run(&spec)?;
         if !done.ending.success() {
-            return Err(Error::State {
+            return Err(Error::Command {
                 message: format!("setup command `{cmd}` failed in {} ({})", worktree.display(), done.ending),
                 hint: Some(format!("see {}", log.display())),
             });
@@ -410,7 +410,7 @@ pub fn commit(worktree: &Path, message: &str) -> Result<()> {
 pub fn head(worktree: &Path) -> Result<String> {
     let sha = git(worktree, &["rev-parse", "HEAD"])?;
     if git2::Oid::from_str(&sha).is_err() {
-        return Err(Error::GitCommand {
+        return Err(Error::Command {
             message: format!("`git rev-parse HEAD` in {} gave `{sha}`, not a commit id", worktree.display()),
             hint: None,
         });
@@ -488,7 +488,7 @@ pub fn remove_many(repo_root: &Path, worktrees: &[&Path]) -> Vec<Result<bool>> {
     // Folders gone, records not yet pruned: what a crash here leaves (see `run --resume`).
     crate::base::fault::point("mid-remove");
     if let Err(e) = prune(repo_root) {
-        return results.into_iter().map(|r| r.and(Err(Error::GitCommand { message: e.to_string(), hint: None }))).collect();
+        return results.into_iter().map(|r| r.and(Err(Error::Command { message: e.to_string(), hint: None }))).collect();
     }
     results
 }
