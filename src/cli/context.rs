@@ -103,11 +103,10 @@ pub fn require_setup_of(root: &std::path::Path, config: &Config, has_lanes: bool
     let has_catalog = root.join(&config.catalog).exists();
     let has_state = root.join(&config.state).exists();
     if !has_catalog && !has_state && !config.from_file && !has_lanes {
-        return Err(CliError::state(format!(
-            "no git-lanes set-up in {}: no catalog ({}), no lanes.yaml, no lane",
-            root.display(),
-            config.catalog.display()
-        ))
+        return Err(CliError::new(
+            crate::cli::error::ExitKind::State,
+            format!("no git-lanes set-up in {}: no catalog ({}), no lanes.yaml, no lane", root.display(), config.catalog.display()),
+        )
         .hint("run `git lanes init` to set this repository up (or pass `--catalog <path>` / `--repo <path>`)"));
     }
     Ok(())

@@ -51,10 +51,9 @@ pub fn run(args: DiffArgs, ctx: &Ctx) -> CliResult {
     argv.extend(args.git_args.iter().map(String::as_str));
     match crate::exec::process::run_foreground("git", &argv, &repo.root, &[]).map_err(crate::Error::from)? {
         Some(0) => Ok(Exit::Success),
-        code => Err(CliError::git(format!(
-            "`git {}` failed ({})",
-            argv.join(" "),
-            code.map_or("killed by a signal".into(), |c| format!("exit {c}"))
-        ))),
+        code => Err(CliError::new(
+            crate::cli::error::ExitKind::Git,
+            format!("`git {}` failed ({})", argv.join(" "), code.map_or("killed by a signal".into(), |c| format!("exit {c}"))),
+        )),
     }
 }

@@ -34,12 +34,15 @@ pub(super) fn request(ctx: &Ctx, lane: &str, run_id: Option<&str>, control: Lane
     let ls = &l.state.lanes[lane];
     let word = if matches!(control, LaneControl::Stop(_)) { "stop" } else { "restart" };
     if !running || !matches!(ls.status.as_str(), "pending" | "running" | "failed" | "timed_out") {
-        return Err(CliError::state(format!(
-            "lane {lane} of run {} is not being followed (lane {}, run {})",
-            l.run_id,
-            crate::run::state::status_words(&ls.status),
-            crate::run::state::status_words(&l.state.status)
-        ))
+        return Err(CliError::new(
+            crate::cli::error::ExitKind::State,
+            format!(
+                "lane {lane} of run {} is not being followed (lane {}, run {})",
+                l.run_id,
+                crate::run::state::status_words(&ls.status),
+                crate::run::state::status_words(&l.state.status)
+            ),
+        )
         .hint("`git lanes run --resume` restarts the failed lanes of a finished run"));
     }
     crate::run::request_control(&repo, &l.run_id, lane, &control)?;
