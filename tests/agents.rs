@@ -294,7 +294,7 @@ fn a_missing_cli_is_refused_before_any_branch_worktree_lock_or_commit() {
         c.env("PATH", bare_path(&r, Some(&empty))).args(["run", "--run-id", "N1", "--worker", cli]);
         let out = c.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{cli}: {stderr}");
+        assert_eq!(out.status.code(), Some(5), "{cli}: {stderr}");
         assert!(stderr.contains(&format!("{cli} (the worker of lane E) is not installed: not found on PATH")), "{cli}: {stderr}");
         assert!(stderr.contains("hint: install it with `") && stderr.contains("install"), "{cli}: {stderr}");
     }

@@ -611,7 +611,7 @@ fn an_orchestrator_killed_mid_run_is_finished_by_resume_after_its_workers_ended(
         assert_eq!(r.worker_commits(lane).len(), 2, "lane {lane} was run again");
     }
     // Nothing left to resume.
-    r.cmd().args(["run", "--resume"]).assert().code(2);
+    r.cmd().args(["run", "--resume"]).assert().code(5);
 }
 
 #[test]
@@ -779,7 +779,7 @@ fn a_second_run_is_refused_while_the_first_holds_the_lock() {
     let mut child = start_gated(&r, "R1");
     let second = r.run("R2", &[], &[]);
     r.open_gate();
-    second.expect_code(1);
+    second.expect_code(5);
     assert!(second.stderr.contains(&format!("pid {}", child.id())), "{}", second.stderr);
     assert!(second.stderr.contains("R1"), "{}", second.stderr);
     assert!(!r.lane_branches().iter().any(|b| b.starts_with("lanes/R2/")));
@@ -797,7 +797,7 @@ fn a_dirty_main_worktree_is_refused_before_anything_is_created() {
     r.write("README.md", dirty);
     let head = r.git(&["rev-parse", "HEAD"]);
     let out = r.run("R1", &[], &[]);
-    out.expect_code(1);
+    out.expect_code(5);
     assert!(out.stderr.contains("README.md"), "{}", out.stderr);
     assert_eq!(std::fs::read(r.root().join("README.md")).unwrap(), dirty.as_bytes());
     assert!(r.lane_branches().is_empty(), "{:?}", r.lane_branches());
@@ -879,7 +879,7 @@ fn report_prints_the_last_report() {
     assert_eq!(newest.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&newest.stdout), by_id);
     assert_eq!(by_id.trim_end(), r.report_on_head("R1").trim_end());
-    r.cmd().args(["report", "NOPE"]).assert().code(1);
+    r.cmd().args(["report", "NOPE"]).assert().code(5);
 }
 
 #[test]

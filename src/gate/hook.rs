@@ -55,7 +55,7 @@ pub fn hooks_dir(root: &Path) -> Result<PathBuf> {
     let out = gitcli::git(root, &["rev-parse", "--git-path", "hooks"])?;
     let line = out.lines().last().unwrap_or("").trim();
     if line.is_empty() {
-        return Err(Error::usage("`git rev-parse --git-path hooks` printed nothing", None));
+        return Err(Error::command("`git rev-parse --git-path hooks` printed nothing", None));
     }
     let p = PathBuf::from(line);
     Ok(if p.is_absolute() { p } else { root.join(p) })
@@ -85,7 +85,7 @@ pub fn install(dir: &Path) -> Result<Vec<Action>> {
             return Ok(vec![Action::Updated { path: hook }]);
         }
         if exists(&chained) {
-            return Err(Error::Conflict {
+            return Err(Error::State {
                 message: format!("{} is not git-lanes' hook, and {} is already taken", hook.display(), chained.display()),
                 hint: Some(format!("merge the two hooks by hand or move {} away, then install again", chained.display())),
             });
