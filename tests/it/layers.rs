@@ -289,7 +289,7 @@ fn layer_table() -> Vec<(String, BTreeSet<String>)> {
             let allowed = if may_use == "everything below" {
                 names[i + 1..].iter().cloned().collect()
             } else {
-                may_use.split(',').map(|s| s.trim().to_owned()).filter(|s| names.contains(s)).collect()
+                may_use.split(',').filter_map(|s| s.split_whitespace().next()).map(str::to_owned).filter(|s| names.contains(s)).collect()
             };
             (folder.clone(), allowed)
         })
