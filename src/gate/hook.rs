@@ -158,4 +158,16 @@ mod tests {
         assert!(script().contains(MARKER));
         assert_eq!(TEMPLATE.matches(RULES_LINE).count(), 1, "the template holds the rules' line once");
     }
+
+    #[test]
+    fn the_installed_hook_lists_every_rule_of_the_table() {
+        let installed = script();
+        assert!(installed.contains(&rules::hook_comment()), "the hook's comment is the table's rendering");
+        let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let comment = words(&installed.lines().filter_map(|l| l.strip_prefix('#')).collect::<Vec<_>>().join(" "));
+        for r in rules::RULES {
+            let row = words(&format!("{} {}: {}", r.id, r.title, r.summary));
+            assert!(comment.contains(&row), "the hook's comment lacks `{}`", r.id);
+        }
+    }
 }

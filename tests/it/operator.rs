@@ -3,14 +3,11 @@
 //! against real temporary repositories with the scriptable fake worker (`tests/common_run`).
 #![allow(clippy::disallowed_methods)] // the tests start and read child processes with the std API
 
-mod common;
-mod common_run;
-
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common_run::{RunRepo, report_result, wait_until};
+use crate::common_run::{RunRepo, report_result, wait_until};
 
 fn stdout_of(cmd: &mut assert_cmd::Command, code: i32) -> String {
     let out = cmd.output().unwrap();
@@ -153,7 +150,7 @@ fn logs_follow_shows_a_slow_workers_output_live_and_ends_with_its_lane() {
     let code = follow.wait(Duration::from_secs(60));
     assert_eq!(code, Some(0), "logs -f did not end with its lane: {:?}", follow.text());
     assert!(follow.text().contains("gate: open"), "{}", follow.text());
-    let out = common_run::wait_with_deadline(&mut run, Duration::from_secs(60)).expect("run ends");
+    let out = crate::common_run::wait_with_deadline(&mut run, Duration::from_secs(60)).expect("run ends");
     out.expect_code(0);
 }
 
@@ -261,7 +258,7 @@ fn init_in_a_repository_with_lanes_adopts_them_and_adds_none() {
     let r = RunRepo::bare();
     std::fs::remove_file(r.root().join("SAF_ISSUE_CATALOG.md")).unwrap();
     for lane in ["core", "docs"] {
-        r.write(&format!("issues/{lane}/{lane}-01.md"), &common::issue_text(&format!("{lane}-01"), lane, "OPEN", "", "true\n"));
+        r.write(&format!("issues/{lane}/{lane}-01.md"), &crate::common::issue_text(&format!("{lane}-01"), lane, "OPEN", "", "true\n"));
     }
     let err = stderr_of(r.cmd().args(["init", "--yes"]), 0);
     assert!(err.contains("kept the existing lanes: core, docs"), "{err}");
@@ -423,7 +420,7 @@ fn stop_ends_one_lane_of_a_running_run_and_the_others_go_on() {
     assert!(err.contains("asked run R1 to stop lane M"), "{err}");
     assert!(wait_until(Duration::from_secs(20), || live_lane_status(&r, "R1", "M") == "failed"), "lane M was not stopped");
     r.open_gate();
-    let out = common_run::wait_with_deadline(&mut run, Duration::from_secs(60)).expect("run ends");
+    let out = crate::common_run::wait_with_deadline(&mut run, Duration::from_secs(60)).expect("run ends");
     out.expect_code(3);
     assert!(out.stdout.contains("lane M failed: stopped by the operator"), "{}", out.stdout);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
@@ -444,7 +441,7 @@ fn restart_starts_a_lanes_worker_again_in_its_worktree() {
     r.cmd().args(["restart", "E"]).assert().code(0);
     assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "worker E was not started again");
     r.open_gate();
-    let out = common_run::wait_with_deadline(&mut run, Duration::from_secs(60)).expect("run ends");
+    let out = crate::common_run::wait_with_deadline(&mut run, Duration::from_secs(60)).expect("run ends");
     out.expect_code(0);
     assert!(out.stderr.contains("lane E: restarted by the operator"), "{}", out.stderr);
     let log = stdout_of(r.cmd().args(["logs", "E"]), 0);

@@ -5,15 +5,12 @@
 //! unless `IS_SANDBOX=1`; gemini refuses an untrusted folder), and replay the real CLI's recorded
 //! output (`<case>.stdout`, `.stderr`, `.exit`) — or fix the issue, for the `fix` case.
 //!
-//! The real CLIs are exercised by `tests/agents_real.rs` (opt-in, `LANES_REAL_AGENTS=1`).
-
-mod common;
-mod common_run;
+//! The real CLIs are exercised by `tests/it/agents_real.rs` (opt-in, `LANES_REAL_AGENTS=1`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common_run::RunRepo;
+use crate::common_run::RunRepo;
 
 const PRESETS: [&str; 7] = ["claude", "codex", "gemini", "aider", "opencode", "qwen", "copilot"];
 

@@ -3,13 +3,11 @@
 //! repositories: exit codes, what is written (and, as often, what is not), and how bad input is
 //! reported.
 
-mod common;
-
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use common::{Change, TestRepo, is_generated_line, issue_text, json_of, line_diff, row, run, texts};
+use crate::common::{Change, TestRepo, is_generated_line, issue_text, json_of, line_diff, row, run, texts};
 use serde_json::Value;
 
 const CATALOG: &str = "SAF_ISSUE_CATALOG.md";
@@ -347,7 +345,7 @@ fn malformed_issue_files_get_a_path_line_error_no_panic_and_sync_writes_nothing(
         let at = if line == 0 { "issues/E/E-02.md: ".to_string() } else { format!("issues/E/E-02.md:{line}: ") };
         for args in [&["sync"][..], &["sync", "--check"], &["status"], &["validate"], &["doctor"], &["new", "E", "x", "--no-sync"]] {
             let out = r.cmd().args(args).output().unwrap();
-            let (o, e) = common::texts(&out);
+            let (o, e) = crate::common::texts(&out);
             assert!(!e.contains("panicked"), "{what} {args:?}: {e}");
             let code = out.status.code();
             match args[0] {
