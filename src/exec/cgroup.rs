@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::exec::process::Found;
+use crate::exec::process::FoundProcess;
 
 /// A lane's cgroup.
 #[derive(Debug)]
@@ -106,9 +106,9 @@ impl LaneGroup {
     }
 
     /// End every process still in the cgroup and remove it; the processes found, named.
-    pub fn end(&self) -> Vec<Found> {
-        let found: Vec<Found> =
-            self.members().into_iter().map(|pid| Found { pid, name: comm(pid).unwrap_or_else(|| "?".into()) }).collect();
+    pub fn end(&self) -> Vec<FoundProcess> {
+        let found: Vec<FoundProcess> =
+            self.members().into_iter().map(|pid| FoundProcess { pid, name: comm(pid).unwrap_or_else(|| "?".into()) }).collect();
         if !found.is_empty() {
             let killed = std::fs::write(self.dir.join("cgroup.kill"), "1").is_ok();
             if !killed {

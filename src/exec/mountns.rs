@@ -129,7 +129,7 @@ unsafe fn write_proc(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
 /// One bind mount: `path` onto itself, then remounted with `flags` (read-only or not, and the
 /// flags its mount had, which a user namespace may not drop).
 #[derive(Debug, Clone)]
-struct Step {
+struct BindMount {
     path: CString,
     flags: libc::c_ulong,
 }
@@ -139,7 +139,7 @@ struct Step {
 pub struct MountPlan {
     /// `Some` when each child enters a user namespace of its own first ([`Support::Child`]).
     user: Option<IdMaps>,
-    steps: Vec<Step>,
+    steps: Vec<BindMount>,
     /// The folders kept read-only (for messages).
     read_only: Vec<PathBuf>,
 }
@@ -165,7 +165,7 @@ impl MountPlan {
             .map(|(p, readonly)| {
                 let kept = mount_flags(&p)?;
                 let flags = libc::MS_BIND | libc::MS_REMOUNT | kept | if readonly { libc::MS_RDONLY } else { 0 };
-                Ok(Step { path: CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?, flags })
+                Ok(BindMount { path: CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?, flags })
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(MountPlan { user: per_child.then(IdMaps::own), steps, read_only: ro })

@@ -583,7 +583,7 @@ pub struct Running {
     started: Instant,
     timeout: Option<Duration>,
     grace: Duration,
-    exit_rx: Receiver<Exit>,
+    exit_rx: Receiver<EndedAt>,
     /// True once the leader is reaped; held while signalling the group (see module docs).
     reaped: Arc<Mutex<bool>>,
     ending: Option<Ending>,
@@ -598,7 +598,7 @@ struct CaptureHandle {
 }
 
 /// What the waiter thread reports: the ending and when the leader ended.
-type Exit = (Ending, Instant);
+type EndedAt = (Ending, Instant);
 
 impl Running {
     /// Hands a started child to a waiter thread (and its capture pipe, if any, to a reader
@@ -806,7 +806,7 @@ impl Drop for Running {
 }
 
 /// The waiter thread: block until the leader exits, clean up its group, reap it.
-fn watch_child(mut child: Child, reaped: &Mutex<bool>) -> Exit {
+fn watch_child(mut child: Child, reaped: &Mutex<bool>) -> EndedAt {
     let pid = child.id();
     let is_zombie = wait_exited_nowait(pid);
     let ended_at = Instant::now();
@@ -1165,12 +1165,12 @@ pub fn group_leaders_with_env(vars: &[(&str, &str)]) -> Vec<u32> {
 
 /// A process found by [`processes_with_env`] or [`adopted_orphans`]: its pid and command name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub struct FoundProcess {
     pub pid: u32,
     pub name: String,
 }
 
-impl std::fmt::Display for Found {
+impl std::fmt::Display for FoundProcess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.pid, self.name)
     }
@@ -1199,7 +1199,7 @@ fn live_pids() -> impl Iterator<Item = (u32, String, u32)> {
 /// Every live process (not only group leaders) whose environment holds every `NAME=value` of
 /// `vars`: what a worker started keeps its `LANES_RUN_ID` and `LANES_LANE`, also after `setsid`,
 /// a double fork or `nohup`. Linux `/proc`; elsewhere none.
-pub fn processes_with_env(vars: &[(&str, &str)]) -> Vec<Found> {
+pub fn processes_with_env(vars: &[(&str, &str)]) -> Vec<FoundProcess> {
     let wanted: Vec<Vec<u8>> = vars.iter().map(|(k, v)| format!("{k}={v}").into_bytes()).collect();
     let me = std::process::id();
     live_pids()
@@ -1208,7 +1208,7 @@ pub fn processes_with_env(vars: &[(&str, &str)]) -> Vec<Found> {
             std::fs::read(format!("/proc/{pid}/environ"))
                 .is_ok_and(|env| wanted.iter().all(|w| env.split(|b| *b == 0).any(|kv| kv == w.as_slice())))
         })
-        .map(|(pid, name, _)| Found { pid, name })
+        .map(|(pid, name, _)| FoundProcess { pid, name })
         .collect()
 }
 
@@ -1224,15 +1224,15 @@ pub fn become_subreaper() -> bool {
 
 /// This process's live children that are not in `known`: after every worker and check has
 /// ended, what is left is what they left behind (see [`become_subreaper`]).
-pub fn adopted_orphans(known: &[u32]) -> Vec<Found> {
+pub fn adopted_orphans(known: &[u32]) -> Vec<FoundProcess> {
     let me = std::process::id();
-    live_pids().filter(|(pid, _, ppid)| *ppid == me && !known.contains(pid)).map(|(pid, name, _)| Found { pid, name }).collect()
+    live_pids().filter(|(pid, _, ppid)| *ppid == me && !known.contains(pid)).map(|(pid, name, _)| FoundProcess { pid, name }).collect()
 }
 
 /// End `found`: SIGTERM, then SIGKILL to those still there after `grace`; an adopted orphan
 /// (our child now) is reaped, by its own pid only.
 #[allow(unsafe_code)]
-pub fn end_processes(found: &[Found], grace: Duration) {
+pub fn end_processes(found: &[FoundProcess], grace: Duration) {
     let me = std::process::id();
     for f in found {
         // SAFETY: signals a process found by pid; a pid that is gone is an ESRCH.

@@ -320,36 +320,36 @@ impl serde::Serialize for GitShield {
 
 /// Whether this process can sandbox its children.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+pub enum SandboxStatus {
     /// Landlock enforces the policy.
     Enforced,
     /// It cannot; the reason.
     Missing(String),
 }
 
-impl Status {
+impl SandboxStatus {
     pub fn is_enforced(&self) -> bool {
-        matches!(self, Status::Enforced)
+        matches!(self, SandboxStatus::Enforced)
     }
 }
 
 /// Whether Landlock can be used here (checked once per process).
-pub fn status() -> &'static Status {
-    static STATUS: OnceLock<Status> = OnceLock::new();
+pub fn status() -> &'static SandboxStatus {
+    static STATUS: OnceLock<SandboxStatus> = OnceLock::new();
     STATUS.get_or_init(|| {
         if std::env::var_os("LANES_SANDBOX").is_some_and(|v| v == "off") {
-            return Status::Missing("LANES_SANDBOX=off".into());
+            return SandboxStatus::Missing("LANES_SANDBOX=off".into());
         }
         match Ruleset::default().handle_access(AccessFs::Execute).and_then(|r| r.create()) {
             Ok(created) => {
                 let fd: Option<OwnedFd> = created.into();
                 if fd.is_some() {
-                    Status::Enforced
+                    SandboxStatus::Enforced
                 } else {
-                    Status::Missing("this kernel does not provide Landlock (Linux 5.13 or later with Landlock enabled)".into())
+                    SandboxStatus::Missing("this kernel does not provide Landlock (Linux 5.13 or later with Landlock enabled)".into())
                 }
             }
-            Err(e) => Status::Missing(format!("Landlock could not be set up: {e}")),
+            Err(e) => SandboxStatus::Missing(format!("Landlock could not be set up: {e}")),
         }
     })
 }
@@ -357,8 +357,8 @@ pub fn status() -> &'static Status {
 /// The one-line warning callers show once when there is no sandbox.
 pub fn missing_warning() -> Option<String> {
     match status() {
-        Status::Enforced => None,
-        Status::Missing(why) => Some(format!(
+        SandboxStatus::Enforced => None,
+        SandboxStatus::Missing(why) => Some(format!(
             "no sandbox for verification commands: {why}; checks run with the scrubbed environment only and can write anywhere you can"
         )),
     }
@@ -373,8 +373,8 @@ pub fn workers_warning(sandbox: bool) -> Option<String> {
         return Some(format!("workers run without the sandbox (--no-sandbox-workers or sandbox_workers: false): {gives_up}"));
     }
     match status() {
-        Status::Enforced => None,
-        Status::Missing(why) => Some(format!("no sandbox for workers: {why}; {gives_up}")),
+        SandboxStatus::Enforced => None,
+        SandboxStatus::Missing(why) => Some(format!("no sandbox for workers: {why}; {gives_up}")),
     }
 }
 

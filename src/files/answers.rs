@@ -68,7 +68,7 @@ pub struct Answers {
 
 /// What is remembered (one answer of each kind).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum AnswerKind {
     /// `sync`: the catalog is in sync; the number of issues.
     InSync = 1,
     /// `validate`: its report.
@@ -89,35 +89,35 @@ impl Answers {
 
     /// The number of issues of a catalog found in sync with exactly these inputs, if it was.
     pub fn in_sync(&self, summaries: u64, inputs: &Inputs) -> Option<usize> {
-        let payload = self.recall(Kind::InSync, inputs.fingerprint(summaries))?;
+        let payload = self.recall(AnswerKind::InSync, inputs.fingerprint(summaries))?;
         usize::try_from(u64::from_le_bytes(payload.as_slice().try_into().ok()?)).ok()
     }
 
     /// Remember that the catalog is in sync with `issues` issues under these inputs.
     pub fn remember_in_sync(&self, summaries: u64, inputs: &Inputs, issues: usize) {
-        self.remember(Kind::InSync, inputs.fingerprint(summaries), &(issues as u64).to_le_bytes());
+        self.remember(AnswerKind::InSync, inputs.fingerprint(summaries), &(issues as u64).to_le_bytes());
     }
 
     /// The `validate` report computed from exactly these inputs, if there is one.
     pub fn validated(&self, summaries: u64, inputs: &Inputs) -> Option<Report> {
-        let payload = self.recall(Kind::Validated, inputs.fingerprint(summaries))?;
+        let payload = self.recall(AnswerKind::Validated, inputs.fingerprint(summaries))?;
         decode_report(&payload)
     }
 
     /// Remember the `validate` report of these inputs.
     pub fn remember_validated(&self, summaries: u64, inputs: &Inputs, report: &Report) {
-        self.remember(Kind::Validated, inputs.fingerprint(summaries), &encode_report(report));
+        self.remember(AnswerKind::Validated, inputs.fingerprint(summaries), &encode_report(report));
     }
 
     /// A value remembered as JSON under `kind` for exactly these inputs and `extra` (what else
     /// the answer depends on: options, a base commit).
-    pub fn recalled<T: serde::de::DeserializeOwned>(&self, kind: Kind, summaries: u64, inputs: &Inputs, extra: &str) -> Option<T> {
+    pub fn recalled<T: serde::de::DeserializeOwned>(&self, kind: AnswerKind, summaries: u64, inputs: &Inputs, extra: &str) -> Option<T> {
         let payload = self.recall(kind, inputs.fingerprint_with(summaries, extra))?;
         serde_json::from_slice(&payload).ok()
     }
 
     /// Remember `value` as JSON under `kind` (see [`Answers::recalled`]).
-    pub fn keep<T: serde::Serialize>(&self, kind: Kind, summaries: u64, inputs: &Inputs, extra: &str, value: &T) {
+    pub fn keep<T: serde::Serialize>(&self, kind: AnswerKind, summaries: u64, inputs: &Inputs, extra: &str, value: &T) {
         if let Ok(payload) = serde_json::to_vec(value) {
             self.remember(kind, inputs.fingerprint_with(summaries, extra), &payload);
         }
@@ -148,14 +148,14 @@ impl Answers {
     }
 
     /// The payload of the answer of `kind` under `fingerprint` (only its checksum is checked).
-    fn recall(&self, kind: Kind, fingerprint: u64) -> Option<Vec<u8>> {
+    fn recall(&self, kind: AnswerKind, fingerprint: u64) -> Option<Vec<u8>> {
         let bytes = std::fs::read(&self.file).ok()?;
         let (_, _, payload, sum) = Answers::parse(&bytes)?.into_iter().find(|(k, f, _, _)| *k == kind as u8 && *f == fingerprint)?;
         (issue_cache::hash(payload) == sum).then(|| payload.to_vec())
     }
 
     /// Replace the answer of `kind` (atomically; errors are ignored, as for the summary cache).
-    fn remember(&self, kind: Kind, fingerprint: u64, payload: &[u8]) {
+    fn remember(&self, kind: AnswerKind, fingerprint: u64, payload: &[u8]) {
         let mut records = self.records().unwrap_or_default();
         records.retain(|(k, _, _)| *k != kind as u8);
         records.push((kind as u8, fingerprint, payload.to_vec()));
@@ -260,7 +260,7 @@ pub fn answer<T, E>(
     root: &Path,
     config: Config,
     cache_dir: &Path,
-    kind: Kind,
+    kind: AnswerKind,
     extra: &str,
     compute: impl FnOnce(&Workspace, Option<&[u8]>) -> std::result::Result<T, E>,
 ) -> std::result::Result<T, E>
@@ -346,7 +346,7 @@ mod tests {
         write("E-01");
         let calls = std::cell::Cell::new(0);
         let get = |extra: &str| {
-            answer(&root, Config::defaults(), &cache, Kind::Plan, extra, |ws, _| {
+            answer(&root, Config::defaults(), &cache, AnswerKind::Plan, extra, |ws, _| {
                 calls.set(calls.get() + 1);
                 Ok::<_, crate::base::error::Error>(ws.issues.len())
             })

@@ -11,7 +11,7 @@ use crate::files::text::TrimFast;
 
 /// A value in the subset.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
+pub enum YamlValue {
     Null,
     /// A plain decimal integer.
     Int(i64),
@@ -23,7 +23,7 @@ pub enum Value {
 
 /// [`each`]'s keys, lines and values as a list (for the tests).
 #[cfg(test)]
-fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
+fn parse(yaml: &str) -> Option<Vec<(&str, usize, YamlValue)>> {
     let mut out = Vec::new();
     each(yaml, |key, at, value| {
         out.push((key, at, value));
@@ -36,7 +36,7 @@ fn parse(yaml: &str) -> Option<Vec<(&str, usize, Value)>> {
 /// and its value to `take` as it is read (no list of them is built). `None` means "use the full
 /// parser": from the text, or from `take`, it stops the reading, and whatever `take` was given
 /// is then to be dropped.
-pub fn each<'y>(yaml: &'y str, mut take: impl FnMut(&'y str, usize, Value) -> Option<()>) -> Option<()> {
+pub fn each<'y>(yaml: &'y str, mut take: impl FnMut(&'y str, usize, YamlValue) -> Option<()>) -> Option<()> {
     // The keys so far, to refuse a duplicate (as YAML does); frontmatter with more keys than
     // this goes to the full parser.
     let mut seen: [&str; MAX_KEYS] = [""; MAX_KEYS];
@@ -87,10 +87,10 @@ pub fn each<'y>(yaml: &'y str, mut take: impl FnMut(&'y str, usize, Value) -> Op
                 lines.next();
             }
             items.shrink_to_fit();
-            if items.is_empty() { Value::Null } else { Value::List(items) }
+            if items.is_empty() { YamlValue::Null } else { YamlValue::List(items) }
         } else if let Some(inner) = rest.strip_prefix('[') {
             let inner = inner.strip_suffix(']')?;
-            Value::List(flow_items(inner)?)
+            YamlValue::List(flow_items(inner)?)
         } else {
             scalar(rest)?
         };
@@ -139,22 +139,22 @@ fn strip_comment_plain(v: &str) -> &str {
 
 /// A scalar value: quoted string, plain integer, null, or a plain string that no YAML schema
 /// reads as anything else.
-fn scalar(v: &str) -> Option<Value> {
+fn scalar(v: &str) -> Option<YamlValue> {
     match v.as_bytes().first()? {
-        b'"' | b'\'' => quoted(v).map(Value::Str),
+        b'"' | b'\'' => quoted(v).map(YamlValue::Str),
         _ => {
             if is_null(v) {
-                return Some(Value::Null);
+                return Some(YamlValue::Null);
             }
             match v {
-                "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
-                "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+                "true" | "True" | "TRUE" => return Some(YamlValue::Bool(true)),
+                "false" | "False" | "FALSE" => return Some(YamlValue::Bool(false)),
                 _ => {}
             }
             if let Some(n) = plain_int(v) {
-                return Some(Value::Int(n));
+                return Some(YamlValue::Int(n));
             }
-            plain_str(v).map(|s| Value::Str(s.to_string()))
+            plain_str(v).map(|s| YamlValue::Str(s.to_string()))
         }
     }
 }
@@ -304,15 +304,15 @@ mod tests {
     fn reads_the_subset() {
         let y = "# c\nissue_id: \"E-01\"\nlane: E # note\nseverity: 7\ntype_tags: [\"a\", b, 'c''d']\nstatus: 'OPEN'\naffected_paths:\n  - \"x/y.md\"\n  - z\ndepends_on: []\nblocks:\nempty: ~\n";
         let v = parse(y).unwrap();
-        assert_eq!(v[0], ("issue_id", 1, Value::Str("E-01".into())));
-        assert_eq!(v[1], ("lane", 2, Value::Str("E".into())));
-        assert_eq!(v[2], ("severity", 3, Value::Int(7)));
-        assert_eq!(v[3], ("type_tags", 4, Value::List(vec!["a".into(), "b".into(), "c'd".into()])));
-        assert_eq!(v[4], ("status", 5, Value::Str("OPEN".into())));
-        assert_eq!(v[5], ("affected_paths", 6, Value::List(vec!["x/y.md".into(), "z".into()])));
-        assert_eq!(v[6], ("depends_on", 9, Value::List(vec![])));
-        assert_eq!(v[7], ("blocks", 10, Value::Null));
-        assert_eq!(v[8], ("empty", 11, Value::Null));
+        assert_eq!(v[0], ("issue_id", 1, YamlValue::Str("E-01".into())));
+        assert_eq!(v[1], ("lane", 2, YamlValue::Str("E".into())));
+        assert_eq!(v[2], ("severity", 3, YamlValue::Int(7)));
+        assert_eq!(v[3], ("type_tags", 4, YamlValue::List(vec!["a".into(), "b".into(), "c'd".into()])));
+        assert_eq!(v[4], ("status", 5, YamlValue::Str("OPEN".into())));
+        assert_eq!(v[5], ("affected_paths", 6, YamlValue::List(vec!["x/y.md".into(), "z".into()])));
+        assert_eq!(v[6], ("depends_on", 9, YamlValue::List(vec![])));
+        assert_eq!(v[7], ("blocks", 10, YamlValue::Null));
+        assert_eq!(v[8], ("empty", 11, YamlValue::Null));
     }
 
     #[test]
@@ -326,7 +326,7 @@ mod tests {
     fn flow_lists_are_sized_to_their_items() {
         for (y, n) in [("a: []\n", 0), ("a: [x]\n", 1), ("a: [x, \"y\", 'z']\n", 3)] {
             let Some(v) = parse(y) else { panic!("{y:?} is in the subset") };
-            let Value::List(items) = &v[0].2 else { panic!("{y:?} is a list") };
+            let YamlValue::List(items) = &v[0].2 else { panic!("{y:?} is a list") };
             assert_eq!((items.len(), items.capacity()), (n, n), "{y:?}");
         }
     }

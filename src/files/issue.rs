@@ -505,25 +505,25 @@ fn key_lines(text: &str, split: &Split) -> [u32; KEYS.len()] {
 /// Field types mirror what serde would accept; anything that would need a conversion or an error
 /// message goes to the full parser.
 fn fast_raw_meta(yaml: &str, yaml_line: usize) -> Option<(RawMeta, [u32; KEYS.len()])> {
-    use crate::files::fastyaml::Value;
+    use crate::files::fastyaml::YamlValue;
     let mut m = RawMeta::default();
     let mut lines = [0u32; KEYS.len()];
     crate::files::fastyaml::each(yaml, |key, at, value| {
-        let scalar = |v: Value| -> Option<Option<Scalar>> {
+        let scalar = |v: YamlValue| -> Option<Option<Scalar>> {
             match v {
-                Value::Null => Some(None),
-                Value::Int(n) => Some(Some(Scalar::Int(n))),
-                Value::Bool(b) => Some(Some(Scalar::Bool(b))),
-                Value::Str(s) => Some(Some(Scalar::Str(s))),
-                Value::List(_) => None,
+                YamlValue::Null => Some(None),
+                YamlValue::Int(n) => Some(Some(Scalar::Int(n))),
+                YamlValue::Bool(b) => Some(Some(Scalar::Bool(b))),
+                YamlValue::Str(s) => Some(Some(Scalar::Str(s))),
+                YamlValue::List(_) => None,
             }
         };
-        let list = |v: Value| -> Option<OneOrMany> {
+        let list = |v: YamlValue| -> Option<OneOrMany> {
             match v {
-                Value::Null => Some(OneOrMany::None),
-                Value::Str(s) => Some(OneOrMany::One(s)),
-                Value::List(v) => Some(OneOrMany::Many(v)),
-                Value::Int(_) | Value::Bool(_) => None,
+                YamlValue::Null => Some(OneOrMany::None),
+                YamlValue::Str(s) => Some(OneOrMany::One(s)),
+                YamlValue::List(v) => Some(OneOrMany::Many(v)),
+                YamlValue::Int(_) | YamlValue::Bool(_) => None,
             }
         };
         // The value in its field, and the key's place in `KEYS` (one comparison per known key; a

@@ -90,7 +90,7 @@ impl Stat {
 
 /// One entry of a cache file: where its path and encoded summary lie in the file's bytes.
 #[derive(Debug)]
-struct Slot {
+struct CacheSlot {
     path: Range<usize>,
     key: Key,
     summary: Range<usize>,
@@ -110,7 +110,7 @@ pub struct IssueCache {
     /// The body's checksum as read: one number for every key and summary in the file.
     checksum: Option<u64>,
     /// Sorted by path bytes (the writer sorts; a file out of order is corrupt).
-    slots: Vec<Slot>,
+    slots: Vec<CacheSlot>,
 }
 
 impl IssueCache {
@@ -208,7 +208,7 @@ impl IssueCache {
     /// [`IssueCache::proves`] for the file `name` in the folder `dir` (paths relative to the
     /// root, as bytes), without joining them.
     pub fn proves_in(&self, dir: &[u8], name: &[u8], key: &Key, hint: usize) -> bool {
-        let is_at = |s: &Slot| {
+        let is_at = |s: &CacheSlot| {
             let path = &self.bytes[s.path.clone()];
             path.len() == dir.len() + 1 + name.len() && path.starts_with(dir) && path[dir.len()] == b'/' && path.ends_with(name)
         };
@@ -429,7 +429,7 @@ fn combined(keys_sum: u64, summaries_sum: u64) -> u64 {
 /// Check a cache file's stamp and checksums and index its entries (paths and keys only). With
 /// `summaries` false, `bytes` may end after the key table: the summaries are not checked (they
 /// cannot be decoded then), and the checksum stands for them as written.
-fn index(bytes: &[u8], summaries: bool) -> Option<(Vec<Slot>, u64)> {
+fn index(bytes: &[u8], summaries: bool) -> Option<(Vec<CacheSlot>, u64)> {
     let h = head(bytes)?;
     let table = bytes.get(h.keys.clone())?;
     if hash(table) != h.keys_sum {
@@ -444,7 +444,7 @@ fn index(bytes: &[u8], summaries: bool) -> Option<(Vec<Slot>, u64)> {
         return None;
     }
     let mut r = Reader { b: bytes, at: h.keys.start };
-    let mut slots: Vec<Slot> = Vec::with_capacity(h.entries);
+    let mut slots: Vec<CacheSlot> = Vec::with_capacity(h.entries);
     for _ in 0..h.entries {
         let path = r.range()?;
         let key = r.key()?;
@@ -454,7 +454,7 @@ fn index(bytes: &[u8], summaries: bool) -> Option<(Vec<Slot>, u64)> {
         if slots.last().is_some_and(|prev| bytes[prev.path.clone()] >= bytes[path.clone()]) || (summaries && summary.end > bytes.len()) {
             return None;
         }
-        slots.push(Slot { path, key, summary });
+        slots.push(CacheSlot { path, key, summary });
     }
     (r.at == h.keys.end).then_some((slots, combined(h.keys_sum, h.summaries_sum)))
 }

@@ -402,7 +402,7 @@ struct LaneListing {
     /// `issues/<LANE>`, relative to the root.
     rel_dir: PathBuf,
     names: Vec<u8>,
-    entries: Vec<Entry>,
+    entries: Vec<ListedFile>,
     /// Whether the entries (in name-byte order) are in natural id order too.
     in_natural_order: bool,
     problems: Vec<Problem>,
@@ -410,7 +410,7 @@ struct LaneListing {
 
 /// One listed file: where its name lies in [`LaneListing::names`], its first eight bytes as a
 /// number (for sorting), and its stat data.
-struct Entry {
+struct ListedFile {
     prefix: u64,
     start: u32,
     len: u32,
@@ -418,12 +418,12 @@ struct Entry {
 }
 
 impl LaneListing {
-    fn name(&self, e: &Entry) -> &[u8] {
+    fn name(&self, e: &ListedFile) -> &[u8] {
         &self.names[e.start as usize..][..e.len as usize]
     }
 
     /// The name without `.md` (listed names are ids, so UTF-8).
-    fn stem(&self, e: &Entry) -> Option<&str> {
+    fn stem(&self, e: &ListedFile) -> Option<&str> {
         std::str::from_utf8(self.name(e)).ok()?.strip_suffix(".md")
     }
 
@@ -557,16 +557,16 @@ fn list_lane(root: &Path, issues: &Path, lane: &str, stat: bool) -> Result<LaneL
             return Err(Error::io("read directory", &sub, std::io::ErrorKind::OutOfMemory.into()));
         };
         names.extend_from_slice(fname);
-        entries.push(Entry { prefix: name_prefix(fname), start, len, stat: st.filter(|_| stat).map(|s| Stat::of_raw(&s)) });
+        entries.push(ListedFile { prefix: name_prefix(fname), start, len, stat: st.filter(|_| stat).map(|s| Stat::of_raw(&s)) });
     }
     // By name bytes (the folder is the same): most names differ in their first eight bytes, so
     // most comparisons are of one number.
-    let name = |e: &Entry| &names[e.start as usize..][..e.len as usize];
+    let name = |e: &ListedFile| &names[e.start as usize..][..e.len as usize];
     entries.sort_unstable_by(|a, b| a.prefix.cmp(&b.prefix).then_with(|| name(a).cmp(name(b))));
     // Listed names are ids (checked above), so UTF-8. Two names of one length with digits in the
     // same places (zero-padded ids) compare naturally as they compare by bytes: only the others
     // are compared digit run by digit run.
-    let stem = |e: &Entry| std::str::from_utf8(&name(e)[..e.len as usize - 3]).unwrap_or("");
+    let stem = |e: &ListedFile| std::str::from_utf8(&name(e)[..e.len as usize - 3]).unwrap_or("");
     let same_shape = |a: &[u8], b: &[u8]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.is_ascii_digit() == y.is_ascii_digit());
     let in_natural_order =
         entries.windows(2).all(|w| same_shape(name(&w[0]), name(&w[1])) || names::natural_cmp(stem(&w[0]), stem(&w[1])).is_le());

@@ -77,7 +77,7 @@ use git2::{Delta, DiffOptions, Oid, Repository, Tree};
 use rayon::prelude::*;
 
 use crate::base::error::{Error, Problem, Result};
-use crate::files::answers::Kind;
+use crate::files::answers::AnswerKind;
 use crate::files::catalog::Catalog;
 use crate::files::config::{CONFIG_FILE, Config, Overrides};
 use crate::files::issue::{Issue, Status};
@@ -399,7 +399,7 @@ fn from_files(tip: &TipUnderCheck<'_>, config: Config, untouched: bool, commits:
             let repo = tip.repo;
             let index = Stat::of_path(&repo.git.path().join("index"));
             let extra = format!("base {:?}; ignores {:?}; index {index:?}", tip.base, ignore_stamps(repo, &config));
-            crate::files::answers::answer(&repo.root, config, &repo.cache_dir(), Kind::Check, &extra, |ws, _| compute(ws))
+            crate::files::answers::answer(&repo.root, config, &repo.cache_dir(), AnswerKind::Check, &extra, |ws, _| compute(ws))
         }
         TipFiles::Tree(..) if untouched => compute(&Workspace::from_files(&tip.repo.root, config, vec![], vec![])),
         TipFiles::Tree(..) => compute(&load_workspace(tip.repo, tip.snap, config)?),

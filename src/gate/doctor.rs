@@ -1,5 +1,5 @@
 //! `doctor`: find what needs repair — duplicate ids, leftovers of dead runs — and describe each
-//! repair as an [`Action`]. `doctor --fix` applies exactly the printed plan, nothing else.
+//! repair as a [`Repair`]. `doctor --fix` applies exactly the printed plan, nothing else.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use crate::files::workspace::Workspace;
 /// One repair step.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
+pub enum Repair {
     /// Give a duplicated issue a fresh id: rename the file, rewrite `issue_id` and the title's id.
     Renumber { path: PathBuf, old_id: String, new_id: String, new_path: PathBuf, kept: PathBuf },
     /// Drop git's records of worktrees whose folder is gone (`git worktree prune`): a run killed
@@ -21,13 +21,13 @@ pub enum Action {
     PruneWorktrees { missing: Vec<PathBuf> },
 }
 
-impl std::fmt::Display for Action {
+impl std::fmt::Display for Repair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Action::Renumber { path, old_id, new_id, new_path, kept } => {
+            Repair::Renumber { path, old_id, new_id, new_path, kept } => {
                 write!(f, "renumber {old_id} in {} to {new_id} ({}); {} keeps {old_id}", path.display(), new_path.display(), kept.display())
             }
-            Action::PruneWorktrees { missing } => write!(
+            Repair::PruneWorktrees { missing } => write!(
                 f,
                 "prune {} registered worktree(s) whose folder is missing: {}",
                 missing.len(),
@@ -47,7 +47,7 @@ pub struct Note {
 /// The repair plan.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Plan {
-    pub actions: Vec<Action>,
+    pub actions: Vec<Repair>,
     pub notes: Vec<Note>,
 }
 
@@ -56,7 +56,7 @@ pub struct Plan {
 /// before an untracked one (`is_tracked`), the older before the newer (modification time), then
 /// natural path order. Each other file gets the next free number of its id's prefix, in the same
 /// folder, with the same zero padding.
-pub fn renumber_plan(ws: &Workspace, is_tracked: &dyn Fn(&std::path::Path) -> bool) -> Vec<Action> {
+pub fn renumber_plan(ws: &Workspace, is_tracked: &dyn Fn(&std::path::Path) -> bool) -> Vec<Repair> {
     let mut groups: BTreeMap<&str, Vec<&Issue>> = BTreeMap::new();
     for i in &ws.issues {
         groups.entry(i.id()).or_default().push(i);
@@ -90,7 +90,7 @@ pub fn renumber_plan(ws: &Workspace, is_tracked: &dyn Fn(&std::path::Path) -> bo
             let new_id =
                 if names::trailing_number(id).is_some() { format!("{prefix}{:0width$}", *next) } else { format!("{id}-{}", *next) };
             let new_path = dup.path.with_file_name(format!("{new_id}.md"));
-            actions.push(Action::Renumber {
+            actions.push(Repair::Renumber {
                 path: dup.path.clone(),
                 old_id: id.to_string(),
                 new_id,
@@ -109,13 +109,13 @@ fn prefix_of(id: &str) -> &str {
 /// Apply actions exactly. Renumbering never deletes anything: the file is first renamed to its new
 /// name without replacing anything there (refused if that name is taken), then its id is
 /// rewritten in place.
-pub fn apply(ws: &Workspace, actions: &[Action]) -> Result<()> {
+pub fn apply(ws: &Workspace, actions: &[Repair]) -> Result<()> {
     for a in actions {
         match a {
-            Action::PruneWorktrees { .. } => {
+            Repair::PruneWorktrees { .. } => {
                 crate::git::worktree::prune(&ws.root)?;
             }
-            Action::Renumber { path, old_id, new_id, new_path, .. } => {
+            Repair::Renumber { path, old_id, new_id, new_path, .. } => {
                 let issue = ws.issues.iter().find(|i| &i.path == path && i.id() == old_id);
                 let Some(issue) = issue else { continue };
                 let mut e = Edit::new(issue);
@@ -137,9 +137,9 @@ pub fn apply(ws: &Workspace, actions: &[Action]) -> Result<()> {
 }
 
 /// The repair for registered worktrees whose folder is missing, if there are any.
-pub fn prune_plan(repo_root: &std::path::Path) -> Vec<Action> {
+pub fn prune_plan(repo_root: &std::path::Path) -> Vec<Repair> {
     let missing = crate::git::worktree::missing(repo_root);
-    if missing.is_empty() { Vec::new() } else { vec![Action::PruneWorktrees { missing }] }
+    if missing.is_empty() { Vec::new() } else { vec![Repair::PruneWorktrees { missing }] }
 }
 
 /// Rename `from` to `to` only when `to` does not exist (a hard link, then unlink: never replaces).
@@ -172,7 +172,7 @@ pub fn evidence_notes(ws: &Workspace) -> Vec<Note> {
 /// The pool is not a leftover: its worktrees wait for the next run (one note says how many and
 /// how to empty it). A pooled worktree that holds something, and a folder in the pool that is no
 /// registered pooled worktree (a kill inside `git worktree move`, or the user's), get a note each.
-fn pool_notes(repo: &crate::git::repo::Repo, config: &crate::files::config::Config, pooled: &[crate::run::clean::Action]) -> Vec<Note> {
+fn pool_notes(repo: &crate::git::repo::Repo, config: &crate::files::config::Config, pooled: &[crate::run::clean::CleanStep]) -> Vec<Note> {
     let dir = crate::git::pool::pool_dir(repo, config);
     let mut notes = Vec::new();
     let reusable = pooled.iter().filter(|a| a.action == "remove").count();

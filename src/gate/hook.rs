@@ -31,7 +31,7 @@ pub fn script() -> String {
 /// One thing `install` or `uninstall` did (or found already done).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
+pub enum HookAction {
     /// Our hook was written.
     Installed { path: PathBuf },
     /// An older version of our hook was replaced.
@@ -70,7 +70,7 @@ fn is_ours(p: &Path) -> bool {
 }
 
 /// Install the hook into `dir`.
-pub fn install(dir: &Path) -> Result<Vec<Action>> {
+pub fn install(dir: &Path) -> Result<Vec<HookAction>> {
     fsutil::create_dir_all(dir)?;
     let hook = dir.join("pre-push");
     let chained = dir.join(CHAINED);
@@ -79,10 +79,10 @@ pub fn install(dir: &Path) -> Result<Vec<Action>> {
         if is_ours(&hook) {
             if std::fs::read(&hook).is_ok_and(|b| b == script().as_bytes()) {
                 make_executable(&hook)?;
-                return Ok(vec![Action::AlreadyInstalled { path: hook }]);
+                return Ok(vec![HookAction::AlreadyInstalled { path: hook }]);
             }
             write_hook(&hook)?;
-            return Ok(vec![Action::Updated { path: hook }]);
+            return Ok(vec![HookAction::Updated { path: hook }]);
         }
         if exists(&chained) {
             return Err(Error::State {
@@ -91,30 +91,30 @@ pub fn install(dir: &Path) -> Result<Vec<Action>> {
             });
         }
         std::fs::rename(&hook, &chained).map_err(|e| Error::io("rename", &hook, e))?;
-        actions.push(Action::Chained { from: hook.clone(), to: chained });
+        actions.push(HookAction::Chained { from: hook.clone(), to: chained });
     }
     write_hook(&hook)?;
-    actions.push(Action::Installed { path: hook });
+    actions.push(HookAction::Installed { path: hook });
     Ok(actions)
 }
 
 /// Remove our hook from `dir` and put back the hook it chained, exactly.
-pub fn uninstall(dir: &Path) -> Result<Vec<Action>> {
+pub fn uninstall(dir: &Path) -> Result<Vec<HookAction>> {
     let hook = dir.join("pre-push");
     let chained = dir.join(CHAINED);
     let mut actions = Vec::new();
     if exists(&hook) {
         if !is_ours(&hook) {
-            return Ok(vec![Action::NotOurs { path: hook }]);
+            return Ok(vec![HookAction::NotOurs { path: hook }]);
         }
         std::fs::remove_file(&hook).map_err(|e| Error::io("remove", &hook, e))?;
-        actions.push(Action::Removed { path: hook.clone() });
+        actions.push(HookAction::Removed { path: hook.clone() });
     } else {
-        actions.push(Action::NotInstalled { path: hook.clone() });
+        actions.push(HookAction::NotInstalled { path: hook.clone() });
     }
     if exists(&chained) {
         std::fs::rename(&chained, &hook).map_err(|e| Error::io("rename", &chained, e))?;
-        actions.push(Action::Restored { from: chained, to: hook });
+        actions.push(HookAction::Restored { from: chained, to: hook });
     }
     Ok(actions)
 }
@@ -147,14 +147,14 @@ mod tests {
         std::fs::write(&hook, b"#!/bin/sh\nexit 0\n").unwrap();
         let before = std::fs::metadata(&hook).unwrap().permissions();
         let a = install(d.path()).unwrap();
-        assert!(matches!(a[0], Action::Chained { .. }), "{a:?}");
+        assert!(matches!(a[0], HookAction::Chained { .. }), "{a:?}");
         assert_eq!(std::fs::read_to_string(&hook).unwrap(), script());
-        assert!(matches!(install(d.path()).unwrap()[0], Action::AlreadyInstalled { .. }));
+        assert!(matches!(install(d.path()).unwrap()[0], HookAction::AlreadyInstalled { .. }));
         let a = uninstall(d.path()).unwrap();
         assert_eq!(a.len(), 2);
         assert_eq!(std::fs::read(&hook).unwrap(), b"#!/bin/sh\nexit 0\n");
         assert_eq!(std::fs::metadata(&hook).unwrap().permissions(), before);
-        assert!(matches!(uninstall(d.path()).unwrap()[0], Action::NotOurs { .. }));
+        assert!(matches!(uninstall(d.path()).unwrap()[0], HookAction::NotOurs { .. }));
         assert!(script().contains(MARKER));
         assert_eq!(TEMPLATE.matches(RULES_LINE).count(), 1, "the template holds the rules' line once");
     }

@@ -33,24 +33,24 @@ pub fn pool_dir(repo: &Repo, config: &Config) -> PathBuf {
 
 /// A worktree marked as pooled.
 #[derive(Debug, Clone)]
-pub enum Entry {
+pub enum PooledWorktree {
     /// At its pooled path, on a detached HEAD, not locked: reusable once its status is clean.
     Parked(Pooled),
     /// Marked as pooled but not as the pool left it (moved, on a branch, locked): never reused.
     Astray { pooled: Pooled, why: String },
 }
 
-impl Entry {
+impl PooledWorktree {
     pub fn pooled(&self) -> &Pooled {
         match self {
-            Entry::Parked(p) | Entry::Astray { pooled: p, .. } => p,
+            PooledWorktree::Parked(p) | PooledWorktree::Astray { pooled: p, .. } => p,
         }
     }
 }
 
 /// Every worktree marked as pooled whose folder exists, in path order. (A marked record whose
 /// folder is gone is `prunable`; `git worktree prune` drops it.)
-pub fn list(repo: &Repo) -> Vec<Entry> {
+pub fn list(repo: &Repo) -> Vec<PooledWorktree> {
     let mut out = Vec::new();
     let Ok(dir) = std::fs::read_dir(repo.common_dir.join("worktrees")) else { return out };
     for admin in dir.flatten().map(|e| e.path()) {
@@ -73,8 +73,8 @@ pub fn list(repo: &Repo) -> Vec<Entry> {
         };
         let pooled = Pooled { path, admin };
         out.push(match why {
-            None => Entry::Parked(pooled),
-            Some(why) => Entry::Astray { pooled, why },
+            None => PooledWorktree::Parked(pooled),
+            Some(why) => PooledWorktree::Astray { pooled, why },
         });
     }
     out.sort_by(|a, b| a.pooled().path.cmp(&b.pooled().path));
@@ -143,8 +143,8 @@ pub fn assign(repo: &Repo, config: &Config, mut items: Vec<&mut NewWorktree>) ->
     let mut parked = Vec::new();
     for entry in list(repo) {
         match entry {
-            Entry::Parked(p) => parked.push(p),
-            Entry::Astray { pooled, why } => notes.push(set_aside(repo, &pooled, &why)),
+            PooledWorktree::Parked(p) => parked.push(p),
+            PooledWorktree::Astray { pooled, why } => notes.push(set_aside(repo, &pooled, &why)),
         }
     }
     // Each candidate's status is read (in parallel) before it is used: a pooled worktree may have
@@ -216,7 +216,7 @@ pub fn retire_many(repo: &Repo, config: &Config, worktrees: &[&Path]) -> Vec<Res
     }
     let prepared = parallel_map(worktrees, |w| prepare_to_pool(w, config));
     let pool = pool_dir(repo, config);
-    let mut room = config.worktree_pool_size.saturating_sub(list(repo).iter().filter(|e| matches!(e, Entry::Parked(_))).count());
+    let mut room = config.worktree_pool_size.saturating_sub(list(repo).iter().filter(|e| matches!(e, PooledWorktree::Parked(_))).count());
     let mut slot = 0usize;
     let mut results: Vec<Option<Result<bool>>> = Vec::new();
     let mut to_remove: Vec<(usize, &Path)> = Vec::new();

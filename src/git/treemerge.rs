@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use git2::{Commit, Oid, Repository};
 
 /// What one side holds at a name: the object id and the file mode.
-type Entry = (Oid, i32);
+type TreeEntry = (Oid, i32);
 
 const TREE_MODE: i32 = 0o040000;
 
@@ -66,7 +66,7 @@ fn walk(repo: &Repository, base: Option<Oid>, ours: Oid, theirs: Oid, write: boo
     };
     let (ours_tree, theirs_tree) = (repo.find_tree(ours)?, repo.find_tree(theirs)?);
     // name -> (base, ours, theirs)
-    let mut names: BTreeMap<Vec<u8>, [Option<Entry>; 3]> = BTreeMap::new();
+    let mut names: BTreeMap<Vec<u8>, [Option<TreeEntry>; 3]> = BTreeMap::new();
     for (side, tree) in [base_tree.as_ref(), Some(&ours_tree), Some(&theirs_tree)].into_iter().enumerate() {
         for e in tree.into_iter().flat_map(|t| t.iter()) {
             names.entry(e.name_bytes().to_vec()).or_default()[side] = Some((e.id(), e.filemode()));

@@ -48,7 +48,7 @@ pub struct CheckRecord {
 /// `unknown`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct Metadata {
+pub struct EvidenceMetadata {
     pub verifier: String,
     pub version: String,
     pub auto_corrected: bool,
@@ -74,7 +74,7 @@ pub struct Evidence {
     #[serde(default)]
     pub checks: Vec<CheckRecord>,
     #[serde(default)]
-    pub metadata: Metadata,
+    pub metadata: EvidenceMetadata,
     /// Extensions: absent in seed files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
@@ -91,9 +91,9 @@ pub struct Evidence {
     pub seal: Option<String>,
 }
 
-impl Default for Metadata {
-    fn default() -> Metadata {
-        Metadata { verifier: "unknown".into(), version: String::new(), auto_corrected: false }
+impl Default for EvidenceMetadata {
+    fn default() -> EvidenceMetadata {
+        EvidenceMetadata { verifier: "unknown".into(), version: String::new(), auto_corrected: false }
     }
 }
 
@@ -117,9 +117,9 @@ impl Evidence {
         self.seal.as_deref() == Some(self.compute_seal().as_str())
     }
 
-    /// Metadata for evidence written by this build.
-    pub fn our_metadata() -> Metadata {
-        Metadata { verifier: "git-lanes".into(), version: env!("CARGO_PKG_VERSION").into(), auto_corrected: false }
+    /// EvidenceMetadata for evidence written by this build.
+    pub fn our_metadata() -> EvidenceMetadata {
+        EvidenceMetadata { verifier: "git-lanes".into(), version: env!("CARGO_PKG_VERSION").into(), auto_corrected: false }
     }
 }
 

@@ -2,7 +2,7 @@
 //! only its work, and a lane cannot reach outside the repository. Start at [`inspect_lane`].
 //!
 //! Given the tree a lane forked from and the lane's tree (both read with git2, no checkout), and
-//! the lane's [`Scope`], it finds what the lane's commit may not carry. Each is a [`Revert`]: the
+//! the lane's [`LaneScope`], it finds what the lane's commit may not carry. Each is a [`Revert`]: the
 //! file as it was at the fork (or its removal, for a file the lane may not add), so the lane's
 //! edit is never merged and the lane is judged on the rest (the caller writes and commits the
 //! reverts, and reports them):
@@ -70,7 +70,7 @@ impl std::fmt::Display for Revert {
 
 /// What a lane may change beyond its code, for [`inspect_lane`].
 #[derive(Debug, Clone)]
-pub struct Scope<'a> {
+pub struct LaneScope<'a> {
     pub issues_dir: &'a Path,
     /// The lane's assigned issues, as at the fork.
     pub assigned: &'a [&'a Issue],
@@ -88,7 +88,7 @@ pub struct Inspection {
 }
 
 /// Inspect a lane: `base` is the commit it forked from, `tip` its current commit.
-pub fn inspect_lane(repo: &git2::Repository, base: git2::Oid, tip: git2::Oid, scope: &Scope<'_>) -> Result<Inspection> {
+pub fn inspect_lane(repo: &git2::Repository, base: git2::Oid, tip: git2::Oid, scope: &LaneScope<'_>) -> Result<Inspection> {
     let tree = |oid: git2::Oid| {
         repo.find_commit(oid).and_then(|c| c.tree()).map_err(|e| Error::git(format!("could not read the tree of commit {oid}"), e))
     };
@@ -204,7 +204,12 @@ fn issue_files(repo: &git2::Repository, tree: &git2::Tree<'_>, dir: &Path) -> Ve
 
 /// Issue files of the fork that the lane changed, deleted or moved, and new issue files that are
 /// not OPEN (see the module's note).
-pub fn issue_file_reverts(repo: &git2::Repository, old: &git2::Tree<'_>, new: &git2::Tree<'_>, scope: &Scope<'_>) -> Result<Vec<Revert>> {
+pub fn issue_file_reverts(
+    repo: &git2::Repository,
+    old: &git2::Tree<'_>,
+    new: &git2::Tree<'_>,
+    scope: &LaneScope<'_>,
+) -> Result<Vec<Revert>> {
     let before = issue_files(repo, old, scope.issues_dir);
     let after = issue_files(repo, new, scope.issues_dir);
     let mut out = Vec::new();
@@ -263,7 +268,7 @@ fn file_reverts(
     repo: &git2::Repository,
     old: &git2::Tree<'_>,
     new: &git2::Tree<'_>,
-    scope: &Scope<'_>,
+    scope: &LaneScope<'_>,
     done: &[Revert],
 ) -> Result<Vec<Revert>> {
     let diff = repo.diff_tree_to_tree(Some(old), Some(new), None).map_err(|e| Error::git("could not diff the lane", e))?;
@@ -530,8 +535,8 @@ mod tests {
         }
     }
 
-    fn scope<'a>(assigned: &'a [&'a Issue], protection: &'a Protection, owned: &'a [(PathBuf, &'static str)]) -> Scope<'a> {
-        Scope { issues_dir: Path::new("issues"), assigned, protection, owned }
+    fn scope<'a>(assigned: &'a [&'a Issue], protection: &'a Protection, owned: &'a [(PathBuf, &'static str)]) -> LaneScope<'a> {
+        LaneScope { issues_dir: Path::new("issues"), assigned, protection, owned }
     }
 
     #[test]

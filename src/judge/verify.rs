@@ -315,23 +315,23 @@ pub struct Checker<'a> {
     /// The guard, and how many times it has put something back. One lock: two checks ending at
     /// once never restore the same file together, and each reads the count its restore left.
     git_guard: std::sync::Mutex<(crate::exec::sandbox::GitGuard, usize)>,
-    slots: std::sync::Mutex<Vec<Slot>>,
+    slots: std::sync::Mutex<Vec<CheckSlot>>,
 }
 
 /// One check's private temporary folder and its prepared sandbox.
-struct Slot {
+struct CheckSlot {
     tmp: tempfile::TempDir,
     sandbox: std::sync::Arc<crate::exec::sandbox::Prepared>,
 }
 
-impl Slot {
-    fn new(tree: &Path) -> std::result::Result<Slot, String> {
+impl CheckSlot {
+    fn new(tree: &Path) -> std::result::Result<CheckSlot, String> {
         let tmp = tempfile::Builder::new()
             .prefix("git-lanes-check-")
             .tempdir()
             .map_err(|e| format!("could not create its temporary folder: {e}"))?;
         let sandbox = crate::exec::sandbox::Prepared::for_check(tree, tmp.path()).map_err(|e| format!("sandbox: {e}"))?;
-        Ok(Slot { tmp, sandbox: std::sync::Arc::new(sandbox) })
+        Ok(CheckSlot { tmp, sandbox: std::sync::Arc::new(sandbox) })
     }
 
     /// Empty the temporary folder for the next check; `false` if something stays (the slot is
@@ -459,12 +459,12 @@ impl<'a> Checker<'a> {
         self.git_guard.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn take_slot(&self) -> std::result::Result<Slot, String> {
+    fn take_slot(&self) -> std::result::Result<CheckSlot, String> {
         let free = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
-        free.map_or_else(|| Slot::new(self.tree), Ok)
+        free.map_or_else(|| CheckSlot::new(self.tree), Ok)
     }
 
-    fn give_back(&self, slot: Slot) {
+    fn give_back(&self, slot: CheckSlot) {
         if slot.emptied() {
             self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(slot);
         }

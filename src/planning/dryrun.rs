@@ -104,7 +104,7 @@ pub fn dry_run(repo: &git2::Repository, ws: &Workspace, catalog: Option<&Catalog
         let work_order = if p.is_idle() {
             None
         } else {
-            let cx = workorder::Context {
+            let cx = workorder::OrderContext {
                 run_id: &opts.run_id,
                 created_at: &opts.created_at,
                 config: &ws.config,
@@ -194,7 +194,7 @@ fn run_checks(repo: &git2::Repository, ws: &Workspace, lanes: &mut [LanePreview]
         return Ok(());
     }
     // A word list cannot be complete: without a sandbox the dry run runs nothing it was not told to.
-    if let crate::exec::sandbox::Status::Missing(why) = crate::exec::sandbox::status()
+    if let crate::exec::sandbox::SandboxStatus::Missing(why) = crate::exec::sandbox::status()
         && !allow_unsandboxed
     {
         for c in todo {

@@ -29,7 +29,7 @@ pub const DEFAULT_ISSUE_TIME_BOX: Duration = Duration::from_secs(30 * 60);
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkOrder {
     pub work_order: Order,
-    pub metadata: Metadata,
+    pub metadata: OrderMetadata,
     /// The assigned issues, in the order they are to be worked on.
     pub issues: Vec<OrderIssue>,
     pub signals: Signals,
@@ -101,7 +101,7 @@ pub struct Prohibited {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Metadata {
+pub struct OrderMetadata {
     pub created_at: String,
     pub run_id: String,
     pub related_issues: Vec<String>,
@@ -143,7 +143,7 @@ impl Signals {
 
 /// Everything [`WorkOrder::build`] needs besides the plan.
 #[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
+pub struct OrderContext<'a> {
     pub run_id: &'a str,
     /// RFC 3339 timestamp.
     pub created_at: &'a str,
@@ -169,7 +169,7 @@ pub fn lane_time_box(issues: &[&Issue]) -> Duration {
 
 impl WorkOrder {
     /// The work order for a lane that has issues assigned.
-    pub fn build(plan: &LanePlan, cx: &Context<'_>) -> Result<WorkOrder> {
+    pub fn build(plan: &LanePlan, cx: &OrderContext<'_>) -> Result<WorkOrder> {
         let lane = plan.lane.as_str();
         let issues = assigned_issues(plan, cx)?;
         let ids: Vec<String> = issues.iter().map(|i| i.id().to_string()).collect();
@@ -196,7 +196,7 @@ impl WorkOrder {
                 priority: priority(&issues).into(),
                 hand_off: HAND_OFF.into(),
             },
-            metadata: Metadata { created_at: cx.created_at.to_string(), run_id: cx.run_id.to_string(), related_issues: related },
+            metadata: OrderMetadata { created_at: cx.created_at.to_string(), run_id: cx.run_id.to_string(), related_issues: related },
             issues: plan
                 .issues
                 .iter()
@@ -226,7 +226,7 @@ impl WorkOrder {
 }
 
 /// The plan's issues, looked up by id (an id the repository no longer has is an error).
-fn assigned_issues<'a>(plan: &LanePlan, cx: &Context<'a>) -> Result<Vec<&'a Issue>> {
+fn assigned_issues<'a>(plan: &LanePlan, cx: &OrderContext<'a>) -> Result<Vec<&'a Issue>> {
     plan.issues
         .iter()
         .map(|a| cx.issues.get(a.id.as_str()).copied().ok_or_else(|| Error::state(format!("issue {} vanished", a.id), None)))
@@ -361,7 +361,8 @@ mod tests {
         let w = ws(vec![a, issue("E-2", 1, "OPEN", &[], ""), issue("E-9", 1, "RESOLVED", &[], "")]);
         let p = plan(&w, None, &PlanOptions::default()).unwrap().remove(0);
         let by_id = w.by_id();
-        let cx = Context { run_id: "20260107-1000", created_at: "2026-01-07T10:00:00Z", config: &w.config, spec: None, issues: &by_id };
+        let cx =
+            OrderContext { run_id: "20260107-1000", created_at: "2026-01-07T10:00:00Z", config: &w.config, spec: None, issues: &by_id };
         let wo = WorkOrder::build(&p, &cx).unwrap();
         assert_eq!(wo.work_order.id, "WO-20260107-1000-E");
         assert_eq!(wo.work_order.issued_to, "IF-Lane-E");

@@ -12,7 +12,7 @@ use crate::git::worktree;
 
 /// One cleaning step.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Action {
+pub struct CleanStep {
     pub run_id: String,
     pub lane: String,
     pub branch: String,
@@ -26,13 +26,13 @@ pub struct Action {
     pub pooled: bool,
 }
 
-impl std::fmt::Display for Action {
+impl std::fmt::Display for CleanStep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.describe(&self.action))
     }
 }
 
-impl Action {
+impl CleanStep {
     /// The action as one line led by `verb` (`remove`, `would remove`, `removed`, …).
     pub fn describe(&self, verb: &str) -> String {
         if self.pooled {
@@ -54,7 +54,7 @@ impl Action {
 }
 
 /// Lane branches `<prefix>/<RUN_ID>/<LANE>` of runs that are not in progress.
-pub fn plan(repo: &Repo, config: &Config, force: bool) -> Result<Vec<Action>> {
+pub fn plan(repo: &Repo, config: &Config, force: bool) -> Result<Vec<CleanStep>> {
     let running = crate::run::lock::holder(&repo.lanes_dir())
         .and_then(|_| crate::run::resume::latest_unfinished(repo).ok().flatten())
         .map(|(id, _)| id);
@@ -78,7 +78,7 @@ pub fn plan(repo: &Repo, config: &Config, force: bool) -> Result<Vec<Action>> {
         // the worktree we run in); git refuses to delete a branch that is checked out.
         let wt = if wt.exists() { Some(wt) } else { checked_out_in(repo, &name) };
         if wt.as_deref().is_some_and(|w| same_dir(w, &repo.root)) {
-            out.push(Action {
+            out.push(CleanStep {
                 run_id: run_id.to_string(),
                 lane: lane.to_string(),
                 branch: name.clone(),
@@ -100,7 +100,7 @@ pub fn plan(repo: &Repo, config: &Config, force: bool) -> Result<Vec<Action>> {
             (_, true, true) => ("remove", "uncommitted changes are committed on the branch first; tip archived".to_string()),
             (false, false, true) => ("remove", "not merged, removed by --force; tip archived".to_string()),
         };
-        out.push(Action {
+        out.push(CleanStep {
             run_id: run_id.to_string(),
             lane: lane.to_string(),
             branch: name.clone(),
@@ -121,14 +121,14 @@ pub fn plan(repo: &Repo, config: &Config, force: bool) -> Result<Vec<Action>> {
 /// Each pooled worktree: removed when clean (it holds no work, only what git can check out
 /// again and ignored build output), kept — even with `--force` — when it holds anything, since
 /// it has no branch to commit that on.
-fn pool_actions(repo: &Repo) -> Vec<Action> {
+fn pool_actions(repo: &Repo) -> Vec<CleanStep> {
     crate::git::pool::list(repo)
         .into_iter()
         .map(|entry| {
             let path = entry.pooled().path.clone();
             let astray = match &entry {
-                crate::git::pool::Entry::Astray { why, .. } => format!(" ({why})"),
-                crate::git::pool::Entry::Parked(_) => String::new(),
+                crate::git::pool::PooledWorktree::Astray { why, .. } => format!(" ({why})"),
+                crate::git::pool::PooledWorktree::Parked(_) => String::new(),
             };
             let (action, reason) = match worktree::is_dirty(&path) {
                 Ok(false) => ("remove", format!("it holds no work, only what a checkout and a build make again{astray}")),
@@ -141,7 +141,7 @@ fn pool_actions(repo: &Repo) -> Vec<Action> {
                 ),
                 Err(e) => ("keep", format!("its status could not be read ({e})")),
             };
-            Action {
+            CleanStep {
                 run_id: String::new(),
                 lane: String::new(),
                 branch: String::new(),
@@ -177,7 +177,7 @@ fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
 }
 
 /// Apply the `remove` actions.
-pub fn apply(repo: &Repo, config: &Config, actions: &[Action]) -> Result<()> {
+pub fn apply(repo: &Repo, config: &Config, actions: &[CleanStep]) -> Result<()> {
     for a in actions.iter().filter(|a| a.action == "remove" && a.pooled) {
         // `remove` checks again that it is clean: it may have been worked in since the plan.
         if let Some(w) = &a.worktree {

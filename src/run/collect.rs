@@ -418,8 +418,12 @@ fn guard_lane(
     out: &mut Collected,
 ) -> Result<bool> {
     let assigned: Vec<&Issue> = input.plan.issues.iter().filter_map(|a| cx.ws.issue(&a.id)).collect();
-    let scope =
-        crate::judge::guard::Scope { issues_dir: &cx.config().issues, assigned: &assigned, protection: &cx.protection, owned: &cx.owned };
+    let scope = crate::judge::guard::LaneScope {
+        issues_dir: &cx.config().issues,
+        assigned: &assigned,
+        protection: &cx.protection,
+        owned: &cx.owned,
+    };
     let inspection = crate::judge::guard::inspect_lane(git, base, tip, &scope)?;
     if !inspection.refusals.is_empty() {
         out.refused = inspection.refusals;

@@ -156,7 +156,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
         let yaml = match r.work_orders.get(&lane) {
             Some(y) => y.clone(),
             None => {
-                let cx = workorder::Context { run_id: &r.run_id, created_at: &now, config: &r.ws.config, spec, issues: &by_id };
+                let cx = workorder::OrderContext { run_id: &r.run_id, created_at: &now, config: &r.ws.config, spec, issues: &by_id };
                 WorkOrder::build(&p, &cx)?.to_yaml()?
             }
         };

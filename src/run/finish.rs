@@ -7,7 +7,7 @@
 //! run commit exists, `run --resume` simply does those steps again, and each may be redone:
 //! collection undoes what a killed judgement wrote (`judging.json`), integration continues its
 //! branch, the files are rewritten whole, and a run commit already at the integration tip is
-//! amended instead of repeated ([`head_is_run_commit`]). From the run commit on, each [`Step`]
+//! amended instead of repeated ([`head_is_run_commit`]). From the run commit on, each [`FinishStep`]
 //! (fast-forward, push, tidy) is journalled in [`Finishing::steps`] as soon as it is done, so
 //! [`resume_finishing`] does only what is left, then [`final_state`] saves the run's last word.
 //! The fault points (`crate::base::fault::point`) sit on these step boundaries.
@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use super::collect;
-use super::integrate::{self, Candidate, Integrated};
+use super::integrate::{self, Integrated, LaneCandidate};
 use crate::base::error::Result;
 use crate::files::config::IntegrationPolicy;
 use crate::files::issue::Status;
@@ -135,12 +135,12 @@ fn stop_interrupted(r: &mut Run<'_>, human: Vec<String>) -> Result<RunSummary> {
 }
 
 /// The lanes offered for integration: finished and not refused.
-fn candidates(r: &Run<'_>) -> Vec<Candidate> {
+fn candidates(r: &Run<'_>) -> Vec<LaneCandidate> {
     r.lanes
         .iter()
         .filter_map(|(lane, lr)| {
             let ls = r.state.lanes.get(lane)?;
-            (ls.status == LaneStatus::Done && ls.refused.is_empty() && ls.held.is_empty()).then(|| Candidate {
+            (ls.status == LaneStatus::Done && ls.refused.is_empty() && ls.held.is_empty()).then(|| LaneCandidate {
                 lane: lane.clone(),
                 branch: lr.branch.clone(),
                 tip: ls.tip.clone().unwrap_or_default(),
@@ -151,7 +151,7 @@ fn candidates(r: &Run<'_>) -> Vec<Candidate> {
 }
 
 /// A finished lane that resolved nothing is not merged: its branch waits for a human.
-fn kept_for_review(candidates: &[Candidate]) -> Vec<String> {
+fn kept_for_review(candidates: &[LaneCandidate]) -> Vec<String> {
     candidates
         .iter()
         .filter(|c| c.resolved.is_empty())
@@ -161,7 +161,7 @@ fn kept_for_review(candidates: &[Candidate]) -> Vec<String> {
 
 /// `--no-integrate` or policy `branches`: push the lane branches when asked, write the report
 /// and state in the run's folder, and leave the branches for review.
-fn leave_branches(r: &mut Run<'_>, candidates: &[Candidate], mut human: Vec<String>) -> Result<RunSummary> {
+fn leave_branches(r: &mut Run<'_>, candidates: &[LaneCandidate], mut human: Vec<String>) -> Result<RunSummary> {
     let mut pushed = Vec::new();
     if r.opts.push {
         for c in candidates {
@@ -214,7 +214,7 @@ fn status_for(human: &[String]) -> RunStatus {
 }
 
 /// Merge the candidates into the integration branch, each merge or back-out an event.
-fn integrate_lanes(r: &mut Run<'_>, candidates: &[Candidate], policy: IntegrationPolicy) -> Result<Integrated> {
+fn integrate_lanes(r: &mut Run<'_>, candidates: &[LaneCandidate], policy: IntegrationPolicy) -> Result<Integrated> {
     let wt_root = worktree::worktrees_dir(r.repo, &r.ws.config, &r.run_id);
     crate::run::timeline::integration_begins(&mut r.state);
     let mut on_step = |lane: &str, backed: Option<&str>| {
@@ -411,7 +411,7 @@ fn is_run_commit_subject(subject: &str, label: &str) -> bool {
 /// state before the next begins, so a crash anywhere is finished by `run --resume`
 /// ([`resume_finishing`]) without a second judgement, commit or report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
+enum FinishStep {
     /// Move the user's branch to the run commit (only by fast-forward).
     FastForward,
     /// `--push`: push the user's branch once it was moved.
@@ -420,32 +420,32 @@ enum Step {
     Tidy,
 }
 
-impl Step {
-    const ALL: [Step; 3] = [Step::FastForward, Step::Push, Step::Tidy];
+impl FinishStep {
+    const ALL: [FinishStep; 3] = [FinishStep::FastForward, FinishStep::Push, FinishStep::Tidy];
 
     /// The word the journal records in [`Finishing::steps`].
     fn name(self) -> &'static str {
         match self {
-            Step::FastForward => "ff",
-            Step::Push => "push",
-            Step::Tidy => "tidy",
+            FinishStep::FastForward => "ff",
+            FinishStep::Push => "push",
+            FinishStep::Tidy => "tidy",
         }
     }
 
     fn run(self, r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
         match self {
-            Step::FastForward => fast_forward(r, f),
-            Step::Push => push(r, f),
-            Step::Tidy => tidy(r, f),
+            FinishStep::FastForward => fast_forward(r, f),
+            FinishStep::Push => push(r, f),
+            FinishStep::Tidy => tidy(r, f),
         }
     }
 
     /// The fault point right after the step is journalled.
     fn fault_point(self) -> Option<&'static str> {
         match self {
-            Step::FastForward => Some("after-ff"),
-            Step::Push => None,
-            Step::Tidy => Some("after-tidy"),
+            FinishStep::FastForward => Some("after-ff"),
+            FinishStep::Push => None,
+            FinishStep::Tidy => Some("after-tidy"),
         }
     }
 }
@@ -454,7 +454,7 @@ impl Step {
 fn finish_steps(r: &mut Run<'_>, mut f: Finishing) -> Result<RunSummary> {
     journal(r, &f)?;
     crate::base::fault::point("after-commit");
-    for step in Step::ALL {
+    for step in FinishStep::ALL {
         if f.done(step.name()) {
             continue;
         }
@@ -584,7 +584,7 @@ fn journal(r: &mut Run<'_>, f: &Finishing) -> Result<()> {
 pub(super) fn resume_finishing(r: &mut Run<'_>) -> Result<RunSummary> {
     let f = r.state.finishing.clone().unwrap_or_default();
     r.state.status = f.status.clone();
-    let left: Vec<&str> = Step::ALL.iter().map(|s| s.name()).filter(|s| !f.done(s)).collect();
+    let left: Vec<&str> = FinishStep::ALL.iter().map(|s| s.name()).filter(|s| !f.done(s)).collect();
     r.emit(RunEvent::Note(format!("the run commit exists; finishing what is left ({})", left.join(", "))));
     finish_steps(r, f)
 }
@@ -694,11 +694,11 @@ mod tests {
     /// `run --resume` must still read them.
     #[test]
     fn steps_keep_their_journal_words_and_order() {
-        let words: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+        let words: Vec<&str> = FinishStep::ALL.iter().map(|s| s.name()).collect();
         assert_eq!(words, ["ff", "push", "tidy"]);
         let f = Finishing { steps: vec!["ff".into()], ..Finishing::default() };
-        let left: Vec<Step> = Step::ALL.into_iter().filter(|s| !f.done(s.name())).collect();
-        assert_eq!(left, [Step::Push, Step::Tidy]);
-        assert_eq!(Step::ALL.map(Step::fault_point), [Some("after-ff"), None, Some("after-tidy")]);
+        let left: Vec<FinishStep> = FinishStep::ALL.into_iter().filter(|s| !f.done(s.name())).collect();
+        assert_eq!(left, [FinishStep::Push, FinishStep::Tidy]);
+        assert_eq!(FinishStep::ALL.map(FinishStep::fault_point), [Some("after-ff"), None, Some("after-tidy")]);
     }
 }

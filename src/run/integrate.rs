@@ -42,7 +42,7 @@ use crate::run::state::{Breakage, CheckFailure, IntegrationChecks};
 
 /// A lane offered for integration.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub struct LaneCandidate {
     pub lane: String,
     pub branch: String,
     pub tip: String,
@@ -67,7 +67,7 @@ pub struct Integrated {
 }
 
 /// Which pairs of lane tips conflict when merged in memory.
-pub fn conflicting_pairs(repo: &Repo, lanes: &[Candidate]) -> Vec<(String, String)> {
+pub fn conflicting_pairs(repo: &Repo, lanes: &[LaneCandidate]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let commits: Vec<Option<git2::Commit<'_>>> =
         lanes.iter().map(|c| git2::Oid::from_str(&c.tip).ok().and_then(|o| repo.git.find_commit(o).ok())).collect();
@@ -100,7 +100,7 @@ pub fn integrate(
     run_id: &str,
     base: &str,
     wt_root: &Path,
-    lanes: &[Candidate],
+    lanes: &[LaneCandidate],
     policy: IntegrationPolicy,
     commands: &[String],
     on_step: &mut dyn FnMut(&str, Option<&str>),
@@ -222,7 +222,7 @@ struct Passes<'a> {
     /// The run's base.
     base: git2::Oid,
     /// The lanes that resolved something, in lane order.
-    offered: Vec<&'a Candidate>,
+    offered: Vec<&'a LaneCandidate>,
 }
 
 impl Passes<'_> {
@@ -231,7 +231,7 @@ impl Passes<'_> {
     /// that is the result — the common case, one checkout and one round of checks. Returns
     /// whether it was (`out` is filled then, and untouched otherwise).
     fn optimistic(&self, out: &mut Integrated, on_step: &mut dyn FnMut(&str, Option<&str>)) -> Result<bool> {
-        let mut merged: Vec<&Candidate> = Vec::new();
+        let mut merged: Vec<&LaneCandidate> = Vec::new();
         let mut conflicts: Vec<(String, String)> = Vec::new();
         let mut head = self.start;
         for c in &self.offered {
@@ -305,7 +305,7 @@ impl Passes<'_> {
         on_step: &mut dyn FnMut(&str, Option<&str>),
     ) -> Result<IntegrationChecks> {
         let mut log = IntegrationChecks { commands: commands.to_vec(), ..IntegrationChecks::default() };
-        let mut kept: Vec<&Candidate> = out.merged.iter().filter_map(|l| self.offered.iter().find(|c| &c.lane == l).copied()).collect();
+        let mut kept: Vec<&LaneCandidate> = out.merged.iter().filter_map(|l| self.offered.iter().find(|c| &c.lane == l).copied()).collect();
         if kept.is_empty() {
             return Ok(log);
         }
@@ -377,7 +377,7 @@ impl Passes<'_> {
     /// The lanes merged onto the run's base, in order: the commit, or why a lane does not merge.
     /// From the base, not from where a resumed integration started: that start holds lanes merged
     /// before the kill, which could then not be backed out.
-    fn candidate(&self, lanes: &[&Candidate]) -> Result<std::result::Result<git2::Oid, String>> {
+    fn candidate(&self, lanes: &[&LaneCandidate]) -> Result<std::result::Result<git2::Oid, String>> {
         let git = &self.repo.git;
         let from_base = self.start == self.base || git.graph_descendant_of(self.start, self.base).unwrap_or(false);
         let mut head = if from_base { self.base } else { self.start };
@@ -393,7 +393,7 @@ impl Passes<'_> {
     /// Whether the result of merging `lanes` fails: the first failing command of `active`, else
     /// the checks of the issues those lanes resolve, else `None`. A lane that no longer merges
     /// counts as a failure too.
-    fn candidate_fails(&self, lanes: &[&Candidate], active: &[String]) -> Result<Option<CheckFailure>> {
+    fn candidate_fails(&self, lanes: &[&LaneCandidate], active: &[String]) -> Result<Option<CheckFailure>> {
         let commit = match self.candidate(lanes)? {
             Ok(c) => c,
             Err(reason) => return Ok(Some(CheckFailure { command: "merge".into(), output: reason })),
@@ -411,7 +411,7 @@ impl Passes<'_> {
 
 /// Why lane `c` is backed out when `failing` checks fail once it is merged: it breaks others'
 /// checks, or its own fail beside the others.
-fn breakage(c: &Candidate, failing: &[String]) -> String {
+fn breakage(c: &LaneCandidate, failing: &[String]) -> String {
     let (own, others): (Vec<&str>, Vec<&str>) = failing.iter().map(String::as_str).partition(|f| c.resolved.iter().any(|r| r == f));
     if !others.is_empty() {
         format!("its merge breaks the checks of {}", others.join(", "))
@@ -461,7 +461,7 @@ struct Merger<'a> {
 impl Merger<'_> {
     /// Merge lane `c` onto `head`: `Ok(Ok(new commit))`, or `Ok(Err(reason))` when it cannot be
     /// merged (conflicts) — nothing is written then but unreferenced objects.
-    fn merge(&self, head: git2::Oid, c: &Candidate) -> Result<std::result::Result<git2::Oid, String>> {
+    fn merge(&self, head: git2::Oid, c: &LaneCandidate) -> Result<std::result::Result<git2::Oid, String>> {
         let git = &self.repo.git;
         let tip = git
             .find_branch(&c.branch, git2::BranchType::Local)
@@ -501,7 +501,7 @@ impl Merger<'_> {
         &self,
         ours: &git2::Commit<'_>,
         theirs: &git2::Commit<'_>,
-        c: &Candidate,
+        c: &LaneCandidate,
     ) -> Result<std::result::Result<git2::Oid, String>> {
         let git = &self.repo.git;
         let mut index = match git.merge_commits(ours, theirs, None) {
@@ -522,7 +522,7 @@ impl Merger<'_> {
         index.write_tree_to(git).map(Ok).map_err(|e| Error::git("could not write the merged tree", e))
     }
 
-    fn conflict_reason(&self, c: &Candidate, paths: &[String]) -> String {
+    fn conflict_reason(&self, c: &LaneCandidate, paths: &[String]) -> String {
         let with: Vec<&str> = self
             .pairs
             .iter()

@@ -93,7 +93,7 @@ fn local_remotes(repo: &git2::Repository) -> Vec<(String, std::path::PathBuf)> {
 
 /// What one comparison found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Found {
+pub struct RefCheck {
     /// Lanes held (not integrated), each with what it is held for.
     pub held: BTreeMap<String, Vec<String>>,
     /// What was put back without holding a lane (the stash), and what could not be put back.
@@ -113,9 +113,9 @@ pub fn check(
     base: Option<git2::Oid>,
     before: &BTreeMap<String, String>,
     suspects: &[String],
-) -> Found {
+) -> RefCheck {
     let now = snapshot(repo, run_id, own_branches);
-    let mut found = Found::default();
+    let mut found = RefCheck::default();
     let keys: BTreeSet<&String> = before.keys().chain(now.keys()).collect();
     let run_tips = run_tips(repo, own_branches, run_id);
     let elsewhere = checked_out_elsewhere(repo);

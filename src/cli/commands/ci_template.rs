@@ -18,7 +18,7 @@ use crate::cli::error::{CliResult, Exit};
 #[derive(Debug, Args)]
 pub struct CiTemplateArgs {
     /// The kind of template
-    pub kind: Kind,
+    pub kind: CiSystem,
     /// Lanes to run (default: the repository's lanes)
     #[arg(long = "lane", value_name = "LANE")]
     pub lanes: Vec<String>,
@@ -36,7 +36,7 @@ pub struct CiTemplateArgs {
 
 /// Which template.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Kind {
+pub enum CiSystem {
     Github,
     Gitlab,
     K8s,
@@ -58,9 +58,9 @@ pub fn run(args: CiTemplateArgs, ctx: &Ctx) -> CliResult {
     }
     let t = Template { lanes: &lanes, worker: &args.worker, install_from: args.install_from.as_deref(), image: &args.image };
     let text = match args.kind {
-        Kind::Github => github(&t),
-        Kind::Gitlab => gitlab(&t),
-        Kind::K8s => k8s(&t),
+        CiSystem::Github => github(&t),
+        CiSystem::Gitlab => gitlab(&t),
+        CiSystem::K8s => k8s(&t),
     };
     ctx.ui.out(text.trim_end())?;
     Ok(Exit::Success)

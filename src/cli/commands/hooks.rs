@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliResult, Exit};
-use crate::gate::hook::{self, Action};
+use crate::gate::hook::{self, HookAction};
 
 /// Install or remove the pre-push hook that runs `git lanes check --pre-push`
 ///
@@ -40,17 +40,17 @@ pub fn run(args: HooksArgs, ctx: &Ctx) -> CliResult {
     }
     for a in &actions {
         let line = match a {
-            Action::Installed { path } => format!("installed {}", path.display()),
-            Action::Updated { path } => format!("updated {} to this version's hook", path.display()),
-            Action::AlreadyInstalled { path } => format!("{} is already installed; nothing to do", path.display()),
-            Action::Chained { from, to } => {
+            HookAction::Installed { path } => format!("installed {}", path.display()),
+            HookAction::Updated { path } => format!("updated {} to this version's hook", path.display()),
+            HookAction::AlreadyInstalled { path } => format!("{} is already installed; nothing to do", path.display()),
+            HookAction::Chained { from, to } => {
                 format!("kept the existing hook as {} (it runs first; `uninstall` puts it back)", to.display())
                     + &format!(" — was {}", from.display())
             }
-            Action::Removed { path } => format!("removed {}", path.display()),
-            Action::Restored { from, to } => format!("restored {} from {}", to.display(), from.display()),
-            Action::NotOurs { path } => format!("{} is not git-lanes' hook; left alone", path.display()),
-            Action::NotInstalled { path } => format!("{} is not installed; nothing to remove", path.display()),
+            HookAction::Removed { path } => format!("removed {}", path.display()),
+            HookAction::Restored { from, to } => format!("restored {} from {}", to.display(), from.display()),
+            HookAction::NotOurs { path } => format!("{} is not git-lanes' hook; left alone", path.display()),
+            HookAction::NotInstalled { path } => format!("{} is not installed; nothing to remove", path.display()),
         };
         ui.out(line)?;
     }

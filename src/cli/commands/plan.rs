@@ -39,7 +39,7 @@ use clap::Args;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::ui::Ui;
-use crate::files::answers::{self, Kind};
+use crate::files::answers::{self, AnswerKind};
 use crate::files::catalog::Catalog;
 use crate::files::config::Config;
 use crate::files::workspace::Workspace;
@@ -65,7 +65,7 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> CliResult {
     let opts = PlanOptions { lanes: args.lanes, max_issues: args.max_issues.map(|n| n as usize) };
     // The plans are remembered, for these options, while no input changes.
     let extra = format!("{:?} {:?}", opts.lanes, opts.max_issues);
-    let plans: Vec<LanePlan> = answers::answer(&repo.root, config.clone(), &repo.cache_dir(), Kind::Plan, &extra, |ws, catalog| {
+    let plans: Vec<LanePlan> = answers::answer(&repo.root, config.clone(), &repo.cache_dir(), AnswerKind::Plan, &extra, |ws, catalog| {
         crate::cli::context::require_setup_of(&ws.root, &ws.config, !ws.lanes(&[]).is_empty())?;
         ws.ensure_clean()?;
         let catalog = catalog.map(|b| Catalog::parse(&ws.config.catalog, b.to_vec())).transpose()?;

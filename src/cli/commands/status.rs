@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::cli::context::Ctx;
 use crate::cli::error::{CliError, CliResult, Exit};
 use crate::cli::ui::Ui;
-use crate::files::answers::{self, Kind};
+use crate::files::answers::{self, AnswerKind};
 use crate::files::catalog::Catalog;
 use crate::files::config::Config;
 use crate::files::overview::Overview;
@@ -27,7 +27,7 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
     let config = Config::load(&repo.root, &ctx.overrides())?;
     // What the issue files say is remembered while none of them changes; the evidence, the last
     // run, the lock and the signals are read every time.
-    let issues = answers::answer(&repo.root, config.clone(), &repo.cache_dir(), Kind::Overview, "", |ws, catalog| {
+    let issues = answers::answer(&repo.root, config.clone(), &repo.cache_dir(), AnswerKind::Overview, "", |ws, catalog| {
         let lanes = catalog.and_then(|b| Catalog::parse(&ws.config.catalog, b.to_vec()).ok()).map(|c| c.lanes());
         Ok::<_, CliError>(Overview::of(ws, &lanes.unwrap_or_default()))
     })?;
@@ -36,7 +36,7 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> CliResult {
 }
 
 /// What `status` shows, gathered before anything is printed.
-struct Status<'o> {
+struct StatusView<'o> {
     config: &'o Config,
     issues: &'o Overview,
     state: Option<RunState>,
@@ -79,7 +79,7 @@ fn show(ctx: &Ctx, repo: &Repo, config: &Config, issues: &Overview) -> CliResult
         .map(|(at, st)| (resolved[at].0, resolved[at].1, st))
         .collect();
     let last_run = state.as_ref().and_then(|s| s.run_id.as_deref()).and_then(|id| crate::run::runs::info(repo, config, id).ok());
-    let status = Status { config, issues, state, last_run, signals, lock, unbacked };
+    let status = StatusView { config, issues, state, last_run, signals, lock, unbacked };
     if ctx.ui.json {
         print_json(&ctx.ui, &status)?;
     } else {
@@ -88,7 +88,7 @@ fn show(ctx: &Ctx, repo: &Repo, config: &Config, issues: &Overview) -> CliResult
     Ok(Exit::Success)
 }
 
-fn print_json(ui: &Ui, o: &Status) -> std::io::Result<()> {
+fn print_json(ui: &Ui, o: &StatusView) -> std::io::Result<()> {
     let counts = &o.issues.counts;
     let per_lane: Vec<_> = o
         .issues
@@ -129,7 +129,7 @@ fn print_json(ui: &Ui, o: &Status) -> std::io::Result<()> {
     }))
 }
 
-fn print_human(ui: &Ui, o: &Status) -> std::io::Result<()> {
+fn print_human(ui: &Ui, o: &StatusView) -> std::io::Result<()> {
     let t = o.issues.counts.total;
     ui.out(format!(
         "{}: {} issues, {} resolved, {} open ({}%)",
@@ -160,7 +160,7 @@ fn print_human(ui: &Ui, o: &Status) -> std::io::Result<()> {
     print_last_run(ui, o)
 }
 
-fn print_last_run(ui: &Ui, o: &Status) -> std::io::Result<()> {
+fn print_last_run(ui: &Ui, o: &StatusView) -> std::io::Result<()> {
     match &o.state {
         Some(s) if s.run_id.is_some() => {
             // Counted from that run's own record (the committed state also keeps lanes earlier

@@ -33,7 +33,7 @@ use crate::judge::verify::{self, Reason, VerifyOptions};
 
 /// A new issue file a hunter added in its lane folder, as committed on its branch.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub struct FoundIssue {
     pub lane: String,
     /// Repository-relative path the hunter wrote (`issues/E/E-04.md`).
     pub path: String,
@@ -94,7 +94,7 @@ pub struct Judged {
 
 /// Split what a lane changed between `base` and `tip` into candidates (new issue files of its
 /// own lane) and dropped changes, both in natural path order.
-pub fn lane_changes(git: &git2::Repository, base: &str, tip: &str, lane: &str, config: &Config) -> Result<(Vec<Candidate>, Vec<Dropped>)> {
+pub fn lane_changes(git: &git2::Repository, base: &str, tip: &str, lane: &str, config: &Config) -> Result<(Vec<FoundIssue>, Vec<Dropped>)> {
     let tree = |rev: &str| -> Result<git2::Tree<'_>> {
         let oid = git2::Oid::from_str(rev).map_err(|e| Error::git(format!("bad commit id {rev}"), e))?;
         git.find_commit(oid).and_then(|c| c.tree()).map_err(|e| Error::git(format!("could not read the tree of commit {rev}"), e))
@@ -120,7 +120,7 @@ pub fn lane_changes(git: &git2::Repository, base: &str, tip: &str, lane: &str, c
         let regular_issue_file = is_issue_name && file.mode() == git2::FileMode::Blob;
         if regular_issue_file && matches!(delta.status(), git2::Delta::Added | git2::Delta::Modified) {
             let blob = git.find_blob(file.id()).map_err(|e| Error::git(format!("could not read {path}"), e))?;
-            candidates.push(Candidate { lane: lane.to_string(), path: path.clone(), bytes: blob.content().to_vec() });
+            candidates.push(FoundIssue { lane: lane.to_string(), path: path.clone(), bytes: blob.content().to_vec() });
             // An existing issue file the hunter rewrote: the original is kept, and what the hunter
             // wrote is judged like any new file (a hunter that numbered a finding with a taken id
             // overwrites that issue's file).
@@ -175,10 +175,10 @@ pub struct JudgeContext<'a> {
 }
 
 /// Judge every candidate (see the module doc). `candidates` are in lane order, then path order.
-pub fn judge(candidates: Vec<Candidate>, cx: &JudgeContext<'_>) -> (Vec<Accepted>, Vec<Rejected>) {
+pub fn judge(candidates: Vec<FoundIssue>, cx: &JudgeContext<'_>) -> (Vec<Accepted>, Vec<Rejected>) {
     let mut rejected = Vec::new();
     // 1–3: the file itself, its checks' safety, duplicates of existing issues.
-    let mut valid: Vec<(Candidate, Issue)> = Vec::new();
+    let mut valid: Vec<(FoundIssue, Issue)> = Vec::new();
     for c in candidates {
         match inspect(&c) {
             Err((kind, reason)) => rejected.push(reject(&c, None, kind, reason)),
@@ -296,7 +296,7 @@ pub fn issues_at(git: &git2::Repository, commit: git2::Oid, issues: &Path) -> Ve
     out
 }
 
-fn reject(c: &Candidate, issue: Option<&Issue>, kind: &str, reason: String) -> Rejected {
+fn reject(c: &FoundIssue, issue: Option<&Issue>, kind: &str, reason: String) -> Rejected {
     Rejected {
         lane: c.lane.clone(),
         path: c.path.clone(),
@@ -308,7 +308,7 @@ fn reject(c: &Candidate, issue: Option<&Issue>, kind: &str, reason: String) -> R
 }
 
 /// Steps 1–2 for one candidate: `Err((kind, reason))` when it is refused.
-fn inspect(c: &Candidate) -> std::result::Result<Issue, (&'static str, String)> {
+fn inspect(c: &FoundIssue) -> std::result::Result<Issue, (&'static str, String)> {
     let issue = Issue::parse(Path::new(&c.path), c.bytes.clone()).map_err(|p| {
         let at = if p.line > 0 { format!(" (line {})", p.line) } else { String::new() };
         ("malformed", format!("not a valid issue file: {}{at}", p.message))

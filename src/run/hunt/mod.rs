@@ -165,7 +165,7 @@ fn work_orders(
             let (next_id, _) = order::next_free_id(lane, &taken, after, width);
             let spec = ws.specs.get(lane);
             let time_box = settings.lane_timeout(spec);
-            let cx = order::Context {
+            let cx = order::HuntContext {
                 run_id,
                 created_at: &created_at,
                 config: &ws.config,
@@ -406,14 +406,14 @@ fn judge_findings(r: &mut Run<'_>, quotas: &BTreeMap<String, usize>) -> Result<J
 /// is one) and keep those that reproduce and repeat no known issue.
 fn judge_on_base(
     r: &mut Run<'_>,
-    candidates: Vec<judge::Candidate>,
+    candidates: Vec<judge::FoundIssue>,
     quotas: &BTreeMap<String, usize>,
 ) -> Result<(Vec<judge::Accepted>, Vec<Rejected>)> {
     let oid = git2::Oid::from_str(&r.base).map_err(|e| Error::git("bad base commit", e))?;
     let tree = r.repo.git.find_commit(oid).and_then(|c| c.tree()).map_err(|e| Error::git("could not read the base commit", e))?;
     let (_tmp, export) = crate::planning::dryrun::export_outside(&r.repo.git, &r.repo.root, &tree)?;
     let verify = VerifyOptions::from_config(&r.ws.config, false);
-    if let crate::exec::sandbox::Status::Missing(why) = crate::exec::sandbox::status() {
+    if let crate::exec::sandbox::SandboxStatus::Missing(why) = crate::exec::sandbox::status() {
         r.emit(RunEvent::Note(format!(
             "no sandbox for checks here ({why}): the hunters' checks run with a scrubbed environment and a timeout only"
         )));

@@ -11,14 +11,14 @@ use crate::base::error::Result;
 use crate::files::config::{Config, iso_duration};
 use crate::files::issue::{Issue, Status};
 use crate::files::spec::AgentSpec;
-use crate::planning::workorder::{Criterion, Input, Metadata, Prohibited, Signals, extend_unique};
+use crate::planning::workorder::{Criterion, Input, OrderMetadata, Prohibited, Signals, extend_unique};
 
 /// The whole document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HuntOrder {
     pub work_order: HuntBlock,
-    pub metadata: Metadata,
-    pub hunt: Scope,
+    pub metadata: OrderMetadata,
+    pub hunt: HuntScope,
     pub signals: Signals,
 }
 
@@ -53,7 +53,7 @@ pub struct Output {
 
 /// The lane's scope and what the hunter must know to avoid duplicates.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Scope {
+pub struct HuntScope {
     pub lane: String,
     pub description: String,
     /// Where to look (the spec's `paths:`, else every affected path of the lane's issues).
@@ -80,7 +80,7 @@ pub struct Known {
 }
 
 /// Everything [`build`] needs.
-pub struct Context<'a> {
+pub struct HuntContext<'a> {
     pub run_id: &'a str,
     pub created_at: &'a str,
     /// The hunting configuration (its signal folder).
@@ -99,7 +99,7 @@ fn slash(p: &std::path::Path) -> String {
 }
 
 /// The work order of one hunting lane.
-pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
+pub fn build(lane: &str, cx: &HuntContext<'_>) -> HuntOrder {
     let issue_dir = slash(&cx.config.issues.join(lane));
     let description = description(lane, cx);
     HuntOrder {
@@ -125,8 +125,8 @@ pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
             dependencies: vec![],
             priority: "normal".into(),
         },
-        metadata: Metadata { created_at: cx.created_at.to_string(), run_id: cx.run_id.to_string(), related_issues: vec![] },
-        hunt: Scope {
+        metadata: OrderMetadata { created_at: cx.created_at.to_string(), run_id: cx.run_id.to_string(), related_issues: vec![] },
+        hunt: HuntScope {
             lane: lane.to_string(),
             description,
             paths: scope_paths(lane, cx),
@@ -141,7 +141,7 @@ pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
 }
 
 /// The hunter spec's description, else the fixer spec's lane title, else `Lane <LANE>`.
-fn description(lane: &str, cx: &Context<'_>) -> String {
+fn description(lane: &str, cx: &HuntContext<'_>) -> String {
     cx.hunter
         .and_then(|s| s.description.clone())
         .or_else(|| cx.fixer.and_then(AgentSpec::lane_title))
@@ -149,7 +149,7 @@ fn description(lane: &str, cx: &Context<'_>) -> String {
 }
 
 /// Where to look: the hunter spec's `paths:`, else every affected path of the lane's issues.
-fn scope_paths(lane: &str, cx: &Context<'_>) -> Vec<String> {
+fn scope_paths(lane: &str, cx: &HuntContext<'_>) -> Vec<String> {
     let mut paths: Vec<String> = cx.hunter.map(|s| s.paths.clone()).unwrap_or_default();
     if paths.is_empty() {
         for i in cx.issues.iter().filter(|i| i.lane() == lane) {
@@ -176,7 +176,7 @@ fn open_issues(issues: &[Issue]) -> Vec<Known> {
 }
 
 /// The hunter spec, the catalog and the lane's issue folder.
-fn inputs(lane: &str, issue_dir: &str, cx: &Context<'_>) -> Vec<Input> {
+fn inputs(lane: &str, issue_dir: &str, cx: &HuntContext<'_>) -> Vec<Input> {
     cx.hunter
         .map(|s| Input {
             path: slash(&s.path),
@@ -225,7 +225,7 @@ fn acceptance_criteria(lane: &str, issue_dir: &str) -> Vec<Criterion> {
 }
 
 /// What a hunter may not do.
-fn prohibited(issue_dir: &str, cx: &Context<'_>) -> Vec<Prohibited> {
+fn prohibited(issue_dir: &str, cx: &HuntContext<'_>) -> Vec<Prohibited> {
     vec![
         Prohibited {
             action: "Change code, configuration or documentation: document problems, never fix them".into(),
