@@ -344,3 +344,18 @@ fn the_reader_sees_a_circle_through_a_re_export_and_a_test_module() {
     members.sort();
     assert_eq!(members, ["a", "a/inner", "b"]);
 }
+
+#[test]
+fn every_type_name_is_defined_once() {
+    let item = regex::Regex::new(r"(?m)^(?:pub(?:\([a-z]+\))?\s+)?(?:struct|enum|trait|type|union)\s+([A-Z][A-Za-z0-9]*)").unwrap();
+    let mut defined: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (module, path) in modules(&src_dir()) {
+        let code = code_only(&std::fs::read_to_string(path).unwrap());
+        for m in item.captures_iter(&code) {
+            defined.entry(m[1].to_owned()).or_default().push(format!("src/{}", show(&module)));
+        }
+    }
+    assert!(defined.len() > 100, "the walk found the types");
+    let twice: Vec<String> = defined.iter().filter(|(_, at)| at.len() > 1).map(|(name, at)| format!("{name}: {}", at.join(", "))).collect();
+    assert!(twice.is_empty(), "type names defined more than once (give each a name that says what it is):\n{}", twice.join("\n"));
+}
