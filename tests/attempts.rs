@@ -270,7 +270,7 @@ fn a_later_attempt_that_crashes_leaves_the_lane_with_what_the_earlier_one_verifi
     assert!(!r.show("HEAD", "src/E.txt").contains("partial"), "the failed attempt's work is not merged");
     assert!(out.stdout.contains("E-02 was not resolved"), "{}", out.stdout);
     let st = final_state(&r);
-    assert_eq!(st.lanes["E"].status, "done");
+    assert_eq!(st.lanes["E"].status.as_str(), "done");
     assert!(st.lanes["E"].warnings.iter().any(|w| w.starts_with("attempt 2 failed (")), "{:?}", st.lanes["E"].warnings);
     assert_eq!(st.lanes["E"].attempts[1].outcome, "failed");
     // Nothing is lost: the crashed attempt's commit is archived.

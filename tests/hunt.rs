@@ -516,7 +516,7 @@ fn a_hunt_whose_branch_was_switched_keeps_its_findings_on_the_integration_branch
     assert!(files.contains("issues/E/E-02.md") && files.contains("issues/M/M-02.md"), "{files}");
     assert_eq!(r.git(&["log", "-1", "--format=%s", "lanes/H1/integration"]).trim(), "lanes: hunt H1: 2 new issue(s)");
     let live = git_lanes::run::state::RunState::load(r.root(), Path::new(".git/lanes/runs/H1/state.yaml")).unwrap().unwrap();
-    assert_eq!(live.status, "needs_attention");
+    assert_eq!(live.status.as_str(), "needs_attention");
     assert!(live.integration.is_some_and(|i| !i.fast_forwarded));
     r.git(&["checkout", "-q", &branch]);
     r.git(&["merge", "-q", "--ff-only", "lanes/H1/integration"]);

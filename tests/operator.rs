@@ -409,7 +409,7 @@ fn live_lane_status(r: &RunRepo, run_id: &str, lane: &str) -> String {
     std::fs::read_to_string(path)
         .ok()
         .and_then(|t| serde_saphyr::from_str::<git_lanes::run::state::RunState>(&t).ok())
-        .and_then(|s| s.lanes.get(lane).map(|l| l.status.clone()))
+        .and_then(|s| s.lanes.get(lane).map(|l| l.status.as_str().to_string()))
         .unwrap_or_default()
 }
 

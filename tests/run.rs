@@ -24,7 +24,7 @@ fn live_state(r: &RunRepo, run_id: &str) -> RunState {
 }
 
 fn lane_status(st: &RunState, lane: &str) -> String {
-    st.lanes.get(lane).map(|l| l.status.clone()).unwrap_or_else(|| panic!("no lane {lane} in the state"))
+    st.lanes.get(lane).map(|l| l.status.as_str().to_string()).unwrap_or_else(|| panic!("no lane {lane} in the state"))
 }
 
 fn assert_archived(r: &RunRepo, run_id: &str, lanes: &[&str]) {
@@ -571,7 +571,7 @@ fn an_orchestrator_killed_mid_run_is_finished_by_resume_while_its_workers_still_
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
     assert_eq!(r.status_on_head("M-01"), "RESOLVED");
     assert_eq!(report_result(&r.report_on_head("R1"), "E-01").as_deref(), Some("RESOLVED"));
-    assert_eq!(live_state(&r, "R1").status, "complete");
+    assert_eq!(live_state(&r, "R1").status.as_str(), "complete");
     assert_archived(&r, "R1", &["E", "M"]);
     // Both commits of each worker (wip before the kill, fix after) are on HEAD.
     for lane in ["E", "M"] {
@@ -684,7 +684,7 @@ fn ctrl_c_stops_the_workers_saves_the_state_and_resume_finishes() {
     out.expect_code(130);
     assert!(out.stderr.contains("--resume"), "{}", out.stderr);
     let st = live_state(&r, "R1");
-    assert_eq!(st.status, "interrupted");
+    assert_eq!(st.status.as_str(), "interrupted");
     assert_eq!(lane_status(&st, "E"), "interrupted");
     assert_eq!(r.status_on_head("E-01"), "OPEN");
     assert!(r.lane_branches().contains(&"lanes/R1/E".to_string()), "{:?}", r.lane_branches());

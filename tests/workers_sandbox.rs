@@ -232,7 +232,7 @@ fn sigterm_and_sighup_stop_the_run_like_ctrl_c_and_resume_finishes() {
         out.expect_code(130);
         assert!(out.stderr.contains("--resume"), "SIG{sig}: {}", out.stderr);
         let st = live_state(&r, run_id);
-        assert_eq!(st.status, "interrupted");
+        assert_eq!(st.status.as_str(), "interrupted");
         for lane in ["E", "M"] {
             let pid = st.lanes[lane].worker_pid.expect("worker pid");
             assert!(wait_until(Duration::from_secs(5), || !process_alive(pid)), "SIG{sig}: worker {lane} ({pid}) still runs");

@@ -116,6 +116,10 @@ impl Model {
                 }
                 r.last = text.clone();
             }
+            RunEvent::LaneUsage { lane, cost_usd, .. } => {
+                let r = self.row(lane);
+                r.cost_usd = cost_usd.or(r.cost_usd);
+            }
             RunEvent::LaneDone { lane, .. } => self.row(lane).last = format!("{} (.done)", self.row(lane).last).trim().to_string(),
             RunEvent::LaneEnded { lane, state, .. } => {
                 let r = self.row(lane);
@@ -251,7 +255,7 @@ pub fn wanted(ui: &Ui, plain: bool) -> bool {
 /// What the view thread needs besides events.
 pub struct LiveSetup {
     pub title: String,
-    /// `<common git dir>/lanes`, to read logs and the live state.
+    /// `<common git dir>/lanes`, to read the lanes' logs.
     pub lanes_dir: PathBuf,
     pub interrupts: Arc<AtomicUsize>,
     /// `None` for `watch` (workers started elsewhere cannot be steered).
@@ -443,7 +447,8 @@ fn key(m: &mut Model, setup: &LiveSetup, code: KeyCode, mods: KeyModifiers) {
     }
 }
 
-/// Re-read what events do not carry: the selected lane's log tail, costs from the live state.
+/// Re-read what events do not carry: the selected lane's log tail (costs come with
+/// [`RunEvent::LaneUsage`]).
 fn refresh(m: &mut Model, setup: &LiveSetup) {
     let Some(run_id) = m.run_id.clone() else { return };
     let dir = setup.lanes_dir.join("runs").join(&run_id);
@@ -467,13 +472,6 @@ fn refresh(m: &mut Model, setup: &LiveSetup) {
             }
             Err(_) => vec![format!("no log yet at {}", path.display())],
         };
-    }
-    if let Ok(Some(st)) = crate::run::state::RunState::load(std::path::Path::new("/"), &dir.join("state.yaml")) {
-        for (lane, ls) in &st.lanes {
-            if let Some(r) = m.rows.get_mut(lane) {
-                r.cost_usd = ls.cost_usd.or(r.cost_usd);
-            }
-        }
     }
 }
 
@@ -531,7 +529,12 @@ mod tests {
         m.apply(&RunEvent::LaneStatus { lane: "E".into(), text: "WORKING: E-02 tests".into() });
         m.apply(&RunEvent::LaneStarted { lane: "M".into(), pid: 8, issues: vec!["M-01".into()], attempt: 1 });
         m.apply(&RunEvent::LaneEnded { lane: "M".into(), state: "timed_out".into(), detail: String::new() });
-        m.rows.get_mut("E").unwrap().cost_usd = Some(0.4213);
+        // The cost comes with the event the engine sends when it records it; a later one
+        // without a cost keeps it.
+        let usage =
+            |cost_usd| RunEvent::LaneUsage { lane: "E".into(), cost_usd, cost_estimated: false, input_tokens: None, output_tokens: None };
+        m.apply(&usage(Some(0.4213)));
+        m.apply(&usage(None));
         m.note("12:00:00 lane M: timed out".into());
         let s = screen(&m);
         assert!(s.contains("git lanes run R1 — 2 lanes"), "{s}");

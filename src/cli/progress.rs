@@ -157,7 +157,11 @@ pub fn describe(ui: &Ui, e: &RunEvent) -> Option<String> {
             format!("{} {what}", ui.yellow("interrupted:"))
         }
         RunEvent::Note(n) => format!("{} {n}", ui.dim("note:")),
-        RunEvent::WorktreeReady { .. } | RunEvent::LaneStarted { .. } | RunEvent::LaneStatus { .. } | RunEvent::LaneDone { .. } => {
+        RunEvent::WorktreeReady { .. }
+        | RunEvent::LaneStarted { .. }
+        | RunEvent::LaneStatus { .. }
+        | RunEvent::LaneDone { .. }
+        | RunEvent::LaneUsage { .. } => {
             return None;
         }
     })

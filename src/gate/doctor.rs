@@ -235,7 +235,7 @@ pub fn run_notes(repo: &crate::git::repo::Repo, config: &crate::files::config::C
     {
         notes.push(Note {
             subject: format!("run {id}"),
-            message: format!("is {} and can be continued with `git lanes run --resume`", st.status.replace('_', " ")),
+            message: format!("is {} and can be continued with `git lanes run --resume`", st.status.words()),
         });
     }
     Ok(notes)

@@ -21,10 +21,12 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::collect::Collected;
-use super::{Run, RunEvent};
 use crate::base::error::Result;
+use crate::run::collected::Collected;
+use crate::run::context::Run;
+use crate::run::events::RunEvent;
 use crate::run::state::{Attempt, LaneState};
+use crate::run::status::LaneStatus;
 
 /// The feedback file of a lane's latest attempt, in its run folder.
 pub(super) const FEEDBACK_FILE: &str = "feedback.md";
@@ -33,7 +35,7 @@ const FIRST_PROMPT: &str = "prompt.first.md";
 
 /// How many attempts a lane gets in all.
 pub(super) fn max_attempts(r: &Run<'_>) -> u32 {
-    r.opts.attempts.unwrap_or(r.ws.config.attempts).max(1)
+    r.settings.attempts
 }
 
 /// The run's recorded usage: dollars and tokens of every attempt of every lane.
@@ -56,13 +58,12 @@ fn lane_cost(ls: &LaneState) -> Option<f64> {
 /// Why no attempt may start any more (the budget reached), if so.
 pub(super) fn budget_reached(r: &Run<'_>) -> Option<String> {
     let (usd, tokens) = usage(r);
-    let budget = &r.ws.config.budget;
-    if let Some(limit) = r.opts.budget_usd.or(budget.usd)
+    if let Some(limit) = r.settings.budget_usd
         && usd >= limit
     {
         return Some(format!("the run's budget of ${limit:.2} is reached (${usd:.2} recorded)"));
     }
-    if let Some(limit) = r.opts.budget_tokens.or(budget.tokens)
+    if let Some(limit) = r.settings.budget_tokens
         && tokens >= limit
     {
         return Some(format!("the run's budget of {limit} tokens is reached ({tokens} recorded)"));
@@ -80,8 +81,7 @@ pub(crate) struct BudgetLeft {
 
 /// The budget's limits and what the run recorded so far (ended attempts), when it has one.
 pub(super) fn budget_left(r: &Run<'_>) -> Option<BudgetLeft> {
-    let budget = &r.ws.config.budget;
-    let (usd, tokens) = (r.opts.budget_usd.or(budget.usd), r.opts.budget_tokens.or(budget.tokens));
+    let (usd, tokens) = (r.settings.budget_usd, r.settings.budget_tokens);
     if usd.is_none() && tokens.is_none() {
         return None;
     }
@@ -101,13 +101,13 @@ pub(super) fn next_number(ls: Option<&LaneState>) -> u32 {
     ls.map_or(0, |l| l.attempts.len() as u32) + 1
 }
 
-/// The lane's worker ended (`state` is its state word): the latest attempt ends with its usage;
+/// The lane's worker ended (`state` is its lane status): the latest attempt ends with its usage;
 /// the lane's cost becomes the sum of its attempts'.
-pub(super) fn worker_ended(ls: &mut LaneState, state: &str, cost_usd: Option<f64>, tokens: Option<u64>, detail: &str) {
+pub(super) fn worker_ended(ls: &mut LaneState, state: &LaneStatus, cost_usd: Option<f64>, tokens: Option<u64>, detail: &str) {
     let Some(a) = ls.attempts.last_mut().filter(|a| a.ended.is_none()) else { return };
     a.ended = Some(crate::run::timeline::now_ms());
-    a.outcome = if state == "done" { "judging".into() } else { state.to_string() };
-    if state != "done" {
+    a.outcome = if *state == LaneStatus::Done { "judging".into() } else { state.as_str().to_string() };
+    if *state != LaneStatus::Done {
         a.reason = Some(detail.lines().next().unwrap_or(detail).to_string());
     }
     a.cost_usd = cost_usd;
@@ -167,7 +167,7 @@ pub(super) fn after_judgement(r: &mut Run<'_>, lane: &str, interrupted: bool) ->
     lr.judged_before = c.tip.clone().map(|tip| (tip, c.judgements.clone()));
     r.collected.remove(lane);
     let ls = r.lane_state(lane);
-    ls.status = "pending".into();
+    ls.status = LaneStatus::Pending;
     ls.exit = None;
     ls.completed_at = None;
     let ids: Vec<&str> = c.judgements.iter().filter(|j| !j.approved).map(|j| j.id.as_str()).collect();
@@ -190,7 +190,7 @@ pub(super) fn keep_earlier_result(r: &mut Run<'_>, c: &mut Collected) -> Result<
     let Some((tip, judgements)) = lr.judged_before.clone() else { return Ok(()) };
     let status = r.state.lanes.get(&c.lane).map(|l| l.status.clone()).unwrap_or_default();
     let worked = c.error.is_none() && c.refused.is_empty() && judgements.iter().any(|j| j.approved);
-    if !matches!(status.as_str(), "failed" | "timed_out") || !worked {
+    if !matches!(status, LaneStatus::Failed | LaneStatus::TimedOut) || !worked {
         return Ok(());
     }
     crate::git::gitcli::git(&lr.worktree, &["reset", "--hard", "--quiet", &tip])?;
@@ -201,7 +201,7 @@ pub(super) fn keep_earlier_result(r: &mut Run<'_>, c: &mut Collected) -> Result<
     let ls = r.lane_state(&lane);
     let n = ls.attempts.len();
     let why = ls.exit.clone().unwrap_or_default();
-    ls.status = "done".into();
+    ls.status = LaneStatus::Done;
     let kept = format!(
         "attempt {n} {} ({why}); the lane keeps attempt {}'s verified result, and attempt {n}'s work is archived under refs/lanes/archive/",
         crate::run::state::status_words(&status),
@@ -302,7 +302,7 @@ pub(super) fn after_integration(r: &mut Run<'_>, int: &crate::run::integrate::In
         lr.fork = Some(tip.clone());
         r.collected.remove(lane);
         let ls = r.lane_state(lane);
-        ls.status = "pending".into();
+        ls.status = LaneStatus::Pending;
         ls.exit = None;
         ls.completed_at = None;
         ls.merge = None;
@@ -394,8 +394,8 @@ pub(super) fn feedback(lane: &str, c: &Collected, ls: Option<&LaneState>, resolv
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::run::collect::Judgement;
+    use crate::run::attempts::*;
+    use crate::run::collected::Judgement;
     use crate::run::state::FailedCheck;
 
     fn judgement(id: &str, approved: bool, failing: Vec<FailedCheck>) -> Judgement {
@@ -435,15 +435,15 @@ mod tests {
         let mut ls = LaneState::default();
         assert_eq!(next_number(Some(&ls)), 1);
         assert_eq!(begin(&mut ls), 1);
-        worker_ended(&mut ls, "done", Some(0.5), Some(1000), "exit 0");
+        worker_ended(&mut ls, &LaneStatus::Done, Some(0.5), Some(1000), "exit 0");
         assert_eq!(ls.attempts[0].outcome, "judging");
         assert_eq!(begin(&mut ls), 2);
-        worker_ended(&mut ls, "failed", Some(0.25), None, "worker ended with exit 1 without writing .done\n  worker log: x");
+        worker_ended(&mut ls, &LaneStatus::Failed, Some(0.25), None, "worker ended with exit 1 without writing .done\n  worker log: x");
         assert_eq!(ls.attempts[1].outcome, "failed");
         assert_eq!(ls.attempts[1].reason.as_deref(), Some("worker ended with exit 1 without writing .done"));
         assert_eq!(ls.cost_usd, Some(0.75));
         // An end seen twice changes nothing.
-        worker_ended(&mut ls, "done", Some(9.0), None, "");
+        worker_ended(&mut ls, &LaneStatus::Done, Some(9.0), None, "");
         assert_eq!(ls.attempts[1].outcome, "failed");
     }
 }

@@ -55,8 +55,9 @@ impl Action {
 
 /// Lane branches `<prefix>/<RUN_ID>/<LANE>` of runs that are not in progress.
 pub fn plan(repo: &Repo, config: &Config, force: bool) -> Result<Vec<Action>> {
-    let running =
-        crate::run::lock::holder(&repo.lanes_dir()).and_then(|_| crate::run::latest_unfinished(repo).ok().flatten()).map(|(id, _)| id);
+    let running = crate::run::lock::holder(&repo.lanes_dir())
+        .and_then(|_| crate::run::resume::latest_unfinished(repo).ok().flatten())
+        .map(|(id, _)| id);
     let head = repo.head_commit();
     let prefix = format!("{}/", config.branch_prefix);
     let mut out = Vec::new();
@@ -190,7 +191,7 @@ pub fn apply(repo: &Repo, config: &Config, actions: &[Action]) -> Result<()> {
         if let Some(w) = &a.worktree
             && worktree::is_dirty(w)?
         {
-            let excludes = crate::run::keep_out(config, &[]);
+            let excludes = crate::run::context::keep_out(config, &[]);
             worktree::commit_leftovers(
                 w,
                 &format!("lanes: clean: uncommitted work left in lane {} of run {}", a.lane, a.run_id),

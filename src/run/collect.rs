@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Run, RunEvent};
 use crate::base::error::Result;
 use crate::files::config::Config;
 use crate::files::issue::{Issue, Status};
@@ -29,45 +28,11 @@ use crate::judge::guard::Revert;
 use crate::judge::verdict::{self, CheckOutcome, JudgeInput};
 use crate::judge::verify::{self, VerifyOptions};
 use crate::planning::plan::LanePlan;
+use crate::run::collected::{Collected, Judgement};
+use crate::run::context::Run;
+use crate::run::events::RunEvent;
 use crate::run::state::{FailedCheck, LaneState, Rejection};
-
-/// One issue's judgement.
-#[derive(Debug, Clone)]
-pub struct Judgement {
-    pub id: String,
-    pub approved: bool,
-    pub reason: String,
-    pub verdict_yaml: Option<String>,
-    /// The checks that failed, with the tail of their output (none when approved).
-    pub failing: Vec<FailedCheck>,
-    /// The evidence of a rejected issue (JSON, every check's output): kept in the lane's run
-    /// folder, since only a resolved issue's evidence is committed.
-    pub evidence_json: Option<String>,
-}
-
-/// What collecting a lane produced.
-#[derive(Debug, Clone, Default)]
-pub struct Collected {
-    pub lane: String,
-    pub committed_leftovers: bool,
-    pub tip: Option<String>,
-    pub judgements: Vec<Judgement>,
-    pub error: Option<String>,
-    /// Edits the guard dropped from the lane's commit (see [`crate::judge::guard`]), one line each.
-    pub reverts: Vec<String>,
-    /// Why the lane is refused as a whole (neither judged nor integrated).
-    pub refused: Vec<String>,
-    /// Files the lane changed that belong to none of its issues (their affected paths and the
-    /// files their checks name).
-    pub other_changes: Vec<String>,
-    /// What the lane's warnings say of its collection (git files the worker changed).
-    pub warnings: Vec<String>,
-    /// Repositories the worker made inside its worktree, left out of the lane.
-    pub embedded: Vec<String>,
-    /// Checks that changed git's files in the worktree (its `.git` link, what git executes),
-    /// put back by git-lanes: `` check `…` of E-01: why ``.
-    pub tampering: Vec<String>,
-}
+use crate::run::status::LaneStatus;
 
 /// One lane to collect, owned so a collection can run on its own thread while the coordinator
 /// follows the other lanes.
@@ -113,15 +78,15 @@ pub(super) fn collect_all(r: &mut Run<'_>) -> Result<Vec<Collected>> {
 /// lane is judged.
 pub(super) fn lane_input(r: &Run<'_>, lane: &str) -> Option<LaneInput> {
     let lr = r.lanes.get(lane)?;
-    let st = r.state.lanes.get(lane)?.status.as_str();
-    (st != "collected").then(|| LaneInput {
+    let st = &r.state.lanes.get(lane)?.status;
+    (*st != LaneStatus::Collected).then(|| LaneInput {
         lane: lane.to_string(),
         plan: lr.plan.clone(),
         resolved_before: lr.resolved_before.iter().map(|j| j.id.clone()).collect(),
         fork: lr.fork.clone(),
         worktree: lr.worktree.clone(),
         branch: lr.branch.clone(),
-        judge: st == "done",
+        judge: *st == LaneStatus::Done,
         duration: lr.duration,
         keep_out: lr.keep_out.clone(),
     })
@@ -338,7 +303,7 @@ fn collect_inner(cx: &Cx, input: &LaneInput, out: &mut Collected) -> Result<()> 
     (out.committed_leftovers, out.embedded) = worktree::commit_leftovers_naming_embedded(
         &input.worktree,
         &format!("lanes: run {}: lane {}: work left uncommitted by the worker", cx.run_id, input.lane),
-        &super::keep_out(cx.config(), &input.keep_out),
+        &crate::run::context::keep_out(cx.config(), &input.keep_out),
         base,
         &format!("lanes: run {}: lane {}: leave out repositories the worker made inside its worktree", cx.run_id, input.lane),
     )?;

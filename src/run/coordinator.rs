@@ -1,7 +1,7 @@
 //! Steps 3–5: lane worktrees, workers, and following them to an end, as a state machine.
 //!
 //! # Design note: the coordinator
-//! One thread owns every lane's state ([`LaneState`]) and waits on one channel for the next
+//! One thread owns every lane's state ([`LaneStage`]) and waits on one channel for the next
 //! [`Event`]: a signal folder changed (notify), the set-up thread made a worktree, a worker
 //! exited (its waiter thread says so at once), or the timer ticked ([`TICK`]). Each event goes to
 //! one small handler (`on_…`) that moves lanes between states; after every event, lanes whose
@@ -61,6 +61,8 @@
 //! are left and the budget allows (`super::attempts`); a running lane whose usage so far takes
 //! the run past its budget is ended, failed.
 
+mod event;
+mod stage;
 mod worker;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -69,8 +71,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::collect::{self, Collected, Collector};
-use super::{LaneControl, LaneRun, Run, RunEvent, RunOptions};
+use super::collect::{self, Collector};
 use crate::agents::presets::{self, Preset, WorkerContext};
 use crate::base::error::{Error, Result};
 use crate::files::signal::SignalFile;
@@ -78,8 +79,15 @@ use crate::files::workspace::Workspace;
 use crate::git::worktree;
 use crate::planning::plan::LanePlan;
 use crate::planning::workorder::{self, WorkOrder};
+use crate::run::collected::Collected;
+use crate::run::context::{LaneRun, Run};
+use crate::run::events::RunEvent;
 use crate::run::follow::{Change, LaneFollow, SignalWatcher};
-use worker::{Active, Ended, Outcome};
+use crate::run::options::{LaneControl, RunOptions};
+use crate::run::status::{LaneStatus, RunStatus};
+use event::Event;
+use stage::LaneStage;
+use worker::{Active, Ended, WorkerOutcome};
 
 /// The timer: deadlines, the operator's controls, workers followed by pid and Ctrl-C are looked
 /// at this often (signal files and exits are events and need no tick).
@@ -124,7 +132,7 @@ pub(super) fn prepare_lanes(r: &mut Run<'_>, plans: Vec<LanePlan>) -> Result<Set
         let log = files.join("worker.log");
         // A worktree whose checkout a crash or a full disk cut short is never reused; one whose
         // worker already ran (or made by an older git-lanes, without the marker) always is.
-        let never_worked = r.state.lanes.get(&lane).is_none_or(|l| matches!(l.status.as_str(), "" | "pending"));
+        let never_worked = r.state.lanes.get(&lane).is_none_or(|l| matches!(l.status, LaneStatus::Unset | LaneStatus::Pending));
         if path.exists() && never_worked && !worktree::is_ready(&path) {
             worktree::discard_unready(&r.repo.root, &path)?;
         }
@@ -230,73 +238,6 @@ fn save_following(r: &mut Run<'_>, warned: &mut bool) {
     }
 }
 
-/// Where a lane is while the run follows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum LaneState {
-    /// Planned; not given a worktree yet.
-    Pending,
-    /// Its new worktree is being made on the set-up thread.
-    Preparing,
-    /// Its worktree is there; it waits for a free slot.
-    Ready,
-    /// Its worker runs: one this run started, or one from an earlier orchestrator (by pid).
-    Running,
-    /// The worker wrote `.done` and ended (or was ended after the grace).
-    Done,
-    /// It could not be set up or started, its worker ended without `.done`, would not finish, or
-    /// the operator stopped it.
-    Failed,
-    /// No `.done` within the lane timeout; its group was killed.
-    TimedOut,
-    /// Stopped by Ctrl-C; `run --resume` restarts it.
-    Interrupted,
-}
-
-impl LaneState {
-    /// The word `state.yaml` keeps for it (`git lanes status` and the tests read these).
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            LaneState::Pending | LaneState::Preparing | LaneState::Ready => "pending",
-            LaneState::Running => "running",
-            LaneState::Done => "done",
-            LaneState::Failed => "failed",
-            LaneState::TimedOut => "timed_out",
-            LaneState::Interrupted => "interrupted",
-        }
-    }
-
-    /// The state a word in `state.yaml` names, if the coordinator has one for it (`collected`,
-    /// written after the run, is not one).
-    fn parse(word: &str) -> Option<LaneState> {
-        Some(match word {
-            "pending" => LaneState::Pending,
-            "running" => LaneState::Running,
-            "done" => LaneState::Done,
-            "failed" => LaneState::Failed,
-            "timed_out" => LaneState::TimedOut,
-            "interrupted" => LaneState::Interrupted,
-            _ => return None,
-        })
-    }
-}
-
-/// What the coordinator waits for: every source sends on one channel.
-#[derive(Debug)]
-pub(super) enum Event {
-    /// Something changed in a signal folder (a hint: running lanes' files are read again).
-    SignalSeen,
-    /// The set-up thread made a lane's worktree, or says why it could not.
-    WorktreeReady { lane: String, result: std::result::Result<(), String> },
-    /// A worker this run started has exited (from its waiter thread).
-    WorkerExited { lane: String },
-    /// The timer: deadlines, the operator's controls, workers followed by pid.
-    Tick,
-    /// Ctrl-C was pressed; `presses` times so far.
-    Interrupt { presses: usize },
-    /// A lane that ended was collected and judged (on a thread of its own).
-    Collected(Box<Collected>),
-}
-
 /// The settings that bound the lanes: how many run at once, the `.done` grace, the stall limit.
 struct Limits {
     max_parallel: usize,
@@ -308,7 +249,7 @@ struct Limits {
 struct Coordinator<'r, 'a> {
     r: &'r mut Run<'a>,
     main_signals: PathBuf,
-    states: BTreeMap<String, LaneState>,
+    states: BTreeMap<String, LaneStage>,
     /// Lanes waiting to start (preparing or ready), in the order they start.
     queue: VecDeque<String>,
     running: BTreeMap<String, Active>,
@@ -379,11 +320,11 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         dirs.extend(r.lanes.iter().filter(|(l, _)| !fresh.contains(*l)).map(|(_, lr)| lr.worktree.join(&r.ws.config.signals)));
         let watcher = SignalWatcher::new(dirs, events.clone(), || Event::SignalSeen);
         let limits = Limits {
-            max_parallel: r.opts.max_parallel.or(r.ws.config.max_parallel).unwrap_or(usize::MAX).max(1),
-            done_grace: r.opts.done_grace.unwrap_or(r.ws.config.done_grace),
-            stall_after: r.opts.stall_after.unwrap_or(r.ws.config.stall_after),
+            max_parallel: r.settings.max_parallel.unwrap_or(usize::MAX).max(1),
+            done_grace: r.settings.done_grace,
+            stall_after: r.settings.stall_after,
         };
-        let collector = (r.task == super::TASK_FIX).then(|| Collector::new(r));
+        let collector = (r.task == crate::run::context::TASK_FIX).then(|| Collector::new(r));
         Ok(Coordinator {
             r,
             main_signals,
@@ -413,17 +354,17 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let mut finished_unwatched = Vec::new();
         for (lane, worktree) in lanes {
             let (status, pid) = self.r.state.lanes.get(&lane).map(|ls| (ls.status.clone(), ls.worker_pid)).unwrap_or_default();
-            match LaneState::parse(&status) {
-                _ if status == "collected" => {}
-                Some(ended @ (LaneState::Done | LaneState::Failed | LaneState::TimedOut)) => {
+            match LaneStage::of(&status) {
+                _ if status == LaneStatus::Collected => {}
+                Some(ended @ (LaneStage::Done | LaneStage::Failed | LaneStage::TimedOut)) => {
                     self.states.insert(lane, ended);
                 }
-                Some(LaneState::Running) => {
+                Some(LaneStage::Running) => {
                     // Resume: a worker from a dead orchestrator may still be alive.
                     let mut follow = LaneFollow::new(&lane, vec![self.main_signals.clone(), worktree.join(&self.r.ws.config.signals)]);
                     if let Some(pid) = pid.filter(|p| crate::exec::process::pid_alive(*p)) {
                         self.running.insert(lane.clone(), Active::adopted(self.r, &lane, pid, follow));
-                        self.states.insert(lane, LaneState::Running);
+                        self.states.insert(lane, LaneStage::Running);
                         continue;
                     }
                     // Its worker finished (`.done` written, process gone) while nobody watched:
@@ -444,7 +385,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     }
 
     fn enqueue(&mut self, lane: String, fresh: &BTreeSet<String>) {
-        let state = if fresh.contains(&lane) { LaneState::Preparing } else { LaneState::Ready };
+        let state = if fresh.contains(&lane) { LaneStage::Preparing } else { LaneStage::Ready };
         self.states.insert(lane.clone(), state);
         self.queue.push_back(lane);
     }
@@ -452,12 +393,12 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// running → done: the worker of the earlier run wrote `.done` and exited before the resume.
     fn on_finished_unwatched(&mut self, lane: String) {
         let ls = self.r.lane_state(&lane);
-        ls.status = LaneState::Done.as_str().into();
+        ls.status = LaneStage::Done.status();
         ls.exit = Some("worker from the earlier run finished (.done written) before the run was resumed".into());
         ls.completed_at = Some(crate::files::scaffold::now_rfc3339());
         let detail = ls.exit.clone().unwrap_or_default();
-        self.states.insert(lane.clone(), LaneState::Done);
-        self.r.emit(RunEvent::LaneEnded { lane, state: LaneState::Done.as_str().into(), detail });
+        self.states.insert(lane.clone(), LaneStage::Done);
+        self.r.emit(RunEvent::LaneEnded { lane, state: LaneStage::Done.as_str().into(), detail });
     }
 
     /// preparing → failed, for every lane: no set-up thread, so no new worktree.
@@ -533,7 +474,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
     /// ready → running (or failed), in queue order while there is a free slot (not after Ctrl-C).
     fn start_ready_lanes(&mut self) {
         while !self.interrupted() && self.running.len() < self.limits.max_parallel {
-            let Some(at) = self.queue.iter().position(|l| self.states.get(l) == Some(&LaneState::Ready)) else { break };
+            let Some(at) = self.queue.iter().position(|l| self.states.get(l) == Some(&LaneStage::Ready)) else { break };
             let Some(lane) = self.queue.remove(at) else { break };
             if let Some(why) = super::attempts::budget_reached(self.r) {
                 self.fail(&lane, format!("not started: {why}"), format!("not started: {why}"));
@@ -550,7 +491,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             match worker::start(self.r, &lane, &self.main_signals, &self.events) {
                 Ok(active) => {
                     self.running.insert(lane.clone(), active);
-                    self.states.insert(lane, LaneState::Running);
+                    self.states.insert(lane, LaneStage::Running);
                 }
                 Err(e) => self.fail(&lane, format!("could not start: {e}"), format!("could not start the worker: {e}")),
             }
@@ -590,7 +531,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let lane = c.lane.clone();
         collect::record(self.r, c)?;
         if super::attempts::after_judgement(self.r, &lane, self.interrupted())? {
-            self.states.insert(lane.clone(), LaneState::Ready);
+            self.states.insert(lane.clone(), LaneStage::Ready);
             self.queue.push_back(lane);
         }
         self.r.save()
@@ -598,8 +539,8 @@ impl<'r, 'a> Coordinator<'r, 'a> {
 
     /// preparing → ready: the lane's worktree exists; its signal folder is watched from now on.
     fn on_worktree_ready(&mut self, lane: String) {
-        if self.states.get(&lane) == Some(&LaneState::Preparing) {
-            self.states.insert(lane.clone(), LaneState::Ready);
+        if self.states.get(&lane) == Some(&LaneStage::Preparing) {
+            self.states.insert(lane.clone(), LaneStage::Ready);
         }
         let path = self.r.lanes.get(&lane).map(|l| l.worktree.clone()).unwrap_or_default();
         self.watcher.add_dir(path.join(&self.r.ws.config.signals));
@@ -626,16 +567,16 @@ impl<'r, 'a> Coordinator<'r, 'a> {
 
     /// Whether a lane's worktree is still being made.
     fn setting_up(&self) -> bool {
-        self.states.values().any(|s| *s == LaneState::Preparing)
+        self.states.values().any(|s| *s == LaneStage::Preparing)
     }
 
     /// A lane fails before a worker ran for it: `exit` is saved, `detail` shown.
     fn fail(&mut self, lane: &str, exit: String, detail: String) {
         let ls = self.r.lane_state(lane);
-        ls.status = LaneState::Failed.as_str().into();
+        ls.status = LaneStage::Failed.status();
         ls.exit = Some(exit);
-        self.states.insert(lane.to_string(), LaneState::Failed);
-        self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: LaneState::Failed.as_str().into(), detail });
+        self.states.insert(lane.to_string(), LaneStage::Failed);
+        self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: LaneStage::Failed.as_str().into(), detail });
     }
 
     /// Signal files changed: every running lane's files are read again (a lane ends on its
@@ -757,7 +698,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             self.end_lane(lane, ended);
         } else if let Some(at) = self.queue.iter().position(|l| l == lane) {
             self.queue.remove(at);
-            self.end_lane(lane, Ended::new(LaneState::Failed, "stopped by the operator before it started"));
+            self.end_lane(lane, Ended::new(LaneStage::Failed, "stopped by the operator before it started"));
         }
     }
 
@@ -778,11 +719,11 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             a.end_group();
         }
         let ls = self.r.lane_state(&lane);
-        ls.status = LaneState::Pending.as_str().into();
+        ls.status = LaneStage::Pending.status();
         ls.exit = None;
         ls.completed_at = None;
         self.r.emit(RunEvent::Note(format!("lane {lane}: restarted by the operator")));
-        self.states.insert(lane.clone(), LaneState::Ready);
+        self.states.insert(lane.clone(), LaneStage::Ready);
         self.queue.push_front(lane);
     }
 
@@ -798,7 +739,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
                 let _ = c.signal_group(sig);
             }
         }
-        self.r.state.status = "interrupted".into();
+        self.r.state.status = RunStatus::Interrupted;
         if presses >= 2 {
             for c in self.running.values_mut().filter_map(|a| a.child.as_mut()) {
                 c.terminate(Duration::ZERO);
@@ -811,7 +752,7 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         // Every lane that ran since the last comparison (this one among them) may have moved a
         // ref; each lane's end compares them.
         let suspects: Vec<String> = self.running.keys().cloned().collect();
-        super::check_refs(self.r, &suspects);
+        crate::run::context::check_refs(self.r, &suspects);
         // A lane stopped before it started has no worker.
         let mut a = self.running.remove(lane);
         let cgroup = a.as_mut().and_then(|a| a.cgroup.take());
@@ -822,10 +763,10 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let preset =
             a.as_ref().map(|a| a.preset).unwrap_or_else(|| worker::preset_of(r.lanes.get(lane).map_or("", |lr| lr.worker.as_str())));
         let log = r.dir.join(lane).join("worker.log");
-        let outcome = Outcome::of(preset, &log, ended, a.and_then(|a| a.stuck));
+        let outcome = WorkerOutcome::of(preset, &log, ended, a.and_then(|a| a.stuck));
         let ws = std::sync::Arc::clone(&r.ws);
         let ls = r.lane_state(lane);
-        ls.status = outcome.state.as_str().into();
+        ls.status = outcome.state.status();
         ls.exit = Some(outcome.detail.clone());
         ls.completed_at = Some(crate::files::scaffold::now_rfc3339());
         ls.reason = outcome.reason.clone();
@@ -858,7 +799,14 @@ impl<'r, 'a> Coordinator<'r, 'a> {
             (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
         });
         let cost = usage.and(ls.cost_usd);
-        super::attempts::worker_ended(ls, outcome.state.as_str(), cost, tokens, &outcome.detail);
+        super::attempts::worker_ended(ls, &outcome.state.status(), cost, tokens, &outcome.detail);
+        let used = RunEvent::LaneUsage {
+            lane: lane.to_string(),
+            cost_usd: ls.cost_usd,
+            cost_estimated: ls.cost_estimated,
+            input_tokens: ls.input_tokens,
+            output_tokens: ls.output_tokens,
+        };
         if let Some(lr) = r.lanes.get(lane)
             && let Err(e) = presets::remove_droppings(&lr.worktree)
         {
@@ -867,13 +815,14 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         let left = worker::end_left_behind(r, lane, cgroup.as_ref());
         r.lane_state(lane).warnings.extend(left);
         self.states.insert(lane.to_string(), outcome.state);
-        if outcome.state == LaneState::Done && self.collector.is_some() {
+        if outcome.state == LaneStage::Done && self.collector.is_some() {
             self.to_collect.push_back(lane.to_string());
         }
         let shown = outcome.shown(preset, &log);
+        self.r.emit(used);
         let by_operator = outcome.detail.starts_with("stopped by the operator");
         self.r.emit(RunEvent::LaneEnded { lane: lane.to_string(), state: outcome.state.as_str().into(), detail: shown.clone() });
-        if matches!(outcome.state, LaneState::Failed | LaneState::TimedOut) && !by_operator {
+        if matches!(outcome.state, LaneStage::Failed | LaneStage::TimedOut) && !by_operator {
             super::notify::lane_needs_human(self.r, lane, &shown);
         }
         save_following(self.r, &mut self.save_warned);
@@ -892,12 +841,12 @@ impl<'r, 'a> Coordinator<'r, 'a> {
         }
         if interrupted {
             for (lane, ls) in self.r.state.lanes.iter_mut() {
-                if matches!(LaneState::parse(&ls.status), Some(LaneState::Running | LaneState::Pending)) {
-                    ls.status = LaneState::Interrupted.as_str().into();
+                if matches!(LaneStage::of(&ls.status), Some(LaneStage::Running | LaneStage::Pending)) {
+                    ls.status = LaneStage::Interrupted.status();
                     ls.warnings.push(format!("lane {lane} was interrupted; `git lanes run --resume` restarts it"));
                 }
             }
-            self.r.state.status = "interrupted".into();
+            self.r.state.status = RunStatus::Interrupted;
         }
         self.r.save()?;
         Ok(interrupted)
@@ -919,27 +868,22 @@ fn take_arrived(rx: &mpsc::Receiver<Event>, held: &mut VecDeque<Event>) -> bool 
 
 /// The operator's requests since the last tick: from the live view's queue, and from the
 /// `control` files `git lanes stop|restart <LANE>` writes into a lane's run folder.
-fn take_controls(r: &Run<'_>) -> Vec<super::LaneControl> {
-    let mut out: Vec<super::LaneControl> = match &r.opts.controls {
+fn take_controls(r: &Run<'_>) -> Vec<crate::run::options::LaneControl> {
+    let mut out: Vec<crate::run::options::LaneControl> = match &r.opts.controls {
         Some(q) => q.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default(),
         None => Vec::new(),
     };
     for (lane, lr) in &r.lanes {
-        let path = lr.files.join(super::CONTROL_FILE);
+        let path = lr.files.join(crate::run::options::CONTROL_FILE);
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let _ = std::fs::remove_file(&path);
         match text.trim() {
-            "stop" => out.push(super::LaneControl::Stop(lane.clone())),
-            "restart" => out.push(super::LaneControl::Restart(lane.clone())),
+            "stop" => out.push(crate::run::options::LaneControl::Stop(lane.clone())),
+            "restart" => out.push(crate::run::options::LaneControl::Restart(lane.clone())),
             _ => {}
         }
     }
     out
-}
-
-fn worker_error(e: presets::WorkerError) -> Error {
-    let hint = e.hint();
-    Error::usage(e.to_string(), hint)
 }
 
 /// The worker setting of a lane: `--worker`, else the worker the run recorded for it (a resumed
@@ -993,6 +937,7 @@ pub(super) fn check_workers(
     let path = presets::worker_path().or_else(|| std::env::var_os("PATH"));
     let nowhere = Path::new("");
     check_agent_keys(root, ws)?;
+    let sandboxed = crate::run::settings::Settings::resolve(opts, &ws.config).sandbox_workers;
     for lane in lanes {
         let recorded = state.and_then(|s| s.lanes.get(*lane)).and_then(|l| l.worker.as_deref());
         let worker = lane_worker(ws, opts, recorded, lane)?;
@@ -1004,39 +949,40 @@ pub(super) fn check_workers(
             max_turns: opts.max_turns,
             max_budget_usd: opts.max_budget_usd,
             lane,
-            sandboxed: opts.sandbox_workers.unwrap_or(ws.config.sandbox_workers),
+            sandboxed,
         };
-        let cmd = presets::resolve_worker(&worker, &ctx).map_err(worker_error)?;
-        presets::check_worker(&cmd, lane, path.as_deref(), root).map_err(worker_error)?;
+        let cmd = presets::resolve_worker(&worker, &ctx).map_err(worker::worker_error)?;
+        presets::check_worker(&cmd, lane, path.as_deref(), root).map_err(worker::worker_error)?;
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::coordinator::*;
 
     #[test]
     fn lane_states_keep_the_words_of_the_state_file() {
         let all = [
-            LaneState::Pending,
-            LaneState::Preparing,
-            LaneState::Ready,
-            LaneState::Running,
-            LaneState::Done,
-            LaneState::Failed,
-            LaneState::TimedOut,
-            LaneState::Interrupted,
+            LaneStage::Pending,
+            LaneStage::Preparing,
+            LaneStage::Ready,
+            LaneStage::Running,
+            LaneStage::Done,
+            LaneStage::Failed,
+            LaneStage::TimedOut,
+            LaneStage::Interrupted,
         ];
         let words: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
         assert_eq!(words, ["pending", "pending", "pending", "running", "done", "failed", "timed_out", "interrupted"]);
         // Every word the coordinator writes reads back as the state (a waiting lane as pending).
         for s in all {
-            let back = LaneState::parse(s.as_str()).unwrap();
+            assert_eq!(s.status().as_str(), s.as_str());
+            let back = LaneStage::of(&s.status()).unwrap();
             assert_eq!(back.as_str(), s.as_str());
         }
-        assert_eq!(LaneState::parse("collected"), None);
-        assert_eq!(LaneState::parse(""), None);
+        assert_eq!(LaneStage::of(&LaneStatus::Collected), None);
+        assert_eq!(LaneStage::of(&LaneStatus::Unset), None);
     }
 
     #[test]

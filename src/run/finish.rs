@@ -14,29 +14,33 @@
 
 use std::path::{Path, PathBuf};
 
-use super::collect::{self, Collected};
+use super::collect;
 use super::integrate::{self, Candidate, Integrated};
-use super::{Run, RunEvent, RunSummary};
 use crate::base::error::Result;
 use crate::files::config::IntegrationPolicy;
 use crate::files::issue::Status;
 use crate::files::workspace::Workspace;
+use crate::run::collected::Collected;
+use crate::run::context::Run;
+use crate::run::events::RunEvent;
 use crate::run::report;
 use crate::run::state::{Finishing, IntegrationChecks, IntegrationState, IssueLine, LaneState, MergedLane, Rejection};
+use crate::run::status::{LaneStatus, RunStatus};
+use crate::run::summary::RunSummary;
 use crate::{files::signal, git::gitcli, git::worktree};
 
 /// Collect, integrate and finish a run whose lanes all ended; `interrupted` stops after
 /// collecting (the work is kept; `run --resume` continues).
 pub(super) fn complete(r: &mut Run<'_>, interrupted: bool) -> Result<RunSummary> {
     // What moved after the last lane's end (a process a worker left behind) is put back too.
-    super::check_refs(r, &[]);
+    crate::run::context::check_refs(r, &[]);
     let collected = collect::collect_all(r)?;
     crate::base::fault::point("after-collect");
     let mut human = lane_outcomes(r, &collected);
     if interrupted {
         return stop_interrupted(r, human);
     }
-    let policy = r.opts.policy.unwrap_or(r.ws.config.integration);
+    let policy = r.settings.policy;
     let candidates = candidates(r);
     human.extend(kept_for_review(&candidates));
     if r.opts.no_integrate || policy == IntegrationPolicy::Branches {
@@ -88,16 +92,16 @@ fn lane_outcomes(r: &Run<'_>, collected: &[Collected]) -> Vec<String> {
 /// A lane that failed, timed out or was interrupted, and each issue its judge rejected.
 fn lane_state_lines(run_id: &str, lane: &str, ls: &LaneState) -> Vec<String> {
     let mut out = Vec::new();
-    match ls.status.as_str() {
-        "failed" | "timed_out" => out.push(format!(
+    match ls.status {
+        LaneStatus::Failed | LaneStatus::TimedOut => out.push(format!(
             "lane {lane} {}: {}{}{}; its work is on `{}` (`git lanes run --resume` restarts it; `git lanes integrate {run_id} --no-fetch` verifies it and takes it as it stands)",
-            ls.status.replace('_', " "),
+            ls.status.words(),
             ls.exit.as_deref().unwrap_or("?"),
             ls.reason.as_deref().map(|why| format!(" — {why}")).unwrap_or_default(),
             ls.log.as_deref().map(|log| format!(" (log: {log})")).unwrap_or_default(),
             ls.branch.as_deref().unwrap_or("?"),
         )),
-        "interrupted" => out.push(format!("lane {lane} was interrupted; `git lanes run --resume` continues it")),
+        LaneStatus::Interrupted => out.push(format!("lane {lane} was interrupted; `git lanes run --resume` continues it")),
         _ => {}
     }
     out.extend(ls.rejected.iter().map(|rej| format!("{} was not resolved: {}", rej.id, rej.reason)));
@@ -125,7 +129,7 @@ fn collected_lines(c: &Collected) -> Vec<String> {
 
 /// An interrupted run stops after collecting: its state says so, nothing is integrated.
 fn stop_interrupted(r: &mut Run<'_>, human: Vec<String>) -> Result<RunSummary> {
-    r.state.status = "interrupted".into();
+    r.state.status = RunStatus::Interrupted;
     r.save()?;
     Ok(summary(r, vec![], human, None, None, None, true))
 }
@@ -136,7 +140,7 @@ fn candidates(r: &Run<'_>) -> Vec<Candidate> {
         .iter()
         .filter_map(|(lane, lr)| {
             let ls = r.state.lanes.get(lane)?;
-            (ls.status == "done" && ls.refused.is_empty() && ls.held.is_empty()).then(|| Candidate {
+            (ls.status == LaneStatus::Done && ls.refused.is_empty() && ls.held.is_empty()).then(|| Candidate {
                 lane: lane.clone(),
                 branch: lr.branch.clone(),
                 tip: ls.tip.clone().unwrap_or_default(),
@@ -175,7 +179,7 @@ fn leave_branches(r: &mut Run<'_>, candidates: &[Candidate], mut human: Vec<Stri
         candidates.iter().map(|c| c.branch.as_str()).collect::<Vec<_>>().join(", ")
     );
     r.emit(RunEvent::Note(left.clone()));
-    r.state.status = status_for(&human).into();
+    r.state.status = status_for(&human);
     r.state.finished = Some(crate::files::scaffold::now_rfc3339());
     let lines = issue_lines(r, &[]);
     let mut listed = human.clone();
@@ -200,13 +204,13 @@ fn leave_branches(r: &mut Run<'_>, candidates: &[Candidate], mut human: Vec<Stri
     let branches = candidates.iter().map(|c| c.branch.clone()).collect();
     let mut s = summary(r, vec![], human, Some(path), None, None, false);
     s.open = open.len();
-    s.left = Some(super::LeftBranches { verified, open, branches, pushed, integrate });
+    s.left = Some(crate::run::summary::LeftBranches { verified, open, branches, pushed, integrate });
     Ok(s)
 }
 
 /// `complete` when nobody needs to look: `complete`, else `needs_attention`.
-fn status_for(human: &[String]) -> &'static str {
-    if human.is_empty() { "complete" } else { "needs_attention" }
+fn status_for(human: &[String]) -> RunStatus {
+    if human.is_empty() { RunStatus::Complete } else { RunStatus::NeedsAttention }
 }
 
 /// Merge the candidates into the integration branch, each merge or back-out an event.
@@ -330,7 +334,7 @@ fn place_run_commit(r: &mut Run<'_>, int: &Integrated, f: &mut Finishing) -> Res
 
 /// The run's outcome, the report and the committed state, in the integration worktree.
 fn write_run_report(r: &mut Run<'_>, int: &Integrated, f: &mut Finishing) -> Result<()> {
-    r.state.status = status_for(&f.human).into();
+    r.state.status = status_for(&f.human);
     r.state.finished = Some(crate::files::scaffold::now_rfc3339());
     r.state.report = Some(f.report.clone());
     f.status = r.state.status.clone();
@@ -347,7 +351,7 @@ fn run_commit(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
         f.human.push(format!("--no-commit: the catalog, report and state are written but not committed in {}", iw.display()));
         return Ok(());
     }
-    let keep_out = super::keep_out(&r.ws.config, &[]);
+    let keep_out = crate::run::context::keep_out(&r.ws.config, &[]);
     // A run killed between its commit and the journal left that commit at the integration
     // branch's tip: the resumed run folds into it rather than committing a second one.
     if head_is_run_commit(&iw, &r.label) {
@@ -493,10 +497,10 @@ fn not_fast_forwarded(r: &mut Run<'_>, f: &mut Finishing, why: &str) -> Result<(
     if let Some(i) = r.state.integration.as_mut() {
         i.fast_forwarded = false;
     }
-    r.state.status = "needs_attention".into();
+    r.state.status = RunStatus::NeedsAttention;
     let iw = PathBuf::from(&f.integration_worktree);
     write_report(r, &iw, Path::new(&f.report), &f.lines, &f.human)?;
-    let keep_out = super::keep_out(&r.ws.config, &[]);
+    let keep_out = crate::run::context::keep_out(&r.ws.config, &[]);
     if let Some(amended) = crate::git::snapshot::amend_head(&iw, &keep_out)? {
         let amended = amended.to_string();
         worktree::archive(r.repo, &r.label, "integration", &amended)?;
@@ -550,9 +554,9 @@ fn tidy(r: &mut Run<'_>, f: &mut Finishing) -> Result<()> {
 /// files cleared, and the summary.
 fn final_state(r: &mut Run<'_>, f: Finishing) -> Result<RunSummary> {
     r.state.status = if !f.human.is_empty() {
-        "needs_attention".into()
-    } else if f.status.is_empty() || f.status == "running" {
-        "complete".into()
+        RunStatus::NeedsAttention
+    } else if matches!(f.status, RunStatus::Unset | RunStatus::Running) {
+        RunStatus::Complete
     } else {
         f.status.clone()
     };
@@ -570,7 +574,7 @@ fn final_state(r: &mut Run<'_>, f: Finishing) -> Result<RunSummary> {
 /// Save the journal in the live state, which says `running` until the last step is done.
 fn journal(r: &mut Run<'_>, f: &Finishing) -> Result<()> {
     r.state.finishing = Some(f.clone());
-    let status = std::mem::replace(&mut r.state.status, "running".into());
+    let status = std::mem::replace(&mut r.state.status, RunStatus::Running);
     let saved = r.save();
     r.state.status = status;
     saved
@@ -622,7 +626,7 @@ fn issue_lines(r: &Run<'_>, integrated: &[String]) -> Vec<IssueLine> {
             } else if let Some(rej) = ls.rejected.iter().find(|x| x.id == a.id) {
                 ("REJECTED".to_string(), rej.reason.clone())
             } else {
-                ("OPEN".to_string(), format!("lane {}", ls.status.replace('_', " ")))
+                ("OPEN".to_string(), format!("lane {}", ls.status.words()))
             };
             out.push(IssueLine { id: a.id.clone(), lane: lane.clone(), result, detail });
         }
@@ -668,7 +672,7 @@ fn summary(
         interrupted,
         integrated: vec![],
         fast_forwarded: false,
-        lanes: super::LaneOutcome::of(&r.state),
+        lanes: crate::run::summary::LaneOutcome::of(&r.state),
         left: None,
         integration_checks: r.state.integration.as_ref().and_then(|i| i.checks.clone()),
     }
@@ -676,7 +680,7 @@ fn summary(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::finish::*;
 
     #[test]
     fn the_run_commit_is_told_from_lane_and_merge_commits_by_its_subject() {

@@ -175,7 +175,7 @@ pub fn worktree_signal_dir(worktree: &Path, rel: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::follow::*;
 
     #[test]
     fn rescan_reports_each_change_once() {

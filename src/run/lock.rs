@@ -74,7 +74,7 @@ impl Drop for RunLock {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::lock::*;
 
     #[test]
     fn second_acquire_refused_then_released() {

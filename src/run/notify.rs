@@ -12,8 +12,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{LaneOutcome, Run, RunSummary};
 use crate::exec::process::{self, EnvPolicy, OutputTarget, ProcessSpec};
+use crate::run::context::Run;
+use crate::run::summary::{LaneOutcome, RunSummary};
 
 /// How long a notify command may take.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -21,10 +22,10 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 /// The notify command of this fixing run (`--notify`, else `lanes.yaml`'s `notify:`), if any (a
 /// hunt tells none).
 pub(super) fn command(r: &Run<'_>) -> Option<String> {
-    if r.task != super::TASK_FIX {
+    if r.task != crate::run::context::TASK_FIX {
         return None;
     }
-    r.opts.notify.clone().or_else(|| r.ws.config.notify.clone()).filter(|c| !c.trim().is_empty())
+    r.settings.notify.clone()
 }
 
 /// Tell the notify command that `lane` needs a human (`why`); it runs beside the run (not

@@ -322,7 +322,7 @@ fn quarantine(repo: &git2::Repository, run_id: &str, name: &str, oid: git2::Oid)
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::refwatch::*;
 
     #[test]
     fn the_runs_own_refs_are_not_watched() {

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
-use super::{LaneRun, Run, RunEvent, RunOptions, RunSummary, finish};
 use crate::base::error::{Error, Result};
 use crate::files::issue::{Issue, Status};
 use crate::files::workspace::Workspace;
@@ -17,7 +16,13 @@ use crate::git::gitcli::git;
 use crate::git::repo::Repo;
 use crate::git::worktree;
 use crate::planning::plan::{Assigned, LanePlan};
+use crate::run::context::{LaneRun, Run, RunStart, TASK_FIX};
+use crate::run::events::RunEvent;
+use crate::run::finish;
+use crate::run::options::RunOptions;
 use crate::run::state::LaneState;
+use crate::run::status::LaneStatus;
+use crate::run::summary::RunSummary;
 
 /// Fetch (unless `remote` is `None`) and integrate the lane branches of `run_id`.
 pub fn integrate_run(
@@ -48,10 +53,10 @@ pub fn integrate_run(
     let fork = fork_point(repo, head, &tips)?;
     let dir = repo.lanes_dir().join("runs").join(run_id);
     crate::base::fsutil::create_dir_all(&dir)?;
-    let mut state = super::begin_state(repo, run_id, &fork.to_string());
+    let mut state = crate::run::context::begin_state(repo, run_id, &fork.to_string());
     // No worker runs here: a local remote's refs (the lane branches just fetched, its main)
     // are the starting point, not something a worker pushed.
-    state.watched_refs = super::refwatch::snapshot(&repo.git, run_id, &super::own_branches(&ws.config, run_id));
+    state.watched_refs = super::refwatch::snapshot(&repo.git, run_id, &crate::run::context::own_branches(&ws.config, run_id));
     let mut lanes = BTreeMap::new();
     let at = Here { prefix: &prefix, wt_root: &worktree::worktrees_dir(repo, &ws.config, run_id), dir: &dir };
     for (lane, tip) in &tips {
@@ -61,24 +66,8 @@ pub fn integrate_run(
     }
     state.base_commit = Some(head.to_string());
     let label = free_label(&ws, run_id);
-    let mut r = Run {
-        repo,
-        ws: Arc::new(ws),
-        opts,
-        run_id: run_id.to_string(),
-        base: head.to_string(),
-        fork: fork.to_string(),
-        label,
-        dir,
-        state,
-        lanes,
-        observer,
-        interrupts,
-        task: super::TASK_FIX,
-        work_orders: BTreeMap::new(),
-        collected: BTreeMap::new(),
-        notifying: Vec::new(),
-    };
+    let start = RunStart { fork: fork.to_string(), label, state, lanes, ..RunStart::new(TASK_FIX, run_id, &head.to_string()) };
+    let mut r = Run::new(repo, ws, opts, start, observer, interrupts);
     r.emit(RunEvent::Started { run_id: run_id.to_string(), lanes: tips.keys().cloned().collect() });
     r.save()?;
     finish::complete(&mut r, false)
@@ -148,7 +137,7 @@ fn lane_from_elsewhere(repo: &Repo, ws: &Workspace, at: &Here<'_>, lane: &str, t
     }
     let issues = claimed_issues(repo, ws, lane, tip)?;
     let state = LaneState {
-        status: "done".into(),
+        status: LaneStatus::Done,
         issue_ids: issues.iter().map(|a| a.id.clone()).collect(),
         branch: Some(branch.clone()),
         worktree: Some(path.display().to_string()),

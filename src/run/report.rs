@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::run::state::{IntegrationChecks, IntegrationState, IssueLine, LaneState, RunState};
+use crate::run::status::LaneStatus;
 
 /// Ids the report says the run resolved: rows `| <ID> | RESOLVED | … |`.
 pub fn resolved_ids(report: &str) -> Vec<String> {
@@ -167,7 +168,7 @@ fn worker_lines(s: &mut String, l: &LaneState) {
     if let Some(limit) = &l.limit {
         let _ = writeln!(s, "- **Limit hit:** {limit}");
     }
-    if let (Some(log), false) = (&l.log, l.status == "done") {
+    if let (Some(log), false) = (&l.log, l.status == LaneStatus::Done) {
         let _ = writeln!(s, "- **Worker log:** `{log}`");
     }
     if let Some(c) = l.cost_usd {
@@ -231,14 +232,14 @@ fn short(sha: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::report::*;
 
     #[test]
     fn a_rejected_issue_shows_each_failing_check_folded_and_a_fence_the_output_cannot_close() {
         use crate::run::state::{FailedCheck, Rejection};
         let mut st = RunState::default();
         let lane = LaneState {
-            status: "done".into(),
+            status: LaneStatus::Done,
             rejected: vec![Rejection {
                 id: "E-03".into(),
                 reason: "Verification: 1 of 1 verification commands failed".into(),

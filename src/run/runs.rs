@@ -15,6 +15,7 @@ use crate::base::error::{Error, Result};
 use crate::files::config::Config;
 use crate::git::repo::Repo;
 use crate::run::state::RunState;
+use crate::run::status::RunStatus;
 
 /// The ref namespace holding runs kept off the user's branch.
 pub const RUNS_REF_PREFIX: &str = "refs/lanes/runs/";
@@ -194,7 +195,7 @@ pub fn info(repo: &Repo, config: &Config, id: &str) -> Result<RunInfo> {
         finished: state.as_ref().and_then(|s| s.finished.clone()),
         status: state
             .as_ref()
-            .map(|s| s.status.clone())
+            .map(|s| s.status.as_str().to_string())
             .or_else(|| facts.as_ref().and_then(|f| f.status.clone()))
             .unwrap_or_else(|| "unknown".into()),
         lanes: state.as_ref().map(|s| s.lanes.keys().cloned().collect()).unwrap_or_default(),
@@ -231,7 +232,7 @@ pub fn info(repo: &Repo, config: &Config, id: &str) -> Result<RunInfo> {
     let in_ref = matches!(i.report, Some(ReportSource::Ref { .. }));
     i.integrated = if in_ref {
         "kept under refs/lanes/runs".into()
-    } else if matches!(i.status.as_str(), "running" | "interrupted") {
+    } else if matches!(RunStatus::parse(&i.status), RunStatus::Running | RunStatus::Interrupted) {
         "not yet".into()
     } else if let Some(int) = state.as_ref().and_then(|s| s.integration.as_ref()) {
         if int.fast_forwarded { "fast-forwarded".into() } else { "integration branch".into() }
@@ -334,11 +335,11 @@ pub fn lane_range(repo: &Repo, l: &LaneRef) -> Result<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::runs::*;
 
     #[test]
     fn facts_are_read_back_from_a_rendered_report() {
-        let mut st = RunState { run_id: Some("20260101-000000".into()), status: "complete".into(), ..RunState::default() };
+        let mut st = RunState { run_id: Some("20260101-000000".into()), status: RunStatus::Complete, ..RunState::default() };
         st.lanes.insert("E".into(), crate::run::state::LaneState::default());
         st.lanes.insert("M".into(), crate::run::state::LaneState::default());
         let lines = vec![

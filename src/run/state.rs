@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::error::{Problem, Result};
 use crate::base::fsutil;
 pub use crate::judge::verify::FailedCheck;
+pub use crate::run::status::{LaneStatus, RunStatus};
 
 /// The whole state file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -20,7 +21,7 @@ pub struct RunState {
     pub started: Option<String>,
     /// `idle`, `running`, `interrupted`, `complete`, `needs_attention`.
     #[serde(default = "idle")]
-    pub status: String,
+    pub status: RunStatus,
     #[serde(default)]
     pub lanes: BTreeMap<String, LaneState>,
     #[serde(default)]
@@ -102,8 +103,8 @@ pub struct SignalMoment {
     pub text: String,
 }
 
-fn idle() -> String {
-    "idle".into()
+fn idle() -> RunStatus {
+    RunStatus::Idle
 }
 
 /// The seed's `progress:` block.
@@ -123,7 +124,7 @@ pub struct LaneState {
     /// `pending`, `running`, `done`, `failed`, `timed_out`, `interrupted`, `skipped`. Written as
     /// the seed's `completed` for `done` (and read back as `done`).
     #[serde(default, with = "lane_status")]
-    pub status: String,
+    pub status: LaneStatus,
     #[serde(default)]
     pub issues_fixed: usize,
     #[serde(default)]
@@ -211,13 +212,15 @@ pub struct LaneState {
 mod lane_status {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(status: &str, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(if status == "done" { "completed" } else { status })
+    use crate::run::status::LaneStatus;
+
+    pub fn serialize<S: Serializer>(status: &LaneStatus, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if *status == LaneStatus::Done { "completed" } else { status.as_str() })
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<LaneStatus, D::Error> {
         let s = String::deserialize(d)?;
-        Ok(if s == "completed" { "done".into() } else { s })
+        Ok(if s == "completed" { LaneStatus::Done } else { LaneStatus::parse(&s) })
     }
 }
 
@@ -235,7 +238,7 @@ pub struct Finishing {
     /// The run's status once finished (`complete`, `needs_attention`); the live state says
     /// `running` until then, so `run --resume` finds it.
     #[serde(default)]
-    pub status: String,
+    pub status: RunStatus,
     #[serde(default)]
     pub commit: Option<String>,
     #[serde(default)]
@@ -379,8 +382,8 @@ pub struct Breakage {
 }
 
 /// A state word for people: `needs_attention` → `needs attention`, `timed_out` → `timed out`.
-pub fn status_words(status: &str) -> String {
-    status.replace('_', " ")
+pub fn status_words(status: impl AsRef<str>) -> String {
+    status.as_ref().replace('_', " ")
 }
 
 impl RunState {
@@ -455,7 +458,7 @@ impl RunState {
     /// Recompute `progress:` from the lanes.
     pub fn update_progress(&mut self) {
         self.progress.total_lanes = self.lanes.len();
-        self.progress.completed_lanes = self.lanes.values().filter(|l| matches!(l.status.as_str(), "done" | "completed")).count();
+        self.progress.completed_lanes = self.lanes.values().filter(|l| l.status == LaneStatus::Done).count();
         self.progress.total_fixed = self.lanes.values().map(|l| l.issues_fixed).sum();
     }
 }
@@ -472,7 +475,7 @@ pub struct IssueLine {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::state::*;
 
     #[test]
     fn reads_the_seed_state_and_round_trips() {
@@ -494,14 +497,14 @@ mod tests {
         let seed = "run_id: \"R0\"\nstarted: \"2025-01-04T09:15:00\"\nstatus: complete\nlanes:\n  E:\n    status: completed\n    issues_fixed: 1\n    committed: true\n    issues: [E-01]\n  Q:\n    status: completed\n    issues_fixed: 3\ncomplexity_notes:\n  - lane: Z\n    note: hard\n";
         std::fs::write(d.path().join("s.yaml"), seed).unwrap();
         let old = RunState::load(d.path(), Path::new("s.yaml")).unwrap().unwrap();
-        assert_eq!(old.lanes["E"].status, "done");
+        assert_eq!(old.lanes["E"].status, LaneStatus::Done);
         let mut new = RunState {
             run_id: Some("R1".into()),
             started: Some("2026-01-07T10:00:00Z".into()),
-            status: "complete".into(),
+            status: RunStatus::Complete,
             ..RunState::default()
         };
-        new.lanes.insert("E".into(), LaneState { status: "done".into(), issues_fixed: 2, ..LaneState::default() });
+        new.lanes.insert("E".into(), LaneState { status: LaneStatus::Done, issues_fixed: 2, ..LaneState::default() });
         new.keep_foreign(&old);
         new.save(d.path(), Path::new("t.yaml")).unwrap();
         let text = std::fs::read_to_string(d.path().join("t.yaml")).unwrap();
@@ -514,5 +517,61 @@ mod tests {
         assert_eq!(back.lanes["E"].extra["issues"], serde_json::json!(["E-01"]));
         assert_eq!(back.lanes["Q"].issues_fixed, 3);
         assert_eq!(back.extra["complexity_notes"], serde_json::json!([{"lane": "Z", "note": "hard"}]));
+    }
+
+    /// Every status word as it is on disk: a renamed variant or a changed word fails here.
+    #[test]
+    fn status_words_on_disk_are_pinned() {
+        let run: Vec<String> = RunStatus::KNOWN.iter().map(|s| serde_json::to_value(s).unwrap().as_str().unwrap().to_string()).collect();
+        assert_eq!(run, ["idle", "running", "interrupted", "complete", "needs_attention"]);
+        let lane: Vec<String> = LaneStatus::KNOWN.iter().map(|s| serde_json::to_value(s).unwrap().as_str().unwrap().to_string()).collect();
+        assert_eq!(lane, ["pending", "running", "done", "failed", "timed_out", "interrupted", "skipped", "collected"]);
+        // In state.yaml a done lane is the seed's `completed`; every other word is its own.
+        for (status, word) in LaneStatus::KNOWN.iter().zip(&lane) {
+            let mut st = RunState::fresh();
+            st.lanes.insert("E".into(), LaneState { status: status.clone(), ..LaneState::default() });
+            let text = serde_saphyr::to_string(&st).unwrap();
+            let on_disk = if *status == LaneStatus::Done { "completed" } else { word.as_str() };
+            assert!(text.contains(&format!("    status: {on_disk}\n")), "{text}");
+        }
+        for (status, word) in RunStatus::KNOWN.iter().zip(&run) {
+            let text = serde_saphyr::to_string(&RunState { status: status.clone(), ..RunState::default() }).unwrap();
+            assert!(text.starts_with(&format!("status: {word}\n")) || text.contains(&format!("\nstatus: {word}\n")), "{text}");
+        }
+    }
+
+    /// A state file written by an older version, with every word (and one no version knows),
+    /// reads back as the same statuses and writes the same words again.
+    #[test]
+    fn old_state_files_with_every_word_read_back() {
+        let d = tempfile::tempdir().unwrap();
+        let lanes = ["pending", "running", "completed", "done", "failed", "timed_out", "interrupted", "skipped", "collected", "paused"];
+        for run in ["idle", "running", "interrupted", "complete", "needs_attention", "archived"] {
+            let mut yaml = format!("run_id: R\nstatus: {run}\nlanes:\n");
+            for (i, w) in lanes.iter().enumerate() {
+                yaml += &format!("  L{i}:\n    status: {w}\n");
+            }
+            std::fs::write(d.path().join("s.yaml"), &yaml).unwrap();
+            let st = RunState::load(d.path(), Path::new("s.yaml")).unwrap().unwrap();
+            assert_eq!(st.status.as_str(), run);
+            assert_eq!(st.status == RunStatus::Other("archived".into()), run == "archived");
+            let read: Vec<&str> = (0..lanes.len()).map(|i| st.lanes[&format!("L{i}")].status.as_str()).collect();
+            assert_eq!(
+                read,
+                ["pending", "running", "done", "done", "failed", "timed_out", "interrupted", "skipped", "collected", "paused"]
+            );
+            assert_eq!(st.lanes["L9"].status, LaneStatus::Other("paused".into()));
+            st.save(d.path(), Path::new("t.yaml")).unwrap();
+            let text = std::fs::read_to_string(d.path().join("t.yaml")).unwrap();
+            assert!(text.contains(&format!("\nstatus: {run}\n")), "{text}");
+            for w in lanes.iter().filter(|w| **w != "done") {
+                assert!(text.contains(&format!("    status: {w}\n")), "{w}: {text}");
+            }
+        }
+        // No status at all: the run is idle, the lane has none (an empty word, written back empty).
+        std::fs::write(d.path().join("s.yaml"), "lanes:\n  E:\n    issues_fixed: 1\n").unwrap();
+        let st = RunState::load(d.path(), Path::new("s.yaml")).unwrap().unwrap();
+        assert_eq!(st.status, RunStatus::Idle);
+        assert_eq!(st.lanes["E"].status, LaneStatus::Unset);
     }
 }

@@ -8,8 +8,9 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::run::RunEvent;
+use crate::run::events::RunEvent;
 use crate::run::state::{LanePhases, LaneState, MAX_SIGNAL_MOMENTS, RunPhases, RunState, SignalMoment};
+use crate::run::status::LaneStatus;
 
 /// Now, RFC 3339 with milliseconds (phases of a fast run are shorter than a second).
 pub fn now_ms() -> String {
@@ -92,15 +93,15 @@ fn outcome(state: &RunState, lane: &str) -> (&'static str, String) {
 fn outcome_of(state: &RunState, lane: &str) -> (&'static str, String) {
     let l = &state.lanes[lane];
     let backed = l.merge.as_deref().is_some_and(|m| m.starts_with("backed out"));
-    match l.status.as_str() {
-        "done" if backed => ("#f59e0b", "backed out".into()),
-        "done" if !l.resolved.is_empty() => ("#16a34a", format!("{} resolved", l.resolved.len())),
-        "done" if !l.rejected.is_empty() => ("#dc2626", format!("{} rejected", l.rejected.len())),
-        "done" => ("#f59e0b", "resolved nothing".into()),
-        "failed" => ("#dc2626", "failed".into()),
-        "timed_out" => ("#dc2626", "timed out".into()),
-        "running" | "pending" => ("#3b82f6", l.status.clone()),
-        other => ("#6b7280", crate::run::state::status_words(other)),
+    match &l.status {
+        LaneStatus::Done if backed => ("#f59e0b", "backed out".into()),
+        LaneStatus::Done if !l.resolved.is_empty() => ("#16a34a", format!("{} resolved", l.resolved.len())),
+        LaneStatus::Done if !l.rejected.is_empty() => ("#dc2626", format!("{} rejected", l.rejected.len())),
+        LaneStatus::Done => ("#f59e0b", "resolved nothing".into()),
+        LaneStatus::Failed => ("#dc2626", "failed".into()),
+        LaneStatus::TimedOut => ("#dc2626", "timed out".into()),
+        LaneStatus::Running | LaneStatus::Pending => ("#3b82f6", l.status.as_str().to_string()),
+        other => ("#6b7280", other.words()),
     }
 }
 
@@ -360,7 +361,8 @@ fn human_span(ms: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::status::RunStatus;
+    use crate::run::timeline::*;
 
     fn at(s: &str) -> Option<String> {
         Some(format!("2026-01-01T00:00:{s}+00:00"))
@@ -368,7 +370,7 @@ mod tests {
 
     #[test]
     fn one_bar_per_phase_and_a_tick_per_signal() {
-        let mut st = RunState { run_id: Some("R1".into()), status: "complete".into(), ..RunState::default() };
+        let mut st = RunState { run_id: Some("R1".into()), status: RunStatus::Complete, ..RunState::default() };
         st.phases = Some(RunPhases { started_at: at("00.000"), collect_at: at("06.000"), integrate_at: at("07.000") });
         let phases = LanePhases {
             ready_at: at("01.000"),
@@ -380,14 +382,14 @@ mod tests {
         st.lanes.insert(
             "E".into(),
             LaneState {
-                status: "done".into(),
+                status: LaneStatus::Done,
                 resolved: vec!["E-01".into()],
                 phases: Some(phases),
                 signals: vec![SignalMoment { at: at("02.000").unwrap(), text: "WORKING: <E-01>".into() }],
                 ..LaneState::default()
             },
         );
-        st.lanes.insert("M".into(), LaneState { status: "failed".into(), ..LaneState::default() });
+        st.lanes.insert("M".into(), LaneState { status: LaneStatus::Failed, ..LaneState::default() });
         let svg = svg(&st);
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
         for phase in ["set-up", "work", "judging", "integration"] {
@@ -403,7 +405,7 @@ mod tests {
     fn a_lane_with_two_attempts_shows_the_earlier_work_and_where_the_second_began() {
         use crate::run::state::Attempt;
         let at = |s: &str| Some(format!("2026-11-20T10:00:{s}+00:00"));
-        let mut st = RunState { run_id: Some("R".into()), status: "complete".into(), ..RunState::default() };
+        let mut st = RunState { run_id: Some("R".into()), status: RunStatus::Complete, ..RunState::default() };
         st.phases = Some(RunPhases { started_at: at("00.000"), ..RunPhases::default() });
         let attempt = |n: u32, from: &str, to: &str, outcome: &str| Attempt {
             n,
@@ -413,7 +415,7 @@ mod tests {
             ..Attempt::default()
         };
         let lane = LaneState {
-            status: "done".into(),
+            status: LaneStatus::Done,
             resolved: vec!["E-01".into()],
             phases: Some(LanePhases { work_started_at: at("04.000"), work_ended_at: at("06.000"), ..LanePhases::default() }),
             attempts: vec![attempt(1, "01.000", "02.000", "rejected"), attempt(2, "04.000", "06.000", "resolved")],

@@ -108,7 +108,7 @@ pub fn run(args: HuntArgs, ctx: &Ctx) -> CliResult {
         ui.info(ui.dim("dry run: nothing was written"));
         return Ok(Exit::Success);
     }
-    super::run::warn_unsandboxed_workers(ctx, opts.run.sandbox_workers, &ws.config);
+    super::run::warn_unsandboxed_workers(ctx, &run::settings::Settings::resolve(&opts.run, &ws.config));
     let result = super::run_live::follow_live(ui, args.plain, "git lanes hunt", repo.lanes_dir(), &controls, |observer, interrupts| {
         if args.resume { run::hunt_resume(&repo, ws, opts, observer, interrupts) } else { run::hunt(&repo, ws, opts, observer, interrupts) }
     });

@@ -151,7 +151,7 @@ fn ended_reason(repo: &crate::git::repo::Repo, lane: &crate::run::runs::LaneRef)
 fn lane_running(repo: &crate::git::repo::Repo, lane: &crate::run::runs::LaneRef) -> bool {
     match crate::run::runs::live_state(repo, &lane.run_id) {
         Ok(Some(st)) => {
-            st.status == "running" && st.lanes.get(&lane.lane).is_some_and(|l| matches!(l.status.as_str(), "pending" | "running"))
+            st.status == crate::run::status::RunStatus::Running && st.lanes.get(&lane.lane).is_some_and(|l| l.status.is_unended())
         }
         _ => false,
     }

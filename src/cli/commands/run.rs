@@ -138,8 +138,8 @@ impl WorkerArgs {
 }
 
 /// Say once what running workers without the sandbox gives up (or that there is none here).
-pub(super) fn warn_unsandboxed_workers(ctx: &Ctx, asked: Option<bool>, config: &crate::files::config::Config) {
-    if let Some(w) = crate::exec::sandbox::workers_warning(asked.unwrap_or(config.sandbox_workers)) {
+pub(super) fn warn_unsandboxed_workers(ctx: &Ctx, settings: &run::settings::Settings) {
+    if let Some(w) = crate::exec::sandbox::workers_warning(settings.sandbox_workers) {
         ctx.ui.warn(w);
     }
 }
@@ -299,8 +299,9 @@ fn run_live(args: RunArgs, ctx: &Ctx) -> CliResult {
     if let Some(w) = crate::exec::sandbox::missing_warning() {
         ctx.ui.warn(w);
     }
-    warn_unsandboxed_workers(ctx, opts.sandbox_workers, &ws.config);
-    let notify = opts.notify.clone().or_else(|| ws.config.notify.clone()).filter(|c| !c.trim().is_empty());
+    let settings = run::settings::Settings::resolve(&opts, &ws.config);
+    warn_unsandboxed_workers(ctx, &settings);
+    let notify = settings.notify;
     let result = super::run_live::follow_live(&ctx.ui, args.plain, "git lanes run", repo.lanes_dir(), &controls, |observer, interrupts| {
         if args.resume { run::resume(&repo, ws, opts, observer, interrupts) } else { run::run(&repo, ws, opts, observer, interrupts) }
     });

@@ -30,10 +30,11 @@ pub(super) fn request(ctx: &Ctx, lane: &str, run_id: Option<&str>, control: Lane
         crate::files::names::check_run_id(id).map_err(|m| CliError::usage(m).hint("`git lanes runs` lists the run ids"))?;
     }
     let l = crate::run::runs::lane_ref(&repo, lane, run_id)?;
-    let running = l.state.status == "running" && crate::run::lock::holder(&repo.lanes_dir()).is_some();
+    let running = l.state.status == crate::run::status::RunStatus::Running && crate::run::lock::holder(&repo.lanes_dir()).is_some();
     let ls = &l.state.lanes[lane];
+    use crate::run::status::LaneStatus as Lane;
     let word = if matches!(control, LaneControl::Stop(_)) { "stop" } else { "restart" };
-    if !running || !matches!(ls.status.as_str(), "pending" | "running" | "failed" | "timed_out") {
+    if !running || !matches!(ls.status, Lane::Pending | Lane::Running | Lane::Failed | Lane::TimedOut) {
         return Err(CliError::new(
             1,
             format!(

@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{Event, LaneState};
+use super::event::Event;
+use super::stage::LaneStage;
 use crate::agents::presets::{self, Preset, WorkerContext};
-use crate::base::error::Result;
+use crate::base::error::{Error, Result};
 use crate::exec::process::{self, Ending, EnvPolicy, OutputTarget, ProcessSpec, Running};
+use crate::run::context::{LaneRun, Run};
+use crate::run::events::RunEvent;
 use crate::run::follow::LaneFollow;
-use crate::run::{LaneRun, Run, RunEvent};
 
 /// How often a running worker's log is read for a known stuck shape.
 const STUCK_EVERY: Duration = Duration::from_secs(1);
@@ -49,12 +51,12 @@ pub(super) struct Active {
 /// How a lane ended: the state it is left in and the detail shown and saved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Ended {
-    pub state: LaneState,
+    pub state: LaneStage,
     pub detail: String,
 }
 
 impl Ended {
-    pub fn new(state: LaneState, detail: impl Into<String>) -> Ended {
+    pub fn new(state: LaneStage, detail: impl Into<String>) -> Ended {
         Ended { state, detail: detail.into() }
     }
 }
@@ -114,7 +116,7 @@ impl Active {
             kill_group(pid);
         }
         let how = self.child.as_mut().map(|c| format!(" ({})", c.terminate(Duration::from_secs(2)))).unwrap_or_default();
-        Some(Ended::new(LaneState::Failed, format!("ended by git-lanes: no sign of life for {secs}s{how}")))
+        Some(Ended::new(LaneStage::Failed, format!("ended by git-lanes: no sign of life for {secs}s{how}")))
     }
 
     /// A worker an earlier orchestrator started, still alive after its crash: followed by pid.
@@ -138,8 +140,8 @@ impl Active {
     pub fn on_exit(&self, ending: Ending, presses: usize) -> Ended {
         let done = self.follow.done;
         match self.foreign_pid {
-            Some(_) if done => Ended::new(LaneState::Done, "worker from the earlier run finished"),
-            Some(_) => Ended::new(LaneState::Failed, "worker from the earlier run exited without .done"),
+            Some(_) if done => Ended::new(LaneStage::Done, "worker from the earlier run finished"),
+            Some(_) => Ended::new(LaneStage::Failed, "worker from the earlier run exited without .done"),
             None => classify(ending, done, self.ended_by_us, presses),
         }
     }
@@ -153,12 +155,12 @@ impl Active {
     pub fn on_grace_over(&mut self, grace: Duration) -> Ended {
         if let Some(pid) = self.foreign_pid {
             kill_group(pid);
-            return Ended::new(LaneState::Done, "worker from the earlier run ended after .done grace");
+            return Ended::new(LaneStage::Done, "worker from the earlier run ended after .done grace");
         }
         self.ended_by_us = true;
         let ending = self.child.as_mut().map_or(Ending::Unknown, |c| c.terminate(Duration::from_secs(2)));
         Ended::new(
-            LaneState::Done,
+            LaneStage::Done,
             format!("worker still running {}s after .done; its process group was ended ({ending})", grace.as_secs()),
         )
     }
@@ -171,13 +173,13 @@ impl Active {
         if let Some(pid) = self.foreign_pid {
             kill_group(pid);
             return Ended::new(
-                LaneState::TimedOut,
+                LaneStage::TimedOut,
                 format!("worker from the earlier run: no .done within {secs}s of the resume; process group killed"),
             );
         }
         self.ended_by_us = true;
         let ending = self.child.as_mut().map_or(Ending::Unknown, |c| c.terminate(Duration::from_secs(2)));
-        Ended::new(LaneState::TimedOut, format!("no .done within {secs}s; process group killed ({ending})"))
+        Ended::new(LaneStage::TimedOut, format!("no .done within {secs}s; process group killed ({ending})"))
     }
 
     /// The operator asked to stop the lane: its worker's group is ended.
@@ -187,7 +189,7 @@ impl Active {
         if let Some(pid) = self.foreign_pid {
             kill_group(pid);
         }
-        Ended::new(LaneState::Failed, format!("stopped by the operator{how}"))
+        Ended::new(LaneStage::Failed, format!("stopped by the operator{how}"))
     }
 
     /// End the worker's group whoever started it (a restart): ours are ended and reaped, one
@@ -218,11 +220,11 @@ impl Active {
         if let Some(why) = presets::stuck(self.preset, recent) {
             self.stuck = Some(why);
             let ending = self.end_by_us();
-            return Some(Ended::new(LaneState::Failed, format!("ended by git-lanes: the agent would not finish on its own ({ending})")));
+            return Some(Ended::new(LaneStage::Failed, format!("ended by git-lanes: the agent would not finish on its own ({ending})")));
         }
         let why = over_budget(&presets::parse_usage(self.preset, &tail)?, budget?)?;
         let ending = self.end_by_us();
-        Some(Ended::new(LaneState::Failed, format!("stopped by git-lanes: {why} ({ending})")))
+        Some(Ended::new(LaneStage::Failed, format!("stopped by git-lanes: {why} ({ending})")))
     }
 
     /// End the worker's group, marked as ended by git-lanes; how it ended.
@@ -251,7 +253,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     let lr = r.lanes.get(lane).expect("lane prepared").clone();
     let prompt = lr.files.join("prompt.md");
     let order = lr.files.join("work-order.yaml");
-    let sandboxed = r.opts.sandbox_workers.unwrap_or(r.ws.config.sandbox_workers);
+    let sandboxed = r.settings.sandbox_workers;
     // In the sandbox the agent's own folder is a part of the lane's state folder: the rest of
     // it (the operator's control file, the log) is git-lanes' alone.
     let state_dir = if sandboxed { lr.files.join(AGENT_DIR) } else { lr.files.clone() };
@@ -270,7 +272,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
         lane,
         sandboxed,
     };
-    let mut cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(super::worker_error)?;
+    let mut cmd = presets::resolve_worker(&lr.worker, &ctx).map_err(worker_error)?;
     // A later attempt works on what is left: issues an earlier attempt resolved stay resolved.
     let ids: Vec<String> =
         lr.plan.issues.iter().map(|a| a.id.clone()).filter(|id| !lr.resolved_before.iter().any(|j| &j.id == id)).collect();
@@ -337,7 +339,7 @@ pub(super) fn start(r: &mut Run<'_>, lane: &str, main_signals: &Path, events: &m
     let pid = child.pid();
     let ls = r.lane_state(lane);
     ls.model.clone_from(&model);
-    ls.status = LaneState::Running.as_str().into();
+    ls.status = LaneStage::Running.status();
     ls.worker_pid = Some(pid);
     ls.started_at = Some(crate::files::scaffold::now_rfc3339());
     let attempt = crate::run::attempts::begin(ls);
@@ -479,26 +481,23 @@ fn sandbox_env(tmp: &Path) -> Vec<(OsString, OsString)> {
 }
 
 fn lane_timeout(r: &Run<'_>, lane: &str) -> Duration {
-    r.opts
-        .timeout
-        .or_else(|| r.ws.specs.get(lane).and_then(|s| s.timeout.as_deref()).and_then(crate::files::config::parse_duration))
-        .unwrap_or(r.ws.config.lane_timeout)
+    r.settings.lane_timeout(r.ws.specs.get(lane))
 }
 
 /// The end of a worker this run started, from how it exited and whether `.done` was seen.
 fn classify(ending: Ending, done: bool, ended_by_us: bool, presses: usize) -> Ended {
     match ending {
         Ending::TimedOut { after } => {
-            Ended::new(LaneState::TimedOut, format!("no .done within {}s; process group killed", after.as_secs()))
+            Ended::new(LaneStage::TimedOut, format!("no .done within {}s; process group killed", after.as_secs()))
         }
-        _ if presses > 0 && !done => Ended::new(LaneState::Interrupted, format!("stopped by Ctrl-C ({ending})")),
-        Ending::Exited(0) if done => Ended::new(LaneState::Done, "exit 0"),
+        _ if presses > 0 && !done => Ended::new(LaneStage::Interrupted, format!("stopped by Ctrl-C ({ending})")),
+        Ending::Exited(0) if done => Ended::new(LaneStage::Done, "exit 0"),
         // Stopped by us (the grace after `.done` ran out) or by the user's Ctrl-C after it wrote
         // `.done`: it said it was done, and its checks will tell.
-        _ if done && (ended_by_us || presses > 0) => Ended::new(LaneState::Done, ending.to_string()),
-        Ending::Exited(0) => Ended::new(LaneState::Failed, "worker exited 0 without writing .done"),
-        _ if done => Ended::new(LaneState::Failed, format!("worker wrote .done but ended with {ending}")),
-        _ => Ended::new(LaneState::Failed, format!("worker ended with {ending} without writing .done")),
+        _ if done && (ended_by_us || presses > 0) => Ended::new(LaneStage::Done, ending.to_string()),
+        Ending::Exited(0) => Ended::new(LaneStage::Failed, "worker exited 0 without writing .done"),
+        _ if done => Ended::new(LaneStage::Failed, format!("worker wrote .done but ended with {ending}")),
+        _ => Ended::new(LaneStage::Failed, format!("worker ended with {ending} without writing .done")),
     }
 }
 
@@ -518,30 +517,30 @@ fn log_tail(log: &Path, max: u64) -> Option<String> {
 }
 
 /// A lane's end as the agent tells it: its state, detail, reason and usage.
-pub(super) struct Outcome {
-    pub state: LaneState,
+pub(super) struct WorkerOutcome {
+    pub state: LaneStage,
     pub detail: String,
     pub reason: Option<String>,
     pub usage: Option<presets::WorkerUsage>,
 }
 
-impl Outcome {
+impl WorkerOutcome {
     /// What the log says overrides a clean exit: a preset worker that wrote `.done` and exited 0
     /// but whose agent reported an error (aider after an authentication error, claude's
     /// `is_error`) failed. A failed or timed-out lane gets the agent's reason, or the last
     /// meaningful lines of its log.
-    pub fn of(preset: Preset, log: &Path, ended: Ended, stuck: Option<String>) -> Outcome {
+    pub fn of(preset: Preset, log: &Path, ended: Ended, stuck: Option<String>) -> WorkerOutcome {
         let tail = log_tail(log, 256 * 1024).unwrap_or_default();
         let usage = presets::parse_usage(preset, &tail);
         let said_error = usage.as_ref().and_then(|u| u.is_error) == Some(true);
-        let mut out = Outcome { state: ended.state, detail: ended.detail, reason: None, usage };
+        let mut out = WorkerOutcome { state: ended.state, detail: ended.detail, reason: None, usage };
         // Only a preset's own format decides: a user's script that wrote `.done` and exited 0 is
         // done, whatever JSON or error-looking lines it printed on the way.
-        if out.state == LaneState::Done && said_error && preset != Preset::Script {
-            out.state = LaneState::Failed;
+        if out.state == LaneStage::Done && said_error && preset != Preset::Script {
+            out.state = LaneStage::Failed;
             out.detail = format!("{}; but the agent reported an error", out.detail);
         }
-        if matches!(out.state, LaneState::Failed | LaneState::TimedOut) {
+        if matches!(out.state, LaneStage::Failed | LaneStage::TimedOut) {
             out.reason = if stuck.is_some() {
                 stuck
             } else if tail.trim().is_empty() {
@@ -560,7 +559,7 @@ impl Outcome {
             let who = if preset == Preset::Script { "worker" } else { preset.name() };
             text.push_str(&format!("\n  {who} said: {reason}"));
         }
-        if self.state != LaneState::Done {
+        if self.state != LaneStage::Done {
             text.push_str(&format!("\n  worker log: {}", log.display()));
         }
         text
@@ -579,21 +578,27 @@ fn kill_group(pid: u32) {
     }
 }
 
+/// A worker setting that does not resolve or check, as the usage error the user sees.
+pub(super) fn worker_error(e: presets::WorkerError) -> Error {
+    let hint = e.hint();
+    Error::usage(e.to_string(), hint)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::coordinator::worker::*;
 
     #[test]
     fn an_exit_is_told_by_done_and_by_who_ended_it() {
         let state = |ending, done, by_us, presses| classify(ending, done, by_us, presses).state;
-        assert_eq!(state(Ending::Exited(0), true, false, 0), LaneState::Done);
-        assert_eq!(state(Ending::Exited(0), false, false, 0), LaneState::Failed);
-        assert_eq!(state(Ending::Signaled(15), true, true, 0), LaneState::Done);
-        assert_eq!(state(Ending::Signaled(15), true, false, 0), LaneState::Failed);
-        assert_eq!(state(Ending::Signaled(2), false, false, 1), LaneState::Interrupted);
-        assert_eq!(state(Ending::Exited(0), true, false, 1), LaneState::Done);
+        assert_eq!(state(Ending::Exited(0), true, false, 0), LaneStage::Done);
+        assert_eq!(state(Ending::Exited(0), false, false, 0), LaneStage::Failed);
+        assert_eq!(state(Ending::Signaled(15), true, true, 0), LaneStage::Done);
+        assert_eq!(state(Ending::Signaled(15), true, false, 0), LaneStage::Failed);
+        assert_eq!(state(Ending::Signaled(2), false, false, 1), LaneStage::Interrupted);
+        assert_eq!(state(Ending::Exited(0), true, false, 1), LaneStage::Done);
         // Ctrl-C reached a worker that had just written `.done`.
-        assert_eq!(state(Ending::Signaled(2), true, false, 1), LaneState::Done);
-        assert_eq!(state(Ending::TimedOut { after: Duration::from_secs(3) }, true, false, 0), LaneState::TimedOut);
+        assert_eq!(state(Ending::Signaled(2), true, false, 1), LaneStage::Done);
+        assert_eq!(state(Ending::TimedOut { after: Duration::from_secs(3) }, true, false, 0), LaneStage::TimedOut);
     }
 }

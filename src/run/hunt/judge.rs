@@ -458,7 +458,7 @@ fn levenshtein(a: &[char], b: &[char]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::hunt::judge::*;
 
     fn issue(id: &str, title: &str, paths: &[&str], check: &str) -> Issue {
         let lane = id.split('-').next().unwrap_or("E");

@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::judge::{Accepted, Dropped, Rejected, Reproduction};
 use crate::files::issue::Issue;
 use crate::run::state::RunState;
+use crate::run::status::LaneStatus;
 
 /// An accepted finding with its final id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -214,11 +215,11 @@ fn lanes_section(s: &mut String, r: &ReportInput<'_>) {
             _ => "n/a".into(),
         };
         // A finished hunter's branch is removed once judged; its tip stays under the archive ref.
-        let kept = match (ls.status.as_str(), ls.tip.as_ref()) {
-            ("done", Some(_)) => format!("`{}`", crate::git::worktree::archive_ref(&st.run_id.clone().unwrap_or_default(), lane)),
+        let kept = match (&ls.status, ls.tip.as_ref()) {
+            (LaneStatus::Done, Some(_)) => format!("`{}`", crate::git::worktree::archive_ref(&st.run_id.clone().unwrap_or_default(), lane)),
             _ => ls.branch.as_deref().map(|b| format!("`{b}`")).unwrap_or_else(|| "-".into()),
         };
-        *s += &format!("| {lane} | {} | {acc} | {rej} | {drop} | {cost} | {kept} |\n", ls.status.replace('_', " "));
+        *s += &format!("| {lane} | {} | {acc} | {rej} | {drop} | {cost} | {kept} |\n", ls.status.words());
     }
 }
 
@@ -363,9 +364,9 @@ pub fn seed_state(r: &ReportInput<'_>, committed: bool, batch_size: usize, repor
         .map(|(lane, ls)| {
             let mut ids: Vec<String> = r.landed.iter().filter(|l| &l.lane == lane).map(|l| l.id.clone()).collect();
             ids.sort_by(|a, b| crate::files::names::natural_cmp(a, b));
-            let status = match ls.status.as_str() {
-                "done" => "completed".to_string(),
-                other => other.to_string(),
+            let status = match &ls.status {
+                LaneStatus::Done => "completed".to_string(),
+                other => other.as_str().to_string(),
             };
             let lane_state = SeedLane {
                 status,
@@ -389,7 +390,7 @@ pub fn seed_state(r: &ReportInput<'_>, committed: bool, batch_size: usize, repor
         run_id: r.label.to_string(),
         started: st.started.clone(),
         last_updated: crate::files::scaffold::now_rfc3339(),
-        status: st.status.clone(),
+        status: st.status.as_str().to_string(),
         config: SeedConfig { batch_size, lanes_to_run: names.clone() },
         progress: SeedProgress {
             total_lanes: lanes.len(),
@@ -401,7 +402,7 @@ pub fn seed_state(r: &ReportInput<'_>, committed: bool, batch_size: usize, repor
         },
         lanes,
         errors: r.human.to_vec(),
-        task: crate::run::TASK_HUNT.into(),
+        task: crate::run::context::TASK_HUNT.into(),
         base_commit: st.base_commit.clone(),
         report: Some(report.to_string_lossy().into_owned()),
     }
@@ -437,7 +438,7 @@ pub fn landed_path(root: &Path, l: &Landed) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::run::hunt::land::*;
 
     fn accepted(lane: &str, file: &str, id: &str, deps: &[&str]) -> Accepted {
         let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();

@@ -34,7 +34,6 @@ use serde::Serialize;
 use self::judge::{Dropped, JudgeContext, Judged, Rejected};
 use self::land::{Landed, ReportInput};
 use self::order::HuntOrder;
-use super::{Run, RunEvent, RunOptions, TASK_HUNT, coordinator};
 use crate::base::error::{Error, Result};
 use crate::files::catalog::Catalog;
 use crate::files::config::Config;
@@ -44,7 +43,13 @@ use crate::files::workspace::Workspace;
 use crate::git::repo::Repo;
 use crate::judge::verify::VerifyOptions;
 use crate::planning::plan::LanePlan;
+use crate::run::context::{Run, RunStart, TASK_HUNT};
+use crate::run::coordinator;
+use crate::run::events::RunEvent;
+use crate::run::options::RunOptions;
+use crate::run::settings::Settings;
 use crate::run::state::{IntegrationState, LaneState};
+use crate::run::status::{LaneStatus, RunStatus};
 use crate::{base::fsutil, files::signal, git::gitcli, git::worktree};
 
 /// What the user asked for: the run options that apply to a hunt, and `--max-findings`.
@@ -149,7 +154,7 @@ fn work_orders(
     lanes: &[String],
     run_id: &str,
     quotas: &BTreeMap<String, usize>,
-    opts: &RunOptions,
+    settings: &Settings,
 ) -> BTreeMap<String, HuntOrder> {
     let created_at = crate::files::scaffold::now_rfc3339();
     let taken: std::collections::HashSet<String> = ws.issues.iter().map(|i| i.id().to_string()).collect();
@@ -159,10 +164,7 @@ fn work_orders(
             let (after, width) = order::numbering(lane, taken.iter().cloned());
             let (next_id, _) = order::next_free_id(lane, &taken, after, width);
             let spec = ws.specs.get(lane);
-            let time_box = opts
-                .timeout
-                .or_else(|| spec.and_then(|s| s.timeout.as_deref()).and_then(crate::files::config::parse_duration))
-                .unwrap_or(ws.config.lane_timeout);
+            let time_box = settings.lane_timeout(spec);
             let cx = order::Context {
                 run_id,
                 created_at: &created_at,
@@ -191,7 +193,7 @@ pub fn preview(ws: Workspace, opts: &HuntOptions) -> Result<Vec<HuntPreview>> {
     let lanes = lanes_to_hunt(&ws, &fixers, &opts.run.lanes)?;
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let run_id = opts.run.run_id.clone().unwrap_or_else(|| chrono::Local::now().format("%Y%m%d-%H%M%S").to_string());
-    let mut orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run);
+    let mut orders = work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &Settings::resolve(&opts.run, &ws.config));
     Ok(lanes
         .iter()
         .map(|lane| {
@@ -199,7 +201,7 @@ pub fn preview(ws: Workspace, opts: &HuntOptions) -> Result<Vec<HuntPreview>> {
             HuntPreview {
                 lane: lane.clone(),
                 hunter_spec: spec.map(|s| s.path.clone()),
-                worker: opts.run.worker.clone().or_else(|| spec.and_then(|s| s.worker.clone())).or_else(|| ws.config.worker.clone()),
+                worker: coordinator::lane_worker(&ws, &opts.run, None, lane).ok(),
                 max_findings: quotas[lane],
                 work_order: orders.remove(lane).expect("an order per lane"),
             }
@@ -215,11 +217,11 @@ pub fn hunt(
     observer: &mut dyn FnMut(&RunEvent),
     interrupts: Arc<AtomicUsize>,
 ) -> Result<HuntSummary> {
-    let run_id = super::choose_run_id(repo, opts.run.run_id.as_deref())?;
-    super::refuse_uncommitted_setup(repo, &ws)?;
-    super::preflight(repo, &ws, &opts.run)?;
+    let run_id = crate::run::context::choose_run_id(repo, opts.run.run_id.as_deref())?;
+    crate::run::preflight::refuse_uncommitted_setup(repo, &ws)?;
+    crate::run::preflight::preflight(repo, &ws, &opts.run)?;
     let (ws, fixers) = hunting_workspace(ws)?;
-    super::refuse_symlinked_files(repo, &ws)?;
+    crate::run::preflight::refuse_symlinked_files(repo, &ws)?;
     let lanes = lanes_to_hunt(&ws, &fixers, &opts.run.lanes)?;
     // Every lane's worker is checked (it exists, its program is installed, its limits are valid)
     // before anything — lock, run folder, branch, worktree — exists.
@@ -228,18 +230,18 @@ pub fn hunt(
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let quotas = quotas(&ws, &lanes, opts.max_findings);
-    let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
-    fsutil::create_dir_all(&run_dir(repo, &run_id))?;
-    let mut state = super::begin_state(repo, &run_id, &base);
+    let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &Settings::resolve(&opts.run, &ws.config)))?;
+    fsutil::create_dir_all(&crate::run::runs::live_dir(repo, &run_id))?;
+    let mut state = crate::run::context::begin_state(repo, &run_id, &base);
     state.task = Some(TASK_HUNT.into());
-    state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &super::own_branches(&ws.config, &run_id));
+    state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &crate::run::context::own_branches(&ws.config, &run_id));
     for lane in &lanes {
         // The worker is recorded from the first save, so a resume after a kill at any moment has it.
         let worker = coordinator::lane_worker(&ws, &opts.run, None, lane).ok();
-        state.lanes.insert(lane.clone(), LaneState { status: "pending".into(), worker, ..LaneState::default() });
+        state.lanes.insert(lane.clone(), LaneState { status: LaneStatus::Pending, worker, ..LaneState::default() });
     }
-    let pass = Pass { run_id: run_id.clone(), fork: base.clone(), base, label: run_id.clone(), state, work_orders };
-    let mut r = hunt_run(repo, ws, &opts.run, pass, observer, interrupts);
+    let start = RunStart { state, work_orders, ..RunStart::new(TASK_HUNT, &run_id, &base) };
+    let mut r = Run::new(repo, ws, opts.run, start, observer, interrupts);
     r.emit(RunEvent::Started { run_id, lanes: lanes.clone() });
     r.save()?;
     hunt_lanes(&mut r, &lanes, &quotas)
@@ -254,67 +256,23 @@ pub fn hunt_resume(
     observer: &mut dyn FnMut(&RunEvent),
     interrupts: Arc<AtomicUsize>,
 ) -> Result<HuntSummary> {
-    let (run_id, mut state) = super::latest_resumable(repo, TASK_HUNT)?
+    let (run_id, mut state) = crate::run::resume::latest_resumable(repo, TASK_HUNT)?
         .ok_or_else(|| Error::usage("there is no interrupted hunt to resume", Some("start one with `git lanes hunt`".into())))?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let (ws, fixers) = hunting_workspace(ws)?;
-    let (fork, base, label) = super::resume_point(repo, &ws, &mut state, &run_id)?;
+    let (fork, base, label) = crate::run::resume::resume_point(repo, &ws, &mut state, &run_id)?;
     let lanes: Vec<String> = state.lanes.keys().cloned().collect();
     let names: Vec<&str> = lanes.iter().map(String::as_str).collect();
     coordinator::check_workers(&repo.root, &ws, &opts.run, Some(&state), &names)?;
     let quotas = quotas(&ws, &lanes, opts.max_findings);
-    let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &opts.run))?;
-    state.status = "running".into();
+    let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &Settings::resolve(&opts.run, &ws.config)))?;
+    state.status = RunStatus::Running;
     state.orchestrator_pid = Some(std::process::id());
-    state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &super::own_branches(&ws.config, &run_id));
-    let pass = Pass { run_id: run_id.clone(), fork, base, label, state, work_orders };
-    let mut r = hunt_run(repo, ws, &opts.run, pass, observer, interrupts);
+    state.watched_refs = super::refwatch::snapshot(&repo.git, &run_id, &crate::run::context::own_branches(&ws.config, &run_id));
+    let start = RunStart { fork, label, state, work_orders, ..RunStart::new(TASK_HUNT, &run_id, &base) };
+    let mut r = Run::new(repo, ws, opts.run, start, observer, interrupts);
     r.emit(RunEvent::Note(format!("resuming hunt {run_id}")));
     hunt_lanes(&mut r, &lanes, &quotas)
-}
-
-/// What a hunt pass starts from, new or resumed (see [`Run`] for the fields).
-struct Pass {
-    run_id: String,
-    fork: String,
-    base: String,
-    label: String,
-    state: crate::run::state::RunState,
-    work_orders: BTreeMap<String, String>,
-}
-
-/// A run's live folder, `<common>/lanes/runs/<RUN_ID>`.
-fn run_dir(repo: &Repo, run_id: &str) -> PathBuf {
-    repo.lanes_dir().join("runs").join(run_id)
-}
-
-/// The run engine's state for a hunt pass.
-fn hunt_run<'a>(
-    repo: &'a Repo,
-    ws: Workspace,
-    opts: &RunOptions,
-    pass: Pass,
-    observer: &'a mut dyn FnMut(&RunEvent),
-    interrupts: Arc<AtomicUsize>,
-) -> Run<'a> {
-    Run {
-        repo,
-        ws: Arc::new(ws),
-        opts: opts.clone(),
-        dir: run_dir(repo, &pass.run_id),
-        run_id: pass.run_id,
-        base: pass.base,
-        fork: pass.fork,
-        label: pass.label,
-        state: pass.state,
-        lanes: BTreeMap::new(),
-        observer,
-        interrupts,
-        task: TASK_HUNT,
-        work_orders: pass.work_orders,
-        collected: BTreeMap::new(),
-        notifying: Vec::new(),
-    }
 }
 
 /// Every lane's work order as the YAML its worker reads.
@@ -333,7 +291,7 @@ fn hunt_lanes(r: &mut Run<'_>, lanes: &[String], quotas: &BTreeMap<String, usize
 /// After the hunters: leftovers committed and archived, findings judged and landed, tidy-up.
 fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) -> Result<HuntSummary> {
     let lanes: Vec<String> = r.lanes.keys().cloned().collect();
-    super::check_refs(r, &[]);
+    crate::run::context::check_refs(r, &[]);
     let mut human = settle_lanes(r, &lanes)?;
     for (lane, ls) in &r.state.lanes {
         human.extend(ls.held.iter().map(|h| format!("lane {lane} is held, its findings not judged: {h}")));
@@ -341,7 +299,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
     human.extend(r.state.ref_notes.iter().cloned());
     let mut summary = HuntSummary { run_id: r.run_id.clone(), lanes: lanes.clone(), ..HuntSummary::default() };
     if interrupted {
-        r.state.status = "interrupted".into();
+        r.state.status = RunStatus::Interrupted;
         r.save()?;
         summary.needs_human = human;
         summary.interrupted = true;
@@ -366,7 +324,7 @@ fn finish(r: &mut Run<'_>, interrupted: bool, quotas: &BTreeMap<String, usize>) 
     }
     tidy(r, &lanes, &mut human)?;
     if !human.is_empty() {
-        r.state.status = "needs_attention".into();
+        r.state.status = RunStatus::NeedsAttention;
     }
     r.save()?;
     summary.accepted = landed;
@@ -383,7 +341,7 @@ fn settle_lanes(r: &mut Run<'_>, lanes: &[String]) -> Result<Vec<String>> {
     for lane in lanes {
         let lr = r.lanes[lane].clone();
         let status = r.state.lanes.get(lane).map(|l| l.status.clone()).unwrap_or_default();
-        if status == "pending" {
+        if status == LaneStatus::Pending {
             continue;
         }
         human.extend(commit_leftovers(r, lane, &lr));
@@ -399,10 +357,10 @@ fn settle_lanes(r: &mut Run<'_>, lanes: &[String]) -> Result<Vec<String>> {
 
 /// Commit what a hunter left uncommitted on its lane branch (the run's keep-out applies); the
 /// note for a human when that failed.
-fn commit_leftovers(r: &mut Run<'_>, lane: &str, lr: &super::LaneRun) -> Option<String> {
+fn commit_leftovers(r: &mut Run<'_>, lane: &str, lr: &crate::run::context::LaneRun) -> Option<String> {
     let msg = format!("lanes: hunt {}: lane {lane}: work left uncommitted by the hunter", r.run_id);
     // Signal folders (both), agents' droppings and the preset's own files never go into a commit.
-    let keep_out = super::keep_out(&r.ws.config, &lr.keep_out);
+    let keep_out = crate::run::context::keep_out(&r.ws.config, &lr.keep_out);
     match crate::git::confine::adopt(&r.repo.common_dir, &lr.worktree, &lr.branch) {
         Ok(warnings) => r.lane_state(lane).warnings.extend(warnings),
         Err(e) => return Some(format!("lane {lane}: could not take the hunter's commits: {e}")),
@@ -416,14 +374,14 @@ fn commit_leftovers(r: &mut Run<'_>, lane: &str, lr: &super::LaneRun) -> Option<
 
 /// What a human is told about a lane whose findings are not judged (it failed, timed out or was
 /// interrupted).
-fn unjudged_note(lane: &str, status: &str, exit: Option<&str>, branch: &str) -> Option<String> {
+fn unjudged_note(lane: &str, status: &LaneStatus, exit: Option<&str>, branch: &str) -> Option<String> {
     match status {
-        "failed" | "timed_out" => Some(format!(
+        LaneStatus::Failed | LaneStatus::TimedOut => Some(format!(
             "lane {lane} {}: {}; its findings were not judged; its work is on `{branch}` (`git lanes hunt --resume` restarts it)",
-            status.replace('_', " "),
+            status.words(),
             exit.unwrap_or("?"),
         )),
-        "interrupted" => Some(format!("lane {lane} was interrupted; `git lanes hunt --resume` continues it")),
+        LaneStatus::Interrupted => Some(format!("lane {lane} was interrupted; `git lanes hunt --resume` continues it")),
         _ => None,
     }
 }
@@ -434,7 +392,7 @@ fn judge_findings(r: &mut Run<'_>, quotas: &BTreeMap<String, usize>) -> Result<J
     let mut candidates = Vec::new();
     let mut dropped = Vec::new();
     for (lane, ls) in &r.state.lanes {
-        let Some(tip) = ls.tip.as_deref().filter(|_| ls.status == "done" && ls.held.is_empty()) else { continue };
+        let Some(tip) = ls.tip.as_deref().filter(|_| ls.status == LaneStatus::Done && ls.held.is_empty()) else { continue };
         let (c, d) = judge::lane_changes(&r.repo.git, &r.fork, tip, lane, &r.ws.config)?;
         candidates.extend(c);
         dropped.extend(d);
@@ -504,7 +462,7 @@ fn announce(r: &mut Run<'_>, found: &Judged) {
 
 /// The hunt's final status (`complete`, or `needs_attention` when a human is needed) and end time.
 fn close_state(r: &mut Run<'_>, human: &[String]) {
-    r.state.status = if human.is_empty() { "complete".into() } else { "needs_attention".into() };
+    r.state.status = if human.is_empty() { RunStatus::Complete } else { RunStatus::NeedsAttention };
     r.state.finished = Some(crate::files::scaffold::now_rfc3339());
 }
 
@@ -530,10 +488,10 @@ fn report_without_findings(r: &mut Run<'_>, found: &Judged, human: &[String]) ->
 /// Tidy: finished hunters' branches go (their tips are archived), their worktrees to the pool
 /// (`git::pool`), and every lane's signal files.
 fn tidy(r: &mut Run<'_>, lanes: &[String], human: &mut Vec<String>) -> Result<()> {
-    let finished: Vec<(String, super::LaneRun)> = r
+    let finished: Vec<(String, crate::run::context::LaneRun)> = r
         .lanes
         .iter()
-        .filter(|(l, _)| r.state.lanes.get(*l).is_some_and(|s| s.status == "done"))
+        .filter(|(l, _)| r.state.lanes.get(*l).is_some_and(|s| s.status == LaneStatus::Done))
         .map(|(l, lr)| (l.clone(), lr.clone()))
         .collect();
     let paths: Vec<&Path> = finished.iter().map(|(_, lr)| lr.worktree.as_path()).collect();
@@ -663,7 +621,7 @@ fn write_report_and_state(
         generated: &crate::files::scaffold::now_stamp(),
     };
     fsutil::write_atomic(&iw.join(&report_rel), land::render(&input).as_bytes())?;
-    let batch = r.opts.max_parallel.or(config.max_parallel).unwrap_or(r.state.lanes.len());
+    let batch = r.settings.max_parallel.unwrap_or(r.state.lanes.len());
     let seed = land::seed_state(&input, true, batch, &report_rel);
     fsutil::write_atomic(&iw.join(&config.state), land::seed_state_yaml(&seed)?.as_bytes())?;
     Ok(report_rel)

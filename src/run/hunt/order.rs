@@ -108,7 +108,7 @@ pub fn build(lane: &str, cx: &Context<'_>) -> HuntOrder {
             issued_by: "git-lanes".into(),
             issued_to: cx.hunter.map(|s| s.name.clone()).unwrap_or_else(|| format!("IH-Lane-{lane}")),
             lane: lane.to_string(),
-            task_type: crate::run::TASK_HUNT.into(),
+            task_type: crate::run::context::TASK_HUNT.into(),
             objective: format!(
                 "Find up to {} new, reproducible problems in lane {lane} ({description}) and file each as a new issue file in {issue_dir}/",
                 cx.max_findings
