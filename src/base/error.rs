@@ -1,6 +1,8 @@
-//! The library's error type: every variant says what failed and where (path, line, lane, id).
+//! The library's error type: every variant says what failed and where (path, line, lane, id),
+//! and is of one [`ErrorKind`] (usage, input, state, git, internal).
 //!
-//! The CLI turns these into messages with `hint:` lines and exit codes (`cli/error.rs`).
+//! The CLI turns these into messages with `hint:` lines, and each kind into its exit code, in one
+//! table (`cli/error.rs`; docs/formats.md#exit-codes).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,24 @@ impl fmt::Display for Problem {
     }
 }
 
+/// What kind of failure an [`Error`] is: what the user has to do about it. The CLI gives each
+/// kind its exit code (`cli/error.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The command line itself is wrong: conflicting flags, an unknown lane or issue named on it,
+    /// a value out of range.
+    Usage,
+    /// A file the user or an agent wrote is wrong, at `path:line`.
+    Input,
+    /// The repository or a run is not in a state the command can act on: a run lock is held,
+    /// nothing to resume, an uncommitted set-up, a run not found, a missing worktree.
+    State,
+    /// git, the filesystem or another program git-lanes needs failed.
+    Git,
+    /// A bug in git-lanes: an invariant it keeps was broken.
+    Internal,
+}
+
 /// Everything that can go wrong in the library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -56,14 +76,34 @@ pub enum Error {
     #[error("{what}: {source}")]
     Git { what: String, source: git2::Error },
 
+    /// A command git-lanes ran (git, a worktree's set-up command) failed, or git answered what
+    /// it cannot.
+    #[error("{message}")]
+    Command { message: String, hint: Option<String> },
+
     #[error("{0}")]
     Process(#[from] crate::exec::process::ProcessError),
 
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
 
+    /// The repository or a run is not in a state the command can act on.
     #[error("{message}")]
-    Conflict { message: String, hint: Option<String> },
+    State { message: String, hint: Option<String> },
+
+    /// A bug in git-lanes; the hint says where to report it.
+    #[error("this is a bug in git-lanes: {message}")]
+    Internal { message: String, hint: String },
+}
+
+/// Where bugs in git-lanes are reported: the crate's `repository` (else `homepage`) in
+/// Cargo.toml, when one is set.
+fn report_hint() -> String {
+    let home = [env!("CARGO_PKG_REPOSITORY"), env!("CARGO_PKG_HOMEPAGE")].into_iter().find(|u| !u.is_empty());
+    match home {
+        Some(url) => format!("please report it at {}/issues, with the command you ran and this message", url.trim_end_matches('/')),
+        None => "please report it to the git-lanes maintainers, with the command you ran and this message".into(),
+    }
 }
 
 impl Error {
@@ -75,15 +115,45 @@ impl Error {
         Error::Git { what: what.into(), source }
     }
 
+    /// A command git-lanes ran (git, a set-up command) that failed, or git's answer that it
+    /// cannot use: [`ErrorKind::Git`].
+    pub fn command(message: impl Into<String>, hint: Option<String>) -> Self {
+        Error::Command { message: message.into(), hint }
+    }
+
+    /// The command line is wrong: [`ErrorKind::Usage`].
     pub fn usage(message: impl Into<String>, hint: Option<String>) -> Self {
         Error::Usage { message: message.into(), hint }
+    }
+
+    /// The repository or a run is not in a state the command can act on: [`ErrorKind::State`].
+    pub fn state(message: impl Into<String>, hint: Option<String>) -> Self {
+        Error::State { message: message.into(), hint }
+    }
+
+    /// A bug in git-lanes (an invariant broken): [`ErrorKind::Internal`]. The message says what broke;
+    /// the hint, where to report it.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal { message: message.into(), hint: report_hint() }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Usage { .. } => ErrorKind::Usage,
+            Error::Invalid(_) | Error::Problems(_) => ErrorKind::Input,
+            Error::State { .. } => ErrorKind::State,
+            Error::Io { .. } | Error::Git { .. } | Error::Command { .. } | Error::Process(_) => ErrorKind::Git,
+            Error::Internal { .. } => ErrorKind::Internal,
+        }
     }
 
     /// The hint to print under the message, if any.
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::Invalid(p) => p.hint.as_deref(),
-            Error::Usage { hint, .. } | Error::Conflict { hint, .. } => hint.as_deref(),
+            Error::Usage { hint, .. } | Error::State { hint, .. } | Error::Command { hint, .. } => hint.as_deref(),
+            Error::Internal { hint, .. } => Some(hint),
             _ => None,
         }
     }

@@ -1,7 +1,7 @@
 //! Fault points for the fault suite: `LANES_FAULT=<point>[,<point>…]` makes git-lanes abort at
 //! that phase boundary, as a `kill -9` there would. Nothing else reads the variable.
 
-/// A fault point for the fault suite (`tests/faults.rs`): when `LANES_FAULT` names `name`
+/// A fault point for the fault suite (`tests/it/faults.rs`): when `LANES_FAULT` names `name`
 /// (comma-separated list), the process aborts right here — no destructor, no lock release, no
 /// state save — as a `kill -9` at that phase boundary would. Points: `after-spawn` (a worker
 /// started, not yet recorded), `after-prepare`,

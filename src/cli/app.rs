@@ -99,7 +99,7 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(if e.use_stderr() { crate::cli::error::ExitKind::Usage.code() } else { 0 });
         }
     };
     // Secret values are read before anything else runs, and the process is made non-dumpable so
@@ -108,12 +108,15 @@ pub fn main() -> ExitCode {
     crate::exec::process::harden_self();
     let ui = Ui::new(cli.global.json, cli.global.quiet, cli.global.color);
     let ctx = Ctx::new(cli.global.clone(), ui.clone());
-    match dispatch(cli.command, &ctx) {
+    // A panic is a bug in git-lanes: Rust's hook has printed where it happened; it ends as an
+    // internal error (exit 70, with where to report it), not with Rust's 101.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command, &ctx)));
+    match result.unwrap_or_else(|panic| Err(CliError::from_panic(panic.as_ref()))) {
         Ok(exit) => exit.into(),
         Err(e) if e.broken_pipe => ExitCode::SUCCESS,
         Err(e) => {
             report_error(&ui, &e);
-            ExitCode::from(e.code)
+            ExitCode::from(e.code())
         }
     }
 }
@@ -122,7 +125,7 @@ fn report_error(ui: &Ui, e: &CliError) {
     if ui.json {
         let doc = serde_json::json!({
             "schema_version": ui::SCHEMA_VERSION,
-            "error": { "message": e.message, "exit_code": e.code, "problems": e.problems, "hints": e.hints },
+            "error": { "kind": e.exit.name(), "message": e.message, "exit_code": e.code(), "problems": e.problems, "hints": e.hints },
         });
         eprintln!("{}", crate::base::redact::redact_values(&doc.to_string()));
         return;

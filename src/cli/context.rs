@@ -41,7 +41,7 @@ impl Ctx {
     }
 
     /// Like [`Ctx::workspace`], for commands that need a git-lanes set-up: outside one (no
-    /// catalog, no `lanes.yaml`, no lane, no run state) they stop with "run `git lanes init`" and exit 1
+    /// catalog, no `lanes.yaml`, no lane, no run state) they stop with "run `git lanes init`" and exit 5 (state)
     /// instead of reporting on a catalog that does not exist.
     pub fn setup_workspace(&self) -> Result<(Repo, Workspace), CliError> {
         let (repo, ws) = self.workspace()?;
@@ -86,7 +86,7 @@ impl Ctx {
     pub fn parse_catalog(&self, ws: &Workspace, bytes: Option<Vec<u8>>) -> Result<Catalog, CliError> {
         match bytes {
             Some(b) => Ok(Catalog::parse(&ws.config.catalog, b)?),
-            None => Err(CliError::new(1, format!("no catalog at {}", ws.config.catalog.display()))
+            None => Err(CliError::state(format!("no catalog at {}", ws.config.catalog.display()))
                 .hint("run `git lanes init` to create one, or pass `--catalog <path>`")),
         }
     }
@@ -104,7 +104,7 @@ pub fn require_setup_of(root: &std::path::Path, config: &Config, has_lanes: bool
     let has_state = root.join(&config.state).exists();
     if !has_catalog && !has_state && !config.from_file && !has_lanes {
         return Err(CliError::new(
-            1,
+            crate::cli::error::ExitKind::State,
             format!("no git-lanes set-up in {}: no catalog ({}), no lanes.yaml, no lane", root.display(), config.catalog.display()),
         )
         .hint("run `git lanes init` to set this repository up (or pass `--catalog <path>` / `--repo <path>`)"));

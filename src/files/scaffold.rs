@@ -290,7 +290,7 @@ pub fn new_issue(ws: &Workspace, n: &NewIssue) -> Result<(String, PathBuf)> {
     let rel = ws.config.issues.join(&n.lane).join(format!("{id}.md"));
     let text = issue_text(&id, n, &today());
     if !fsutil::create_new(&ws.root.join(&rel), text.as_bytes())? {
-        return Err(Error::Conflict { message: format!("{} already exists", rel.display()), hint: Some("run `git lanes doctor`".into()) });
+        return Err(Error::State { message: format!("{} already exists", rel.display()), hint: Some("run `git lanes doctor`".into()) });
     }
     Ok((id, rel))
 }

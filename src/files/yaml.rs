@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::base::error::{Error, Problem, Result};
+use crate::base::error::{Error, Result};
 
 /// Serialise `value` as YAML the way git-lanes writes documents for people and workers: long
 /// one-line strings (commands) stay on one line instead of being folded with `>-`, so a command can
@@ -13,7 +13,7 @@ pub fn to_yaml<T: Serialize>(value: &T, what: &str) -> Result<String> {
     let options = serde_saphyr::SerializerOptions { prefer_block_scalars: false, ..Default::default() };
     serde_saphyr::to_string_with_options(value, options)
         .map(|y| quote_timestamps(&y))
-        .map_err(|e| Error::from(Problem::new(what, 0, format!("could not write the {what} as YAML: {e}"))))
+        .map_err(|e| Error::internal(format!("could not write the {what} as YAML: {e}")))
 }
 
 /// `s` as one YAML scalar for a `key: value` line or a flow list: plain when YAML reads it back

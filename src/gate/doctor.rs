@@ -147,7 +147,7 @@ fn rename_no_clobber(from: &std::path::Path, to: &std::path::Path) -> Result<()>
     use crate::base::error::Error;
     match std::fs::hard_link(from, to) {
         Ok(()) => std::fs::remove_file(from).map_err(|e| Error::io("remove", from, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Conflict {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::State {
             message: format!("{} already exists; doctor never replaces a file", to.display()),
             hint: Some("rename one of the duplicate files yourself, then run `git lanes doctor` again".into()),
         }),

@@ -55,7 +55,7 @@ pub fn hooks_dir(root: &Path) -> Result<PathBuf> {
     let out = gitcli::git(root, &["rev-parse", "--git-path", "hooks"])?;
     let line = out.lines().last().unwrap_or("").trim();
     if line.is_empty() {
-        return Err(Error::usage("`git rev-parse --git-path hooks` printed nothing", None));
+        return Err(Error::command("`git rev-parse --git-path hooks` printed nothing", None));
     }
     let p = PathBuf::from(line);
     Ok(if p.is_absolute() { p } else { root.join(p) })
@@ -85,7 +85,7 @@ pub fn install(dir: &Path) -> Result<Vec<Action>> {
             return Ok(vec![Action::Updated { path: hook }]);
         }
         if exists(&chained) {
-            return Err(Error::Conflict {
+            return Err(Error::State {
                 message: format!("{} is not git-lanes' hook, and {} is already taken", hook.display(), chained.display()),
                 hint: Some(format!("merge the two hooks by hand or move {} away, then install again", chained.display())),
             });
@@ -157,5 +157,17 @@ mod tests {
         assert!(matches!(uninstall(d.path()).unwrap()[0], Action::NotOurs { .. }));
         assert!(script().contains(MARKER));
         assert_eq!(TEMPLATE.matches(RULES_LINE).count(), 1, "the template holds the rules' line once");
+    }
+
+    #[test]
+    fn the_installed_hook_lists_every_rule_of_the_table() {
+        let installed = script();
+        assert!(installed.contains(&rules::hook_comment()), "the hook's comment is the table's rendering");
+        let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let comment = words(&installed.lines().filter_map(|l| l.strip_prefix('#')).collect::<Vec<_>>().join(" "));
+        for r in rules::RULES {
+            let row = words(&format!("{} {}: {}", r.id, r.title, r.summary));
+            assert!(comment.contains(&row), "the hook's comment lacks `{}`", r.id);
+        }
     }
 }

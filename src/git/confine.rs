@@ -57,7 +57,7 @@ pub fn admin_dir(common: &Path, worktree: &Path) -> Option<PathBuf> {
 /// written.
 pub fn detach(common: &Path, worktree: &Path, branch: &str) -> Result<(Detached, Vec<String>)> {
     let warnings = adopt(common, worktree, branch)?;
-    let admin = admin_dir(common, worktree).ok_or_else(|| Error::Conflict {
+    let admin = admin_dir(common, worktree).ok_or_else(|| Error::State {
         message: format!("{} has no worktree record in {}", worktree.display(), common.join("worktrees").display()),
         hint: Some("`git lanes doctor --fix` repairs worktree records".into()),
     })?;
@@ -160,7 +160,7 @@ fn put_back(path: &Path, prefix: &str, target: &Path, want: &str, warnings: &mut
 fn import_objects(repo: &git2::Repository, objects: &Path) -> Result<()> {
     let main = repo.odb().map_err(|e| Error::git("could not open the object database", e))?;
     let private = git2::Odb::new().map_err(|e| Error::git("could not open the worker's objects", e))?;
-    let path = objects.to_str().ok_or_else(|| Error::Conflict { message: format!("{} is not UTF-8", objects.display()), hint: None })?;
+    let path = objects.to_str().ok_or_else(|| Error::State { message: format!("{} is not UTF-8", objects.display()), hint: None })?;
     private.add_disk_alternate(path).map_err(|e| Error::git("could not open the worker's objects", e))?;
     let mut ids = Vec::new();
     private

@@ -30,7 +30,7 @@ pub fn git_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String
     if done.ending.success() {
         Ok(text)
     } else {
-        Err(Error::Conflict {
+        Err(Error::Command {
             message: format!("`git {}` failed in {} ({}): {}", args.join(" "), cwd.display(), done.ending, last_lines(&text, 6)),
             hint: None,
         })

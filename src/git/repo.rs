@@ -27,13 +27,18 @@ impl Repo {
             Some(p) => git2::Repository::discover(p),
             None => git2::Repository::open_from_env(),
         }
-        .map_err(|e| Error::Usage {
-            message: format!(
+        .map_err(|e| {
+            let message = format!(
                 "not a git repository{}: {}",
                 start.map(|p| format!(" (or any parent of {})", p.display())).unwrap_or_default(),
                 e.message()
-            ),
-            hint: Some("run inside a git repository, or pass `--repo <path>`".into()),
+            );
+            // No repository there is the command's mistake; one git cannot read is git's failure.
+            if e.code() == git2::ErrorCode::NotFound {
+                Error::usage(message, Some("run inside a git repository, or pass `--repo <path>`".into()))
+            } else {
+                Error::command(message, Some("git cannot read this repository; `git status` in it says why".into()))
+            }
         })?;
         Self::from_git(git)
     }
@@ -42,7 +47,7 @@ impl Repo {
     pub fn from_git(git: git2::Repository) -> Result<Repo> {
         let root = git
             .workdir()
-            .ok_or_else(|| Error::usage("this repository has no working tree (bare)", Some("run in a clone with a working tree".into())))?
+            .ok_or_else(|| Error::state("this repository has no working tree (bare)", Some("run in a clone with a working tree".into())))?
             .to_path_buf();
         let root = root.canonicalize().unwrap_or(root);
         let common_dir = git.commondir().to_path_buf();

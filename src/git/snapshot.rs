@@ -446,7 +446,7 @@ pub fn check_signing(repo: &git2::Repository) -> Result<()> {
     let tree = tree.id().to_string();
     match crate::git::gitcli::git(&cwd, &["commit-tree", "-S", &tree, "-m", "git-lanes: can commits be signed?"]) {
         Ok(_) => Ok(()),
-        Err(e) => Err(Error::Conflict {
+        Err(e) => Err(Error::State {
             message: format!("`commit.gpgSign` is set, but git cannot sign a commit here, so the run would make unsigned commits: {e}"),
             hint: Some(
                 "make the signing key usable (`user.signingKey`, `gpg.format`, `gpg.program`; try `git commit --allow-empty -S -m test`), or run without signing: `git -c commit.gpgSign=false lanes run …`"
@@ -613,7 +613,7 @@ impl Droppings {
             untracked: self.untracked.iter().cloned().collect(),
             dirty: self.dirty.keys().chain(&self.leave).cloned().collect(),
         };
-        let json = serde_json::to_vec(&note).map_err(|e| Error::usage(format!("could not write {}: {e}", path.display()), None))?;
+        let json = serde_json::to_vec(&note).map_err(|e| Error::internal(format!("could not write {}: {e}", path.display())))?;
         crate::base::fsutil::write_atomic(path, &json)
     }
 

@@ -76,7 +76,7 @@ fn ready_marker(path: &Path) -> Option<PathBuf> {
 pub fn mark_ready(path: &Path) -> Result<()> {
     match ready_marker(path) {
         Some(m) => crate::base::fsutil::write_atomic(&m, b"checked out\n"),
-        None => Err(Error::Conflict { message: format!("{} is not a git worktree", path.display()), hint: None }),
+        None => Err(Error::State { message: format!("{} is not a git worktree", path.display()), hint: None }),
     }
 }
 
@@ -261,7 +261,7 @@ pub fn move_worktree(repo_root: &Path, admin: &Path, from: &Path, to: &Path) -> 
         return git(repo_root, &["worktree", "move", &f, &t]).map(|_| ());
     }
     if to.exists() {
-        return Err(Error::Conflict {
+        return Err(Error::State {
             message: format!("cannot move the worktree {} to {}: that path exists", from.display(), to.display()),
             hint: None,
         });
@@ -396,7 +396,7 @@ pub fn setup(main_root: &Path, worktree: &Path, setup: &SetupConfig, log: &Path)
             .with_timeout(std::time::Duration::from_secs(1800));
         let done = process::run(&spec)?;
         if !done.ending.success() {
-            return Err(Error::Conflict {
+            return Err(Error::Command {
                 message: format!("setup command `{cmd}` failed in {} ({})", worktree.display(), done.ending),
                 hint: Some(format!("see {}", log.display())),
             });
@@ -456,7 +456,7 @@ pub fn commit(worktree: &Path, message: &str) -> Result<()> {
 pub fn head(worktree: &Path) -> Result<String> {
     let sha = git(worktree, &["rev-parse", "HEAD"])?;
     if git2::Oid::from_str(&sha).is_err() {
-        return Err(Error::Conflict {
+        return Err(Error::Command {
             message: format!("`git rev-parse HEAD` in {} gave `{sha}`, not a commit id", worktree.display()),
             hint: None,
         });
@@ -534,7 +534,7 @@ pub fn remove_many(repo_root: &Path, worktrees: &[&Path]) -> Vec<Result<bool>> {
     // Folders gone, records not yet pruned: what a crash here leaves (see `run --resume`).
     crate::base::fault::point("mid-remove");
     if let Err(e) = prune(repo_root) {
-        return results.into_iter().map(|r| r.and(Err(Error::Conflict { message: e.to_string(), hint: None }))).collect();
+        return results.into_iter().map(|r| r.and(Err(Error::Command { message: e.to_string(), hint: None }))).collect();
     }
     results
 }

@@ -204,7 +204,7 @@ pub fn write(root: &Path, evidence_dir: &Path, ev: &Evidence, stamp: &str) -> Re
     }
     let mut ev = ev.clone();
     ev.seal = Some(ev.compute_seal());
-    let json = serde_json::to_string_pretty(&ev).map_err(|e| Error::usage(format!("could not serialise evidence: {e}"), None))?;
+    let json = serde_json::to_string_pretty(&ev).map_err(|e| Error::internal(format!("could not serialise evidence: {e}")))?;
     fsutil::write_under(root, &rel, format!("{json}\n").as_bytes())?;
     Ok(rel)
 }

@@ -235,7 +235,7 @@ pub(crate) fn export_outside(
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let git_dir = repo.commondir().canonicalize().unwrap_or_else(|_| repo.commondir().to_path_buf());
     if export.starts_with(&root) || export.starts_with(&git_dir) {
-        return Err(Error::usage(
+        return Err(Error::state(
             format!("the temporary directory {} is inside the repository; git-lanes must not write there", export.display()),
             Some("set TMPDIR to a directory outside the repository".into()),
         ));

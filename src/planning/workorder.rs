@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::base::error::{Error, Problem, Result};
+use crate::base::error::{Error, Result};
 use crate::files::config::{Config, iso_duration, parse_duration};
 use crate::files::issue::Issue;
 use crate::files::signal::SignalFile;
@@ -229,7 +229,7 @@ impl WorkOrder {
 fn assigned_issues<'a>(plan: &LanePlan, cx: &Context<'a>) -> Result<Vec<&'a Issue>> {
     plan.issues
         .iter()
-        .map(|a| cx.issues.get(a.id.as_str()).copied().ok_or_else(|| Error::from(Problem::new("", 0, format!("issue {} vanished", a.id)))))
+        .map(|a| cx.issues.get(a.id.as_str()).copied().ok_or_else(|| Error::state(format!("issue {} vanished", a.id), None)))
         .collect()
 }
 

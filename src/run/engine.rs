@@ -42,7 +42,7 @@ pub fn run(
     let running: Vec<&str> = plans.iter().filter(|p| !p.is_idle()).map(|p| p.lane.as_str()).collect();
     coordinator::check_workers(&repo.root, &ws, &opts, None, &running)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
-    let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
+    let base = repo.head_commit().ok_or_else(|| Error::state("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let dir = crate::run::runs::live_dir(repo, &run_id);
     // A run id given twice (`--run-id`) must not remove the folder of the run that has it.
     let dir_is_new = !dir.exists();
@@ -129,7 +129,7 @@ pub fn resume(
     interrupts: Arc<AtomicUsize>,
 ) -> Result<RunSummary> {
     let (run_id, state) = latest_resumable(repo, TASK_FIX)?
-        .ok_or_else(|| Error::usage("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
+        .ok_or_else(|| Error::state("there is no interrupted run to resume", Some("start one with `git lanes run`".into())))?;
     crate::git::snapshot::check_signing(&repo.git)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let catalog = match crate::base::fsutil::read_optional_capped(&ws.root.join(&ws.config.catalog), crate::files::text::MAX_FILE_BYTES)? {

@@ -367,7 +367,7 @@ impl Passes<'_> {
             log.runs += 1;
             last = self.candidate_fails(&kept, &active)?;
         }
-        let result = self.candidate(&kept)?.map_err(|e| Error::usage(format!("could not merge the lanes kept: {e}"), None))?;
+        let result = self.candidate(&kept)?.map_err(|e| Error::state(format!("could not merge the lanes kept: {e}"), None))?;
         git_reset(self.path, result)?;
         out.merged = kept.iter().map(|c| c.lane.clone()).collect();
         out.resolved = kept.iter().flat_map(|c| c.resolved.iter().cloned()).collect();

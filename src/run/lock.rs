@@ -33,7 +33,7 @@ pub fn acquire(lanes_dir: &Path, run_id: &str) -> Result<RunLock> {
         Err(TryLockError::WouldBlock) => {
             let mut who = String::new();
             let _ = file.read_to_string(&mut who);
-            return Err(Error::Conflict {
+            return Err(Error::State {
                 message: format!("another git-lanes run holds the lock ({})", describe(&who)),
                 hint: Some("wait for it to finish, or stop it with Ctrl-C; `git lanes status` shows it".into()),
             });

@@ -47,7 +47,7 @@ pub(crate) fn refuse_uncommitted_setup(repo: &Repo, ws: &Workspace) -> Result<()
         return Ok(());
     }
     let quoted: Vec<String> = files.iter().map(|f| if f.contains([' ', '\'', '"']) { format!("'{f}'") } else { f.clone() }).collect();
-    Err(Error::Conflict {
+    Err(Error::State {
         message: format!(
             "the set-up is not committed: {} (lanes start from HEAD, where {} missing or different)",
             files.join(", "),
@@ -84,7 +84,7 @@ pub(crate) fn refuse_symlinked_files(repo: &Repo, ws: &Workspace) -> Result<()> 
     let Some(at) = found else { return Ok(()) };
     let shown = at.strip_prefix(&ws.root).unwrap_or(&at).display().to_string();
     let target = std::fs::read_link(&at).map(|t| format!(" (to {})", t.display())).unwrap_or_default();
-    Err(Error::Conflict {
+    Err(Error::State {
         message: format!("`{shown}` is a symlink{target}; git-lanes writes its files there and never through a symlink"),
         hint: Some(format!("make `{shown}` a real folder or file inside the repository, then run again")),
     })
@@ -98,7 +98,7 @@ pub(crate) fn preflight(repo: &Repo, ws: &Workspace, opts: &RunOptions) -> Resul
     if will_touch_main {
         let dirty = repo.dirty_tracked_files()?;
         if !dirty.is_empty() {
-            return Err(Error::Conflict {
+            return Err(Error::State {
                 message: format!("the main worktree has uncommitted changes to tracked files: {}", dirty.join(", ")),
                 hint: Some("commit or stash them yourself (git-lanes never does), or run with `--no-commit` or `--policy branches`".into()),
             });

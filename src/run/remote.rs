@@ -42,14 +42,14 @@ pub fn integrate_run(
     }
     let tips = lane_tips(repo, &prefix)?;
     if tips.is_empty() {
-        return Err(Error::usage(
+        return Err(Error::state(
             format!("no lane branches `{prefix}*` found"),
             Some(format!(
                 "push them from where the lanes ran (`git lanes run --lane X --no-integrate --push --run-id {run_id}`), then fetch with `--remote origin`"
             )),
         ));
     }
-    let head = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", None))?;
+    let head = repo.head_commit().ok_or_else(|| Error::state("HEAD has no commit yet", None))?;
     let fork = fork_point(repo, head, &tips)?;
     let dir = repo.lanes_dir().join("runs").join(run_id);
     crate::base::fsutil::create_dir_all(&dir)?;

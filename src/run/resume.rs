@@ -21,7 +21,7 @@ pub(crate) fn resume_point(repo: &Repo, ws: &Workspace, state: &mut RunState, ru
         adopt_unrecorded_workers(state, run_id, &crate::git::worktree::worktrees_dir(repo, &ws.config, run_id));
     }
     clear_stale_locks(repo, ws, state, run_id);
-    let fork = state.base_commit.clone().ok_or_else(|| Error::usage("the run's state has no base commit", None))?;
+    let fork = state.base_commit.clone().ok_or_else(|| Error::state("the run's state has no base commit", None))?;
     let mut base = fork.clone();
     let mut label = run_id.to_string();
     if finished(state) {

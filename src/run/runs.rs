@@ -282,7 +282,7 @@ pub fn lane_ref(repo: &Repo, lane: &str, run_id: Option<&str>) -> Result<LaneRef
     let (run_id, state) = match run_id {
         Some(id) => {
             let st = live_state(repo, id)?.ok_or_else(|| {
-                Error::usage(format!("run {id} has no state in this clone"), Some("`git lanes runs` lists the runs".into()))
+                Error::state(format!("run {id} has no state in this clone"), Some("`git lanes runs` lists the runs".into()))
             })?;
             if !st.lanes.contains_key(lane) {
                 let lanes: Vec<&str> = st.lanes.keys().map(String::as_str).collect();
@@ -297,7 +297,7 @@ pub fn lane_ref(repo: &Repo, lane: &str, run_id: Option<&str>) -> Result<LaneRef
             (id.to_string(), st)
         }
         None => newest_with_lane(repo, lane)?.ok_or_else(|| {
-            Error::usage(format!("no run has a lane {lane}"), Some("`git lanes runs` lists the runs and their lanes".into()))
+            Error::state(format!("no run has a lane {lane}"), Some("`git lanes runs` lists the runs and their lanes".into()))
         })?,
     };
     let log = live_dir(repo, &run_id).join(lane).join("worker.log");
@@ -309,7 +309,7 @@ pub fn lane_ref(repo: &Repo, lane: &str, run_id: Option<&str>) -> Result<LaneRef
 pub fn lane_range(repo: &Repo, l: &LaneRef) -> Result<(String, String)> {
     let ls = &l.state.lanes[&l.lane];
     let base =
-        l.state.base_commit.clone().ok_or_else(|| Error::usage(format!("run {} has no base commit in its state", l.run_id), None))?;
+        l.state.base_commit.clone().ok_or_else(|| Error::state(format!("run {} has no base commit in its state", l.run_id), None))?;
     let branch_tip = ls
         .branch
         .as_deref()
@@ -323,7 +323,7 @@ pub fn lane_range(repo: &Repo, l: &LaneRef) -> Result<(String, String)> {
         .and_then(|r| r.target())
         .map(|o| o.to_string());
     let tip = branch_tip.or_else(|| ls.tip.clone()).or(archived).ok_or_else(|| {
-        Error::usage(
+        Error::state(
             format!("lane {} of run {} has no branch or recorded tip yet", l.lane, l.run_id),
             Some("its worker may not have started; `git lanes logs` shows its output".into()),
         )

@@ -429,7 +429,8 @@ impl RunState {
             f.human.iter_mut().for_each(r);
         }
         let mut yaml = String::from("# git-lanes run state (seed schema, extended). Rewritten at every state change.\n");
-        let body = serde_saphyr::to_string(&clean).map_err(|e| Problem::new(rel, 0, format!("could not serialise the run state: {e}")))?;
+        let body = serde_saphyr::to_string(&clean)
+            .map_err(|e| crate::base::error::Error::internal(format!("could not serialise the run state: {e}")))?;
         yaml += &crate::files::yaml::quote_timestamps(&body);
         if rel.is_absolute() { fsutil::write_atomic(rel, yaml.as_bytes()) } else { fsutil::write_under(root, rel, yaml.as_bytes()) }
     }

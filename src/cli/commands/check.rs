@@ -48,7 +48,7 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
     let target = if args.pre_push {
         let mut input = String::new();
-        std::io::stdin().read_to_string(&mut input).map_err(|e| CliError::new(1, format!("could not read the pre-push input: {e}")))?;
+        std::io::stdin().read_to_string(&mut input).map_err(|e| CliError::git(format!("could not read the pre-push input: {e}")))?;
         Target::PrePush { remote: args.remote.first().cloned(), updates: check::parse_pre_push(&input)? }
     } else if let Some(r) = args.range {
         Target::Range(r)

@@ -36,7 +36,7 @@ pub fn run(args: DemoArgs, ctx: &Ctx) -> CliResult {
         None => tempfile::Builder::new()
             .prefix("git-lanes-demo-")
             .tempdir()
-            .map_err(|e| CliError::new(1, format!("could not create a temporary folder: {e}")))?
+            .map_err(|e| CliError::git(format!("could not create a temporary folder: {e}")))?
             .keep(),
     };
     let root = root.canonicalize().unwrap_or(root);

@@ -52,7 +52,7 @@ pub fn run(args: DiffArgs, ctx: &Ctx) -> CliResult {
     match crate::exec::process::run_foreground("git", &argv, &repo.root, &[]).map_err(crate::Error::from)? {
         Some(0) => Ok(Exit::Success),
         code => Err(CliError::new(
-            1,
+            crate::cli::error::ExitKind::Git,
             format!("`git {}` failed ({})", argv.join(" "), code.map_or("killed by a signal".into(), |c| format!("exit {c}"))),
         )),
     }

@@ -120,7 +120,7 @@ pub fn run(args: HuntArgs, ctx: &Ctx) -> CliResult {
 pub fn print_summary(ctx: &Ctx, s: &HuntSummary) -> CliResult {
     let ui = &ctx.ui;
     if ui.json {
-        ui.json(serde_json::to_value(s).map_err(|e| CliError::new(1, format!("could not write JSON: {e}")))?)?;
+        ui.json(serde_json::to_value(s).map_err(|e| CliError::internal(format!("could not write JSON: {e}")))?)?;
     } else {
         ui.out(format!(
             "hunt {}: {} new issue(s), {} finding(s) rejected, {} change(s) dropped{}",
@@ -150,7 +150,7 @@ pub fn print_summary(ctx: &Ctx, s: &HuntSummary) -> CliResult {
         }
     }
     if s.interrupted {
-        return Err(CliError::new(130, format!("hunt {} was interrupted; its state is saved", s.run_id))
+        return Err(CliError::interrupted(format!("hunt {} was interrupted; its state is saved", s.run_id))
             .hint("`git lanes hunt --resume` continues it"));
     }
     Ok(if s.needs_human.is_empty() { Exit::Success } else { Exit::NeedsHuman })

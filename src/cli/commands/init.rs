@@ -54,7 +54,7 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> CliResult {
                 .with_prompt("Lanes (comma-separated names)")
                 .default(default)
                 .interact_text()
-                .map_err(|e| CliError::new(1, format!("prompt failed: {e}")))?;
+                .map_err(|e| CliError::git(format!("prompt failed: {e}")))?;
             for name in answer.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 if let Some(known) = existing.iter().find(|(n, _)| n == name) {
                     lanes.push(known.clone());
@@ -64,7 +64,7 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> CliResult {
                     .with_prompt(format!("Description of lane {name}"))
                     .default(format!("Lane {name} issues"))
                     .interact_text()
-                    .map_err(|e| CliError::new(1, format!("prompt failed: {e}")))?;
+                    .map_err(|e| CliError::git(format!("prompt failed: {e}")))?;
                 lanes.push((name.to_string(), desc));
             }
         }
@@ -73,7 +73,7 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> CliResult {
                 .with_prompt("Write a commented lanes.yaml?")
                 .default(false)
                 .interact()
-                .map_err(|e| CliError::new(1, format!("prompt failed: {e}")))?;
+                .map_err(|e| CliError::git(format!("prompt failed: {e}")))?;
         }
     }
     let adopted = lanes.is_empty() && !existing.is_empty();

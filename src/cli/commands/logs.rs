@@ -162,7 +162,7 @@ fn read_from(path: &std::path::Path, pos: &mut u64, mut sink: impl FnMut(&[u8]) 
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(CliError::new(1, format!("could not read {}: {e}", path.display()))),
+        Err(e) => return Err(CliError::git(format!("could not read {}: {e}", path.display()))),
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len < *pos {

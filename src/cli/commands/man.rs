@@ -67,7 +67,7 @@ fn default_dir() -> Result<PathBuf, CliError> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
-        .ok_or_else(|| CliError::new(1, "no HOME to install the man pages under").hint("pass `--dir <folder>`"))?;
+        .ok_or_else(|| CliError::state("no HOME to install the man pages under").hint("pass `--dir <folder>`"))?;
     Ok(data.join("man/man1"))
 }
 

@@ -102,7 +102,7 @@ fn edit(ctx: &Ctx, root: &std::path::Path, rel: &std::path::Path) -> Result<(), 
     let script = format!("{editor} \"$@\"");
     let code = crate::exec::process::run_foreground("sh", &["-c", &script, &editor, &file], root, &[]).map_err(crate::Error::from)?;
     if code != Some(0) {
-        return Err(CliError::new(1, format!("the editor `{editor}` failed ({})", code.map_or("killed".into(), |c| format!("exit {c}"))))
+        return Err(CliError::git(format!("the editor `{editor}` failed ({})", code.map_or("killed".into(), |c| format!("exit {c}"))))
             .hint(format!("the issue file is kept: {}", rel.display())));
     }
     let bytes = crate::base::fsutil::read(&root.join(rel))?;

@@ -28,10 +28,10 @@ pub fn run(args: ReportArgs, ctx: &Ctx) -> CliResult {
             .rev()
             .find(|r| r.report.is_some())
             .map(|r| r.id)
-            .ok_or_else(|| CliError::new(1, "no run reports yet").hint("start a run with `git lanes run`"))?,
+            .ok_or_else(|| CliError::state("no run reports yet").hint("start a run with `git lanes run`"))?,
     };
     let (source, text) = crate::run::runs::find_report(&repo, &ws.config, &id)?.ok_or_else(|| {
-        CliError::new(1, format!("run {id} has no report"))
+        CliError::state(format!("run {id} has no report"))
             .hint("`git lanes runs` lists the runs and where their reports are; `git lanes report` prints the newest")
     })?;
     let ui = &ctx.ui;

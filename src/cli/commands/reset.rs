@@ -17,7 +17,7 @@ pub fn run(_args: ResetArgs, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
     let config = Config::load(&repo.root, &ctx.overrides())?;
     if let Some(holder) = crate::run::lock::holder(&repo.lanes_dir()) {
-        return Err(CliError::new(1, format!("a run is in progress (pid {holder})"))
+        return Err(CliError::state(format!("a run is in progress (pid {holder})"))
             .hint("wait for it, or stop it with Ctrl-C; `git lanes status` shows it"));
     }
     let removed = crate::files::signal::clear(&repo.root.join(&config.signals))?;

@@ -112,7 +112,7 @@ pub fn print_summary(ctx: &Ctx, s: &RunSummary) -> CliResult {
         }
     }
     if s.interrupted {
-        return Err(CliError::new(130, format!("run {} was interrupted; its state is saved", s.run_id))
+        return Err(CliError::interrupted(format!("run {} was interrupted; its state is saved", s.run_id))
             .hint("`git lanes run --resume` continues it"));
     }
     Ok(if s.needs_human.is_empty() { Exit::Success } else { Exit::NeedsHuman })

@@ -36,7 +36,7 @@ pub(super) fn request(ctx: &Ctx, lane: &str, run_id: Option<&str>, control: Lane
     let word = if matches!(control, LaneControl::Stop(_)) { "stop" } else { "restart" };
     if !running || !matches!(ls.status, Lane::Pending | Lane::Running | Lane::Failed | Lane::TimedOut) {
         return Err(CliError::new(
-            1,
+            crate::cli::error::ExitKind::State,
             format!(
                 "lane {lane} of run {} is not being followed (lane {}, run {})",
                 l.run_id,

@@ -165,8 +165,11 @@ fn select<'a>(args: &VerifyArgs, ws: &'a crate::files::workspace::Workspace) -> 
             }
             many => {
                 let paths: Vec<String> = many.iter().map(|i| i.path.display().to_string()).collect();
-                return Err(CliError::usage(format!("issue id `{id}` is used by {} files: {}", many.len(), paths.join(", ")))
-                    .hint("run `git lanes doctor` to see the renumbering plan"));
+                return Err(CliError::new(
+                    crate::cli::error::ExitKind::Input,
+                    format!("issue id `{id}` is used by {} files: {}", many.len(), paths.join(", ")),
+                )
+                .hint("run `git lanes doctor` to see the renumbering plan"));
             }
         }
     }

@@ -78,7 +78,7 @@ pub fn run(args: WatchArgs, ctx: &Ctx) -> CliResult {
     let end = follow_until_done(&mut follows, &mut display, &mut watcher, &rx, &quit, args.timeout);
     display.finish();
     match end {
-        WatchEnd::Interrupted => Err(CliError::new(130, "watch stopped by Ctrl-C")),
+        WatchEnd::Interrupted => Err(CliError::interrupted("watch stopped by Ctrl-C")),
         WatchEnd::AllDone => {
             print_outcome(&ctx.ui, &follows, false)?;
             Ok(Exit::Success)

@@ -31,7 +31,7 @@ pub fn run(args: WontfixArgs, ctx: &Ctx) -> CliResult {
             ctx.ui.info(format!("{} is already WONTFIX; nothing changed", args.id));
             Ok(Exit::Success)
         }
-        StatusChange::Resolved => Err(CliError::new(1, format!("{} is RESOLVED; it was fixed and verified", args.id))
+        StatusChange::Resolved => Err(CliError::state(format!("{} is RESOLVED; it was fixed and verified", args.id))
             .hint(format!("`git lanes reopen {}` first if the fix did not hold", args.id))),
         StatusChange::Changed { path, catalog } => {
             super::new::warn_unsynced(ctx, &catalog);

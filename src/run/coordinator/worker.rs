@@ -578,10 +578,14 @@ fn kill_group(pid: u32) {
     }
 }
 
-/// A worker setting that does not resolve or check, as the usage error the user sees.
+/// A worker setting that does not resolve or check, as the error the user sees: a missing
+/// program is the machine's state, anything else the setting itself.
 pub(super) fn worker_error(e: presets::WorkerError) -> Error {
     let hint = e.hint();
-    Error::usage(e.to_string(), hint)
+    match e {
+        presets::WorkerError::ProgramMissing { .. } => Error::state(e.to_string(), hint),
+        _ => Error::usage(e.to_string(), hint),
+    }
 }
 
 #[cfg(test)]

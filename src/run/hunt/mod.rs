@@ -130,7 +130,7 @@ fn lanes_to_hunt(ws: &Workspace, fixers: &BTreeMap<String, AgentSpec>, asked: &[
         }
     }
     if lanes.is_empty() {
-        return Err(Error::usage(
+        return Err(Error::state(
             format!("no lane to hunt: no hunter spec in {} and no lane yet", ws.config.hunter_specs.display()),
             Some("`git lanes init --lane E` writes one (IH-Lane-E.md), or name the lanes: `git lanes hunt --lane E`".into()),
         ));
@@ -228,7 +228,7 @@ pub fn hunt(
     let names: Vec<&str> = lanes.iter().map(String::as_str).collect();
     coordinator::check_workers(&repo.root, &ws, &opts.run, None, &names)?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
-    let base = repo.head_commit().ok_or_else(|| Error::usage("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
+    let base = repo.head_commit().ok_or_else(|| Error::state("HEAD has no commit yet", Some("commit something first".into())))?.to_string();
     let quotas = quotas(&ws, &lanes, opts.max_findings);
     let work_orders = as_yaml(&work_orders(&ws, &fixers, &lanes, &run_id, &quotas, &Settings::resolve(&opts.run, &ws.config)))?;
     fsutil::create_dir_all(&crate::run::runs::live_dir(repo, &run_id))?;
@@ -257,7 +257,7 @@ pub fn hunt_resume(
     interrupts: Arc<AtomicUsize>,
 ) -> Result<HuntSummary> {
     let (run_id, mut state) = crate::run::resume::latest_resumable(repo, TASK_HUNT)?
-        .ok_or_else(|| Error::usage("there is no interrupted hunt to resume", Some("start one with `git lanes hunt`".into())))?;
+        .ok_or_else(|| Error::state("there is no interrupted hunt to resume", Some("start one with `git lanes hunt`".into())))?;
     let _lock = crate::run::lock::acquire(&repo.lanes_dir(), &run_id)?;
     let (ws, fixers) = hunting_workspace(ws)?;
     let (fork, base, label) = crate::run::resume::resume_point(repo, &ws, &mut state, &run_id)?;
@@ -574,7 +574,7 @@ fn write_findings(r: &mut Run<'_>, iw: &Path, config: &Config, accepted: &[judge
     let mut paths: Vec<String> = Vec::new();
     for (l, bytes) in &numbered {
         if !fsutil::create_new(&land::landed_path(iw, l), bytes)? {
-            return Err(Error::Conflict {
+            return Err(Error::State {
                 message: format!("{} already exists on the integration branch", l.path),
                 hint: Some("run `git lanes doctor`".into()),
             });

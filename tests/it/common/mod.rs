@@ -1,4 +1,4 @@
-//! Hermetic temporary repositories for the end-to-end tests (`tests/foundation.rs`, `tests/verify.rs`):
+//! Hermetic temporary repositories for the end-to-end tests (`tests/it/foundation.rs`, `tests/it/verify.rs`):
 //! git with no system or user configuration, a fixed author and date, `HOME` inside the temp dir,
 //! and the binary run with a cleared environment. Also the byte-level helpers those tests share:
 //! file fingerprints (bytes, mtime, inode) and a line diff.

@@ -4,13 +4,10 @@
 //! and no check is weakened on the user's branch.
 #![allow(clippy::disallowed_methods)] // the tests start and kill processes with the std API
 
-mod common;
-mod common_run;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common_run::{RunRepo, token_check};
+use crate::common_run::{RunRepo, token_check};
 
 /// A hostile worker, chosen per lane with `HOSTILE_<LANE>` (default: a fair fix). Every mode
 /// first fixes the lane's issues the way the standard fake worker does (`fixed-<ID>` appended
@@ -74,7 +71,7 @@ impl Case {
         Case { r, outside, outside_before }
     }
 
-    fn run(&self, run_id: &str, modes: &[(&str, &str)], args: &[&str]) -> common_run::RunOutput {
+    fn run(&self, run_id: &str, modes: &[(&str, &str)], args: &[&str]) -> crate::common_run::RunOutput {
         let mut c = self.r.cmd();
         let worker = format!("sh {}", self.r.fake_dir().join("hostile.sh").display());
         c.args(["run", "--run-id", run_id, "--done-grace", "1s", "--timeout", "60s", "--worker", &worker]).args(args);
@@ -83,7 +80,7 @@ impl Case {
             c.env(format!("HOSTILE_{lane}"), mode);
         }
         let out = c.output().expect("git-lanes runs");
-        common_run::RunOutput {
+        crate::common_run::RunOutput {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -92,13 +89,13 @@ impl Case {
     }
 
     /// The promises that hold after every case.
-    fn assert_promises(&self, printed: &common_run::RunOutput) {
+    fn assert_promises(&self, printed: &crate::common_run::RunOutput) {
         self.assert_promises_but(printed, true);
     }
 
     /// The same; `objects: false` when the worker itself committed a secret (git-lanes cannot
     /// unmake a worker's object, only refuse the lane): then only the user's branch is searched.
-    fn assert_promises_but(&self, printed: &common_run::RunOutput, objects: bool) {
+    fn assert_promises_but(&self, printed: &crate::common_run::RunOutput, objects: bool) {
         assert_eq!(snapshot(&self.outside), self.outside_before, "something outside the repository changed");
         for secret in [TOKEN, AWS] {
             let rev: String = secret.chars().rev().collect();
@@ -548,7 +545,7 @@ fn kill_at_every_phase_boundary_then_resume_converges() {
             String::from_utf8_lossy(&resumed.stderr)
         );
         c.assert_converged("K1", &base_files);
-        c.assert_promises(&common_run::RunOutput {
+        c.assert_promises(&crate::common_run::RunOutput {
             code: resumed.status.code(),
             stdout: String::from_utf8_lossy(&resumed.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&resumed.stderr).into_owned(),
@@ -726,7 +723,7 @@ fn workers_cannot_push_and_a_tag_they_make_is_put_back_and_holds_the_lane() {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let before = remote_main();
-    // Without the sandbox (in it, the tag cannot even be made: see tests/workers_sandbox.rs);
+    // Without the sandbox (in it, the tag cannot even be made: see tests/it/workers_sandbox.rs);
     // one lane at a time: the tag is the pushing lane's alone.
     let out = c.run("P1", &[("E", "push")], &["--no-sandbox-workers", "--max-parallel", "1"]);
     out.expect_code(3);

@@ -4,14 +4,11 @@
 //! writes nothing; and a following `git lanes run` resolves what was hunted.
 #![allow(clippy::disallowed_methods)] // the tests start processes with the std API
 
-mod common;
-mod common_run;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common_run::{RunRepo, frontmatter_status, wait_with_deadline};
+use crate::common_run::{RunRepo, frontmatter_status, wait_with_deadline};
 
 /// A fake agent for both tasks (`LANES_TASK`). Hunting, it files the findings named in
 /// `FAKE_HUNT_<LANE>` (space-separated), commits and signals:
@@ -121,8 +118,8 @@ const HUNTER_SPEC: &str = "---\nname: IH-Lane-{L}\ndescription: Hunts for lane {
 /// The standard two-lane repository plus the fake hunter and hunter specs for E and M.
 fn repo() -> RunRepo {
     let r = RunRepo::bare();
-    r.issue("E-01", &["src/E.txt"], &common_run::token_check("E-01"));
-    r.issue("M-01", &["src/M.txt"], &common_run::token_check("M-01"));
+    r.issue("E-01", &["src/E.txt"], &crate::common_run::token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &crate::common_run::token_check("M-01"));
     r.write("fake-hunter.sh", HUNTER);
     for lane in ["E", "M"] {
         r.write(&format!(".claude/agents/issue-hunters/IH-Lane-{lane}.md"), &HUNTER_SPEC.replace("{L}", lane));
@@ -280,7 +277,7 @@ fn findings_get_free_ids_when_the_branch_took_theirs_meanwhile() {
     c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
     assert!(r.wait_for_marker("started-M", Duration::from_secs(30)), "the hunter did not start");
-    r.issue("M-02", &["src/M.txt"], &common_run::token_check("M-02"));
+    r.issue("M-02", &["src/M.txt"], &crate::common_run::token_check("M-02"));
     // M-03 repeats the check of the hunter's second finding (`deps`' M-08).
     r.issue("M-03", &["src/M.txt"], "grep -q dep-b-M src/M.txt && echo \"PASS\" || echo \"FAIL\"\n");
     r.cmd().arg("sync").assert().success();
@@ -307,8 +304,8 @@ fn findings_get_free_ids_when_the_branch_took_theirs_meanwhile() {
 #[test]
 fn a_hunters_own_dependencies_follow_its_findings_and_leftovers_are_judged() {
     let r = repo();
-    r.issue("E-02", &["src/E.txt"], &common_run::token_check("E-02"));
-    r.issue("E-07", &["src/E.txt"], &common_run::token_check("E-07"));
+    r.issue("E-02", &["src/E.txt"], &crate::common_run::token_check("E-02"));
+    r.issue("E-07", &["src/E.txt"], &crate::common_run::token_check("E-07"));
     r.cmd().arg("sync").assert().success();
     r.git(&["add", "-A"]);
     r.git(&["commit", "-q", "-m", "E-02 and E-07"]);
@@ -457,14 +454,14 @@ fn a_killed_hunt_is_finished_by_resume_without_losing_a_finding() {
     let r = repo();
     let mut child = hunt_child(&r, "H1", &[("E", "gate"), ("M", "good")]);
     assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "the E hunter did not start");
-    common_run::kill9(child.id());
+    crate::common_run::kill9(child.id());
     let _ = child.wait();
     // The hunter outlives the orchestrator and finishes while nobody watches.
     r.open_gate();
     let state = Path::new(".git/lanes/runs/H1/state.yaml");
     // A sandboxed hunter signals in its own worktree's signal folder.
     let done = r.worktree("H1", "E").join("LogBook/issue-hunting/signals/E.done");
-    assert!(common_run::wait_until(Duration::from_secs(30), || done.exists()));
+    assert!(crate::common_run::wait_until(Duration::from_secs(30), || done.exists()));
     let live = git_lanes::run::state::RunState::load(r.root(), state).unwrap().unwrap();
     assert_eq!(live.task.as_deref(), Some("hunt_issues"));
     // `run --resume` does not take a hunt; `hunt --resume` does.
@@ -484,7 +481,7 @@ fn ctrl_c_stops_a_hunt_resumably() {
     let head = r.git(&["rev-parse", "HEAD"]);
     let mut child = hunt_child(&r, "H1", &[("E", "gate"), ("M", "good")]);
     assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "the E hunter did not start");
-    common_run::signal(child.id(), "INT");
+    crate::common_run::signal(child.id(), "INT");
     let out = wait_with_deadline(&mut child, Duration::from_secs(60)).expect("hunt stops");
     assert_eq!(out.code, Some(130), "{}\n{}", out.stdout, out.stderr);
     assert_eq!(r.git(&["rev-parse", "HEAD"]), head, "an interrupted hunt commits nothing");
@@ -542,7 +539,7 @@ fn a_killed_hunt_resumes_with_its_recorded_workers() {
     c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let mut child = c.spawn().unwrap();
     assert!(r.wait_for_marker("started-E", Duration::from_secs(30)), "the E hunter did not start");
-    common_run::kill9(child.id());
+    crate::common_run::kill9(child.id());
     let _ = child.wait();
     r.open_gate();
     let out = r.cmd().args(["hunt", "--resume", "--done-grace", "1s"]).output().unwrap();

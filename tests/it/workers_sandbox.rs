@@ -5,14 +5,11 @@
 //! kernel has none.
 #![allow(clippy::disallowed_methods)] // the tests start and signal processes with the std API
 
-mod common;
-mod common_run;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common_run::{RunRepo, process_alive, wait_until};
+use crate::common_run::{RunRepo, process_alive, wait_until};
 use git_lanes::run::state::RunState;
 
 fn sandboxed() -> bool {
@@ -23,7 +20,7 @@ fn sandboxed() -> bool {
     on
 }
 
-fn run_with(r: &RunRepo, run_id: &str, script: &Path, env: &[(&str, String)], args: &[&str]) -> common_run::RunOutput {
+fn run_with(r: &RunRepo, run_id: &str, script: &Path, env: &[(&str, String)], args: &[&str]) -> crate::common_run::RunOutput {
     let mut c = r.cmd();
     let worker = format!("sh {}", script.display());
     c.args(["run", "--run-id", run_id, "--done-grace", "1s", "--timeout", "60s", "--worker", &worker]).args(args);
@@ -31,7 +28,7 @@ fn run_with(r: &RunRepo, run_id: &str, script: &Path, env: &[(&str, String)], ar
         c.env(k, v);
     }
     let out = c.output().expect("git-lanes runs");
-    common_run::RunOutput {
+    crate::common_run::RunOutput {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -227,8 +224,8 @@ fn sigterm_and_sighup_stop_the_run_like_ctrl_c_and_resume_finishes() {
         for lane in ["E", "M"] {
             assert!(r.wait_for_marker(&format!("started-{lane}"), Duration::from_secs(30)), "worker {lane} never started");
         }
-        common_run::signal(child.id(), sig);
-        let out = common_run::wait_with_deadline(&mut child, Duration::from_secs(30)).expect("the signal ends the run");
+        crate::common_run::signal(child.id(), sig);
+        let out = crate::common_run::wait_with_deadline(&mut child, Duration::from_secs(30)).expect("the signal ends the run");
         out.expect_code(130);
         assert!(out.stderr.contains("--resume"), "SIG{sig}: {}", out.stderr);
         let st = live_state(&r, run_id);

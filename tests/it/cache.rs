@@ -2,11 +2,9 @@
 //! give the same answers with the cache current, deleted, corrupt, from another version, and
 //! after an edit that keeps the file's size and mtime.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{TestRepo, run};
+use crate::common::{TestRepo, run};
 
 const CATALOG: &str = "SAF_ISSUE_CATALOG.md";
 

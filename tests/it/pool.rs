@@ -5,14 +5,11 @@
 //! pool leaves a state the next run or `run --resume` handles.
 #![allow(clippy::disallowed_methods)] // the tests start processes with the std API
 
-mod common;
-mod common_run;
-
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common_run::{RunRepo, token_check, wait_with_deadline};
+use crate::common_run::{RunRepo, token_check, wait_with_deadline};
 
 /// The pooled worktrees' folders, in name order.
 fn pooled(r: &RunRepo) -> Vec<PathBuf> {

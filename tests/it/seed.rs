@@ -7,13 +7,10 @@
 //! them the test says so and passes, unless `LANES_SEED_TOOLS=1` demands them.
 #![allow(clippy::disallowed_methods)] // the tests start python3 with the std API
 
-mod common;
-mod common_run;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common_run::RunRepo;
+use crate::common_run::RunRepo;
 
 fn tools() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed/tools")

@@ -72,19 +72,12 @@ impl Env {
 
     fn cmd(&self, program: &str) -> Command {
         let mut c = Command::new(program);
+        let home = self.tmp.path().join("home");
         c.current_dir(&self.repo)
             .env_clear()
+            .envs(crate::common::hermetic_env(&home))
             .env("PATH", &self.path)
-            .env("HOME", self.tmp.path().join("home"))
-            .env("XDG_CONFIG_HOME", self.tmp.path().join("home"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "Test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-            .env("NO_COLOR", "1");
+            .env("XDG_CONFIG_HOME", &home);
         c
     }
 

@@ -78,7 +78,7 @@ use tempfile::TempDir;
 /// `fake worker: lane <L>, mode <M>, issues <IDS>` (and `gate: waiting` / `gate: open` in the
 /// `gate` mode) to its log.
 pub const WORKER: &str = r#"#!/bin/sh
-# Scriptable fake worker for tests/run.rs; behaviour per lane from $FAKE_MODE_<LANE>.
+# Scriptable fake worker for tests/it/run.rs; behaviour per lane from $FAKE_MODE_<LANE>.
 set -u
 lane="$LANES_LANE"
 eval "mode=\${FAKE_MODE_$lane:-fix}"

@@ -4,10 +4,7 @@
 //! each with the fake worker of `tests/common_run`, each checked on what reached the commits.
 #![allow(clippy::disallowed_methods)] // the tests start processes with the std API
 
-mod common;
-mod common_run;
-
-use common_run::{RunRepo, token_check};
+use crate::common_run::{RunRepo, token_check};
 
 /// Paths in HEAD's tree.
 fn tree(r: &RunRepo) -> Vec<String> {

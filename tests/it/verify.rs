@@ -1,11 +1,9 @@
 //! End-to-end tests of `git lanes verify` (and the stale-evidence reports of `status` and
 //! `doctor`) against real temporary git repositories, with real check processes.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{TestRepo, json_of};
+use crate::common::{TestRepo, json_of};
 use serde_json::Value;
 
 const TOKEN: &str = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";

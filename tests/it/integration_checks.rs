@@ -3,12 +3,9 @@
 //! backed out with the failing output, honest lanes still merge, a command failing at the base
 //! blames no lane, and `--no-integration-checks` skips them for one run.
 
-mod common;
-mod common_run;
-
 use std::path::Path;
 
-use common_run::{RunRepo, report_result, token_check};
+use crate::common_run::{RunRepo, report_result, token_check};
 use git_lanes::run::state::{IntegrationChecks, RunState};
 
 fn final_state(r: &RunRepo) -> RunState {

@@ -1,5 +1,5 @@
 //! Opt-in: the presets against the real agent CLIs installed on this machine
-//! (`LANES_REAL_AGENTS=1 cargo test --test agents_real`; every CLI not on `PATH` is skipped and
+//! (`LANES_REAL_AGENTS=1 cargo test --test it agents_real::`; every CLI not on `PATH` is skipped and
 //! named; `LANES_REAL_ONLY=qwen,aider` keeps only those). For each installed CLI:
 //! - its `--help` (and `codex exec --help`, `opencode run --help`) still lists every flag the
 //!   preset passes, and a hidden flag (claude's `--max-turns`) is still accepted;
@@ -7,7 +7,7 @@
 //!   credentials), ends with the lane failed and the console naming the CLI's own reason — no
 //!   flag, trust or root refusal — and nothing tracked left dirty.
 //!
-//! - against a scripted model endpoint (`tests/agents_real/endpoint.py`, loopback only, speaking
+//! - against a scripted model endpoint (`tests/fixtures/endpoint.py`, loopback only, speaking
 //!   the Anthropic Messages, OpenAI Chat Completions and Responses and Gemini APIs, streaming
 //!   included; aider, which edits through its answer's text, gets SEARCH/REPLACE blocks), `git lanes run --worker <preset>` on the demo repository as shipped (its specs'
 //!   `model:` maps included) resolves lane E's issues with `--no-sandbox-workers` and (where
@@ -18,12 +18,9 @@
 //! It needs no network, and works without it: the CLIs fail on authentication or on the
 //! connection, or talk to the loopback endpoint, which is what it checks.
 
-mod common;
-mod common_run;
-
 use std::time::Duration;
 
-use common_run::RunRepo;
+use crate::common_run::RunRepo;
 use git_lanes::agents::presets::{Preset, find_program};
 
 fn enabled() -> bool {
@@ -53,7 +50,8 @@ fn output(program: &str, args: &[&str], home: &std::path::Path) -> (Option<i32>,
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the CLI starts");
-    let out = common_run::wait_with_deadline(&mut child, Duration::from_secs(120)).unwrap_or_else(|| panic!("{program} {args:?} hangs"));
+    let out =
+        crate::common_run::wait_with_deadline(&mut child, Duration::from_secs(120)).unwrap_or_else(|| panic!("{program} {args:?} hangs"));
     (out.code, format!("{}{}", out.stdout, out.stderr))
 }
 
@@ -124,7 +122,7 @@ struct Endpoint {
 
 impl Endpoint {
     fn start(dir: &std::path::Path, mode: &str, reply: Option<&str>) -> Endpoint {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agents_real/endpoint.py");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/endpoint.py");
         let port_file = dir.join("endpoint.port");
         let log = dir.join("endpoint.log");
         #[allow(clippy::disallowed_methods)] // the test's own server, not a worker
@@ -138,7 +136,7 @@ impl Endpoint {
             .stdin(std::process::Stdio::null())
             .spawn()
             .expect("python3 runs the endpoint");
-        assert!(common_run::wait_until(Duration::from_secs(10), || port_file.is_file()), "the endpoint did not start");
+        assert!(crate::common_run::wait_until(Duration::from_secs(10), || port_file.is_file()), "the endpoint did not start");
         let port = std::fs::read_to_string(&port_file).unwrap();
         Endpoint { child, url: format!("http://127.0.0.1:{}", port.trim()), log }
     }
@@ -294,8 +292,8 @@ fn run_scripted(preset: Preset, mode: &str, args: &[&str]) -> Scripted {
         .stderr(std::process::Stdio::piped());
     let mut child = c.spawn().expect("git-lanes starts");
     let started = std::time::Instant::now();
-    let out =
-        common_run::wait_with_deadline(&mut child, Duration::from_secs(300)).unwrap_or_else(|| panic!("{preset} {mode}: the run hangs"));
+    let out = crate::common_run::wait_with_deadline(&mut child, Duration::from_secs(300))
+        .unwrap_or_else(|| panic!("{preset} {mode}: the run hangs"));
     let took = started.elapsed();
     let console = format!("{}{}", out.stdout, out.stderr);
     eprintln!("--- {preset} {mode} {args:?} ({took:.0?}); endpoint log {}\n{console}", endpoint.log.display());

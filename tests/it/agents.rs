@@ -5,15 +5,12 @@
 //! unless `IS_SANDBOX=1`; gemini refuses an untrusted folder), and replay the real CLI's recorded
 //! output (`<case>.stdout`, `.stderr`, `.exit`) — or fix the issue, for the `fix` case.
 //!
-//! The real CLIs are exercised by `tests/agents_real.rs` (opt-in, `LANES_REAL_AGENTS=1`).
-
-mod common;
-mod common_run;
+//! The real CLIs are exercised by `tests/it/agents_real.rs` (opt-in, `LANES_REAL_AGENTS=1`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common_run::RunRepo;
+use crate::common_run::RunRepo;
 
 const PRESETS: [&str; 7] = ["claude", "codex", "gemini", "aider", "opencode", "qwen", "copilot"];
 
@@ -294,7 +291,7 @@ fn a_missing_cli_is_refused_before_any_branch_worktree_lock_or_commit() {
         c.env("PATH", bare_path(&r, Some(&empty))).args(["run", "--run-id", "N1", "--worker", cli]);
         let out = c.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{cli}: {stderr}");
+        assert_eq!(out.status.code(), Some(5), "{cli}: {stderr}");
         assert!(stderr.contains(&format!("{cli} (the worker of lane E) is not installed: not found on PATH")), "{cli}: {stderr}");
         assert!(stderr.contains("hint: install it with `") && stderr.contains("install"), "{cli}: {stderr}");
     }

@@ -6,12 +6,9 @@
 //! the failing check printed).
 #![allow(clippy::disallowed_methods)]
 
-mod common;
-mod common_run;
-
 use std::path::Path;
 
-use common_run::{RunRepo, report_result, token_check};
+use crate::common_run::{RunRepo, report_result, token_check};
 use git_lanes::run::state::RunState;
 
 /// A check that fails printing the token it wants (only its output says which one).
@@ -249,7 +246,10 @@ fn a_lane_whose_usage_passes_the_budget_while_it_works_is_stopped_and_the_report
     out.expect_code(3);
     assert!(out.took < std::time::Duration::from_secs(30), "stopped long before its 600 s sleep: {:?}", out.took);
     let pid: u32 = fake(&r, "pid-E").unwrap().trim().parse().unwrap();
-    assert!(common_run::wait_until(std::time::Duration::from_secs(5), || !common_run::process_alive(pid)), "the worker's group was ended");
+    assert!(
+        crate::common_run::wait_until(std::time::Duration::from_secs(5), || !crate::common_run::process_alive(pid)),
+        "the worker's group was ended"
+    );
     let why = "stopped by git-lanes: the run's budget of $0.50 was passed ($0.90 with this attempt's $0.90)";
     assert!(out.stderr.contains(why), "{}", out.stderr);
     assert!(r.report_cmd("R1").contains(why));

@@ -4,13 +4,10 @@
 //! the report, the issue statuses on HEAD, the refs, and that no lane commit is lost.
 #![allow(clippy::disallowed_methods)] // the tests start and kill processes with the std API
 
-mod common;
-mod common_run;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common_run::{RunRepo, kill9, process_alive, report_result, token_check, wait_until};
+use crate::common_run::{RunRepo, kill9, process_alive, report_result, token_check, wait_until};
 use git_lanes::run::state::RunState;
 
 /// The final state committed with the run (in the main worktree after the fast-forward).
@@ -98,7 +95,7 @@ fn a_worker_that_marks_resolved_without_fixing_is_rejected_and_stays_open() {
     assert!(out.stdout.contains("E-01 was not resolved"), "{}", out.stdout);
     // The rejected lane is kept for review; its claim was set back to OPEN on the branch.
     assert!(r.has_ref("refs/heads/lanes/R1/E"));
-    assert_eq!(common_run::frontmatter_status(&r.show("lanes/R1/E", "issues/E/E-01.md")), "OPEN");
+    assert_eq!(crate::common_run::frontmatter_status(&r.show("lanes/R1/E", "issues/E/E-01.md")), "OPEN");
     assert_archived(&r, "R1", &["E", "M"]);
     r.cmd().args(["sync", "--check"]).assert().code(0);
     r.assert_nothing_lost("R1", &["E", "M"]);
@@ -348,7 +345,7 @@ fn may_change_lets_a_lane_change_a_protected_file_and_without_it_the_edit_is_dro
 
 #[test]
 fn a_weakened_test_in_a_python_package_is_not_merged_and_an_honest_fix_is() {
-    if !common_run::has_pytest() {
+    if !crate::common_run::has_pytest() {
         eprintln!("skipped: `python3 -m pytest --version` fails (pytest is not installed)");
         return;
     }
@@ -395,7 +392,7 @@ fn a_weakened_test_in_a_python_package_is_not_merged_and_an_honest_fix_is() {
 #[test]
 fn two_lanes_that_conflict_back_out_the_second_and_keep_its_branch() {
     let r = RunRepo::standard();
-    // One attempt: the lane that conflicts is not sent back to its worker (see tests/attempts.rs).
+    // One attempt: the lane that conflicts is not sent back to its worker (see tests/it/attempts.rs).
     let out = r.run("R1", &[("E", "conflict"), ("M", "conflict")], &["--attempts", "1"]);
     out.expect_code(3);
     assert_eq!(r.status_on_head("E-01"), "RESOLVED");
@@ -486,7 +483,7 @@ fn a_lane_that_ends_is_judged_while_another_lanes_worker_still_works() {
     let judged = wait_until(Duration::from_secs(30), || verdict.exists() && e_resolved_live(&r, "J1"));
     let live = live_state(&r, "J1");
     r.open_gate();
-    let out = common_run::wait_with_deadline(&mut child, Duration::from_secs(60)).expect("run ends");
+    let out = crate::common_run::wait_with_deadline(&mut child, Duration::from_secs(60)).expect("run ends");
     assert!(judged, "lane E was not judged while lane M still ran\n{}", out.stderr);
     assert_eq!(lane_status(&live, "M"), "running");
     assert_eq!(live.lanes["E"].resolved, ["E-01"]);
@@ -521,7 +518,7 @@ fn a_lane_judged_while_others_work_is_judged_again_when_the_operator_restarts_it
     let commits = r.fake_dir().join("commits-E");
     let twice = wait_until(Duration::from_secs(30), || std::fs::read_to_string(&commits).is_ok_and(|c| c.lines().count() == 2));
     r.open_gate();
-    let out = common_run::wait_with_deadline(&mut child, Duration::from_secs(60)).expect("run ends");
+    let out = crate::common_run::wait_with_deadline(&mut child, Duration::from_secs(60)).expect("run ends");
     assert!(judged, "lane E was not judged while lane M still ran\n{}", out.stderr);
     assert!(twice, "worker E was not started again\n{}", out.stderr);
     out.expect_code(0);
@@ -560,7 +557,7 @@ fn an_orchestrator_killed_mid_run_is_finished_by_resume_while_its_workers_still_
     };
     let out = r.cmd().args(["run", "--resume", "--done-grace", "1s"]).output().unwrap();
     opener.join().unwrap();
-    let out = common_run::RunOutput {
+    let out = crate::common_run::RunOutput {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -611,7 +608,7 @@ fn an_orchestrator_killed_mid_run_is_finished_by_resume_after_its_workers_ended(
         assert_eq!(r.worker_commits(lane).len(), 2, "lane {lane} was run again");
     }
     // Nothing left to resume.
-    r.cmd().args(["run", "--resume"]).assert().code(2);
+    r.cmd().args(["run", "--resume"]).assert().code(5);
 }
 
 #[test]
@@ -626,9 +623,9 @@ fn resume_times_out_a_worker_left_running_by_the_killed_orchestrator() {
     let sleeper = r.worker_pid("E").unwrap();
     assert!(process_alive(sleeper));
     let mut resume = r.cmd_child(&["run", "--resume", "--timeout", "2s", "--done-grace", "1s"]);
-    let out = common_run::wait_with_deadline(&mut resume, Duration::from_secs(30));
+    let out = crate::common_run::wait_with_deadline(&mut resume, Duration::from_secs(30));
     let Some(out) = out else {
-        common_run::signal(sleeper, "KILL"); // leave no stray process behind
+        crate::common_run::signal(sleeper, "KILL"); // leave no stray process behind
         panic!("`run --resume` must not wait forever for a worker of the killed orchestrator");
     };
     out.expect_code(3);
@@ -663,9 +660,9 @@ fn resume_adopts_a_worker_the_killed_orchestrator_had_not_recorded() {
     assert!(st.lanes.get(lane).is_some_and(|l| l.worker_pid.is_none()), "the test needs an unrecorded worker");
     // The resume's workers fix (no FAKE_MODE): the other lane is resolved, the adopted one times out.
     let mut resume = r.cmd_child(&["run", "--resume", "--timeout", "2s", "--done-grace", "1s"]);
-    let out = common_run::wait_with_deadline(&mut resume, Duration::from_secs(60));
+    let out = crate::common_run::wait_with_deadline(&mut resume, Duration::from_secs(60));
     let Some(out) = out else {
-        common_run::signal(sleeper, "KILL");
+        crate::common_run::signal(sleeper, "KILL");
         panic!("`run --resume` did not end");
     };
     out.expect_code(3);
@@ -679,8 +676,8 @@ fn resume_adopts_a_worker_the_killed_orchestrator_had_not_recorded() {
 fn ctrl_c_stops_the_workers_saves_the_state_and_resume_finishes() {
     let r = RunRepo::standard();
     let mut child = start_gated(&r, "R1");
-    common_run::signal(child.id(), "INT");
-    let out = common_run::wait_with_deadline(&mut child, Duration::from_secs(20)).expect("Ctrl-C ends the run");
+    crate::common_run::signal(child.id(), "INT");
+    let out = crate::common_run::wait_with_deadline(&mut child, Duration::from_secs(20)).expect("Ctrl-C ends the run");
     out.expect_code(130);
     assert!(out.stderr.contains("--resume"), "{}", out.stderr);
     let st = live_state(&r, "R1");
@@ -710,7 +707,7 @@ fn no_integrate_leaves_verified_lane_branches_and_exits_zero() {
     for (lane, id) in [("E", "E-01"), ("M", "M-01")] {
         let branch = format!("lanes/R1/{lane}");
         assert!(r.has_ref(&format!("refs/heads/{branch}")));
-        assert_eq!(common_run::frontmatter_status(&r.show(&branch, &format!("issues/{lane}/{id}.md"))), "RESOLVED");
+        assert_eq!(crate::common_run::frontmatter_status(&r.show(&branch, &format!("issues/{lane}/{id}.md"))), "RESOLVED");
     }
     assert_archived(&r, "R1", &["E", "M"]);
     r.assert_nothing_lost("R1", &["E", "M"]);
@@ -779,7 +776,7 @@ fn a_second_run_is_refused_while_the_first_holds_the_lock() {
     let mut child = start_gated(&r, "R1");
     let second = r.run("R2", &[], &[]);
     r.open_gate();
-    second.expect_code(1);
+    second.expect_code(5);
     assert!(second.stderr.contains(&format!("pid {}", child.id())), "{}", second.stderr);
     assert!(second.stderr.contains("R1"), "{}", second.stderr);
     assert!(!r.lane_branches().iter().any(|b| b.starts_with("lanes/R2/")));
@@ -797,7 +794,7 @@ fn a_dirty_main_worktree_is_refused_before_anything_is_created() {
     r.write("README.md", dirty);
     let head = r.git(&["rev-parse", "HEAD"]);
     let out = r.run("R1", &[], &[]);
-    out.expect_code(1);
+    out.expect_code(5);
     assert!(out.stderr.contains("README.md"), "{}", out.stderr);
     assert_eq!(std::fs::read(r.root().join("README.md")).unwrap(), dirty.as_bytes());
     assert!(r.lane_branches().is_empty(), "{:?}", r.lane_branches());
@@ -824,7 +821,7 @@ fn head_moved_during_the_run_leaves_the_integration_branch_and_the_merge_command
     assert_eq!(r.git(&["rev-parse", "HEAD"]), moved, "the user's branch must not move");
     assert!(r.has_ref("refs/heads/lanes/R1/integration"));
     assert_eq!(r.status_on_head("E-01"), "OPEN");
-    assert_eq!(common_run::frontmatter_status(&r.show("lanes/R1/integration", "issues/E/E-01.md")), "RESOLVED");
+    assert_eq!(crate::common_run::frontmatter_status(&r.show("lanes/R1/integration", "issues/E/E-01.md")), "RESOLVED");
     assert_eq!(report_result(&r.show("lanes/R1/integration", "LogBook/issue-fixing/runs/R1.md"), "M-01").as_deref(), Some("RESOLVED"));
     r.assert_nothing_lost("R1", &["E", "M"]);
     // The printed command takes the result.
@@ -879,7 +876,7 @@ fn report_prints_the_last_report() {
     assert_eq!(newest.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&newest.stdout), by_id);
     assert_eq!(by_id.trim_end(), r.report_on_head("R1").trim_end());
-    r.cmd().args(["report", "NOPE"]).assert().code(1);
+    r.cmd().args(["report", "NOPE"]).assert().code(5);
 }
 
 #[test]
@@ -909,7 +906,7 @@ fn demo_builds_the_example_and_resolves_its_issues() {
     assert_eq!(resolved.len(), 4, "{stdout}");
     assert!(stdout.contains(": 4 resolved, 1 open"), "{stdout}");
     let demo = dir.canonicalize().unwrap();
-    assert_eq!(common_run::report_result(&stdout, "E-03").as_deref(), Some("BLOCKED"), "{stdout}");
+    assert_eq!(crate::common_run::report_result(&stdout, "E-03").as_deref(), Some("BLOCKED"), "{stdout}");
     assert!(demo.join(".git").exists());
     // The hunting pass: the example worker's two reproducing findings are committed under the
     // lanes' next ids; its claim that already holds is rejected.

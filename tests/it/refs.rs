@@ -5,22 +5,19 @@
 //! running at once are all held. All without the sandbox (`sandbox_workers: false`).
 #![allow(clippy::disallowed_methods)] // the tests start processes with the std API
 
-mod common;
-mod common_run;
-
 use std::time::Duration;
 
-use common_run::{RunRepo, wait_with_deadline};
+use crate::common_run::{RunRepo, wait_with_deadline};
 
 fn unsandboxed() -> RunRepo {
     let r = RunRepo::bare();
-    r.issue("E-01", &["src/E.txt"], &common_run::token_check("E-01"));
-    r.issue("M-01", &["src/M.txt"], &common_run::token_check("M-01"));
+    r.issue("E-01", &["src/E.txt"], &crate::common_run::token_check("E-01"));
+    r.issue("M-01", &["src/M.txt"], &crate::common_run::token_check("M-01"));
     r.finish_setup("sandbox_workers: false\n");
     r
 }
 
-fn said(out: &common_run::RunOutput) -> String {
+fn said(out: &crate::common_run::RunOutput) -> String {
     format!("{}\n{}", out.stdout, out.stderr)
 }
 
