@@ -32,7 +32,9 @@ pub fn record(state: &mut RunState, e: &RunEvent) {
         }
         RunEvent::LaneEnded { lane, .. } => lane_phases(state, lane).work_ended_at = Some(now),
         RunEvent::LaneStatus { lane, text } => push_signal(state, lane, SignalMoment { at: now, text: text.clone() }),
-        RunEvent::LaneDone { lane, .. } => push_signal(state, lane, SignalMoment { at: now, text: ".done".into() }),
+        RunEvent::LaneDone { lane, .. } => {
+            push_signal(state, lane, SignalMoment { at: now, text: crate::files::signal::SignalFile::Done.suffix().into() })
+        }
         RunEvent::Judged { lane, .. } => {
             state.phases.get_or_insert_with(RunPhases::default).collect_at.get_or_insert_with(|| now.clone());
             lane_phases(state, lane).judged_at = Some(now);

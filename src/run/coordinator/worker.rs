@@ -438,7 +438,7 @@ pub(super) fn end_left_behind(r: &Run<'_>, lane: &str, cgroup: Option<&crate::ex
             .flatten()
             .filter_map(|e| e.file_name().to_str().map(str::to_string))
             .filter(|n| {
-                let stem = n.strip_suffix(".status").or_else(|| n.strip_suffix(".done"));
+                let stem = crate::files::signal::SignalFile::of_file_name(n).map(|(_, lane)| lane);
                 stem.is_some_and(|s| s != lane && r.lanes.contains_key(s))
             })
             .collect();
