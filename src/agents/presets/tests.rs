@@ -32,7 +32,18 @@ fn run_sh(line: &str, env: &[(&str, &std::ffi::OsStr)]) -> String {
     for (key, value) in env {
         command.env(key, value);
     }
-    let out = command.output().expect("sh runs");
+    // A script this test just wrote can be "busy" for a moment: another test's child, forked
+    // while the file was open for writing, holds that descriptor until it execs.
+    let mut tries = 0;
+    let out = loop {
+        let out = command.output().expect("sh runs");
+        if tries < 50 && !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Text file busy") {
+            tries += 1;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            continue;
+        }
+        break out;
+    };
     assert!(out.status.success(), "sh -c {line:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
